@@ -1,0 +1,311 @@
+//! Who may do what: roles, and the parsed forms of user input about people and credentials.
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::Invalid;
+
+/// What a user or API token may do. Each role includes everything of the roles below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Acknowledges, resolves and runs incidents.
+    Responder,
+    /// Manages users, tokens and configuration.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Responder, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role is enough for something that needs `required`.
+    pub fn allows(self, required: Role) -> bool {
+        self >= required
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| Invalid::new("role", "must be one of: admin, responder, viewer"))
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased; also the login name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let s = raw.trim().to_lowercase();
+        let bad = |reason: &str| Err(Invalid::new("email", reason));
+        if s.is_empty() {
+            return bad("must not be empty");
+        }
+        if s.len() > 254 {
+            return bad("must be at most 254 characters");
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return bad("must look like name@example.com");
+        };
+        if local.is_empty() || local.len() > 64 || local.contains('@') {
+            return bad("must look like name@example.com");
+        }
+        let domain_ok = !domain.is_empty()
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !domain_ok {
+            return bad("has an invalid domain");
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("must not contain spaces or control characters");
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses a trimmed, non-empty, single-line piece of text of at most `max` characters.
+fn short_text(raw: &str, field: &str, max: usize) -> Result<String, Invalid> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// A person's name as shown to others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        short_text(raw, "name", 100).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The label of an API token, so its owner knows which script uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        short_text(raw, "name", 100).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password that meets the policy (OWASP ASVS 2.1: length, not composition rules).
+/// Deliberately has no `Debug` that shows it, and no `Serialize`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 12;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let n = raw.chars().count();
+        if n < Self::MIN_CHARS {
+            return Err(Invalid::new(
+                "password",
+                format!("must be at least {} characters", Self::MIN_CHARS),
+            ));
+        }
+        if n > Self::MAX_CHARS {
+            return Err(Invalid::new(
+                "password",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// How long a web session lives: an absolute limit and an idle limit (ASVS 3.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub absolute: SignedDuration,
+    pub idle: SignedDuration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            absolute: SignedDuration::from_hours(12),
+            idle: SignedDuration::from_mins(30),
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// A session created at `created` and last used at `last_seen` is still valid at `now`.
+    pub fn is_live(&self, created: Timestamp, last_seen: Timestamp, now: Timestamp) -> bool {
+        now.duration_since(created) < self.absolute && now.duration_since(last_seen) < self.idle
+    }
+}
+
+/// Failed logins allowed per window before further attempts are refused, per account and per
+/// client address. Counting failures (not attempts) keeps a user who types right from being
+/// locked out by someone else's guessing only up to the window's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pub window: SignedDuration,
+    pub per_account: u64,
+    pub per_address: u64,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        // ASVS 2.2.1 allows at most 100 failures an hour per account; we are far stricter.
+        Self {
+            window: SignedDuration::from_mins(15),
+            per_account: 10,
+            per_address: 50,
+        }
+    }
+}
+
+impl LoginThrottle {
+    /// Start of the window that counts at `now`.
+    pub fn since(&self, now: Timestamp) -> Timestamp {
+        now.saturating_sub(self.window).unwrap_or(now)
+    }
+
+    pub fn account_blocked(&self, failures: u64) -> bool {
+        failures >= self.per_account
+    }
+
+    pub fn address_blocked(&self, failures: u64) -> bool {
+        failures >= self.per_address
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(Role::Admin.allows(Role::Responder));
+        assert!(Role::Responder.allows(Role::Viewer));
+        assert!(!Role::Viewer.allows(Role::Responder));
+        assert!(!Role::Responder.allows(Role::Admin));
+        assert_eq!("responder".parse::<Role>().unwrap(), Role::Responder);
+        assert_eq!("root".parse::<Role>().unwrap_err().field, "role");
+    }
+
+    #[test]
+    fn email_is_normalised_and_checked() {
+        assert_eq!(
+            EmailAddress::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@exa mple.com",
+            "ada@-x.com",
+            "a@b..c",
+        ] {
+            let err = EmailAddress::parse(bad).unwrap_err();
+            assert_eq!(err.field, "email", "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_policy_is_length_only() {
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse("correct horse battery").is_ok());
+        assert!(NewPassword::parse(&"x".repeat(129)).is_err());
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("correct horse battery").unwrap()),
+            "NewPassword(***)"
+        );
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_or_old() {
+        let p = SessionPolicy::default();
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let at = |mins: i64| t0.checked_add(SignedDuration::from_mins(mins)).unwrap();
+        assert!(p.is_live(t0, at(0), at(29)));
+        assert!(!p.is_live(t0, at(0), at(30)));
+        assert!(p.is_live(t0, at(700), at(719)));
+        assert!(!p.is_live(t0, at(719), at(720)));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            DisplayName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(TokenName::parse(&"n".repeat(101)).is_err());
+        assert!(TokenName::parse("ci\u{7}").is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! Klaxon's domain: plain types and rules. No I/O, no HTTP, no SQL.
+//!
+//! Input from the outside world is parsed into these types at the edge (API, CLI, config), so
+//! everything past the edge can rely on them being valid.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod clock;
+pub mod event;
+pub mod ids;
+pub mod job;
+pub mod page;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+
+/// Why a piece of input was refused: the field to blame and the reason, for a 4xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    pub field: String,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The storage boundary: the [`Store`] trait every backend implements, the records it returns,
+//! its error type, and the group-commit writer that batches hot-path writes.
+#![forbid(unsafe_code)]
+
+mod error;
+mod group_commit;
+mod records;
+mod store;
+
+pub use error::{StoreError, StoreResult};
+pub use group_commit::{GroupCommit, GroupCommitStats};
+pub use records::*;
+pub use store::Store;

@@ -1,0 +1,152 @@
+use async_trait::async_trait;
+use jiff::Timestamp;
+use klaxon_domain::event::{NewEvent, SubjectType};
+use klaxon_domain::ids::{ApiTokenId, JobId, UserId};
+
+use crate::{
+    ApiToken, Enqueued, Event, Job, NewApiToken, NewJob, NewSession, NewUser, Page, Pruned,
+    Session, StoreResult, User, UserCredentials, Write, WriteAck,
+};
+
+/// Everything Klaxon keeps. Each method is one transaction; each method that changes state
+/// takes the event(s) describing the change and writes them in that same transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes connections, waiting for writes in flight.
+    async fn close(&self);
+
+    // --- users -------------------------------------------------------------------------------
+
+    async fn create_user(&self, user: NewUser, event: NewEvent) -> StoreResult<User>;
+    async fn user(&self, id: UserId) -> StoreResult<User>;
+    /// The user with this login e-mail, with the hash to check a password against.
+    async fn user_credentials(&self, email: &str) -> StoreResult<UserCredentials>;
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Users ordered by id, starting after `after`.
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Page<User, UserId>>;
+
+    /// Creates the first admin and its token, only if there are no users yet. Safe when several
+    /// instances start at once: exactly one of them creates. Returns whether it did.
+    async fn bootstrap(
+        &self,
+        admin: NewUser,
+        token: NewApiToken,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<bool>;
+
+    // --- API tokens --------------------------------------------------------------------------
+
+    async fn create_token(&self, token: NewApiToken, event: NewEvent) -> StoreResult<ApiToken>;
+    /// A live (not revoked) token by the hash of its secret, with the user it acts for.
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(ApiToken, User)>;
+    async fn token(&self, id: ApiTokenId) -> StoreResult<ApiToken>;
+    async fn list_tokens(
+        &self,
+        user: Option<UserId>,
+        after: Option<ApiTokenId>,
+        limit: u32,
+    ) -> StoreResult<Page<ApiToken, ApiTokenId>>;
+    /// Revokes a token; revoking a revoked token is `NotFound`.
+    async fn revoke_token(
+        &self,
+        id: ApiTokenId,
+        at: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<ApiToken>;
+
+    // --- web sessions ------------------------------------------------------------------------
+
+    async fn create_session(&self, session: NewSession, event: NewEvent) -> StoreResult<()>;
+    async fn session_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(Session, User)>;
+    async fn touch_session(&self, hash: &[u8; 32], at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, hash: &[u8; 32], event: Option<NewEvent>) -> StoreResult<()>;
+
+    // --- login throttling --------------------------------------------------------------------
+
+    /// Records one failed login against each key (e.g. `account:<email>`, `addr:<ip>`).
+    async fn record_login_failure(
+        &self,
+        keys: &[String],
+        at: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    async fn count_login_failures(&self, key: &str, since: Timestamp) -> StoreResult<u64>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
+    // --- events ------------------------------------------------------------------------------
+
+    async fn append_event(&self, event: NewEvent) -> StoreResult<Event>;
+    /// The events of one subject in the order they were written, after sequence `after`.
+    async fn events(
+        &self,
+        subject_type: SubjectType,
+        subject_id: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+
+    // --- the engine's queue ------------------------------------------------------------------
+
+    async fn enqueue_job(&self, job: NewJob) -> StoreResult<Enqueued>;
+    /// Leases up to `limit` due jobs (run_at ≤ now, not leased or lease expired, not dead) to
+    /// `owner` until `lease_until`, incrementing their attempt count. Safe under concurrency:
+    /// no job is leased to two owners at once.
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+    /// Removes a finished job; `NotFound` if `owner` no longer holds its lease.
+    async fn complete_job(&self, id: JobId, owner: &str) -> StoreResult<()>;
+    /// Releases the lease and schedules another try at `run_at`.
+    async fn retry_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        error: &str,
+        run_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Keeps the job aside as dead, with its last error and an event.
+    async fn bury_job(
+        &self,
+        id: JobId,
+        owner: &str,
+        error: &str,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    /// Removes pending jobs with this dedup key (e.g. the escalation steps of an acknowledged
+    /// incident). Returns how many.
+    async fn cancel_jobs(&self, dedup_key: &str) -> StoreResult<u64>;
+    async fn job(&self, id: JobId) -> StoreResult<Job>;
+    /// Jobs ordered by id, dead ones included.
+    async fn list_jobs(&self, after: Option<JobId>, limit: u32) -> StoreResult<Page<Job, JobId>>;
+
+    // --- group commit ------------------------------------------------------------------------
+
+    /// Applies many writes in one transaction, answering for each. If the batch fails as a
+    /// whole, each write is retried alone so one bad write cannot sink the others.
+    async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>>;
+
+    // --- maintenance -------------------------------------------------------------------------
+
+    /// Deletes sessions created before `sessions_before` or idle since `idle_before`, and login
+    /// failures older than `failures_before`.
+    async fn prune(
+        &self,
+        sessions_before: Timestamp,
+        idle_before: Timestamp,
+        failures_before: Timestamp,
+    ) -> StoreResult<Pruned>;
+}

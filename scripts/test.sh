@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every Klaxon test: unit, store contract (SQLite and PostgreSQL), scenario and browser tests.
+#
+# Starts a throwaway PostgreSQL cluster (initdb in a temporary directory, a free loopback port,
+# removed afterwards) unless KLAXON_TEST_PG_URL is set, and installs the Debian packages it needs
+# (postgresql, chromium, chromium-driver) when they are missing and it can. Where it cannot, it
+# stops and says what to install. Nothing is skipped silently.
+#
+# Extra arguments go to `cargo nextest run` (or `cargo test` when nextest is absent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages ---------------------------------------------------------------------------
+need_pkgs=()
+pg_bin=""
+for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_bin="$d"; done
+if [ -z "${KLAXON_TEST_PG_URL:-}" ] && [ -z "$pg_bin" ]; then need_pkgs+=(postgresql); fi
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${need_pkgs[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    say "installing ${need_pkgs[*]} with sudo"
+    sudo apt-get update -qq >/dev/null
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    die "missing packages: ${need_pkgs[*]}. Install them (sudo apt-get install ${need_pkgs[*]}) and run again."
+  fi
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_bin="$d"; done
+fi
+export KLAXON_TEST_CHROMIUM="${KLAXON_TEST_CHROMIUM:-$(command -v chromium)}"
+export KLAXON_TEST_CHROMEDRIVER="${KLAXON_TEST_CHROMEDRIVER:-$(command -v chromedriver)}"
+
+# --- a throwaway PostgreSQL --------------------------------------------------------------------
+pg_dir=""
+cleanup() {
+  if [ -n "$pg_dir" ]; then
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+trap cleanup EXIT
+
+as_pg() {
+  # PostgreSQL refuses to run as root: use the postgres system user then.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+if [ -z "${KLAXON_TEST_PG_URL:-}" ]; then
+  [ -n "$pg_bin" ] || die "PostgreSQL server binaries not found; install postgresql or set KLAXON_TEST_PG_URL"
+  pg_dir="$(mktemp -d /tmp/klaxon-pg.XXXXXX)"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+  say "starting a throwaway PostgreSQL on 127.0.0.1:$port ($pg_dir)"
+  as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U klaxon --auth=trust -E UTF8 >"$pg_dir/initdb.log" 2>&1 \
+    || { cat "$pg_dir/initdb.log" >&2; die "initdb failed"; }
+  as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+    -o "-h 127.0.0.1 -p $port -k $pg_dir -c max_connections=300 -c fsync=on -c shared_buffers=64MB" start >/dev/null \
+    || { cat "$pg_dir/server.log" >&2; die "PostgreSQL did not start"; }
+  export KLAXON_TEST_PG_URL="postgres://klaxon@127.0.0.1:$port/postgres"
+fi
+say "PostgreSQL tests use ${KLAXON_TEST_PG_URL%%@*}@…"
+
+# --- the tests ---------------------------------------------------------------------------------
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+else
+  cargo test --workspace --all-targets --no-fail-fast "$@"
+fi
