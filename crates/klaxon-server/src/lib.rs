@@ -1,1 +1,13 @@
+//! The Klaxon application as a library: the binary and the tests both drive it.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod engine;
+pub mod error;
+pub mod web;
+
+pub use app::{App, AppState};
+pub use config::Settings;

@@ -704,6 +704,28 @@ impl Store for PgStore {
         }
     }
 
+    async fn reschedule_job(&self, id: JobId, owner: &str, run_at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query(
+            "UPDATE jobs SET run_at = $3, attempts = 0, last_error = NULL, lease_owner = NULL,
+                             lease_expires_at = NULL
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id.0)
+        .bind(owner)
+        .bind(to_millis(run_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        tx.commit().await.map_err(map_err)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn bury_job(
         &self,
         id: JobId,

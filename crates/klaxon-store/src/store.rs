@@ -118,6 +118,9 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
         run_at: Timestamp,
     ) -> StoreResult<()>;
+    /// A recurring job done for now: releases the lease, resets its attempts and last error,
+    /// and makes it due again at `run_at`.
+    async fn reschedule_job(&self, id: JobId, owner: &str, run_at: Timestamp) -> StoreResult<()>;
     /// Keeps the job aside as dead, with its last error and an event.
     async fn bury_job(
         &self,

@@ -1,2 +1,463 @@
+//! `klaxon`: runs the server, manages the database offline, and talks to a server's API.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use klaxon_domain::SystemClock;
+use klaxon_domain::auth::{Role, TokenName};
+use klaxon_domain::event::Actor;
+use klaxon_server::{App, Settings, app};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "klaxon",
+    version,
+    about = "Klaxon: self-hosted incident management"
+)]
+struct Cli {
+    /// Configuration file (default: ./klaxon.toml when it exists).
+    #[arg(long, global = true, env = "KLAXON_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTP API, web UI and engine).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets masked.
+    Config,
+    /// Offline: create an API token directly in the configured database.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Show who the API token in KLAXON_TOKEN belongs to.
+    Me(ClientArgs),
+    /// Users, through the API.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// API tokens, through the API.
+    ApiTokens {
+        #[command(subcommand)]
+        command: ApiTokensCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new token for scripts. Acts for the first admin unless --user says otherwise.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// E-mail of the user the token acts for.
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct ClientArgs {
+    /// Server URL.
+    #[arg(long, env = "KLAXON_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// API token.
+    #[arg(long, env = "KLAXON_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create a user; the initial password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiTokensCommand {
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.reason)
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("klaxon: cannot start runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("klaxon: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli_config: Option<&PathBuf>) -> anyhow::Result<Settings> {
+    Ok(Settings::load(
+        cli_config.map(|p| p.as_path()),
+        std::env::vars(),
+    )?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen } => {
+            let mut s = settings(cli.config.as_ref())?;
+            if let Some(l) = listen {
+                s.server.listen = l;
+            }
+            serve(s).await
+        }
+        Command::Migrate => {
+            let s = settings(cli.config.as_ref())?;
+            let store = app::open_store(&s).await?;
+            println!("database is up to date ({})", store.backend());
+            store.close().await;
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", settings(cli.config.as_ref())?.to_masked_toml());
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, role, user },
+        } => {
+            let s = settings(cli.config.as_ref())?;
+            offline_token(s, &name, role, user.as_deref()).await
+        }
+        Command::Me(c) => {
+            let v = Client::new(&c)?.get("/api/v1/me").await?;
+            print_or(&c, &v, |v| {
+                format!(
+                    "{} <{}>  role: {}  token: {} ({})",
+                    v["user"]["name"].as_str().unwrap_or(""),
+                    v["user"]["email"].as_str().unwrap_or(""),
+                    v["role"].as_str().unwrap_or(""),
+                    v["token"]["name"].as_str().unwrap_or(""),
+                    v["token"]["prefix"].as_str().unwrap_or("")
+                )
+            })
+        }
+        Command::Users { command } => match command {
+            UsersCommand::List {
+                client,
+                limit,
+                cursor,
+            } => {
+                let mut path = format!("/api/v1/users?limit={}", limit.unwrap_or(50));
+                if let Some(c) = cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let v = Client::new(&client)?.get(&path).await?;
+                print_or(&client, &v, |v| {
+                    let mut out = table(&v["items"], &["id", "email", "name", "role"]);
+                    if let Some(c) = v["next_cursor"].as_str() {
+                        out.push_str(&format!("\nmore: --cursor {c}"));
+                    }
+                    out
+                })
+            }
+            UsersCommand::Show { id, client } => {
+                let v = Client::new(&client)?
+                    .get(&format!("/api/v1/users/{id}"))
+                    .await?;
+                print_or(&client, &v, |v| {
+                    table(&json!([v]), &["id", "email", "name", "role", "created_at"])
+                })
+            }
+            UsersCommand::Create {
+                email,
+                name,
+                role,
+                client,
+            } => {
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_line(&mut password)
+                    .context("read the password from standard input")?;
+                let body = json!({"email": email, "name": name, "role": role, "password": password.trim_end_matches(['\n', '\r'])});
+                let v = Client::new(&client)?
+                    .send(reqwest::Method::POST, "/api/v1/users", Some(body))
+                    .await?;
+                print_or(&client, &v, |v| {
+                    format!(
+                        "created user {} ({})",
+                        v["email"].as_str().unwrap_or(""),
+                        v["id"].as_str().unwrap_or("")
+                    )
+                })
+            }
+        },
+        Command::ApiTokens { command } => match command {
+            ApiTokensCommand::List { client } => {
+                let v = Client::new(&client)?.get("/api/v1/tokens").await?;
+                print_or(&client, &v, |v| {
+                    table(&v["items"], &["id", "name", "role", "prefix", "revoked_at"])
+                })
+            }
+            ApiTokensCommand::Create { name, role, client } => {
+                let v = Client::new(&client)?
+                    .send(
+                        reqwest::Method::POST,
+                        "/api/v1/tokens",
+                        Some(json!({"name": name, "role": role})),
+                    )
+                    .await?;
+                print_or(&client, &v, |v| {
+                    v["secret"].as_str().unwrap_or("").to_owned()
+                })
+            }
+            ApiTokensCommand::Revoke { id, client } => {
+                let v = Client::new(&client)?
+                    .send(
+                        reqwest::Method::DELETE,
+                        &format!("/api/v1/tokens/{id}"),
+                        None,
+                    )
+                    .await?;
+                print_or(&client, &v, |v| {
+                    format!("revoked {}", v["name"].as_str().unwrap_or(""))
+                })
+            }
+        },
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    app::init_tracing(&settings);
+    app::init_metrics();
+    let listener = tokio::net::TcpListener::bind(settings.server.listen)
+        .await
+        .with_context(|| format!("listen on {}", settings.server.listen))?;
+    let addr = listener.local_addr()?;
+    let clock: Arc<dyn klaxon_domain::Clock> = Arc::new(SystemClock);
+    let app = App::build(settings, clock.clone()).await?;
+    if let Some(b) = app::bootstrap(&app.state.store, &clock, &app.state.passwords).await? {
+        // Shown once, on the console of whoever started the first run; only digests are stored.
+        println!("\n=== Klaxon first run: an admin was created. This is shown once. ===");
+        println!("  log in at   http://{addr}/login");
+        println!("  e-mail      {}", b.email);
+        println!("  password    {}", b.password);
+        println!("  API token   {}", b.token);
+        println!("===================================================================\n");
+    }
+    tracing::info!(%addr, backend = app.state.store.backend(), "Klaxon is listening");
+    app.serve(listener, app::shutdown_signal()).await
+}
+
+async fn offline_token(
+    s: Settings,
+    name: &str,
+    role: Role,
+    user: Option<&str>,
+) -> anyhow::Result<()> {
+    let name = TokenName::parse(name)?;
+    let clock: Arc<dyn klaxon_domain::Clock> = Arc::new(SystemClock);
+    let app = App::build(s, clock).await?;
+    let state = app.state.clone();
+    let owner = match user {
+        Some(email) => {
+            state
+                .store
+                .user_credentials(&email.trim().to_lowercase())
+                .await
+                .with_context(|| format!("no user with e-mail {email}"))?
+                .user
+        }
+        None => {
+            let mut after = None;
+            loop {
+                let page = state.store.list_users(after, 200).await?;
+                if let Some(u) = page.items.iter().find(|u| u.role == Role::Admin) {
+                    break u.clone();
+                }
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => {
+                        bail!("there is no admin yet: start `klaxon serve` once, or pass --user")
+                    }
+                }
+            }
+        }
+    };
+    if !owner.role.allows(role) {
+        bail!(
+            "{} is a {}: a token cannot have more power than its user",
+            owner.email,
+            owner.role
+        );
+    }
+    let (_, secret) = klaxon_server::api::issue_token(&state, owner.id, name, role, Actor::System)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{secret}");
+    state.store.close().await;
+    Ok(())
+}
+
+/// A small client for the API: bearer token, JSON in and out, the API's errors as messages.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        let token = args
+            .token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .context("set KLAXON_TOKEN (or --token) to an API token")?;
+        Ok(Self {
+            http: reqwest::Client::new(),
+            base: args.url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let msg = v["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {msg}");
+        }
+        Ok(v)
+    }
+}
+
+fn print_or(args: &ClientArgs, v: &Value, human: impl Fn(&Value) -> String) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        println!("{}", human(v));
+    }
+    Ok(())
+}
+
+fn table(items: &Value, cols: &[&str]) -> String {
+    let rows: Vec<Vec<String>> = items
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|it| {
+                    cols.iter()
+                        .map(|c| match &it[*c] {
+                            Value::String(s) => s.clone(),
+                            Value::Null => "-".into(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = vec![line(cols.iter().map(|c| c.to_uppercase()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.join("\n")
+}

@@ -1,0 +1,364 @@
+//! Building and running the application: storage, engine, HTTP, shutdown.
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use klaxon_domain::Clock;
+use klaxon_domain::auth::{DisplayName, EmailAddress, Role, TokenName};
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{ApiTokenId, UserId};
+use klaxon_store::{GroupCommit, NewApiToken, NewUser, Store};
+use klaxon_store_postgres::PgStore;
+use klaxon_store_sqlite::SqliteStore;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::crypto::{self, Passwords, random_bytes};
+use crate::engine::Engine;
+use crate::error::ApiError;
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub passwords: Passwords,
+    pub group_commit: GroupCommit,
+    pub engine: Arc<Engine>,
+}
+
+/// Opens the configured database (migrating it), whichever backend its URL names.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = &settings.database.url;
+    if settings.is_sqlite() {
+        let path = klaxon_store_sqlite::path_from_url(url);
+        let store = SqliteStore::open(&path)
+            .await
+            .with_context(|| format!("open SQLite database {}", path.display()))?;
+        Ok(Arc::new(store))
+    } else {
+        let store = PgStore::connect(url, settings.database.max_connections)
+            .await
+            .with_context(|| format!("connect to {}", crate::config::mask_url_password(url)))?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// What start-up printed once, on an empty database.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// On an empty database, creates the first admin with a one-time password and an admin API
+/// token. Returns them so they can be shown once; they are never stored in clear.
+pub async fn bootstrap(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    passwords: &Passwords,
+) -> anyhow::Result<Option<Bootstrapped>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let now = clock.now();
+    let password = crypto::random_token()[..24].to_owned();
+    let (token, digest) = crypto::new_api_token();
+    let admin = NewUser {
+        id: UserId::new(now, random_bytes()),
+        email: EmailAddress::parse("admin@localhost.localdomain")?,
+        name: DisplayName::parse("Administrator")?,
+        role: Role::Admin,
+        password_hash: passwords.hash(&password).await?,
+        created_at: now,
+    };
+    let api_token = NewApiToken {
+        id: ApiTokenId::new(now, random_bytes()),
+        name: TokenName::parse("bootstrap admin token")?,
+        role: Role::Admin,
+        user_id: admin.id,
+        prefix: crypto::token_prefix(&token),
+        hash: digest,
+        created_at: now,
+    };
+    let events = vec![
+        NewEvent::new(
+            SubjectType::User,
+            admin.id,
+            now,
+            Actor::System,
+            EventKind::UserCreated,
+            json!({"email": admin.email, "role": "admin", "by": "bootstrap"}),
+        ),
+        NewEvent::new(
+            SubjectType::ApiToken,
+            api_token.id,
+            now,
+            Actor::System,
+            EventKind::ApiTokenCreated,
+            json!({"name": api_token.name, "role": "admin", "prefix": api_token.prefix}),
+        ),
+        NewEvent::new(
+            SubjectType::System,
+            "klaxon",
+            now,
+            Actor::System,
+            EventKind::SystemBootstrapped,
+            json!({"admin": admin.id}),
+        ),
+    ];
+    let email = admin.email.to_string();
+    if !store.bootstrap(admin, api_token, events).await? {
+        return Ok(None); // another instance got there first
+    }
+    Ok(Some(Bootstrapped {
+        email,
+        password,
+        token,
+    }))
+}
+
+/// A built application, ready to serve.
+pub struct App {
+    pub state: AppState,
+    router: Router,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        Ok(Self::with_store(settings, clock, store))
+    }
+
+    pub fn with_store(settings: Settings, clock: Arc<dyn Clock>, store: Arc<dyn Store>) -> Self {
+        let settings = Arc::new(settings);
+        let (group_commit, writer) =
+            GroupCommit::spawn(store.clone(), settings.database.group_commit_max_batch);
+        let engine = Arc::new(Engine::new(store.clone(), clock.clone(), settings.clone()));
+        let state = AppState {
+            passwords: Passwords::new(settings.auth.max_concurrent_hashes),
+            store,
+            clock,
+            settings,
+            group_commit,
+            engine,
+        };
+        let router = router(state.clone());
+        Self {
+            state,
+            router,
+            writer,
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains requests in flight, stops the
+    /// engine and closes the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let engine_task = if self.state.settings.engine.enabled {
+            let mut rx = stop_rx.clone();
+            let interval = Duration::from_millis(self.state.settings.engine.tick_interval_ms);
+            Some(tokio::spawn(self.state.engine.clone().run(
+                interval,
+                async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                },
+            )))
+        } else {
+            None
+        };
+        let mut rx = stop_rx;
+        let http = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        });
+        let trigger = tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        });
+        http.await.context("HTTP server")?;
+        trigger.abort();
+        if let Some(t) = engine_task {
+            let _ = t.await;
+        }
+        let AppState {
+            store,
+            group_commit,
+            ..
+        } = self.state;
+        drop(group_commit);
+        let _ = self.writer.await; // every queued write is committed and answered
+        store.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let (api, _) = crate::api::router().split_for_parts();
+    let settings = state.settings.clone();
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .route("/api/v1/openapi.json", get(crate::api::openapi_json))
+        .merge(crate::web::router());
+    if settings.server.metrics {
+        app = app.route("/metrics", get(metrics_endpoint));
+    }
+    app.fallback(fallback)
+        .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
+        .layer(middleware::from_fn(track_metrics))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.server.request_timeout_secs),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Unknown paths: JSON under the API, a page elsewhere.
+async fn fallback(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::not_found("route").into_response()
+    } else {
+        crate::web::not_found_page()
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => ApiError::Unavailable(format!("database: {e}")).into_response(),
+    }
+}
+
+fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new();
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Several apps in one test process share the one global recorder.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Installs the metrics recorder; call once at start-up so counters exist before scraping.
+pub fn init_metrics() {
+    prometheus();
+}
+
+async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+    let gc = state.group_commit.stats();
+    metrics::gauge!("klaxon_group_commit_batches")
+        .set(gc.batches.load(std::sync::atomic::Ordering::Relaxed) as f64);
+    metrics::gauge!("klaxon_group_commit_writes")
+        .set(gc.writes.load(std::sync::atomic::Ordering::Relaxed) as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Label by route template, not raw path, so ids do not explode the series count.
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("method", method), ("path", path), ("status", status)];
+    metrics::counter!("klaxon_http_requests_total", &labels).increment(1);
+    metrics::histogram!("klaxon_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Logs as text or JSON, filtered by `log.filter` (or `RUST_LOG` when set).
+pub fn init_tracing(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if settings.log.format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,290 @@
+//! The engine: each tick leases due jobs from the database and runs them.
+//!
+//! There are no in-memory timers: a job is a row with a due time, so a restart (or a crash)
+//! loses nothing. A worker that dies holding a lease loses it when the lease expires, and the
+//! job runs again elsewhere; handlers are written to be safe to run twice.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::Clock;
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::JobId;
+use klaxon_domain::job::{DEFAULT_LEASE, RetryPolicy};
+use klaxon_store::{Enqueued, Job, NewJob, Store, StoreResult};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::crypto::{hex, random_bytes};
+
+/// Runs one kind of job.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// Does the work. An error schedules a retry with back-off; after the last attempt the
+    /// job is kept aside as dead and a `job.dead` event is written.
+    async fn run(&self, job: &Job, ctx: &JobContext) -> anyhow::Result<Outcome>;
+}
+
+/// What a job asks for once it has run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished: the job is removed.
+    Done,
+    /// A recurring job: run again at this time, with a fresh attempt count.
+    RunAgainAt(Timestamp),
+}
+
+/// What a handler may use.
+pub struct JobContext {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<crate::config::Settings>,
+}
+
+/// What one tick did, for tests and metrics.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub completed: Vec<String>,
+    pub retried: Vec<String>,
+    pub dead: Vec<String>,
+}
+
+impl TickReport {
+    pub fn ran(&self) -> usize {
+        self.completed.len() + self.retried.len() + self.dead.len()
+    }
+}
+
+pub struct Engine {
+    ctx: JobContext,
+    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    owner: String,
+    retry: RetryPolicy,
+    batch: u32,
+    wake: Notify,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: Arc<crate::config::Settings>,
+    ) -> Self {
+        let batch = settings.engine.batch;
+        let mut engine = Self {
+            ctx: JobContext {
+                store,
+                clock,
+                settings,
+            },
+            handlers: HashMap::new(),
+            // Unique per process, so a lease names who holds it.
+            owner: format!("engine-{}", hex(&random_bytes::<6>())),
+            retry: RetryPolicy::default(),
+            batch,
+            wake: Notify::new(),
+        };
+        engine.register(PRUNE_JOB, Arc::new(Prune));
+        engine
+    }
+
+    pub fn register(&mut self, kind: &'static str, handler: Arc<dyn JobHandler>) {
+        self.handlers.insert(kind, handler);
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.ctx.store
+    }
+
+    /// Asks the loop to tick now instead of at its next interval.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs every job due now, once: claims a batch, runs each, records the outcome, and goes
+    /// on until nothing more is due. Tests call this instead of waiting for the loop.
+    pub async fn tick(&self) -> StoreResult<TickReport> {
+        let mut report = TickReport::default();
+        loop {
+            let now = self.ctx.clock.now();
+            let lease_until = now.saturating_add(DEFAULT_LEASE).unwrap_or(now);
+            let jobs = self
+                .ctx
+                .store
+                .claim_jobs(&self.owner, now, lease_until, self.batch)
+                .await?;
+            if jobs.is_empty() {
+                break;
+            }
+            for job in jobs {
+                self.run_one(job, &mut report).await?;
+            }
+        }
+        metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
+            .increment(report.completed.len() as u64);
+        metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")
+            .increment(report.retried.len() as u64);
+        metrics::counter!("klaxon_engine_jobs_total", "outcome" => "dead")
+            .increment(report.dead.len() as u64);
+        Ok(report)
+    }
+
+    async fn run_one(&self, job: Job, report: &mut TickReport) -> StoreResult<()> {
+        let outcome = match self.handlers.get(job.kind.as_str()) {
+            Some(h) => h.run(&job, &self.ctx).await,
+            None => Err(anyhow::anyhow!("no handler for job kind {:?}", job.kind)),
+        };
+        let store = &self.ctx.store;
+        match outcome {
+            Ok(Outcome::Done) => {
+                store
+                    .complete_job(job.id, &self.owner)
+                    .await
+                    .or_else(lease_lost)?;
+                report.completed.push(job.kind);
+            }
+            Ok(Outcome::RunAgainAt(at)) => {
+                store
+                    .reschedule_job(job.id, &self.owner, at)
+                    .await
+                    .or_else(lease_lost)?;
+                report.completed.push(job.kind);
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                let now = self.ctx.clock.now();
+                match self.retry.next_run(job.attempts, now) {
+                    Some(at) => {
+                        tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed; will retry");
+                        store
+                            .retry_job(job.id, &self.owner, &error, at)
+                            .await
+                            .or_else(lease_lost)?;
+                        report.retried.push(job.kind);
+                    }
+                    None => {
+                        tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed for good");
+                        let event = NewEvent::new(
+                            SubjectType::Job,
+                            job.id,
+                            now,
+                            Actor::System,
+                            EventKind::JobDead,
+                            json!({"kind": job.kind, "attempts": job.attempts, "error": error}),
+                        );
+                        store
+                            .bury_job(job.id, &self.owner, &error, event)
+                            .await
+                            .or_else(lease_lost)?;
+                        report.dead.push(job.kind);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ticks every `interval` (or when woken) until `shutdown` resolves.
+    pub async fn run(
+        self: Arc<Self>,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        if let Err(e) = ensure_prune_scheduled(&self.ctx).await {
+            tracing::error!(error = %e, "could not schedule maintenance");
+        }
+        loop {
+            let started = std::time::Instant::now();
+            match self.tick().await {
+                Ok(r) if r.ran() > 0 => tracing::debug!(ran = r.ran(), "engine tick"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "engine tick failed"),
+            }
+            metrics::histogram!("klaxon_engine_tick_seconds")
+                .record(started.elapsed().as_secs_f64());
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(interval) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+}
+
+/// Another worker took the job over after our lease expired: its outcome is theirs to record.
+fn lease_lost(e: klaxon_store::StoreError) -> StoreResult<()> {
+    if e.is_not_found() {
+        tracing::warn!("lost the lease on a job while running it");
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Removes expired sessions and old login failures, then schedules itself again.
+pub const PRUNE_JOB: &str = "maintenance.prune";
+const PRUNE_EVERY: SignedDuration = SignedDuration::from_mins(10);
+
+struct Prune;
+
+#[async_trait]
+impl JobHandler for Prune {
+    async fn run(&self, _job: &Job, ctx: &JobContext) -> anyhow::Result<Outcome> {
+        let now = ctx.clock.now();
+        let auth = &ctx.settings.auth;
+        let before = |d: SignedDuration| now.saturating_sub(d).unwrap_or(now);
+        let pruned = ctx
+            .store
+            .prune(
+                before(SignedDuration::from_hours(auth.session_absolute_hours)),
+                before(SignedDuration::from_mins(auth.session_idle_minutes)),
+                // Keep a day of failures: more than any throttle window looks at.
+                before(SignedDuration::from_hours(24)),
+            )
+            .await?;
+        tracing::info!(
+            sessions = pruned.sessions,
+            login_failures = pruned.login_failures,
+            "pruned"
+        );
+        Ok(Outcome::RunAgainAt(
+            now.saturating_add(PRUNE_EVERY).unwrap_or(now),
+        ))
+    }
+}
+
+/// Keeps exactly one pending prune job, due `PRUNE_EVERY` after the last. The dedup key makes
+/// this safe to call from every instance at every start.
+pub async fn ensure_prune_scheduled(ctx: &JobContext) -> StoreResult<Enqueued> {
+    let now = ctx.clock.now();
+    ctx.store
+        .enqueue_job(new_job(
+            PRUNE_JOB,
+            Some("maintenance:prune"),
+            json!({}),
+            now,
+            now,
+        ))
+        .await
+}
+
+pub fn new_job(
+    kind: &str,
+    dedup_key: Option<&str>,
+    payload: serde_json::Value,
+    run_at: Timestamp,
+    now: Timestamp,
+) -> NewJob {
+    NewJob {
+        id: JobId::new(now, random_bytes()),
+        kind: kind.to_owned(),
+        dedup_key: dedup_key.map(str::to_owned),
+        payload,
+        run_at,
+        created_at: now,
+    }
+}
