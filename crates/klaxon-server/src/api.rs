@@ -126,7 +126,15 @@ fn serde_urlencoded_deserializer<T: DeserializeOwned>(q: &str) -> ApiResult<T> {
         let reason = text
             .trim_start_matches("Failed to deserialize query string: ")
             .to_owned();
-        let field = reason.split('`').nth(1).map(str::to_owned);
+        // "limit: invalid digit…" or "missing field `subject_id`".
+        let field = match reason.split_once(": ") {
+            Some((f, _))
+                if !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                Some(f.to_owned())
+            }
+            _ => reason.split('`').nth(1).map(str::to_owned),
+        };
         ApiError::BadRequest {
             code: "invalid_query",
             message: reason,

@@ -215,6 +215,17 @@ impl Settings {
                 continue;
             };
             let (section, field) = path.split_once('.').expect("section.field");
+            // Check the variable alone first, so an error names the variable and its setting.
+            let mut alone = toml::Table::new();
+            let mut inner = toml::Table::new();
+            inner.insert(field.to_owned(), env_value(&value));
+            alone.insert(section.to_owned(), toml::Value::Table(inner));
+            toml::Value::Table(alone)
+                .try_into::<Settings>()
+                .map_err(|e| ConfigError::Invalid {
+                    origin: format!("environment variable {key} ({path})"),
+                    message: e.message().to_owned(),
+                })?;
             let table = tree
                 .entry(section)
                 .or_insert_with(|| toml::Value::Table(Default::default()));

@@ -602,8 +602,20 @@ pub async fn group_commit_batches_and_acknowledges_every_write(s: Arc<dyn Store>
         batches < 400,
         "writes were batched ({batches} transactions for 400 writes)"
     );
-    drop(gc);
+    gc.shutdown();
     writer.await.unwrap();
+    let refused = gc
+        .write(Write::Event(ev(
+            SubjectType::System,
+            "gc",
+            EventKind::SystemNote,
+            json!({}),
+        )))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "no writes after shutdown"
+    );
     let stored = s
         .events(SubjectType::System, "gc", None, 1000)
         .await

@@ -28,6 +28,7 @@ pub struct GroupCommitStats {
 pub struct GroupCommit {
     tx: mpsc::Sender<Request>,
     stats: Arc<GroupCommitStats>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl GroupCommit {
@@ -38,21 +39,39 @@ impl GroupCommit {
         let (tx, mut rx) = mpsc::channel::<Request>(max_batch * 2);
         let stats = Arc::new(GroupCommitStats::default());
         let task_stats = stats.clone();
+        let (stop, mut stopping) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max_batch);
-            while rx.recv_many(&mut batch, max_batch).await > 0 {
-                let (writes, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                let n = writes.len();
-                let results = store.commit_batch(writes).await;
-                task_stats.batches.fetch_add(1, Ordering::Relaxed);
-                task_stats.writes.fetch_add(n as u64, Ordering::Relaxed);
-                for (reply, result) in replies.into_iter().zip(results) {
-                    // A caller that gave up waiting still had its write committed; nothing to do.
-                    let _ = reply.send(result);
+            loop {
+                let stop = async {
+                    let _ = stopping.wait_for(|s| *s).await;
+                };
+                let received = tokio::select! {
+                    n = rx.recv_many(&mut batch, max_batch) => Some(n),
+                    _ = stop => None,
+                };
+                match received {
+                    Some(0) => break,
+                    Some(_) => commit(&*store, &mut batch, &task_stats).await,
+                    None => {
+                        // Refuse new writes, then commit and answer everything already queued.
+                        rx.close();
+                        while rx.recv_many(&mut batch, max_batch).await > 0 {
+                            commit(&*store, &mut batch, &task_stats).await;
+                        }
+                        break;
+                    }
                 }
             }
         });
-        (Self { tx, stats }, task)
+        (
+            Self {
+                tx,
+                stats,
+                stop: Arc::new(stop),
+            },
+            task,
+        )
     }
 
     /// Queues a write and waits until it is committed (or failed).
@@ -67,7 +86,24 @@ impl GroupCommit {
             .map_err(|_| StoreError::Unavailable("group commit writer stopped".into()))?
     }
 
+    /// Stops taking writes; the writer task commits what is queued and ends.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
     pub fn stats(&self) -> &GroupCommitStats {
         &self.stats
+    }
+}
+
+async fn commit(store: &dyn Store, batch: &mut Vec<Request>, stats: &GroupCommitStats) {
+    let (writes, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+    let n = writes.len();
+    let results = store.commit_batch(writes).await;
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    stats.writes.fetch_add(n as u64, Ordering::Relaxed);
+    for (reply, result) in replies.into_iter().zip(results) {
+        // A caller that gave up waiting still had its write committed; nothing to do.
+        let _ = reply.send(result);
     }
 }

@@ -1,0 +1,530 @@
+//! Scenario tests of the REST API against the real server.
+mod common;
+
+use common::{Backend, TestApp, expect_error};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    tokens_authenticate_and_roles_limit_them,
+    users_are_created_validated_and_paginated,
+    bad_input_is_refused_and_writes_nothing,
+    tokens_are_created_listed_and_revoked,
+    every_change_is_an_audited_event,
+);
+
+async fn tokens_authenticate_and_roles_limit_them(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let r = app
+        .http
+        .get(format!("{}/api/v1/me", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    expect_error(r, 401, "unauthorized", None).await;
+    let r = app
+        .get("/api/v1/me", "klx_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 401, "unauthorized", None).await;
+
+    let me: Value = app
+        .get("/api/v1/me", &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["email"], "admin@localhost.localdomain");
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["token"]["prefix"], app.admin.token[..12]);
+
+    let (_, viewer) = app.user_with_token("viewer@example.com", "viewer").await;
+    let r = app.get("/api/v1/users", &viewer).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post("/api/v1/users", &viewer, &json!({"email": "x@example.com", "name": "X", "role": "viewer", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 403, "forbidden", None).await;
+    let r = app
+        .get(
+            "/api/v1/events?subject_type=system&subject_id=klaxon",
+            &viewer,
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 403, "forbidden", None).await;
+    // A token can never be worth more than the person who makes it.
+    let r = app
+        .post(
+            "/api/v1/tokens",
+            &viewer,
+            &json!({"name": "escalate", "role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 403, "forbidden", None).await;
+    app.stop().await;
+}
+
+async fn users_are_created_validated_and_paginated(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    let r = app
+        .post("/api/v1/users", t, &json!({"email": " Grace@Example.com", "name": "Grace Hopper", "role": "responder", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let grace: Value = r.json().await.unwrap();
+    assert_eq!(grace["email"], "grace@example.com");
+    assert_eq!(grace["role"], "responder");
+    assert!(grace.get("password").is_none() && grace.get("password_hash").is_none());
+    let id = grace["id"].as_str().unwrap();
+    let shown: Value = app
+        .get(&format!("/api/v1/users/{id}"), t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, grace);
+    let r = app
+        .get("/api/v1/users/01234567-89ab-7def-8123-456789abcdef", t)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "not_found", None).await;
+    let r = app.get("/api/v1/users/not-an-id", t).send().await.unwrap();
+    expect_error(r, 404, "not_found", None).await;
+
+    // Same e-mail, different case: a conflict on the e-mail field.
+    let r = app
+        .post("/api/v1/users", t, &json!({"email": "GRACE@example.com", "name": "Other", "role": "viewer", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 409, "conflict", Some("email")).await;
+
+    for i in 0..4 {
+        app.post("/api/v1/users", t, &json!({"email": format!("p{i}@example.com"), "name": "P", "role": "viewer", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Six users in pages of four, via the opaque cursor.
+    let first: Value = app
+        .get("/api/v1/users?limit=4", t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 4);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get(&format!("/api/v1/users?limit=4&cursor={cursor}"), t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 2);
+    assert!(second["next_cursor"].is_null());
+    let all: Vec<_> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|u| u["id"].clone())
+        .collect();
+    let unique: std::collections::HashSet<_> = all.iter().map(|v| v.to_string()).collect();
+    assert_eq!(unique.len(), 6);
+    let r = app.get("/api/v1/users?cursor=zz", t).send().await.unwrap();
+    expect_error(r, 400, "invalid_field", Some("cursor")).await;
+    let r = app.get("/api/v1/users?limit=0", t).send().await.unwrap();
+    expect_error(r, 400, "invalid_field", Some("limit")).await;
+    let r = app.get("/api/v1/users?limit=ten", t).send().await.unwrap();
+    expect_error(r, 400, "invalid_query", Some("limit")).await;
+    app.stop().await;
+}
+
+async fn bad_input_is_refused_and_writes_nothing(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    let valid = json!({"email": "ok@example.com", "name": "Ok", "role": "viewer", "password": "correct horse battery"});
+    let with = |k: &str, v: Value| {
+        let mut body = valid.clone();
+        body[k] = v;
+        body
+    };
+    let cases = [
+        (with("email", json!("not-an-email")), "email"),
+        (with("role", json!("root")), "role"),
+        (with("password", json!("short")), "password"),
+        (with("name", json!("   ")), "name"),
+        (with("name", json!(42)), "name"),
+        (with("extra", json!(true)), "extra"),
+    ];
+    for (body, field) in cases {
+        let r = app.post("/api/v1/users", t, &body).send().await.unwrap();
+        expect_error(r, 400, "invalid_field", Some(field)).await;
+    }
+    let mut missing = valid.clone();
+    missing.as_object_mut().unwrap().remove("password");
+    let r = app.post("/api/v1/users", t, &missing).send().await.unwrap();
+    expect_error(r, 400, "invalid_field", Some("password")).await;
+
+    let r = app
+        .http
+        .post(format!("{}/api/v1/users", app.url))
+        .bearer_auth(t)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_json", None).await;
+    let r = app
+        .http
+        .post(format!("{}/api/v1/users", app.url))
+        .bearer_auth(t)
+        .body("email=x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 415, "unsupported_media_type", None).await;
+    let huge = json!({"email": "big@example.com", "name": "x".repeat(2 * 1024 * 1024), "role": "viewer", "password": "correct horse battery"});
+    let r = app.post("/api/v1/users", t, &huge).send().await.unwrap();
+    expect_error(r, 413, "payload_too_large", None).await;
+    let r = app
+        .http
+        .get(format!("{}/api/v1/nothing-here", app.url))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "not_found", None).await;
+
+    // Nothing of the above was written: only the bootstrap admin exists.
+    assert_eq!(app.state.store.count_users().await.unwrap(), 1);
+    app.stop().await;
+}
+
+async fn tokens_are_created_listed_and_revoked(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (responder_id, responder) = app.user_with_token("r@example.com", "responder").await;
+    let r = app
+        .post(
+            "/api/v1/tokens",
+            &responder,
+            &json!({"name": "deploy bot", "role": "viewer"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("klx_"));
+    let me: Value = app
+        .get("/api/v1/me", &secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["role"].as_str(), me["token"]["name"].as_str()),
+        (Some("viewer"), Some("deploy bot"))
+    );
+
+    // A responder sees only its own tokens; an admin sees all. Secrets are never listed.
+    let mine: Value = app
+        .get("/api/v1/tokens", &responder)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2);
+    assert!(
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("secret").is_none())
+    );
+    let all: Value = app
+        .get("/api/v1/tokens", &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+
+    // Someone else's token does not exist for a non-admin.
+    let admin_token_id = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["user_id"] != responder_id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/tokens/{admin_token_id}", app.url))
+        .bearer_auth(&responder)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "not_found", None).await;
+
+    let id = created["id"].as_str().unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/tokens/{id}", app.url))
+        .bearer_auth(&responder)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.get("/api/v1/me", &secret).send().await.unwrap();
+    expect_error(r, 401, "unauthorized", None).await;
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/tokens/{id}", app.url))
+        .bearer_auth(&responder)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 404, "not_found", None).await;
+    let r = app
+        .post(
+            "/api/v1/tokens",
+            &responder,
+            &json!({"name": "", "role": "viewer"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("name")).await;
+    app.stop().await;
+}
+
+async fn every_change_is_an_audited_event(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    let me: Value = app
+        .get("/api/v1/me", t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token_id = me["token"]["id"].as_str().unwrap();
+    let user: Value = app
+        .post("/api/v1/users", t, &json!({"email": "new@example.com", "name": "New", "role": "viewer", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = user["id"].as_str().unwrap();
+    let evs: Value = app
+        .get(
+            &format!("/api/v1/events?subject_type=user&subject_id={id}"),
+            t,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = evs["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "user.created");
+    assert_eq!(items[0]["actor"], format!("token:{token_id}"));
+    assert_eq!(items[0]["data"]["email"], "new@example.com");
+    assert_eq!(items[0]["at"], "2026-11-21T09:00:00Z"); // the fake clock's time
+    let boot: Value = app
+        .get("/api/v1/events?subject_type=system&subject_id=klaxon", t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(boot["items"][0]["kind"], "system.bootstrapped");
+    let r = app
+        .get("/api/v1/events?subject_type=planet&subject_id=x", t)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("subject_type")).await;
+    let r = app
+        .get("/api/v1/events?subject_type=user", t)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_query", Some("subject_id")).await;
+    app.stop().await;
+}
+
+/// Every route under /api/v1 is in the OpenAPI document, with its methods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_covers_every_api_route() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let doc: Value = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let expected = [
+        ("/api/v1/me", "get"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{id}", "get"),
+        ("/api/v1/tokens", "get"),
+        ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens/{id}", "delete"),
+        ("/api/v1/events", "get"),
+    ];
+    for (path, method) in expected {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from OpenAPI"
+        );
+        // And the route really is served (not 404/405).
+        let url = format!(
+            "{}{}",
+            app.url,
+            path.replace("{id}", "00000000-0000-7000-8000-000000000000")
+        );
+        let r = app
+            .http
+            .request(method.to_uppercase().parse().unwrap(), url)
+            .bearer_auth(&app.admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            ![404u16, 405].contains(&r.status().as_u16()) || path.contains("{id}"),
+            "{method} {path}: {}",
+            r.status()
+        );
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        expected.len(),
+        "the document has routes this test does not know"
+    );
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_request_ids() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rid = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(rid.len(), 36, "a UUID request id");
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "abc-123",
+        "a caller's request id is kept"
+    );
+    assert_eq!(
+        app.http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    app.get("/api/v1/me", &app.admin.token)
+        .send()
+        .await
+        .unwrap();
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "klaxon_http_requests_total{method=\"GET\",path=\"/api/v1/me\",status=\"200\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("klaxon_http_request_duration_seconds"));
+    // Readiness follows the database.
+    app.state.store.close().await;
+    let r = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 503, "unavailable", None).await;
+    app.stop().await;
+}
