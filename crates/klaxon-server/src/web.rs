@@ -208,6 +208,7 @@ pub struct WebSession {
 }
 
 impl WebSession {
+    #[allow(clippy::result_large_err)] // the error is the page to answer with
     fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
         if secrets_equal(submitted, &self.session.csrf_token) {
             Ok(())
@@ -570,7 +571,7 @@ async fn render_users(
 ) -> Result<Response, ApiError> {
     let after = cursor
         .as_deref()
-        .and_then(|c| crate::crypto::unhex(c))
+        .and_then(crate::crypto::unhex)
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.parse().ok());
     let page = state.store.list_users(after, Limit::DEFAULT.get()).await?;

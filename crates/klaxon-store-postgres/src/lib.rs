@@ -655,7 +655,7 @@ impl Store for PgStore {
         .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         let mut jobs = rows.iter().map(job_from).collect::<StoreResult<Vec<_>>>()?;
-        jobs.sort_by(|a, b| (a.run_at, a.id).cmp(&(b.run_at, b.id)));
+        jobs.sort_by_key(|j| (j.run_at, j.id));
         Ok(jobs)
     }
 
