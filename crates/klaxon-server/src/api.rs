@@ -46,9 +46,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             BytesRejection::FailedToBufferBody(_)
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                ApiError::PayloadTooLarge {
-                    limit: body_limit_hint(),
-                }
+                ApiError::PayloadTooLarge
             }
             other => ApiError::BadRequest {
                 code: "invalid_body",
@@ -58,10 +56,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         })?;
         parse_json(&bytes).map(ApiJson)
     }
-}
-
-fn body_limit_hint() -> usize {
-    crate::config::ServerSettings::default().body_limit_bytes
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {

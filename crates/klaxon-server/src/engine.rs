@@ -94,10 +94,6 @@ impl Engine {
         self.handlers.insert(kind, handler);
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.ctx.store
-    }
-
     /// Asks the loop to tick now instead of at its next interval.
     pub fn wake(&self) {
         self.wake.notify_one();

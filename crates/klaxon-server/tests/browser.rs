@@ -191,6 +191,40 @@ impl Session<'_> {
             .to_owned()
     }
 
+    /// Polls until the page's title is `want`: a click's navigation may still be in flight.
+    async fn wait_title(&self, want: &str) {
+        for _ in 0..200 {
+            if self.title().await == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "the page never got the title {want:?} (it is {:?})",
+            self.title().await
+        );
+    }
+
+    /// Polls until an element matches `css` and returns its text.
+    async fn wait_text(&self, css: &str) -> String {
+        let path = format!("/session/{}/elements", self.id);
+        for _ in 0..200 {
+            let v = self
+                .d
+                .call(
+                    reqwest::Method::POST,
+                    &path,
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
+            if v.as_array().is_some_and(|a| !a.is_empty()) {
+                return self.text(css).await;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no element matches {css}");
+    }
+
     async fn end(self) {
         self.d
             .call(
@@ -218,7 +252,7 @@ async fn a_browser_logs_in_sees_the_dashboard_and_logs_out() {
     s.type_into("#email", &app.admin.email).await;
     s.type_into("#password", "a wrong password").await;
     s.click("#login").await;
-    assert_eq!(s.text("p.error").await, "Wrong e-mail or password.");
+    assert_eq!(s.wait_text("p.error").await, "Wrong e-mail or password.");
 
     s.type_into("#password", &app.admin.password).await;
     s.click("#login").await;
@@ -234,9 +268,10 @@ async fn a_browser_logs_in_sees_the_dashboard_and_logs_out() {
     assert_eq!(s.text("[data-testid=user-count]").await, "1");
 
     s.click("nav a[href='/users']").await;
-    assert_eq!(s.title().await, "Users · Klaxon");
+    s.wait_title("Users · Klaxon").await;
 
     s.click("#logout").await;
+    s.wait_title("Log in · Klaxon").await;
     assert!(s.current_url().await.ends_with("/login"));
     // Logged out for real: the dashboard sends us back to the login page.
     s.go(&format!("{}/", app.url)).await;
