@@ -213,7 +213,9 @@ impl App {
             group_commit,
             ..
         } = self.state;
-        drop(group_commit);
+        // Other clones of the state (tests, lingering tasks) may still hold a handle, so the
+        // writer is told to stop rather than waiting for the last handle to drop.
+        group_commit.shutdown();
         let _ = self.writer.await; // every queued write is committed and answered
         store.close().await;
         Ok(())

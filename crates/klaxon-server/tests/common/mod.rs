@@ -107,20 +107,16 @@ impl TestApp {
         (user["id"].as_str().unwrap().to_owned(), secret)
     }
 
-    /// Signals the server to stop, then ends its task. Graceful shutdown can hang in tests
-    /// (an open issue, see docs/architecture.md), so the task is aborted after a short grace.
+    /// Stops the server gracefully and fails the test if that takes more than a few seconds.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(h) = self.server.take() {
-            let abort = h.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(2), h)
+            tokio::time::timeout(std::time::Duration::from_secs(5), h)
                 .await
-                .is_err()
-            {
-                abort.abort();
-            }
+                .expect("graceful shutdown finishes")
+                .expect("server task");
         }
     }
 }

@@ -1,0 +1,177 @@
+//! The real `klaxon` binary: first-run bootstrap, CLI commands against a running server, and a
+//! clean exit on SIGTERM.
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_klaxon");
+
+struct Server {
+    child: Child,
+    url: String,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &addr])
+        .current_dir(dir.path())
+        .env_remove("KLAXON_DATABASE_URL")
+        .env("KLAXON_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start klaxon serve");
+    // The first run prints the admin token once, before it starts listening.
+    let mut token = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(t) = line.trim().strip_prefix("API token") {
+            token = Some(t.trim().to_owned());
+        }
+        if line.starts_with("====") && token.is_some() {
+            break;
+        }
+    }
+    let url = format!("http://{addr}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "klaxon did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        child,
+        url,
+        token: token.expect("first run prints an API token"),
+        _dir: dir,
+    }
+}
+
+fn klaxon(server: &Server, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("KLAXON_URL", &server.url)
+        .env("KLAXON_TOKEN", &server.token)
+        .output()
+        .unwrap()
+}
+
+fn terminate(mut server: Server) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = server.child.kill();
+            panic!("klaxon did not exit within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_bootstraps_answers_the_cli_and_stops_cleanly_on_sigterm() {
+    let server = start();
+
+    let me = klaxon(&server, &["me", "--json"]);
+    assert!(me.status.success(), "{me:?}");
+    let me: serde_json::Value = serde_json::from_slice(&me.stdout).unwrap();
+    assert_eq!(me["role"], "admin");
+
+    let wrong = Command::new(BIN)
+        .args(["me"])
+        .env("KLAXON_URL", &server.url)
+        .env("KLAXON_TOKEN", "klx_wrong")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("401"),
+        "{wrong:?}"
+    );
+
+    // A keep-alive connection left open must not hold up the shutdown.
+    let idle = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    let status = terminate(server);
+    drop(idle);
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[test]
+fn a_second_start_on_the_same_database_does_not_bootstrap_again() {
+    let first = start();
+    let dir = first._dir.path().to_owned();
+    let url = first.url.clone();
+    let addr = url.trim_start_matches("http://").to_owned();
+    let keep = terminate_keeping_dir(first);
+
+    let out = Command::new(BIN)
+        .args(["token", "create", "--name", "ci", "--role", "viewer"])
+        .current_dir(&dir)
+        .env_remove("KLAXON_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("klx_"), "{token}");
+
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &addr])
+        .current_dir(&dir)
+        .env_remove("KLAXON_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "klaxon did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = Server {
+        child,
+        url,
+        token,
+        _dir: keep,
+    };
+    let me = klaxon(&second, &["me", "--json"]);
+    assert!(me.status.success(), "{me:?}");
+    let me: serde_json::Value = serde_json::from_slice(&me.stdout).unwrap();
+    assert_eq!(me["role"], "viewer");
+
+    assert!(terminate(second).success());
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut printed).unwrap();
+    assert!(
+        !printed.contains("API token"),
+        "bootstrapped twice: {printed}"
+    );
+}
+
+/// Stops the server and hands back its data directory for a second start.
+fn terminate_keeping_dir(mut server: Server) -> tempfile::TempDir {
+    let dir = std::mem::replace(&mut server._dir, tempfile::tempdir().unwrap());
+    assert!(terminate(server).success());
+    dir
+}
