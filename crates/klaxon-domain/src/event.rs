@@ -45,10 +45,23 @@ pub enum SubjectType {
     ApiToken,
     Job,
     System,
+    Service,
+    Integration,
+    Alert,
+    Incident,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 4] = [Self::User, Self::ApiToken, Self::Job, Self::System];
+    pub const ALL: [SubjectType; 8] = [
+        Self::User,
+        Self::ApiToken,
+        Self::Job,
+        Self::System,
+        Self::Service,
+        Self::Integration,
+        Self::Alert,
+        Self::Incident,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +69,10 @@ impl SubjectType {
             Self::ApiToken => "api_token",
             Self::Job => "job",
             Self::System => "system",
+            Self::Service => "service",
+            Self::Integration => "integration",
+            Self::Alert => "alert",
+            Self::Incident => "incident",
         }
     }
 
@@ -85,10 +102,46 @@ pub enum EventKind {
     SystemBootstrapped,
     #[serde(rename = "system.note")]
     SystemNote,
+    #[serde(rename = "service.created")]
+    ServiceCreated,
+    #[serde(rename = "service.updated")]
+    ServiceUpdated,
+    #[serde(rename = "service.deleted")]
+    ServiceDeleted,
+    #[serde(rename = "service.change")]
+    ServiceChange,
+    #[serde(rename = "service.maintenance_scheduled")]
+    MaintenanceScheduled,
+    #[serde(rename = "service.maintenance_cancelled")]
+    MaintenanceCancelled,
+    #[serde(rename = "integration.created")]
+    IntegrationCreated,
+    #[serde(rename = "integration.updated")]
+    IntegrationUpdated,
+    #[serde(rename = "integration.key_rotated")]
+    IntegrationKeyRotated,
+    #[serde(rename = "integration.deleted")]
+    IntegrationDeleted,
+    #[serde(rename = "alert.triggered")]
+    AlertTriggered,
+    #[serde(rename = "alert.deduplicated")]
+    AlertDeduplicated,
+    #[serde(rename = "alert.acknowledged")]
+    AlertAcknowledged,
+    #[serde(rename = "alert.resolved")]
+    AlertResolved,
+    #[serde(rename = "incident.triggered")]
+    IncidentTriggered,
+    #[serde(rename = "incident.alert_added")]
+    IncidentAlertAdded,
+    #[serde(rename = "incident.acknowledged")]
+    IncidentAcknowledged,
+    #[serde(rename = "incident.resolved")]
+    IncidentResolved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 27] = [
         Self::UserCreated,
         Self::UserLoggedIn,
         Self::UserLoggedOut,
@@ -98,6 +151,24 @@ impl EventKind {
         Self::JobDead,
         Self::SystemBootstrapped,
         Self::SystemNote,
+        Self::ServiceCreated,
+        Self::ServiceUpdated,
+        Self::ServiceDeleted,
+        Self::ServiceChange,
+        Self::MaintenanceScheduled,
+        Self::MaintenanceCancelled,
+        Self::IntegrationCreated,
+        Self::IntegrationUpdated,
+        Self::IntegrationKeyRotated,
+        Self::IntegrationDeleted,
+        Self::AlertTriggered,
+        Self::AlertDeduplicated,
+        Self::AlertAcknowledged,
+        Self::AlertResolved,
+        Self::IncidentTriggered,
+        Self::IncidentAlertAdded,
+        Self::IncidentAcknowledged,
+        Self::IncidentResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +182,24 @@ impl EventKind {
             Self::JobDead => "job.dead",
             Self::SystemBootstrapped => "system.bootstrapped",
             Self::SystemNote => "system.note",
+            Self::ServiceCreated => "service.created",
+            Self::ServiceUpdated => "service.updated",
+            Self::ServiceDeleted => "service.deleted",
+            Self::ServiceChange => "service.change",
+            Self::MaintenanceScheduled => "service.maintenance_scheduled",
+            Self::MaintenanceCancelled => "service.maintenance_cancelled",
+            Self::IntegrationCreated => "integration.created",
+            Self::IntegrationUpdated => "integration.updated",
+            Self::IntegrationKeyRotated => "integration.key_rotated",
+            Self::IntegrationDeleted => "integration.deleted",
+            Self::AlertTriggered => "alert.triggered",
+            Self::AlertDeduplicated => "alert.deduplicated",
+            Self::AlertAcknowledged => "alert.acknowledged",
+            Self::AlertResolved => "alert.resolved",
+            Self::IncidentTriggered => "incident.triggered",
+            Self::IncidentAlertAdded => "incident.alert_added",
+            Self::IncidentAcknowledged => "incident.acknowledged",
+            Self::IncidentResolved => "incident.resolved",
         }
     }
 

@@ -38,7 +38,17 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(UserId, ApiTokenId, SessionId, JobId);
+id_type!(
+    UserId,
+    ApiTokenId,
+    SessionId,
+    JobId,
+    ServiceId,
+    IntegrationId,
+    MaintenanceWindowId,
+    AlertId,
+    IncidentId,
+);
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).
 fn v7(now: jiff::Timestamp, random: [u8; 10]) -> Uuid {

@@ -4,12 +4,16 @@
 //! everything past the edge can rely on them being valid.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod auth;
 pub mod clock;
 pub mod event;
 pub mod ids;
+pub mod incident;
 pub mod job;
+mod names;
 pub mod page;
+pub mod service;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 

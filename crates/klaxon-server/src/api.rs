@@ -317,11 +317,14 @@ pub struct PageParams {
 }
 
 /// Cursors are opaque to clients: the id to continue after, tagged with the list it belongs to.
-fn encode_cursor(list: &str, id: impl std::fmt::Display) -> String {
+pub(crate) fn encode_cursor(list: &str, id: impl std::fmt::Display) -> String {
     hex(format!("{list}:{id}").as_bytes())
 }
 
-fn decode_cursor<T: std::str::FromStr>(list: &str, cursor: Option<&str>) -> ApiResult<Option<T>> {
+pub(crate) fn decode_cursor<T: std::str::FromStr>(
+    list: &str,
+    cursor: Option<&str>,
+) -> ApiResult<Option<T>> {
     let Some(c) = cursor else { return Ok(None) };
     let bad = || ApiError::invalid("cursor", "is not a cursor this list gave out");
     let text = String::from_utf8(unhex(c).ok_or_else(bad)?).map_err(|_| bad())?;
@@ -332,7 +335,7 @@ fn decode_cursor<T: std::str::FromStr>(list: &str, cursor: Option<&str>) -> ApiR
     id.parse().map(Some).map_err(|_| bad())
 }
 
-fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult<T> {
+pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult<T> {
     raw.parse().map_err(|_| ApiError::not_found(what))
 }
 
@@ -647,6 +650,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(list_events))
+        .merge(crate::services::router())
 }
 
 /// The OpenAPI document, built once.

@@ -41,6 +41,7 @@ pub struct AppState {
     pub passwords: Passwords,
     pub group_commit: GroupCommit,
     pub engine: Arc<Engine>,
+    pub rate_limiter: Arc<crate::ingest::RateLimiter>,
 }
 
 /// Opens the configured database (migrating it), whichever backend its URL names.
@@ -160,6 +161,7 @@ impl App {
             settings,
             group_commit,
             engine,
+            rate_limiter: Default::default(),
         };
         let router = router(state.clone());
         Self {
@@ -252,6 +254,7 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
+        .merge(crate::ingest::router())
         .route("/api/v1/openapi.json", get(crate::api::openapi_json))
         .merge(crate::web::router());
     if settings.server.metrics {
@@ -274,7 +277,7 @@ fn router(state: AppState) -> Router {
                     .get::<RequestId>()
                     .and_then(|id| id.header_value().to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %crate::ingest::loggable_path(req.uri().path()))
             }),
         )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))

@@ -87,6 +87,10 @@ impl Engine {
             wake: Notify::new(),
         };
         engine.register(PRUNE_JOB, Arc::new(Prune));
+        engine.register(
+            crate::heartbeat::CHECK_JOB,
+            Arc::new(crate::heartbeat::Check),
+        );
         engine
     }
 

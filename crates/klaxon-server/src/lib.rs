@@ -7,6 +7,9 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod heartbeat;
+pub mod ingest;
+pub mod services;
 pub mod web;
 
 pub use app::{App, AppState};

@@ -15,13 +15,18 @@ use jiff::Timestamp;
 use klaxon_domain::auth::Role;
 use klaxon_domain::clock::{from_millis, to_millis};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{ApiTokenId, JobId, SessionId, UserId};
+use klaxon_domain::ids::{
+    AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId,
+    SessionId, UserId,
+};
 use klaxon_store::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+
+mod alerts;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -313,6 +318,22 @@ async fn apply_write(tx: &mut Transaction<'_, Sqlite>, w: &Write) -> StoreResult
             seq: insert_event(tx, e).await?,
         }),
         Write::Job(j) => Ok(WriteAck::Job(insert_job(tx, j).await?)),
+        Write::Signal(sig) => Ok(WriteAck::Signal(alerts::apply_signal(tx, sig).await?)),
+        Write::Heartbeat(hb) => {
+            let n = sqlx::query("UPDATE integrations SET last_ping_at = $2 WHERE id = $1")
+                .bind(hb.resolve.integration_id.to_string())
+                .bind(to_millis(hb.resolve.at))
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let ack = alerts::apply_signal(tx, &hb.resolve).await?;
+            insert_job(tx, &hb.check).await?;
+            Ok(WriteAck::Heartbeat(ack))
+        }
     }
 }
 
@@ -826,6 +847,107 @@ impl Store for SqliteStore {
                 .map_err(map_err)?;
         let jobs = rows.iter().map(job_from).collect::<StoreResult<Vec<_>>>()?;
         Ok(page(jobs, limit, |j| j.id))
+    }
+
+    async fn create_service(&self, service: Service, event: NewEvent) -> StoreResult<Service> {
+        self.do_create_service(service, event).await
+    }
+    async fn service(&self, id: ServiceId) -> StoreResult<Service> {
+        self.do_service(id).await
+    }
+    async fn list_services(
+        &self,
+        after: Option<ServiceId>,
+        limit: u32,
+    ) -> StoreResult<Page<Service, ServiceId>> {
+        self.do_list_services(after, limit).await
+    }
+    async fn update_service(&self, service: Service, event: NewEvent) -> StoreResult<Service> {
+        self.do_update_service(service, event).await
+    }
+    async fn delete_service(&self, id: ServiceId, event: NewEvent) -> StoreResult<()> {
+        self.do_delete_service(id, event).await
+    }
+    async fn create_integration(
+        &self,
+        integration: NewIntegration,
+        event: NewEvent,
+    ) -> StoreResult<Integration> {
+        self.do_create_integration(integration, event).await
+    }
+    async fn integration(&self, id: IntegrationId) -> StoreResult<Integration> {
+        self.do_integration(id).await
+    }
+    async fn integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration> {
+        self.do_integration_by_key(hash).await
+    }
+    async fn list_integrations(&self, service: ServiceId) -> StoreResult<Vec<Integration>> {
+        self.do_list_integrations(service).await
+    }
+    async fn update_integration(
+        &self,
+        integration: Integration,
+        event: NewEvent,
+    ) -> StoreResult<Integration> {
+        self.do_update_integration(integration, event).await
+    }
+    async fn rotate_integration_key(
+        &self,
+        id: IntegrationId,
+        prefix: &str,
+        hash: [u8; 32],
+        at: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<Integration> {
+        self.do_rotate_integration_key(id, prefix, hash, at, event)
+            .await
+    }
+    async fn delete_integration(&self, id: IntegrationId, event: NewEvent) -> StoreResult<()> {
+        self.do_delete_integration(id, event).await
+    }
+    async fn create_maintenance(
+        &self,
+        window: MaintenanceWindow,
+        event: NewEvent,
+    ) -> StoreResult<MaintenanceWindow> {
+        self.do_create_maintenance(window, event).await
+    }
+    async fn list_maintenance(
+        &self,
+        service: ServiceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<MaintenanceWindow>> {
+        self.do_list_maintenance(service, now).await
+    }
+    async fn delete_maintenance(
+        &self,
+        service: ServiceId,
+        id: MaintenanceWindowId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_maintenance(service, id, event).await
+    }
+    async fn alert(&self, id: AlertId) -> StoreResult<Alert> {
+        self.do_alert(id).await
+    }
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        after: Option<AlertId>,
+        limit: u32,
+    ) -> StoreResult<Page<Alert, AlertId>> {
+        self.do_list_alerts(filter, after, limit).await
+    }
+    async fn incident(&self, id: IncidentId) -> StoreResult<Incident> {
+        self.do_incident(id).await
+    }
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        after: Option<IncidentId>,
+        limit: u32,
+    ) -> StoreResult<Page<Incident, IncidentId>> {
+        self.do_list_incidents(filter, after, limit).await
     }
 
     async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {

@@ -1,8 +1,15 @@
 //! What the store keeps and returns. Times are `jiff::Timestamp` (UTC); ids are typed.
 use jiff::Timestamp;
+use klaxon_domain::alert::{
+    AlertContent, AlertStatus, Grouping, IntegrationKind, Signal, Step, Urgency, UrgencyRule,
+};
 use klaxon_domain::auth::{DisplayName, EmailAddress, Role, TokenName};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{ApiTokenId, JobId, SessionId, UserId};
+use klaxon_domain::ids::{
+    AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId,
+    SessionId, UserId,
+};
+use klaxon_domain::incident::IncidentStatus;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,6 +146,8 @@ impl Enqueued {
 pub enum Write {
     Event(NewEvent),
     Job(NewJob),
+    Signal(Box<SignalWrite>),
+    Heartbeat(Box<HeartbeatWrite>),
 }
 
 /// What a committed [`Write`] produced.
@@ -146,6 +155,8 @@ pub enum Write {
 pub enum WriteAck {
     Event { seq: i64 },
     Job(Enqueued),
+    Signal(SignalAck),
+    Heartbeat(SignalAck),
 }
 
 /// One page of a list, and where the next one starts.
@@ -160,4 +171,137 @@ pub struct Page<T, C> {
 pub struct Pruned {
     pub sessions: u64,
     pub login_failures: u64,
+}
+
+/// Something that can break, and how its alerts become incidents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: String,
+    pub description: String,
+    pub urgency_rule: UrgencyRule,
+    pub grouping: Grouping,
+    /// Resolve an alert-opened incident once all its alerts are resolved.
+    pub auto_resolve: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub service_id: ServiceId,
+    pub name: String,
+    pub kind: IntegrationKind,
+    /// The first characters of the key, to tell keys apart without revealing them.
+    pub key_prefix: String,
+    /// Signals accepted per minute before answering 429; 0 for no limit.
+    pub rate_limit_per_minute: u32,
+    /// Heartbeat monitors: the longest silence before an alert opens.
+    pub heartbeat_interval_secs: Option<u32>,
+    pub last_ping_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub key_rotated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub integration: Integration,
+    /// SHA-256 of the key: the key itself is never stored.
+    pub key_hash: [u8; 32],
+}
+
+/// A period when a service's alerts are recorded but open no incident and page nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaintenanceWindow {
+    pub id: MaintenanceWindowId,
+    pub service_id: ServiceId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub description: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub service_id: ServiceId,
+    pub integration_id: Option<IntegrationId>,
+    pub incident_id: Option<IncidentId>,
+    pub dedup_key: String,
+    pub status: AlertStatus,
+    /// The newest trigger's content.
+    pub content: AlertContent,
+    /// How many triggers this alert has absorbed, the first included.
+    pub count: u32,
+    /// Arrived during a maintenance window: recorded, but opened no incident.
+    pub in_maintenance: bool,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    /// A short number people say aloud: "incident 42".
+    pub number: i64,
+    pub title: String,
+    pub status: IncidentStatus,
+    pub urgency: Urgency,
+    pub service_id: Option<ServiceId>,
+    pub alert_count: u32,
+    /// Opened by an alert (rather than declared by a person).
+    pub opened_by_alert: bool,
+    pub created_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// A parsed signal for an integration, applied on the hot path through group commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalWrite {
+    pub service_id: ServiceId,
+    pub integration_id: IntegrationId,
+    pub signal: Signal,
+    pub at: Timestamp,
+    /// Ids to use if the signal opens an alert or an incident (the store does not draw random
+    /// numbers).
+    pub new_alert_id: AlertId,
+    pub new_incident_id: IncidentId,
+}
+
+/// A heartbeat ping: records when it came, resolves the monitor's missed-heartbeat alert if
+/// one is open, and makes sure a check is scheduled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatWrite {
+    /// A resolve signal for the monitor's alert.
+    pub resolve: SignalWrite,
+    /// The check job; an existing one (same dedup key) is kept.
+    pub check: NewJob,
+}
+
+/// What a signal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalAck {
+    pub step: Step,
+    pub alert_id: Option<AlertId>,
+    pub incident_id: Option<IncidentId>,
+    pub incident_opened: bool,
+}
+
+/// Which alerts a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub service_id: Option<ServiceId>,
+    pub incident_id: Option<IncidentId>,
+    pub status: Option<AlertStatus>,
+}
+
+/// Which incidents a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub service_id: Option<ServiceId>,
+    pub status: Option<IncidentStatus>,
 }

@@ -1,11 +1,14 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::event::{NewEvent, SubjectType};
-use klaxon_domain::ids::{ApiTokenId, JobId, UserId};
+use klaxon_domain::ids::{
+    AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId, UserId,
+};
 
 use crate::{
-    ApiToken, Enqueued, Event, Job, NewApiToken, NewJob, NewSession, NewUser, Page, Pruned,
-    Session, StoreResult, User, UserCredentials, Write, WriteAck,
+    Alert, AlertFilter, ApiToken, Enqueued, Event, Incident, IncidentFilter, Integration, Job,
+    MaintenanceWindow, NewApiToken, NewIntegration, NewJob, NewSession, NewUser, Page, Pruned,
+    Service, Session, StoreResult, User, UserCredentials, Write, WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -135,6 +138,86 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, id: JobId) -> StoreResult<Job>;
     /// Jobs ordered by id, dead ones included.
     async fn list_jobs(&self, after: Option<JobId>, limit: u32) -> StoreResult<Page<Job, JobId>>;
+
+    // --- services and integrations ----------------------------------------------------------
+
+    /// `Conflict { constraint: "services_name" }` when the name is taken.
+    async fn create_service(&self, service: Service, event: NewEvent) -> StoreResult<Service>;
+    async fn service(&self, id: ServiceId) -> StoreResult<Service>;
+    async fn list_services(
+        &self,
+        after: Option<ServiceId>,
+        limit: u32,
+    ) -> StoreResult<Page<Service, ServiceId>>;
+    /// Replaces the service's settings (not its id or creation time).
+    async fn update_service(&self, service: Service, event: NewEvent) -> StoreResult<Service>;
+    /// Deletes a service with its integrations and maintenance windows. `Conflict
+    /// { constraint: "open_alerts" }` while it has open alerts. Its resolved alerts go with it;
+    /// its incidents stay, without a service.
+    async fn delete_service(&self, id: ServiceId, event: NewEvent) -> StoreResult<()>;
+
+    async fn create_integration(
+        &self,
+        integration: NewIntegration,
+        event: NewEvent,
+    ) -> StoreResult<Integration>;
+    async fn integration(&self, id: IntegrationId) -> StoreResult<Integration>;
+    /// The hot path's lookup: the integration whose key hashes to `hash`.
+    async fn integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration>;
+    async fn list_integrations(&self, service: ServiceId) -> StoreResult<Vec<Integration>>;
+    /// Changes name, rate limit and heartbeat interval.
+    async fn update_integration(
+        &self,
+        integration: Integration,
+        event: NewEvent,
+    ) -> StoreResult<Integration>;
+    /// Replaces the key; the old one stops working at once.
+    async fn rotate_integration_key(
+        &self,
+        id: IntegrationId,
+        prefix: &str,
+        hash: [u8; 32],
+        at: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<Integration>;
+    async fn delete_integration(&self, id: IntegrationId, event: NewEvent) -> StoreResult<()>;
+
+    async fn create_maintenance(
+        &self,
+        window: MaintenanceWindow,
+        event: NewEvent,
+    ) -> StoreResult<MaintenanceWindow>;
+    /// The service's windows that end after `now`, soonest first.
+    async fn list_maintenance(
+        &self,
+        service: ServiceId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<MaintenanceWindow>>;
+    async fn delete_maintenance(
+        &self,
+        service: ServiceId,
+        id: MaintenanceWindowId,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    // --- alerts and incidents ----------------------------------------------------------------
+
+    async fn alert(&self, id: AlertId) -> StoreResult<Alert>;
+    /// Alerts newest first, starting after (older than) `after`.
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        after: Option<AlertId>,
+        limit: u32,
+    ) -> StoreResult<Page<Alert, AlertId>>;
+    async fn incident(&self, id: IncidentId) -> StoreResult<Incident>;
+    /// Incidents newest first, starting after (older than) `after`.
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        after: Option<IncidentId>,
+        limit: u32,
+    ) -> StoreResult<Page<Incident, IncidentId>>;
 
     // --- group commit ------------------------------------------------------------------------
 

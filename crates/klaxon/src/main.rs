@@ -12,6 +12,8 @@ use klaxon_domain::event::Actor;
 use klaxon_server::{App, Settings, app};
 use serde_json::{Value, json};
 
+mod services_cli;
+
 #[derive(Parser)]
 #[command(
     name = "klaxon",
@@ -54,6 +56,31 @@ enum Command {
     ApiTokens {
         #[command(subcommand)]
         command: ApiTokensCommand,
+    },
+    /// Services: what can break, and how its alerts become incidents.
+    Services {
+        #[command(subcommand)]
+        command: services_cli::ServicesCommand,
+    },
+    /// Integrations: the keys and endpoints monitoring tools send alerts to.
+    Integrations {
+        #[command(subcommand)]
+        command: services_cli::IntegrationsCommand,
+    },
+    /// Maintenance windows of a service.
+    Maintenance {
+        #[command(subcommand)]
+        command: services_cli::MaintenanceCommand,
+    },
+    /// Alerts received from integrations.
+    Alerts {
+        #[command(subcommand)]
+        command: services_cli::AlertsCommand,
+    },
+    /// Incidents.
+    Incidents {
+        #[command(subcommand)]
+        command: services_cli::IncidentsCommand,
     },
 }
 
@@ -283,6 +310,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
             }
         },
+        Command::Services { command } => services_cli::services(command).await,
+        Command::Integrations { command } => services_cli::integrations(command).await,
+        Command::Maintenance { command } => services_cli::maintenance(command).await,
+        Command::Alerts { command } => services_cli::alerts(command).await,
+        Command::Incidents { command } => services_cli::incidents(command).await,
     }
 }
 

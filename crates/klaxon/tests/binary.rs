@@ -175,3 +175,89 @@ fn terminate_keeping_dir(mut server: Server) -> tempfile::TempDir {
     assert!(terminate(server).success());
     dir
 }
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn services_integrations_alerts_and_incidents_through_the_cli() {
+    let server = start();
+    let service = json_of(&klaxon(
+        &server,
+        &[
+            "services",
+            "create",
+            "--name",
+            "Checkout",
+            "--grouping",
+            r#"{"type":"time","window_minutes":5}"#,
+            "--json",
+        ],
+    ));
+    let sid = service["id"].as_str().unwrap();
+    assert_eq!(service["grouping"]["window_minutes"], 5);
+    let integration = json_of(&klaxon(
+        &server,
+        &[
+            "integrations",
+            "create",
+            "--service",
+            sid,
+            "--name",
+            "prom",
+            "--kind",
+            "events_v2",
+            "--json",
+        ],
+    ));
+    let key = integration["key"].as_str().unwrap();
+    assert_eq!(integration["endpoint"], "/v2/enqueue");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v2/enqueue", server.url))
+            .json(
+                &serde_json::json!({"routing_key": key, "event_action": "trigger",
+                "dedup_key": "cart-5xx", "payload": {"summary": "Cart errors above 5%",
+                "source": "cart-1", "severity": "error"}}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 202);
+
+    let alerts = json_of(&klaxon(
+        &server,
+        &["alerts", "list", "--service", sid, "--json"],
+    ));
+    assert_eq!(alerts["items"].as_array().unwrap().len(), 1);
+    assert_eq!(alerts["items"][0]["dedup_key"], "cart-5xx");
+    let table = klaxon(&server, &["incidents", "list", "--status", "triggered"]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("Cart errors above 5%"), "{text}");
+
+    // Refused while the alert is open, with the server's reason.
+    let refused = klaxon(&server, &["services", "delete", sid]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("open alerts"),
+        "{refused:?}"
+    );
+    let rotated = json_of(&klaxon(
+        &server,
+        &[
+            "integrations",
+            "rotate-key",
+            integration["id"].as_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_ne!(rotated["key"], integration["key"]);
+    assert!(terminate(server).success());
+}

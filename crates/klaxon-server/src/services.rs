@@ -1,0 +1,1057 @@
+//! The REST API for services, their integrations and maintenance windows, and for the alerts
+//! and incidents they produce.
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use klaxon_domain::alert::{
+    AlertContent, AlertStatus, Grouping, IntegrationKind, Urgency, UrgencyRule,
+};
+use klaxon_domain::auth::Role;
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{AlertId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId};
+use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::page::Limit;
+use klaxon_domain::service as rules;
+use klaxon_store::{
+    Alert, AlertFilter, Incident, IncidentFilter, Integration, MaintenanceWindow, NewIntegration,
+    Service, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{
+    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor, parse_id,
+};
+use crate::app::AppState;
+use crate::crypto::{self, hex, random_bytes};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services, create_service))
+        .routes(routes!(get_service, update_service, delete_service))
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(
+            get_integration,
+            update_integration,
+            delete_integration
+        ))
+        .routes(routes!(rotate_integration_key))
+        .routes(routes!(list_maintenance, create_maintenance))
+        .routes(routes!(delete_maintenance))
+        .routes(routes!(list_alerts))
+        .routes(routes!(get_alert))
+        .routes(routes!(list_incidents))
+        .routes(routes!(get_incident))
+        .routes(routes!(incident_timeline))
+}
+
+fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| {
+        if e.is_not_found() {
+            ApiError::not_found(what)
+        } else {
+            e.into()
+        }
+    }
+}
+
+fn event(
+    subject_type: SubjectType,
+    id: impl std::fmt::Display,
+    at: Timestamp,
+    actor: Actor,
+    kind: EventKind,
+    data: serde_json::Value,
+) -> NewEvent {
+    NewEvent::new(subject_type, id, at, actor, kind, data)
+}
+
+// --- services -----------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ServiceId,
+    pub name: String,
+    pub description: String,
+    /// `high`, `low` or `severity_based` (critical and error are high, the rest low).
+    #[schema(value_type = String, example = "severity_based")]
+    pub urgency_rule: UrgencyRule,
+    /// `{"type": "none"}`, `{"type": "time", "window_minutes": 10}` or
+    /// `{"type": "content", "fields": ["source"], "aggregate": "all", "window_minutes": 60}`.
+    #[schema(value_type = Object)]
+    pub grouping: Grouping,
+    pub auto_resolve: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+impl From<Service> for ServiceOut {
+    fn from(s: Service) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            description: s.description,
+            urgency_rule: s.urgency_rule,
+            grouping: s.grouping,
+            auto_resolve: s.auto_resolve,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateService {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[schema(value_type = Option<String>)]
+    pub urgency_rule: Option<UrgencyRule>,
+    #[schema(value_type = Option<Object>)]
+    pub grouping: Option<Grouping>,
+    /// Resolve an alert-opened incident when all its alerts resolve (default true).
+    pub auto_resolve: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateService {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub urgency_rule: Option<UrgencyRule>,
+    #[schema(value_type = Option<Object>)]
+    pub grouping: Option<Grouping>,
+    pub auto_resolve: Option<bool>,
+}
+
+/// Lists services by name order of creation.
+#[utoipa::path(get, path = "/api/v1/services", tag = "services", params(PageParams),
+    responses((status = 200, body = ListOf<ServiceOut>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_services(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListOf<ServiceOut>>> {
+    caller.require(Role::Viewer)?;
+    let limit = Limit::parse(p.limit)?;
+    let after = decode_cursor::<ServiceId>("services", p.cursor.as_deref())?;
+    let page = state.store.list_services(after, limit.get()).await?;
+    Ok(Json(ListOf {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|id| encode_cursor("services", id)),
+    }))
+}
+
+/// Creates a service (admin).
+#[utoipa::path(post, path = "/api/v1/services", tag = "services", request_body = CreateService,
+    responses((status = 201, body = ServiceOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn create_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateService>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin)?;
+    let s = create_service_with(&state, caller.actor(), body).await?;
+    Ok((StatusCode::CREATED, Json(ServiceOut::from(s))))
+}
+
+/// Parses and stores a new service; shared by the API and the web UI.
+pub async fn create_service_with(
+    state: &AppState,
+    actor: Actor,
+    body: CreateService,
+) -> ApiResult<Service> {
+    let now = state.clock.now();
+    let service = Service {
+        id: ServiceId::new(now, random_bytes()),
+        name: rules::text(&body.name, "name", rules::NAME_MAX)?,
+        description: rules::optional_text(
+            &body.description,
+            "description",
+            rules::DESCRIPTION_MAX,
+        )?,
+        urgency_rule: body.urgency_rule.unwrap_or(UrgencyRule::SeverityBased),
+        grouping: body.grouping.unwrap_or(Grouping::None).validate()?,
+        auto_resolve: body.auto_resolve.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    let e = event(
+        SubjectType::Service,
+        service.id,
+        now,
+        actor,
+        EventKind::ServiceCreated,
+        json!({"name": service.name, "urgency_rule": service.urgency_rule,
+               "grouping": service.grouping, "auto_resolve": service.auto_resolve}),
+    );
+    Ok(state.store.create_service(service, e).await?)
+}
+
+/// One service.
+#[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services",
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 200, body = ServiceOut), (status = 404, body = ErrorBody)))]
+async fn get_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ServiceOut>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    let s = state
+        .store
+        .service(id)
+        .await
+        .map_err(not_found("service"))?;
+    Ok(Json(s.into()))
+}
+
+/// Changes a service's settings (admin). Fields left out keep their value.
+#[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", request_body = UpdateService,
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 200, body = ServiceOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn update_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateService>,
+) -> ApiResult<Json<ServiceOut>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    let s = update_service_with(&state, caller.actor(), id, body).await?;
+    Ok(Json(s.into()))
+}
+
+pub async fn update_service_with(
+    state: &AppState,
+    actor: Actor,
+    id: ServiceId,
+    body: UpdateService,
+) -> ApiResult<Service> {
+    let mut s = state
+        .store
+        .service(id)
+        .await
+        .map_err(not_found("service"))?;
+    let mut changed = serde_json::Map::new();
+    if let Some(name) = &body.name {
+        s.name = rules::text(name, "name", rules::NAME_MAX)?;
+        changed.insert("name".into(), json!(s.name));
+    }
+    if let Some(d) = &body.description {
+        s.description = rules::optional_text(d, "description", rules::DESCRIPTION_MAX)?;
+        changed.insert("description".into(), json!(s.description));
+    }
+    if let Some(u) = body.urgency_rule {
+        s.urgency_rule = u;
+        changed.insert("urgency_rule".into(), json!(u));
+    }
+    if let Some(g) = body.grouping {
+        s.grouping = g.validate()?;
+        changed.insert("grouping".into(), json!(s.grouping));
+    }
+    if let Some(a) = body.auto_resolve {
+        s.auto_resolve = a;
+        changed.insert("auto_resolve".into(), json!(a));
+    }
+    let now = state.clock.now();
+    s.updated_at = now;
+    let e = event(
+        SubjectType::Service,
+        id,
+        now,
+        actor,
+        EventKind::ServiceUpdated,
+        serde_json::Value::Object(changed),
+    );
+    state
+        .store
+        .update_service(s, e)
+        .await
+        .map_err(not_found("service"))
+}
+
+/// Deletes a service with its integrations and maintenance windows (admin). Refused while it
+/// has open alerts; its incidents are kept.
+#[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "services",
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    delete_service_with(&state, caller.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_service_with(state: &AppState, actor: Actor, id: ServiceId) -> ApiResult<()> {
+    let s = state
+        .store
+        .service(id)
+        .await
+        .map_err(not_found("service"))?;
+    let e = event(
+        SubjectType::Service,
+        id,
+        state.clock.now(),
+        actor,
+        EventKind::ServiceDeleted,
+        json!({"name": s.name}),
+    );
+    state
+        .store
+        .delete_service(id, e)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { constraint } if constraint == "open_alerts" => {
+                ApiError::Conflict {
+                    message: "the service has open alerts: resolve them first".into(),
+                    field: None,
+                }
+            }
+            e => not_found("service")(e),
+        })
+}
+
+// --- integrations -------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: IntegrationId,
+    #[schema(value_type = String, format = Uuid)]
+    pub service_id: ServiceId,
+    pub name: String,
+    /// `events_v2`, `alertmanager`, `generic` or `heartbeat`.
+    #[schema(value_type = String, example = "alertmanager")]
+    pub kind: IntegrationKind,
+    /// The first characters of the key.
+    pub key_prefix: String,
+    pub rate_limit_per_minute: u32,
+    pub heartbeat_interval_secs: Option<u32>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_ping_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub key_rotated_at: Timestamp,
+}
+
+impl From<Integration> for IntegrationOut {
+    fn from(i: Integration) -> Self {
+        Self {
+            id: i.id,
+            service_id: i.service_id,
+            name: i.name,
+            kind: i.kind,
+            key_prefix: i.key_prefix,
+            rate_limit_per_minute: i.rate_limit_per_minute,
+            heartbeat_interval_secs: i.heartbeat_interval_secs,
+            last_ping_at: i.last_ping_at,
+            created_at: i.created_at,
+            key_rotated_at: i.key_rotated_at,
+        }
+    }
+}
+
+/// An integration with its key, answered only when the key is made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationWithKeyOut {
+    #[serde(flatten)]
+    pub integration: IntegrationOut,
+    /// The integration key. Shown this once; only its digest is stored.
+    pub key: String,
+    /// Where to send signals, relative to the server's address. For `events_v2` the key goes
+    /// in the body as `routing_key`.
+    pub endpoint: String,
+}
+
+/// The path a tool posts to.
+pub fn endpoint(kind: IntegrationKind, key: &str) -> String {
+    match kind {
+        IntegrationKind::EventsV2 => "/v2/enqueue".into(),
+        IntegrationKind::Alertmanager => format!("/integrations/{key}/alertmanager"),
+        IntegrationKind::Generic => format!("/integrations/{key}/generic"),
+        IntegrationKind::Heartbeat => format!("/integrations/{key}/heartbeat"),
+    }
+}
+
+/// A new integration key: 32 hex characters, like a PagerDuty routing key.
+fn new_key() -> (String, [u8; 32]) {
+    let key = hex(&random_bytes::<16>());
+    let digest = crypto::sha256(key.as_bytes());
+    (key, digest)
+}
+
+fn key_prefix(key: &str) -> String {
+    key.chars().take(6).collect()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntegration {
+    pub name: String,
+    #[schema(value_type = String, example = "events_v2")]
+    pub kind: IntegrationKind,
+    /// Default 600; 0 means no limit.
+    pub rate_limit_per_minute: Option<u32>,
+    /// Required for heartbeat monitors (60 s to 9000 h); not allowed for the others.
+    pub heartbeat_interval_secs: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegration {
+    pub name: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub heartbeat_interval_secs: Option<u32>,
+}
+
+/// The integrations of a service.
+#[utoipa::path(get, path = "/api/v1/services/{id}/integrations", tag = "integrations",
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 200, body = ListOf<IntegrationOut>), (status = 404, body = ErrorBody)))]
+async fn list_integrations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<IntegrationOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    state
+        .store
+        .service(id)
+        .await
+        .map_err(not_found("service"))?;
+    let items = state.store.list_integrations(id).await?;
+    Ok(Json(ListOf {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Adds an integration to a service (admin). The key is in this answer only.
+#[utoipa::path(post, path = "/api/v1/services/{id}/integrations", tag = "integrations",
+    request_body = CreateIntegration, params(("id" = String, Path, description = "Service id")),
+    responses((status = 201, body = IntegrationWithKeyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_integration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CreateIntegration>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    let out = create_integration_with(&state, caller.actor(), id, body).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+fn check_heartbeat(kind: IntegrationKind, interval: Option<u32>) -> ApiResult<Option<u32>> {
+    match (kind, interval) {
+        (IntegrationKind::Heartbeat, Some(s)) => Ok(Some(rules::heartbeat_interval(s)?)),
+        (IntegrationKind::Heartbeat, None) => Err(ApiError::invalid(
+            "heartbeat_interval_secs",
+            "is required for a heartbeat monitor",
+        )),
+        (_, Some(_)) => Err(ApiError::invalid(
+            "heartbeat_interval_secs",
+            "only heartbeat monitors have an interval",
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+pub async fn create_integration_with(
+    state: &AppState,
+    actor: Actor,
+    service: ServiceId,
+    body: CreateIntegration,
+) -> ApiResult<IntegrationWithKeyOut> {
+    let name = rules::text(&body.name, "name", rules::NAME_MAX)?;
+    let rate = rules::rate_limit(
+        body.rate_limit_per_minute
+            .unwrap_or(rules::DEFAULT_RATE_LIMIT),
+    )?;
+    let interval = check_heartbeat(body.kind, body.heartbeat_interval_secs)?;
+    let now = state.clock.now();
+    let (key, digest) = new_key();
+    let integration = Integration {
+        id: IntegrationId::new(now, random_bytes()),
+        service_id: service,
+        name,
+        kind: body.kind,
+        key_prefix: key_prefix(&key),
+        rate_limit_per_minute: rate,
+        heartbeat_interval_secs: interval,
+        last_ping_at: None,
+        created_at: now,
+        key_rotated_at: now,
+    };
+    let e = event(
+        SubjectType::Integration,
+        integration.id,
+        now,
+        actor,
+        EventKind::IntegrationCreated,
+        json!({"service_id": service, "name": integration.name, "kind": integration.kind,
+               "key_prefix": integration.key_prefix}),
+    );
+    let stored = state
+        .store
+        .create_integration(
+            NewIntegration {
+                integration,
+                key_hash: digest,
+            },
+            e,
+        )
+        .await
+        .map_err(not_found("service"))?;
+    Ok(IntegrationWithKeyOut {
+        endpoint: endpoint(stored.kind, &key),
+        integration: stored.into(),
+        key,
+    })
+}
+
+/// One integration.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")),
+    responses((status = 200, body = IntegrationOut), (status = 404, body = ErrorBody)))]
+async fn get_integration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IntegrationOut>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let i = state
+        .store
+        .integration(id)
+        .await
+        .map_err(not_found("integration"))?;
+    Ok(Json(i.into()))
+}
+
+/// Renames an integration or changes its rate limit or heartbeat interval (admin).
+#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations",
+    request_body = UpdateIntegration, params(("id" = String, Path, description = "Integration id")),
+    responses((status = 200, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_integration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateIntegration>,
+) -> ApiResult<Json<IntegrationOut>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let mut i = state
+        .store
+        .integration(id)
+        .await
+        .map_err(not_found("integration"))?;
+    let mut changed = serde_json::Map::new();
+    if let Some(n) = &body.name {
+        i.name = rules::text(n, "name", rules::NAME_MAX)?;
+        changed.insert("name".into(), json!(i.name));
+    }
+    if let Some(r) = body.rate_limit_per_minute {
+        i.rate_limit_per_minute = rules::rate_limit(r)?;
+        changed.insert("rate_limit_per_minute".into(), json!(r));
+    }
+    if body.heartbeat_interval_secs.is_some() {
+        i.heartbeat_interval_secs = check_heartbeat(i.kind, body.heartbeat_interval_secs)?;
+        changed.insert(
+            "heartbeat_interval_secs".into(),
+            json!(i.heartbeat_interval_secs),
+        );
+    }
+    let e = event(
+        SubjectType::Integration,
+        id,
+        state.clock.now(),
+        caller.actor(),
+        EventKind::IntegrationUpdated,
+        serde_json::Value::Object(changed),
+    );
+    let i = state
+        .store
+        .update_integration(i, e)
+        .await
+        .map_err(not_found("integration"))?;
+    Ok(Json(i.into()))
+}
+
+/// Replaces an integration's key (admin); the old key stops working at once.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate-key", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")),
+    responses((status = 200, body = IntegrationWithKeyOut), (status = 404, body = ErrorBody)))]
+async fn rotate_integration_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IntegrationWithKeyOut>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    Ok(Json(rotate_key_with(&state, caller.actor(), id).await?))
+}
+
+pub async fn rotate_key_with(
+    state: &AppState,
+    actor: Actor,
+    id: IntegrationId,
+) -> ApiResult<IntegrationWithKeyOut> {
+    let (key, digest) = new_key();
+    let prefix = key_prefix(&key);
+    let now = state.clock.now();
+    let e = event(
+        SubjectType::Integration,
+        id,
+        now,
+        actor,
+        EventKind::IntegrationKeyRotated,
+        json!({"key_prefix": prefix}),
+    );
+    let i = state
+        .store
+        .rotate_integration_key(id, &prefix, digest, now, e)
+        .await
+        .map_err(not_found("integration"))?;
+    Ok(IntegrationWithKeyOut {
+        endpoint: endpoint(i.kind, &key),
+        integration: i.into(),
+        key,
+    })
+}
+
+/// Deletes an integration (admin); its key stops working at once.
+#[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_integration(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let i = state
+        .store
+        .integration(id)
+        .await
+        .map_err(not_found("integration"))?;
+    let e = event(
+        SubjectType::Integration,
+        id,
+        state.clock.now(),
+        caller.actor(),
+        EventKind::IntegrationDeleted,
+        json!({"service_id": i.service_id, "name": i.name}),
+    );
+    state
+        .store
+        .delete_integration(id, e)
+        .await
+        .map_err(not_found("integration"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- maintenance windows ------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaintenanceOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MaintenanceWindowId,
+    #[schema(value_type = String, format = Uuid)]
+    pub service_id: ServiceId,
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Timestamp,
+    pub description: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<MaintenanceWindow> for MaintenanceOut {
+    fn from(w: MaintenanceWindow) -> Self {
+        Self {
+            id: w.id,
+            service_id: w.service_id,
+            starts_at: w.starts_at,
+            ends_at: w.ends_at,
+            description: w.description,
+            created_at: w.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMaintenance {
+    /// Default: now.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Timestamp,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The service's current and future maintenance windows.
+#[utoipa::path(get, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
+    params(("id" = String, Path, description = "Service id")),
+    responses((status = 200, body = ListOf<MaintenanceOut>), (status = 404, body = ErrorBody)))]
+async fn list_maintenance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<MaintenanceOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    state
+        .store
+        .service(id)
+        .await
+        .map_err(not_found("service"))?;
+    let items = state.store.list_maintenance(id, state.clock.now()).await?;
+    Ok(Json(ListOf {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Schedules a maintenance window (responder): alerts are recorded but open no incident.
+#[utoipa::path(post, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
+    request_body = CreateMaintenance, params(("id" = String, Path, description = "Service id")),
+    responses((status = 201, body = MaintenanceOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_maintenance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CreateMaintenance>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    let w = create_maintenance_with(&state, caller.actor(), id, body).await?;
+    Ok((StatusCode::CREATED, Json(MaintenanceOut::from(w))))
+}
+
+pub async fn create_maintenance_with(
+    state: &AppState,
+    actor: Actor,
+    service: ServiceId,
+    body: CreateMaintenance,
+) -> ApiResult<MaintenanceWindow> {
+    let now = state.clock.now();
+    let starts_at = body.starts_at.unwrap_or(now);
+    if body.ends_at <= starts_at {
+        return Err(ApiError::invalid("ends_at", "must be after starts_at"));
+    }
+    if body.ends_at <= now {
+        return Err(ApiError::invalid("ends_at", "must be in the future"));
+    }
+    let w = MaintenanceWindow {
+        id: MaintenanceWindowId::new(now, random_bytes()),
+        service_id: service,
+        starts_at,
+        ends_at: body.ends_at,
+        description: rules::optional_text(
+            &body.description,
+            "description",
+            rules::DESCRIPTION_MAX,
+        )?,
+        created_at: now,
+    };
+    let e = event(
+        SubjectType::Service,
+        service,
+        now,
+        actor,
+        EventKind::MaintenanceScheduled,
+        json!({"maintenance_window_id": w.id, "starts_at": w.starts_at, "ends_at": w.ends_at,
+               "description": w.description}),
+    );
+    state
+        .store
+        .create_maintenance(w, e)
+        .await
+        .map_err(not_found("service"))
+}
+
+/// Cancels or ends a maintenance window early (responder).
+#[utoipa::path(delete, path = "/api/v1/services/{id}/maintenance-windows/{window_id}", tag = "services",
+    params(("id" = String, Path, description = "Service id"), ("window_id" = String, Path, description = "Window id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_maintenance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, window_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    let wid = parse_id::<MaintenanceWindowId>(&window_id, "maintenance window")?;
+    let e = event(
+        SubjectType::Service,
+        id,
+        state.clock.now(),
+        caller.actor(),
+        EventKind::MaintenanceCancelled,
+        json!({"maintenance_window_id": wid}),
+    );
+    state
+        .store
+        .delete_maintenance(id, wid, e)
+        .await
+        .map_err(not_found("maintenance window"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- alerts and incidents -----------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: AlertId,
+    #[schema(value_type = String, format = Uuid)]
+    pub service_id: ServiceId,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub integration_id: Option<IntegrationId>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub incident_id: Option<IncidentId>,
+    pub dedup_key: String,
+    #[schema(value_type = String, example = "triggered")]
+    pub status: AlertStatus,
+    pub summary: String,
+    #[schema(value_type = String, example = "critical")]
+    pub severity: klaxon_domain::alert::Severity,
+    /// The newest trigger's whole content: source, component, group, class, details, links...
+    #[schema(value_type = Object)]
+    pub content: AlertContent,
+    pub count: u32,
+    pub in_maintenance: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<Timestamp>,
+}
+
+impl From<Alert> for AlertOut {
+    fn from(a: Alert) -> Self {
+        Self {
+            id: a.id,
+            service_id: a.service_id,
+            integration_id: a.integration_id,
+            incident_id: a.incident_id,
+            dedup_key: a.dedup_key,
+            status: a.status,
+            summary: a.content.summary.clone(),
+            severity: a.content.severity,
+            content: a.content,
+            count: a.count,
+            in_maintenance: a.in_maintenance,
+            created_at: a.created_at,
+            last_seen_at: a.last_seen_at,
+            acknowledged_at: a.acknowledged_at,
+            resolved_at: a.resolved_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    pub service_id: Option<String>,
+    pub incident_id: Option<String>,
+    /// `triggered`, `acknowledged` or `resolved`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn filter_id<T: std::str::FromStr>(raw: Option<&str>, field: &str) -> ApiResult<Option<T>> {
+    raw.map(|s| {
+        s.parse()
+            .map_err(|_| ApiError::invalid(field, "is not an id"))
+    })
+    .transpose()
+}
+
+/// Alerts, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertParams),
+    responses((status = 200, body = ListOf<AlertOut>), (status = 400, body = ErrorBody)))]
+async fn list_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<AlertParams>,
+) -> ApiResult<Json<ListOf<AlertOut>>> {
+    caller.require(Role::Viewer)?;
+    let filter = AlertFilter {
+        service_id: filter_id(p.service_id.as_deref(), "service_id")?,
+        incident_id: filter_id(p.incident_id.as_deref(), "incident_id")?,
+        status: p.status.as_deref().map(str::parse).transpose()?,
+    };
+    let limit = Limit::parse(p.limit)?;
+    let after = decode_cursor::<AlertId>("alerts", p.cursor.as_deref())?;
+    let page = state.store.list_alerts(&filter, after, limit.get()).await?;
+    Ok(Json(ListOf {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|id| encode_cursor("alerts", id)),
+    }))
+}
+
+/// One alert.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, body = AlertOut), (status = 404, body = ErrorBody)))]
+async fn get_alert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertOut>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<AlertId>(&id, "alert")?;
+    let a = state.store.alert(id).await.map_err(not_found("alert"))?;
+    Ok(Json(a.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: IncidentId,
+    pub number: i64,
+    pub title: String,
+    #[schema(value_type = String, example = "triggered")]
+    pub status: IncidentStatus,
+    #[schema(value_type = String, example = "high")]
+    pub urgency: Urgency,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub service_id: Option<ServiceId>,
+    pub alert_count: u32,
+    pub opened_by_alert: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<Timestamp>,
+}
+
+impl From<Incident> for IncidentOut {
+    fn from(i: Incident) -> Self {
+        Self {
+            id: i.id,
+            number: i.number,
+            title: i.title,
+            status: i.status,
+            urgency: i.urgency,
+            service_id: i.service_id,
+            alert_count: i.alert_count,
+            opened_by_alert: i.opened_by_alert,
+            created_at: i.created_at,
+            acknowledged_at: i.acknowledged_at,
+            resolved_at: i.resolved_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentParams {
+    pub service_id: Option<String>,
+    /// `triggered`, `acknowledged`, `mitigated`, `resolved` or `closed`.
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Incidents, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentParams),
+    responses((status = 200, body = ListOf<IncidentOut>), (status = 400, body = ErrorBody)))]
+async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<IncidentParams>,
+) -> ApiResult<Json<ListOf<IncidentOut>>> {
+    caller.require(Role::Viewer)?;
+    let filter = IncidentFilter {
+        service_id: filter_id(p.service_id.as_deref(), "service_id")?,
+        status: p.status.as_deref().map(str::parse).transpose()?,
+    };
+    let limit = Limit::parse(p.limit)?;
+    let after = decode_cursor::<IncidentId>("incidents", p.cursor.as_deref())?;
+    let page = state
+        .store
+        .list_incidents(&filter, after, limit.get())
+        .await?;
+    Ok(Json(ListOf {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|id| encode_cursor("incidents", id)),
+    }))
+}
+
+/// One incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody)))]
+async fn get_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = state
+        .store
+        .incident(id)
+        .await
+        .map_err(not_found("incident"))?;
+    Ok(Json(i.into()))
+}
+
+/// The incident's timeline, oldest first: each alert that joined, each change of status.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
+async fn incident_timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<EventOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    state
+        .store
+        .incident(id)
+        .await
+        .map_err(not_found("incident"))?;
+    let events = state
+        .store
+        .events(SubjectType::Incident, &id.to_string(), None, Limit::MAX)
+        .await?;
+    Ok(Json(ListOf {
+        items: events.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}

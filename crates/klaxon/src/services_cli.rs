@@ -1,0 +1,594 @@
+//! Client commands for services, integrations, maintenance windows, alerts and incidents.
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{Client, ClientArgs, print_or, table};
+
+#[derive(Subcommand)]
+pub enum ServicesCommand {
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create a service.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// high, low or severity_based (default).
+        #[arg(long)]
+        urgency_rule: Option<String>,
+        /// Grouping rule as JSON, e.g. '{"type":"time","window_minutes":10}'.
+        #[arg(long)]
+        grouping: Option<String>,
+        /// Resolve alert-opened incidents when all their alerts resolve (default true).
+        #[arg(long)]
+        auto_resolve: Option<bool>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a service; options left out keep their value.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        urgency_rule: Option<String>,
+        #[arg(long)]
+        grouping: Option<String>,
+        #[arg(long)]
+        auto_resolve: Option<bool>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a service with its integrations (refused while it has open alerts).
+    Delete {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IntegrationsCommand {
+    /// The integrations of a service.
+    List {
+        #[arg(long)]
+        service: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add an integration; prints its key (shown once) and where to send signals.
+    Create {
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        name: String,
+        /// events_v2, alertmanager, generic or heartbeat.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        rate_limit_per_minute: Option<u32>,
+        /// Heartbeat monitors: the longest silence before an alert opens.
+        #[arg(long)]
+        heartbeat_interval_secs: Option<u32>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        rate_limit_per_minute: Option<u32>,
+        #[arg(long)]
+        heartbeat_interval_secs: Option<u32>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Replace the key; the old one stops working at once.
+    RotateKey {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Delete {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MaintenanceCommand {
+    List {
+        #[arg(long)]
+        service: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Schedule a window (RFC 3339 times; starts now unless --starts-at).
+    Create {
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        starts_at: Option<String>,
+        #[arg(long)]
+        ends_at: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Cancel a window, or end it now.
+    Delete {
+        #[arg(long)]
+        service: String,
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlertsCommand {
+    List {
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        incident: Option<String>,
+        /// triggered, acknowledged or resolved.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IncidentsCommand {
+    List {
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The incident's timeline, oldest first.
+    Timeline {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// Builds `path?k=v&…` from the options that are set.
+fn query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", urlencode(v))))
+        .collect();
+    if parts.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", parts.join("&"))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn grouping(raw: Option<String>) -> anyhow::Result<Option<Value>> {
+    raw.map(|g| {
+        serde_json::from_str(&g).map_err(|e| anyhow::anyhow!("--grouping is not valid JSON: {e}"))
+    })
+    .transpose()
+}
+
+/// Adds the options that are set to a JSON object.
+fn set(body: &mut Value, pairs: Vec<(&str, Option<Value>)>) {
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            body[k] = v;
+        }
+    }
+}
+
+fn more(v: &Value) -> String {
+    v["next_cursor"]
+        .as_str()
+        .map(|c| format!("\nmore: --cursor {c}"))
+        .unwrap_or_default()
+}
+
+const SERVICE_COLS: &[&str] = &["id", "name", "urgency_rule", "auto_resolve", "description"];
+const INTEGRATION_COLS: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "key_prefix",
+    "rate_limit_per_minute",
+    "heartbeat_interval_secs",
+    "last_ping_at",
+];
+const ALERT_COLS: &[&str] = &[
+    "id",
+    "status",
+    "severity",
+    "count",
+    "dedup_key",
+    "summary",
+    "last_seen_at",
+];
+const INCIDENT_COLS: &[&str] = &[
+    "number",
+    "id",
+    "status",
+    "urgency",
+    "alert_count",
+    "title",
+    "created_at",
+];
+
+fn with_key(v: &Value) -> String {
+    format!(
+        "integration {} ({})\nkey:      {}\nendpoint: {}\nThe key is shown only now; store it in your monitoring tool's configuration.",
+        v["name"].as_str().unwrap_or(""),
+        v["id"].as_str().unwrap_or(""),
+        v["key"].as_str().unwrap_or(""),
+        v["endpoint"].as_str().unwrap_or("")
+    )
+}
+
+pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
+    match cmd {
+        ServicesCommand::List {
+            client,
+            limit,
+            cursor,
+        } => {
+            let path = query(
+                "/api/v1/services",
+                &[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)],
+            );
+            let v = Client::new(&client)?.get(&path).await?;
+            print_or(&client, &v, |v| table(&v["items"], SERVICE_COLS) + &more(v))
+        }
+        ServicesCommand::Show { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/services/{id}"))
+                .await?;
+            print_or(&client, &v, |v| {
+                format!(
+                    "{}\ngrouping: {}",
+                    table(&json!([v]), SERVICE_COLS),
+                    v["grouping"]
+                )
+            })
+        }
+        ServicesCommand::Create {
+            name,
+            description,
+            urgency_rule,
+            grouping: g,
+            auto_resolve,
+            client,
+        } => {
+            let mut body = json!({"name": name, "description": description});
+            set(
+                &mut body,
+                vec![
+                    ("urgency_rule", urgency_rule.map(Value::from)),
+                    ("grouping", grouping(g)?),
+                    ("auto_resolve", auto_resolve.map(Value::from)),
+                ],
+            );
+            let v = Client::new(&client)?
+                .send(Method::POST, "/api/v1/services", Some(body))
+                .await?;
+            print_or(&client, &v, |v| {
+                format!(
+                    "created service {} ({})",
+                    v["name"].as_str().unwrap_or(""),
+                    v["id"].as_str().unwrap_or("")
+                )
+            })
+        }
+        ServicesCommand::Update {
+            id,
+            name,
+            description,
+            urgency_rule,
+            grouping: g,
+            auto_resolve,
+            client,
+        } => {
+            let mut body = json!({});
+            set(
+                &mut body,
+                vec![
+                    ("name", name.map(Value::from)),
+                    ("description", description.map(Value::from)),
+                    ("urgency_rule", urgency_rule.map(Value::from)),
+                    ("grouping", grouping(g)?),
+                    ("auto_resolve", auto_resolve.map(Value::from)),
+                ],
+            );
+            let v = Client::new(&client)?
+                .send(Method::PATCH, &format!("/api/v1/services/{id}"), Some(body))
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), SERVICE_COLS))
+        }
+        ServicesCommand::Delete { id, client } => {
+            let v = Client::new(&client)?
+                .send(Method::DELETE, &format!("/api/v1/services/{id}"), None)
+                .await?;
+            print_or(&client, &v, |_| format!("deleted service {id}"))
+        }
+    }
+}
+
+pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
+    match cmd {
+        IntegrationsCommand::List { service, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/services/{service}/integrations"))
+                .await?;
+            print_or(&client, &v, |v| table(&v["items"], INTEGRATION_COLS))
+        }
+        IntegrationsCommand::Show { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/integrations/{id}"))
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INTEGRATION_COLS))
+        }
+        IntegrationsCommand::Create {
+            service,
+            name,
+            kind,
+            rate_limit_per_minute,
+            heartbeat_interval_secs,
+            client,
+        } => {
+            let mut body = json!({"name": name, "kind": kind});
+            set(
+                &mut body,
+                vec![
+                    (
+                        "rate_limit_per_minute",
+                        rate_limit_per_minute.map(Value::from),
+                    ),
+                    (
+                        "heartbeat_interval_secs",
+                        heartbeat_interval_secs.map(Value::from),
+                    ),
+                ],
+            );
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/services/{service}/integrations"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, with_key)
+        }
+        IntegrationsCommand::Update {
+            id,
+            name,
+            rate_limit_per_minute,
+            heartbeat_interval_secs,
+            client,
+        } => {
+            let mut body = json!({});
+            set(
+                &mut body,
+                vec![
+                    ("name", name.map(Value::from)),
+                    (
+                        "rate_limit_per_minute",
+                        rate_limit_per_minute.map(Value::from),
+                    ),
+                    (
+                        "heartbeat_interval_secs",
+                        heartbeat_interval_secs.map(Value::from),
+                    ),
+                ],
+            );
+            let v = Client::new(&client)?
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/integrations/{id}"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INTEGRATION_COLS))
+        }
+        IntegrationsCommand::RotateKey { id, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/integrations/{id}/rotate-key"),
+                    None,
+                )
+                .await?;
+            print_or(&client, &v, with_key)
+        }
+        IntegrationsCommand::Delete { id, client } => {
+            let v = Client::new(&client)?
+                .send(Method::DELETE, &format!("/api/v1/integrations/{id}"), None)
+                .await?;
+            print_or(&client, &v, |_| format!("deleted integration {id}"))
+        }
+    }
+}
+
+pub async fn maintenance(cmd: MaintenanceCommand) -> anyhow::Result<()> {
+    const COLS: &[&str] = &["id", "starts_at", "ends_at", "description"];
+    match cmd {
+        MaintenanceCommand::List { service, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/services/{service}/maintenance-windows"))
+                .await?;
+            print_or(&client, &v, |v| table(&v["items"], COLS))
+        }
+        MaintenanceCommand::Create {
+            service,
+            starts_at,
+            ends_at,
+            description,
+            client,
+        } => {
+            let mut body = json!({"ends_at": ends_at, "description": description});
+            set(&mut body, vec![("starts_at", starts_at.map(Value::from))]);
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/services/{service}/maintenance-windows"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), COLS))
+        }
+        MaintenanceCommand::Delete {
+            service,
+            id,
+            client,
+        } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/services/{service}/maintenance-windows/{id}"),
+                    None,
+                )
+                .await?;
+            print_or(&client, &v, |_| {
+                format!("cancelled maintenance window {id}")
+            })
+        }
+    }
+}
+
+pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
+    match cmd {
+        AlertsCommand::List {
+            service,
+            incident,
+            status,
+            limit,
+            cursor,
+            client,
+        } => {
+            let path = query(
+                "/api/v1/alerts",
+                &[
+                    ("service_id", service),
+                    ("incident_id", incident),
+                    ("status", status),
+                    ("limit", limit.map(|l| l.to_string())),
+                    ("cursor", cursor),
+                ],
+            );
+            let v = Client::new(&client)?.get(&path).await?;
+            print_or(&client, &v, |v| table(&v["items"], ALERT_COLS) + &more(v))
+        }
+        AlertsCommand::Show { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/alerts/{id}"))
+                .await?;
+            print_or(&client, &v, |v| {
+                format!(
+                    "{}\nincident: {}\ncontent:  {}",
+                    table(&json!([v]), ALERT_COLS),
+                    v["incident_id"].as_str().unwrap_or("-"),
+                    serde_json::to_string_pretty(&v["content"]).unwrap_or_default()
+                )
+            })
+        }
+    }
+}
+
+pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
+    match cmd {
+        IncidentsCommand::List {
+            service,
+            status,
+            limit,
+            cursor,
+            client,
+        } => {
+            let path = query(
+                "/api/v1/incidents",
+                &[
+                    ("service_id", service),
+                    ("status", status),
+                    ("limit", limit.map(|l| l.to_string())),
+                    ("cursor", cursor),
+                ],
+            );
+            let v = Client::new(&client)?.get(&path).await?;
+            print_or(&client, &v, |v| {
+                table(&v["items"], INCIDENT_COLS) + &more(v)
+            })
+        }
+        IncidentsCommand::Show { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/incidents/{id}"))
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+        }
+        IncidentsCommand::Timeline { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/incidents/{id}/timeline"))
+                .await?;
+            print_or(&client, &v, |v| {
+                table(&v["items"], &["at", "kind", "actor", "data"])
+            })
+        }
+    }
+}
