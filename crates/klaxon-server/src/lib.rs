@@ -11,6 +11,7 @@ pub mod heartbeat;
 pub mod ingest;
 pub mod services;
 pub mod web;
+mod web_services;
 
 pub use app::{App, AppState};
 pub use config::Settings;

@@ -652,6 +652,15 @@ async fn delete_integration(
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
     let id = parse_id::<IntegrationId>(&id, "integration")?;
+    delete_integration_with(&state, caller.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_integration_with(
+    state: &AppState,
+    actor: Actor,
+    id: IntegrationId,
+) -> ApiResult<Integration> {
     let i = state
         .store
         .integration(id)
@@ -661,7 +670,7 @@ async fn delete_integration(
         SubjectType::Integration,
         id,
         state.clock.now(),
-        caller.actor(),
+        actor,
         EventKind::IntegrationDeleted,
         json!({"service_id": i.service_id, "name": i.name}),
     );
@@ -670,7 +679,7 @@ async fn delete_integration(
         .delete_integration(id, e)
         .await
         .map_err(not_found("integration"))?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(i)
 }
 
 // --- maintenance windows ------------------------------------------------------------------------
@@ -808,20 +817,29 @@ async fn delete_maintenance(
     caller.require(Role::Responder)?;
     let id = parse_id::<ServiceId>(&id, "service")?;
     let wid = parse_id::<MaintenanceWindowId>(&window_id, "maintenance window")?;
+    delete_maintenance_with(&state, caller.actor(), id, wid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_maintenance_with(
+    state: &AppState,
+    actor: Actor,
+    service: ServiceId,
+    id: MaintenanceWindowId,
+) -> ApiResult<()> {
     let e = event(
         SubjectType::Service,
-        id,
+        service,
         state.clock.now(),
-        caller.actor(),
+        actor,
         EventKind::MaintenanceCancelled,
-        json!({"maintenance_window_id": wid}),
+        json!({"maintenance_window_id": id}),
     );
     state
         .store
-        .delete_maintenance(id, wid, e)
+        .delete_maintenance(service, id, e)
         .await
-        .map_err(not_found("maintenance window"))?;
-    Ok(StatusCode::NO_CONTENT)
+        .map_err(not_found("maintenance window"))
 }
 
 // --- alerts and incidents -----------------------------------------------------------------------

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/users", get(users_page).post(add_user))
         .route("/assets/app.css", get(css))
+        .merge(crate::web_services::router())
 }
 
 async fn css() -> Response {
@@ -61,17 +62,24 @@ pub struct Nav {
 }
 
 impl Nav {
-    fn new(s: &WebSession, current: &str) -> Self {
+    pub(crate) fn new(s: &WebSession, current: &str) -> Self {
         let mut items = vec![NavItem {
             href: "/",
             label: "Dashboard",
             current: false,
         }];
-        items.push(NavItem {
-            href: "/users",
-            label: "Users",
-            current: false,
-        });
+        for (href, label) in [
+            ("/incidents", "Incidents"),
+            ("/alerts", "Alerts"),
+            ("/services", "Services"),
+            ("/users", "Users"),
+        ] {
+            items.push(NavItem {
+                href,
+                label,
+                current: false,
+            });
+        }
         for i in &mut items {
             i.current = i.href == current;
         }
@@ -84,7 +92,7 @@ impl Nav {
     }
 }
 
-fn html(status: StatusCode, t: &impl Template) -> Response {
+pub(crate) fn html(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(body) => {
             let mut resp = (status, axum::response::Html(body)).into_response();
@@ -119,7 +127,7 @@ struct MessagePage<'a> {
     text: &'a str,
 }
 
-fn message(status: StatusCode, title: &str, text: &str) -> Response {
+pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     html(
         status,
         &MessagePage {
@@ -209,7 +217,7 @@ pub struct WebSession {
 
 impl WebSession {
     #[allow(clippy::result_large_err)] // the error is the page to answer with
-    fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
+    pub(crate) fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
         if secrets_equal(submitted, &self.session.csrf_token) {
             Ok(())
         } else {

@@ -231,3 +231,165 @@ async fn failed_logins_are_throttled_per_account_and_address() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the window has passed");
     app.stop().await;
 }
+
+/// Logs the admin in; returns (session cookie header, the session's CSRF token).
+async fn admin_session(app: &TestApp) -> (String, String) {
+    let (cookie, csrf) = login_form(app).await;
+    let r = post_login(app, &cookie, &csrf, &app.admin.email, &app.admin.password).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (session, _) = set_cookie(&r, "klaxon_session").expect("session cookie");
+    let cookie = format!("klaxon_session={session}");
+    let html = app
+        .http
+        .get(format!("{}/services", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (cookie.clone(), hidden_csrf(&html))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_integrations_alerts_and_incidents_pages() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (cookie, csrf) = admin_session(&app).await;
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        app.http
+            .post(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let get = |path: &str| {
+        app.http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .send()
+    };
+
+    // A bad form is refused with the reason, and nothing is created.
+    let r = post(
+        "/services",
+        vec![
+            ("csrf", &csrf),
+            ("name", " "),
+            ("urgency_rule", "high"),
+            ("grouping", "none"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("name: must not be empty"));
+    // Without the session's CSRF token: refused.
+    let r = post(
+        "/services",
+        vec![
+            ("csrf", "nope"),
+            ("name", "X"),
+            ("urgency_rule", "high"),
+            ("grouping", "none"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = post(
+        "/services",
+        vec![
+            ("csrf", &csrf),
+            ("name", "Storefront"),
+            ("description", "the shop"),
+            ("urgency_rule", "severity_based"),
+            ("grouping", "time"),
+            ("window_minutes", "15"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let service_path = r.headers()["location"].to_str().unwrap().to_owned();
+    let html = get(&service_path).await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("join an incident opened in the last 15 min"),
+        "{html}"
+    );
+
+    let r = post(
+        &format!("{service_path}/integrations"),
+        vec![
+            ("csrf", &csrf),
+            ("name", "Prometheus"),
+            ("kind", "events_v2"),
+            ("heartbeat_interval_secs", ""),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let i = html
+        .find("data-testid=\"integration-key\">")
+        .expect("the new key is shown")
+        + 30;
+    let key = html[i..i + 32].to_owned();
+    // Shown once: the service page no longer has it.
+    let html = get(&service_path).await.unwrap().text().await.unwrap();
+    assert!(!html.contains(&key));
+    assert!(html.contains(&key[..6]));
+
+    let r = app.http.post(format!("{}/v2/enqueue", app.url))
+        .json(&serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": "cart",
+            "payload": {"summary": "Checkout latency high", "source": "web-3", "severity": "critical"}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let html = get("/alerts?status=triggered")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Checkout latency high") && html.contains("web-3"),
+        "{html}"
+    );
+    let html = get("/incidents").await.unwrap().text().await.unwrap();
+    let i = html.find("href=\"/incidents/").expect("an incident row") + 6;
+    let incident_path = html[i..].split('"').next().unwrap().to_owned();
+    let html = get(&incident_path).await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("incident.alert_added") && html.contains("Checkout latency high (critical)"),
+        "{html}"
+    );
+
+    // Maintenance from the page, then deleting is refused while the alert is open.
+    let r = post(
+        &format!("{service_path}/maintenance"),
+        vec![
+            ("csrf", &csrf),
+            ("minutes", "30"),
+            ("description", "deploy"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("In maintenance until 2026-11-21 09:30")
+    );
+    let r = post(&format!("{service_path}/delete"), vec![("csrf", &csrf)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("open alerts"));
+    app.stop().await;
+}

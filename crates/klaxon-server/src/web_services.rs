@@ -1,0 +1,734 @@
+//! Web pages for services, integrations, maintenance, alerts and incidents. Forms call the same
+//! functions as the REST API, so the rules and events are the same whichever face is used.
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::alert::{AlertStatus, Grouping, IntegrationKind, UrgencyRule};
+use klaxon_domain::auth::Role;
+use klaxon_domain::event::{Actor, SubjectType};
+use klaxon_domain::ids::{IncidentId, IntegrationId, MaintenanceWindowId, ServiceId};
+use klaxon_domain::page::Limit;
+use klaxon_store::{
+    Alert, AlertFilter, Event, Incident, IncidentFilter, Integration, MaintenanceWindow, Service,
+};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::crypto::{hex, unhex};
+use crate::error::ApiError;
+use crate::services::{
+    self, CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut,
+};
+use crate::web::{Nav, WebSession, html, message};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/services", get(services_page).post(add_service))
+        .route("/services/{id}", get(service_page))
+        .route("/services/{id}/delete", post(delete_service))
+        .route("/services/{id}/integrations", post(add_integration))
+        .route("/services/{id}/maintenance", post(start_maintenance))
+        .route(
+            "/services/{id}/maintenance/{window}/delete",
+            post(end_maintenance),
+        )
+        .route("/integrations/{id}/rotate", post(rotate_key))
+        .route("/integrations/{id}/delete", post(delete_integration))
+        .route("/alerts", get(alerts_page))
+        .route("/incidents", get(incidents_page))
+        .route("/incidents/{id}", get(incident_page))
+}
+
+type PageResult = Result<Response, ApiError>;
+
+fn page_cursor<T: std::str::FromStr>(c: Option<&str>) -> Option<T> {
+    c.and_then(unhex)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+}
+
+fn next_cursor(id: Option<impl std::fmt::Display>) -> Option<String> {
+    id.map(|i| hex(i.to_string().as_bytes()))
+}
+
+fn grouping_text(g: &Grouping) -> String {
+    match g {
+        Grouping::None => "one incident per alert".into(),
+        Grouping::Time { window_minutes: 0 } => "join the open incident".into(),
+        Grouping::Time { window_minutes } => {
+            format!("join an incident opened in the last {window_minutes} min")
+        }
+        Grouping::Content {
+            fields,
+            aggregate,
+            window_minutes,
+        } => {
+            let names: Vec<String> = fields.iter().map(|f| f.name()).collect();
+            format!(
+                "same {} ({aggregate}) within {window_minutes} min",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+fn not_found_page() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is nothing here; it may have been deleted.",
+    )
+}
+
+fn forbidden(what: &str) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!("Your role cannot {what}."),
+    )
+}
+
+/// Turns a refusal into a message for the page, and anything else into an error.
+fn user_error(e: ApiError) -> Result<String, ApiError> {
+    match e {
+        ApiError::BadRequest { .. } | ApiError::Conflict { .. } | ApiError::NotFound(_) => {
+            Ok(e.to_string())
+        }
+        e => Err(e),
+    }
+}
+
+// --- services list -----------------------------------------------------------------------------
+
+pub struct ServiceRow {
+    pub id: ServiceId,
+    pub name: String,
+    pub description: String,
+    pub urgency_rule: UrgencyRule,
+    pub grouping_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "services.html")]
+struct ServicesPage {
+    nav: Option<Nav>,
+    services: Vec<ServiceRow>,
+    next_cursor: Option<String>,
+    can_admin: bool,
+    csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CursorQuery {
+    cursor: Option<String>,
+}
+
+async fn render_services(
+    state: &AppState,
+    s: &WebSession,
+    cursor: Option<&str>,
+    status: StatusCode,
+    error: Option<String>,
+) -> PageResult {
+    let page = state
+        .store
+        .list_services(page_cursor(cursor), Limit::DEFAULT.get())
+        .await?;
+    Ok(html(
+        status,
+        &ServicesPage {
+            nav: Some(Nav::new(s, "/services")),
+            services: page
+                .items
+                .into_iter()
+                .map(|x| ServiceRow {
+                    grouping_text: grouping_text(&x.grouping),
+                    id: x.id,
+                    name: x.name,
+                    description: x.description,
+                    urgency_rule: x.urgency_rule,
+                })
+                .collect(),
+            next_cursor: next_cursor(page.next),
+            can_admin: s.user.role.allows(Role::Admin),
+            csrf: s.session.csrf_token.clone(),
+            error,
+        },
+    ))
+}
+
+async fn services_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Query(q): Query<CursorQuery>,
+) -> PageResult {
+    render_services(&state, &s, q.cursor.as_deref(), StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+struct AddServiceForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    urgency_rule: String,
+    grouping: String,
+    #[serde(default)]
+    window_minutes: String,
+}
+
+async fn add_service(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<AddServiceForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("add services"));
+    }
+    let parsed = (|| {
+        let urgency_rule = f.urgency_rule.parse::<UrgencyRule>()?;
+        let grouping = match f.grouping.as_str() {
+            "time" => Grouping::Time {
+                window_minutes: f.window_minutes.trim().parse().map_err(|_| {
+                    ApiError::invalid("window_minutes", "must be a whole number of minutes")
+                })?,
+            },
+            _ => Grouping::None,
+        };
+        Ok::<_, ApiError>(CreateService {
+            name: f.name.clone(),
+            description: f.description.clone(),
+            urgency_rule: Some(urgency_rule),
+            grouping: Some(grouping),
+            auto_resolve: Some(true),
+        })
+    })();
+    let outcome = match parsed {
+        Ok(body) => services::create_service_with(&state, Actor::User(s.user.id), body).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(created) => Ok(Redirect::to(&format!("/services/{}", created.id)).into_response()),
+        Err(e) => {
+            let msg = user_error(e)?;
+            render_services(&state, &s, None, StatusCode::BAD_REQUEST, Some(msg)).await
+        }
+    }
+}
+
+// --- one service -------------------------------------------------------------------------------
+
+pub struct Revealed {
+    pub name: String,
+    pub kind: String,
+    pub key: String,
+    pub endpoint: String,
+}
+
+impl From<IntegrationWithKeyOut> for Revealed {
+    fn from(o: IntegrationWithKeyOut) -> Self {
+        Self {
+            name: o.integration.name,
+            kind: o.integration.kind.as_str().to_owned(),
+            key: o.key,
+            endpoint: o.endpoint,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "service.html")]
+struct ServicePage {
+    nav: Option<Nav>,
+    service: Service,
+    grouping_text: String,
+    integrations: Vec<Integration>,
+    windows: Vec<MaintenanceWindow>,
+    alerts: Vec<Alert>,
+    can_admin: bool,
+    can_respond: bool,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+    revealed: Option<Revealed>,
+}
+
+#[derive(Default)]
+struct Feedback {
+    status: Option<StatusCode>,
+    notice: Option<String>,
+    error: Option<String>,
+    revealed: Option<Revealed>,
+}
+
+async fn render_service(
+    state: &AppState,
+    s: &WebSession,
+    id: ServiceId,
+    fb: Feedback,
+) -> PageResult {
+    let service = match state.store.service(id).await {
+        Ok(x) => x,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let integrations = state.store.list_integrations(id).await?;
+    let windows = state.store.list_maintenance(id, state.clock.now()).await?;
+    let mut alerts = Vec::new();
+    for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
+        let filter = AlertFilter {
+            service_id: Some(id),
+            status: Some(status),
+            ..Default::default()
+        };
+        alerts.extend(
+            state
+                .store
+                .list_alerts(&filter, None, Limit::DEFAULT.get())
+                .await?
+                .items,
+        );
+    }
+    Ok(html(
+        fb.status.unwrap_or(StatusCode::OK),
+        &ServicePage {
+            nav: Some(Nav::new(s, "/services")),
+            grouping_text: grouping_text(&service.grouping),
+            service,
+            integrations,
+            windows,
+            alerts,
+            can_admin: s.user.role.allows(Role::Admin),
+            can_respond: s.user.role.allows(Role::Responder),
+            csrf: s.session.csrf_token.clone(),
+            notice: fb.notice,
+            error: fb.error,
+            revealed: fb.revealed,
+        },
+    ))
+}
+
+fn service_id(raw: &str) -> Option<ServiceId> {
+    raw.parse().ok()
+}
+
+async fn service_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+) -> PageResult {
+    let Some(id) = service_id(&id) else {
+        return Ok(not_found_page());
+    };
+    render_service(&state, &s, id, Feedback::default()).await
+}
+
+/// Renders the service page after a form: a notice on success, the reason on refusal.
+async fn after_form<T>(
+    state: &AppState,
+    s: &WebSession,
+    id: ServiceId,
+    outcome: Result<T, ApiError>,
+    ok: impl FnOnce(T) -> Feedback,
+) -> PageResult {
+    let fb = match outcome {
+        Ok(v) => ok(v),
+        Err(e) => Feedback {
+            status: Some(StatusCode::BAD_REQUEST),
+            error: Some(user_error(e)?),
+            ..Default::default()
+        },
+    };
+    render_service(state, s, id, fb).await
+}
+
+#[derive(Deserialize)]
+struct AddIntegrationForm {
+    csrf: String,
+    name: String,
+    kind: String,
+    #[serde(default)]
+    heartbeat_interval_secs: String,
+}
+
+async fn add_integration(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<AddIntegrationForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Some(id) = service_id(&id) else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("add integrations"));
+    }
+    let outcome = async {
+        let kind = f.kind.parse::<IntegrationKind>()?;
+        let interval = match f.heartbeat_interval_secs.trim() {
+            "" => None,
+            n => Some(n.parse::<u32>().map_err(|_| {
+                ApiError::invalid("heartbeat_interval_secs", "must be a number of seconds")
+            })?),
+        };
+        let body = CreateIntegration {
+            name: f.name.clone(),
+            kind,
+            rate_limit_per_minute: None,
+            heartbeat_interval_secs: interval,
+        };
+        services::create_integration_with(&state, Actor::User(s.user.id), id, body).await
+    }
+    .await;
+    after_form(&state, &s, id, outcome, |out| Feedback {
+        notice: Some(format!("Added {}.", out.integration.name)),
+        revealed: Some(out.into()),
+        ..Default::default()
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn integration_of(state: &AppState, raw: &str) -> Result<Option<Integration>, ApiError> {
+    let Ok(id) = raw.parse::<IntegrationId>() else {
+        return Ok(None);
+    };
+    match state.store.integration(id).await {
+        Ok(i) => Ok(Some(i)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn rotate_key(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("rotate keys"));
+    }
+    let Some(i) = integration_of(&state, &id).await? else {
+        return Ok(not_found_page());
+    };
+    let outcome = services::rotate_key_with(&state, Actor::User(s.user.id), i.id).await;
+    after_form(&state, &s, i.service_id, outcome, |out| Feedback {
+        notice: Some(format!(
+            "New key for {}: the old one no longer works.",
+            out.integration.name
+        )),
+        revealed: Some(out.into()),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn delete_integration(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("delete integrations"));
+    }
+    let Some(i) = integration_of(&state, &id).await? else {
+        return Ok(not_found_page());
+    };
+    let outcome = services::delete_integration_with(&state, Actor::User(s.user.id), i.id).await;
+    after_form(&state, &s, i.service_id, outcome, |gone| Feedback {
+        notice: Some(format!("Deleted {}.", gone.name)),
+        ..Default::default()
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct MaintenanceForm {
+    csrf: String,
+    minutes: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn start_maintenance(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<MaintenanceForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Some(id) = service_id(&id) else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("start maintenance"));
+    }
+    let outcome = async {
+        let minutes: i64 = f
+            .minutes
+            .trim()
+            .parse()
+            .ok()
+            .filter(|m| (1..=7 * 24 * 60).contains(m))
+            .ok_or_else(|| ApiError::invalid("minutes", "must be between 1 and 10080"))?;
+        let now: Timestamp = state.clock.now();
+        let body = CreateMaintenance {
+            starts_at: Some(now),
+            ends_at: now + SignedDuration::from_mins(minutes),
+            description: f.description.clone(),
+        };
+        services::create_maintenance_with(&state, Actor::User(s.user.id), id, body).await
+    }
+    .await;
+    after_form(&state, &s, id, outcome, |w| Feedback {
+        notice: Some(format!(
+            "In maintenance until {}.",
+            w.ends_at.strftime("%Y-%m-%d %H:%M")
+        )),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn end_maintenance(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((id, window)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let (Some(id), Ok(wid)) = (service_id(&id), window.parse::<MaintenanceWindowId>()) else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("end maintenance"));
+    }
+    let outcome = services::delete_maintenance_with(&state, Actor::User(s.user.id), id, wid).await;
+    after_form(&state, &s, id, outcome, |()| Feedback {
+        notice: Some("Maintenance ended.".into()),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn delete_service(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Some(id) = service_id(&id) else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("delete services"));
+    }
+    match services::delete_service_with(&state, Actor::User(s.user.id), id).await {
+        Ok(()) => Ok(Redirect::to("/services").into_response()),
+        Err(e) => {
+            let fb = Feedback {
+                status: Some(StatusCode::CONFLICT),
+                error: Some(user_error(e)?),
+                ..Default::default()
+            };
+            render_service(&state, &s, id, fb).await
+        }
+    }
+}
+
+// --- alerts and incidents ----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    nav: Option<Nav>,
+    alerts: Vec<Alert>,
+    status: Option<String>,
+    statuses: Vec<String>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AlertsQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn alerts_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Query(q): Query<AlertsQuery>,
+) -> PageResult {
+    let status = q
+        .status
+        .as_deref()
+        .and_then(|x| x.parse::<AlertStatus>().ok());
+    let filter = AlertFilter {
+        status,
+        ..Default::default()
+    };
+    let page = state
+        .store
+        .list_alerts(
+            &filter,
+            page_cursor(q.cursor.as_deref()),
+            Limit::DEFAULT.get(),
+        )
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        &AlertsPage {
+            nav: Some(Nav::new(&s, "/alerts")),
+            alerts: page.items,
+            status: status.map(|x| x.as_str().to_owned()),
+            statuses: AlertStatus::ALL
+                .iter()
+                .map(|x| x.as_str().to_owned())
+                .collect(),
+            next_cursor: next_cursor(page.next),
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct IncidentsPage {
+    nav: Option<Nav>,
+    incidents: Vec<Incident>,
+    next_cursor: Option<String>,
+}
+
+async fn incidents_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Query(q): Query<CursorQuery>,
+) -> PageResult {
+    let page = state
+        .store
+        .list_incidents(
+            &IncidentFilter::default(),
+            page_cursor(q.cursor.as_deref()),
+            Limit::DEFAULT.get(),
+        )
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        &IncidentsPage {
+            nav: Some(Nav::new(&s, "/incidents")),
+            incidents: page.items,
+            next_cursor: next_cursor(page.next),
+        },
+    ))
+}
+
+pub struct TimelineRow {
+    pub at: Timestamp,
+    pub kind: String,
+    pub text: String,
+}
+
+impl From<Event> for TimelineRow {
+    fn from(e: Event) -> Self {
+        let d = &e.data;
+        let text = match e.kind.as_str() {
+            "incident.alert_added" => format!(
+                "{} ({})",
+                d["summary"].as_str().unwrap_or(""),
+                d["severity"].as_str().unwrap_or("")
+            ),
+            "incident.triggered" => format!("urgency {}", d["urgency"].as_str().unwrap_or("")),
+            "incident.resolved" => d["reason"].as_str().unwrap_or("").to_owned(),
+            _ => String::new(),
+        };
+        Self {
+            at: e.at,
+            kind: e.kind.as_str().to_owned(),
+            text,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    nav: Option<Nav>,
+    incident: Incident,
+    service: Option<Service>,
+    alerts: Vec<Alert>,
+    timeline: Vec<TimelineRow>,
+}
+
+async fn incident_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+) -> PageResult {
+    let Ok(id) = id.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    let incident = match state.store.incident(id).await {
+        Ok(i) => i,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let service = match incident.service_id {
+        Some(sid) => state.store.service(sid).await.ok(),
+        None => None,
+    };
+    let filter = AlertFilter {
+        incident_id: Some(id),
+        ..Default::default()
+    };
+    let alerts = state
+        .store
+        .list_alerts(&filter, None, Limit::MAX)
+        .await?
+        .items;
+    let timeline = state
+        .store
+        .events(SubjectType::Incident, &id.to_string(), None, Limit::MAX)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(html(
+        StatusCode::OK,
+        &IncidentPage {
+            nav: Some(Nav::new(&s, "/incidents")),
+            incident,
+            service,
+            alerts,
+            timeline,
+        },
+    ))
+}
