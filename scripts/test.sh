@@ -3,8 +3,8 @@
 #
 # Starts a throwaway PostgreSQL cluster (initdb in a temporary directory, a free loopback port,
 # removed afterwards) unless KLAXON_TEST_PG_URL is set, and installs the Debian packages it needs
-# (postgresql, chromium, chromium-driver) when they are missing and it can. Where it cannot, it
-# stops and says what to install. Nothing is skipped silently.
+# (postgresql, chromium, chromium-driver, prometheus-alertmanager) when they are missing and it
+# can. Where it cannot, it stops and says what to install. Nothing is skipped silently.
 #
 # Extra arguments go to `cargo nextest run` (or `cargo test` when nextest is absent).
 set -euo pipefail
@@ -20,6 +20,8 @@ for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_bin="$d"; done
 if [ -z "${KLAXON_TEST_PG_URL:-}" ] && [ -z "$pg_bin" ]; then need_pkgs+=(postgresql); fi
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+[ -n "${KLAXON_TEST_ALERTMANAGER:-}" ] || command -v prometheus-alertmanager >/dev/null 2>&1 \
+  || need_pkgs+=(prometheus-alertmanager)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${need_pkgs[*]}"
@@ -36,6 +38,7 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
 fi
 export KLAXON_TEST_CHROMIUM="${KLAXON_TEST_CHROMIUM:-$(command -v chromium)}"
 export KLAXON_TEST_CHROMEDRIVER="${KLAXON_TEST_CHROMEDRIVER:-$(command -v chromedriver)}"
+export KLAXON_TEST_ALERTMANAGER="${KLAXON_TEST_ALERTMANAGER:-$(command -v prometheus-alertmanager)}"
 
 # --- a throwaway PostgreSQL --------------------------------------------------------------------
 pg_dir=""
