@@ -349,6 +349,16 @@ impl Grouping {
         Ok(self)
     }
 
+    /// How many of the service's newest open incidents [`Grouping::choose`] needs to see: none
+    /// for one incident per alert, the newest for time grouping, a bounded set for content.
+    pub fn candidates_needed(&self) -> u32 {
+        match self {
+            Grouping::None => 0,
+            Grouping::Time { .. } => 1,
+            Grouping::Content { .. } => 200,
+        }
+    }
+
     /// The values content-based grouping remembers of an incident's first alert.
     pub fn values(&self, content: &AlertContent) -> Vec<Option<String>> {
         match self {

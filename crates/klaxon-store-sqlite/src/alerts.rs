@@ -728,15 +728,22 @@ async fn open_alert(
         return Ok(());
     }
 
-    let rows = sqlx::query(
-        "SELECT id, created_at, group_values FROM incidents
-         WHERE service_id = $1 AND status NOT IN ('resolved', 'closed') AND opened_by_alert = 1
-         ORDER BY created_at DESC, id DESC LIMIT 200",
-    )
-    .bind(service.id.to_string())
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(map_err)?;
+    // One incident per alert needs no lookup: the hot path's commonest case stays cheap.
+    let need = service.grouping.candidates_needed();
+    let rows = if need == 0 {
+        Vec::new()
+    } else {
+        sqlx::query(
+            "SELECT id, created_at, group_values FROM incidents
+             WHERE service_id = $1 AND status NOT IN ('resolved', 'closed') AND opened_by_alert = 1
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(service.id.to_string())
+        .bind(i64::from(need))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)?
+    };
     let candidates = rows
         .iter()
         .map(|r| {
