@@ -435,10 +435,11 @@ async fn get_user(
 ) -> ApiResult<Json<UserOut>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<UserId>(&id, "user")?;
-    let user = state.store.user(id).await.map_err(|e| match e {
-        e if e.is_not_found() => ApiError::not_found("user"),
-        e => e.into(),
-    })?;
+    let user = state
+        .store
+        .user(id)
+        .await
+        .map_err(ApiError::or_not_found("user"))?;
     Ok(Json(user.into()))
 }
 
@@ -547,14 +548,8 @@ pub async fn revoke_token_with(
     actor: Actor,
     id: ApiTokenId,
 ) -> ApiResult<ApiToken> {
-    let not_found = |e: klaxon_store::StoreError| {
-        if e.is_not_found() {
-            ApiError::not_found("token")
-        } else {
-            e.into()
-        }
-    };
-    let token = state.store.token(id).await.map_err(not_found)?;
+    let not_found = ApiError::or_not_found("token");
+    let token = state.store.token(id).await.map_err(&not_found)?;
     // Someone else's token is "not found" to a non-admin: do not reveal that it exists.
     if token.user_id != user && !role.allows(Role::Admin) {
         return Err(ApiError::not_found("token"));
@@ -600,11 +595,24 @@ async fn list_events(
             "must be one of: user, api_token, job, system",
         )
     })?;
-    let limit = Limit::parse(p.limit)?;
-    let after = decode_cursor::<i64>("events", p.cursor.as_deref())?;
+    events_page(&state, st, &p.subject_id, p.limit, p.cursor.as_deref())
+        .await
+        .map(Json)
+}
+
+/// One page of a subject's events, oldest first; shared by the audit log and the timelines.
+pub(crate) async fn events_page(
+    state: &AppState,
+    subject_type: SubjectType,
+    subject_id: &str,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> ApiResult<ListOf<EventOut>> {
+    let limit = Limit::parse(limit)?;
+    let after = decode_cursor::<i64>("events", cursor)?;
     let mut items = state
         .store
-        .events(st, &p.subject_id, after, limit.get() + 1)
+        .events(subject_type, subject_id, after, limit.get() + 1)
         .await?;
     let more = items.len() > limit.get() as usize;
     items.truncate(limit.get() as usize);
@@ -613,10 +621,10 @@ async fn list_events(
     } else {
         None
     };
-    Ok(Json(ListOf {
+    Ok(ListOf {
         items: items.into_iter().map(Into::into).collect(),
         next_cursor,
-    }))
+    })
 }
 
 // --- the document ------------------------------------------------------------------------------

@@ -71,6 +71,17 @@ impl ApiError {
         Self::NotFound(format!("{what} not found"))
     }
 
+    /// Maps a store error, naming `what` when it is a `NotFound`.
+    pub fn or_not_found(what: &'static str) -> impl Fn(StoreError) -> Self {
+        move |e| {
+            if e.is_not_found() {
+                Self::not_found(what)
+            } else {
+                e.into()
+            }
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,

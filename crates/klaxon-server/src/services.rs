@@ -25,7 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor, parse_id,
+    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
+    events_page, parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::{self, hex, random_bytes};
@@ -49,27 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_incidents))
         .routes(routes!(get_incident))
         .routes(routes!(incident_timeline))
-}
-
-fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| {
-        if e.is_not_found() {
-            ApiError::not_found(what)
-        } else {
-            e.into()
-        }
-    }
-}
-
-fn event(
-    subject_type: SubjectType,
-    id: impl std::fmt::Display,
-    at: Timestamp,
-    actor: Actor,
-    kind: EventKind,
-    data: serde_json::Value,
-) -> NewEvent {
-    NewEvent::new(subject_type, id, at, actor, kind, data)
+        .routes(routes!(service_timeline))
 }
 
 // --- services -----------------------------------------------------------------------------------
@@ -188,7 +169,7 @@ pub async fn create_service_with(
         created_at: now,
         updated_at: now,
     };
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Service,
         service.id,
         now,
@@ -215,7 +196,7 @@ async fn get_service(
         .store
         .service(id)
         .await
-        .map_err(not_found("service"))?;
+        .map_err(ApiError::or_not_found("service"))?;
     Ok(Json(s.into()))
 }
 
@@ -246,7 +227,7 @@ pub async fn update_service_with(
         .store
         .service(id)
         .await
-        .map_err(not_found("service"))?;
+        .map_err(ApiError::or_not_found("service"))?;
     let mut changed = serde_json::Map::new();
     if let Some(name) = &body.name {
         s.name = rules::text(name, "name", rules::NAME_MAX)?;
@@ -270,7 +251,7 @@ pub async fn update_service_with(
     }
     let now = state.clock.now();
     s.updated_at = now;
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Service,
         id,
         now,
@@ -282,7 +263,7 @@ pub async fn update_service_with(
         .store
         .update_service(s, e)
         .await
-        .map_err(not_found("service"))
+        .map_err(ApiError::or_not_found("service"))
 }
 
 /// Deletes a service with its integrations and maintenance windows (admin). Refused while it
@@ -306,8 +287,8 @@ pub async fn delete_service_with(state: &AppState, actor: Actor, id: ServiceId) 
         .store
         .service(id)
         .await
-        .map_err(not_found("service"))?;
-    let e = event(
+        .map_err(ApiError::or_not_found("service"))?;
+    let e = NewEvent::new(
         SubjectType::Service,
         id,
         state.clock.now(),
@@ -326,7 +307,7 @@ pub async fn delete_service_with(state: &AppState, actor: Actor, id: ServiceId) 
                     field: None,
                 }
             }
-            e => not_found("service")(e),
+            e => ApiError::or_not_found("service")(e),
         })
 }
 
@@ -439,7 +420,7 @@ async fn list_integrations(
         .store
         .service(id)
         .await
-        .map_err(not_found("service"))?;
+        .map_err(ApiError::or_not_found("service"))?;
     let items = state.store.list_integrations(id).await?;
     Ok(Json(ListOf {
         items: items.into_iter().map(Into::into).collect(),
@@ -504,7 +485,7 @@ pub async fn create_integration_with(
         created_at: now,
         key_rotated_at: now,
     };
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Integration,
         integration.id,
         now,
@@ -523,7 +504,7 @@ pub async fn create_integration_with(
             e,
         )
         .await
-        .map_err(not_found("service"))?;
+        .map_err(ApiError::or_not_found("service"))?;
     Ok(IntegrationWithKeyOut {
         endpoint: endpoint(stored.kind, &key),
         integration: stored.into(),
@@ -546,7 +527,7 @@ async fn get_integration(
         .store
         .integration(id)
         .await
-        .map_err(not_found("integration"))?;
+        .map_err(ApiError::or_not_found("integration"))?;
     Ok(Json(i.into()))
 }
 
@@ -566,7 +547,7 @@ async fn update_integration(
         .store
         .integration(id)
         .await
-        .map_err(not_found("integration"))?;
+        .map_err(ApiError::or_not_found("integration"))?;
     let mut changed = serde_json::Map::new();
     if let Some(n) = &body.name {
         i.name = rules::text(n, "name", rules::NAME_MAX)?;
@@ -583,7 +564,7 @@ async fn update_integration(
             json!(i.heartbeat_interval_secs),
         );
     }
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Integration,
         id,
         state.clock.now(),
@@ -595,7 +576,7 @@ async fn update_integration(
         .store
         .update_integration(i, e)
         .await
-        .map_err(not_found("integration"))?;
+        .map_err(ApiError::or_not_found("integration"))?;
     Ok(Json(i.into()))
 }
 
@@ -621,7 +602,7 @@ pub async fn rotate_key_with(
     let (key, digest) = new_key();
     let prefix = key_prefix(&key);
     let now = state.clock.now();
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Integration,
         id,
         now,
@@ -633,7 +614,7 @@ pub async fn rotate_key_with(
         .store
         .rotate_integration_key(id, &prefix, digest, now, e)
         .await
-        .map_err(not_found("integration"))?;
+        .map_err(ApiError::or_not_found("integration"))?;
     Ok(IntegrationWithKeyOut {
         endpoint: endpoint(i.kind, &key),
         integration: i.into(),
@@ -665,8 +646,8 @@ pub async fn delete_integration_with(
         .store
         .integration(id)
         .await
-        .map_err(not_found("integration"))?;
-    let e = event(
+        .map_err(ApiError::or_not_found("integration"))?;
+    let e = NewEvent::new(
         SubjectType::Integration,
         id,
         state.clock.now(),
@@ -678,7 +659,7 @@ pub async fn delete_integration_with(
         .store
         .delete_integration(id, e)
         .await
-        .map_err(not_found("integration"))?;
+        .map_err(ApiError::or_not_found("integration"))?;
     Ok(i)
 }
 
@@ -739,7 +720,7 @@ async fn list_maintenance(
         .store
         .service(id)
         .await
-        .map_err(not_found("service"))?;
+        .map_err(ApiError::or_not_found("service"))?;
     let items = state.store.list_maintenance(id, state.clock.now()).await?;
     Ok(Json(ListOf {
         items: items.into_iter().map(Into::into).collect(),
@@ -789,7 +770,7 @@ pub async fn create_maintenance_with(
         )?,
         created_at: now,
     };
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Service,
         service,
         now,
@@ -802,7 +783,7 @@ pub async fn create_maintenance_with(
         .store
         .create_maintenance(w, e)
         .await
-        .map_err(not_found("service"))
+        .map_err(ApiError::or_not_found("service"))
 }
 
 /// Cancels or ends a maintenance window early (responder).
@@ -827,7 +808,7 @@ pub async fn delete_maintenance_with(
     service: ServiceId,
     id: MaintenanceWindowId,
 ) -> ApiResult<()> {
-    let e = event(
+    let e = NewEvent::new(
         SubjectType::Service,
         service,
         state.clock.now(),
@@ -839,7 +820,7 @@ pub async fn delete_maintenance_with(
         .store
         .delete_maintenance(service, id, e)
         .await
-        .map_err(not_found("maintenance window"))
+        .map_err(ApiError::or_not_found("maintenance window"))
 }
 
 // --- alerts and incidents -----------------------------------------------------------------------
@@ -950,7 +931,11 @@ async fn get_alert(
 ) -> ApiResult<Json<AlertOut>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<AlertId>(&id, "alert")?;
-    let a = state.store.alert(id).await.map_err(not_found("alert"))?;
+    let a = state
+        .store
+        .alert(id)
+        .await
+        .map_err(ApiError::or_not_found("alert"))?;
     Ok(Json(a.into()))
 }
 
@@ -1044,18 +1029,26 @@ async fn get_incident(
         .store
         .incident(id)
         .await
-        .map_err(not_found("incident"))?;
+        .map_err(ApiError::or_not_found("incident"))?;
     Ok(Json(i.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineParams {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// The incident's timeline, oldest first: each alert that joined, each change of status.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = String, Path, description = "Incident id"), TimelineParams),
     responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
 async fn incident_timeline(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<TimelineParams>,
 ) -> ApiResult<Json<ListOf<EventOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
@@ -1063,13 +1056,43 @@ async fn incident_timeline(
         .store
         .incident(id)
         .await
-        .map_err(not_found("incident"))?;
-    let events = state
+        .map_err(ApiError::or_not_found("incident"))?;
+    let subject = id.to_string();
+    let page = events_page(
+        &state,
+        SubjectType::Incident,
+        &subject,
+        p.limit,
+        p.cursor.as_deref(),
+    );
+    Ok(Json(page.await?))
+}
+
+/// The service's timeline, oldest first: settings changes, maintenance, and change events
+/// (deploys) sent to `/v2/change/enqueue`.
+#[utoipa::path(get, path = "/api/v1/services/{id}/timeline", tag = "services",
+    params(("id" = String, Path, description = "Service id"), TimelineParams),
+    responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
+async fn service_timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<TimelineParams>,
+) -> ApiResult<Json<ListOf<EventOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<ServiceId>(&id, "service")?;
+    state
         .store
-        .events(SubjectType::Incident, &id.to_string(), None, Limit::MAX)
-        .await?;
-    Ok(Json(ListOf {
-        items: events.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+        .service(id)
+        .await
+        .map_err(ApiError::or_not_found("service"))?;
+    let subject = id.to_string();
+    let page = events_page(
+        &state,
+        SubjectType::Service,
+        &subject,
+        p.limit,
+        p.cursor.as_deref(),
+    );
+    Ok(Json(page.await?))
 }

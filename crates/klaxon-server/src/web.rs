@@ -92,6 +92,17 @@ impl Nav {
     }
 }
 
+/// A page's `cursor` query parameter: the hex of the id to continue after.
+pub(crate) fn page_cursor<T: std::str::FromStr>(c: Option<&str>) -> Option<T> {
+    c.and_then(crate::crypto::unhex)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+}
+
+pub(crate) fn next_cursor(id: Option<impl std::fmt::Display>) -> Option<String> {
+    id.map(|i| crate::crypto::hex(i.to_string().as_bytes()))
+}
+
 pub(crate) fn html(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(body) => {
@@ -577,15 +588,11 @@ async fn render_users(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
-    let after = cursor
-        .as_deref()
-        .and_then(crate::crypto::unhex)
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok());
-    let page = state.store.list_users(after, Limit::DEFAULT.get()).await?;
-    let next_cursor = page
-        .next
-        .map(|id| crate::crypto::hex(id.to_string().as_bytes()));
+    let page = state
+        .store
+        .list_users(page_cursor(cursor.as_deref()), Limit::DEFAULT.get())
+        .await?;
+    let next_cursor = next_cursor(page.next);
     Ok(html(
         status,
         &UsersPage {

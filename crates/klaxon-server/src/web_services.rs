@@ -18,12 +18,11 @@ use klaxon_store::{
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::crypto::{hex, unhex};
 use crate::error::ApiError;
 use crate::services::{
     self, CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut,
 };
-use crate::web::{Nav, WebSession, html, message};
+use crate::web::{Nav, WebSession, html, message, next_cursor, page_cursor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -44,16 +43,6 @@ pub fn router() -> Router<AppState> {
 }
 
 type PageResult = Result<Response, ApiError>;
-
-fn page_cursor<T: std::str::FromStr>(c: Option<&str>) -> Option<T> {
-    c.and_then(unhex)
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.parse().ok())
-}
-
-fn next_cursor(id: Option<impl std::fmt::Display>) -> Option<String> {
-    id.map(|i| hex(i.to_string().as_bytes()))
-}
 
 fn grouping_text(g: &Grouping) -> String {
     match g {
@@ -253,6 +242,7 @@ struct ServicePage {
     integrations: Vec<Integration>,
     windows: Vec<MaintenanceWindow>,
     alerts: Vec<Alert>,
+    changes: Vec<TimelineRow>,
     can_admin: bool,
     can_respond: bool,
     csrf: String,
@@ -297,9 +287,20 @@ async fn render_service(
                 .items,
         );
     }
+    // The newest 20 of the service's timeline (the store reads events oldest first).
+    let mut changes: Vec<TimelineRow> = state
+        .store
+        .events(SubjectType::Service, &id.to_string(), None, Limit::MAX)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    changes.reverse();
+    changes.truncate(20);
     Ok(html(
         fb.status.unwrap_or(StatusCode::OK),
         &ServicePage {
+            changes,
             nav: Some(Nav::new(s, "/services")),
             grouping_text: grouping_text(&service.grouping),
             service,
@@ -668,6 +669,12 @@ impl From<Event> for TimelineRow {
             ),
             "incident.triggered" => format!("urgency {}", d["urgency"].as_str().unwrap_or("")),
             "incident.resolved" => d["reason"].as_str().unwrap_or("").to_owned(),
+            "service.change" => d["summary"].as_str().unwrap_or("").to_owned(),
+            "service.maintenance_scheduled" => format!(
+                "until {} {}",
+                d["ends_at"].as_str().unwrap_or(""),
+                d["description"].as_str().unwrap_or("")
+            ),
             _ => String::new(),
         };
         Self {

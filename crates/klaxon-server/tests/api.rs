@@ -444,6 +444,7 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents", "get"),
         ("/api/v1/incidents/{id}", "get"),
         ("/api/v1/incidents/{id}/timeline", "get"),
+        ("/api/v1/services/{id}/timeline", "get"),
     ];
     for (path, method) in expected {
         assert!(

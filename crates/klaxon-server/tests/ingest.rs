@@ -248,6 +248,35 @@ async fn events_v2_trigger_deduplicate_acknowledge_resolve(b: Backend) {
         .json()
         .await
         .unwrap();
+    assert_eq!(timeline["next_cursor"], Value::Null);
+    // Timelines page like every list.
+    let first: Value = app
+        .get(
+            &format!("/api/v1/incidents/{incident_id}/timeline?limit=3"),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    let rest: Value = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{incident_id}/timeline?cursor={}",
+                first["next_cursor"].as_str().unwrap()
+            ),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["items"][0]["kind"], "incident.resolved");
     let kinds: Vec<&str> = timeline["items"]
         .as_array()
         .unwrap()
@@ -802,11 +831,10 @@ async fn change_events_land_on_the_service_timeline(b: Backend) {
         r.json::<Value>().await.unwrap()["message"],
         "Change event processed"
     );
+    // Anyone who can read sees it on the service's timeline (the audit log is for admins).
+    let (_, viewer) = app.user_with_token("v@example.com", "viewer").await;
     let events: Value = app
-        .get(
-            &format!("/api/v1/events?subject_type=service&subject_id={service}"),
-            &app.admin.token,
-        )
+        .get(&format!("/api/v1/services/{service}/timeline"), &viewer)
         .send()
         .await
         .unwrap()

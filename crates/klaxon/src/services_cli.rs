@@ -54,6 +54,12 @@ pub enum ServicesCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The service's timeline: settings changes, maintenance, change events (deploys).
+    Timeline {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Delete a service with its integrations (refused while it has open alerts).
     Delete {
         id: String,
@@ -364,6 +370,14 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| table(&json!([v]), SERVICE_COLS))
         }
+        ServicesCommand::Timeline { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/services/{id}/timeline?limit=500"))
+                .await?;
+            print_or(&client, &v, |v| {
+                table(&v["items"], &["at", "kind", "actor", "data"])
+            })
+        }
         ServicesCommand::Delete { id, client } => {
             let v = Client::new(&client)?
                 .send(Method::DELETE, &format!("/api/v1/services/{id}"), None)
@@ -584,7 +598,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
         }
         IncidentsCommand::Timeline { id, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}/timeline"))
+                .get(&format!("/api/v1/incidents/{id}/timeline?limit=500"))
                 .await?;
             print_or(&client, &v, |v| {
                 table(&v["items"], &["at", "kind", "actor", "data"])

@@ -249,6 +249,8 @@ fn services_integrations_alerts_and_incidents_through_the_cli() {
         String::from_utf8_lossy(&refused.stderr).contains("open alerts"),
         "{refused:?}"
     );
+    let timeline = json_of(&klaxon(&server, &["services", "timeline", sid, "--json"]));
+    assert_eq!(timeline["items"][0]["kind"], "service.created");
     let rotated = json_of(&klaxon(
         &server,
         &[
