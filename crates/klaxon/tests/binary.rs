@@ -121,9 +121,10 @@ fn serve_bootstraps_answers_the_cli_and_stops_cleanly_on_sigterm() {
 fn a_second_start_on_the_same_database_does_not_bootstrap_again() {
     let first = start();
     let dir = first._dir.path().to_owned();
-    let url = first.url.clone();
-    let addr = url.trim_start_matches("http://").to_owned();
     let keep = terminate_keeping_dir(first);
+    // A fresh port: the first one may have been taken by a concurrent test meanwhile.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{addr}");
 
     let out = Command::new(BIN)
         .args(["token", "create", "--name", "ci", "--role", "viewer"])
