@@ -211,6 +211,9 @@ async fn bad_input_is_refused_and_writes_nothing(b: Backend) {
     expect_error(r, 415, "unsupported_media_type", None).await;
     let huge = json!({"email": "big@example.com", "name": "x".repeat(2 * 1024 * 1024), "role": "viewer", "password": "correct horse battery"});
     let r = app.post("/api/v1/users", t, &huge).send().await.unwrap();
+    // The unread rest of the body means the server drops the socket: it must say so, or the
+    // client's pool reuses a dead connection for the next request.
+    assert_eq!(r.headers()["connection"], "close");
     expect_error(r, 413, "payload_too_large", None).await;
     let r = app
         .http
