@@ -398,7 +398,7 @@ as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/postgres.log" -w -t 60 \
   start >/dev/null || { cat "$pg_dir/postgres.log" >&2; die "PostgreSQL did not start"; }
 pg_pid="$(head -n1 "$pg_data/postmaster.pid")"
 bench_klaxon klaxon-postgres "postgres://klaxon@127.0.0.1:$pg_port/postgres"
-pg_rss="$(for p in "$pg_pid" $(ps -o pid= --ppid "$pg_pid"); do awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null; done | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')"
+pg_rss="$(for p in "$pg_pid" $(ps -o pid= --ppid "$pg_pid"); do awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true; done | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')"
 say "PostgreSQL's own processes: sum of their peak RSS $pg_rss MiB (not counted in Klaxon's figure; shared buffers are counted once per process)"
 stop_pg
 

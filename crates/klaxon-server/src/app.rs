@@ -42,6 +42,7 @@ pub struct AppState {
     pub group_commit: GroupCommit,
     pub engine: Arc<Engine>,
     pub rate_limiter: Arc<crate::ingest::RateLimiter>,
+    pub integrations: Arc<crate::ingest::IntegrationCache>,
 }
 
 /// Opens the configured database (migrating it), whichever backend its URL names.
@@ -162,6 +163,7 @@ impl App {
             group_commit,
             engine,
             rate_limiter: Default::default(),
+            integrations: Default::default(),
         };
         let router = router(state.clone());
         Self {

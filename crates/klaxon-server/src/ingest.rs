@@ -3,6 +3,7 @@
 //! group commit; the answer goes out only after the commit.
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
@@ -91,6 +92,47 @@ impl RateLimiter {
     }
 }
 
+// --- integration keys -------------------------------------------------------------------------
+
+/// How long a looked-up integration is trusted without reading the database again.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Past this many keys the cache starts afresh rather than grow.
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// Integrations by key digest, so a burst of events does not read the database per request.
+/// This process forgets every entry when an integration changes, so a rotated or deleted key
+/// stops working here at once; other instances (PostgreSQL) stop within [`KEY_CACHE_TTL`].
+/// Unknown keys are never cached: guessing cannot fill it.
+#[derive(Default)]
+pub struct IntegrationCache {
+    entries: Mutex<HashMap<[u8; 32], (Integration, Instant)>>,
+}
+
+impl IntegrationCache {
+    fn get(&self, digest: &[u8; 32]) -> Option<Integration> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(digest)
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(i, _)| i.clone())
+    }
+
+    fn put(&self, digest: [u8; 32], integration: Integration) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= KEY_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(digest, (integration, Instant::now()));
+    }
+
+    /// Called after any change to an integration or a service.
+    pub fn forget_all(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
 // --- shared plumbing ---------------------------------------------------------------------------
 
 /// Why an ingest request failed before or during the commit.
@@ -138,10 +180,15 @@ async fn integration_for(
     if key.is_empty() || key.len() > 128 {
         return Err(Refusal::UnknownKey);
     }
-    let integration = state
-        .store
-        .integration_by_key(&crypto::sha256(key.as_bytes()))
-        .await?;
+    let digest = crypto::sha256(key.as_bytes());
+    let integration = match state.integrations.get(&digest) {
+        Some(i) => i,
+        None => {
+            let i = state.store.integration_by_key(&digest).await?;
+            state.integrations.put(digest, i.clone());
+            i
+        }
+    };
     if integration.kind != kind {
         return Err(Refusal::UnknownKey);
     }

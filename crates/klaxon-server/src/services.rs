@@ -308,7 +308,9 @@ pub async fn delete_service_with(state: &AppState, actor: Actor, id: ServiceId) 
                 }
             }
             e => ApiError::or_not_found("service")(e),
-        })
+        })?;
+    state.integrations.forget_all(); // its integrations went with it
+    Ok(())
 }
 
 // --- integrations -------------------------------------------------------------------------------
@@ -577,6 +579,7 @@ async fn update_integration(
         .update_integration(i, e)
         .await
         .map_err(ApiError::or_not_found("integration"))?;
+    state.integrations.forget_all();
     Ok(Json(i.into()))
 }
 
@@ -615,6 +618,7 @@ pub async fn rotate_key_with(
         .rotate_integration_key(id, &prefix, digest, now, e)
         .await
         .map_err(ApiError::or_not_found("integration"))?;
+    state.integrations.forget_all();
     Ok(IntegrationWithKeyOut {
         endpoint: endpoint(i.kind, &key),
         integration: i.into(),
@@ -660,6 +664,7 @@ pub async fn delete_integration_with(
         .delete_integration(id, e)
         .await
         .map_err(ApiError::or_not_found("integration"))?;
+    state.integrations.forget_all();
     Ok(i)
 }
 

@@ -27,11 +27,14 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 mod alerts;
+mod batch;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct SqliteStore {
     writer: SqlitePool,
+    /// Group commit's batches; the pool above serves the other, rarer writes.
+    batch: batch::BatchWriter,
     reader: SqlitePool,
     path: PathBuf,
 }
@@ -77,8 +80,10 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(map_err)?;
+        let batch = batch::BatchWriter::open(path)?;
         Ok(Self {
             writer,
+            batch,
             reader,
             path: path.to_owned(),
         })
@@ -310,31 +315,6 @@ async fn insert_job(tx: &mut Transaction<'_, Sqlite>, j: &NewJob) -> StoreResult
         .await
         .map_err(map_err)?;
     Ok(Enqueued::Existing(get_id(&row, "id")?))
-}
-
-async fn apply_write(tx: &mut Transaction<'_, Sqlite>, w: &Write) -> StoreResult<WriteAck> {
-    match w {
-        Write::Event(e) => Ok(WriteAck::Event {
-            seq: insert_event(tx, e).await?,
-        }),
-        Write::Job(j) => Ok(WriteAck::Job(insert_job(tx, j).await?)),
-        Write::Signal(sig) => Ok(WriteAck::Signal(alerts::apply_signal(tx, sig).await?)),
-        Write::Heartbeat(hb) => {
-            let n = sqlx::query("UPDATE integrations SET last_ping_at = $2 WHERE id = $1")
-                .bind(hb.resolve.integration_id.to_string())
-                .bind(to_millis(hb.resolve.at))
-                .execute(&mut **tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let ack = alerts::apply_signal(tx, &hb.resolve).await?;
-            insert_job(tx, &hb.check).await?;
-            Ok(WriteAck::Heartbeat(ack))
-        }
-    }
 }
 
 #[async_trait]
@@ -951,33 +931,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {
-        let whole = async {
-            let mut tx = self.write_tx().await?;
-            let mut acks = Vec::with_capacity(writes.len());
-            for w in &writes {
-                acks.push(apply_write(&mut tx, w).await?);
-            }
-            tx.commit().await.map_err(map_err)?;
-            Ok::<_, StoreError>(acks)
-        };
-        match whole.await {
-            Ok(acks) => acks.into_iter().map(Ok).collect(),
-            Err(batch_err) if writes.len() == 1 => vec![Err(batch_err)],
-            Err(batch_err) => {
-                tracing::warn!(error = %batch_err, n = writes.len(), "batch failed; committing writes one by one");
-                let mut out = Vec::with_capacity(writes.len());
-                for w in &writes {
-                    let one = async {
-                        let mut tx = self.write_tx().await?;
-                        let ack = apply_write(&mut tx, w).await?;
-                        tx.commit().await.map_err(map_err)?;
-                        Ok(ack)
-                    };
-                    out.push(one.await);
-                }
-                out
-            }
-        }
+        self.batch.commit(writes).await
     }
 
     async fn prune(
