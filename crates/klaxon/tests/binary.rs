@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use klaxon_store_tests::{Backend, TestDatabase};
+
 const BIN: &str = env!("CARGO_BIN_EXE_klaxon");
 
 struct Server {
@@ -22,12 +24,21 @@ fn free_port() -> u16 {
 }
 
 fn start() -> Server {
+    start_on(None)
+}
+
+/// A first start: on `database` (a URL), or on the default SQLite file in a new directory.
+fn start_on(database: Option<&str>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command.env_remove("KLAXON_DATABASE_URL");
+    if let Some(url) = database {
+        command.env("KLAXON_DATABASE_URL", url);
+    }
+    let mut child = command
         .args(["serve", "--listen", &addr])
         .current_dir(dir.path())
-        .env_remove("KLAXON_DATABASE_URL")
         .env("KLAXON_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -45,11 +56,7 @@ fn start() -> Server {
         }
     }
     let url = format!("http://{addr}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "klaxon did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(&addr);
     Server {
         child,
         url,
@@ -145,11 +152,7 @@ fn a_second_start_on_the_same_database_does_not_bootstrap_again() {
         .spawn()
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "klaxon did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(&addr);
     let second = Server {
         child,
         url,
@@ -263,4 +266,167 @@ fn services_integrations_alerts_and_incidents_through_the_cli() {
     ));
     assert_ne!(rotated["key"], integration["key"]);
     assert!(terminate(server).success());
+}
+
+// --- durability of 202s --------------------------------------------------------------------
+
+/// Every PagerDuty event answered 202 is stored, with its incident, after the server is killed
+/// (SIGKILL, mid-stream) and started again on the same database.
+fn alerts_answered_202_survive_sigkill(backend: Backend) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestDatabase::new(backend)) else {
+        return;
+    };
+    let mut server = start_on(Some(db.url()));
+    let http = reqwest::Client::new();
+    let (base, token) = (server.url.clone(), server.token.clone());
+    let key = rt.block_on(async {
+        let service: serde_json::Value = http
+            .post(format!("{base}/api/v1/services"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "durable"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let integration: serde_json::Value = http
+            .post(format!(
+                "{base}/api/v1/services/{}/integrations",
+                service["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"name": "events", "kind": "events_v2",
+                                      "rate_limit_per_minute": 0}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        integration["key"].as_str().unwrap().to_owned()
+    });
+
+    // 16 senders, each recording the dedup keys answered 202, until the server dies.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let senders: Vec<_> = (0..16)
+        .map(|s| {
+            let (http, base, key, acked) = (http.clone(), base.clone(), key.clone(), acked.clone());
+            rt.spawn(async move {
+                for i in 0.. {
+                    let dedup = format!("k-{s}-{i}");
+                    let sent = http
+                        .post(format!("{base}/v2/enqueue"))
+                        .json(
+                            &serde_json::json!({"routing_key": key, "event_action": "trigger",
+                            "dedup_key": dedup, "payload": {"summary": "disk full",
+                            "source": "db-1", "severity": "critical"}}),
+                        )
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == 202 => acked.lock().unwrap().push(dedup),
+                        Ok(r) => panic!("{dedup}: {}", r.status()),
+                        Err(_) => return, // killed
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 500 {
+        assert!(Instant::now() < deadline, "too few events acknowledged");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.child.kill().unwrap(); // SIGKILL, with requests in flight
+    server.child.wait().unwrap();
+    for s in senders {
+        rt.block_on(s).unwrap();
+    }
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+
+    // Started again (the admin token lives in the database), it has every acknowledged alert.
+    let dir = std::mem::replace(&mut server._dir, tempfile::tempdir().unwrap());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", &addr])
+        .current_dir(dir.path())
+        .env("KLAXON_DATABASE_URL", db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let again = Server {
+        child,
+        url: format!("http://{addr}"),
+        token,
+        _dir: dir,
+    };
+    wait_listening(&addr);
+    let stored = rt.block_on(async {
+        let mut stored = std::collections::HashMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            // Cursors are URL-safe tokens.
+            let after = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+            let page: serde_json::Value = http
+                .get(format!("{}/api/v1/alerts?limit=500{after}", again.url))
+                .bearer_auth(&again.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for a in page["items"].as_array().unwrap() {
+                stored.insert(
+                    a["dedup_key"].as_str().unwrap().to_owned(),
+                    a["incident_id"].as_str().map(str::to_owned),
+                );
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break stored,
+            }
+        }
+    });
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|k| !stored.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{backend:?}: alerts answered 202 but lost after SIGKILL: {lost:?} (of {})",
+        acked.len()
+    );
+    assert!(
+        acked.iter().all(|k| stored[k].is_some()),
+        "an acknowledged alert lost its incident"
+    );
+    eprintln!(
+        "{backend:?}: {} answered 202, {} stored, none lost",
+        acked.len(),
+        stored.len()
+    );
+    assert!(terminate(again).success());
+}
+
+fn wait_listening(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "klaxon did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sqlite_alerts_answered_202_survive_sigkill() {
+    alerts_answered_202_survive_sigkill(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_alerts_answered_202_survive_sigkill() {
+    alerts_answered_202_survive_sigkill(Backend::Postgres);
 }
