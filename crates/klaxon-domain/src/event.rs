@@ -49,10 +49,11 @@ pub enum SubjectType {
     Integration,
     Alert,
     Incident,
+    EscalationPolicy,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 8] = [
+    pub const ALL: [SubjectType; 9] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -61,6 +62,7 @@ impl SubjectType {
         Self::Integration,
         Self::Alert,
         Self::Incident,
+        Self::EscalationPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl SubjectType {
             Self::Integration => "integration",
             Self::Alert => "alert",
             Self::Incident => "incident",
+            Self::EscalationPolicy => "escalation_policy",
         }
     }
 
@@ -138,10 +141,40 @@ pub enum EventKind {
     IncidentAcknowledged,
     #[serde(rename = "incident.resolved")]
     IncidentResolved,
+    #[serde(rename = "escalation_policy.created")]
+    EscalationPolicyCreated,
+    #[serde(rename = "escalation_policy.updated")]
+    EscalationPolicyUpdated,
+    #[serde(rename = "escalation_policy.deleted")]
+    EscalationPolicyDeleted,
+    #[serde(rename = "user.contact_method_added")]
+    ContactMethodAdded,
+    #[serde(rename = "user.contact_method_changed")]
+    ContactMethodChanged,
+    #[serde(rename = "user.contact_method_removed")]
+    ContactMethodRemoved,
+    #[serde(rename = "user.notification_rule_added")]
+    NotificationRuleAdded,
+    #[serde(rename = "user.notification_rule_removed")]
+    NotificationRuleRemoved,
+    #[serde(rename = "incident.escalated")]
+    IncidentEscalated,
+    #[serde(rename = "incident.escalation_exhausted")]
+    IncidentEscalationExhausted,
+    #[serde(rename = "notification.queued")]
+    NotificationQueued,
+    #[serde(rename = "notification.sent")]
+    NotificationSent,
+    #[serde(rename = "notification.failed")]
+    NotificationFailed,
+    #[serde(rename = "notification.retrying")]
+    NotificationRetrying,
+    #[serde(rename = "notification.cancelled")]
+    NotificationCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 42] = [
         Self::UserCreated,
         Self::UserLoggedIn,
         Self::UserLoggedOut,
@@ -169,6 +202,21 @@ impl EventKind {
         Self::IncidentAlertAdded,
         Self::IncidentAcknowledged,
         Self::IncidentResolved,
+        Self::EscalationPolicyCreated,
+        Self::EscalationPolicyUpdated,
+        Self::EscalationPolicyDeleted,
+        Self::ContactMethodAdded,
+        Self::ContactMethodChanged,
+        Self::ContactMethodRemoved,
+        Self::NotificationRuleAdded,
+        Self::NotificationRuleRemoved,
+        Self::IncidentEscalated,
+        Self::IncidentEscalationExhausted,
+        Self::NotificationQueued,
+        Self::NotificationSent,
+        Self::NotificationFailed,
+        Self::NotificationRetrying,
+        Self::NotificationCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -200,6 +248,21 @@ impl EventKind {
             Self::IncidentAlertAdded => "incident.alert_added",
             Self::IncidentAcknowledged => "incident.acknowledged",
             Self::IncidentResolved => "incident.resolved",
+            Self::EscalationPolicyCreated => "escalation_policy.created",
+            Self::EscalationPolicyUpdated => "escalation_policy.updated",
+            Self::EscalationPolicyDeleted => "escalation_policy.deleted",
+            Self::ContactMethodAdded => "user.contact_method_added",
+            Self::ContactMethodChanged => "user.contact_method_changed",
+            Self::ContactMethodRemoved => "user.contact_method_removed",
+            Self::NotificationRuleAdded => "user.notification_rule_added",
+            Self::NotificationRuleRemoved => "user.notification_rule_removed",
+            Self::IncidentEscalated => "incident.escalated",
+            Self::IncidentEscalationExhausted => "incident.escalation_exhausted",
+            Self::NotificationQueued => "notification.queued",
+            Self::NotificationSent => "notification.sent",
+            Self::NotificationFailed => "notification.failed",
+            Self::NotificationRetrying => "notification.retrying",
+            Self::NotificationCancelled => "notification.cancelled",
         }
     }
 

@@ -48,6 +48,10 @@ id_type!(
     MaintenanceWindowId,
     AlertId,
     IncidentId,
+    EscalationPolicyId,
+    ContactMethodId,
+    NotificationRuleId,
+    NotificationId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

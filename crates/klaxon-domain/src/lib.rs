@@ -7,12 +7,15 @@
 pub mod alert;
 pub mod auth;
 pub mod clock;
+pub mod contact;
+pub mod escalation;
 pub mod event;
 pub mod ids;
 pub mod incident;
 pub mod job;
 mod names;
 pub mod page;
+pub mod schedule;
 pub mod service;
 
 pub use clock::{Clock, FakeClock, SystemClock};

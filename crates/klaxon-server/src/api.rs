@@ -659,6 +659,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_token))
         .routes(routes!(list_events))
         .merge(crate::services::router())
+        .merge(crate::oncall::router())
 }
 
 /// The OpenAPI document, built once.

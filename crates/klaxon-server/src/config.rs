@@ -63,6 +63,10 @@ pub struct EngineSettings {
     pub tick_interval_ms: u64,
     /// Jobs claimed per tick.
     pub batch: u32,
+    /// How long a notification provider (webhook, chat, SMS gateway) gets to answer, in
+    /// milliseconds. A provider that does not answer in time may or may not have delivered:
+    /// the notification is marked failed, never sent again blindly.
+    pub send_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -116,6 +120,7 @@ impl Default for EngineSettings {
             enabled: true,
             tick_interval_ms: 1000,
             batch: 64,
+            send_timeout_ms: 10_000,
         }
     }
 }
@@ -163,6 +168,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_MAX_CONCURRENT_HASHES", "auth.max_concurrent_hashes"),
     ("KLAXON_ENGINE_ENABLED", "engine.enabled"),
     ("KLAXON_ENGINE_TICK_INTERVAL_MS", "engine.tick_interval_ms"),
+    ("KLAXON_ENGINE_SEND_TIMEOUT_MS", "engine.send_timeout_ms"),
     ("KLAXON_ENGINE_BATCH", "engine.batch"),
     ("KLAXON_LOG", "log.filter"),
     ("KLAXON_LOG_FORMAT", "log.format"),
@@ -260,8 +266,14 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err("log.format must be text or json".into());
         }
-        if self.engine.tick_interval_ms == 0 || self.engine.batch == 0 {
-            return Err("engine.tick_interval_ms and engine.batch must be positive".into());
+        if self.engine.tick_interval_ms == 0
+            || self.engine.batch == 0
+            || self.engine.send_timeout_ms == 0
+        {
+            return Err(
+                "engine.tick_interval_ms, engine.batch and engine.send_timeout_ms must be positive"
+                    .into(),
+            );
         }
         if self.auth.session_idle_minutes <= 0 || self.auth.session_absolute_hours <= 0 {
             return Err("auth session lifetimes must be positive".into());

@@ -41,6 +41,8 @@ pub struct JobContext {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<crate::config::Settings>,
+    /// For notification providers. No redirects: a page goes where it was configured to.
+    pub http: reqwest::Client,
 }
 
 /// What one tick did, for tests and metrics.
@@ -49,11 +51,13 @@ pub struct TickReport {
     pub completed: Vec<String>,
     pub retried: Vec<String>,
     pub dead: Vec<String>,
+    pub notifications: crate::paging::SendReport,
 }
 
 impl TickReport {
     pub fn ran(&self) -> usize {
-        self.completed.len() + self.retried.len() + self.dead.len()
+        let n = &self.notifications;
+        self.completed.len() + self.retried.len() + self.dead.len() + n.sent + n.retried + n.failed
     }
 }
 
@@ -78,6 +82,11 @@ impl Engine {
                 store,
                 clock,
                 settings,
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .build()
+                    .expect("an HTTP client with the built-in TLS roots"),
             },
             handlers: HashMap::new(),
             // Unique per process, so a lease names who holds it.
@@ -90,6 +99,10 @@ impl Engine {
         engine.register(
             crate::heartbeat::CHECK_JOB,
             Arc::new(crate::heartbeat::Check),
+        );
+        engine.register(
+            klaxon_domain::escalation::STEP_JOB,
+            Arc::new(crate::paging::EscalationStepHandler),
         );
         engine
     }
@@ -122,6 +135,14 @@ impl Engine {
                 self.run_one(job, &mut report).await?;
             }
         }
+        // Jobs queue notifications (an escalation step): send what is due in the same tick.
+        report.notifications = crate::paging::send_due(
+            &self.ctx.store,
+            &self.ctx.clock,
+            &self.ctx.http,
+            Duration::from_millis(self.ctx.settings.engine.send_timeout_ms),
+        )
+        .await?;
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
             .increment(report.completed.len() as u64);
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")

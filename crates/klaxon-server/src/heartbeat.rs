@@ -38,6 +38,7 @@ fn signal_write(integration: &Integration, signal: Signal, at: Timestamp) -> Sig
         at,
         new_alert_id: AlertId::new(at, random_bytes()),
         new_incident_id: IncidentId::new(at, random_bytes()),
+        new_job_id: klaxon_domain::ids::JobId::new(at, random_bytes()),
     }
 }
 

@@ -217,6 +217,7 @@ async fn commit_signal(
         at: now,
         new_alert_id: AlertId::new(now, random_bytes()),
         new_incident_id: IncidentId::new(now, random_bytes()),
+        new_job_id: klaxon_domain::ids::JobId::new(now, random_bytes()),
     };
     match state
         .group_commit
@@ -225,6 +226,10 @@ async fn commit_signal(
     {
         WriteAck::Signal(ack) => {
             metrics::counter!("klaxon_signals_total", "step" => step_name(ack)).increment(1);
+            if ack.incident_opened {
+                // Its escalation's first step is due now: page without waiting for a tick.
+                state.engine.wake();
+            }
             Ok(ack)
         }
         other => Err(Refusal::Store(StoreError::Other(

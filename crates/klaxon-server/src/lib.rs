@@ -9,8 +9,11 @@ pub mod engine;
 pub mod error;
 pub mod heartbeat;
 pub mod ingest;
+pub mod oncall;
+pub mod paging;
 pub mod services;
 pub mod web;
+mod web_oncall;
 mod web_services;
 
 pub use app::{App, AppState};

@@ -10,7 +10,9 @@ use klaxon_domain::alert::{
 };
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{AlertId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId};
+use klaxon_domain::ids::{
+    AlertId, EscalationPolicyId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId,
+};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_domain::page::Limit;
 use klaxon_domain::service as rules;
@@ -69,6 +71,9 @@ pub struct ServiceOut {
     #[schema(value_type = Object)]
     pub grouping: Grouping,
     pub auto_resolve: bool,
+    /// Who is paged when an incident opens; nobody when null.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub escalation_policy_id: Option<EscalationPolicyId>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -84,6 +89,7 @@ impl From<Service> for ServiceOut {
             urgency_rule: s.urgency_rule,
             grouping: s.grouping,
             auto_resolve: s.auto_resolve,
+            escalation_policy_id: s.escalation_policy_id,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -102,6 +108,8 @@ pub struct CreateService {
     pub grouping: Option<Grouping>,
     /// Resolve an alert-opened incident when all its alerts resolve (default true).
     pub auto_resolve: Option<bool>,
+    /// The escalation policy that pages for its incidents.
+    pub escalation_policy_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -114,6 +122,9 @@ pub struct UpdateService {
     #[schema(value_type = Option<Object>)]
     pub grouping: Option<Grouping>,
     pub auto_resolve: Option<bool>,
+    /// A policy id, or null to page nobody.
+    #[schema(value_type = Option<String>)]
+    pub escalation_policy_id: Option<serde_json::Value>,
 }
 
 /// Lists services by name order of creation.
@@ -166,6 +177,10 @@ pub async fn create_service_with(
         urgency_rule: body.urgency_rule.unwrap_or(UrgencyRule::SeverityBased),
         grouping: body.grouping.unwrap_or(Grouping::None).validate()?,
         auto_resolve: body.auto_resolve.unwrap_or(true),
+        escalation_policy_id: match body.escalation_policy_id.as_deref() {
+            Some(raw) => Some(existing_policy(state, raw).await?),
+            None => None,
+        },
         created_at: now,
         updated_at: now,
     };
@@ -176,9 +191,23 @@ pub async fn create_service_with(
         actor,
         EventKind::ServiceCreated,
         json!({"name": service.name, "urgency_rule": service.urgency_rule,
-               "grouping": service.grouping, "auto_resolve": service.auto_resolve}),
+               "grouping": service.grouping, "auto_resolve": service.auto_resolve,
+               "escalation_policy_id": service.escalation_policy_id}),
     );
     Ok(state.store.create_service(service, e).await?)
+}
+
+/// Parses a policy id a service refers to, and checks the policy exists.
+async fn existing_policy(state: &AppState, raw: &str) -> ApiResult<EscalationPolicyId> {
+    let field = "escalation_policy_id";
+    let id: EscalationPolicyId = raw
+        .parse()
+        .map_err(|_| ApiError::invalid(field, "is not an id"))?;
+    match state.store.escalation_policy(id).await {
+        Ok(_) => Ok(id),
+        Err(e) if e.is_not_found() => Err(ApiError::invalid(field, "no such escalation policy")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// One service.
@@ -248,6 +277,23 @@ pub async fn update_service_with(
     if let Some(a) = body.auto_resolve {
         s.auto_resolve = a;
         changed.insert("auto_resolve".into(), json!(a));
+    }
+    match &body.escalation_policy_id {
+        None => {}
+        Some(serde_json::Value::Null) => {
+            s.escalation_policy_id = None;
+            changed.insert("escalation_policy_id".into(), serde_json::Value::Null);
+        }
+        Some(serde_json::Value::String(raw)) => {
+            s.escalation_policy_id = Some(existing_policy(state, raw).await?);
+            changed.insert("escalation_policy_id".into(), json!(s.escalation_policy_id));
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "escalation_policy_id",
+                "must be a policy id or null",
+            ));
+        }
     }
     let now = state.clock.now();
     s.updated_at = now;

@@ -22,7 +22,21 @@ use crate::app::AppState;
 use crate::crypto::{random_bytes, random_token, secrets_equal, sha256};
 use crate::error::ApiError;
 
-const CSS: &str = include_str!("../assets/app.css");
+const CSS: &str = concat!(
+    include_str!("../assets/app.css"),
+    r#"
+/* on-call: escalation policies, profile, incident actions */
+select[multiple] { min-height: 6.5rem; }
+fieldset.level { border: 1px solid var(--line); border-radius: 6px; margin: .8rem 0 0; padding: .2rem .8rem .8rem; }
+fieldset.level legend { font-weight: 600; padding: 0 .3rem; }
+ul.levels { margin: 0; padding-left: 1.1rem; }
+.secret code { word-break: break-all; font-size: 1.05rem; }
+.actions { display: flex; gap: .6rem; margin: 1rem 0; }
+.actions form button { margin: 0; }
+.status-failed { color: #b91c1c; font-weight: 600; }
+.status-sent { color: #15803d; }
+"#
+);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users_page).post(add_user))
         .route("/assets/app.css", get(css))
         .merge(crate::web_services::router())
+        .merge(crate::web_oncall::router())
 }
 
 async fn css() -> Response {
@@ -72,7 +87,9 @@ impl Nav {
             ("/incidents", "Incidents"),
             ("/alerts", "Alerts"),
             ("/services", "Services"),
+            ("/escalation-policies", "Escalation policies"),
             ("/users", "Users"),
+            ("/profile", "Profile"),
         ] {
             items.push(NavItem {
                 href,

@@ -10,7 +10,10 @@ use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::alert::{AlertStatus, Grouping, IntegrationKind, UrgencyRule};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, SubjectType};
-use klaxon_domain::ids::{IncidentId, IntegrationId, MaintenanceWindowId, ServiceId};
+use klaxon_domain::ids::{
+    EscalationPolicyId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId,
+};
+use klaxon_domain::incident::IncidentStatus;
 use klaxon_domain::page::Limit;
 use klaxon_store::{
     Alert, AlertFilter, Event, Incident, IncidentFilter, Integration, MaintenanceWindow, Service,
@@ -20,7 +23,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::services::{
-    self, CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut,
+    self, CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut, UpdateService,
 };
 use crate::web::{Nav, WebSession, html, message, next_cursor, page_cursor};
 
@@ -29,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/services", get(services_page).post(add_service))
         .route("/services/{id}", get(service_page))
         .route("/services/{id}/delete", post(delete_service))
+        .route("/services/{id}/escalation-policy", post(set_policy))
         .route("/services/{id}/integrations", post(add_integration))
         .route("/services/{id}/maintenance", post(start_maintenance))
         .route(
@@ -40,9 +44,11 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(alerts_page))
         .route("/incidents", get(incidents_page))
         .route("/incidents/{id}", get(incident_page))
+        .route("/incidents/{id}/acknowledge", post(acknowledge_incident))
+        .route("/incidents/{id}/resolve", post(resolve_incident))
 }
 
-type PageResult = Result<Response, ApiError>;
+pub(crate) type PageResult = Result<Response, ApiError>;
 
 fn grouping_text(g: &Grouping) -> String {
     match g {
@@ -65,7 +71,7 @@ fn grouping_text(g: &Grouping) -> String {
     }
 }
 
-fn not_found_page() -> Response {
+pub(crate) fn not_found_page() -> Response {
     message(
         StatusCode::NOT_FOUND,
         "Not found",
@@ -73,7 +79,7 @@ fn not_found_page() -> Response {
     )
 }
 
-fn forbidden(what: &str) -> Response {
+pub(crate) fn forbidden(what: &str) -> Response {
     message(
         StatusCode::FORBIDDEN,
         "Not allowed",
@@ -82,7 +88,7 @@ fn forbidden(what: &str) -> Response {
 }
 
 /// Turns a refusal into a message for the page, and anything else into an error.
-fn user_error(e: ApiError) -> Result<String, ApiError> {
+pub(crate) fn user_error(e: ApiError) -> Result<String, ApiError> {
     match e {
         ApiError::BadRequest { .. } | ApiError::Conflict { .. } | ApiError::NotFound(_) => {
             Ok(e.to_string())
@@ -99,6 +105,29 @@ pub struct ServiceRow {
     pub description: String,
     pub urgency_rule: UrgencyRule,
     pub grouping_text: String,
+    /// The escalation policy's id and name; `None` pages nobody.
+    pub policy: Option<(String, String)>,
+}
+
+/// An escalation policy to pick in a select.
+pub struct PolicyOption {
+    pub id: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+fn policy_options(
+    policies: &[klaxon_store::EscalationPolicy],
+    current: Option<EscalationPolicyId>,
+) -> Vec<PolicyOption> {
+    policies
+        .iter()
+        .map(|p| PolicyOption {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            selected: Some(p.id) == current,
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -110,6 +139,7 @@ struct ServicesPage {
     can_admin: bool,
     csrf: String,
     error: Option<String>,
+    policies: Vec<PolicyOption>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +158,15 @@ async fn render_services(
         .store
         .list_services(page_cursor(cursor), Limit::DEFAULT.get())
         .await?;
+    let policies = crate::web_oncall::all_policies(state).await?;
+    let policy_name = |id: Option<EscalationPolicyId>| {
+        let id = id?;
+        let name = policies
+            .iter()
+            .find(|p| p.id == id)
+            .map_or_else(|| id.to_string(), |p| p.name.clone());
+        Some((id.to_string(), name))
+    };
     Ok(html(
         status,
         &ServicesPage {
@@ -137,6 +176,7 @@ async fn render_services(
                 .into_iter()
                 .map(|x| ServiceRow {
                     grouping_text: grouping_text(&x.grouping),
+                    policy: policy_name(x.escalation_policy_id),
                     id: x.id,
                     name: x.name,
                     description: x.description,
@@ -147,6 +187,7 @@ async fn render_services(
             can_admin: s.user.role.allows(Role::Admin),
             csrf: s.session.csrf_token.clone(),
             error,
+            policies: policy_options(&policies, None),
         },
     ))
 }
@@ -169,6 +210,8 @@ struct AddServiceForm {
     grouping: String,
     #[serde(default)]
     window_minutes: String,
+    #[serde(default)]
+    escalation_policy_id: String,
 }
 
 async fn add_service(
@@ -198,6 +241,8 @@ async fn add_service(
             urgency_rule: Some(urgency_rule),
             grouping: Some(grouping),
             auto_resolve: Some(true),
+            escalation_policy_id: Some(f.escalation_policy_id.trim().to_owned())
+                .filter(|p| !p.is_empty()),
         })
     })();
     let outcome = match parsed {
@@ -243,6 +288,9 @@ struct ServicePage {
     windows: Vec<MaintenanceWindow>,
     alerts: Vec<Alert>,
     changes: Vec<TimelineRow>,
+    /// The escalation policy's id and name; `None` pages nobody.
+    policy: Option<(String, String)>,
+    policies: Vec<PolicyOption>,
     can_admin: bool,
     can_respond: bool,
     csrf: String,
@@ -297,10 +345,20 @@ async fn render_service(
         .collect();
     changes.reverse();
     changes.truncate(20);
+    let policies = crate::web_oncall::all_policies(state).await?;
+    let policy = service.escalation_policy_id.map(|id| {
+        let name = policies
+            .iter()
+            .find(|p| p.id == id)
+            .map_or_else(|| id.to_string(), |p| p.name.clone());
+        (id.to_string(), name)
+    });
     Ok(html(
         fb.status.unwrap_or(StatusCode::OK),
         &ServicePage {
             changes,
+            policies: policy_options(&policies, service.escalation_policy_id),
+            policy,
             nav: Some(Nav::new(s, "/services")),
             grouping_text: grouping_text(&service.grouping),
             service,
@@ -567,6 +625,49 @@ async fn delete_service(
     }
 }
 
+#[derive(Deserialize)]
+struct PolicyForm {
+    csrf: String,
+    /// Empty for nobody.
+    #[serde(default)]
+    escalation_policy_id: String,
+}
+
+async fn set_policy(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<PolicyForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Some(id) = service_id(&id) else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("change escalation policies of services"));
+    }
+    let policy = match f.escalation_policy_id.trim() {
+        "" => serde_json::Value::Null,
+        raw => serde_json::Value::String(raw.to_owned()),
+    };
+    let body = UpdateService {
+        escalation_policy_id: Some(policy),
+        ..Default::default()
+    };
+    let outcome = services::update_service_with(&state, Actor::User(s.user.id), id, body).await;
+    after_form(&state, &s, id, outcome, |x| Feedback {
+        notice: Some(if x.escalation_policy_id.is_some() {
+            "Escalation policy changed.".into()
+        } else {
+            "Nobody is paged for this service now.".into()
+        }),
+        ..Default::default()
+    })
+    .await
+}
+
 // --- alerts and incidents ----------------------------------------------------------------------
 
 #[derive(Template)]
@@ -693,6 +794,11 @@ struct IncidentPage {
     service: Option<Service>,
     alerts: Vec<Alert>,
     timeline: Vec<TimelineRow>,
+    notifications: Vec<crate::web_oncall::NotificationRow>,
+    can_acknowledge: bool,
+    can_resolve: bool,
+    csrf: String,
+    error: Option<String>,
 }
 
 async fn incident_page(
@@ -703,6 +809,16 @@ async fn incident_page(
     let Ok(id) = id.parse::<IncidentId>() else {
         return Ok(not_found_page());
     };
+    render_incident(&state, &s, id, StatusCode::OK, None).await
+}
+
+async fn render_incident(
+    state: &AppState,
+    s: &WebSession,
+    id: IncidentId,
+    status: StatusCode,
+    error: Option<String>,
+) -> PageResult {
     let incident = match state.store.incident(id).await {
         Ok(i) => i,
         Err(e) if e.is_not_found() => return Ok(not_found_page()),
@@ -728,14 +844,80 @@ async fn incident_page(
         .into_iter()
         .map(Into::into)
         .collect();
+    let notifications = state
+        .store
+        .list_notifications(Some(id), None, Limit::MAX)
+        .await?;
+    let notifications = crate::web_oncall::notification_rows(state, notifications).await?;
+    let can_respond = s.user.role.allows(Role::Responder);
     Ok(html(
-        StatusCode::OK,
+        status,
         &IncidentPage {
-            nav: Some(Nav::new(&s, "/incidents")),
+            nav: Some(Nav::new(s, "/incidents")),
+            can_acknowledge: can_respond && incident.status == IncidentStatus::Triggered,
+            can_resolve: can_respond
+                && matches!(
+                    incident.status,
+                    IncidentStatus::Triggered
+                        | IncidentStatus::Acknowledged
+                        | IncidentStatus::Mitigated
+                ),
             incident,
             service,
             alerts,
             timeline,
+            notifications,
+            csrf: s.session.csrf_token.clone(),
+            error,
         },
     ))
+}
+
+/// Acknowledges or resolves by hand, then back to the incident; a move its status does not
+/// allow shows why (409).
+async fn move_incident(
+    state: &AppState,
+    s: &WebSession,
+    raw: &str,
+    csrf: &str,
+    to: IncidentStatus,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(csrf) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden(match to {
+            IncidentStatus::Acknowledged => "acknowledge incidents",
+            _ => "resolve incidents",
+        }));
+    }
+    match crate::oncall::set_incident_status_with(state, Actor::User(s.user.id), id, to).await {
+        Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
+        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
+        Err(e @ ApiError::Conflict { .. }) => {
+            render_incident(state, s, id, StatusCode::CONFLICT, Some(e.to_string())).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn acknowledge_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    move_incident(&state, &s, &id, &f.csrf, IncidentStatus::Acknowledged).await
+}
+
+async fn resolve_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    move_incident(&state, &s, &id, &f.csrf, IncidentStatus::Resolved).await
 }

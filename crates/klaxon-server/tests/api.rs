@@ -448,6 +448,22 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}", "get"),
         ("/api/v1/incidents/{id}/timeline", "get"),
         ("/api/v1/services/{id}/timeline", "get"),
+        ("/api/v1/escalation-policies", "get"),
+        ("/api/v1/escalation-policies", "post"),
+        ("/api/v1/escalation-policies/{id}", "get"),
+        ("/api/v1/escalation-policies/{id}", "patch"),
+        ("/api/v1/escalation-policies/{id}", "delete"),
+        ("/api/v1/users/{id}/contact-methods", "get"),
+        ("/api/v1/users/{id}/contact-methods", "post"),
+        ("/api/v1/contact-methods/{id}", "patch"),
+        ("/api/v1/contact-methods/{id}", "delete"),
+        ("/api/v1/contact-methods/{id}/test", "post"),
+        ("/api/v1/users/{id}/notification-rules", "get"),
+        ("/api/v1/users/{id}/notification-rules", "post"),
+        ("/api/v1/users/{id}/notification-rules/{rule_id}", "delete"),
+        ("/api/v1/incidents/{id}/acknowledge", "post"),
+        ("/api/v1/incidents/{id}/resolve", "post"),
+        ("/api/v1/incidents/{id}/notifications", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -460,6 +476,7 @@ async fn openapi_covers_every_api_route() {
             app.url,
             path.replace("{id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{window_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{rule_id}", "00000000-0000-7000-8000-000000000000")
         );
         let r = app
             .http

@@ -1,8 +1,14 @@
 //! The web UI's login: sessions, CSRF and throttling, over plain HTTP.
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use common::{Backend, TestApp};
 use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(oncall_policies_profile_and_incident_actions);
 
 /// The `name=value` of a Set-Cookie header of the response, if set.
 fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
@@ -391,5 +397,486 @@ async fn services_integrations_alerts_and_incidents_pages() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("open alerts"));
+    app.stop().await;
+}
+
+/// A webhook receiver that accepts every delivery; returns its URL and how many it got.
+async fn receiver() -> (String, Arc<AtomicUsize>) {
+    let got = Arc::new(AtomicUsize::new(0));
+    let counter = got.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// The value of the `location` header of a redirect.
+fn location(r: &reqwest::Response) -> String {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn oncall_policies_profile_and_incident_actions(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (cookie, csrf) = admin_session(&app).await;
+    let csrf = csrf.as_str();
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        app.http
+            .post(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let get = |path: &str| {
+        let req = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", &cookie);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let store = &app.state.store;
+    let admin = store
+        .user_credentials(&app.admin.email)
+        .await
+        .unwrap()
+        .user
+        .id;
+    let admin_id = admin.to_string();
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin.token,
+            &json!({"email": "ada@example.com", "name": "Ada Lovelace", "role": "responder",
+                    "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let ada_id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // --- escalation policies ---
+    let html = get("/escalation-policies").await;
+    assert!(html.contains("href=\"/profile\"") && html.contains("href=\"/escalation-policies\""));
+    assert!(html.contains("No escalation policies yet"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<option value=\"{ada_id}\">Ada Lovelace (ada@example.com)</option>"
+        )),
+        "{html}"
+    );
+    // Refusals name the field, answer 400, keep what was entered, and write nothing.
+    let r = post(
+        "/escalation-policies",
+        vec![
+            ("csrf", csrf),
+            ("name", "Primary"),
+            ("repeat", "1"),
+            ("delay1", "0"),
+            ("users1", &admin_id),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("level 1 delay_minutes: must be between 1 and 1440"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("<option value=\"{admin_id}\" selected>")));
+    assert!(html.contains("value=\"Primary\""));
+    let r = post(
+        "/escalation-policies",
+        vec![
+            ("csrf", csrf),
+            ("name", "Primary"),
+            ("delay1", "15"),
+            ("users1", &admin_id),
+            ("delay2", "10"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("level 2 targets: needs at least one target")
+    );
+    let r = post(
+        "/escalation-policies",
+        vec![
+            ("csrf", csrf),
+            ("name", " "),
+            ("delay1", "15"),
+            ("users1", &admin_id),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("name: must not be empty"));
+    let r = post(
+        "/escalation-policies",
+        vec![
+            ("csrf", "nope"),
+            ("name", "Primary"),
+            ("delay1", "15"),
+            ("users1", &admin_id),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        store
+            .list_escalation_policies(None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    let r = post(
+        "/escalation-policies",
+        vec![
+            ("csrf", csrf),
+            ("name", "Primary"),
+            ("description", "the day rota"),
+            ("repeat", "1"),
+            ("delay1", "15"),
+            ("users1", &admin_id),
+            ("users1", &ada_id),
+            ("delay2", "30"),
+            ("users2", &admin_id),
+            ("delay3", ""),
+        ],
+    )
+    .await
+    .unwrap();
+    let policy_path = location(&r);
+    let policy_id = policy_path
+        .strip_prefix("/escalation-policies/")
+        .unwrap()
+        .to_owned();
+    let html = get(&policy_path).await;
+    for want in [
+        "level 1: Administrator, Ada Lovelace — 15 min",
+        "level 2: Administrator — 30 min",
+        "1 more time after the last level",
+        "the day rota",
+        "no service",
+    ] {
+        assert!(html.contains(want), "{want}: {html}");
+    }
+    let html = get("/escalation-policies").await;
+    assert!(
+        html.contains("level 1: Administrator, Ada Lovelace — 15 min")
+            && html.contains(&format!("href=\"{policy_path}\">Primary</a>")),
+        "{html}"
+    );
+
+    // --- a service pages through it, set with the service page's form ---
+    let r = post(
+        "/services",
+        vec![
+            ("csrf", csrf),
+            ("name", "Checkout"),
+            ("urgency_rule", "high"),
+            ("grouping", "none"),
+            ("escalation_policy_id", ""),
+        ],
+    )
+    .await
+    .unwrap();
+    let service_path = location(&r);
+    let html = get(&service_path).await;
+    assert!(html.contains("none: incidents page nobody"), "{html}");
+    assert!(html.contains(&format!("<option value=\"{policy_id}\">Primary</option>")));
+    let r = post(
+        &format!("{service_path}/escalation-policy"),
+        vec![
+            ("csrf", csrf),
+            (
+                "escalation_policy_id",
+                "0195b6c8-0000-7000-8000-000000000001",
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("escalation_policy_id: no such escalation policy")
+    );
+    let r = post(
+        &format!("{service_path}/escalation-policy"),
+        vec![("csrf", csrf), ("escalation_policy_id", &policy_id)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Escalation policy changed."), "{html}");
+    assert!(html.contains(&format!("href=\"{policy_path}\">Primary</a>")));
+    assert!(html.contains(&format!(
+        "<option value=\"{policy_id}\" selected>Primary</option>"
+    )));
+    let html = get("/services").await;
+    assert!(html.contains(&format!("href=\"{policy_path}\">Primary</a>")));
+    let html = get(&policy_path).await;
+    assert!(html.contains(&format!("href=\"{service_path}\">Checkout</a>")));
+    // In use: deleting is refused with the reason.
+    let r = post(&format!("{policy_path}/delete"), vec![("csrf", csrf)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("services use this escalation policy")
+    );
+
+    // --- profile: contact methods (password asked again) and rules ---
+    let (hook, got) = receiver().await;
+    let html = get("/profile").await;
+    assert!(html.contains("No contact methods"), "{html}");
+    for kind in ["webhook", "slack", "teams", "mattermost"] {
+        assert!(
+            html.contains(&format!("<option value=\"{kind}\"")),
+            "{kind}"
+        );
+    }
+    assert!(!html.contains("<option value=\"sms\""));
+    let r = post(
+        "/profile/contact-methods",
+        vec![
+            ("csrf", csrf),
+            ("kind", "webhook"),
+            ("label", "pager bot"),
+            ("address", &hook),
+            ("password", "not my password"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("password: is not your password"), "{html}");
+    assert!(html.contains("value=\"pager bot\""));
+    assert!(store.list_contact_methods(admin).await.unwrap().is_empty());
+    let r = post(
+        "/profile/contact-methods",
+        vec![
+            ("csrf", csrf),
+            ("kind", "webhook"),
+            ("label", "pager bot"),
+            ("address", &hook),
+            ("password", &app.admin.password),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let methods = store.list_contact_methods(admin).await.unwrap();
+    assert_eq!(methods.len(), 1);
+    let method = &methods[0];
+    let secret = method.secret.clone().expect("webhooks have a secret");
+    assert!(
+        html.contains(&format!("data-testid=\"webhook-secret\">{secret}</code>")),
+        "{html}"
+    );
+    // Shown once.
+    let html = get("/profile").await;
+    assert!(!html.contains(&secret));
+    assert!(html.contains("pager bot") && html.contains(&hook));
+
+    let method_id = method.id.to_string();
+    let r = post(
+        "/profile/notification-rules",
+        vec![
+            ("csrf", csrf),
+            ("contact_method_id", &method_id),
+            ("delay_minutes", "2000"),
+            ("urgency", "high"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("delay_minutes: must be between 0 and 1440")
+    );
+    let r = post(
+        "/profile/notification-rules",
+        vec![
+            ("csrf", csrf),
+            ("contact_method_id", &method_id),
+            ("delay_minutes", "0"),
+            ("urgency", "high"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Added a rule: high urgency, after 0 min."),
+        "{html}"
+    );
+    assert!(html.contains("<td>high</td><td>0 min</td><td>pager bot (webhook)</td>"));
+    let rules = store.list_notification_rules(admin).await.unwrap();
+    assert_eq!(rules.len(), 1);
+
+    let r = post(
+        &format!("/profile/contact-methods/{method_id}/test"),
+        vec![("csrf", csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("queued"));
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 1, "the test went out");
+    let html = get("/profile").await;
+    assert!(
+        html.contains("(test)") && html.contains("status-sent"),
+        "{html}"
+    );
+
+    // --- an incident pages the admin; acknowledge and resolve with the buttons ---
+    let r = post(
+        &format!("{service_path}/integrations"),
+        vec![
+            ("csrf", csrf),
+            ("name", "Prometheus"),
+            ("kind", "events_v2"),
+        ],
+    )
+    .await
+    .unwrap();
+    let html = r.text().await.unwrap();
+    let i = html
+        .find("data-testid=\"integration-key\">")
+        .expect("the new key is shown")
+        + 30;
+    let key = html[i..i + 32].to_owned();
+    let r = app
+        .http
+        .post(format!("{}/v2/enqueue", app.url))
+        .json(
+            &json!({"routing_key": key, "event_action": "trigger", "dedup_key": "pay",
+            "payload": {"summary": "Payments failing", "source": "pay-1", "severity": "critical"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 2, "the admin was paged");
+    let html = get("/incidents").await;
+    let i = html.find("href=\"/incidents/").expect("an incident row") + 6;
+    let incident_path = html[i..].split('"').next().unwrap().to_owned();
+    let html = get(&incident_path).await;
+    assert!(
+        html.contains(&format!("action=\"{incident_path}/acknowledge\""))
+            && html.contains(&format!("action=\"{incident_path}/resolve\"")),
+        "{html}"
+    );
+    let i = html.find("<h2>Notifications</h2>").expect("notifications");
+    let section = &html[i..html[i..].find("<h2>Timeline</h2>").unwrap() + i];
+    assert_eq!(section.matches("data-testid=\"notification\"").count(), 1);
+    assert!(
+        section.contains("<td>Administrator</td><td>webhook</td>")
+            && section.contains("status-sent")
+            && section.contains("<td>1</td>"),
+        "{section}"
+    );
+
+    let r = post(&format!("{incident_path}/acknowledge"), vec![("csrf", "x")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &format!("{incident_path}/acknowledge"),
+        vec![("csrf", csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(location(&r), incident_path);
+    let html = get(&incident_path).await;
+    assert!(
+        html.contains("data-testid=\"incident-status\">acknowledged<")
+            && html.contains("incident.acknowledged"),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("action=\"{incident_path}/acknowledge\"")));
+    // Not allowed from its status: 409 with the reason, on the incident's page.
+    let r = post(
+        &format!("{incident_path}/acknowledge"),
+        vec![("csrf", csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("the incident cannot become acknowledged from its current status")
+    );
+    let r = post(&format!("{incident_path}/resolve"), vec![("csrf", csrf)])
+        .await
+        .unwrap();
+    assert_eq!(location(&r), incident_path);
+    let html = get(&incident_path).await;
+    assert!(html.contains("data-testid=\"incident-status\">resolved<"));
+    assert!(!html.contains(&format!("action=\"{incident_path}/resolve\"")));
+
+    // --- removing a rule, then the method ---
+    let r = post(
+        &format!("/profile/notification-rules/{}/delete", rules[0].id),
+        vec![("csrf", csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Rule removed."));
+    let r = post(
+        &format!("/profile/contact-methods/{method_id}/delete"),
+        vec![("csrf", csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Removed pager bot") && html.contains("No contact methods"));
+    assert!(store.list_contact_methods(admin).await.unwrap().is_empty());
     app.stop().await;
 }

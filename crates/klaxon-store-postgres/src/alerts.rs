@@ -17,23 +17,24 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    PgStore, corrupt, get, get_id, get_json, get_opt_ts, get_ts, insert_event, map_err, page,
+    PgStore, corrupt, get, get_id, get_json, get_opt_ts, get_ts, insert_event, insert_job, map_err,
+    page,
 };
 
 /// Like [`map_err`], but a foreign-key violation (23503) means the row referred to is gone.
-fn map_err_fk_not_found(e: sqlx::Error) -> StoreError {
+pub(crate) fn map_err_fk_not_found(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         e => map_err(e),
     }
 }
 
-fn get_parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreResult<T> {
+pub(crate) fn get_parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreResult<T> {
     let s: String = get(row, col)?;
     s.parse().map_err(|_| corrupt(col, &s))
 }
 
-fn get_u32(row: &PgRow, col: &str) -> StoreResult<u32> {
+pub(crate) fn get_u32(row: &PgRow, col: &str) -> StoreResult<u32> {
     let n: i64 = get(row, col)?;
     u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
 }
@@ -44,7 +45,7 @@ fn get_opt_u32(row: &PgRow, col: &str) -> StoreResult<Option<u32>> {
         .transpose()
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, col: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(row: &PgRow, col: &str) -> StoreResult<T> {
     let v = get_json(row, col)?;
     serde_json::from_value(v.clone()).map_err(|_| corrupt(col, &v.to_string()))
 }
@@ -57,6 +58,7 @@ fn service_from(row: &PgRow) -> StoreResult<Service> {
         urgency_rule: get_parsed(row, "urgency_rule")?,
         grouping: from_json(row, "grouping")?,
         auto_resolve: get(row, "auto_resolve")?,
+        escalation_policy_id: opt_id(row, "escalation_policy_id")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
@@ -88,7 +90,7 @@ fn maintenance_from(row: &PgRow) -> StoreResult<MaintenanceWindow> {
     })
 }
 
-fn opt_id<T: From<Uuid>>(row: &PgRow, col: &str) -> StoreResult<Option<T>> {
+pub(crate) fn opt_id<T: From<Uuid>>(row: &PgRow, col: &str) -> StoreResult<Option<T>> {
     Ok(get::<Option<Uuid>>(row, col)?.map(T::from))
 }
 
@@ -110,7 +112,7 @@ fn alert_from(row: &PgRow) -> StoreResult<Alert> {
     })
 }
 
-fn incident_from(row: &PgRow) -> StoreResult<Incident> {
+pub(crate) fn incident_from(row: &PgRow) -> StoreResult<Incident> {
     Ok(Incident {
         id: get_id(row, "id")?,
         number: get(row, "number")?,
@@ -152,7 +154,8 @@ impl PgStore {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO services (id, name, description, urgency_rule, grouping, auto_resolve,
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             created_at, updated_at, escalation_policy_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(s.id.0)
         .bind(&s.name)
@@ -162,9 +165,11 @@ impl PgStore {
         .bind(s.auto_resolve)
         .bind(to_millis(s.created_at))
         .bind(to_millis(s.updated_at))
+        .bind(s.escalation_policy_id.map(|p| p.0))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        // The only foreign key: the escalation policy does not exist.
+        .map_err(map_err_fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(s)
@@ -203,7 +208,8 @@ impl PgStore {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE services SET name = $2, description = $3, urgency_rule = $4,
-             grouping = $5, auto_resolve = $6, updated_at = $7 WHERE id = $1",
+             grouping = $5, auto_resolve = $6, updated_at = $7, escalation_policy_id = $8
+             WHERE id = $1",
         )
         .bind(s.id.0)
         .bind(&s.name)
@@ -212,9 +218,11 @@ impl PgStore {
         .bind(Json(&s.grouping))
         .bind(s.auto_resolve)
         .bind(to_millis(s.updated_at))
+        .bind(s.escalation_policy_id.map(|p| p.0))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?
+        // The only foreign key: the escalation policy does not exist.
+        .map_err(map_err_fk_not_found)?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -828,6 +836,10 @@ async fn open_alert(
             .execute(&mut **tx)
             .await
             .map_err(map_err)?;
+            // Its escalation starts in this transaction: an incident is never left unpaged.
+            if service.escalation_policy_id.is_some() {
+                insert_job(tx, &escalation_job(w.new_job_id, id, 0, w.at)).await?;
+            }
             insert_event(
                 tx,
                 &event(
@@ -836,7 +848,8 @@ async fn open_alert(
                     w.at,
                     EventKind::IncidentTriggered,
                     json!({"number": number, "title": content.summary, "urgency": urgency,
-                           "service_id": service.id}),
+                           "service_id": service.id,
+                           "escalation_policy_id": service.escalation_policy_id}),
                 ),
             )
             .await?;

@@ -14,8 +14,8 @@ use klaxon_domain::auth::Role;
 use klaxon_domain::clock::{from_millis, to_millis};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
-    AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId,
-    SessionId, UserId,
+    AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, SessionId, UserId,
 };
 use klaxon_store::*;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -23,6 +23,7 @@ use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 mod alerts;
+mod oncall;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -937,6 +938,125 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Page<Incident, IncidentId>> {
         self.do_list_incidents(filter, after, limit).await
+    }
+
+    async fn create_escalation_policy(
+        &self,
+        policy: EscalationPolicy,
+        event: NewEvent,
+    ) -> StoreResult<EscalationPolicy> {
+        self.do_create_escalation_policy(policy, event).await
+    }
+    async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy> {
+        self.do_escalation_policy(id).await
+    }
+    async fn list_escalation_policies(
+        &self,
+        after: Option<EscalationPolicyId>,
+        limit: u32,
+    ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>> {
+        self.do_list_escalation_policies(after, limit).await
+    }
+    async fn update_escalation_policy(
+        &self,
+        policy: EscalationPolicy,
+        event: NewEvent,
+    ) -> StoreResult<EscalationPolicy> {
+        self.do_update_escalation_policy(policy, event).await
+    }
+    async fn delete_escalation_policy(
+        &self,
+        id: EscalationPolicyId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_escalation_policy(id, event).await
+    }
+    async fn create_contact_method(
+        &self,
+        method: ContactMethod,
+        event: NewEvent,
+    ) -> StoreResult<ContactMethod> {
+        self.do_create_contact_method(method, event).await
+    }
+    async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
+        self.do_contact_method(id).await
+    }
+    async fn list_contact_methods(&self, user: UserId) -> StoreResult<Vec<ContactMethod>> {
+        self.do_list_contact_methods(user).await
+    }
+    async fn update_contact_method(
+        &self,
+        method: ContactMethod,
+        event: NewEvent,
+    ) -> StoreResult<ContactMethod> {
+        self.do_update_contact_method(method, event).await
+    }
+    async fn delete_contact_method(&self, id: ContactMethodId, event: NewEvent) -> StoreResult<()> {
+        self.do_delete_contact_method(id, event).await
+    }
+    async fn create_notification_rule(
+        &self,
+        rule: NotificationRule,
+        event: NewEvent,
+    ) -> StoreResult<NotificationRule> {
+        self.do_create_notification_rule(rule, event).await
+    }
+    async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {
+        self.do_list_notification_rules(user).await
+    }
+    async fn delete_notification_rule(
+        &self,
+        user: UserId,
+        id: NotificationRuleId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_notification_rule(user, id, event).await
+    }
+    async fn apply_escalation_step(&self, step: EscalationStep) -> StoreResult<bool> {
+        self.do_apply_escalation_step(step).await
+    }
+    async fn queue_notification(
+        &self,
+        notification: NewNotification,
+        event: NewEvent,
+    ) -> StoreResult<Notification> {
+        self.do_queue_notification(notification, event).await
+    }
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        claim_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Claimed> {
+        self.do_claim_notifications(now, claim_until, limit).await
+    }
+    async fn finish_notification(
+        &self,
+        id: NotificationId,
+        result: SendResult,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        self.do_finish_notification(id, result, event).await
+    }
+    async fn notification(&self, id: NotificationId) -> StoreResult<Notification> {
+        self.do_notification(id).await
+    }
+    async fn list_notifications(
+        &self,
+        incident: Option<IncidentId>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        self.do_list_notifications(incident, user, limit).await
+    }
+    async fn set_incident_status(
+        &self,
+        id: IncidentId,
+        status: klaxon_domain::incident::IncidentStatus,
+        at: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<Incident> {
+        self.do_set_incident_status(id, status, at, event).await
     }
 
     async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {

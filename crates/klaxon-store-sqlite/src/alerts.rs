@@ -34,6 +34,7 @@ fn service_from(row: &SqliteRow) -> StoreResult<Service> {
         urgency_rule: get_parsed(row, "urgency_rule")?,
         grouping: from_json(row, "grouping")?,
         auto_resolve: get(row, "auto_resolve")?,
+        escalation_policy_id: opt_id(row, "escalation_policy_id")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
@@ -128,12 +129,21 @@ async fn integration_in(
     integration_from(&row)
 }
 
+/// The services table's one foreign key that a caller can break: the escalation policy.
+fn policy_missing(e: sqlx::Error) -> StoreError {
+    match map_err(e) {
+        StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
+        other => other,
+    }
+}
+
 impl SqliteStore {
     pub(crate) async fn do_create_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO services (id, name, description, urgency_rule, grouping, auto_resolve,
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             created_at, updated_at, escalation_policy_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(s.id.to_string())
         .bind(&s.name)
@@ -143,9 +153,10 @@ impl SqliteStore {
         .bind(s.auto_resolve)
         .bind(to_millis(s.created_at))
         .bind(to_millis(s.updated_at))
+        .bind(s.escalation_policy_id.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        .map_err(policy_missing)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(s)
@@ -184,7 +195,8 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE services SET name = $2, description = $3, urgency_rule = $4,
-             grouping = $5, auto_resolve = $6, updated_at = $7 WHERE id = $1",
+             grouping = $5, auto_resolve = $6, updated_at = $7, escalation_policy_id = $8
+             WHERE id = $1",
         )
         .bind(s.id.to_string())
         .bind(&s.name)
@@ -193,9 +205,10 @@ impl SqliteStore {
         .bind(serde_json::to_string(&s.grouping).unwrap_or_default())
         .bind(s.auto_resolve)
         .bind(to_millis(s.updated_at))
+        .bind(s.escalation_policy_id.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?
+        .map_err(policy_missing)?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);

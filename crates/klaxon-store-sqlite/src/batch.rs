@@ -239,7 +239,7 @@ fn service<'s>(
     let mut stmt = tx
         .prepare_cached(
             "SELECT id, name, description, urgency_rule, grouping, auto_resolve, created_at,
-             updated_at FROM services WHERE id = ?1",
+             updated_at, escalation_policy_id FROM services WHERE id = ?1",
         )
         .db()?;
     let mut rows = stmt.query([id.to_string()]).db()?;
@@ -251,6 +251,11 @@ fn service<'s>(
         urgency_rule: parsed(row, "urgency_rule")?,
         grouping: from_json(row, "grouping")?,
         auto_resolve: row.get("auto_resolve").db()?,
+        escalation_policy_id: row
+            .get::<_, Option<String>>("escalation_policy_id")
+            .db()?
+            .map(|p| p.parse().map_err(|_| corrupt("escalation_policy_id", &p)))
+            .transpose()?,
         created_at: from_millis(row.get("created_at").db()?),
         updated_at: from_millis(row.get("updated_at").db()?),
     }))
@@ -554,13 +559,16 @@ fn incident_for(
         at,
     ))
     .db()?;
+    if service.escalation_policy_id.is_some() {
+        insert_job(tx, &escalation_job(w.new_job_id, id, 0, w.at))?;
+    }
     let opened = event(
         SubjectType::Incident,
         id,
         w.at,
         EventKind::IncidentTriggered,
         json!({"number": number, "title": content.summary, "urgency": urgency,
-               "service_id": service.id}),
+               "service_id": service.id, "escalation_policy_id": service.escalation_policy_id}),
     );
     Ok((id, Some(opened)))
 }

@@ -8,10 +8,12 @@ use klaxon_domain::alert::{
     IntegrationKind, Link, Severity, Signal, Step, Urgency, UrgencyRule,
 };
 use klaxon_domain::auth::{DisplayName, EmailAddress, Role, TokenName};
+use klaxon_domain::contact::{ContactKind, NotificationStatus};
+use klaxon_domain::escalation::{Level, Plan, STEP_JOB, StepJob, Target, step_job_key};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
-    AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId,
-    SessionId, UserId,
+    AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, SessionId, UserId,
 };
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
@@ -686,6 +688,7 @@ fn new_service(name: &str, grouping: Grouping, auto_resolve: bool) -> Service {
         urgency_rule: UrgencyRule::SeverityBased,
         grouping,
         auto_resolve,
+        escalation_policy_id: None,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -798,6 +801,7 @@ impl Monitored {
             at: when,
             new_alert_id: AlertId::new(when, rnd()),
             new_incident_id: IncidentId::new(when, rnd()),
+            new_job_id: JobId::new(when, rnd()),
         }
     }
 
@@ -819,7 +823,11 @@ impl Monitored {
 }
 
 async fn monitored(s: &Arc<dyn Store>, name: &str, grouping: Grouping, auto: bool) -> Monitored {
-    let svc = new_service(name, grouping, auto);
+    monitored_service(s, new_service(name, grouping, auto)).await
+}
+
+/// Creates the service as given, with one integration.
+async fn monitored_service(s: &Arc<dyn Store>, svc: Service) -> Monitored {
     let service = s
         .create_service(svc.clone(), service_ev(svc.id, EventKind::ServiceCreated))
         .await
@@ -2466,6 +2474,1825 @@ pub async fn alerts_and_incidents_list_newest_first_with_filters(s: Arc<dyn Stor
         .map(|i| i.number)
         .collect();
     assert_eq!(numbers, vec![7, 6, 5, 4, 3, 2, 1]);
+}
+
+// --- on-call ---------------------------------------------------------------------------------
+
+async fn person(s: &Arc<dyn Store>, email: &str) -> User {
+    let u = new_user(email, Role::Responder);
+    s.create_user(u.clone(), user_created(&u)).await.unwrap()
+}
+
+/// A plan of one level per entry (its users, its delay in minutes).
+fn plan(levels: &[(&[UserId], u32)], repeat: u32) -> Plan {
+    Plan::new(
+        levels
+            .iter()
+            .map(|(users, delay)| Level {
+                delay_minutes: *delay,
+                targets: users.iter().map(|u| Target::User(*u)).collect(),
+            })
+            .collect(),
+        repeat,
+    )
+    .unwrap()
+}
+
+fn new_policy(name: &str, plan: Plan) -> EscalationPolicy {
+    EscalationPolicy {
+        id: EscalationPolicyId::new(t0(), rnd()),
+        name: name.into(),
+        description: format!("who answers for {name}"),
+        plan,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn policy_ev(id: EscalationPolicyId, kind: EventKind) -> NewEvent {
+    ev(SubjectType::EscalationPolicy, id, kind, json!({}))
+}
+
+async fn create_policy(s: &Arc<dyn Store>, p: &EscalationPolicy) -> EscalationPolicy {
+    s.create_escalation_policy(
+        p.clone(),
+        policy_ev(p.id, EventKind::EscalationPolicyCreated),
+    )
+    .await
+    .unwrap()
+}
+
+fn user_ev(id: UserId, kind: EventKind) -> NewEvent {
+    ev(SubjectType::User, id, kind, json!({}))
+}
+
+fn new_method(user: UserId, kind: ContactKind, address: &str) -> ContactMethod {
+    ContactMethod {
+        id: ContactMethodId::new(t0(), rnd()),
+        user_id: user,
+        kind,
+        label: format!("my {kind:?}"),
+        address: address.into(),
+        secret: None,
+        created_at: t0(),
+    }
+}
+
+async fn create_method(s: &Arc<dyn Store>, m: &ContactMethod) -> ContactMethod {
+    s.create_contact_method(m.clone(), user_ev(m.user_id, EventKind::ContactMethodAdded))
+        .await
+        .unwrap()
+}
+
+fn new_rule(method: &ContactMethod, delay_minutes: u32, urgency: Urgency) -> NotificationRule {
+    NotificationRule {
+        id: NotificationRuleId::new(t0(), rnd()),
+        user_id: method.user_id,
+        contact_method_id: method.id,
+        delay_minutes,
+        urgency,
+        created_at: t0(),
+    }
+}
+
+fn new_notification(
+    method: &ContactMethod,
+    incident: Option<IncidentId>,
+    key: &str,
+    run_at: Timestamp,
+) -> NewNotification {
+    NewNotification {
+        id: NotificationId::new(t0(), rnd()),
+        incident_id: incident,
+        user_id: method.user_id,
+        contact_method_id: Some(method.id),
+        kind: method.kind,
+        address: method.address.clone(),
+        dedup_key: key.into(),
+        payload: json!({"summary": key, "lines": ["a", "b"], "n": 1}),
+        run_at,
+        created_at: t0(),
+    }
+}
+
+/// Where a notification's events go: its incident's timeline, or its user's.
+fn note_subject(incident: Option<IncidentId>, user: UserId) -> (SubjectType, String) {
+    match incident {
+        Some(i) => (SubjectType::Incident, i.to_string()),
+        None => (SubjectType::User, user.to_string()),
+    }
+}
+
+fn note_ev(n: &Notification, kind: EventKind) -> NewEvent {
+    let (st, id) = note_subject(n.incident_id, n.user_id);
+    ev(st, id, kind, json!({"notification_id": n.id}))
+}
+
+/// The kinds of the events about one notification, in order.
+async fn note_events(s: &Arc<dyn Store>, n: &Notification) -> Vec<EventKind> {
+    let (st, id) = note_subject(n.incident_id, n.user_id);
+    events_of(s, st, id)
+        .await
+        .into_iter()
+        .filter(|e| e.data["notification_id"] == json!(n.id))
+        .map(|e| e.kind)
+        .collect()
+}
+
+async fn queue(s: &Arc<dyn Store>, n: NewNotification) -> Notification {
+    let (st, id) = note_subject(n.incident_id, n.user_id);
+    let e = ev(
+        st,
+        id,
+        EventKind::NotificationQueued,
+        json!({"notification_id": n.id}),
+    );
+    s.queue_notification(n, e).await.unwrap()
+}
+
+fn escalation_step(
+    incident: IncidentId,
+    step: u32,
+    notifications: Vec<NewNotification>,
+    next: Option<NewJob>,
+) -> EscalationStep {
+    EscalationStep {
+        incident_id: incident,
+        step,
+        at: mins(i64::from(step)),
+        notifications,
+        events: vec![ev(
+            SubjectType::Incident,
+            incident,
+            EventKind::IncidentEscalated,
+            json!({"step": step}),
+        )],
+        next,
+    }
+}
+
+async fn all_jobs(s: &Arc<dyn Store>) -> Vec<Job> {
+    let page = s.list_jobs(None, 1000).await.unwrap();
+    assert_eq!(page.next, None);
+    page.items
+}
+
+async fn all_notifications(s: &Arc<dyn Store>, incident: Option<IncidentId>) -> Vec<Notification> {
+    s.list_notifications(incident, None, 1000).await.unwrap()
+}
+
+fn conflict(r: StoreResult<impl std::fmt::Debug>, name: &str) {
+    match r {
+        Err(StoreError::Conflict { constraint }) => assert_eq!(constraint, name),
+        other => panic!("expected a {name} conflict, got {other:?}"),
+    }
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+pub async fn escalation_policies_are_kept_and_deleted_once_unused(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let bob = person(&s, "bob@example.com").await;
+    let primary = new_policy("primary", plan(&[(&[ada.id], 5)], 0));
+    assert_eq!(create_policy(&s, &primary).await, primary);
+    assert_eq!(s.escalation_policy(primary.id).await.unwrap(), primary);
+    assert!(
+        s.escalation_policy(EscalationPolicyId::new(t0(), rnd()))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // A plan paging someone who does not exist: not found, nothing written.
+    let ghost = UserId::new(t0(), rnd());
+    let bad = new_policy("bad", plan(&[(&[ada.id], 5), (&[ghost], 5)], 0));
+    assert!(
+        s.create_escalation_policy(
+            bad.clone(),
+            policy_ev(bad.id, EventKind::EscalationPolicyCreated)
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    assert!(
+        s.escalation_policy(bad.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        events_of(&s, SubjectType::EscalationPolicy, bad.id)
+            .await
+            .is_empty()
+    );
+
+    // A taken name: a named conflict, nothing written.
+    let dup = new_policy("primary", plan(&[(&[bob.id], 5)], 0));
+    conflict(
+        s.create_escalation_policy(
+            dup.clone(),
+            policy_ev(dup.id, EventKind::EscalationPolicyCreated),
+        )
+        .await,
+        "escalation_policies_name",
+    );
+    assert!(
+        s.escalation_policy(dup.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        events_of(&s, SubjectType::EscalationPolicy, dup.id)
+            .await
+            .is_empty()
+    );
+
+    // Listing pages in id order.
+    let mut ids = vec![primary.id];
+    for i in 0..4 {
+        let p = new_policy(&format!("team{i}"), plan(&[(&[bob.id], 10)], 1));
+        ids.push(p.id);
+        create_policy(&s, &p).await;
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.list_escalation_policies(after, 2).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|p| p.id));
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let exact = s.list_escalation_policies(None, 5).await.unwrap();
+    assert_eq!((exact.items.len(), exact.next), (5, None));
+
+    // Updating replaces name, description and plan, not the creation time.
+    let mut changed = primary.clone();
+    changed.name = "primary-eu".into();
+    changed.description = "europe".into();
+    changed.plan = plan(&[(&[ada.id, bob.id], 3), (&[bob.id], 30)], 2);
+    changed.updated_at = at(60);
+    changed.created_at = at(999);
+    let updated = s
+        .update_escalation_policy(
+            changed.clone(),
+            policy_ev(primary.id, EventKind::EscalationPolicyUpdated),
+        )
+        .await
+        .unwrap();
+    let expected = EscalationPolicy {
+        created_at: primary.created_at,
+        ..changed
+    };
+    assert_eq!(updated, expected);
+    assert_eq!(s.escalation_policy(primary.id).await.unwrap(), expected);
+    let mut clash = expected.clone();
+    clash.name = "team0".into();
+    conflict(
+        s.update_escalation_policy(
+            clash,
+            policy_ev(primary.id, EventKind::EscalationPolicyUpdated),
+        )
+        .await,
+        "escalation_policies_name",
+    );
+    let mut paging_ghost = expected.clone();
+    paging_ghost.plan = plan(&[(&[ghost], 5)], 0);
+    assert!(
+        s.update_escalation_policy(
+            paging_ghost,
+            policy_ev(primary.id, EventKind::EscalationPolicyUpdated),
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    assert!(
+        s.update_escalation_policy(
+            new_policy("nowhere", plan(&[(&[ada.id], 5)], 0)),
+            policy_ev(primary.id, EventKind::EscalationPolicyUpdated),
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    assert_eq!(s.escalation_policy(primary.id).await.unwrap(), expected);
+
+    // While a service uses it, it stays.
+    let mut svc = new_service("checkout", Grouping::None, true);
+    svc.escalation_policy_id = Some(primary.id);
+    s.create_service(svc.clone(), service_ev(svc.id, EventKind::ServiceCreated))
+        .await
+        .unwrap();
+    let deleted = || policy_ev(primary.id, EventKind::EscalationPolicyDeleted);
+    conflict(
+        s.delete_escalation_policy(primary.id, deleted()).await,
+        "escalation_policy_in_use",
+    );
+    assert_eq!(s.escalation_policy(primary.id).await.unwrap(), expected);
+
+    // Once the service lets go of it, it can go.
+    svc.escalation_policy_id = None;
+    s.update_service(svc.clone(), service_ev(svc.id, EventKind::ServiceUpdated))
+        .await
+        .unwrap();
+    s.delete_escalation_policy(primary.id, deleted())
+        .await
+        .unwrap();
+    assert!(
+        s.escalation_policy(primary.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        s.delete_escalation_policy(primary.id, deleted())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(
+        s.list_escalation_policies(None, 50)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::EscalationPolicy, primary.id).await),
+        vec![
+            EventKind::EscalationPolicyCreated,
+            EventKind::EscalationPolicyUpdated,
+            EventKind::EscalationPolicyDeleted
+        ]
+    );
+}
+
+pub async fn services_name_an_existing_escalation_policy(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let p = create_policy(&s, &new_policy("primary", plan(&[(&[ada.id], 5)], 0))).await;
+    let mut svc = new_service("api", Grouping::None, true);
+    svc.escalation_policy_id = Some(p.id);
+    assert_eq!(
+        s.create_service(svc.clone(), service_ev(svc.id, EventKind::ServiceCreated))
+            .await
+            .unwrap(),
+        svc
+    );
+    assert_eq!(s.service(svc.id).await.unwrap(), svc);
+    assert_eq!(
+        s.list_services(None, 10).await.unwrap().items,
+        vec![svc.clone()]
+    );
+
+    // An unknown policy: not found, and neither the service nor its event is written.
+    let mut orphan = new_service("orphan", Grouping::None, true);
+    orphan.escalation_policy_id = Some(EscalationPolicyId::new(t0(), rnd()));
+    assert!(
+        s.create_service(
+            orphan.clone(),
+            service_ev(orphan.id, EventKind::ServiceCreated)
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    assert!(s.service(orphan.id).await.unwrap_err().is_not_found());
+    assert!(
+        events_of(&s, SubjectType::Service, orphan.id)
+            .await
+            .is_empty()
+    );
+
+    // Updating sets and clears it; an unknown one changes nothing.
+    let mut none = svc.clone();
+    none.escalation_policy_id = None;
+    none.updated_at = at(10);
+    assert_eq!(
+        s.update_service(none.clone(), service_ev(svc.id, EventKind::ServiceUpdated))
+            .await
+            .unwrap(),
+        none
+    );
+    let mut unknown = none.clone();
+    unknown.escalation_policy_id = Some(EscalationPolicyId::new(t0(), rnd()));
+    unknown.updated_at = at(20);
+    assert!(
+        s.update_service(unknown, service_ev(svc.id, EventKind::ServiceUpdated))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(s.service(svc.id).await.unwrap(), none);
+    let mut again = none.clone();
+    again.escalation_policy_id = Some(p.id);
+    again.updated_at = at(30);
+    s.update_service(again.clone(), service_ev(svc.id, EventKind::ServiceUpdated))
+        .await
+        .unwrap();
+    assert_eq!(s.service(svc.id).await.unwrap(), again);
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::Service, svc.id).await),
+        vec![
+            EventKind::ServiceCreated,
+            EventKind::ServiceUpdated,
+            EventKind::ServiceUpdated
+        ]
+    );
+}
+
+pub async fn contact_methods_belong_to_a_user_and_take_their_rules_along(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let bob = person(&s, "bob@example.com").await;
+    let email = new_method(ada.id, ContactKind::Email, "ada@example.com");
+    let mut hook = new_method(
+        ada.id,
+        ContactKind::Webhook,
+        "https://hooks.example.com/ada",
+    );
+    hook.secret = Some("whsec_0123456789abcdef".into());
+    let sms = new_method(bob.id, ContactKind::Sms, "+14155550123");
+    for m in [&email, &hook, &sms] {
+        assert_eq!(&create_method(&s, m).await, m);
+        assert_eq!(&s.contact_method(m.id).await.unwrap(), m);
+    }
+    assert_eq!(
+        s.list_contact_methods(ada.id).await.unwrap(),
+        sorted(vec![email.id, hook.id])
+            .into_iter()
+            .map(|id| if id == email.id {
+                email.clone()
+            } else {
+                hook.clone()
+            })
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.list_contact_methods(bob.id).await.unwrap(),
+        vec![sms.clone()]
+    );
+    assert!(
+        s.contact_method(ContactMethodId::new(t0(), rnd()))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // For nobody: not found, nothing written.
+    let ghost = UserId::new(t0(), rnd());
+    let lost = new_method(ghost, ContactKind::Email, "ghost@example.com");
+    assert!(
+        s.create_contact_method(lost.clone(), user_ev(ghost, EventKind::ContactMethodAdded))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(s.contact_method(lost.id).await.unwrap_err().is_not_found());
+    assert!(events_of(&s, SubjectType::User, ghost).await.is_empty());
+
+    // Updating changes label and address only.
+    let mut changed = hook.clone();
+    changed.label = "pager bridge".into();
+    changed.address = "https://hooks.example.com/ada2".into();
+    changed.secret = Some("not this".into());
+    changed.kind = ContactKind::Slack;
+    changed.user_id = bob.id;
+    changed.created_at = at(999);
+    let expected = ContactMethod {
+        label: changed.label.clone(),
+        address: changed.address.clone(),
+        ..hook.clone()
+    };
+    assert_eq!(
+        s.update_contact_method(changed, user_ev(ada.id, EventKind::ContactMethodChanged))
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(s.contact_method(hook.id).await.unwrap(), expected);
+    assert!(
+        s.update_contact_method(lost, user_ev(ada.id, EventKind::ContactMethodChanged))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // Deleting a method deletes the rules that use it, and only those.
+    let by_hook = new_rule(&hook, 0, Urgency::High);
+    let by_hook_later = new_rule(&hook, 15, Urgency::Low);
+    let by_email = new_rule(&email, 5, Urgency::High);
+    for r in [&by_hook, &by_hook_later, &by_email] {
+        s.create_notification_rule(r.clone(), user_ev(ada.id, EventKind::NotificationRuleAdded))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.list_notification_rules(ada.id).await.unwrap().len(), 3);
+    s.delete_contact_method(hook.id, user_ev(ada.id, EventKind::ContactMethodRemoved))
+        .await
+        .unwrap();
+    assert!(s.contact_method(hook.id).await.unwrap_err().is_not_found());
+    assert_eq!(
+        s.list_notification_rules(ada.id).await.unwrap(),
+        vec![by_email]
+    );
+    assert_eq!(
+        s.list_contact_methods(ada.id).await.unwrap(),
+        vec![email.clone()]
+    );
+    assert!(
+        s.delete_contact_method(hook.id, user_ev(ada.id, EventKind::ContactMethodRemoved))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::User, ada.id).await),
+        vec![
+            EventKind::UserCreated,
+            EventKind::ContactMethodAdded,
+            EventKind::ContactMethodAdded,
+            EventKind::ContactMethodChanged,
+            EventKind::NotificationRuleAdded,
+            EventKind::NotificationRuleAdded,
+            EventKind::NotificationRuleAdded,
+            EventKind::ContactMethodRemoved,
+        ]
+    );
+}
+
+pub async fn notification_rules_use_the_users_own_methods_ordered_by_delay(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let bob = person(&s, "bob@example.com").await;
+    let ada_sms = create_method(&s, &new_method(ada.id, ContactKind::Sms, "+14155550100")).await;
+    let ada_mail = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Email, "ada@example.com"),
+    )
+    .await;
+    let bob_sms = create_method(&s, &new_method(bob.id, ContactKind::Sms, "+14155550199")).await;
+
+    let r10 = new_rule(&ada_sms, 10, Urgency::High);
+    let r0 = new_rule(&ada_mail, 0, Urgency::High);
+    let r5 = new_rule(&ada_sms, 5, Urgency::Low);
+    for r in [&r10, &r0, &r5] {
+        assert_eq!(
+            &s.create_notification_rule(
+                r.clone(),
+                user_ev(ada.id, EventKind::NotificationRuleAdded)
+            )
+            .await
+            .unwrap(),
+            r
+        );
+    }
+    assert_eq!(
+        s.list_notification_rules(ada.id).await.unwrap(),
+        vec![r0.clone(), r5.clone(), r10.clone()]
+    );
+    assert!(s.list_notification_rules(bob.id).await.unwrap().is_empty());
+
+    // Someone else's method, or none: not found, nothing written.
+    let mut stolen = new_rule(&bob_sms, 0, Urgency::High);
+    stolen.user_id = ada.id;
+    let mut nowhere = new_rule(&ada_sms, 0, Urgency::High);
+    nowhere.contact_method_id = ContactMethodId::new(t0(), rnd());
+    for r in [stolen, nowhere] {
+        assert!(
+            s.create_notification_rule(r, user_ev(ada.id, EventKind::NotificationRuleAdded))
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+    }
+    assert_eq!(s.list_notification_rules(ada.id).await.unwrap().len(), 3);
+    assert!(s.list_notification_rules(bob.id).await.unwrap().is_empty());
+
+    // Deleting is per user.
+    assert!(
+        s.delete_notification_rule(
+            bob.id,
+            r5.id,
+            user_ev(bob.id, EventKind::NotificationRuleRemoved)
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    s.delete_notification_rule(
+        ada.id,
+        r5.id,
+        user_ev(ada.id, EventKind::NotificationRuleRemoved),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.list_notification_rules(ada.id).await.unwrap(),
+        vec![r0, r10]
+    );
+    assert!(
+        s.delete_notification_rule(
+            ada.id,
+            r5.id,
+            user_ev(ada.id, EventKind::NotificationRuleRemoved)
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::User, ada.id).await)
+            .iter()
+            .filter(|k| matches!(
+                k,
+                EventKind::NotificationRuleAdded | EventKind::NotificationRuleRemoved
+            ))
+            .count(),
+        4
+    );
+    assert!(
+        kinds(&events_of(&s, SubjectType::User, bob.id).await)
+            .iter()
+            .all(|k| !matches!(k, EventKind::NotificationRuleRemoved))
+    );
+}
+
+pub async fn an_incident_on_a_paged_service_enqueues_its_first_escalation_step(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let p = create_policy(&s, &new_policy("primary", plan(&[(&[ada.id], 5)], 0))).await;
+    let mut svc = new_service("paged", Grouping::Time { window_minutes: 30 }, true);
+    svc.escalation_policy_id = Some(p.id);
+    let paged = monitored_service(&s, svc).await;
+
+    let first = paged.trigger("cpu", "cpu 99%", mins(1));
+    assert_eq!(
+        apply(&s, first.clone()).await,
+        opened(&first, Some(first.new_incident_id), true)
+    );
+    let incident = first.new_incident_id;
+    let jobs = all_jobs(&s).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job.id, first.new_job_id);
+    assert_eq!(job.kind, STEP_JOB);
+    assert_eq!(
+        job.dedup_key.as_deref(),
+        Some(format!("escalation:{incident}:0").as_str())
+    );
+    assert_eq!(job.dedup_key, Some(step_job_key(incident, 0)));
+    assert_eq!(
+        serde_json::from_value::<StepJob>(job.payload.clone()).unwrap(),
+        StepJob {
+            incident_id: incident,
+            step: 0
+        }
+    );
+    assert_eq!((job.run_at, job.attempts, job.dead_at), (mins(1), 0, None));
+    let timeline = events_of(&s, SubjectType::Incident, incident).await;
+    assert_eq!(timeline[0].kind, EventKind::IncidentTriggered);
+    assert_eq!(timeline[0].data["escalation_policy_id"], json!(p.id));
+
+    // Deduplicating or joining the open incident starts nothing more.
+    assert_eq!(
+        apply(&s, paged.trigger("cpu", "cpu 100%", mins(2)))
+            .await
+            .step,
+        Step::Deduplicate
+    );
+    let joined = paged.trigger("mem", "memory", mins(3));
+    assert_eq!(
+        apply(&s, joined.clone()).await,
+        opened(&joined, Some(incident), false)
+    );
+    assert_eq!(all_jobs(&s).await.len(), 1);
+
+    // A service without a policy pages nobody.
+    let quiet = monitored(&s, "quiet", Grouping::None, true).await;
+    let unpaged = quiet.trigger("cpu", "cpu 99%", mins(4));
+    assert!(apply(&s, unpaged.clone()).await.incident_opened);
+    let timeline = events_of(&s, SubjectType::Incident, unpaged.new_incident_id).await;
+    assert_eq!(timeline[0].kind, EventKind::IncidentTriggered);
+    assert_eq!(
+        timeline[0].data["escalation_policy_id"],
+        serde_json::Value::Null
+    );
+    assert!(s.job(unpaged.new_job_id).await.unwrap_err().is_not_found());
+
+    // Nor does an alert during maintenance, which opens no incident.
+    let mut svc = new_service("maint", Grouping::None, true);
+    svc.escalation_policy_id = Some(p.id);
+    let maint = monitored_service(&s, svc).await;
+    s.create_maintenance(
+        window(maint.service.id, 10, 70, "upgrade"),
+        service_ev(maint.service.id, EventKind::MaintenanceScheduled),
+    )
+    .await
+    .unwrap();
+    let during = maint.trigger("disk", "disk full", mins(20));
+    assert_eq!(
+        apply(&s, during.clone()).await,
+        opened(&during, None, false)
+    );
+    assert!(s.job(during.new_job_id).await.unwrap_err().is_not_found());
+    assert_eq!(all_jobs(&s).await.len(), 1);
+
+    // The engine finds the step due at once.
+    let claimed = s.claim_jobs("engine", mins(1), mins(2), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, first.new_job_id);
+
+    // Two incidents opened in one batch start one escalation each.
+    let mut svc = new_service("burst", Grouping::None, true);
+    svc.escalation_policy_id = Some(p.id);
+    let burst = monitored_service(&s, svc).await;
+    let (a, b) = (
+        burst.trigger("a", "a", mins(30)),
+        burst.trigger("b", "b", mins(30)),
+    );
+    apply_all(&s, vec![a.clone(), b.clone()]).await;
+    for w in [&a, &b] {
+        let job = s.job(w.new_job_id).await.unwrap();
+        assert_eq!(job.dedup_key, Some(step_job_key(w.new_incident_id, 0)));
+    }
+    assert_eq!(all_jobs(&s).await.len(), 3);
+}
+
+pub async fn escalation_steps_are_written_once(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let mail = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Email, "ada@example.com"),
+    )
+    .await;
+    let sms = create_method(&s, &new_method(ada.id, ContactKind::Sms, "+14155550100")).await;
+    let m = monitored(&s, "api", Grouping::None, true).await;
+    let w = m.trigger("cpu", "cpu 99%", mins(0));
+    apply(&s, w.clone()).await;
+    let inc = w.new_incident_id;
+    let key = |n: u32, ch: &str| format!("incident:{inc}:step:{n}:{ch}");
+
+    let step0 = |next_id: JobId| {
+        let mut next = escalation_job(next_id, inc, 1, mins(5));
+        next.created_at = mins(0);
+        escalation_step(
+            inc,
+            0,
+            vec![
+                new_notification(&mail, Some(inc), &key(0, "mail"), mins(0)),
+                new_notification(&sms, Some(inc), &key(0, "sms"), mins(2)),
+            ],
+            Some(next),
+        )
+    };
+    let first = step0(JobId::new(t0(), rnd()));
+    assert!(s.apply_escalation_step(first.clone()).await.unwrap());
+    let notes = all_notifications(&s, Some(inc)).await;
+    assert_eq!(
+        sorted(notes.iter().map(|n| n.id).collect()),
+        sorted(first.notifications.iter().map(|n| n.id).collect::<Vec<_>>())
+    );
+    for (n, new) in notes.iter().map(|n| {
+        (
+            n,
+            first
+                .notifications
+                .iter()
+                .find(|x| x.id == n.id)
+                .unwrap()
+                .clone(),
+        )
+    }) {
+        assert_eq!(
+            n,
+            &Notification {
+                id: new.id,
+                incident_id: Some(inc),
+                user_id: ada.id,
+                contact_method_id: new.contact_method_id,
+                kind: new.kind,
+                address: new.address.clone(),
+                dedup_key: new.dedup_key.clone(),
+                payload: new.payload.clone(),
+                status: NotificationStatus::Pending,
+                attempts: 0,
+                run_at: new.run_at,
+                last_error: None,
+                created_at: new.created_at,
+                sent_at: None,
+            }
+        );
+        assert_eq!(&s.notification(n.id).await.unwrap(), n);
+    }
+    let next_id = first.next.as_ref().unwrap().id;
+    let next = s.job(next_id).await.unwrap();
+    assert_eq!(
+        (next.kind.as_str(), next.dedup_key.clone(), next.run_at),
+        (STEP_JOB, Some(step_job_key(inc, 1)), mins(5))
+    );
+    let escalated = |evs: &[Event]| {
+        evs.iter()
+            .filter(|e| e.kind == EventKind::IncidentEscalated)
+            .count()
+    };
+    assert_eq!(
+        escalated(&events_of(&s, SubjectType::Incident, inc).await),
+        1
+    );
+
+    // The same step again (a retried job, a second engine): nothing is written.
+    let again = step0(JobId::new(t0(), rnd()));
+    assert!(!s.apply_escalation_step(again.clone()).await.unwrap());
+    assert_eq!(all_notifications(&s, Some(inc)).await, notes);
+    for n in &again.notifications {
+        assert!(s.notification(n.id).await.unwrap_err().is_not_found());
+    }
+    assert!(
+        s.job(again.next.as_ref().unwrap().id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(all_jobs(&s).await.len(), 1);
+    assert_eq!(
+        escalated(&events_of(&s, SubjectType::Incident, inc).await),
+        1
+    );
+
+    // The next step writes, but a notification whose key exists is not queued twice.
+    let step1 = escalation_step(
+        inc,
+        1,
+        vec![
+            new_notification(&mail, Some(inc), &key(0, "mail"), mins(5)),
+            new_notification(&mail, Some(inc), &key(1, "mail"), mins(5)),
+        ],
+        None,
+    );
+    assert!(s.apply_escalation_step(step1.clone()).await.unwrap());
+    let notes = all_notifications(&s, Some(inc)).await;
+    assert_eq!(notes.len(), 3);
+    assert!(
+        s.notification(step1.notifications[0].id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(
+        s.notification(step1.notifications[1].id)
+            .await
+            .unwrap()
+            .dedup_key,
+        key(1, "mail")
+    );
+    // Oldest first.
+    assert!(
+        notes
+            .windows(2)
+            .all(|w| (w[0].created_at, w[0].id) <= (w[1].created_at, w[1].id))
+    );
+    assert_eq!(
+        escalated(&events_of(&s, SubjectType::Incident, inc).await),
+        2
+    );
+
+    // Several engines racing on one step: exactly one writes it.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let s = s.clone();
+        let st = escalation_step(
+            inc,
+            2,
+            vec![new_notification(
+                &sms,
+                Some(inc),
+                &format!("race:{i}"),
+                mins(10),
+            )],
+            Some(escalation_job(JobId::new(t0(), rnd()), inc, 3, mins(15))),
+        );
+        tasks.push(tokio::spawn(
+            async move { s.apply_escalation_step(st).await },
+        ));
+    }
+    let mut wrote = 0;
+    for t in tasks {
+        wrote += usize::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(wrote, 1);
+    assert_eq!(all_notifications(&s, Some(inc)).await.len(), 4);
+    assert_eq!(
+        escalated(&events_of(&s, SubjectType::Incident, inc).await),
+        3
+    );
+    let keys: Vec<_> = all_jobs(&s)
+        .await
+        .into_iter()
+        .filter_map(|j| j.dedup_key)
+        .collect();
+    assert_eq!(
+        sorted(keys),
+        sorted(vec![step_job_key(inc, 1), step_job_key(inc, 3)])
+    );
+}
+
+pub async fn claims_hand_out_due_notifications_cancel_moot_ones_and_fail_abandoned_ones(
+    s: Arc<dyn Store>,
+) {
+    let ada = person(&s, "ada@example.com").await;
+    let mail = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Email, "ada@example.com"),
+    )
+    .await;
+    let m = monitored(&s, "api", Grouping::None, true).await;
+    let (wa, wb) = (m.trigger("a", "a", mins(0)), m.trigger("b", "b", mins(0)));
+    apply_all(&s, vec![wa.clone(), wb.clone()]).await;
+    let (a, b) = (wa.new_incident_id, wb.new_incident_id);
+    let n1 = new_notification(&mail, Some(a), "a:now", mins(1));
+    let n2 = new_notification(&mail, Some(a), "a:later", mins(10));
+    let n3 = new_notification(&mail, Some(b), "b:now", mins(1));
+    let n4 = new_notification(&mail, Some(b), "b:later", mins(10));
+    assert!(
+        s.apply_escalation_step(escalation_step(a, 0, vec![n1.clone(), n2.clone()], None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.apply_escalation_step(escalation_step(b, 0, vec![n3.clone(), n4.clone()], None))
+            .await
+            .unwrap()
+    );
+    let n5 = queue(&s, new_notification(&mail, None, "test:1", mins(1))).await;
+
+    // Nothing is due before its time.
+    assert_eq!(
+        s.claim_notifications(mins(0), mins(1), 10).await.unwrap(),
+        Claimed::default()
+    );
+
+    // B is acknowledged: its pending notifications are moot.
+    s.set_incident_status(
+        b,
+        IncidentStatus::Acknowledged,
+        mins(2),
+        ev(
+            SubjectType::Incident,
+            b,
+            EventKind::IncidentAcknowledged,
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_notifications(mins(2), mins(3), 10).await.unwrap();
+    assert_eq!((claimed.cancelled, claimed.abandoned), (2, 0));
+    assert_eq!(
+        sorted(claimed.due.iter().map(|n| n.id).collect()),
+        sorted(vec![n1.id, n5.id])
+    );
+    for n in &claimed.due {
+        assert_eq!(
+            (n.status, n.attempts, n.run_at),
+            (NotificationStatus::Sending, 1, mins(3))
+        );
+        assert_eq!(&s.notification(n.id).await.unwrap(), n);
+    }
+    for n in [&n3, &n4] {
+        let stored = s.notification(n.id).await.unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts),
+            (NotificationStatus::Cancelled, 0)
+        );
+        assert_eq!(
+            note_events(&s, &stored).await,
+            vec![EventKind::NotificationCancelled]
+        );
+    }
+    let later = s.notification(n2.id).await.unwrap();
+    assert_eq!(
+        (later.status, later.attempts, later.run_at),
+        (NotificationStatus::Pending, 0, mins(10))
+    );
+
+    // Claimed ones are not handed out again while their claim runs.
+    assert_eq!(
+        s.claim_notifications(mins(2), mins(3), 10).await.unwrap(),
+        Claimed::default()
+    );
+    assert!(
+        s.finish_notification(
+            n5.id,
+            SendResult::Sent { at: mins(2) },
+            note_ev(&n5, EventKind::NotificationSent)
+        )
+        .await
+        .unwrap()
+    );
+
+    // n1's sender stopped: once its claim runs out, its outcome is unknown; it fails.
+    let claimed = s.claim_notifications(mins(3), mins(4), 10).await.unwrap();
+    assert_eq!((claimed.cancelled, claimed.abandoned), (0, 1));
+    assert!(claimed.due.is_empty());
+    let failed = s.notification(n1.id).await.unwrap();
+    assert_eq!(
+        (failed.status, failed.attempts),
+        (NotificationStatus::Failed, 1)
+    );
+    assert!(
+        failed.last_error.as_deref().unwrap().contains("unknown"),
+        "{:?}",
+        failed.last_error
+    );
+    assert_eq!(
+        note_events(&s, &failed).await,
+        vec![EventKind::NotificationFailed]
+    );
+    assert_eq!(
+        s.notification(n5.id).await.unwrap().status,
+        NotificationStatus::Sent
+    );
+
+    // Later: only the delayed one is due; the failed one never comes back.
+    let claimed = s.claim_notifications(mins(20), mins(21), 10).await.unwrap();
+    assert_eq!((claimed.cancelled, claimed.abandoned), (0, 0));
+    assert_eq!(
+        claimed.due.iter().map(|n| n.id).collect::<Vec<_>>(),
+        vec![n2.id]
+    );
+    assert!(
+        s.finish_notification(
+            n2.id,
+            SendResult::Sent { at: mins(20) },
+            note_ev(&claimed.due[0], EventKind::NotificationSent)
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.claim_notifications(mins(60), mins(61), 10).await.unwrap(),
+        Claimed::default()
+    );
+    assert_eq!(
+        s.notification(n1.id).await.unwrap().status,
+        NotificationStatus::Failed
+    );
+
+    // Resolving makes pending notifications moot too.
+    let n6 = new_notification(&mail, Some(a), "a:resolved", mins(70));
+    assert!(
+        s.apply_escalation_step(escalation_step(a, 1, vec![n6.clone()], None))
+            .await
+            .unwrap()
+    );
+    s.set_incident_status(
+        a,
+        IncidentStatus::Resolved,
+        mins(65),
+        ev(
+            SubjectType::Incident,
+            a,
+            EventKind::IncidentResolved,
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_notifications(mins(80), mins(81), 10).await.unwrap();
+    assert_eq!(
+        (claimed.due.len(), claimed.cancelled, claimed.abandoned),
+        (0, 1, 0)
+    );
+    assert_eq!(
+        s.notification(n6.id).await.unwrap().status,
+        NotificationStatus::Cancelled
+    );
+}
+
+pub async fn finishing_a_notification_records_sent_retry_and_failed(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let mut hook = new_method(ada.id, ContactKind::Webhook, "https://hooks.example.com/a");
+    hook.secret = Some("whsec_x".into());
+    let hook = create_method(&s, &hook).await;
+    let a = queue(&s, new_notification(&hook, None, "t:a", at(0))).await;
+    let b = queue(&s, new_notification(&hook, None, "t:b", at(0))).await;
+    let c = queue(&s, new_notification(&hook, None, "t:c", at(0))).await;
+    let claimed = s.claim_notifications(at(0), at(60), 10).await.unwrap();
+    assert_eq!(claimed.due.len(), 3);
+
+    // Sent.
+    assert!(
+        s.finish_notification(
+            a.id,
+            SendResult::Sent { at: at(5) },
+            note_ev(&a, EventKind::NotificationSent)
+        )
+        .await
+        .unwrap()
+    );
+    let sent = s.notification(a.id).await.unwrap();
+    assert_eq!(
+        (sent.status, sent.sent_at, sent.last_error, sent.attempts),
+        (NotificationStatus::Sent, Some(at(5)), None, 1)
+    );
+
+    // Retry: pending again at the given time, with the error.
+    assert!(
+        s.finish_notification(
+            b.id,
+            SendResult::Retry {
+                at: at(30),
+                error: "503 from provider".into()
+            },
+            note_ev(&b, EventKind::NotificationRetrying)
+        )
+        .await
+        .unwrap()
+    );
+    let retrying = s.notification(b.id).await.unwrap();
+    assert_eq!(
+        (
+            retrying.status,
+            retrying.run_at,
+            retrying.last_error.as_deref(),
+            retrying.sent_at
+        ),
+        (
+            NotificationStatus::Pending,
+            at(30),
+            Some("503 from provider"),
+            None
+        )
+    );
+    assert!(
+        s.claim_notifications(at(29), at(89), 10)
+            .await
+            .unwrap()
+            .due
+            .is_empty()
+    );
+    let claimed = s.claim_notifications(at(30), at(90), 10).await.unwrap();
+    assert_eq!(claimed.due.len(), 1);
+    assert_eq!(
+        (
+            claimed.due[0].id,
+            claimed.due[0].attempts,
+            claimed.due[0].run_at
+        ),
+        (b.id, 2, at(90))
+    );
+
+    // Failed.
+    assert!(
+        s.finish_notification(
+            c.id,
+            SendResult::Failed {
+                error: "400 bad address".into()
+            },
+            note_ev(&c, EventKind::NotificationFailed)
+        )
+        .await
+        .unwrap()
+    );
+    let failed = s.notification(c.id).await.unwrap();
+    assert_eq!(
+        (failed.status, failed.last_error.as_deref(), failed.sent_at),
+        (NotificationStatus::Failed, Some("400 bad address"), None)
+    );
+
+    // Finishing what is no longer sending changes nothing and writes no event.
+    let before = (
+        s.notification(a.id).await.unwrap(),
+        s.notification(c.id).await.unwrap(),
+    );
+    assert!(
+        !s.finish_notification(
+            a.id,
+            SendResult::Failed {
+                error: "late".into()
+            },
+            note_ev(&a, EventKind::NotificationFailed)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.finish_notification(
+            c.id,
+            SendResult::Retry {
+                at: at(100),
+                error: "late".into()
+            },
+            note_ev(&c, EventKind::NotificationRetrying)
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        (
+            s.notification(a.id).await.unwrap(),
+            s.notification(c.id).await.unwrap()
+        ),
+        before
+    );
+    // b's claim runs out while its sender is silent: it fails, and the late answer is ignored.
+    let claimed = s.claim_notifications(at(90), at(150), 10).await.unwrap();
+    assert_eq!((claimed.abandoned, claimed.due.len()), (1, 0));
+    assert!(
+        !s.finish_notification(
+            b.id,
+            SendResult::Sent { at: at(91) },
+            note_ev(&b, EventKind::NotificationSent)
+        )
+        .await
+        .unwrap()
+    );
+    let abandoned = s.notification(b.id).await.unwrap();
+    assert_eq!(
+        (abandoned.status, abandoned.sent_at),
+        (NotificationStatus::Failed, None)
+    );
+    assert!(
+        !s.finish_notification(
+            NotificationId::new(t0(), rnd()),
+            SendResult::Sent { at: at(91) },
+            user_ev(ada.id, EventKind::NotificationSent)
+        )
+        .await
+        .unwrap()
+    );
+
+    // Each notification's story, on its user's timeline (test notifications have no incident).
+    assert_eq!(
+        note_events(&s, &a).await,
+        vec![EventKind::NotificationQueued, EventKind::NotificationSent]
+    );
+    assert_eq!(
+        note_events(&s, &b).await,
+        vec![
+            EventKind::NotificationQueued,
+            EventKind::NotificationRetrying,
+            EventKind::NotificationFailed
+        ]
+    );
+    assert_eq!(
+        note_events(&s, &c).await,
+        vec![EventKind::NotificationQueued, EventKind::NotificationFailed]
+    );
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::User, ada.id).await)
+            .iter()
+            .filter(|k| **k == EventKind::NotificationSent)
+            .count(),
+        1
+    );
+}
+
+/// Several senders claiming at once never hold the same notification.
+pub async fn concurrent_claims_never_share_a_notification(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let mail = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Email, "ada@example.com"),
+    )
+    .await;
+    let n = 100;
+    for i in 0..n {
+        queue(
+            &s,
+            new_notification(&mail, None, &format!("bulk:{i}"), at(0)),
+        )
+        .await;
+    }
+    let mut senders = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        senders.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = s.claim_notifications(at(1), at(61), 7).await.unwrap();
+                assert!(claimed.due.len() <= 7);
+                assert_eq!((claimed.cancelled, claimed.abandoned), (0, 0));
+                if claimed.due.is_empty() {
+                    break mine;
+                }
+                for note in claimed.due {
+                    assert_eq!(note.attempts, 1);
+                    let e = note_ev(&note, EventKind::NotificationSent);
+                    assert!(
+                        s.finish_notification(note.id, SendResult::Sent { at: at(2) }, e)
+                            .await
+                            .unwrap()
+                    );
+                    mine.push(note.id);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in senders {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), n);
+    assert_eq!(unique.len(), n);
+    let stored = s
+        .list_notifications(None, Some(ada.id), 1000)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), n);
+    assert!(
+        stored
+            .iter()
+            .all(|x| x.status == NotificationStatus::Sent && x.attempts == 1)
+    );
+
+    // Claimers racing to fail abandoned notifications and cancel moot ones: each is failed or
+    // cancelled once, with one event.
+    let m = monitored(&s, "api", Grouping::None, true).await;
+    let w = m.trigger("cpu", "cpu", at(0));
+    apply(&s, w.clone()).await;
+    let inc = w.new_incident_id;
+    let moot: Vec<_> = (0..20)
+        .map(|i| new_notification(&mail, Some(inc), &format!("moot:{i}"), at(500)))
+        .collect();
+    assert!(
+        s.apply_escalation_step(escalation_step(inc, 0, moot.clone(), None))
+            .await
+            .unwrap()
+    );
+    for i in 0..20 {
+        queue(
+            &s,
+            new_notification(&mail, None, &format!("lost:{i}"), at(0)),
+        )
+        .await;
+    }
+    assert_eq!(
+        s.claim_notifications(at(100), at(160), 100)
+            .await
+            .unwrap()
+            .due
+            .len(),
+        20
+    );
+    s.set_incident_status(
+        inc,
+        IncidentStatus::Resolved,
+        at(170),
+        ev(
+            SubjectType::Incident,
+            inc,
+            EventKind::IncidentResolved,
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut claimers = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        claimers.push(tokio::spawn(async move {
+            s.claim_notifications(at(200), at(260), 100).await.unwrap()
+        }));
+    }
+    let (mut cancelled, mut abandoned) = (0, 0);
+    for t in claimers {
+        let c = t.await.unwrap();
+        assert!(c.due.is_empty());
+        cancelled += c.cancelled;
+        abandoned += c.abandoned;
+    }
+    assert_eq!((cancelled, abandoned), (20, 20));
+    let timeline = events_of(&s, SubjectType::Incident, inc).await;
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::NotificationCancelled)
+            .count(),
+        20
+    );
+    let failed = s
+        .events(SubjectType::User, &ada.id.to_string(), None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventKind::NotificationFailed)
+        .count();
+    assert_eq!(failed, 20);
+}
+
+pub async fn incidents_are_acknowledged_and_resolved_by_hand(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let m = monitored(&s, "api", Grouping::Time { window_minutes: 60 }, false).await;
+    let w1 = m.trigger("k1", "one", mins(1));
+    let w2 = m.trigger("k2", "two", mins(2));
+    let w3 = m.trigger("k3", "three", mins(3));
+    for w in [&w1, &w2, &w3] {
+        apply(&s, w.clone()).await;
+    }
+    apply(&s, m.resolve("k3", mins(4))).await;
+    let inc = w1.new_incident_id;
+    assert_eq!(s.incident(inc).await.unwrap().alert_count, 3);
+    let by_ada = |kind: EventKind| {
+        NewEvent::new(
+            SubjectType::Incident,
+            inc,
+            mins(5),
+            Actor::User(ada.id),
+            kind,
+            json!({}),
+        )
+    };
+
+    // Acknowledging takes the triggered alerts along.
+    let acked = s
+        .set_incident_status(
+            inc,
+            IncidentStatus::Acknowledged,
+            mins(5),
+            by_ada(EventKind::IncidentAcknowledged),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (acked.status, acked.acknowledged_at, acked.resolved_at),
+        (IncidentStatus::Acknowledged, Some(mins(5)), None)
+    );
+    assert_eq!(s.incident(inc).await.unwrap(), acked);
+    for w in [&w1, &w2] {
+        let a = s.alert(w.new_alert_id).await.unwrap();
+        assert_eq!(
+            (a.status, a.acknowledged_at),
+            (AlertStatus::Acknowledged, Some(mins(5)))
+        );
+        let evs = events_of(&s, SubjectType::Alert, w.new_alert_id).await;
+        let last = evs.last().unwrap();
+        assert_eq!(
+            (last.kind, last.at, &last.actor),
+            (EventKind::AlertAcknowledged, mins(5), &Actor::User(ada.id))
+        );
+        assert_eq!(last.data["incident_id"], json!(inc));
+    }
+    let resolved_alert = s.alert(w3.new_alert_id).await.unwrap();
+    assert_eq!(
+        (resolved_alert.status, resolved_alert.acknowledged_at),
+        (AlertStatus::Resolved, None)
+    );
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::Alert, w3.new_alert_id).await),
+        vec![EventKind::AlertTriggered, EventKind::AlertResolved]
+    );
+    conflict(
+        s.set_incident_status(
+            inc,
+            IncidentStatus::Acknowledged,
+            mins(6),
+            by_ada(EventKind::IncidentAcknowledged),
+        )
+        .await,
+        "incident_status",
+    );
+
+    // Resolving takes every open alert along.
+    let resolved = s
+        .set_incident_status(
+            inc,
+            IncidentStatus::Resolved,
+            mins(7),
+            by_ada(EventKind::IncidentResolved),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            resolved.status,
+            resolved.acknowledged_at,
+            resolved.resolved_at
+        ),
+        (IncidentStatus::Resolved, Some(mins(5)), Some(mins(7)))
+    );
+    for w in [&w1, &w2] {
+        let a = s.alert(w.new_alert_id).await.unwrap();
+        assert_eq!(
+            (a.status, a.resolved_at),
+            (AlertStatus::Resolved, Some(mins(7)))
+        );
+        assert_eq!(
+            kinds(&events_of(&s, SubjectType::Alert, w.new_alert_id).await),
+            vec![
+                EventKind::AlertTriggered,
+                EventKind::AlertAcknowledged,
+                EventKind::AlertResolved
+            ]
+        );
+    }
+    assert_eq!(
+        s.alert(w3.new_alert_id).await.unwrap().resolved_at,
+        Some(mins(4))
+    );
+
+    // A resolved incident is neither acknowledged nor resolved again; nothing is written.
+    let timeline = events_of(&s, SubjectType::Incident, inc).await;
+    conflict(
+        s.set_incident_status(
+            inc,
+            IncidentStatus::Acknowledged,
+            mins(8),
+            by_ada(EventKind::IncidentAcknowledged),
+        )
+        .await,
+        "incident_status",
+    );
+    conflict(
+        s.set_incident_status(
+            inc,
+            IncidentStatus::Resolved,
+            mins(8),
+            by_ada(EventKind::IncidentResolved),
+        )
+        .await,
+        "incident_status",
+    );
+    assert_eq!(s.incident(inc).await.unwrap(), resolved);
+    assert_eq!(events_of(&s, SubjectType::Incident, inc).await, timeline);
+    assert_eq!(
+        kinds(&timeline[timeline.len() - 2..]),
+        vec![EventKind::IncidentAcknowledged, EventKind::IncidentResolved]
+    );
+    assert_eq!(timeline.last().unwrap().actor, Actor::User(ada.id));
+
+    // A triggered incident resolves directly, its alerts with it.
+    let w4 = m.trigger("k4", "four", mins(10));
+    apply(&s, w4.clone()).await;
+    assert_eq!(
+        s.alert(w4.new_alert_id).await.unwrap().incident_id,
+        Some(w4.new_incident_id)
+    );
+    let direct = s
+        .set_incident_status(
+            w4.new_incident_id,
+            IncidentStatus::Resolved,
+            mins(11),
+            by_ada(EventKind::IncidentResolved),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (direct.status, direct.acknowledged_at),
+        (IncidentStatus::Resolved, None)
+    );
+    assert_eq!(
+        s.alert(w4.new_alert_id).await.unwrap().status,
+        AlertStatus::Resolved
+    );
+    // The alert's key is free again: a new trigger opens a new alert.
+    assert_eq!(
+        apply(&s, m.trigger("k4", "four", mins(12))).await.step,
+        Step::Open
+    );
+
+    assert!(
+        s.set_incident_status(
+            IncidentId::new(t0(), rnd()),
+            IncidentStatus::Acknowledged,
+            mins(9),
+            by_ada(EventKind::IncidentAcknowledged),
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+}
+
+pub async fn test_notifications_are_queued_once_per_key(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let bob = person(&s, "bob@example.com").await;
+    let mut hook = new_method(ada.id, ContactKind::Webhook, "https://hooks.example.com/a");
+    hook.secret = Some("whsec_x".into());
+    let hook = create_method(&s, &hook).await;
+    let new = new_notification(&hook, None, "test:ada:1", at(0));
+    let queued = queue(&s, new.clone()).await;
+    assert_eq!(
+        queued,
+        Notification {
+            id: new.id,
+            incident_id: None,
+            user_id: ada.id,
+            contact_method_id: Some(hook.id),
+            kind: ContactKind::Webhook,
+            address: hook.address.clone(),
+            dedup_key: "test:ada:1".into(),
+            payload: new.payload.clone(),
+            status: NotificationStatus::Pending,
+            attempts: 0,
+            run_at: at(0),
+            last_error: None,
+            created_at: t0(),
+            sent_at: None,
+        }
+    );
+    assert_eq!(s.notification(new.id).await.unwrap(), queued);
+    assert_eq!(
+        s.list_notifications(None, Some(ada.id), 10).await.unwrap(),
+        vec![queued.clone()]
+    );
+    assert!(
+        s.list_notifications(None, Some(bob.id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.notification(NotificationId::new(t0(), rnd()))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // Its event is on the user's timeline.
+    assert_eq!(
+        note_events(&s, &queued).await,
+        vec![EventKind::NotificationQueued]
+    );
+
+    // The same key again: a named conflict; neither it nor its event is written.
+    let dup = new_notification(&hook, None, "test:ada:1", at(0));
+    let dup_ev = user_ev(ada.id, EventKind::NotificationQueued);
+    conflict(
+        s.queue_notification(dup.clone(), dup_ev).await,
+        "notifications_dedup_key",
+    );
+    assert!(s.notification(dup.id).await.unwrap_err().is_not_found());
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::User, ada.id).await)
+            .iter()
+            .filter(|k| **k == EventKind::NotificationQueued)
+            .count(),
+        1
+    );
+
+    // Whatever the claim does to it is on the user's timeline too.
+    let claimed = s.claim_notifications(at(0), at(60), 10).await.unwrap();
+    assert_eq!(
+        claimed.due,
+        vec![Notification {
+            status: NotificationStatus::Sending,
+            attempts: 1,
+            run_at: at(60),
+            ..queued.clone()
+        }]
+    );
+    let claimed = s.claim_notifications(at(60), at(120), 10).await.unwrap();
+    assert_eq!(claimed.abandoned, 1);
+    let failed = s.notification(queued.id).await.unwrap();
+    assert_eq!(
+        note_events(&s, &failed).await,
+        vec![EventKind::NotificationQueued, EventKind::NotificationFailed]
+    );
+    let evs = events_of(&s, SubjectType::User, ada.id).await;
+    let last = evs.last().unwrap();
+    assert_eq!(
+        (last.kind, last.at),
+        (EventKind::NotificationFailed, at(60))
+    );
+    assert_eq!(last.data["user_id"], json!(ada.id));
+}
+
+/// People and integrations acknowledging one incident at once: it moves once, nobody fails
+/// for any other reason.
+pub async fn racing_acknowledgements_move_an_incident_once(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let m = monitored(&s, "api", Grouping::Time { window_minutes: 60 }, true).await;
+    for round in 0..5 {
+        let base = round * 100;
+        let keys: Vec<String> = (0..3).map(|i| format!("r{round}k{i}")).collect();
+        let first = m.trigger(&keys[0], "first", mins(base + 1));
+        apply(&s, first.clone()).await;
+        for (i, k) in keys.iter().enumerate().skip(1) {
+            apply(&s, m.trigger(k, "more", mins(base + 1 + i as i64))).await;
+        }
+        let inc = first.new_incident_id;
+        let mut people = Vec::new();
+        for _ in 0..4 {
+            let s = s.clone();
+            let e = NewEvent::new(
+                SubjectType::Incident,
+                inc,
+                mins(base + 10),
+                Actor::User(ada.id),
+                EventKind::IncidentAcknowledged,
+                json!({}),
+            );
+            people.push(tokio::spawn(async move {
+                s.set_incident_status(inc, IncidentStatus::Acknowledged, mins(base + 10), e)
+                    .await
+            }));
+        }
+        let mut integrations = Vec::new();
+        for k in &keys[..2] {
+            let s = s.clone();
+            let w = m.acknowledge(k, mins(base + 10));
+            integrations.push(tokio::spawn(async move { apply(&s, w).await }));
+        }
+        let mut moved = 0;
+        for t in people {
+            match t.await.unwrap() {
+                Ok(i) => {
+                    assert_eq!(i.status, IncidentStatus::Acknowledged);
+                    moved += 1;
+                }
+                Err(StoreError::Conflict { constraint }) => {
+                    assert_eq!(constraint, "incident_status");
+                }
+                Err(other) => panic!("acknowledging failed: {other:?}"),
+            }
+        }
+        for t in integrations {
+            // Already acknowledged by hand: nothing to do.
+            assert!(matches!(
+                t.await.unwrap().step,
+                Step::Acknowledge | Step::Ignore
+            ));
+        }
+        assert!(moved <= 1, "{moved} people acknowledged one incident");
+        let inc = s.incident(inc).await.unwrap();
+        assert_eq!(inc.status, IncidentStatus::Acknowledged);
+        let acks = events_of(&s, SubjectType::Incident, inc.id)
+            .await
+            .iter()
+            .filter(|e| e.kind == EventKind::IncidentAcknowledged)
+            .count();
+        assert_eq!(acks, 1);
+        // By hand, every alert is acknowledged; if an integration came first, only its own.
+        let mut statuses: Vec<(String, AlertStatus)> = alerts_where(
+            &s,
+            AlertFilter {
+                incident_id: Some(inc.id),
+                ..AlertFilter::default()
+            },
+        )
+        .await
+        .into_iter()
+        .map(|a| (a.dedup_key, a.status))
+        .collect();
+        statuses.sort();
+        let third = if moved == 1 {
+            AlertStatus::Acknowledged
+        } else {
+            AlertStatus::Triggered
+        };
+        assert_eq!(
+            statuses,
+            vec![
+                (keys[0].clone(), AlertStatus::Acknowledged),
+                (keys[1].clone(), AlertStatus::Acknowledged),
+                (keys[2].clone(), third),
+            ]
+        );
+        // Then resolved by hand, with an integration resolving one alert at the same time.
+        let s2 = s.clone();
+        let w = m.resolve(&keys[2], mins(base + 20));
+        let signal = tokio::spawn(async move { apply(&s2, w).await });
+        let e = NewEvent::new(
+            SubjectType::Incident,
+            inc.id,
+            mins(base + 20),
+            Actor::User(ada.id),
+            EventKind::IncidentResolved,
+            json!({}),
+        );
+        let by_hand = s
+            .set_incident_status(inc.id, IncidentStatus::Resolved, mins(base + 20), e)
+            .await;
+        let signal = signal.await.unwrap();
+        // Two alerts stay open whatever the signal does: the incident is resolved by hand.
+        assert_eq!(by_hand.unwrap().status, IncidentStatus::Resolved);
+        assert!(matches!(signal.step, Step::Resolve | Step::Ignore));
+        assert!(
+            alerts_where(
+                &s,
+                AlertFilter {
+                    incident_id: Some(inc.id),
+                    ..AlertFilter::default()
+                },
+            )
+            .await
+            .iter()
+            .all(|a| a.status == AlertStatus::Resolved)
+        );
+        assert_eq!(
+            s.incident(inc.id).await.unwrap().status,
+            IncidentStatus::Resolved
+        );
+    }
 }
 
 /// Runs `$case` against every backend, each on its own fresh database.

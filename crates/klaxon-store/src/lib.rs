@@ -4,10 +4,12 @@
 
 mod error;
 mod group_commit;
+mod oncall;
 mod records;
 mod store;
 
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
+pub use oncall::*;
 pub use records::*;
 pub use store::Store;

@@ -183,6 +183,8 @@ pub struct Service {
     pub grouping: Grouping,
     /// Resolve an alert-opened incident once all its alerts are resolved.
     pub auto_resolve: bool,
+    /// Who is paged when one of its incidents opens; nobody without one.
+    pub escalation_policy_id: Option<klaxon_domain::ids::EscalationPolicyId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -270,6 +272,8 @@ pub struct SignalWrite {
     /// numbers).
     pub new_alert_id: AlertId,
     pub new_incident_id: IncidentId,
+    /// The id of the job that starts the new incident's escalation, if it opens one.
+    pub new_job_id: JobId,
 }
 
 /// A heartbeat ping: records when it came, resolves the monitor's missed-heartbeat alert if

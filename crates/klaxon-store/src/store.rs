@@ -2,13 +2,16 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::event::{NewEvent, SubjectType};
 use klaxon_domain::ids::{
-    AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId, UserId,
+    AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, UserId,
 };
 
 use crate::{
-    Alert, AlertFilter, ApiToken, Enqueued, Event, Incident, IncidentFilter, Integration, Job,
-    MaintenanceWindow, NewApiToken, NewIntegration, NewJob, NewSession, NewUser, Page, Pruned,
-    Service, Session, StoreResult, User, UserCredentials, Write, WriteAck,
+    Alert, AlertFilter, ApiToken, Claimed, ContactMethod, Enqueued, EscalationPolicy,
+    EscalationStep, Event, Incident, IncidentFilter, Integration, Job, MaintenanceWindow,
+    NewApiToken, NewIntegration, NewJob, NewNotification, NewSession, NewUser, Notification,
+    NotificationRule, Page, Pruned, SendResult, Service, Session, StoreResult, User,
+    UserCredentials, Write, WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -218,6 +221,110 @@ pub trait Store: Send + Sync + 'static {
         after: Option<IncidentId>,
         limit: u32,
     ) -> StoreResult<Page<Incident, IncidentId>>;
+
+    // --- on-call -----------------------------------------------------------------------------
+
+    /// `Conflict { constraint: "escalation_policies_name" }` when the name is taken;
+    /// `NotFound` when a target user does not exist.
+    async fn create_escalation_policy(
+        &self,
+        policy: EscalationPolicy,
+        event: NewEvent,
+    ) -> StoreResult<EscalationPolicy>;
+    async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy>;
+    async fn list_escalation_policies(
+        &self,
+        after: Option<EscalationPolicyId>,
+        limit: u32,
+    ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>>;
+    /// Replaces name, description and plan.
+    async fn update_escalation_policy(
+        &self,
+        policy: EscalationPolicy,
+        event: NewEvent,
+    ) -> StoreResult<EscalationPolicy>;
+    /// `Conflict { constraint: "escalation_policy_in_use" }` while a service uses it.
+    async fn delete_escalation_policy(
+        &self,
+        id: EscalationPolicyId,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    async fn create_contact_method(
+        &self,
+        method: ContactMethod,
+        event: NewEvent,
+    ) -> StoreResult<ContactMethod>;
+    async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod>;
+    async fn list_contact_methods(&self, user: UserId) -> StoreResult<Vec<ContactMethod>>;
+    /// Changes label and address.
+    async fn update_contact_method(
+        &self,
+        method: ContactMethod,
+        event: NewEvent,
+    ) -> StoreResult<ContactMethod>;
+    /// Deletes the method and the rules that use it.
+    async fn delete_contact_method(&self, id: ContactMethodId, event: NewEvent) -> StoreResult<()>;
+
+    /// `NotFound` unless the contact method exists and belongs to the rule's user.
+    async fn create_notification_rule(
+        &self,
+        rule: NotificationRule,
+        event: NewEvent,
+    ) -> StoreResult<NotificationRule>;
+    async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>>;
+    async fn delete_notification_rule(
+        &self,
+        user: UserId,
+        id: NotificationRuleId,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    /// Writes an escalation step; `false` (and nothing written) when that step of that incident
+    /// was already written or the incident is no longer triggered. `NotFound` without the
+    /// incident.
+    async fn apply_escalation_step(&self, step: EscalationStep) -> StoreResult<bool>;
+    /// Queues one notification with its event (a test notification).
+    async fn queue_notification(
+        &self,
+        notification: NewNotification,
+        event: NewEvent,
+    ) -> StoreResult<Notification>;
+    /// In one transaction: cancels pending notifications of incidents no longer triggered,
+    /// fails those left `sending` past their claim (their outcome is unknown: never resent),
+    /// each with its event, then claims up to `limit` due ones until `claim_until`.
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        claim_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Claimed>;
+    /// Records how a claimed send ended, with its event. A notification no longer `sending`
+    /// (abandoned meanwhile) is left as it is: `Ok(false)`.
+    async fn finish_notification(
+        &self,
+        id: NotificationId,
+        result: SendResult,
+        event: NewEvent,
+    ) -> StoreResult<bool>;
+    async fn notification(&self, id: NotificationId) -> StoreResult<Notification>;
+    /// An incident's notifications (or a user's, when `incident` is `None`), oldest first.
+    async fn list_notifications(
+        &self,
+        incident: Option<IncidentId>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>>;
+    /// Acknowledges (status `acknowledged`) or resolves an incident by hand, with its open
+    /// alerts, writing `events` (the caller's) plus one per alert changed. `Conflict
+    /// { constraint: "incident_status" }` when the move is not allowed from its status.
+    async fn set_incident_status(
+        &self,
+        id: IncidentId,
+        status: klaxon_domain::incident::IncidentStatus,
+        at: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<Incident>;
 
     // --- group commit ------------------------------------------------------------------------
 

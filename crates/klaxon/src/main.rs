@@ -12,6 +12,7 @@ use klaxon_domain::event::Actor;
 use klaxon_server::{App, Settings, app};
 use serde_json::{Value, json};
 
+mod oncall_cli;
 mod services_cli;
 
 #[derive(Parser)]
@@ -81,6 +82,21 @@ enum Command {
     Incidents {
         #[command(subcommand)]
         command: services_cli::IncidentsCommand,
+    },
+    /// Escalation policies: who is paged, in what order, after how long.
+    EscalationPolicies {
+        #[command(subcommand)]
+        command: oncall_cli::PoliciesCommand,
+    },
+    /// How you (or a user) are reached: webhooks and chat channels.
+    ContactMethods {
+        #[command(subcommand)]
+        command: oncall_cli::ContactMethodsCommand,
+    },
+    /// When each contact method is used after a page.
+    NotificationRules {
+        #[command(subcommand)]
+        command: oncall_cli::RulesCommand,
     },
 }
 
@@ -315,6 +331,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Maintenance { command } => services_cli::maintenance(command).await,
         Command::Alerts { command } => services_cli::alerts(command).await,
         Command::Incidents { command } => services_cli::incidents(command).await,
+        Command::EscalationPolicies { command } => oncall_cli::policies(command).await,
+        Command::ContactMethods { command } => oncall_cli::contact_methods(command).await,
+        Command::NotificationRules { command } => oncall_cli::rules(command).await,
     }
 }
 

@@ -35,6 +35,9 @@ pub enum ServicesCommand {
         /// Resolve alert-opened incidents when all their alerts resolve (default true).
         #[arg(long)]
         auto_resolve: Option<bool>,
+        /// The escalation policy that pages for its incidents.
+        #[arg(long)]
+        escalation_policy: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -51,6 +54,9 @@ pub enum ServicesCommand {
         grouping: Option<String>,
         #[arg(long)]
         auto_resolve: Option<bool>,
+        /// A policy id, or "none" to page nobody.
+        #[arg(long)]
+        escalation_policy: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -203,6 +209,24 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Acknowledge: you are on it, the escalation stops.
+    Ack {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Resolve the incident and its open alerts.
+    Resolve {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The notifications the incident sent, and how each went.
+    Notifications {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 /// Builds `path?k=v&…` from the options that are set.
@@ -252,7 +276,14 @@ fn more(v: &Value) -> String {
         .unwrap_or_default()
 }
 
-const SERVICE_COLS: &[&str] = &["id", "name", "urgency_rule", "auto_resolve", "description"];
+const SERVICE_COLS: &[&str] = &[
+    "id",
+    "name",
+    "urgency_rule",
+    "auto_resolve",
+    "escalation_policy_id",
+    "description",
+];
 const INTEGRATION_COLS: &[&str] = &[
     "id",
     "name",
@@ -323,6 +354,7 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
             urgency_rule,
             grouping: g,
             auto_resolve,
+            escalation_policy,
             client,
         } => {
             let mut body = json!({"name": name, "description": description});
@@ -332,6 +364,7 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
                     ("urgency_rule", urgency_rule.map(Value::from)),
                     ("grouping", grouping(g)?),
                     ("auto_resolve", auto_resolve.map(Value::from)),
+                    ("escalation_policy_id", escalation_policy.map(Value::from)),
                 ],
             );
             let v = Client::new(&client)?
@@ -352,6 +385,7 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
             urgency_rule,
             grouping: g,
             auto_resolve,
+            escalation_policy,
             client,
         } => {
             let mut body = json!({});
@@ -363,6 +397,13 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
                     ("urgency_rule", urgency_rule.map(Value::from)),
                     ("grouping", grouping(g)?),
                     ("auto_resolve", auto_resolve.map(Value::from)),
+                    (
+                        "escalation_policy_id",
+                        escalation_policy.map(|p| match p.as_str() {
+                            "none" => Value::Null,
+                            _ => Value::from(p),
+                        }),
+                    ),
                 ],
             );
             let v = Client::new(&client)?
@@ -602,6 +643,44 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| {
                 table(&v["items"], &["at", "kind", "actor", "data"])
+            })
+        }
+        IncidentsCommand::Ack { id, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/acknowledge"),
+                    Some(json!({})),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+        }
+        IncidentsCommand::Resolve { id, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/resolve"),
+                    Some(json!({})),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+        }
+        IncidentsCommand::Notifications { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/incidents/{id}/notifications"))
+                .await?;
+            print_or(&client, &v, |v| {
+                table(
+                    &v["items"],
+                    &[
+                        "created_at",
+                        "user_id",
+                        "channel",
+                        "status",
+                        "attempts",
+                        "last_error",
+                    ],
+                )
             })
         }
     }

@@ -12,6 +12,8 @@ struct Server {
     child: Child,
     url: String,
     token: String,
+    /// The first admin's password, from the first-run banner (empty on later starts).
+    password: String,
     _dir: tempfile::TempDir,
 }
 
@@ -46,10 +48,14 @@ fn start_on(database: Option<&str>) -> Server {
         .expect("start klaxon serve");
     // The first run prints the admin token once, before it starts listening.
     let mut token = None;
+    let mut password = String::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         if let Some(t) = line.trim().strip_prefix("API token") {
             token = Some(t.trim().to_owned());
+        }
+        if let Some(p) = line.trim().strip_prefix("password") {
+            password = p.trim().to_owned();
         }
         if line.starts_with("====") && token.is_some() {
             break;
@@ -61,6 +67,7 @@ fn start_on(database: Option<&str>) -> Server {
         child,
         url,
         token: token.expect("first run prints an API token"),
+        password,
         _dir: dir,
     }
 }
@@ -157,6 +164,7 @@ fn a_second_start_on_the_same_database_does_not_bootstrap_again() {
         child,
         url,
         token,
+        password: String::new(),
         _dir: keep,
     };
     let me = klaxon(&second, &["me", "--json"]);
@@ -361,6 +369,7 @@ fn alerts_answered_202_survive_sigkill(backend: Backend) {
         child,
         url: format!("http://{addr}"),
         token,
+        password: String::new(),
         _dir: dir,
     };
     wait_listening(&addr);
@@ -429,4 +438,180 @@ fn sqlite_alerts_answered_202_survive_sigkill() {
 #[test]
 fn postgres_alerts_answered_202_survive_sigkill() {
     alerts_answered_202_survive_sigkill(Backend::Postgres);
+}
+
+/// A one-thread HTTP receiver that answers 200 to everything and hands each body over.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<serde_json::Value>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then as many body bytes as Content-Length says.
+            let body = loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Some(buf[end + 4..end + 4 + len].to_vec());
+                    }
+                }
+            };
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Some(body) = body {
+                let _ = tx.send(serde_json::from_slice(&body).unwrap_or_default());
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn paging_through_the_cli_with_the_real_engine() {
+    let server = start();
+    let with_password = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("KLAXON_URL", &server.url)
+            .env("KLAXON_TOKEN", &server.token)
+            .env("KLAXON_PASSWORD", &server.password)
+            .output()
+            .unwrap()
+    };
+    let me = json_of(&klaxon(&server, &["me", "--json"]));
+    let me = me["user"]["id"].as_str().unwrap();
+    let (hook, pages) = webhook_receiver();
+    let method = json_of(&with_password(&[
+        "contact-methods",
+        "add",
+        "--kind",
+        "webhook",
+        "--label",
+        "bot",
+        "--address",
+        &hook,
+        "--json",
+    ]));
+    assert!(method["secret"].as_str().is_some_and(|s| s.len() >= 32));
+    let method_id = method["id"].as_str().unwrap();
+    json_of(&klaxon(
+        &server,
+        &[
+            "notification-rules",
+            "add",
+            "--contact-method",
+            method_id,
+            "--json",
+        ],
+    ));
+    let wrong = Command::new(BIN)
+        .args([
+            "contact-methods",
+            "add",
+            "--kind",
+            "webhook",
+            "--label",
+            "x",
+            "--address",
+            &hook,
+        ])
+        .env("KLAXON_URL", &server.url)
+        .env("KLAXON_TOKEN", &server.token)
+        .env("KLAXON_PASSWORD", "not it")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("password"),
+        "{wrong:?}"
+    );
+
+    let level = format!("5:{me}");
+    let policy = json_of(&klaxon(
+        &server,
+        &[
+            "escalation-policies",
+            "create",
+            "--name",
+            "primary",
+            "--level",
+            &level,
+            "--json",
+        ],
+    ));
+    assert_eq!(policy["levels"][0]["delay_minutes"], 5);
+    let service = json_of(&klaxon(
+        &server,
+        &[
+            "services",
+            "create",
+            "--name",
+            "api",
+            "--escalation-policy",
+            policy["id"].as_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(service["escalation_policy_id"], policy["id"]);
+    let integration = json_of(&klaxon(
+        &server,
+        &[
+            "integrations",
+            "create",
+            "--service",
+            service["id"].as_str().unwrap(),
+            "--name",
+            "prom",
+            "--kind",
+            "events_v2",
+            "--json",
+        ],
+    ));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status =
+        rt.block_on(async {
+            reqwest::Client::new()
+            .post(format!("{}/v2/enqueue", server.url))
+            .json(&serde_json::json!({"routing_key": integration["key"], "event_action": "trigger",
+                "payload": {"summary": "API down", "source": "lb", "severity": "critical"}}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+        });
+    assert_eq!(status, 202);
+    // The running engine pages at once (woken by the new incident), not at its next tick.
+    let page = pages.recv_timeout(Duration::from_secs(10)).expect("a page");
+    assert_eq!(page["data"]["incident"]["title"], "API down");
+    let incidents = json_of(&klaxon(&server, &["incidents", "list", "--json"]));
+    let id = incidents["items"][0]["id"].as_str().unwrap();
+    let acked = json_of(&klaxon(&server, &["incidents", "ack", id, "--json"]));
+    assert_eq!(acked["status"], "acknowledged");
+    let sent = json_of(&klaxon(
+        &server,
+        &["incidents", "notifications", id, "--json"],
+    ));
+    assert_eq!(sent["items"][0]["status"], "sent");
+    assert!(
+        pages.recv_timeout(Duration::from_millis(300)).is_err(),
+        "paged once"
+    );
+    assert!(terminate(server).success());
 }

@@ -1,0 +1,1347 @@
+//! On-call schedules: layers of rotations, clipped by restrictions, topped by overrides.
+//!
+//! Who is on call is computed from the definition alone, as PagerDuty does: a layer's turns
+//! follow from its start, so nothing is stored per turn and a layer that started years ago costs
+//! no more than a new one. Days and weeks are counted on the wall clock of the schedule's zone,
+//! as GoAlert does, so a 09:00 handoff stays at 09:00 across DST; hours are elapsed time.
+//!
+//! A handoff at a local time that does not exist (in a DST gap) or exists twice (in a fold)
+//! resolves like jiff's "compatible" disambiguation: a gap moves it forward by the gap's length,
+//! a fold takes its first occurrence. Restriction windows differ in gaps: see [`Restriction`].
+//!
+//! Priority, highest first: the override that started latest (on a tie, the later one in the
+//! list); then the last layer that has someone at that instant; a layer has nobody before its
+//! start, from its end, and, if it has restrictions, outside their windows.
+use std::cmp::{max, min};
+use std::collections::BinaryHeap;
+
+use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::{SignedDuration, Span, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::UserId;
+use crate::service::{NAME_MAX, text};
+use crate::{Invalid, named_enum};
+
+pub const LAYERS_MAX: usize = 20;
+pub const USERS_MAX: usize = 100;
+/// Enough for a few windows on each day of the week.
+pub const RESTRICTIONS_MAX: usize = 30;
+/// Overrides are few per week; this bounds a schedule that keeps years of them.
+pub const OVERRIDES_MAX: usize = 10_000;
+/// Turns last at most about a year.
+pub const TURN_HOURS_MAX: u32 = 8760;
+pub const TURN_DAYS_MAX: u32 = 365;
+pub const TURN_WEEKS_MAX: u32 = 52;
+pub const DAILY_MINUTES_MAX: u32 = 24 * 60;
+pub const WEEKLY_MINUTES_MAX: u32 = 7 * 24 * 60;
+/// The longest range [`Schedule::shifts`] and [`Schedule::layer_shifts`] render (a leap year);
+/// a longer one is cut at `from + RANGE_MAX`. With turns of at least an hour this bounds a layer
+/// to 8,786 turns and each restriction to 372 windows.
+pub const RANGE_MAX: SignedDuration = SignedDuration::from_hours(366 * 24);
+
+named_enum! {
+    pub enum TurnUnit (field = "turn.unit") {
+        /// Elapsed time: 24 hours are 24 hours even on a DST day.
+        Hours = "hours",
+        /// Calendar days in the schedule's zone: the handoff keeps its local time.
+        Days = "days",
+        Weeks = "weeks",
+    }
+}
+
+/// How long each user's turn lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Turn {
+    pub count: u32,
+    pub unit: TurnUnit,
+}
+
+impl Turn {
+    pub fn count_max(unit: TurnUnit) -> u32 {
+        match unit {
+            TurnUnit::Hours => TURN_HOURS_MAX,
+            TurnUnit::Days => TURN_DAYS_MAX,
+            TurnUnit::Weeks => TURN_WEEKS_MAX,
+        }
+    }
+
+    fn check(self, at: &str) -> Result<(), Invalid> {
+        let max = Self::count_max(self.unit);
+        if !(1..=max).contains(&self.count) {
+            return Err(Invalid::new(
+                format!("{at}.count"),
+                format!("must be between 1 and {max} {}", self.unit),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The length ignoring DST: exact for hours, within a few hours for days and weeks.
+    fn nominal_secs(self) -> i64 {
+        let unit = match self.unit {
+            TurnUnit::Hours => 3600,
+            TurnUnit::Days => 86_400,
+            TurnUnit::Weeks => 7 * 86_400,
+        };
+        i64::from(self.count) * unit
+    }
+}
+
+/// A recurring window, in the schedule's local time, outside which a layer has nobody on call.
+///
+/// The window lasts `duration_minutes` of wall-clock time, so 22:00 for 480 minutes ends at
+/// 06:00 local even on a DST night. Each edge falls at the first instant the local clock reads
+/// its time or later: on a day that skips the edge's time, at the jump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Restriction {
+    /// Every day from `start`, for 1 to 1440 minutes (crossing midnight if need be).
+    Daily { start: Time, duration_minutes: u32 },
+    /// Every week from `start` on `start_weekday`, for 1 to 10080 minutes.
+    Weekly {
+        #[serde(with = "weekday_name")]
+        start_weekday: Weekday,
+        start: Time,
+        duration_minutes: u32,
+    },
+}
+
+impl Restriction {
+    fn check(&self, at: &str) -> Result<(), Invalid> {
+        let (minutes, max) = match *self {
+            Restriction::Daily {
+                duration_minutes, ..
+            } => (duration_minutes, DAILY_MINUTES_MAX),
+            Restriction::Weekly {
+                duration_minutes, ..
+            } => (duration_minutes, WEEKLY_MINUTES_MAX),
+        };
+        if !(1..=max).contains(&minutes) {
+            return Err(Invalid::new(
+                format!("{at}.duration_minutes"),
+                format!("must be between 1 and {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Pushes this restriction's windows, as instants with start < end, that may meet
+    /// `[a, b]`: all that do, and a few more. O((b - a) / period + 2).
+    fn windows(&self, tz: &TimeZone, a: Timestamp, b: Timestamp, out: &mut Vec<Window>) {
+        let (time, minutes, step, weekday) = match *self {
+            Restriction::Daily {
+                start,
+                duration_minutes,
+            } => (start, duration_minutes, 1, None),
+            Restriction::Weekly {
+                start_weekday,
+                start,
+                duration_minutes,
+            } => (start, duration_minutes, 7, Some(start_weekday)),
+        };
+        // A window meeting [a, b] starts at most its length (up to its period) plus a DST shift
+        // before a's local date, and at most a DST shift after b's.
+        let first = add_days(tz.to_datetime(a).date(), -(step + 1)).unwrap_or(Date::MIN);
+        let last = add_days(tz.to_datetime(b).date(), 1).unwrap_or(Date::MAX);
+        let mut day = match weekday {
+            Some(w) => match add_days(first, first.weekday().until(w).into()) {
+                Some(d) => d,
+                None => return,
+            },
+            None => first,
+        };
+        let length = SignedDuration::from_mins(minutes.into());
+        while day <= last {
+            let start = day.to_datetime(time);
+            let end = start.checked_add(length).ok();
+            if let (Some(s), Some(e)) = (edge(tz, start), end.and_then(|e| edge(tz, e))) {
+                // Empty when the whole window falls in a DST gap.
+                if s < e {
+                    out.push((s, e));
+                }
+            }
+            match add_days(day, step) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+    }
+}
+
+/// Weekdays on the wire as lowercase English names.
+mod weekday_name {
+    use std::borrow::Cow;
+
+    use jiff::civil::Weekday;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const NAMES: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+
+    pub fn serialize<S: Serializer>(day: &Weekday, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(NAMES[usize::from(day.to_monday_zero_offset().unsigned_abs())])
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Weekday, D::Error> {
+        let raw = <Cow<'de, str>>::deserialize(d)?;
+        let i = NAMES.iter().position(|n| *n == raw).ok_or_else(|| {
+            serde::de::Error::custom(format!("must be one of: {}", NAMES.join(", ")))
+        })?;
+        Ok(Weekday::Monday.wrapping_add(i64::try_from(i).unwrap_or(0)))
+    }
+}
+
+/// One rotation: `users` take turns from `start`, turn k going to `users[k % len]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub name: String,
+    /// Local time in the schedule's zone: the first handoff and the origin of every later one.
+    pub start: DateTime,
+    /// The layer has nobody from this instant on.
+    #[serde(default)]
+    pub end: Option<Timestamp>,
+    /// In rotation order; a user may appear more than once.
+    pub users: Vec<UserId>,
+    pub turn: Turn,
+    /// If any, the layer has someone only inside their windows.
+    #[serde(default)]
+    pub restrictions: Vec<Restriction>,
+}
+
+impl Layer {
+    fn check(&mut self, tz: &TimeZone, at: &str) -> Result<(), Invalid> {
+        self.name = text(&self.name, &format!("{at}.name"), NAME_MAX)?;
+        let origin = resolve(tz, self.start)
+            .ok_or_else(|| Invalid::new(format!("{at}.start"), "is out of range"))?;
+        if self.end.is_some_and(|end| end <= origin) {
+            return Err(Invalid::new(format!("{at}.end"), "must be after start"));
+        }
+        if self.users.is_empty() || self.users.len() > USERS_MAX {
+            return Err(Invalid::new(
+                format!("{at}.users"),
+                format!("must name between 1 and {USERS_MAX} users"),
+            ));
+        }
+        self.turn.check(&format!("{at}.turn"))?;
+        if self.restrictions.len() > RESTRICTIONS_MAX {
+            return Err(Invalid::new(
+                format!("{at}.restrictions"),
+                format!("at most {RESTRICTIONS_MAX} restrictions"),
+            ));
+        }
+        for (j, r) in self.restrictions.iter().enumerate() {
+            r.check(&format!("{at}.restrictions[{j}]"))?;
+        }
+        Ok(())
+    }
+}
+
+/// From `start` to `end`, `user` is on call instead of whoever the layers give, gaps included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub user: UserId,
+}
+
+/// `user` is on call from `start` (inclusive) to `end` (exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shift {
+    pub user: UserId,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// A checked schedule: its zone is known and every layer has users and a valid turn. Build it
+/// with [`Schedule::new`]; deserializing runs the same checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ScheduleFields")]
+pub struct Schedule {
+    time_zone: String,
+    layers: Vec<Layer>,
+    overrides: Vec<Override>,
+    #[serde(skip)]
+    tz: TimeZone,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleFields {
+    time_zone: String,
+    layers: Vec<Layer>,
+    #[serde(default)]
+    overrides: Vec<Override>,
+}
+
+impl TryFrom<ScheduleFields> for Schedule {
+    type Error = Invalid;
+
+    fn try_from(f: ScheduleFields) -> Result<Self, Invalid> {
+        Schedule::new(&f.time_zone, f.layers, f.overrides)
+    }
+}
+
+impl Schedule {
+    /// Checks the parts, naming the field to blame (`layers[1].turn.count`). Trims layer names
+    /// and keeps the zone's canonical IANA name. O(layers × (users + restrictions) + overrides).
+    pub fn new(
+        time_zone: &str,
+        mut layers: Vec<Layer>,
+        overrides: Vec<Override>,
+    ) -> Result<Self, Invalid> {
+        let tz = TimeZone::get(time_zone.trim())
+            .ok()
+            .filter(|tz| !tz.is_unknown())
+            .ok_or_else(|| {
+                Invalid::new(
+                    "time_zone",
+                    "must be an IANA time zone name, like Europe/Berlin",
+                )
+            })?;
+        let time_zone = tz.iana_name().unwrap_or(time_zone.trim()).to_owned();
+        if layers.is_empty() || layers.len() > LAYERS_MAX {
+            return Err(Invalid::new(
+                "layers",
+                format!("must have between 1 and {LAYERS_MAX} layers"),
+            ));
+        }
+        for (i, layer) in layers.iter_mut().enumerate() {
+            layer.check(&tz, &format!("layers[{i}]"))?;
+        }
+        if overrides.len() > OVERRIDES_MAX {
+            return Err(Invalid::new(
+                "overrides",
+                format!("at most {OVERRIDES_MAX} overrides"),
+            ));
+        }
+        if let Some(i) = overrides.iter().position(|o| o.end <= o.start) {
+            return Err(Invalid::new(
+                format!("overrides[{i}].end"),
+                "must be after start",
+            ));
+        }
+        Ok(Self {
+            time_zone,
+            layers,
+            overrides,
+            tz,
+        })
+    }
+
+    pub fn time_zone(&self) -> &str {
+        &self.time_zone
+    }
+
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub fn overrides(&self) -> &[Override] {
+        &self.overrides
+    }
+
+    pub fn into_parts(self) -> (String, Vec<Layer>, Vec<Override>) {
+        (self.time_zone, self.layers, self.overrides)
+    }
+
+    /// Who is on call at `at`, if anyone. Agrees with [`Schedule::shifts`] at every instant.
+    ///
+    /// O(overrides + layers × restrictions): each layer costs a few time-zone conversions,
+    /// however long ago it started.
+    pub fn on_call(&self, at: Timestamp) -> Option<UserId> {
+        let overriding = self
+            .overrides
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.start <= at && at < o.end)
+            .max_by_key(|&(i, o)| (o.start, i));
+        if let Some((_, o)) = overriding {
+            return Some(o.user);
+        }
+        self.rotations().rev().find_map(|r| r.user_at(at))
+    }
+
+    /// The final schedule over `[from, to)` (cut at `from + RANGE_MAX`): sorted, disjoint,
+    /// non-empty shifts, with touching shifts of the same user merged. Instants without a shift
+    /// have nobody on call.
+    ///
+    /// O(L × (T + W) + O log O) for L layers, T turns and W restriction windows in the range and
+    /// O overrides: see [`RANGE_MAX`] for the bounds on T and W.
+    pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
+        let to = cap(from, to);
+        if from >= to {
+            return Vec::new();
+        }
+        let mut timeline = Vec::new();
+        for r in self.rotations() {
+            timeline = overlay(&timeline, &r.segments(from, to));
+        }
+        merged(overlay(&timeline, &self.override_segments(from, to)))
+    }
+
+    /// One layer on its own over `[from, to)`, as [`Schedule::shifts`] renders it but without
+    /// the other layers and the overrides; empty for an unknown index. O(T + W).
+    pub fn layer_shifts(&self, layer: usize, from: Timestamp, to: Timestamp) -> Vec<Shift> {
+        let to = cap(from, to);
+        match self
+            .layers
+            .get(layer)
+            .and_then(|l| Rotation::new(l, &self.tz))
+        {
+            Some(r) if from < to => merged(r.segments(from, to)),
+            _ => Vec::new(),
+        }
+    }
+
+    fn rotations(&self) -> impl DoubleEndedIterator<Item = Rotation<'_>> {
+        self.layers
+            .iter()
+            .filter_map(|l| Rotation::new(l, &self.tz))
+    }
+
+    /// The overrides' own timeline over `[from, to)`: a sweep keeping the live overrides in a
+    /// heap by priority. O(O log O).
+    fn override_segments(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
+        let mut live: Vec<(Timestamp, usize, Timestamp, UserId)> = self
+            .overrides
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.start < to && o.end > from)
+            .map(|(i, o)| (o.start, i, o.end, o.user))
+            .collect();
+        live.sort_unstable();
+        let mut points: Vec<Timestamp> = live
+            .iter()
+            .flat_map(|&(s, _, e, _)| [max(s, from), min(e, to)])
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut heap = BinaryHeap::new();
+        let mut pending = live.into_iter().peekable();
+        let mut out = Vec::new();
+        for w in points.windows(2) {
+            let (p, q) = (w[0], w[1]);
+            while let Some(o) = pending.next_if(|o| o.0 <= p) {
+                heap.push(o);
+            }
+            // Ended overrides leave only when they reach the top; below it they change nothing.
+            while heap.peek().is_some_and(|o| o.2 <= p) {
+                heap.pop();
+            }
+            if let Some(&(_, _, _, user)) = heap.peek() {
+                out.push(Shift {
+                    user,
+                    start: p,
+                    end: q,
+                });
+            }
+        }
+        out
+    }
+}
+
+type Window = (Timestamp, Timestamp);
+
+/// A layer placed in the schedule's zone.
+struct Rotation<'a> {
+    layer: &'a Layer,
+    tz: &'a TimeZone,
+    /// Where turn 0 starts.
+    origin: Timestamp,
+}
+
+impl<'a> Rotation<'a> {
+    fn new(layer: &'a Layer, tz: &'a TimeZone) -> Option<Self> {
+        let origin = resolve(tz, layer.start)?;
+        Some(Self { layer, tz, origin })
+    }
+
+    /// Where turn `k` (k ≥ 0) starts; `None` past the end of time. Never decreases with k.
+    fn handoff(&self, k: i64) -> Option<Timestamp> {
+        let n = k.checked_mul(i64::from(self.layer.turn.count))?;
+        let days = match self.layer.turn.unit {
+            TurnUnit::Hours => {
+                let secs = n.checked_mul(3600)?;
+                return self
+                    .origin
+                    .checked_add(SignedDuration::from_secs(secs))
+                    .ok();
+            }
+            TurnUnit::Days => n,
+            TurnUnit::Weeks => n.checked_mul(7)?,
+        };
+        let local = self
+            .layer
+            .start
+            .checked_add(Span::new().try_days(days).ok()?)
+            .ok()?;
+        resolve(self.tz, local)
+    }
+
+    /// The turn containing `t` (≥ origin) and where the next one starts: O(1), a few handoffs
+    /// around an estimate from the elapsed time. Zero-length turns (a day lost to a zone
+    /// change) are passed over.
+    fn turn_at(&self, t: Timestamp) -> (i64, Option<Timestamp>) {
+        let elapsed = t.duration_since(self.origin).as_secs();
+        let mut k = elapsed / self.layer.turn.nominal_secs();
+        // Offset changes since the origin put the estimate off by a turn or two at most.
+        while k > 0 && self.handoff(k).is_none_or(|h| h > t) {
+            k -= 1;
+        }
+        loop {
+            match self.handoff(k + 1) {
+                Some(h) if h <= t => k += 1,
+                next => return (k, next),
+            }
+        }
+    }
+
+    fn user(&self, k: i64) -> UserId {
+        let users = &self.layer.users;
+        let i = k.rem_euclid(users.len() as i64) as usize;
+        users[i]
+    }
+
+    fn user_at(&self, t: Timestamp) -> Option<UserId> {
+        if t < self.origin || self.layer.end.is_some_and(|end| t >= end) {
+            return None;
+        }
+        if !self.layer.restrictions.is_empty()
+            && !self.windows(t, t).iter().any(|&(s, e)| s <= t && t < e)
+        {
+            return None;
+        }
+        Some(self.user(self.turn_at(t).0))
+    }
+
+    /// The union of the restriction windows that may meet `[a, b]`, sorted and merged.
+    fn windows(&self, a: Timestamp, b: Timestamp) -> Vec<Window> {
+        let mut raw = Vec::new();
+        for r in &self.layer.restrictions {
+            r.windows(self.tz, a, b, &mut raw);
+        }
+        raw.sort_unstable();
+        let mut out: Vec<Window> = Vec::with_capacity(raw.len());
+        for (s, e) in raw {
+            match out.last_mut() {
+                Some(last) if s <= last.1 => last.1 = max(last.1, e),
+                _ => out.push((s, e)),
+            }
+        }
+        out
+    }
+
+    /// The layer's shifts over `[from, to)`, one per turn (or per turn and window), unmerged.
+    fn segments(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
+        let a = max(from, self.origin);
+        let b = self.layer.end.map_or(to, |end| min(end, to));
+        if a >= b {
+            return Vec::new();
+        }
+        let mut turns = Vec::new();
+        let (mut k, mut next) = self.turn_at(a);
+        let mut start = a;
+        loop {
+            let end = next.map_or(b, |h| min(h, b));
+            if start < end {
+                turns.push(Shift {
+                    user: self.user(k),
+                    start,
+                    end,
+                });
+            }
+            match next {
+                Some(h) if h < b => {
+                    start = h;
+                    k += 1;
+                    next = self.handoff(k + 1);
+                }
+                _ => break,
+            }
+        }
+        if self.layer.restrictions.is_empty() {
+            turns
+        } else {
+            clip(&turns, &self.windows(a, b))
+        }
+    }
+}
+
+fn resolve(tz: &TimeZone, local: DateTime) -> Option<Timestamp> {
+    tz.to_ambiguous_timestamp(local).compatible().ok()
+}
+
+/// Where a window edge at local `at` falls: the first instant the clock reads `at` or later,
+/// that is `at` itself, its first occurrence in a fold, or the jump in a gap. Unlike a handoff's
+/// "compatible" resolution, which puts a gap time past the jump, this keeps the part of a window
+/// that exists that day (02:30–03:30 is 03:00–03:30 when 02:00 jumps to 03:00).
+fn edge(tz: &TimeZone, at: DateTime) -> Option<Timestamp> {
+    let ambiguous = tz.to_ambiguous_timestamp(at);
+    match ambiguous.offset() {
+        // Read with the offset after the gap, `at` falls just before the jump.
+        AmbiguousOffset::Gap { .. } => {
+            let before = ambiguous.earlier().ok()?;
+            tz.following(before).next().map(|t| t.timestamp())
+        }
+        _ => ambiguous.compatible().ok(),
+    }
+}
+
+fn add_days(d: Date, days: i64) -> Option<Date> {
+    d.checked_add(Span::new().try_days(days).ok()?).ok()
+}
+
+fn cap(from: Timestamp, to: Timestamp) -> Timestamp {
+    min(to, from.saturating_add(RANGE_MAX).unwrap_or(Timestamp::MAX))
+}
+
+/// The parts of sorted, disjoint `shifts` inside sorted, disjoint `windows`. O(n + m).
+fn clip(shifts: &[Shift], windows: &[Window]) -> Vec<Shift> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for s in shifts {
+        while j < windows.len() && windows[j].1 <= s.start {
+            j += 1;
+        }
+        for &(ws, we) in windows[j..].iter().take_while(|w| w.0 < s.end) {
+            let (start, end) = (max(s.start, ws), min(s.end, we));
+            if start < end {
+                out.push(Shift { start, end, ..*s });
+            }
+        }
+    }
+    out
+}
+
+/// `top` laid over `base` (both sorted and disjoint): `top` wherever it has a shift, `base`
+/// elsewhere. O((n + m) log(n + m)).
+fn overlay(base: &[Shift], top: &[Shift]) -> Vec<Shift> {
+    let mut out = Vec::with_capacity(base.len() + top.len());
+    let mut j = 0;
+    for s in base {
+        while j < top.len() && top[j].end <= s.start {
+            j += 1;
+        }
+        let mut start = s.start;
+        for t in top[j..].iter().take_while(|t| t.start < s.end) {
+            if t.start > start {
+                out.push(Shift {
+                    start,
+                    end: t.start,
+                    ..*s
+                });
+            }
+            start = max(start, t.end);
+        }
+        if start < s.end {
+            out.push(Shift { start, ..*s });
+        }
+    }
+    out.extend_from_slice(top);
+    out.sort_unstable_by_key(|s| s.start);
+    out
+}
+
+/// Joins touching shifts of the same user.
+fn merged(shifts: Vec<Shift>) -> Vec<Shift> {
+    let mut out: Vec<Shift> = Vec::with_capacity(shifts.len());
+    for s in shifts {
+        match out.last_mut() {
+            Some(last) if last.user == s.user && last.end == s.start => last.end = s.end,
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::{date, time};
+
+    use super::*;
+
+    const A: u128 = 0xA;
+    const B: u128 = 0xB;
+    const C: u128 = 0xC;
+    const X: u128 = 0x1;
+    const Y: u128 = 0x2;
+    const Z: u128 = 0x3;
+
+    fn user(n: u128) -> UserId {
+        UserId(uuid::Uuid::from_u128(n))
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn layer(start: DateTime, users: &[u128], count: u32, unit: TurnUnit) -> Layer {
+        Layer {
+            name: "primary".into(),
+            start,
+            end: None,
+            users: users.iter().map(|&u| user(u)).collect(),
+            turn: Turn { count, unit },
+            restrictions: Vec::new(),
+        }
+    }
+
+    fn over(start: &str, end: &str, u: u128) -> Override {
+        Override {
+            start: ts(start),
+            end: ts(end),
+            user: user(u),
+        }
+    }
+
+    fn shift(u: u128, start: &str, end: &str) -> Shift {
+        Shift {
+            user: user(u),
+            start: ts(start),
+            end: ts(end),
+        }
+    }
+
+    fn weekly(day: Weekday, start: Time, duration_minutes: u32) -> Restriction {
+        Restriction::Weekly {
+            start_weekday: day,
+            start,
+            duration_minutes,
+        }
+    }
+
+    /// Checks `shifts` of `[.., to)` against `on_call` at each start, just before each end, and
+    /// at each end inside the range (where a gap or the next shift begins).
+    fn assert_agrees(s: &Schedule, shifts: &[Shift], to: Timestamp) {
+        for (i, sh) in shifts.iter().enumerate() {
+            assert_eq!(s.on_call(sh.start), Some(sh.user), "start of {sh:?}");
+            let before_end = sh.end.checked_sub(SignedDuration::from_nanos(1)).unwrap();
+            assert_eq!(s.on_call(before_end), Some(sh.user), "end of {sh:?}");
+            if sh.end < to {
+                let next = shifts.get(i + 1).filter(|n| n.start == sh.end);
+                assert_eq!(s.on_call(sh.end), next.map(|n| n.user), "after {sh:?}");
+            }
+        }
+    }
+
+    /// Weekly handoffs, Monday 09:00 local from 2026-01-05 (turn k = weeks since then), around
+    /// each DST change of 2026: `(instant, user)` for each expected handoff.
+    fn check_weekly_handoffs(zone: &str, expected: &[(&str, u128)]) {
+        let s = Schedule::new(
+            zone,
+            vec![layer(
+                date(2026, 1, 5).at(9, 0, 0, 0),
+                &[A, B, C],
+                1,
+                TurnUnit::Weeks,
+            )],
+            vec![],
+        )
+        .unwrap();
+        let tz = TimeZone::get(zone).unwrap();
+        let first = ts(expected[0].0);
+        let last = ts(expected[expected.len() - 1].0);
+        let (from, to) = (
+            first - SignedDuration::from_hours(1),
+            last + SignedDuration::from_hours(1),
+        );
+        let shifts = s.layer_shifts(0, from, to);
+        assert_eq!(s.shifts(from, to), shifts);
+        let handoffs: Vec<(Timestamp, UserId)> =
+            shifts[1..].iter().map(|sh| (sh.start, sh.user)).collect();
+        let want: Vec<(Timestamp, UserId)> =
+            expected.iter().map(|&(t, u)| (ts(t), user(u))).collect();
+        assert_eq!(handoffs, want, "{zone}");
+        for (t, _) in handoffs {
+            let local = tz.to_datetime(t);
+            assert_eq!(
+                (local.weekday(), local.time()),
+                (Weekday::Monday, time(9, 0, 0, 0))
+            );
+        }
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn weekly_handoff_stays_at_nine_local_across_dst_in_new_york() {
+        // DST starts 2026-03-08 (EST -05 -> EDT -04) and ends 2026-11-01.
+        check_weekly_handoffs(
+            "America/New_York",
+            &[
+                ("2026-03-02T14:00:00Z", C),
+                ("2026-03-09T13:00:00Z", A),
+                ("2026-03-16T13:00:00Z", B),
+            ],
+        );
+        check_weekly_handoffs(
+            "America/New_York",
+            &[
+                ("2026-10-26T13:00:00Z", A),
+                ("2026-11-02T14:00:00Z", B),
+                ("2026-11-09T14:00:00Z", C),
+            ],
+        );
+    }
+
+    #[test]
+    fn weekly_handoff_stays_at_nine_local_across_dst_in_berlin() {
+        // DST starts 2026-03-29 (CET +01 -> CEST +02) and ends 2026-10-25.
+        check_weekly_handoffs(
+            "Europe/Berlin",
+            &[("2026-03-23T08:00:00Z", C), ("2026-03-30T07:00:00Z", A)],
+        );
+        check_weekly_handoffs(
+            "Europe/Berlin",
+            &[("2026-10-19T07:00:00Z", C), ("2026-10-26T08:00:00Z", A)],
+        );
+    }
+
+    #[test]
+    fn weekly_handoff_stays_at_nine_local_across_dst_in_sydney() {
+        // DST ends 2026-04-05 (AEDT +11 -> AEST +10) and starts 2026-10-04.
+        check_weekly_handoffs(
+            "Australia/Sydney",
+            &[("2026-03-29T22:00:00Z", A), ("2026-04-05T23:00:00Z", B)],
+        );
+        check_weekly_handoffs(
+            "Australia/Sydney",
+            &[("2026-09-27T23:00:00Z", C), ("2026-10-04T22:00:00Z", A)],
+        );
+    }
+
+    #[test]
+    fn daily_handoff_keeps_local_time_and_resolves_gaps_and_folds_compatibly() {
+        let ny = |start: DateTime| {
+            Schedule::new(
+                "America/New_York",
+                vec![layer(start, &[A, B], 1, TurnUnit::Days)],
+                vec![],
+            )
+            .unwrap()
+        };
+        // 09:00 every day: the turn spanning the change lasts 23 hours, the others 24.
+        let s = ny(date(2026, 3, 6).at(9, 0, 0, 0));
+        let (from, to) = (ts("2026-03-06T14:00:00Z"), ts("2026-03-10T13:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(A, "2026-03-06T14:00:00Z", "2026-03-07T14:00:00Z"),
+                shift(B, "2026-03-07T14:00:00Z", "2026-03-08T13:00:00Z"),
+                shift(A, "2026-03-08T13:00:00Z", "2026-03-09T13:00:00Z"),
+                shift(B, "2026-03-09T13:00:00Z", "2026-03-10T13:00:00Z"),
+            ]
+        );
+        assert_agrees(&s, &shifts, to);
+
+        // 02:30 does not exist on 2026-03-08: that handoff is at 03:30 EDT, the next at 02:30.
+        let s = ny(date(2026, 3, 6).at(2, 30, 0, 0));
+        let starts: Vec<Timestamp> = s
+            .shifts(ts("2026-03-07T00:00:00Z"), ts("2026-03-10T00:00:00Z"))
+            .iter()
+            .map(|sh| sh.start)
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                ts("2026-03-07T00:00:00Z"),
+                ts("2026-03-07T07:30:00Z"),
+                ts("2026-03-08T07:30:00Z"),
+                ts("2026-03-09T06:30:00Z"),
+            ]
+        );
+
+        // 01:30 happens twice on 2026-11-01: the handoff is at the first (EDT).
+        let s = ny(date(2026, 10, 30).at(1, 30, 0, 0));
+        let starts: Vec<Timestamp> = s
+            .shifts(ts("2026-10-31T00:00:00Z"), ts("2026-11-03T00:00:00Z"))
+            .iter()
+            .map(|sh| sh.start)
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                ts("2026-10-31T00:00:00Z"),
+                ts("2026-10-31T05:30:00Z"),
+                ts("2026-11-01T05:30:00Z"),
+                ts("2026-11-02T06:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn hour_turns_are_elapsed_time() {
+        // 12-hour turns from 09:00 EST: after the change they fall at 10:00 and 22:00 EDT.
+        let s = Schedule::new(
+            "America/New_York",
+            vec![layer(
+                date(2026, 3, 7).at(9, 0, 0, 0),
+                &[A, B],
+                12,
+                TurnUnit::Hours,
+            )],
+            vec![],
+        )
+        .unwrap();
+        let (from, to) = (ts("2026-03-07T00:00:00Z"), ts("2026-03-09T14:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(A, "2026-03-07T14:00:00Z", "2026-03-08T02:00:00Z"),
+                shift(B, "2026-03-08T02:00:00Z", "2026-03-08T14:00:00Z"),
+                shift(A, "2026-03-08T14:00:00Z", "2026-03-09T02:00:00Z"),
+                shift(B, "2026-03-09T02:00:00Z", "2026-03-09T14:00:00Z"),
+            ]
+        );
+        let local = s.tz().to_datetime(shifts[2].start);
+        assert_eq!(local.time(), time(10, 0, 0, 0));
+        // Nobody before the layer starts.
+        assert_eq!(s.on_call(ts("2026-03-07T13:59:59Z")), None);
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn layers_that_started_long_ago_are_computed_directly() {
+        let s = Schedule::new(
+            "America/New_York",
+            vec![
+                layer(
+                    date(2000, 1, 3).at(9, 0, 0, 0),
+                    &[A, B, C],
+                    1,
+                    TurnUnit::Days,
+                ),
+                layer(date(1990, 1, 1).at(0, 0, 0, 0), &[X, Y], 7, TurnUnit::Hours),
+            ],
+            vec![],
+        )
+        .unwrap();
+        let t = ts("2026-07-01T12:00:00Z"); // 08:00 EDT: still 2026-06-30's turn
+        let days = date(2000, 1, 3)
+            .until(date(2026, 6, 30))
+            .unwrap()
+            .get_days();
+        assert_eq!(days, 9675);
+        let s0 = Schedule::new("America/New_York", vec![s.layers()[0].clone()], vec![]).unwrap();
+        assert_eq!(s0.on_call(t), Some(user([A, B, C][9675 % 3])));
+        // 1990-01-01T00:00 EST is 05:00Z; turns of 7 elapsed hours since.
+        let hours = (t.as_second() - ts("1990-01-01T05:00:00Z").as_second()) / 3600;
+        assert_eq!(s.on_call(t), Some(user([X, Y][(hours / 7 % 2) as usize])));
+    }
+
+    #[test]
+    fn weekday_business_hours_restrict_a_layer() {
+        let business: Vec<Restriction> = [
+            Weekday::Monday,
+            Weekday::Tuesday,
+            Weekday::Wednesday,
+            Weekday::Thursday,
+            Weekday::Friday,
+        ]
+        .into_iter()
+        .map(|d| weekly(d, time(9, 0, 0, 0), 8 * 60))
+        .collect();
+        let mut l = layer(date(2026, 3, 2).at(9, 0, 0, 0), &[A, B], 1, TurnUnit::Weeks);
+        l.restrictions = business;
+        let s = Schedule::new("America/New_York", vec![l], vec![]).unwrap();
+        // Friday 2026-03-06 to Tuesday 2026-03-10, across the DST change.
+        let (from, to) = (ts("2026-03-06T05:00:00Z"), ts("2026-03-10T04:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(A, "2026-03-06T14:00:00Z", "2026-03-06T22:00:00Z"),
+                shift(B, "2026-03-09T13:00:00Z", "2026-03-09T21:00:00Z"),
+            ]
+        );
+        assert_eq!(s.on_call(ts("2026-03-07T17:00:00Z")), None); // Saturday noon
+        assert_eq!(s.on_call(ts("2026-03-06T13:59:59Z")), None);
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn a_weekly_window_can_cross_the_end_of_the_week() {
+        // Friday 17:00 to Monday 09:00 local: 64 wall-clock hours, 63 elapsed across the change.
+        let mut l = layer(date(2026, 1, 5).at(9, 0, 0, 0), &[A], 1, TurnUnit::Weeks);
+        l.restrictions = vec![weekly(Weekday::Friday, time(17, 0, 0, 0), 64 * 60)];
+        let s = Schedule::new("America/New_York", vec![l], vec![]).unwrap();
+        let (from, to) = (ts("2026-03-05T00:00:00Z"), ts("2026-03-12T00:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [shift(A, "2026-03-06T22:00:00Z", "2026-03-09T13:00:00Z")]
+        );
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn a_daily_overnight_window_crosses_midnight() {
+        // Daily turns at midnight, covered only 22:00-06:00: whoever's turn it is at each
+        // instant, so the window before midnight goes to the day's user and the rest to the next.
+        let mut l = layer(date(2026, 3, 6).at(0, 0, 0, 0), &[A, B], 1, TurnUnit::Days);
+        l.restrictions = vec![Restriction::Daily {
+            start: time(22, 0, 0, 0),
+            duration_minutes: 8 * 60,
+        }];
+        let s = Schedule::new("America/New_York", vec![l], vec![]).unwrap();
+        let (from, to) = (ts("2026-03-06T05:00:00Z"), ts("2026-03-08T17:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                // The window from Thursday 22:00 is cut by the layer's start.
+                shift(A, "2026-03-06T05:00:00Z", "2026-03-06T11:00:00Z"),
+                // Friday 22:00 EST to Saturday 06:00 EST.
+                shift(A, "2026-03-07T03:00:00Z", "2026-03-07T05:00:00Z"),
+                shift(B, "2026-03-07T05:00:00Z", "2026-03-07T11:00:00Z"),
+                // Saturday 22:00 EST to Sunday 06:00 EDT: 7 hours.
+                shift(B, "2026-03-08T03:00:00Z", "2026-03-08T05:00:00Z"),
+                shift(A, "2026-03-08T05:00:00Z", "2026-03-08T10:00:00Z"),
+            ]
+        );
+        assert_eq!(s.on_call(ts("2026-03-07T17:00:00Z")), None);
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn restriction_edges_fall_at_the_first_instant_the_clock_reaches_them() {
+        let daily = |h: i8, m: i8, duration_minutes: u32| {
+            let mut l = layer(date(2026, 3, 1).at(0, 0, 0, 0), &[A], 1, TurnUnit::Weeks);
+            l.restrictions = vec![Restriction::Daily {
+                start: time(h, m, 0, 0),
+                duration_minutes,
+            }];
+            Schedule::new("America/New_York", vec![l], vec![]).unwrap()
+        };
+        let day = |s: &Schedule, from: &str, to: &str| s.shifts(ts(from), ts(to));
+        // 02:30-03:30: on 2026-03-08 02:00 EST jumps to 03:00 EDT, leaving 03:00-03:30.
+        let s = daily(2, 30, 60);
+        assert_eq!(
+            day(&s, "2026-03-07T05:00:00Z", "2026-03-09T04:00:00Z"),
+            [
+                shift(A, "2026-03-07T07:30:00Z", "2026-03-07T08:30:00Z"),
+                shift(A, "2026-03-08T07:00:00Z", "2026-03-08T07:30:00Z"),
+            ]
+        );
+        // 02:10-02:40 does not happen that day.
+        let s = daily(2, 10, 30);
+        assert!(day(&s, "2026-03-08T05:00:00Z", "2026-03-09T04:00:00Z").is_empty());
+        // 01:30-02:30 on 2026-11-01, when 01:00-02:00 happens twice: from the first 01:30 (EDT)
+        // to 02:30 EST, two hours.
+        let s = daily(1, 30, 60);
+        let shifts = day(&s, "2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z");
+        assert_eq!(
+            shifts,
+            [shift(A, "2026-11-01T05:30:00Z", "2026-11-01T07:30:00Z")]
+        );
+        assert_agrees(&s, &shifts, ts("2026-11-02T05:00:00Z"));
+    }
+
+    #[test]
+    fn the_last_layer_wins_and_earlier_layers_show_through_its_gaps() {
+        let base = layer(date(2026, 1, 5).at(9, 0, 0, 0), &[A, B], 1, TurnUnit::Weeks);
+        let mut day = layer(date(2026, 1, 5).at(0, 0, 0, 0), &[C], 1, TurnUnit::Days);
+        day.name = "business hours".into();
+        day.restrictions = vec![
+            weekly(Weekday::Monday, time(9, 0, 0, 0), 8 * 60),
+            weekly(Weekday::Tuesday, time(9, 0, 0, 0), 8 * 60),
+        ];
+        let s = Schedule::new("Europe/Berlin", vec![base.clone(), day], vec![]).unwrap();
+        // Monday 2026-03-02 00:00 CET to Wednesday 00:00 CET; B's week until Monday 09:00.
+        let (from, to) = (ts("2026-03-01T23:00:00Z"), ts("2026-03-03T23:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(B, "2026-03-01T23:00:00Z", "2026-03-02T08:00:00Z"),
+                shift(C, "2026-03-02T08:00:00Z", "2026-03-02T16:00:00Z"),
+                shift(A, "2026-03-02T16:00:00Z", "2026-03-03T08:00:00Z"),
+                shift(C, "2026-03-03T08:00:00Z", "2026-03-03T16:00:00Z"),
+                shift(A, "2026-03-03T16:00:00Z", "2026-03-03T23:00:00Z"),
+            ]
+        );
+        assert_agrees(&s, &shifts, to);
+
+        // Without restrictions the last layer hides the first entirely, except where it has
+        // not started yet or has ended.
+        let mut top = layer(date(2026, 3, 2).at(12, 0, 0, 0), &[X], 1, TurnUnit::Days);
+        top.end = Some(ts("2026-03-03T11:00:00Z"));
+        let s = Schedule::new("Europe/Berlin", vec![base, top], vec![]).unwrap();
+        let (from, to) = (ts("2026-03-01T23:00:00Z"), ts("2026-03-03T23:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(B, "2026-03-01T23:00:00Z", "2026-03-02T08:00:00Z"),
+                shift(A, "2026-03-02T08:00:00Z", "2026-03-02T11:00:00Z"),
+                shift(X, "2026-03-02T11:00:00Z", "2026-03-03T11:00:00Z"),
+                shift(A, "2026-03-03T11:00:00Z", "2026-03-03T23:00:00Z"),
+            ]
+        );
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn overrides_replace_the_layers_and_the_latest_started_wins() {
+        let base = layer(date(2026, 3, 2).at(0, 0, 0, 0), &[A], 1, TurnUnit::Weeks);
+        let overrides = vec![
+            over("2026-03-03T10:00:00Z", "2026-03-03T14:00:00Z", X),
+            over("2026-03-03T12:00:00Z", "2026-03-03T13:00:00Z", Y),
+            // Listed last but started first: lowest priority.
+            over("2026-03-03T09:00:00Z", "2026-03-03T15:00:00Z", Z),
+            // Same start as the first: listed later, so it wins over it.
+            over("2026-03-03T10:00:00Z", "2026-03-03T11:00:00Z", C),
+            // Overriding with the layer's own user merges with the layer.
+            over("2026-03-03T16:00:00Z", "2026-03-03T17:00:00Z", A),
+        ];
+        let s = Schedule::new("UTC", vec![base], overrides).unwrap();
+        let (from, to) = (ts("2026-03-03T08:00:00Z"), ts("2026-03-03T18:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(A, "2026-03-03T08:00:00Z", "2026-03-03T09:00:00Z"),
+                shift(Z, "2026-03-03T09:00:00Z", "2026-03-03T10:00:00Z"),
+                shift(C, "2026-03-03T10:00:00Z", "2026-03-03T11:00:00Z"),
+                shift(X, "2026-03-03T11:00:00Z", "2026-03-03T12:00:00Z"),
+                shift(Y, "2026-03-03T12:00:00Z", "2026-03-03T13:00:00Z"),
+                shift(X, "2026-03-03T13:00:00Z", "2026-03-03T14:00:00Z"),
+                shift(Z, "2026-03-03T14:00:00Z", "2026-03-03T15:00:00Z"),
+                shift(A, "2026-03-03T15:00:00Z", "2026-03-03T18:00:00Z"),
+            ]
+        );
+        assert_agrees(&s, &shifts, to);
+        // The layer alone is unaffected.
+        assert_eq!(
+            s.layer_shifts(0, ts("2026-03-03T08:00:00Z"), ts("2026-03-03T18:00:00Z")),
+            [shift(A, "2026-03-03T08:00:00Z", "2026-03-03T18:00:00Z")]
+        );
+    }
+
+    #[test]
+    fn an_override_fills_a_gap() {
+        let mut l = layer(date(2026, 3, 2).at(0, 0, 0, 0), &[A], 1, TurnUnit::Weeks);
+        l.restrictions = vec![Restriction::Daily {
+            start: time(9, 0, 0, 0),
+            duration_minutes: 60,
+        }];
+        let overrides = vec![over("2026-03-03T12:00:00Z", "2026-03-03T13:00:00Z", X)];
+        let s = Schedule::new("UTC", vec![l], overrides).unwrap();
+        assert_eq!(s.on_call(ts("2026-03-03T11:00:00Z")), None);
+        assert_eq!(s.on_call(ts("2026-03-03T12:30:00Z")), Some(user(X)));
+        let (from, to) = (ts("2026-03-03T00:00:00Z"), ts("2026-03-04T00:00:00Z"));
+        let shifts = s.shifts(from, to);
+        assert_eq!(
+            shifts,
+            [
+                shift(A, "2026-03-03T09:00:00Z", "2026-03-03T10:00:00Z"),
+                shift(X, "2026-03-03T12:00:00Z", "2026-03-03T13:00:00Z"),
+            ]
+        );
+        assert_agrees(&s, &shifts, to);
+    }
+
+    #[test]
+    fn ranges_are_clipped_and_capped() {
+        let s = Schedule::new(
+            "UTC",
+            vec![layer(
+                date(2026, 1, 1).at(0, 0, 0, 0),
+                &[A, B],
+                1,
+                TurnUnit::Days,
+            )],
+            vec![],
+        )
+        .unwrap();
+        let from = ts("2026-01-01T12:00:00Z");
+        let shifts = s.shifts(from, ts("2026-01-02T06:00:00Z"));
+        assert_eq!(
+            shifts,
+            [
+                shift(A, "2026-01-01T12:00:00Z", "2026-01-02T00:00:00Z"),
+                shift(B, "2026-01-02T00:00:00Z", "2026-01-02T06:00:00Z"),
+            ]
+        );
+        assert!(s.shifts(from, from).is_empty());
+        assert!(s.shifts(ts("2026-01-03T00:00:00Z"), from).is_empty());
+        let year = s.shifts(from, ts("2036-01-01T00:00:00Z"));
+        assert_eq!(year.last().unwrap().end, from + RANGE_MAX);
+        assert_eq!(year.len(), 367);
+        assert!(
+            s.layer_shifts(1, from, ts("2026-01-02T00:00:00Z"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn extreme_instants_do_not_panic() {
+        let s = Schedule::new(
+            "Australia/Sydney",
+            vec![
+                layer(date(2026, 1, 1).at(9, 0, 0, 0), &[A, B], 1, TurnUnit::Days),
+                layer(date(2026, 1, 1).at(9, 0, 0, 0), &[A, B], 3, TurnUnit::Hours),
+            ],
+            vec![],
+        )
+        .unwrap();
+        for t in [Timestamp::MIN, Timestamp::MAX] {
+            s.on_call(t);
+            s.shifts(t, Timestamp::MAX);
+        }
+        let end = Timestamp::MAX;
+        let shifts = s.shifts(end - SignedDuration::from_hours(100), end);
+        assert_eq!(shifts.last().unwrap().end, end);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let good = || {
+            let mut l = layer(date(2026, 1, 5).at(9, 0, 0, 0), &[A], 1, TurnUnit::Weeks);
+            l.restrictions = vec![Restriction::Daily {
+                start: time(9, 0, 0, 0),
+                duration_minutes: 60,
+            }];
+            vec![l.clone(), l]
+        };
+        let err = |zone: &str, layers: Vec<Layer>, overrides: Vec<Override>| {
+            Schedule::new(zone, layers, overrides).unwrap_err().field
+        };
+        assert!(Schedule::new("UTC", good(), vec![]).is_ok());
+        assert_eq!(err("Mars/Olympus", good(), vec![]), "time_zone");
+        assert_eq!(err("", good(), vec![]), "time_zone");
+        assert_eq!(err("Etc/Unknown", good(), vec![]), "time_zone");
+        assert_eq!(err("UTC", vec![], vec![]), "layers");
+        assert_eq!(
+            err("UTC", vec![good()[0].clone(); LAYERS_MAX + 1], vec![]),
+            "layers"
+        );
+        let broken = |f: fn(&mut Layer)| {
+            let mut layers = good();
+            f(&mut layers[1]);
+            err("UTC", layers, vec![])
+        };
+        assert_eq!(broken(|l| l.name = "  ".into()), "layers[1].name");
+        assert_eq!(broken(|l| l.users.clear()), "layers[1].users");
+        assert_eq!(
+            broken(|l| l.users = vec![user(A); USERS_MAX + 1]),
+            "layers[1].users"
+        );
+        assert_eq!(broken(|l| l.turn.count = 0), "layers[1].turn.count");
+        assert_eq!(
+            broken(|l| l.turn = Turn {
+                count: TURN_HOURS_MAX + 1,
+                unit: TurnUnit::Hours
+            }),
+            "layers[1].turn.count"
+        );
+        assert_eq!(
+            broken(|l| l.turn.count = TURN_WEEKS_MAX + 1),
+            "layers[1].turn.count"
+        );
+        assert_eq!(
+            broken(|l| l.end = Some(ts("2026-01-05T09:00:00Z"))),
+            "layers[1].end"
+        );
+        assert_eq!(
+            broken(|l| l
+                .restrictions
+                .push(weekly(Weekday::Friday, time(9, 0, 0, 0), 0))),
+            "layers[1].restrictions[1].duration_minutes"
+        );
+        assert_eq!(
+            broken(|l| l.restrictions[0] = Restriction::Daily {
+                start: time(9, 0, 0, 0),
+                duration_minutes: DAILY_MINUTES_MAX + 1,
+            }),
+            "layers[1].restrictions[0].duration_minutes"
+        );
+        assert_eq!(
+            broken(|l| l.restrictions = vec![l.restrictions[0]; RESTRICTIONS_MAX + 1]),
+            "layers[1].restrictions"
+        );
+        let ok = over("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", A);
+        let empty = over("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", A);
+        assert_eq!(err("UTC", good(), vec![ok, empty]), "overrides[1].end");
+        assert_eq!(err("UTC", good(), vec![ok; OVERRIDES_MAX + 1]), "overrides");
+        // Bounds are inclusive; names are trimmed and the zone made canonical.
+        let mut layers = good();
+        layers[0].name = "  primary ".into();
+        layers[0].turn.count = TURN_WEEKS_MAX;
+        layers[1].restrictions[0] = weekly(Weekday::Sunday, time(0, 0, 0, 0), WEEKLY_MINUTES_MAX);
+        let s = Schedule::new(" america/new_york ", layers, vec![]).unwrap();
+        assert_eq!(s.time_zone(), "America/New_York");
+        assert_eq!(s.layers()[0].name, "primary");
+    }
+
+    #[test]
+    fn serde_uses_snake_case_names_and_checks_on_the_way_in() {
+        let json = serde_json::json!({
+            "time_zone": "Europe/Berlin",
+            "layers": [{
+                "name": "primary",
+                "start": "2026-01-05T09:00",
+                "end": null,
+                "users": [user(A), user(B)],
+                "turn": {"count": 1, "unit": "weeks"},
+                "restrictions": [
+                    {"type": "daily", "start": "22:00", "duration_minutes": 480},
+                    {"type": "weekly", "start_weekday": "friday", "start": "17:00:00",
+                     "duration_minutes": 3840},
+                ],
+            }],
+            "overrides": [{
+                "start": "2026-01-06T10:00:00Z",
+                "end": "2026-01-06T12:00:00Z",
+                "user": user(C),
+            }],
+        });
+        let s: Schedule = serde_json::from_value(json).unwrap();
+        let l = &s.layers()[0];
+        assert_eq!(l.turn.unit, TurnUnit::Weeks);
+        assert_eq!(
+            l.restrictions[1],
+            weekly(Weekday::Friday, time(17, 0, 0, 0), 3840)
+        );
+        let out = serde_json::to_value(&s).unwrap();
+        assert_eq!(out["layers"][0]["restrictions"][0]["type"], "daily");
+        assert_eq!(
+            out["layers"][0]["restrictions"][1]["start_weekday"],
+            "friday"
+        );
+        assert_eq!(out["layers"][0]["turn"]["unit"], "weeks");
+        assert!(out.get("tz").is_none());
+        let back: Schedule = serde_json::from_value(out).unwrap();
+        assert_eq!(back, s);
+
+        let bad = serde_json::json!({
+            "time_zone": "UTC",
+            "layers": [{
+                "name": "primary", "start": "2026-01-05T09:00", "users": [user(A)],
+                "turn": {"count": 0, "unit": "days"},
+            }],
+        });
+        let e = serde_json::from_value::<Schedule>(bad).unwrap_err();
+        assert!(e.to_string().contains("layers[0].turn.count"), "{e}");
+        let bad_day = serde_json::json!({"type": "weekly", "start_weekday": "Funday",
+            "start": "09:00", "duration_minutes": 60});
+        assert!(serde_json::from_value::<Restriction>(bad_day).is_err());
+    }
+}

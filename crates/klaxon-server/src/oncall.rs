@@ -1,0 +1,902 @@
+//! The REST API for on-call: escalation policies, users' contact methods and notification
+//! rules, test notifications, acknowledging and resolving incidents, and what was sent.
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use klaxon_domain::alert::Urgency;
+use klaxon_domain::auth::Role;
+use klaxon_domain::contact::{self, ContactKind, NotificationStatus};
+use klaxon_domain::escalation::{Level, Plan, Target};
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{
+    ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId, UserId,
+};
+use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::page::Limit;
+use klaxon_domain::service as rules;
+use klaxon_store::{
+    ContactMethod, EscalationPolicy, NewNotification, Notification, NotificationRule, StoreError,
+    User,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, parse_id,
+};
+use crate::app::AppState;
+use crate::crypto::{random_bytes, random_token};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::services::IncidentOut;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_policies, create_policy))
+        .routes(routes!(get_policy, update_policy, delete_policy))
+        .routes(routes!(list_contact_methods, create_contact_method))
+        .routes(routes!(update_contact_method, delete_contact_method))
+        .routes(routes!(test_contact_method))
+        .routes(routes!(list_rules, create_rule))
+        .routes(routes!(delete_rule))
+        .routes(routes!(acknowledge_incident))
+        .routes(routes!(resolve_incident))
+        .routes(routes!(incident_notifications))
+}
+
+// --- escalation policies ------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: EscalationPolicyId,
+    pub name: String,
+    pub description: String,
+    /// Levels in order: `{"delay_minutes": 15, "targets": [{"type": "user", "id": "…"}]}`.
+    #[schema(value_type = Vec<Object>)]
+    pub levels: Vec<Level>,
+    /// How many times the levels run again after the last one (0–9).
+    pub repeat: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+impl From<EscalationPolicy> for PolicyOut {
+    fn from(p: EscalationPolicy) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            levels: p.plan.levels,
+            repeat: p.plan.repeat,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePolicy {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[schema(value_type = Vec<Object>)]
+    pub levels: Vec<Level>,
+    #[serde(default)]
+    pub repeat: u32,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePolicy {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub levels: Option<Vec<Level>>,
+    pub repeat: Option<u32>,
+}
+
+/// Checks the plan and that every user it targets exists.
+async fn checked_plan(state: &AppState, levels: Vec<Level>, repeat: u32) -> ApiResult<Plan> {
+    let plan = Plan::new(levels, repeat)?;
+    for (i, level) in plan.levels.iter().enumerate() {
+        for target in &level.targets {
+            let Target::User(user) = *target;
+            match state.store.user(user).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {
+                    return Err(ApiError::invalid(
+                        format!("levels[{i}].targets"),
+                        format!("no user {user}"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn policy_conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict { constraint } if constraint == "escalation_policies_name" => {
+            ApiError::Conflict {
+                message: "an escalation policy with this name exists".into(),
+                field: Some("name".into()),
+            }
+        }
+        StoreError::Conflict { constraint } if constraint == "escalation_policy_in_use" => {
+            ApiError::Conflict {
+                message: "services use this escalation policy: give them another first".into(),
+                field: None,
+            }
+        }
+        e => ApiError::or_not_found("escalation policy")(e),
+    }
+}
+
+/// Lists escalation policies.
+#[utoipa::path(get, path = "/api/v1/escalation-policies", tag = "on-call", params(PageParams),
+    responses((status = 200, body = ListOf<PolicyOut>), (status = 400, body = ErrorBody)))]
+async fn list_policies(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListOf<PolicyOut>>> {
+    caller.require(Role::Viewer)?;
+    let limit = Limit::parse(p.limit)?;
+    let after = decode_cursor::<EscalationPolicyId>("escalation-policies", p.cursor.as_deref())?;
+    let page = state
+        .store
+        .list_escalation_policies(after, limit.get())
+        .await?;
+    Ok(Json(ListOf {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|id| encode_cursor("escalation-policies", id)),
+    }))
+}
+
+/// Creates an escalation policy (admin).
+#[utoipa::path(post, path = "/api/v1/escalation-policies", tag = "on-call", request_body = CreatePolicy,
+    responses((status = 201, body = PolicyOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreatePolicy>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin)?;
+    let p = create_policy_with(&state, caller.actor(), body).await?;
+    Ok((StatusCode::CREATED, Json(PolicyOut::from(p))))
+}
+
+pub async fn create_policy_with(
+    state: &AppState,
+    actor: Actor,
+    body: CreatePolicy,
+) -> ApiResult<EscalationPolicy> {
+    let now = state.clock.now();
+    let policy = EscalationPolicy {
+        id: EscalationPolicyId::new(now, random_bytes()),
+        name: rules::text(&body.name, "name", rules::NAME_MAX)?,
+        description: rules::optional_text(
+            &body.description,
+            "description",
+            rules::DESCRIPTION_MAX,
+        )?,
+        plan: checked_plan(state, body.levels, body.repeat).await?,
+        created_at: now,
+        updated_at: now,
+    };
+    let e = NewEvent::new(
+        SubjectType::EscalationPolicy,
+        policy.id,
+        now,
+        actor,
+        EventKind::EscalationPolicyCreated,
+        json!({"name": policy.name, "levels": policy.plan.levels, "repeat": policy.plan.repeat}),
+    );
+    state
+        .store
+        .create_escalation_policy(policy, e)
+        .await
+        .map_err(policy_conflict)
+}
+
+/// One escalation policy.
+#[utoipa::path(get, path = "/api/v1/escalation-policies/{id}", tag = "on-call",
+    params(("id" = String, Path, description = "Escalation policy id")),
+    responses((status = 200, body = PolicyOut), (status = 404, body = ErrorBody)))]
+async fn get_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PolicyOut>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<EscalationPolicyId>(&id, "escalation policy")?;
+    let p = state
+        .store
+        .escalation_policy(id)
+        .await
+        .map_err(ApiError::or_not_found("escalation policy"))?;
+    Ok(Json(p.into()))
+}
+
+/// Changes an escalation policy (admin). Incidents already escalating follow the new levels
+/// from their next step.
+#[utoipa::path(patch, path = "/api/v1/escalation-policies/{id}", tag = "on-call", request_body = UpdatePolicy,
+    params(("id" = String, Path, description = "Escalation policy id")),
+    responses((status = 200, body = PolicyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn update_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdatePolicy>,
+) -> ApiResult<Json<PolicyOut>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<EscalationPolicyId>(&id, "escalation policy")?;
+    let mut p = state
+        .store
+        .escalation_policy(id)
+        .await
+        .map_err(ApiError::or_not_found("escalation policy"))?;
+    let mut changed = serde_json::Map::new();
+    if let Some(name) = &body.name {
+        p.name = rules::text(name, "name", rules::NAME_MAX)?;
+        changed.insert("name".into(), json!(p.name));
+    }
+    if let Some(d) = &body.description {
+        p.description = rules::optional_text(d, "description", rules::DESCRIPTION_MAX)?;
+        changed.insert("description".into(), json!(p.description));
+    }
+    if body.levels.is_some() || body.repeat.is_some() {
+        let levels = body.levels.unwrap_or_else(|| p.plan.levels.clone());
+        let repeat = body.repeat.unwrap_or(p.plan.repeat);
+        p.plan = checked_plan(&state, levels, repeat).await?;
+        changed.insert("levels".into(), json!(p.plan.levels));
+        changed.insert("repeat".into(), json!(p.plan.repeat));
+    }
+    let now = state.clock.now();
+    p.updated_at = now;
+    let e = NewEvent::new(
+        SubjectType::EscalationPolicy,
+        id,
+        now,
+        caller.actor(),
+        EventKind::EscalationPolicyUpdated,
+        serde_json::Value::Object(changed),
+    );
+    let p = state
+        .store
+        .update_escalation_policy(p, e)
+        .await
+        .map_err(policy_conflict)?;
+    Ok(Json(p.into()))
+}
+
+/// Deletes an escalation policy (admin); refused while services use it.
+#[utoipa::path(delete, path = "/api/v1/escalation-policies/{id}", tag = "on-call",
+    params(("id" = String, Path, description = "Escalation policy id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn delete_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<EscalationPolicyId>(&id, "escalation policy")?;
+    delete_policy_with(&state, caller.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes an escalation policy; shared by the API and the web UI.
+pub async fn delete_policy_with(
+    state: &AppState,
+    actor: Actor,
+    id: EscalationPolicyId,
+) -> ApiResult<()> {
+    let e = NewEvent::new(
+        SubjectType::EscalationPolicy,
+        id,
+        state.clock.now(),
+        actor,
+        EventKind::EscalationPolicyDeleted,
+        json!({}),
+    );
+    state
+        .store
+        .delete_escalation_policy(id, e)
+        .await
+        .map_err(policy_conflict)
+}
+
+// --- contact methods ----------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactMethodOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ContactMethodId,
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    /// `email`, `sms`, `voice`, `webhook`, `slack`, `teams` or `mattermost`.
+    #[schema(value_type = String, example = "webhook")]
+    pub kind: ContactKind,
+    pub label: String,
+    pub address: String,
+    /// Webhooks only, and only in the answer that creates the method: the key deliveries are
+    /// signed with (`X-Klaxon-Signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl ContactMethodOut {
+    fn new(m: ContactMethod, show_secret: bool) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            kind: m.kind,
+            label: m.label,
+            address: m.address,
+            secret: m.secret.filter(|_| show_secret),
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContactMethod {
+    #[schema(value_type = String)]
+    pub kind: ContactKind,
+    pub label: String,
+    pub address: String,
+    /// Your own password: a contact method decides where pages go, so changing one asks for it
+    /// again.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContactMethod {
+    pub label: Option<String>,
+    pub address: Option<String>,
+    pub password: String,
+}
+
+/// Callers may manage their own on-call settings; admins anyone's.
+fn require_self_or_admin(caller: &Caller, user: UserId) -> ApiResult<()> {
+    if caller.user.id == user {
+        Ok(())
+    } else {
+        caller.require(Role::Admin)
+    }
+}
+
+/// Re-authentication: the caller's own password (`who` is the signed-in user), whoever's
+/// method it is.
+pub async fn check_password(state: &AppState, who: &User, password: &str) -> ApiResult<()> {
+    let creds = state.store.user_credentials(&who.email).await?;
+    let ok = state
+        .passwords
+        .verify(password, Some(creds.password_hash))
+        .await
+        .map_err(ApiError::Internal)?;
+    if ok {
+        Ok(())
+    } else {
+        tracing::warn!(user = %who.id, "contact method change with a wrong password");
+        Err(ApiError::invalid("password", "is not your password"))
+    }
+}
+
+pub fn check_kind(kind: ContactKind) -> ApiResult<()> {
+    match kind {
+        ContactKind::Email | ContactKind::Sms | ContactKind::Voice => Err(ApiError::invalid(
+            "kind",
+            "e-mail, SMS and voice are not available yet: use webhook, slack, teams or mattermost",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A user's contact methods.
+#[utoipa::path(get, path = "/api/v1/users/{id}/contact-methods", tag = "on-call",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, body = ListOf<ContactMethodOut>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_contact_methods(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<ContactMethodOut>>> {
+    let user = parse_id::<UserId>(&id, "user")?;
+    require_self_or_admin(&caller, user)?;
+    let items = state.store.list_contact_methods(user).await?;
+    Ok(Json(ListOf {
+        items: items
+            .into_iter()
+            .map(|m| ContactMethodOut::new(m, false))
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Adds a contact method (yourself, or any user as admin); asks for your password.
+#[utoipa::path(post, path = "/api/v1/users/{id}/contact-methods", tag = "on-call", request_body = CreateContactMethod,
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 201, body = ContactMethodOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn create_contact_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CreateContactMethod>,
+) -> ApiResult<impl IntoResponse> {
+    let user = parse_id::<UserId>(&id, "user")?;
+    require_self_or_admin(&caller, user)?;
+    let m = create_contact_method_with(&state, caller.actor(), &caller.user, user, body).await?;
+    Ok((StatusCode::CREATED, Json(ContactMethodOut::new(m, true))))
+}
+
+/// Checks and stores a contact method for `user`, after checking the password of `who` (the
+/// signed-in user); shared by the API and the web UI. The answer carries a webhook's secret.
+pub async fn create_contact_method_with(
+    state: &AppState,
+    actor: Actor,
+    who: &User,
+    user: UserId,
+    body: CreateContactMethod,
+) -> ApiResult<ContactMethod> {
+    check_kind(body.kind)?;
+    let label = rules::text(&body.label, "label", contact::LABEL_MAX)?;
+    let address = contact::address(body.kind, &body.address)?;
+    check_password(state, who, &body.password).await?;
+    let now = state.clock.now();
+    let m = ContactMethod {
+        id: ContactMethodId::new(now, random_bytes()),
+        user_id: user,
+        kind: body.kind,
+        label,
+        address,
+        secret: (body.kind == ContactKind::Webhook).then(random_token),
+        created_at: now,
+    };
+    let e = NewEvent::new(
+        SubjectType::User,
+        user,
+        now,
+        actor,
+        EventKind::ContactMethodAdded,
+        json!({"contact_method_id": m.id, "kind": m.kind, "label": m.label}),
+    );
+    state
+        .store
+        .create_contact_method(m, e)
+        .await
+        .map_err(ApiError::or_not_found("user"))
+}
+
+/// Looks up a contact method the caller may manage.
+async fn own_method(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ContactMethod> {
+    let id = parse_id::<ContactMethodId>(id, "contact method")?;
+    let m = state
+        .store
+        .contact_method(id)
+        .await
+        .map_err(ApiError::or_not_found("contact method"))?;
+    require_self_or_admin(caller, m.user_id)?;
+    Ok(m)
+}
+
+/// Changes a contact method's label or address; asks for your password.
+#[utoipa::path(patch, path = "/api/v1/contact-methods/{id}", tag = "on-call", request_body = UpdateContactMethod,
+    params(("id" = String, Path, description = "Contact method id")),
+    responses((status = 200, body = ContactMethodOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_contact_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateContactMethod>,
+) -> ApiResult<Json<ContactMethodOut>> {
+    let mut m = own_method(&state, &caller, &id).await?;
+    let mut changed = serde_json::Map::new();
+    if let Some(label) = &body.label {
+        m.label = rules::text(label, "label", contact::LABEL_MAX)?;
+        changed.insert("label".into(), json!(m.label));
+    }
+    if let Some(address) = &body.address {
+        m.address = contact::address(m.kind, address)?;
+        changed.insert("address_changed".into(), json!(true));
+    }
+    check_password(&state, &caller.user, &body.password).await?;
+    changed.insert("contact_method_id".into(), json!(m.id));
+    let e = NewEvent::new(
+        SubjectType::User,
+        m.user_id,
+        state.clock.now(),
+        caller.actor(),
+        EventKind::ContactMethodChanged,
+        serde_json::Value::Object(changed),
+    );
+    let m = state
+        .store
+        .update_contact_method(m, e)
+        .await
+        .map_err(ApiError::or_not_found("contact method"))?;
+    Ok(Json(ContactMethodOut::new(m, false)))
+}
+
+/// Removes a contact method and the notification rules that use it.
+#[utoipa::path(delete, path = "/api/v1/contact-methods/{id}", tag = "on-call",
+    params(("id" = String, Path, description = "Contact method id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_contact_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let m = own_method(&state, &caller, &id).await?;
+    delete_contact_method_with(&state, caller.actor(), &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a contact method and its rules; shared by the API and the web UI.
+pub async fn delete_contact_method_with(
+    state: &AppState,
+    actor: Actor,
+    m: &ContactMethod,
+) -> ApiResult<()> {
+    let e = NewEvent::new(
+        SubjectType::User,
+        m.user_id,
+        state.clock.now(),
+        actor,
+        EventKind::ContactMethodRemoved,
+        json!({"contact_method_id": m.id, "kind": m.kind, "label": m.label}),
+    );
+    state
+        .store
+        .delete_contact_method(m.id, e)
+        .await
+        .map_err(ApiError::or_not_found("contact method"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: NotificationId,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub incident_id: Option<IncidentId>,
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    #[schema(value_type = String)]
+    pub channel: ContactKind,
+    /// `pending`, `sending`, `sent`, `failed` or `cancelled`.
+    #[schema(value_type = String)]
+    pub status: NotificationStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sent_at: Option<Timestamp>,
+}
+
+impl From<Notification> for NotificationOut {
+    fn from(n: Notification) -> Self {
+        Self {
+            id: n.id,
+            incident_id: n.incident_id,
+            user_id: n.user_id,
+            channel: n.kind,
+            status: n.status,
+            attempts: n.attempts,
+            last_error: n.last_error,
+            created_at: n.created_at,
+            sent_at: n.sent_at,
+        }
+    }
+}
+
+/// Sends a test notification through a contact method, now.
+#[utoipa::path(post, path = "/api/v1/contact-methods/{id}/test", tag = "on-call",
+    params(("id" = String, Path, description = "Contact method id")),
+    responses((status = 202, body = NotificationOut), (status = 404, body = ErrorBody)))]
+async fn test_contact_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let m = own_method(&state, &caller, &id).await?;
+    let n = test_contact_method_with(&state, caller.actor(), &m).await?;
+    Ok((StatusCode::ACCEPTED, Json(NotificationOut::from(n))))
+}
+
+/// Queues a test notification through a contact method and wakes the sender; shared by the
+/// API and the web UI.
+pub async fn test_contact_method_with(
+    state: &AppState,
+    actor: Actor,
+    m: &ContactMethod,
+) -> ApiResult<Notification> {
+    let now = state.clock.now();
+    let n = NewNotification {
+        id: NotificationId::new(now, random_bytes()),
+        incident_id: None,
+        user_id: m.user_id,
+        contact_method_id: Some(m.id),
+        kind: m.kind,
+        address: m.address.clone(),
+        dedup_key: format!("test:{}", random_token()),
+        payload: json!({"test": true, "contact_method": {"id": m.id, "label": m.label}}),
+        run_at: now,
+        created_at: now,
+    };
+    let e = NewEvent::new(
+        SubjectType::User,
+        m.user_id,
+        now,
+        actor,
+        EventKind::NotificationQueued,
+        json!({"notification_id": n.id, "contact_method_id": m.id, "test": true}),
+    );
+    let n = state.store.queue_notification(n, e).await?;
+    state.engine.wake();
+    Ok(n)
+}
+
+// --- notification rules -------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: NotificationRuleId,
+    #[schema(value_type = String, format = Uuid)]
+    pub contact_method_id: ContactMethodId,
+    pub delay_minutes: u32,
+    #[schema(value_type = String, example = "high")]
+    pub urgency: Urgency,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<NotificationRule> for RuleOut {
+    fn from(r: NotificationRule) -> Self {
+        Self {
+            id: r.id,
+            contact_method_id: r.contact_method_id,
+            delay_minutes: r.delay_minutes,
+            urgency: r.urgency,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    pub contact_method_id: String,
+    /// Minutes after the page (0–1440).
+    #[serde(default)]
+    pub delay_minutes: u32,
+    /// For incidents of this urgency (default high).
+    #[schema(value_type = Option<String>)]
+    pub urgency: Option<Urgency>,
+}
+
+/// A user's notification rules, soonest first.
+#[utoipa::path(get, path = "/api/v1/users/{id}/notification-rules", tag = "on-call",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, body = ListOf<RuleOut>), (status = 403, body = ErrorBody)))]
+async fn list_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<RuleOut>>> {
+    let user = parse_id::<UserId>(&id, "user")?;
+    require_self_or_admin(&caller, user)?;
+    let items = state.store.list_notification_rules(user).await?;
+    Ok(Json(ListOf {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Adds a notification rule: after N minutes, through one of the user's contact methods.
+#[utoipa::path(post, path = "/api/v1/users/{id}/notification-rules", tag = "on-call", request_body = CreateRule,
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 201, body = RuleOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CreateRule>,
+) -> ApiResult<impl IntoResponse> {
+    let user = parse_id::<UserId>(&id, "user")?;
+    require_self_or_admin(&caller, user)?;
+    let r = create_rule_with(&state, caller.actor(), user, body).await?;
+    Ok((StatusCode::CREATED, Json(RuleOut::from(r))))
+}
+
+/// Checks and stores a notification rule of `user`; shared by the API and the web UI.
+pub async fn create_rule_with(
+    state: &AppState,
+    actor: Actor,
+    user: UserId,
+    body: CreateRule,
+) -> ApiResult<NotificationRule> {
+    let method: ContactMethodId = body
+        .contact_method_id
+        .parse()
+        .map_err(|_| ApiError::invalid("contact_method_id", "is not an id"))?;
+    let now = state.clock.now();
+    let r = NotificationRule {
+        id: NotificationRuleId::new(now, random_bytes()),
+        user_id: user,
+        contact_method_id: method,
+        delay_minutes: contact::rule_delay(body.delay_minutes)?,
+        urgency: body.urgency.unwrap_or(Urgency::High),
+        created_at: now,
+    };
+    let e = NewEvent::new(
+        SubjectType::User,
+        user,
+        now,
+        actor,
+        EventKind::NotificationRuleAdded,
+        json!({"rule_id": r.id, "contact_method_id": method, "delay_minutes": r.delay_minutes,
+               "urgency": r.urgency}),
+    );
+    state
+        .store
+        .create_notification_rule(r, e)
+        .await
+        .map_err(|e| match e {
+            e if e.is_not_found() => ApiError::invalid(
+                "contact_method_id",
+                "is not one of this user's contact methods",
+            ),
+            e => e.into(),
+        })
+}
+
+/// Removes a notification rule.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/notification-rules/{rule_id}", tag = "on-call",
+    params(("id" = String, Path, description = "User id"), ("rule_id" = String, Path, description = "Rule id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, rule_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let user = parse_id::<UserId>(&id, "user")?;
+    require_self_or_admin(&caller, user)?;
+    let rule = parse_id::<NotificationRuleId>(&rule_id, "notification rule")?;
+    delete_rule_with(&state, caller.actor(), user, rule).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes one of `user`'s notification rules; shared by the API and the web UI.
+pub async fn delete_rule_with(
+    state: &AppState,
+    actor: Actor,
+    user: UserId,
+    rule: NotificationRuleId,
+) -> ApiResult<()> {
+    let e = NewEvent::new(
+        SubjectType::User,
+        user,
+        state.clock.now(),
+        actor,
+        EventKind::NotificationRuleRemoved,
+        json!({"rule_id": rule}),
+    );
+    state
+        .store
+        .delete_notification_rule(user, rule, e)
+        .await
+        .map_err(ApiError::or_not_found("notification rule"))
+}
+
+// --- incidents: acknowledge, resolve, notifications ---------------------------------------------
+
+/// Moves an incident by hand; shared by the API, the web UI and the CLI (through the API).
+pub async fn set_incident_status_with(
+    state: &AppState,
+    actor: Actor,
+    id: IncidentId,
+    status: IncidentStatus,
+) -> ApiResult<klaxon_store::Incident> {
+    let now = state.clock.now();
+    let kind = match status {
+        IncidentStatus::Acknowledged => EventKind::IncidentAcknowledged,
+        _ => EventKind::IncidentResolved,
+    };
+    let e = NewEvent::new(
+        SubjectType::Incident,
+        id,
+        now,
+        actor,
+        kind,
+        json!({"via": "by hand"}),
+    );
+    let incident = state
+        .store
+        .set_incident_status(id, status, now, e)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => ApiError::Conflict {
+                message: format!("the incident cannot become {status} from its current status"),
+                field: None,
+            },
+            e => ApiError::or_not_found("incident")(e),
+        })?;
+    // Pending delayed notifications are cancelled at the sender's next claim.
+    state.engine.wake();
+    Ok(incident)
+}
+
+/// Acknowledges an incident and its alerts: the escalation stops (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn acknowledge_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i =
+        set_incident_status_with(&state, caller.actor(), id, IncidentStatus::Acknowledged).await?;
+    Ok(Json(i.into()))
+}
+
+/// Resolves an incident and its open alerts: everything stops (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn resolve_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = set_incident_status_with(&state, caller.actor(), id, IncidentStatus::Resolved).await?;
+    Ok(Json(i.into()))
+}
+
+/// The notifications an incident produced, oldest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/notifications", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = ListOf<NotificationOut>), (status = 404, body = ErrorBody)))]
+async fn incident_notifications(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<NotificationOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let items = state
+        .store
+        .list_notifications(Some(id), None, Limit::MAX)
+        .await?;
+    Ok(Json(ListOf {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}

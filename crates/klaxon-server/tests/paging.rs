@@ -1,0 +1,688 @@
+//! Paging scenarios, GoAlert-smoke-test style: the real server on a fresh database, a fake
+//! clock the test advances, the engine ticked by hand, and webhook receivers that record every
+//! request. Every scenario checks the exact messages each receiver got: an unexpected page is
+//! a failure.
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use jiff::SignedDuration;
+use klaxon_server::crypto::verify_v1;
+use serde_json::{Value, json};
+
+use common::{Backend, TestApp, expect_error};
+
+/// What a receiver does with a request.
+#[derive(Clone, Copy)]
+enum Mode {
+    Accept,
+    Answer(u16),
+    /// Never answers within the sender's timeout.
+    Hang,
+}
+
+/// Every request a receiver got: headers and JSON body.
+type Log = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
+
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Log,
+    mode: Arc<Mutex<Mode>>,
+}
+
+impl Receiver {
+    async fn spawn() -> Self {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let mode = Arc::new(Mutex::new(Mode::Accept));
+        let state = (got.clone(), mode.clone());
+        let app = axum::Router::new()
+            .fallback(
+                |State((got, mode)): State<(Log, Arc<Mutex<Mode>>)>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    got.lock().unwrap().push((headers, value));
+                    let mode = *mode.lock().unwrap();
+                    match mode {
+                        Mode::Accept => StatusCode::OK,
+                        Mode::Answer(code) => StatusCode::from_u16(code).unwrap(),
+                        Mode::Hang => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            StatusCode::OK
+                        }
+                    }
+                },
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, got, mode }
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+}
+
+/// A responder with a webhook contact method and a rule that pages at once (high urgency).
+struct Person {
+    id: String,
+    token: String,
+    receiver: Receiver,
+    secret: String,
+}
+
+async fn person(app: &TestApp, email: &str) -> Person {
+    let (id, token) = app.user_with_token(email, "responder").await;
+    let receiver = Receiver::spawn().await;
+    let r = app
+        .post(
+            &format!("/api/v1/users/{id}/contact-methods"),
+            &token,
+            &json!({"kind": "webhook", "label": "pager bot", "address": receiver.url,
+                    "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let method: Value = r.json().await.unwrap();
+    let secret = method["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/users/{id}/notification-rules"),
+            &token,
+            &json!({"contact_method_id": method["id"], "delay_minutes": 0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    Person {
+        id,
+        token,
+        receiver,
+        secret,
+    }
+}
+
+/// A service paging `levels` (each `(delay_minutes, [people])`), and its Events v2 key.
+async fn service(app: &TestApp, levels: &[(u32, Vec<&Person>)], repeat: u32) -> String {
+    let admin = &app.admin.token;
+    let levels: Vec<Value> = levels
+        .iter()
+        .map(|(delay, people)| {
+            json!({"delay_minutes": delay,
+                   "targets": people.iter().map(|p| json!({"type": "user", "id": p.id})).collect::<Vec<_>>()})
+        })
+        .collect();
+    let r = app
+        .post(
+            "/api/v1/escalation-policies",
+            admin,
+            &json!({"name": "primary", "levels": levels, "repeat": repeat}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let policy: Value = r.json().await.unwrap();
+    let r = app
+        .post(
+            "/api/v1/services",
+            admin,
+            &json!({"name": "checkout", "escalation_policy_id": policy["id"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let service: Value = r.json().await.unwrap();
+    assert_eq!(service["escalation_policy_id"], policy["id"]);
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/services/{}/integrations",
+                service["id"].as_str().unwrap()
+            ),
+            admin,
+            &json!({"name": "prom", "kind": "events_v2"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let integration: Value = r.json().await.unwrap();
+    integration["key"].as_str().unwrap().to_owned()
+}
+
+async fn event(app: &TestApp, key: &str, action: &str, dedup: &str) {
+    let r = app
+        .http
+        .post(format!("{}/v2/enqueue", app.url))
+        .json(
+            &json!({"routing_key": key, "event_action": action, "dedup_key": dedup,
+                      "payload": {"summary": "Checkout is down", "source": "lb-1",
+                                  "severity": "critical"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+}
+
+async fn tick(app: &TestApp) {
+    app.state.engine.tick().await.unwrap();
+}
+
+async fn wait(app: &TestApp, minutes: i64) {
+    app.clock.advance(SignedDuration::from_mins(minutes));
+    tick(app).await;
+}
+
+async fn only_incident(app: &TestApp) -> Value {
+    let list: Value = app
+        .get("/api/v1/incidents", &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    list["items"][0].clone()
+}
+
+async fn timeline_kinds(app: &TestApp, incident: &str) -> Vec<String> {
+    let t: Value = app
+        .get(
+            &format!("/api/v1/incidents/{incident}/timeline"),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn one_level_pages_once_signed(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let key = service(&app, &[(5, vec![&ada])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!(ada.receiver.count(), 1);
+    let (headers, body) = ada.receiver.got.lock().unwrap()[0].clone();
+    assert_eq!(body["type"], "incident.page");
+    assert_eq!(body["data"]["incident"]["title"], "Checkout is down");
+    assert_eq!(body["data"]["incident"]["urgency"], "high");
+    assert_eq!(body["data"]["service"]["name"], "checkout");
+    // The signature verifies with the method's secret, over the exact bytes sent.
+    let ts: i64 = headers["x-klaxon-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sig = headers["x-klaxon-signature"].to_str().unwrap();
+    let raw = serde_json::to_vec(&body).unwrap();
+    assert!(verify_v1(&ada.secret, ts, sig, &raw, ts));
+    assert!(!verify_v1("wrong", ts, sig, &raw, ts));
+    // The same trigger again deduplicates: nobody is paged twice.
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!(ada.receiver.count(), 1);
+    // Nobody acknowledges: the single level with no repeat ends the escalation.
+    wait(&app, 5).await;
+    wait(&app, 60).await;
+    assert_eq!(ada.receiver.count(), 1);
+    let incident = only_incident(&app).await;
+    let kinds = timeline_kinds(&app, incident["id"].as_str().unwrap()).await;
+    for k in [
+        "incident.triggered",
+        "incident.escalated",
+        "notification.sent",
+        "incident.escalation_exhausted",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    let sent: Value = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/notifications",
+                incident["id"].as_str().unwrap()
+            ),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["items"].as_array().unwrap().len(), 1);
+    assert_eq!(sent["items"][0]["status"], "sent");
+    app.stop().await;
+}
+
+async fn two_levels_escalate_after_the_delay(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let key = service(&app, &[(5, vec![&ada]), (10, vec![&bob])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
+    wait(&app, 4).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
+    wait(&app, 1).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 1));
+    wait(&app, 30).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 1));
+    app.stop().await;
+}
+
+async fn repeats_then_stops(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let key = service(&app, &[(5, vec![&ada])], 2).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    for expected in [1, 2, 3, 3, 3] {
+        assert_eq!(ada.receiver.count(), expected);
+        wait(&app, 5).await;
+    }
+    let levels: Vec<i64> = ada
+        .receiver
+        .bodies()
+        .iter()
+        .map(|b| b["data"]["level"].as_i64().unwrap())
+        .collect();
+    assert_eq!(levels, vec![1, 1, 1]);
+    app.stop().await;
+}
+
+async fn acknowledging_stops_the_escalation(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let key = service(&app, &[(5, vec![&ada]), (5, vec![&bob])], 3).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    let incident = only_incident(&app).await;
+    let id = incident["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            &ada.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let acked: Value = r.json().await.unwrap();
+    assert_eq!(acked["status"], "acknowledged");
+    // Its alert was acknowledged with it.
+    let alerts: Value = app
+        .get(
+            &format!("/api/v1/alerts?incident_id={id}"),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts["items"][0]["status"], "acknowledged");
+    for _ in 0..6 {
+        wait(&app, 5).await;
+    }
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
+    // A second acknowledgement is refused; a viewer may not acknowledge at all.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            &ada.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 409, "conflict", None).await;
+    let (_, viewer) = app.user_with_token("v@example.com", "viewer").await;
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            &viewer,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+async fn resolving_mid_escalation_stops_everything(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    // Ada also wants a reminder two minutes later: it must not go out once resolved.
+    let methods: Value = app
+        .get(
+            &format!("/api/v1/users/{}/contact-methods", ada.id),
+            &ada.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        methods["items"][0].get("secret").is_none(),
+        "the secret is shown once"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/users/{}/notification-rules", ada.id),
+            &ada.token,
+            &json!({"contact_method_id": methods["items"][0]["id"], "delay_minutes": 2}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let bob = person(&app, "bob@example.com").await;
+    let key = service(&app, &[(5, vec![&ada]), (5, vec![&bob])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!(ada.receiver.count(), 1);
+    wait(&app, 1).await;
+    // The monitor sees recovery: Events v2 resolve; the incident resolves with its alert.
+    event(&app, &key, "resolve", "down").await;
+    tick(&app).await;
+    assert_eq!(only_incident(&app).await["status"], "resolved");
+    for _ in 0..4 {
+        wait(&app, 5).await;
+    }
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
+    let incident = only_incident(&app).await;
+    let sent: Value = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/notifications",
+                incident["id"].as_str().unwrap()
+            ),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut statuses: Vec<&str> = sent["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap())
+        .collect();
+    statuses.sort_unstable(); // both were queued by the same step, in no set order
+    assert_eq!(statuses, vec!["cancelled", "sent"]);
+    app.stop().await;
+}
+
+async fn a_hanging_provider_gets_one_message_marked_failed(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, |s| s.engine.send_timeout_ms = 300).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    ada.receiver.set(Mode::Hang);
+    let key = service(&app, &[(5, vec![&ada])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    for _ in 0..3 {
+        wait(&app, 5).await;
+    }
+    assert_eq!(
+        ada.receiver.count(),
+        1,
+        "an unknown outcome is never resent"
+    );
+    let incident = only_incident(&app).await;
+    let sent: Value = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/notifications",
+                incident["id"].as_str().unwrap()
+            ),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["items"][0]["status"], "failed");
+    assert!(
+        sent["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("may or may not have arrived")
+    );
+    app.stop().await;
+}
+
+async fn a_failing_provider_gets_bounded_retries(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    ada.receiver.set(Mode::Answer(503));
+    let key = service(&app, &[(60, vec![&ada])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!(ada.receiver.count(), 1);
+    // Backoff 5 s, 10 s, 20 s, 40 s: five attempts in all, then it gives up.
+    for _ in 0..20 {
+        app.clock.advance(SignedDuration::from_secs(10));
+        tick(&app).await;
+    }
+    assert_eq!(ada.receiver.count(), 5);
+    // Every attempt carries the same idempotency key, so a receiver can drop repeats.
+    let keys: std::collections::HashSet<String> = ada
+        .receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(h, _)| h["idempotency-key"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 1);
+    let incident = only_incident(&app).await;
+    let sent: Value = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/notifications",
+                incident["id"].as_str().unwrap()
+            ),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["items"][0]["status"], "failed");
+    assert_eq!(sent["items"][0]["attempts"], 5);
+    app.stop().await;
+}
+
+async fn two_engines_never_page_twice(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let key = service(&app, &[(5, vec![&ada]), (5, vec![&bob])], 1).await;
+    for n in 0..10 {
+        event(&app, &key, "trigger", &format!("k{n}")).await;
+    }
+    // A second engine on the same database, as another instance would run.
+    let other = klaxon_server::engine::Engine::new(
+        app.state.store.clone(),
+        app.state.clock.clone(),
+        app.state.settings.clone(),
+    );
+    for _ in 0..5 {
+        let (a, b) = tokio::join!(app.state.engine.tick(), other.tick());
+        a.unwrap();
+        b.unwrap();
+        app.clock.advance(SignedDuration::from_mins(5));
+    }
+    // Ten incidents, two passes of two levels: each person paged exactly twice per incident.
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (20, 20));
+    app.stop().await;
+}
+
+async fn contact_methods_need_the_password_and_a_valid_address(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (id, token) = app.user_with_token("ada@example.com", "responder").await;
+    let path = format!("/api/v1/users/{id}/contact-methods");
+    let cases = [
+        (
+            json!({"kind": "webhook", "label": "x", "address": "http://127.0.0.1:1/h", "password": "nope"}),
+            "password",
+        ),
+        (
+            json!({"kind": "webhook", "label": "x", "address": "not a url", "password": "correct horse battery"}),
+            "address",
+        ),
+        (
+            json!({"kind": "fax", "label": "x", "address": "1", "password": "correct horse battery"}),
+            "kind",
+        ),
+        (
+            json!({"kind": "webhook", "label": " ", "address": "http://127.0.0.1:1/h", "password": "correct horse battery"}),
+            "label",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = app.post(&path, &token, &body).send().await.unwrap();
+        expect_error(r, 400, "invalid_field", Some(field)).await;
+    }
+    // Someone else's methods are not yours to change.
+    let (other, _) = app.user_with_token("bob@example.com", "responder").await;
+    let r = app
+        .post(
+            &format!("/api/v1/users/{other}/contact-methods"),
+            &token,
+            &json!({"kind": "webhook", "label": "x", "address": "http://127.0.0.1:1/h",
+                    "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let list: Value = app
+        .get(&path, &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["items"].as_array().unwrap().is_empty(),
+        "nothing half-written"
+    );
+
+    // The test notification goes out on the next tick and lands on the user's timeline.
+    let receiver = Receiver::spawn().await;
+    let r = app
+        .post(
+            &path,
+            &token,
+            &json!({"kind": "slack", "label": "team channel", "address": receiver.url,
+                    "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let method: Value = r.json().await.unwrap();
+    assert!(method.get("secret").is_none(), "only webhooks are signed");
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/contact-methods/{}/test",
+                method["id"].as_str().unwrap()
+            ),
+            &token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    tick(&app).await;
+    assert_eq!(receiver.count(), 1);
+    assert!(
+        receiver.bodies()[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("test notification")
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    one_level_pages_once_signed,
+    two_levels_escalate_after_the_delay,
+    repeats_then_stops,
+    acknowledging_stops_the_escalation,
+    resolving_mid_escalation_stops_everything,
+    a_hanging_provider_gets_one_message_marked_failed,
+    a_failing_provider_gets_bounded_retries,
+    two_engines_never_page_twice,
+    contact_methods_need_the_password_and_a_valid_address,
+);

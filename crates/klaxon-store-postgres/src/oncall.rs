@@ -1,0 +1,731 @@
+//! Escalation policies, contact methods, notification rules and the notification outbox on
+//! PostgreSQL.
+//!
+//! Several Klaxon processes may share the database: notifications are claimed with
+//! `FOR UPDATE SKIP LOCKED` (two senders never hold the same one), an escalation step is written
+//! at most once by its marker row's primary key, and whatever changes an incident's status locks
+//! its service's row and then its own, the order the signal path takes them in.
+use jiff::Timestamp;
+use klaxon_domain::clock::to_millis;
+use klaxon_domain::event::{EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{
+    AlertId, ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId,
+    UserId,
+};
+use klaxon_domain::incident::IncidentStatus;
+use klaxon_store::*;
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::alerts::{from_json, get_parsed, get_u32, incident_from, map_err_fk_not_found, opt_id};
+use super::{
+    PgStore, get, get_id, get_json, get_opt_ts, get_ts, insert_event, insert_job, map_err, page,
+};
+
+/// What a sender that stopped mid-send leaves behind: it may or may not have gone out.
+const ABANDONED: &str = "outcome unknown: the sender stopped while sending; not resent";
+
+fn policy_from(row: &PgRow) -> StoreResult<EscalationPolicy> {
+    Ok(EscalationPolicy {
+        id: get_id(row, "id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        plan: from_json(row, "plan")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+fn method_from(row: &PgRow) -> StoreResult<ContactMethod> {
+    Ok(ContactMethod {
+        id: get_id(row, "id")?,
+        user_id: get_id(row, "user_id")?,
+        kind: get_parsed(row, "kind")?,
+        label: get(row, "label")?,
+        address: get(row, "address")?,
+        secret: get(row, "secret")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+fn rule_from(row: &PgRow) -> StoreResult<NotificationRule> {
+    Ok(NotificationRule {
+        id: get_id(row, "id")?,
+        user_id: get_id(row, "user_id")?,
+        contact_method_id: get_id(row, "contact_method_id")?,
+        delay_minutes: get_u32(row, "delay_minutes")?,
+        urgency: get_parsed(row, "urgency")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+fn notification_from(row: &PgRow) -> StoreResult<Notification> {
+    Ok(Notification {
+        id: get_id(row, "id")?,
+        incident_id: opt_id(row, "incident_id")?,
+        user_id: get_id(row, "user_id")?,
+        contact_method_id: opt_id(row, "contact_method_id")?,
+        kind: get_parsed(row, "kind")?,
+        address: get(row, "address")?,
+        dedup_key: get(row, "dedup_key")?,
+        payload: get_json(row, "payload")?,
+        status: get_parsed(row, "status")?,
+        attempts: get_u32(row, "attempts")?,
+        run_at: get_ts(row, "run_at")?,
+        last_error: get(row, "last_error")?,
+        created_at: get_ts(row, "created_at")?,
+        sent_at: get_opt_ts(row, "sent_at")?,
+    })
+}
+
+fn notifications_from(rows: &[PgRow]) -> StoreResult<Vec<Notification>> {
+    rows.iter().map(notification_from).collect()
+}
+
+/// `NotFound` unless every user the plan pages exists.
+async fn check_targets(
+    tx: &mut Transaction<'_, Postgres>,
+    p: &EscalationPolicy,
+) -> StoreResult<()> {
+    let mut users: Vec<Uuid> = p.plan.users().map(|u| u.0).collect();
+    users.sort_unstable();
+    users.dedup();
+    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = ANY($1)")
+        .bind(&users)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    if usize::try_from(found).ok() != Some(users.len()) {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Inserts a notification unless one with its dedup key exists; says whether it did.
+async fn insert_notification(
+    tx: &mut Transaction<'_, Postgres>,
+    n: &NewNotification,
+) -> StoreResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO notifications (id, incident_id, user_id, contact_method_id, kind, address,
+         dedup_key, payload, status, run_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)
+         ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(n.id.0)
+    .bind(n.incident_id.map(|i| i.0))
+    .bind(n.user_id.0)
+    .bind(n.contact_method_id.map(|c| c.0))
+    .bind(n.kind.as_str())
+    .bind(&n.address)
+    .bind(&n.dedup_key)
+    .bind(&n.payload)
+    .bind(to_millis(n.run_at))
+    .bind(to_millis(n.created_at))
+    .execute(&mut **tx)
+    .await
+    // The incident, user or contact method it names is gone.
+    .map_err(map_err_fk_not_found)?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+impl PgStore {
+    pub(crate) async fn do_create_escalation_policy(
+        &self,
+        p: EscalationPolicy,
+        e: NewEvent,
+    ) -> StoreResult<EscalationPolicy> {
+        let mut tx = self.write_tx().await?;
+        check_targets(&mut tx, &p).await?;
+        sqlx::query(
+            "INSERT INTO escalation_policies (id, name, description, plan, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(p.id.0)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(Json(&p.plan))
+        .bind(to_millis(p.created_at))
+        .bind(to_millis(p.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(p)
+    }
+
+    pub(crate) async fn do_escalation_policy(
+        &self,
+        id: EscalationPolicyId,
+    ) -> StoreResult<EscalationPolicy> {
+        let row = sqlx::query("SELECT * FROM escalation_policies WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        policy_from(&row)
+    }
+
+    pub(crate) async fn do_list_escalation_policies(
+        &self,
+        after: Option<EscalationPolicyId>,
+        limit: u32,
+    ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>> {
+        let rows = sqlx::query(
+            "SELECT * FROM escalation_policies WHERE ($1::uuid IS NULL OR id > $1)
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|a| a.0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let items = rows
+            .iter()
+            .map(policy_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, limit, |p| p.id))
+    }
+
+    pub(crate) async fn do_update_escalation_policy(
+        &self,
+        p: EscalationPolicy,
+        e: NewEvent,
+    ) -> StoreResult<EscalationPolicy> {
+        let mut tx = self.write_tx().await?;
+        check_targets(&mut tx, &p).await?;
+        let row = sqlx::query(
+            "UPDATE escalation_policies SET name = $2, description = $3, plan = $4,
+             updated_at = $5 WHERE id = $1 RETURNING *",
+        )
+        .bind(p.id.0)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(Json(&p.plan))
+        .bind(to_millis(p.updated_at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        policy_from(&row)
+    }
+
+    pub(crate) async fn do_delete_escalation_policy(
+        &self,
+        id: EscalationPolicyId,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let in_use = || StoreError::Conflict {
+            constraint: "escalation_policy_in_use".into(),
+        };
+        let mut tx = self.write_tx().await?;
+        // Locked until commit: a service taking the policy meanwhile waits for the delete and
+        // then fails on the foreign key (NotFound), instead of slipping in between.
+        let exists = sqlx::query("SELECT id FROM escalation_policies WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let used: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM services WHERE escalation_policy_id = $1)",
+        )
+        .bind(id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if used {
+            return Err(in_use());
+        }
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM escalation_policies WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| match err {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => in_use(),
+                err => map_err(err),
+            })?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn do_create_contact_method(
+        &self,
+        m: ContactMethod,
+        e: NewEvent,
+    ) -> StoreResult<ContactMethod> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO contact_methods (id, user_id, kind, label, address, secret, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(m.id.0)
+        .bind(m.user_id.0)
+        .bind(m.kind.as_str())
+        .bind(&m.label)
+        .bind(&m.address)
+        .bind(&m.secret)
+        .bind(to_millis(m.created_at))
+        .execute(&mut *tx)
+        .await
+        // The only foreign key: the user does not exist.
+        .map_err(map_err_fk_not_found)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(m)
+    }
+
+    pub(crate) async fn do_contact_method(
+        &self,
+        id: ContactMethodId,
+    ) -> StoreResult<ContactMethod> {
+        let row = sqlx::query("SELECT * FROM contact_methods WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        method_from(&row)
+    }
+
+    pub(crate) async fn do_list_contact_methods(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<ContactMethod>> {
+        let rows = sqlx::query("SELECT * FROM contact_methods WHERE user_id = $1 ORDER BY id")
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(method_from).collect()
+    }
+
+    pub(crate) async fn do_update_contact_method(
+        &self,
+        m: ContactMethod,
+        e: NewEvent,
+    ) -> StoreResult<ContactMethod> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE contact_methods SET label = $2, address = $3 WHERE id = $1 RETURNING *",
+        )
+        .bind(m.id.0)
+        .bind(&m.label)
+        .bind(&m.address)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        method_from(&row)
+    }
+
+    pub(crate) async fn do_delete_contact_method(
+        &self,
+        id: ContactMethodId,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // Its rules go by the cascade; its notifications stay, without it.
+        let n = sqlx::query("DELETE FROM contact_methods WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn do_create_notification_rule(
+        &self,
+        r: NotificationRule,
+        e: NewEvent,
+    ) -> StoreResult<NotificationRule> {
+        let mut tx = self.write_tx().await?;
+        // The method must be the same user's: nobody routes their pages to someone else's
+        // phone. Key-share locked until commit, so it cannot be deleted in between.
+        let owner: Option<Uuid> =
+            sqlx::query_scalar("SELECT user_id FROM contact_methods WHERE id = $1 FOR KEY SHARE")
+                .bind(r.contact_method_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if owner != Some(r.user_id.0) {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes,
+             urgency, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(r.id.0)
+        .bind(r.user_id.0)
+        .bind(r.contact_method_id.0)
+        .bind(i64::from(r.delay_minutes))
+        .bind(r.urgency.as_str())
+        .bind(to_millis(r.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err_fk_not_found)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(r)
+    }
+
+    pub(crate) async fn do_list_notification_rules(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<NotificationRule>> {
+        let rows = sqlx::query(
+            "SELECT * FROM notification_rules WHERE user_id = $1 ORDER BY delay_minutes, id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(rule_from).collect()
+    }
+
+    pub(crate) async fn do_delete_notification_rule(
+        &self,
+        user: UserId,
+        id: NotificationRuleId,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn do_apply_escalation_step(&self, s: EscalationStep) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // Acknowledged or resolved since the engine looked: the escalation is over. FOR SHARE
+        // makes a concurrent acknowledgement wait for this step, or this step see it.
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR SHARE")
+                .bind(s.incident_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        match status.as_deref() {
+            None => return Err(StoreError::NotFound),
+            Some("triggered") => {}
+            Some(_) => {
+                tx.rollback().await.map_err(map_err)?;
+                return Ok(false);
+            }
+        }
+        // The marker's primary key makes the step once-only: a second engine writing the same
+        // step waits here for the first to commit, then finds the row and writes nothing.
+        let first = sqlx::query(
+            "INSERT INTO escalation_steps (incident_id, step, at) VALUES ($1, $2, $3)
+             ON CONFLICT (incident_id, step) DO NOTHING",
+        )
+        .bind(s.incident_id.0)
+        .bind(i64::from(s.step))
+        .bind(to_millis(s.at))
+        .execute(&mut *tx)
+        .await
+        // The only foreign key: the incident does not exist.
+        .map_err(map_err_fk_not_found)?
+        .rows_affected()
+            == 1;
+        if !first {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
+        for n in &s.notifications {
+            insert_notification(&mut tx, n).await?;
+        }
+        for e in &s.events {
+            insert_event(&mut tx, e).await?;
+        }
+        if let Some(job) = &s.next {
+            insert_job(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn do_queue_notification(
+        &self,
+        n: NewNotification,
+        e: NewEvent,
+    ) -> StoreResult<Notification> {
+        let mut tx = self.write_tx().await?;
+        if !insert_notification(&mut tx, &n).await? {
+            return Err(StoreError::Conflict {
+                constraint: "notifications_dedup_key".into(),
+            });
+        }
+        insert_event(&mut tx, &e).await?;
+        let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
+            .bind(n.id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        notification_from(&row)
+    }
+
+    pub(crate) async fn do_claim_notifications(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Claimed> {
+        let mut tx = self.write_tx().await?;
+        let mut claimed = Claimed::default();
+        let now_ms = to_millis(now);
+        // Every step locks the rows it changes and skips those another claimer (or a sender
+        // finishing) holds: each change, and its event, is made by exactly one process.
+        let moot = sqlx::query(
+            "UPDATE notifications SET status = 'cancelled'
+             WHERE id IN (
+                 SELECT n.id FROM notifications n JOIN incidents i ON i.id = n.incident_id
+                 WHERE n.status = 'pending' AND i.status <> 'triggered'
+                 ORDER BY n.id
+                 FOR UPDATE OF n SKIP LOCKED)
+             RETURNING *",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut moot = notifications_from(&moot)?;
+        moot.sort_by_key(|n| (n.created_at, n.id));
+        for n in &moot {
+            let e = notification_event(n, now, EventKind::NotificationCancelled, json!({}));
+            insert_event(&mut tx, &e).await?;
+        }
+        claimed.cancelled = moot.len() as u64;
+
+        let abandoned = sqlx::query(
+            "UPDATE notifications SET status = 'failed', last_error = $2
+             WHERE id IN (
+                 SELECT id FROM notifications WHERE status = 'sending' AND run_at <= $1
+                 ORDER BY id
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(ABANDONED)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut abandoned = notifications_from(&abandoned)?;
+        abandoned.sort_by_key(|n| (n.created_at, n.id));
+        for n in &abandoned {
+            let e = notification_event(
+                n,
+                now,
+                EventKind::NotificationFailed,
+                json!({"error": ABANDONED}),
+            );
+            insert_event(&mut tx, &e).await?;
+        }
+        claimed.abandoned = abandoned.len() as u64;
+
+        let due = sqlx::query(
+            "UPDATE notifications SET status = 'sending', attempts = attempts + 1, run_at = $2
+             WHERE id IN (
+                 SELECT id FROM notifications WHERE status = 'pending' AND run_at <= $1
+                 ORDER BY run_at, id LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(to_millis(until))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        claimed.due = notifications_from(&due)?;
+        claimed.due.sort_by_key(|n| (n.created_at, n.id));
+        tx.commit().await.map_err(map_err)?;
+        Ok(claimed)
+    }
+
+    pub(crate) async fn do_finish_notification(
+        &self,
+        id: NotificationId,
+        result: SendResult,
+        e: NewEvent,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // `status = 'sending'` is checked under the row's lock: a claim failing it as abandoned
+        // meanwhile wins or loses as a whole, never both.
+        let q = match &result {
+            SendResult::Sent { at } => sqlx::query(
+                "UPDATE notifications SET status = 'sent', sent_at = $2, last_error = NULL
+                 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id.0)
+            .bind(to_millis(*at)),
+            SendResult::Retry { at, error } => sqlx::query(
+                "UPDATE notifications SET status = 'pending', run_at = $2, last_error = $3
+                 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id.0)
+            .bind(to_millis(*at))
+            .bind(error.clone()),
+            SendResult::Failed { error } => sqlx::query(
+                "UPDATE notifications SET status = 'failed', last_error = $2
+                 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id.0)
+            .bind(error.clone()),
+        };
+        let n = q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
+        if n == 0 {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn do_notification(&self, id: NotificationId) -> StoreResult<Notification> {
+        let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        notification_from(&row)
+    }
+
+    pub(crate) async fn do_list_notifications(
+        &self,
+        incident: Option<IncidentId>,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT * FROM notifications WHERE ($1::uuid IS NULL OR incident_id = $1)
+             AND ($2::uuid IS NULL OR user_id = $2) ORDER BY created_at, id LIMIT $3",
+        )
+        .bind(incident.map(|i| i.0))
+        .bind(user.map(|u| u.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        notifications_from(&rows)
+    }
+
+    pub(crate) async fn do_set_incident_status(
+        &self,
+        id: IncidentId,
+        status: IncidentStatus,
+        at: Timestamp,
+        e: NewEvent,
+    ) -> StoreResult<Incident> {
+        let mut tx = self.write_tx().await?;
+        // The service's row first, then the incident's: the order a signal takes them in (it
+        // locks the service, then changes alerts and their incident). The other order could
+        // deadlock with a signal acknowledging one of this incident's alerts.
+        let service: Option<Uuid> =
+            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+        if let Some(service) = service {
+            // Gone meanwhile (deleted): then no signal can come for it either.
+            sqlx::query("SELECT id FROM services WHERE id = $1 FOR UPDATE")
+                .bind(service)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        // Held until commit: two people moving one incident at once take turns, and the second
+        // sees the first's status. NO KEY: foreign-key checks (a step's notifications being
+        // queued for it) need not wait.
+        let current = sqlx::query("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let current: IncidentStatus = get_parsed(&current, "status")?;
+        let (sql, alert_sql, alert_kind) = match (status, current) {
+            (IncidentStatus::Acknowledged, IncidentStatus::Triggered) => (
+                "UPDATE incidents SET status = 'acknowledged', acknowledged_at = $2 WHERE id = $1
+                 RETURNING *",
+                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2
+                 WHERE incident_id = $1 AND status = 'triggered' RETURNING id",
+                EventKind::AlertAcknowledged,
+            ),
+            (
+                IncidentStatus::Resolved,
+                IncidentStatus::Triggered
+                | IncidentStatus::Acknowledged
+                | IncidentStatus::Mitigated,
+            ) => (
+                "UPDATE incidents SET status = 'resolved', resolved_at = $2 WHERE id = $1
+                 RETURNING *",
+                "UPDATE alerts SET status = 'resolved', resolved_at = $2
+                 WHERE incident_id = $1 AND status <> 'resolved' RETURNING id",
+                EventKind::AlertResolved,
+            ),
+            _ => {
+                return Err(StoreError::Conflict {
+                    constraint: "incident_status".into(),
+                });
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(id.0)
+            .bind(to_millis(at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let incident = incident_from(&row)?;
+        insert_event(&mut tx, &e).await?;
+        let mut alerts: Vec<Uuid> = sqlx::query_scalar(alert_sql)
+            .bind(id.0)
+            .bind(to_millis(at))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        alerts.sort_unstable();
+        for alert in alerts {
+            let ae = NewEvent::new(
+                SubjectType::Alert,
+                AlertId::from(alert),
+                at,
+                e.actor,
+                alert_kind,
+                json!({"via": "incident", "incident_id": id}),
+            );
+            insert_event(&mut tx, &ae).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(incident)
+    }
+}

@@ -1,0 +1,422 @@
+//! Client commands for on-call: escalation policies, contact methods, notification rules.
+use anyhow::Context as _;
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{Client, ClientArgs, print_or, table};
+
+#[derive(Subcommand)]
+pub enum PoliciesCommand {
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create an escalation policy: one --level per level, in order.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// DELAY_MINUTES:USER_ID[,USER_ID…], e.g. 15:0193…,0194…
+        #[arg(long = "level", required = true)]
+        levels: Vec<String>,
+        /// Times the levels run again after the last (0–9).
+        #[arg(long, default_value_t = 0)]
+        repeat: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a policy; options left out keep their value (--level replaces all levels).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long = "level")]
+        levels: Vec<String>,
+        #[arg(long)]
+        repeat: Option<u32>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a policy (refused while services use it).
+    Delete {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ContactMethodsCommand {
+    /// Your contact methods, or --user's (admin).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add a contact method. Asks for your password: KLAXON_PASSWORD or one line on stdin.
+    Add {
+        /// webhook, slack, teams or mattermost.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        label: String,
+        /// The URL to post to.
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a contact method's label or address (asks for your password).
+    Update {
+        id: String,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Remove {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Send a test notification now.
+    Test {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add a rule: after --delay minutes, notify through --contact-method.
+    Add {
+        #[arg(long)]
+        contact_method: String,
+        #[arg(long, default_value_t = 0)]
+        delay: u32,
+        /// high (default) or low.
+        #[arg(long)]
+        urgency: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    Remove {
+        id: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `15:a,b` as a level.
+fn level(raw: &str) -> anyhow::Result<Value> {
+    let (delay, users) = raw
+        .split_once(':')
+        .with_context(|| format!("--level {raw:?}: expected DELAY_MINUTES:USER_ID[,USER_ID…]"))?;
+    let delay: u32 = delay
+        .trim()
+        .parse()
+        .with_context(|| format!("--level {raw:?}: the delay is not a number of minutes"))?;
+    let targets: Vec<Value> = users
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| json!({"type": "user", "id": u}))
+        .collect();
+    Ok(json!({"delay_minutes": delay, "targets": targets}))
+}
+
+fn levels(raw: &[String]) -> anyhow::Result<Vec<Value>> {
+    raw.iter().map(|l| level(l)).collect()
+}
+
+/// The caller's password for re-authentication, from the environment or one line of stdin.
+fn password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("KLAXON_PASSWORD") {
+        return Ok(p);
+    }
+    eprintln!("Your password (changing where pages go asks for it again):");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn user_or_me(c: &Client, user: Option<String>) -> anyhow::Result<String> {
+    match user {
+        Some(u) => Ok(u),
+        None => Ok(c.get("/api/v1/me").await?["user"]["id"]
+            .as_str()
+            .context("the server did not say who you are")?
+            .to_owned()),
+    }
+}
+
+fn policy_text(v: &Value) -> String {
+    let mut out = format!(
+        "{} ({})  repeat {}\n",
+        v["name"].as_str().unwrap_or(""),
+        v["id"].as_str().unwrap_or(""),
+        v["repeat"]
+    );
+    for (i, l) in v["levels"].as_array().into_iter().flatten().enumerate() {
+        let users: Vec<&str> = l["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["id"].as_str())
+            .collect();
+        out += &format!(
+            "  level {}: {} then wait {} min\n",
+            i + 1,
+            users.join(", "),
+            l["delay_minutes"]
+        );
+    }
+    out
+}
+
+pub async fn policies(cmd: PoliciesCommand) -> anyhow::Result<()> {
+    match cmd {
+        PoliciesCommand::List { client } => {
+            let v = Client::new(&client)?
+                .get("/api/v1/escalation-policies?limit=500")
+                .await?;
+            print_or(&client, &v, |v| {
+                v["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(policy_text)
+                    .collect()
+            })
+        }
+        PoliciesCommand::Show { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/escalation-policies/{id}"))
+                .await?;
+            print_or(&client, &v, policy_text)
+        }
+        PoliciesCommand::Create {
+            name,
+            description,
+            levels: raw,
+            repeat,
+            client,
+        } => {
+            let body = json!({"name": name, "description": description,
+                              "levels": levels(&raw)?, "repeat": repeat});
+            let v = Client::new(&client)?
+                .send(Method::POST, "/api/v1/escalation-policies", Some(body))
+                .await?;
+            print_or(&client, &v, policy_text)
+        }
+        PoliciesCommand::Update {
+            id,
+            name,
+            description,
+            levels: raw,
+            repeat,
+            client,
+        } => {
+            let mut body = json!({});
+            if let Some(n) = name {
+                body["name"] = n.into();
+            }
+            if let Some(d) = description {
+                body["description"] = d.into();
+            }
+            if !raw.is_empty() {
+                body["levels"] = levels(&raw)?.into();
+            }
+            if let Some(r) = repeat {
+                body["repeat"] = r.into();
+            }
+            let v = Client::new(&client)?
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/escalation-policies/{id}"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, policy_text)
+        }
+        PoliciesCommand::Delete { id, client } => {
+            Client::new(&client)?
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/escalation-policies/{id}"),
+                    None,
+                )
+                .await?;
+            print_or(&client, &json!({"deleted": id}), |_| {
+                format!("deleted {id}")
+            })
+        }
+    }
+}
+
+const METHOD_COLS: &[&str] = &["id", "kind", "label", "address", "created_at"];
+
+pub async fn contact_methods(cmd: ContactMethodsCommand) -> anyhow::Result<()> {
+    match cmd {
+        ContactMethodsCommand::List { user, client } => {
+            let c = Client::new(&client)?;
+            let user = user_or_me(&c, user).await?;
+            let v = c
+                .get(&format!("/api/v1/users/{user}/contact-methods"))
+                .await?;
+            print_or(&client, &v, |v| table(&v["items"], METHOD_COLS))
+        }
+        ContactMethodsCommand::Add {
+            kind,
+            label,
+            address,
+            user,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let user = user_or_me(&c, user).await?;
+            let body = json!({"kind": kind, "label": label, "address": address,
+                              "password": password()?});
+            let v = c
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/users/{user}/contact-methods"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                let mut out = table(&json!([v]), METHOD_COLS);
+                if let Some(secret) = v["secret"].as_str() {
+                    out += &format!(
+                        "\nsigning secret: {secret}\nShown only now: deliveries carry X-Klaxon-Signature, v1=HMAC-SHA256(secret, \"v1:\" + X-Klaxon-Timestamp + \":\" + body)."
+                    );
+                }
+                out
+            })
+        }
+        ContactMethodsCommand::Update {
+            id,
+            label,
+            address,
+            client,
+        } => {
+            let mut body = json!({"password": password()?});
+            if let Some(l) = label {
+                body["label"] = l.into();
+            }
+            if let Some(a) = address {
+                body["address"] = a.into();
+            }
+            let v = Client::new(&client)?
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/contact-methods/{id}"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), METHOD_COLS))
+        }
+        ContactMethodsCommand::Remove { id, client } => {
+            Client::new(&client)?
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/contact-methods/{id}"),
+                    None,
+                )
+                .await?;
+            print_or(&client, &json!({"deleted": id}), |_| {
+                format!("removed {id}")
+            })
+        }
+        ContactMethodsCommand::Test { id, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/contact-methods/{id}/test"),
+                    Some(json!({})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!(
+                    "test notification {} queued: the engine sends it within a tick",
+                    v["id"].as_str().unwrap_or("")
+                )
+            })
+        }
+    }
+}
+
+const RULE_COLS: &[&str] = &["id", "delay_minutes", "urgency", "contact_method_id"];
+
+pub async fn rules(cmd: RulesCommand) -> anyhow::Result<()> {
+    match cmd {
+        RulesCommand::List { user, client } => {
+            let c = Client::new(&client)?;
+            let user = user_or_me(&c, user).await?;
+            let v = c
+                .get(&format!("/api/v1/users/{user}/notification-rules"))
+                .await?;
+            print_or(&client, &v, |v| table(&v["items"], RULE_COLS))
+        }
+        RulesCommand::Add {
+            contact_method,
+            delay,
+            urgency,
+            user,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let user = user_or_me(&c, user).await?;
+            let mut body = json!({"contact_method_id": contact_method, "delay_minutes": delay});
+            if let Some(u) = urgency {
+                body["urgency"] = u.into();
+            }
+            let v = c
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/users/{user}/notification-rules"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), RULE_COLS))
+        }
+        RulesCommand::Remove { id, user, client } => {
+            let c = Client::new(&client)?;
+            let user = user_or_me(&c, user).await?;
+            c.send(
+                Method::DELETE,
+                &format!("/api/v1/users/{user}/notification-rules/{id}"),
+                None,
+            )
+            .await?;
+            print_or(&client, &json!({"deleted": id}), |_| {
+                format!("removed {id}")
+            })
+        }
+    }
+}
