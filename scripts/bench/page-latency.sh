@@ -2,6 +2,10 @@
 # Page latency: from a PagerDuty Events v2 trigger to the first notification received by a local
 # webhook receiver, over INCIDENTS incidents, on SQLite and on PostgreSQL.
 #
+# Two runs per backend: "paced", triggers at RATE per second (a busy day: pages measure the
+# engine's latency, not a queue), and "burst", all INCIDENTS as fast as CONCURRENCY senders can
+# send them (a storm: the latency then includes the queue the engine works through).
+#
 # For each backend it starts `klaxon serve` (release build, defaults, engine on), creates through
 # the API a webhook contact method pointing at a receiver on loopback, a notification rule (at
 # once, high urgency), a one-level escalation policy and a service with an Events v2 integration.
@@ -11,12 +15,14 @@
 # It prints p50, p90, p99 and max, and checks that every incident paged exactly once.
 #
 # Target (issue 4): p99 under 250 ms. Installs python3, curl and postgresql with apt when missing.
-# Settings: INCIDENTS (default 1000), CONCURRENCY (default 4), KLAXON_BIN (skip the build).
+# Settings: INCIDENTS (default 1000), RATE (paced run, per second, default 50), CONCURRENCY
+# (default 4), KLAXON_BIN (skip the build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$(pwd)"
 INCIDENTS="${INCIDENTS:-1000}"
 CONCURRENCY="${CONCURRENCY:-4}"
+RATE="${RATE:-50}"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'scripts/bench/page-latency.sh: %s\n' "$*" >&2; exit 1; }
@@ -75,6 +81,7 @@ import json, sys, threading, time, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 base, token, password, n, conc, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+rate, tag = float(sys.argv[7]), sys.argv[8]  # rate 0: as fast as the senders go
 arrived, sent, lock = {}, {}, threading.Lock()
 counts = {}
 
@@ -89,7 +96,10 @@ class Hook(BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
     def log_message(self, *a): pass
 
-srv = ThreadingHTTPServer(("127.0.0.1", port), Hook)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 drops SYNs under a burst: seconds of retransmits
+
+srv = Server(("127.0.0.1", port), Hook)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 
 def api(method, path, body=None):
@@ -99,21 +109,31 @@ def api(method, path, body=None):
         return json.loads(r.read() or b"null")
 
 me = api("GET", "/api/v1/me")["user"]["id"]
-m = api("POST", f"/api/v1/users/{me}/contact-methods", {"kind": "webhook", "label": "bench", "address": f"http://127.0.0.1:{port}/page", "password": password})
-api("POST", f"/api/v1/users/{me}/notification-rules", {"contact_method_id": m["id"], "delay_minutes": 0})
-p = api("POST", "/api/v1/escalation-policies", {"name": "bench", "levels": [{"delay_minutes": 30, "targets": [{"type": "user", "id": me}]}]})
-s = api("POST", "/api/v1/services", {"name": "bench", "escalation_policy_id": p["id"]})
-key = api("POST", f"/api/v1/services/{s['id']}/integrations", {"name": "bench", "kind": "events_v2", "rate_limit_per_minute": 0})["key"]
+have = api("GET", "/api/v1/services")["items"]
+if have:  # the second run on this server: reuse the setup
+    key = open(f"/tmp/klaxon-page-key-{port}").read()
+else:
+  m = api("POST", f"/api/v1/users/{me}/contact-methods", {"kind": "webhook", "label": "bench", "address": f"http://127.0.0.1:{port}/page", "password": password})
+  api("POST", f"/api/v1/users/{me}/notification-rules", {"contact_method_id": m["id"], "delay_minutes": 0})
+  p = api("POST", "/api/v1/escalation-policies", {"name": "bench", "levels": [{"delay_minutes": 30, "targets": [{"type": "user", "id": me}]}]})
+  s = api("POST", "/api/v1/services", {"name": "bench", "escalation_policy_id": p["id"]})
+  key = api("POST", f"/api/v1/services/{s['id']}/integrations", {"name": "bench", "kind": "events_v2", "rate_limit_per_minute": 0})["key"]
+  open(f"/tmp/klaxon-page-key-{port}", "w").write(key)
 
 next_i = iter(range(n))
+t_start = time.monotonic()
 def worker():
     while True:
         with lock:
             i = next(next_i, None)
         if i is None:
             return
-        title = f"bench page {i}"
-        body = json.dumps({"routing_key": key, "event_action": "trigger", "dedup_key": f"page-{i}",
+        if rate > 0:  # paced: trigger i goes out at t_start + i / rate
+            delay = t_start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        title = f"bench page {tag} {i}"
+        body = json.dumps({"routing_key": key, "event_action": "trigger", "dedup_key": f"page-{tag}-{i}",
                            "payload": {"summary": title, "source": "bench", "severity": "critical"}}).encode()
         req = urllib.request.Request(base + "/v2/enqueue", data=body, headers={"content-type": "application/json"})
         t = time.monotonic()
@@ -137,7 +157,7 @@ lat = sorted((arrived[k] - sent[k]) * 1000 for k in sent if k in arrived)
 missing = n - len(lat)
 doubled = sum(1 for c in counts.values() if c > 1)
 def pct(q): return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
-print(f"RESULT incidents={n} paged={len(lat)} missing={missing} doubled={doubled} "
+print(f"RESULT run={tag} incidents={n} paged={len(lat)} missing={missing} doubled={doubled} "
       f"p50_ms={pct(0.50):.1f} p90_ms={pct(0.90):.1f} p99_ms={pct(0.99):.1f} max_ms={(lat[-1] if lat else float('nan')):.1f} "
       f"elapsed_s={elapsed:.1f}")
 PY
@@ -159,11 +179,16 @@ run() {
   token="$(sed -n 's/^ *API token *//p' "$dir/server.out" | head -n1)"
   password="$(sed -n 's/^ *password *//p' "$dir/server.out" | head -n1)"
   [ -n "$token" ] || die "$name: no first-run token"
-  say "$name: $INCIDENTS incidents, $CONCURRENCY senders"
-  line="$(python3 "$work/drive.py" "http://127.0.0.1:$port" "$token" "$password" "$INCIDENTS" "$CONCURRENCY" "$hook" | tee "$results/$name.txt")"
-  say "$name: $line"
+  local tag rate line
+  for tag in paced burst; do
+    rate=0; [ "$tag" = paced ] && rate="$RATE"
+    say "$name ($tag): $INCIDENTS incidents, $CONCURRENCY senders, rate ${rate}/s (0: unpaced)"
+    line="$(python3 "$work/drive.py" "http://127.0.0.1:$port" "$token" "$password" "$INCIDENTS" "$CONCURRENCY" "$hook" "$rate" "$tag" | tee -a "$results/$name.txt")"
+    say "$name: $line"
+    printf '%s %s\n' "$name" "$line" >>"$work/summary"
+  done
+  rm -f "/tmp/klaxon-page-key-$hook"
   kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-  printf '%s %s\n' "$name" "$line" >>"$work/summary"
 }
 
 run klaxon-sqlite ""
@@ -177,7 +202,7 @@ as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg/log" -w -t 60 \
 run klaxon-postgres "postgres://klaxon@127.0.0.1:$pg_port/postgres"
 
 echo
-echo "Page latency (trigger sent -> first page received), $INCIDENTS incidents, $CONCURRENCY senders, $(nproc) cores:"
+echo "Page latency (trigger sent -> first page received), $INCIDENTS incidents per run, $(nproc) cores:"
 while read -r name rest; do
   p99="$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$rest")"
   verdict="$(awk -v p="$p99" 'BEGIN { print (p < 250) ? "PASS" : "FAIL" }')"

@@ -134,15 +134,10 @@ impl Engine {
             for job in jobs {
                 self.run_one(job, &mut report).await?;
             }
+            // Pages queued by these jobs go out now, not after a backlog of later jobs.
+            report.notifications.add(self.send_due().await?);
         }
-        // Jobs queue notifications (an escalation step): send what is due in the same tick.
-        report.notifications = crate::paging::send_due(
-            &self.ctx.store,
-            &self.ctx.clock,
-            &self.ctx.http,
-            Duration::from_millis(self.ctx.settings.engine.send_timeout_ms),
-        )
-        .await?;
+        report.notifications.add(self.send_due().await?);
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
             .increment(report.completed.len() as u64);
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")
@@ -205,6 +200,16 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    async fn send_due(&self) -> StoreResult<crate::paging::SendReport> {
+        crate::paging::send_due(
+            &self.ctx.store,
+            &self.ctx.clock,
+            &self.ctx.http,
+            Duration::from_millis(self.ctx.settings.engine.send_timeout_ms),
+        )
+        .await
     }
 
     /// Ticks every `interval` (or when woken) until `shutdown` resolves.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::contact::{ContactKind, Delivery, SendPolicy};
 use klaxon_domain::escalation::{StepJob, Target};
@@ -29,6 +30,9 @@ use crate::engine::{JobContext, JobHandler, Outcome};
 /// presumed dead, and the notification's outcome unknown.
 const SEND_CLAIM: SignedDuration = SignedDuration::from_secs(120);
 const SEND_BATCH: u32 = 50;
+/// Sends in flight at once: enough that one slow receiver does not hold up the rest, few
+/// enough not to flood a small one.
+const SEND_CONCURRENCY: usize = 16;
 
 /// Runs one escalation step of an incident.
 pub struct EscalationStepHandler;
@@ -188,6 +192,16 @@ pub struct SendReport {
     pub abandoned: u64,
 }
 
+impl SendReport {
+    pub fn add(&mut self, other: SendReport) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.cancelled += other.cancelled;
+        self.abandoned += other.abandoned;
+    }
+}
+
 /// Sends every notification due now: claims a batch, sends them side by side, records each
 /// outcome, and goes on until nothing is due.
 pub async fn send_due(
@@ -206,15 +220,32 @@ pub async fn send_due(
         if claimed.due.is_empty() {
             break;
         }
-        let sends = claimed.due.iter().map(|n| async move {
-            let delivery = match signing_secret(store, n).await {
-                Ok(secret) => deliver(n, secret.as_deref(), http, timeout, clock.now()).await,
-                Err(e) => Delivery::Retry(format!("could not read the contact method: {e}")),
-            };
-            (n, delivery)
-        });
+        type Sending<'a> = std::pin::Pin<
+            Box<dyn std::future::Future<Output = (&'a Notification, Delivery)> + Send + 'a>,
+        >;
+        let sends: Vec<Sending<'_>> = claimed
+            .due
+            .iter()
+            .map(|n| -> Sending<'_> {
+                Box::pin(async move {
+                    let delivery = match signing_secret(store, n).await {
+                        Ok(secret) => {
+                            deliver(n, secret.as_deref(), http, timeout, clock.now()).await
+                        }
+                        Err(e) => {
+                            Delivery::Retry(format!("could not read the contact method: {e}"))
+                        }
+                    };
+                    (n, delivery)
+                })
+            })
+            .collect();
         // Side by side: one slow provider does not hold up the others.
-        for (n, delivery) in futures_util::future::join_all(sends).await {
+        let done: Vec<_> = futures_util::stream::iter(sends)
+            .buffer_unordered(SEND_CONCURRENCY)
+            .collect()
+            .await;
+        for (n, delivery) in done {
             let at = clock.now();
             let (result, kind, data) = match delivery {
                 Delivery::Sent => {
