@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use jiff::SignedDuration;
+use klaxon_domain::Clock as _;
 use klaxon_server::crypto::verify_v1;
 use serde_json::{Value, json};
 
@@ -675,6 +676,78 @@ async fn contact_methods_need_the_password_and_a_valid_address(b: Backend) {
     app.stop().await;
 }
 
+/// The engine dies at the worst moments and another takes over: after claiming a step (before
+/// running it), and after writing a step (before marking its job done). The next step still
+/// fires, once, and no page is sent twice.
+async fn an_engine_killed_mid_escalation_loses_and_doubles_nothing(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let key = service(&app, &[(5, vec![&ada]), (5, vec![&bob])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    let store = &app.state.store;
+    let lease = |at: jiff::Timestamp| at.checked_add(SignedDuration::from_secs(60)).unwrap();
+
+    // Dies right after claiming step 0: its lease must run out before anyone else runs it.
+    let now = app.clock.now();
+    let claimed = store
+        .claim_jobs("dead-1", now, lease(now), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].kind, "escalation.step");
+    tick(&app).await;
+    assert_eq!(ada.receiver.count(), 0, "the lease is still held");
+    app.clock.advance(SignedDuration::from_secs(61));
+    tick(&app).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
+
+    // Dies right after step 1's transaction committed, before completing its job.
+    app.clock.advance(SignedDuration::from_mins(5));
+    let now = app.clock.now();
+    let claimed = store
+        .claim_jobs("dead-2", now, lease(now), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let ctx = klaxon_server::engine::JobContext {
+        store: store.clone(),
+        clock: app.state.clock.clone(),
+        settings: app.state.settings.clone(),
+        http: reqwest::Client::new(),
+    };
+    use klaxon_server::engine::JobHandler as _;
+    klaxon_server::paging::EscalationStepHandler
+        .run(&claimed[0], &ctx)
+        .await
+        .unwrap();
+    // Its notification was committed: the surviving engine sends it, once.
+    tick(&app).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 1));
+    // The orphaned job runs again after its lease: the step is already written, nothing is
+    // sent twice, and the policy (no repeat) then ends.
+    app.clock.advance(SignedDuration::from_secs(61));
+    tick(&app).await;
+    for _ in 0..4 {
+        wait(&app, 5).await;
+    }
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 1));
+    let incident = only_incident(&app).await;
+    let kinds = timeline_kinds(&app, incident["id"].as_str().unwrap()).await;
+    let escalated = kinds.iter().filter(|k| *k == "incident.escalated").count();
+    assert_eq!(escalated, 2, "one event per step: {kinds:?}");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "incident.escalation_exhausted")
+            .count(),
+        1
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
     one_level_pages_once_signed,
     two_levels_escalate_after_the_delay,
@@ -685,4 +758,5 @@ on_both_backends!(
     a_failing_provider_gets_bounded_retries,
     two_engines_never_page_twice,
     contact_methods_need_the_password_and_a_valid_address,
+    an_engine_killed_mid_escalation_loses_and_doubles_nothing,
 );
