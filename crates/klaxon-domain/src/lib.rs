@@ -17,6 +17,7 @@ mod names;
 pub mod page;
 pub mod schedule;
 pub mod service;
+pub mod throttle;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 
