@@ -211,6 +211,21 @@ async fn only_incident(app: &TestApp) -> Value {
     list["items"][0].clone()
 }
 
+/// The incident's notifications, as the API lists them.
+async fn notifications(app: &TestApp, incident: &Value) -> Value {
+    let id = incident["id"].as_str().unwrap();
+    app.get(
+        &format!("/api/v1/incidents/{id}/notifications"),
+        &app.admin.token,
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
 async fn timeline_kinds(app: &TestApp, incident: &str) -> Vec<String> {
     let t: Value = app
         .get(
@@ -273,20 +288,7 @@ async fn one_level_pages_once_signed(b: Backend) {
     ] {
         assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
     }
-    let sent: Value = app
-        .get(
-            &format!(
-                "/api/v1/incidents/{}/notifications",
-                incident["id"].as_str().unwrap()
-            ),
-            &app.admin.token,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = notifications(&app, &incident).await;
     assert_eq!(sent["items"].as_array().unwrap().len(), 1);
     assert_eq!(sent["items"][0]["status"], "sent");
     app.stop().await;
@@ -444,20 +446,7 @@ async fn resolving_mid_escalation_stops_everything(b: Backend) {
     }
     assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
     let incident = only_incident(&app).await;
-    let sent: Value = app
-        .get(
-            &format!(
-                "/api/v1/incidents/{}/notifications",
-                incident["id"].as_str().unwrap()
-            ),
-            &app.admin.token,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = notifications(&app, &incident).await;
     let mut statuses: Vec<&str> = sent["items"]
         .as_array()
         .unwrap()
@@ -487,20 +476,7 @@ async fn a_hanging_provider_gets_one_message_marked_failed(b: Backend) {
         "an unknown outcome is never resent"
     );
     let incident = only_incident(&app).await;
-    let sent: Value = app
-        .get(
-            &format!(
-                "/api/v1/incidents/{}/notifications",
-                incident["id"].as_str().unwrap()
-            ),
-            &app.admin.token,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = notifications(&app, &incident).await;
     assert_eq!(sent["items"][0]["status"], "failed");
     assert!(
         sent["items"][0]["last_error"]
@@ -538,20 +514,7 @@ async fn a_failing_provider_gets_bounded_retries(b: Backend) {
         .collect();
     assert_eq!(keys.len(), 1);
     let incident = only_incident(&app).await;
-    let sent: Value = app
-        .get(
-            &format!(
-                "/api/v1/incidents/{}/notifications",
-                incident["id"].as_str().unwrap()
-            ),
-            &app.admin.token,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sent = notifications(&app, &incident).await;
     assert_eq!(sent["items"][0]["status"], "failed");
     assert_eq!(sent["items"][0]["attempts"], 5);
     app.stop().await;
