@@ -4,10 +4,12 @@
 //! (level 1, first pass); each step notifies its level's targets and schedules the next step
 //! after the level's delay. After the last level the policy starts again from level 1, `repeat`
 //! more times; then the escalation stops. Acknowledging stops it, resolving stops everything.
+//!
+//! A target is a user, or a schedule: whoever is on call in it when the level is paged.
 use serde::{Deserialize, Serialize};
 
 use crate::Invalid;
-use crate::ids::UserId;
+use crate::ids::{ScheduleId, UserId};
 
 pub const LEVELS_MAX: usize = 20;
 pub const TARGETS_MAX: usize = 10;
@@ -21,6 +23,9 @@ pub const DELAY_MAX_MINUTES: u32 = 1440;
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Target {
     User(UserId),
+    /// Whoever is on call in the schedule at the moment the level is paged; nobody when the
+    /// schedule has a gap then.
+    Schedule(ScheduleId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,13 +98,24 @@ impl Plan {
         (pass <= self.repeat).then_some(((step % n) as usize, pass))
     }
 
+    /// The users the plan names directly (not those its schedules lead to), in level order.
     pub fn users(&self) -> impl Iterator<Item = UserId> + '_ {
-        self.levels
-            .iter()
-            .flat_map(|l| l.targets.iter())
-            .map(|t| match t {
-                Target::User(u) => *u,
-            })
+        self.targets().filter_map(|t| match t {
+            Target::User(u) => Some(u),
+            Target::Schedule(_) => None,
+        })
+    }
+
+    /// The schedules the plan pages through, in level order.
+    pub fn schedules(&self) -> impl Iterator<Item = ScheduleId> + '_ {
+        self.targets().filter_map(|t| match t {
+            Target::Schedule(s) => Some(s),
+            Target::User(_) => None,
+        })
+    }
+
+    fn targets(&self) -> impl Iterator<Item = Target> + '_ {
+        self.levels.iter().flat_map(|l| l.targets.iter().copied())
     }
 }
 
@@ -124,6 +140,10 @@ mod tests {
 
     fn user(n: u8) -> Target {
         Target::User(UserId(uuid::Uuid::from_bytes([n; 16])))
+    }
+
+    fn schedule(n: u8) -> Target {
+        Target::Schedule(ScheduleId(uuid::Uuid::from_bytes([n; 16])))
     }
 
     fn level(delay: u32, targets: Vec<Target>) -> Level {
@@ -166,5 +186,38 @@ mod tests {
         let v = serde_json::to_value(t).unwrap();
         assert_eq!(v["type"], "user");
         assert_eq!(serde_json::from_value::<Target>(v).unwrap(), t);
+        let s = schedule(8);
+        let v = serde_json::to_value(s).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "schedule", "id": "08080808-0808-0808-0808-080808080808"})
+        );
+        assert_eq!(serde_json::from_value::<Target>(v).unwrap(), s);
+    }
+
+    #[test]
+    fn users_and_schedules_are_told_apart() {
+        let plan = Plan::new(
+            vec![
+                level(5, vec![user(1), schedule(2)]),
+                level(5, vec![schedule(3), user(4), schedule(2)]),
+            ],
+            0,
+        )
+        .unwrap();
+        let ids = |n: u8| uuid::Uuid::from_bytes([n; 16]);
+        assert_eq!(
+            plan.users().map(|u| u.0).collect::<Vec<_>>(),
+            [ids(1), ids(4)]
+        );
+        assert_eq!(
+            plan.schedules().map(|s| s.0).collect::<Vec<_>>(),
+            [ids(2), ids(3), ids(2)]
+        );
+        // A user and a schedule with the same id are different targets.
+        let same = Plan::new(vec![level(5, vec![user(1), schedule(1)])], 0);
+        assert!(same.is_ok());
+        let e = Plan::new(vec![level(5, vec![schedule(1), schedule(1)])], 0).unwrap_err();
+        assert_eq!(e.field, "levels[0].targets");
     }
 }

@@ -50,10 +50,11 @@ pub enum SubjectType {
     Alert,
     Incident,
     EscalationPolicy,
+    Schedule,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 9] = [
+    pub const ALL: [SubjectType; 10] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -63,6 +64,7 @@ impl SubjectType {
         Self::Alert,
         Self::Incident,
         Self::EscalationPolicy,
+        Self::Schedule,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +78,7 @@ impl SubjectType {
             Self::Alert => "alert",
             Self::Incident => "incident",
             Self::EscalationPolicy => "escalation_policy",
+            Self::Schedule => "schedule",
         }
     }
 
@@ -171,10 +174,20 @@ pub enum EventKind {
     NotificationRetrying,
     #[serde(rename = "notification.cancelled")]
     NotificationCancelled,
+    #[serde(rename = "schedule.created")]
+    ScheduleCreated,
+    #[serde(rename = "schedule.updated")]
+    ScheduleUpdated,
+    #[serde(rename = "schedule.deleted")]
+    ScheduleDeleted,
+    #[serde(rename = "schedule.override_added")]
+    ScheduleOverrideAdded,
+    #[serde(rename = "schedule.override_removed")]
+    ScheduleOverrideRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 42] = [
+    pub const ALL: [EventKind; 47] = [
         Self::UserCreated,
         Self::UserLoggedIn,
         Self::UserLoggedOut,
@@ -217,6 +230,11 @@ impl EventKind {
         Self::NotificationFailed,
         Self::NotificationRetrying,
         Self::NotificationCancelled,
+        Self::ScheduleCreated,
+        Self::ScheduleUpdated,
+        Self::ScheduleDeleted,
+        Self::ScheduleOverrideAdded,
+        Self::ScheduleOverrideRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -263,6 +281,11 @@ impl EventKind {
             Self::NotificationFailed => "notification.failed",
             Self::NotificationRetrying => "notification.retrying",
             Self::NotificationCancelled => "notification.cancelled",
+            Self::ScheduleCreated => "schedule.created",
+            Self::ScheduleUpdated => "schedule.updated",
+            Self::ScheduleDeleted => "schedule.deleted",
+            Self::ScheduleOverrideAdded => "schedule.override_added",
+            Self::ScheduleOverrideRemoved => "schedule.override_removed",
         }
     }
 

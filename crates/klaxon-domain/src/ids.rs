@@ -52,6 +52,8 @@ id_type!(
     ContactMethodId,
     NotificationRuleId,
     NotificationId,
+    ScheduleId,
+    OverrideId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

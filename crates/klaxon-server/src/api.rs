@@ -660,6 +660,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events))
         .merge(crate::services::router())
         .merge(crate::oncall::router())
+        .merge(crate::schedules::router())
 }
 
 /// The OpenAPI document, built once.

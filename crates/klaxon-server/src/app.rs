@@ -258,7 +258,8 @@ fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::ingest::router())
         .route("/api/v1/openapi.json", get(crate::api::openapi_json))
-        .merge(crate::web::router());
+        .merge(crate::web::router())
+        .merge(crate::ack::router());
     if settings.server.metrics {
         app = app.route("/metrics", get(metrics_endpoint));
     }

@@ -12,6 +12,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub engine: EngineSettings,
     pub log: LogSettings,
+    pub smtp: SmtpSettings,
+    pub sms: SmsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +69,83 @@ pub struct EngineSettings {
     /// milliseconds. A provider that does not answer in time may or may not have delivered:
     /// the notification is marked failed, never sent again blindly.
     pub send_timeout_ms: u64,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on localhost or a test server only).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte, "SMTPS" (port 465).
+    Tls,
+}
+
+/// The mail server e-mail pages go through. E-mail contact methods exist only when `host` is
+/// set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// The mail server's host name; unset, no e-mail is sent.
+    pub host: Option<String>,
+    /// Defaults to 25 (`tls = "none"`), 587 (`starttls`) or 465 (`tls`).
+    pub port: Option<u16>,
+    /// Log in with these when both are set.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender, `klaxon@example.com` or `Klaxon <klaxon@example.com>`; required with `host`.
+    pub from: Option<String>,
+    /// `none`, `starttls` (default) or `tls`.
+    pub tls: SmtpTls,
+}
+
+impl SmtpSettings {
+    pub fn is_configured(&self) -> bool {
+        self.host.as_deref().is_some_and(|h| !h.trim().is_empty())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+}
+
+/// A Twilio-compatible HTTP API for text messages and voice calls. SMS and voice contact
+/// methods exist only when `account_sid`, `auth_token` and `from` are set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSettings {
+    /// The API's base URL; requests go to `{base_url}/2010-04-01/Accounts/{account_sid}/…`.
+    pub base_url: String,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    /// The number messages and calls come from, in international form (`+14155550100`).
+    pub from: Option<String>,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.twilio.com".into(),
+            account_sid: None,
+            auth_token: None,
+            from: None,
+        }
+    }
+}
+
+impl SmsSettings {
+    pub fn is_configured(&self) -> bool {
+        [&self.account_sid, &self.auth_token, &self.from]
+            .iter()
+            .all(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -172,6 +251,16 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_ENGINE_BATCH", "engine.batch"),
     ("KLAXON_LOG", "log.filter"),
     ("KLAXON_LOG_FORMAT", "log.format"),
+    ("KLAXON_SMTP_HOST", "smtp.host"),
+    ("KLAXON_SMTP_PORT", "smtp.port"),
+    ("KLAXON_SMTP_USERNAME", "smtp.username"),
+    ("KLAXON_SMTP_PASSWORD", "smtp.password"),
+    ("KLAXON_SMTP_FROM", "smtp.from"),
+    ("KLAXON_SMTP_TLS", "smtp.tls"),
+    ("KLAXON_SMS_BASE_URL", "sms.base_url"),
+    ("KLAXON_SMS_ACCOUNT_SID", "sms.account_sid"),
+    ("KLAXON_SMS_AUTH_TOKEN", "sms.auth_token"),
+    ("KLAXON_SMS_FROM", "sms.from"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -222,21 +311,33 @@ impl Settings {
             };
             let (section, field) = path.split_once('.').expect("section.field");
             // Check the variable alone first, so an error names the variable and its setting.
-            let mut alone = toml::Table::new();
-            let mut inner = toml::Table::new();
-            inner.insert(field.to_owned(), env_value(&value));
-            alone.insert(section.to_owned(), toml::Value::Table(inner));
-            toml::Value::Table(alone)
-                .try_into::<Settings>()
-                .map_err(|e| ConfigError::Invalid {
-                    origin: format!("environment variable {key} ({path})"),
-                    message: e.message().to_owned(),
-                })?;
+            let alone = |v: toml::Value| {
+                let mut alone = toml::Table::new();
+                let mut inner = toml::Table::new();
+                inner.insert(field.to_owned(), v);
+                alone.insert(section.to_owned(), toml::Value::Table(inner));
+                toml::Value::Table(alone).try_into::<Settings>()
+            };
+            let typed = env_value(&value);
+            let value = match alone(typed.clone()) {
+                Ok(_) => typed,
+                // A text setting whose value looks like a number or a boolean (a password of
+                // digits, a phone number): keep it as the text it is.
+                Err(first) => match alone(toml::Value::String(value.clone())) {
+                    Ok(_) => toml::Value::String(value),
+                    Err(_) => {
+                        return Err(ConfigError::Invalid {
+                            origin: format!("environment variable {key} ({path})"),
+                            message: first.message().to_owned(),
+                        });
+                    }
+                },
+            };
             let table = tree
                 .entry(section)
                 .or_insert_with(|| toml::Value::Table(Default::default()));
             if let toml::Value::Table(t) = table {
-                t.insert(field.to_owned(), env_value(&value));
+                t.insert(field.to_owned(), value);
             }
             origin = format!("{origin} + environment");
         }
@@ -278,13 +379,55 @@ impl Settings {
         if self.auth.session_idle_minutes <= 0 || self.auth.session_absolute_hours <= 0 {
             return Err("auth session lifetimes must be positive".into());
         }
+        let smtp = &self.smtp;
+        if smtp.is_configured() {
+            match smtp.from.as_deref() {
+                None => return Err("smtp.from must be set when smtp.host is".into()),
+                Some(from) => {
+                    from.parse::<lettre::message::Mailbox>().map_err(|e| {
+                        format!("smtp.from is not an e-mail address ({e}): {from:?}")
+                    })?;
+                }
+            }
+            if smtp.username.is_some() != smtp.password.is_some() {
+                return Err(
+                    "smtp.username and smtp.password are set together or not at all".into(),
+                );
+            }
+        }
+        let sms = &self.sms;
+        let set = [&sms.account_sid, &sms.auth_token, &sms.from]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if set != 0 && set != 3 {
+            return Err(
+                "sms.account_sid, sms.auth_token and sms.from are set together or not at all"
+                    .into(),
+            );
+        }
+        if sms.is_configured() {
+            if !(sms.base_url.starts_with("https://") || sms.base_url.starts_with("http://")) {
+                return Err("sms.base_url must be an http:// or https:// URL".into());
+            }
+            let from = sms.from.as_deref().unwrap_or_default();
+            klaxon_domain::contact::address(klaxon_domain::contact::ContactKind::Sms, from)
+                .map_err(|e| format!("sms.from {}", e.reason))?;
+        }
         Ok(())
     }
 
-    /// The configuration as TOML with secrets (database password) masked.
+    /// The configuration as TOML with secrets (database, SMTP and SMS passwords) masked.
     pub fn to_masked_toml(&self) -> String {
         let mut masked = self.clone();
         masked.database.url = mask_url_password(&masked.database.url);
+        let mask = |secret: &mut Option<String>| {
+            if secret.is_some() {
+                *secret = Some("****".into());
+            }
+        };
+        mask(&mut masked.smtp.password);
+        mask(&mut masked.sms.auth_token);
         toml::to_string_pretty(&masked).unwrap_or_default()
     }
 
@@ -410,5 +553,73 @@ mod tests {
             "{shown}"
         );
         assert_eq!(mask_url_password("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn smtp_and_sms_come_from_the_environment_with_secrets_masked() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("KLAXON_SMTP_HOST", "mail.example.com"),
+                ("KLAXON_SMTP_USERNAME", "klaxon"),
+                // Digits only: still a password, not a number.
+                ("KLAXON_SMTP_PASSWORD", "123456"),
+                ("KLAXON_SMTP_FROM", "Klaxon <klaxon@example.com>"),
+                ("KLAXON_SMTP_TLS", "tls"),
+                ("KLAXON_SMS_ACCOUNT_SID", "AC123"),
+                ("KLAXON_SMS_AUTH_TOKEN", "s3cr3t-token"),
+                ("KLAXON_SMS_FROM", "+14155550100"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.smtp.is_configured() && s.sms.is_configured());
+        assert_eq!(s.smtp.password.as_deref(), Some("123456"));
+        assert_eq!(s.smtp.tls, SmtpTls::Tls);
+        assert_eq!(s.smtp.port(), 465);
+        assert_eq!(s.sms.from.as_deref(), Some("+14155550100"));
+        assert_eq!(s.sms.base_url, "https://api.twilio.com");
+        let shown = s.to_masked_toml();
+        assert!(
+            !shown.contains("123456") && !shown.contains("s3cr3t-token"),
+            "{shown}"
+        );
+        assert!(shown.contains("password = \"****\""), "{shown}");
+        assert!(shown.contains("auth_token = \"****\""), "{shown}");
+        assert!(shown.contains("mail.example.com"), "{shown}");
+        // What `klaxon config` prints loads again.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shown.toml");
+        std::fs::write(&file, &shown).unwrap();
+        let again = Settings::load(Some(&file), vec![]).unwrap();
+        assert_eq!(again.smtp.host, s.smtp.host);
+        assert_eq!(again.sms.account_sid, s.sms.account_sid);
+        let d = Settings::default();
+        assert!(!d.smtp.is_configured() && !d.sms.is_configured());
+        assert_eq!(d.smtp.port(), 587);
+    }
+
+    #[test]
+    fn smtp_and_sms_settings_are_checked() {
+        let bad =
+            |pairs: &[(&str, &str)]| Settings::load(None, env(pairs)).unwrap_err().to_string();
+        let msg = bad(&[("KLAXON_SMTP_HOST", "mail.example.com")]);
+        assert!(msg.contains("smtp.from"), "{msg}");
+        let msg = bad(&[
+            ("KLAXON_SMTP_HOST", "mail.example.com"),
+            ("KLAXON_SMTP_FROM", "not an address"),
+        ]);
+        assert!(msg.contains("smtp.from"), "{msg}");
+        let msg = bad(&[("KLAXON_SMTP_TLS", "ssl")]);
+        assert!(msg.contains("KLAXON_SMTP_TLS"), "{msg}");
+        let msg = bad(&[("KLAXON_SMS_ACCOUNT_SID", "AC1")]);
+        assert!(msg.contains("sms.auth_token"), "{msg}");
+        let msg = bad(&[
+            ("KLAXON_SMS_ACCOUNT_SID", "AC1"),
+            ("KLAXON_SMS_AUTH_TOKEN", "t"),
+            ("KLAXON_SMS_FROM", "555-0100"),
+        ]);
+        assert!(msg.contains("sms.from"), "{msg}");
+        let msg = bad(&[("KLAXON_SMTP_PORT", "smtp")]);
+        assert!(msg.contains("KLAXON_SMTP_PORT"), "{msg}");
     }
 }

@@ -107,8 +107,54 @@ pub fn random_token() -> String {
 
 /// Constant-time equality for secrets of the same length.
 pub fn secrets_equal(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_equal(a.as_bytes(), b.as_bytes())
+}
+
+/// Constant-time equality for byte strings of the same length (MAC tags, keys).
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding (RFC 4648 §5): short tokens that fit in a link.
+pub fn base64url(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            s.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+/// The bytes of an unpadded URL-safe base64 string; `None` for anything else (padding, other
+/// alphabets, stray bits), so each byte string has exactly one accepted spelling.
+pub fn unbase64url(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = BASE64URL.iter().position(|a| a == c)?;
+            n |= (v as u32) << (18 - 6 * i);
+        }
+        let bytes = chunk.len() - 1;
+        // Bits below the last whole byte must be zero.
+        if n & ((1u32 << (24 - 8 * bytes)) - 1) != 0 {
+            return None;
+        }
+        for i in 0..bytes {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
 }
 
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -238,6 +284,34 @@ mod tests {
             secrets_equal("abc", "abc")
                 && !secrets_equal("abc", "abd")
                 && !secrets_equal("a", "ab")
+        );
+    }
+
+    #[test]
+    fn base64url_matches_rfc4648_and_refuses_other_spellings() {
+        // RFC 4648 §10 vectors, unpadded.
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64url(plain.as_bytes()), coded);
+            assert_eq!(unbase64url(coded).unwrap(), plain.as_bytes());
+        }
+        // The URL-safe alphabet: 0xfb 0xff -> "-_8".
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(unbase64url("-_8").unwrap(), vec![0xfb, 0xff]);
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(unbase64url(&base64url(&all)).unwrap(), all);
+        for bad in ["Zg==", "Z", "Zh", "+/8", "Zm9v!", "Zm 9"] {
+            assert!(unbase64url(bad).is_none(), "{bad}");
+        }
+        assert!(
+            bytes_equal(b"ab", b"ab") && !bytes_equal(b"ab", b"ac") && !bytes_equal(b"a", b"ab")
         );
     }
 }

@@ -207,7 +207,7 @@ impl Engine {
             &self.ctx.store,
             &self.ctx.clock,
             &self.ctx.http,
-            Duration::from_millis(self.ctx.settings.engine.send_timeout_ms),
+            &self.ctx.settings,
         )
         .await
     }

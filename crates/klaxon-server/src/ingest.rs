@@ -46,13 +46,15 @@ pub fn router() -> Router<AppState> {
 
 /// The path as it may be logged: integration keys are secrets.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix("/integrations/") {
-        Some(rest) => {
-            let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
-            format!("/integrations/<key>/{tail}").into()
-        }
-        None => path.into(),
+    if let Some(rest) = path.strip_prefix("/integrations/") {
+        let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
+        return format!("/integrations/<key>/{tail}").into();
     }
+    // A one-click acknowledge link is a bearer credential too.
+    if path.starts_with("/ack/") {
+        return "/ack/<token>".into();
+    }
+    path.into()
 }
 
 // --- rate limiting ------------------------------------------------------------------------------
@@ -1007,6 +1009,7 @@ mod tests {
             loggable_path("/integrations/abcdef0123/alertmanager"),
             "/integrations/<key>/alertmanager"
         );
+        assert_eq!(loggable_path("/ack/AbC-123_x"), "/ack/<token>");
         assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
     }
 

@@ -1,6 +1,7 @@
 //! The Klaxon application as a library: the binary and the tests both drive it.
 #![forbid(unsafe_code)]
 
+pub mod ack;
 pub mod api;
 pub mod app;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod heartbeat;
 pub mod ingest;
 pub mod oncall;
 pub mod paging;
+pub mod schedules;
 pub mod services;
 pub mod web;
 mod web_oncall;

@@ -103,18 +103,24 @@ pub struct UpdatePolicy {
     pub repeat: Option<u32>,
 }
 
-/// Checks the plan and that every user it targets exists.
+/// Checks the plan and that every user and schedule it targets exists.
 async fn checked_plan(state: &AppState, levels: Vec<Level>, repeat: u32) -> ApiResult<Plan> {
     let plan = Plan::new(levels, repeat)?;
     for (i, level) in plan.levels.iter().enumerate() {
         for target in &level.targets {
-            let Target::User(user) = *target;
-            match state.store.user(user).await {
-                Ok(_) => {}
+            let (found, what) = match *target {
+                Target::User(u) => (state.store.user(u).await.map(drop), format!("user {u}")),
+                Target::Schedule(s) => (
+                    state.store.schedule(s).await.map(drop),
+                    format!("schedule {s}"),
+                ),
+            };
+            match found {
+                Ok(()) => {}
                 Err(e) if e.is_not_found() => {
                     return Err(ApiError::invalid(
                         format!("levels[{i}].targets"),
-                        format!("no user {user}"),
+                        format!("no {what}"),
                     ));
                 }
                 Err(e) => return Err(e.into()),
@@ -398,14 +404,19 @@ pub async fn check_password(state: &AppState, who: &User, password: &str) -> Api
     }
 }
 
-pub fn check_kind(kind: ContactKind) -> ApiResult<()> {
-    match kind {
-        ContactKind::Email | ContactKind::Sms | ContactKind::Voice => Err(ApiError::invalid(
-            "kind",
-            "e-mail, SMS and voice are not available yet: use webhook, slack, teams or mattermost",
-        )),
-        _ => Ok(()),
-    }
+/// Whether contact methods of `kind` can be sent on this server: e-mail needs `[smtp]`, SMS
+/// and voice need `[sms]`; webhooks and chat tools need nothing.
+pub fn check_kind_with(settings: &crate::config::Settings, kind: ContactKind) -> ApiResult<()> {
+    let missing = match kind {
+        ContactKind::Email if !settings.smtp.is_configured() => {
+            "e-mail needs a mail server: configure [smtp] (smtp.host and smtp.from, or KLAXON_SMTP_HOST and KLAXON_SMTP_FROM)"
+        }
+        ContactKind::Sms | ContactKind::Voice if !settings.sms.is_configured() => {
+            "SMS and voice need a provider: configure [sms] (sms.account_sid, sms.auth_token and sms.from, or KLAXON_SMS_*)"
+        }
+        _ => return Ok(()),
+    };
+    Err(ApiError::invalid("kind", missing))
 }
 
 /// A user's contact methods.
@@ -455,7 +466,7 @@ pub async fn create_contact_method_with(
     user: UserId,
     body: CreateContactMethod,
 ) -> ApiResult<ContactMethod> {
-    check_kind(body.kind)?;
+    check_kind_with(&state.settings, body.kind)?;
     let label = rules::text(&body.label, "label", contact::LABEL_MAX)?;
     let address = contact::address(body.kind, &body.address)?;
     check_password(state, who, &body.password).await?;

@@ -115,6 +115,7 @@ fn level_lines(levels: &[Level], names: &HashMap<UserId, String>) -> Vec<String>
                 .iter()
                 .map(|t| match *t {
                     Target::User(u) => name_of(names, u),
+                    Target::Schedule(s) => format!("schedule {s}"),
                 })
                 .collect();
             format!(
@@ -615,7 +616,7 @@ async fn render_profile(state: &AppState, s: &WebSession, fb: ProfileFeedback) -
             kinds: ContactKind::ALL
                 .iter()
                 .copied()
-                .filter(|k| oncall::check_kind(*k).is_ok())
+                .filter(|k| oncall::check_kind_with(&state.settings, *k).is_ok())
                 .map(|k| KindOption {
                     name: k.as_str(),
                     selected: k.as_str() == fb.kind,

@@ -464,6 +464,17 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}/acknowledge", "post"),
         ("/api/v1/incidents/{id}/resolve", "post"),
         ("/api/v1/incidents/{id}/notifications", "get"),
+        ("/api/v1/schedules", "get"),
+        ("/api/v1/schedules", "post"),
+        ("/api/v1/schedules/{id}", "get"),
+        ("/api/v1/schedules/{id}", "patch"),
+        ("/api/v1/schedules/{id}", "delete"),
+        ("/api/v1/schedules/{id}/overrides", "get"),
+        ("/api/v1/schedules/{id}/overrides", "post"),
+        ("/api/v1/schedules/{id}/overrides/{override_id}", "delete"),
+        ("/api/v1/schedules/{id}/shifts", "get"),
+        ("/api/v1/schedules/{id}/oncall", "get"),
+        ("/api/v1/oncall", "get"),
     ];
     for (path, method) in expected {
         assert!(

@@ -15,7 +15,8 @@ use klaxon_domain::clock::{from_millis, to_millis};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
     AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
-    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, SessionId, UserId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, OverrideId, ScheduleId, ServiceId,
+    SessionId, UserId,
 };
 use klaxon_store::*;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 mod alerts;
 mod oncall;
+mod schedules;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -1057,6 +1059,111 @@ impl Store for PgStore {
         event: NewEvent,
     ) -> StoreResult<Incident> {
         self.do_set_incident_status(id, status, at, event).await
+    }
+    async fn server_key(&self, name: &str) -> StoreResult<[u8; 32]> {
+        let read = || async {
+            sqlx::query("SELECT key FROM server_keys WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)
+        };
+        // Made once: read first, so the usual call writes nothing. Instances racing to make it
+        // all insert-or-skip, then read the one row that won.
+        let row = match read().await? {
+            Some(row) => row,
+            None => {
+                sqlx::query(
+                    "INSERT INTO server_keys (name, key)
+                     VALUES ($1, sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid())))
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+                read().await?.ok_or(StoreError::NotFound)?
+            }
+        };
+        let key: Vec<u8> = get(&row, "key")?;
+        key.try_into()
+            .map_err(|k: Vec<u8>| corrupt("server key length", &k.len().to_string()))
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: ScheduleRecord,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleRecord> {
+        self.do_create_schedule(schedule, event).await
+    }
+    async fn schedule(&self, id: ScheduleId) -> StoreResult<ScheduleRecord> {
+        self.do_schedule(id).await
+    }
+    async fn list_schedules(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+    ) -> StoreResult<Page<ScheduleRecord, ScheduleId>> {
+        self.do_list_schedules(after, limit).await
+    }
+    async fn update_schedule(
+        &self,
+        schedule: ScheduleRecord,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleRecord> {
+        self.do_update_schedule(schedule, event).await
+    }
+    async fn delete_schedule(&self, id: ScheduleId, event: NewEvent) -> StoreResult<()> {
+        self.do_delete_schedule(id, event).await
+    }
+    async fn create_schedule_override(
+        &self,
+        o: ScheduleOverride,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleOverride> {
+        self.do_create_schedule_override(o, event).await
+    }
+    async fn schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+    ) -> StoreResult<ScheduleOverride> {
+        self.do_schedule_override(schedule, id).await
+    }
+    async fn list_schedule_overrides(
+        &self,
+        schedule: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ScheduleOverride>> {
+        self.do_list_schedule_overrides(schedule, from, to).await
+    }
+    async fn delete_schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_schedule_override(schedule, id, event).await
+    }
+    async fn schedule_with_overrides(
+        &self,
+        id: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<ScheduleWithOverrides> {
+        self.do_schedule_with_overrides(id, from, to).await
+    }
+    async fn list_schedules_with_overrides(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Page<ScheduleWithOverrides, ScheduleId>> {
+        self.do_list_schedules_with_overrides(after, limit, from, to)
+            .await
     }
 
     async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {

@@ -85,11 +85,12 @@ fn notifications_from(rows: &[PgRow]) -> StoreResult<Vec<Notification>> {
     rows.iter().map(notification_from).collect()
 }
 
-/// `NotFound` unless every user the plan pages exists.
+/// `NotFound` unless every user and schedule the plan pages exists.
 async fn check_targets(
     tx: &mut Transaction<'_, Postgres>,
     p: &EscalationPolicy,
 ) -> StoreResult<()> {
+    super::schedules::check_plan_schedules(tx, &p.plan).await?;
     let mut users: Vec<Uuid> = p.plan.users().map(|u| u.0).collect();
     users.sort_unstable();
     users.dedup();

@@ -17,7 +17,8 @@ use klaxon_domain::clock::{from_millis, to_millis};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
     AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
-    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, SessionId, UserId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, OverrideId, ScheduleId, ServiceId,
+    SessionId, UserId,
 };
 use klaxon_store::*;
 use sqlx::sqlite::{
@@ -29,6 +30,7 @@ use sqlx::{Row, Sqlite, Transaction};
 mod alerts;
 mod batch;
 mod oncall;
+mod schedules;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -1048,6 +1050,109 @@ impl Store for SqliteStore {
         event: NewEvent,
     ) -> StoreResult<Incident> {
         self.do_set_incident_status(id, status, at, event).await
+    }
+    async fn server_key(&self, name: &str) -> StoreResult<[u8; 32]> {
+        let read = |pool| async move {
+            sqlx::query("SELECT key FROM server_keys WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(map_err)
+        };
+        // Made once: read first, so the usual call takes no write lock.
+        let row = match read(&self.reader).await? {
+            Some(row) => row,
+            None => {
+                sqlx::query(
+                    "INSERT INTO server_keys (name, key) VALUES ($1, randomblob(32))
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .execute(&self.writer)
+                .await
+                .map_err(map_err)?;
+                read(&self.writer).await?.ok_or(StoreError::NotFound)?
+            }
+        };
+        let key: Vec<u8> = get(&row, "key")?;
+        key.try_into()
+            .map_err(|k: Vec<u8>| corrupt("server key length", &k.len().to_string()))
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: ScheduleRecord,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleRecord> {
+        self.do_create_schedule(schedule, event).await
+    }
+    async fn schedule(&self, id: ScheduleId) -> StoreResult<ScheduleRecord> {
+        self.do_schedule(id).await
+    }
+    async fn list_schedules(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+    ) -> StoreResult<Page<ScheduleRecord, ScheduleId>> {
+        self.do_list_schedules(after, limit).await
+    }
+    async fn update_schedule(
+        &self,
+        schedule: ScheduleRecord,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleRecord> {
+        self.do_update_schedule(schedule, event).await
+    }
+    async fn delete_schedule(&self, id: ScheduleId, event: NewEvent) -> StoreResult<()> {
+        self.do_delete_schedule(id, event).await
+    }
+    async fn create_schedule_override(
+        &self,
+        o: ScheduleOverride,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleOverride> {
+        self.do_create_schedule_override(o, event).await
+    }
+    async fn schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+    ) -> StoreResult<ScheduleOverride> {
+        self.do_schedule_override(schedule, id).await
+    }
+    async fn list_schedule_overrides(
+        &self,
+        schedule: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ScheduleOverride>> {
+        self.do_list_schedule_overrides(schedule, from, to).await
+    }
+    async fn delete_schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_schedule_override(schedule, id, event).await
+    }
+    async fn schedule_with_overrides(
+        &self,
+        id: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<ScheduleWithOverrides> {
+        self.do_schedule_with_overrides(id, from, to).await
+    }
+    async fn list_schedules_with_overrides(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Page<ScheduleWithOverrides, ScheduleId>> {
+        self.do_list_schedules_with_overrides(after, limit, from, to)
+            .await
     }
 
     async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {

@@ -19,6 +19,9 @@ use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
 use serde_json::json;
 
+mod schedules;
+pub use schedules::*;
+
 fn t0() -> Timestamp {
     "2026-11-21T09:00:00Z".parse().unwrap()
 }
@@ -4293,6 +4296,34 @@ pub async fn racing_acknowledgements_move_an_incident_once(s: Arc<dyn Store>) {
             IncidentStatus::Resolved
         );
     }
+}
+
+/// A server key is made once, at random, and then the same for everyone: racing first callers
+/// (several instances starting at once) all get the one key stored.
+pub async fn server_keys_are_made_once_and_shared(s: Arc<dyn Store>) {
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        racers.push(tokio::spawn(async move { s.server_key("ack-links").await }));
+    }
+    let mut keys = Vec::new();
+    for r in racers {
+        keys.push(r.await.unwrap().unwrap());
+    }
+    let key = keys[0];
+    assert!(keys.iter().all(|k| *k == key), "racers saw different keys");
+    assert_ne!(key, [0u8; 32]);
+    assert!(
+        key.iter().collect::<HashSet<_>>().len() > 8,
+        "not random: {key:?}"
+    );
+    // Kept: asking again (a restart reads the same table) gives the same key.
+    assert_eq!(s.server_key("ack-links").await.unwrap(), key);
+    // Another name is another key.
+    let other = s.server_key("something-else").await.unwrap();
+    assert_ne!(other, key);
+    assert_eq!(s.server_key("something-else").await.unwrap(), other);
+    assert_eq!(s.server_key("ack-links").await.unwrap(), key);
 }
 
 /// Runs `$case` against every backend, each on its own fresh database.

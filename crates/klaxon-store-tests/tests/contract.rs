@@ -42,4 +42,5 @@ klaxon_store_tests::contract_tests!(
     incidents_are_acknowledged_and_resolved_by_hand,
     racing_acknowledgements_move_an_incident_once,
     test_notifications_are_queued_once_per_key,
+    server_keys_are_made_once_and_shared,
 );

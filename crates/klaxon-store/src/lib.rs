@@ -6,10 +6,12 @@ mod error;
 mod group_commit;
 mod oncall;
 mod records;
+mod schedules;
 mod store;
 
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use oncall::*;
 pub use records::*;
+pub use schedules::*;
 pub use store::Store;

@@ -3,15 +3,16 @@ use jiff::Timestamp;
 use klaxon_domain::event::{NewEvent, SubjectType};
 use klaxon_domain::ids::{
     AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
-    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, UserId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, OverrideId, ScheduleId, ServiceId,
+    UserId,
 };
 
 use crate::{
     Alert, AlertFilter, ApiToken, Claimed, ContactMethod, Enqueued, EscalationPolicy,
     EscalationStep, Event, Incident, IncidentFilter, Integration, Job, MaintenanceWindow,
     NewApiToken, NewIntegration, NewJob, NewNotification, NewSession, NewUser, Notification,
-    NotificationRule, Page, Pruned, SendResult, Service, Session, StoreResult, User,
-    UserCredentials, Write, WriteAck,
+    NotificationRule, Page, Pruned, ScheduleOverride, ScheduleRecord, ScheduleWithOverrides,
+    SendResult, Service, Session, StoreResult, User, UserCredentials, Write, WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -225,7 +226,7 @@ pub trait Store: Send + Sync + 'static {
     // --- on-call -----------------------------------------------------------------------------
 
     /// `Conflict { constraint: "escalation_policies_name" }` when the name is taken;
-    /// `NotFound` when a target user does not exist.
+    /// `NotFound` when a target user or schedule does not exist.
     async fn create_escalation_policy(
         &self,
         policy: EscalationPolicy,
@@ -325,6 +326,82 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         event: NewEvent,
     ) -> StoreResult<Incident>;
+    /// The 32-byte secret named `name` (e.g. the key acknowledge links are signed with): made
+    /// at random by the database the first time anyone asks, then the same for every caller,
+    /// instance and restart. Race-free: concurrent first calls all get the one key stored.
+    async fn server_key(&self, name: &str) -> StoreResult<[u8; 32]>;
+
+    // --- schedules ---------------------------------------------------------------------------
+
+    /// `Conflict { constraint: "schedules_name" }` when the name is taken; `NotFound` when a
+    /// user the layers name does not exist.
+    async fn create_schedule(
+        &self,
+        schedule: ScheduleRecord,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleRecord>;
+    async fn schedule(&self, id: ScheduleId) -> StoreResult<ScheduleRecord>;
+    /// Schedules ordered by id, starting after `after`.
+    async fn list_schedules(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+    ) -> StoreResult<Page<ScheduleRecord, ScheduleId>>;
+    /// Replaces name, description, time zone and layers (not the overrides).
+    async fn update_schedule(
+        &self,
+        schedule: ScheduleRecord,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleRecord>;
+    /// Deletes a schedule with its overrides. `Conflict { constraint: "schedule_in_use" }`
+    /// while an escalation policy targets it.
+    async fn delete_schedule(&self, id: ScheduleId, event: NewEvent) -> StoreResult<()>;
+
+    /// `NotFound` when the schedule or the user does not exist.
+    async fn create_schedule_override(
+        &self,
+        o: ScheduleOverride,
+        event: NewEvent,
+    ) -> StoreResult<ScheduleOverride>;
+    /// One override of one schedule.
+    async fn schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+    ) -> StoreResult<ScheduleOverride>;
+    /// The schedule's overrides that overlap `[from, to)`, by start then id (empty for an
+    /// unknown schedule).
+    async fn list_schedule_overrides(
+        &self,
+        schedule: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ScheduleOverride>>;
+    /// `NotFound` unless the override exists and belongs to the schedule.
+    async fn delete_schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    /// A schedule with its overrides that overlap `[from, to)`, read together: enough to say
+    /// who is on call at any instant in that range.
+    async fn schedule_with_overrides(
+        &self,
+        id: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<ScheduleWithOverrides>;
+    /// A page of schedules (ordered by id, after `after`), each with its overrides that overlap
+    /// `[from, to)`.
+    async fn list_schedules_with_overrides(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Page<ScheduleWithOverrides, ScheduleId>>;
 
     // --- group commit ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ use klaxon_server::{App, Settings, app};
 use serde_json::{Value, json};
 
 mod oncall_cli;
+mod schedules_cli;
 mod services_cli;
 
 #[derive(Parser)]
@@ -98,6 +99,24 @@ enum Command {
         #[command(subcommand)]
         command: oncall_cli::RulesCommand,
     },
+    /// On-call schedules: layers of rotations, by name or id.
+    Schedules {
+        #[command(subcommand)]
+        command: schedules_cli::SchedulesCommand,
+    },
+    /// One schedule's shifts: who is on call when.
+    Schedule {
+        #[command(subcommand)]
+        command: schedules_cli::ScheduleCommand,
+    },
+    /// Overrides: someone on call in a schedule instead of its layers, for a while.
+    Overrides {
+        #[command(subcommand)]
+        command: schedules_cli::OverridesCommand,
+    },
+    /// Who is on call now (or --at) in every schedule.
+    #[command(name = "oncall")]
+    OnCall(schedules_cli::OnCallArgs),
 }
 
 #[derive(Subcommand)]
@@ -334,6 +353,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::EscalationPolicies { command } => oncall_cli::policies(command).await,
         Command::ContactMethods { command } => oncall_cli::contact_methods(command).await,
         Command::NotificationRules { command } => oncall_cli::rules(command).await,
+        Command::Schedules { command } => schedules_cli::schedules(command).await,
+        Command::Schedule { command } => schedules_cli::schedule(command).await,
+        Command::Overrides { command } => schedules_cli::overrides(command).await,
+        Command::OnCall(args) => schedules_cli::on_call(args).await,
     }
 }
 

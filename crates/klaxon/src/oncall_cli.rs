@@ -23,7 +23,8 @@ pub enum PoliciesCommand {
         name: String,
         #[arg(long, default_value = "")]
         description: String,
-        /// DELAY_MINUTES:USER_ID[,USER_ID…], e.g. 15:0193…,0194…
+        /// DELAY_MINUTES:TARGET[,TARGET…], a target being a user id or schedule:SCHEDULE_ID,
+        /// e.g. 15:0193…,schedule:0194…
         #[arg(long = "level", required = true)]
         levels: Vec<String>,
         /// Times the levels run again after the last (0–9).
@@ -132,20 +133,24 @@ pub enum RulesCommand {
     },
 }
 
-/// `15:a,b` as a level.
+/// `15:a,schedule:b` as a level: user `a`, whoever is on call in schedule `b`.
 fn level(raw: &str) -> anyhow::Result<Value> {
-    let (delay, users) = raw
+    let (delay, targets) = raw
         .split_once(':')
-        .with_context(|| format!("--level {raw:?}: expected DELAY_MINUTES:USER_ID[,USER_ID…]"))?;
+        .with_context(|| format!("--level {raw:?}: expected DELAY_MINUTES:TARGET[,TARGET…]"))?;
     let delay: u32 = delay
         .trim()
         .parse()
         .with_context(|| format!("--level {raw:?}: the delay is not a number of minutes"))?;
-    let targets: Vec<Value> = users
+    let targets: Vec<Value> = targets
         .split(',')
         .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(|u| json!({"type": "user", "id": u}))
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.split_once(':') {
+            Some(("schedule", id)) => json!({"type": "schedule", "id": id.trim()}),
+            Some(("user", id)) => json!({"type": "user", "id": id.trim()}),
+            _ => json!({"type": "user", "id": t}),
+        })
         .collect();
     Ok(json!({"delay_minutes": delay, "targets": targets}))
 }
@@ -183,11 +188,14 @@ fn policy_text(v: &Value) -> String {
         v["repeat"]
     );
     for (i, l) in v["levels"].as_array().into_iter().flatten().enumerate() {
-        let users: Vec<&str> = l["targets"]
+        let users: Vec<String> = l["targets"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|t| t["id"].as_str())
+            .filter_map(|t| match (t["type"].as_str(), t["id"].as_str()) {
+                (Some("schedule"), Some(id)) => Some(format!("schedule:{id}")),
+                (_, id) => id.map(str::to_owned),
+            })
             .collect();
         out += &format!(
             "  level {}: {} then wait {} min\n",

@@ -1,0 +1,373 @@
+//! On-call schedules and their overrides on PostgreSQL.
+//!
+//! A schedule may not be deleted while an escalation policy targets it. Policies keep their
+//! targets in their JSON plan, so the two sides meet on the schedule's row: a policy write locks
+//! the schedules it names `FOR SHARE` while it checks they exist, and a schedule's delete locks
+//! its row `FOR UPDATE` before it looks for policies naming it. Whichever comes second waits for
+//! the first to commit, then sees what it did.
+use jiff::Timestamp;
+use klaxon_domain::clock::to_millis;
+use klaxon_domain::escalation::Plan;
+use klaxon_domain::event::NewEvent;
+use klaxon_domain::ids::{OverrideId, ScheduleId, UserId};
+use klaxon_store::*;
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::alerts::{from_json, map_err_fk_not_found};
+use super::{PgStore, get, get_id, get_ts, insert_event, map_err, page};
+
+/// A schedule and its overrides overlapping [$2, $3), by start and id.
+const JOINED: &str = "SELECT s.*, o.id AS o_id, o.user_id AS o_user_id, o.starts_at AS o_starts_at,
+        o.ends_at AS o_ends_at, o.created_at AS o_created_at
+    FROM schedules s
+    LEFT JOIN schedule_overrides o
+        ON o.schedule_id = s.id AND o.ends_at > $2 AND o.starts_at < $3
+    WHERE s.id = $1
+    ORDER BY o.starts_at, o.id";
+
+fn schedule_from(row: &PgRow) -> StoreResult<ScheduleRecord> {
+    Ok(ScheduleRecord {
+        id: get_id(row, "id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        time_zone: get(row, "time_zone")?,
+        layers: from_json(row, "layers")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+fn override_from(row: &PgRow) -> StoreResult<ScheduleOverride> {
+    Ok(ScheduleOverride {
+        id: get_id(row, "id")?,
+        schedule_id: get_id(row, "schedule_id")?,
+        user_id: get_id(row, "user_id")?,
+        start: get_ts(row, "starts_at")?,
+        end: get_ts(row, "ends_at")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+/// Which rows [`check_all_exist`] looks for.
+enum Rows {
+    Users,
+    /// Locked `FOR SHARE` until the transaction ends: not deleted meanwhile.
+    SchedulesLocked,
+}
+
+/// `NotFound` unless every one of `ids` exists.
+async fn check_all_exist(
+    conn: &mut PgConnection,
+    rows: Rows,
+    mut ids: Vec<Uuid>,
+) -> StoreResult<()> {
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = match rows {
+        Rows::Users => "SELECT id FROM users WHERE id = ANY($1)",
+        Rows::SchedulesLocked => {
+            "SELECT id FROM schedules WHERE id = ANY($1) ORDER BY id FOR SHARE"
+        }
+    };
+    let found: Vec<Uuid> = sqlx::query_scalar(sql)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    if found.len() != ids.len() {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+fn user_ids(users: &[UserId]) -> Vec<Uuid> {
+    users.iter().map(|u| u.0).collect()
+}
+
+/// `NotFound` unless every schedule the plan pages through exists; they stay locked against
+/// deletion until the policy write commits. Policy writes call it in their transaction.
+pub(crate) async fn check_plan_schedules(
+    tx: &mut Transaction<'_, Postgres>,
+    plan: &Plan,
+) -> StoreResult<()> {
+    let ids = plan.schedules().map(|s| s.0).collect();
+    check_all_exist(tx, Rows::SchedulesLocked, ids).await
+}
+
+/// The overrides of `schedules` that overlap `[from, to)`, by schedule, start and id.
+async fn overrides_of(
+    conn: &mut PgConnection,
+    schedules: &[ScheduleId],
+    from: Timestamp,
+    to: Timestamp,
+) -> StoreResult<Vec<ScheduleOverride>> {
+    let ids: Vec<Uuid> = schedules.iter().map(|s| s.0).collect();
+    let rows = sqlx::query(
+        "SELECT * FROM schedule_overrides
+         WHERE schedule_id = ANY($1) AND ends_at > $2 AND starts_at < $3
+         ORDER BY schedule_id, starts_at, id",
+    )
+    .bind(&ids)
+    .bind(to_millis(from))
+    .bind(to_millis(to))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    rows.iter().map(override_from).collect()
+}
+
+impl PgStore {
+    pub(crate) async fn do_create_schedule(
+        &self,
+        s: ScheduleRecord,
+        e: NewEvent,
+    ) -> StoreResult<ScheduleRecord> {
+        let mut tx = self.write_tx().await?;
+        check_all_exist(&mut tx, Rows::Users, user_ids(&s.users())).await?;
+        sqlx::query(
+            "INSERT INTO schedules (id, name, description, time_zone, layers, created_at,
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(s.id.0)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(&s.time_zone)
+        .bind(Json(&s.layers))
+        .bind(to_millis(s.created_at))
+        .bind(to_millis(s.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(s)
+    }
+
+    pub(crate) async fn do_schedule(&self, id: ScheduleId) -> StoreResult<ScheduleRecord> {
+        let row = sqlx::query("SELECT * FROM schedules WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        schedule_from(&row)
+    }
+
+    async fn schedules_page(
+        conn: &mut PgConnection,
+        after: Option<ScheduleId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ScheduleRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|a| a.0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(schedule_from).collect()
+    }
+
+    pub(crate) async fn do_list_schedules(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+    ) -> StoreResult<Page<ScheduleRecord, ScheduleId>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let items = Self::schedules_page(&mut conn, after, limit).await?;
+        Ok(page(items, limit, |s| s.id))
+    }
+
+    pub(crate) async fn do_update_schedule(
+        &self,
+        s: ScheduleRecord,
+        e: NewEvent,
+    ) -> StoreResult<ScheduleRecord> {
+        let mut tx = self.write_tx().await?;
+        check_all_exist(&mut tx, Rows::Users, user_ids(&s.users())).await?;
+        let row = sqlx::query(
+            "UPDATE schedules SET name = $2, description = $3, time_zone = $4, layers = $5,
+             updated_at = $6 WHERE id = $1 RETURNING *",
+        )
+        .bind(s.id.0)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(&s.time_zone)
+        .bind(Json(&s.layers))
+        .bind(to_millis(s.updated_at))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        schedule_from(&row)
+    }
+
+    pub(crate) async fn do_delete_schedule(&self, id: ScheduleId, e: NewEvent) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // Locked first: a policy write naming this schedule either committed before (and is
+        // seen below) or waits, and then finds the schedule gone.
+        let exists = sqlx::query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let target = json!({"levels": [{"targets": [{"type": "schedule", "id": id}]}]});
+        let used: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM escalation_policies WHERE plan @> $1)",
+        )
+        .bind(Json(&target))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if used {
+            return Err(StoreError::Conflict {
+                constraint: "schedule_in_use".into(),
+            });
+        }
+        sqlx::query("DELETE FROM schedules WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn do_create_schedule_override(
+        &self,
+        o: ScheduleOverride,
+        e: NewEvent,
+    ) -> StoreResult<ScheduleOverride> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO schedule_overrides (id, schedule_id, user_id, starts_at, ends_at,
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(o.id.0)
+        .bind(o.schedule_id.0)
+        .bind(o.user_id.0)
+        .bind(to_millis(o.start))
+        .bind(to_millis(o.end))
+        .bind(to_millis(o.created_at))
+        .execute(&mut *tx)
+        .await
+        // The schedule or the user is gone.
+        .map_err(map_err_fk_not_found)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(o)
+    }
+
+    pub(crate) async fn do_schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+    ) -> StoreResult<ScheduleOverride> {
+        let row =
+            sqlx::query("SELECT * FROM schedule_overrides WHERE id = $1 AND schedule_id = $2")
+                .bind(id.0)
+                .bind(schedule.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        override_from(&row)
+    }
+
+    pub(crate) async fn do_list_schedule_overrides(
+        &self,
+        schedule: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<ScheduleOverride>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        overrides_of(&mut conn, &[schedule], from, to).await
+    }
+
+    pub(crate) async fn do_delete_schedule_override(
+        &self,
+        schedule: ScheduleId,
+        id: OverrideId,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("DELETE FROM schedule_overrides WHERE id = $1 AND schedule_id = $2")
+            .bind(id.0)
+            .bind(schedule.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    /// One statement (one round trip, one snapshot): the schedule joined with its overrides in
+    /// the range, a row per override (one row with no override when there is none).
+    pub(crate) async fn do_schedule_with_overrides(
+        &self,
+        id: ScheduleId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<ScheduleWithOverrides> {
+        let rows = sqlx::query(JOINED)
+            .bind(id.0)
+            .bind(to_millis(from))
+            .bind(to_millis(to))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let first = rows.first().ok_or(StoreError::NotFound)?;
+        let mut overrides = Vec::new();
+        for row in &rows {
+            if let Some(oid) = get::<Option<Uuid>>(row, "o_id")? {
+                overrides.push(ScheduleOverride {
+                    id: oid.into(),
+                    schedule_id: id,
+                    user_id: get_id(row, "o_user_id")?,
+                    start: get_ts(row, "o_starts_at")?,
+                    end: get_ts(row, "o_ends_at")?,
+                    created_at: get_ts(row, "o_created_at")?,
+                });
+            }
+        }
+        Ok(ScheduleWithOverrides {
+            schedule: schedule_from(first)?,
+            overrides,
+        })
+    }
+
+    pub(crate) async fn do_list_schedules_with_overrides(
+        &self,
+        after: Option<ScheduleId>,
+        limit: u32,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Page<ScheduleWithOverrides, ScheduleId>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let schedules = Self::schedules_page(&mut conn, after, limit).await?;
+        let ids: Vec<ScheduleId> = schedules.iter().map(|s| s.id).collect();
+        let overrides = overrides_of(&mut conn, &ids, from, to).await?;
+        Ok(page(
+            ScheduleWithOverrides::group(schedules, overrides),
+            limit,
+            |s| s.schedule.id,
+        ))
+    }
+}
