@@ -174,6 +174,8 @@ pub enum EventKind {
     NotificationRetrying,
     #[serde(rename = "notification.cancelled")]
     NotificationCancelled,
+    #[serde(rename = "notification.deferred")]
+    NotificationDeferred,
     #[serde(rename = "schedule.created")]
     ScheduleCreated,
     #[serde(rename = "schedule.updated")]
@@ -187,7 +189,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 47] = [
+    pub const ALL: [EventKind; 48] = [
         Self::UserCreated,
         Self::UserLoggedIn,
         Self::UserLoggedOut,
@@ -230,6 +232,7 @@ impl EventKind {
         Self::NotificationFailed,
         Self::NotificationRetrying,
         Self::NotificationCancelled,
+        Self::NotificationDeferred,
         Self::ScheduleCreated,
         Self::ScheduleUpdated,
         Self::ScheduleDeleted,
@@ -281,6 +284,7 @@ impl EventKind {
             Self::NotificationFailed => "notification.failed",
             Self::NotificationRetrying => "notification.retrying",
             Self::NotificationCancelled => "notification.cancelled",
+            Self::NotificationDeferred => "notification.deferred",
             Self::ScheduleCreated => "schedule.created",
             Self::ScheduleUpdated => "schedule.updated",
             Self::ScheduleDeleted => "schedule.deleted",

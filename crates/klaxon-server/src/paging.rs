@@ -5,6 +5,7 @@
 //! rule of each target user (the outbox, committed before any provider is called), and
 //! schedules the next step after the level's delay. The sender then claims due notifications
 //! and calls the providers; what it cannot know it never repeats.
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use klaxon_domain::escalation::StepJob;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{JobId, NotificationId};
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::throttle::{self, Decision, Due};
 use klaxon_store::{
     EscalationStep, Incident, Job, NewNotification, Notification, SendResult, Service, Store,
     StoreResult, escalation_job, notification_event,
@@ -193,10 +195,13 @@ pub struct SendReport {
     pub failed: usize,
     pub cancelled: u64,
     pub abandoned: u64,
+    /// Held back by storm control: a slow channel messaged less than its gap ago.
+    pub deferred: usize,
 }
 
 impl SendReport {
     pub fn add(&mut self, other: SendReport) {
+        self.deferred += other.deferred;
         self.sent += other.sent;
         self.retried += other.retried;
         self.failed += other.failed;
@@ -244,21 +249,76 @@ pub async fn send_due(
             ack_key,
         };
         let channels = &channels;
-        type Sending<'a> = std::pin::Pin<
-            Box<dyn std::future::Future<Output = (&'a Notification, Delivery)> + Send + 'a>,
-        >;
-        let sends: Vec<Sending<'_>> = claimed
+        // Storm control: one message per contact method for what is due together, and slow
+        // channels at most once a minute (klaxon_domain::throttle).
+        let dues: Vec<Due> = claimed
             .due
             .iter()
-            .map(|n| -> Sending<'_> {
+            .map(|n| Due {
+                id: n.id,
+                method: n.contact_method_id,
+                kind: n.kind,
+                test: n.payload["test"].as_bool() == Some(true),
+            })
+            .collect();
+        let mut slow: Vec<_> = dues
+            .iter()
+            .filter(|d| throttle::min_gap(d.kind).is_some())
+            .filter_map(|d| d.method)
+            .collect();
+        slow.sort_unstable();
+        slow.dedup();
+        let last: BTreeMap<_, _> = store.last_sent(&slow).await?.into_iter().collect();
+        let by_id: HashMap<NotificationId, &Notification> =
+            claimed.due.iter().map(|n| (n.id, n)).collect();
+        let mut messages: Vec<(Notification, Vec<&Notification>)> = Vec::new();
+        for decision in throttle::plan(&dues, &last, now) {
+            match decision {
+                Decision::Defer { id, until } => {
+                    let n = by_id[&id];
+                    let event = notification_event(
+                        n,
+                        now,
+                        EventKind::NotificationDeferred,
+                        json!({"until": until, "reason": "at most one message a minute to this contact method"}),
+                    );
+                    if store.defer_notification(id, until, event).await? {
+                        report.deferred += 1;
+                    }
+                }
+                Decision::Send { lead, with } => {
+                    let lead = by_id[&lead];
+                    let mut members = vec![lead];
+                    members.extend(with.iter().map(|id| by_id[id]));
+                    let message = if members.len() == 1 {
+                        lead.clone()
+                    } else {
+                        bundle(&members)
+                    };
+                    messages.push((message, members));
+                }
+            }
+        }
+        type Sending<'a> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = (Vec<&'a Notification>, usize, Delivery)>
+                    + Send
+                    + 'a,
+            >,
+        >;
+        let sends: Vec<Sending<'_>> = messages
+            .iter()
+            .map(|(message, members)| -> Sending<'_> {
                 Box::pin(async move {
-                    let delivery = match signing_secret(store, n).await {
-                        Ok(secret) => deliver(n, secret.as_deref(), channels, clock.now()).await,
+                    let delivery = match signing_secret(store, message).await {
+                        Ok(secret) => {
+                            deliver(message, secret.as_deref(), channels, clock.now()).await
+                        }
                         Err(e) => {
                             Delivery::Retry(format!("could not read the contact method: {e}"))
                         }
                     };
-                    (n, delivery)
+                    (members.clone(), members.len(), delivery)
                 })
             })
             .collect();
@@ -267,57 +327,122 @@ pub async fn send_due(
             .buffer_unordered(SEND_CONCURRENCY)
             .collect()
             .await;
-        for (n, delivery) in done {
-            let at = clock.now();
-            let (result, kind, data) = match delivery {
-                Delivery::Sent => {
-                    report.sent += 1;
-                    (
-                        SendResult::Sent { at },
-                        EventKind::NotificationSent,
-                        json!({}),
-                    )
+        for (members, count, delivery) in done {
+            let lead = members[0].id;
+            for n in members {
+                let at = clock.now();
+                let (result, kind, mut data) = outcome(n, &delivery, at, &mut report);
+                if count > 1 {
+                    data["bundle"] = json!({"lead": lead, "count": count});
                 }
-                Delivery::Retry(error) => match SendPolicy::default().retry_at(n.attempts, at) {
-                    Some(retry_at) => {
-                        report.retried += 1;
-                        (
-                            SendResult::Retry {
-                                at: retry_at,
-                                error: error.clone(),
-                            },
-                            EventKind::NotificationRetrying,
-                            json!({"error": error, "attempt": n.attempts, "retry_at": retry_at}),
-                        )
-                    }
-                    None => {
-                        report.failed += 1;
-                        let error = format!("{error} (gave up after {} attempts)", n.attempts);
-                        (
-                            SendResult::Failed {
-                                error: error.clone(),
-                            },
-                            EventKind::NotificationFailed,
-                            json!({"error": error}),
-                        )
-                    }
-                },
-                Delivery::Failed(error) => {
-                    report.failed += 1;
-                    (
-                        SendResult::Failed {
-                            error: error.clone(),
-                        },
-                        EventKind::NotificationFailed,
-                        json!({"error": error}),
-                    )
-                }
-            };
-            let event = notification_event(n, at, kind, data);
-            store.finish_notification(n.id, result, event).await?;
+                let event = notification_event(n, at, kind, data);
+                store.finish_notification(n.id, result, event).await?;
+            }
         }
     }
     Ok(report)
+}
+
+/// What a delivery means for one notification: its new state, event kind and event data.
+fn outcome(
+    n: &Notification,
+    delivery: &Delivery,
+    at: Timestamp,
+    report: &mut SendReport,
+) -> (SendResult, EventKind, Value) {
+    match delivery {
+        Delivery::Sent => {
+            report.sent += 1;
+            (
+                SendResult::Sent { at },
+                EventKind::NotificationSent,
+                json!({}),
+            )
+        }
+        Delivery::Retry(error) => match SendPolicy::default().retry_at(n.attempts, at) {
+            Some(retry_at) => {
+                report.retried += 1;
+                (
+                    SendResult::Retry {
+                        at: retry_at,
+                        error: error.clone(),
+                    },
+                    EventKind::NotificationRetrying,
+                    json!({"error": error, "attempt": n.attempts, "retry_at": retry_at}),
+                )
+            }
+            None => {
+                report.failed += 1;
+                let error = format!("{error} (gave up after {} attempts)", n.attempts);
+                (
+                    SendResult::Failed {
+                        error: error.clone(),
+                    },
+                    EventKind::NotificationFailed,
+                    json!({"error": error}),
+                )
+            }
+        },
+        Delivery::Failed(error) => {
+            report.failed += 1;
+            (
+                SendResult::Failed {
+                    error: error.clone(),
+                },
+                EventKind::NotificationFailed,
+                json!({"error": error}),
+            )
+        }
+    }
+}
+
+/// One message standing for several pages to one contact method. It carries no acknowledge
+/// link (which incident would it acknowledge?) and the first page's id as its idempotency key.
+fn bundle(members: &[&Notification]) -> Notification {
+    let lead = members[0];
+    let items: Vec<Value> = members.iter().map(|n| n.payload.clone()).collect();
+    let urgency = if items
+        .iter()
+        .any(|p| p["incident"]["urgency"].as_str() == Some("high"))
+    {
+        "high"
+    } else {
+        "low"
+    };
+    let mut message = lead.clone();
+    message.incident_id = None;
+    message.payload = json!({
+        "bundle": true,
+        "count": items.len(),
+        "urgency": urgency,
+        "items": items,
+    });
+    message
+}
+
+/// The one-line summary of a bundle: `[HIGH] 3 incidents need you: #12 Checkout is down; #13 …`.
+fn bundle_title(p: &Value) -> Option<String> {
+    if p["bundle"].as_bool() != Some(true) {
+        return None;
+    }
+    let list: Vec<String> = p["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            format!(
+                "#{} {}",
+                i["incident"]["number"],
+                i["incident"]["title"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    Some(format!(
+        "[{}] {} incidents need you: {}",
+        p["urgency"].as_str().unwrap_or("high").to_uppercase(),
+        p["count"],
+        list.join("; ")
+    ))
 }
 
 /// A webhook's signing key, read when it is sent (so a changed secret applies at once).
@@ -334,6 +459,9 @@ async fn signing_secret(store: &Arc<dyn Store>, n: &Notification) -> StoreResult
 
 /// One line a person reads first.
 fn headline(p: &Value) -> String {
+    if let Some(t) = bundle_title(p) {
+        return t;
+    }
     if p["test"].as_bool() == Some(true) {
         return "Klaxon test notification: this contact method works.".to_owned();
     }
@@ -390,7 +518,9 @@ pub async fn deliver(
     let (http, timeout) = (channels.http, channels.timeout);
     let (body, signed) = match n.kind {
         ContactKind::Webhook => (
-            json!({"type": if n.payload["test"].as_bool() == Some(true) { "test" } else { "incident.page" },
+            json!({"type": if n.payload["test"].as_bool() == Some(true) { "test" }
+                           else if n.payload["bundle"].as_bool() == Some(true) { "incident.page.bundle" }
+                           else { "incident.page" },
                    "notification_id": n.id, "summary": headline(&n.payload), "data": n.payload}),
             true,
         ),
@@ -461,6 +591,9 @@ async fn http_outcome(
 
 /// The subject of a page e-mail: `[HIGH] Incident #12: Checkout is down`.
 fn subject(p: &Value) -> String {
+    if let Some(t) = bundle_title(p) {
+        return cut(&t, 150);
+    }
     if p["test"].as_bool() == Some(true) {
         return "Klaxon test notification".to_owned();
     }
@@ -491,6 +624,25 @@ fn email_text(n: &Notification, link: Option<&str>, now: Timestamp) -> String {
     let p = &n.payload;
     if p["test"].as_bool() == Some(true) {
         return "This is a test from Klaxon: this contact method works.\n\n-- \nKlaxon\n".into();
+    }
+    if let Some(title) = bundle_title(p) {
+        // Many pages at once: one mail listing them, each with its link.
+        let mut t = format!("{title}\n\n");
+        for i in p["items"].as_array().into_iter().flatten() {
+            let inc = &i["incident"];
+            t += &format!(
+                "#{} {} ({}, {})\n",
+                inc["number"],
+                inc["title"].as_str().unwrap_or(""),
+                i["service"]["name"].as_str().unwrap_or("no service"),
+                inc["urgency"].as_str().unwrap_or("high")
+            );
+            if let Some(url) = inc["url"].as_str() {
+                t += &format!("  {url}\n");
+            }
+        }
+        t += "\nAcknowledge them in Klaxon.\n\n-- \nKlaxon\n";
+        return t;
     }
     let i = &p["incident"];
     let mut t = format!("{}\n\n", subject(p));
@@ -730,6 +882,9 @@ fn cut(s: &str, max: usize) -> String {
 /// cutting the title rather than the link.
 fn sms_text(p: &Value, link: Option<&str>) -> String {
     const SMS: usize = 160;
+    if let Some(t) = bundle_title(p) {
+        return cut(&t, SMS);
+    }
     if p["test"].as_bool() == Some(true) {
         return "Klaxon test: this contact method works.".into();
     }
@@ -791,6 +946,15 @@ fn xml_text(s: &str) -> String {
 fn call_twiml(p: &Value) -> String {
     let said = if p["test"].as_bool() == Some(true) {
         "This is a test call from Klaxon. This contact method works. Goodbye.".to_owned()
+    } else if p["bundle"].as_bool() == Some(true) {
+        let first = &p["items"][0]["incident"];
+        format!(
+            "This is Klaxon. {} incidents need you. The first: incident {}, {}. \
+             Acknowledge them in Klaxon.",
+            p["count"],
+            first["number"],
+            cut(first["title"].as_str().unwrap_or(""), 200)
+        )
     } else {
         let i = &p["incident"];
         let title = cut(i["title"].as_str().unwrap_or(""), 300);

@@ -825,6 +825,8 @@ async fn provider_errors_are_retried_or_failed_as_they_mean(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // A phone gets at most one message a minute: let the minute pass.
+    app.clock.advance(SignedDuration::from_secs(60));
     twilio.answer(400);
     let r = app
         .http
@@ -872,6 +874,7 @@ async fn provider_errors_are_retried_or_failed_as_they_mean(b: Backend) {
     );
 
     smtp.set(SmtpMode::RejectRecipient);
+    app.clock.advance(SignedDuration::from_secs(60)); // one mail a minute per address
     let r = app
         .post(
             &format!(

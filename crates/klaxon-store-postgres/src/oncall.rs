@@ -611,6 +611,52 @@ impl PgStore {
         Ok(true)
     }
 
+    pub(crate) async fn do_defer_notification(
+        &self,
+        id: NotificationId,
+        until: Timestamp,
+        e: NewEvent,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query(
+            "UPDATE notifications SET status = 'pending', run_at = $2,
+             attempts = GREATEST(attempts - 1, 0) WHERE id = $1 AND status = 'sending'",
+        )
+        .bind(id.0)
+        .bind(to_millis(until))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if n == 0 {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn do_last_sent(
+        &self,
+        methods: &[ContactMethodId],
+    ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
+        let ids: Vec<uuid::Uuid> = methods.iter().map(|m| m.0).collect();
+        let rows: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+            "SELECT contact_method_id, MAX(sent_at) FROM notifications
+             WHERE contact_method_id = ANY($1) AND status = 'sent' AND sent_at IS NOT NULL
+             GROUP BY contact_method_id",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(m, ms)| (ContactMethodId(m), klaxon_domain::clock::from_millis(ms)))
+            .collect())
+    }
+
     pub(crate) async fn do_notification(&self, id: NotificationId) -> StoreResult<Notification> {
         let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
             .bind(id.0)

@@ -1031,6 +1031,20 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         self.do_finish_notification(id, result, event).await
     }
+    async fn defer_notification(
+        &self,
+        id: NotificationId,
+        until: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        self.do_defer_notification(id, until, event).await
+    }
+    async fn last_sent(
+        &self,
+        methods: &[ContactMethodId],
+    ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
+        self.do_last_sent(methods).await
+    }
     async fn notification(&self, id: NotificationId) -> StoreResult<Notification> {
         self.do_notification(id).await
     }

@@ -604,6 +604,52 @@ impl SqliteStore {
         Ok(true)
     }
 
+    pub(crate) async fn do_defer_notification(
+        &self,
+        id: NotificationId,
+        until: Timestamp,
+        e: NewEvent,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query(
+            "UPDATE notifications SET status = 'pending', run_at = $2,
+             attempts = MAX(attempts - 1, 0) WHERE id = $1 AND status = 'sending'",
+        )
+        .bind(id.to_string())
+        .bind(to_millis(until))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn do_last_sent(
+        &self,
+        methods: &[ContactMethodId],
+    ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
+        let mut out = Vec::new();
+        for m in methods {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(sent_at) FROM notifications
+                 WHERE contact_method_id = $1 AND status = 'sent'",
+            )
+            .bind(m.to_string())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(map_err)?;
+            if let Some(ms) = last {
+                out.push((*m, klaxon_domain::clock::from_millis(ms)));
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) async fn do_notification(&self, id: NotificationId) -> StoreResult<Notification> {
         let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
             .bind(id.to_string())

@@ -308,6 +308,21 @@ pub trait Store: Send + Sync + 'static {
         result: SendResult,
         event: NewEvent,
     ) -> StoreResult<bool>;
+    /// Puts a claimed notification back to pending until `until` without counting the
+    /// attempt (storm control held it back), with its event. `Ok(false)` if it is no longer
+    /// `sending`.
+    async fn defer_notification(
+        &self,
+        id: NotificationId,
+        until: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<bool>;
+    /// When each of these contact methods was last sent a message (methods never used are
+    /// left out).
+    async fn last_sent(
+        &self,
+        methods: &[ContactMethodId],
+    ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>>;
     async fn notification(&self, id: NotificationId) -> StoreResult<Notification>;
     /// An incident's notifications (or a user's, when `incident` is `None`), oldest first.
     async fn list_notifications(
