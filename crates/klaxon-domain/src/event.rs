@@ -164,6 +164,8 @@ pub enum EventKind {
     IncidentEscalated,
     #[serde(rename = "incident.escalation_exhausted")]
     IncidentEscalationExhausted,
+    #[serde(rename = "incident.escalated_by_hand")]
+    IncidentEscalatedByHand,
     #[serde(rename = "notification.queued")]
     NotificationQueued,
     #[serde(rename = "notification.sent")]
@@ -189,7 +191,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 48] = [
+    pub const ALL: [EventKind; 49] = [
         Self::UserCreated,
         Self::UserLoggedIn,
         Self::UserLoggedOut,
@@ -227,6 +229,7 @@ impl EventKind {
         Self::NotificationRuleRemoved,
         Self::IncidentEscalated,
         Self::IncidentEscalationExhausted,
+        Self::IncidentEscalatedByHand,
         Self::NotificationQueued,
         Self::NotificationSent,
         Self::NotificationFailed,
@@ -279,6 +282,7 @@ impl EventKind {
             Self::NotificationRuleRemoved => "user.notification_rule_removed",
             Self::IncidentEscalated => "incident.escalated",
             Self::IncidentEscalationExhausted => "incident.escalation_exhausted",
+            Self::IncidentEscalatedByHand => "incident.escalated_by_hand",
             Self::NotificationQueued => "notification.queued",
             Self::NotificationSent => "notification.sent",
             Self::NotificationFailed => "notification.failed",

@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_rule))
         .routes(routes!(acknowledge_incident))
         .routes(routes!(resolve_incident))
+        .routes(routes!(escalate_incident))
         .routes(routes!(incident_notifications))
 }
 
@@ -883,6 +884,68 @@ async fn resolve_incident(
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
     let i = set_incident_status_with(&state, caller.actor(), id, IncidentStatus::Resolved).await?;
+    Ok(Json(i.into()))
+}
+
+/// "Escalate now", shared by the API and the web UI: the next level is paged at once.
+pub async fn escalate_incident_with(
+    state: &AppState,
+    actor: Actor,
+    id: IncidentId,
+) -> ApiResult<(klaxon_store::Incident, u32)> {
+    let now = state.clock.now();
+    let e = NewEvent::new(
+        SubjectType::Incident,
+        id,
+        now,
+        actor,
+        EventKind::IncidentEscalatedByHand,
+        json!({}),
+    );
+    let step = state
+        .store
+        .escalate_incident(
+            id,
+            now,
+            klaxon_domain::ids::JobId::new(now, random_bytes()),
+            e,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { constraint } if constraint == "no_escalation_policy" => {
+                ApiError::Conflict {
+                    message: "the incident's service has no escalation policy".into(),
+                    field: None,
+                }
+            }
+            StoreError::Conflict { .. } => ApiError::Conflict {
+                message: "a resolved incident does not escalate".into(),
+                field: None,
+            },
+            e => ApiError::or_not_found("incident")(e),
+        })?;
+    state.engine.wake();
+    let incident = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok((incident, step))
+}
+
+/// Pages the next escalation level now instead of after the current level's delay; an
+/// acknowledged incident becomes triggered again (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn escalate_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let (i, _) = escalate_incident_with(&state, caller.actor(), id).await?;
     Ok(Json(i.into()))
 }
 

@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(incident_page))
         .route("/incidents/{id}/acknowledge", post(acknowledge_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
+        .route("/incidents/{id}/escalate", post(escalate_incident))
 }
 
 pub(crate) type PageResult = Result<Response, ApiError>;
@@ -797,6 +798,8 @@ struct IncidentPage {
     notifications: Vec<crate::web_oncall::NotificationRow>,
     can_acknowledge: bool,
     can_resolve: bool,
+    /// "Escalate now": an open incident on a service with an escalation policy.
+    can_escalate: bool,
     csrf: String,
     error: Option<String>,
 }
@@ -855,6 +858,14 @@ async fn render_incident(
         &IncidentPage {
             nav: Some(Nav::new(s, "/incidents")),
             can_acknowledge: can_respond && incident.status == IncidentStatus::Triggered,
+            can_escalate: can_respond
+                && matches!(
+                    incident.status,
+                    IncidentStatus::Triggered | IncidentStatus::Acknowledged
+                )
+                && service
+                    .as_ref()
+                    .is_some_and(|s| s.escalation_policy_id.is_some()),
             can_resolve: can_respond
                 && matches!(
                     incident.status,
@@ -920,4 +931,30 @@ async fn resolve_incident(
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
     move_incident(&state, &s, &id, &f.csrf, IncidentStatus::Resolved).await
+}
+
+/// "Escalate now", then back to the incident.
+async fn escalate_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("escalate incidents"));
+    }
+    match crate::oncall::escalate_incident_with(&state, Actor::User(s.user.id), id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
+        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
+        Err(e @ ApiError::Conflict { .. }) => {
+            render_incident(&state, &s, id, StatusCode::CONFLICT, Some(e.to_string())).await
+        }
+        Err(e) => Err(e),
+    }
 }

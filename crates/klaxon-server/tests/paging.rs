@@ -837,6 +837,100 @@ async fn a_storm_is_bundled_and_sms_throttled(b: Backend) {
     app.stop().await;
 }
 
+/// "Escalate now" pages the next level at once, once: the step that was due later is moved,
+/// not doubled; an acknowledged incident is triggered again; a resolved one refuses.
+async fn escalating_by_hand_pages_the_next_level_now(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let cyd = person(&app, "cyd@example.com").await;
+    let key = service(
+        &app,
+        &[(30, vec![&ada]), (30, vec![&bob]), (30, vec![&cyd])],
+        0,
+    )
+    .await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    let id = only_incident(&app).await["id"].as_str().unwrap().to_owned();
+    let escalate = |token: &str| {
+        app.post(
+            &format!("/api/v1/incidents/{id}/escalate"),
+            token,
+            &json!({}),
+        )
+        .send()
+    };
+    let r = escalate(&ada.token).await.unwrap();
+    assert_eq!(r.status(), 200);
+    tick(&app).await;
+    assert_eq!(
+        (
+            ada.receiver.count(),
+            bob.receiver.count(),
+            cyd.receiver.count()
+        ),
+        (1, 1, 0)
+    );
+    // Bob acknowledges, then thinks better of it: escalating re-triggers and pages Cyd.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            &bob.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = escalate(&bob.token).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "triggered");
+    tick(&app).await;
+    assert_eq!(
+        (
+            ada.receiver.count(),
+            bob.receiver.count(),
+            cyd.receiver.count()
+        ),
+        (1, 1, 1)
+    );
+    // The steps once due at +30 and +60 minutes were moved, not doubled.
+    for _ in 0..4 {
+        wait(&app, 30).await;
+    }
+    assert_eq!(
+        (
+            ada.receiver.count(),
+            bob.receiver.count(),
+            cyd.receiver.count()
+        ),
+        (1, 1, 1)
+    );
+    let kinds = timeline_kinds(&app, &id).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "incident.escalated_by_hand")
+            .count(),
+        2
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            &ada.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    expect_error(escalate(&ada.token).await.unwrap(), 409, "conflict", None).await;
+    app.stop().await;
+}
+
 on_both_backends!(
     one_level_pages_once_signed,
     two_levels_escalate_after_the_delay,
@@ -849,4 +943,5 @@ on_both_backends!(
     contact_methods_need_the_password_and_a_valid_address,
     an_engine_killed_mid_escalation_loses_and_doubles_nothing,
     a_storm_is_bundled_and_sms_throttled,
+    escalating_by_hand_pages_the_next_level_now,
 );

@@ -685,6 +685,98 @@ impl PgStore {
         notifications_from(&rows)
     }
 
+    pub(crate) async fn do_escalate_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        job_id: klaxon_domain::ids::JobId,
+        e: NewEvent,
+    ) -> StoreResult<u32> {
+        let mut tx = self.write_tx().await?;
+        // The same lock order as set_incident_status: the service's row, then the incident's.
+        let service: Option<Uuid> =
+            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+        let mut policy: Option<Uuid> = None;
+        if let Some(service) = service {
+            policy = sqlx::query_scalar(
+                "SELECT escalation_policy_id FROM services WHERE id = $1 FOR UPDATE",
+            )
+            .bind(service)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .flatten();
+        }
+        let current = sqlx::query("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let status: IncidentStatus = get_parsed(&current, "status")?;
+        if !matches!(
+            status,
+            IncidentStatus::Triggered | IncidentStatus::Acknowledged
+        ) {
+            tx.rollback().await.map_err(map_err)?;
+            return Err(StoreError::Conflict {
+                constraint: "incident_status".into(),
+            });
+        }
+        if policy.is_none() {
+            tx.rollback().await.map_err(map_err)?;
+            return Err(StoreError::Conflict {
+                constraint: "no_escalation_policy".into(),
+            });
+        }
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(step) FROM escalation_steps WHERE incident_id = $1")
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let next = last.map_or(0, |s| s + 1);
+        let next = u32::try_from(next)
+            .map_err(|_| StoreError::Other(format!("stored step {next} is invalid").into()))?;
+        if status == IncidentStatus::Acknowledged {
+            sqlx::query(
+                "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query(
+                "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
+                 WHERE incident_id = $1 AND status = 'acknowledged'",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        let job = escalation_job(job_id, id, next, at);
+        let moved = sqlx::query(
+            "UPDATE jobs SET run_at = $2 WHERE dedup_key = $1 AND dead_at IS NULL AND run_at > $2",
+        )
+        .bind(&job.dedup_key)
+        .bind(to_millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if moved == 0 {
+            insert_job(&mut tx, &job).await?;
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(next)
+    }
+
     pub(crate) async fn do_set_incident_status(
         &self,
         id: IncidentId,

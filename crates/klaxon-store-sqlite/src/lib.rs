@@ -1056,6 +1056,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Notification>> {
         self.do_list_notifications(incident, user, limit).await
     }
+    async fn escalate_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        job_id: JobId,
+        event: NewEvent,
+    ) -> StoreResult<u32> {
+        self.do_escalate_incident(id, at, job_id, event).await
+    }
     async fn set_incident_status(
         &self,
         id: IncidentId,

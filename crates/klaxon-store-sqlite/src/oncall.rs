@@ -678,6 +678,81 @@ impl SqliteStore {
         rows.iter().map(notification_from).collect()
     }
 
+    pub(crate) async fn do_escalate_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        job_id: klaxon_domain::ids::JobId,
+        e: NewEvent,
+    ) -> StoreResult<u32> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT i.status, s.escalation_policy_id FROM incidents i
+             LEFT JOIN services s ON s.id = i.service_id WHERE i.id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let status: IncidentStatus = parsed(&row, "status")?;
+        if !matches!(
+            status,
+            IncidentStatus::Triggered | IncidentStatus::Acknowledged
+        ) {
+            return Err(StoreError::Conflict {
+                constraint: "incident_status".into(),
+            });
+        }
+        if get::<Option<String>>(&row, "escalation_policy_id")?.is_none() {
+            return Err(StoreError::Conflict {
+                constraint: "no_escalation_policy".into(),
+            });
+        }
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(step) FROM escalation_steps WHERE incident_id = $1")
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let next = last.map_or(0, |s| s + 1);
+        let next =
+            u32::try_from(next).map_err(|_| corrupt("escalation_steps.step", &next.to_string()))?;
+        if status == IncidentStatus::Acknowledged {
+            sqlx::query(
+                "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query(
+                "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
+                 WHERE incident_id = $1 AND status = 'acknowledged'",
+            )
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        let job = escalation_job(job_id, id, next, at);
+        let moved = sqlx::query(
+            "UPDATE jobs SET run_at = $2 WHERE dedup_key = $1 AND dead_at IS NULL AND run_at > $2",
+        )
+        .bind(&job.dedup_key)
+        .bind(to_millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if moved == 0 {
+            super::insert_job(&mut tx, &job).await?;
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(next)
+    }
+
     pub(crate) async fn do_set_incident_status(
         &self,
         id: IncidentId,

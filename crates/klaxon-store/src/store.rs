@@ -331,6 +331,18 @@ pub trait Store: Send + Sync + 'static {
         user: Option<UserId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>>;
+    /// "Escalate now": the incident's next escalation step runs at `at` instead of after the
+    /// current level's delay; an acknowledged incident becomes triggered again (its alerts
+    /// too). Returns the step that will run. `Conflict { constraint: "incident_status" }` for
+    /// a resolved or closed incident, `Conflict { constraint: "no_escalation_policy" }` when
+    /// its service has none.
+    async fn escalate_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        job_id: JobId,
+        event: NewEvent,
+    ) -> StoreResult<u32>;
     /// Acknowledges (status `acknowledged`) or resolves an incident by hand, with its open
     /// alerts, writing `events` (the caller's) plus one per alert changed. `Conflict
     /// { constraint: "incident_status" }` when the move is not allowed from its status.

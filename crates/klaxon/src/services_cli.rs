@@ -215,6 +215,12 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Page the next escalation level now.
+    Escalate {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Resolve the incident and its open alerts.
     Resolve {
         id: String,
@@ -650,6 +656,16 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 .send(
                     Method::POST,
                     &format!("/api/v1/incidents/{id}/acknowledge"),
+                    Some(json!({})),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+        }
+        IncidentsCommand::Escalate { id, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/escalate"),
                     Some(json!({})),
                 )
                 .await?;
