@@ -4,6 +4,7 @@
 pub mod ack;
 pub mod api;
 pub mod app;
+pub mod calendar;
 pub mod config;
 pub mod crypto;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod schedules;
 pub mod services;
 pub mod web;
 mod web_oncall;
+mod web_schedules;
 mod web_services;
 
 pub use app::{App, AppState};

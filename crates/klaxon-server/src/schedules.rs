@@ -339,7 +339,10 @@ fn schedule_conflict(e: StoreError) -> ApiError {
 }
 
 /// Names of `users`, for answers people read; a user who is gone has none.
-async fn user_names(store: &dyn Store, users: Vec<UserId>) -> ApiResult<HashMap<UserId, String>> {
+pub(crate) async fn user_names(
+    store: &dyn Store,
+    users: Vec<UserId>,
+) -> ApiResult<HashMap<UserId, String>> {
     let mut names = HashMap::new();
     for id in users {
         if names.contains_key(&id) {
@@ -358,7 +361,7 @@ async fn user_names(store: &dyn Store, users: Vec<UserId>) -> ApiResult<HashMap<
 
 /// The domain schedule of a stored one. Stored layers were checked when written, so this fails
 /// only on a broken database.
-fn domain(s: &ScheduleWithOverrides) -> ApiResult<Schedule> {
+pub(crate) fn domain(s: &ScheduleWithOverrides) -> ApiResult<Schedule> {
     s.to_domain().map_err(|e| {
         ApiError::Internal(anyhow::anyhow!(
             "stored schedule {} is invalid: {e}",
@@ -896,6 +899,15 @@ async fn schedule_on_call(
     caller.require(Role::Viewer)?;
     let id = parse_id::<ScheduleId>(&id, "schedule")?;
     let at = at_or_now(p.at.as_deref(), state.clock.now())?;
+    schedule_on_call_with(&state, id, at).await.map(Json)
+}
+
+/// Who is on call in one schedule at `at`, with the shift and the user's name.
+pub async fn schedule_on_call_with(
+    state: &AppState,
+    id: ScheduleId,
+    at: Timestamp,
+) -> ApiResult<OnCallOut> {
     let (from, to) = horizon(at);
     let stored = state
         .store
@@ -908,7 +920,7 @@ async fn schedule_on_call(
             .await?
             .remove(&user);
     }
-    Ok(Json(row))
+    Ok(row)
 }
 
 /// Who is on call now (or at `at`) in every schedule, a page of schedules at a time (by id).
@@ -923,10 +935,33 @@ async fn on_call(
     let at = at_or_now(p.at.as_deref(), state.clock.now())?;
     let limit = Limit::parse(p.limit)?;
     let after = decode_cursor::<ScheduleId>("oncall", p.cursor.as_deref())?;
+    let page = on_call_with(&state, at, after, limit.get()).await?;
+    Ok(Json(OnCallListOut {
+        at,
+        items: page.items,
+        next_cursor: page.next.map(|id| encode_cursor("oncall", id)),
+    }))
+}
+
+/// A page of [`on_call_with`]: each schedule's row, its time zone alongside.
+pub struct OnCallPage {
+    pub items: Vec<OnCallOut>,
+    /// The zone of each item's schedule, in the same order.
+    pub time_zones: Vec<String>,
+    pub next: Option<ScheduleId>,
+}
+
+/// Who is on call at `at` in a page of schedules (by id, after `after`), with names.
+pub async fn on_call_with(
+    state: &AppState,
+    at: Timestamp,
+    after: Option<ScheduleId>,
+    limit: u32,
+) -> ApiResult<OnCallPage> {
     let (from, to) = horizon(at);
     let page = state
         .store
-        .list_schedules_with_overrides(after, limit.get(), from, to)
+        .list_schedules_with_overrides(after, limit, from, to)
         .await?;
     let mut items = page
         .items
@@ -938,9 +973,13 @@ async fn on_call(
     for row in &mut items {
         row.user_name = row.user_id.and_then(|u| names.get(&u).cloned());
     }
-    Ok(Json(OnCallListOut {
-        at,
+    Ok(OnCallPage {
         items,
-        next_cursor: page.next.map(|id| encode_cursor("oncall", id)),
-    }))
+        time_zones: page
+            .items
+            .into_iter()
+            .map(|s| s.schedule.time_zone)
+            .collect(),
+        next: page.next,
+    })
 }

@@ -35,6 +35,24 @@ ul.levels { margin: 0; padding-left: 1.1rem; }
 .actions form button { margin: 0; }
 .status-failed { color: #b91c1c; font-weight: 600; }
 .status-sent { color: #15803d; }
+/* schedules: the timeline of shifts */
+.muted { color: var(--muted); }
+.row { display: flex; gap: .6rem; align-items: center; }
+.timeline-controls { display: flex; flex-wrap: wrap; gap: .6rem; align-items: center; margin: .5rem 0; }
+.timeline-controls input, .timeline-controls select, .timeline-controls button { width: auto; margin: 0; }
+.timeline { border: 1px solid var(--line); border-radius: 6px; background: var(--card); padding: .4rem; overflow-x: auto; }
+.tl-row { display: flex; align-items: stretch; min-width: 40rem; }
+.tl-row + .tl-row { border-top: 1px solid var(--line); }
+.tl-label { flex: 0 0 9rem; padding: .4rem; font-weight: 600; font-size: .9rem; }
+.tl-track { position: relative; flex: 1; min-height: 2.9rem; }
+.tl-axis .tl-track { min-height: 1.4rem; }
+.tick { position: absolute; top: 0; font-size: .75rem; color: var(--muted); border-left: 1px solid var(--line); padding-left: .2rem; white-space: nowrap; }
+.bar { position: absolute; top: .25rem; bottom: .25rem; border-radius: 4px; overflow: hidden; padding: .1rem .3rem; font-size: .75rem; line-height: 1.2; color: #fff; box-sizing: border-box; border-right: 1px solid var(--card); }
+.bar span { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bar .bar-who { font-weight: 600; }
+.bar.c0 { background: #2e86c1; } .bar.c1 { background: #7d3c98; } .bar.c2 { background: #1e8449; }
+.bar.c3 { background: #b9770e; } .bar.c4 { background: #c0392b; } .bar.c5 { background: #566573; }
+.tl-track .empty { position: absolute; top: .8rem; left: .4rem; font-size: .85rem; }
 "#
 );
 
@@ -47,6 +65,8 @@ pub fn router() -> Router<AppState> {
         .route("/assets/app.css", get(css))
         .merge(crate::web_services::router())
         .merge(crate::web_oncall::router())
+        .merge(crate::web_schedules::router())
+        .merge(crate::calendar::router())
 }
 
 async fn css() -> Response {
@@ -88,6 +108,7 @@ impl Nav {
             ("/alerts", "Alerts"),
             ("/services", "Services"),
             ("/escalation-policies", "Escalation policies"),
+            ("/schedules", "Schedules"),
             ("/users", "Users"),
             ("/profile", "Profile"),
         ] {
@@ -542,6 +563,7 @@ struct DashboardPage {
     database: &'static str,
     pending_jobs: usize,
     events: Vec<(String, String)>,
+    on_call: Vec<crate::web_schedules::NowRow>,
 }
 
 async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Response, ApiError> {
@@ -560,7 +582,9 @@ async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Respo
         .await?;
     events.reverse();
     events.truncate(10);
+    let on_call = crate::web_schedules::on_call_now(&state).await?;
     let page = DashboardPage {
+        on_call,
         nav: Some(Nav::new(&s, "/")),
         user_name: s.user.name.clone(),
         user_email: s.user.email.clone(),

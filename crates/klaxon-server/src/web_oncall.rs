@@ -543,6 +543,8 @@ struct ProfilePage {
     revealed: Option<RevealedSecret>,
     label: String,
     address: String,
+    /// The secret address of the user's own on-call calendar.
+    calendar_url: String,
 }
 
 /// A contact method kind the form offers: those the API takes today.
@@ -628,6 +630,7 @@ async fn render_profile(state: &AppState, s: &WebSession, fb: ProfileFeedback) -
             revealed: fb.revealed,
             label: fb.label,
             address: fb.address,
+            calendar_url: crate::calendar::feed_url(state, crate::calendar::Feed::User(me)).await?,
         },
     ))
 }

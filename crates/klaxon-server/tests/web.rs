@@ -8,7 +8,10 @@ use common::{Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-on_both_backends!(oncall_policies_profile_and_incident_actions);
+on_both_backends!(
+    oncall_policies_profile_and_incident_actions,
+    schedules_timeline_overrides_and_calendar_feeds
+);
 
 /// The `name=value` of a Set-Cookie header of the response, if set.
 fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
@@ -878,5 +881,537 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
     let html = r.text().await.unwrap();
     assert!(html.contains("Removed pager bot") && html.contains("No contact methods"));
     assert!(store.list_contact_methods(admin).await.unwrap().is_empty());
+    app.stop().await;
+}
+
+/// Logs someone in; returns (session cookie header, the session's CSRF token).
+async fn session_for(app: &TestApp, email: &str, password: &str) -> (String, String) {
+    let (cookie, csrf) = login_form(app).await;
+    let r = post_login(app, &cookie, &csrf, email, password).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (session, _) = set_cookie(&r, "klaxon_session").expect("session cookie");
+    let cookie = format!("klaxon_session={session}");
+    let html = app
+        .http
+        .get(format!("{}/schedules", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (cookie, hidden_csrf(&html))
+}
+
+/// A strict reading of an iCalendar feed: every line ends with CRLF and has at most 75 octets,
+/// BEGIN/END balance, the calendar and each event have their required properties, and each
+/// event starts before it ends. Returns each event's (unfolded) properties.
+fn check_ics(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    assert!(text.ends_with("\r\n"), "ends with CRLF");
+    let mut lines: Vec<String> = Vec::new();
+    for raw in text[..text.len() - 2].split("\r\n") {
+        assert!(!raw.contains(['\r', '\n']), "bare CR or LF: {raw:?}");
+        assert!(raw.len() <= 75, "{} octets: {raw:?}", raw.len());
+        match raw.strip_prefix(' ') {
+            Some(rest) => lines.last_mut().expect("not first").push_str(rest),
+            None => lines.push(raw.to_owned()),
+        }
+    }
+    assert_eq!(lines.first().map(String::as_str), Some("BEGIN:VCALENDAR"));
+    assert_eq!(lines.last().map(String::as_str), Some("END:VCALENDAR"));
+    let mut stack = Vec::new();
+    let mut calendar = Vec::new();
+    let mut events = Vec::new();
+    let mut current: Option<std::collections::HashMap<String, String>> = None;
+    for l in &lines {
+        let (name, value) = l.split_once(':').unwrap_or_else(|| panic!("{l:?}"));
+        match name {
+            "BEGIN" => {
+                if value == "VEVENT" {
+                    assert!(current.is_none(), "nested VEVENT");
+                    current = Some(Default::default());
+                }
+                stack.push(value.to_owned());
+            }
+            "END" => {
+                assert_eq!(stack.pop().as_deref(), Some(value), "unbalanced END");
+                if value == "VEVENT" {
+                    events.push(current.take().unwrap());
+                }
+            }
+            _ => match current.as_mut() {
+                Some(e) => {
+                    assert!(e.insert(name.to_owned(), value.to_owned()).is_none());
+                }
+                None => calendar.push((name.to_owned(), value.to_owned())),
+            },
+        }
+    }
+    assert!(stack.is_empty());
+    for (p, v) in [
+        ("VERSION", Some("2.0")),
+        ("PRODID", Some("-//Klaxon//On-call//EN")),
+        ("CALSCALE", Some("GREGORIAN")),
+        ("METHOD", Some("PUBLISH")),
+        ("X-WR-CALNAME", None),
+    ] {
+        let got = calendar
+            .iter()
+            .find(|(n, _)| n == p)
+            .map(|(_, v)| v.as_str());
+        assert!(got.is_some(), "calendar lacks {p}");
+        if let Some(v) = v {
+            assert_eq!(got, Some(v));
+        }
+    }
+    let stamp = |v: &str| {
+        assert!(v.len() == 16 && v.ends_with('Z'), "{v}");
+        jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", v).unwrap()
+    };
+    for e in &events {
+        for p in ["UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY"] {
+            assert!(e.contains_key(p), "event lacks {p}: {e:?}");
+        }
+        stamp(&e["DTSTAMP"]);
+        assert!(stamp(&e["DTSTART"]) < stamp(&e["DTEND"]), "{e:?}");
+    }
+    events
+}
+
+/// The text of the first element carrying `data-testid="{id}"`.
+fn testid_text(html: &str, id: &str) -> String {
+    let i = html
+        .find(&format!("data-testid=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id} in {html}"));
+    let start = i + html[i..].find('>').unwrap() + 1;
+    let end = start + html[start..].find('<').unwrap();
+    html[start..end].to_owned()
+}
+
+/// The `data-testid="timeline-row"` blocks of a schedule page, each with its bars' text.
+fn timeline_rows(html: &str) -> Vec<String> {
+    html.split("data-testid=\"timeline-row\"")
+        .skip(1)
+        .map(|r| r.to_owned())
+        .collect()
+}
+
+async fn schedules_timeline_overrides_and_calendar_feeds(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (cookie, csrf) = admin_session(&app).await;
+    let csrf = csrf.as_str();
+    let post_as = |cookie: &str, path: &str, form: Vec<(&str, &str)>| {
+        app.http
+            .post(format!("{}{path}", app.url))
+            .header("cookie", cookie)
+            .form(&form)
+            .send()
+    };
+    let post = |path: &str, form: Vec<(&str, &str)>| post_as(&cookie, path, form);
+    let get = |path: &str| {
+        let req = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", &cookie);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let store = &app.state.store;
+    let admin = store.user_credentials(&app.admin.email).await.unwrap().user;
+    let admin_id = admin.id.to_string();
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin.token,
+            &json!({"email": "ada@example.com", "name": "Ada Lovelace", "role": "responder",
+                    "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let ada_id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.user_with_token("viewer@example.com", "viewer").await;
+
+    // --- the list and the create form (the clock is Sat 2026-11-21 09:00 UTC) ---
+    let html = get("/schedules").await;
+    assert!(
+        html.contains("href=\"/schedules\" aria-current=\"page\""),
+        "{html}"
+    );
+    assert!(html.contains("No schedules yet"));
+    assert!(html.contains(&format!(
+        "<option value=\"{ada_id}\">Ada Lovelace (ada@example.com)</option>"
+    )));
+    let good = |zone: &'static str, users: Vec<&'static str>| {
+        let mut f = vec![
+            ("csrf", csrf),
+            ("name", "Ops primary"),
+            ("time_zone", zone),
+            ("start", "2026-11-16T09:00"),
+            ("turn_count", "1"),
+            ("turn_unit", "days"),
+        ];
+        f.extend(users.into_iter().map(|u| ("users", u)));
+        f
+    };
+    let admin_leak: &'static str = Box::leak(admin_id.clone().into_boxed_str());
+    let ada_leak: &'static str = Box::leak(ada_id.clone().into_boxed_str());
+    let r = post(
+        "/schedules",
+        good("Mars/Olympus_Mons", vec![admin_leak, ada_leak]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("time_zone:"), "{html}");
+    assert!(html.contains("value=\"Ops primary\"") && html.contains("value=\"Mars/Olympus_Mons\""));
+    assert!(html.contains(&format!("<option value=\"{ada_id}\" selected>")));
+    let r = post("/schedules", good("UTC", vec![])).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("users: must name between 1 and")
+    );
+    let mut bad_start = good("UTC", vec![admin_leak]);
+    bad_start[3].1 = "next monday";
+    let r = post("/schedules", bad_start).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("start: must be a local date and time")
+    );
+    assert!(
+        store
+            .list_schedules(None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // A viewer cannot add one.
+    let (viewer, viewer_csrf) =
+        session_for(&app, "viewer@example.com", "correct horse battery").await;
+    let mut as_viewer = good("UTC", vec![admin_leak]);
+    as_viewer[0].1 = &viewer_csrf;
+    let r = post_as(&viewer, "/schedules", as_viewer).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        store
+            .list_schedules(None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    let r = post("/schedules", good("UTC", vec![admin_leak, ada_leak]))
+        .await
+        .unwrap();
+    let page = location(&r);
+    let schedule_id = page.strip_prefix("/schedules/").unwrap().to_owned();
+
+    // Daily turns from Mon 16th 09:00, admin first: Ada has Sat 21st 09:00 – Sun 22nd 09:00.
+    let html = get("/schedules").await;
+    assert_eq!(testid_text(&html, "on-call-user"), "Ada Lovelace");
+    assert!(html.contains("Sun 22 Nov 09:00 (UTC)"), "{html}");
+    let html = get("/").await;
+    let panel = &html[html.find("data-testid=\"on-call-panel\"").unwrap()..];
+    assert!(panel.contains("Ops primary") && panel.contains("<strong>Ada Lovelace</strong>"));
+    assert!(panel.contains("Sun 22 Nov 09:00"));
+
+    // --- the timeline ---
+    let html = get(&format!("{page}?from=2026-11-21&days=7")).await;
+    assert!(testid_text(&html, "on-call-now").is_empty()); // the name is in a <strong>
+    assert!(html.contains("<strong>Ada Lovelace</strong> until Sun 22 Nov 09:00"));
+    let rows = timeline_rows(&html);
+    assert_eq!(rows.len(), 2, "the final schedule and one layer");
+    assert!(rows[0].contains("Final schedule") && rows[1].contains("Layer 1"));
+    // [Sat 21 00:00, Sat 28 00:00): admin till 09:00, then 7 handoffs, the last cut at the end.
+    for row in &rows {
+        assert_eq!(row.matches("data-testid=\"bar\"").count(), 8, "{row}");
+        assert_eq!(
+            row.matches("<span class=\"bar-who\">Ada Lovelace</span>")
+                .count(),
+            4
+        );
+        assert_eq!(
+            row.matches(&format!("<span class=\"bar-who\">{}</span>", admin.name))
+                .count(),
+            4
+        );
+    }
+    assert!(
+        rows[0].contains("style=\"left:0.0000%;width:5.3571%\""),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].contains("Sat 21 Nov 09:00 – Sun 22 Nov 09:00"));
+    assert_eq!(html.matches("data-testid=\"bar\"").count(), 16);
+    let html = get(&format!("{page}?from=2026-11-21&days=14")).await;
+    assert_eq!(
+        timeline_rows(&html)[0]
+            .matches("data-testid=\"bar\"")
+            .count(),
+        15
+    );
+    // An unknown span falls back to the default week from today.
+    let html = get(&format!("{page}?days=9")).await;
+    assert_eq!(html.matches("data-testid=\"bar\"").count(), 16);
+
+    // --- overrides ---
+    let overrides = format!("{page}/overrides");
+    let r = post(
+        &overrides,
+        vec![
+            ("csrf", csrf),
+            ("user_id", &admin_id),
+            ("start", "2026-11-21T18:00"),
+            ("end", "2026-11-21T12:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("end: must be after start"), "{html}");
+    assert!(html.contains("value=\"2026-11-21T18:00\""));
+    // A viewer cannot add one, nor sees the form.
+    let r = post_as(
+        &viewer,
+        &overrides,
+        vec![
+            ("csrf", &viewer_csrf),
+            ("user_id", &admin_id),
+            ("start", "2026-11-21T12:00"),
+            ("end", "2026-11-21T18:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        store
+            .list_schedule_overrides(
+                schedule_id.parse().unwrap(),
+                jiff::Timestamp::MIN,
+                jiff::Timestamp::MAX
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let viewer_html = app
+        .http
+        .get(format!("{}{page}", app.url))
+        .header("cookie", &viewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!viewer_html.contains("id=\"add-override\"") && !viewer_html.contains("/delete\""));
+    assert!(viewer_html.contains("data-testid=\"bar\""));
+
+    let r = post(
+        &overrides,
+        vec![
+            ("csrf", csrf),
+            ("user_id", &admin_id),
+            ("start", "2026-11-21T12:00"),
+            ("end", "2026-11-21T18:00"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(location(&r), page);
+    let html = get(&format!("{page}?from=2026-11-21&days=7")).await;
+    let rows = timeline_rows(&html);
+    // The override splits Ada's shift in the final schedule; the layer is unchanged.
+    assert_eq!(rows[0].matches("data-testid=\"bar\"").count(), 10);
+    assert_eq!(rows[1].matches("data-testid=\"bar\"").count(), 8);
+    assert!(rows[0].contains("Sat 21 Nov 12:00 – Sat 21 Nov 18:00"));
+    assert_eq!(html.matches("data-testid=\"override\"").count(), 1);
+    let i = html.find("/overrides/").unwrap() + "/overrides/".len();
+    let override_id = html[i..i + 36].to_owned();
+    let remove = format!("{overrides}/{override_id}/delete");
+    let r = post_as(&viewer, &remove, vec![("csrf", &viewer_csrf)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(&remove, vec![("csrf", "nope")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&page).await.matches("data-testid=\"override\"").count(),
+        1
+    );
+    let r = post(&remove, vec![("csrf", csrf)]).await.unwrap();
+    assert_eq!(location(&r), page);
+    let html = get(&page).await;
+    assert!(html.contains("No upcoming overrides"));
+    assert_eq!(
+        timeline_rows(&html)[0]
+            .matches("data-testid=\"bar\"")
+            .count(),
+        8
+    );
+
+    // --- calendar feeds ---
+    let feed = testid_text(&html, "feed-url");
+    assert!(
+        feed.starts_with("/calendar/schedules/") && feed.ends_with(".ics"),
+        "{feed}"
+    );
+    let r = app
+        .http
+        .get(format!("{}{feed}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/calendar; charset=utf-8");
+    let text = r.text().await.unwrap();
+    let events = check_ics(&text);
+    assert!(text.contains("X-WR-CALNAME:Klaxon: Ops primary\r\n"));
+    // From 14 Nov 09:00 to 20 Jan 09:00: the turns of 16 Nov .. 19 Jan, one a day.
+    assert_eq!(events.len(), 65);
+    assert_eq!(events[0]["DTSTART"], "20261116T090000Z");
+    assert_eq!(events[0]["DTEND"], "20261117T090000Z");
+    assert_eq!(events[0]["SUMMARY"], format!("On call: {}", admin.name));
+    assert_eq!(events[5]["DTSTART"], "20261121T090000Z");
+    assert_eq!(events[5]["SUMMARY"], "On call: Ada Lovelace");
+    assert_eq!(events[64]["DTSTART"], "20270119T090000Z");
+    let start = "2026-11-21T09:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_second();
+    assert_eq!(
+        events[5]["UID"],
+        format!("{schedule_id}-{ada_id}-{start}@klaxon")
+    );
+    assert_eq!(events[5]["DTSTAMP"], "20261121T090000Z");
+
+    // The user's own feed, from the profile: the admin's every other day.
+    let profile = get("/profile").await;
+    let mine = testid_text(&profile, "my-feed-url");
+    assert!(
+        mine.starts_with("/calendar/users/") && mine.ends_with(".ics"),
+        "{mine}"
+    );
+    let r = app
+        .http
+        .get(format!("{}{mine}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/calendar; charset=utf-8");
+    let text = r.text().await.unwrap();
+    let events = check_ics(&text);
+    assert_eq!(events.len(), 33);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["SUMMARY"] == "On call: Ops primary")
+    );
+    assert_eq!(events[1]["DTSTART"], "20261118T090000Z");
+    assert!(events.iter().all(|e| e["UID"].contains(&admin_id)));
+
+    // Tampered, swapped or misnamed tokens answer 404.
+    let token = feed
+        .strip_prefix("/calendar/schedules/")
+        .unwrap()
+        .strip_suffix(".ics")
+        .unwrap();
+    let mut chars: Vec<char> = token.chars().collect();
+    chars[10] = if chars[10] == 'A' { 'B' } else { 'A' };
+    let tampered: String = chars.into_iter().collect();
+    for path in [
+        format!("/calendar/schedules/{tampered}.ics"),
+        format!("/calendar/users/{token}.ics"),
+        format!("/calendar/schedules/{token}"),
+        "/calendar/schedules/nothing.ics".to_owned(),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // --- edit and delete (admin only) ---
+    let r = post_as(
+        &viewer,
+        &format!("{page}/delete"),
+        vec![("csrf", &viewer_csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &format!("{page}/edit"),
+        vec![
+            ("csrf", csrf),
+            ("name", "Ops"),
+            ("description", ""),
+            ("time_zone", "Nowhere/Land"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post(
+        &format!("{page}/edit"),
+        vec![
+            ("csrf", csrf),
+            ("name", "Ops"),
+            ("description", "first line"),
+            ("time_zone", "Europe/Berlin"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(location(&r), page);
+    let html = get(&page).await;
+    assert!(html.contains("<h1>Ops</h1>") && html.contains("Europe/Berlin"));
+    // Handoffs keep their local 09:00: 08:00 UTC in Berlin in winter.
+    assert!(html.contains("Sun 22 Nov 09:00"));
+    let r = post(&format!("{page}/delete"), vec![("csrf", csrf)])
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/schedules");
+    assert!(
+        store
+            .list_schedules(None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // The schedule's feed is gone with it.
+    let r = app
+        .http
+        .get(format!("{}{feed}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
