@@ -166,6 +166,8 @@ pub enum EventKind {
     IncidentEscalationExhausted,
     #[serde(rename = "incident.escalated_by_hand")]
     IncidentEscalatedByHand,
+    #[serde(rename = "incident.reassigned")]
+    IncidentReassigned,
     #[serde(rename = "notification.queued")]
     NotificationQueued,
     #[serde(rename = "notification.sent")]
@@ -191,7 +193,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 49] = [
+    pub const ALL: [EventKind; 50] = [
         Self::UserCreated,
         Self::UserLoggedIn,
         Self::UserLoggedOut,
@@ -230,6 +232,7 @@ impl EventKind {
         Self::IncidentEscalated,
         Self::IncidentEscalationExhausted,
         Self::IncidentEscalatedByHand,
+        Self::IncidentReassigned,
         Self::NotificationQueued,
         Self::NotificationSent,
         Self::NotificationFailed,
@@ -283,6 +286,7 @@ impl EventKind {
             Self::IncidentEscalated => "incident.escalated",
             Self::IncidentEscalationExhausted => "incident.escalation_exhausted",
             Self::IncidentEscalatedByHand => "incident.escalated_by_hand",
+            Self::IncidentReassigned => "incident.reassigned",
             Self::NotificationQueued => "notification.queued",
             Self::NotificationSent => "notification.sent",
             Self::NotificationFailed => "notification.failed",

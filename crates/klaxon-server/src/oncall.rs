@@ -46,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_incident))
         .routes(routes!(resolve_incident))
         .routes(routes!(escalate_incident))
+        .routes(routes!(reassign_incident))
         .routes(routes!(incident_notifications))
 }
 
@@ -946,6 +947,100 @@ async fn escalate_incident(
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
     let (i, _) = escalate_incident_with(&state, caller.actor(), id).await?;
+    Ok(Json(i.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reassign {
+    /// The person who takes the incident over.
+    pub user_id: String,
+}
+
+/// Reassigns an incident to one person, shared by the API and the web UI: that person is
+/// paged now, the escalation policy stops.
+pub async fn reassign_incident_with(
+    state: &AppState,
+    actor: Actor,
+    id: IncidentId,
+    raw_user: &str,
+) -> ApiResult<klaxon_store::Incident> {
+    let user: UserId = raw_user
+        .parse()
+        .map_err(|_| ApiError::invalid("user_id", "is not an id"))?;
+    match state.store.user(user).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Err(ApiError::invalid("user_id", "no such user")),
+        Err(e) => return Err(e.into()),
+    }
+    let incident = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let service = match incident.service_id {
+        Some(s) => match state.store.service(s).await {
+            Ok(s) => Some(s),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let now = state.clock.now();
+    let key = format!("incident:{id}:reassign:{}", random_token());
+    let pages = crate::paging::pages_for(
+        state.store.as_ref(),
+        &state.settings,
+        &incident,
+        service.as_ref(),
+        user,
+        &key,
+        None,
+        now,
+    )
+    .await?;
+    let e = NewEvent::new(
+        SubjectType::Incident,
+        id,
+        now,
+        actor,
+        EventKind::IncidentReassigned,
+        json!({"user_id": user, "paged": !pages.is_empty()}),
+    );
+    state
+        .store
+        .reassign_incident(id, pages, e)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => ApiError::Conflict {
+                message: "a resolved incident cannot be reassigned".into(),
+                field: None,
+            },
+            e => ApiError::or_not_found("incident")(e),
+        })?;
+    state.engine.wake();
+    state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))
+}
+
+/// Reassigns an incident to one person: they are paged now through their notification rules,
+/// and the escalation policy stops ("escalate now" takes it up again) (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/reassign", tag = "incidents", request_body = Reassign,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn reassign_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reassign>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = reassign_incident_with(&state, caller.actor(), id, &body.user_id).await?;
     Ok(Json(i.into()))
 }
 

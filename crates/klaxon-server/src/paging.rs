@@ -107,33 +107,23 @@ impl JobHandler for EscalationStepHandler {
         // Schedules page whoever is on call in them now; a user reached twice is paged once.
         let reached = crate::schedules::reach(store.as_ref(), &lvl.targets, now).await?;
         for &user in &reached.users {
-            let rules = store.list_notification_rules(user).await?;
-            let methods = store.list_contact_methods(user).await?;
-            let mut any = false;
-            for rule in rules.iter().filter(|r| r.urgency == incident.urgency) {
-                let Some(method) = methods.iter().find(|m| m.id == rule.contact_method_id) else {
-                    continue;
-                };
-                any = true;
-                notifications.push(NewNotification {
-                    id: NotificationId::new(now, random_bytes()),
-                    incident_id: Some(incident.id),
-                    user_id: user,
-                    contact_method_id: Some(method.id),
-                    kind: method.kind,
-                    address: method.address.clone(),
-                    dedup_key: format!("incident:{}:step:{step}:rule:{}", incident.id, rule.id),
-                    payload: page_payload(&incident, &service, ctx, level),
-                    run_at: now
-                        .saturating_add(SignedDuration::from_mins(i64::from(rule.delay_minutes)))
-                        .unwrap_or(now),
-                    created_at: now,
-                });
-            }
-            if any {
-                notified.push(user);
-            } else {
+            let key = format!("incident:{}:step:{step}", incident.id);
+            let pages = pages_for(
+                store.as_ref(),
+                &ctx.settings,
+                &incident,
+                Some(&service),
+                user,
+                &key,
+                Some(level),
+                now,
+            )
+            .await?;
+            if pages.is_empty() {
                 unreachable.push(user);
+            } else {
+                notified.push(user);
+                notifications.extend(pages);
             }
         }
         let next_at = now
@@ -164,10 +154,54 @@ impl JobHandler for EscalationStepHandler {
     }
 }
 
+/// The notifications that page `user` about `incident`: one per notification rule for the
+/// incident's urgency, each after its delay. `key` (a step, a reassignment) makes them
+/// once-only. Empty when the user has no rule for this urgency.
+#[allow(clippy::too_many_arguments)]
+pub async fn pages_for(
+    store: &dyn Store,
+    settings: &crate::config::Settings,
+    incident: &Incident,
+    service: Option<&Service>,
+    user: klaxon_domain::ids::UserId,
+    key: &str,
+    level: Option<usize>,
+    now: Timestamp,
+) -> StoreResult<Vec<NewNotification>> {
+    let rules = store.list_notification_rules(user).await?;
+    let methods = store.list_contact_methods(user).await?;
+    let payload = page_payload(incident, service, settings, level);
+    Ok(rules
+        .iter()
+        .filter(|r| r.urgency == incident.urgency)
+        .filter_map(|rule| {
+            let method = methods.iter().find(|m| m.id == rule.contact_method_id)?;
+            Some(NewNotification {
+                id: NotificationId::new(now, random_bytes()),
+                incident_id: Some(incident.id),
+                user_id: user,
+                contact_method_id: Some(method.id),
+                kind: method.kind,
+                address: method.address.clone(),
+                dedup_key: format!("{key}:rule:{}", rule.id),
+                payload: payload.clone(),
+                run_at: now
+                    .saturating_add(SignedDuration::from_mins(i64::from(rule.delay_minutes)))
+                    .unwrap_or(now),
+                created_at: now,
+            })
+        })
+        .collect())
+}
+
 /// What a page says, whatever the channel: the channel renders it.
-fn page_payload(incident: &Incident, service: &Service, ctx: &JobContext, level: usize) -> Value {
-    let url = ctx
-        .settings
+fn page_payload(
+    incident: &Incident,
+    service: Option<&Service>,
+    settings: &crate::config::Settings,
+    level: Option<usize>,
+) -> Value {
+    let url = settings
         .server
         .public_url
         .as_deref()
@@ -182,8 +216,8 @@ fn page_payload(incident: &Incident, service: &Service, ctx: &JobContext, level:
             "created_at": incident.created_at,
             "url": url,
         },
-        "service": {"id": service.id, "name": service.name},
-        "level": level + 1,
+        "service": service.map(|s| json!({"id": s.id, "name": s.name})),
+        "level": level.map(|l| l + 1),
     })
 }
 

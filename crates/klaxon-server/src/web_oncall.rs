@@ -50,7 +50,7 @@ struct CsrfForm {
 // --- shared lookups -----------------------------------------------------------------------------
 
 /// Every user, oldest first (the store pages them).
-async fn all_users(state: &AppState) -> Result<Vec<User>, ApiError> {
+pub(crate) async fn all_users(state: &AppState) -> Result<Vec<User>, ApiError> {
     let mut users = Vec::new();
     let mut after = None;
     loop {

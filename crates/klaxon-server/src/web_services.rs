@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/acknowledge", post(acknowledge_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
         .route("/incidents/{id}/escalate", post(escalate_incident))
+        .route("/incidents/{id}/reassign", post(reassign_incident))
 }
 
 pub(crate) type PageResult = Result<Response, ApiError>;
@@ -800,6 +801,8 @@ struct IncidentPage {
     can_resolve: bool,
     /// "Escalate now": an open incident on a service with an escalation policy.
     can_escalate: bool,
+    /// People it can be reassigned to (responders, when it is open): (id, name).
+    reassign_to: Vec<(String, String)>,
     csrf: String,
     error: Option<String>,
 }
@@ -857,6 +860,19 @@ async fn render_incident(
         status,
         &IncidentPage {
             nav: Some(Nav::new(s, "/incidents")),
+            reassign_to: if can_respond
+                && matches!(
+                    incident.status,
+                    IncidentStatus::Triggered | IncidentStatus::Acknowledged
+                ) {
+                crate::web_oncall::all_users(state)
+                    .await?
+                    .into_iter()
+                    .map(|u| (u.id.to_string(), u.name))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             can_acknowledge: can_respond && incident.status == IncidentStatus::Triggered,
             can_escalate: can_respond
                 && matches!(
@@ -931,6 +947,46 @@ async fn resolve_incident(
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
     move_incident(&state, &s, &id, &f.csrf, IncidentStatus::Resolved).await
+}
+
+#[derive(Deserialize)]
+struct ReassignForm {
+    csrf: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+/// Reassign to one person, then back to the incident.
+async fn reassign_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<ReassignForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("reassign incidents"));
+    }
+    match crate::oncall::reassign_incident_with(&state, Actor::User(s.user.id), id, &f.user_id)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
+        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
+        Err(e @ (ApiError::Conflict { .. } | ApiError::BadRequest { .. })) => {
+            let status = if matches!(e, ApiError::Conflict { .. }) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            render_incident(&state, &s, id, status, Some(e.to_string())).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// "Escalate now", then back to the incident.

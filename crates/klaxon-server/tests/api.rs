@@ -464,6 +464,7 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}/acknowledge", "post"),
         ("/api/v1/incidents/{id}/resolve", "post"),
         ("/api/v1/incidents/{id}/escalate", "post"),
+        ("/api/v1/incidents/{id}/reassign", "post"),
         ("/api/v1/incidents/{id}/notifications", "get"),
         ("/api/v1/schedules", "get"),
         ("/api/v1/schedules", "post"),

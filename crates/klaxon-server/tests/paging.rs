@@ -931,6 +931,83 @@ async fn escalating_by_hand_pages_the_next_level_now(b: Backend) {
     app.stop().await;
 }
 
+/// Reassigning by hand pages the new person now and stops the policy; "escalate now" takes the
+/// policy up again.
+async fn reassigning_pages_the_new_person_and_stops_the_policy(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let cyd = person(&app, "cyd@example.com").await;
+    let key = service(&app, &[(10, vec![&ada]), (10, vec![&bob])], 1).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    let id = only_incident(&app).await["id"].as_str().unwrap().to_owned();
+    let reassign = |body: Value| {
+        app.post(
+            &format!("/api/v1/incidents/{id}/reassign"),
+            &ada.token,
+            &body,
+        )
+        .send()
+    };
+    let r = reassign(json!({"user_id": "nope"})).await.unwrap();
+    expect_error(r, 400, "invalid_field", Some("user_id")).await;
+    let r = reassign(json!({"user_id": cyd.id})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    tick(&app).await;
+    assert_eq!(
+        (
+            ada.receiver.count(),
+            bob.receiver.count(),
+            cyd.receiver.count()
+        ),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        cyd.receiver.bodies()[0]["data"]["incident"]["id"],
+        id.as_str()
+    );
+    for _ in 0..6 {
+        wait(&app, 10).await;
+    }
+    assert_eq!(
+        (
+            ada.receiver.count(),
+            bob.receiver.count(),
+            cyd.receiver.count()
+        ),
+        (1, 0, 1)
+    );
+    // Nobody acknowledged: escalating takes the policy up at its next level.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/escalate"),
+            &cyd.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tick(&app).await;
+    assert_eq!(
+        (
+            ada.receiver.count(),
+            bob.receiver.count(),
+            cyd.receiver.count()
+        ),
+        (1, 1, 1)
+    );
+    let kinds = timeline_kinds(&app, &id).await;
+    assert!(
+        kinds.iter().any(|k| k == "incident.reassigned"),
+        "{kinds:?}"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
     one_level_pages_once_signed,
     two_levels_escalate_after_the_delay,
@@ -944,4 +1021,5 @@ on_both_backends!(
     an_engine_killed_mid_escalation_loses_and_doubles_nothing,
     a_storm_is_bundled_and_sms_throttled,
     escalating_by_hand_pages_the_next_level_now,
+    reassigning_pages_the_new_person_and_stops_the_policy,
 );

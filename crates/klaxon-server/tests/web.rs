@@ -854,6 +854,43 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
             .unwrap()
             .contains("the incident cannot become acknowledged from its current status")
     );
+    // Escalate now: triggered again, the next level (the admin again) paged at once.
+    let html = get(&incident_path).await;
+    assert!(html.contains("id=\"escalate\"") && html.contains("id=\"reassign\""));
+    let r = post(&format!("{incident_path}/escalate"), vec![("csrf", csrf)])
+        .await
+        .unwrap();
+    assert_eq!(location(&r), incident_path);
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 3, "the next level was paged");
+    let html = get(&incident_path).await;
+    assert!(html.contains("data-testid=\"incident-status\">triggered<"));
+    // Reassign: a bad choice is refused on the page; the admin is paged directly.
+    let r = post(
+        &format!("{incident_path}/reassign"),
+        vec![("csrf", csrf), ("user_id", "nobody")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains(&format!("<option value=\"{admin_id}\">")),
+        "{html}"
+    );
+    let r = post(
+        &format!("{incident_path}/reassign"),
+        vec![("csrf", csrf), ("user_id", &admin_id)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(location(&r), incident_path);
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 4, "the new assignee was paged");
+    let html = get(&incident_path).await;
+    assert!(
+        html.contains("incident.escalated_by_hand") && html.contains("incident.reassigned"),
+        "{html}"
+    );
     let r = post(&format!("{incident_path}/resolve"), vec![("csrf", csrf)])
         .await
         .unwrap();

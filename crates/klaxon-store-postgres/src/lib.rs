@@ -1074,6 +1074,14 @@ impl Store for PgStore {
     ) -> StoreResult<u32> {
         self.do_escalate_incident(id, at, job_id, event).await
     }
+    async fn reassign_incident(
+        &self,
+        id: IncidentId,
+        pages: Vec<NewNotification>,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_reassign_incident(id, pages, event).await
+    }
     async fn set_incident_status(
         &self,
         id: IncidentId,

@@ -777,6 +777,74 @@ impl PgStore {
         Ok(next)
     }
 
+    pub(crate) async fn do_reassign_incident(
+        &self,
+        id: IncidentId,
+        pages: Vec<NewNotification>,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // The same lock order as set_incident_status: the service's row, then the incident's.
+        let service: Option<Uuid> =
+            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+        if let Some(service) = service {
+            sqlx::query("SELECT id FROM services WHERE id = $1 FOR UPDATE")
+                .bind(service)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let current = sqlx::query("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let status: IncidentStatus = get_parsed(&current, "status")?;
+        if !matches!(
+            status,
+            IncidentStatus::Triggered | IncidentStatus::Acknowledged
+        ) {
+            tx.rollback().await.map_err(map_err)?;
+            return Err(StoreError::Conflict {
+                constraint: "incident_status".into(),
+            });
+        }
+        if status == IncidentStatus::Acknowledged {
+            sqlx::query(
+                "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query(
+                "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
+                 WHERE incident_id = $1 AND status = 'acknowledged'",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        sqlx::query("DELETE FROM jobs WHERE kind = $1 AND dedup_key LIKE $2 AND dead_at IS NULL")
+            .bind(klaxon_domain::escalation::STEP_JOB)
+            .bind(format!("escalation:{id}:%"))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        for n in &pages {
+            insert_notification(&mut tx, n).await?;
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
     pub(crate) async fn do_set_incident_status(
         &self,
         id: IncidentId,

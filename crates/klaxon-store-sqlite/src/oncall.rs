@@ -753,6 +753,37 @@ impl SqliteStore {
         Ok(next)
     }
 
+    pub(crate) async fn do_reassign_incident(
+        &self,
+        id: IncidentId,
+        pages: Vec<NewNotification>,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let status: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        let status: IncidentStatus = status.parse().map_err(|_| corrupt("status", &status))?;
+        if !matches!(
+            status,
+            IncidentStatus::Triggered | IncidentStatus::Acknowledged
+        ) {
+            return Err(StoreError::Conflict {
+                constraint: "incident_status".into(),
+            });
+        }
+        reopen_and_stop_escalation(&mut tx, id, status == IncidentStatus::Acknowledged).await?;
+        for n in &pages {
+            insert_notification(&mut tx, n).await?;
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
     pub(crate) async fn do_set_incident_status(
         &self,
         id: IncidentId,
@@ -819,4 +850,37 @@ impl SqliteStore {
         tx.commit().await.map_err(map_err)?;
         self.do_incident(id).await
     }
+}
+
+/// Triggers an acknowledged incident again (with its alerts) and drops its pending escalation
+/// steps.
+async fn reopen_and_stop_escalation(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: IncidentId,
+    acknowledged: bool,
+) -> StoreResult<()> {
+    if acknowledged {
+        sqlx::query(
+            "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
+             WHERE incident_id = $1 AND status = 'acknowledged'",
+        )
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    sqlx::query("DELETE FROM jobs WHERE kind = $1 AND dedup_key LIKE $2 AND dead_at IS NULL")
+        .bind(klaxon_domain::escalation::STEP_JOB)
+        .bind(format!("escalation:{id}:%"))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
 }

@@ -343,6 +343,16 @@ pub trait Store: Send + Sync + 'static {
         job_id: JobId,
         event: NewEvent,
     ) -> StoreResult<u32>;
+    /// Reassigns an incident to one person by hand: its escalation policy stops (pending steps
+    /// are dropped; "escalate now" takes it up again), an acknowledged incident is triggered
+    /// again, and `pages` (that person's) are queued, with `event`. `Conflict { constraint:
+    /// "incident_status" }` for a resolved or closed incident.
+    async fn reassign_incident(
+        &self,
+        id: IncidentId,
+        pages: Vec<NewNotification>,
+        event: NewEvent,
+    ) -> StoreResult<()>;
     /// Acknowledges (status `acknowledged`) or resolves an incident by hand, with its open
     /// alerts, writing `events` (the caller's) plus one per alert changed. `Conflict
     /// { constraint: "incident_status" }` when the move is not allowed from its status.

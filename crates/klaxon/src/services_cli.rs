@@ -215,6 +215,15 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Hand the incident to one person: they are paged now, the escalation policy stops.
+    Reassign {
+        id: String,
+        /// The user's id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Page the next escalation level now.
     Escalate {
         id: String,
@@ -657,6 +666,16 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     Method::POST,
                     &format!("/api/v1/incidents/{id}/acknowledge"),
                     Some(json!({})),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+        }
+        IncidentsCommand::Reassign { id, user, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/reassign"),
+                    Some(json!({"user_id": user})),
                 )
                 .await?;
             print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
