@@ -361,6 +361,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // First: a SIGTERM during start-up must stop the server cleanly, not kill it.
+    let shutdown = app::shutdown_signal();
     app::init_tracing(&settings);
     app::init_metrics();
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
@@ -379,7 +381,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("===================================================================\n");
     }
     tracing::info!(%addr, backend = app.state.store.backend(), "Klaxon is listening");
-    app.serve(listener, app::shutdown_signal()).await
+    app.serve(listener, shutdown).await
 }
 
 async fn offline_token(
