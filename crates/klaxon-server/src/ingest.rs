@@ -50,9 +50,13 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
         let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or("");
         return format!("/integrations/<key>/{tail}").into();
     }
-    // A one-click acknowledge link is a bearer credential too.
+    // One-click acknowledge links and calendar feeds are bearer credentials too.
     if path.starts_with("/ack/") {
         return "/ack/<token>".into();
+    }
+    if let Some(rest) = path.strip_prefix("/calendar/") {
+        let kind = rest.split('/').next().unwrap_or("");
+        return format!("/calendar/{kind}/<token>").into();
     }
     path.into()
 }
@@ -1010,6 +1014,10 @@ mod tests {
             "/integrations/<key>/alertmanager"
         );
         assert_eq!(loggable_path("/ack/AbC-123_x"), "/ack/<token>");
+        assert_eq!(
+            loggable_path("/calendar/users/AbC-123.ics"),
+            "/calendar/users/<token>"
+        );
         assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
     }
 

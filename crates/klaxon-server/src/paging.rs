@@ -30,7 +30,18 @@ use crate::engine::{JobContext, JobHandler, Outcome};
 
 /// How long a sender holds a claimed notification. A sender that has not reported by then is
 /// presumed dead, and the notification's outcome unknown.
-const SEND_CLAIM: SignedDuration = SignedDuration::from_secs(120);
+const SEND_CLAIM_MIN: SignedDuration = SignedDuration::from_secs(120);
+
+/// A claim long enough for a whole batch: waves of SEND_CONCURRENCY sends, each up to three
+/// provider round trips (an e-mail: connect, hand-over, message), plus a margin.
+fn send_claim(timeout: Duration) -> SignedDuration {
+    let waves = (SEND_BATCH as u64).div_ceil(SEND_CONCURRENCY as u64) + 1;
+    let per_wave = timeout.saturating_mul(3);
+    let whole = per_wave.saturating_mul(waves as u32) + Duration::from_secs(30);
+    SignedDuration::try_from(whole)
+        .unwrap_or(SEND_CLAIM_MIN)
+        .max(SEND_CLAIM_MIN)
+}
 const SEND_BATCH: u32 = 50;
 /// Sends in flight at once: enough that one slow receiver does not hold up the rest, few
 /// enough not to flood a small one.
@@ -256,7 +267,8 @@ pub async fn send_due(
     let mut ack_key = None;
     loop {
         let now = clock.now();
-        let until = now.saturating_add(SEND_CLAIM).unwrap_or(now);
+        let timeout = Duration::from_millis(settings.engine.send_timeout_ms);
+        let until = now.saturating_add(send_claim(timeout)).unwrap_or(now);
         let claimed = store.claim_notifications(now, until, SEND_BATCH).await?;
         report.cancelled += claimed.cancelled;
         report.abandoned += claimed.abandoned;
@@ -302,7 +314,14 @@ pub async fn send_due(
             .collect();
         slow.sort_unstable();
         slow.dedup();
-        let last: BTreeMap<_, _> = store.last_sent(&slow).await?.into_iter().collect();
+        // Without the history, send rather than hold pages back.
+        let last: BTreeMap<_, _> = match store.last_sent(&slow).await {
+            Ok(l) => l.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read when contact methods were last used");
+                BTreeMap::new()
+            }
+        };
         let by_id: HashMap<NotificationId, &Notification> =
             claimed.due.iter().map(|n| (n.id, n)).collect();
         let mut messages: Vec<(Notification, Vec<&Notification>)> = Vec::new();
@@ -316,8 +335,14 @@ pub async fn send_due(
                         EventKind::NotificationDeferred,
                         json!({"until": until, "reason": "at most one message a minute to this contact method"}),
                     );
-                    if store.defer_notification(id, until, event).await? {
-                        report.deferred += 1;
+                    match store.defer_notification(id, until, event).await {
+                        Ok(true) => report.deferred += 1,
+                        Ok(false) => {}
+                        // Claimed and not deferred: send it now rather than leave it stuck.
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot defer a notification; sending it");
+                            messages.push((n.clone(), vec![n]));
+                        }
                     }
                 }
                 Decision::Send { lead, with } => {
@@ -344,10 +369,13 @@ pub async fn send_due(
             .iter()
             .map(|(message, members)| -> Sending<'_> {
                 Box::pin(async move {
-                    let delivery = match signing_secret(store, message).await {
-                        Ok(secret) => {
-                            deliver(message, secret.as_deref(), channels, clock.now()).await
+                    let delivery = match current_method(store, message).await {
+                        Ok(Ok((address, secret))) => {
+                            let mut now_to = message.clone();
+                            now_to.address = address;
+                            deliver(&now_to, secret.as_deref(), channels, clock.now()).await
                         }
+                        Ok(Err(gone)) => gone,
                         Err(e) => {
                             Delivery::Retry(format!("could not read the contact method: {e}"))
                         }
@@ -361,6 +389,7 @@ pub async fn send_due(
             .buffer_unordered(SEND_CONCURRENCY)
             .collect()
             .await;
+        let mut failure = None;
         for (members, count, delivery) in done {
             let lead = members[0].id;
             for n in members {
@@ -370,8 +399,15 @@ pub async fn send_due(
                     data["bundle"] = json!({"lead": lead, "count": count});
                 }
                 let event = notification_event(n, at, kind, data);
-                store.finish_notification(n.id, result, event).await?;
+                // One failed write must not leave the others' outcomes unrecorded.
+                if let Err(e) = store.finish_notification(n.id, result, event).await {
+                    tracing::error!(error = %e, notification = %n.id, "cannot record a send");
+                    failure.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
     }
     Ok(report)
@@ -479,15 +515,23 @@ fn bundle_title(p: &Value) -> Option<String> {
     ))
 }
 
-/// A webhook's signing key, read when it is sent (so a changed secret applies at once).
-async fn signing_secret(store: &Arc<dyn Store>, n: &Notification) -> StoreResult<Option<String>> {
-    match (n.kind, n.contact_method_id) {
-        (ContactKind::Webhook, Some(id)) => match store.contact_method(id).await {
-            Ok(m) => Ok(m.secret),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        },
-        _ => Ok(None),
+/// The contact method as it is now: its address (changed since the page was queued: the new
+/// one) and a webhook's signing key. A removed method fails the notification.
+async fn current_method(
+    store: &Arc<dyn Store>,
+    n: &Notification,
+) -> StoreResult<Result<(String, Option<String>), Delivery>> {
+    let Some(id) = n.contact_method_id else {
+        return Ok(Err(Delivery::Failed(
+            "the contact method was removed".into(),
+        )));
+    };
+    match store.contact_method(id).await {
+        Ok(m) => Ok(Ok((m.address, m.secret))),
+        Err(e) if e.is_not_found() => Ok(Err(Delivery::Failed(
+            "the contact method was removed".into(),
+        ))),
+        Err(e) => Err(e),
     }
 }
 

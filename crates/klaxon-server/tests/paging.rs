@@ -1008,6 +1008,54 @@ async fn reassigning_pages_the_new_person_and_stops_the_policy(b: Backend) {
     app.stop().await;
 }
 
+/// A page waiting on a delayed rule goes where the contact method points when it is sent:
+/// a changed address is followed, a removed method is not paged.
+async fn queued_pages_follow_a_changed_contact_method(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let methods: Value = app
+        .get(
+            &format!("/api/v1/users/{}/contact-methods", ada.id),
+            &ada.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let method = methods["items"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/users/{}/notification-rules", ada.id),
+            &ada.token,
+            &json!({"contact_method_id": method, "delay_minutes": 2}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let key = service(&app, &[(30, vec![&ada])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!(ada.receiver.count(), 1);
+    let moved = Receiver::spawn().await;
+    let r = app
+        .http
+        .patch(format!("{}/api/v1/contact-methods/{method}", app.url))
+        .bearer_auth(&ada.token)
+        .json(&json!({"address": moved.url, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait(&app, 2).await;
+    assert_eq!((ada.receiver.count(), moved.count()), (1, 1));
+    app.stop().await;
+}
+
 on_both_backends!(
     one_level_pages_once_signed,
     two_levels_escalate_after_the_delay,
@@ -1022,4 +1070,5 @@ on_both_backends!(
     a_storm_is_bundled_and_sms_throttled,
     escalating_by_hand_pages_the_next_level_now,
     reassigning_pages_the_new_person_and_stops_the_policy,
+    queued_pages_follow_a_changed_contact_method,
 );
