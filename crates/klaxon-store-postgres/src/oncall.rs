@@ -743,21 +743,7 @@ impl PgStore {
         let next = u32::try_from(next)
             .map_err(|_| StoreError::Other(format!("stored step {next} is invalid").into()))?;
         if status == IncidentStatus::Acknowledged {
-            sqlx::query(
-                "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
-            )
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            sqlx::query(
-                "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
-                 WHERE incident_id = $1 AND status = 'acknowledged'",
-            )
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            retrigger(&mut tx, id).await?;
         }
         let job = escalation_job(job_id, id, next, at);
         let moved = sqlx::query(
@@ -815,21 +801,7 @@ impl PgStore {
             });
         }
         if status == IncidentStatus::Acknowledged {
-            sqlx::query(
-                "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
-            )
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            sqlx::query(
-                "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
-                 WHERE incident_id = $1 AND status = 'acknowledged'",
-            )
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            retrigger(&mut tx, id).await?;
         }
         sqlx::query("DELETE FROM jobs WHERE kind = $1 AND dedup_key LIKE $2 AND dead_at IS NULL")
             .bind(klaxon_domain::escalation::STEP_JOB)
@@ -935,4 +907,22 @@ impl PgStore {
         tx.commit().await.map_err(map_err)?;
         Ok(incident)
     }
+}
+
+/// Triggers an acknowledged incident again, with its acknowledged alerts.
+async fn retrigger(tx: &mut Transaction<'_, Postgres>, id: IncidentId) -> StoreResult<()> {
+    sqlx::query("UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1")
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    sqlx::query(
+        "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
+         WHERE incident_id = $1 AND status = 'acknowledged'",
+    )
+    .bind(id.0)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }

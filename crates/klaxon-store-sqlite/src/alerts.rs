@@ -8,18 +8,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    SqliteStore, corrupt, get, get_id, get_json, get_opt_ts, get_ts, insert_event, map_err, page,
+    SqliteStore, corrupt, fk_not_found, get, get_id, get_json, get_opt_ts, get_parsed, get_ts,
+    get_u32, insert_event, map_err, opt_id, page,
 };
-
-fn get_parsed<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    s.parse().map_err(|_| corrupt(col, &s))
-}
-
-fn get_u32(row: &SqliteRow, col: &str) -> StoreResult<u32> {
-    let n: i64 = get(row, col)?;
-    u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
-}
 
 fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
     let v = get_json(row, col)?;
@@ -66,12 +57,6 @@ fn maintenance_from(row: &SqliteRow) -> StoreResult<MaintenanceWindow> {
         description: get(row, "description")?,
         created_at: get_ts(row, "created_at")?,
     })
-}
-
-fn opt_id<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
-    get::<Option<String>>(row, col)?
-        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
-        .transpose()
 }
 
 fn alert_from(row: &SqliteRow) -> StoreResult<Alert> {
@@ -129,14 +114,6 @@ async fn integration_in(
     integration_from(&row)
 }
 
-/// The services table's one foreign key that a caller can break: the escalation policy.
-fn policy_missing(e: sqlx::Error) -> StoreError {
-    match map_err(e) {
-        StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
-        other => other,
-    }
-}
-
 impl SqliteStore {
     pub(crate) async fn do_create_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {
         let mut tx = self.write_tx().await?;
@@ -156,7 +133,7 @@ impl SqliteStore {
         .bind(s.escalation_policy_id.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
-        .map_err(policy_missing)?;
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(s)
@@ -208,7 +185,7 @@ impl SqliteStore {
         .bind(s.escalation_policy_id.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
-        .map_err(policy_missing)?
+        .map_err(fk_not_found)?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -272,11 +249,8 @@ impl SqliteStore {
         .bind(to_millis(i.key_rotated_at))
         .execute(&mut *tx)
         .await
-        .map_err(|err| match map_err(err) {
-            // The only foreign key: the service is gone.
-            StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
-            other => other,
-        })?;
+        // The only foreign key: the service is gone.
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(n.integration)

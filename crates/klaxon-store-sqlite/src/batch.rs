@@ -19,6 +19,8 @@ use klaxon_domain::clock::{from_millis, to_millis};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{AlertId, IncidentId, ServiceId};
 use klaxon_store::*;
+
+use super::corrupt;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde_json::json;
 
@@ -61,10 +63,6 @@ impl<T> Db<T> for rusqlite::Result<T> {
             e => StoreError::Other(Box::new(e)),
         })
     }
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(format!("stored {what} is invalid: {value:?}").into())
 }
 
 fn parsed<T: std::str::FromStr>(row: &Row<'_>, col: &str) -> StoreResult<T> {

@@ -160,6 +160,30 @@ fn get_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
     s.parse().map_err(|_| corrupt(col, &s))
 }
 
+fn get_parsed<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    s.parse().map_err(|_| corrupt(col, &s))
+}
+
+fn get_u32(row: &SqliteRow, col: &str) -> StoreResult<u32> {
+    let n: i64 = get(row, col)?;
+    u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
+}
+
+fn opt_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, col)?
+        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
+        .transpose()
+}
+
+/// A foreign key that points nowhere: the row referred to is gone.
+fn fk_not_found(e: sqlx::Error) -> StoreError {
+    match map_err(e) {
+        StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
+        other => other,
+    }
+}
+
 fn get_ts(row: &SqliteRow, col: &str) -> StoreResult<Timestamp> {
     Ok(from_millis(get(row, col)?))
 }

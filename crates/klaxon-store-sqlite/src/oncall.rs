@@ -14,18 +14,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 use super::{
-    SqliteStore, corrupt, get, get_id, get_json, get_opt_ts, get_ts, insert_event, map_err, page,
+    SqliteStore, corrupt, fk_not_found, get, get_id, get_json, get_opt_ts, get_parsed, get_ts,
+    get_u32, insert_event, map_err, opt_id, page,
 };
-
-fn parsed<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    s.parse().map_err(|_| corrupt(col, &s))
-}
-
-fn u32_of(row: &SqliteRow, col: &str) -> StoreResult<u32> {
-    let n: i64 = get(row, col)?;
-    u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
-}
 
 fn policy_from(row: &SqliteRow) -> StoreResult<EscalationPolicy> {
     let plan = get_json(row, "plan")?;
@@ -44,7 +35,7 @@ fn method_from(row: &SqliteRow) -> StoreResult<ContactMethod> {
     Ok(ContactMethod {
         id: get_id(row, "id")?,
         user_id: get_id(row, "user_id")?,
-        kind: parsed(row, "kind")?,
+        kind: get_parsed(row, "kind")?,
         label: get(row, "label")?,
         address: get(row, "address")?,
         secret: get(row, "secret")?,
@@ -57,16 +48,10 @@ fn rule_from(row: &SqliteRow) -> StoreResult<NotificationRule> {
         id: get_id(row, "id")?,
         user_id: get_id(row, "user_id")?,
         contact_method_id: get_id(row, "contact_method_id")?,
-        delay_minutes: u32_of(row, "delay_minutes")?,
-        urgency: parsed(row, "urgency")?,
+        delay_minutes: get_u32(row, "delay_minutes")?,
+        urgency: get_parsed(row, "urgency")?,
         created_at: get_ts(row, "created_at")?,
     })
-}
-
-fn opt_id<T: std::str::FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
-    get::<Option<String>>(row, col)?
-        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
-        .transpose()
 }
 
 fn notification_from(row: &SqliteRow) -> StoreResult<Notification> {
@@ -75,12 +60,12 @@ fn notification_from(row: &SqliteRow) -> StoreResult<Notification> {
         incident_id: opt_id(row, "incident_id")?,
         user_id: get_id(row, "user_id")?,
         contact_method_id: opt_id(row, "contact_method_id")?,
-        kind: parsed(row, "kind")?,
+        kind: get_parsed(row, "kind")?,
         address: get(row, "address")?,
         dedup_key: get(row, "dedup_key")?,
         payload: get_json(row, "payload")?,
-        status: parsed(row, "status")?,
-        attempts: u32_of(row, "attempts")?,
+        status: get_parsed(row, "status")?,
+        attempts: get_u32(row, "attempts")?,
         run_at: get_ts(row, "run_at")?,
         last_error: get(row, "last_error")?,
         created_at: get_ts(row, "created_at")?,
@@ -292,10 +277,7 @@ impl SqliteStore {
         .bind(to_millis(m.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(|err| match map_err(err) {
-            StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
-            other => other,
-        })?;
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(m)
@@ -633,21 +615,23 @@ impl SqliteStore {
         &self,
         methods: &[ContactMethodId],
     ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
-        let mut out = Vec::new();
-        for m in methods {
-            let last: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(sent_at) FROM notifications
-                 WHERE contact_method_id = $1 AND status = 'sent'",
-            )
-            .bind(m.to_string())
-            .fetch_one(&self.reader)
-            .await
-            .map_err(map_err)?;
-            if let Some(ms) = last {
-                out.push((*m, klaxon_domain::clock::from_millis(ms)));
-            }
+        if methods.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let ids =
+            serde_json::Value::from(methods.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+        let rows = sqlx::query(
+            "SELECT contact_method_id, MAX(sent_at) AS last FROM notifications
+             WHERE contact_method_id IN (SELECT value FROM json_each($1))
+             AND status = 'sent' AND sent_at IS NOT NULL GROUP BY contact_method_id",
+        )
+        .bind(ids.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| Ok((get_id(r, "contact_method_id")?, get_ts(r, "last")?)))
+            .collect()
     }
 
     pub(crate) async fn do_notification(&self, id: NotificationId) -> StoreResult<Notification> {
@@ -695,7 +679,7 @@ impl SqliteStore {
         .await
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
-        let status: IncidentStatus = parsed(&row, "status")?;
+        let status: IncidentStatus = get_parsed(&row, "status")?;
         if !matches!(
             status,
             IncidentStatus::Triggered | IncidentStatus::Acknowledged
@@ -719,21 +703,7 @@ impl SqliteStore {
         let next =
             u32::try_from(next).map_err(|_| corrupt("escalation_steps.step", &next.to_string()))?;
         if status == IncidentStatus::Acknowledged {
-            sqlx::query(
-                "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
-            )
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            sqlx::query(
-                "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
-                 WHERE incident_id = $1 AND status = 'acknowledged'",
-            )
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            retrigger(&mut tx, id).await?;
         }
         let job = escalation_job(job_id, id, next, at);
         let moved = sqlx::query(
@@ -775,7 +745,16 @@ impl SqliteStore {
                 constraint: "incident_status".into(),
             });
         }
-        reopen_and_stop_escalation(&mut tx, id, status == IncidentStatus::Acknowledged).await?;
+        if status == IncidentStatus::Acknowledged {
+            retrigger(&mut tx, id).await?;
+        }
+        // The policy stops: its pending steps go ("escalate now" enqueues the next again).
+        sqlx::query("DELETE FROM jobs WHERE kind = $1 AND dedup_key LIKE $2 AND dead_at IS NULL")
+            .bind(klaxon_domain::escalation::STEP_JOB)
+            .bind(format!("escalation:{id}:%"))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         for n in &pages {
             insert_notification(&mut tx, n).await?;
         }
@@ -852,35 +831,20 @@ impl SqliteStore {
     }
 }
 
-/// Triggers an acknowledged incident again (with its alerts) and drops its pending escalation
-/// steps.
-async fn reopen_and_stop_escalation(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: IncidentId,
-    acknowledged: bool,
-) -> StoreResult<()> {
-    if acknowledged {
-        sqlx::query(
-            "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1",
-        )
+/// Triggers an acknowledged incident again, with its acknowledged alerts.
+async fn retrigger(tx: &mut Transaction<'_, Sqlite>, id: IncidentId) -> StoreResult<()> {
+    sqlx::query("UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1")
         .bind(id.to_string())
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
-        sqlx::query(
-            "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
-             WHERE incident_id = $1 AND status = 'acknowledged'",
-        )
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
-    }
-    sqlx::query("DELETE FROM jobs WHERE kind = $1 AND dedup_key LIKE $2 AND dead_at IS NULL")
-        .bind(klaxon_domain::escalation::STEP_JOB)
-        .bind(format!("escalation:{id}:%"))
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
+    sqlx::query(
+        "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
+         WHERE incident_id = $1 AND status = 'acknowledged'",
+    )
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
     Ok(())
 }

@@ -12,7 +12,9 @@ use klaxon_store::*;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use super::{SqliteStore, corrupt, get, get_id, get_json, get_ts, insert_event, map_err, page};
+use super::{
+    SqliteStore, corrupt, fk_not_found, get, get_id, get_json, get_ts, insert_event, map_err, page,
+};
 
 /// A schedule and its overrides overlapping [$2, $3), by start and id.
 const JOINED: &str = "SELECT s.*, o.id AS o_id, o.user_id AS o_user_id, o.starts_at AS o_starts_at,
@@ -46,14 +48,6 @@ fn override_from(row: &SqliteRow) -> StoreResult<ScheduleOverride> {
         end: get_ts(row, "ends_at")?,
         created_at: get_ts(row, "created_at")?,
     })
-}
-
-/// A foreign key that points nowhere means the row referred to is gone.
-fn map_err_fk_not_found(e: sqlx::Error) -> StoreError {
-    match map_err(e) {
-        StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
-        other => other,
-    }
 }
 
 async fn check_users(conn: &mut SqliteConnection, users: &[UserId]) -> StoreResult<()> {
@@ -249,7 +243,7 @@ impl SqliteStore {
         .bind(to_millis(o.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(map_err_fk_not_found)?;
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(o)

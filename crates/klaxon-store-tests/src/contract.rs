@@ -4350,3 +4350,78 @@ macro_rules! contract_tests {
         }
     };
 }
+
+/// Storm control's store side: a deferred notification is pending again at its time without
+/// the claim's attempt counted, with its event; `last_sent` knows each method's latest send.
+pub async fn deferred_notifications_wait_uncounted_and_last_sends_are_known(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let hook = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Webhook, "https://a.example.com/1"),
+    )
+    .await;
+    let other = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Webhook, "https://a.example.com/2"),
+    )
+    .await;
+    assert!(s.last_sent(&[hook.id, other.id]).await.unwrap().is_empty());
+    assert!(s.last_sent(&[]).await.unwrap().is_empty());
+    let first = queue(&s, new_notification(&hook, None, "d:1", mins(0))).await;
+    let second = queue(&s, new_notification(&hook, None, "d:2", mins(0))).await;
+    let claimed = s.claim_notifications(mins(0), mins(2), 10).await.unwrap();
+    assert_eq!(claimed.due.len(), 2);
+    s.finish_notification(
+        first.id,
+        SendResult::Sent { at: mins(1) },
+        note_ev(&first, EventKind::NotificationSent),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.defer_notification(
+            second.id,
+            mins(3),
+            note_ev(&second, EventKind::NotificationDeferred)
+        )
+        .await
+        .unwrap()
+    );
+    let waiting = s.notification(second.id).await.unwrap();
+    assert_eq!(
+        (waiting.status, waiting.attempts, waiting.run_at),
+        (NotificationStatus::Pending, 0, mins(3))
+    );
+    assert!(
+        note_events(&s, &second)
+            .await
+            .contains(&EventKind::NotificationDeferred)
+    );
+    // Only what is sending can be deferred.
+    assert!(
+        !s.defer_notification(
+            second.id,
+            mins(9),
+            note_ev(&second, EventKind::NotificationDeferred)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        s.claim_notifications(mins(2), mins(4), 10)
+            .await
+            .unwrap()
+            .due
+            .is_empty()
+    );
+    let again = s.claim_notifications(mins(3), mins(5), 10).await.unwrap();
+    assert_eq!(again.due.len(), 1);
+    assert_eq!(
+        again.due[0].attempts, 1,
+        "the deferral did not count as an attempt"
+    );
+    assert_eq!(
+        s.last_sent(&[hook.id, other.id]).await.unwrap(),
+        vec![(hook.id, mins(1))]
+    );
+}
