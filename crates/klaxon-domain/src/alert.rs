@@ -16,10 +16,22 @@ named_enum! {
 }
 
 named_enum! {
-    /// Whether an incident pages people now (high) or waits for working hours (low).
+    /// Whether an incident pages people now (high) or waits for working hours (low). Medium
+    /// is ITIL's middle step, for declared incidents; it pages as high (never miss a page).
     pub enum Urgency (field = "urgency") {
         High = "high",
+        Medium = "medium",
         Low = "low",
+    }
+}
+
+impl Urgency {
+    /// The urgency of the notification rules that page for it.
+    pub fn pages_as(self) -> Urgency {
+        match self {
+            Urgency::Low => Urgency::Low,
+            Urgency::High | Urgency::Medium => Urgency::High,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ApiTokenId, UserId};
+use crate::named_enum;
 
 /// Who caused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,228 +88,79 @@ impl SubjectType {
     }
 }
 
-/// The typed kinds of event. The stored name is stable: it is part of the API and of webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum EventKind {
-    #[serde(rename = "user.created")]
-    UserCreated,
-    #[serde(rename = "user.logged_in")]
-    UserLoggedIn,
-    #[serde(rename = "user.logged_out")]
-    UserLoggedOut,
-    #[serde(rename = "user.login_failed")]
-    UserLoginFailed,
-    #[serde(rename = "api_token.created")]
-    ApiTokenCreated,
-    #[serde(rename = "api_token.revoked")]
-    ApiTokenRevoked,
-    #[serde(rename = "job.dead")]
-    JobDead,
-    #[serde(rename = "system.bootstrapped")]
-    SystemBootstrapped,
-    #[serde(rename = "system.note")]
-    SystemNote,
-    #[serde(rename = "service.created")]
-    ServiceCreated,
-    #[serde(rename = "service.updated")]
-    ServiceUpdated,
-    #[serde(rename = "service.deleted")]
-    ServiceDeleted,
-    #[serde(rename = "service.change")]
-    ServiceChange,
-    #[serde(rename = "service.maintenance_scheduled")]
-    MaintenanceScheduled,
-    #[serde(rename = "service.maintenance_cancelled")]
-    MaintenanceCancelled,
-    #[serde(rename = "integration.created")]
-    IntegrationCreated,
-    #[serde(rename = "integration.updated")]
-    IntegrationUpdated,
-    #[serde(rename = "integration.key_rotated")]
-    IntegrationKeyRotated,
-    #[serde(rename = "integration.deleted")]
-    IntegrationDeleted,
-    #[serde(rename = "alert.triggered")]
-    AlertTriggered,
-    #[serde(rename = "alert.deduplicated")]
-    AlertDeduplicated,
-    #[serde(rename = "alert.acknowledged")]
-    AlertAcknowledged,
-    #[serde(rename = "alert.resolved")]
-    AlertResolved,
-    #[serde(rename = "incident.triggered")]
-    IncidentTriggered,
-    #[serde(rename = "incident.alert_added")]
-    IncidentAlertAdded,
-    #[serde(rename = "incident.acknowledged")]
-    IncidentAcknowledged,
-    #[serde(rename = "incident.resolved")]
-    IncidentResolved,
-    #[serde(rename = "escalation_policy.created")]
-    EscalationPolicyCreated,
-    #[serde(rename = "escalation_policy.updated")]
-    EscalationPolicyUpdated,
-    #[serde(rename = "escalation_policy.deleted")]
-    EscalationPolicyDeleted,
-    #[serde(rename = "user.contact_method_added")]
-    ContactMethodAdded,
-    #[serde(rename = "user.contact_method_changed")]
-    ContactMethodChanged,
-    #[serde(rename = "user.contact_method_removed")]
-    ContactMethodRemoved,
-    #[serde(rename = "user.notification_rule_added")]
-    NotificationRuleAdded,
-    #[serde(rename = "user.notification_rule_removed")]
-    NotificationRuleRemoved,
-    #[serde(rename = "incident.escalated")]
-    IncidentEscalated,
-    #[serde(rename = "incident.escalation_exhausted")]
-    IncidentEscalationExhausted,
-    #[serde(rename = "incident.escalated_by_hand")]
-    IncidentEscalatedByHand,
-    #[serde(rename = "incident.reassigned")]
-    IncidentReassigned,
-    #[serde(rename = "notification.queued")]
-    NotificationQueued,
-    #[serde(rename = "notification.sent")]
-    NotificationSent,
-    #[serde(rename = "notification.failed")]
-    NotificationFailed,
-    #[serde(rename = "notification.retrying")]
-    NotificationRetrying,
-    #[serde(rename = "notification.cancelled")]
-    NotificationCancelled,
-    #[serde(rename = "notification.deferred")]
-    NotificationDeferred,
-    #[serde(rename = "schedule.created")]
-    ScheduleCreated,
-    #[serde(rename = "schedule.updated")]
-    ScheduleUpdated,
-    #[serde(rename = "schedule.deleted")]
-    ScheduleDeleted,
-    #[serde(rename = "schedule.override_added")]
-    ScheduleOverrideAdded,
-    #[serde(rename = "schedule.override_removed")]
-    ScheduleOverrideRemoved,
+named_enum! {
+    /// The typed kinds of event. The stored name is stable: it is part of the API and of
+    /// webhooks.
+    pub enum EventKind (field = "kind") {
+        UserCreated = "user.created",
+        UserLoggedIn = "user.logged_in",
+        UserLoggedOut = "user.logged_out",
+        UserLoginFailed = "user.login_failed",
+        ApiTokenCreated = "api_token.created",
+        ApiTokenRevoked = "api_token.revoked",
+        JobDead = "job.dead",
+        SystemBootstrapped = "system.bootstrapped",
+        SystemNote = "system.note",
+        ServiceCreated = "service.created",
+        ServiceUpdated = "service.updated",
+        ServiceDeleted = "service.deleted",
+        ServiceChange = "service.change",
+        MaintenanceScheduled = "service.maintenance_scheduled",
+        MaintenanceCancelled = "service.maintenance_cancelled",
+        IntegrationCreated = "integration.created",
+        IntegrationUpdated = "integration.updated",
+        IntegrationKeyRotated = "integration.key_rotated",
+        IntegrationDeleted = "integration.deleted",
+        AlertTriggered = "alert.triggered",
+        AlertDeduplicated = "alert.deduplicated",
+        AlertAcknowledged = "alert.acknowledged",
+        AlertResolved = "alert.resolved",
+        IncidentTriggered = "incident.triggered",
+        IncidentAlertAdded = "incident.alert_added",
+        IncidentAcknowledged = "incident.acknowledged",
+        IncidentResolved = "incident.resolved",
+        EscalationPolicyCreated = "escalation_policy.created",
+        EscalationPolicyUpdated = "escalation_policy.updated",
+        EscalationPolicyDeleted = "escalation_policy.deleted",
+        ContactMethodAdded = "user.contact_method_added",
+        ContactMethodChanged = "user.contact_method_changed",
+        ContactMethodRemoved = "user.contact_method_removed",
+        NotificationRuleAdded = "user.notification_rule_added",
+        NotificationRuleRemoved = "user.notification_rule_removed",
+        IncidentEscalated = "incident.escalated",
+        IncidentEscalationExhausted = "incident.escalation_exhausted",
+        IncidentEscalatedByHand = "incident.escalated_by_hand",
+        IncidentReassigned = "incident.reassigned",
+        NotificationQueued = "notification.queued",
+        NotificationSent = "notification.sent",
+        NotificationFailed = "notification.failed",
+        NotificationRetrying = "notification.retrying",
+        NotificationCancelled = "notification.cancelled",
+        NotificationDeferred = "notification.deferred",
+        ScheduleCreated = "schedule.created",
+        ScheduleUpdated = "schedule.updated",
+        ScheduleDeleted = "schedule.deleted",
+        ScheduleOverrideAdded = "schedule.override_added",
+        ScheduleOverrideRemoved = "schedule.override_removed",
+        IncidentDeclared = "incident.declared",
+        IncidentUpdated = "incident.updated",
+        IncidentSeverityChanged = "incident.severity_changed",
+        IncidentPriorityChanged = "incident.priority_changed",
+        IncidentMitigated = "incident.mitigated",
+        IncidentReopened = "incident.reopened",
+        IncidentClosed = "incident.closed",
+        IncidentMilestonesChanged = "incident.milestones_changed",
+        IncidentRoleAssigned = "incident.role_assigned",
+        IncidentRoleUnassigned = "incident.role_unassigned",
+        IncidentNoteAdded = "incident.note_added",
+        IncidentEventPinned = "incident.event_pinned",
+        IncidentEventUnpinned = "incident.event_unpinned",
+    }
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 50] = [
-        Self::UserCreated,
-        Self::UserLoggedIn,
-        Self::UserLoggedOut,
-        Self::UserLoginFailed,
-        Self::ApiTokenCreated,
-        Self::ApiTokenRevoked,
-        Self::JobDead,
-        Self::SystemBootstrapped,
-        Self::SystemNote,
-        Self::ServiceCreated,
-        Self::ServiceUpdated,
-        Self::ServiceDeleted,
-        Self::ServiceChange,
-        Self::MaintenanceScheduled,
-        Self::MaintenanceCancelled,
-        Self::IntegrationCreated,
-        Self::IntegrationUpdated,
-        Self::IntegrationKeyRotated,
-        Self::IntegrationDeleted,
-        Self::AlertTriggered,
-        Self::AlertDeduplicated,
-        Self::AlertAcknowledged,
-        Self::AlertResolved,
-        Self::IncidentTriggered,
-        Self::IncidentAlertAdded,
-        Self::IncidentAcknowledged,
-        Self::IncidentResolved,
-        Self::EscalationPolicyCreated,
-        Self::EscalationPolicyUpdated,
-        Self::EscalationPolicyDeleted,
-        Self::ContactMethodAdded,
-        Self::ContactMethodChanged,
-        Self::ContactMethodRemoved,
-        Self::NotificationRuleAdded,
-        Self::NotificationRuleRemoved,
-        Self::IncidentEscalated,
-        Self::IncidentEscalationExhausted,
-        Self::IncidentEscalatedByHand,
-        Self::IncidentReassigned,
-        Self::NotificationQueued,
-        Self::NotificationSent,
-        Self::NotificationFailed,
-        Self::NotificationRetrying,
-        Self::NotificationCancelled,
-        Self::NotificationDeferred,
-        Self::ScheduleCreated,
-        Self::ScheduleUpdated,
-        Self::ScheduleDeleted,
-        Self::ScheduleOverrideAdded,
-        Self::ScheduleOverrideRemoved,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UserCreated => "user.created",
-            Self::UserLoggedIn => "user.logged_in",
-            Self::UserLoggedOut => "user.logged_out",
-            Self::UserLoginFailed => "user.login_failed",
-            Self::ApiTokenCreated => "api_token.created",
-            Self::ApiTokenRevoked => "api_token.revoked",
-            Self::JobDead => "job.dead",
-            Self::SystemBootstrapped => "system.bootstrapped",
-            Self::SystemNote => "system.note",
-            Self::ServiceCreated => "service.created",
-            Self::ServiceUpdated => "service.updated",
-            Self::ServiceDeleted => "service.deleted",
-            Self::ServiceChange => "service.change",
-            Self::MaintenanceScheduled => "service.maintenance_scheduled",
-            Self::MaintenanceCancelled => "service.maintenance_cancelled",
-            Self::IntegrationCreated => "integration.created",
-            Self::IntegrationUpdated => "integration.updated",
-            Self::IntegrationKeyRotated => "integration.key_rotated",
-            Self::IntegrationDeleted => "integration.deleted",
-            Self::AlertTriggered => "alert.triggered",
-            Self::AlertDeduplicated => "alert.deduplicated",
-            Self::AlertAcknowledged => "alert.acknowledged",
-            Self::AlertResolved => "alert.resolved",
-            Self::IncidentTriggered => "incident.triggered",
-            Self::IncidentAlertAdded => "incident.alert_added",
-            Self::IncidentAcknowledged => "incident.acknowledged",
-            Self::IncidentResolved => "incident.resolved",
-            Self::EscalationPolicyCreated => "escalation_policy.created",
-            Self::EscalationPolicyUpdated => "escalation_policy.updated",
-            Self::EscalationPolicyDeleted => "escalation_policy.deleted",
-            Self::ContactMethodAdded => "user.contact_method_added",
-            Self::ContactMethodChanged => "user.contact_method_changed",
-            Self::ContactMethodRemoved => "user.contact_method_removed",
-            Self::NotificationRuleAdded => "user.notification_rule_added",
-            Self::NotificationRuleRemoved => "user.notification_rule_removed",
-            Self::IncidentEscalated => "incident.escalated",
-            Self::IncidentEscalationExhausted => "incident.escalation_exhausted",
-            Self::IncidentEscalatedByHand => "incident.escalated_by_hand",
-            Self::IncidentReassigned => "incident.reassigned",
-            Self::NotificationQueued => "notification.queued",
-            Self::NotificationSent => "notification.sent",
-            Self::NotificationFailed => "notification.failed",
-            Self::NotificationRetrying => "notification.retrying",
-            Self::NotificationCancelled => "notification.cancelled",
-            Self::NotificationDeferred => "notification.deferred",
-            Self::ScheduleCreated => "schedule.created",
-            Self::ScheduleUpdated => "schedule.updated",
-            Self::ScheduleDeleted => "schedule.deleted",
-            Self::ScheduleOverrideAdded => "schedule.override_added",
-            Self::ScheduleOverrideRemoved => "schedule.override_removed",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        s.parse().ok()
     }
 }
 
@@ -349,7 +201,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_match_serde() {
-        for k in EventKind::ALL {
+        for &k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }

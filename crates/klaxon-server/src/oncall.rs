@@ -750,13 +750,20 @@ pub async fn create_rule_with(
         .contact_method_id
         .parse()
         .map_err(|_| ApiError::invalid("contact_method_id", "is not an id"))?;
+    let urgency = body.urgency.unwrap_or(Urgency::High);
+    if urgency == Urgency::Medium {
+        return Err(ApiError::invalid(
+            "urgency",
+            "a notification rule is for high or low urgency; medium incidents page by the high rules",
+        ));
+    }
     let now = state.clock.now();
     let r = NotificationRule {
         id: NotificationRuleId::new(now, random_bytes()),
         user_id: user,
         contact_method_id: method,
         delay_minutes: contact::rule_delay(body.delay_minutes)?,
-        urgency: body.urgency.unwrap_or(Urgency::High),
+        urgency,
         created_at: now,
     };
     let e = NewEvent::new(

@@ -184,7 +184,7 @@ pub async fn pages_for(
     let payload = page_payload(incident, service, settings, level);
     Ok(rules
         .iter()
-        .filter(|r| r.urgency == incident.urgency)
+        .filter(|r| r.urgency == incident.urgency.pages_as())
         .filter_map(|rule| {
             let method = methods.iter().find(|m| m.id == rule.contact_method_id)?;
             Some(NewNotification {
@@ -473,7 +473,7 @@ fn bundle(members: &[&Notification]) -> Notification {
     let items: Vec<Value> = members.iter().map(|n| n.payload.clone()).collect();
     let urgency = if items
         .iter()
-        .any(|p| p["incident"]["urgency"].as_str() == Some("high"))
+        .any(|p| p["incident"]["urgency"].as_str() != Some("low"))
     {
         "high"
     } else {
