@@ -54,6 +54,7 @@ id_type!(
     NotificationId,
     ScheduleId,
     OverrideId,
+    RoleAssignmentId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

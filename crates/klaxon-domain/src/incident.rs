@@ -88,8 +88,12 @@ impl Severity {
     /// What the severity means where no definition is configured.
     pub fn default_definition(self) -> &'static str {
         match self {
-            Severity::Sev1 => "Critical: a core service is down or data is at risk for many customers.",
-            Severity::Sev2 => "Major: a core feature is broken or badly degraded for many customers.",
+            Severity::Sev1 => {
+                "Critical: a core service is down or data is at risk for many customers."
+            }
+            Severity::Sev2 => {
+                "Major: a core feature is broken or badly degraded for many customers."
+            }
             Severity::Sev3 => "Minor: a partial or intermittent problem; a workaround exists.",
             Severity::Sev4 => "Low: little or no customer impact; handle in working hours.",
         }
@@ -148,7 +152,10 @@ impl PriorityMatrix {
             let field = format!("incidents.priority_matrix.{name}");
             let parsed: Vec<Priority> = cells
                 .iter()
-                .map(|c| c.parse().map_err(|e: Invalid| Invalid::new(&field, e.reason)))
+                .map(|c| {
+                    c.parse()
+                        .map_err(|e: Invalid| Invalid::new(&field, e.reason))
+                })
                 .collect::<Result<_, _>>()?;
             parsed.try_into().map_err(|_| {
                 Invalid::new(&field, "needs three priorities: urgency high, medium, low")
@@ -282,7 +289,10 @@ impl Milestones {
             match (present, wanted) {
                 (false, true) => Err(Refusal::conflict(
                     name,
-                    format!("a {status} incident keeps its {}", name.trim_end_matches("_at")),
+                    format!(
+                        "a {status} incident keeps its {}",
+                        name.trim_end_matches("_at")
+                    ),
                 )),
                 (true, false) => Err(Refusal::conflict(
                     name,
@@ -522,9 +532,9 @@ impl SeverityDefinitions {
     pub fn with(configured: &BTreeMap<String, String>) -> Result<Self, Invalid> {
         let mut d = Self::default();
         for (k, v) in configured {
-            let sev = k.parse::<Severity>().map_err(|e| {
-                Invalid::new(format!("incidents.severities.{k}"), e.reason)
-            })?;
+            let sev = k
+                .parse::<Severity>()
+                .map_err(|e| Invalid::new(format!("incidents.severities.{k}"), e.reason))?;
             d.0.insert(sev, v.clone());
         }
         Ok(d)
@@ -561,12 +571,8 @@ mod tests {
         assert_eq!(custom.priority(Impact::High, Urgency::Medium), Priority::P1);
         let bad = PriorityMatrix::from_rows(&["P1".into()], &[], &[]).unwrap_err();
         assert_eq!(bad.field, "incidents.priority_matrix.high");
-        let bad = PriorityMatrix::from_rows(
-            &["P1".into(), "P9".into(), "P2".into()],
-            &[],
-            &[],
-        )
-        .unwrap_err();
+        let bad = PriorityMatrix::from_rows(&["P1".into(), "P9".into(), "P2".into()], &[], &[])
+            .unwrap_err();
         assert!(bad.reason.contains("P5"), "{bad}");
     }
 
@@ -627,9 +633,13 @@ mod tests {
         // Status and milestones agree.
         let mut acked = m;
         acked.acknowledged_at = Some(t("10:05"));
-        assert!(matches!(acked.check(Triggered, now), Err(Refusal::Conflict { field, .. }) if field == "acknowledged_at"));
+        assert!(
+            matches!(acked.check(Triggered, now), Err(Refusal::Conflict { field, .. }) if field == "acknowledged_at")
+        );
         acked.check(Acknowledged, now).unwrap();
-        assert!(matches!(acked.check(Resolved, now), Err(Refusal::Conflict { field, .. }) if field == "resolved_at"));
+        assert!(
+            matches!(acked.check(Resolved, now), Err(Refusal::Conflict { field, .. }) if field == "resolved_at")
+        );
         let mut resolved = acked;
         resolved.resolved_at = Some(t("11:00"));
         resolved.check(Resolved, now).unwrap();

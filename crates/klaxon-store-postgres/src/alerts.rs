@@ -34,6 +34,13 @@ pub(crate) fn get_parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreR
     s.parse().map_err(|_| corrupt(col, &s))
 }
 
+/// A nullable column holding a parsed value (an enum's name).
+pub(crate) fn opt_parsed<T: std::str::FromStr>(row: &PgRow, col: &str) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, col)?
+        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
+        .transpose()
+}
+
 pub(crate) fn get_u32(row: &PgRow, col: &str) -> StoreResult<u32> {
     let n: i64 = get(row, col)?;
     u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
@@ -117,14 +124,25 @@ pub(crate) fn incident_from(row: &PgRow) -> StoreResult<Incident> {
         id: get_id(row, "id")?,
         number: get(row, "number")?,
         title: get(row, "title")?,
+        description: get(row, "description")?,
         status: get_parsed(row, "status")?,
         urgency: get_parsed(row, "urgency")?,
+        severity: opt_parsed(row, "severity")?,
+        impact: opt_parsed(row, "impact")?,
+        priority: opt_parsed(row, "priority")?,
+        category: get(row, "category")?,
+        subcategory: get(row, "subcategory")?,
+        reporter_id: opt_id(row, "reporter_id")?,
         service_id: opt_id(row, "service_id")?,
         alert_count: get_u32(row, "alert_count")?,
         opened_by_alert: get(row, "opened_by_alert")?,
         created_at: get_ts(row, "created_at")?,
+        impact_started_at: get_opt_ts(row, "impact_started_at")?,
+        detected_at: get_opt_ts(row, "detected_at")?,
         acknowledged_at: get_opt_ts(row, "acknowledged_at")?,
+        mitigated_at: get_opt_ts(row, "mitigated_at")?,
         resolved_at: get_opt_ts(row, "resolved_at")?,
+        closed_at: get_opt_ts(row, "closed_at")?,
     })
 }
 
@@ -823,8 +841,8 @@ async fn open_alert(
             let urgency = service.urgency_rule.urgency(content.severity);
             sqlx::query(
                 "INSERT INTO incidents (id, number, title, status, urgency, service_id,
-                 alert_count, opened_by_alert, group_values, created_at)
-                 VALUES ($1, $2, $3, 'triggered', $4, $5, 1, TRUE, $6, $7)",
+                 alert_count, opened_by_alert, group_values, created_at, detected_at)
+                 VALUES ($1, $2, $3, 'triggered', $4, $5, 1, TRUE, $6, $7, $7)",
             )
             .bind(id.0)
             .bind(number)

@@ -7,10 +7,9 @@
 //! its service's row and then its own, the order the signal path takes them in.
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
-use klaxon_domain::event::{EventKind, NewEvent, SubjectType};
+use klaxon_domain::event::{EventKind, NewEvent};
 use klaxon_domain::ids::{
-    AlertId, ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId,
-    UserId,
+    ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId, UserId,
 };
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
@@ -20,7 +19,7 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::alerts::{from_json, get_parsed, get_u32, incident_from, map_err_fk_not_found, opt_id};
+use super::alerts::{from_json, get_parsed, get_u32, map_err_fk_not_found, opt_id};
 use super::{
     PgStore, get, get_id, get_json, get_opt_ts, get_ts, insert_event, insert_job, map_err, page,
 };
@@ -815,97 +814,6 @@ impl PgStore {
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
-    }
-
-    pub(crate) async fn do_set_incident_status(
-        &self,
-        id: IncidentId,
-        status: IncidentStatus,
-        at: Timestamp,
-        e: NewEvent,
-    ) -> StoreResult<Incident> {
-        let mut tx = self.write_tx().await?;
-        // The service's row first, then the incident's: the order a signal takes them in (it
-        // locks the service, then changes alerts and their incident). The other order could
-        // deadlock with a signal acknowledging one of this incident's alerts.
-        let service: Option<Uuid> =
-            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .ok_or(StoreError::NotFound)?;
-        if let Some(service) = service {
-            // Gone meanwhile (deleted): then no signal can come for it either.
-            sqlx::query("SELECT id FROM services WHERE id = $1 FOR UPDATE")
-                .bind(service)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
-        // Held until commit: two people moving one incident at once take turns, and the second
-        // sees the first's status. NO KEY: foreign-key checks (a step's notifications being
-        // queued for it) need not wait.
-        let current = sqlx::query("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(id.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let current: IncidentStatus = get_parsed(&current, "status")?;
-        let (sql, alert_sql, alert_kind) = match (status, current) {
-            (IncidentStatus::Acknowledged, IncidentStatus::Triggered) => (
-                "UPDATE incidents SET status = 'acknowledged', acknowledged_at = $2 WHERE id = $1
-                 RETURNING *",
-                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2
-                 WHERE incident_id = $1 AND status = 'triggered' RETURNING id",
-                EventKind::AlertAcknowledged,
-            ),
-            (
-                IncidentStatus::Resolved,
-                IncidentStatus::Triggered
-                | IncidentStatus::Acknowledged
-                | IncidentStatus::Mitigated,
-            ) => (
-                "UPDATE incidents SET status = 'resolved', resolved_at = $2 WHERE id = $1
-                 RETURNING *",
-                "UPDATE alerts SET status = 'resolved', resolved_at = $2
-                 WHERE incident_id = $1 AND status <> 'resolved' RETURNING id",
-                EventKind::AlertResolved,
-            ),
-            _ => {
-                return Err(StoreError::Conflict {
-                    constraint: "incident_status".into(),
-                });
-            }
-        };
-        let row = sqlx::query(sql)
-            .bind(id.0)
-            .bind(to_millis(at))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let incident = incident_from(&row)?;
-        insert_event(&mut tx, &e).await?;
-        let mut alerts: Vec<Uuid> = sqlx::query_scalar(alert_sql)
-            .bind(id.0)
-            .bind(to_millis(at))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        alerts.sort_unstable();
-        for alert in alerts {
-            let ae = NewEvent::new(
-                SubjectType::Alert,
-                AlertId::from(alert),
-                at,
-                e.actor,
-                alert_kind,
-                json!({"via": "incident", "incident_id": id}),
-            );
-            insert_event(&mut tx, &ae).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(incident)
     }
 }
 

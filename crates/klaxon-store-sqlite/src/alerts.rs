@@ -9,7 +9,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{
     SqliteStore, corrupt, fk_not_found, get, get_id, get_json, get_opt_ts, get_parsed, get_ts,
-    get_u32, insert_event, map_err, opt_id, page,
+    get_u32, insert_event, map_err, opt_id, opt_parsed, page,
 };
 
 fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
@@ -77,19 +77,30 @@ fn alert_from(row: &SqliteRow) -> StoreResult<Alert> {
     })
 }
 
-fn incident_from(row: &SqliteRow) -> StoreResult<Incident> {
+pub(crate) fn incident_from(row: &SqliteRow) -> StoreResult<Incident> {
     Ok(Incident {
         id: get_id(row, "id")?,
         number: get(row, "number")?,
         title: get(row, "title")?,
+        description: get(row, "description")?,
         status: get_parsed(row, "status")?,
         urgency: get_parsed(row, "urgency")?,
+        severity: opt_parsed(row, "severity")?,
+        impact: opt_parsed(row, "impact")?,
+        priority: opt_parsed(row, "priority")?,
+        category: get(row, "category")?,
+        subcategory: get(row, "subcategory")?,
+        reporter_id: opt_id(row, "reporter_id")?,
         service_id: opt_id(row, "service_id")?,
         alert_count: get_u32(row, "alert_count")?,
         opened_by_alert: get(row, "opened_by_alert")?,
         created_at: get_ts(row, "created_at")?,
+        impact_started_at: get_opt_ts(row, "impact_started_at")?,
+        detected_at: get_opt_ts(row, "detected_at")?,
         acknowledged_at: get_opt_ts(row, "acknowledged_at")?,
+        mitigated_at: get_opt_ts(row, "mitigated_at")?,
         resolved_at: get_opt_ts(row, "resolved_at")?,
+        closed_at: get_opt_ts(row, "closed_at")?,
     })
 }
 

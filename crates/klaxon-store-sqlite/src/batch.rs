@@ -543,8 +543,8 @@ fn incident_for(
     let urgency = service.urgency_rule.urgency(content.severity);
     tx.prepare_cached(
         "INSERT INTO incidents (id, number, title, status, urgency, service_id, alert_count,
-         opened_by_alert, group_values, created_at)
-         VALUES (?1, ?2, ?3, 'triggered', ?4, ?5, 1, 1, ?6, ?7)",
+         opened_by_alert, group_values, created_at, detected_at)
+         VALUES (?1, ?2, ?3, 'triggered', ?4, ?5, 1, 1, ?6, ?7, ?7)",
     )
     .db()?
     .execute((

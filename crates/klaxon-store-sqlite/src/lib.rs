@@ -29,6 +29,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 mod alerts;
 mod batch;
+mod incidents;
 mod oncall;
 mod schedules;
 
@@ -176,6 +177,9 @@ fn opt_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
         .transpose()
 }
 
+/// A nullable column holding a parsed value (an enum's name).
+use opt_id as opt_parsed;
+
 /// A foreign key that points nowhere: the row referred to is gone.
 fn fk_not_found(e: sqlx::Error) -> StoreError {
     match map_err(e) {
@@ -236,6 +240,7 @@ fn event_from(row: &SqliteRow) -> StoreResult<Event> {
         actor: Actor::decode(&actor).ok_or_else(|| corrupt("actor", &actor))?,
         kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
         data: get_json(row, "data")?,
+        pinned: get(row, "pinned")?,
     })
 }
 
@@ -668,6 +673,7 @@ impl Store for SqliteStore {
             actor: event.actor,
             kind: event.kind,
             data: event.data,
+            pinned: false,
         })
     }
 
@@ -679,7 +685,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
         let rows = sqlx::query(
-            "SELECT seq, subject_type, subject_id, at, actor, kind, data FROM events
+            "SELECT seq, subject_type, subject_id, at, actor, kind, data, pinned FROM events
              WHERE subject_type = $1 AND subject_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
         )
         .bind(subject_type.as_str())
@@ -1097,14 +1103,31 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.do_reassign_incident(id, pages, event).await
     }
-    async fn set_incident_status(
+    async fn declare_incident(&self, new: NewIncident) -> StoreResult<Incident> {
+        self.do_declare_incident(new).await
+    }
+    async fn change_incident(
         &self,
         id: IncidentId,
-        status: klaxon_domain::incident::IncidentStatus,
-        at: Timestamp,
+        edit: IncidentEdit,
+    ) -> StoreResult<Result<Incident, klaxon_domain::incident::Refusal>> {
+        self.do_change_incident(id, edit).await
+    }
+    async fn incident_roles(
+        &self,
+        id: IncidentId,
+        history: bool,
+    ) -> StoreResult<Vec<RoleAssignment>> {
+        self.do_incident_roles(id, history).await
+    }
+    async fn pin_incident_event(
+        &self,
+        id: IncidentId,
+        seq: i64,
+        pinned: bool,
         event: NewEvent,
-    ) -> StoreResult<Incident> {
-        self.do_set_incident_status(id, status, at, event).await
+    ) -> StoreResult<()> {
+        self.do_pin_incident_event(id, seq, pinned, event).await
     }
     async fn server_key(&self, name: &str) -> StoreResult<[u8; 32]> {
         let read = |pool| async move {

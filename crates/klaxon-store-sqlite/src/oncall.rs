@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::contact::NotificationStatus;
-use klaxon_domain::event::{EventKind, NewEvent, SubjectType};
+use klaxon_domain::event::{EventKind, NewEvent};
 use klaxon_domain::ids::{
     ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId, UserId,
 };
@@ -761,73 +761,6 @@ impl SqliteStore {
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
-    }
-
-    pub(crate) async fn do_set_incident_status(
-        &self,
-        id: IncidentId,
-        status: IncidentStatus,
-        at: Timestamp,
-        e: NewEvent,
-    ) -> StoreResult<Incident> {
-        let mut tx = self.write_tx().await?;
-        let current: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        let current: IncidentStatus = current.parse().map_err(|_| corrupt("status", &current))?;
-        let (sql, alert_sql, alert_kind) = match (status, current) {
-            (IncidentStatus::Acknowledged, IncidentStatus::Triggered) => (
-                "UPDATE incidents SET status = 'acknowledged', acknowledged_at = $2 WHERE id = $1",
-                "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2
-                 WHERE incident_id = $1 AND status = 'triggered' RETURNING id",
-                EventKind::AlertAcknowledged,
-            ),
-            (
-                IncidentStatus::Resolved,
-                IncidentStatus::Triggered
-                | IncidentStatus::Acknowledged
-                | IncidentStatus::Mitigated,
-            ) => (
-                "UPDATE incidents SET status = 'resolved', resolved_at = $2 WHERE id = $1",
-                "UPDATE alerts SET status = 'resolved', resolved_at = $2
-                 WHERE incident_id = $1 AND status <> 'resolved' RETURNING id",
-                EventKind::AlertResolved,
-            ),
-            _ => {
-                return Err(StoreError::Conflict {
-                    constraint: "incident_status".into(),
-                });
-            }
-        };
-        sqlx::query(sql)
-            .bind(id.to_string())
-            .bind(to_millis(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        insert_event(&mut tx, &e).await?;
-        let alerts: Vec<String> = sqlx::query_scalar(alert_sql)
-            .bind(id.to_string())
-            .bind(to_millis(at))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        for alert in alerts {
-            let ae = NewEvent::new(
-                SubjectType::Alert,
-                alert,
-                at,
-                e.actor,
-                alert_kind,
-                json!({"via": "incident", "incident_id": id}),
-            );
-            insert_event(&mut tx, &ae).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        self.do_incident(id).await
     }
 }
 

@@ -19,7 +19,9 @@ use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
 use serde_json::json;
 
+mod incidents;
 mod schedules;
+pub use incidents::*;
 pub use schedules::*;
 
 fn t0() -> Timestamp {
@@ -1508,14 +1510,25 @@ pub async fn a_trigger_opens_an_alert_and_an_incident(s: Arc<dyn Store>) {
             id: trig.new_incident_id,
             number: 1,
             title: c.summary.clone(),
+            description: String::new(),
             status: IncidentStatus::Triggered,
             urgency: Urgency::High,
+            severity: None,
+            impact: None,
+            priority: None,
+            category: None,
+            subcategory: None,
+            reporter_id: None,
             service_id: Some(m.service.id),
             alert_count: 1,
             opened_by_alert: true,
             created_at: mins(1),
+            impact_started_at: None,
+            detected_at: Some(mins(1)),
             acknowledged_at: None,
+            mitigated_at: None,
             resolved_at: None,
+            closed_at: None,
         }
     );
     assert!(

@@ -4,6 +4,7 @@
 
 mod error;
 mod group_commit;
+mod incidents;
 mod oncall;
 mod records;
 mod schedules;
@@ -11,6 +12,7 @@ mod store;
 
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
+pub use incidents::*;
 pub use oncall::*;
 pub use records::*;
 pub use schedules::*;

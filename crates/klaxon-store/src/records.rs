@@ -9,7 +9,7 @@ use klaxon_domain::ids::{
     AlertId, ApiTokenId, IncidentId, IntegrationId, JobId, MaintenanceWindowId, ServiceId,
     SessionId, UserId,
 };
-use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::incident::{Impact, IncidentStatus, Milestones, Priority, Severity};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,6 +96,8 @@ pub struct Event {
     pub actor: Actor,
     pub kind: EventKind,
     pub data: serde_json::Value,
+    /// Pinned to the top of its incident's timeline.
+    pub pinned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -250,15 +252,55 @@ pub struct Incident {
     /// A short number people say aloud: "incident 42".
     pub number: i64,
     pub title: String,
+    pub description: String,
     pub status: IncidentStatus,
     pub urgency: Urgency,
+    /// Unset on an incident an alert opened, until someone triages it.
+    pub severity: Option<Severity>,
+    pub impact: Option<Impact>,
+    /// From impact × urgency through the priority matrix; unset without an impact.
+    pub priority: Option<Priority>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+    /// Who reported it; confirms its closure. None for incidents alerts opened.
+    pub reporter_id: Option<UserId>,
     pub service_id: Option<ServiceId>,
     pub alert_count: u32,
     /// Opened by an alert (rather than declared by a person).
     pub opened_by_alert: bool,
+    /// When it was declared or opened: the `declared_at` milestone.
     pub created_at: Timestamp,
+    pub impact_started_at: Option<Timestamp>,
+    pub detected_at: Option<Timestamp>,
     pub acknowledged_at: Option<Timestamp>,
+    pub mitigated_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Incident {
+    pub fn milestones(&self) -> Milestones {
+        Milestones {
+            impact_started_at: self.impact_started_at,
+            detected_at: self.detected_at,
+            declared_at: Some(self.created_at),
+            acknowledged_at: self.acknowledged_at,
+            mitigated_at: self.mitigated_at,
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+        }
+    }
+
+    /// Takes milestones back (`declared_at` is required; a missing one keeps the old).
+    pub fn set_milestones(&mut self, m: Milestones) {
+        self.impact_started_at = m.impact_started_at;
+        self.detected_at = m.detected_at;
+        self.created_at = m.declared_at.unwrap_or(self.created_at);
+        self.acknowledged_at = m.acknowledged_at;
+        self.mitigated_at = m.mitigated_at;
+        self.resolved_at = m.resolved_at;
+        self.closed_at = m.closed_at;
+    }
 }
 
 /// A parsed signal for an integration, applied on the hot path through group commit.

@@ -7,12 +7,16 @@ use klaxon_domain::ids::{
     UserId,
 };
 
+use klaxon_domain::alert::AlertStatus;
+use klaxon_domain::incident::{IncidentStatus, Refusal, stamp_move};
+
 use crate::{
     Alert, AlertFilter, ApiToken, Claimed, ContactMethod, Enqueued, EscalationPolicy,
-    EscalationStep, Event, Incident, IncidentFilter, Integration, Job, MaintenanceWindow,
-    NewApiToken, NewIntegration, NewJob, NewNotification, NewSession, NewUser, Notification,
-    NotificationRule, Page, Pruned, ScheduleOverride, ScheduleRecord, ScheduleWithOverrides,
-    SendResult, Service, Session, StoreResult, User, UserCredentials, Write, WriteAck,
+    EscalationStep, Event, Incident, IncidentChange, IncidentEdit, IncidentFilter,
+    IncidentSnapshot, Integration, Job, MaintenanceWindow, NewApiToken, NewIncident,
+    NewIntegration, NewJob, NewNotification, NewSession, NewUser, Notification, NotificationRule,
+    Page, Pruned, RoleAssignment, ScheduleOverride, ScheduleRecord, ScheduleWithOverrides,
+    SendResult, Service, Session, StoreError, StoreResult, User, UserCredentials, Write, WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -362,7 +366,67 @@ pub trait Store: Send + Sync + 'static {
         status: klaxon_domain::incident::IncidentStatus,
         at: Timestamp,
         event: NewEvent,
-    ) -> StoreResult<Incident>;
+    ) -> StoreResult<Incident> {
+        let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+            let from = snap.incident.status;
+            let allowed = match status {
+                IncidentStatus::Acknowledged => from == IncidentStatus::Triggered,
+                IncidentStatus::Resolved => from.is_open(),
+                _ => false,
+            };
+            if !allowed {
+                return Err(Refusal::conflict("status", "not allowed"));
+            }
+            let mut c = IncidentChange::of(snap, at, event.actor);
+            let mut m = snap.incident.milestones();
+            stamp_move(&mut m, from, status, at);
+            c.incident.set_milestones(m);
+            c.incident.status = status;
+            c.alerts = Some(match status {
+                IncidentStatus::Acknowledged => AlertStatus::Acknowledged,
+                _ => AlertStatus::Resolved,
+            });
+            c.events.push(event);
+            Ok(c)
+        });
+        match self.change_incident(id, edit).await? {
+            Ok(i) => Ok(i),
+            Err(_) => Err(StoreError::Conflict {
+                constraint: "incident_status".into(),
+            }),
+        }
+    }
+
+    // --- incident response -------------------------------------------------------------------
+
+    /// Writes a declared incident (numbered by the store), its first role holders, its
+    /// escalation job and events. `NotFound` when the service or a user does not exist.
+    async fn declare_incident(&self, new: NewIncident) -> StoreResult<Incident>;
+    /// Changes an incident: reads it and its role holders, locks it against other changes, runs
+    /// `edit` on that state and writes what it decides, all in one transaction. The inner
+    /// `Err` is `edit`'s refusal (nothing written). `NotFound` without the incident, or when
+    /// an assigned user does not exist.
+    async fn change_incident(
+        &self,
+        id: IncidentId,
+        edit: IncidentEdit,
+    ) -> StoreResult<Result<Incident, Refusal>>;
+    /// The incident's role holders: current ones, or everyone who ever held a role (oldest
+    /// first) with `history`.
+    async fn incident_roles(
+        &self,
+        id: IncidentId,
+        history: bool,
+    ) -> StoreResult<Vec<RoleAssignment>>;
+    /// Pins or unpins an event of the incident's timeline, writing `event`. `NotFound` when
+    /// `seq` is not an event of this incident.
+    async fn pin_incident_event(
+        &self,
+        id: IncidentId,
+        seq: i64,
+        pinned: bool,
+        event: NewEvent,
+    ) -> StoreResult<()>;
     /// The 32-byte secret named `name` (e.g. the key acknowledge links are signed with): made
     /// at random by the database the first time anyone asks, then the same for every caller,
     /// instance and restart. Race-free: concurrent first calls all get the one key stored.

@@ -1,0 +1,306 @@
+//! Incident response on PostgreSQL: declaring, changing under row locks, roles and pins.
+//!
+//! A change locks the incident's service row, then the incident row, the same order the alert
+//! path takes, so the two never wait on each other in a cycle.
+use klaxon_domain::alert::AlertStatus;
+use klaxon_domain::clock::to_millis;
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::IncidentId;
+use klaxon_domain::incident::Refusal;
+use klaxon_store::*;
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::alerts::{incident_from, map_err_fk_not_found};
+use super::{PgStore, corrupt, get, get_id, get_opt_ts, get_ts, insert_event, insert_job, map_err};
+
+fn role_from(row: &PgRow) -> StoreResult<RoleAssignment> {
+    let actor = |col: &str| -> StoreResult<Option<Actor>> {
+        get::<Option<String>>(row, col)?
+            .map(|s| Actor::decode(&s).ok_or_else(|| corrupt(col, &s)))
+            .transpose()
+    };
+    Ok(RoleAssignment {
+        id: get_id(row, "id")?,
+        incident_id: get_id(row, "incident_id")?,
+        role: get(row, "role")?,
+        user_id: get_id(row, "user_id")?,
+        assigned_at: get_ts(row, "assigned_at")?,
+        assigned_by: actor("assigned_by")?.ok_or_else(|| corrupt("assigned_by", "null"))?,
+        ended_at: get_opt_ts(row, "ended_at")?,
+        ended_by: actor("ended_by")?,
+    })
+}
+
+async fn roles_in(
+    tx: &mut Transaction<'_, Postgres>,
+    id: IncidentId,
+) -> StoreResult<Vec<RoleAssignment>> {
+    sqlx::query(
+        "SELECT * FROM incident_roles WHERE incident_id = $1 AND ended_at IS NULL
+         ORDER BY assigned_at, id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?
+    .iter()
+    .map(role_from)
+    .collect()
+}
+
+async fn insert_role(tx: &mut Transaction<'_, Postgres>, r: &RoleAssignment) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incident_roles (id, incident_id, role, user_id, assigned_at, assigned_by)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(r.id.0)
+    .bind(r.incident_id.0)
+    .bind(&r.role)
+    .bind(r.user_id.0)
+    .bind(to_millis(r.assigned_at))
+    .bind(r.assigned_by.encode())
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err_fk_not_found)?;
+    Ok(())
+}
+
+fn opt_ms(t: Option<jiff::Timestamp>) -> Option<i64> {
+    t.map(to_millis)
+}
+
+/// Writes the columns people own.
+async fn write_incident(tx: &mut Transaction<'_, Postgres>, i: &Incident) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE incidents SET title = $2, description = $3, status = $4, urgency = $5,
+         severity = $6, impact = $7, priority = $8, category = $9, subcategory = $10,
+         reporter_id = $11, service_id = $12, created_at = $13, impact_started_at = $14,
+         detected_at = $15, acknowledged_at = $16, mitigated_at = $17, resolved_at = $18,
+         closed_at = $19
+         WHERE id = $1",
+    )
+    .bind(i.id.0)
+    .bind(&i.title)
+    .bind(&i.description)
+    .bind(i.status.as_str())
+    .bind(i.urgency.as_str())
+    .bind(i.severity.map(|s| s.as_str()))
+    .bind(i.impact.map(|s| s.as_str()))
+    .bind(i.priority.map(|s| s.as_str()))
+    .bind(&i.category)
+    .bind(&i.subcategory)
+    .bind(i.reporter_id.map(|u| u.0))
+    .bind(i.service_id.map(|u| u.0))
+    .bind(to_millis(i.created_at))
+    .bind(opt_ms(i.impact_started_at))
+    .bind(opt_ms(i.detected_at))
+    .bind(opt_ms(i.acknowledged_at))
+    .bind(opt_ms(i.mitigated_at))
+    .bind(opt_ms(i.resolved_at))
+    .bind(opt_ms(i.closed_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err_fk_not_found)?;
+    Ok(())
+}
+
+/// Moves the incident's open alerts with it, one event per alert.
+async fn move_alerts(
+    tx: &mut Transaction<'_, Postgres>,
+    id: IncidentId,
+    to: AlertStatus,
+    c: &IncidentChange,
+) -> StoreResult<()> {
+    let (sql, kind) = match to {
+        AlertStatus::Acknowledged => (
+            "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2
+             WHERE incident_id = $1 AND status = 'triggered' RETURNING id",
+            EventKind::AlertAcknowledged,
+        ),
+        AlertStatus::Resolved => (
+            "UPDATE alerts SET status = 'resolved', resolved_at = $2
+             WHERE incident_id = $1 AND status <> 'resolved' RETURNING id",
+            EventKind::AlertResolved,
+        ),
+        AlertStatus::Triggered => return Ok(()),
+    };
+    let alerts: Vec<Uuid> = sqlx::query_scalar(sql)
+        .bind(id.0)
+        .bind(to_millis(c.at))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    for alert in alerts {
+        let e = NewEvent::new(
+            SubjectType::Alert,
+            alert,
+            c.at,
+            c.actor,
+            kind,
+            json!({"via": "incident", "incident_id": id}),
+        );
+        insert_event(tx, &e).await?;
+    }
+    Ok(())
+}
+
+impl PgStore {
+    pub(crate) async fn do_declare_incident(&self, new: NewIncident) -> StoreResult<Incident> {
+        let mut tx = self.write_tx().await?;
+        let i = &new.incident;
+        let number: i64 = sqlx::query_scalar("SELECT nextval('incident_number_seq')")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO incidents (id, number, title, status, urgency, service_id, alert_count,
+             opened_by_alert, group_values, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, FALSE, $7, $8)",
+        )
+        .bind(i.id.0)
+        .bind(number)
+        .bind(&i.title)
+        .bind(i.status.as_str())
+        .bind(i.urgency.as_str())
+        .bind(i.service_id.map(|s| s.0))
+        .bind(Json(json!({})))
+        .bind(to_millis(i.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err_fk_not_found)?;
+        write_incident(&mut tx, i).await?;
+        for r in &new.roles {
+            insert_role(&mut tx, r).await?;
+        }
+        if let Some(job) = &new.job {
+            insert_job(&mut tx, job).await?;
+        }
+        for e in &new.events {
+            let mut e = e.clone();
+            if let Some(data) = e.data.as_object_mut() {
+                data.insert("number".into(), number.into());
+            }
+            insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        self.do_incident(i.id).await
+    }
+
+    pub(crate) async fn do_change_incident(
+        &self,
+        id: IncidentId,
+        edit: IncidentEdit,
+    ) -> StoreResult<Result<Incident, Refusal>> {
+        let mut tx = self.write_tx().await?;
+        let service: Option<Uuid> =
+            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+        if let Some(service) = service {
+            sqlx::query("SELECT 1 FROM services WHERE id = $1 FOR UPDATE")
+                .bind(service)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let row = sqlx::query("SELECT * FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        let snapshot = IncidentSnapshot {
+            incident: incident_from(&row)?,
+            roles: roles_in(&mut tx, id).await?,
+        };
+        let c = match edit(&snapshot) {
+            Ok(c) => c,
+            Err(refusal) => {
+                tx.rollback().await.map_err(map_err)?;
+                return Ok(Err(refusal));
+            }
+        };
+        write_incident(&mut tx, &c.incident).await?;
+        for (role, user) in &c.unassign {
+            sqlx::query(
+                "UPDATE incident_roles SET ended_at = $4, ended_by = $5
+                 WHERE incident_id = $1 AND role = $2 AND user_id = $3 AND ended_at IS NULL",
+            )
+            .bind(id.0)
+            .bind(role)
+            .bind(user.0)
+            .bind(to_millis(c.at))
+            .bind(c.actor.encode())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        for r in &c.assign {
+            insert_role(&mut tx, r).await?;
+        }
+        if let Some(to) = c.alerts {
+            move_alerts(&mut tx, id, to, &c).await?;
+        }
+        for job in &c.jobs {
+            insert_job(&mut tx, job).await?;
+        }
+        for e in &c.events {
+            insert_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        self.do_incident(id).await.map(Ok)
+    }
+
+    pub(crate) async fn do_incident_roles(
+        &self,
+        id: IncidentId,
+        history: bool,
+    ) -> StoreResult<Vec<RoleAssignment>> {
+        self.do_incident(id).await?;
+        sqlx::query(
+            "SELECT * FROM incident_roles WHERE incident_id = $1 AND ($2 OR ended_at IS NULL)
+             ORDER BY assigned_at, id",
+        )
+        .bind(id.0)
+        .bind(history)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(role_from)
+        .collect()
+    }
+
+    pub(crate) async fn do_pin_incident_event(
+        &self,
+        id: IncidentId,
+        seq: i64,
+        pinned: bool,
+        e: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query(
+            "UPDATE events SET pinned = $3
+             WHERE seq = $1 AND subject_type = 'incident' AND subject_id = $2",
+        )
+        .bind(seq)
+        .bind(id.to_string())
+        .bind(pinned)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)
+    }
+}

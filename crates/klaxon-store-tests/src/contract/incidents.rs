@@ -1,0 +1,362 @@
+//! The contract for incident response: declaring, changing under a lock, roles and pins.
+use std::sync::Arc;
+
+use klaxon_domain::alert::{Grouping, Urgency};
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{IncidentId, RoleAssignmentId, UserId};
+use klaxon_domain::incident::{Impact, IncidentStatus, Priority, Refusal, Severity};
+use klaxon_store::*;
+use serde_json::json;
+
+use super::{apply, events_of, kinds, mins, monitored, person, rnd, t0};
+
+fn declared(title: &str, reporter: UserId) -> Incident {
+    Incident {
+        id: IncidentId::new(t0(), rnd()),
+        number: 0,
+        title: title.into(),
+        description: "checkout fails for everyone".into(),
+        status: IncidentStatus::Triggered,
+        urgency: Urgency::Medium,
+        severity: Some(Severity::Sev2),
+        impact: Some(Impact::High),
+        priority: Some(Priority::P2),
+        category: Some("payments".into()),
+        subcategory: Some("card processor".into()),
+        reporter_id: Some(reporter),
+        service_id: None,
+        alert_count: 0,
+        opened_by_alert: false,
+        created_at: mins(10),
+        impact_started_at: Some(mins(2)),
+        detected_at: Some(mins(5)),
+        acknowledged_at: None,
+        mitigated_at: None,
+        resolved_at: None,
+        closed_at: None,
+    }
+}
+
+fn role(incident: IncidentId, role: &str, user: UserId, at: i64) -> RoleAssignment {
+    RoleAssignment {
+        id: RoleAssignmentId::new(t0(), rnd()),
+        incident_id: incident,
+        role: role.into(),
+        user_id: user,
+        assigned_at: mins(at),
+        assigned_by: Actor::User(user),
+        ended_at: None,
+        ended_by: None,
+    }
+}
+
+fn inc_ev(id: IncidentId, at: i64, kind: EventKind, data: serde_json::Value) -> NewEvent {
+    NewEvent::new(
+        SubjectType::Incident,
+        id,
+        mins(at),
+        Actor::System,
+        kind,
+        data,
+    )
+}
+
+async fn declare(s: &Arc<dyn Store>, i: Incident, roles: Vec<RoleAssignment>) -> Incident {
+    let id = i.id;
+    s.declare_incident(NewIncident {
+        incident: i,
+        roles,
+        job: None,
+        events: vec![inc_ev(
+            id,
+            10,
+            EventKind::IncidentDeclared,
+            json!({"title": "x"}),
+        )],
+    })
+    .await
+    .unwrap()
+}
+
+/// A declared incident keeps every field, is numbered after the ones alerts opened, and
+/// starts with its roles and its event (which learns the number).
+pub async fn declared_incidents_keep_their_fields_roles_and_number(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let m = monitored(&s, "checkout", Grouping::None, true).await;
+    let opened = apply(&s, m.trigger("a", "cpu", mins(1))).await;
+    let first = s.incident(opened.incident_id.unwrap()).await.unwrap();
+    assert_eq!(first.number, 1);
+
+    let want = declared("Checkout down", ada.id);
+    let got = declare(
+        &s,
+        want.clone(),
+        vec![role(want.id, "commander", ada.id, 10)],
+    )
+    .await;
+    assert_eq!(
+        got,
+        Incident {
+            number: 2,
+            ..want.clone()
+        }
+    );
+    assert_eq!(s.incident(want.id).await.unwrap(), got);
+
+    let roles = s.incident_roles(want.id, false).await.unwrap();
+    assert_eq!(roles.len(), 1);
+    assert_eq!(
+        (roles[0].role.as_str(), roles[0].user_id),
+        ("commander", ada.id)
+    );
+    let evs = events_of(&s, SubjectType::Incident, want.id).await;
+    assert_eq!(kinds(&evs), vec![EventKind::IncidentDeclared]);
+    assert_eq!(evs[0].data["number"], 2);
+    assert!(!evs[0].pinned);
+
+    // A service or user that does not exist: NotFound, nothing written.
+    let mut ghost = declared("ghost", UserId::new(t0(), rnd()));
+    let ghost_id = ghost.id;
+    assert!(
+        s.declare_incident(NewIncident {
+            incident: ghost.clone(),
+            roles: vec![],
+            job: None,
+            events: vec![]
+        })
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    ghost.reporter_id = Some(ada.id);
+    let bad_role = role(ghost_id, "scribe", UserId::new(t0(), rnd()), 10);
+    assert!(
+        s.declare_incident(NewIncident {
+            incident: ghost,
+            roles: vec![bad_role],
+            job: None,
+            events: vec![]
+        })
+        .await
+        .unwrap_err()
+        .is_not_found()
+    );
+    assert!(s.incident(ghost_id).await.unwrap_err().is_not_found());
+}
+
+/// A change sees the current state and writes all of it or none of it; role holders come
+/// and go with their history kept.
+pub async fn incident_changes_are_all_or_nothing_with_role_history(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let bob = person(&s, "bob@example.com").await;
+    let i = declare(&s, declared("Checkout down", ada.id), vec![]).await;
+    let id = i.id;
+
+    // Acknowledge and hand command to Bob in one change.
+    let (a, b) = (ada.id, bob.id);
+    let changed = s
+        .change_incident(
+            id,
+            Box::new(move |snap: &IncidentSnapshot| {
+                assert!(snap.roles.is_empty());
+                let mut c = IncidentChange::of(snap, mins(12), Actor::User(a));
+                c.incident.status = IncidentStatus::Acknowledged;
+                c.incident.acknowledged_at = Some(mins(12));
+                c.incident.title = "Checkout down in EU".into();
+                c.assign.push(role(id, "commander", b, 12));
+                c.assign.push(role(id, "subject_matter_expert", a, 12));
+                c.events
+                    .push(inc_ev(id, 12, EventKind::IncidentAcknowledged, json!({})));
+                c.events.push(inc_ev(
+                    id,
+                    12,
+                    EventKind::IncidentRoleAssigned,
+                    json!({"role": "commander"}),
+                ));
+                Ok(c)
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.status, IncidentStatus::Acknowledged);
+    assert_eq!(changed.title, "Checkout down in EU");
+    assert_eq!(changed.acknowledged_at, Some(mins(12)));
+    assert_eq!(changed.number, i.number);
+
+    // Commander passes from Bob to Ada.
+    s.change_incident(
+        id,
+        Box::new(move |snap: &IncidentSnapshot| {
+            let holders: Vec<UserId> = snap.holders("commander").map(|r| r.user_id).collect();
+            assert_eq!(holders, vec![b]);
+            let mut c = IncidentChange::of(snap, mins(20), Actor::User(a));
+            c.unassign.push(("commander".into(), b));
+            c.assign.push(role(id, "commander", a, 20));
+            Ok(c)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let now: Vec<(String, UserId)> = s
+        .incident_roles(id, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.role, r.user_id))
+        .collect();
+    assert_eq!(
+        now,
+        vec![("subject_matter_expert".into(), a), ("commander".into(), a)]
+    );
+    let history = s.incident_roles(id, true).await.unwrap();
+    assert_eq!(history.len(), 3);
+    let bobs = history.iter().find(|r| r.user_id == b).unwrap();
+    assert_eq!(
+        (bobs.ended_at, bobs.ended_by),
+        (Some(mins(20)), Some(Actor::User(a)))
+    );
+
+    // A refusal writes nothing.
+    let before = s.incident(id).await.unwrap();
+    let refused = s
+        .change_incident(
+            id,
+            Box::new(|_snap: &IncidentSnapshot| Err(Refusal::conflict("status", "no"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(Refusal::conflict("status", "no")));
+    // A failing write (an unknown user) rolls the whole change back.
+    let err = s
+        .change_incident(
+            id,
+            Box::new(move |snap: &IncidentSnapshot| {
+                let mut c = IncidentChange::of(snap, mins(30), Actor::System);
+                c.incident.title = "should not stick".into();
+                c.events
+                    .push(inc_ev(id, 30, EventKind::IncidentUpdated, json!({})));
+                c.assign
+                    .push(role(id, "scribe", UserId::new(t0(), rnd()), 30));
+                Ok(c)
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(s.incident(id).await.unwrap(), before);
+    assert!(
+        !kinds(&events_of(&s, SubjectType::Incident, id).await)
+            .contains(&EventKind::IncidentUpdated)
+    );
+    let missing = s
+        .change_incident(
+            IncidentId::new(t0(), rnd()),
+            Box::new(|snap: &IncidentSnapshot| {
+                Ok(IncidentChange::of(snap, mins(1), Actor::System))
+            }),
+        )
+        .await;
+    assert!(missing.unwrap_err().is_not_found());
+    assert!(
+        s.incident_roles(IncidentId::new(t0(), rnd()), true)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
+
+/// Concurrent changes each see the one before: none is lost.
+pub async fn concurrent_incident_changes_are_serialised(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let id = declare(&s, declared("busy", ada.id), vec![]).await.id;
+    let tasks: Vec<_> = (0..20)
+        .map(|n| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.change_incident(
+                    id,
+                    Box::new(move |snap: &IncidentSnapshot| {
+                        let mut c = IncidentChange::of(snap, mins(11), Actor::System);
+                        c.incident.description.push_str(&format!("[{n}]"));
+                        Ok(c)
+                    }),
+                )
+                .await
+                .unwrap()
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let d = s.incident(id).await.unwrap().description;
+    for n in 0..20 {
+        assert!(d.contains(&format!("[{n}]")), "lost change {n}: {d}");
+    }
+}
+
+/// Events of an incident's timeline can be pinned and unpinned; other subjects' cannot.
+pub async fn timeline_events_are_pinned_per_incident(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let one = declare(&s, declared("one", ada.id), vec![]).await.id;
+    let two = declare(&s, declared("two", ada.id), vec![]).await.id;
+    let note = s
+        .append_event(inc_ev(
+            one,
+            11,
+            EventKind::IncidentNoteAdded,
+            json!({"text": "rolled back"}),
+        ))
+        .await
+        .unwrap();
+    assert!(!note.pinned);
+    s.pin_incident_event(
+        one,
+        note.seq,
+        true,
+        inc_ev(
+            one,
+            12,
+            EventKind::IncidentEventPinned,
+            json!({"seq": note.seq}),
+        ),
+    )
+    .await
+    .unwrap();
+    let evs = events_of(&s, SubjectType::Incident, one).await;
+    let pinned: Vec<i64> = evs.iter().filter(|e| e.pinned).map(|e| e.seq).collect();
+    assert_eq!(pinned, vec![note.seq]);
+    assert_eq!(evs.last().unwrap().kind, EventKind::IncidentEventPinned);
+    // Not an event of incident two.
+    let e = s
+        .pin_incident_event(
+            two,
+            note.seq,
+            true,
+            inc_ev(two, 12, EventKind::IncidentEventPinned, json!({})),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found());
+    assert!(
+        !kinds(&events_of(&s, SubjectType::Incident, two).await)
+            .contains(&EventKind::IncidentEventPinned)
+    );
+    s.pin_incident_event(
+        one,
+        note.seq,
+        false,
+        inc_ev(one, 13, EventKind::IncidentEventUnpinned, json!({})),
+    )
+    .await
+    .unwrap();
+    assert!(
+        events_of(&s, SubjectType::Incident, one)
+            .await
+            .iter()
+            .all(|e| !e.pinned)
+    );
+}

@@ -1,0 +1,7 @@
+//! The store contract for incident response, on SQLite and on PostgreSQL.
+klaxon_store_tests::contract_tests!(
+    declared_incidents_keep_their_fields_roles_and_number,
+    incident_changes_are_all_or_nothing_with_role_history,
+    concurrent_incident_changes_are_serialised,
+    timeline_events_are_pinned_per_incident,
+);

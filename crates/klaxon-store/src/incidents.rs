@@ -1,0 +1,89 @@
+//! Records of incident response: role assignments and the one way people change an incident.
+use jiff::Timestamp;
+use klaxon_domain::alert::AlertStatus;
+use klaxon_domain::event::{Actor, NewEvent};
+use klaxon_domain::ids::{IncidentId, RoleAssignmentId, UserId};
+use klaxon_domain::incident::Refusal;
+use serde::Serialize;
+
+use crate::{Incident, NewJob};
+
+/// Someone holding (or having held) a role in an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleAssignment {
+    pub id: RoleAssignmentId,
+    pub incident_id: IncidentId,
+    /// A key of the role catalog (`commander`, `scribe`, ...).
+    pub role: String,
+    pub user_id: UserId,
+    pub assigned_at: Timestamp,
+    pub assigned_by: Actor,
+    /// None while the role is held.
+    pub ended_at: Option<Timestamp>,
+    pub ended_by: Option<Actor>,
+}
+
+/// An incident as a change sees it: its row and who holds its roles now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSnapshot {
+    pub incident: Incident,
+    pub roles: Vec<RoleAssignment>,
+}
+
+impl IncidentSnapshot {
+    pub fn holders(&self, role: &str) -> impl Iterator<Item = &RoleAssignment> {
+        self.roles.iter().filter(move |r| r.role == role)
+    }
+}
+
+/// What a change writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentChange {
+    /// The incident's new state. The store writes the columns people own (title, text fields,
+    /// status, severity, impact, urgency, priority, category, reporter, milestones); alert
+    /// counts and grouping stay the store's.
+    pub incident: Incident,
+    /// New holders.
+    pub assign: Vec<RoleAssignment>,
+    /// Current holders whose role ends now: (role, user).
+    pub unassign: Vec<(String, UserId)>,
+    /// Moves the incident's open alerts along with it (acknowledged or resolved).
+    pub alerts: Option<AlertStatus>,
+    /// Jobs to enqueue (an escalation that starts again on reopen).
+    pub jobs: Vec<NewJob>,
+    pub events: Vec<NewEvent>,
+    pub at: Timestamp,
+    pub actor: Actor,
+}
+
+impl IncidentChange {
+    /// A change that keeps the incident as it is, to add to with the builder fields.
+    pub fn of(snapshot: &IncidentSnapshot, at: Timestamp, actor: Actor) -> Self {
+        Self {
+            incident: snapshot.incident.clone(),
+            assign: Vec::new(),
+            unassign: Vec::new(),
+            alerts: None,
+            jobs: Vec::new(),
+            events: Vec::new(),
+            at,
+            actor,
+        }
+    }
+}
+
+/// Decides a change from the incident's current state, while the store holds it still. Pure:
+/// it runs inside the transaction and must not wait on anything.
+pub type IncidentEdit =
+    Box<dyn FnOnce(&IncidentSnapshot) -> Result<IncidentChange, Refusal> + Send + 'static>;
+
+/// A new incident declared by a person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncident {
+    /// `number` is ignored: the store numbers incidents.
+    pub incident: Incident,
+    pub roles: Vec<RoleAssignment>,
+    /// Starts the service's escalation, when it has one.
+    pub job: Option<NewJob>,
+    pub events: Vec<NewEvent>,
+}
