@@ -24,7 +24,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
-use klaxon_domain::event::Actor;
 use klaxon_domain::ids::NotificationId;
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::{Incident, Store, User};
@@ -294,11 +293,12 @@ async fn acknowledge(State(state): State<AppState>, Path(token): Path<String>) -
             "Your role in Klaxon does not allow acknowledging incidents.",
         );
     }
-    match crate::oncall::set_incident_status_with(
+    match crate::incidents::move_with(
         &state,
-        Actor::User(t.user.id),
+        crate::incidents::Who::user(&t.user),
         t.incident.id,
         IncidentStatus::Acknowledged,
+        None,
     )
     .await
     {

@@ -284,6 +284,8 @@ pub struct EventOut {
     pub actor: String,
     pub kind: String,
     pub data: serde_json::Value,
+    /// Pinned to the top of its incident's timeline.
+    pub pinned: bool,
 }
 
 impl From<Event> for EventOut {
@@ -296,6 +298,7 @@ impl From<Event> for EventOut {
             actor: e.actor.encode(),
             kind: e.kind.as_str().into(),
             data: e.data,
+            pinned: e.pinned,
         }
     }
 }
@@ -659,6 +662,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_token))
         .routes(routes!(list_events))
         .merge(crate::services::router())
+        .merge(crate::incidents::router())
         .merge(crate::oncall::router())
         .merge(crate::schedules::router())
 }

@@ -43,6 +43,10 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub rate_limiter: Arc<crate::ingest::RateLimiter>,
     pub integrations: Arc<crate::ingest::IntegrationCache>,
+    pub incident_rules: Arc<crate::config::IncidentRules>,
+    /// Rung after every incident change made here, so live timelines look at once (other
+    /// instances' changes are found by polling).
+    pub incident_changes: Arc<tokio::sync::Notify>,
 }
 
 /// Opens the configured database (migrating it), whichever backend its URL names.
@@ -155,6 +159,12 @@ impl App {
         let (group_commit, writer) =
             GroupCommit::spawn(store.clone(), settings.database.group_commit_max_batch);
         let engine = Arc::new(Engine::new(store.clone(), clock.clone(), settings.clone()));
+        let incident_rules = Arc::new(
+            settings
+                .incidents
+                .rules()
+                .expect("incident settings are checked when settings load"),
+        );
         let state = AppState {
             passwords: Passwords::new(settings.auth.max_concurrent_hashes),
             store,
@@ -164,6 +174,8 @@ impl App {
             engine,
             rate_limiter: Default::default(),
             integrations: Default::default(),
+            incident_rules,
+            incident_changes: Default::default(),
         };
         let router = router(state.clone());
         Self {

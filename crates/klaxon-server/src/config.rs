@@ -14,6 +14,74 @@ pub struct Settings {
     pub log: LogSettings,
     pub smtp: SmtpSettings,
     pub sms: SmsSettings,
+    pub incidents: IncidentsSettings,
+}
+
+/// How the organisation runs incidents: what each severity means, the priority matrix, and
+/// roles of its own beside the built-in ones.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsSettings {
+    /// `SEV1` .. `SEV4` → the definition shown where people choose a severity.
+    pub severities: std::collections::BTreeMap<String, String>,
+    pub priority_matrix: PriorityMatrixSettings,
+    /// The organisation's own roles (`[[incidents.roles]]`).
+    pub roles: Vec<klaxon_domain::incident::RoleDef>,
+}
+
+/// One row per impact; each lists the priority for urgency high, medium and low.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PriorityMatrixSettings {
+    pub high: Vec<String>,
+    pub medium: Vec<String>,
+    pub low: Vec<String>,
+}
+
+impl Default for IncidentsSettings {
+    fn default() -> Self {
+        use klaxon_domain::incident::Severity;
+        Self {
+            severities: Severity::ALL
+                .iter()
+                .map(|s| (s.to_string(), s.default_definition().to_owned()))
+                .collect(),
+            priority_matrix: PriorityMatrixSettings::default(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+impl Default for PriorityMatrixSettings {
+    fn default() -> Self {
+        let m = klaxon_domain::incident::PriorityMatrix::default();
+        let row = |r: usize| m.0[r].iter().map(|p| p.to_string()).collect();
+        Self {
+            high: row(0),
+            medium: row(1),
+            low: row(2),
+        }
+    }
+}
+
+/// The incident rules the settings describe, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRules {
+    pub severities: klaxon_domain::incident::SeverityDefinitions,
+    pub matrix: klaxon_domain::incident::PriorityMatrix,
+    pub roles: klaxon_domain::incident::RoleCatalog,
+}
+
+impl IncidentsSettings {
+    pub fn rules(&self) -> Result<IncidentRules, klaxon_domain::Invalid> {
+        use klaxon_domain::incident::{PriorityMatrix, RoleCatalog, SeverityDefinitions};
+        let m = &self.priority_matrix;
+        Ok(IncidentRules {
+            severities: SeverityDefinitions::with(&self.severities)?,
+            matrix: PriorityMatrix::from_rows(&m.high, &m.medium, &m.low)?,
+            roles: RoleCatalog::with_custom(self.roles.clone())?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -379,6 +447,7 @@ impl Settings {
         if self.auth.session_idle_minutes <= 0 || self.auth.session_absolute_hours <= 0 {
             return Err("auth session lifetimes must be positive".into());
         }
+        self.incidents.rules().map_err(|e| e.to_string())?;
         let smtp = &self.smtp;
         if smtp.is_configured() {
             match smtp.from.as_deref() {

@@ -828,42 +828,6 @@ pub async fn delete_rule_with(
 
 // --- incidents: acknowledge, resolve, notifications ---------------------------------------------
 
-/// Moves an incident by hand; shared by the API, the web UI and the CLI (through the API).
-pub async fn set_incident_status_with(
-    state: &AppState,
-    actor: Actor,
-    id: IncidentId,
-    status: IncidentStatus,
-) -> ApiResult<klaxon_store::Incident> {
-    let now = state.clock.now();
-    let kind = match status {
-        IncidentStatus::Acknowledged => EventKind::IncidentAcknowledged,
-        _ => EventKind::IncidentResolved,
-    };
-    let e = NewEvent::new(
-        SubjectType::Incident,
-        id,
-        now,
-        actor,
-        kind,
-        json!({"via": "by hand"}),
-    );
-    let incident = state
-        .store
-        .set_incident_status(id, status, now, e)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => ApiError::Conflict {
-                message: format!("the incident cannot become {status} from its current status"),
-                field: None,
-            },
-            e => ApiError::or_not_found("incident")(e),
-        })?;
-    // Pending delayed notifications are cancelled at the sender's next claim.
-    state.engine.wake();
-    Ok(incident)
-}
-
 /// Acknowledges an incident and its alerts: the escalation stops (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
@@ -875,8 +839,9 @@ async fn acknowledge_incident(
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
+    let who = crate::incidents::Who::caller(&caller);
     let i =
-        set_incident_status_with(&state, caller.actor(), id, IncidentStatus::Acknowledged).await?;
+        crate::incidents::move_with(&state, who, id, IncidentStatus::Acknowledged, None).await?;
     Ok(Json(i.into()))
 }
 
@@ -891,7 +856,8 @@ async fn resolve_incident(
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
-    let i = set_incident_status_with(&state, caller.actor(), id, IncidentStatus::Resolved).await?;
+    let who = crate::incidents::Who::caller(&caller);
+    let i = crate::incidents::move_with(&state, who, id, IncidentStatus::Resolved, None).await?;
     Ok(Json(i.into()))
 }
 

@@ -13,7 +13,7 @@ use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
     AlertId, EscalationPolicyId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId,
 };
-use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::incident::{Impact, IncidentStatus, Milestones, Priority, Severity};
 use klaxon_domain::page::Limit;
 use klaxon_domain::service as rules;
 use klaxon_store::{
@@ -996,16 +996,34 @@ pub struct IncidentOut {
     pub id: IncidentId,
     pub number: i64,
     pub title: String,
+    pub description: String,
     #[schema(value_type = String, example = "triggered")]
     pub status: IncidentStatus,
+    /// `high`, `medium` or `low`: how soon people are paged (medium pages as high).
     #[schema(value_type = String, example = "high")]
     pub urgency: Urgency,
+    /// `SEV1` .. `SEV4`; null on an incident an alert opened until someone sets it.
+    #[schema(value_type = Option<String>, example = "SEV2")]
+    pub severity: Option<Severity>,
+    #[schema(value_type = Option<String>, example = "high")]
+    pub impact: Option<Impact>,
+    /// `P1` .. `P5`, from impact × urgency through the priority matrix.
+    #[schema(value_type = Option<String>, example = "P2")]
+    pub priority: Option<Priority>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub reporter_id: Option<klaxon_domain::ids::UserId>,
     #[schema(value_type = Option<String>, format = Uuid)]
     pub service_id: Option<ServiceId>,
     pub alert_count: u32,
     pub opened_by_alert: bool,
+    /// The `declared_at` milestone.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// Every milestone, `declared_at` included, in their order.
+    #[schema(value_type = Object)]
+    pub milestones: Milestones,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledged_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -1015,11 +1033,19 @@ pub struct IncidentOut {
 impl From<Incident> for IncidentOut {
     fn from(i: Incident) -> Self {
         Self {
+            milestones: i.milestones(),
             id: i.id,
             number: i.number,
             title: i.title,
+            description: i.description,
             status: i.status,
             urgency: i.urgency,
+            severity: i.severity,
+            impact: i.impact,
+            priority: i.priority,
+            category: i.category,
+            subcategory: i.subcategory,
+            reporter_id: i.reporter_id,
             service_id: i.service_id,
             alert_count: i.alert_count,
             opened_by_alert: i.opened_by_alert,

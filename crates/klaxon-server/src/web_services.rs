@@ -921,7 +921,8 @@ async fn move_incident(
             _ => "resolve incidents",
         }));
     }
-    match crate::oncall::set_incident_status_with(state, Actor::User(s.user.id), id, to).await {
+    let who = crate::incidents::Who::user(&s.user);
+    match crate::incidents::move_with(state, who, id, to, None).await {
         Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e @ ApiError::Conflict { .. }) => {

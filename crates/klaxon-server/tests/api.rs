@@ -477,6 +477,18 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/schedules/{id}/shifts", "get"),
         ("/api/v1/schedules/{id}/oncall", "get"),
         ("/api/v1/oncall", "get"),
+        ("/api/v1/incidents", "post"),
+        ("/api/v1/incidents/{id}", "patch"),
+        ("/api/v1/incidents/{id}/status", "post"),
+        ("/api/v1/incidents/{id}/milestones", "patch"),
+        ("/api/v1/incidents/{id}/roles", "get"),
+        ("/api/v1/incidents/{id}/roles", "post"),
+        ("/api/v1/incidents/{id}/roles/{role}/{user_id}", "delete"),
+        ("/api/v1/incidents/{id}/notes", "post"),
+        ("/api/v1/incidents/{id}/timeline/{seq}/pin", "put"),
+        ("/api/v1/incidents/{id}/timeline/{seq}/pin", "delete"),
+        ("/api/v1/incidents/{id}/timeline.md", "get"),
+        ("/api/v1/incident-settings", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -490,6 +502,9 @@ async fn openapi_covers_every_api_route() {
             path.replace("{id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{window_id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{rule_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{role}", "scribe")
+                .replace("{seq}", "1")
         );
         let r = app
             .http

@@ -399,7 +399,7 @@ async fn acknowledging_stops_the_escalation(b: Backend) {
         .send()
         .await
         .unwrap();
-    expect_error(r, 409, "conflict", None).await;
+    expect_error(r, 409, "conflict", Some("status")).await;
     let (_, viewer) = app.user_with_token("v@example.com", "viewer").await;
     let r = app
         .post(

@@ -852,7 +852,7 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
         r.text()
             .await
             .unwrap()
-            .contains("the incident cannot become acknowledged from its current status")
+            .contains("the incident is already acknowledged")
     );
     // Escalate now: triggered again, the next level (the admin again) paged at once.
     let html = get(&incident_path).await;

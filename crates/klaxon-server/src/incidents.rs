@@ -1,0 +1,1295 @@
+//! Incident response: declaring incidents, their fields, lifecycle, milestones, roles, notes
+//! and pins. Each operation is one `*_with` function shared by the API and the web UI (the CLI
+//! goes through the API); the rules are the domain's, checked inside the store's lock.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use klaxon_domain::alert::{AlertStatus, Urgency};
+use klaxon_domain::auth::Role;
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{IncidentId, RoleAssignmentId, ServiceId, UserId};
+use klaxon_domain::incident::{
+    self as rules, COMMANDER, Impact, IncidentStatus, MILESTONES, Refusal, Severity,
+};
+use klaxon_store::{
+    Event, Incident, IncidentChange, IncidentEdit, IncidentSnapshot, NewIncident, RoleAssignment,
+    escalation_job,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, parse_id};
+use crate::app::AppState;
+use crate::config::IncidentRules;
+use crate::crypto::random_bytes;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::services::IncidentOut;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(declare_incident))
+        .routes(routes!(update_incident))
+        .routes(routes!(change_status))
+        .routes(routes!(edit_milestones))
+        .routes(routes!(list_roles, assign_role))
+        .routes(routes!(unassign_role))
+        .routes(routes!(add_note))
+        .routes(routes!(pin_event, unpin_event))
+        .routes(routes!(export_timeline))
+        .routes(routes!(incident_settings))
+}
+
+/// Who is acting: the actor written on events, the person behind it (a token's user, a web
+/// session's user, the user an acknowledgement link was sent to) and whether they are an admin.
+#[derive(Debug, Clone, Copy)]
+pub struct Who {
+    pub actor: Actor,
+    pub user: Option<UserId>,
+    pub admin: bool,
+}
+
+impl Who {
+    pub fn caller(c: &Caller) -> Self {
+        Self {
+            actor: c.actor(),
+            user: Some(c.user.id),
+            admin: c.role == Role::Admin,
+        }
+    }
+
+    pub fn user(u: &klaxon_store::User) -> Self {
+        Self {
+            actor: Actor::User(u.id),
+            user: Some(u.id),
+            admin: u.role == Role::Admin,
+        }
+    }
+}
+
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Invalid(i) => ApiError::invalid(i.field, i.reason),
+        Refusal::Conflict { field, reason } => ApiError::Conflict {
+            message: format!("{field}: {reason}"),
+            field: Some(field),
+        },
+        Refusal::Forbidden(m) => ApiError::Forbidden(m),
+    }
+}
+
+fn ev(id: IncidentId, at: Timestamp, who: Who, kind: EventKind, data: Value) -> NewEvent {
+    NewEvent::new(SubjectType::Incident, id, at, who.actor, kind, data)
+}
+
+fn new_role(id: IncidentId, role: &str, user: UserId, at: Timestamp, who: Who) -> RoleAssignment {
+    RoleAssignment {
+        id: RoleAssignmentId::new(at, random_bytes()),
+        incident_id: id,
+        role: role.to_owned(),
+        user_id: user,
+        assigned_at: at,
+        assigned_by: who.actor,
+        ended_at: None,
+        ended_by: None,
+    }
+}
+
+/// Runs `edit` on the incident under the store's lock, then tells live timelines.
+async fn change(state: &AppState, id: IncidentId, edit: IncidentEdit) -> ApiResult<Incident> {
+    let result = state
+        .store
+        .change_incident(id, edit)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let incident = result.map_err(refused)?;
+    state.incident_changes.notify_waiters();
+    // A move out of triggered cancels pending pages at the sender's next claim.
+    state.engine.wake();
+    Ok(incident)
+}
+
+/// A user named in input must exist: a clear 400 naming the field otherwise.
+async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
+    let user =
+        parse_id::<UserId>(id, field).map_err(|_| ApiError::invalid(field, "is not a user id"))?;
+    match state.store.user(user).await {
+        Ok(_) => Ok(user),
+        Err(e) if e.is_not_found() => Err(ApiError::invalid(field, "no user has this id")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes `who` the commander of a major incident that has none, or refuses when nobody is
+/// behind the change.
+fn ensure_commander(
+    snap: &IncidentSnapshot,
+    c: &mut IncidentChange,
+    who: Who,
+) -> Result<(), Refusal> {
+    if !rules::needs_commander(c.incident.severity, c.incident.status) {
+        return Ok(());
+    }
+    let has = snap.holders(COMMANDER).any(|r| {
+        !c.unassign
+            .iter()
+            .any(|(role, u)| role == COMMANDER && *u == r.user_id)
+    }) || c.assign.iter().any(|r| r.role == COMMANDER);
+    if has {
+        return Ok(());
+    }
+    let Some(user) = who.user else {
+        return Err(Refusal::conflict(
+            "role",
+            "a SEV1 or SEV2 incident needs an incident commander once acknowledged; assign one first",
+        ));
+    };
+    let id = c.incident.id;
+    c.assign.push(new_role(id, COMMANDER, user, c.at, who));
+    c.events.push(ev(
+        id,
+        c.at,
+        who,
+        EventKind::IncidentRoleAssigned,
+        json!({"role": COMMANDER, "user_id": user, "automatic": true}),
+    ));
+    Ok(())
+}
+
+// --- declare ------------------------------------------------------------------------------------
+
+/// Deserializes a field that may be absent (keep), null (clear) or a value (set).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Declare {
+    pub title: String,
+    /// `SEV1` .. `SEV4`; see `GET /api/v1/incident-settings` for what each means here.
+    pub severity: String,
+    #[serde(default)]
+    pub description: String,
+    /// `high`, `medium` or `low`; from the severity when absent.
+    pub impact: Option<String>,
+    /// `high`, `medium` or `low`; from the severity when absent. Medium and high page now.
+    pub urgency: Option<String>,
+    pub category: Option<String>,
+    pub subcategory: Option<String>,
+    /// The affected service: its escalation policy is paged.
+    pub service_id: Option<String>,
+    /// Who reported it (confirms closure); the caller when absent.
+    pub reporter_id: Option<String>,
+    /// The incident commander from the start.
+    pub commander_id: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub impact_started_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub detected_at: Option<Timestamp>,
+}
+
+/// Declares an incident by hand. With a service that has an escalation policy it starts
+/// triggered and pages; otherwise the declarer is on it and it starts acknowledged.
+pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<Incident> {
+    let rules = &state.incident_rules;
+    let title = rules::parse_title("title", &d.title, rules::TITLE_MAX)?;
+    let description = rules::parse_text("description", &d.description, rules::DESCRIPTION_MAX)?;
+    let severity = Severity::parse_loose(&d.severity)?;
+    let (default_impact, default_urgency) = severity.default_impact_urgency();
+    let impact = d
+        .impact
+        .as_deref()
+        .map(str::parse::<Impact>)
+        .transpose()?
+        .unwrap_or(default_impact);
+    let urgency = d
+        .urgency
+        .as_deref()
+        .map(str::parse::<Urgency>)
+        .transpose()?
+        .unwrap_or(default_urgency);
+    let category = rules::parse_label("category", d.category.as_deref())?;
+    let subcategory = rules::parse_label("subcategory", d.subcategory.as_deref())?;
+    let service = match d.service_id.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let id = parse_id::<ServiceId>(s, "service_id")
+                .map_err(|_| ApiError::invalid("service_id", "is not a service id"))?;
+            match state.store.service(id).await {
+                Ok(svc) => Some(svc),
+                Err(e) if e.is_not_found() => {
+                    return Err(ApiError::invalid("service_id", "no service has this id"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let reporter = match d.reporter_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(r) => Some(existing_user(state, "reporter_id", r).await?),
+        None => who.user,
+    };
+    let commander = match d.commander_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => Some(existing_user(state, "commander_id", c).await?),
+        None => None,
+    };
+    let now = state.clock.now();
+    let id = IncidentId::new(now, random_bytes());
+    let pages = service
+        .as_ref()
+        .is_some_and(|s| s.escalation_policy_id.is_some());
+    let status = if pages {
+        IncidentStatus::Triggered
+    } else {
+        IncidentStatus::Acknowledged
+    };
+    let incident = Incident {
+        id,
+        number: 0,
+        title,
+        description,
+        status,
+        urgency,
+        severity: Some(severity),
+        impact: Some(impact),
+        priority: Some(rules.matrix.priority(impact, urgency)),
+        category,
+        subcategory,
+        reporter_id: reporter,
+        service_id: service.as_ref().map(|s| s.id),
+        alert_count: 0,
+        opened_by_alert: false,
+        created_at: now,
+        impact_started_at: d.impact_started_at,
+        detected_at: Some(d.detected_at.unwrap_or(now)),
+        acknowledged_at: (!pages).then_some(now),
+        mitigated_at: None,
+        resolved_at: None,
+        closed_at: None,
+    };
+    incident.milestones().check(status, now).map_err(refused)?;
+    let mut events = vec![ev(
+        id,
+        now,
+        who,
+        EventKind::IncidentDeclared,
+        json!({
+            "title": incident.title, "severity": severity, "priority": incident.priority,
+            "impact": impact, "urgency": urgency, "service_id": incident.service_id,
+            "reporter_id": reporter, "status": status,
+        }),
+    )];
+    let mut roles = Vec::new();
+    let commander = commander.or_else(|| {
+        (rules::needs_commander(Some(severity), status))
+            .then_some(who.user)
+            .flatten()
+    });
+    if let Some(user) = commander {
+        roles.push(new_role(id, COMMANDER, user, now, who));
+        events.push(ev(
+            id,
+            now,
+            who,
+            EventKind::IncidentRoleAssigned,
+            json!({"role": COMMANDER, "user_id": user}),
+        ));
+    } else if rules::needs_commander(Some(severity), status) {
+        return Err(ApiError::invalid(
+            "commander_id",
+            "a SEV1 or SEV2 incident that nobody is paged for needs a commander",
+        ));
+    }
+    let job = pages.then(|| {
+        escalation_job(
+            klaxon_domain::ids::JobId::new(now, random_bytes()),
+            id,
+            0,
+            now,
+        )
+    });
+    let incident = state
+        .store
+        .declare_incident(NewIncident {
+            incident,
+            roles,
+            job,
+            events,
+        })
+        .await
+        .map_err(|e| {
+            if e.is_not_found() {
+                ApiError::invalid("service_id", "the service or a user was deleted meanwhile")
+            } else {
+                e.into()
+            }
+        })?;
+    state.incident_changes.notify_waiters();
+    state.engine.wake();
+    Ok(incident)
+}
+
+/// Declares an incident (responder). 201 with the incident.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = Declare,
+    responses((status = 201, body = IncidentOut), (status = 400, body = ErrorBody)))]
+async fn declare_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Declare>,
+) -> ApiResult<(StatusCode, Json<IncidentOut>)> {
+    caller.require(Role::Responder)?;
+    let i = declare_with(&state, Who::caller(&caller), body).await?;
+    Ok((StatusCode::CREATED, Json(i.into())))
+}
+
+// --- fields -------------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub severity: Option<String>,
+    pub impact: Option<String>,
+    pub urgency: Option<String>,
+    /// null clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub subcategory: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub reporter_id: Option<Option<String>>,
+}
+
+/// Changes an incident's fields. Severity gets its own event; the rest one `incident.updated`
+/// listing each change. Priority follows impact and urgency.
+pub async fn update_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    u: Update,
+) -> ApiResult<Incident> {
+    let title = u
+        .title
+        .as_deref()
+        .map(|t| rules::parse_title("title", t, rules::TITLE_MAX))
+        .transpose()?;
+    let description = u
+        .description
+        .as_deref()
+        .map(|t| rules::parse_text("description", t, rules::DESCRIPTION_MAX))
+        .transpose()?;
+    let severity = u
+        .severity
+        .as_deref()
+        .map(Severity::parse_loose)
+        .transpose()?;
+    let impact = u.impact.as_deref().map(str::parse::<Impact>).transpose()?;
+    let urgency = u
+        .urgency
+        .as_deref()
+        .map(str::parse::<Urgency>)
+        .transpose()?;
+    let category = u
+        .category
+        .map(|c| rules::parse_label("category", c.as_deref()))
+        .transpose()?;
+    let subcategory = u
+        .subcategory
+        .map(|c| rules::parse_label("subcategory", c.as_deref()))
+        .transpose()?;
+    let reporter = match u.reporter_id {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(r)) if r.is_empty() => Some(None),
+        Some(Some(r)) => Some(Some(existing_user(state, "reporter_id", &r).await?)),
+    };
+    let matrix = state.incident_rules.matrix;
+    let now = state.clock.now();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        let old = &snap.incident;
+        if old.status == IncidentStatus::Closed {
+            return Err(Refusal::conflict(
+                "status",
+                "a closed incident cannot be changed",
+            ));
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        let i = &mut c.incident;
+        let mut changes = serde_json::Map::new();
+        let mut note = |field: &str, from: Value, to: Value| {
+            if from != to {
+                changes.insert(field.to_owned(), json!({"from": from, "to": to}));
+            }
+        };
+        if let Some(t) = title {
+            note("title", json!(i.title), json!(t));
+            i.title = t;
+        }
+        if let Some(d) = description {
+            note("description", json!(i.description), json!(d));
+            i.description = d;
+        }
+        if let Some(x) = impact {
+            note("impact", json!(i.impact), json!(x));
+            i.impact = Some(x);
+        }
+        if let Some(x) = urgency {
+            note("urgency", json!(i.urgency), json!(x));
+            i.urgency = x;
+        }
+        if let Some(x) = category {
+            note("category", json!(i.category), json!(x));
+            i.category = x;
+        }
+        if let Some(x) = subcategory {
+            note("subcategory", json!(i.subcategory), json!(x));
+            i.subcategory = x;
+        }
+        if let Some(x) = reporter {
+            note("reporter_id", json!(i.reporter_id), json!(x));
+            i.reporter_id = x;
+        }
+        let priority = i.impact.map(|imp| matrix.priority(imp, i.urgency));
+        note("priority", json!(i.priority), json!(priority));
+        i.priority = priority;
+        let from_sev = i.severity;
+        if let Some(s) = severity {
+            i.severity = Some(s);
+        }
+        let id = i.id;
+        if !changes.is_empty() {
+            c.events.push(ev(
+                id,
+                now,
+                who,
+                EventKind::IncidentUpdated,
+                json!({"changes": changes}),
+            ));
+        }
+        if c.incident.severity != from_sev {
+            c.events.push(ev(
+                id,
+                now,
+                who,
+                EventKind::IncidentSeverityChanged,
+                json!({"from": from_sev, "to": c.incident.severity}),
+            ));
+        }
+        ensure_commander(snap, &mut c, who)?;
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+/// Changes an incident's fields (responder).
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = Update,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn update_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Update>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    Ok(Json(
+        update_with(&state, Who::caller(&caller), id, body)
+            .await?
+            .into(),
+    ))
+}
+
+// --- lifecycle ----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// `acknowledged`, `mitigated`, `resolved` or `closed` (`acknowledged` reopens a resolved
+    /// incident).
+    pub status: String,
+    /// Why: required when an admin closes without the reporter's confirmation.
+    pub reason: Option<String>,
+}
+
+/// Moves an incident along its lifecycle. Closing is the reporter's confirmation (or the
+/// commander's, for an incident nobody reported); anyone else needs to be an admin and give a
+/// reason.
+pub async fn move_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    to: IncidentStatus,
+    reason: Option<String>,
+) -> ApiResult<Incident> {
+    let reason = reason
+        .map(|r| rules::parse_text("reason", &r, rules::NOTE_MAX))
+        .transpose()?
+        .filter(|r| !r.trim().is_empty());
+    let now = state.clock.now();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        let from = snap.incident.status;
+        from.check_move(to)?;
+        let mut data = json!({"from": from, "to": to});
+        if to == IncidentStatus::Closed {
+            let confirmer = snap
+                .incident
+                .reporter_id
+                .or_else(|| snap.holders(COMMANDER).next().map(|r| r.user_id));
+            let confirms = who.user.is_some() && who.user == confirmer;
+            if !confirms {
+                if !who.admin {
+                    return Err(Refusal::Forbidden(match snap.incident.reporter_id {
+                        Some(_) => "closing needs the reporter's confirmation: only the reporter (or an admin, with a reason) can close it".into(),
+                        None => "closing needs the incident commander's confirmation: only the commander (or an admin, with a reason) can close it".into(),
+                    }));
+                }
+                if reason.is_none() {
+                    return Err(rules::Refusal::Invalid(klaxon_domain::Invalid::new(
+                        "reason",
+                        "an admin closing without the reporter's confirmation must say why",
+                    )));
+                }
+                data["override"] = json!(true);
+            }
+        }
+        if let Some(r) = &reason {
+            data["reason"] = json!(r);
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        let mut m = snap.incident.milestones();
+        rules::stamp_move(&mut m, from, to, now);
+        m.check(to, now)?;
+        c.incident.set_milestones(m);
+        c.incident.status = to;
+        c.alerts = match (from, to) {
+            (IncidentStatus::Triggered, IncidentStatus::Acknowledged) => {
+                Some(AlertStatus::Acknowledged)
+            }
+            (_, IncidentStatus::Resolved) => Some(AlertStatus::Resolved),
+            _ => None,
+        };
+        let kind = match (from, to) {
+            (IncidentStatus::Resolved, IncidentStatus::Acknowledged) => EventKind::IncidentReopened,
+            (_, IncidentStatus::Acknowledged) => EventKind::IncidentAcknowledged,
+            (_, IncidentStatus::Mitigated) => EventKind::IncidentMitigated,
+            (_, IncidentStatus::Resolved) => EventKind::IncidentResolved,
+            _ => EventKind::IncidentClosed,
+        };
+        c.events.push(ev(c.incident.id, now, who, kind, data));
+        ensure_commander(snap, &mut c, who)?;
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+/// Moves an incident along its lifecycle (responder): triggered → acknowledged → mitigated →
+/// resolved → closed, back from mitigated to acknowledged, and reopening a resolved one.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = StatusChange,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn change_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let to: IncidentStatus = body.status.parse()?;
+    if to == IncidentStatus::Triggered {
+        return Err(ApiError::invalid(
+            "status",
+            "people do not trigger incidents; use escalate to page again",
+        ));
+    }
+    Ok(Json(
+        move_with(&state, Who::caller(&caller), id, to, body.reason)
+            .await?
+            .into(),
+    ))
+}
+
+// --- milestones ---------------------------------------------------------------------------------
+
+/// Milestones to set (a time) or clear (null); the ones absent stay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MilestoneEdit {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub impact_started_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub detected_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub declared_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub mitigated_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub closed_at: Option<Option<Timestamp>>,
+}
+
+impl MilestoneEdit {
+    pub fn into_list(self) -> Vec<(&'static str, Option<Timestamp>)> {
+        let all = [
+            self.impact_started_at,
+            self.detected_at,
+            self.declared_at,
+            self.acknowledged_at,
+            self.mitigated_at,
+            self.resolved_at,
+            self.closed_at,
+        ];
+        MILESTONES
+            .iter()
+            .zip(all)
+            .filter_map(|(name, v)| v.map(|v| (*name, v)))
+            .collect()
+    }
+}
+
+/// Edits milestones after the fact; they must stay in order, in the past, and agree with the
+/// status (the error names the milestone to blame).
+pub async fn milestones_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    edits: Vec<(&'static str, Option<Timestamp>)>,
+) -> ApiResult<Incident> {
+    let now = state.clock.now();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        let mut m = snap.incident.milestones();
+        let mut changes = serde_json::Map::new();
+        for (name, at) in &edits {
+            if m.get(name) != *at {
+                changes.insert((*name).to_owned(), json!({"from": m.get(name), "to": at}));
+            }
+            m.set(name, *at)?;
+        }
+        m.check(snap.incident.status, now)?;
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        c.incident.set_milestones(m);
+        if !changes.is_empty() {
+            c.events.push(ev(
+                c.incident.id,
+                now,
+                who,
+                EventKind::IncidentMilestonesChanged,
+                json!({"changes": changes}),
+            ));
+        }
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+/// Edits milestones (responder).
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}/milestones", tag = "incidents", request_body = MilestoneEdit,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn edit_milestones(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MilestoneEdit>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = milestones_with(&state, Who::caller(&caller), id, body.into_list()).await?;
+    Ok(Json(i.into()))
+}
+
+// --- roles --------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleOut {
+    pub role: String,
+    /// The role's display name.
+    pub name: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    #[schema(value_type = String, format = DateTime)]
+    pub assigned_at: Timestamp,
+    pub assigned_by: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
+    pub ended_by: Option<String>,
+}
+
+fn role_out(rules: &IncidentRules, r: RoleAssignment) -> RoleOut {
+    RoleOut {
+        name: rules
+            .roles
+            .get(&r.role)
+            .map_or_else(|| r.role.clone(), |d| d.name.clone()),
+        role: r.role,
+        user_id: r.user_id,
+        assigned_at: r.assigned_at,
+        assigned_by: r.assigned_by.encode(),
+        ended_at: r.ended_at,
+        ended_by: r.ended_by.map(|a| a.encode()),
+    }
+}
+
+/// Assigns a role. A role one person holds at a time is handed over.
+pub async fn assign_role_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    role: &str,
+    user: &str,
+) -> ApiResult<Incident> {
+    let def = state.incident_rules.roles.parse(role)?.clone();
+    let user = existing_user(state, "user_id", user).await?;
+    let now = state.clock.now();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        if snap.incident.status == IncidentStatus::Closed {
+            return Err(Refusal::conflict(
+                "status",
+                "a closed incident's roles are final",
+            ));
+        }
+        let holders: Vec<UserId> = snap.holders(&def.key).map(|r| r.user_id).collect();
+        if holders.contains(&user) {
+            return Err(Refusal::conflict(
+                "user_id",
+                format!("already holds the role {}", def.key),
+            ));
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        let mut data = json!({"role": def.key, "user_id": user});
+        if !def.multiple && !holders.is_empty() {
+            for h in &holders {
+                c.unassign.push((def.key.clone(), *h));
+            }
+            data["replaces"] = json!(holders);
+        }
+        c.assign
+            .push(new_role(c.incident.id, &def.key, user, now, who));
+        c.events.push(ev(
+            c.incident.id,
+            now,
+            who,
+            EventKind::IncidentRoleAssigned,
+            data,
+        ));
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+/// Ends someone's role. The commander of an acknowledged SEV1 or SEV2 cannot just step
+/// down: hand command to someone instead.
+pub async fn unassign_role_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    role: &str,
+    user: &str,
+) -> ApiResult<Incident> {
+    let def = state.incident_rules.roles.parse(role)?.clone();
+    let user = parse_id::<UserId>(user, "user_id")
+        .map_err(|_| ApiError::invalid("user_id", "is not a user id"))?;
+    let now = state.clock.now();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        if !snap.holders(&def.key).any(|r| r.user_id == user) {
+            return Err(Refusal::conflict(
+                "user_id",
+                format!("does not hold the role {}", def.key),
+            ));
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        c.unassign.push((def.key.clone(), user));
+        if def.key == COMMANDER
+            && rules::needs_commander(snap.incident.severity, snap.incident.status)
+        {
+            return Err(Refusal::conflict(
+                "role",
+                "a SEV1 or SEV2 incident under way keeps a commander: assign the new commander instead",
+            ));
+        }
+        c.events.push(ev(
+            c.incident.id,
+            now,
+            who,
+            EventKind::IncidentRoleUnassigned,
+            json!({"role": def.key, "user_id": user}),
+        ));
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RolesParams {
+    /// Everyone who ever held a role, with when they stopped.
+    pub history: Option<bool>,
+}
+
+/// Who holds the incident's roles (or held them, with `history=true`).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/roles", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), RolesParams),
+    responses((status = 200, body = ListOf<RoleOut>), (status = 404, body = ErrorBody)))]
+async fn list_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<RolesParams>,
+) -> ApiResult<Json<ListOf<RoleOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let roles = state
+        .store
+        .incident_roles(id, p.history.unwrap_or(false))
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok(Json(ListOf {
+        items: roles
+            .into_iter()
+            .map(|r| role_out(&state.incident_rules, r))
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRole {
+    /// A role key: `commander`, `communications_lead`, `scribe`, `subject_matter_expert` or
+    /// one of the organisation's own.
+    pub role: String,
+    pub user_id: String,
+}
+
+/// Assigns a role (responder); the current holder of a one-person role is replaced.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = AssignRole,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn assign_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AssignRole>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = assign_role_with(&state, Who::caller(&caller), id, &body.role, &body.user_id).await?;
+    Ok(Json(i.into()))
+}
+
+/// Ends a person's role (responder).
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("role" = String, Path, description = "Role key"),
+           ("user_id" = String, Path, description = "User id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn unassign_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, role, user)): Path<(String, String, String)>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = unassign_role_with(&state, Who::caller(&caller), id, &role, &user).await?;
+    Ok(Json(i.into()))
+}
+
+// --- notes and pins -----------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    /// Markdown-ish plain text, up to 20,000 characters.
+    pub text: String,
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+/// Adds a note to the timeline (and pins it when asked), in one transaction.
+pub async fn note_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    text: &str,
+    pinned: bool,
+) -> ApiResult<Event> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("text", "must not be empty"));
+    }
+    let text = rules::parse_text("text", text, rules::NOTE_MAX)?;
+    state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let now = state.clock.now();
+    let note = state
+        .store
+        .append_event(ev(
+            id,
+            now,
+            who,
+            EventKind::IncidentNoteAdded,
+            json!({"text": text}),
+        ))
+        .await?;
+    state.incident_changes.notify_waiters();
+    if pinned {
+        pin_with(state, who, id, note.seq, true).await?;
+        return Ok(Event {
+            pinned: true,
+            ..note
+        });
+    }
+    Ok(note)
+}
+
+/// Adds a note to the incident's timeline (responder). 201 with the event.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NewNote,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 201, body = EventOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewNote>,
+) -> ApiResult<(StatusCode, Json<EventOut>)> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let e = note_with(&state, Who::caller(&caller), id, &body.text, body.pinned).await?;
+    Ok((StatusCode::CREATED, Json(e.into())))
+}
+
+pub async fn pin_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    seq: i64,
+    pinned: bool,
+) -> ApiResult<()> {
+    let now = state.clock.now();
+    let kind = if pinned {
+        EventKind::IncidentEventPinned
+    } else {
+        EventKind::IncidentEventUnpinned
+    };
+    state
+        .store
+        .pin_incident_event(id, seq, pinned, ev(id, now, who, kind, json!({"seq": seq})))
+        .await
+        .map_err(ApiError::or_not_found("timeline event"))?;
+    state.incident_changes.notify_waiters();
+    Ok(())
+}
+
+/// Pins an event to the top of the incident's timeline (responder).
+#[utoipa::path(put, path = "/api/v1/incidents/{id}/timeline/{seq}/pin", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn pin_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, seq)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let seq = seq
+        .parse()
+        .map_err(|_| ApiError::invalid("seq", "is not a sequence number"))?;
+    pin_with(&state, Who::caller(&caller), id, seq, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unpins an event (responder).
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/timeline/{seq}/pin", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn unpin_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, seq)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let seq = seq
+        .parse()
+        .map_err(|_| ApiError::invalid("seq", "is not a sequence number"))?;
+    pin_with(&state, Who::caller(&caller), id, seq, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- the timeline -------------------------------------------------------------------------------
+
+/// Every event of an incident, oldest first (incidents have hundreds, not millions).
+pub async fn all_events(state: &AppState, id: IncidentId) -> ApiResult<Vec<Event>> {
+    let subject = id.to_string();
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .events(SubjectType::Incident, &subject, after, 1000)
+            .await?;
+        let n = page.len();
+        after = page.last().map(|e| e.seq).or(after);
+        out.extend(page);
+        if n < 1000 || out.len() >= 100_000 {
+            return Ok(out);
+        }
+    }
+}
+
+/// Which timeline entries to show: by kind (exact names or a prefix ending in `.`, e.g.
+/// `notification.`) and pinned only.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineFilter {
+    pub kinds: Vec<String>,
+    pub pinned: bool,
+}
+
+impl TimelineFilter {
+    pub fn parse(kinds: Option<&str>, pinned: bool) -> ApiResult<Self> {
+        let kinds: Vec<String> = kinds
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for k in &kinds {
+            let known = EventKind::ALL.iter().any(|e| {
+                e.as_str() == k || (k.ends_with('.') && e.as_str().starts_with(k.as_str()))
+            });
+            if !known {
+                return Err(ApiError::invalid(
+                    "kind",
+                    format!(
+                        "{k} is not an event kind (e.g. incident.note_added, or a prefix like notification.)"
+                    ),
+                ));
+            }
+        }
+        Ok(Self { kinds, pinned })
+    }
+
+    pub fn keeps(&self, e: &Event) -> bool {
+        (!self.pinned || e.pinned)
+            && (self.kinds.is_empty()
+                || self.kinds.iter().any(|k| {
+                    e.kind.as_str() == k
+                        || (k.ends_with('.') && e.kind.as_str().starts_with(k.as_str()))
+                }))
+    }
+}
+
+/// Names of the users an incident's events and roles mention, for people to read.
+pub async fn names(
+    state: &AppState,
+    events: &[Event],
+    extra: &[UserId],
+) -> BTreeMap<String, String> {
+    let mut ids: Vec<UserId> = extra.to_vec();
+    for e in events {
+        if let Actor::User(u) = e.actor {
+            ids.push(u);
+        }
+        if let Some(u) = e
+            .data
+            .get("user_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+        {
+            ids.push(u);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if let Ok(u) = state.store.user(id).await {
+            out.insert(id.to_string(), u.name);
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    pub kind: Option<String>,
+    pub pinned: Option<bool>,
+}
+
+/// The incident as Markdown: its summary, milestones, roles and timeline, for a postmortem or
+/// a ticket.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline.md", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ExportParams),
+    responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = ErrorBody)))]
+async fn export_timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<ExportParams>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let filter = TimelineFilter::parse(p.kind.as_deref(), p.pinned.unwrap_or(false))?;
+    let md = markdown(&state, id, &filter).await?;
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+}
+
+pub async fn markdown(
+    state: &AppState,
+    id: IncidentId,
+    filter: &TimelineFilter,
+) -> ApiResult<String> {
+    let i = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let roles = state.store.incident_roles(id, true).await?;
+    let events = all_events(state, id).await?;
+    let mut people: Vec<UserId> = roles.iter().map(|r| r.user_id).collect();
+    people.extend(i.reporter_id);
+    let names = names(state, &events, &people).await;
+    let name = |u: &UserId| {
+        names
+            .get(&u.to_string())
+            .cloned()
+            .unwrap_or_else(|| u.to_string())
+    };
+    let ts = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let mut md = format!("# Incident #{}: {}\n\n", i.number, i.title);
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    md.push_str(&format!(
+        "| | |\n|---|---|\n| Status | {} |\n| Severity | {} |\n| Priority | {} |\n| Impact / urgency | {} / {} |\n| Category | {} |\n| Reporter | {} |\n\n",
+        i.status,
+        opt(i.severity.map(|s| s.to_string())),
+        opt(i.priority.map(|s| s.to_string())),
+        opt(i.impact.map(|s| s.to_string())),
+        i.urgency,
+        opt(match (&i.category, &i.subcategory) {
+            (Some(c), Some(s)) => Some(format!("{c} / {s}")),
+            (c, _) => c.clone(),
+        }),
+        opt(i.reporter_id.as_ref().map(name)),
+    ));
+    if !i.description.is_empty() {
+        md.push_str(&format!("{}\n\n", i.description));
+    }
+    md.push_str("## Milestones\n\n");
+    let m = i.milestones();
+    for n in MILESTONES {
+        if let Some(at) = m.get(n) {
+            md.push_str(&format!(
+                "- {}: {}\n",
+                crate::timeline::milestone_label(n),
+                ts(at)
+            ));
+        }
+    }
+    md.push_str("\n## Roles\n\n");
+    if roles.is_empty() {
+        md.push_str("Nobody held a role.\n");
+    }
+    for r in &roles {
+        let label = state
+            .incident_rules
+            .roles
+            .get(&r.role)
+            .map_or(r.role.as_str(), |d| d.name.as_str());
+        let until = r.ended_at.map_or_else(|| "now".to_owned(), ts);
+        md.push_str(&format!(
+            "- {label}: {} ({} – {until})\n",
+            name(&r.user_id),
+            ts(r.assigned_at)
+        ));
+    }
+    md.push_str("\n## Timeline\n\n");
+    for e in events.iter().filter(|e| filter.keeps(e)) {
+        let who = crate::timeline::actor_name(&e.actor, &names);
+        let pin = if e.pinned { " 📌" } else { "" };
+        md.push_str(&format!(
+            "- **{}** {who}: {}{pin}\n",
+            ts(e.at),
+            crate::timeline::describe(e, &names, &state.incident_rules).replace('\n', "\n  ")
+        ));
+    }
+    Ok(md)
+}
+
+// --- settings -----------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeverityOut {
+    pub severity: String,
+    pub definition: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentSettingsOut {
+    pub severities: Vec<SeverityOut>,
+    /// Rows: impact high, medium, low; columns: urgency high, medium, low.
+    pub priority_matrix: Vec<Vec<String>>,
+    #[schema(value_type = Vec<Object>)]
+    pub roles: Vec<rules::RoleDef>,
+}
+
+/// What severities mean here, the priority matrix and the roles incidents can have.
+#[utoipa::path(get, path = "/api/v1/incident-settings", tag = "incidents",
+    responses((status = 200, body = IncidentSettingsOut)))]
+async fn incident_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<IncidentSettingsOut>> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(settings_out(&state.incident_rules)))
+}
+
+pub fn settings_out(r: &Arc<IncidentRules>) -> IncidentSettingsOut {
+    IncidentSettingsOut {
+        severities: Severity::ALL
+            .iter()
+            .map(|s| SeverityOut {
+                severity: s.to_string(),
+                definition: r.severities.get(*s).to_owned(),
+            })
+            .collect(),
+        priority_matrix: r
+            .matrix
+            .0
+            .iter()
+            .map(|row| row.iter().map(|p| p.to_string()).collect())
+            .collect(),
+        roles: r.roles.all().to_vec(),
+    }
+}

@@ -1,0 +1,152 @@
+//! Timeline events in words, for the web UI and the Markdown export.
+use std::collections::BTreeMap;
+
+use klaxon_domain::event::{Actor, EventKind};
+use klaxon_store::Event;
+use serde_json::Value;
+
+use crate::config::IncidentRules;
+
+/// "Impact started", "Acknowledged", ... for a milestone field name.
+pub fn milestone_label(name: &str) -> &'static str {
+    match name {
+        "impact_started_at" => "Impact started",
+        "detected_at" => "Detected",
+        "declared_at" => "Declared",
+        "acknowledged_at" => "Acknowledged",
+        "mitigated_at" => "Mitigated",
+        "resolved_at" => "Resolved",
+        "closed_at" => "Closed",
+        _ => "Milestone",
+    }
+}
+
+/// Who did it, by name where a person did.
+pub fn actor_name(a: &Actor, names: &BTreeMap<String, String>) -> String {
+    match a {
+        Actor::System => "Klaxon".to_owned(),
+        Actor::User(u) => names
+            .get(&u.to_string())
+            .cloned()
+            .unwrap_or_else(|| "someone".to_owned()),
+        Actor::Token(_) => "an API token".to_owned(),
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "none".to_owned(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+fn person(v: &Value, names: &BTreeMap<String, String>) -> String {
+    v.as_str()
+        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
+        .unwrap_or_else(|| "nobody".to_owned())
+}
+
+fn role_name(v: &Value, rules: &IncidentRules) -> String {
+    let key = v.as_str().unwrap_or_default();
+    rules
+        .roles
+        .get(key)
+        .map_or_else(|| key.to_owned(), |d| d.name.to_lowercase())
+}
+
+/// One line (notes: their text) saying what happened.
+pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRules) -> String {
+    let d = &e.data;
+    let changes = |d: &Value| -> String {
+        d["changes"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let label = if k.ends_with("_at") {
+                            milestone_label(k).to_lowercase()
+                        } else {
+                            k.replace('_', " ")
+                        };
+                        format!("{label} {} → {}", s(&v["from"]), s(&v["to"]))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    };
+    let reason = || {
+        d["reason"]
+            .as_str()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    };
+    match e.kind {
+        EventKind::IncidentDeclared => format!(
+            "declared the incident: {} ({}, {})",
+            s(&d["title"]),
+            s(&d["severity"]),
+            s(&d["priority"])
+        ),
+        EventKind::IncidentTriggered => format!("opened by an alert, urgency {}", s(&d["urgency"])),
+        EventKind::IncidentAlertAdded => {
+            format!("alert joined: {} ({})", s(&d["summary"]), s(&d["severity"]))
+        }
+        EventKind::IncidentAcknowledged => format!("acknowledged{}", reason()),
+        EventKind::IncidentMitigated => format!("marked mitigated{}", reason()),
+        EventKind::IncidentResolved => format!("resolved{}", reason()),
+        EventKind::IncidentReopened => format!("reopened{}", reason()),
+        EventKind::IncidentClosed => {
+            let how = if d["override"].as_bool() == Some(true) {
+                "closed (admin override)"
+            } else {
+                "closed"
+            };
+            format!("{how}{}", reason())
+        }
+        EventKind::IncidentSeverityChanged => {
+            format!("severity {} → {}", s(&d["from"]), s(&d["to"]))
+        }
+        EventKind::IncidentUpdated => format!("changed {}", changes(d)),
+        EventKind::IncidentMilestonesChanged => format!("edited milestones: {}", changes(d)),
+        EventKind::IncidentRoleAssigned => {
+            let auto = if d["automatic"].as_bool() == Some(true) {
+                " (automatically, on acknowledging a major incident)"
+            } else {
+                ""
+            };
+            format!(
+                "{} is now {}{auto}",
+                person(&d["user_id"], names),
+                role_name(&d["role"], rules)
+            )
+        }
+        EventKind::IncidentRoleUnassigned => format!(
+            "{} is no longer {}",
+            person(&d["user_id"], names),
+            role_name(&d["role"], rules)
+        ),
+        EventKind::IncidentNoteAdded => s(&d["text"]),
+        EventKind::IncidentEventPinned => "pinned an entry".to_owned(),
+        EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
+        EventKind::IncidentEscalated => format!("escalated to level {}", s(&d["level"])),
+        EventKind::IncidentEscalatedByHand => "escalated by hand".to_owned(),
+        EventKind::IncidentEscalationExhausted => "escalation policy exhausted".to_owned(),
+        EventKind::IncidentReassigned => format!("reassigned to {}", person(&d["user_id"], names)),
+        EventKind::NotificationQueued => {
+            format!("page queued for {}", person(&d["user_id"], names))
+        }
+        EventKind::NotificationSent => format!(
+            "paged {} by {}",
+            person(&d["user_id"], names),
+            s(&d["channel"])
+        ),
+        EventKind::NotificationFailed => format!(
+            "page to {} failed: {}",
+            person(&d["user_id"], names),
+            s(&d["error"])
+        ),
+        k => k.as_str().replace(['.', '_'], " "),
+    }
+}
