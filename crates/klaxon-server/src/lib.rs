@@ -18,6 +18,7 @@ pub mod schedules;
 pub mod services;
 pub mod timeline;
 pub mod web;
+mod web_incidents;
 mod web_oncall;
 mod web_schedules;
 mod web_services;

@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users_page).post(add_user))
         .route("/assets/app.css", get(css))
         .merge(crate::web_services::router())
+        .merge(crate::web_incidents::router())
         .merge(crate::web_oncall::router())
         .merge(crate::web_schedules::router())
         .merge(crate::calendar::router())

@@ -414,24 +414,15 @@ async fn services_using(
     state: &AppState,
     id: EscalationPolicyId,
 ) -> Result<Vec<ServiceLink>, ApiError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.list_services(after, Limit::MAX).await?;
-        out.extend(
-            page.items
-                .into_iter()
-                .filter(|x| x.escalation_policy_id == Some(id))
-                .map(|x| ServiceLink {
-                    id: x.id.to_string(),
-                    name: x.name,
-                }),
-        );
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    Ok(crate::web_services::all_services(state)
+        .await?
+        .into_iter()
+        .filter(|x| x.escalation_policy_id == Some(id))
+        .map(|x| ServiceLink {
+            id: x.id.to_string(),
+            name: x.name,
+        })
+        .collect())
 }
 
 async fn render_policy(

@@ -10,14 +10,9 @@ use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::alert::{AlertStatus, Grouping, IntegrationKind, UrgencyRule};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, SubjectType};
-use klaxon_domain::ids::{
-    EscalationPolicyId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId,
-};
-use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::ids::{EscalationPolicyId, IntegrationId, MaintenanceWindowId, ServiceId};
 use klaxon_domain::page::Limit;
-use klaxon_store::{
-    Alert, AlertFilter, Event, Incident, IncidentFilter, Integration, MaintenanceWindow, Service,
-};
+use klaxon_store::{Alert, AlertFilter, Event, Integration, MaintenanceWindow, Service};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -42,15 +37,23 @@ pub fn router() -> Router<AppState> {
         .route("/integrations/{id}/rotate", post(rotate_key))
         .route("/integrations/{id}/delete", post(delete_integration))
         .route("/alerts", get(alerts_page))
-        .route("/incidents", get(incidents_page))
-        .route("/incidents/{id}", get(incident_page))
-        .route("/incidents/{id}/acknowledge", post(acknowledge_incident))
-        .route("/incidents/{id}/resolve", post(resolve_incident))
-        .route("/incidents/{id}/escalate", post(escalate_incident))
-        .route("/incidents/{id}/reassign", post(reassign_incident))
 }
 
 pub(crate) type PageResult = Result<Response, ApiError>;
+
+/// Every service, by name order of the store's pages.
+pub(crate) async fn all_services(state: &AppState) -> Result<Vec<Service>, ApiError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.list_services(after, Limit::MAX).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
 
 fn grouping_text(g: &Grouping) -> String {
     match g {
@@ -461,8 +464,8 @@ async fn add_integration(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
+pub(crate) struct CsrfForm {
+    pub(crate) csrf: String,
 }
 
 async fn integration_of(state: &AppState, raw: &str) -> Result<Option<Integration>, ApiError> {
@@ -724,37 +727,6 @@ async fn alerts_page(
     ))
 }
 
-#[derive(Template)]
-#[template(path = "incidents.html")]
-struct IncidentsPage {
-    nav: Option<Nav>,
-    incidents: Vec<Incident>,
-    next_cursor: Option<String>,
-}
-
-async fn incidents_page(
-    State(state): State<AppState>,
-    s: WebSession,
-    Query(q): Query<CursorQuery>,
-) -> PageResult {
-    let page = state
-        .store
-        .list_incidents(
-            &IncidentFilter::default(),
-            page_cursor(q.cursor.as_deref()),
-            Limit::DEFAULT.get(),
-        )
-        .await?;
-    Ok(html(
-        StatusCode::OK,
-        &IncidentsPage {
-            nav: Some(Nav::new(&s, "/incidents")),
-            incidents: page.items,
-            next_cursor: next_cursor(page.next),
-        },
-    ))
-}
-
 pub struct TimelineRow {
     pub at: Timestamp,
     pub kind: String,
@@ -785,233 +757,5 @@ impl From<Event> for TimelineRow {
             kind: e.kind.as_str().to_owned(),
             text,
         }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "incident.html")]
-struct IncidentPage {
-    nav: Option<Nav>,
-    incident: Incident,
-    service: Option<Service>,
-    alerts: Vec<Alert>,
-    timeline: Vec<TimelineRow>,
-    notifications: Vec<crate::web_oncall::NotificationRow>,
-    can_acknowledge: bool,
-    can_resolve: bool,
-    /// "Escalate now": an open incident on a service with an escalation policy.
-    can_escalate: bool,
-    /// People it can be reassigned to (responders, when it is open): (id, name).
-    reassign_to: Vec<(String, String)>,
-    csrf: String,
-    error: Option<String>,
-}
-
-async fn incident_page(
-    State(state): State<AppState>,
-    s: WebSession,
-    Path(id): Path<String>,
-) -> PageResult {
-    let Ok(id) = id.parse::<IncidentId>() else {
-        return Ok(not_found_page());
-    };
-    render_incident(&state, &s, id, StatusCode::OK, None).await
-}
-
-async fn render_incident(
-    state: &AppState,
-    s: &WebSession,
-    id: IncidentId,
-    status: StatusCode,
-    error: Option<String>,
-) -> PageResult {
-    let incident = match state.store.incident(id).await {
-        Ok(i) => i,
-        Err(e) if e.is_not_found() => return Ok(not_found_page()),
-        Err(e) => return Err(e.into()),
-    };
-    let service = match incident.service_id {
-        Some(sid) => state.store.service(sid).await.ok(),
-        None => None,
-    };
-    let filter = AlertFilter {
-        incident_id: Some(id),
-        ..Default::default()
-    };
-    let alerts = state
-        .store
-        .list_alerts(&filter, None, Limit::MAX)
-        .await?
-        .items;
-    let timeline = state
-        .store
-        .events(SubjectType::Incident, &id.to_string(), None, Limit::MAX)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    let notifications = state
-        .store
-        .list_notifications(Some(id), None, Limit::MAX)
-        .await?;
-    let notifications = crate::web_oncall::notification_rows(state, notifications).await?;
-    let can_respond = s.user.role.allows(Role::Responder);
-    Ok(html(
-        status,
-        &IncidentPage {
-            nav: Some(Nav::new(s, "/incidents")),
-            reassign_to: if can_respond
-                && matches!(
-                    incident.status,
-                    IncidentStatus::Triggered | IncidentStatus::Acknowledged
-                ) {
-                crate::web_oncall::all_users(state)
-                    .await?
-                    .into_iter()
-                    .map(|u| (u.id.to_string(), u.name))
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            can_acknowledge: can_respond && incident.status == IncidentStatus::Triggered,
-            can_escalate: can_respond
-                && matches!(
-                    incident.status,
-                    IncidentStatus::Triggered | IncidentStatus::Acknowledged
-                )
-                && service
-                    .as_ref()
-                    .is_some_and(|s| s.escalation_policy_id.is_some()),
-            can_resolve: can_respond
-                && matches!(
-                    incident.status,
-                    IncidentStatus::Triggered
-                        | IncidentStatus::Acknowledged
-                        | IncidentStatus::Mitigated
-                ),
-            incident,
-            service,
-            alerts,
-            timeline,
-            notifications,
-            csrf: s.session.csrf_token.clone(),
-            error,
-        },
-    ))
-}
-
-/// Acknowledges or resolves by hand, then back to the incident; a move its status does not
-/// allow shows why (409).
-async fn move_incident(
-    state: &AppState,
-    s: &WebSession,
-    raw: &str,
-    csrf: &str,
-    to: IncidentStatus,
-) -> PageResult {
-    if let Err(r) = s.check_csrf(csrf) {
-        return Ok(r);
-    }
-    let Ok(id) = raw.parse::<IncidentId>() else {
-        return Ok(not_found_page());
-    };
-    if !s.user.role.allows(Role::Responder) {
-        return Ok(forbidden(match to {
-            IncidentStatus::Acknowledged => "acknowledge incidents",
-            _ => "resolve incidents",
-        }));
-    }
-    let who = crate::incidents::Who::user(&s.user);
-    match crate::incidents::move_with(state, who, id, to, None).await {
-        Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
-        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
-        Err(e @ ApiError::Conflict { .. }) => {
-            render_incident(state, s, id, StatusCode::CONFLICT, Some(e.to_string())).await
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn acknowledge_incident(
-    State(state): State<AppState>,
-    s: WebSession,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
-) -> PageResult {
-    move_incident(&state, &s, &id, &f.csrf, IncidentStatus::Acknowledged).await
-}
-
-async fn resolve_incident(
-    State(state): State<AppState>,
-    s: WebSession,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
-) -> PageResult {
-    move_incident(&state, &s, &id, &f.csrf, IncidentStatus::Resolved).await
-}
-
-#[derive(Deserialize)]
-struct ReassignForm {
-    csrf: String,
-    #[serde(default)]
-    user_id: String,
-}
-
-/// Reassign to one person, then back to the incident.
-async fn reassign_incident(
-    State(state): State<AppState>,
-    s: WebSession,
-    Path(raw): Path<String>,
-    Form(f): Form<ReassignForm>,
-) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let Ok(id) = raw.parse::<IncidentId>() else {
-        return Ok(not_found_page());
-    };
-    if !s.user.role.allows(Role::Responder) {
-        return Ok(forbidden("reassign incidents"));
-    }
-    match crate::oncall::reassign_incident_with(&state, Actor::User(s.user.id), id, &f.user_id)
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
-        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
-        Err(e @ (ApiError::Conflict { .. } | ApiError::BadRequest { .. })) => {
-            let status = if matches!(e, ApiError::Conflict { .. }) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            render_incident(&state, &s, id, status, Some(e.to_string())).await
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// "Escalate now", then back to the incident.
-async fn escalate_incident(
-    State(state): State<AppState>,
-    s: WebSession,
-    Path(raw): Path<String>,
-    Form(f): Form<CsrfForm>,
-) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let Ok(id) = raw.parse::<IncidentId>() else {
-        return Ok(not_found_page());
-    };
-    if !s.user.role.allows(Role::Responder) {
-        return Ok(forbidden("escalate incidents"));
-    }
-    match crate::oncall::escalate_incident_with(&state, Actor::User(s.user.id), id).await {
-        Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
-        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
-        Err(e @ ApiError::Conflict { .. }) => {
-            render_incident(&state, &s, id, StatusCode::CONFLICT, Some(e.to_string())).await
-        }
-        Err(e) => Err(e),
     }
 }

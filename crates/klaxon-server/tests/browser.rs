@@ -225,6 +225,51 @@ impl Session<'_> {
         panic!("no element matches {css}");
     }
 
+    /// Runs `script` in the page and returns its result.
+    async fn exec(&self, script: &str, args: Value) -> Value {
+        self.d
+            .call(
+                reqwest::Method::POST,
+                &format!("/session/{}/execute/sync", self.id),
+                Some(json!({"script": script, "args": args})),
+            )
+            .await
+    }
+
+    /// The text of every element matching `css`, one per line.
+    async fn texts(&self, css: &str) -> String {
+        self.exec(
+            "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent).join('\\n');",
+            json!([css]),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Polls until some element matching `css` contains `needle`.
+    async fn wait_contains(&self, css: &str, needle: &str) {
+        for _ in 0..400 {
+            if self.texts(css).await.contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "{css} never showed {needle:?}; it shows {:?}",
+            self.texts(css).await
+        );
+    }
+
+    async fn login(&self, base: &str, email: &str, password: &str) {
+        self.go(&format!("{base}/login")).await;
+        self.type_into("#email", email).await;
+        self.type_into("#password", password).await;
+        self.click("#login").await;
+        self.wait_title("Dashboard · Klaxon").await;
+    }
+
     async fn end(self) {
         self.d
             .call(
@@ -277,5 +322,116 @@ async fn a_browser_logs_in_sees_the_dashboard_and_logs_out() {
     s.go(&format!("{}/", app.url)).await;
     assert!(s.current_url().await.ends_with("/login"));
     s.end().await;
+    app.stop().await;
+}
+
+/// Declare an incident, assign a commander, post notes: a second browser on the same incident
+/// sees each change without reloading (Server-Sent Events), and so does the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_run_an_incident_and_see_each_other_live() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let (bob_id, _) = app.user_with_token("bob@example.com", "responder").await;
+    let driver = Driver::start().await;
+    let a = Session::new(&driver).await;
+    let b = Session::new(&driver).await;
+    a.login(&app.url, &app.admin.email, &app.admin.password)
+        .await;
+    b.login(&app.url, "bob@example.com", "correct horse battery")
+        .await;
+
+    // A declares a SEV3 with the form; severity definitions are shown where they choose.
+    a.click("nav a[href='/incidents']").await;
+    a.wait_title("Incidents · Klaxon").await;
+    a.click("#declare-incident").await;
+    a.wait_title("Declare an incident · Klaxon").await;
+    assert!(a.texts(".severity-choice").await.contains("Critical"));
+    a.type_into("#title", "Checkout errors in EU").await;
+    a.click("#severity-SEV3").await;
+    a.type_into("#description", "5xx on /pay since 09:00").await;
+    a.type_into("#category", "payments").await;
+    a.click("#declare").await;
+    a.wait_title("#1 Checkout errors in EU · Klaxon").await;
+    assert_eq!(
+        a.text("[data-testid=incident-status]").await,
+        "acknowledged"
+    );
+    assert_eq!(
+        a.text("[data-testid=incident-priority]")
+            .await
+            .split_whitespace()
+            .next(),
+        Some("P3")
+    );
+    let url = a.current_url().await;
+
+    // B opens the same incident and waits for the live stream.
+    b.go(&url).await;
+    b.wait_title("#1 Checkout errors in EU · Klaxon").await;
+    for _ in 0..400 {
+        if b.exec("return document.body.getAttribute('data-live');", json!([]))
+            .await
+            == "connected"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    b.exec("window.__same_page = true; return null;", json!([]))
+        .await;
+
+    // A makes Bob the incident commander.
+    a.click("#roles-panel summary").await;
+    a.click("#role-key option[value='commander']").await;
+    a.click(&format!("#role-user option[value='{bob_id}']"))
+        .await;
+    a.click("#assign-role").await;
+    a.wait_contains("[data-testid=role]", "Incident commander: Someone")
+        .await;
+    // B sees the role in the summary and the entry in the timeline, without reloading.
+    b.wait_contains("[data-testid=role]", "Incident commander: Someone")
+        .await;
+    b.wait_contains("#timeline", "Someone is now incident commander")
+        .await;
+
+    // A posts a note; B sees it appear.
+    a.type_into("#note-text", "Rolled back deploy 4411").await;
+    a.click("#post-note").await;
+    a.wait_contains("#timeline .note", "Rolled back deploy 4411")
+        .await;
+    b.wait_contains("#timeline .note", "Rolled back deploy 4411")
+        .await;
+    assert_eq!(
+        b.exec("return window.__same_page === true;", json!([]))
+            .await,
+        true,
+        "B saw A's changes without reloading"
+    );
+
+    // Now the other way round: A watches, B acts.
+    a.exec("window.__same_page = true; return null;", json!([]))
+        .await;
+    // B posts a pinned note and marks it mitigated; A sees both.
+    b.type_into("#note-text", "Error rate back to normal").await;
+    b.click("#note-pin").await;
+    b.click("#post-note").await;
+    a.wait_contains("#timeline .note", "Error rate back to normal")
+        .await;
+    b.click("#mitigate").await;
+    a.wait_contains("[data-testid=incident-status]", "mitigated")
+        .await;
+
+    a.wait_contains(
+        "ol.pinned-list, #timeline .pinned",
+        "Error rate back to normal",
+    )
+    .await;
+    assert_eq!(
+        a.exec("return window.__same_page === true;", json!([]))
+            .await,
+        true,
+        "A saw B's changes without reloading"
+    );
+    a.end().await;
+    b.end().await;
     app.stop().await;
 }

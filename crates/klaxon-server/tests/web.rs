@@ -369,7 +369,10 @@ async fn services_integrations_alerts_and_incidents_pages() {
         "{html}"
     );
     let html = get("/incidents").await.unwrap().text().await.unwrap();
-    let i = html.find("href=\"/incidents/").expect("an incident row") + 6;
+    let i = html
+        .find("<td><a href=\"/incidents/")
+        .expect("an incident row")
+        + 13;
     let incident_path = html[i..].split('"').next().unwrap().to_owned();
     let html = get(&incident_path).await.unwrap().text().await.unwrap();
     assert!(
@@ -804,7 +807,10 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
     app.state.engine.tick().await.unwrap();
     assert_eq!(got.load(Ordering::SeqCst), 2, "the admin was paged");
     let html = get("/incidents").await;
-    let i = html.find("href=\"/incidents/").expect("an incident row") + 6;
+    let i = html
+        .find("<td><a href=\"/incidents/")
+        .expect("an incident row")
+        + 13;
     let incident_path = html[i..].split('"').next().unwrap().to_owned();
     let html = get(&incident_path).await;
     assert!(
@@ -813,7 +819,7 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
         "{html}"
     );
     let i = html.find("<h2>Notifications</h2>").expect("notifications");
-    let section = &html[i..html[i..].find("<h2>Timeline</h2>").unwrap() + i];
+    let section = &html[i..html[i..].find("</main>").unwrap() + i];
     assert_eq!(section.matches("data-testid=\"notification\"").count(), 1);
     assert!(
         section.contains("<td>Administrator</td><td>webhook</td>")

@@ -1,0 +1,991 @@
+//! Web pages for incidents: the list, declaring one, and the incident page where people run
+//! it (status, fields, milestones, roles, notes, pins) with a timeline that updates live over
+//! Server-Sent Events. Forms call the same functions as the REST API.
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use futures_util::stream::{self, Stream};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use klaxon_domain::alert::Urgency;
+use klaxon_domain::auth::Role;
+use klaxon_domain::event::{Actor, EventKind};
+use klaxon_domain::ids::IncidentId;
+use klaxon_domain::incident::{COMMANDER, Impact, IncidentStatus, MILESTONES, Severity};
+use klaxon_domain::page::Limit;
+use klaxon_store::{Alert, AlertFilter, Event, Incident, IncidentFilter, Service};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::incidents::{self, Declare, TimelineFilter, Update, Who};
+use crate::timeline::{actor_name, describe, milestone_label};
+use crate::web::{Nav, WebSession, html, next_cursor, page_cursor};
+use crate::web_services::{CsrfForm, PageResult, forbidden, not_found_page};
+
+const LIVE_JS: &str = include_str!("../assets/live.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents", get(incidents_page).post(declare))
+        .route("/incidents/new", get(declare_page))
+        .route("/incidents/{id}", get(incident_page))
+        .route("/incidents/{id}/acknowledge", post(acknowledge_incident))
+        .route("/incidents/{id}/resolve", post(resolve_incident))
+        .route("/incidents/{id}/status", post(change_status))
+        .route("/incidents/{id}/escalate", post(escalate_incident))
+        .route("/incidents/{id}/reassign", post(reassign_incident))
+        .route("/incidents/{id}/edit", post(edit_incident))
+        .route("/incidents/{id}/milestones", post(edit_milestones))
+        .route("/incidents/{id}/roles", post(assign_role))
+        .route("/incidents/{id}/roles/remove", post(unassign_role))
+        .route("/incidents/{id}/notes", post(add_note))
+        .route("/incidents/{id}/timeline/{seq}/pin", post(pin))
+        .route("/incidents/{id}/timeline.md", get(export))
+        .route("/incidents/{id}/live", get(live))
+        .route("/assets/live.js", get(live_js))
+}
+
+async fn live_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_JS,
+    )
+        .into_response()
+}
+
+// --- the list and declaring ---------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct IncidentsPage {
+    nav: Option<Nav>,
+    incidents: Vec<Incident>,
+    next_cursor: Option<String>,
+    can_declare: bool,
+}
+
+#[derive(Deserialize)]
+struct CursorQuery {
+    cursor: Option<String>,
+}
+
+async fn incidents_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Query(q): Query<CursorQuery>,
+) -> PageResult {
+    let page = state
+        .store
+        .list_incidents(
+            &IncidentFilter::default(),
+            page_cursor(q.cursor.as_deref()),
+            Limit::DEFAULT.get(),
+        )
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        &IncidentsPage {
+            nav: Some(Nav::new(&s, "/incidents")),
+            incidents: page.items,
+            next_cursor: next_cursor(page.next),
+            can_declare: s.user.role.allows(Role::Responder),
+        },
+    ))
+}
+
+/// A severity to choose, with what it means here.
+struct SeverityChoice {
+    name: String,
+    definition: String,
+    selected: bool,
+}
+
+fn severity_choices(state: &AppState, current: Option<Severity>) -> Vec<SeverityChoice> {
+    Severity::ALL
+        .iter()
+        .map(|s| SeverityChoice {
+            name: s.to_string(),
+            definition: state.incident_rules.severities.get(*s).to_owned(),
+            selected: Some(*s) == current,
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "incident_new.html")]
+struct DeclarePage {
+    nav: Option<Nav>,
+    severities: Vec<SeverityChoice>,
+    services: Vec<(String, String)>,
+    users: Vec<(String, String)>,
+    form: DeclareForm,
+    csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DeclareForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    impact: String,
+    #[serde(default)]
+    urgency: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    subcategory: String,
+    #[serde(default)]
+    service_id: String,
+    #[serde(default)]
+    commander_id: String,
+}
+
+async fn render_declare(
+    state: &AppState,
+    s: &WebSession,
+    form: DeclareForm,
+    status: StatusCode,
+    error: Option<String>,
+) -> PageResult {
+    let services = crate::web_services::all_services(state).await?;
+    let users = crate::web_oncall::all_users(state).await?;
+    let current = Severity::parse_loose(&form.severity).ok();
+    Ok(html(
+        status,
+        &DeclarePage {
+            nav: Some(Nav::new(s, "/incidents")),
+            severities: severity_choices(state, current.or(Some(Severity::Sev3))),
+            services: services
+                .into_iter()
+                .map(|s| (s.id.to_string(), s.name))
+                .collect(),
+            users: users
+                .into_iter()
+                .map(|u| (u.id.to_string(), u.name))
+                .collect(),
+            form,
+            csrf: s.session.csrf_token.clone(),
+            error,
+        },
+    ))
+}
+
+async fn declare_page(State(state): State<AppState>, s: WebSession) -> PageResult {
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("declare incidents"));
+    }
+    render_declare(&state, &s, DeclareForm::default(), StatusCode::OK, None).await
+}
+
+fn blank(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+async fn declare(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<DeclareForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    if !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("declare incidents"));
+    }
+    let d = Declare {
+        title: f.title.clone(),
+        severity: f.severity.clone(),
+        description: f.description.clone(),
+        impact: blank(&f.impact),
+        urgency: blank(&f.urgency),
+        category: blank(&f.category),
+        subcategory: blank(&f.subcategory),
+        service_id: blank(&f.service_id),
+        commander_id: blank(&f.commander_id),
+        ..Default::default()
+    };
+    match incidents::declare_with(&state, Who::user(&s.user), d).await {
+        Ok(i) => Ok(Redirect::to(&format!("/incidents/{}", i.id)).into_response()),
+        Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => {
+            render_declare(&state, &s, f, StatusCode::BAD_REQUEST, Some(e.to_string())).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// --- the incident page --------------------------------------------------------------------------
+
+/// One timeline entry as people read it.
+pub struct Entry {
+    seq: i64,
+    at: Timestamp,
+    who: String,
+    kind: String,
+    text: String,
+    pinned: bool,
+    note: bool,
+}
+
+fn entry(e: &Event, names: &BTreeMap<String, String>, state: &AppState) -> Entry {
+    Entry {
+        seq: e.seq,
+        at: e.at,
+        who: actor_name(&e.actor, names),
+        kind: e.kind.as_str().to_owned(),
+        text: describe(e, names, &state.incident_rules),
+        pinned: e.pinned,
+        note: e.kind == EventKind::IncidentNoteAdded,
+    }
+}
+
+struct RoleRow {
+    key: String,
+    name: String,
+    user_id: String,
+    user_name: String,
+    since: Timestamp,
+}
+
+struct MilestoneRow {
+    name: &'static str,
+    label: &'static str,
+    /// For a `datetime-local` input, in UTC.
+    value: String,
+}
+
+/// The timeline filters the page offers: a name and the event kinds it keeps.
+const FILTERS: &[(&str, &str, &str)] = &[
+    ("", "Everything", ""),
+    ("notes", "Notes", "incident.note_added"),
+    (
+        "status",
+        "Status",
+        "incident.declared,incident.triggered,incident.acknowledged,incident.mitigated,incident.resolved,incident.closed,incident.reopened",
+    ),
+    (
+        "changes",
+        "Changes",
+        "incident.updated,incident.severity_changed,incident.milestones_changed",
+    ),
+    (
+        "roles",
+        "Roles",
+        "incident.role_assigned,incident.role_unassigned",
+    ),
+    (
+        "alerts",
+        "Alerts",
+        "incident.alert_added,incident.triggered",
+    ),
+    (
+        "paging",
+        "Paging",
+        "notification.,incident.escalated,incident.escalated_by_hand,incident.escalation_exhausted,incident.reassigned",
+    ),
+];
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    nav: Option<Nav>,
+    incident: Incident,
+    incident_id: String,
+    service: Option<Service>,
+    alerts: Vec<Alert>,
+    notifications: Vec<crate::web_oncall::NotificationRow>,
+    timeline: Vec<Entry>,
+    pinned: Vec<Entry>,
+    last_seq: i64,
+    filter: String,
+    filters: Vec<(&'static str, &'static str)>,
+    severities: Vec<SeverityChoice>,
+    severity_definition: String,
+    impacts: Vec<(&'static str, bool)>,
+    urgencies: Vec<(&'static str, bool)>,
+    reporter_name: Option<String>,
+    roles: Vec<RoleRow>,
+    role_defs: Vec<(String, String)>,
+    users: Vec<(String, String)>,
+    milestones: Vec<MilestoneRow>,
+    commander_needed: bool,
+    can_respond: bool,
+    can_acknowledge: bool,
+    can_mitigate: bool,
+    can_resolve: bool,
+    can_close: bool,
+    can_reopen: bool,
+    is_admin: bool,
+    /// "Escalate now": an open incident on a service with an escalation policy.
+    can_escalate: bool,
+    /// People it can be reassigned to (responders, when it is open): (id, name).
+    reassign_to: Vec<(String, String)>,
+    csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    filter: Option<String>,
+}
+
+async fn incident_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    let Ok(id) = id.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    render_incident(&state, &s, id, StatusCode::OK, None, q.filter.as_deref()).await
+}
+
+fn local_input(t: Option<Timestamp>) -> String {
+    t.map(|t| {
+        t.to_zoned(TimeZone::UTC)
+            .strftime("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) async fn render_incident(
+    state: &AppState,
+    s: &WebSession,
+    id: IncidentId,
+    status: StatusCode,
+    error: Option<String>,
+    filter: Option<&str>,
+) -> PageResult {
+    let incident = match state.store.incident(id).await {
+        Ok(i) => i,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let service = match incident.service_id {
+        Some(sid) => state.store.service(sid).await.ok(),
+        None => None,
+    };
+    let alert_filter = AlertFilter {
+        incident_id: Some(id),
+        ..Default::default()
+    };
+    let alerts = state
+        .store
+        .list_alerts(&alert_filter, None, Limit::MAX)
+        .await?
+        .items;
+    let notifications = state
+        .store
+        .list_notifications(Some(id), None, Limit::MAX)
+        .await?;
+    let notifications = crate::web_oncall::notification_rows(state, notifications).await?;
+    let events = incidents::all_events(state, id).await?;
+    let roles = state.store.incident_roles(id, false).await?;
+    let mut people: Vec<_> = roles.iter().map(|r| r.user_id).collect();
+    people.extend(incident.reporter_id);
+    let names = incidents::names(state, &events, &people).await;
+    let filter = FILTERS
+        .iter()
+        .find(|(key, _, _)| Some(*key) == filter)
+        .copied()
+        .unwrap_or(FILTERS[0]);
+    let keep = TimelineFilter::parse(Some(filter.2), false)?;
+    let last_seq = events.last().map_or(0, |e| e.seq);
+    let pinned = events
+        .iter()
+        .filter(|e| e.pinned)
+        .map(|e| entry(e, &names, state))
+        .collect();
+    let timeline = events
+        .iter()
+        .filter(|e| keep.keeps(e))
+        .map(|e| entry(e, &names, state))
+        .collect();
+    let can_respond = s.user.role.allows(Role::Responder);
+    let st = incident.status;
+    let users: Vec<(String, String)> = if can_respond {
+        crate::web_oncall::all_users(state)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.to_string(), u.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let m = incident.milestones();
+    let can = |to: IncidentStatus| can_respond && st.check_move(to).is_ok();
+    let page = IncidentPage {
+        nav: Some(Nav::new(s, "/incidents")),
+        incident_id: id.to_string(),
+        reassign_to: if can_respond
+            && matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged)
+        {
+            users.clone()
+        } else {
+            Vec::new()
+        },
+        can_acknowledge: can_respond && st == IncidentStatus::Triggered,
+        can_mitigate: can(IncidentStatus::Mitigated),
+        can_resolve: can(IncidentStatus::Resolved),
+        can_close: can(IncidentStatus::Closed),
+        can_reopen: can_respond && st == IncidentStatus::Resolved,
+        is_admin: s.user.role == Role::Admin,
+        can_escalate: can_respond
+            && matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged)
+            && service
+                .as_ref()
+                .is_some_and(|s| s.escalation_policy_id.is_some()),
+        commander_needed: incident.severity.is_some_and(Severity::is_major)
+            && incident.status.is_open()
+            && !roles.iter().any(|r| r.role == COMMANDER),
+        severities: severity_choices(state, incident.severity),
+        severity_definition: incident
+            .severity
+            .map(|s| state.incident_rules.severities.get(s).to_owned())
+            .unwrap_or_default(),
+        impacts: Impact::ALL
+            .iter()
+            .map(|i| (i.as_str(), Some(*i) == incident.impact))
+            .collect(),
+        urgencies: Urgency::ALL
+            .iter()
+            .map(|u| (u.as_str(), *u == incident.urgency))
+            .collect(),
+        reporter_name: incident.reporter_id.map(|u| {
+            names
+                .get(&u.to_string())
+                .cloned()
+                .unwrap_or_else(|| u.to_string())
+        }),
+        roles: roles
+            .iter()
+            .map(|r| RoleRow {
+                key: r.role.clone(),
+                name: state
+                    .incident_rules
+                    .roles
+                    .get(&r.role)
+                    .map_or_else(|| r.role.clone(), |d| d.name.clone()),
+                user_id: r.user_id.to_string(),
+                user_name: names
+                    .get(&r.user_id.to_string())
+                    .cloned()
+                    .unwrap_or_else(|| r.user_id.to_string()),
+                since: r.assigned_at,
+            })
+            .collect(),
+        role_defs: state
+            .incident_rules
+            .roles
+            .all()
+            .iter()
+            .map(|d| (d.key.clone(), d.name.clone()))
+            .collect(),
+        users,
+        milestones: MILESTONES
+            .iter()
+            .map(|n| MilestoneRow {
+                name: n,
+                label: milestone_label(n),
+                value: local_input(m.get(n)),
+            })
+            .collect(),
+        filter: filter.0.to_owned(),
+        filters: FILTERS.iter().map(|(k, label, _)| (*k, *label)).collect(),
+        last_seq,
+        timeline,
+        pinned,
+        can_respond,
+        incident,
+        service,
+        alerts,
+        notifications,
+        csrf: s.session.csrf_token.clone(),
+        error,
+    };
+    Ok(html(status, &page))
+}
+
+/// After a form: back to the incident, or the page again with the refusal and its status.
+async fn after<T>(
+    state: &AppState,
+    s: &WebSession,
+    id: IncidentId,
+    result: Result<T, ApiError>,
+) -> PageResult {
+    let status = match &result {
+        Ok(_) => return Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
+        Err(ApiError::NotFound(_)) => return Ok(not_found_page()),
+        Err(ApiError::BadRequest { .. }) => StatusCode::BAD_REQUEST,
+        Err(ApiError::Conflict { .. }) => StatusCode::CONFLICT,
+        Err(ApiError::Forbidden(_)) => StatusCode::FORBIDDEN,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    match result {
+        Err(e) if status != StatusCode::INTERNAL_SERVER_ERROR => {
+            render_incident(state, s, id, status, Some(e.to_string()), None).await
+        }
+        Err(e) => Err(e),
+        Ok(_) => unreachable!("handled above"),
+    }
+}
+
+/// The checks every incident form starts with; `Err` is the page to answer with.
+#[allow(clippy::result_large_err)] // the error is the page to answer with
+fn form_start(s: &WebSession, raw: &str, csrf: &str, what: &str) -> Result<IncidentId, Response> {
+    s.check_csrf(csrf)?;
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Err(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Err(forbidden(what));
+    }
+    Ok(id)
+}
+
+async fn acknowledge_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "acknowledge incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::move_with(
+        &state,
+        Who::user(&s.user),
+        id,
+        IncidentStatus::Acknowledged,
+        None,
+    )
+    .await;
+    after(&state, &s, id, r).await
+}
+
+async fn resolve_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "resolve incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::move_with(
+        &state,
+        Who::user(&s.user),
+        id,
+        IncidentStatus::Resolved,
+        None,
+    )
+    .await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    csrf: String,
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "change incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = match f.status.parse::<IncidentStatus>() {
+        Ok(to) => incidents::move_with(&state, Who::user(&s.user), id, to, blank(&f.reason)).await,
+        Err(e) => Err(e.into()),
+    };
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct ReassignForm {
+    csrf: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+async fn reassign_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<ReassignForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "reassign incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r =
+        crate::oncall::reassign_incident_with(&state, Actor::User(s.user.id), id, &f.user_id).await;
+    after(&state, &s, id, r).await
+}
+
+async fn escalate_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "escalate incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = crate::oncall::escalate_incident_with(&state, Actor::User(s.user.id), id).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    impact: String,
+    #[serde(default)]
+    urgency: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    subcategory: String,
+}
+
+async fn edit_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<EditForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "change incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let u = Update {
+        title: Some(f.title),
+        description: Some(f.description),
+        severity: blank(&f.severity),
+        impact: blank(&f.impact),
+        urgency: blank(&f.urgency),
+        category: Some(blank(&f.category)),
+        subcategory: Some(blank(&f.subcategory)),
+        reporter_id: None,
+    };
+    let r = incidents::update_with(&state, Who::user(&s.user), id, u).await;
+    after(&state, &s, id, r).await
+}
+
+async fn edit_milestones(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> PageResult {
+    let csrf = f.get("csrf").cloned().unwrap_or_default();
+    let id = match form_start(&s, &raw, &csrf, "change incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let mut edits = Vec::new();
+    for name in MILESTONES {
+        let Some(v) = f.get(name) else { continue };
+        let v = v.trim();
+        if v.is_empty() {
+            edits.push((name, None));
+            continue;
+        }
+        // datetime-local sends minutes, or seconds with step=1; both are UTC here.
+        let parsed = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", v)
+            .or_else(|_| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", v))
+            .ok()
+            .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
+            .map(|z| z.timestamp());
+        match parsed {
+            Some(t) => edits.push((name, Some(t))),
+            None => {
+                let e = ApiError::invalid(name, "is not a date and time (YYYY-MM-DDTHH:MM, UTC)");
+                return after(&state, &s, id, Err::<(), _>(e)).await;
+            }
+        }
+    }
+    // Only what changed, so an untouched form field is not an edit.
+    let current = match state.store.incident(id).await {
+        Ok(i) => i.milestones(),
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let trunc = |t: Option<Timestamp>| t.map(|t| t.as_second());
+    edits.retain(|(n, v)| trunc(current.get(n)) != trunc(*v));
+    let r = incidents::milestones_with(&state, Who::user(&s.user), id, edits).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+async fn assign_role(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "assign roles") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::assign_role_with(&state, Who::user(&s.user), id, &f.role, &f.user_id).await;
+    after(&state, &s, id, r).await
+}
+
+async fn unassign_role(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "change roles") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r =
+        incidents::unassign_role_with(&state, Who::user(&s.user), id, &f.role, &f.user_id).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    pinned: Option<String>,
+}
+
+async fn add_note(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "add notes") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some()).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct PinForm {
+    csrf: String,
+    #[serde(default)]
+    pinned: String,
+}
+
+async fn pin(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, seq)): Path<(String, i64)>,
+    Form(f): Form<PinForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "pin entries") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::pin_with(&state, Who::user(&s.user), id, seq, f.pinned == "true").await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+struct ExportQuery {
+    filter: Option<String>,
+}
+
+async fn export(
+    State(state): State<AppState>,
+    _s: WebSession,
+    Path(raw): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> PageResult {
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    let kinds = FILTERS
+        .iter()
+        .find(|(k, _, _)| Some(*k) == q.filter.as_deref())
+        .map_or("", |f| f.2);
+    let filter = TimelineFilter::parse(Some(kinds), false)?;
+    match incidents::markdown(&state, id, &filter).await {
+        Ok(md) => Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/markdown; charset=utf-8".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"incident-{id}.md\""),
+                ),
+            ],
+            md,
+        )
+            .into_response()),
+        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
+        Err(e) => Err(e),
+    }
+}
+
+// --- live updates -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "timeline_entry.html")]
+struct EntryFragment<'a> {
+    e: &'a Entry,
+    incident_id: &'a str,
+    csrf: &'a str,
+    can_respond: bool,
+}
+
+#[derive(Deserialize)]
+struct LiveQuery {
+    after: Option<i64>,
+}
+
+/// How often a live timeline looks for changes made elsewhere (the engine, other instances);
+/// changes made by this instance wake it at once.
+const LIVE_POLL: Duration = Duration::from_secs(2);
+
+/// New timeline entries as they are written: each an `entry` event carrying the entry's HTML
+/// and its kind, so the page can append it and refresh what the change touched.
+async fn live(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Query(q): Query<LiveQuery>,
+) -> Result<Response, ApiError> {
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    if let Err(e) = state.store.incident(id).await {
+        return if e.is_not_found() {
+            Ok(not_found_page())
+        } else {
+            Err(e.into())
+        };
+    }
+    let csrf = s.session.csrf_token.clone();
+    let can_respond = s.user.role.allows(Role::Responder);
+    let after = q.after.unwrap_or(0);
+    let stream = live_stream(state, id, after, csrf, can_respond);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+fn live_stream(
+    state: AppState,
+    id: IncidentId,
+    after: i64,
+    csrf: String,
+    can_respond: bool,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let subject = id.to_string();
+    stream::unfold(
+        (state, after, Vec::<SseEvent>::new()),
+        move |(state, mut after, mut queue)| {
+            let subject = subject.clone();
+            let csrf = csrf.clone();
+            async move {
+                loop {
+                    if let Some(next) = queue.pop() {
+                        return Some((Ok(next), (state, after, queue)));
+                    }
+                    let changes = state.incident_changes.clone();
+                    let notified = changes.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    let events = match state
+                        .store
+                        .events(
+                            klaxon_domain::event::SubjectType::Incident,
+                            &subject,
+                            Some(after),
+                            200,
+                        )
+                        .await
+                    {
+                        Ok(events) => events,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live timeline read failed");
+                            Vec::new()
+                        }
+                    };
+                    if events.is_empty() {
+                        let _ = tokio::time::timeout(LIVE_POLL, notified).await;
+                        continue;
+                    }
+                    after = events.last().map_or(after, |e| e.seq);
+                    let names = incidents::names(&state, &events, &[]).await;
+                    // Popped from the back: push newest first.
+                    for e in events.iter().rev() {
+                        let en = entry(e, &names, &state);
+                        let fragment = EntryFragment {
+                            e: &en,
+                            incident_id: &subject,
+                            csrf: &csrf,
+                            can_respond,
+                        };
+                        let html = fragment.render().unwrap_or_default();
+                        let data = serde_json::json!({"seq": e.seq, "kind": en.kind, "html": html});
+                        queue.push(
+                            SseEvent::default()
+                                .event("entry")
+                                .id(e.seq.to_string())
+                                .data(data.to_string()),
+                        );
+                    }
+                }
+            }
+        },
+    )
+}
