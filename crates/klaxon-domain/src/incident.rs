@@ -337,10 +337,9 @@ pub fn stamp_move(m: &mut Milestones, from: IncidentStatus, to: IncidentStatus, 
     match to {
         Acknowledged => {
             m.acknowledged_at.get_or_insert(now);
-            if from == Mitigated {
+            // Back to work: whatever came after acknowledgement no longer holds.
+            if matches!(from, Mitigated | Resolved) {
                 m.mitigated_at = None;
-            }
-            if from == Resolved {
                 m.resolved_at = None;
                 m.closed_at = None;
             }
@@ -676,6 +675,13 @@ mod tests {
         stamp_move(&mut reopened, Resolved, Acknowledged, t("10:50"));
         assert_eq!(reopened.resolved_at, None);
         reopened.check(Acknowledged, t("10:50")).unwrap();
+        // Mitigated, then resolved, then reopened: nothing after acknowledgement stays.
+        let mut again = reopened;
+        stamp_move(&mut again, Acknowledged, Mitigated, t("11:00"));
+        stamp_move(&mut again, Mitigated, Resolved, t("11:10"));
+        stamp_move(&mut again, Resolved, Acknowledged, t("11:20"));
+        assert_eq!((again.mitigated_at, again.resolved_at), (None, None));
+        again.check(Acknowledged, t("11:20")).unwrap();
     }
 
     #[test]

@@ -363,11 +363,16 @@ fn apply_signal(
                     json!({}),
                 ),
             )?;
+            // A monitoring tool does not command a major incident: a SEV1 or SEV2 without a
+            // commander stays triggered (and paging) until a person acknowledges it.
             if let Some(inc) = incident {
                 let n = tx
                     .prepare_cached(
                         "UPDATE incidents SET status = 'acknowledged', acknowledged_at = ?2
-                         WHERE id = ?1 AND status = 'triggered'",
+                         WHERE id = ?1 AND status = 'triggered'
+                         AND NOT (COALESCE(severity, '') IN ('SEV1', 'SEV2') AND NOT EXISTS (
+                             SELECT 1 FROM incident_roles r WHERE r.incident_id = incidents.id
+                             AND r.role = 'commander' AND r.ended_at IS NULL))",
                     )
                     .db()?
                     .execute((inc.to_string(), at))

@@ -4,4 +4,5 @@ klaxon_store_tests::contract_tests!(
     incident_changes_are_all_or_nothing_with_role_history,
     concurrent_incident_changes_are_serialised,
     timeline_events_are_pinned_per_incident,
+    tools_do_not_acknowledge_major_incidents_without_a_commander,
 );

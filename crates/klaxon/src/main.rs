@@ -12,6 +12,7 @@ use klaxon_domain::event::Actor;
 use klaxon_server::{App, Settings, app};
 use serde_json::{Value, json};
 
+mod incidents_cli;
 mod oncall_cli;
 mod schedules_cli;
 mod services_cli;
@@ -79,10 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: services_cli::AlertsCommand,
     },
-    /// Incidents.
+    /// Incidents: declare, change, move along their lifecycle, roles, notes, timeline.
+    #[command(visible_alias = "incident")]
     Incidents {
         #[command(subcommand)]
-        command: services_cli::IncidentsCommand,
+        command: incidents_cli::IncidentsCommand,
     },
     /// Escalation policies: who is paged, in what order, after how long.
     EscalationPolicies {
@@ -349,7 +351,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Integrations { command } => services_cli::integrations(command).await,
         Command::Maintenance { command } => services_cli::maintenance(command).await,
         Command::Alerts { command } => services_cli::alerts(command).await,
-        Command::Incidents { command } => services_cli::incidents(command).await,
+        Command::Incidents { command } => incidents_cli::incidents(command).await,
         Command::EscalationPolicies { command } => oncall_cli::policies(command).await,
         Command::ContactMethods { command } => oncall_cli::contact_methods(command).await,
         Command::NotificationRules { command } => oncall_cli::rules(command).await,
@@ -457,6 +459,25 @@ impl Client {
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.send(reqwest::Method::GET, path, None).await
+    }
+
+    /// A text answer (Markdown), verbatim; errors still come as the API's JSON.
+    async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        let body = resp.text().await.context("read the answer")?;
+        if !status.is_success() {
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let msg = v["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {msg}");
+        }
+        Ok(body)
     }
 
     async fn send(

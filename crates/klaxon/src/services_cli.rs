@@ -1,4 +1,5 @@
-//! Client commands for services, integrations, maintenance windows, alerts and incidents.
+//! Client commands for services, integrations, maintenance windows and alerts (incidents are in
+//! `incidents_cli`).
 use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -184,68 +185,8 @@ pub enum AlertsCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum IncidentsCommand {
-    List {
-        #[arg(long)]
-        service: Option<String>,
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long)]
-        limit: Option<u32>,
-        #[arg(long)]
-        cursor: Option<String>,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    Show {
-        id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    /// The incident's timeline, oldest first.
-    Timeline {
-        id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    /// Acknowledge: you are on it, the escalation stops.
-    Ack {
-        id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    /// Hand the incident to one person: they are paged now, the escalation policy stops.
-    Reassign {
-        id: String,
-        /// The user's id.
-        #[arg(long)]
-        user: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    /// Page the next escalation level now.
-    Escalate {
-        id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    /// Resolve the incident and its open alerts.
-    Resolve {
-        id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-    /// The notifications the incident sent, and how each went.
-    Notifications {
-        id: String,
-        #[command(flatten)]
-        client: ClientArgs,
-    },
-}
-
 /// Builds `path?k=v&…` from the options that are set.
-fn query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
+pub(crate) fn query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", urlencode(v))))
@@ -257,7 +198,7 @@ fn query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -276,7 +217,7 @@ fn grouping(raw: Option<String>) -> anyhow::Result<Option<Value>> {
 }
 
 /// Adds the options that are set to a JSON object.
-fn set(body: &mut Value, pairs: Vec<(&str, Option<Value>)>) {
+pub(crate) fn set(body: &mut Value, pairs: Vec<(&str, Option<Value>)>) {
     for (k, v) in pairs {
         if let Some(v) = v {
             body[k] = v;
@@ -284,7 +225,7 @@ fn set(body: &mut Value, pairs: Vec<(&str, Option<Value>)>) {
     }
 }
 
-fn more(v: &Value) -> String {
+pub(crate) fn more(v: &Value) -> String {
     v["next_cursor"]
         .as_str()
         .map(|c| format!("\nmore: --cursor {c}"))
@@ -317,16 +258,6 @@ const ALERT_COLS: &[&str] = &[
     "summary",
     "last_seen_at",
 ];
-const INCIDENT_COLS: &[&str] = &[
-    "number",
-    "id",
-    "status",
-    "urgency",
-    "alert_count",
-    "title",
-    "created_at",
-];
-
 fn with_key(v: &Value) -> String {
     format!(
         "integration {} ({})\nkey:      {}\nendpoint: {}\nThe key is shown only now; store it in your monitoring tool's configuration.",
@@ -617,104 +548,6 @@ pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
                     table(&json!([v]), ALERT_COLS),
                     v["incident_id"].as_str().unwrap_or("-"),
                     serde_json::to_string_pretty(&v["content"]).unwrap_or_default()
-                )
-            })
-        }
-    }
-}
-
-pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
-    match cmd {
-        IncidentsCommand::List {
-            service,
-            status,
-            limit,
-            cursor,
-            client,
-        } => {
-            let path = query(
-                "/api/v1/incidents",
-                &[
-                    ("service_id", service),
-                    ("status", status),
-                    ("limit", limit.map(|l| l.to_string())),
-                    ("cursor", cursor),
-                ],
-            );
-            let v = Client::new(&client)?.get(&path).await?;
-            print_or(&client, &v, |v| {
-                table(&v["items"], INCIDENT_COLS) + &more(v)
-            })
-        }
-        IncidentsCommand::Show { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}"))
-                .await?;
-            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
-        }
-        IncidentsCommand::Timeline { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}/timeline?limit=500"))
-                .await?;
-            print_or(&client, &v, |v| {
-                table(&v["items"], &["at", "kind", "actor", "data"])
-            })
-        }
-        IncidentsCommand::Ack { id, client } => {
-            let v = Client::new(&client)?
-                .send(
-                    Method::POST,
-                    &format!("/api/v1/incidents/{id}/acknowledge"),
-                    Some(json!({})),
-                )
-                .await?;
-            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
-        }
-        IncidentsCommand::Reassign { id, user, client } => {
-            let v = Client::new(&client)?
-                .send(
-                    Method::POST,
-                    &format!("/api/v1/incidents/{id}/reassign"),
-                    Some(json!({"user_id": user})),
-                )
-                .await?;
-            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
-        }
-        IncidentsCommand::Escalate { id, client } => {
-            let v = Client::new(&client)?
-                .send(
-                    Method::POST,
-                    &format!("/api/v1/incidents/{id}/escalate"),
-                    Some(json!({})),
-                )
-                .await?;
-            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
-        }
-        IncidentsCommand::Resolve { id, client } => {
-            let v = Client::new(&client)?
-                .send(
-                    Method::POST,
-                    &format!("/api/v1/incidents/{id}/resolve"),
-                    Some(json!({})),
-                )
-                .await?;
-            print_or(&client, &v, |v| table(&json!([v]), INCIDENT_COLS))
-        }
-        IncidentsCommand::Notifications { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}/notifications"))
-                .await?;
-            print_or(&client, &v, |v| {
-                table(
-                    &v["items"],
-                    &[
-                        "created_at",
-                        "user_id",
-                        "channel",
-                        "status",
-                        "attempts",
-                        "last_error",
-                    ],
                 )
             })
         }

@@ -360,3 +360,43 @@ pub async fn timeline_events_are_pinned_per_incident(s: Arc<dyn Store>) {
             .all(|e| !e.pinned)
     );
 }
+
+/// An integration's acknowledgement does not acknowledge a SEV1 or SEV2 that has no
+/// commander (it keeps paging until a person takes it); with a commander it does.
+pub async fn tools_do_not_acknowledge_major_incidents_without_a_commander(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let m = monitored(&s, "db", Grouping::None, true).await;
+    let mut ids = Vec::new();
+    for (key, with_commander) in [("a", false), ("b", true)] {
+        let w = m.trigger(key, "replica lag", mins(1));
+        let id = w.new_incident_id;
+        apply(&s, w).await;
+        let a = ada.id;
+        s.change_incident(
+            id,
+            Box::new(move |snap: &IncidentSnapshot| {
+                let mut c = IncidentChange::of(snap, mins(2), Actor::User(a));
+                c.incident.severity = Some(Severity::Sev1);
+                if with_commander {
+                    c.assign.push(role(id, "commander", a, 2));
+                }
+                Ok(c)
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        apply(&s, m.acknowledge(key, mins(3))).await;
+        ids.push(id);
+    }
+    let without = s.incident(ids[0]).await.unwrap();
+    assert_eq!(
+        (without.status, without.acknowledged_at),
+        (IncidentStatus::Triggered, None)
+    );
+    let with = s.incident(ids[1]).await.unwrap();
+    assert_eq!(
+        (with.status, with.acknowledged_at),
+        (IncidentStatus::Acknowledged, Some(mins(3)))
+    );
+}

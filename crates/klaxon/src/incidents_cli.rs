@@ -1,0 +1,967 @@
+//! Client commands for incidents: listing and declaring them, their fields, lifecycle,
+//! milestones, roles, notes and pins, the timeline (as JSON or Markdown) and the incident
+//! settings (what severities mean, the priority matrix, the roles).
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use klaxon_domain::event::EventKind;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::services_cli::{more, query, set, urlencode};
+use super::{Client, ClientArgs, print_or, table};
+
+#[derive(Subcommand)]
+pub enum IncidentsCommand {
+    /// Incidents, newest first.
+    List {
+        /// A service's name or id.
+        #[arg(long)]
+        service: Option<String>,
+        /// triggered, acknowledged, mitigated, resolved or closed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// An incident: its fields, milestones and who holds its roles.
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Declare an incident.
+    ///
+    /// With a service that has an escalation policy it pages; otherwise you are on it and it
+    /// starts acknowledged.
+    Declare {
+        #[arg(long)]
+        title: String,
+        /// SEV1 .. SEV4; `klaxon incidents settings` says what each means here.
+        #[arg(long)]
+        severity: String,
+        /// The affected service, by name or id: its escalation policy is paged.
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// high, medium or low (default: from the severity).
+        #[arg(long)]
+        impact: Option<String>,
+        /// high, medium or low (default: from the severity); medium and high page now.
+        #[arg(long)]
+        urgency: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        subcategory: Option<String>,
+        /// The incident commander's user id (default: you, for a SEV1 or SEV2 nobody is paged
+        /// for).
+        #[arg(long)]
+        commander: Option<String>,
+        /// Who reported it, and so confirms its closure (user id; default: you).
+        #[arg(long)]
+        reporter: Option<String>,
+        /// When the impact started (RFC 3339).
+        #[arg(long)]
+        impact_started_at: Option<String>,
+        /// When it was detected (RFC 3339; default: now).
+        #[arg(long)]
+        detected_at: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change an incident's fields; options left out keep their value.
+    ///
+    /// Priority follows impact and urgency.
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// SEV1 .. SEV4.
+        #[arg(long)]
+        severity: Option<String>,
+        /// high, medium or low.
+        #[arg(long)]
+        impact: Option<String>,
+        /// high, medium or low.
+        #[arg(long)]
+        urgency: Option<String>,
+        /// An empty string clears it.
+        #[arg(long)]
+        category: Option<String>,
+        /// An empty string clears it.
+        #[arg(long)]
+        subcategory: Option<String>,
+        /// The reporter's user id; an empty string clears it.
+        #[arg(long)]
+        reporter: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Acknowledge: you are on it, the escalation stops.
+    #[command(alias = "acknowledge")]
+    Ack {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Mark the impact as mitigated: customers are fine again, the cause may not be fixed.
+    Mitigate {
+        id: String,
+        /// Why, for the timeline.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Resolve the incident and its open alerts.
+    Resolve {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Close a resolved incident: the reporter's confirmation (or an admin's, with --reason).
+    Close {
+        id: String,
+        /// Why: required when an admin closes without being the reporter.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Reopen a resolved (or mitigated) incident: back to acknowledged.
+    Reopen {
+        id: String,
+        /// Why, for the timeline.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show the incident's milestones, or correct them.
+    ///
+    /// Times are RFC 3339; "none" clears one. They must stay in order, in the past, and agree
+    /// with the status.
+    Milestones {
+        id: String,
+        #[arg(long)]
+        impact_started_at: Option<String>,
+        #[arg(long)]
+        detected_at: Option<String>,
+        #[arg(long)]
+        declared_at: Option<String>,
+        #[arg(long)]
+        acknowledged_at: Option<String>,
+        #[arg(long)]
+        mitigated_at: Option<String>,
+        #[arg(long)]
+        resolved_at: Option<String>,
+        #[arg(long)]
+        closed_at: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Who holds the incident's roles.
+    Roles {
+        id: String,
+        /// Everyone who ever held a role, with when they stopped.
+        #[arg(long)]
+        history: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Give someone a role; the holder of a one-person role (commander) hands it over.
+    Assign {
+        id: String,
+        /// commander, communications_lead, scribe, subject_matter_expert or one of your own
+        /// (see `klaxon incidents settings`).
+        #[arg(long)]
+        role: String,
+        /// The user's id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// End someone's role.
+    Unassign {
+        id: String,
+        #[arg(long)]
+        role: String,
+        /// The user's id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add a note to the timeline ("-" reads it from standard input).
+    Note {
+        id: String,
+        text: String,
+        /// Pin it to the top of the timeline.
+        #[arg(long)]
+        pin: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Pin a timeline entry (by its sequence number, the SEQ column of `timeline`).
+    Pin {
+        id: String,
+        seq: i64,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Unpin a timeline entry.
+    Unpin {
+        id: String,
+        seq: i64,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The incident's timeline, oldest first.
+    Timeline {
+        id: String,
+        /// Only these event kinds, comma-separated: exact names (incident.note_added) or
+        /// prefixes ending in "." (notification.).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only pinned entries.
+        #[arg(long)]
+        pinned: bool,
+        /// The whole incident as Markdown (summary, milestones, roles, timeline), for a
+        /// postmortem or a ticket.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Hand the incident to one person: they are paged now, the escalation policy stops.
+    Reassign {
+        id: String,
+        /// The user's id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Page the next escalation level now.
+    Escalate {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The notifications the incident sent, and how each went.
+    Notifications {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// What severities mean here, the priority matrix and the roles incidents can have.
+    Settings {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+const INCIDENT_COLS: &[&str] = &[
+    "number",
+    "id",
+    "status",
+    "severity",
+    "priority",
+    "urgency",
+    "alert_count",
+    "title",
+    "created_at",
+];
+
+/// The milestones in their order, with labels for people.
+const MILESTONES: [(&str, &str); 7] = [
+    ("impact_started_at", "impact started"),
+    ("detected_at", "detected"),
+    ("declared_at", "declared"),
+    ("acknowledged_at", "acknowledged"),
+    ("mitigated_at", "mitigated"),
+    ("resolved_at", "resolved"),
+    ("closed_at", "closed"),
+];
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.chars().enumerate().all(|(i, c)| {
+            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
+        })
+}
+
+/// A service's id from its id or its name (exact, else the one that matches ignoring case).
+async fn service_id(c: &Client, name_or_id: &str) -> anyhow::Result<String> {
+    if name_or_id.is_empty() || is_uuid(name_or_id) {
+        return Ok(name_or_id.to_owned());
+    }
+    let mut loose = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = query(
+            "/api/v1/services",
+            &[("limit", Some("500".to_owned())), ("cursor", cursor)],
+        );
+        let v = c.get(&path).await?;
+        for s in v["items"].as_array().into_iter().flatten() {
+            let (Some(name), Some(id)) = (s["name"].as_str(), s["id"].as_str()) else {
+                continue;
+            };
+            if name == name_or_id {
+                return Ok(id.to_owned());
+            }
+            if name.to_lowercase() == name_or_id.to_lowercase() {
+                loose.push(id.to_owned());
+            }
+        }
+        match v["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    match loose.as_slice() {
+        [id] => Ok(id.clone()),
+        [] => bail!("no service named {name_or_id:?}"),
+        _ => bail!("several services are named {name_or_id:?} ignoring case: give its id"),
+    }
+}
+
+/// Users' names by id, for people to read; ids the server will not name are left out.
+async fn names(c: &Client, ids: impl IntoIterator<Item = String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if out.contains_key(&id) || !is_uuid(&id) {
+            continue;
+        }
+        if let Ok(u) = c.get(&format!("/api/v1/users/{id}")).await
+            && let Some(name) = u["name"].as_str()
+        {
+            out.insert(id, name.to_owned());
+        }
+    }
+    out
+}
+
+/// "Name (id)", or the id alone when the name is unknown, or "-".
+fn person(id: &Value, names: &BTreeMap<String, String>) -> String {
+    match id.as_str() {
+        None => "-".into(),
+        Some(id) => match names.get(id) {
+            Some(n) => format!("{n} ({id})"),
+            None => id.to_owned(),
+        },
+    }
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+fn milestones_text(m: &Value) -> String {
+    MILESTONES
+        .iter()
+        .map(|(key, label)| format!("  {label:<15} {}", text(&m[*key])))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An incident for people: its fields, milestones and current roles.
+fn incident_text(v: &Value, roles: &Value, names: &BTreeMap<String, String>) -> String {
+    let category = match (v["category"].as_str(), v["subcategory"].as_str()) {
+        (Some(c), Some(s)) => format!("{c} / {s}"),
+        (Some(c), None) => c.to_owned(),
+        (None, Some(s)) => format!("- / {s}"),
+        (None, None) => "-".to_owned(),
+    };
+    let mut out = format!(
+        "incident #{}: {}\n\
+         id:        {}\n\
+         status:    {}\n\
+         severity:  {}\n\
+         priority:  {}\n\
+         impact:    {}\n\
+         urgency:   {}\n\
+         category:  {category}\n\
+         reporter:  {}\n\
+         service:   {}\n\
+         alerts:    {}\n",
+        v["number"],
+        text(&v["title"]),
+        text(&v["id"]),
+        text(&v["status"]),
+        text(&v["severity"]),
+        text(&v["priority"]),
+        text(&v["impact"]),
+        text(&v["urgency"]),
+        person(&v["reporter_id"], names),
+        text(&v["service_id"]),
+        v["alert_count"],
+    );
+    if let Some(d) = v["description"].as_str().filter(|d| !d.is_empty()) {
+        out += &format!("\n{d}\n");
+    }
+    out += &format!("\nmilestones:\n{}\n", milestones_text(&v["milestones"]));
+    let roles = roles.as_array().map(Vec::as_slice).unwrap_or_default();
+    out += "\nroles:\n";
+    if roles.is_empty() {
+        out += "  nobody holds a role\n";
+    }
+    let width = roles.iter().map(|r| text(&r["name"]).len()).max();
+    for r in roles {
+        out += &format!(
+            "  {:<w$}  {}\n",
+            text(&r["name"]),
+            person(&r["user_id"], names),
+            w = width.unwrap_or(0)
+        );
+    }
+    out.trim_end().to_owned()
+}
+
+/// Prints an incident answer: the API's JSON, or the incident with its current roles.
+async fn print_incident(
+    c: &Client,
+    client: &ClientArgs,
+    v: &Value,
+    heading: Option<String>,
+) -> anyhow::Result<()> {
+    if client.json {
+        return print_or(client, v, |_| String::new());
+    }
+    let id = v["id"]
+        .as_str()
+        .context("the server answered without an id")?;
+    let roles = c.get(&format!("/api/v1/incidents/{id}/roles")).await?;
+    let roles = roles["items"].clone();
+    let mut ids: Vec<String> = roles
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["user_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.extend(v["reporter_id"].as_str().map(str::to_owned));
+    let names = names(c, ids).await;
+    if let Some(h) = heading {
+        println!("{h}");
+    }
+    println!("{}", incident_text(v, &roles, &names));
+    Ok(())
+}
+
+/// `Some(null)` for an empty string (clears the field), the string otherwise.
+fn clearable(raw: Option<String>) -> Option<Value> {
+    raw.map(|s| if s.is_empty() { Value::Null } else { s.into() })
+}
+
+/// `Some(null)` for "none" (clears the milestone), the time otherwise.
+fn milestone(raw: Option<String>) -> Option<Value> {
+    raw.map(|s| {
+        if s.eq_ignore_ascii_case("none") {
+            Value::Null
+        } else {
+            s.into()
+        }
+    })
+}
+
+/// The kinds asked for, checked as the server checks them.
+fn kinds(raw: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let kinds: Vec<String> = raw
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for k in &kinds {
+        let known = EventKind::ALL
+            .iter()
+            .any(|e| e.as_str() == k || (k.ends_with('.') && e.as_str().starts_with(k.as_str())));
+        if !known {
+            bail!(
+                "--kind: {k} is not an event kind (e.g. incident.note_added, or a prefix like notification.)"
+            );
+        }
+    }
+    Ok(kinds)
+}
+
+fn keeps(e: &Value, kinds: &[String], pinned: bool) -> bool {
+    let kind = e["kind"].as_str().unwrap_or_default();
+    (!pinned || e["pinned"] == true)
+        && (kinds.is_empty()
+            || kinds
+                .iter()
+                .any(|k| kind == k || (k.ends_with('.') && kind.starts_with(k.as_str()))))
+}
+
+/// Every event of the incident, oldest first.
+async fn all_events(c: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = query(
+            &format!("/api/v1/incidents/{id}/timeline"),
+            &[("limit", Some("500".to_owned())), ("cursor", cursor)],
+        );
+        let v = c.get(&path).await?;
+        out.extend(v["items"].as_array().cloned().unwrap_or_default());
+        match v["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn settings_text(v: &Value) -> String {
+    let mut out = String::from("severities:\n");
+    for s in v["severities"].as_array().into_iter().flatten() {
+        out += &format!("  {:<5} {}\n", text(&s["severity"]), text(&s["definition"]));
+    }
+    out += "\npriority (rows: impact, columns: urgency):\n";
+    out += &format!("  {:<8} {:<6} {:<6} {}\n", "", "high", "medium", "low");
+    let levels = ["high", "medium", "low"];
+    for (impact, row) in levels
+        .iter()
+        .zip(v["priority_matrix"].as_array().into_iter().flatten())
+    {
+        let cells: Vec<&str> = row.as_array().into_iter().flatten().map(text).collect();
+        out += &format!(
+            "  {impact:<8} {:<6} {:<6} {}\n",
+            cells.first().unwrap_or(&"-"),
+            cells.get(1).unwrap_or(&"-"),
+            cells.get(2).unwrap_or(&"-")
+        );
+    }
+    out += "\nroles:\n";
+    for r in v["roles"].as_array().into_iter().flatten() {
+        let many = if r["multiple"] == true {
+            "several people"
+        } else {
+            "one person"
+        };
+        out += &format!(
+            "  {:<22} {} ({many}): {}\n",
+            text(&r["key"]),
+            text(&r["name"]),
+            text(&r["description"])
+        );
+    }
+    out.trim_end().to_owned()
+}
+
+async fn move_to(
+    client: &ClientArgs,
+    id: &str,
+    status: &str,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
+    let mut body = json!({"status": status});
+    set(&mut body, vec![("reason", reason.map(Value::from))]);
+    let v = Client::new(client)?
+        .send(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/status"),
+            Some(body),
+        )
+        .await?;
+    print_or(client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+}
+
+async fn post(client: &ClientArgs, path: &str, body: Value) -> anyhow::Result<()> {
+    let v = Client::new(client)?
+        .send(Method::POST, path, Some(body))
+        .await?;
+    print_or(client, &v, |v| table(&json!([v]), INCIDENT_COLS))
+}
+
+pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
+    match cmd {
+        IncidentsCommand::List {
+            service,
+            status,
+            limit,
+            cursor,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let service = match service {
+                Some(s) => Some(service_id(&c, &s).await?),
+                None => None,
+            };
+            let path = query(
+                "/api/v1/incidents",
+                &[
+                    ("service_id", service),
+                    ("status", status),
+                    ("limit", limit.map(|l| l.to_string())),
+                    ("cursor", cursor),
+                ],
+            );
+            let v = c.get(&path).await?;
+            print_or(&client, &v, |v| {
+                table(&v["items"], INCIDENT_COLS) + &more(v)
+            })
+        }
+        IncidentsCommand::Show { id, client } => {
+            let c = Client::new(&client)?;
+            let v = c.get(&format!("/api/v1/incidents/{id}")).await?;
+            print_incident(&c, &client, &v, None).await
+        }
+        IncidentsCommand::Declare {
+            title,
+            severity,
+            service,
+            description,
+            impact,
+            urgency,
+            category,
+            subcategory,
+            commander,
+            reporter,
+            impact_started_at,
+            detected_at,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let service = match service {
+                Some(s) => Some(service_id(&c, &s).await?),
+                None => None,
+            };
+            let mut body = json!({"title": title, "severity": severity});
+            set(
+                &mut body,
+                vec![
+                    ("description", description.map(Value::from)),
+                    ("impact", impact.map(Value::from)),
+                    ("urgency", urgency.map(Value::from)),
+                    ("category", category.map(Value::from)),
+                    ("subcategory", subcategory.map(Value::from)),
+                    ("service_id", service.map(Value::from)),
+                    ("commander_id", commander.map(Value::from)),
+                    ("reporter_id", reporter.map(Value::from)),
+                    ("impact_started_at", impact_started_at.map(Value::from)),
+                    ("detected_at", detected_at.map(Value::from)),
+                ],
+            );
+            let v = c
+                .send(Method::POST, "/api/v1/incidents", Some(body))
+                .await?;
+            let heading = format!("declared incident #{}", v["number"]);
+            print_incident(&c, &client, &v, Some(heading)).await
+        }
+        IncidentsCommand::Update {
+            id,
+            title,
+            description,
+            severity,
+            impact,
+            urgency,
+            category,
+            subcategory,
+            reporter,
+            client,
+        } => {
+            let mut body = json!({});
+            set(
+                &mut body,
+                vec![
+                    ("title", title.map(Value::from)),
+                    ("description", description.map(Value::from)),
+                    ("severity", severity.map(Value::from)),
+                    ("impact", impact.map(Value::from)),
+                    ("urgency", urgency.map(Value::from)),
+                    ("category", clearable(category)),
+                    ("subcategory", clearable(subcategory)),
+                    ("reporter_id", clearable(reporter)),
+                ],
+            );
+            if body.as_object().is_some_and(|o| o.is_empty()) {
+                bail!("nothing to change: give at least one of the options (see --help)");
+            }
+            let c = Client::new(&client)?;
+            let v = c
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/incidents/{id}"),
+                    Some(body),
+                )
+                .await?;
+            print_incident(&c, &client, &v, None).await
+        }
+        IncidentsCommand::Ack { id, client } => {
+            post(
+                &client,
+                &format!("/api/v1/incidents/{id}/acknowledge"),
+                json!({}),
+            )
+            .await
+        }
+        IncidentsCommand::Mitigate { id, reason, client } => {
+            move_to(&client, &id, "mitigated", reason).await
+        }
+        IncidentsCommand::Resolve { id, client } => {
+            post(
+                &client,
+                &format!("/api/v1/incidents/{id}/resolve"),
+                json!({}),
+            )
+            .await
+        }
+        IncidentsCommand::Close { id, reason, client } => {
+            move_to(&client, &id, "closed", reason).await
+        }
+        IncidentsCommand::Reopen { id, reason, client } => {
+            move_to(&client, &id, "acknowledged", reason).await
+        }
+        IncidentsCommand::Milestones {
+            id,
+            impact_started_at,
+            detected_at,
+            declared_at,
+            acknowledged_at,
+            mitigated_at,
+            resolved_at,
+            closed_at,
+            client,
+        } => {
+            let mut body = json!({});
+            set(
+                &mut body,
+                vec![
+                    ("impact_started_at", milestone(impact_started_at)),
+                    ("detected_at", milestone(detected_at)),
+                    ("declared_at", milestone(declared_at)),
+                    ("acknowledged_at", milestone(acknowledged_at)),
+                    ("mitigated_at", milestone(mitigated_at)),
+                    ("resolved_at", milestone(resolved_at)),
+                    ("closed_at", milestone(closed_at)),
+                ],
+            );
+            let c = Client::new(&client)?;
+            let path = format!("/api/v1/incidents/{id}");
+            let v = if body.as_object().is_some_and(|o| o.is_empty()) {
+                c.get(&path).await?
+            } else {
+                c.send(Method::PATCH, &format!("{path}/milestones"), Some(body))
+                    .await?
+            };
+            print_or(&client, &v, |v| {
+                format!(
+                    "incident #{} ({}) milestones:\n{}",
+                    v["number"],
+                    text(&v["status"]),
+                    milestones_text(&v["milestones"])
+                )
+            })
+        }
+        IncidentsCommand::Roles {
+            id,
+            history,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let path = query(
+                &format!("/api/v1/incidents/{id}/roles"),
+                &[("history", history.then(|| "true".to_owned()))],
+            );
+            let v = c.get(&path).await?;
+            if client.json {
+                return print_or(&client, &v, |_| String::new());
+            }
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let names = names(
+                &c,
+                items
+                    .iter()
+                    .filter_map(|r| r["user_id"].as_str().map(str::to_owned)),
+            )
+            .await;
+            let rows: Value = items
+                .into_iter()
+                .map(|mut r| {
+                    r["user"] = json!(names.get(text(&r["user_id"])));
+                    r
+                })
+                .collect();
+            let mut cols = vec!["role", "name", "user", "user_id", "assigned_at"];
+            if history {
+                cols.push("ended_at");
+            }
+            print_or(&client, &v, |_| {
+                if rows.as_array().is_none_or(Vec::is_empty) {
+                    "nobody holds a role".to_owned()
+                } else {
+                    table(&rows, &cols)
+                }
+            })
+        }
+        IncidentsCommand::Assign {
+            id,
+            role,
+            user,
+            client,
+        } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/roles"),
+                    Some(json!({"role": role, "user_id": user})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!("{user} is now {role} of incident #{}", v["number"])
+            })
+        }
+        IncidentsCommand::Unassign {
+            id,
+            role,
+            user,
+            client,
+        } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::DELETE,
+                    &format!(
+                        "/api/v1/incidents/{id}/roles/{}/{}",
+                        urlencode(&role),
+                        urlencode(&user)
+                    ),
+                    None,
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!("{user} is no longer {role} of incident #{}", v["number"])
+            })
+        }
+        IncidentsCommand::Note {
+            id,
+            text: note,
+            pin,
+            client,
+        } => {
+            let note = if note == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .context("read the note from standard input")?;
+                s
+            } else {
+                note
+            };
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/notes"),
+                    Some(json!({"text": note, "pinned": pin})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                let pinned = if v["pinned"] == true { ", pinned" } else { "" };
+                format!("added note (seq {}){pinned}", v["seq"])
+            })
+        }
+        IncidentsCommand::Pin { id, seq, client } => pin(&client, &id, seq, true).await,
+        IncidentsCommand::Unpin { id, seq, client } => pin(&client, &id, seq, false).await,
+        IncidentsCommand::Timeline {
+            id,
+            kind,
+            pinned,
+            markdown,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            if markdown {
+                let path = query(
+                    &format!("/api/v1/incidents/{id}/timeline.md"),
+                    &[
+                        ("kind", kind),
+                        ("pinned", pinned.then(|| "true".to_owned())),
+                    ],
+                );
+                print!("{}", c.get_text(&path).await?);
+                return Ok(());
+            }
+            let kinds = kinds(kind.as_deref())?;
+            let items: Vec<Value> = all_events(&c, &id)
+                .await?
+                .into_iter()
+                .filter(|e| keeps(e, &kinds, pinned))
+                .collect();
+            let v = json!({"items": items, "next_cursor": null});
+            print_or(&client, &v, |v| {
+                table(
+                    &v["items"],
+                    &["seq", "at", "kind", "actor", "pinned", "data"],
+                )
+            })
+        }
+        IncidentsCommand::Reassign { id, user, client } => {
+            post(
+                &client,
+                &format!("/api/v1/incidents/{id}/reassign"),
+                json!({"user_id": user}),
+            )
+            .await
+        }
+        IncidentsCommand::Escalate { id, client } => {
+            post(
+                &client,
+                &format!("/api/v1/incidents/{id}/escalate"),
+                json!({}),
+            )
+            .await
+        }
+        IncidentsCommand::Notifications { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/incidents/{id}/notifications"))
+                .await?;
+            print_or(&client, &v, |v| {
+                table(
+                    &v["items"],
+                    &[
+                        "created_at",
+                        "user_id",
+                        "channel",
+                        "status",
+                        "attempts",
+                        "last_error",
+                    ],
+                )
+            })
+        }
+        IncidentsCommand::Settings { client } => {
+            let v = Client::new(&client)?
+                .get("/api/v1/incident-settings")
+                .await?;
+            print_or(&client, &v, settings_text)
+        }
+    }
+}
+
+/// Pins or unpins a timeline entry. The API answers 204; `--json` prints what changed.
+async fn pin(client: &ClientArgs, id: &str, seq: i64, pinned: bool) -> anyhow::Result<()> {
+    let method = if pinned { Method::PUT } else { Method::DELETE };
+    Client::new(client)?
+        .send(
+            method,
+            &format!("/api/v1/incidents/{id}/timeline/{seq}/pin"),
+            None,
+        )
+        .await?;
+    let v = json!({"incident_id": id, "seq": seq, "pinned": pinned});
+    print_or(client, &v, |_| {
+        let done = if pinned { "pinned" } else { "unpinned" };
+        format!("{done} entry {seq}")
+    })
+}
