@@ -366,9 +366,11 @@ pub struct RoleDef {
     /// Stable key: `commander`, `communications_lead`, or the organisation's own.
     pub key: String,
     pub name: String,
+    #[serde(default)]
     pub description: String,
     /// Several people may hold it at once (subject-matter experts); otherwise assigning
     /// someone hands it over.
+    #[serde(default)]
     pub multiple: bool,
 }
 

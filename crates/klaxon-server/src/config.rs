@@ -587,6 +587,58 @@ mod tests {
     }
 
     #[test]
+    fn incident_rules_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("klaxon.toml");
+        std::fs::write(
+            &file,
+            "[incidents.severities]\nSEV1 = \"All hands\"\n\
+             [incidents.priority_matrix]\nhigh = [\"P1\", \"P1\", \"P2\"]\n\
+             [[incidents.roles]]\nkey = \"security_lead\"\nname = \"Security lead\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), env(&[])).unwrap();
+        let rules = s.incidents.rules().unwrap();
+        use klaxon_domain::incident::{Impact, Priority, Severity};
+        assert_eq!(rules.severities.get(Severity::Sev1), "All hands");
+        assert!(rules.severities.get(Severity::Sev2).starts_with("Major"));
+        assert_eq!(
+            rules
+                .matrix
+                .priority(Impact::High, klaxon_domain::alert::Urgency::Medium),
+            Priority::P1
+        );
+        assert_eq!(
+            rules
+                .matrix
+                .priority(Impact::Low, klaxon_domain::alert::Urgency::Low),
+            Priority::P5
+        );
+        assert!(!rules.roles.parse("security_lead").unwrap().multiple);
+
+        for (text, field) in [
+            (
+                "[incidents.severities]\nSEV9 = \"x\"\n",
+                "incidents.severities.SEV9",
+            ),
+            (
+                "[incidents.priority_matrix]\nlow = [\"P5\"]\n",
+                "incidents.priority_matrix.low",
+            ),
+            (
+                "[[incidents.roles]]\nkey = \"scribe\"\nname = \"x\"\n",
+                "incidents.roles.scribe",
+            ),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = Settings::load(Some(&file), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_their_origin_and_field() {
         let err = Settings::load(None, env(&[("KLAXON_ENGINE_BATCH", "many")])).unwrap_err();
         let msg = err.to_string();
