@@ -691,7 +691,8 @@ pub async fn milestones_with(
             }
             m.set(name, *at)?;
         }
-        m.check(snap.incident.status, now)?;
+        m.check(snap.incident.status, now)
+            .map_err(|e| blame_edited(e, &m, &edits))?;
         let mut c = IncidentChange::of(snap, now, who.actor);
         c.incident.set_milestones(m);
         if !changes.is_empty() {
@@ -706,6 +707,46 @@ pub async fn milestones_with(
         Ok(c)
     });
     change(state, id, edit).await
+}
+
+/// The domain names the first milestone it finds out of order, whether or not the request
+/// touched it (`detected_at` moved after `declared_at` blames `declared_at`). When the one
+/// named was not edited, the edited milestone it clashes with is the one to blame.
+fn blame_edited(
+    e: Refusal,
+    m: &rules::Milestones,
+    edits: &[(&'static str, Option<Timestamp>)],
+) -> Refusal {
+    let Refusal::Invalid(i) = &e else { return e };
+    if edits.iter().any(|(name, _)| *name == i.field) {
+        return e;
+    }
+    let (Some(other_at), Some(other_pos)) = (
+        m.get(&i.field),
+        MILESTONES.iter().position(|n| *n == i.field),
+    ) else {
+        return e;
+    };
+    for (name, at) in edits {
+        let (Some(at), Some(pos)) = (at, MILESTONES.iter().position(|n| n == name)) else {
+            continue;
+        };
+        let clash = if pos < other_pos {
+            Some("after").filter(|_| *at > other_at)
+        } else {
+            Some("before").filter(|_| *at < other_at)
+        };
+        if let Some(how) = clash {
+            return Refusal::Invalid(klaxon_domain::Invalid::new(
+                *name,
+                format!(
+                    "{at} is {how} {} ({other_at}); milestones keep their order",
+                    i.field
+                ),
+            ));
+        }
+    }
+    e
 }
 
 /// Edits milestones (responder).
@@ -818,6 +859,12 @@ pub async fn unassign_role_with(
         .map_err(|_| ApiError::invalid("user_id", "is not a user id"))?;
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        if snap.incident.status == IncidentStatus::Closed {
+            return Err(Refusal::conflict(
+                "status",
+                "a closed incident's roles are final",
+            ));
+        }
         if !snap.holders(&def.key).any(|r| r.user_id == user) {
             return Err(Refusal::conflict(
                 "user_id",
@@ -933,7 +980,8 @@ pub struct NewNote {
     pub pinned: bool,
 }
 
-/// Adds a note to the timeline (and pins it when asked), in one transaction.
+/// Adds a note to the timeline and pins it when asked (a second write: should it fail, the
+/// note stays, unpinned, and the caller gets the error).
 pub async fn note_with(
     state: &AppState,
     who: Who,
@@ -1110,16 +1158,20 @@ impl TimelineFilter {
     }
 }
 
-/// Names of the users an incident's events and roles mention, for people to read.
+/// Names of the users an incident's events and roles mention, for people to read. An API
+/// token acting (the API, the CLI) is named by the person it belongs to, keyed by its id.
 pub async fn names(
     state: &AppState,
     events: &[Event],
     extra: &[UserId],
 ) -> BTreeMap<String, String> {
     let mut ids: Vec<UserId> = extra.to_vec();
+    let mut tokens = Vec::new();
     for e in events {
-        if let Actor::User(u) = e.actor {
-            ids.push(u);
+        match e.actor {
+            Actor::User(u) => ids.push(u),
+            Actor::Token(t) => tokens.push(t),
+            Actor::System => {}
         }
         if let Some(u) = e
             .data
@@ -1130,12 +1182,26 @@ pub async fn names(
             ids.push(u);
         }
     }
+    tokens.sort();
+    tokens.dedup();
+    let mut owners = Vec::new();
+    for t in tokens {
+        if let Ok(token) = state.store.token(t).await {
+            ids.push(token.user_id);
+            owners.push((t, token.user_id));
+        }
+    }
     ids.sort();
     ids.dedup();
     let mut out = BTreeMap::new();
     for id in ids {
         if let Ok(u) = state.store.user(id).await {
             out.insert(id.to_string(), u.name);
+        }
+    }
+    for (t, u) in owners {
+        if let Some(name) = out.get(&u.to_string()).cloned() {
+            out.insert(t.to_string(), name);
         }
     }
     out

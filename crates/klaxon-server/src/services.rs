@@ -1062,11 +1062,61 @@ pub struct IncidentParams {
     pub service_id: Option<String>,
     /// `triggered`, `acknowledged`, `mitigated`, `resolved` or `closed`.
     pub status: Option<String>,
+    /// Only incidents not yet resolved or closed.
+    pub open: Option<bool>,
+    /// Severities, comma-separated: `SEV1,SEV2`.
+    pub severity: Option<String>,
+    /// Declared at or after this time (RFC 3339).
+    pub from: Option<String>,
+    /// Declared before this time (RFC 3339).
+    pub to: Option<String>,
+    /// Text in the title or description, ignoring case.
+    pub q: Option<String>,
+    /// Only incidents the caller reported, holds a role in, or was paged for.
+    pub mine: Option<bool>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
-/// Incidents, newest first.
+impl IncidentParams {
+    /// The store's filter, for `caller` (for `mine`).
+    pub fn filter(&self, caller: klaxon_domain::ids::UserId) -> ApiResult<IncidentFilter> {
+        let time = |v: &Option<String>, field: &str| -> ApiResult<Option<Timestamp>> {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<Timestamp>()
+                        .map_err(|_| ApiError::invalid(field, "is not an RFC 3339 time"))
+                })
+                .transpose()
+        };
+        let severities = self
+            .severity
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Severity::parse_loose)
+            .collect::<Result<Vec<_>, _>>()?;
+        let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if text.is_some_and(|q| q.chars().count() > 200) {
+            return Err(ApiError::invalid("q", "at most 200 characters"));
+        }
+        Ok(IncidentFilter {
+            service_id: filter_id(self.service_id.as_deref(), "service_id")?,
+            status: self.status.as_deref().map(str::parse).transpose()?,
+            open: self.open.unwrap_or(false),
+            severities,
+            from: time(&self.from, "from")?,
+            to: time(&self.to, "to")?,
+            text: text.map(str::to_owned),
+            involving: self.mine.unwrap_or(false).then_some(caller),
+        })
+    }
+}
+
+/// Incidents, newest first (a stable order: pages never repeat or skip one), filtered.
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentParams),
     responses((status = 200, body = ListOf<IncidentOut>), (status = 400, body = ErrorBody)))]
 async fn list_incidents(
@@ -1075,12 +1125,9 @@ async fn list_incidents(
     ApiQuery(p): ApiQuery<IncidentParams>,
 ) -> ApiResult<Json<ListOf<IncidentOut>>> {
     caller.require(Role::Viewer)?;
-    let filter = IncidentFilter {
-        service_id: filter_id(p.service_id.as_deref(), "service_id")?,
-        status: p.status.as_deref().map(str::parse).transpose()?,
-    };
+    let filter = p.filter(caller.user.id)?;
     let limit = Limit::parse(p.limit)?;
-    let after = decode_cursor::<IncidentId>("incidents", p.cursor.as_deref())?;
+    let after = decode_cursor::<i64>("incidents", p.cursor.as_deref())?;
     let page = state
         .store
         .list_incidents(&filter, after, limit.get())

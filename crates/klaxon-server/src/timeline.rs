@@ -21,7 +21,8 @@ pub fn milestone_label(name: &str) -> &'static str {
     }
 }
 
-/// Who did it, by name where a person did.
+/// Who did it, by name where a person did (through an API token too: `names` has the token's
+/// owner under the token's id).
 pub fn actor_name(a: &Actor, names: &BTreeMap<String, String>) -> String {
     match a {
         Actor::System => "Klaxon".to_owned(),
@@ -29,7 +30,10 @@ pub fn actor_name(a: &Actor, names: &BTreeMap<String, String>) -> String {
             .get(&u.to_string())
             .cloned()
             .unwrap_or_else(|| "someone".to_owned()),
-        Actor::Token(_) => "an API token".to_owned(),
+        Actor::Token(t) => names
+            .get(&t.to_string())
+            .cloned()
+            .unwrap_or_else(|| "an API token".to_owned()),
     }
 }
 
@@ -112,7 +116,7 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
         EventKind::IncidentMilestonesChanged => format!("edited milestones: {}", changes(d)),
         EventKind::IncidentRoleAssigned => {
             let auto = if d["automatic"].as_bool() == Some(true) {
-                " (automatically, on acknowledging a major incident)"
+                " (automatically: a SEV1 or SEV2 under way needs a commander)"
             } else {
                 ""
             };

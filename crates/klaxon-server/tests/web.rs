@@ -4,7 +4,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, hidden_csrf, login_form, post_login, session_for, set_cookie};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -12,58 +12,6 @@ on_both_backends!(
     oncall_policies_profile_and_incident_actions,
     schedules_timeline_overrides_and_calendar_feeds
 );
-
-/// The `name=value` of a Set-Cookie header of the response, if set.
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let (kv, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (k, val) = kv.split_once('=')?;
-            (k == name).then(|| (val.to_owned(), attrs.to_owned()))
-        })
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    html[i..i + 64].to_owned()
-}
-
-/// Loads the login form and returns (cookie header, csrf token).
-async fn login_form(app: &TestApp) -> (String, String) {
-    let r = app
-        .http
-        .get(format!("{}/login", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let (pre, attrs) = set_cookie(&r, "klaxon_login").expect("login cookie");
-    assert!(
-        attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"),
-        "{attrs}"
-    );
-    let html = r.text().await.unwrap();
-    (format!("klaxon_login={pre}"), hidden_csrf(&html))
-}
-
-async fn post_login(
-    app: &TestApp,
-    cookie: &str,
-    csrf: &str,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    app.http
-        .post(format!("{}/login", app.url))
-        .header("cookie", cookie)
-        .form(&[("email", email), ("password", password), ("csrf", csrf)])
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_dashboard_logout() {
@@ -925,26 +873,6 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
     assert!(html.contains("Removed pager bot") && html.contains("No contact methods"));
     assert!(store.list_contact_methods(admin).await.unwrap().is_empty());
     app.stop().await;
-}
-
-/// Logs someone in; returns (session cookie header, the session's CSRF token).
-async fn session_for(app: &TestApp, email: &str, password: &str) -> (String, String) {
-    let (cookie, csrf) = login_form(app).await;
-    let r = post_login(app, &cookie, &csrf, email, password).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (session, _) = set_cookie(&r, "klaxon_session").expect("session cookie");
-    let cookie = format!("klaxon_session={session}");
-    let html = app
-        .http
-        .get(format!("{}/schedules", app.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (cookie, hidden_csrf(&html))
 }
 
 /// A strict reading of an iCalendar feed: every line ends with CRLF and has at most 75 octets,

@@ -542,18 +542,40 @@ impl PgStore {
     pub(crate) async fn do_list_incidents(
         &self,
         f: &IncidentFilter,
-        after: Option<IncidentId>,
+        after: Option<i64>,
         limit: u32,
-    ) -> StoreResult<Page<Incident, IncidentId>> {
+    ) -> StoreResult<Page<Incident, i64>> {
         let rows = sqlx::query(
             "SELECT * FROM incidents WHERE ($1::uuid IS NULL OR service_id = $1)
-             AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
-             ORDER BY id DESC LIMIT $4",
+             AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR number < $3)
+             AND (NOT $5 OR status NOT IN ('resolved', 'closed'))
+             AND ($6::text[] IS NULL OR severity = ANY($6))
+             AND ($7::bigint IS NULL OR created_at >= $7)
+             AND ($8::bigint IS NULL OR created_at < $8)
+             AND ($9::text IS NULL OR strpos(lower(title), $9) > 0
+                  OR strpos(lower(description), $9) > 0)
+             AND ($10::uuid IS NULL OR reporter_id = $10
+                  OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = incidents.id
+                             AND r.user_id = $10 AND r.ended_at IS NULL)
+                  OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
+                             AND n.user_id = $10))
+             ORDER BY number DESC LIMIT $4",
         )
         .bind(f.service_id.map(|i| i.0))
         .bind(f.status.map(|s| s.as_str()))
-        .bind(after.map(|a| a.0))
+        .bind(after)
         .bind(i64::from(limit) + 1)
+        .bind(f.open)
+        .bind((!f.severities.is_empty()).then(|| {
+            f.severities
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect::<Vec<_>>()
+        }))
+        .bind(f.from.map(to_millis))
+        .bind(f.to.map(to_millis))
+        .bind(f.text.as_deref().map(str::to_lowercase))
+        .bind(f.involving.map(|u| u.0))
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
@@ -561,7 +583,7 @@ impl PgStore {
             .iter()
             .map(incident_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(items, limit, |i| i.id))
+        Ok(page(items, limit, |i| i.number))
     }
 }
 

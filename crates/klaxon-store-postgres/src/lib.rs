@@ -939,9 +939,9 @@ impl Store for PgStore {
     async fn list_incidents(
         &self,
         filter: &IncidentFilter,
-        after: Option<IncidentId>,
+        after: Option<i64>,
         limit: u32,
-    ) -> StoreResult<Page<Incident, IncidentId>> {
+    ) -> StoreResult<Page<Incident, i64>> {
         self.do_list_incidents(filter, after, limit).await
     }
 

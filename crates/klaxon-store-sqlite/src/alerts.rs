@@ -491,18 +491,37 @@ impl SqliteStore {
     pub(crate) async fn do_list_incidents(
         &self,
         f: &IncidentFilter,
-        after: Option<IncidentId>,
+        after: Option<i64>,
         limit: u32,
-    ) -> StoreResult<Page<Incident, IncidentId>> {
+    ) -> StoreResult<Page<Incident, i64>> {
         let rows = sqlx::query(
             "SELECT * FROM incidents WHERE ($1 IS NULL OR service_id = $1)
-             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR id < $3)
-             ORDER BY id DESC LIMIT $4",
+             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR number < $3)
+             AND (NOT $5 OR status NOT IN ('resolved', 'closed'))
+             AND ($6 IS NULL OR severity IN (SELECT value FROM json_each($6)))
+             AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at < $8)
+             AND ($9 IS NULL OR instr(lower(title), $9) > 0
+                  OR instr(lower(description), $9) > 0)
+             AND ($10 IS NULL OR reporter_id = $10
+                  OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = incidents.id
+                             AND r.user_id = $10 AND r.ended_at IS NULL)
+                  OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
+                             AND n.user_id = $10))
+             ORDER BY number DESC LIMIT $4",
         )
         .bind(f.service_id.map(|i| i.to_string()))
         .bind(f.status.map(|s| s.as_str()))
-        .bind(after.map(|a| a.to_string()))
+        .bind(after)
         .bind(i64::from(limit) + 1)
+        .bind(f.open)
+        .bind((!f.severities.is_empty()).then(|| {
+            serde_json::Value::from(f.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+                .to_string()
+        }))
+        .bind(f.from.map(to_millis))
+        .bind(f.to.map(to_millis))
+        .bind(f.text.as_deref().map(str::to_lowercase))
+        .bind(f.involving.map(|u| u.to_string()))
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;
@@ -510,6 +529,6 @@ impl SqliteStore {
             .iter()
             .map(incident_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(items, limit, |i| i.id))
+        Ok(page(items, limit, |i| i.number))
     }
 }

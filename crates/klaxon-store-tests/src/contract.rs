@@ -2468,6 +2468,7 @@ pub async fn alerts_and_incidents_list_newest_first_with_filters(s: Arc<dyn Stor
     let status = |st: IncidentStatus, svc: Option<ServiceId>| IncidentFilter {
         service_id: svc,
         status: Some(st),
+        ..IncidentFilter::default()
     };
     assert_eq!(
         got_incidents(incidents_where(&s, status(IncidentStatus::Resolved, None)).await),

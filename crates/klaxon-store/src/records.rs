@@ -350,4 +350,16 @@ pub struct AlertFilter {
 pub struct IncidentFilter {
     pub service_id: Option<ServiceId>,
     pub status: Option<IncidentStatus>,
+    /// Only incidents not yet resolved or closed.
+    pub open: bool,
+    /// Any of these severities (all when empty).
+    pub severities: Vec<Severity>,
+    /// Declared at or after.
+    pub from: Option<Timestamp>,
+    /// Declared before.
+    pub to: Option<Timestamp>,
+    /// Text in the title or description, ignoring case.
+    pub text: Option<String>,
+    /// Incidents this person reported, holds a role in, or was paged for.
+    pub involving: Option<UserId>,
 }

@@ -219,13 +219,13 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Page<Alert, AlertId>>;
     async fn incident(&self, id: IncidentId) -> StoreResult<Incident>;
-    /// Incidents newest first, starting after (older than) `after`.
+    /// Incidents newest first by number, starting after (below) the number `after`.
     async fn list_incidents(
         &self,
         filter: &IncidentFilter,
-        after: Option<IncidentId>,
+        after: Option<i64>,
         limit: u32,
-    ) -> StoreResult<Page<Incident, IncidentId>>;
+    ) -> StoreResult<Page<Incident, i64>>;
 
     // --- on-call -----------------------------------------------------------------------------
 

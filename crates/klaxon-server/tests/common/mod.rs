@@ -162,3 +162,90 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+// --- the web UI as a signed-in browser would use it --------------------------------------------
+
+/// The `name=value` of a Set-Cookie header of the response, if set.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (kv, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=')?;
+            (k == name).then(|| (val.to_owned(), attrs.to_owned()))
+        })
+}
+
+pub fn hidden_csrf(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    html[i..i + 64].to_owned()
+}
+
+/// Loads the login form and returns (cookie header, csrf token).
+pub async fn login_form(app: &TestApp) -> (String, String) {
+    let r = app
+        .http
+        .get(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (pre, attrs) = set_cookie(&r, "klaxon_login").expect("login cookie");
+    assert!(
+        attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"),
+        "{attrs}"
+    );
+    let html = r.text().await.unwrap();
+    (format!("klaxon_login={pre}"), hidden_csrf(&html))
+}
+
+pub async fn post_login(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}/login", app.url))
+        .header("cookie", cookie)
+        .form(&[("email", email), ("password", password), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs someone in; returns (session cookie header, the session's CSRF token).
+pub async fn session_for(app: &TestApp, email: &str, password: &str) -> (String, String) {
+    let (cookie, csrf) = login_form(app).await;
+    let r = post_login(app, &cookie, &csrf, email, password).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let (session, _) = set_cookie(&r, "klaxon_session").expect("session cookie");
+    let cookie = format!("klaxon_session={session}");
+    let html = app
+        .http
+        .get(format!("{}/schedules", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (cookie, hidden_csrf(&html))
+}
+
+/// A signed-in GET of a web page as the admin; returns its HTML.
+pub async fn web_get(app: &TestApp, path: &str) -> String {
+    let (cookie, _) = session_for(app, &app.admin.email, &app.admin.password).await;
+    let r = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap()
+}

@@ -400,3 +400,139 @@ pub async fn tools_do_not_acknowledge_major_incidents_without_a_commander(s: Arc
         (IncidentStatus::Acknowledged, Some(mins(3)))
     );
 }
+
+/// Lists filter by open, severity, declaration time, text and the people involved, newest
+/// first, and page through a filter without losing or repeating anything.
+pub async fn incident_lists_filter_by_severity_time_text_and_person(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let bob = person(&s, "bob@example.com").await;
+    let mut ids = Vec::new();
+    for (n, (title, sev, minute, reporter)) in [
+        ("Checkout errors", Severity::Sev1, 10, ada.id),
+        ("Slow search", Severity::Sev3, 20, bob.id),
+        ("checkout latency in EU", Severity::Sev2, 30, bob.id),
+        ("Disk full on db-3", Severity::Sev4, 40, ada.id),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut i = declared(title, reporter);
+        i.id = IncidentId::new(mins(minute), [n as u8; 10]);
+        i.severity = Some(sev);
+        i.description = format!("description {n}");
+        i.created_at = mins(minute);
+        i.impact_started_at = None;
+        i.detected_at = None;
+        ids.push(declare(&s, i, vec![]).await.id);
+    }
+    // Bob commands the first; the last is resolved.
+    let (b, last) = (bob.id, ids[3]);
+    s.change_incident(
+        ids[0],
+        Box::new(move |snap: &IncidentSnapshot| {
+            let mut c = IncidentChange::of(snap, mins(41), Actor::User(b));
+            c.assign.push(role(snap.incident.id, "commander", b, 41));
+            Ok(c)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    s.set_incident_status(
+        last,
+        IncidentStatus::Resolved,
+        mins(45),
+        inc_ev(last, 45, EventKind::IncidentResolved, json!({})),
+    )
+    .await
+    .unwrap();
+
+    let list = |f: IncidentFilter| {
+        let s = s.clone();
+        async move {
+            s.list_incidents(&f, None, 100)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| i.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = IncidentFilter::default;
+    assert_eq!(list(all()).await, vec![ids[3], ids[2], ids[1], ids[0]]);
+    assert_eq!(
+        list(IncidentFilter {
+            open: true,
+            ..all()
+        })
+        .await,
+        vec![ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            severities: vec![Severity::Sev1, Severity::Sev2],
+            ..all()
+        })
+        .await,
+        vec![ids[2], ids[0]]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            from: Some(mins(20)),
+            to: Some(mins(40)),
+            ..all()
+        })
+        .await,
+        vec![ids[2], ids[1]]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            text: Some("CHECKOUT".into()),
+            ..all()
+        })
+        .await,
+        vec![ids[2], ids[0]]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            text: Some("description 1".into()),
+            ..all()
+        })
+        .await,
+        vec![ids[1]]
+    );
+    // Bob reported two and commands one.
+    assert_eq!(
+        list(IncidentFilter {
+            involving: Some(bob.id),
+            ..all()
+        })
+        .await,
+        vec![ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            involving: Some(ada.id),
+            open: true,
+            ..all()
+        })
+        .await,
+        vec![ids[0]]
+    );
+    // Paging through a filter: every match once, in order.
+    let f = IncidentFilter {
+        involving: Some(bob.id),
+        ..all()
+    };
+    let first = s.list_incidents(&f, None, 2).await.unwrap();
+    let rest = s.list_incidents(&f, first.next, 2).await.unwrap();
+    let paged: Vec<_> = first
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(paged, vec![ids[2], ids[1], ids[0]]);
+    assert_eq!(rest.next, None);
+}
