@@ -22,6 +22,24 @@ pub enum IncidentsCommand {
         /// triggered, acknowledged, mitigated, resolved or closed.
         #[arg(long)]
         status: Option<String>,
+        /// Only incidents not yet resolved or closed.
+        #[arg(long)]
+        open: bool,
+        /// Severities, comma-separated: SEV1,SEV2.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Declared at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Declared before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Text in the title or description.
+        #[arg(long)]
+        search: Option<String>,
+        /// Only incidents you reported, hold a role in, or were paged for.
+        #[arg(long)]
+        mine: bool,
         #[arg(long)]
         limit: Option<u32>,
         #[arg(long)]
@@ -591,6 +609,12 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
         IncidentsCommand::List {
             service,
             status,
+            open,
+            severity,
+            since,
+            until,
+            search,
+            mine,
             limit,
             cursor,
             client,
@@ -605,6 +629,12 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 &[
                     ("service_id", service),
                     ("status", status),
+                    ("open", open.then(|| "true".to_owned())),
+                    ("severity", severity),
+                    ("from", since),
+                    ("to", until),
+                    ("q", search),
+                    ("mine", mine.then(|| "true".to_owned())),
                     ("limit", limit.map(|l| l.to_string())),
                     ("cursor", cursor),
                 ],

@@ -367,6 +367,36 @@ fn an_incident_from_declaration_to_closure_through_the_cli() {
         "--json",
     ]));
     assert_eq!(listed["items"][0]["id"], id);
+    // Filters: the closed one is not open; text and severity find it; "mine" is the reporter's.
+    let open = json_of(&run(&["incidents", "list", "--open", "--json"]));
+    assert!(
+        open["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != id)
+    );
+    let found = json_of(&run(&[
+        "incidents",
+        "list",
+        "--search",
+        "PAYMENT",
+        "--severity",
+        "SEV3,SEV1",
+        "--mine",
+        "--json",
+    ]));
+    let found: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, vec![id]);
+    refused(
+        &run(&["incidents", "list", "--severity", "SEV9"]),
+        &["severity"],
+    );
     assert!(terminate(server).success());
 }
 
