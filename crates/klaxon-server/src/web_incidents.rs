@@ -945,12 +945,7 @@ async fn assign_role(
     Path(raw): Path<String>,
     Form(f): Form<RoleForm>,
 ) -> PageResult {
-    let id = match form_start(&s, &raw, &f.csrf, "assign roles") {
-        Ok(id) => id,
-        Err(r) => return Ok(r),
-    };
-    let r = incidents::assign_role_with(&state, Who::user(&s.user), id, &f.role, &f.user_id).await;
-    after(&state, &s, id, r).await
+    role_form(&state, &s, &raw, f, true).await
 }
 
 async fn unassign_role(
@@ -959,13 +954,27 @@ async fn unassign_role(
     Path(raw): Path<String>,
     Form(f): Form<RoleForm>,
 ) -> PageResult {
-    let id = match form_start(&s, &raw, &f.csrf, "change roles") {
+    role_form(&state, &s, &raw, f, false).await
+}
+
+async fn role_form(
+    state: &AppState,
+    s: &WebSession,
+    raw: &str,
+    f: RoleForm,
+    assign: bool,
+) -> PageResult {
+    let id = match form_start(s, raw, &f.csrf, "change roles") {
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r =
-        incidents::unassign_role_with(&state, Who::user(&s.user), id, &f.role, &f.user_id).await;
-    after(&state, &s, id, r).await
+    let who = Who::user(&s.user);
+    let r = if assign {
+        incidents::assign_role_with(state, who, id, &f.role, &f.user_id).await
+    } else {
+        incidents::unassign_role_with(state, who, id, &f.role, &f.user_id).await
+    };
+    after(state, s, id, r).await
 }
 
 #[derive(Deserialize)]

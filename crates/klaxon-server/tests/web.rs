@@ -191,22 +191,7 @@ async fn failed_logins_are_throttled_per_account_and_address() {
 
 /// Logs the admin in; returns (session cookie header, the session's CSRF token).
 async fn admin_session(app: &TestApp) -> (String, String) {
-    let (cookie, csrf) = login_form(app).await;
-    let r = post_login(app, &cookie, &csrf, &app.admin.email, &app.admin.password).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (session, _) = set_cookie(&r, "klaxon_session").expect("session cookie");
-    let cookie = format!("klaxon_session={session}");
-    let html = app
-        .http
-        .get(format!("{}/services", app.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (cookie.clone(), hidden_csrf(&html))
+    session_for(app, &app.admin.email, &app.admin.password).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
