@@ -155,6 +155,11 @@ named_enum! {
         IncidentNoteAdded = "incident.note_added",
         IncidentEventPinned = "incident.event_pinned",
         IncidentEventUnpinned = "incident.event_unpinned",
+        IncidentTaskAdded = "incident.task_added",
+        IncidentTaskUpdated = "incident.task_updated",
+        IncidentTaskDone = "incident.task_done",
+        IncidentTaskReopened = "incident.task_reopened",
+        IncidentTaskRemoved = "incident.task_removed",
     }
 }
 

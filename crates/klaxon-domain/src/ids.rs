@@ -55,6 +55,7 @@ id_type!(
     ScheduleId,
     OverrideId,
     RoleAssignmentId,
+    TaskId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

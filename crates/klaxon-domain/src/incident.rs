@@ -181,6 +181,9 @@ pub enum Refusal {
     /// The caller may not do this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// A part of the incident the change names does not exist (404), e.g. a task.
+    #[error("{0} not found")]
+    NotFound(&'static str),
 }
 
 impl Refusal {
@@ -513,6 +516,28 @@ pub fn parse_label(field: &str, s: Option<&str>) -> Result<Option<String>, Inval
     }
 }
 
+/// An optional link people open (a conference bridge, a chat channel): blank means none;
+/// otherwise an absolute http(s) URL without spaces, at most 2,000 characters.
+pub fn parse_link(field: &str, s: Option<&str>) -> Result<Option<String>, Invalid> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && s.len() <= 2000
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !rest.starts_with('/') =>
+        {
+            Ok(Some(s.to_owned()))
+        }
+        _ => Err(Invalid::new(field, "must be an http:// or https:// link")),
+    }
+}
+
 /// Per-severity definitions shown where people choose one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeverityDefinitions(BTreeMap<Severity, String>);
@@ -740,6 +765,24 @@ mod tests {
         assert!(parse_title("title", "a\nb", 200).is_err());
         assert!(parse_title("title", &"x".repeat(201), 200).is_err());
         assert_eq!(parse_label("category", Some("  ")).unwrap(), None);
+        assert_eq!(parse_link("chat_url", Some(" ")).unwrap(), None);
+        assert_eq!(
+            parse_link("chat_url", Some("https://chat.example.com/c/inc-42")).unwrap(),
+            Some("https://chat.example.com/c/inc-42".to_owned())
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "chat.example.com",
+            "https://",
+            "https://a b",
+            "ftp://x",
+        ] {
+            assert_eq!(
+                parse_link("chat_url", Some(bad)).unwrap_err().field,
+                "chat_url",
+                "{bad}"
+            );
+        }
         assert!(parse_text("note", &"x".repeat(NOTE_MAX + 1), NOTE_MAX).is_err());
     }
 }

@@ -12,13 +12,13 @@ use jiff::Timestamp;
 use klaxon_domain::alert::{AlertStatus, Urgency};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{IncidentId, RoleAssignmentId, ServiceId, UserId};
+use klaxon_domain::ids::{IncidentId, RoleAssignmentId, ServiceId, TaskId, UserId};
 use klaxon_domain::incident::{
     self as rules, COMMANDER, Impact, IncidentStatus, MILESTONES, Refusal, Severity,
 };
 use klaxon_store::{
-    Event, Incident, IncidentChange, IncidentEdit, IncidentSnapshot, NewIncident, RoleAssignment,
-    escalation_job,
+    Event, Incident, IncidentChange, IncidentEdit, IncidentSnapshot, IncidentTask, NewIncident,
+    RoleAssignment, escalation_job,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
@@ -42,6 +42,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_roles, assign_role))
         .routes(routes!(unassign_role))
         .routes(routes!(add_note))
+        .routes(routes!(list_tasks, add_task))
+        .routes(routes!(update_task, remove_task))
         .routes(routes!(pin_event, unpin_event))
         .routes(routes!(export_timeline))
         .routes(routes!(incident_settings))
@@ -82,6 +84,7 @@ fn refused(r: Refusal) -> ApiError {
             field: Some(field),
         },
         Refusal::Forbidden(m) => ApiError::Forbidden(m),
+        Refusal::NotFound(what) => ApiError::not_found(what),
     }
 }
 
@@ -196,6 +199,10 @@ pub struct Declare {
     pub impact_started_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub detected_at: Option<Timestamp>,
+    /// The conference bridge responders join (http or https).
+    pub conference_url: Option<String>,
+    /// The chat channel where the incident is worked.
+    pub chat_url: Option<String>,
 }
 
 /// Declares an incident by hand. With a service that has an escalation policy it starts
@@ -219,6 +226,8 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         .transpose()?
         .unwrap_or(default_urgency);
     let category = rules::parse_label("category", d.category.as_deref())?;
+    let conference_url = rules::parse_link("conference_url", d.conference_url.as_deref())?;
+    let chat_url = rules::parse_link("chat_url", d.chat_url.as_deref())?;
     let subcategory = rules::parse_label("subcategory", d.subcategory.as_deref())?;
     let service = match d.service_id.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -275,6 +284,8 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         mitigated_at: None,
         resolved_at: None,
         closed_at: None,
+        conference_url,
+        chat_url,
     };
     incident.milestones().check(status, now).map_err(refused)?;
     let mut events = vec![ev(
@@ -371,6 +382,13 @@ pub struct Update {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub reporter_id: Option<Option<String>>,
+    /// null clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub conference_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub chat_url: Option<Option<String>>,
 }
 
 /// Changes an incident's fields. Severity gets its own event; the rest one `incident.updated`
@@ -409,6 +427,14 @@ pub async fn update_with(
     let subcategory = u
         .subcategory
         .map(|c| rules::parse_label("subcategory", c.as_deref()))
+        .transpose()?;
+    let conference_url = u
+        .conference_url
+        .map(|c| rules::parse_link("conference_url", c.as_deref()))
+        .transpose()?;
+    let chat_url = u
+        .chat_url
+        .map(|c| rules::parse_link("chat_url", c.as_deref()))
         .transpose()?;
     let reporter = match u.reporter_id {
         None => None,
@@ -461,6 +487,14 @@ pub async fn update_with(
         if let Some(x) = reporter {
             note("reporter_id", json!(i.reporter_id), json!(x));
             i.reporter_id = x;
+        }
+        if let Some(x) = conference_url {
+            note("conference_url", json!(i.conference_url), json!(x));
+            i.conference_url = x;
+        }
+        if let Some(x) = chat_url {
+            note("chat_url", json!(i.chat_url), json!(x));
+            i.chat_url = x;
         }
         let priority = i.impact.map(|imp| matrix.priority(imp, i.urgency));
         note("priority", json!(i.priority), json!(priority));
@@ -1091,6 +1125,347 @@ async fn unpin_event(
         .parse()
         .map_err(|_| ApiError::invalid("seq", "is not a sequence number"))?;
     pin_with(&state, Who::caller(&caller), id, seq, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- tasks --------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: TaskId,
+    #[schema(value_type = String, format = Uuid)]
+    pub incident_id: IncidentId,
+    pub title: String,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub assignee_id: Option<UserId>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+    pub done: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub done_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<IncidentTask> for TaskOut {
+    fn from(t: IncidentTask) -> Self {
+        Self {
+            id: t.id,
+            incident_id: t.incident_id,
+            title: t.title,
+            assignee_id: t.assignee_id,
+            due_at: t.due_at,
+            done: t.done_at.is_some(),
+            done_at: t.done_at,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    pub title: String,
+    pub assignee_id: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+}
+
+/// What to change on a task; absent fields stay, null clears.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Option<Timestamp>>,
+    pub done: Option<bool>,
+}
+
+/// The change to one task, decided on the incident's current state.
+enum TaskChange {
+    Add(IncidentTask),
+    Update {
+        id: TaskId,
+        title: Option<String>,
+        assignee: Option<Option<UserId>>,
+        due_at: Option<Option<Timestamp>>,
+        done: Option<bool>,
+    },
+    Remove(TaskId),
+}
+
+/// Applies one task change under the incident's lock; the task as it now is (none once removed).
+async fn task_change(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    what: TaskChange,
+) -> ApiResult<Option<IncidentTask>> {
+    let now = state.clock.now();
+    let wanted = match &what {
+        TaskChange::Add(t) => t.id,
+        TaskChange::Update { id, .. } | TaskChange::Remove(id) => *id,
+    };
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        if snap.incident.status == IncidentStatus::Closed {
+            return Err(Refusal::conflict(
+                "status",
+                "a closed incident's tasks are final",
+            ));
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        let find = |tid: TaskId| {
+            snap.tasks
+                .iter()
+                .find(|t| t.id == tid)
+                .cloned()
+                .ok_or(Refusal::NotFound("task"))
+        };
+        match what {
+            TaskChange::Add(t) => {
+                c.events.push(ev(
+                    c.incident.id,
+                    now,
+                    who,
+                    EventKind::IncidentTaskAdded,
+                    json!({"task_id": t.id, "title": t.title, "user_id": t.assignee_id, "due_at": t.due_at}),
+                ));
+                c.tasks.push(t);
+            }
+            TaskChange::Update {
+                id: tid,
+                title,
+                assignee,
+                due_at,
+                done,
+            } => {
+                let old = find(tid)?;
+                let mut t = old.clone();
+                let mut changes = serde_json::Map::new();
+                if let Some(x) = title {
+                    if x != t.title {
+                        changes.insert("title".into(), json!({"from": t.title, "to": x}));
+                    }
+                    t.title = x;
+                }
+                if let Some(x) = assignee {
+                    if x != t.assignee_id {
+                        changes.insert("assignee".into(), json!({"from": t.assignee_id, "to": x}));
+                    }
+                    t.assignee_id = x;
+                }
+                if let Some(x) = due_at {
+                    if x != t.due_at {
+                        changes.insert("due".into(), json!({"from": t.due_at, "to": x}));
+                    }
+                    t.due_at = x;
+                }
+                let base = json!({"task_id": t.id, "title": t.title, "user_id": t.assignee_id});
+                if !changes.is_empty() {
+                    let mut data = base.clone();
+                    data["changes"] = Value::Object(changes);
+                    c.events.push(ev(
+                        c.incident.id,
+                        now,
+                        who,
+                        EventKind::IncidentTaskUpdated,
+                        data,
+                    ));
+                }
+                match (done, old.done_at.is_some()) {
+                    (Some(true), false) => {
+                        t.done_at = Some(now);
+                        t.done_by = Some(who.actor);
+                        c.events.push(ev(
+                            c.incident.id,
+                            now,
+                            who,
+                            EventKind::IncidentTaskDone,
+                            base,
+                        ));
+                    }
+                    (Some(false), true) => {
+                        t.done_at = None;
+                        t.done_by = None;
+                        c.events.push(ev(
+                            c.incident.id,
+                            now,
+                            who,
+                            EventKind::IncidentTaskReopened,
+                            base,
+                        ));
+                    }
+                    _ => {}
+                }
+                c.tasks.push(t);
+            }
+            TaskChange::Remove(tid) => {
+                let old = find(tid)?;
+                c.removed_tasks.push(tid);
+                c.events.push(ev(
+                    c.incident.id,
+                    now,
+                    who,
+                    EventKind::IncidentTaskRemoved,
+                    json!({"task_id": tid, "title": old.title}),
+                ));
+            }
+        }
+        Ok(c)
+    });
+    change(state, id, edit).await?;
+    let tasks = state.store.incident_tasks(id).await?;
+    Ok(tasks.into_iter().find(|t| t.id == wanted))
+}
+
+async fn task_assignee(state: &AppState, raw: Option<&str>) -> ApiResult<Option<UserId>> {
+    match raw.filter(|s| !s.is_empty()) {
+        Some(u) => existing_user(state, "assignee_id", u).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Adds a task to an incident.
+pub async fn add_task_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    t: NewTask,
+) -> ApiResult<IncidentTask> {
+    let title = rules::parse_title("title", &t.title, rules::TITLE_MAX)?;
+    let assignee = task_assignee(state, t.assignee_id.as_deref()).await?;
+    let now = state.clock.now();
+    let task = IncidentTask {
+        id: TaskId::new(now, random_bytes()),
+        incident_id: id,
+        title,
+        assignee_id: assignee,
+        due_at: t.due_at,
+        done_at: None,
+        done_by: None,
+        created_at: now,
+        created_by: who.actor,
+    };
+    task_change(state, who, id, TaskChange::Add(task))
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the new task was not stored")))
+}
+
+/// Changes a task: its title, assignee, due time, or whether it is done.
+pub async fn update_task_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    task: &str,
+    u: TaskUpdate,
+) -> ApiResult<IncidentTask> {
+    let tid = parse_id::<TaskId>(task, "task").map_err(|_| ApiError::not_found("task"))?;
+    let title = u
+        .title
+        .as_deref()
+        .map(|t| rules::parse_title("title", t, rules::TITLE_MAX))
+        .transpose()?;
+    let assignee = match u.assignee_id {
+        None => None,
+        Some(a) => Some(task_assignee(state, a.as_deref()).await?),
+    };
+    let change = TaskChange::Update {
+        id: tid,
+        title,
+        assignee,
+        due_at: u.due_at,
+        done: u.done,
+    };
+    task_change(state, who, id, change)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))
+}
+
+pub async fn remove_task_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    task: &str,
+) -> ApiResult<()> {
+    let tid = parse_id::<TaskId>(task, "task").map_err(|_| ApiError::not_found("task"))?;
+    task_change(state, who, id, TaskChange::Remove(tid))
+        .await
+        .map(|_| ())
+}
+
+/// The incident's tasks, oldest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/tasks", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = ListOf<TaskOut>), (status = 404, body = ErrorBody)))]
+async fn list_tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<TaskOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let tasks = state
+        .store
+        .incident_tasks(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok(Json(ListOf {
+        items: tasks.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Adds a task (responder). 201 with the task.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks", tag = "incidents", request_body = NewTask,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 201, body = TaskOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn add_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewTask>,
+) -> ApiResult<(StatusCode, Json<TaskOut>)> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let t = add_task_with(&state, Who::caller(&caller), id, body).await?;
+    Ok((StatusCode::CREATED, Json(t.into())))
+}
+
+/// Changes a task, or marks it done (`{"done": true}`) (responder).
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents", request_body = TaskUpdate,
+    params(("id" = String, Path, description = "Incident id"), ("task_id" = String, Path, description = "Task id")),
+    responses((status = 200, body = TaskOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn update_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, task)): Path<(String, String)>,
+    ApiJson(body): ApiJson<TaskUpdate>,
+) -> ApiResult<Json<TaskOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let t = update_task_with(&state, Who::caller(&caller), id, &task, body).await?;
+    Ok(Json(t.into()))
+}
+
+/// Removes a task (responder).
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("task_id" = String, Path, description = "Task id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn remove_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, task)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    remove_task_with(&state, Who::caller(&caller), id, &task).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

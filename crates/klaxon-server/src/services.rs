@@ -1028,6 +1028,10 @@ pub struct IncidentOut {
     pub acknowledged_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<Timestamp>,
+    /// The conference bridge responders join.
+    pub conference_url: Option<String>,
+    /// The chat channel where the incident is worked.
+    pub chat_url: Option<String>,
 }
 
 impl From<Incident> for IncidentOut {
@@ -1052,6 +1056,8 @@ impl From<Incident> for IncidentOut {
             created_at: i.created_at,
             acknowledged_at: i.acknowledged_at,
             resolved_at: i.resolved_at,
+            conference_url: i.conference_url,
+            chat_url: i.chat_url,
         }
     }
 }

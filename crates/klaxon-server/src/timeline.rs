@@ -132,6 +132,20 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
             role_name(&d["role"], rules)
         ),
         EventKind::IncidentNoteAdded => s(&d["text"]),
+        EventKind::IncidentTaskAdded => {
+            let who = if d["user_id"].is_string() {
+                format!(" for {}", person(&d["user_id"], names))
+            } else {
+                String::new()
+            };
+            format!("added a task{who}: {}", s(&d["title"]))
+        }
+        EventKind::IncidentTaskUpdated => {
+            format!("changed the task {}: {}", s(&d["title"]), changes(d))
+        }
+        EventKind::IncidentTaskDone => format!("completed the task {}", s(&d["title"])),
+        EventKind::IncidentTaskReopened => format!("reopened the task {}", s(&d["title"])),
+        EventKind::IncidentTaskRemoved => format!("removed the task {}", s(&d["title"])),
         EventKind::IncidentEventPinned => "pinned an entry".to_owned(),
         EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
         EventKind::IncidentEscalated => format!("escalated to level {}", s(&d["level"])),

@@ -859,6 +859,10 @@ struct EditForm {
     category: String,
     #[serde(default)]
     subcategory: String,
+    #[serde(default)]
+    conference_url: String,
+    #[serde(default)]
+    chat_url: String,
 }
 
 async fn edit_incident(
@@ -880,6 +884,8 @@ async fn edit_incident(
         category: Some(blank(&f.category)),
         subcategory: Some(blank(&f.subcategory)),
         reporter_id: None,
+        conference_url: Some(blank(&f.conference_url)),
+        chat_url: Some(blank(&f.chat_url)),
     };
     let r = incidents::update_with(&state, Who::user(&s.user), id, u).await;
     after(&state, &s, id, r).await

@@ -1102,6 +1102,9 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<RoleAssignment>> {
         self.do_incident_roles(id, history).await
     }
+    async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
+        self.do_incident_tasks(id).await
+    }
     async fn pin_incident_event(
         &self,
         id: IncidentId,

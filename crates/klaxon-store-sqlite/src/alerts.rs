@@ -101,6 +101,8 @@ pub(crate) fn incident_from(row: &SqliteRow) -> StoreResult<Incident> {
         mitigated_at: get_opt_ts(row, "mitigated_at")?,
         resolved_at: get_opt_ts(row, "resolved_at")?,
         closed_at: get_opt_ts(row, "closed_at")?,
+        conference_url: get(row, "conference_url")?,
+        chat_url: get(row, "chat_url")?,
     })
 }
 

@@ -67,6 +67,64 @@ async fn insert_role(tx: &mut Transaction<'_, Sqlite>, r: &RoleAssignment) -> St
     Ok(())
 }
 
+fn task_from(row: &SqliteRow) -> StoreResult<IncidentTask> {
+    let actor = |col: &str| -> StoreResult<Option<Actor>> {
+        get::<Option<String>>(row, col)?
+            .map(|s| Actor::decode(&s).ok_or_else(|| corrupt(col, &s)))
+            .transpose()
+    };
+    Ok(IncidentTask {
+        id: get_id(row, "id")?,
+        incident_id: get_id(row, "incident_id")?,
+        title: get(row, "title")?,
+        assignee_id: get::<Option<String>>(row, "assignee_id")?
+            .map(|s| s.parse().map_err(|_| corrupt("assignee_id", &s)))
+            .transpose()?,
+        due_at: get_opt_ts(row, "due_at")?,
+        done_at: get_opt_ts(row, "done_at")?,
+        done_by: actor("done_by")?,
+        created_at: get_ts(row, "created_at")?,
+        created_by: actor("created_by")?.ok_or_else(|| corrupt("created_by", "null"))?,
+    })
+}
+
+async fn tasks_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: IncidentId,
+) -> StoreResult<Vec<IncidentTask>> {
+    sqlx::query("SELECT * FROM incident_tasks WHERE incident_id = $1 ORDER BY created_at, id")
+        .bind(id.to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(task_from)
+        .collect()
+}
+
+async fn write_task(tx: &mut Transaction<'_, Sqlite>, t: &IncidentTask) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incident_tasks (id, incident_id, title, assignee_id, due_at, done_at,
+         done_by, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title,
+         assignee_id = excluded.assignee_id, due_at = excluded.due_at,
+         done_at = excluded.done_at, done_by = excluded.done_by",
+    )
+    .bind(t.id.to_string())
+    .bind(t.incident_id.to_string())
+    .bind(&t.title)
+    .bind(t.assignee_id.map(|u| u.to_string()))
+    .bind(opt_ms(t.due_at))
+    .bind(opt_ms(t.done_at))
+    .bind(t.done_by.map(|a| a.encode()))
+    .bind(to_millis(t.created_at))
+    .bind(t.created_by.encode())
+    .execute(&mut **tx)
+    .await
+    .map_err(fk_not_found)?;
+    Ok(())
+}
+
 fn opt_ms(t: Option<jiff::Timestamp>) -> Option<i64> {
     t.map(to_millis)
 }
@@ -78,7 +136,7 @@ async fn write_incident(tx: &mut Transaction<'_, Sqlite>, i: &Incident) -> Store
          severity = $6, impact = $7, priority = $8, category = $9, subcategory = $10,
          reporter_id = $11, service_id = $12, created_at = $13, impact_started_at = $14,
          detected_at = $15, acknowledged_at = $16, mitigated_at = $17, resolved_at = $18,
-         closed_at = $19
+         closed_at = $19, conference_url = $20, chat_url = $21
          WHERE id = $1",
     )
     .bind(i.id.to_string())
@@ -100,6 +158,8 @@ async fn write_incident(tx: &mut Transaction<'_, Sqlite>, i: &Incident) -> Store
     .bind(opt_ms(i.mitigated_at))
     .bind(opt_ms(i.resolved_at))
     .bind(opt_ms(i.closed_at))
+    .bind(&i.conference_url)
+    .bind(&i.chat_url)
     .execute(&mut **tx)
     .await
     .map_err(fk_not_found)?;
@@ -203,6 +263,7 @@ impl SqliteStore {
         let snapshot = IncidentSnapshot {
             incident: incident_from(&row)?,
             roles: roles_in(&mut tx, id).await?,
+            tasks: tasks_in(&mut tx, id).await?,
         };
         let c = match edit(&snapshot) {
             Ok(c) => c,
@@ -225,6 +286,17 @@ impl SqliteStore {
         }
         for r in &c.assign {
             insert_role(&mut tx, r).await?;
+        }
+        for t in &c.tasks {
+            write_task(&mut tx, t).await?;
+        }
+        for t in &c.removed_tasks {
+            sqlx::query("DELETE FROM incident_tasks WHERE id = $1 AND incident_id = $2")
+                .bind(t.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         if let Some(to) = c.alerts {
             move_alerts(&mut tx, id, to, &c).await?;
@@ -257,6 +329,18 @@ impl SqliteStore {
         .iter()
         .map(role_from)
         .collect()
+    }
+
+    pub(crate) async fn do_incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
+        self.do_incident(id).await?;
+        sqlx::query("SELECT * FROM incident_tasks WHERE incident_id = $1 ORDER BY created_at, id")
+            .bind(id.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(task_from)
+            .collect()
     }
 
     pub(crate) async fn do_pin_incident_event(

@@ -1529,6 +1529,8 @@ pub async fn a_trigger_opens_an_alert_and_an_incident(s: Arc<dyn Store>) {
             mitigated_at: None,
             resolved_at: None,
             closed_at: None,
+            conference_url: None,
+            chat_url: None,
         }
     );
     assert!(

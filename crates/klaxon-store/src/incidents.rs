@@ -2,7 +2,7 @@
 use jiff::Timestamp;
 use klaxon_domain::alert::AlertStatus;
 use klaxon_domain::event::{Actor, NewEvent};
-use klaxon_domain::ids::{IncidentId, RoleAssignmentId, UserId};
+use klaxon_domain::ids::{IncidentId, RoleAssignmentId, TaskId, UserId};
 use klaxon_domain::incident::Refusal;
 use serde::Serialize;
 
@@ -23,11 +23,28 @@ pub struct RoleAssignment {
     pub ended_by: Option<Actor>,
 }
 
-/// An incident as a change sees it: its row and who holds its roles now.
+/// Something to do during an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentTask {
+    pub id: TaskId,
+    pub incident_id: IncidentId,
+    pub title: String,
+    pub assignee_id: Option<UserId>,
+    pub due_at: Option<Timestamp>,
+    /// Done when set.
+    pub done_at: Option<Timestamp>,
+    pub done_by: Option<Actor>,
+    pub created_at: Timestamp,
+    pub created_by: Actor,
+}
+
+/// An incident as a change sees it: its row, who holds its roles now, and its tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentSnapshot {
     pub incident: Incident,
     pub roles: Vec<RoleAssignment>,
+    /// Oldest first.
+    pub tasks: Vec<IncidentTask>,
 }
 
 impl IncidentSnapshot {
@@ -47,6 +64,10 @@ pub struct IncidentChange {
     pub assign: Vec<RoleAssignment>,
     /// Current holders whose role ends now: (role, user).
     pub unassign: Vec<(String, UserId)>,
+    /// Tasks to write (new ones, or new versions of existing ones).
+    pub tasks: Vec<IncidentTask>,
+    /// Tasks to remove.
+    pub removed_tasks: Vec<TaskId>,
     /// Moves the incident's open alerts along with it (acknowledged or resolved).
     pub alerts: Option<AlertStatus>,
     /// Jobs to enqueue (an escalation that starts again on reopen).
@@ -63,6 +84,8 @@ impl IncidentChange {
             incident: snapshot.incident.clone(),
             assign: Vec::new(),
             unassign: Vec::new(),
+            tasks: Vec::new(),
+            removed_tasks: Vec::new(),
             alerts: None,
             jobs: Vec::new(),
             events: Vec::new(),

@@ -276,6 +276,9 @@ pub struct Incident {
     pub mitigated_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
+    /// Where responders talk: a conference bridge and a chat channel.
+    pub conference_url: Option<String>,
+    pub chat_url: Option<String>,
 }
 
 impl Incident {

@@ -13,7 +13,7 @@ use klaxon_domain::incident::{IncidentStatus, Refusal, stamp_move};
 use crate::{
     Alert, AlertFilter, ApiToken, Claimed, ContactMethod, Enqueued, EscalationPolicy,
     EscalationStep, Event, Incident, IncidentChange, IncidentEdit, IncidentFilter,
-    IncidentSnapshot, Integration, Job, MaintenanceWindow, NewApiToken, NewIncident,
+    IncidentSnapshot, IncidentTask, Integration, Job, MaintenanceWindow, NewApiToken, NewIncident,
     NewIntegration, NewJob, NewNotification, NewSession, NewUser, Notification, NotificationRule,
     Page, Pruned, RoleAssignment, ScheduleOverride, ScheduleRecord, ScheduleWithOverrides,
     SendResult, Service, Session, StoreError, StoreResult, User, UserCredentials, Write, WriteAck,
@@ -418,6 +418,8 @@ pub trait Store: Send + Sync + 'static {
         id: IncidentId,
         history: bool,
     ) -> StoreResult<Vec<RoleAssignment>>;
+    /// The incident's tasks, oldest first. `NotFound` without the incident.
+    async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>>;
     /// Pins or unpins an event of the incident's timeline, writing `event`. `NotFound` when
     /// `seq` is not an event of this incident.
     async fn pin_incident_event(

@@ -34,6 +34,8 @@ fn declared(title: &str, reporter: UserId) -> Incident {
         mitigated_at: None,
         resolved_at: None,
         closed_at: None,
+        conference_url: Some("https://meet.example.com/checkout".into()),
+        chat_url: None,
     }
 }
 
