@@ -48,6 +48,9 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/roles", post(assign_role))
         .route("/incidents/{id}/roles/remove", post(unassign_role))
         .route("/incidents/{id}/notes", post(add_note))
+        .route("/incidents/{id}/tasks", post(add_task))
+        .route("/incidents/{id}/tasks/{task}/done", post(task_done))
+        .route("/incidents/{id}/tasks/{task}/remove", post(remove_task))
         .route("/incidents/{id}/timeline/{seq}/pin", post(pin))
         .route("/incidents/{id}/timeline.md", get(export))
         .route("/incidents/{id}/live", get(live))
@@ -333,6 +336,10 @@ struct DeclareForm {
     service_id: String,
     #[serde(default)]
     commander_id: String,
+    #[serde(default)]
+    conference_url: String,
+    #[serde(default)]
+    chat_url: String,
 }
 
 async fn render_declare(
@@ -397,6 +404,8 @@ async fn declare(
         subcategory: blank(&f.subcategory),
         service_id: blank(&f.service_id),
         commander_id: blank(&f.commander_id),
+        conference_url: blank(&f.conference_url),
+        chat_url: blank(&f.chat_url),
         ..Default::default()
     };
     match incidents::declare_with(&state, Who::user(&s.user), d).await {
@@ -439,6 +448,15 @@ struct RoleRow {
     user_id: String,
     user_name: String,
     since: Timestamp,
+}
+
+struct TaskRow {
+    id: String,
+    title: String,
+    assignee: Option<String>,
+    due: Option<String>,
+    overdue: bool,
+    done: bool,
 }
 
 struct MilestoneRow {
@@ -502,6 +520,7 @@ struct IncidentPage {
     role_defs: Vec<(String, String)>,
     users: Vec<(String, String)>,
     milestones: Vec<MilestoneRow>,
+    tasks: Vec<TaskRow>,
     commander_needed: bool,
     can_respond: bool,
     can_acknowledge: bool,
@@ -577,9 +596,12 @@ pub(crate) async fn render_incident(
     let notifications = crate::web_oncall::notification_rows(state, notifications).await?;
     let events = incidents::all_events(state, id).await?;
     let roles = state.store.incident_roles(id, false).await?;
+    let tasks = state.store.incident_tasks(id).await?;
     let mut people: Vec<_> = roles.iter().map(|r| r.user_id).collect();
     people.extend(incident.reporter_id);
+    people.extend(tasks.iter().filter_map(|t| t.assignee_id));
     let names = incidents::names(state, &events, &people).await;
+    let now = state.clock.now();
     let filter = FILTERS
         .iter()
         .find(|(key, _, _)| Some(*key) == filter)
@@ -684,6 +706,24 @@ pub(crate) async fn render_incident(
                 name: n,
                 label: milestone_label(n),
                 value: local_input(m.get(n)),
+            })
+            .collect(),
+        tasks: tasks
+            .iter()
+            .map(|t| TaskRow {
+                id: t.id.to_string(),
+                title: t.title.clone(),
+                assignee: t.assignee_id.map(|u| {
+                    names
+                        .get(&u.to_string())
+                        .cloned()
+                        .unwrap_or_else(|| u.to_string())
+                }),
+                due: t
+                    .due_at
+                    .map(|d| d.strftime("%Y-%m-%d %H:%M UTC").to_string()),
+                overdue: t.done_at.is_none() && t.due_at.is_some_and(|d| d < now),
+                done: t.done_at.is_some(),
             })
             .collect(),
         filter: filter.0.to_owned(),
@@ -911,17 +951,9 @@ async fn edit_milestones(
             continue;
         }
         // datetime-local sends minutes, or seconds with step=1; both are UTC here.
-        let parsed = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", v)
-            .or_else(|_| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", v))
-            .ok()
-            .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
-            .map(|z| z.timestamp());
-        match parsed {
-            Some(t) => edits.push((name, Some(t))),
-            None => {
-                let e = ApiError::invalid(name, "is not a date and time (YYYY-MM-DDTHH:MM, UTC)");
-                return after(&state, &s, id, Err::<(), _>(e)).await;
-            }
+        match utc_input(name, v) {
+            Ok(t) => edits.push((name, t)),
+            Err(e) => return after(&state, &s, id, Err::<(), _>(e)).await,
         }
     }
     // Only what changed, so an untouched form field is not an edit.
@@ -1003,6 +1035,89 @@ async fn add_note(
         Err(r) => return Ok(r),
     };
     let r = incidents::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some()).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct TaskForm {
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    assignee_id: String,
+    #[serde(default)]
+    due_at: String,
+    #[serde(default)]
+    done: String,
+}
+
+/// A `datetime-local` value (UTC here), or a refusal naming `field`.
+fn utc_input(field: &str, v: &str) -> Result<Option<Timestamp>, ApiError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", v)
+        .or_else(|_| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", v))
+        .ok()
+        .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
+        .map(|z| Some(z.timestamp()))
+        .ok_or_else(|| ApiError::invalid(field, "is not a date and time (YYYY-MM-DDTHH:MM, UTC)"))
+}
+
+async fn add_task(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<TaskForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "add tasks") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = match utc_input("due_at", &f.due_at) {
+        Ok(due_at) => {
+            let t = incidents::NewTask {
+                title: f.title,
+                assignee_id: blank(&f.assignee_id),
+                due_at,
+            };
+            incidents::add_task_with(&state, Who::user(&s.user), id, t).await
+        }
+        Err(e) => Err(e),
+    };
+    after(&state, &s, id, r).await
+}
+
+async fn task_done(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, task)): Path<(String, String)>,
+    Form(f): Form<TaskForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "change tasks") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let u = incidents::TaskUpdate {
+        done: Some(f.done == "true"),
+        ..Default::default()
+    };
+    let r = incidents::update_task_with(&state, Who::user(&s.user), id, &task, u).await;
+    after(&state, &s, id, r).await
+}
+
+async fn remove_task(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, task)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "remove tasks") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::remove_task_with(&state, Who::user(&s.user), id, &task).await;
     after(&state, &s, id, r).await
 }
 

@@ -400,6 +400,18 @@ async fn two_browsers_run_an_incident_and_see_each_other_live() {
         .await;
     b.wait_contains("#timeline .note", "Rolled back deploy 4411")
         .await;
+    // A adds a task for Bob; it appears on B's page.
+    a.click("#task-panel summary").await;
+    a.type_into("#task-title", "Page the payments vendor").await;
+    a.click(&format!("#task-assignee option[value='{bob_id}']"))
+        .await;
+    a.click("#add-task").await;
+    a.wait_contains("[data-testid=task]", "Page the payments vendor")
+        .await;
+    b.wait_contains("[data-testid=task]", "Page the payments vendor")
+        .await;
+    b.wait_contains("#timeline", "added a task for Someone")
+        .await;
     assert_eq!(
         b.exec("return window.__same_page === true;", json!([]))
             .await,
