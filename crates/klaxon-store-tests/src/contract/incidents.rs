@@ -538,3 +538,90 @@ pub async fn incident_lists_filter_by_severity_time_text_and_person(s: Arc<dyn S
     assert_eq!(paged, vec![ids[2], ids[1], ids[0]]);
     assert_eq!(rest.next, None);
 }
+
+/// Tasks are written, changed and removed through a change, seen by the next change, and
+/// read back oldest first; an unknown assignee fails the whole change.
+pub async fn incident_tasks_are_kept_with_their_incident(s: Arc<dyn Store>) {
+    use klaxon_domain::ids::TaskId;
+    let ada = person(&s, "ada@example.com").await;
+    let id = declare(&s, declared("db down", ada.id), vec![]).await.id;
+    let task = |title: &str, minute: i64, n: u8| IncidentTask {
+        id: TaskId::new(mins(minute), [n; 10]),
+        incident_id: id,
+        title: title.into(),
+        assignee_id: Some(ada.id),
+        due_at: Some(mins(90)),
+        done_at: None,
+        done_by: None,
+        created_at: mins(minute),
+        created_by: Actor::User(ada.id),
+    };
+    let (first, second) = (task("fail over", 11, 1), task("tell support", 12, 2));
+    let (f, sec) = (first.clone(), second.clone());
+    s.change_incident(
+        id,
+        Box::new(move |snap: &IncidentSnapshot| {
+            assert!(snap.tasks.is_empty());
+            let mut c = IncidentChange::of(snap, mins(12), Actor::System);
+            c.tasks = vec![f, sec];
+            Ok(c)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        s.incident_tasks(id).await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+
+    // Done, and the other removed; the change sees both tasks.
+    let done = IncidentTask {
+        done_at: Some(mins(20)),
+        done_by: Some(Actor::User(ada.id)),
+        assignee_id: None,
+        ..first.clone()
+    };
+    let (d, gone) = (done.clone(), second.id);
+    s.change_incident(
+        id,
+        Box::new(move |snap: &IncidentSnapshot| {
+            assert_eq!(snap.tasks.len(), 2);
+            let mut c = IncidentChange::of(snap, mins(20), Actor::System);
+            c.tasks = vec![d];
+            c.removed_tasks = vec![gone];
+            Ok(c)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(s.incident_tasks(id).await.unwrap(), vec![done.clone()]);
+
+    // An assignee who does not exist: NotFound, and nothing of the change is written.
+    let ghost = IncidentTask {
+        assignee_id: Some(UserId::new(t0(), rnd())),
+        ..task("ghost", 30, 3)
+    };
+    let err = s
+        .change_incident(
+            id,
+            Box::new(move |snap: &IncidentSnapshot| {
+                let mut c = IncidentChange::of(snap, mins(30), Actor::System);
+                c.incident.title = "changed".into();
+                c.tasks = vec![ghost];
+                Ok(c)
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(s.incident(id).await.unwrap().title, "db down");
+    assert_eq!(s.incident_tasks(id).await.unwrap(), vec![done]);
+    assert!(
+        s.incident_tasks(IncidentId::new(t0(), rnd()))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+}
