@@ -1,6 +1,6 @@
-//! Client commands for incidents: listing and declaring them, their fields, lifecycle,
-//! milestones, roles, notes and pins, the timeline (as JSON or Markdown) and the incident
-//! settings (what severities mean, the priority matrix, the roles).
+//! Client commands for incidents: listing and declaring them, their fields and links,
+//! lifecycle, milestones, roles, tasks, notes and pins, the timeline (as JSON or Markdown) and
+//! the incident settings (what severities mean, the priority matrix, the roles).
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
@@ -91,6 +91,12 @@ pub enum IncidentsCommand {
         /// When it was detected (RFC 3339; default: now).
         #[arg(long)]
         detected_at: Option<String>,
+        /// The conference bridge responders join (an http:// or https:// link).
+        #[arg(long)]
+        conference_url: Option<String>,
+        /// The chat channel where the incident is worked (an http:// or https:// link).
+        #[arg(long)]
+        chat_url: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -121,6 +127,12 @@ pub enum IncidentsCommand {
         /// The reporter's user id; an empty string clears it.
         #[arg(long)]
         reporter: Option<String>,
+        /// The conference bridge (an http:// or https:// link); an empty string clears it.
+        #[arg(long)]
+        conference_url: Option<String>,
+        /// The chat channel (an http:// or https:// link); an empty string clears it.
+        #[arg(long)]
+        chat_url: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -220,6 +232,17 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The incident's tasks, oldest first.
+    Tasks {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add, change, finish or remove one of the incident's tasks.
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
+    },
     /// Add a note to the timeline ("-" reads it from standard input).
     Note {
         id: String,
@@ -284,6 +307,65 @@ pub enum IncidentsCommand {
     },
     /// What severities mean here, the priority matrix and the roles incidents can have.
     Settings {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCommand {
+    /// Add a task to an incident.
+    Add {
+        /// The incident's id.
+        id: String,
+        #[arg(long)]
+        title: String,
+        /// Who does it (user id).
+        #[arg(long)]
+        assignee: Option<String>,
+        /// When it is due (RFC 3339).
+        #[arg(long)]
+        due: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a task; options left out keep their value.
+    Update {
+        /// The incident's id.
+        id: String,
+        task_id: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// Who does it (user id); "none" clears it.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// When it is due (RFC 3339); "none" clears it.
+        #[arg(long)]
+        due: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Mark a task done.
+    Done {
+        /// The incident's id.
+        id: String,
+        task_id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Mark a done task as not done again.
+    Undo {
+        /// The incident's id.
+        id: String,
+        task_id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove a task.
+    Remove {
+        /// The incident's id.
+        id: String,
+        task_id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -429,6 +511,11 @@ fn incident_text(v: &Value, roles: &Value, names: &BTreeMap<String, String>) -> 
     if let Some(d) = v["description"].as_str().filter(|d| !d.is_empty()) {
         out += &format!("\n{d}\n");
     }
+    out += &format!(
+        "\nlinks:\n  conference  {}\n  chat        {}\n",
+        text(&v["conference_url"]),
+        text(&v["chat_url"])
+    );
     out += &format!("\nmilestones:\n{}\n", milestones_text(&v["milestones"]));
     let roles = roles.as_array().map(Vec::as_slice).unwrap_or_default();
     out += "\nroles:\n";
@@ -482,8 +569,8 @@ fn clearable(raw: Option<String>) -> Option<Value> {
     raw.map(|s| if s.is_empty() { Value::Null } else { s.into() })
 }
 
-/// `Some(null)` for "none" (clears the milestone), the time otherwise.
-fn milestone(raw: Option<String>) -> Option<Value> {
+/// `Some(null)` for "none" (clears the milestone, assignee or due time), the value otherwise.
+fn none_clears(raw: Option<String>) -> Option<Value> {
     raw.map(|s| {
         if s.eq_ignore_ascii_case("none") {
             Value::Null
@@ -662,6 +749,8 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             reporter,
             impact_started_at,
             detected_at,
+            conference_url,
+            chat_url,
             client,
         } => {
             let c = Client::new(&client)?;
@@ -683,6 +772,8 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     ("reporter_id", reporter.map(Value::from)),
                     ("impact_started_at", impact_started_at.map(Value::from)),
                     ("detected_at", detected_at.map(Value::from)),
+                    ("conference_url", conference_url.map(Value::from)),
+                    ("chat_url", chat_url.map(Value::from)),
                 ],
             );
             let v = c
@@ -701,6 +792,8 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             category,
             subcategory,
             reporter,
+            conference_url,
+            chat_url,
             client,
         } => {
             let mut body = json!({});
@@ -715,6 +808,8 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     ("category", clearable(category)),
                     ("subcategory", clearable(subcategory)),
                     ("reporter_id", clearable(reporter)),
+                    ("conference_url", clearable(conference_url)),
+                    ("chat_url", clearable(chat_url)),
                 ],
             );
             if body.as_object().is_some_and(|o| o.is_empty()) {
@@ -770,13 +865,13 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             set(
                 &mut body,
                 vec![
-                    ("impact_started_at", milestone(impact_started_at)),
-                    ("detected_at", milestone(detected_at)),
-                    ("declared_at", milestone(declared_at)),
-                    ("acknowledged_at", milestone(acknowledged_at)),
-                    ("mitigated_at", milestone(mitigated_at)),
-                    ("resolved_at", milestone(resolved_at)),
-                    ("closed_at", milestone(closed_at)),
+                    ("impact_started_at", none_clears(impact_started_at)),
+                    ("detected_at", none_clears(detected_at)),
+                    ("declared_at", none_clears(declared_at)),
+                    ("acknowledged_at", none_clears(acknowledged_at)),
+                    ("mitigated_at", none_clears(mitigated_at)),
+                    ("resolved_at", none_clears(resolved_at)),
+                    ("closed_at", none_clears(closed_at)),
                 ],
             );
             let c = Client::new(&client)?;
@@ -875,6 +970,22 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 format!("{user} is no longer {role} of incident #{}", v["number"])
             })
         }
+        IncidentsCommand::Tasks { id, client } => {
+            let c = Client::new(&client)?;
+            let v = c.get(&format!("/api/v1/incidents/{id}/tasks")).await?;
+            if client.json {
+                return print_or(&client, &v, |_| String::new());
+            }
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                println!("no tasks");
+                return Ok(());
+            }
+            let names = names(&c, assignees(&items)).await;
+            println!("{}", tasks_table(&items, &names));
+            Ok(())
+        }
+        IncidentsCommand::Task { command } => task(command).await,
         IncidentsCommand::Note {
             id,
             text: note,
@@ -994,4 +1105,153 @@ async fn pin(client: &ClientArgs, id: &str, seq: i64, pinned: bool) -> anyhow::R
         let done = if pinned { "pinned" } else { "unpinned" };
         format!("{done} entry {seq}")
     })
+}
+
+const TASK_COLS: &[&str] = &["id", "title", "assignee", "due", "done"];
+
+fn assignees(tasks: &[Value]) -> impl Iterator<Item = String> + '_ {
+    tasks
+        .iter()
+        .filter_map(|t| t["assignee_id"].as_str().map(str::to_owned))
+}
+
+/// Tasks for people: the assignee by name (or id when the name is unknown).
+fn tasks_table(tasks: &[Value], names: &BTreeMap<String, String>) -> String {
+    let rows: Value = tasks
+        .iter()
+        .map(|t| {
+            let assignee = t["assignee_id"]
+                .as_str()
+                .map(|id| names.get(id).map_or(id, String::as_str));
+            json!({
+                "id": t["id"],
+                "title": t["title"],
+                "assignee": assignee,
+                "due": t["due_at"],
+                "done": if t["done"] == true { "yes" } else { "no" },
+            })
+        })
+        .collect();
+    table(&rows, TASK_COLS)
+}
+
+/// Prints a task answer: the API's JSON, or a heading and the task as a one-row table.
+async fn print_task(
+    c: &Client,
+    client: &ClientArgs,
+    v: &Value,
+    heading: &str,
+) -> anyhow::Result<()> {
+    if client.json {
+        return print_or(client, v, |_| String::new());
+    }
+    let tasks = [v.clone()];
+    let names = names(c, assignees(&tasks)).await;
+    println!("{heading}\n{}", tasks_table(&tasks, &names));
+    Ok(())
+}
+
+/// Marks a task done or not done.
+async fn task_done(client: &ClientArgs, id: &str, task_id: &str, done: bool) -> anyhow::Result<()> {
+    let c = Client::new(client)?;
+    let v = c
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}/tasks/{}", urlencode(task_id)),
+            Some(json!({"done": done})),
+        )
+        .await?;
+    let heading = if done {
+        "marked the task done"
+    } else {
+        "marked the task not done"
+    };
+    print_task(&c, client, &v, heading).await
+}
+
+async fn task(cmd: TaskCommand) -> anyhow::Result<()> {
+    match cmd {
+        TaskCommand::Add {
+            id,
+            title,
+            assignee,
+            due,
+            client,
+        } => {
+            let mut body = json!({"title": title});
+            set(
+                &mut body,
+                vec![
+                    ("assignee_id", assignee.map(Value::from)),
+                    ("due_at", due.map(Value::from)),
+                ],
+            );
+            let c = Client::new(&client)?;
+            let v = c
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/tasks"),
+                    Some(body),
+                )
+                .await?;
+            print_task(&c, &client, &v, "added the task").await
+        }
+        TaskCommand::Update {
+            id,
+            task_id,
+            title,
+            assignee,
+            due,
+            client,
+        } => {
+            let mut body = json!({});
+            set(
+                &mut body,
+                vec![
+                    ("title", title.map(Value::from)),
+                    ("assignee_id", none_clears(assignee)),
+                    ("due_at", none_clears(due)),
+                ],
+            );
+            if body.as_object().is_some_and(|o| o.is_empty()) {
+                bail!("nothing to change: give at least one of the options (see --help)");
+            }
+            let c = Client::new(&client)?;
+            let v = c
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/incidents/{id}/tasks/{}", urlencode(&task_id)),
+                    Some(body),
+                )
+                .await?;
+            print_task(&c, &client, &v, "changed the task").await
+        }
+        TaskCommand::Done {
+            id,
+            task_id,
+            client,
+        } => task_done(&client, &id, &task_id, true).await,
+        TaskCommand::Undo {
+            id,
+            task_id,
+            client,
+        } => task_done(&client, &id, &task_id, false).await,
+        TaskCommand::Remove {
+            id,
+            task_id,
+            client,
+        } => {
+            // The API answers 204; `--json` prints what was removed.
+            Client::new(&client)?
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/incidents/{id}/tasks/{}", urlencode(&task_id)),
+                    None,
+                )
+                .await?;
+            print_or(&client, &json!({"removed": task_id}), |_| {
+                format!("removed task {task_id}")
+            })
+        }
+    }
 }

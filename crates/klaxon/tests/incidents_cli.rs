@@ -1,5 +1,6 @@
-//! `klaxon incidents …` against a running server: declaring, changing fields, lifecycle moves,
-//! milestones, roles, notes, pins, the timeline as JSON and Markdown, and incident settings.
+//! `klaxon incidents …` against a running server: declaring, changing fields and links,
+//! lifecycle moves, milestones, roles, tasks, notes, pins, the timeline as JSON and Markdown,
+//! and incident settings.
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -494,5 +495,304 @@ fn reopening_a_resolved_incident_that_was_mitigated() {
     assert_eq!(reopened["status"], "acknowledged");
     assert!(reopened["milestones"]["mitigated_at"].is_null());
     assert!(reopened["milestones"]["resolved_at"].is_null());
+    assert!(terminate(server).success());
+}
+
+/// Tasks (added, listed, changed, done, undone, removed; a bad assignee refused) and the
+/// conference and chat links (set on declaration, cleared and changed by an update).
+#[test]
+fn incident_tasks_and_links_through_the_cli() {
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    let (grace, _) = responder(&server, "grace@example.com");
+
+    // Links: set when declaring, shown to people.
+    let out = stdout(&run(&[
+        "incidents",
+        "declare",
+        "--title",
+        "Queue backlog",
+        "--severity",
+        "SEV3",
+        "--conference-url",
+        "https://meet.example.com/queue",
+        "--chat-url",
+        "https://chat.example.com/c/queue",
+    ]));
+    for needle in [
+        "declared incident #1",
+        "conference  https://meet.example.com/queue",
+        "chat        https://chat.example.com/c/queue",
+    ] {
+        assert!(out.contains(needle), "{needle:?} not in\n{out}");
+    }
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let id = id.as_str();
+    let shown = json_of(&run(&["incidents", "show", id, "--json"]));
+    assert_eq!(shown["conference_url"], "https://meet.example.com/queue");
+    assert_eq!(shown["chat_url"], "https://chat.example.com/c/queue");
+    refused(
+        &run(&[
+            "incidents",
+            "declare",
+            "--title",
+            "x",
+            "--severity",
+            "SEV4",
+            "--chat-url",
+            "ftp://chat.example.com",
+        ]),
+        &["400", "chat_url", "http"],
+    );
+
+    // An empty string clears a link; the other stays.
+    let updated = json_of(&run(&[
+        "incidents",
+        "update",
+        id,
+        "--conference-url",
+        "",
+        "--json",
+    ]));
+    assert!(updated["conference_url"].is_null(), "{updated}");
+    assert_eq!(updated["chat_url"], "https://chat.example.com/c/queue");
+    let updated = json_of(&run(&[
+        "incident",
+        "update",
+        id,
+        "--chat-url",
+        "https://chat.example.com/c/queue-2",
+        "--json",
+    ]));
+    assert_eq!(updated["chat_url"], "https://chat.example.com/c/queue-2");
+    assert!(updated["conference_url"].is_null(), "{updated}");
+    refused(
+        &run(&["incidents", "update", id, "--conference-url", "meet"]),
+        &["400", "conference_url"],
+    );
+    let shown = stdout(&run(&["incidents", "show", id]));
+    for needle in [
+        "conference  -",
+        "chat        https://chat.example.com/c/queue-2",
+    ] {
+        assert!(shown.contains(needle), "{needle:?} not in\n{shown}");
+    }
+
+    // No tasks yet.
+    let tasks = json_of(&run(&["incidents", "tasks", id, "--json"]));
+    assert!(tasks["items"].as_array().unwrap().is_empty(), "{tasks}");
+    assert_eq!(stdout(&run(&["incidents", "tasks", id])).trim(), "no tasks");
+
+    // Added: one assigned and due, one bare (in human output).
+    let first = json_of(&run(&[
+        "incidents",
+        "task",
+        "add",
+        id,
+        "--title",
+        "Drain the dead-letter queue",
+        "--assignee",
+        &grace,
+        "--due",
+        "2030-01-01T00:00:00Z",
+        "--json",
+    ]));
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["incident_id"], id);
+    assert_eq!(first["title"], "Drain the dead-letter queue");
+    assert_eq!(first["assignee_id"], grace.as_str());
+    assert_eq!(first["due_at"], "2030-01-01T00:00:00Z");
+    assert_eq!(first["done"], false);
+    let out = stdout(&run(&[
+        "incident",
+        "task",
+        "add",
+        id,
+        "--title",
+        "Tell the support team",
+    ]));
+    assert!(
+        out.contains("added the task") && out.contains("Tell the support team"),
+        "{out}"
+    );
+
+    // Listed oldest first; people see the assignee's name.
+    let tasks = json_of(&run(&["incidents", "tasks", id, "--json"]));
+    let items = tasks["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{tasks}");
+    assert_eq!(items[0]["id"], first_id.as_str());
+    assert_eq!(items[1]["title"], "Tell the support team");
+    assert!(items[1]["assignee_id"].is_null() && items[1]["due_at"].is_null());
+    let second_id = items[1]["id"].as_str().unwrap().to_owned();
+    let listed = stdout(&run(&["incidents", "tasks", id]));
+    for needle in [
+        "ID",
+        "TITLE",
+        "ASSIGNEE",
+        "DUE",
+        "DONE",
+        first_id.as_str(),
+        "Drain the dead-letter queue",
+        "Grace Responder",
+        "2030-01-01T00:00:00Z",
+        "Tell the support team",
+    ] {
+        assert!(listed.contains(needle), "{needle:?} not in\n{listed}");
+    }
+
+    // A bad assignee is refused, by the API, naming the field; nothing is added.
+    refused(
+        &run(&[
+            "incidents",
+            "task",
+            "add",
+            id,
+            "--title",
+            "Nobody's",
+            "--assignee",
+            "00000000-0000-0000-0000-000000000000",
+        ]),
+        &["400", "assignee_id", "no user has this id"],
+    );
+    refused(
+        &run(&[
+            "incidents",
+            "task",
+            "update",
+            id,
+            &first_id,
+            "--assignee",
+            "not-a-user",
+        ]),
+        &["400", "assignee_id"],
+    );
+    refused(
+        &run(&[
+            "incidents",
+            "task",
+            "add",
+            id,
+            "--title",
+            "Late",
+            "--due",
+            "tomorrow",
+        ]),
+        &["400", "due_at"],
+    );
+    let tasks = json_of(&run(&["incidents", "tasks", id, "--json"]));
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 2, "{tasks}");
+
+    // Changed: title, assignee and due time, then the assignee and due time cleared.
+    let changed = json_of(&run(&[
+        "incidents",
+        "task",
+        "update",
+        id,
+        &second_id,
+        "--title",
+        "Tell support and sales",
+        "--assignee",
+        &grace,
+        "--due",
+        "2031-02-03T04:05:06Z",
+        "--json",
+    ]));
+    assert_eq!(changed["title"], "Tell support and sales");
+    assert_eq!(changed["assignee_id"], grace.as_str());
+    assert_eq!(changed["due_at"], "2031-02-03T04:05:06Z");
+    let changed = json_of(&run(&[
+        "incidents",
+        "task",
+        "update",
+        id,
+        &second_id,
+        "--assignee",
+        "none",
+        "--due",
+        "none",
+        "--json",
+    ]));
+    assert_eq!(changed["title"], "Tell support and sales");
+    assert!(changed["assignee_id"].is_null(), "{changed}");
+    assert!(changed["due_at"].is_null(), "{changed}");
+    refused(
+        &run(&["incidents", "task", "update", id, &second_id]),
+        &["nothing to change"],
+    );
+
+    // Done, and undone.
+    let done = json_of(&run(&[
+        "incidents",
+        "task",
+        "done",
+        id,
+        &first_id,
+        "--json",
+    ]));
+    assert_eq!(done["done"], true);
+    assert!(done["done_at"].is_string(), "{done}");
+    let listed = stdout(&run(&["incidents", "tasks", id]));
+    let row = listed.lines().find(|l| l.contains(&first_id)).unwrap();
+    assert!(row.trim_end().ends_with("yes"), "{listed}");
+    let undone = stdout(&run(&["incidents", "task", "undo", id, &first_id]));
+    assert!(undone.contains("not done"), "{undone}");
+    let tasks = json_of(&run(&["incidents", "tasks", id, "--json"]));
+    assert_eq!(tasks["items"][0]["done"], false, "{tasks}");
+    assert!(tasks["items"][0]["done_at"].is_null(), "{tasks}");
+
+    // Removed: gone from the list, and a second removal finds nothing.
+    let removed = json_of(&run(&[
+        "incidents",
+        "task",
+        "remove",
+        id,
+        &second_id,
+        "--json",
+    ]));
+    assert_eq!(removed, serde_json::json!({"removed": second_id}));
+    let tasks = json_of(&run(&["incidents", "tasks", id, "--json"]));
+    let ids: Vec<&str> = tasks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![first_id.as_str()]);
+    refused(
+        &run(&["incidents", "task", "remove", id, &second_id]),
+        &["404", "task"],
+    );
+
+    // Every change is on the timeline.
+    let timeline = json_of(&run(&["incidents", "timeline", id, "--json"]));
+    let kinds: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| k.starts_with("incident.task_"))
+        .collect();
+    for kind in [
+        "incident.task_added",
+        "incident.task_updated",
+        "incident.task_done",
+        "incident.task_reopened",
+        "incident.task_removed",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} not in {kinds:?}");
+    }
+
+    // A closed incident's tasks are final.
+    json_of(&run(&["incidents", "resolve", id, "--json"]));
+    json_of(&run(&["incidents", "close", id, "--json"]));
+    refused(
+        &run(&["incidents", "task", "done", id, &first_id]),
+        &["409", "final"],
+    );
     assert!(terminate(server).success());
 }
