@@ -88,6 +88,12 @@ fn refused(r: Refusal) -> ApiError {
     }
 }
 
+/// Times are kept to the millisecond: cut input to that, so what is compared and recorded is
+/// what is stored.
+fn ms(t: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
+}
+
 fn ev(id: IncidentId, at: Timestamp, who: Who, kind: EventKind, data: Value) -> NewEvent {
     NewEvent::new(SubjectType::Incident, id, at, who.actor, kind, data)
 }
@@ -278,8 +284,8 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         alert_count: 0,
         opened_by_alert: false,
         created_at: now,
-        impact_started_at: d.impact_started_at,
-        detected_at: Some(d.detected_at.unwrap_or(now)),
+        impact_started_at: d.impact_started_at.map(ms),
+        detected_at: Some(d.detected_at.map_or(now, ms)),
         acknowledged_at: (!pages).then_some(now),
         mitigated_at: None,
         resolved_at: None,
@@ -715,6 +721,7 @@ pub async fn milestones_with(
     id: IncidentId,
     edits: Vec<(&'static str, Option<Timestamp>)>,
 ) -> ApiResult<Incident> {
+    let edits: Vec<_> = edits.into_iter().map(|(n, at)| (n, at.map(ms))).collect();
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         let mut m = snap.incident.milestones();
@@ -1227,7 +1234,16 @@ async fn task_change(
                 .ok_or(Refusal::NotFound("task"))
         };
         match what {
-            TaskChange::Add(t) => {
+            TaskChange::Add(mut t) => {
+                // Tasks list oldest first: one added in the same millisecond as the last
+                // goes a millisecond after it.
+                if let Some(last) = snap.tasks.iter().map(|x| x.created_at).max()
+                    && t.created_at <= last
+                {
+                    t.created_at = last
+                        .checked_add(jiff::SignedDuration::from_millis(1))
+                        .unwrap_or(last);
+                }
                 c.events.push(ev(
                     c.incident.id,
                     now,
@@ -1345,7 +1361,7 @@ pub async fn add_task_with(
         incident_id: id,
         title,
         assignee_id: assignee,
-        due_at: t.due_at,
+        due_at: t.due_at.map(ms),
         done_at: None,
         done_by: None,
         created_at: now,
@@ -1378,7 +1394,7 @@ pub async fn update_task_with(
         id: tid,
         title,
         assignee,
-        due_at: u.due_at,
+        due_at: u.due_at.map(|d| d.map(ms)),
         done: u.done,
     };
     task_change(state, who, id, change)
@@ -1555,6 +1571,16 @@ pub async fn names(
             .and_then(|s| s.parse().ok())
         {
             ids.push(u);
+        }
+        // Changes of a person-valued field (assignee, reporter) name people too.
+        if let Some(changes) = e.data.get("changes").and_then(|c| c.as_object()) {
+            for v in changes.values() {
+                for end in ["from", "to"] {
+                    if let Some(u) = v[end].as_str().and_then(|s| s.parse().ok()) {
+                        ids.push(u);
+                    }
+                }
+            }
         }
     }
     tokens.sort();

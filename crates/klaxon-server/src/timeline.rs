@@ -73,7 +73,13 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
                         } else {
                             k.replace('_', " ")
                         };
-                        format!("{label} {} → {}", s(&v["from"]), s(&v["to"]))
+                        let shown = |x: &Value| {
+                            x.as_str()
+                                .and_then(|id| names.get(id))
+                                .cloned()
+                                .unwrap_or_else(|| s(x))
+                        };
+                        format!("{label} {} → {}", shown(&v["from"]), shown(&v["to"]))
                     })
                     .collect::<Vec<_>>()
                     .join("; ")
