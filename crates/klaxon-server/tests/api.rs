@@ -489,6 +489,10 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}/timeline/{seq}/pin", "delete"),
         ("/api/v1/incidents/{id}/timeline.md", "get"),
         ("/api/v1/incident-settings", "get"),
+        ("/api/v1/incidents/{id}/tasks", "get"),
+        ("/api/v1/incidents/{id}/tasks", "post"),
+        ("/api/v1/incidents/{id}/tasks/{task_id}", "patch"),
+        ("/api/v1/incidents/{id}/tasks/{task_id}", "delete"),
     ];
     for (path, method) in expected {
         assert!(
@@ -505,6 +509,7 @@ async fn openapi_covers_every_api_route() {
                 .replace("{user_id}", "00000000-0000-7000-8000-000000000000")
                 .replace("{role}", "scribe")
                 .replace("{seq}", "1")
+                .replace("{task_id}", "00000000-0000-7000-8000-000000000000")
         );
         let r = app
             .http
