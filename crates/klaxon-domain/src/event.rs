@@ -160,6 +160,7 @@ named_enum! {
         IncidentTaskDone = "incident.task_done",
         IncidentTaskReopened = "incident.task_reopened",
         IncidentTaskRemoved = "incident.task_removed",
+        IncidentResponderPaged = "incident.responder_paged",
     }
 }
 

@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_roles, assign_role))
         .routes(routes!(unassign_role))
         .routes(routes!(add_note))
+        .routes(routes!(page_into))
         .routes(routes!(list_tasks, add_task))
         .routes(routes!(update_task, remove_task))
         .routes(routes!(pin_event, unpin_event))
@@ -1133,6 +1134,149 @@ async fn unpin_event(
         .map_err(|_| ApiError::invalid("seq", "is not a sequence number"))?;
     pin_with(&state, Who::caller(&caller), id, seq, false).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// --- paging people in ---------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageInto {
+    /// A person to page.
+    pub user_id: Option<String>,
+    /// Or a role: whoever holds it now is paged.
+    pub role: Option<String>,
+    /// Why they are needed, shown on the timeline.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Pages people into an open incident through their notification rules, without touching its
+/// escalation or status. Pages stand while the incident is open, acknowledged or not; each call
+/// pages again.
+pub async fn page_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    p: PageInto,
+) -> ApiResult<Incident> {
+    let message = rules::parse_text("message", &p.message, 500)?;
+    let incident = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let (users, role) = match (
+        p.user_id.as_deref().filter(|u| !u.is_empty()),
+        p.role.as_deref().filter(|r| !r.is_empty()),
+    ) {
+        (Some(u), None) => (vec![existing_user(state, "user_id", u).await?], None),
+        (None, Some(r)) => {
+            let def = state.incident_rules.roles.parse(r)?.clone();
+            let holders: Vec<UserId> = state
+                .store
+                .incident_roles(id, false)
+                .await?
+                .into_iter()
+                .filter(|h| h.role == def.key)
+                .map(|h| h.user_id)
+                .collect();
+            if holders.is_empty() {
+                return Err(ApiError::Conflict {
+                    message: format!("role: nobody holds the role {}", def.key),
+                    field: Some("role".into()),
+                });
+            }
+            (holders, Some(def.key))
+        }
+        _ => return Err(ApiError::invalid("user_id", "give either user_id or role")),
+    };
+    let service = match incident.service_id {
+        Some(s) => state.store.service(s).await.ok(),
+        None => None,
+    };
+    let now = state.clock.now();
+    let nonce = random_bytes::<8>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let mut pages = Vec::new();
+    let mut paged = Vec::new();
+    for user in &users {
+        let key = format!("{}{id}:{user}:{nonce}", klaxon_store::RESPONDER_KEY_PREFIX);
+        let mine = crate::paging::pages_for(
+            state.store.as_ref(),
+            &state.settings,
+            &incident,
+            service.as_ref(),
+            *user,
+            &key,
+            None,
+            now,
+        )
+        .await?;
+        if !mine.is_empty() {
+            paged.push(*user);
+        }
+        pages.extend(mine);
+    }
+    if pages.is_empty() {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "{}: has no notification rule for {} urgency, so cannot be paged",
+                if role.is_some() { "role" } else { "user_id" },
+                incident.urgency.pages_as()
+            ),
+            field: Some(if role.is_some() { "role" } else { "user_id" }.into()),
+        });
+    }
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        if !snap.incident.status.is_open() {
+            return Err(Refusal::conflict(
+                "status",
+                format!(
+                    "the incident is {}; nobody is paged into it",
+                    snap.incident.status
+                ),
+            ));
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        for user in &paged {
+            let mut data = json!({"user_id": user, "role": role});
+            if !message.is_empty() {
+                data["message"] = json!(message);
+            }
+            c.events.push(ev(
+                c.incident.id,
+                now,
+                who,
+                EventKind::IncidentResponderPaged,
+                data,
+            ));
+        }
+        c.pages = pages;
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+/// Pages a person, or whoever holds a role, into the incident (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/page", tag = "incidents", request_body = PageInto,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn page_into(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PageInto>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    Ok(Json(
+        page_with(&state, Who::caller(&caller), id, body)
+            .await?
+            .into(),
+    ))
 }
 
 // --- tasks --------------------------------------------------------------------------------------

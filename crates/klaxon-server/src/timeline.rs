@@ -152,6 +152,20 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
         EventKind::IncidentTaskDone => format!("completed the task {}", s(&d["title"])),
         EventKind::IncidentTaskReopened => format!("reopened the task {}", s(&d["title"])),
         EventKind::IncidentTaskRemoved => format!("removed the task {}", s(&d["title"])),
+        EventKind::IncidentResponderPaged => {
+            let as_role = d["role"]
+                .as_str()
+                .map(|_| format!(" ({})", role_name(&d["role"], rules)))
+                .unwrap_or_default();
+            let why = d["message"]
+                .as_str()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            format!(
+                "paged {}{as_role} into the incident{why}",
+                person(&d["user_id"], names)
+            )
+        }
         EventKind::IncidentEventPinned => "pinned an entry".to_owned(),
         EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
         EventKind::IncidentEscalated => format!("escalated to level {}", s(&d["level"])),

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/roles", post(assign_role))
         .route("/incidents/{id}/roles/remove", post(unassign_role))
         .route("/incidents/{id}/notes", post(add_note))
+        .route("/incidents/{id}/page", post(page_someone))
         .route("/incidents/{id}/tasks", post(add_task))
         .route("/incidents/{id}/tasks/{task}/done", post(task_done))
         .route("/incidents/{id}/tasks/{task}/remove", post(remove_task))
@@ -1035,6 +1036,39 @@ async fn add_note(
         Err(r) => return Ok(r),
     };
     let r = incidents::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some()).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct PageForm {
+    csrf: String,
+    /// `user:<id>` or `role:<key>`.
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn page_someone(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<PageForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "page people") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let mut p = incidents::PageInto {
+        message: f.message,
+        ..Default::default()
+    };
+    match f.target.split_once(':') {
+        Some(("user", u)) => p.user_id = Some(u.to_owned()),
+        Some(("role", r)) => p.role = Some(r.to_owned()),
+        _ => {}
+    }
+    let r = incidents::page_with(&state, Who::user(&s.user), id, p).await;
     after(&state, &s, id, r).await
 }
 

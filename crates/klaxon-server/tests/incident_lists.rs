@@ -171,6 +171,42 @@ async fn web_list_filters_and_counts(b: Backend) {
     );
     let html = common::web_get(&app, "/incidents?severity=SEV2").await;
     assert!(html.contains("No incidents match."), "{html}");
+
+    // The incident page offers paging someone in; a role nobody holds is refused on the page.
+    let list: Value = app
+        .get("/api/v1/incidents?severity=SEV1", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = common::session_for(&app, &app.admin.email, &app.admin.password).await;
+    let html = common::web_get(&app, &format!("/incidents/{id}")).await;
+    assert!(
+        html.contains("id=\"page-form\"") && html.contains("value=\"role:scribe\""),
+        "{html}"
+    );
+    let r = app
+        .http
+        .post(format!("{}/incidents/{id}/page", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("target", "role:scribe"),
+            ("message", "notes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("nobody holds the role scribe")
+    );
     app.stop().await;
 }
 

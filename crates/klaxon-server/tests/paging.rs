@@ -1057,6 +1057,7 @@ async fn queued_pages_follow_a_changed_contact_method(b: Backend) {
 }
 
 on_both_backends!(
+    people_are_paged_into_an_acknowledged_incident,
     one_level_pages_once_signed,
     two_levels_escalate_after_the_delay,
     repeats_then_stops,
@@ -1072,3 +1073,147 @@ on_both_backends!(
     reassigning_pages_the_new_person_and_stops_the_policy,
     queued_pages_follow_a_changed_contact_method,
 );
+
+/// Paging someone into an incident (by person or by role) pages exactly them, through their
+/// rules, even though the incident is acknowledged; the escalation stays stopped; a resolved
+/// incident pages nobody in.
+async fn people_are_paged_into_an_acknowledged_incident(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let key = service(&app, &[(5, vec![&ada])], 0).await;
+    event(&app, &key, "trigger", "down").await;
+    tick(&app).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 0));
+    let id = only_incident(&app).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            &ada.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Bob is paged in; the acknowledgement does not cancel his page.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({"user_id": bob.id, "message": "need the payments expert"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    tick(&app).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (1, 1));
+    let (_, body) = bob.receiver.got.lock().unwrap()[0].clone();
+    assert_eq!(body["data"]["incident"]["id"], id.as_str());
+
+    // By role: Ada holds the scribe role and is paged; nobody else.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/roles"),
+            &ada.token,
+            &json!({"role": "scribe", "user_id": ada.id}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &bob.token,
+            &json!({"role": "scribe"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    wait(&app, 30).await;
+    assert_eq!(
+        (ada.receiver.count(), bob.receiver.count()),
+        (2, 1),
+        "no escalation either"
+    );
+
+    // Refusals: a role nobody holds, neither target, a user without rules, a resolved incident.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({"role": "commander"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 409, "conflict", Some("role")).await;
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("user_id")).await;
+    let (carol, _) = app.user_with_token("carol@example.com", "responder").await;
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({"user_id": carol}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 409, "conflict", Some("user_id")).await;
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            &ada.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({"user_id": bob.id}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 409, "conflict", Some("status")).await;
+    wait(&app, 30).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (2, 1));
+    let timeline: Value = app
+        .get(
+            &format!("/api/v1/incidents/{id}/timeline?limit=500"),
+            &ada.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paged = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "incident.responder_paged")
+        .count();
+    assert_eq!(paged, 2);
+    app.stop().await;
+}

@@ -321,6 +321,9 @@ impl PgStore {
         for job in &c.jobs {
             insert_job(&mut tx, job).await?;
         }
+        for page in &c.pages {
+            super::oncall::insert_notification(&mut tx, page).await?;
+        }
         for e in &c.events {
             insert_event(&mut tx, e).await?;
         }

@@ -105,7 +105,7 @@ async fn check_targets(
 }
 
 /// Inserts a notification unless one with its dedup key exists; says whether it did.
-async fn insert_notification(
+pub(crate) async fn insert_notification(
     tx: &mut Transaction<'_, Postgres>,
     n: &NewNotification,
 ) -> StoreResult<bool> {
@@ -509,6 +509,8 @@ impl PgStore {
              WHERE id IN (
                  SELECT n.id FROM notifications n JOIN incidents i ON i.id = n.incident_id
                  WHERE n.status = 'pending' AND i.status <> 'triggered'
+                 AND NOT (n.dedup_key LIKE 'responder:%'
+                          AND i.status NOT IN ('resolved', 'closed'))
                  ORDER BY n.id
                  FOR UPDATE OF n SKIP LOCKED)
              RETURNING *",

@@ -304,6 +304,9 @@ impl SqliteStore {
         for job in &c.jobs {
             insert_job(&mut tx, job).await?;
         }
+        for page in &c.pages {
+            super::oncall::insert_notification(&mut tx, page).await?;
+        }
         for e in &c.events {
             insert_event(&mut tx, e).await?;
         }

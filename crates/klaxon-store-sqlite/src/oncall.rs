@@ -73,7 +73,7 @@ fn notification_from(row: &SqliteRow) -> StoreResult<Notification> {
     })
 }
 
-async fn insert_notification(
+pub(crate) async fn insert_notification(
     tx: &mut Transaction<'_, Sqlite>,
     n: &NewNotification,
 ) -> StoreResult<bool> {
@@ -497,7 +497,8 @@ impl SqliteStore {
         let mut claimed = Claimed::default();
         let moot = sqlx::query(
             "SELECT n.* FROM notifications n JOIN incidents i ON i.id = n.incident_id
-             WHERE n.status = 'pending' AND i.status <> 'triggered'",
+             WHERE n.status = 'pending' AND i.status <> 'triggered'
+             AND NOT (n.dedup_key LIKE 'responder:%' AND i.status NOT IN ('resolved', 'closed'))",
         )
         .fetch_all(&mut *tx)
         .await

@@ -6,7 +6,7 @@ use klaxon_domain::ids::{IncidentId, RoleAssignmentId, TaskId, UserId};
 use klaxon_domain::incident::Refusal;
 use serde::Serialize;
 
-use crate::{Incident, NewJob};
+use crate::{Incident, NewJob, NewNotification};
 
 /// Someone holding (or having held) a role in an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,6 +72,9 @@ pub struct IncidentChange {
     pub alerts: Option<AlertStatus>,
     /// Jobs to enqueue (an escalation that starts again on reopen).
     pub jobs: Vec<NewJob>,
+    /// Pages to queue (people paged into the incident); a page whose dedup key exists is
+    /// skipped.
+    pub pages: Vec<NewNotification>,
     pub events: Vec<NewEvent>,
     pub at: Timestamp,
     pub actor: Actor,
@@ -88,6 +91,7 @@ impl IncidentChange {
             removed_tasks: Vec::new(),
             alerts: None,
             jobs: Vec::new(),
+            pages: Vec::new(),
             events: Vec::new(),
             at,
             actor,

@@ -88,6 +88,10 @@ pub struct Notification {
     pub sent_at: Option<Timestamp>,
 }
 
+/// Pages that bring someone into an incident (rather than escalate it) have dedup keys with
+/// this prefix: they stand while the incident is open, acknowledged or not.
+pub const RESPONDER_KEY_PREFIX: &str = "responder:";
+
 /// A notification to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotification {

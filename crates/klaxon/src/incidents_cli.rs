@@ -243,6 +243,21 @@ pub enum IncidentsCommand {
         #[command(subcommand)]
         command: TaskCommand,
     },
+    /// Page a person, or whoever holds a role, into the incident (it need not be triggered).
+    Page {
+        id: String,
+        /// The person to page.
+        #[arg(long, conflicts_with = "role")]
+        user: Option<String>,
+        /// Page whoever holds this role now (e.g. commander).
+        #[arg(long)]
+        role: Option<String>,
+        /// What you need them for, shown on the timeline.
+        #[arg(long, default_value = "")]
+        message: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Add a note to the timeline ("-" reads it from standard input).
     Note {
         id: String,
@@ -986,6 +1001,28 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         IncidentsCommand::Task { command } => task(command).await,
+        IncidentsCommand::Page {
+            id,
+            user,
+            role,
+            message,
+            client,
+        } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/page"),
+                    Some(json!({"user_id": user, "role": role, "message": message})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!(
+                    "paged into incident #{} ({})",
+                    v["number"],
+                    v["title"].as_str().unwrap_or("")
+                )
+            })
+        }
         IncidentsCommand::Note {
             id,
             text: note,

@@ -271,6 +271,16 @@ fn an_incident_from_declaration_to_closure_through_the_cli() {
         "{history}"
     );
 
+    // Paging in: the admin has no notification rule, so the API refuses, naming the field.
+    refused(
+        &run(&["incidents", "page", id, "--role", "commander"]),
+        &["409"],
+    );
+    refused(
+        &run(&["incidents", "page", id, "--user", "not-an-id"]),
+        &["user_id"],
+    );
+
     // A pinned note, found by kind and by pin, and in the Markdown export.
     let note = json_of(&run(&[
         "incidents",
