@@ -161,6 +161,10 @@ named_enum! {
         IncidentTaskReopened = "incident.task_reopened",
         IncidentTaskRemoved = "incident.task_removed",
         IncidentResponderPaged = "incident.responder_paged",
+        IncidentRelated = "incident.related",
+        IncidentUnrelated = "incident.unrelated",
+        IncidentMerged = "incident.merged",
+        IncidentMergedIn = "incident.merged_in",
     }
 }
 

@@ -43,6 +43,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unassign_role))
         .routes(routes!(add_note))
         .routes(routes!(page_into))
+        .routes(routes!(list_related, relate))
+        .routes(routes!(unrelate))
+        .routes(routes!(merge))
         .routes(routes!(list_tasks, add_task))
         .routes(routes!(update_task, remove_task))
         .routes(routes!(pin_event, unpin_event))
@@ -293,6 +296,7 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         closed_at: None,
         conference_url,
         chat_url,
+        merged_into: None,
     };
     incident.milestones().check(status, now).map_err(refused)?;
     let mut events = vec![ev(
@@ -1274,6 +1278,143 @@ async fn page_into(
     let id = parse_id::<IncidentId>(&id, "incident")?;
     Ok(Json(
         page_with(&state, Who::caller(&caller), id, body)
+            .await?
+            .into(),
+    ))
+}
+
+// --- related incidents and merging ----------------------------------------------------------
+
+fn store_refusal<T>(
+    r: klaxon_store::StoreResult<Result<T, Refusal>>,
+    what: &'static str,
+) -> ApiResult<T> {
+    r.map_err(ApiError::or_not_found(what))?.map_err(refused)
+}
+
+/// Relates two incidents, or unrelates them.
+pub async fn relate_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    other: &str,
+    related: bool,
+) -> ApiResult<()> {
+    let other = parse_id::<IncidentId>(other, "incident_id")
+        .map_err(|_| ApiError::invalid("incident_id", "is not an incident id"))?;
+    let now = state.clock.now();
+    store_refusal(
+        state
+            .store
+            .relate_incidents(id, other, related, now, who.actor)
+            .await,
+        "incident",
+    )?;
+    state.incident_changes.notify_waiters();
+    Ok(())
+}
+
+/// Merges the duplicate `id` into `into`: its alerts move there and it is resolved.
+pub async fn merge_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    into: &str,
+) -> ApiResult<Incident> {
+    let into = parse_id::<IncidentId>(into, "into")
+        .map_err(|_| ApiError::invalid("into", "is not an incident id"))?;
+    let now = state.clock.now();
+    let target = store_refusal(
+        state.store.merge_incident(id, into, now, who.actor).await,
+        "incident",
+    )?;
+    state.incident_changes.notify_waiters();
+    state.engine.wake();
+    Ok(target)
+}
+
+/// The incidents related to this one, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/related", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = ListOf<IncidentOut>), (status = 404, body = ErrorBody)))]
+async fn list_related(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<IncidentOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let items = state
+        .store
+        .related_incidents(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok(Json(ListOf {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Relate {
+    pub incident_id: String,
+}
+
+/// Relates another incident to this one (both ways) (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/related", tag = "incidents", request_body = Relate,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn relate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Relate>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    relate_with(&state, Who::caller(&caller), id, &body.incident_id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unrelates two incidents (responder).
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/related/{other_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("other_id" = String, Path, description = "The related incident's id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn unrelate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, other)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    relate_with(&state, Who::caller(&caller), id, &other, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    /// The incident this one duplicates.
+    pub into: String,
+}
+
+/// Merges this incident, a duplicate, into another (responder): its alerts move there, it is
+/// resolved and points at the other. Answers with the incident merged into.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", request_body = Merge,
+    params(("id" = String, Path, description = "The duplicate's id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn merge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Merge>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    Ok(Json(
+        merge_with(&state, Who::caller(&caller), id, &body.into)
             .await?
             .into(),
     ))

@@ -1032,6 +1032,9 @@ pub struct IncidentOut {
     pub conference_url: Option<String>,
     /// The chat channel where the incident is worked.
     pub chat_url: Option<String>,
+    /// Set on a duplicate: the incident it was merged into.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub merged_into: Option<IncidentId>,
 }
 
 impl From<Incident> for IncidentOut {
@@ -1058,6 +1061,7 @@ impl From<Incident> for IncidentOut {
             resolved_at: i.resolved_at,
             conference_url: i.conference_url,
             chat_url: i.chat_url,
+            merged_into: i.merged_into,
         }
     }
 }

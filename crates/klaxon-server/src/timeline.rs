@@ -166,6 +166,19 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
                 person(&d["user_id"], names)
             )
         }
+        EventKind::IncidentRelated => format!("related incident #{}", s(&d["number"])),
+        EventKind::IncidentUnrelated => format!("unrelated incident #{}", s(&d["number"])),
+        EventKind::IncidentMerged => format!(
+            "merged into incident #{} as a duplicate ({} alerts moved)",
+            s(&d["into_number"]),
+            s(&d["alerts"])
+        ),
+        EventKind::IncidentMergedIn => format!(
+            "incident #{} ({}) merged in as a duplicate ({} alerts)",
+            s(&d["from_number"]),
+            s(&d["title"]),
+            s(&d["alerts"])
+        ),
         EventKind::IncidentEventPinned => "pinned an entry".to_owned(),
         EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
         EventKind::IncidentEscalated => format!("escalated to level {}", s(&d["level"])),

@@ -49,6 +49,9 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/roles/remove", post(unassign_role))
         .route("/incidents/{id}/notes", post(add_note))
         .route("/incidents/{id}/page", post(page_someone))
+        .route("/incidents/{id}/related", post(relate))
+        .route("/incidents/{id}/related/{other}/remove", post(unrelate))
+        .route("/incidents/{id}/merge", post(merge))
         .route("/incidents/{id}/tasks", post(add_task))
         .route("/incidents/{id}/tasks/{task}/done", post(task_done))
         .route("/incidents/{id}/tasks/{task}/remove", post(remove_task))
@@ -522,6 +525,12 @@ struct IncidentPage {
     users: Vec<(String, String)>,
     milestones: Vec<MilestoneRow>,
     tasks: Vec<TaskRow>,
+    related: Vec<Incident>,
+    /// Other recent incidents, to relate or merge into: (id, "#n title").
+    others: Vec<(String, String)>,
+    /// Open ones only, for merging into.
+    open_others: Vec<(String, String)>,
+    merged_into: Option<(String, i64)>,
     commander_needed: bool,
     can_respond: bool,
     can_acknowledge: bool,
@@ -598,6 +607,32 @@ pub(crate) async fn render_incident(
     let events = incidents::all_events(state, id).await?;
     let roles = state.store.incident_roles(id, false).await?;
     let tasks = state.store.incident_tasks(id).await?;
+    let related = state.store.related_incidents(id).await?;
+    let recent = state
+        .store
+        .list_incidents(&IncidentFilter::default(), None, Limit::DEFAULT.get())
+        .await?
+        .items;
+    let label = |i: &Incident| (i.id.to_string(), format!("#{} {}", i.number, i.title));
+    let others: Vec<(String, String)> = recent
+        .iter()
+        .filter(|i| i.id != id && !related.iter().any(|r| r.id == i.id))
+        .map(label)
+        .collect();
+    let open_others: Vec<(String, String)> = recent
+        .iter()
+        .filter(|i| i.id != id && i.status.is_open())
+        .map(label)
+        .collect();
+    let merged_into = match incident.merged_into {
+        Some(t) => state
+            .store
+            .incident(t)
+            .await
+            .ok()
+            .map(|t| (t.id.to_string(), t.number)),
+        None => None,
+    };
     let mut people: Vec<_> = roles.iter().map(|r| r.user_id).collect();
     people.extend(incident.reporter_id);
     people.extend(tasks.iter().filter_map(|t| t.assignee_id));
@@ -727,6 +762,10 @@ pub(crate) async fn render_incident(
                 done: t.done_at.is_some(),
             })
             .collect(),
+        related,
+        others,
+        open_others,
+        merged_into,
         filter: filter.0.to_owned(),
         filters: FILTERS.iter().map(|(k, label, _)| (*k, *label)).collect(),
         last_seq,
@@ -1070,6 +1109,60 @@ async fn page_someone(
     }
     let r = incidents::page_with(&state, Who::user(&s.user), id, p).await;
     after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct RelateForm {
+    csrf: String,
+    #[serde(default)]
+    incident_id: String,
+    #[serde(default)]
+    into: String,
+}
+
+async fn relate(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RelateForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "relate incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::relate_with(&state, Who::user(&s.user), id, &f.incident_id, true).await;
+    after(&state, &s, id, r).await
+}
+
+async fn unrelate(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, other)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "relate incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = incidents::relate_with(&state, Who::user(&s.user), id, &other, false).await;
+    after(&state, &s, id, r).await
+}
+
+/// Merges this incident into another, then shows the one merged into.
+async fn merge(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RelateForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "merge incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    match incidents::merge_with(&state, Who::user(&s.user), id, &f.into).await {
+        Ok(target) => Ok(Redirect::to(&format!("/incidents/{}", target.id)).into_response()),
+        Err(e) => after(&state, &s, id, Err::<(), _>(e)).await,
+    }
 }
 
 #[derive(Deserialize)]

@@ -493,6 +493,11 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}/tasks", "post"),
         ("/api/v1/incidents/{id}/tasks/{task_id}", "patch"),
         ("/api/v1/incidents/{id}/tasks/{task_id}", "delete"),
+        ("/api/v1/incidents/{id}/page", "post"),
+        ("/api/v1/incidents/{id}/related", "get"),
+        ("/api/v1/incidents/{id}/related", "post"),
+        ("/api/v1/incidents/{id}/related/{other_id}", "delete"),
+        ("/api/v1/incidents/{id}/merge", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -510,6 +515,7 @@ async fn openapi_covers_every_api_route() {
                 .replace("{role}", "scribe")
                 .replace("{seq}", "1")
                 .replace("{task_id}", "00000000-0000-7000-8000-000000000000")
+                .replace("{other_id}", "00000000-0000-7000-8000-000000000001")
         );
         let r = app
             .http

@@ -145,6 +145,7 @@ pub(crate) fn incident_from(row: &PgRow) -> StoreResult<Incident> {
         closed_at: get_opt_ts(row, "closed_at")?,
         conference_url: get(row, "conference_url")?,
         chat_url: get(row, "chat_url")?,
+        merged_into: opt_id(row, "merged_into")?,
     })
 }
 

@@ -363,6 +363,207 @@ impl PgStore {
             .collect()
     }
 
+    pub(crate) async fn do_relate_incidents(
+        &self,
+        a: IncidentId,
+        b: IncidentId,
+        related: bool,
+        at: jiff::Timestamp,
+        actor: Actor,
+    ) -> StoreResult<Result<(), Refusal>> {
+        if a == b {
+            return Ok(Err(Refusal::Invalid(klaxon_domain::Invalid::new(
+                "incident_id",
+                "an incident is not related to itself",
+            ))));
+        }
+        let mut tx = self.write_tx().await?;
+        let mut numbers = Vec::new();
+        for id in [a, b] {
+            let n: i64 = sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+            numbers.push(n);
+        }
+        let exists = sqlx::query(
+            "SELECT 1 FROM related_incidents WHERE incident_id = $1 AND related_id = $2",
+        )
+        .bind(a.0)
+        .bind(b.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .is_some();
+        if exists == related {
+            let why = if related {
+                "is already related"
+            } else {
+                "is not related"
+            };
+            return Ok(Err(Refusal::conflict("incident_id", why)));
+        }
+        for (x, y, y_number) in [(a, b, numbers[1]), (b, a, numbers[0])] {
+            let q = if related {
+                sqlx::query(
+                    "INSERT INTO related_incidents (incident_id, related_id, created_at, created_by)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(x.0)
+                .bind(y.0)
+                .bind(to_millis(at))
+                .bind(actor.encode())
+            } else {
+                sqlx::query(
+                    "DELETE FROM related_incidents WHERE incident_id = $1 AND related_id = $2",
+                )
+                .bind(x.0)
+                .bind(y.0)
+            };
+            q.execute(&mut *tx).await.map_err(map_err)?;
+            let kind = if related {
+                EventKind::IncidentRelated
+            } else {
+                EventKind::IncidentUnrelated
+            };
+            let e = NewEvent::new(
+                SubjectType::Incident,
+                x,
+                at,
+                actor,
+                kind,
+                json!({"incident_id": y, "number": y_number}),
+            );
+            insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(Ok(()))
+    }
+
+    pub(crate) async fn do_related_incidents(&self, id: IncidentId) -> StoreResult<Vec<Incident>> {
+        self.do_incident(id).await?;
+        sqlx::query(
+            "SELECT i.* FROM incidents i JOIN related_incidents r ON r.related_id = i.id
+             WHERE r.incident_id = $1 ORDER BY i.number DESC",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(incident_from)
+        .collect()
+    }
+
+    pub(crate) async fn do_merge_incident(
+        &self,
+        from: IncidentId,
+        into: IncidentId,
+        at: jiff::Timestamp,
+        actor: Actor,
+    ) -> StoreResult<Result<Incident, Refusal>> {
+        if from == into {
+            return Ok(Err(Refusal::Invalid(klaxon_domain::Invalid::new(
+                "into",
+                "an incident cannot be merged into itself",
+            ))));
+        }
+        let mut tx = self.write_tx().await?;
+        // The alert path locks a service, then its incidents: lock the services first too.
+        let mut services: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT service_id FROM incidents WHERE id IN ($1, $2) AND service_id IS NOT NULL",
+        )
+        .bind(from.0)
+        .bind(into.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        services.sort();
+        for s in services {
+            sqlx::query("SELECT 1 FROM services WHERE id = $1 FOR UPDATE")
+                .bind(s)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        let mut ids = [from, into];
+        ids.sort();
+        let mut rows = Vec::new();
+        for id in ids {
+            let row = sqlx::query("SELECT * FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+            rows.push(incident_from(&row)?);
+        }
+        let find = |id: IncidentId| rows.iter().find(|i| i.id == id).cloned();
+        let (Some(dup), Some(target)) = (find(from), find(into)) else {
+            return Err(StoreError::NotFound);
+        };
+        for (field, i) in [("id", &dup), ("into", &target)] {
+            if !i.status.is_open() {
+                return Ok(Err(Refusal::conflict(
+                    field,
+                    format!(
+                        "incident #{} is {}; only open incidents merge",
+                        i.number, i.status
+                    ),
+                )));
+            }
+        }
+        let moved = sqlx::query("UPDATE alerts SET incident_id = $2 WHERE incident_id = $1")
+            .bind(from.0)
+            .bind(into.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        let moved = i64::try_from(moved).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE incidents SET alert_count = alert_count + $2 WHERE id = $1")
+            .bind(into.0)
+            .bind(moved)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE incidents SET status = 'resolved', resolved_at = $2, merged_into = $3,
+             alert_count = 0 WHERE id = $1",
+        )
+        .bind(from.0)
+        .bind(to_millis(at))
+        .bind(into.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let events = [
+            NewEvent::new(
+                SubjectType::Incident,
+                from,
+                at,
+                actor,
+                EventKind::IncidentMerged,
+                json!({"into": into, "into_number": target.number, "alerts": moved}),
+            ),
+            NewEvent::new(
+                SubjectType::Incident,
+                into,
+                at,
+                actor,
+                EventKind::IncidentMergedIn,
+                json!({"from": from, "from_number": dup.number, "title": dup.title, "alerts": moved}),
+            ),
+        ];
+        for e in &events {
+            insert_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        self.do_incident(into).await.map(Ok)
+    }
+
     pub(crate) async fn do_pin_incident_event(
         &self,
         id: IncidentId,

@@ -1120,6 +1120,28 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<RoleAssignment>> {
         self.do_incident_roles(id, history).await
     }
+    async fn relate_incidents(
+        &self,
+        a: IncidentId,
+        b: IncidentId,
+        related: bool,
+        at: Timestamp,
+        actor: Actor,
+    ) -> StoreResult<Result<(), klaxon_domain::incident::Refusal>> {
+        self.do_relate_incidents(a, b, related, at, actor).await
+    }
+    async fn related_incidents(&self, id: IncidentId) -> StoreResult<Vec<Incident>> {
+        self.do_related_incidents(id).await
+    }
+    async fn merge_incident(
+        &self,
+        from: IncidentId,
+        into: IncidentId,
+        at: Timestamp,
+        actor: Actor,
+    ) -> StoreResult<Result<Incident, klaxon_domain::incident::Refusal>> {
+        self.do_merge_incident(from, into, at, actor).await
+    }
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
         self.do_incident_tasks(id).await
     }

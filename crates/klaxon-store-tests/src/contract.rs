@@ -1531,6 +1531,7 @@ pub async fn a_trigger_opens_an_alert_and_an_incident(s: Arc<dyn Store>) {
             closed_at: None,
             conference_url: None,
             chat_url: None,
+            merged_into: None,
         }
     );
     assert!(

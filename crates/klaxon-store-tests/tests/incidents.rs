@@ -7,4 +7,5 @@ klaxon_store_tests::contract_tests!(
     tools_do_not_acknowledge_major_incidents_without_a_commander,
     incident_lists_filter_by_severity_time_text_and_person,
     incident_tasks_are_kept_with_their_incident,
+    incidents_relate_and_duplicates_merge,
 );

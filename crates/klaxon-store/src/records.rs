@@ -279,6 +279,8 @@ pub struct Incident {
     /// Where responders talk: a conference bridge and a chat channel.
     pub conference_url: Option<String>,
     pub chat_url: Option<String>,
+    /// A duplicate merged into this incident (its alerts moved there; it is resolved).
+    pub merged_into: Option<IncidentId>,
 }
 
 impl Incident {

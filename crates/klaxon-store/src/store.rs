@@ -418,6 +418,30 @@ pub trait Store: Send + Sync + 'static {
         id: IncidentId,
         history: bool,
     ) -> StoreResult<Vec<RoleAssignment>>;
+    /// Relates two incidents (both ways), or unrelates them, writing an `incident.related` /
+    /// `incident.unrelated` event on each. Refused when they are one incident, or already in
+    /// (or not in) that relation. `NotFound` without either.
+    async fn relate_incidents(
+        &self,
+        a: IncidentId,
+        b: IncidentId,
+        related: bool,
+        at: Timestamp,
+        actor: klaxon_domain::event::Actor,
+    ) -> StoreResult<Result<(), Refusal>>;
+    /// The incidents related to this one, newest first. `NotFound` without it.
+    async fn related_incidents(&self, id: IncidentId) -> StoreResult<Vec<Incident>>;
+    /// Merges the duplicate `from` into `into`, in one transaction: `from`'s alerts move to
+    /// `into`, `from` is resolved (with its open alerts' escalation stopped) and remembers where
+    /// it went, and each gets an event (`incident.merged`, `incident.merged_in`). Both must be
+    /// open and different. Returns `into`.
+    async fn merge_incident(
+        &self,
+        from: IncidentId,
+        into: IncidentId,
+        at: Timestamp,
+        actor: klaxon_domain::event::Actor,
+    ) -> StoreResult<Result<Incident, Refusal>>;
     /// The incident's tasks, oldest first. `NotFound` without the incident.
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>>;
     /// Pins or unpins an event of the incident's timeline, writing `event`. `NotFound` when

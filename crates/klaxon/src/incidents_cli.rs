@@ -243,6 +243,34 @@ pub enum IncidentsCommand {
         #[command(subcommand)]
         command: TaskCommand,
     },
+    /// The incidents related to this one.
+    Related {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Relate another incident to this one (both ways).
+    Relate {
+        id: String,
+        other: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Undo a relation between two incidents.
+    Unrelate {
+        id: String,
+        other: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Merge this incident, a duplicate, into another: its alerts move there and it resolves.
+    Merge {
+        id: String,
+        #[arg(long)]
+        into: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Page a person, or whoever holds a role, into the incident (it need not be triggered).
     Page {
         id: String,
@@ -1001,6 +1029,51 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         IncidentsCommand::Task { command } => task(command).await,
+        IncidentsCommand::Related { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/incidents/{id}/related"))
+                .await?;
+            print_or(&client, &v, |v| table(&v["items"], INCIDENT_COLS))
+        }
+        IncidentsCommand::Relate { id, other, client } => {
+            Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/related"),
+                    Some(json!({"incident_id": other})),
+                )
+                .await?;
+            let v = json!({"incident_id": id, "related_id": other, "related": true});
+            print_or(&client, &v, |_| format!("related {id} and {other}"))
+        }
+        IncidentsCommand::Unrelate { id, other, client } => {
+            Client::new(&client)?
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/incidents/{id}/related/{other}"),
+                    None,
+                )
+                .await?;
+            let v = json!({"incident_id": id, "related_id": other, "related": false});
+            print_or(&client, &v, |_| format!("unrelated {id} and {other}"))
+        }
+        IncidentsCommand::Merge { id, into, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/merge"),
+                    Some(json!({"into": into})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!(
+                    "merged into incident #{} ({}), which now has {} alerts",
+                    v["number"],
+                    v["title"].as_str().unwrap_or(""),
+                    v["alert_count"]
+                )
+            })
+        }
         IncidentsCommand::Page {
             id,
             user,

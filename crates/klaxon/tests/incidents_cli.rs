@@ -806,3 +806,41 @@ fn incident_tasks_and_links_through_the_cli() {
     );
     assert!(terminate(server).success());
 }
+
+#[test]
+fn relating_and_merging_incidents_through_the_cli() {
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    let declare = |title: &str| {
+        let v = json_of(&run(&[
+            "incident",
+            "declare",
+            "--title",
+            title,
+            "--severity",
+            "SEV3",
+            "--json",
+        ]));
+        v["id"].as_str().unwrap().to_owned()
+    };
+    let (a, b) = (declare("Checkout slow"), declare("Checkout slow (dup)"));
+    stdout(&run(&["incident", "relate", &a, &b]));
+    let related = json_of(&run(&["incident", "related", &b, "--json"]));
+    assert_eq!(related["items"][0]["id"], a.as_str());
+    refused(
+        &run(&["incident", "relate", &a, &b]),
+        &["409", "already related"],
+    );
+    stdout(&run(&["incident", "unrelate", &b, &a]));
+    let related = json_of(&run(&["incident", "related", &a, "--json"]));
+    assert!(related["items"].as_array().unwrap().is_empty());
+    let merged = stdout(&run(&["incident", "merge", &b, "--into", &a]));
+    assert!(merged.contains("merged into incident #1"), "{merged}");
+    let dup = json_of(&run(&["incident", "show", &b, "--json"]));
+    assert_eq!(
+        (dup["status"].as_str(), dup["merged_into"].as_str()),
+        (Some("resolved"), Some(a.as_str()))
+    );
+    refused(&run(&["incident", "merge", &b, "--into", &a]), &["409"]);
+    assert!(terminate(server).success());
+}

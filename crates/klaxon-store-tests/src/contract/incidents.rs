@@ -36,6 +36,7 @@ fn declared(title: &str, reporter: UserId) -> Incident {
         closed_at: None,
         conference_url: Some("https://meet.example.com/checkout".into()),
         chat_url: None,
+        merged_into: None,
     }
 }
 
@@ -623,5 +624,106 @@ pub async fn incident_tasks_are_kept_with_their_incident(s: Arc<dyn Store>) {
             .await
             .unwrap_err()
             .is_not_found()
+    );
+}
+
+/// Incidents relate both ways; a duplicate merges into another: its alerts move (and their
+/// follow-up signals then act on the target), it is resolved and remembers where it went.
+pub async fn incidents_relate_and_duplicates_merge(s: Arc<dyn Store>) {
+    let m = monitored(&s, "api", Grouping::None, true).await;
+    let (wa, wb) = (
+        m.trigger("a", "5xx", mins(1)),
+        m.trigger("b", "5xx again", mins(2)),
+    );
+    let (a, b, b_alert) = (wa.new_incident_id, wb.new_incident_id, wb.new_alert_id);
+    apply(&s, wa).await;
+    apply(&s, wb).await;
+    let ada = person(&s, "ada@example.com").await;
+    let c = declare(&s, declared("customer reports", ada.id), vec![])
+        .await
+        .id;
+    let who = Actor::User(ada.id);
+
+    s.relate_incidents(a, c, true, mins(3), who)
+        .await
+        .unwrap()
+        .unwrap();
+    let ids = |v: Vec<Incident>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.related_incidents(a).await.unwrap()), vec![c]);
+    assert_eq!(ids(s.related_incidents(c).await.unwrap()), vec![a]);
+    assert!(matches!(
+        s.relate_incidents(c, a, true, mins(3), who).await.unwrap(),
+        Err(Refusal::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.relate_incidents(a, a, true, mins(3), who).await.unwrap(),
+        Err(Refusal::Invalid(_))
+    ));
+    let ghost = IncidentId::new(t0(), rnd());
+    assert!(
+        s.relate_incidents(a, ghost, true, mins(3), who)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    s.relate_incidents(c, a, false, mins(4), who)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(s.related_incidents(a).await.unwrap().is_empty());
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::Incident, c).await)[1..].to_vec(),
+        vec![EventKind::IncidentRelated, EventKind::IncidentUnrelated]
+    );
+
+    // b is a duplicate of a.
+    let target = s.merge_incident(b, a, mins(5), who).await.unwrap().unwrap();
+    assert_eq!((target.id, target.alert_count), (a, 2));
+    let dup = s.incident(b).await.unwrap();
+    assert_eq!(
+        (
+            dup.status,
+            dup.resolved_at,
+            dup.merged_into,
+            dup.alert_count
+        ),
+        (IncidentStatus::Resolved, Some(mins(5)), Some(a), 0)
+    );
+    assert_eq!(s.alert(b_alert).await.unwrap().incident_id, Some(a));
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::Incident, b).await).last(),
+        Some(&EventKind::IncidentMerged)
+    );
+    let merged_in = events_of(&s, SubjectType::Incident, a).await;
+    let last = merged_in.last().unwrap();
+    assert_eq!(
+        (last.kind, last.data["alerts"].as_i64()),
+        (EventKind::IncidentMergedIn, Some(1))
+    );
+    // Refused: a resolved duplicate, into itself; nothing changes.
+    assert!(matches!(
+        s.merge_incident(b, a, mins(6), who).await.unwrap(),
+        Err(Refusal::Conflict { field, .. }) if field == "id"
+    ));
+    assert!(matches!(
+        s.merge_incident(a, a, mins(6), who).await.unwrap(),
+        Err(Refusal::Invalid(_))
+    ));
+    assert!(
+        s.merge_incident(ghost, a, mins(6), who)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // The moved alert's follow-ups act on the target: resolving both alerts resolves a.
+    apply(&s, m.resolve("a", mins(7))).await;
+    assert_eq!(
+        s.incident(a).await.unwrap().status,
+        IncidentStatus::Triggered
+    );
+    apply(&s, m.resolve("b", mins(8))).await;
+    assert_eq!(
+        s.incident(a).await.unwrap().status,
+        IncidentStatus::Resolved
     );
 }
