@@ -52,10 +52,11 @@ pub enum SubjectType {
     Incident,
     EscalationPolicy,
     Schedule,
+    Webhook,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 10] = [
+    pub const ALL: [SubjectType; 11] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -66,6 +67,7 @@ impl SubjectType {
         Self::Incident,
         Self::EscalationPolicy,
         Self::Schedule,
+        Self::Webhook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +82,7 @@ impl SubjectType {
             Self::Incident => "incident",
             Self::EscalationPolicy => "escalation_policy",
             Self::Schedule => "schedule",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -165,6 +168,9 @@ named_enum! {
         IncidentUnrelated = "incident.unrelated",
         IncidentMerged = "incident.merged",
         IncidentMergedIn = "incident.merged_in",
+        WebhookCreated = "webhook.created",
+        WebhookUpdated = "webhook.updated",
+        WebhookDeleted = "webhook.deleted",
     }
 }
 

@@ -56,6 +56,8 @@ id_type!(
     OverrideId,
     RoleAssignmentId,
     TaskId,
+    WebhookId,
+    DeliveryId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

@@ -18,6 +18,7 @@ pub mod page;
 pub mod schedule;
 pub mod service;
 pub mod throttle;
+pub mod webhook;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 

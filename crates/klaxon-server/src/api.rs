@@ -663,6 +663,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events))
         .merge(crate::services::router())
         .merge(crate::incidents::router())
+        .merge(crate::webhooks::router())
         .merge(crate::oncall::router())
         .merge(crate::schedules::router())
 }

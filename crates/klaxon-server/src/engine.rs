@@ -52,12 +52,20 @@ pub struct TickReport {
     pub retried: Vec<String>,
     pub dead: Vec<String>,
     pub notifications: crate::paging::SendReport,
+    pub webhooks: crate::webhooks::WebhookReport,
 }
 
 impl TickReport {
     pub fn ran(&self) -> usize {
         let n = &self.notifications;
-        self.completed.len() + self.retried.len() + self.dead.len() + n.sent + n.retried + n.failed
+        let w = &self.webhooks;
+        self.completed.len()
+            + self.retried.len()
+            + self.dead.len()
+            + n.sent
+            + n.retried
+            + n.failed
+            + (w.sent + w.retried + w.failed) as usize
     }
 }
 
@@ -138,6 +146,13 @@ impl Engine {
             report.notifications.add(self.send_due().await?);
         }
         report.notifications.add(self.send_due().await?);
+        report.webhooks = crate::webhooks::run(
+            self.ctx.store.as_ref(),
+            &self.ctx.settings,
+            &self.ctx.http,
+            self.ctx.clock.now(),
+        )
+        .await?;
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
             .increment(report.completed.len() as u64);
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")

@@ -498,6 +498,12 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}/related", "post"),
         ("/api/v1/incidents/{id}/related/{other_id}", "delete"),
         ("/api/v1/incidents/{id}/merge", "post"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks/{id}", "get"),
+        ("/api/v1/webhooks/{id}", "patch"),
+        ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/webhooks/{id}/deliveries", "get"),
     ];
     for (path, method) in expected {
         assert!(

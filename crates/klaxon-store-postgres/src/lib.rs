@@ -27,6 +27,7 @@ mod alerts;
 mod incidents;
 mod oncall;
 mod schedules;
+mod webhooks;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -1123,6 +1124,56 @@ impl Store for PgStore {
         actor: Actor,
     ) -> StoreResult<Result<Incident, klaxon_domain::incident::Refusal>> {
         self.do_merge_incident(from, into, at, actor).await
+    }
+    async fn create_webhook(&self, webhook: Webhook, event: NewEvent) -> StoreResult<Webhook> {
+        self.do_create_webhook(webhook, event).await
+    }
+    async fn webhook(&self, id: klaxon_domain::ids::WebhookId) -> StoreResult<Webhook> {
+        self.do_webhook(id).await
+    }
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        self.do_list_webhooks().await
+    }
+    async fn update_webhook(&self, webhook: Webhook, event: NewEvent) -> StoreResult<Webhook> {
+        self.do_update_webhook(webhook, event).await
+    }
+    async fn delete_webhook(
+        &self,
+        id: klaxon_domain::ids::WebhookId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_webhook(id, event).await
+    }
+    async fn fan_out_webhooks(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        how: &FanOut<'_>,
+    ) -> StoreResult<u32> {
+        self.do_fan_out_webhooks(now, limit, how).await
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.do_claim_webhook_deliveries(now, until, limit).await
+    }
+    async fn finish_webhook_delivery(
+        &self,
+        id: klaxon_domain::ids::DeliveryId,
+        outcome: DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        self.do_finish_webhook_delivery(id, outcome, now).await
+    }
+    async fn list_webhook_deliveries(
+        &self,
+        webhook: klaxon_domain::ids::WebhookId,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.do_list_webhook_deliveries(webhook, limit).await
     }
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
         self.do_incident_tasks(id).await

@@ -9,6 +9,7 @@ mod oncall;
 mod records;
 mod schedules;
 mod store;
+mod webhooks;
 
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
@@ -17,3 +18,4 @@ pub use oncall::*;
 pub use records::*;
 pub use schedules::*;
 pub use store::Store;
+pub use webhooks::*;

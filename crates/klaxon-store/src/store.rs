@@ -6,17 +6,19 @@ use klaxon_domain::ids::{
     MaintenanceWindowId, NotificationId, NotificationRuleId, OverrideId, ScheduleId, ServiceId,
     UserId,
 };
+use klaxon_domain::ids::{DeliveryId, WebhookId};
 
 use klaxon_domain::alert::AlertStatus;
 use klaxon_domain::incident::{IncidentStatus, Refusal, stamp_move};
 
 use crate::{
-    Alert, AlertFilter, ApiToken, Claimed, ContactMethod, Enqueued, EscalationPolicy,
-    EscalationStep, Event, Incident, IncidentChange, IncidentEdit, IncidentFilter,
-    IncidentSnapshot, IncidentTask, Integration, Job, MaintenanceWindow, NewApiToken, NewIncident,
-    NewIntegration, NewJob, NewNotification, NewSession, NewUser, Notification, NotificationRule,
-    Page, Pruned, RoleAssignment, ScheduleOverride, ScheduleRecord, ScheduleWithOverrides,
-    SendResult, Service, Session, StoreError, StoreResult, User, UserCredentials, Write, WriteAck,
+    Alert, AlertFilter, ApiToken, Claimed, ClaimedDelivery, ContactMethod, DeliveryOutcome,
+    Enqueued, EscalationPolicy, EscalationStep, Event, FanOut, Incident, IncidentChange,
+    IncidentEdit, IncidentFilter, IncidentSnapshot, IncidentTask, Integration, Job,
+    MaintenanceWindow, NewApiToken, NewIncident, NewIntegration, NewJob, NewNotification,
+    NewSession, NewUser, Notification, NotificationRule, Page, Pruned, RoleAssignment,
+    ScheduleOverride, ScheduleRecord, ScheduleWithOverrides, SendResult, Service, Session,
+    StoreError, StoreResult, User, UserCredentials, Webhook, WebhookDelivery, Write, WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -442,6 +444,50 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         actor: klaxon_domain::event::Actor,
     ) -> StoreResult<Result<Incident, Refusal>>;
+    // --- outgoing webhooks -------------------------------------------------------------------
+
+    /// Creates a webhook that receives events written from now on. `Conflict { constraint:
+    /// "webhooks_name" }` when the name is taken.
+    async fn create_webhook(&self, webhook: Webhook, event: NewEvent) -> StoreResult<Webhook>;
+    async fn webhook(&self, id: WebhookId) -> StoreResult<Webhook>;
+    /// Every webhook, by name.
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    /// Changes name, URL, events and enabled (not the secret).
+    async fn update_webhook(&self, webhook: Webhook, event: NewEvent) -> StoreResult<Webhook>;
+    /// Deletes a webhook and its deliveries.
+    async fn delete_webhook(&self, id: WebhookId, event: NewEvent) -> StoreResult<()>;
+    /// Turns incident events written since each enabled webhook last looked into pending
+    /// deliveries (at most `limit` events per webhook), once each, and moves the webhooks on.
+    /// The last few hundred events before a webhook's position are looked at again, so an
+    /// event whose transaction committed late (PostgreSQL) is not skipped. Returns how many
+    /// deliveries it queued.
+    async fn fan_out_webhooks(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        how: &FanOut<'_>,
+    ) -> StoreResult<u32>;
+    /// Leases due deliveries (pending, or sending with an expired lease) until `until`,
+    /// counting the attempt.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    async fn finish_webhook_delivery(
+        &self,
+        id: DeliveryId,
+        outcome: DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// A webhook's deliveries, newest first.
+    async fn list_webhook_deliveries(
+        &self,
+        webhook: WebhookId,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+
     /// The incident's tasks, oldest first. `NotFound` without the incident.
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>>;
     /// Pins or unpins an event of the incident's timeline, writing `event`. `NotFound` when

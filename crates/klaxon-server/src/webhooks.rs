@@ -1,0 +1,475 @@
+//! Outgoing webhooks: other tools follow incidents. Each tick the engine turns new incident
+//! events into deliveries (rows, committed first), then sends due ones, signed like paging
+//! webhooks (`x-klaxon-signature: v1=HMAC-SHA256(secret, "v1:{timestamp}:{body}")`), at least
+//! once: receivers tell repeats apart by `x-klaxon-delivery`.
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use klaxon_domain::auth::Role;
+use klaxon_domain::event::{EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{DeliveryId, WebhookId};
+use klaxon_domain::incident as rules;
+use klaxon_domain::webhook::{Answer, EventFilter, judge, retry_at};
+use klaxon_store::{
+    ClaimedDelivery, DeliveryOutcome, Event, FanOut, Incident, Store, StoreError, StoreResult,
+    Webhook, WebhookDelivery,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{ApiJson, Caller, ListOf, parse_id};
+use crate::app::AppState;
+use crate::crypto::{random_bytes, random_token, sign_v1};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+/// Events fanned out per webhook per round, and deliveries sent per round.
+const FAN_OUT_BATCH: u32 = 500;
+const SEND_BATCH: u32 = 64;
+/// At most this many sends at once.
+const IN_FLIGHT: usize = 16;
+
+/// What one round of webhooks did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookReport {
+    pub queued: u32,
+    pub sent: u32,
+    pub retried: u32,
+    pub failed: u32,
+}
+
+/// The body a receiver gets for an event.
+pub fn payload(
+    settings: &crate::config::Settings,
+    e: &Event,
+    incident: Option<&Incident>,
+) -> Value {
+    let url = |i: &Incident| {
+        settings
+            .server
+            .public_url
+            .as_deref()
+            .map(|b| format!("{}/incidents/{}", b.trim_end_matches('/'), i.id))
+    };
+    json!({
+        "type": e.kind.as_str(),
+        "occurred_at": e.at,
+        "actor": e.actor.encode(),
+        "sequence": e.seq,
+        "incident": incident.map(|i| json!({
+            "id": i.id, "number": i.number, "title": i.title, "status": i.status,
+            "severity": i.severity, "priority": i.priority, "urgency": i.urgency,
+            "service_id": i.service_id, "url": url(i),
+        })),
+        "data": e.data,
+    })
+}
+
+/// Fans new events out and sends what is due: one round.
+pub async fn run(
+    store: &dyn Store,
+    settings: &crate::config::Settings,
+    http: &reqwest::Client,
+    now: Timestamp,
+) -> StoreResult<WebhookReport> {
+    let wants =
+        |w: &Webhook, e: &Event| EventFilter::parse(&w.events).is_ok_and(|f| f.matches(e.kind));
+    let body = |_: &Webhook, e: &Event, i: Option<&Incident>| payload(settings, e, i);
+    let new_id = || DeliveryId::new(now, random_bytes());
+    let how = FanOut {
+        wants: &wants,
+        payload: &body,
+        new_id: &new_id,
+    };
+    let mut report = WebhookReport {
+        queued: store.fan_out_webhooks(now, FAN_OUT_BATCH, &how).await?,
+        ..Default::default()
+    };
+    let timeout = Duration::from_millis(settings.engine.send_timeout_ms);
+    // The lease outlives a send: a sender that dies leaves the delivery to be sent again.
+    let until = now
+        .checked_add(jiff::SignedDuration::from_millis(
+            i64::try_from(settings.engine.send_timeout_ms).unwrap_or(10_000) * 3,
+        ))
+        .unwrap_or(now);
+    loop {
+        let claimed = store
+            .claim_webhook_deliveries(now, until, SEND_BATCH)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        // One receiver's deliveries go one after another, in event order (a retried one
+        // comes later; `sequence` orders them); receivers are served side by side.
+        let mut groups: Vec<Vec<ClaimedDelivery>> = Vec::new();
+        for c in claimed {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].delivery.webhook_id == c.delivery.webhook_id)
+            {
+                Some(g) => g.push(c),
+                None => groups.push(vec![c]),
+            }
+        }
+        use futures_util::StreamExt as _;
+        let results: Vec<(DeliveryId, DeliveryOutcome)> = futures_util::stream::iter(groups)
+            .map(|mut group| async move {
+                group.sort_by_key(|c| c.delivery.event_seq);
+                let mut out = Vec::new();
+                for c in group {
+                    out.push((c.delivery.id, send(http, &c, timeout, now).await));
+                }
+                out
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .flat_map(futures_util::stream::iter)
+            .collect()
+            .await;
+        for (id, outcome) in results {
+            match &outcome {
+                DeliveryOutcome::Sent { .. } => report.sent += 1,
+                DeliveryOutcome::Retry { .. } => report.retried += 1,
+                DeliveryOutcome::Failed { error, .. } => {
+                    tracing::warn!(delivery = %id, %error, "webhook delivery failed for good");
+                    report.failed += 1;
+                }
+            }
+            store.finish_webhook_delivery(id, outcome, now).await?;
+        }
+    }
+}
+
+async fn send(
+    http: &reqwest::Client,
+    c: &ClaimedDelivery,
+    timeout: Duration,
+    now: Timestamp,
+) -> DeliveryOutcome {
+    let d = &c.delivery;
+    let bytes = serde_json::to_vec(&d.payload).unwrap_or_default();
+    let ts = now.as_second();
+    let sent = http
+        .post(&c.url)
+        .timeout(timeout)
+        .header("content-type", "application/json")
+        .header("user-agent", "Klaxon-Webhooks/1")
+        .header("x-klaxon-event", d.kind.as_str())
+        .header("x-klaxon-delivery", d.id.to_string())
+        .header("x-klaxon-timestamp", ts.to_string())
+        .header("x-klaxon-signature", sign_v1(&c.secret, ts, &bytes))
+        .body(bytes)
+        .send()
+        .await;
+    let (status, error) = match sent {
+        Ok(r) => (
+            Some(r.status().as_u16()),
+            format!("the receiver answered {}", r.status()),
+        ),
+        Err(e) if e.is_timeout() => (None, format!("no answer within {} ms", timeout.as_millis())),
+        Err(e) => (None, format!("could not deliver: {e}")),
+    };
+    match judge(status) {
+        Answer::Accepted => DeliveryOutcome::Sent {
+            status: status.unwrap_or(200),
+        },
+        Answer::Refused => DeliveryOutcome::Failed { error, status },
+        Answer::Retry => match retry_at(d.attempts, now) {
+            Some(at) => DeliveryOutcome::Retry { at, error, status },
+            None => DeliveryOutcome::Failed {
+                error: format!("{error}; gave up after {} attempts", d.attempts),
+                status,
+            },
+        },
+    }
+}
+
+// --- the API ------------------------------------------------------------------------------------
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(get_webhook, update_webhook, delete_webhook))
+        .routes(routes!(list_deliveries))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: WebhookId,
+    pub name: String,
+    pub url: String,
+    /// Event kinds or prefixes (`incident.resolved`, `incident.`); empty: every incident event.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+impl From<Webhook> for WebhookOut {
+    fn from(w: Webhook) -> Self {
+        Self {
+            id: w.id,
+            name: w.name,
+            url: w.url,
+            events: w.events,
+            enabled: w.enabled,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookWithSecretOut {
+    #[serde(flatten)]
+    pub webhook: WebhookOut,
+    /// Verifies `x-klaxon-signature`. Shown this once.
+    pub secret: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub events: Vec<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+fn ev(id: WebhookId, at: Timestamp, c: &Caller, kind: EventKind, data: Value) -> NewEvent {
+    NewEvent::new(SubjectType::Webhook, id, at, c.actor(), kind, data)
+}
+
+fn name_taken(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict { .. } => ApiError::Conflict {
+            message: "name: another webhook has this name".into(),
+            field: Some("name".into()),
+        },
+        e => ApiError::or_not_found("webhook")(e),
+    }
+}
+
+fn parse_url(url: &str) -> ApiResult<String> {
+    rules::parse_link("url", Some(url))?
+        .ok_or_else(|| ApiError::invalid("url", "must not be empty"))
+}
+
+/// Every webhook (admin).
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+    responses((status = 200, body = ListOf<WebhookOut>)))]
+async fn list_webhooks(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<ListOf<WebhookOut>>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(ListOf {
+        items: state
+            .store
+            .list_webhooks()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Creates a webhook (admin): it receives incident events written from now on. 201 with its
+/// signing secret, shown this once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
+    responses((status = 201, body = WebhookWithSecretOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> ApiResult<(StatusCode, Json<WebhookWithSecretOut>)> {
+    caller.require(Role::Admin)?;
+    let name = rules::parse_title("name", &body.name, 100)?;
+    let url = parse_url(&body.url)?;
+    let events = EventFilter::parse(&body.events)?.kinds().to_vec();
+    let now = state.clock.now();
+    let w = Webhook {
+        id: WebhookId::new(now, random_bytes()),
+        name,
+        url,
+        secret: random_token(),
+        events,
+        enabled: body.enabled.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    let e = ev(
+        w.id,
+        now,
+        &caller,
+        EventKind::WebhookCreated,
+        json!({"name": w.name, "url": w.url, "events": w.events}),
+    );
+    let w = state.store.create_webhook(w, e).await.map_err(name_taken)?;
+    let secret = w.secret.clone();
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookWithSecretOut {
+            webhook: w.into(),
+            secret,
+        }),
+    ))
+}
+
+/// One webhook (admin).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses((status = 200, body = WebhookOut), (status = 404, body = ErrorBody)))]
+async fn get_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookOut>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let w = state
+        .store
+        .webhook(id)
+        .await
+        .map_err(ApiError::or_not_found("webhook"))?;
+    Ok(Json(w.into()))
+}
+
+/// Changes a webhook (admin); disabling it stops new deliveries (queued ones still go).
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", request_body = UpdateWebhook,
+    params(("id" = String, Path, description = "Webhook id")),
+    responses((status = 200, body = WebhookOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateWebhook>,
+) -> ApiResult<Json<WebhookOut>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let mut w = state
+        .store
+        .webhook(id)
+        .await
+        .map_err(ApiError::or_not_found("webhook"))?;
+    if let Some(n) = &body.name {
+        w.name = rules::parse_title("name", n, 100)?;
+    }
+    if let Some(u) = &body.url {
+        w.url = parse_url(u)?;
+    }
+    if let Some(e) = &body.events {
+        w.events = EventFilter::parse(e)?.kinds().to_vec();
+    }
+    if let Some(en) = body.enabled {
+        w.enabled = en;
+    }
+    let now = state.clock.now();
+    w.updated_at = now;
+    let e = ev(
+        id,
+        now,
+        &caller,
+        EventKind::WebhookUpdated,
+        json!({"name": w.name, "url": w.url, "events": w.events, "enabled": w.enabled}),
+    );
+    let w = state.store.update_webhook(w, e).await.map_err(name_taken)?;
+    Ok(Json(w.into()))
+}
+
+/// Deletes a webhook and its deliveries (admin).
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let now = state.clock.now();
+    let e = ev(id, now, &caller, EventKind::WebhookDeleted, json!({}));
+    state
+        .store
+        .delete_webhook(id, e)
+        .await
+        .map_err(ApiError::or_not_found("webhook"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: DeliveryId,
+    pub event_seq: i64,
+    pub kind: String,
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub response_status: Option<u16>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sent_at: Option<Timestamp>,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+impl From<WebhookDelivery> for DeliveryOut {
+    fn from(d: WebhookDelivery) -> Self {
+        Self {
+            id: d.id,
+            event_seq: d.event_seq,
+            kind: d.kind,
+            status: d.status.as_str().into(),
+            attempts: d.attempts,
+            next_attempt_at: d.run_at,
+            last_error: d.last_error,
+            response_status: d.response_status,
+            sent_at: d.sent_at,
+            payload: d.payload,
+        }
+    }
+}
+
+/// A webhook's latest deliveries, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses((status = 200, body = ListOf<DeliveryOut>), (status = 404, body = ErrorBody)))]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<DeliveryOut>>> {
+    caller.require(Role::Admin)?;
+    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let items = state
+        .store
+        .list_webhook_deliveries(id, 200)
+        .await
+        .map_err(ApiError::or_not_found("webhook"))?;
+    Ok(Json(ListOf {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
+}

@@ -1,0 +1,325 @@
+//! Outgoing webhooks on PostgreSQL: the webhooks, fan-out of incident events into
+//! deliveries, and the deliveries' lease and outcome.
+use jiff::Timestamp;
+use klaxon_domain::clock::to_millis;
+use klaxon_domain::event::NewEvent;
+use klaxon_domain::ids::{DeliveryId, WebhookId};
+use klaxon_store::*;
+use sqlx::postgres::PgRow;
+
+use super::alerts::incident_from;
+use super::{
+    PgStore, corrupt, event_from, get, get_id, get_json, get_opt_ts, get_ts, insert_event, map_err,
+};
+
+fn webhook_from(row: &PgRow) -> StoreResult<Webhook> {
+    let events = get_json(row, "events")?;
+    Ok(Webhook {
+        id: get_id(row, "id")?,
+        name: get(row, "name")?,
+        url: get(row, "url")?,
+        secret: get(row, "secret")?,
+        events: serde_json::from_value(events.clone())
+            .map_err(|_| corrupt("webhook events", &events.to_string()))?,
+        enabled: get(row, "enabled")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+fn delivery_from(row: &PgRow) -> StoreResult<WebhookDelivery> {
+    let status: String = get(row, "status")?;
+    Ok(WebhookDelivery {
+        id: get_id(row, "id")?,
+        webhook_id: get_id(row, "webhook_id")?,
+        event_seq: get(row, "event_seq")?,
+        kind: get(row, "kind")?,
+        payload: get_json(row, "payload")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| corrupt("delivery status", &status))?,
+        attempts: get::<i64>(row, "attempts")?.try_into().unwrap_or(u32::MAX),
+        run_at: get_ts(row, "run_at")?,
+        last_error: get(row, "last_error")?,
+        response_status: get::<Option<i64>>(row, "response_status")?
+            .and_then(|s| u16::try_from(s).ok()),
+        created_at: get_ts(row, "created_at")?,
+        sent_at: get_opt_ts(row, "sent_at")?,
+    })
+}
+
+impl PgStore {
+    pub(crate) async fn do_create_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
+        let mut tx = self.write_tx().await?;
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO webhooks (id, name, url, secret, events, enabled, cursor_seq, start_seq,
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+        )
+        .bind(w.id.0)
+        .bind(&w.name)
+        .bind(&w.url)
+        .bind(&w.secret)
+        .bind(sqlx::types::Json(&w.events))
+        .bind(w.enabled)
+        .bind(seq)
+        .bind(to_millis(w.created_at))
+        .bind(to_millis(w.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(w)
+    }
+
+    pub(crate) async fn do_webhook(&self, id: WebhookId) -> StoreResult<Webhook> {
+        let row = sqlx::query("SELECT * FROM webhooks WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        webhook_from(&row)
+    }
+
+    pub(crate) async fn do_list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        sqlx::query("SELECT * FROM webhooks ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(webhook_from)
+            .collect()
+    }
+
+    pub(crate) async fn do_update_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query(
+            "UPDATE webhooks SET name = $2, url = $3, events = $4, enabled = $5, updated_at = $6
+             WHERE id = $1",
+        )
+        .bind(w.id.0)
+        .bind(&w.name)
+        .bind(&w.url)
+        .bind(sqlx::types::Json(&w.events))
+        .bind(w.enabled)
+        .bind(to_millis(w.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        self.do_webhook(w.id).await
+    }
+
+    pub(crate) async fn do_delete_webhook(&self, id: WebhookId, e: NewEvent) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("DELETE FROM webhooks WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(crate) async fn do_fan_out_webhooks(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        how: &FanOut<'_>,
+    ) -> StoreResult<u32> {
+        // Most ticks have nothing to do: find that out without taking the write lock.
+        if sqlx::query("SELECT 1 FROM webhooks WHERE enabled LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .is_none()
+        {
+            return Ok(0);
+        }
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query("SELECT * FROM webhooks WHERE enabled ORDER BY id FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let mut queued = 0;
+        for row in &rows {
+            let w = webhook_from(row)?;
+            let cursor: i64 = get(row, "cursor_seq")?;
+            let start: i64 = get(row, "start_seq")?;
+            let from = (cursor - FAN_OUT_LOOKBACK).max(start);
+            let events = sqlx::query(
+                "SELECT e.seq, e.subject_type, e.subject_id, e.at, e.actor, e.kind, e.data, e.pinned
+                 FROM events e
+                 WHERE e.subject_type = 'incident' AND e.seq > $1
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                 WHERE d.webhook_id = $2 AND d.event_seq = e.seq)
+                 ORDER BY e.seq LIMIT $3",
+            )
+            .bind(from)
+            .bind(w.id.0)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(event_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+            let mut last = cursor;
+            for e in &events {
+                last = last.max(e.seq);
+                if !(how.wants)(&w, e) {
+                    continue;
+                }
+                let incident = match sqlx::query("SELECT * FROM incidents WHERE id = $1")
+                    .bind(e.subject_id.parse::<uuid::Uuid>().unwrap_or_default())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                {
+                    Some(r) => Some(incident_from(&r)?),
+                    None => None,
+                };
+                let payload = (how.payload)(&w, e, incident.as_ref());
+                let n = sqlx::query(
+                    "INSERT INTO webhook_deliveries (id, webhook_id, event_seq, kind, payload,
+                     status, attempts, run_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)
+                     ON CONFLICT (webhook_id, event_seq) DO NOTHING",
+                )
+                .bind((how.new_id)().0)
+                .bind(w.id.0)
+                .bind(e.seq)
+                .bind(e.kind.as_str())
+                .bind(sqlx::types::Json(&payload))
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                queued += u32::try_from(n).unwrap_or(0);
+            }
+            if last > cursor {
+                sqlx::query("UPDATE webhooks SET cursor_seq = $2 WHERE id = $1")
+                    .bind(w.id.0)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(queued)
+    }
+
+    pub(crate) async fn do_claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        if sqlx::query(
+            "SELECT 1 FROM webhook_deliveries
+             WHERE status IN ('pending', 'sending') AND run_at <= $1 LIMIT 1",
+        )
+        .bind(to_millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .is_none()
+        {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'sending', run_at = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM webhook_deliveries
+                          WHERE status IN ('pending', 'sending') AND run_at <= $1
+                          ORDER BY run_at, event_seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING *",
+        )
+        .bind(to_millis(now))
+        .bind(to_millis(until))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let delivery = delivery_from(row)?;
+            let hook = sqlx::query("SELECT url, secret FROM webhooks WHERE id = $1")
+                .bind(delivery.webhook_id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            out.push(ClaimedDelivery {
+                url: get(&hook, "url")?,
+                secret: get(&hook, "secret")?,
+                delivery,
+            });
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
+    }
+
+    pub(crate) async fn do_finish_webhook_delivery(
+        &self,
+        id: DeliveryId,
+        outcome: DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (status, run_at, error, code, sent_at) = match outcome {
+            DeliveryOutcome::Sent { status } => ("sent", now, None, Some(status), Some(now)),
+            DeliveryOutcome::Retry { at, error, status } => {
+                ("pending", at, Some(error), status, None)
+            }
+            DeliveryOutcome::Failed { error, status } => ("failed", now, Some(error), status, None),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $2, run_at = $3, last_error = $4,
+             response_status = $5, sent_at = $6 WHERE id = $1 AND status = 'sending'",
+        )
+        .bind(id.0)
+        .bind(status)
+        .bind(to_millis(run_at))
+        .bind(error)
+        .bind(code.map(i64::from))
+        .bind(sent_at.map(to_millis))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn do_list_webhook_deliveries(
+        &self,
+        webhook: WebhookId,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        self.do_webhook(webhook).await?;
+        sqlx::query(
+            "SELECT * FROM webhook_deliveries WHERE webhook_id = $1
+             ORDER BY event_seq DESC LIMIT $2",
+        )
+        .bind(webhook.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(delivery_from)
+        .collect()
+    }
+}
