@@ -22,6 +22,7 @@ mod web_incidents;
 mod web_oncall;
 mod web_schedules;
 mod web_services;
+mod web_webhooks;
 pub mod webhooks;
 
 pub use app::{App, AppState};

@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/app.css", get(css))
         .merge(crate::web_services::router())
         .merge(crate::web_incidents::router())
+        .merge(crate::web_webhooks::router())
         .merge(crate::web_oncall::router())
         .merge(crate::web_schedules::router())
         .merge(crate::calendar::router())
@@ -111,8 +112,12 @@ impl Nav {
             ("/escalation-policies", "Escalation policies"),
             ("/schedules", "Schedules"),
             ("/users", "Users"),
+            ("/webhooks", "Webhooks"),
             ("/profile", "Profile"),
         ] {
+            if href == "/webhooks" && s.user.role != Role::Admin {
+                continue;
+            }
             items.push(NavItem {
                 href,
                 label,

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use klaxon_domain::auth::Role;
-use klaxon_domain::event::{EventKind, NewEvent, SubjectType};
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{DeliveryId, WebhookId};
 use klaxon_domain::incident as rules;
 use klaxon_domain::webhook::{Answer, EventFilter, judge, retry_at};
@@ -253,8 +253,85 @@ pub struct UpdateWebhook {
     pub enabled: Option<bool>,
 }
 
-fn ev(id: WebhookId, at: Timestamp, c: &Caller, kind: EventKind, data: Value) -> NewEvent {
-    NewEvent::new(SubjectType::Webhook, id, at, c.actor(), kind, data)
+fn ev(id: WebhookId, at: Timestamp, actor: Actor, kind: EventKind, data: Value) -> NewEvent {
+    NewEvent::new(SubjectType::Webhook, id, at, actor, kind, data)
+}
+
+/// Creates a webhook (shared by the API and the web page); the secret is in the result.
+pub async fn create_with(
+    state: &AppState,
+    actor: Actor,
+    body: CreateWebhook,
+) -> ApiResult<Webhook> {
+    let name = rules::parse_title("name", &body.name, 100)?;
+    let url = parse_url(&body.url)?;
+    let events = EventFilter::parse(&body.events)?.kinds().to_vec();
+    let now = state.clock.now();
+    let w = Webhook {
+        id: WebhookId::new(now, random_bytes()),
+        name,
+        url,
+        secret: random_token(),
+        events,
+        enabled: body.enabled.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    let e = ev(
+        w.id,
+        now,
+        actor,
+        EventKind::WebhookCreated,
+        json!({"name": w.name, "url": w.url, "events": w.events}),
+    );
+    state.store.create_webhook(w, e).await.map_err(name_taken)
+}
+
+/// Changes a webhook (shared by the API and the web page).
+pub async fn update_with(
+    state: &AppState,
+    actor: Actor,
+    id: WebhookId,
+    body: UpdateWebhook,
+) -> ApiResult<Webhook> {
+    let mut w = state
+        .store
+        .webhook(id)
+        .await
+        .map_err(ApiError::or_not_found("webhook"))?;
+    if let Some(n) = &body.name {
+        w.name = rules::parse_title("name", n, 100)?;
+    }
+    if let Some(u) = &body.url {
+        w.url = parse_url(u)?;
+    }
+    if let Some(e) = &body.events {
+        w.events = EventFilter::parse(e)?.kinds().to_vec();
+    }
+    if let Some(en) = body.enabled {
+        w.enabled = en;
+    }
+    let now = state.clock.now();
+    w.updated_at = now;
+    let e = ev(
+        id,
+        now,
+        actor,
+        EventKind::WebhookUpdated,
+        json!({"name": w.name, "url": w.url, "events": w.events, "enabled": w.enabled}),
+    );
+    state.store.update_webhook(w, e).await.map_err(name_taken)
+}
+
+/// Deletes a webhook and its deliveries (shared by the API and the web page).
+pub async fn delete_with(state: &AppState, actor: Actor, id: WebhookId) -> ApiResult<()> {
+    let now = state.clock.now();
+    let e = ev(id, now, actor, EventKind::WebhookDeleted, json!({}));
+    state
+        .store
+        .delete_webhook(id, e)
+        .await
+        .map_err(ApiError::or_not_found("webhook"))
 }
 
 fn name_taken(e: StoreError) -> ApiError {
@@ -302,28 +379,7 @@ async fn create_webhook(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<WebhookWithSecretOut>)> {
     caller.require(Role::Admin)?;
-    let name = rules::parse_title("name", &body.name, 100)?;
-    let url = parse_url(&body.url)?;
-    let events = EventFilter::parse(&body.events)?.kinds().to_vec();
-    let now = state.clock.now();
-    let w = Webhook {
-        id: WebhookId::new(now, random_bytes()),
-        name,
-        url,
-        secret: random_token(),
-        events,
-        enabled: body.enabled.unwrap_or(true),
-        created_at: now,
-        updated_at: now,
-    };
-    let e = ev(
-        w.id,
-        now,
-        &caller,
-        EventKind::WebhookCreated,
-        json!({"name": w.name, "url": w.url, "events": w.events}),
-    );
-    let w = state.store.create_webhook(w, e).await.map_err(name_taken)?;
+    let w = create_with(&state, caller.actor(), body).await?;
     let secret = w.secret.clone();
     Ok((
         StatusCode::CREATED,
@@ -365,33 +421,7 @@ async fn update_webhook(
 ) -> ApiResult<Json<WebhookOut>> {
     caller.require(Role::Admin)?;
     let id = parse_id::<WebhookId>(&id, "webhook")?;
-    let mut w = state
-        .store
-        .webhook(id)
-        .await
-        .map_err(ApiError::or_not_found("webhook"))?;
-    if let Some(n) = &body.name {
-        w.name = rules::parse_title("name", n, 100)?;
-    }
-    if let Some(u) = &body.url {
-        w.url = parse_url(u)?;
-    }
-    if let Some(e) = &body.events {
-        w.events = EventFilter::parse(e)?.kinds().to_vec();
-    }
-    if let Some(en) = body.enabled {
-        w.enabled = en;
-    }
-    let now = state.clock.now();
-    w.updated_at = now;
-    let e = ev(
-        id,
-        now,
-        &caller,
-        EventKind::WebhookUpdated,
-        json!({"name": w.name, "url": w.url, "events": w.events, "enabled": w.enabled}),
-    );
-    let w = state.store.update_webhook(w, e).await.map_err(name_taken)?;
+    let w = update_with(&state, caller.actor(), id, body).await?;
     Ok(Json(w.into()))
 }
 
@@ -406,13 +436,7 @@ async fn delete_webhook(
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
     let id = parse_id::<WebhookId>(&id, "webhook")?;
-    let now = state.clock.now();
-    let e = ev(id, now, &caller, EventKind::WebhookDeleted, json!({}));
-    state
-        .store
-        .delete_webhook(id, e)
-        .await
-        .map_err(ApiError::or_not_found("webhook"))?;
+    delete_with(&state, caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

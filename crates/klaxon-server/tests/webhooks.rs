@@ -338,7 +338,99 @@ async fn webhooks_refuse_bad_input(b: Backend) {
 }
 
 on_both_backends!(
+    the_webhooks_page_adds_shows_and_removes,
     incident_events_are_delivered_signed_and_filtered,
     failed_deliveries_are_retried_with_backoff_or_given_up,
     webhooks_refuse_bad_input,
 );
+
+/// The admin page: add (secret shown once), see deliveries, turn off, delete; others may not.
+async fn the_webhooks_page_adds_shows_and_removes(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (cookie, csrf) = common::session_for(&app, &app.admin.email, &app.admin.password).await;
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        app.http
+            .post(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let r = post(
+        "/webhooks".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "tracker".into()),
+            ("url", "ftp://nope".into()),
+            ("events", String::new()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("url: must be an http"));
+    let r = post(
+        "/webhooks".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "tracker".into()),
+            ("url", "https://tracker.example.com/hook".into()),
+            ("events", "incident.resolved, incident.closed".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"webhook-secret\""), "{html}");
+    let list: Value = app
+        .get("/api/v1/webhooks", &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        list["items"][0]["events"],
+        json!(["incident.resolved", "incident.closed"])
+    );
+    let page = common::web_get(&app, &format!("/webhooks/{id}")).await;
+    assert!(page.contains("Nothing delivered yet."), "{page}");
+    let r = post(
+        format!("/webhooks/{id}/enabled"),
+        vec![("csrf", csrf.clone()), ("enabled", "false".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = common::web_get(&app, &format!("/webhooks/{id}")).await;
+    assert!(
+        page.contains("data-testid=\"webhook-state\">off<"),
+        "{page}"
+    );
+    let r = post(
+        format!("/webhooks/{id}/delete"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = common::web_get(&app, "/webhooks").await;
+    assert!(page.contains("No webhooks yet."), "{page}");
+
+    // A responder may not.
+    app.user_with_token("r@example.com", "responder").await;
+    let (rc, _) = common::session_for(&app, "r@example.com", "correct horse battery").await;
+    let r = app
+        .http
+        .get(format!("{}/webhooks", app.url))
+        .header("cookie", &rc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
