@@ -171,7 +171,16 @@ async fn send(
             format!("the receiver answered {}", r.status()),
         ),
         Err(e) if e.is_timeout() => (None, format!("no answer within {} ms", timeout.as_millis())),
-        Err(e) => (None, format!("could not deliver: {e}")),
+        Err(e) => {
+            // reqwest's message hides the cause ("connection refused") in its sources.
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            (None, format!("could not deliver: {why}"))
+        }
     };
     match judge(status) {
         Answer::Accepted => DeliveryOutcome::Sent {

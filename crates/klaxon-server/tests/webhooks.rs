@@ -338,6 +338,7 @@ async fn webhooks_refuse_bad_input(b: Backend) {
 }
 
 on_both_backends!(
+    a_filter_that_skips_many_events_still_moves_on,
     the_webhooks_page_adds_shows_and_removes,
     incident_events_are_delivered_signed_and_filtered,
     failed_deliveries_are_retried_with_backoff_or_given_up,
@@ -432,5 +433,68 @@ async fn the_webhooks_page_adds_shows_and_removes(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+/// Hundreds of events a filtered webhook does not want do not hold it up; what happens while a
+/// webhook is off is not sent when it is turned back on.
+async fn a_filter_that_skips_many_events_still_moves_on(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let rx = Receiver::spawn().await;
+    let (hook_id, _) = hook(&app, "resolutions", &rx.url, json!(["incident.resolved"])).await;
+    let id = declare(&app, "noisy").await;
+    let now = app.clock.now();
+    for n in 0..1200 {
+        let e = klaxon_domain::event::NewEvent::new(
+            klaxon_domain::event::SubjectType::Incident,
+            &id,
+            now,
+            klaxon_domain::event::Actor::System,
+            klaxon_domain::event::EventKind::IncidentNoteAdded,
+            json!({"text": format!("note {n}")}),
+        );
+        app.state.store.append_event(e).await.unwrap();
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            &app.admin.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for _ in 0..4 {
+        tick(&app).await;
+    }
+    assert_eq!(rx.kinds(), vec!["incident.resolved"]);
+
+    // Off, an incident is declared and resolved; back on: none of it is sent.
+    let toggle = |on: bool| {
+        app.http
+            .patch(format!("{}/api/v1/webhooks/{hook_id}", app.url))
+            .bearer_auth(&app.admin.token)
+            .json(&json!({"enabled": on}))
+            .send()
+    };
+    assert_eq!(toggle(false).await.unwrap().status(), 200);
+    let quiet = declare(&app, "while off").await;
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{quiet}/resolve"),
+            &app.admin.token,
+            &json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tick(&app).await;
+    assert_eq!(toggle(true).await.unwrap().status(), 200);
+    tick(&app).await;
+    assert_eq!(rx.kinds().len(), 1);
     app.stop().await;
 }

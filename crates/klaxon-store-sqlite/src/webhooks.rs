@@ -99,7 +99,11 @@ impl SqliteStore {
     pub(crate) async fn do_update_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
-            "UPDATE webhooks SET name = $2, url = $3, events = $4, enabled = $5, updated_at = $6
+            "UPDATE webhooks SET name = $2, url = $3, events = $4, enabled = $5, updated_at = $6,
+             cursor_seq = CASE WHEN NOT enabled AND $5 THEN (SELECT COALESCE(MAX(seq), 0) FROM events)
+                               ELSE cursor_seq END,
+             start_seq = CASE WHEN NOT enabled AND $5 THEN (SELECT COALESCE(MAX(seq), 0) FROM events)
+                              ELSE start_seq END
              WHERE id = $1",
         )
         .bind(w.id.to_string())
@@ -159,18 +163,14 @@ impl SqliteStore {
         for row in &rows {
             let w = webhook_from(row)?;
             let cursor: i64 = get(row, "cursor_seq")?;
-            let start: i64 = get(row, "start_seq")?;
-            let from = (cursor - FAN_OUT_LOOKBACK).max(start);
-            let events = sqlx::query(
+            // One writer commits events in sequence order: nothing commits behind the cursor,
+            // so no look-back (PostgreSQL needs one).
+            let fresh = sqlx::query(
                 "SELECT e.seq, e.subject_type, e.subject_id, e.at, e.actor, e.kind, e.data, e.pinned
-                 FROM events e
-                 WHERE e.subject_type = 'incident' AND e.seq > $1
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
-                                 WHERE d.webhook_id = $2 AND d.event_seq = e.seq)
-                 ORDER BY e.seq LIMIT $3",
+                 FROM events e WHERE e.subject_type = 'incident' AND e.seq > $1
+                 ORDER BY e.seq LIMIT $2",
             )
-            .bind(from)
-            .bind(w.id.to_string())
+            .bind(cursor)
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await
@@ -178,6 +178,8 @@ impl SqliteStore {
             .iter()
             .map(event_from)
             .collect::<StoreResult<Vec<_>>>()?;
+            let mut events: Vec<Event> = Vec::new();
+            events.extend(fresh);
             let mut last = cursor;
             for e in &events {
                 last = last.max(e.seq);

@@ -16,6 +16,7 @@ mod incidents_cli;
 mod oncall_cli;
 mod schedules_cli;
 mod services_cli;
+mod webhooks_cli;
 
 #[derive(Parser)]
 #[command(
@@ -119,6 +120,11 @@ enum Command {
     /// Who is on call now (or --at) in every schedule.
     #[command(name = "oncall")]
     OnCall(schedules_cli::OnCallArgs),
+    /// Outgoing webhooks (admin): other tools follow incidents; what was delivered.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks_cli::WebhooksCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -359,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule { command } => schedules_cli::schedule(command).await,
         Command::Overrides { command } => schedules_cli::overrides(command).await,
         Command::OnCall(args) => schedules_cli::on_call(args).await,
+        Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
     }
 }
 
