@@ -538,6 +538,65 @@ pub fn parse_link(field: &str, s: Option<&str>) -> Result<Option<String>, Invali
     }
 }
 
+/// A ready-made stakeholder update: `{number}`, `{title}`, `{status}` and `{severity}` are
+/// filled in from the incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateTemplate {
+    pub key: String,
+    pub name: String,
+    pub text: String,
+}
+
+impl UpdateTemplate {
+    pub fn render(
+        &self,
+        number: i64,
+        title: &str,
+        status: IncidentStatus,
+        severity: Option<Severity>,
+    ) -> String {
+        self.text
+            .replace("{number}", &number.to_string())
+            .replace("{title}", title)
+            .replace("{status}", status.as_str())
+            .replace("{severity}", severity.map_or("unset", |s| s.as_str()))
+    }
+
+    /// The four stages of a public-facing incident.
+    pub fn defaults() -> Vec<Self> {
+        let t = |key: &str, name: &str, text: &str| Self {
+            key: key.into(),
+            name: name.into(),
+            text: text.into(),
+        };
+        vec![
+            t(
+                "investigating",
+                "Investigating",
+                "We are investigating incident #{number}: {title}. We will post the next update within 30 minutes.",
+            ),
+            t(
+                "identified",
+                "Identified",
+                "We have found the cause of incident #{number} ({title}) and are working on a fix.",
+            ),
+            t(
+                "monitoring",
+                "Monitoring",
+                "A fix for incident #{number} ({title}) is in place; we are watching to make sure it holds.",
+            ),
+            t(
+                "resolved",
+                "Resolved",
+                "Incident #{number} ({title}) is resolved. Thank you for your patience.",
+            ),
+        ]
+    }
+}
+
+/// The longest stakeholder update.
+pub const UPDATE_MAX: usize = 5_000;
+
 /// Per-severity definitions shown where people choose one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeverityDefinitions(BTreeMap<Severity, String>);
@@ -746,6 +805,29 @@ mod tests {
             multiple: false,
         }]);
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn update_templates_fill_in_the_incident() {
+        let t = &UpdateTemplate::defaults()[0];
+        assert_eq!(
+            t.render(
+                42,
+                "Checkout down",
+                IncidentStatus::Acknowledged,
+                Some(Severity::Sev2)
+            ),
+            "We are investigating incident #42: Checkout down. We will post the next update within 30 minutes."
+        );
+        let custom = UpdateTemplate {
+            key: "k".into(),
+            name: "K".into(),
+            text: "{severity} {status} {number}".into(),
+        };
+        assert_eq!(
+            custom.render(7, "x", IncidentStatus::Mitigated, None),
+            "unset mitigated 7"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct Due {
     pub id: NotificationId,
     pub method: Option<ContactMethodId>,
     pub kind: ContactKind,
-    /// Test notifications are never bundled with pages.
+    /// Test notifications and stakeholder updates are never bundled with pages.
     pub test: bool,
 }
 

@@ -21,7 +21,7 @@
       .then(function (text) {
         if (!text) return;
         var doc = new DOMParser().parseFromString(text, "text/html");
-        ["summary", "pinned", "tasks", "related"].forEach(function (part) {
+        ["summary", "pinned", "tasks", "related", "followers"].forEach(function (part) {
           var fresh = doc.getElementById(part);
           var current = document.getElementById(part);
           if (fresh && current) current.replaceWith(fresh);

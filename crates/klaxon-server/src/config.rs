@@ -27,6 +27,9 @@ pub struct IncidentsSettings {
     pub priority_matrix: PriorityMatrixSettings,
     /// The organisation's own roles (`[[incidents.roles]]`).
     pub roles: Vec<klaxon_domain::incident::RoleDef>,
+    /// Ready-made stakeholder updates (`[[incidents.update_templates]]`); the four stages
+    /// (investigating, identified, monitoring, resolved) when none are given.
+    pub update_templates: Vec<klaxon_domain::incident::UpdateTemplate>,
 }
 
 /// One row per impact; each lists the priority for urgency high, medium and low.
@@ -48,6 +51,7 @@ impl Default for IncidentsSettings {
                 .collect(),
             priority_matrix: PriorityMatrixSettings::default(),
             roles: Vec::new(),
+            update_templates: Vec::new(),
         }
     }
 }
@@ -70,6 +74,7 @@ pub struct IncidentRules {
     pub severities: klaxon_domain::incident::SeverityDefinitions,
     pub matrix: klaxon_domain::incident::PriorityMatrix,
     pub roles: klaxon_domain::incident::RoleCatalog,
+    pub update_templates: Vec<klaxon_domain::incident::UpdateTemplate>,
 }
 
 impl IncidentsSettings {
@@ -80,6 +85,26 @@ impl IncidentsSettings {
             severities: SeverityDefinitions::with(&self.severities)?,
             matrix: PriorityMatrix::from_rows(&m.high, &m.medium, &m.low)?,
             roles: RoleCatalog::with_custom(self.roles.clone())?,
+            update_templates: {
+                let mut keys = std::collections::BTreeSet::new();
+                for t in &self.update_templates {
+                    let field = format!("incidents.update_templates.{}", t.key);
+                    if t.key.trim().is_empty() || !keys.insert(t.key.clone()) {
+                        return Err(klaxon_domain::Invalid::new(field, "needs a key of its own"));
+                    }
+                    if t.text.trim().is_empty() || t.name.trim().is_empty() {
+                        return Err(klaxon_domain::Invalid::new(
+                            field,
+                            "needs a name and a text",
+                        ));
+                    }
+                }
+                if self.update_templates.is_empty() {
+                    klaxon_domain::incident::UpdateTemplate::defaults()
+                } else {
+                    self.update_templates.clone()
+                }
+            },
         })
     }
 }

@@ -43,6 +43,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unassign_role))
         .routes(routes!(add_note))
         .routes(routes!(page_into))
+        .routes(routes!(list_subscribers, subscribe))
+        .routes(routes!(unsubscribe))
+        .routes(routes!(post_update))
         .routes(routes!(list_related, relate))
         .routes(routes!(unrelate))
         .routes(routes!(merge))
@@ -1420,6 +1423,275 @@ async fn merge(
     ))
 }
 
+// --- stakeholder updates ------------------------------------------------------------------------
+
+/// Starts or stops `user` following the incident (its stakeholder updates).
+pub async fn subscribe_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    user: &str,
+    on: bool,
+) -> ApiResult<Incident> {
+    let user = if on {
+        existing_user(state, "user_id", user).await?
+    } else {
+        parse_id::<UserId>(user, "user_id")
+            .map_err(|_| ApiError::invalid("user_id", "is not a user id"))?
+    };
+    let now = state.clock.now();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        let follows = snap.subscribers.contains(&user);
+        if follows == on {
+            let why = if on {
+                "already follows this incident"
+            } else {
+                "does not follow this incident"
+            };
+            return Err(Refusal::conflict("user_id", why));
+        }
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        let kind = if on {
+            c.subscribe.push(user);
+            EventKind::IncidentSubscribed
+        } else {
+            c.unsubscribe.push(user);
+            EventKind::IncidentUnsubscribed
+        };
+        c.events
+            .push(ev(c.incident.id, now, who, kind, json!({"user_id": user})));
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostUpdate {
+    /// The update's text; when absent, `template` filled in from the incident.
+    pub message: Option<String>,
+    /// A key of `GET /api/v1/incident-settings`' `update_templates`.
+    pub template: Option<String>,
+}
+
+/// The text a template gives for this incident.
+pub fn template_text(state: &AppState, key: &str, i: &Incident) -> ApiResult<String> {
+    let t = state
+        .incident_rules
+        .update_templates
+        .iter()
+        .find(|t| t.key == key)
+        .ok_or_else(|| {
+            let keys: Vec<&str> = state
+                .incident_rules
+                .update_templates
+                .iter()
+                .map(|t| t.key.as_str())
+                .collect();
+            ApiError::invalid("template", format!("must be one of: {}", keys.join(", ")))
+        })?;
+    Ok(t.render(i.number, &i.title, i.status, i.severity))
+}
+
+/// Posts a stakeholder update: on the timeline, and to every follower by e-mail, webhook or
+/// chat (never SMS or a call: an update tells, it does not wake anyone). Queued with the event
+/// in one transaction; sent by the engine.
+pub async fn post_update_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    u: PostUpdate,
+) -> ApiResult<Incident> {
+    let incident = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let message = match (
+        u.message
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty()),
+        u.template.as_deref(),
+    ) {
+        (Some(m), _) => rules::parse_text("message", m, rules::UPDATE_MAX)?,
+        (None, Some(t)) => template_text(state, t, &incident)?,
+        (None, None) => return Err(ApiError::invalid("message", "must not be empty")),
+    };
+    let subscribers = state.store.incident_subscribers(id).await?;
+    let now = state.clock.now();
+    let nonce = random_bytes::<8>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let posted_by = match who.user {
+        Some(u) => state.store.user(u).await.ok().map(|u| u.name),
+        None => None,
+    };
+    let url = state
+        .settings
+        .server
+        .public_url
+        .as_deref()
+        .map(|b| format!("{}/incidents/{}", b.trim_end_matches('/'), id));
+    let payload = json!({
+        "update": {"message": message, "posted_by": posted_by},
+        "incident": {
+            "id": incident.id, "number": incident.number, "title": incident.title,
+            "status": incident.status, "severity": incident.severity, "urgency": incident.urgency,
+            "url": url,
+        },
+    });
+    let mut pages = Vec::new();
+    for user in &subscribers {
+        for m in state.store.list_contact_methods(*user).await? {
+            if matches!(
+                m.kind,
+                klaxon_domain::contact::ContactKind::Sms
+                    | klaxon_domain::contact::ContactKind::Voice
+            ) {
+                continue;
+            }
+            pages.push(klaxon_store::NewNotification {
+                id: klaxon_domain::ids::NotificationId::new(now, random_bytes()),
+                incident_id: Some(id),
+                user_id: *user,
+                contact_method_id: Some(m.id),
+                kind: m.kind,
+                address: m.address.clone(),
+                dedup_key: format!("{}{id}:{nonce}:{}", klaxon_store::UPDATE_KEY_PREFIX, m.id),
+                payload: payload.clone(),
+                run_at: now,
+                created_at: now,
+            });
+        }
+    }
+    let recipients = pages.len();
+    let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
+        let mut c = IncidentChange::of(snap, now, who.actor);
+        c.events.push(ev(
+            c.incident.id,
+            now,
+            who,
+            EventKind::IncidentUpdatePosted,
+            json!({"message": message, "followers": subscribers.len(), "messages": recipients}),
+        ));
+        c.pages = pages;
+        Ok(c)
+    });
+    change(state, id, edit).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    pub name: String,
+}
+
+/// Who follows the incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = ListOf<SubscriberOut>), (status = 404, body = ErrorBody)))]
+async fn list_subscribers(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListOf<SubscriberOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let users = state
+        .store
+        .incident_subscribers(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    let mut items = Vec::new();
+    for u in users {
+        let name = state
+            .store
+            .user(u)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_default();
+        items.push(SubscriberOut { user_id: u, name });
+    }
+    Ok(Json(ListOf {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    /// Who follows; the caller when absent.
+    pub user_id: Option<String>,
+}
+
+/// Follows the incident: its stakeholder updates come by e-mail, webhook or chat. Anyone may
+/// follow; adding someone else needs the responder role.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents", request_body = Subscribe,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn subscribe(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Subscribe>,
+) -> ApiResult<Json<IncidentOut>> {
+    let me = caller.user.id.to_string();
+    let user = body.user_id.unwrap_or_else(|| me.clone());
+    caller.require(if user == me {
+        Role::Viewer
+    } else {
+        Role::Responder
+    })?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    Ok(Json(
+        subscribe_with(&state, Who::caller(&caller), id, &user, true)
+            .await?
+            .into(),
+    ))
+}
+
+/// Stops following (yourself as a viewer; anyone as a responder).
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/subscribers/{user_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), ("user_id" = String, Path, description = "User id")),
+    responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn unsubscribe(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user)): Path<(String, String)>,
+) -> ApiResult<Json<IncidentOut>> {
+    caller.require(if user == caller.user.id.to_string() {
+        Role::Viewer
+    } else {
+        Role::Responder
+    })?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    Ok(Json(
+        subscribe_with(&state, Who::caller(&caller), id, &user, false)
+            .await?
+            .into(),
+    ))
+}
+
+/// Posts a stakeholder update to the incident's followers (responder).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/updates", tag = "incidents", request_body = PostUpdate,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 201, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn post_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PostUpdate>,
+) -> ApiResult<(StatusCode, Json<IncidentOut>)> {
+    caller.require(Role::Responder)?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let i = post_update_with(&state, Who::caller(&caller), id, body).await?;
+    Ok((StatusCode::CREATED, Json(i.into())))
+}
+
 // --- tasks --------------------------------------------------------------------------------------
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -2014,6 +2286,10 @@ pub struct IncidentSettingsOut {
     pub priority_matrix: Vec<Vec<String>>,
     #[schema(value_type = Vec<Object>)]
     pub roles: Vec<rules::RoleDef>,
+    /// Ready-made stakeholder updates: key, name, text with {number}, {title}, {status},
+    /// {severity}.
+    #[schema(value_type = Vec<Object>)]
+    pub update_templates: Vec<rules::UpdateTemplate>,
 }
 
 /// What severities mean here, the priority matrix and the roles incidents can have.
@@ -2043,5 +2319,6 @@ pub fn settings_out(r: &Arc<IncidentRules>) -> IncidentSettingsOut {
             .map(|row| row.iter().map(|p| p.to_string()).collect())
             .collect(),
         roles: r.roles.all().to_vec(),
+        update_templates: r.update_templates.clone(),
     }
 }

@@ -304,7 +304,8 @@ pub async fn send_due(
                 id: n.id,
                 method: n.contact_method_id,
                 kind: n.kind,
-                test: n.payload["test"].as_bool() == Some(true),
+                // Tests and stakeholder updates go alone: never bundled with pages.
+                test: n.payload["test"].as_bool() == Some(true) || is_update(&n.payload),
             })
             .collect();
         let mut slow: Vec<_> = dues
@@ -535,10 +536,30 @@ async fn current_method(
     }
 }
 
+/// A stakeholder update (not a page): it tells, it asks nothing.
+pub fn is_update(p: &Value) -> bool {
+    p["update"].is_object()
+}
+
+fn update_title(p: &Value) -> String {
+    format!(
+        "Update on incident #{}: {}",
+        p["incident"]["number"],
+        p["incident"]["title"].as_str().unwrap_or("")
+    )
+}
+
 /// One line a person reads first.
 fn headline(p: &Value) -> String {
     if let Some(t) = bundle_title(p) {
         return t;
+    }
+    if is_update(p) {
+        return format!(
+            "{}\n{}",
+            update_title(p),
+            p["update"]["message"].as_str().unwrap_or("")
+        );
     }
     if p["test"].as_bool() == Some(true) {
         return "Klaxon test notification: this contact method works.".to_owned();
@@ -597,6 +618,7 @@ pub async fn deliver(
     let (body, signed) = match n.kind {
         ContactKind::Webhook => (
             json!({"type": if n.payload["test"].as_bool() == Some(true) { "test" }
+                           else if is_update(&n.payload) { "incident.update" }
                            else if n.payload["bundle"].as_bool() == Some(true) { "incident.page.bundle" }
                            else { "incident.page" },
                    "notification_id": n.id, "summary": headline(&n.payload), "data": n.payload}),
@@ -672,6 +694,9 @@ fn subject(p: &Value) -> String {
     if let Some(t) = bundle_title(p) {
         return cut(&t, 150);
     }
+    if is_update(p) {
+        return cut(&update_title(p), 150);
+    }
     if p["test"].as_bool() == Some(true) {
         return "Klaxon test notification".to_owned();
     }
@@ -702,6 +727,26 @@ fn email_text(n: &Notification, link: Option<&str>, now: Timestamp) -> String {
     let p = &n.payload;
     if p["test"].as_bool() == Some(true) {
         return "This is a test from Klaxon: this contact method works.\n\n-- \nKlaxon\n".into();
+    }
+    if is_update(p) {
+        let i = &p["incident"];
+        let mut t = format!(
+            "{}\n\n{}\n\n",
+            update_title(p),
+            p["update"]["message"].as_str().unwrap_or("")
+        );
+        t += &format!("Status:    {}\n", i["status"].as_str().unwrap_or(""));
+        if let Some(sev) = i["severity"].as_str() {
+            t += &format!("Severity:  {sev}\n");
+        }
+        if let Some(by) = p["update"]["posted_by"].as_str() {
+            t += &format!("From:      {by}\n");
+        }
+        if let Some(url) = i["url"].as_str() {
+            t += &format!("\nFollow the incident:\n{url}\n");
+        }
+        t += "\nYou get these updates because you follow this incident.\n\n-- \nKlaxon\n";
+        return t;
     }
     if let Some(title) = bundle_title(p) {
         // Many pages at once: one mail listing them, each with its link.
@@ -848,7 +893,10 @@ async fn send_email(n: &Notification, channels: &Channels<'_>, now: Timestamp) -
     ) else {
         return Delivery::Failed("no e-mail provider is set up on this server ([smtp])".into());
     };
-    let link = ack_link(n, channels, now);
+    // An update asks for nothing: no acknowledge link.
+    let link = (!is_update(&n.payload))
+        .then(|| ack_link(n, channels, now))
+        .flatten();
     let message = match email_message(n, from, link.as_deref(), now) {
         Ok(m) => m,
         Err(e) => return Delivery::Failed(e),
@@ -1069,6 +1117,46 @@ async fn send_call(n: &Notification, channels: &Channels<'_>) -> Delivery {
 #[cfg(test)]
 mod channel_tests {
     use super::*;
+
+    #[test]
+    fn a_stakeholder_update_reads_as_one_and_asks_for_nothing() {
+        let now: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        let p = json!({"update": {"message": "A fix is rolling out.", "posted_by": "Ada"},
+                       "incident": {"id": "x", "number": 12, "title": "Checkout errors",
+                                    "status": "acknowledged", "severity": "SEV2",
+                                    "url": "https://k.example.com/incidents/x"}});
+        let n = Notification {
+            id: NotificationId::new(now, [1; 10]),
+            incident_id: None,
+            user_id: klaxon_domain::ids::UserId::new(now, [2; 10]),
+            contact_method_id: None,
+            kind: ContactKind::Email,
+            address: "bob@example.com".into(),
+            dedup_key: "update:x".into(),
+            payload: p.clone(),
+            status: klaxon_domain::contact::NotificationStatus::Sending,
+            attempts: 1,
+            run_at: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        assert_eq!(subject(&p), "Update on incident #12: Checkout errors");
+        let text = email_text(&n, None, now);
+        assert!(
+            text.starts_with("Update on incident #12: Checkout errors\n\nA fix is rolling out.\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Severity:  SEV2") && text.contains("From:      Ada"),
+            "{text}"
+        );
+        assert!(
+            text.contains("https://k.example.com/incidents/x") && !text.contains("Acknowledge"),
+            "{text}"
+        );
+        assert!(headline(&p).ends_with("A fix is rolling out."));
+    }
 
     fn page(title: &str) -> Value {
         json!({"incident": {"id": "x", "number": 12, "title": title, "urgency": "high",

@@ -179,6 +179,20 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
             s(&d["title"]),
             s(&d["alerts"])
         ),
+        EventKind::IncidentSubscribed => {
+            format!("{} follows the incident", person(&d["user_id"], names))
+        }
+        EventKind::IncidentUnsubscribed => {
+            format!(
+                "{} no longer follows the incident",
+                person(&d["user_id"], names)
+            )
+        }
+        EventKind::IncidentUpdatePosted => format!(
+            "posted an update to {} followers: {}",
+            s(&d["followers"]),
+            s(&d["message"])
+        ),
         EventKind::IncidentEventPinned => "pinned an entry".to_owned(),
         EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
         EventKind::IncidentEscalated => format!("escalated to level {}", s(&d["level"])),

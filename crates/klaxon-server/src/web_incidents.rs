@@ -49,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/roles/remove", post(unassign_role))
         .route("/incidents/{id}/notes", post(add_note))
         .route("/incidents/{id}/page", post(page_someone))
+        .route("/incidents/{id}/follow", post(follow))
+        .route("/incidents/{id}/updates", post(post_update))
         .route("/incidents/{id}/related", post(relate))
         .route("/incidents/{id}/related/{other}/remove", post(unrelate))
         .route("/incidents/{id}/merge", post(merge))
@@ -526,6 +528,12 @@ struct IncidentPage {
     milestones: Vec<MilestoneRow>,
     tasks: Vec<TaskRow>,
     related: Vec<Incident>,
+    /// Followers: (id, name).
+    followers: Vec<(String, String)>,
+    i_follow: bool,
+    templates: Vec<(String, String)>,
+    /// The update form's text (a template's, when one was picked).
+    update_text: String,
     /// Other recent incidents, to relate or merge into: (id, "#n title").
     others: Vec<(String, String)>,
     /// Open ones only, for merging into.
@@ -550,6 +558,8 @@ struct IncidentPage {
 #[derive(Deserialize, Default)]
 struct PageQuery {
     filter: Option<String>,
+    /// Fills the update form with this template.
+    template: Option<String>,
 }
 
 async fn incident_page(
@@ -561,7 +571,20 @@ async fn incident_page(
     let Ok(id) = id.parse::<IncidentId>() else {
         return Ok(not_found_page());
     };
-    render_incident(&state, &s, id, StatusCode::OK, None, q.filter.as_deref()).await
+    let update_text = match (q.template.as_deref(), state.store.incident(id).await) {
+        (Some(t), Ok(i)) => incidents::template_text(&state, t, &i).unwrap_or_default(),
+        _ => String::new(),
+    };
+    render_with(
+        &state,
+        &s,
+        id,
+        StatusCode::OK,
+        None,
+        q.filter.as_deref(),
+        update_text,
+    )
+    .await
 }
 
 fn local_input(t: Option<Timestamp>) -> String {
@@ -580,6 +603,18 @@ pub(crate) async fn render_incident(
     status: StatusCode,
     error: Option<String>,
     filter: Option<&str>,
+) -> PageResult {
+    render_with(state, s, id, status, error, filter, String::new()).await
+}
+
+async fn render_with(
+    state: &AppState,
+    s: &WebSession,
+    id: IncidentId,
+    status: StatusCode,
+    error: Option<String>,
+    filter: Option<&str>,
+    update_text: String,
 ) -> PageResult {
     let incident = match state.store.incident(id).await {
         Ok(i) => i,
@@ -608,6 +643,7 @@ pub(crate) async fn render_incident(
     let roles = state.store.incident_roles(id, false).await?;
     let tasks = state.store.incident_tasks(id).await?;
     let related = state.store.related_incidents(id).await?;
+    let follower_ids = state.store.incident_subscribers(id).await?;
     let recent = state
         .store
         .list_incidents(&IncidentFilter::default(), None, Limit::DEFAULT.get())
@@ -636,6 +672,7 @@ pub(crate) async fn render_incident(
     let mut people: Vec<_> = roles.iter().map(|r| r.user_id).collect();
     people.extend(incident.reporter_id);
     people.extend(tasks.iter().filter_map(|t| t.assignee_id));
+    people.extend(follower_ids.iter().copied());
     let names = incidents::names(state, &events, &people).await;
     let now = state.clock.now();
     let filter = FILTERS
@@ -762,6 +799,26 @@ pub(crate) async fn render_incident(
                 done: t.done_at.is_some(),
             })
             .collect(),
+        i_follow: follower_ids.contains(&s.user.id),
+        followers: follower_ids
+            .iter()
+            .map(|u| {
+                (
+                    u.to_string(),
+                    names
+                        .get(&u.to_string())
+                        .cloned()
+                        .unwrap_or_else(|| u.to_string()),
+                )
+            })
+            .collect(),
+        templates: state
+            .incident_rules
+            .update_templates
+            .iter()
+            .map(|t| (t.key.clone(), t.name.clone()))
+            .collect(),
+        update_text,
         related,
         others,
         open_others,
@@ -1108,6 +1165,67 @@ async fn page_someone(
         _ => {}
     }
     let r = incidents::page_with(&state, Who::user(&s.user), id, p).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct FollowForm {
+    csrf: String,
+    /// Someone else (a responder adding them); yourself when empty.
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    follow: String,
+}
+
+async fn follow(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<FollowForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    let me = s.user.id.to_string();
+    let user = if f.user_id.is_empty() {
+        me.clone()
+    } else {
+        f.user_id.clone()
+    };
+    if user != me && !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("change who follows incidents"));
+    }
+    let r =
+        incidents::subscribe_with(&state, Who::user(&s.user), id, &user, f.follow != "false").await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+struct UpdateForm {
+    csrf: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn post_update(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<UpdateForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "post updates") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let u = incidents::PostUpdate {
+        message: Some(f.message),
+        template: None,
+    };
+    let r = incidents::post_update_with(&state, Who::user(&s.user), id, u).await;
     after(&state, &s, id, r).await
 }
 

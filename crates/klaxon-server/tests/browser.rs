@@ -443,6 +443,19 @@ async fn two_browsers_run_an_incident_and_see_each_other_live() {
         true,
         "A saw B's changes without reloading"
     );
+
+    // B follows; A posts the "Investigating" update from its template; B sees it arrive.
+    b.click("#follow").await;
+    b.wait_contains("#follow", "Stop following").await;
+    a.click("a[data-template='investigating']").await;
+    a.wait_contains("#update-text", "We are investigating incident #1")
+        .await;
+    a.click("#post-update").await;
+    b.wait_contains(
+        "#timeline",
+        "posted an update to 1 followers: We are investigating",
+    )
+    .await;
     a.end().await;
     b.end().await;
     app.stop().await;

@@ -1057,6 +1057,7 @@ async fn queued_pages_follow_a_changed_contact_method(b: Backend) {
 }
 
 on_both_backends!(
+    followers_get_stakeholder_updates_and_nobody_else_does,
     people_are_paged_into_an_acknowledged_incident,
     one_level_pages_once_signed,
     two_levels_escalate_after_the_delay,
@@ -1215,5 +1216,151 @@ async fn people_are_paged_into_an_acknowledged_incident(b: Backend) {
         .filter(|e| e["kind"] == "incident.responder_paged")
         .count();
     assert_eq!(paged, 2);
+    app.stop().await;
+}
+
+/// Stakeholder updates reach the incident's followers (by their webhook, not as a page), even
+/// once it is resolved; someone who does not follow gets nothing.
+async fn followers_get_stakeholder_updates_and_nobody_else_does(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let bob = person(&app, "bob@example.com").await;
+    let r = app
+        .post(
+            "/api/v1/incidents",
+            &ada.token,
+            &json!({"title": "Checkout errors", "severity": "SEV3"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |token: &str, path: String, body: Value| app.post(&path, token, &body).send();
+    // Bob follows; Ada posts the "investigating" update.
+    let r = post(
+        &bob.token,
+        format!("/api/v1/incidents/{id}/subscribers"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        &bob.token,
+        format!("/api/v1/incidents/{id}/subscribers"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    expect_error(r, 409, "conflict", Some("user_id")).await;
+    let r = post(
+        &ada.token,
+        format!("/api/v1/incidents/{id}/updates"),
+        json!({"template": "investigating"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    tick(&app).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (0, 1));
+    let body = bob.receiver.bodies()[0].clone();
+    assert_eq!(body["type"], "incident.update");
+    assert!(
+        body["data"]["update"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("We are investigating incident #1: Checkout errors."),
+        "{body}"
+    );
+
+    // Resolved: the last update still goes out.
+    let r = post(
+        &ada.token,
+        format!("/api/v1/incidents/{id}/resolve"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        &ada.token,
+        format!("/api/v1/incidents/{id}/updates"),
+        json!({"message": "All fixed."}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    tick(&app).await;
+    assert_eq!(bob.receiver.count(), 2);
+    assert_eq!(
+        bob.receiver.bodies()[1]["data"]["update"]["message"],
+        "All fixed."
+    );
+
+    // Refusals, and no more updates once Bob stops following.
+    for (body, field) in [
+        (json!({"template": "panic"}), "template"),
+        (json!({"message": "  "}), "message"),
+        (json!({"message": "x".repeat(5001)}), "message"),
+    ] {
+        let r = post(&ada.token, format!("/api/v1/incidents/{id}/updates"), body)
+            .await
+            .unwrap();
+        expect_error(r, 400, "invalid_field", Some(field)).await;
+    }
+    let (viewer_id, viewer) = app.user_with_token("v@example.com", "viewer").await;
+    let r = post(
+        &viewer,
+        format!("/api/v1/incidents/{id}/subscribers"),
+        json!({"user_id": ada.id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(
+        &viewer,
+        format!("/api/v1/incidents/{id}/subscribers"),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let followers: Value = app
+        .get(&format!("/api/v1/incidents/{id}/subscribers"), &viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(followers["items"].as_array().unwrap().len(), 2);
+    assert_eq!(followers["items"][1]["user_id"], viewer_id.as_str());
+    let r = app
+        .http
+        .delete(format!(
+            "{}/api/v1/incidents/{id}/subscribers/{}",
+            app.url, bob.id
+        ))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        &ada.token,
+        format!("/api/v1/incidents/{id}/updates"),
+        json!({"template": "resolved"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    wait(&app, 5).await;
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (0, 2));
     app.stop().await;
 }

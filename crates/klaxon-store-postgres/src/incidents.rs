@@ -5,7 +5,7 @@
 use klaxon_domain::alert::AlertStatus;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::IncidentId;
+use klaxon_domain::ids::{IncidentId, UserId};
 use klaxon_domain::incident::Refusal;
 use klaxon_store::*;
 use serde_json::json;
@@ -278,6 +278,16 @@ impl PgStore {
             incident: incident_from(&row)?,
             roles: roles_in(&mut tx, id).await?,
             tasks: tasks_in(&mut tx, id).await?,
+            subscribers: sqlx::query_scalar::<_, uuid::Uuid>(
+                "SELECT user_id FROM incident_subscribers WHERE incident_id = $1 ORDER BY created_at",
+            )
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|s| Ok::<_, StoreError>(s.into()))
+            .collect::<StoreResult<Vec<_>>>()?,
         };
         let c = match edit(&snapshot) {
             Ok(c) => c,
@@ -306,6 +316,27 @@ impl PgStore {
         }
         for t in &c.tasks {
             write_task(&mut tx, t).await?;
+        }
+        for u in &c.subscribe {
+            sqlx::query(
+                "INSERT INTO incident_subscribers (incident_id, user_id, created_at, created_by)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(id.0)
+            .bind(u.0)
+            .bind(to_millis(c.at))
+            .bind(c.actor.encode())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err_fk_not_found)?;
+        }
+        for u in &c.unsubscribe {
+            sqlx::query("DELETE FROM incident_subscribers WHERE incident_id = $1 AND user_id = $2")
+                .bind(id.0)
+                .bind(u.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         for t in &c.removed_tasks {
             sqlx::query("DELETE FROM incident_tasks WHERE id = $1 AND incident_id = $2")
@@ -562,6 +593,20 @@ impl PgStore {
         }
         tx.commit().await.map_err(map_err)?;
         self.do_incident(into).await.map(Ok)
+    }
+
+    pub(crate) async fn do_incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
+        self.do_incident(id).await?;
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "SELECT user_id FROM incident_subscribers WHERE incident_id = $1 ORDER BY created_at",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(|s| Ok::<_, StoreError>(s.into()))
+        .collect()
     }
 
     pub(crate) async fn do_pin_incident_event(

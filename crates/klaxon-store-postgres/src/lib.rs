@@ -1175,6 +1175,9 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<WebhookDelivery>> {
         self.do_list_webhook_deliveries(webhook, limit).await
     }
+    async fn incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
+        self.do_incident_subscribers(id).await
+    }
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
         self.do_incident_tasks(id).await
     }

@@ -511,6 +511,7 @@ impl PgStore {
                  WHERE n.status = 'pending' AND i.status <> 'triggered'
                  AND NOT (n.dedup_key LIKE 'responder:%'
                           AND i.status NOT IN ('resolved', 'closed'))
+                 AND n.dedup_key NOT LIKE 'update:%'
                  ORDER BY n.id
                  FOR UPDATE OF n SKIP LOCKED)
              RETURNING *",

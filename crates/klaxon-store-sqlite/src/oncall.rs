@@ -498,7 +498,8 @@ impl SqliteStore {
         let moot = sqlx::query(
             "SELECT n.* FROM notifications n JOIN incidents i ON i.id = n.incident_id
              WHERE n.status = 'pending' AND i.status <> 'triggered'
-             AND NOT (n.dedup_key LIKE 'responder:%' AND i.status NOT IN ('resolved', 'closed'))",
+             AND NOT (n.dedup_key LIKE 'responder:%' AND i.status NOT IN ('resolved', 'closed'))
+             AND n.dedup_key NOT LIKE 'update:%'",
         )
         .fetch_all(&mut *tx)
         .await

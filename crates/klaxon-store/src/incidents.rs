@@ -45,6 +45,8 @@ pub struct IncidentSnapshot {
     pub roles: Vec<RoleAssignment>,
     /// Oldest first.
     pub tasks: Vec<IncidentTask>,
+    /// Who follows it (gets its stakeholder updates).
+    pub subscribers: Vec<UserId>,
 }
 
 impl IncidentSnapshot {
@@ -68,6 +70,9 @@ pub struct IncidentChange {
     pub tasks: Vec<IncidentTask>,
     /// Tasks to remove.
     pub removed_tasks: Vec<TaskId>,
+    /// People who start or stop following the incident.
+    pub subscribe: Vec<UserId>,
+    pub unsubscribe: Vec<UserId>,
     /// Moves the incident's open alerts along with it (acknowledged or resolved).
     pub alerts: Option<AlertStatus>,
     /// Jobs to enqueue (an escalation that starts again on reopen).
@@ -89,6 +94,8 @@ impl IncidentChange {
             unassign: Vec::new(),
             tasks: Vec::new(),
             removed_tasks: Vec::new(),
+            subscribe: Vec::new(),
+            unsubscribe: Vec::new(),
             alerts: None,
             jobs: Vec::new(),
             pages: Vec::new(),

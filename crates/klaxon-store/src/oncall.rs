@@ -92,6 +92,10 @@ pub struct Notification {
 /// this prefix: they stand while the incident is open, acknowledged or not.
 pub const RESPONDER_KEY_PREFIX: &str = "responder:";
 
+/// Stakeholder updates have dedup keys with this prefix: they go out whatever the incident's
+/// status (the last one says it is resolved).
+pub const UPDATE_KEY_PREFIX: &str = "update:";
+
 /// A notification to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotification {

@@ -488,6 +488,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>>;
 
+    /// Who follows the incident. `NotFound` without it.
+    async fn incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>>;
     /// The incident's tasks, oldest first. `NotFound` without the incident.
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>>;
     /// Pins or unpins an event of the incident's timeline, writing `event`. `NotFound` when

@@ -243,6 +243,40 @@ pub enum IncidentsCommand {
         #[command(subcommand)]
         command: TaskCommand,
     },
+    /// Who follows the incident (gets its stakeholder updates).
+    Followers {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Follow the incident (yourself, or --user as a responder).
+    Follow {
+        id: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop following the incident (yourself, or --user as a responder).
+    Unfollow {
+        id: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Post a stakeholder update to the incident's followers.
+    PostUpdate {
+        id: String,
+        /// The text ("-" reads it from standard input).
+        #[arg(long, conflicts_with = "template")]
+        message: Option<String>,
+        /// A ready-made update (see `settings`): investigating, identified, monitoring, resolved.
+        #[arg(long)]
+        template: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// The incidents related to this one.
     Related {
         id: String,
@@ -1029,6 +1063,70 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         IncidentsCommand::Task { command } => task(command).await,
+        IncidentsCommand::Followers { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("/api/v1/incidents/{id}/subscribers"))
+                .await?;
+            print_or(&client, &v, |v| table(&v["items"], &["name", "user_id"]))
+        }
+        IncidentsCommand::Follow { id, user, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/subscribers"),
+                    Some(json!({"user_id": user})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!("following incident #{}", v["number"])
+            })
+        }
+        IncidentsCommand::Unfollow { id, user, client } => {
+            let c = Client::new(&client)?;
+            let user = match user {
+                Some(u) => u,
+                None => c.get("/api/v1/me").await?["user"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            let v = c
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/incidents/{id}/subscribers/{user}"),
+                    None,
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!("no longer following incident #{}", v["number"])
+            })
+        }
+        IncidentsCommand::PostUpdate {
+            id,
+            message,
+            template,
+            client,
+        } => {
+            let message = match message.as_deref() {
+                Some("-") => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                        .context("read the update from standard input")?;
+                    Some(s)
+                }
+                _ => message,
+            };
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{id}/updates"),
+                    Some(json!({"message": message, "template": template})),
+                )
+                .await?;
+            print_or(&client, &v, |v| {
+                format!("posted an update on incident #{}", v["number"])
+            })
+        }
         IncidentsCommand::Related { id, client } => {
             let v = Client::new(&client)?
                 .get(&format!("/api/v1/incidents/{id}/related"))

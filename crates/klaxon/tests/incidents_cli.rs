@@ -844,3 +844,47 @@ fn relating_and_merging_incidents_through_the_cli() {
     refused(&run(&["incident", "merge", &b, "--into", &a]), &["409"]);
     assert!(terminate(server).success());
 }
+
+#[test]
+fn following_an_incident_and_posting_updates_through_the_cli() {
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    let v = json_of(&run(&[
+        "incident",
+        "declare",
+        "--title",
+        "Search slow",
+        "--severity",
+        "SEV4",
+        "--json",
+    ]));
+    let id = v["id"].as_str().unwrap().to_owned();
+    stdout(&run(&["incident", "follow", &id]));
+    let followers = json_of(&run(&["incident", "followers", &id, "--json"]));
+    assert_eq!(followers["items"].as_array().unwrap().len(), 1);
+    refused(
+        &run(&["incident", "follow", &id]),
+        &["409", "already follows"],
+    );
+    let out = stdout(&run(&[
+        "incident",
+        "post-update",
+        &id,
+        "--template",
+        "monitoring",
+    ]));
+    assert!(out.contains("posted an update"), "{out}");
+    refused(
+        &run(&["incident", "post-update", &id, "--template", "nope"]),
+        &["template"],
+    );
+    let md = stdout(&run(&["incident", "timeline", &id, "--markdown"]));
+    assert!(
+        md.contains("A fix for incident #1 (Search slow) is in place"),
+        "{md}"
+    );
+    stdout(&run(&["incident", "unfollow", &id]));
+    let followers = json_of(&run(&["incident", "followers", &id, "--json"]));
+    assert!(followers["items"].as_array().unwrap().is_empty());
+    assert!(terminate(server).success());
+}

@@ -1,0 +1,9 @@
+-- People who follow an incident: they get its stakeholder updates.
+CREATE TABLE incident_subscribers (
+    incident_id UUID NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    user_id     UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  BIGINT NOT NULL,
+    created_by  TEXT NOT NULL,
+    PRIMARY KEY (incident_id, user_id)
+);
+CREATE INDEX incident_subscribers_user ON incident_subscribers (user_id);
