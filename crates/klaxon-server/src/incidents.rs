@@ -1152,6 +1152,9 @@ pub struct PageInto {
     pub user_id: Option<String>,
     /// Or a role: whoever holds it now is paged.
     pub role: Option<String>,
+    /// Or a team, by its escalation policy: the policy's first level is paged (its people,
+    /// and whoever is on call now in its schedules).
+    pub escalation_policy_id: Option<String>,
     /// Why they are needed, shown on the timeline.
     #[serde(default)]
     pub message: String,
@@ -1172,12 +1175,46 @@ pub async fn page_with(
         .incident(id)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
+    let team = p.escalation_policy_id.clone().filter(|e| !e.is_empty());
     let (users, role) = match (
         p.user_id.as_deref().filter(|u| !u.is_empty()),
         p.role.as_deref().filter(|r| !r.is_empty()),
+        p.escalation_policy_id.as_deref().filter(|e| !e.is_empty()),
     ) {
-        (Some(u), None) => (vec![existing_user(state, "user_id", u).await?], None),
-        (None, Some(r)) => {
+        (Some(u), None, None) => (vec![existing_user(state, "user_id", u).await?], None),
+        (None, None, Some(e)) => {
+            let pid = parse_id::<klaxon_domain::ids::EscalationPolicyId>(e, "escalation_policy_id")
+                .map_err(|_| {
+                    ApiError::invalid("escalation_policy_id", "is not an escalation policy id")
+                })?;
+            let policy = match state.store.escalation_policy(pid).await {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() => {
+                    return Err(ApiError::invalid(
+                        "escalation_policy_id",
+                        "no escalation policy has this id",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let first = policy
+                .plan
+                .levels
+                .first()
+                .map(|l| l.targets.clone())
+                .unwrap_or_default();
+            let reached =
+                crate::schedules::reach(state.store.as_ref(), &first, state.clock.now()).await?;
+            if reached.users.is_empty() {
+                return Err(ApiError::Conflict {
+                    message: "escalation_policy_id: nobody is on call at its first level now"
+                        .into(),
+                    field: Some("escalation_policy_id".into()),
+                });
+            }
+            (reached.users, None)
+        }
+        (None, Some(r), None) => {
             let def = state.incident_rules.roles.parse(r)?.clone();
             let holders: Vec<UserId> = state
                 .store
@@ -1195,7 +1232,12 @@ pub async fn page_with(
             }
             (holders, Some(def.key))
         }
-        _ => return Err(ApiError::invalid("user_id", "give either user_id or role")),
+        _ => {
+            return Err(ApiError::invalid(
+                "user_id",
+                "give one of user_id, role or escalation_policy_id",
+            ));
+        }
     };
     let service = match incident.service_id {
         Some(s) => state.store.service(s).await.ok(),
@@ -1248,7 +1290,7 @@ pub async fn page_with(
         }
         let mut c = IncidentChange::of(snap, now, who.actor);
         for user in &paged {
-            let mut data = json!({"user_id": user, "role": role});
+            let mut data = json!({"user_id": user, "role": role, "escalation_policy_id": team});
             if !message.is_empty() {
                 data["message"] = json!(message);
             }

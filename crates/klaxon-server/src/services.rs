@@ -1084,6 +1084,8 @@ pub struct IncidentParams {
     pub q: Option<String>,
     /// Only incidents the caller reported, holds a role in, or was paged for.
     pub mine: Option<bool>,
+    /// A team's incidents: those of the services this escalation policy pages for.
+    pub team: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -1122,6 +1124,7 @@ impl IncidentParams {
             to: time(&self.to, "to")?,
             text: text.map(str::to_owned),
             involving: self.mine.unwrap_or(false).then_some(caller),
+            escalation_policy: filter_id(self.team.as_deref(), "team")?,
         })
     }
 }

@@ -153,10 +153,11 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
         EventKind::IncidentTaskReopened => format!("reopened the task {}", s(&d["title"])),
         EventKind::IncidentTaskRemoved => format!("removed the task {}", s(&d["title"])),
         EventKind::IncidentResponderPaged => {
-            let as_role = d["role"]
-                .as_str()
-                .map(|_| format!(" ({})", role_name(&d["role"], rules)))
-                .unwrap_or_default();
+            let as_role = match (d["role"].as_str(), d["escalation_policy_id"].as_str()) {
+                (Some(_), _) => format!(" ({})", role_name(&d["role"], rules)),
+                (None, Some(_)) => " (on call for the team)".to_owned(),
+                _ => String::new(),
+            };
             let why = d["message"]
                 .as_str()
                 .map(|m| format!(": {m}"))

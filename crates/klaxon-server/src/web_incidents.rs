@@ -89,6 +89,7 @@ struct IncidentsPage {
     /// The query string of this view without the cursor, for "older" links.
     query: String,
     services: Vec<(String, String)>,
+    teams: Vec<(String, String)>,
     severities: Vec<(&'static str, bool)>,
     error: Option<String>,
 }
@@ -116,6 +117,9 @@ struct ListQuery {
     q: String,
     #[serde(default)]
     mine: String,
+    /// An escalation policy: the team's incidents.
+    #[serde(default)]
+    team: String,
     cursor: Option<String>,
 }
 
@@ -182,6 +186,7 @@ async fn incidents_page(
         to: day_or_time("to", &q.to, true)?,
         q: blank(&q.q),
         mine: Some(!q.mine.is_empty()),
+        team: blank(&q.team),
         limit: None,
         cursor: None,
     };
@@ -234,6 +239,7 @@ async fn incidents_page(
         .iter()
         .map(|sev| (sev.as_str(), q.severity.iter().any(|x| x == sev.as_str())))
         .collect();
+    let teams = escalation_policies(&state).await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -264,6 +270,7 @@ async fn incidents_page(
             q,
             query,
             services,
+            teams,
             severities,
             error,
         },
@@ -283,6 +290,7 @@ fn serde_urlencoded_list(raw: &str) -> Result<ListQuery, String> {
             "to" => q.to = v,
             "q" => q.q = v,
             "mine" => q.mine = v,
+            "team" => q.team = v,
             "cursor" => q.cursor = Some(v),
             other => return Err(format!("unknown filter {other:?}")),
         }
@@ -528,6 +536,8 @@ struct IncidentPage {
     milestones: Vec<MilestoneRow>,
     tasks: Vec<TaskRow>,
     related: Vec<Incident>,
+    /// Escalation policies, to page a team: (id, name).
+    teams: Vec<(String, String)>,
     /// Followers: (id, name).
     followers: Vec<(String, String)>,
     i_follow: bool,
@@ -799,6 +809,7 @@ async fn render_with(
                 done: t.done_at.is_some(),
             })
             .collect(),
+        teams: escalation_policies(state).await?,
         i_follow: follower_ids.contains(&s.user.id),
         followers: follower_ids
             .iter()
@@ -1162,6 +1173,7 @@ async fn page_someone(
     match f.target.split_once(':') {
         Some(("user", u)) => p.user_id = Some(u.to_owned()),
         Some(("role", r)) => p.role = Some(r.to_owned()),
+        Some(("team", t)) => p.escalation_policy_id = Some(t.to_owned()),
         _ => {}
     }
     let r = incidents::page_with(&state, Who::user(&s.user), id, p).await;
@@ -1539,4 +1551,21 @@ fn live_stream(
             }
         },
     )
+}
+
+/// Escalation policies (a team is paged, and its incidents found, through one): (id, name).
+async fn escalation_policies(state: &AppState) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .list_escalation_policies(after, Limit::MAX)
+            .await?;
+        out.extend(page.items.into_iter().map(|p| (p.id.to_string(), p.name)));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
 }

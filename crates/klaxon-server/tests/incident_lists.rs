@@ -85,6 +85,65 @@ async fn filters_and_pages(b: Backend) {
     assert_eq!(numbers(&app, &bob, "mine=true").await, vec![3, 2]);
     assert_eq!(numbers(&app, &admin, "mine=true&open=true").await, vec![1]);
 
+    // A team: the incidents of the services its escalation policy pages for.
+    let me: Value = app
+        .get("/api/v1/me", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            "/api/v1/escalation-policies",
+            &admin,
+            &json!({"name": "payments", "repeat": 0, "levels": [
+                {"delay_minutes": 5, "targets": [{"type": "user", "id": me["user"]["id"]}]}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let team = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            "/api/v1/services",
+            &admin,
+            &json!({"name": "payments", "escalation_policy_id": team}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let service = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            "/api/v1/incidents",
+            &admin,
+            &json!({"title": "Card declines", "severity": "SEV2", "service_id": service}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        numbers(&app, &admin, &format!("team={team}")).await,
+        vec![5]
+    );
+    let r = app
+        .get("/api/v1/incidents?team=nope", &admin)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("team")).await;
+
     // Pages of 1 through a filter: each match once, newest first, then no cursor.
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -113,7 +172,7 @@ async fn filters_and_pages(b: Backend) {
             None => break,
         }
     }
-    assert_eq!(seen, vec![3, 2, 1]);
+    assert_eq!(seen, vec![5, 3, 2, 1]);
 
     // Bad filters name their field.
     for (q, field) in [

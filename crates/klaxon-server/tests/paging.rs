@@ -1144,6 +1144,50 @@ async fn people_are_paged_into_an_acknowledged_incident(b: Backend) {
         "no escalation either"
     );
 
+    // A team, by its escalation policy: its first level (Bob) is paged.
+    let r = app
+        .post(
+            "/api/v1/escalation-policies",
+            &app.admin.token,
+            &json!({"name": "payments team", "repeat": 0, "levels": [
+                {"delay_minutes": 10, "targets": [{"type": "user", "id": bob.id}]},
+                {"delay_minutes": 10, "targets": [{"type": "user", "id": ada.id}]}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let team = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({"escalation_policy_id": team}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    wait(&app, 30).await;
+    assert_eq!(
+        (ada.receiver.count(), bob.receiver.count()),
+        (2, 2),
+        "only the first level"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{id}/page"),
+            &ada.token,
+            &json!({"escalation_policy_id": "00000000-0000-7000-8000-000000000000"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("escalation_policy_id")).await;
+
     // Refusals: a role nobody holds, neither target, a user without rules, a resolved incident.
     let r = app
         .post(
@@ -1197,7 +1241,7 @@ async fn people_are_paged_into_an_acknowledged_incident(b: Backend) {
         .unwrap();
     expect_error(r, 409, "conflict", Some("status")).await;
     wait(&app, 30).await;
-    assert_eq!((ada.receiver.count(), bob.receiver.count()), (2, 1));
+    assert_eq!((ada.receiver.count(), bob.receiver.count()), (2, 2));
     let timeline: Value = app
         .get(
             &format!("/api/v1/incidents/{id}/timeline?limit=500"),
@@ -1215,7 +1259,7 @@ async fn people_are_paged_into_an_acknowledged_incident(b: Backend) {
         .iter()
         .filter(|e| e["kind"] == "incident.responder_paged")
         .count();
-    assert_eq!(paged, 2);
+    assert_eq!(paged, 3);
     app.stop().await;
 }
 

@@ -562,6 +562,8 @@ impl PgStore {
                              AND r.user_id = $10 AND r.ended_at IS NULL)
                   OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
                              AND n.user_id = $10))
+             AND ($11::uuid IS NULL OR service_id IN
+                  (SELECT id FROM services WHERE escalation_policy_id = $11))
              ORDER BY number DESC LIMIT $4",
         )
         .bind(f.service_id.map(|i| i.0))
@@ -579,6 +581,7 @@ impl PgStore {
         .bind(f.to.map(to_millis))
         .bind(f.text.as_deref().map(str::to_lowercase))
         .bind(f.involving.map(|u| u.0))
+        .bind(f.escalation_policy.map(|p| p.0))
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;

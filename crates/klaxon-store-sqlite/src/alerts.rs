@@ -510,6 +510,8 @@ impl SqliteStore {
                              AND r.user_id = $10 AND r.ended_at IS NULL)
                   OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
                              AND n.user_id = $10))
+             AND ($11 IS NULL OR service_id IN
+                  (SELECT id FROM services WHERE escalation_policy_id = $11))
              ORDER BY number DESC LIMIT $4",
         )
         .bind(f.service_id.map(|i| i.to_string()))
@@ -525,6 +527,7 @@ impl SqliteStore {
         .bind(f.to.map(to_millis))
         .bind(f.text.as_deref().map(str::to_lowercase))
         .bind(f.involving.map(|u| u.to_string()))
+        .bind(f.escalation_policy.map(|p| p.to_string()))
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;

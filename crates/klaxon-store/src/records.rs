@@ -367,4 +367,6 @@ pub struct IncidentFilter {
     pub text: Option<String>,
     /// Incidents this person reported, holds a role in, or was paged for.
     pub involving: Option<UserId>,
+    /// A team's incidents: those of the services this escalation policy pages for.
+    pub escalation_policy: Option<klaxon_domain::ids::EscalationPolicyId>,
 }

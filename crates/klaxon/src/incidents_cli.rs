@@ -40,6 +40,9 @@ pub enum IncidentsCommand {
         /// Only incidents you reported, hold a role in, or were paged for.
         #[arg(long)]
         mine: bool,
+        /// A team's incidents: give its escalation policy's id.
+        #[arg(long)]
+        team: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
         #[arg(long)]
@@ -314,6 +317,9 @@ pub enum IncidentsCommand {
         /// Page whoever holds this role now (e.g. commander).
         #[arg(long)]
         role: Option<String>,
+        /// Page a team: who is on call at its escalation policy's first level.
+        #[arg(long, conflicts_with_all = ["user", "role"])]
+        team: Option<String>,
         /// What you need them for, shown on the timeline.
         #[arg(long, default_value = "")]
         message: String,
@@ -779,6 +785,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             until,
             search,
             mine,
+            team,
             limit,
             cursor,
             client,
@@ -799,6 +806,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     ("to", until),
                     ("q", search),
                     ("mine", mine.then(|| "true".to_owned())),
+                    ("team", team),
                     ("limit", limit.map(|l| l.to_string())),
                     ("cursor", cursor),
                 ],
@@ -1176,6 +1184,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             id,
             user,
             role,
+            team,
             message,
             client,
         } => {
@@ -1183,7 +1192,10 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 .send(
                     Method::POST,
                     &format!("/api/v1/incidents/{id}/page"),
-                    Some(json!({"user_id": user, "role": role, "message": message})),
+                    Some(
+                        json!({"user_id": user, "role": role, "escalation_policy_id": team,
+                                "message": message}),
+                    ),
                 )
                 .await?;
             print_or(&client, &v, |v| {
