@@ -279,7 +279,8 @@ impl PgStore {
             roles: roles_in(&mut tx, id).await?,
             tasks: tasks_in(&mut tx, id).await?,
             subscribers: sqlx::query_scalar::<_, uuid::Uuid>(
-                "SELECT user_id FROM incident_subscribers WHERE incident_id = $1 ORDER BY created_at",
+                "SELECT user_id FROM incident_subscribers WHERE incident_id = $1
+             ORDER BY created_at, user_id",
             )
             .bind(id.0)
             .fetch_all(&mut *tx)
@@ -598,7 +599,8 @@ impl PgStore {
     pub(crate) async fn do_incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
         self.do_incident(id).await?;
         sqlx::query_scalar::<_, uuid::Uuid>(
-            "SELECT user_id FROM incident_subscribers WHERE incident_id = $1 ORDER BY created_at",
+            "SELECT user_id FROM incident_subscribers WHERE incident_id = $1
+             ORDER BY created_at, user_id",
         )
         .bind(id.0)
         .fetch_all(&self.pool)

@@ -265,7 +265,8 @@ impl SqliteStore {
             roles: roles_in(&mut tx, id).await?,
             tasks: tasks_in(&mut tx, id).await?,
             subscribers: sqlx::query_scalar::<_, String>(
-                "SELECT user_id FROM incident_subscribers WHERE incident_id = $1 ORDER BY created_at",
+                "SELECT user_id FROM incident_subscribers WHERE incident_id = $1
+             ORDER BY created_at, user_id",
             )
             .bind(id.to_string())
             .fetch_all(&mut *tx)
@@ -564,7 +565,8 @@ impl SqliteStore {
     pub(crate) async fn do_incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
         self.do_incident(id).await?;
         sqlx::query_scalar::<_, String>(
-            "SELECT user_id FROM incident_subscribers WHERE incident_id = $1 ORDER BY created_at",
+            "SELECT user_id FROM incident_subscribers WHERE incident_id = $1
+             ORDER BY created_at, user_id",
         )
         .bind(id.to_string())
         .fetch_all(&self.reader)
