@@ -570,6 +570,8 @@ struct DashboardPage {
     pending_jobs: usize,
     events: Vec<(String, String)>,
     on_call: Vec<crate::web_schedules::NowRow>,
+    /// Open incidents, worst and oldest first: (id, "#n title", severity, status, age).
+    open_incidents: Vec<crate::web_incidents::OpenRow>,
 }
 
 async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Response, ApiError> {
@@ -589,7 +591,9 @@ async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Respo
     events.reverse();
     events.truncate(10);
     let on_call = crate::web_schedules::on_call_now(&state).await?;
+    let open_incidents = crate::web_incidents::open_rows(&state).await?;
     let page = DashboardPage {
+        open_incidents,
         on_call,
         nav: Some(Nav::new(&s, "/")),
         user_name: s.user.name.clone(),

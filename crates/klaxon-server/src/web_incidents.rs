@@ -1569,3 +1569,47 @@ async fn escalation_policies(state: &AppState) -> Result<Vec<(String, String)>, 
         }
     }
 }
+
+/// An open incident on the dashboard.
+pub struct OpenRow {
+    pub id: String,
+    pub number: i64,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub age: String,
+}
+
+/// Every open incident, worst severity first (untriaged after SEV4), then oldest first: what
+/// needs people now, and for how long it has.
+pub async fn open_rows(state: &AppState) -> Result<Vec<OpenRow>, ApiError> {
+    let open = IncidentFilter {
+        open: true,
+        ..Default::default()
+    };
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.list_incidents(&open, after, Limit::MAX).await?;
+        all.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    all.sort_by_key(|i| (i.severity.map_or(9, |s| s as u8), i.created_at));
+    let now = state.clock.now();
+    Ok(all
+        .into_iter()
+        .map(|i| OpenRow {
+            id: i.id.to_string(),
+            number: i.number,
+            severity: i
+                .severity
+                .map_or_else(|| "untriaged".to_owned(), |s| s.to_string()),
+            status: i.status.to_string(),
+            age: age(i.created_at, now),
+            title: i.title,
+        })
+        .collect())
+}

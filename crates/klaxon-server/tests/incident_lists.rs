@@ -223,6 +223,14 @@ async fn web_list_filters_and_counts(b: Backend) {
         html.contains("data-testid=\"open-SEV2\"><span class=\"num\">0</span>"),
         "{html}"
     );
+    // The dashboard lists open incidents, worst first.
+    let home = common::web_get(&app, "/").await;
+    let (sev1, sev3) = (
+        home.find("Checkout errors").unwrap(),
+        home.find("Slow search").unwrap(),
+    );
+    assert!(sev1 < sev3, "SEV1 before SEV3 on the dashboard");
+    assert_eq!(home.matches("data-testid=\"open-incident\"").count(), 2);
     let html = common::web_get(&app, "/incidents?status=open&severity=SEV3&q=slow").await;
     assert!(
         html.contains("Slow search") && !html.contains("Checkout errors"),
