@@ -127,6 +127,25 @@ impl Engine {
     /// Runs every job due now, once: claims a batch, runs each, records the outcome, and goes
     /// on until nothing more is due. Tests call this instead of waiting for the loop.
     pub async fn tick(&self) -> StoreResult<TickReport> {
+        let mut report = self.tick_paging().await?;
+        report.webhooks = self.tick_webhooks().await?;
+        Ok(report)
+    }
+
+    /// Outgoing webhooks: fan new incident events out and send what is due. Runs in a loop of
+    /// its own in production, so a slow receiver never holds a page back.
+    pub async fn tick_webhooks(&self) -> StoreResult<crate::webhooks::WebhookReport> {
+        crate::webhooks::run(
+            self.ctx.store.as_ref(),
+            &self.ctx.settings,
+            &self.ctx.http,
+            self.ctx.clock.as_ref(),
+        )
+        .await
+    }
+
+    /// Jobs (escalation steps, heartbeats, maintenance) and pages.
+    pub async fn tick_paging(&self) -> StoreResult<TickReport> {
         let mut report = TickReport::default();
         loop {
             let now = self.ctx.clock.now();
@@ -146,13 +165,6 @@ impl Engine {
             report.notifications.add(self.send_due().await?);
         }
         report.notifications.add(self.send_due().await?);
-        report.webhooks = crate::webhooks::run(
-            self.ctx.store.as_ref(),
-            &self.ctx.settings,
-            &self.ctx.http,
-            self.ctx.clock.now(),
-        )
-        .await?;
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
             .increment(report.completed.len() as u64);
         metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")
@@ -237,9 +249,25 @@ impl Engine {
         if let Err(e) = ensure_prune_scheduled(&self.ctx).await {
             tracing::error!(error = %e, "could not schedule maintenance");
         }
+        // Webhooks go in a loop of their own: a receiver that hangs must not delay a page.
+        let (stop_hooks, mut hooks_stopped) = tokio::sync::watch::channel(false);
+        let hooks = {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = engine.tick_webhooks().await {
+                        tracing::error!(error = %e, "webhook round failed");
+                    }
+                    tokio::select! {
+                        _ = hooks_stopped.wait_for(|s| *s) => break,
+                        _ = tokio::time::sleep(interval) => {}
+                    }
+                }
+            })
+        };
         loop {
             let started = std::time::Instant::now();
-            match self.tick().await {
+            match self.tick_paging().await {
                 Ok(r) if r.ran() > 0 => tracing::debug!(ran = r.ran(), "engine tick"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "engine tick failed"),
@@ -252,6 +280,8 @@ impl Engine {
                 _ = self.wake.notified() => {}
             }
         }
+        let _ = stop_hooks.send(true);
+        let _ = hooks.await;
         tracing::info!("engine stopped");
     }
 }

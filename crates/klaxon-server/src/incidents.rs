@@ -620,14 +620,21 @@ pub async fn move_with(
         }
         let mut c = IncidentChange::of(snap, now, who.actor);
         let mut m = snap.incident.milestones();
-        rules::stamp_move(&mut m, from, to, now);
-        m.check(to, now)?;
+        // A move that waited on the lock behind another (a tool's acknowledgement) must not
+        // stamp a time before what that one wrote.
+        let at = rules::MILESTONES
+            .iter()
+            .filter_map(|n| m.get(n))
+            .fold(now, Timestamp::max);
+        rules::stamp_move(&mut m, from, to, at);
+        m.check(to, at)?;
         c.incident.set_milestones(m);
         c.incident.status = to;
         c.alerts = match (from, to) {
-            (IncidentStatus::Triggered, IncidentStatus::Acknowledged) => {
-                Some(AlertStatus::Acknowledged)
-            }
+            (
+                IncidentStatus::Triggered,
+                IncidentStatus::Acknowledged | IncidentStatus::Mitigated,
+            ) => Some(AlertStatus::Acknowledged),
             (_, IncidentStatus::Resolved) => Some(AlertStatus::Resolved),
             _ => None,
         };
@@ -657,9 +664,15 @@ async fn change_status(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult<Json<IncidentOut>> {
-    caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
     let to: IncidentStatus = body.status.parse()?;
+    // Closing is the reporter's confirmation: a reporter with only the viewer role may give it
+    // (the rule itself is checked with the incident).
+    caller.require(if to == IncidentStatus::Closed {
+        Role::Viewer
+    } else {
+        Role::Responder
+    })?;
+    let id = parse_id::<IncidentId>(&id, "incident")?;
     if to == IncidentStatus::Triggered {
         return Err(ApiError::invalid(
             "status",

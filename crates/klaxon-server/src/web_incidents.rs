@@ -728,7 +728,8 @@ async fn render_with(
         can_acknowledge: can_respond && st == IncidentStatus::Triggered,
         can_mitigate: can(IncidentStatus::Mitigated),
         can_resolve: can(IncidentStatus::Resolved),
-        can_close: can(IncidentStatus::Closed),
+        can_close: (can_respond || incident.reporter_id == Some(s.user.id))
+            && st.check_move(IncidentStatus::Closed).is_ok(),
         can_reopen: can_respond && st == IncidentStatus::Resolved,
         is_admin: s.user.role == Role::Admin,
         can_escalate: can_respond
@@ -943,9 +944,21 @@ async fn change_status(
     Path(raw): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> PageResult {
-    let id = match form_start(&s, &raw, &f.csrf, "change incidents") {
-        Ok(id) => id,
-        Err(r) => return Ok(r),
+    // Closing is the reporter's confirmation, which a viewer may give; other moves need a
+    // responder.
+    let id = if f.status == "closed" {
+        if let Err(r) = s.check_csrf(&f.csrf) {
+            return Ok(r);
+        }
+        let Ok(id) = raw.parse::<IncidentId>() else {
+            return Ok(not_found_page());
+        };
+        id
+    } else {
+        match form_start(&s, &raw, &f.csrf, "change incidents") {
+            Ok(id) => id,
+            Err(r) => return Ok(r),
+        }
     };
     let r = match f.status.parse::<IncidentStatus>() {
         Ok(to) => incidents::move_with(&state, Who::user(&s.user), id, to, blank(&f.reason)).await,
@@ -1457,6 +1470,8 @@ struct LiveQuery {
 /// How often a live timeline looks for changes made elsewhere (the engine, other instances);
 /// changes made by this instance wake it at once.
 const LIVE_POLL: Duration = Duration::from_secs(2);
+/// How long one live stream lasts before the browser has to reconnect (and sign in again).
+const LIVE_MAX: Duration = Duration::from_secs(300);
 
 /// New timeline entries as they are written: each an `entry` event carrying the entry's HTML
 /// and its kind, so the page can append it and refresh what the change touched.
@@ -1465,6 +1480,7 @@ async fn live(
     s: WebSession,
     Path(raw): Path<String>,
     Query(q): Query<LiveQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let Ok(id) = raw.parse::<IncidentId>() else {
         return Ok(not_found_page());
@@ -1478,7 +1494,12 @@ async fn live(
     }
     let csrf = s.session.csrf_token.clone();
     let can_respond = s.user.role.allows(Role::Responder);
-    let after = q.after.unwrap_or(0);
+    // A browser reconnecting says where it was (the last entry's id).
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let after = resumed.max(q.after).unwrap_or(0);
     let stream = live_stream(state, id, after, csrf, can_respond);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -1493,6 +1514,9 @@ fn live_stream(
     can_respond: bool,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let subject = id.to_string();
+    // The stream ends after a while and the browser reconnects, signing in again with its
+    // cookie: a session that ended (logout, expiry, a changed role) stops being served.
+    let deadline = tokio::time::Instant::now() + LIVE_MAX;
     stream::unfold(
         (state, after, Vec::<SseEvent>::new()),
         move |(state, mut after, mut queue)| {
@@ -1502,6 +1526,9 @@ fn live_stream(
                 loop {
                     if let Some(next) = queue.pop() {
                         return Some((Ok(next), (state, after, queue)));
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return None;
                     }
                     let changes = state.incident_changes.clone();
                     let notified = changes.notified();

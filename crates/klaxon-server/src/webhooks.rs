@@ -29,8 +29,9 @@ use crate::crypto::{random_bytes, random_token, sign_v1};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
 /// Events fanned out per webhook per round, and deliveries sent per round.
-const FAN_OUT_BATCH: u32 = 500;
-const SEND_BATCH: u32 = 64;
+const FAN_OUT_BATCH: u32 = 5_000;
+const FAN_OUT_ROUNDS: usize = 20;
+const SEND_BATCH: u32 = 32;
 /// At most this many sends at once.
 const IN_FLIGHT: usize = 16;
 
@@ -75,8 +76,9 @@ pub async fn run(
     store: &dyn Store,
     settings: &crate::config::Settings,
     http: &reqwest::Client,
-    now: Timestamp,
+    clock: &dyn klaxon_domain::Clock,
 ) -> StoreResult<WebhookReport> {
+    let now = clock.now();
     let wants =
         |w: &Webhook, e: &Event| EventFilter::parse(&w.events).is_ok_and(|f| f.matches(e.kind));
     let body = |_: &Webhook, e: &Event, i: Option<&Incident>| payload(settings, e, i);
@@ -86,18 +88,27 @@ pub async fn run(
         payload: &body,
         new_id: &new_id,
     };
-    let mut report = WebhookReport {
-        queued: store.fan_out_webhooks(now, FAN_OUT_BATCH, &how).await?,
-        ..Default::default()
-    };
+    let mut report = WebhookReport::default();
+    // Catch up (alert storms write many events), a bounded number of batches per round.
+    for _ in 0..FAN_OUT_ROUNDS {
+        let r = store.fan_out_webhooks(now, FAN_OUT_BATCH, &how).await?;
+        report.queued += r.queued;
+        if !r.more {
+            break;
+        }
+    }
     let timeout = Duration::from_millis(settings.engine.send_timeout_ms);
-    // The lease outlives a send: a sender that dies leaves the delivery to be sent again.
-    let until = now
-        .checked_add(jiff::SignedDuration::from_millis(
-            i64::try_from(settings.engine.send_timeout_ms).unwrap_or(10_000) * 3,
-        ))
-        .unwrap_or(now);
+    // The lease outlives a whole batch sent one after another to one slow receiver, so no
+    // other instance takes deliveries over while they are being sent; a sender that dies
+    // leaves them to be sent again once it runs out.
+    let lease = jiff::SignedDuration::from_millis(
+        i64::try_from(settings.engine.send_timeout_ms)
+            .unwrap_or(10_000)
+            .saturating_mul(i64::from(SEND_BATCH) + 2),
+    );
     loop {
+        let now = clock.now();
+        let until = now.checked_add(lease).unwrap_or(now);
         let claimed = store
             .claim_webhook_deliveries(now, until, SEND_BATCH)
             .await?;
@@ -122,7 +133,8 @@ pub async fn run(
                 group.sort_by_key(|c| c.delivery.event_seq);
                 let mut out = Vec::new();
                 for c in group {
-                    out.push((c.delivery.id, send(http, &c, timeout, now).await));
+                    // Signed and judged at the time of sending, not of the claim.
+                    out.push((c.delivery.id, send(http, &c, timeout, clock.now()).await));
                 }
                 out
             })
@@ -139,7 +151,9 @@ pub async fn run(
                     report.failed += 1;
                 }
             }
-            store.finish_webhook_delivery(id, outcome, now).await?;
+            store
+                .finish_webhook_delivery(id, outcome, clock.now())
+                .await?;
         }
     }
 }

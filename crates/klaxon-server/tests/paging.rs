@@ -1057,6 +1057,7 @@ async fn queued_pages_follow_a_changed_contact_method(b: Backend) {
 }
 
 on_both_backends!(
+    a_hanging_webhook_receiver_does_not_hold_pages_back,
     followers_get_stakeholder_updates_and_nobody_else_does,
     people_are_paged_into_an_acknowledged_incident,
     one_level_pages_once_signed,
@@ -1413,5 +1414,68 @@ async fn followers_get_stakeholder_updates_and_nobody_else_does(b: Backend) {
     assert_eq!(r.status(), 201);
     wait(&app, 5).await;
     assert_eq!((ada.receiver.count(), bob.receiver.count()), (0, 2));
+    app.stop().await;
+}
+
+/// The engine's own loop (as `klaxon serve` runs it) sends webhooks apart from pages: a
+/// webhook receiver that never answers does not delay a page.
+async fn a_hanging_webhook_receiver_does_not_hold_pages_back(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com").await;
+    let key = service(&app, &[(5, vec![&ada])], 0).await;
+    let hung = Receiver::spawn().await;
+    hung.set(Mode::Hang);
+    let r = app
+        .post(
+            "/api/v1/webhooks",
+            &app.admin.token,
+            &json!({"name": "slow tool", "url": hung.url, "events": []}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Webhook deliveries pile up for the hanging receiver: it holds every one for 30 s.
+    for n in 0..5 {
+        app.post(
+            "/api/v1/incidents",
+            &app.admin.token,
+            &json!({"title": format!("noise {n}"), "severity": "SEV4"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine = app.state.engine.clone();
+    let running = tokio::spawn(engine.run(Duration::from_millis(50), async {
+        let _ = stopped.await;
+    }));
+    // Let the webhook loop get stuck on the receiver, then trigger.
+    for _ in 0..100 {
+        if hung.count() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        hung.count() > 0,
+        "the webhook loop reached the hanging receiver"
+    );
+    event(&app, &key, "trigger", "down").await;
+    // The page goes out while the webhook send is still hanging.
+    let mut paged = false;
+    for _ in 0..250 {
+        if ada.receiver.count() == 1 {
+            paged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(paged, "the page waited for the webhook receiver");
+    let _ = stop.send(());
+    running.abort();
     app.stop().await;
 }

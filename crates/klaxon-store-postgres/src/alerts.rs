@@ -561,7 +561,7 @@ impl PgStore {
                   OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = incidents.id
                              AND r.user_id = $10 AND r.ended_at IS NULL)
                   OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
-                             AND n.user_id = $10))
+                             AND n.user_id = $10 AND n.dedup_key NOT LIKE 'update:%'))
              AND ($11::uuid IS NULL OR service_id IN
                   (SELECT id FROM services WHERE escalation_policy_id = $11))
              ORDER BY number DESC LIMIT $4",

@@ -261,7 +261,19 @@ impl PgStore {
                 .await
                 .map_err(map_err)?
                 .ok_or(StoreError::NotFound)?;
-        if let Some(service) = service {
+        // The services of the incident and of its alerts (a merged duplicate brings alerts of
+        // another service), locked in one order before the incident, as the alert path does:
+        // service, then incident.
+        let mut services: Vec<Uuid> =
+            sqlx::query_scalar("SELECT DISTINCT service_id FROM alerts WHERE incident_id = $1")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        services.extend(service);
+        services.sort();
+        services.dedup();
+        for service in services {
             sqlx::query("SELECT 1 FROM services WHERE id = $1 FOR UPDATE")
                 .bind(service)
                 .execute(&mut *tx)
@@ -505,7 +517,8 @@ impl PgStore {
         let mut tx = self.write_tx().await?;
         // The alert path locks a service, then its incidents: lock the services first too.
         let mut services: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT DISTINCT service_id FROM incidents WHERE id IN ($1, $2) AND service_id IS NOT NULL",
+            "SELECT service_id FROM incidents WHERE id IN ($1, $2) AND service_id IS NOT NULL
+             UNION SELECT service_id FROM alerts WHERE incident_id IN ($1, $2)",
         )
         .bind(from.0)
         .bind(into.0)

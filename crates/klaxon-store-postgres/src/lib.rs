@@ -1149,7 +1149,7 @@ impl Store for PgStore {
         now: Timestamp,
         limit: u32,
         how: &FanOut<'_>,
-    ) -> StoreResult<u32> {
+    ) -> StoreResult<FanOutReport> {
         self.do_fan_out_webhooks(now, limit, how).await
     }
     async fn claim_webhook_deliveries(

@@ -647,7 +647,7 @@ impl PgStore {
         let rows: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
             "SELECT contact_method_id, MAX(sent_at) FROM notifications
              WHERE contact_method_id = ANY($1) AND status = 'sent' AND sent_at IS NOT NULL
-             GROUP BY contact_method_id",
+             AND dedup_key NOT LIKE 'update:%' GROUP BY contact_method_id",
         )
         .bind(&ids)
         .fetch_all(&self.pool)

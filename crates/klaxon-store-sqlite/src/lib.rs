@@ -1167,7 +1167,7 @@ impl Store for SqliteStore {
         now: Timestamp,
         limit: u32,
         how: &FanOut<'_>,
-    ) -> StoreResult<u32> {
+    ) -> StoreResult<FanOutReport> {
         self.do_fan_out_webhooks(now, limit, how).await
     }
     async fn claim_webhook_deliveries(

@@ -625,7 +625,8 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT contact_method_id, MAX(sent_at) AS last FROM notifications
              WHERE contact_method_id IN (SELECT value FROM json_each($1))
-             AND status = 'sent' AND sent_at IS NOT NULL GROUP BY contact_method_id",
+             AND status = 'sent' AND sent_at IS NOT NULL
+             AND dedup_key NOT LIKE 'update:%' GROUP BY contact_method_id",
         )
         .bind(ids.to_string())
         .fetch_all(&self.reader)

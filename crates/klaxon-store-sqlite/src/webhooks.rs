@@ -103,6 +103,7 @@ impl SqliteStore {
              cursor_seq = CASE WHEN NOT enabled AND $5 THEN (SELECT COALESCE(MAX(seq), 0) FROM events)
                                ELSE cursor_seq END,
              start_seq = CASE WHEN NOT enabled AND $5 THEN (SELECT COALESCE(MAX(seq), 0) FROM events)
+                              WHEN events <> $4 THEN cursor_seq
                               ELSE start_seq END
              WHERE id = $1",
         )
@@ -144,15 +145,18 @@ impl SqliteStore {
         now: Timestamp,
         limit: u32,
         how: &FanOut<'_>,
-    ) -> StoreResult<u32> {
+    ) -> StoreResult<FanOutReport> {
         // Most ticks have nothing to do: find that out without taking the write lock.
-        if sqlx::query("SELECT 1 FROM webhooks WHERE enabled LIMIT 1")
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?
-            .is_none()
+        if sqlx::query(
+            "SELECT 1 FROM events
+             WHERE seq > (SELECT MIN(cursor_seq) FROM webhooks WHERE enabled) LIMIT 1",
+        )
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .is_none()
         {
-            return Ok(0);
+            return Ok(FanOutReport::default());
         }
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query("SELECT * FROM webhooks WHERE enabled ")
@@ -160,6 +164,7 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         let mut queued = 0;
+        let mut more = false;
         for row in &rows {
             let w = webhook_from(row)?;
             let cursor: i64 = get(row, "cursor_seq")?;
@@ -167,8 +172,7 @@ impl SqliteStore {
             // so no look-back (PostgreSQL needs one).
             let fresh = sqlx::query(
                 "SELECT e.seq, e.subject_type, e.subject_id, e.at, e.actor, e.kind, e.data, e.pinned
-                 FROM events e WHERE e.subject_type = 'incident' AND e.seq > $1
-                 ORDER BY e.seq LIMIT $2",
+                 FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
             )
             .bind(cursor)
             .bind(i64::from(limit))
@@ -178,12 +182,16 @@ impl SqliteStore {
             .iter()
             .map(event_from)
             .collect::<StoreResult<Vec<_>>>()?;
+            let fresh_count = fresh.len();
             let mut events: Vec<Event> = Vec::new();
             events.extend(fresh);
             let mut last = cursor;
+            more |= fresh_count == limit as usize;
             for e in &events {
                 last = last.max(e.seq);
-                if !(how.wants)(&w, e) {
+                if e.subject_type != klaxon_domain::event::SubjectType::Incident
+                    || !(how.wants)(&w, e)
+                {
                     continue;
                 }
                 let incident = match sqlx::query("SELECT * FROM incidents WHERE id = $1")
@@ -224,7 +232,7 @@ impl SqliteStore {
             }
         }
         tx.commit().await.map_err(map_err)?;
-        Ok(queued)
+        Ok(FanOutReport { queued, more })
     }
 
     pub(crate) async fn do_claim_webhook_deliveries(
@@ -235,7 +243,8 @@ impl SqliteStore {
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         if sqlx::query(
             "SELECT 1 FROM webhook_deliveries
-             WHERE status IN ('pending', 'sending') AND run_at <= $1 LIMIT 1",
+             WHERE status IN ('pending', 'sending') AND run_at <= $1
+             AND webhook_id IN (SELECT id FROM webhooks WHERE enabled) LIMIT 1",
         )
         .bind(to_millis(now))
         .fetch_optional(&self.reader)
@@ -250,6 +259,7 @@ impl SqliteStore {
             "UPDATE webhook_deliveries SET status = 'sending', run_at = $2, attempts = attempts + 1
              WHERE id IN (SELECT id FROM webhook_deliveries
                           WHERE status IN ('pending', 'sending') AND run_at <= $1
+                          AND webhook_id IN (SELECT id FROM webhooks WHERE enabled)
                           ORDER BY run_at, event_seq LIMIT $3 )
              RETURNING *",
         )

@@ -13,8 +13,8 @@ use klaxon_domain::incident::{IncidentStatus, Refusal, stamp_move};
 
 use crate::{
     Alert, AlertFilter, ApiToken, Claimed, ClaimedDelivery, ContactMethod, DeliveryOutcome,
-    Enqueued, EscalationPolicy, EscalationStep, Event, FanOut, Incident, IncidentChange,
-    IncidentEdit, IncidentFilter, IncidentSnapshot, IncidentTask, Integration, Job,
+    Enqueued, EscalationPolicy, EscalationStep, Event, FanOut, FanOutReport, Incident,
+    IncidentChange, IncidentEdit, IncidentFilter, IncidentSnapshot, IncidentTask, Integration, Job,
     MaintenanceWindow, NewApiToken, NewIncident, NewIntegration, NewJob, NewNotification,
     NewSession, NewUser, Notification, NotificationRule, Page, Pruned, RoleAssignment,
     ScheduleOverride, ScheduleRecord, ScheduleWithOverrides, SendResult, Service, Session,
@@ -457,7 +457,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a webhook and its deliveries.
     async fn delete_webhook(&self, id: WebhookId, event: NewEvent) -> StoreResult<()>;
     /// Turns incident events written since each enabled webhook last looked into pending
-    /// deliveries (at most `limit` events per webhook), once each, and moves the webhooks on.
+    /// deliveries (reading at most `limit` events per webhook: `more` says there may be more),
+    /// once each, and moves the webhooks on (past events of other subjects too).
     /// The last few hundred events before a webhook's position are looked at again, so an
     /// event whose transaction committed late (PostgreSQL) is not skipped. Returns how many
     /// deliveries it queued.
@@ -466,7 +467,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         limit: u32,
         how: &FanOut<'_>,
-    ) -> StoreResult<u32>;
+    ) -> StoreResult<FanOutReport>;
     /// Leases due deliveries (pending, or sending with an expired lease) until `until`,
     /// counting the attempt.
     async fn claim_webhook_deliveries(

@@ -102,3 +102,11 @@ pub struct FanOut<'a> {
 
 /// How many events before a webhook's position fan-out looks at again.
 pub const FAN_OUT_LOOKBACK: i64 = 500;
+
+/// What one fan-out did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FanOutReport {
+    pub queued: u32,
+    /// Some webhook read a full batch: call again to catch up.
+    pub more: bool,
+}
