@@ -145,15 +145,22 @@ impl PgStore {
         limit: u32,
         how: &FanOut<'_>,
     ) -> StoreResult<FanOutReport> {
-        // Most ticks have nothing to do: find that out without taking the write lock.
-        if sqlx::query(
-            "SELECT 1 FROM events
-             WHERE seq > (SELECT MIN(cursor_seq) FROM webhooks WHERE enabled) LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
-        .is_none()
+        // Most rounds have nothing to do: find that out without taking the write lock, with two
+        // index lookups (a bound value, so the events table is searched by key, not scanned).
+        let least: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(cursor_seq) FROM webhooks WHERE enabled")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let Some(least) = least else {
+            return Ok(FanOutReport::default());
+        };
+        if sqlx::query("SELECT 1 FROM events WHERE seq > $1 LIMIT 1")
+            .bind(least)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .is_none()
         {
             return Ok(FanOutReport::default());
         }
