@@ -25,6 +25,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A test that fails part-way must not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn start() -> Server {
     start_on(None)
 }
