@@ -183,6 +183,60 @@ impl EventKind {
     }
 }
 
+/// Which event kinds to keep: exact kinds (`incident.resolved`) or prefixes ending in `.`
+/// (`incident.`, `notification.`). Empty keeps every kind. Timelines filter by it, webhooks
+/// subscribe with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KindFilter(Vec<String>);
+
+impl KindFilter {
+    /// From input; `field` is named when a kind is unknown.
+    pub fn parse<S: AsRef<str>>(field: &str, kinds: &[S]) -> Result<Self, crate::Invalid> {
+        let mut out: Vec<String> = Vec::new();
+        for k in kinds
+            .iter()
+            .map(|k| k.as_ref().trim())
+            .filter(|k| !k.is_empty())
+        {
+            if !EventKind::ALL.iter().any(|e| Self::covers(k, e.as_str())) {
+                return Err(crate::Invalid::new(
+                    field,
+                    format!(
+                        "{k} is not an event kind or a prefix of one (e.g. incident.resolved, incident.)"
+                    ),
+                ));
+            }
+            if !out.iter().any(|o| o == k) {
+                out.push(k.to_owned());
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// A comma-separated list (a query parameter).
+    pub fn parse_list(field: &str, list: Option<&str>) -> Result<Self, crate::Invalid> {
+        let kinds: Vec<&str> = list.unwrap_or_default().split(',').collect();
+        Self::parse(field, &kinds)
+    }
+
+    fn covers(pattern: &str, kind: &str) -> bool {
+        kind == pattern || (pattern.ends_with('.') && kind.starts_with(pattern))
+    }
+
+    pub fn matches(&self, kind: EventKind) -> bool {
+        self.matches_name(kind.as_str())
+    }
+
+    /// For a kind known only by its name (a client reading JSON).
+    pub fn matches_name(&self, kind: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|k| Self::covers(k, kind))
+    }
+
+    pub fn kinds(&self) -> &[String] {
+        &self.0
+    }
+}
+
 /// An event about to be written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -228,6 +282,23 @@ mod tests {
             assert_eq!(SubjectType::parse(t.as_str()), Some(t));
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         }
+    }
+
+    #[test]
+    fn kind_filters_take_kinds_and_prefixes() {
+        let all = KindFilter::parse::<&str>("kind", &[]).unwrap();
+        assert!(all.matches(EventKind::IncidentNoteAdded));
+        let f = KindFilter::parse("events", &["incident.resolved", " notification. "]).unwrap();
+        assert!(f.matches(EventKind::IncidentResolved));
+        assert!(f.matches(EventKind::NotificationSent));
+        assert!(!f.matches(EventKind::IncidentAcknowledged));
+        assert!(f.matches_name("notification.failed"));
+        assert_eq!(f.kinds(), ["incident.resolved", "notification."]);
+        let e = KindFilter::parse("events", &["incident.exploded"]).unwrap_err();
+        assert_eq!(e.field, "events");
+        assert!(KindFilter::parse("kind", &["incident"]).is_err());
+        let l = KindFilter::parse_list("kind", Some("incident.note_added, ,incident.")).unwrap();
+        assert_eq!(l.kinds(), ["incident.note_added", "incident."]);
     }
 
     #[test]

@@ -270,6 +270,18 @@ impl Milestones {
     /// future, and they agree with the status (a resolved incident has `resolved_at`, an open
     /// one has none). The error names the first milestone to blame.
     pub fn check(&self, status: IncidentStatus, now: Timestamp) -> Result<(), Refusal> {
+        self.check_edited(status, now, &[])
+    }
+
+    /// [`Self::check`] after an edit of the `edited` milestones: of two milestones out of
+    /// order, the one that was edited is blamed (moving `detected_at` past `declared_at`
+    /// names `detected_at`, the field the person changed).
+    pub fn check_edited(
+        &self,
+        status: IncidentStatus,
+        now: Timestamp,
+        edited: &[&str],
+    ) -> Result<(), Refusal> {
         let mut before: Option<(&str, Timestamp)> = None;
         for (name, at) in self.slots() {
             let Some(at) = at else { continue };
@@ -279,11 +291,13 @@ impl Milestones {
             if let Some((prev, prev_at)) = before
                 && at < prev_at
             {
-                return Err(Invalid::new(
-                    name,
-                    format!("{at} is before {prev} ({prev_at}); milestones keep their order"),
-                )
-                .into());
+                let keep = "milestones keep their order";
+                let e = if !edited.contains(&name) && edited.contains(&prev) {
+                    Invalid::new(prev, format!("{prev_at} is after {name} ({at}); {keep}"))
+                } else {
+                    Invalid::new(name, format!("{at} is before {prev} ({prev_at}); {keep}"))
+                };
+                return Err(e.into());
             }
             before = Some((name, at));
         }
@@ -736,6 +750,14 @@ mod tests {
         mitigated.mitigated_at = Some(t("10:30"));
         mitigated.check(Mitigated, now).unwrap();
         assert!(mitigated.check(Acknowledged, now).is_err());
+        // The edited milestone of the two is the one named.
+        let e = late
+            .check_edited(Triggered, now, &["detected_at"])
+            .unwrap_err();
+        assert!(
+            matches!(&e, Refusal::Invalid(i) if i.field == "detected_at" && i.reason.contains("after declared_at")),
+            "{e:?}"
+        );
         let mut no_declared = m;
         no_declared.declared_at = None;
         assert!(no_declared.check(Triggered, now).is_err());

@@ -1,48 +1,6 @@
 //! Outgoing webhooks: other tools follow incidents by receiving their timeline events.
 use jiff::{SignedDuration, Timestamp};
 
-use crate::Invalid;
-use crate::event::EventKind;
-
-/// Which events a webhook receives: exact kinds (`incident.resolved`) or prefixes ending in
-/// `.` (`incident.`, `notification.`). Empty: every incident event.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EventFilter(Vec<String>);
-
-impl EventFilter {
-    pub fn parse(kinds: &[String]) -> Result<Self, Invalid> {
-        let mut out = Vec::new();
-        for k in kinds.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
-            let known = EventKind::ALL
-                .iter()
-                .any(|e| e.as_str() == k || (k.ends_with('.') && e.as_str().starts_with(k)));
-            if !known {
-                return Err(Invalid::new(
-                    "events",
-                    format!(
-                        "{k} is not an event kind or a prefix of one (e.g. incident.resolved, incident.)"
-                    ),
-                ));
-            }
-            if !out.iter().any(|o| o == k) {
-                out.push(k.to_owned());
-            }
-        }
-        Ok(Self(out))
-    }
-
-    pub fn matches(&self, kind: EventKind) -> bool {
-        self.0.is_empty()
-            || self.0.iter().any(|k| {
-                kind.as_str() == k || (k.ends_with('.') && kind.as_str().starts_with(k.as_str()))
-            })
-    }
-
-    pub fn kinds(&self) -> &[String] {
-        &self.0
-    }
-}
-
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 8;
 
@@ -79,21 +37,6 @@ pub fn judge(status: Option<u16>) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn filters_take_kinds_and_prefixes() {
-        let all = EventFilter::parse(&[]).unwrap();
-        assert!(all.matches(EventKind::IncidentNoteAdded));
-        let f =
-            EventFilter::parse(&["incident.resolved".into(), " notification. ".into()]).unwrap();
-        assert!(f.matches(EventKind::IncidentResolved));
-        assert!(f.matches(EventKind::NotificationSent));
-        assert!(!f.matches(EventKind::IncidentAcknowledged));
-        assert_eq!(f.kinds(), ["incident.resolved", "notification."]);
-        let e = EventFilter::parse(&["incident.exploded".into()]).unwrap_err();
-        assert_eq!(e.field, "events");
-        assert!(EventFilter::parse(&["incident".into()]).is_err());
-    }
 
     #[test]
     fn retries_back_off_then_stop() {

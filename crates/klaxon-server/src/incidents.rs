@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use klaxon_domain::alert::{AlertStatus, Urgency};
 use klaxon_domain::auth::Role;
-use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::event::{Actor, EventKind, KindFilter, NewEvent, SubjectType};
 use klaxon_domain::ids::{IncidentId, RoleAssignmentId, ServiceId, TaskId, UserId};
 use klaxon_domain::incident::{
     self as rules, COMMANDER, Impact, IncidentStatus, MILESTONES, Refusal, Severity,
@@ -98,7 +98,7 @@ fn refused(r: Refusal) -> ApiError {
 /// Times are kept to the millisecond: cut input to that, so what is compared and recorded is
 /// what is stored.
 fn ms(t: Timestamp) -> Timestamp {
-    Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
+    klaxon_domain::clock::from_millis(klaxon_domain::clock::to_millis(t))
 }
 
 fn ev(id: IncidentId, at: Timestamp, who: Who, kind: EventKind, data: Value) -> NewEvent {
@@ -753,8 +753,8 @@ pub async fn milestones_with(
             }
             m.set(name, *at)?;
         }
-        m.check(snap.incident.status, now)
-            .map_err(|e| blame_edited(e, &m, &edits))?;
+        let edited: Vec<&str> = edits.iter().map(|(n, _)| *n).collect();
+        m.check_edited(snap.incident.status, now, &edited)?;
         let mut c = IncidentChange::of(snap, now, who.actor);
         c.incident.set_milestones(m);
         if !changes.is_empty() {
@@ -769,46 +769,6 @@ pub async fn milestones_with(
         Ok(c)
     });
     change(state, id, edit).await
-}
-
-/// The domain names the first milestone it finds out of order, whether or not the request
-/// touched it (`detected_at` moved after `declared_at` blames `declared_at`). When the one
-/// named was not edited, the edited milestone it clashes with is the one to blame.
-fn blame_edited(
-    e: Refusal,
-    m: &rules::Milestones,
-    edits: &[(&'static str, Option<Timestamp>)],
-) -> Refusal {
-    let Refusal::Invalid(i) = &e else { return e };
-    if edits.iter().any(|(name, _)| *name == i.field) {
-        return e;
-    }
-    let (Some(other_at), Some(other_pos)) = (
-        m.get(&i.field),
-        MILESTONES.iter().position(|n| *n == i.field),
-    ) else {
-        return e;
-    };
-    for (name, at) in edits {
-        let (Some(at), Some(pos)) = (at, MILESTONES.iter().position(|n| n == name)) else {
-            continue;
-        };
-        let clash = if pos < other_pos {
-            Some("after").filter(|_| *at > other_at)
-        } else {
-            Some("before").filter(|_| *at < other_at)
-        };
-        if let Some(how) = clash {
-            return Refusal::Invalid(klaxon_domain::Invalid::new(
-                *name,
-                format!(
-                    "{at} is {how} {} ({other_at}); milestones keep their order",
-                    i.field
-                ),
-            ));
-        }
-    }
-    e
 }
 
 /// Edits milestones (responder).
@@ -1343,11 +1303,26 @@ async fn page_into(
 
 // --- related incidents and merging ----------------------------------------------------------
 
-fn store_refusal<T>(
+/// A store answer about two incidents: `id` (the path's, 404 when missing) and another named
+/// by `field` in the body (400 naming it when missing).
+async fn two_incidents<T>(
+    state: &AppState,
+    id: IncidentId,
+    field: &'static str,
     r: klaxon_store::StoreResult<Result<T, Refusal>>,
-    what: &'static str,
 ) -> ApiResult<T> {
-    r.map_err(ApiError::or_not_found(what))?.map_err(refused)
+    match r {
+        Ok(r) => r.map_err(refused),
+        Err(e) if e.is_not_found() => {
+            state
+                .store
+                .incident(id)
+                .await
+                .map_err(ApiError::or_not_found("incident"))?;
+            Err(ApiError::invalid(field, "no incident has this id"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Relates two incidents, or unrelates them.
@@ -1361,13 +1336,11 @@ pub async fn relate_with(
     let other = parse_id::<IncidentId>(other, "incident_id")
         .map_err(|_| ApiError::invalid("incident_id", "is not an incident id"))?;
     let now = state.clock.now();
-    store_refusal(
-        state
-            .store
-            .relate_incidents(id, other, related, now, who.actor)
-            .await,
-        "incident",
-    )?;
+    let r = state
+        .store
+        .relate_incidents(id, other, related, now, who.actor)
+        .await;
+    two_incidents(state, id, "incident_id", r).await?;
     state.incident_changes.notify_waiters();
     Ok(())
 }
@@ -1382,10 +1355,8 @@ pub async fn merge_with(
     let into = parse_id::<IncidentId>(into, "into")
         .map_err(|_| ApiError::invalid("into", "is not an incident id"))?;
     let now = state.clock.now();
-    let target = store_refusal(
-        state.store.merge_incident(id, into, now, who.actor).await,
-        "incident",
-    )?;
+    let r = state.store.merge_incident(id, into, now, who.actor).await;
+    let target = two_incidents(state, id, "into", r).await?;
     state.incident_changes.notify_waiters();
     state.engine.wake();
     Ok(target)
@@ -2122,42 +2093,20 @@ pub async fn all_events(state: &AppState, id: IncidentId) -> ApiResult<Vec<Event
 /// `notification.`) and pinned only.
 #[derive(Debug, Clone, Default)]
 pub struct TimelineFilter {
-    pub kinds: Vec<String>,
+    pub kinds: KindFilter,
     pub pinned: bool,
 }
 
 impl TimelineFilter {
     pub fn parse(kinds: Option<&str>, pinned: bool) -> ApiResult<Self> {
-        let kinds: Vec<String> = kinds
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned)
-            .collect();
-        for k in &kinds {
-            let known = EventKind::ALL.iter().any(|e| {
-                e.as_str() == k || (k.ends_with('.') && e.as_str().starts_with(k.as_str()))
-            });
-            if !known {
-                return Err(ApiError::invalid(
-                    "kind",
-                    format!(
-                        "{k} is not an event kind (e.g. incident.note_added, or a prefix like notification.)"
-                    ),
-                ));
-            }
-        }
-        Ok(Self { kinds, pinned })
+        Ok(Self {
+            kinds: KindFilter::parse_list("kind", kinds)?,
+            pinned,
+        })
     }
 
     pub fn keeps(&self, e: &Event) -> bool {
-        (!self.pinned || e.pinned)
-            && (self.kinds.is_empty()
-                || self.kinds.iter().any(|k| {
-                    e.kind.as_str() == k
-                        || (k.ends_with('.') && e.kind.as_str().starts_with(k.as_str()))
-                }))
+        (!self.pinned || e.pinned) && self.kinds.matches(e.kind)
     }
 }
 
@@ -2206,12 +2155,13 @@ pub async fn names(
     }
     ids.sort();
     ids.dedup();
-    let mut out = BTreeMap::new();
-    for id in ids {
-        if let Ok(u) = state.store.user(id).await {
-            out.insert(id.to_string(), u.name);
-        }
-    }
+    let mut out: BTreeMap<String, String> = crate::schedules::user_names(state.store.as_ref(), ids)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot read user names: showing ids"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect();
     for (t, u) in owners {
         if let Some(name) = out.get(&u.to_string()).cloned() {
             out.insert(t.to_string(), name);

@@ -1177,32 +1177,64 @@ pub struct TimelineParams {
     pub cursor: Option<String>,
 }
 
-/// The incident's timeline, oldest first: each alert that joined, each change of status.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentTimelineParams {
+    /// Event kinds or prefixes, comma-separated: `incident.note_added,notification.`.
+    pub kind: Option<String>,
+    /// Only pinned entries.
+    pub pinned: Option<bool>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The incident's timeline, oldest first: every change, note, alert and page, filtered by kind
+/// and pin when asked.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), TimelineParams),
-    responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "Incident id"), IncidentTimelineParams),
+    responses((status = 200, body = ListOf<EventOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn incident_timeline(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiQuery(p): ApiQuery<TimelineParams>,
+    ApiQuery(p): ApiQuery<IncidentTimelineParams>,
 ) -> ApiResult<Json<ListOf<EventOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
+    let filter =
+        crate::incidents::TimelineFilter::parse(p.kind.as_deref(), p.pinned.unwrap_or(false))?;
+    let limit = Limit::parse(p.limit)?.get() as usize;
+    let mut after = decode_cursor::<i64>("events", p.cursor.as_deref())?;
     state
         .store
         .incident(id)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
     let subject = id.to_string();
-    let page = events_page(
-        &state,
-        SubjectType::Incident,
-        &subject,
-        p.limit,
-        p.cursor.as_deref(),
-    );
-    Ok(Json(page.await?))
+    // Pages of the store, kept entries collected until one more than a page is found.
+    let mut items = Vec::new();
+    loop {
+        let batch = state
+            .store
+            .events(SubjectType::Incident, &subject, after, 500)
+            .await?;
+        let done = batch.len() < 500;
+        after = batch.last().map(|e| e.seq).or(after);
+        items.extend(batch.into_iter().filter(|e| filter.keeps(e)));
+        if done || items.len() > limit {
+            break;
+        }
+    }
+    let more = items.len() > limit;
+    items.truncate(limit);
+    Ok(Json(ListOf {
+        next_cursor: if more {
+            items.last().map(|e| encode_cursor("events", e.seq))
+        } else {
+            None
+        },
+        items: items.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// The service's timeline, oldest first: settings changes, maintenance, and change events

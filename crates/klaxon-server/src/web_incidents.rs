@@ -530,6 +530,8 @@ struct IncidentPage {
     impacts: Vec<(&'static str, bool)>,
     urgencies: Vec<(&'static str, bool)>,
     reporter_name: Option<String>,
+    /// For the edit form ("" when nobody).
+    reporter_id: String,
     roles: Vec<RoleRow>,
     role_defs: Vec<(String, String)>,
     users: Vec<(String, String)>,
@@ -753,6 +755,10 @@ async fn render_with(
             .iter()
             .map(|u| (u.as_str(), *u == incident.urgency))
             .collect(),
+        reporter_id: incident
+            .reporter_id
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
         reporter_name: incident.reporter_id.map(|u| {
             names
                 .get(&u.to_string())
@@ -1024,6 +1030,9 @@ struct EditForm {
     conference_url: String,
     #[serde(default)]
     chat_url: String,
+    /// Empty: nobody.
+    #[serde(default)]
+    reporter_id: String,
 }
 
 async fn edit_incident(
@@ -1044,7 +1053,7 @@ async fn edit_incident(
         urgency: blank(&f.urgency),
         category: Some(blank(&f.category)),
         subcategory: Some(blank(&f.subcategory)),
-        reporter_id: None,
+        reporter_id: Some(blank(&f.reporter_id)),
         conference_url: Some(blank(&f.conference_url)),
         chat_url: Some(blank(&f.chat_url)),
     };
@@ -1582,19 +1591,11 @@ fn live_stream(
 
 /// Escalation policies (a team is paged, and its incidents found, through one): (id, name).
 async fn escalation_policies(state: &AppState) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_escalation_policies(after, Limit::MAX)
-            .await?;
-        out.extend(page.items.into_iter().map(|p| (p.id.to_string(), p.name)));
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    Ok(crate::web_oncall::all_policies(state)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.to_string(), p.name))
+        .collect())
 }
 
 /// An open incident on the dashboard.

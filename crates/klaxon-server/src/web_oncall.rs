@@ -85,17 +85,10 @@ pub(crate) async fn user_names(
     state: &AppState,
     ids: Vec<UserId>,
 ) -> Result<HashMap<UserId, String>, ApiError> {
-    let mut names = HashMap::new();
+    let mut names = crate::schedules::user_names(state.store.as_ref(), ids.clone()).await?;
+    // A user deleted meanwhile is shown by id.
     for id in ids {
-        if names.contains_key(&id) {
-            continue;
-        }
-        let name = match state.store.user(id).await {
-            Ok(u) => u.name,
-            Err(e) if e.is_not_found() => id.to_string(),
-            Err(e) => return Err(e.into()),
-        };
-        names.insert(id, name);
+        names.entry(id).or_insert_with(|| id.to_string());
     }
     Ok(names)
 }

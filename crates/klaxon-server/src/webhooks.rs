@@ -9,10 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use klaxon_domain::auth::Role;
+use klaxon_domain::event::KindFilter;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{DeliveryId, WebhookId};
 use klaxon_domain::incident as rules;
-use klaxon_domain::webhook::{Answer, EventFilter, judge, retry_at};
+use klaxon_domain::webhook::{Answer, judge, retry_at};
 use klaxon_store::{
     ClaimedDelivery, DeliveryOutcome, Event, FanOut, Incident, Store, StoreError, StoreResult,
     Webhook, WebhookDelivery,
@@ -79,8 +80,9 @@ pub async fn run(
     clock: &dyn klaxon_domain::Clock,
 ) -> StoreResult<WebhookReport> {
     let now = clock.now();
-    let wants =
-        |w: &Webhook, e: &Event| EventFilter::parse(&w.events).is_ok_and(|f| f.matches(e.kind));
+    let wants = |w: &Webhook, e: &Event| {
+        KindFilter::parse("events", &w.events).is_ok_and(|f| f.matches(e.kind))
+    };
     let body = |_: &Webhook, e: &Event, i: Option<&Incident>| payload(settings, e, i);
     let new_id = || DeliveryId::new(now, random_bytes());
     let how = FanOut {
@@ -288,7 +290,7 @@ pub async fn create_with(
 ) -> ApiResult<Webhook> {
     let name = rules::parse_title("name", &body.name, 100)?;
     let url = parse_url(&body.url)?;
-    let events = EventFilter::parse(&body.events)?.kinds().to_vec();
+    let events = KindFilter::parse("events", &body.events)?.kinds().to_vec();
     let now = state.clock.now();
     let w = Webhook {
         id: WebhookId::new(now, random_bytes()),
@@ -329,7 +331,7 @@ pub async fn update_with(
         w.url = parse_url(u)?;
     }
     if let Some(e) = &body.events {
-        w.events = EventFilter::parse(e)?.kinds().to_vec();
+        w.events = KindFilter::parse("events", e)?.kinds().to_vec();
     }
     if let Some(en) = body.enabled {
         w.enabled = en;

@@ -35,6 +35,33 @@ async fn a_viewer_reporter_confirms_closure(b: Backend) {
         )
         .send()
     };
+    // The page's "Edit details" changes the reporter (here: to nobody, then back).
+    let (cookie, csrf) = common::session_for(&app, &app.admin.email, &app.admin.password).await;
+    let edit = |reporter: &str| {
+        app.http
+            .post(format!("{}/incidents/{id}/edit", app.url))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("title", "Invoices wrong"),
+                ("severity", "SEV3"),
+                ("urgency", "medium"),
+                ("reporter_id", reporter),
+            ])
+            .send()
+    };
+    assert_eq!(edit("").await.unwrap().status(), 303);
+    let i: Value = app
+        .get(&format!("/api/v1/incidents/{id}"), &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(i["reporter_id"].is_null(), "{i}");
+    assert_eq!(edit(&viewer_id).await.unwrap().status(), 303);
+
     // A viewer may not move it otherwise.
     assert_eq!(status(&viewer, "mitigated").await.unwrap().status(), 403);
     let r = app

@@ -196,6 +196,27 @@ async fn relate_and_merge(b: Backend) {
         .send()
         .await
         .unwrap();
+    expect_error(r, 400, "invalid_field", Some("into")).await;
+    // An unknown incident to relate names its field; an unknown incident in the path is 404.
+    let r = app
+        .post(
+            &format!("/api/v1/incidents/{target}/related"),
+            &admin,
+            &json!({"incident_id": "00000000-0000-7000-8000-000000000000"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("incident_id")).await;
+    let r = app
+        .post(
+            "/api/v1/incidents/00000000-0000-7000-8000-000000000000/related",
+            &admin,
+            &json!({"incident_id": target}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     // The moved alert's resolve now counts for the target.
     signal(&app, &key, "resolve", "web").await;

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use klaxon_domain::event::EventKind;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -663,45 +662,24 @@ fn none_clears(raw: Option<String>) -> Option<Value> {
     })
 }
 
-/// The kinds asked for, checked as the server checks them.
-fn kinds(raw: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let kinds: Vec<String> = raw
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned)
-        .collect();
-    for k in &kinds {
-        let known = EventKind::ALL
-            .iter()
-            .any(|e| e.as_str() == k || (k.ends_with('.') && e.as_str().starts_with(k.as_str())));
-        if !known {
-            bail!(
-                "--kind: {k} is not an event kind (e.g. incident.note_added, or a prefix like notification.)"
-            );
-        }
-    }
-    Ok(kinds)
-}
-
-fn keeps(e: &Value, kinds: &[String], pinned: bool) -> bool {
-    let kind = e["kind"].as_str().unwrap_or_default();
-    (!pinned || e["pinned"] == true)
-        && (kinds.is_empty()
-            || kinds
-                .iter()
-                .any(|k| kind == k || (k.ends_with('.') && kind.starts_with(k.as_str()))))
-}
-
-/// Every event of the incident, oldest first.
-async fn all_events(c: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
+/// Every event of the incident the filter keeps, oldest first (the server filters).
+async fn all_events(
+    c: &Client,
+    id: &str,
+    kind: Option<&str>,
+    pinned: bool,
+) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let path = query(
             &format!("/api/v1/incidents/{id}/timeline"),
-            &[("limit", Some("500".to_owned())), ("cursor", cursor)],
+            &[
+                ("kind", kind.map(str::to_owned)),
+                ("pinned", pinned.then(|| "true".to_owned())),
+                ("limit", Some("500".to_owned())),
+                ("cursor", cursor),
+            ],
         );
         let v = c.get(&path).await?;
         out.extend(v["items"].as_array().cloned().unwrap_or_default());
@@ -1253,12 +1231,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 print!("{}", c.get_text(&path).await?);
                 return Ok(());
             }
-            let kinds = kinds(kind.as_deref())?;
-            let items: Vec<Value> = all_events(&c, &id)
-                .await?
-                .into_iter()
-                .filter(|e| keeps(e, &kinds, pinned))
-                .collect();
+            let items = all_events(&c, &id, kind.as_deref(), pinned).await?;
             let v = json!({"items": items, "next_cursor": null});
             print_or(&client, &v, |v| {
                 table(
