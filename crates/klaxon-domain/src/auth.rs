@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::Invalid;
+use crate::incident::Refusal;
 
 /// What a user or API token may do. Each role includes everything of the roles below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -183,6 +184,63 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// What an admin changes about a user; a field left `None` stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    pub name: Option<DisplayName>,
+    pub email: Option<EmailAddress>,
+    pub role: Option<Role>,
+    /// `Some(false)` deactivates: no login, no tokens, no pages; `Some(true)` reactivates.
+    pub active: Option<bool>,
+}
+
+/// Where a user stands when a change to them is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStanding {
+    pub role: Role,
+    pub active: bool,
+    /// Active admins other than this user.
+    pub other_admins: u64,
+    /// What would page this user, by name ("schedule Primary"): a deactivated user there
+    /// would leave a hole in someone's on-call.
+    pub duties: Vec<String>,
+    /// The person making the change is this user.
+    pub by_self: bool,
+}
+
+/// Decides whether `patch` may be applied: nobody locks the organisation out of its last
+/// admin, deactivates themselves, or deactivates someone who is still relied on to be paged.
+pub fn check_user_change(s: &UserStanding, patch: &UserPatch) -> Result<(), Refusal> {
+    let deactivating = s.active && patch.active == Some(false);
+    if deactivating && s.by_self {
+        return Err(Refusal::Forbidden("you cannot deactivate yourself".into()));
+    }
+    if s.active && s.role == Role::Admin && s.other_admins == 0 {
+        if patch.role.is_some_and(|r| r != Role::Admin) {
+            return Err(Refusal::conflict(
+                "role",
+                "belongs to the last active admin; make someone else an admin first",
+            ));
+        }
+        if deactivating {
+            return Err(Refusal::conflict(
+                "active",
+                "this is the last active admin; make someone else an admin first",
+            ));
+        }
+    }
+    if deactivating && !s.duties.is_empty() {
+        return Err(Refusal::conflict(
+            "active",
+            format!(
+                "this user is still paged by {}; take them off first",
+                s.duties.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How long a web session lives: an absolute limit and an idle limit (ASVS 3.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
@@ -307,5 +365,92 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(TokenName::parse(&"n".repeat(101)).is_err());
         assert!(TokenName::parse("ci\u{7}").is_err());
+    }
+
+    fn standing(role: Role, other_admins: u64) -> UserStanding {
+        UserStanding {
+            role,
+            active: true,
+            other_admins,
+            duties: vec![],
+            by_self: false,
+        }
+    }
+
+    #[test]
+    fn the_last_admin_stays_an_active_admin() {
+        let demote = UserPatch {
+            role: Some(Role::Responder),
+            ..UserPatch::default()
+        };
+        let deactivate = UserPatch {
+            active: Some(false),
+            ..UserPatch::default()
+        };
+        let last = standing(Role::Admin, 0);
+        assert!(
+            matches!(check_user_change(&last, &demote), Err(Refusal::Conflict { field, .. }) if field == "role")
+        );
+        assert!(
+            matches!(check_user_change(&last, &deactivate), Err(Refusal::Conflict { field, .. }) if field == "active")
+        );
+        // Renaming the last admin, or keeping the role, is fine.
+        let keep = UserPatch {
+            role: Some(Role::Admin),
+            name: Some(DisplayName::parse("Root").unwrap()),
+            ..UserPatch::default()
+        };
+        assert_eq!(check_user_change(&last, &keep), Ok(()));
+        // With another admin both are allowed.
+        assert_eq!(
+            check_user_change(&standing(Role::Admin, 1), &demote),
+            Ok(())
+        );
+        assert_eq!(
+            check_user_change(&standing(Role::Admin, 1), &deactivate),
+            Ok(())
+        );
+        // A deactivated admin is not counted on: changing them locks nobody out.
+        let inactive = UserStanding {
+            active: false,
+            ..standing(Role::Admin, 0)
+        };
+        assert_eq!(check_user_change(&inactive, &demote), Ok(()));
+    }
+
+    #[test]
+    fn nobody_deactivates_themselves_or_someone_on_call() {
+        let deactivate = UserPatch {
+            active: Some(false),
+            ..UserPatch::default()
+        };
+        let me = UserStanding {
+            by_self: true,
+            ..standing(Role::Admin, 3)
+        };
+        assert!(matches!(
+            check_user_change(&me, &deactivate),
+            Err(Refusal::Forbidden(_))
+        ));
+        let on_call = UserStanding {
+            duties: vec!["schedule Primary".into(), "escalation policy Web".into()],
+            ..standing(Role::Responder, 1)
+        };
+        match check_user_change(&on_call, &deactivate) {
+            Err(Refusal::Conflict { field, reason }) => {
+                assert_eq!(field, "active");
+                assert!(
+                    reason.contains("schedule Primary, escalation policy Web"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Reactivating, or changing an on-call user's name, is fine.
+        let back = UserPatch {
+            active: Some(true),
+            ..UserPatch::default()
+        };
+        assert_eq!(check_user_change(&on_call, &back), Ok(()));
     }
 }

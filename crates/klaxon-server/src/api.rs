@@ -211,16 +211,22 @@ pub struct UserOut {
     pub role: Role,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
+    /// False once deactivated: no sign-in, no tokens, no pages.
+    pub active: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deactivated_at: Option<jiff::Timestamp>,
 }
 
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
         Self {
+            active: u.active(),
             id: u.id,
             email: u.email,
             name: u.name,
             role: u.role,
             created_at: u.created_at,
+            deactivated_at: u.deactivated_at,
         }
     }
 }
@@ -657,7 +663,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
-        .routes(routes!(get_user))
+        .routes(routes!(get_user, crate::users::update_user))
+        .routes(routes!(crate::users::reset_password))
+        .routes(routes!(crate::users::change_own_password))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(list_events))

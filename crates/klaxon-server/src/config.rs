@@ -560,19 +560,49 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:****@host/db`.
+/// Hides the passwords in a database URL: `postgres://user:secret@host/db` →
+/// `postgres://user:****@host/db`, and the value of any `password=` or `sslpassword=` query
+/// parameter. The user part runs to the last `@` before the query: a host, a port or a database
+/// name has no `@`, so a password with an unencoded `@` (or `/`) is hidden whole, never in part.
 pub fn mask_url_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let rest = &url[scheme_end..];
-    let Some(at) = rest.find('@') else {
-        return url.to_owned();
+    let (head, rest) = url.split_at(scheme_end);
+    let before_query = &rest[..rest.find('?').unwrap_or(rest.len())];
+    let user_end = before_query.rfind('@').or_else(|| {
+        // `user:pa?ss@host`: an unencoded `?` in the password. What precedes it is then a
+        // user and part of a password, not `host` or `host:port` (or `[ipv6]:port`).
+        let host_and_port = before_query.contains('/')
+            || before_query.starts_with('[')
+            || before_query
+                .rsplit_once(':')
+                .is_none_or(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
+        if host_and_port { None } else { rest.rfind('@') }
+    });
+    let (user, tail) = match user_end.and_then(|at| Some((rest[..at].split_once(':')?.0, at))) {
+        Some((user, at)) => (format!("{user}:****"), &rest[at..]),
+        None => (String::new(), rest),
     };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{}{user}:****{}", &url[..scheme_end], &rest[at..]),
-        None => url.to_owned(),
-    }
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((name, _))
+                        if name.eq_ignore_ascii_case("password")
+                            || name.eq_ignore_ascii_case("sslpassword") =>
+                    {
+                        format!("{name}=****")
+                    }
+                    _ => param.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{head}{user}{tail}")
 }
 
 #[cfg(test)]
@@ -699,6 +729,68 @@ mod tests {
             "{shown}"
         );
         assert_eq!(mask_url_password("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn database_passwords_are_masked_wherever_they_are() {
+        for (url, shown) in [
+            // Nothing secret: unchanged.
+            (
+                "postgres://klaxon@db:5432/klaxon?sslmode=require",
+                "postgres://klaxon@db:5432/klaxon?sslmode=require",
+            ),
+            ("postgres://db/klaxon", "postgres://db/klaxon"),
+            (
+                "postgres://[::1]:5432/klaxon",
+                "postgres://[::1]:5432/klaxon",
+            ),
+            // The password in a query parameter.
+            (
+                "postgres://klaxon@db/klaxon?password=hunter2",
+                "postgres://klaxon@db/klaxon?password=****",
+            ),
+            (
+                "postgresql://db/k?sslmode=verify-full&sslpassword=k3y&application_name=klaxon",
+                "postgresql://db/k?sslmode=verify-full&sslpassword=****&application_name=klaxon",
+            ),
+            // An unencoded `@` in the password: the user part ends at the last one.
+            ("postgres://klaxon:p@ss@db/x", "postgres://klaxon:****@db/x"),
+            (
+                "postgres://klaxon:p@ss@db/x?password=p@ss",
+                "postgres://klaxon:****@db/x?password=****",
+            ),
+            // An unencoded `/`: not a valid URL, but still not shown.
+            ("postgres://klaxon:p/ss@db/x", "postgres://klaxon:****@db/x"),
+            ("postgres://klaxon:p?ss@db/x", "postgres://klaxon:****@db/x"),
+            (
+                "postgres://klaxon:p@ss/w%rd@db:5432/x",
+                "postgres://klaxon:****@db:5432/x",
+            ),
+            // An `@` in the query is not the end of the user part.
+            (
+                "postgres://klaxon:pw@db/x?options=a@b",
+                "postgres://klaxon:****@db/x?options=a@b",
+            ),
+            ("postgres://db/x?user=a@b", "postgres://db/x?user=a@b"),
+            ("postgres://db:5432?user=a@b", "postgres://db:5432?user=a@b"),
+            // Percent-encoded, as it should be.
+            (
+                "postgres://klaxon:p%40ss@db/x",
+                "postgres://klaxon:****@db/x",
+            ),
+        ] {
+            assert_eq!(mask_url_password(url), shown, "{url}");
+        }
+        let s = Settings::load(
+            None,
+            env(&[(
+                "KLAXON_DATABASE_URL",
+                "postgres://klaxon@db/klaxon?password=hunter2",
+            )]),
+        )
+        .unwrap();
+        let shown = s.to_masked_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

@@ -56,6 +56,22 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// A domain refusal becomes the 4xx that names its field.
+impl From<klaxon_domain::incident::Refusal> for ApiError {
+    fn from(r: klaxon_domain::incident::Refusal) -> Self {
+        use klaxon_domain::incident::Refusal;
+        match r {
+            Refusal::Invalid(i) => ApiError::invalid(i.field, i.reason),
+            Refusal::Conflict { field, reason } => ApiError::Conflict {
+                message: format!("{field}: {reason}"),
+                field: Some(field),
+            },
+            Refusal::Forbidden(m) => ApiError::Forbidden(m),
+            Refusal::NotFound(what) => ApiError::not_found(what),
+        }
+    }
+}
+
 impl ApiError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         let field = field.into();
@@ -82,7 +98,7 @@ impl ApiError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,

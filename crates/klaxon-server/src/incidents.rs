@@ -84,15 +84,7 @@ impl Who {
 }
 
 fn refused(r: Refusal) -> ApiError {
-    match r {
-        Refusal::Invalid(i) => ApiError::invalid(i.field, i.reason),
-        Refusal::Conflict { field, reason } => ApiError::Conflict {
-            message: format!("{field}: {reason}"),
-            field: Some(field),
-        },
-        Refusal::Forbidden(m) => ApiError::Forbidden(m),
-        Refusal::NotFound(what) => ApiError::not_found(what),
-    }
+    r.into()
 }
 
 /// Times are kept to the millisecond: cut input to that, so what is compared and recorded is
@@ -132,15 +124,12 @@ async fn change(state: &AppState, id: IncidentId, edit: IncidentEdit) -> ApiResu
     Ok(incident)
 }
 
-/// A user named in input must exist: a clear 400 naming the field otherwise.
+/// A user named in input must exist and be active: a clear 400 naming the field otherwise.
 async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
     let user =
         parse_id::<UserId>(id, field).map_err(|_| ApiError::invalid(field, "is not a user id"))?;
-    match state.store.user(user).await {
-        Ok(_) => Ok(user),
-        Err(e) if e.is_not_found() => Err(ApiError::invalid(field, "no user has this id")),
-        Err(e) => Err(e.into()),
-    }
+    crate::users::active_user(state, field, user).await?;
+    Ok(user)
 }
 
 /// Makes `who` the commander of a major incident that has none, or refuses when nobody is

@@ -17,11 +17,13 @@ pub mod paging;
 pub mod schedules;
 pub mod services;
 pub mod timeline;
+pub mod users;
 pub mod web;
 mod web_incidents;
 mod web_oncall;
 mod web_schedules;
 mod web_services;
+mod web_users;
 mod web_webhooks;
 pub mod webhooks;
 

@@ -105,27 +105,24 @@ pub struct UpdatePolicy {
     pub repeat: Option<u32>,
 }
 
-/// Checks the plan and that every user and schedule it targets exists.
+/// Checks the plan and that every user it targets exists and is active, and every schedule
+/// exists.
 async fn checked_plan(state: &AppState, levels: Vec<Level>, repeat: u32) -> ApiResult<Plan> {
     let plan = Plan::new(levels, repeat)?;
     for (i, level) in plan.levels.iter().enumerate() {
+        let field = format!("levels[{i}].targets");
         for target in &level.targets {
-            let (found, what) = match *target {
-                Target::User(u) => (state.store.user(u).await.map(drop), format!("user {u}")),
-                Target::Schedule(s) => (
-                    state.store.schedule(s).await.map(drop),
-                    format!("schedule {s}"),
-                ),
-            };
-            match found {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {
-                    return Err(ApiError::invalid(
-                        format!("levels[{i}].targets"),
-                        format!("no {what}"),
-                    ));
+            match *target {
+                Target::User(u) => {
+                    crate::users::active_user(state, &field, u).await?;
                 }
-                Err(e) => return Err(e.into()),
+                Target::Schedule(s) => match state.store.schedule(s).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {
+                        return Err(ApiError::invalid(field, format!("no schedule {s}")));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             }
         }
     }
@@ -392,18 +389,22 @@ fn require_self_or_admin(caller: &Caller, user: UserId) -> ApiResult<()> {
 /// Re-authentication: the caller's own password (`who` is the signed-in user), whoever's
 /// method it is.
 pub async fn check_password(state: &AppState, who: &User, password: &str) -> ApiResult<()> {
-    let creds = state.store.user_credentials(&who.email).await?;
-    let ok = state
-        .passwords
-        .verify(password, Some(creds.password_hash))
-        .await
-        .map_err(ApiError::Internal)?;
-    if ok {
+    if is_own_password(state, who, password).await? {
         Ok(())
     } else {
         tracing::warn!(user = %who.id, "contact method change with a wrong password");
         Err(ApiError::invalid("password", "is not your password"))
     }
+}
+
+/// Whether `password` is `who`'s current password.
+pub async fn is_own_password(state: &AppState, who: &User, password: &str) -> ApiResult<bool> {
+    let creds = state.store.user_credentials(&who.email).await?;
+    state
+        .passwords
+        .verify(password, Some(creds.password_hash))
+        .await
+        .map_err(ApiError::Internal)
 }
 
 /// Whether contact methods of `kind` can be sent on this server: e-mail needs `[smtp]`, SMS
@@ -941,11 +942,7 @@ pub async fn reassign_incident_with(
     let user: UserId = raw_user
         .parse()
         .map_err(|_| ApiError::invalid("user_id", "is not an id"))?;
-    match state.store.user(user).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => return Err(ApiError::invalid("user_id", "no such user")),
-        Err(e) => return Err(e.into()),
-    }
+    crate::users::active_user(state, "user_id", user).await?;
     let incident = state
         .store
         .incident(id)

@@ -289,7 +289,7 @@ fn at_or_now(raw: Option<&str>, now: Timestamp) -> ApiResult<Timestamp> {
 }
 
 /// Checks the zone and layers with the domain's rules (400 naming the field), then that every
-/// user they name exists (400 naming `layers[i].users`). Returns the canonical zone name and
+/// user they name exists and is active (400 naming `layers[i].users`). Returns the canonical zone name and
 /// the layers as the domain cleaned them.
 async fn checked_layers(
     state: &AppState,
@@ -303,18 +303,8 @@ async fn checked_layers(
             if known.contains(&user) {
                 continue;
             }
-            match state.store.user(user).await {
-                Ok(_) => {
-                    known.insert(user);
-                }
-                Err(e) if e.is_not_found() => {
-                    return Err(ApiError::invalid(
-                        format!("layers[{i}].users"),
-                        format!("no user {user}"),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            }
+            crate::users::active_user(state, &format!("layers[{i}].users"), user).await?;
+            known.insert(user);
         }
     }
     Ok((time_zone, layers))
@@ -720,16 +710,7 @@ pub async fn add_override_with(
         .schedule(schedule)
         .await
         .map_err(ApiError::or_not_found("schedule"))?;
-    match state.store.user(body.user_id).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {
-            return Err(ApiError::invalid(
-                "user_id",
-                format!("no user {}", body.user_id),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    crate::users::active_user(state, "user_id", body.user_id).await?;
     // Answers read the overrides of at most RANGE_MAX at a time; keep that many bounded.
     let near = state
         .store

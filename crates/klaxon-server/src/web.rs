@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(crate::web_services::router())
         .merge(crate::web_incidents::router())
         .merge(crate::web_webhooks::router())
+        .merge(crate::web_users::router())
         .merge(crate::web_oncall::router())
         .merge(crate::web_schedules::router())
         .merge(crate::calendar::router())
@@ -271,6 +272,11 @@ pub struct WebSession {
 }
 
 impl WebSession {
+    /// The hash of this session's cookie, which names the session in the store.
+    pub(crate) fn cookie_hash(&self) -> [u8; 32] {
+        self.hash
+    }
+
     #[allow(clippy::result_large_err)] // the error is the page to answer with
     pub(crate) fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
         if secrets_equal(submitted, &self.session.csrf_token) {
@@ -474,7 +480,8 @@ async fn try_login(state: &AppState, o: &Origin, form: &LoginForm) -> Result<Str
             creds.as_ref().map(|c| c.password_hash.clone()),
         )
         .await?;
-    let Some(creds) = creds.filter(|_| ok) else {
+    // A deactivated user is refused like a wrong password: the form reveals nothing.
+    let Some(creds) = creds.filter(|c| ok && c.user.active()) else {
         tracing::warn!(%email, addr = %o.addr, "login failed");
         let event = NewEvent::new(
             SubjectType::System,

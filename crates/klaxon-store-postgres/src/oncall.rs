@@ -508,10 +508,13 @@ impl PgStore {
             "UPDATE notifications SET status = 'cancelled'
              WHERE id IN (
                  SELECT n.id FROM notifications n JOIN incidents i ON i.id = n.incident_id
-                 WHERE n.status = 'pending' AND i.status <> 'triggered'
-                 AND NOT (n.dedup_key LIKE 'responder:%'
-                          AND i.status NOT IN ('resolved', 'closed'))
-                 AND n.dedup_key NOT LIKE 'update:%'
+                 JOIN users u ON u.id = n.user_id
+                 WHERE n.status = 'pending'
+                 AND (u.deactivated_at IS NOT NULL
+                      OR (i.status <> 'triggered'
+                          AND NOT (n.dedup_key LIKE 'responder:%'
+                                   AND i.status NOT IN ('resolved', 'closed'))
+                          AND n.dedup_key NOT LIKE 'update:%'))
                  ORDER BY n.id
                  FOR UPDATE OF n SKIP LOCKED)
              RETURNING *",

@@ -214,6 +214,7 @@ fn user_from(row: &SqliteRow) -> StoreResult<User> {
         name: get(row, "name")?,
         role: get_role(row, "role")?,
         created_at: get_ts(row, "created_at")?,
+        deactivated_at: get_opt_ts(row, "deactivated_at")?,
     })
 }
 
@@ -380,11 +381,12 @@ impl Store for SqliteStore {
             name: user.name.as_str().to_owned(),
             role: user.role,
             created_at: user.created_at,
+            deactivated_at: None,
         })
     }
 
     async fn user(&self, id: UserId) -> StoreResult<User> {
-        let row = sqlx::query("SELECT id, email, name, role, created_at FROM users WHERE id = $1")
+        let row = sqlx::query("SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1")
             .bind(id.to_string())
             .fetch_one(&self.reader)
             .await
@@ -394,7 +396,7 @@ impl Store for SqliteStore {
 
     async fn user_credentials(&self, email: &str) -> StoreResult<UserCredentials> {
         let row = sqlx::query(
-            "SELECT id, email, name, role, created_at, password_hash FROM users WHERE email = $1",
+            "SELECT id, email, name, role, created_at, deactivated_at, password_hash FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_one(&self.reader)
@@ -420,7 +422,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Page<User, UserId>> {
         let rows = sqlx::query(
-            "SELECT id, email, name, role, created_at FROM users
+            "SELECT id, email, name, role, created_at, deactivated_at FROM users
              WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
         )
         .bind(after.map(|a| a.to_string()))
@@ -433,6 +435,115 @@ impl Store for SqliteStore {
             .map(user_from)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(page(users, limit, |u| u.id))
+    }
+
+    async fn change_user(
+        &self,
+        id: UserId,
+        edit: UserEdit,
+    ) -> StoreResult<Result<User, klaxon_domain::incident::Refusal>> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let user = user_from(&row)?;
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $1",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let snap = UserSnapshot {
+            user,
+            other_admins: others.try_into().unwrap_or(0),
+        };
+        let change = match edit(&snap) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let new = change.user;
+        sqlx::query(
+            "UPDATE users SET email = $2, name = $3, role = $4, deactivated_at = $5 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(&new.email)
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(new.deactivated_at.map(to_millis))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        for e in &change.events {
+            insert_event(&mut tx, e).await?;
+        }
+        if let (true, Some(at)) = (snap.user.active(), new.deactivated_at) {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let revoked = sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL
+                 RETURNING id, name, prefix",
+            )
+            .bind(id.to_string())
+            .bind(to_millis(at))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let actor = change.events.first().map_or(Actor::System, |e| e.actor);
+            for row in &revoked {
+                let token: ApiTokenId = get_id(row, "id")?;
+                let e = NewEvent::new(
+                    SubjectType::ApiToken,
+                    token,
+                    at,
+                    actor,
+                    EventKind::ApiTokenRevoked,
+                    serde_json::json!({
+                        "name": get::<String>(row, "name")?,
+                        "prefix": get::<String>(row, "prefix")?,
+                        "reason": "user deactivated",
+                    }),
+                );
+                insert_event(&mut tx, &e).await?;
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(Ok(new))
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<[u8; 32]>,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(&password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR hash <> $2)")
+            .bind(id.to_string())
+            .bind(keep.map(|h| h.to_vec()))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await.map_err(map_err)
     }
 
     async fn bootstrap(
@@ -478,9 +589,10 @@ impl Store for SqliteStore {
     async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(ApiToken, User)> {
         let row = sqlx::query(
             "SELECT t.id, t.name, t.role, t.user_id, t.prefix, t.created_at, t.revoked_at,
-                    u.email AS u_email, u.name AS u_name, u.role AS u_role, u.created_at AS u_created_at
+                    u.email AS u_email, u.name AS u_name, u.role AS u_role, u.created_at AS u_created_at,
+                    u.deactivated_at AS u_deactivated_at
              FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.hash = $1 AND t.revoked_at IS NULL",
+             WHERE t.hash = $1 AND t.revoked_at IS NULL AND u.deactivated_at IS NULL",
         )
         .bind(&hash[..])
         .fetch_one(&self.reader)
@@ -493,6 +605,7 @@ impl Store for SqliteStore {
             name: get(&row, "u_name")?,
             role: get_role(&row, "u_role")?,
             created_at: get_ts(&row, "u_created_at")?,
+            deactivated_at: get_opt_ts(&row, "u_deactivated_at")?,
         };
         Ok((token, user))
     }
@@ -576,8 +689,9 @@ impl Store for SqliteStore {
     async fn session_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(Session, User)> {
         let row = sqlx::query(
             "SELECT s.id AS s_id, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at,
-                    u.id, u.email, u.name, u.role, u.created_at
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = $1",
+                    u.id, u.email, u.name, u.role, u.created_at, u.deactivated_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.hash = $1 AND u.deactivated_at IS NULL",
         )
         .bind(&hash[..])
         .fetch_one(&self.reader)

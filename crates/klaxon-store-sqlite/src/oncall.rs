@@ -497,9 +497,13 @@ impl SqliteStore {
         let mut claimed = Claimed::default();
         let moot = sqlx::query(
             "SELECT n.* FROM notifications n JOIN incidents i ON i.id = n.incident_id
-             WHERE n.status = 'pending' AND i.status <> 'triggered'
-             AND NOT (n.dedup_key LIKE 'responder:%' AND i.status NOT IN ('resolved', 'closed'))
-             AND n.dedup_key NOT LIKE 'update:%'",
+             JOIN users u ON u.id = n.user_id
+             WHERE n.status = 'pending'
+             AND (u.deactivated_at IS NOT NULL
+                  OR (i.status <> 'triggered'
+                      AND NOT (n.dedup_key LIKE 'responder:%'
+                               AND i.status NOT IN ('resolved', 'closed'))
+                      AND n.dedup_key NOT LIKE 'update:%'))",
         )
         .fetch_all(&mut *tx)
         .await

@@ -21,8 +21,10 @@ use serde_json::json;
 
 mod incidents;
 mod schedules;
+mod users;
 pub use incidents::*;
 pub use schedules::*;
+pub use users::*;
 
 fn t0() -> Timestamp {
     "2026-11-21T09:00:00Z".parse().unwrap()

@@ -19,7 +19,38 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// Set while the user is deactivated: no login, no tokens, no pages.
+    pub deactivated_at: Option<Timestamp>,
 }
+
+impl User {
+    pub fn active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
+}
+
+/// What the store knows when a change to a user is decided, under its lock.
+#[derive(Debug, Clone)]
+pub struct UserSnapshot {
+    pub user: User,
+    /// Active admins other than this user.
+    pub other_admins: u64,
+}
+
+/// A decided change: the user's new values and the events that record it. Deactivating also
+/// ends the user's sessions and revokes their API tokens, in the same transaction.
+#[derive(Debug, Clone)]
+pub struct UserChange {
+    pub user: User,
+    pub events: Vec<NewEvent>,
+}
+
+/// Decides a change from the user's current state, while the store holds it still.
+pub type UserEdit = Box<
+    dyn FnOnce(&UserSnapshot) -> Result<UserChange, klaxon_domain::incident::Refusal>
+        + Send
+        + 'static,
+>;
 
 /// A user about to be created. The password arrives already hashed: hashing is CPU work the
 /// caller does off the async threads.

@@ -18,7 +18,7 @@ use crate::{
     MaintenanceWindow, NewApiToken, NewIncident, NewIntegration, NewJob, NewNotification,
     NewSession, NewUser, Notification, NotificationRule, Page, Pruned, RoleAssignment,
     ScheduleOverride, ScheduleRecord, ScheduleWithOverrides, SendResult, Service, Session,
-    StoreError, StoreResult, User, UserCredentials, Webhook, WebhookDelivery, Write, WriteAck,
+    StoreError, StoreResult, User, UserCredentials, UserEdit, Webhook, WebhookDelivery, Write, WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -48,6 +48,24 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Page<User, UserId>>;
 
+    /// Changes a user's name, e-mail, role or activity, as `edit` decides from their current
+    /// state (and the count of other active admins, held still so two admins cannot demote
+    /// each other at once). Deactivating ends their sessions and revokes their tokens.
+    async fn change_user(
+        &self,
+        id: UserId,
+        edit: UserEdit,
+    ) -> StoreResult<Result<User, Refusal>>;
+    /// Replaces a user's password hash and ends their web sessions, except `keep` (the session
+    /// changing its own password stays signed in).
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        keep: Option<[u8; 32]>,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
     /// Creates the first admin and its token, only if there are no users yet. Safe when several
     /// instances start at once: exactly one of them creates. Returns whether it did.
     async fn bootstrap(
@@ -60,7 +78,8 @@ pub trait Store: Send + Sync + 'static {
     // --- API tokens --------------------------------------------------------------------------
 
     async fn create_token(&self, token: NewApiToken, event: NewEvent) -> StoreResult<ApiToken>;
-    /// A live (not revoked) token by the hash of its secret, with the user it acts for.
+    /// A live (not revoked) token of an active user by the hash of its secret, with the user it
+    /// acts for.
     async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(ApiToken, User)>;
     async fn token(&self, id: ApiTokenId) -> StoreResult<ApiToken>;
     async fn list_tokens(
@@ -80,6 +99,7 @@ pub trait Store: Send + Sync + 'static {
     // --- web sessions ------------------------------------------------------------------------
 
     async fn create_session(&self, session: NewSession, event: NewEvent) -> StoreResult<()>;
+    /// A session of an active user by the hash of its cookie.
     async fn session_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(Session, User)>;
     async fn touch_session(&self, hash: &[u8; 32], at: Timestamp) -> StoreResult<()>;
     async fn delete_session(&self, hash: &[u8; 32], event: Option<NewEvent>) -> StoreResult<()>;

@@ -51,6 +51,9 @@ enum Command {
     },
     /// Show who the API token in KLAXON_TOKEN belongs to.
     Me(ClientArgs),
+    /// Change your own password: reads the current one, then the new one, a line each, from
+    /// standard input. Your web sessions end.
+    Password(ClientArgs),
     /// Users, through the API.
     Users {
         #[command(subcommand)]
@@ -180,13 +183,48 @@ enum UsersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Change a user's name, e-mail or role (admin; anyone may rename themselves).
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Deactivate a user: their sessions end, their tokens are revoked, they are not paged.
+    Deactivate {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Reactivate a deactivated user (their old tokens stay revoked).
+    Reactivate {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Set a user's password (admin); the new password is read from standard input.
+    SetPassword {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Subcommand)]
 enum ApiTokensCommand {
+    /// Your tokens (an admin sees everyone's).
     List {
         #[command(flatten)]
         client: ClientArgs,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
     },
     Create {
         #[arg(long)]
@@ -277,17 +315,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 limit,
                 cursor,
             } => {
-                let mut path = format!("/api/v1/users?limit={}", limit.unwrap_or(50));
-                if let Some(c) = cursor {
-                    path.push_str(&format!("&cursor={c}"));
-                }
+                let path = paged("/api/v1/users", limit, cursor.as_deref());
                 let v = Client::new(&client)?.get(&path).await?;
                 print_or(&client, &v, |v| {
-                    let mut out = table(&v["items"], &["id", "email", "name", "role"]);
-                    if let Some(c) = v["next_cursor"].as_str() {
-                        out.push_str(&format!("\nmore: --cursor {c}"));
-                    }
-                    out
+                    more(
+                        table(&v["items"], &["id", "email", "name", "role", "active"]),
+                        v,
+                    )
                 })
             }
             UsersCommand::Show { id, client } => {
@@ -295,7 +329,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .get(&format!("/api/v1/users/{id}"))
                     .await?;
                 print_or(&client, &v, |v| {
-                    table(&json!([v]), &["id", "email", "name", "role", "created_at"])
+                    table(
+                        &json!([v]),
+                        &["id", "email", "name", "role", "active", "created_at"],
+                    )
                 })
             }
             UsersCommand::Create {
@@ -304,11 +341,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 role,
                 client,
             } => {
-                let mut password = String::new();
-                std::io::stdin()
-                    .read_line(&mut password)
-                    .context("read the password from standard input")?;
-                let body = json!({"email": email, "name": name, "role": role, "password": password.trim_end_matches(['\n', '\r'])});
+                let password = stdin_line("the password")?;
+                let body =
+                    json!({"email": email, "name": name, "role": role, "password": password});
                 let v = Client::new(&client)?
                     .send(reqwest::Method::POST, "/api/v1/users", Some(body))
                     .await?;
@@ -320,12 +355,77 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                 })
             }
+            UsersCommand::Update {
+                id,
+                name,
+                email,
+                role,
+                client,
+            } => {
+                let mut body = serde_json::Map::new();
+                for (k, v) in [("name", name), ("email", email)] {
+                    if let Some(v) = v {
+                        body.insert(k.into(), json!(v));
+                    }
+                }
+                if let Some(r) = role {
+                    body.insert("role".into(), json!(r));
+                }
+                if body.is_empty() {
+                    bail!("nothing to change: give --name, --email or --role");
+                }
+                patch_user(&client, &id, Value::Object(body), "updated").await
+            }
+            UsersCommand::Deactivate { id, client } => {
+                patch_user(&client, &id, json!({"active": false}), "deactivated").await
+            }
+            UsersCommand::Reactivate { id, client } => {
+                patch_user(&client, &id, json!({"active": true}), "reactivated").await
+            }
+            UsersCommand::SetPassword { id, client } => {
+                let password = stdin_line("the new password")?;
+                Client::new(&client)?
+                    .send(
+                        reqwest::Method::POST,
+                        &format!("/api/v1/users/{id}/password"),
+                        Some(json!({"password": password})),
+                    )
+                    .await?;
+                print_or(&client, &json!({"user_id": id, "password": "set"}), |_| {
+                    "password set; their web sessions have ended".into()
+                })
+            }
         },
+        Command::Password(client) => {
+            let current = stdin_line("the current password")?;
+            let new = stdin_line("the new password")?;
+            let me = Client::new(&client)?;
+            me.send(
+                reqwest::Method::POST,
+                "/api/v1/me/password",
+                Some(json!({"current_password": current, "new_password": new})),
+            )
+            .await?;
+            print_or(&client, &json!({"password": "changed"}), |_| {
+                "password changed; your web sessions have ended".into()
+            })
+        }
         Command::ApiTokens { command } => match command {
-            ApiTokensCommand::List { client } => {
-                let v = Client::new(&client)?.get("/api/v1/tokens").await?;
+            ApiTokensCommand::List {
+                client,
+                limit,
+                cursor,
+            } => {
+                let path = paged("/api/v1/tokens", limit, cursor.as_deref());
+                let v = Client::new(&client)?.get(&path).await?;
                 print_or(&client, &v, |v| {
-                    table(&v["items"], &["id", "name", "role", "prefix", "revoked_at"])
+                    more(
+                        table(
+                            &v["items"],
+                            &["id", "name", "role", "user_id", "prefix", "revoked_at"],
+                        ),
+                        v,
+                    )
                 })
             }
             ApiTokensCommand::Create { name, role, client } => {
@@ -512,6 +612,56 @@ impl Client {
         }
         Ok(v)
     }
+}
+
+/// `path?limit=…&cursor=…` for a list command's paging flags.
+fn paged(path: &str, limit: Option<u32>, cursor: Option<&str>) -> String {
+    let mut out = format!("{path}?limit={}", limit.unwrap_or(50));
+    if let Some(c) = cursor {
+        out.push_str(&format!("&cursor={c}"));
+    }
+    out
+}
+
+/// A listed page, with the flag that shows the next one when there is more.
+fn more(mut out: String, page: &Value) -> String {
+    if let Some(c) = page["next_cursor"].as_str() {
+        out.push_str(&format!("\nmore: --cursor {c}"));
+    }
+    out
+}
+
+/// One line of standard input, without its line ending (passwords are never arguments, so
+/// they stay out of shell history and `ps`).
+fn stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .with_context(|| format!("read {what} from standard input"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+async fn patch_user(client: &ClientArgs, id: &str, body: Value, done: &str) -> anyhow::Result<()> {
+    let v = Client::new(client)?
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(body),
+        )
+        .await?;
+    print_or(client, &v, |v| {
+        format!(
+            "{done} {} ({}, {}{})",
+            v["email"].as_str().unwrap_or(""),
+            v["name"].as_str().unwrap_or(""),
+            v["role"].as_str().unwrap_or(""),
+            if v["active"] == json!(false) {
+                ", deactivated"
+            } else {
+                ""
+            }
+        )
+    })
 }
 
 fn print_or(args: &ClientArgs, v: &Value, human: impl Fn(&Value) -> String) -> anyhow::Result<()> {

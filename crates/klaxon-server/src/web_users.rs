@@ -1,0 +1,405 @@
+//! People pages: an admin's page for one user (details, role, deactivation, password reset),
+//! and each person's own account page (their password and their API tokens). Forms call the
+//! same functions as the REST API.
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use klaxon_domain::auth::{Role, TokenName};
+use klaxon_domain::event::Actor;
+use klaxon_domain::ids::{ApiTokenId, UserId};
+use klaxon_domain::page::Limit;
+use klaxon_store::{ApiToken, User};
+use serde::Deserialize;
+
+use crate::api::{issue_token, revoke_token_with};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::users::{ChangePassword, UpdateUser, change_own_password_with, update_user_with};
+use crate::web::{Nav, WebSession, html};
+use crate::web_services::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users/{id}", get(user_page).post(edit_user))
+        .route("/users/{id}/active", post(set_active))
+        .route("/users/{id}/password", post(reset_password))
+        .route("/account", get(account_page))
+        .route("/account/password", post(change_password))
+        .route("/account/tokens", post(create_token))
+        .route("/account/tokens/{id}/revoke", post(revoke_token))
+}
+
+// --- one user (admins) ---------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "user.html")]
+struct UserPage {
+    nav: Option<Nav>,
+    user: User,
+    roles: Vec<(&'static str, bool)>,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn render_user(
+    state: &AppState,
+    s: &WebSession,
+    id: UserId,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> PageResult {
+    let user = match state.store.user(id).await {
+        Ok(u) => u,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(html(
+        status,
+        &UserPage {
+            nav: Some(Nav::new(s, "/users")),
+            roles: Role::ALL
+                .iter()
+                .map(|r| (r.as_str(), *r == user.role))
+                .collect(),
+            user,
+            csrf: s.session.csrf_token.clone(),
+            notice,
+            error,
+        },
+    ))
+}
+
+/// The user a path names, when the signed-in person is an admin; otherwise the page to answer.
+#[allow(clippy::result_large_err)] // the error is the page to answer with
+fn admin_target(s: &WebSession, raw: &str) -> Result<UserId, axum::response::Response> {
+    if s.user.role != Role::Admin {
+        return Err(forbidden("manage users"));
+    }
+    raw.parse().map_err(|_| not_found_page())
+}
+
+async fn user_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+) -> PageResult {
+    match admin_target(&s, &raw) {
+        Ok(id) => render_user(&state, &s, id, StatusCode::OK, None, None).await,
+        Err(r) => Ok(r),
+    }
+}
+
+/// After a form on a user's page: the page again, with what happened or why not.
+async fn after_user_form<T>(
+    state: &AppState,
+    s: &WebSession,
+    id: UserId,
+    outcome: Result<T, ApiError>,
+    done: &str,
+) -> PageResult {
+    match outcome {
+        Ok(_) => render_user(state, s, id, StatusCode::OK, Some(done.into()), None).await,
+        Err(ApiError::Forbidden(m)) => {
+            render_user(state, s, id, StatusCode::FORBIDDEN, None, Some(m)).await
+        }
+        Err(e) => {
+            let status = e.status();
+            let why = user_error(e)?;
+            render_user(state, s, id, status, None, Some(why)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EditUserForm {
+    csrf: String,
+    name: String,
+    email: String,
+    role: String,
+}
+
+async fn edit_user(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<EditUserForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let id = match admin_target(&s, &raw) {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let outcome = match f.role.parse::<Role>() {
+        Ok(role) => {
+            let body = UpdateUser {
+                name: Some(f.name),
+                email: Some(f.email),
+                role: Some(role),
+                active: None,
+            };
+            update_user_with(&state, &s.user, s.user.role, actor(&s), id, &body).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    after_user_form(&state, &s, id, outcome, "Saved.").await
+}
+
+#[derive(Deserialize)]
+struct ActiveForm {
+    csrf: String,
+    active: String,
+}
+
+async fn set_active(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<ActiveForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let id = match admin_target(&s, &raw) {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let active = f.active == "true";
+    let body = UpdateUser {
+        name: None,
+        email: None,
+        role: None,
+        active: Some(active),
+    };
+    let outcome = update_user_with(&state, &s.user, s.user.role, actor(&s), id, &body).await;
+    let done = if active {
+        "Reactivated. Their old API tokens stay revoked."
+    } else {
+        "Deactivated: their sessions have ended and their API tokens are revoked."
+    };
+    after_user_form(&state, &s, id, outcome, done).await
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    csrf: String,
+    password: String,
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<ResetForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let id = match admin_target(&s, &raw) {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let outcome = crate::users::reset_password_with(&state, id, &f.password, actor(&s)).await;
+    after_user_form(
+        &state,
+        &s,
+        id,
+        outcome,
+        "Password set; their web sessions have ended.",
+    )
+    .await
+}
+
+fn actor(s: &WebSession) -> Actor {
+    Actor::User(s.user.id)
+}
+
+// --- your account: password and API tokens ----------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: Option<Nav>,
+    user: User,
+    tokens: Vec<ApiToken>,
+    /// Roles a new token may have: at most the user's own.
+    roles: Vec<&'static str>,
+    /// Right after creating a token: its name and secret, shown this once.
+    created: Option<(String, String)>,
+    csrf: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Default)]
+struct Feedback {
+    created: Option<(String, String)>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn render_account(
+    state: &AppState,
+    s: &WebSession,
+    status: StatusCode,
+    fb: Feedback,
+) -> PageResult {
+    let mut tokens = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .list_tokens(Some(s.user.id), after, Limit::MAX)
+            .await?;
+        tokens.extend(page.items.into_iter().filter(|t| t.revoked_at.is_none()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(html(
+        status,
+        &AccountPage {
+            nav: Some(Nav::new(s, "/account")),
+            user: s.user.clone(),
+            tokens,
+            roles: Role::ALL
+                .iter()
+                .filter(|r| s.user.role.allows(**r))
+                .map(|r| r.as_str())
+                .collect(),
+            created: fb.created,
+            csrf: s.session.csrf_token.clone(),
+            notice: fb.notice,
+            error: fb.error,
+        },
+    ))
+}
+
+async fn account_page(State(state): State<AppState>, s: WebSession) -> PageResult {
+    render_account(&state, &s, StatusCode::OK, Feedback::default()).await
+}
+
+/// The account page after a form, with what happened or why not.
+async fn after_account_form(
+    state: &AppState,
+    s: &WebSession,
+    outcome: Result<Feedback, ApiError>,
+) -> PageResult {
+    match outcome {
+        Ok(fb) => render_account(state, s, StatusCode::OK, fb).await,
+        Err(e) => {
+            let status = e.status();
+            let fb = Feedback {
+                error: Some(match e {
+                    ApiError::Forbidden(m) => m,
+                    e => user_error(e)?,
+                }),
+                ..Feedback::default()
+            };
+            render_account(state, s, status, fb).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<PasswordForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let body = ChangePassword {
+        current_password: f.current_password,
+        new_password: f.new_password,
+    };
+    let outcome =
+        change_own_password_with(&state, &s.user, &body, Some(s.cookie_hash()), actor(&s))
+            .await
+            .map(|()| Feedback {
+                notice: Some(
+                    "Password changed. Your other web sessions have ended; this one stays.".into(),
+                ),
+                ..Feedback::default()
+            });
+    after_account_form(&state, &s, outcome).await
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    csrf: String,
+    name: String,
+    role: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<TokenForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let outcome = async {
+        let name = TokenName::parse(&f.name)?;
+        let role: Role = f.role.parse()?;
+        if !s.user.role.allows(role) {
+            return Err(ApiError::Forbidden(format!(
+                "a token cannot have more power than you ({})",
+                s.user.role
+            )));
+        }
+        let (token, secret) = issue_token(&state, s.user.id, name, role, actor(&s)).await?;
+        Ok(Feedback {
+            created: Some((token.name, secret)),
+            ..Feedback::default()
+        })
+    }
+    .await;
+    after_account_form(&state, &s, outcome).await
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<ApiTokenId>() else {
+        return Ok(not_found_page());
+    };
+    // Only your own tokens here, admin or not: the page lists nobody else's.
+    match state.store.token(id).await {
+        Ok(t) if t.user_id == s.user.id => {}
+        Ok(_) => return Ok(not_found_page()),
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    }
+    let outcome = revoke_token_with(&state, s.user.id, s.user.role, actor(&s), id)
+        .await
+        .map(|t| Feedback {
+            notice: Some(format!("Revoked {}.", t.name)),
+            ..Feedback::default()
+        });
+    match outcome {
+        Err(ApiError::NotFound(_)) => Ok(Redirect::to("/account").into_response()),
+        outcome => after_account_form(&state, &s, outcome).await,
+    }
+}
