@@ -167,9 +167,8 @@ fn apply(old: &User, patch: &UserPatch, now: Timestamp, actor: Actor) -> UserCha
         fields.insert("role".into(), json!({"from": old.role, "to": role}));
         new.role = role;
     }
-    let event = |kind, data: Value| {
-        NewEvent::new(SubjectType::User, old.id, now, actor, kind, data)
-    };
+    let event =
+        |kind, data: Value| NewEvent::new(SubjectType::User, old.id, now, actor, kind, data);
     let mut events = Vec::new();
     if !fields.is_empty() {
         events.push(event(EventKind::UserUpdated, Value::Object(fields)));
