@@ -362,11 +362,13 @@ impl Store for PgStore {
     }
 
     async fn user(&self, id: UserId) -> StoreResult<User> {
-        let row = sqlx::query("SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let row = sqlx::query(
+            "SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
         user_from(&row)
     }
 
@@ -522,12 +524,14 @@ impl Store for PgStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR hash <> $2)")
-            .bind(id.0)
-            .bind(keep.map(|h| h.to_vec()))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR hash <> $2)",
+        )
+        .bind(id.0)
+        .bind(keep.map(|h| h.to_vec()))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         insert_event(&mut tx, &event).await?;
         tx.commit().await.map_err(map_err)
     }

@@ -386,11 +386,13 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> StoreResult<User> {
-        let row = sqlx::query("SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let row = sqlx::query(
+            "SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)?;
         user_from(&row)
     }
 

@@ -18,7 +18,8 @@ use crate::{
     MaintenanceWindow, NewApiToken, NewIncident, NewIntegration, NewJob, NewNotification,
     NewSession, NewUser, Notification, NotificationRule, Page, Pruned, RoleAssignment,
     ScheduleOverride, ScheduleRecord, ScheduleWithOverrides, SendResult, Service, Session,
-    StoreError, StoreResult, User, UserCredentials, UserEdit, Webhook, WebhookDelivery, Write, WriteAck,
+    StoreError, StoreResult, User, UserCredentials, UserEdit, Webhook, WebhookDelivery, Write,
+    WriteAck,
 };
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
@@ -51,11 +52,7 @@ pub trait Store: Send + Sync + 'static {
     /// Changes a user's name, e-mail, role or activity, as `edit` decides from their current
     /// state (and the count of other active admins, held still so two admins cannot demote
     /// each other at once). Deactivating ends their sessions and revokes their tokens.
-    async fn change_user(
-        &self,
-        id: UserId,
-        edit: UserEdit,
-    ) -> StoreResult<Result<User, Refusal>>;
+    async fn change_user(&self, id: UserId, edit: UserEdit) -> StoreResult<Result<User, Refusal>>;
     /// Replaces a user's password hash and ends their web sessions, except `keep` (the session
     /// changing its own password stays signed in).
     async fn set_password(
