@@ -562,6 +562,54 @@ async fn openapi_covers_every_api_route() {
     app.stop().await;
 }
 
+/// Errors the framework makes itself have the API's error shape too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_errors_have_the_error_shape() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let r = app
+        .http
+        .put(format!("{}/api/v1/users", app.url))
+        .bearer_auth(&app.admin.token)
+        .send()
+        .await
+        .unwrap();
+    let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let e = expect_error(r, 405, "method_not_allowed", None).await;
+    assert!(e["message"].as_str().unwrap().contains("PUT"), "{e}");
+    let r = app
+        .http
+        .post(format!("{}/api/v1/me", app.url))
+        .bearer_auth(&app.admin.token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 405, "method_not_allowed", None).await;
+    // A path segment that is not UTF-8 once decoded.
+    let r = app
+        .get("/api/v1/users/%FF", &app.admin.token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "bad_request", None).await;
+    // Web pages keep their own answers.
+    let r = app
+        .http
+        .put(format!("{}/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .is_none_or(|v| !v.to_str().unwrap().contains("json"))
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_request_ids() {
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
