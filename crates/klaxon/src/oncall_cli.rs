@@ -4,6 +4,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::services_cli::all_items;
 use super::{Client, ClientArgs, print_or, table};
 
 #[derive(Subcommand)]
@@ -210,9 +211,9 @@ fn policy_text(v: &Value) -> String {
 pub async fn policies(cmd: PoliciesCommand) -> anyhow::Result<()> {
     match cmd {
         PoliciesCommand::List { client } => {
-            let v = Client::new(&client)?
-                .get("/api/v1/escalation-policies?limit=500")
-                .await?;
+            let c = Client::new(&client)?;
+            let items = all_items(&c, "/api/v1/escalation-policies").await?;
+            let v = json!({"items": items, "next_cursor": null});
             print_or(&client, &v, |v| {
                 v["items"]
                     .as_array()

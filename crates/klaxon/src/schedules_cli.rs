@@ -253,9 +253,11 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
         SchedulesCommand::List { client } => {
             let c = Client::new(&client)?;
             let items = Value::Array(all_schedules(&c).await?);
-            print_or(&client, &json!({"items": items}), |v| {
-                table(&v["items"], &["id", "name", "time_zone", "updated_at"])
-            })
+            print_or(
+                &client,
+                &json!({"items": items, "next_cursor": null}),
+                |v| table(&v["items"], &["id", "name", "time_zone", "updated_at"]),
+            )
         }
         SchedulesCommand::Show { schedule, client } => {
             let c = Client::new(&client)?;

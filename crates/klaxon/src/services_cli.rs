@@ -225,6 +225,24 @@ pub(crate) fn set(body: &mut Value, pairs: Vec<(&str, Option<Value>)>) {
     }
 }
 
+/// Every item of a list, following its `next_cursor` to the end, 500 a page (the API's most).
+pub(crate) async fn all_items(c: &Client, path: &str) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = query(
+            path,
+            &[("limit", Some("500".to_owned())), ("cursor", cursor)],
+        );
+        let v = c.get(&page).await?;
+        out.extend(v["items"].as_array().cloned().unwrap_or_default());
+        match v["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(out),
+        }
+    }
+}
+
 pub(crate) fn more(v: &Value) -> String {
     v["next_cursor"]
         .as_str()
@@ -358,18 +376,20 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
             print_or(&client, &v, |v| table(&json!([v]), SERVICE_COLS))
         }
         ServicesCommand::Timeline { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/services/{id}/timeline?limit=500"))
-                .await?;
+            let c = Client::new(&client)?;
+            let items = all_items(&c, &format!("/api/v1/services/{id}/timeline")).await?;
+            let v = json!({"items": items, "next_cursor": null});
             print_or(&client, &v, |v| {
                 table(&v["items"], &["at", "kind", "actor", "data"])
             })
         }
         ServicesCommand::Delete { id, client } => {
-            let v = Client::new(&client)?
+            Client::new(&client)?
                 .send(Method::DELETE, &format!("/api/v1/services/{id}"), None)
                 .await?;
-            print_or(&client, &v, |_| format!("deleted service {id}"))
+            print_or(&client, &json!({"deleted": id}), |_| {
+                format!("deleted service {id}")
+            })
         }
     }
 }
@@ -461,10 +481,12 @@ pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
             print_or(&client, &v, with_key)
         }
         IntegrationsCommand::Delete { id, client } => {
-            let v = Client::new(&client)?
+            Client::new(&client)?
                 .send(Method::DELETE, &format!("/api/v1/integrations/{id}"), None)
                 .await?;
-            print_or(&client, &v, |_| format!("deleted integration {id}"))
+            print_or(&client, &json!({"deleted": id}), |_| {
+                format!("deleted integration {id}")
+            })
         }
     }
 }
@@ -501,14 +523,14 @@ pub async fn maintenance(cmd: MaintenanceCommand) -> anyhow::Result<()> {
             id,
             client,
         } => {
-            let v = Client::new(&client)?
+            Client::new(&client)?
                 .send(
                     Method::DELETE,
                     &format!("/api/v1/services/{service}/maintenance-windows/{id}"),
                     None,
                 )
                 .await?;
-            print_or(&client, &v, |_| {
+            print_or(&client, &json!({"deleted": id}), |_| {
                 format!("cancelled maintenance window {id}")
             })
         }
