@@ -330,6 +330,26 @@ pub(crate) fn encode_cursor(list: &str, id: impl std::fmt::Display) -> String {
     hex(format!("{list}:{id}").as_bytes())
 }
 
+/// Pages a list the server reads whole because it is small and belongs to one parent (an
+/// incident's tasks, a service's integrations, a user's contact methods): the cursor is the
+/// position to go on from, so an item removed between two pages can shift the rest by one.
+pub(crate) fn page_in_memory<T, O: ToSchema>(
+    list: &str,
+    items: Vec<T>,
+    p: &PageParams,
+    out: impl FnMut(T) -> O,
+) -> ApiResult<ListOf<O>> {
+    let limit = Limit::parse(p.limit)?.get() as usize;
+    let start = decode_cursor::<usize>(list, p.cursor.as_deref())?.unwrap_or(0);
+    let total = items.len();
+    let items: Vec<O> = items.into_iter().skip(start).take(limit).map(out).collect();
+    let end = start + items.len();
+    Ok(ListOf {
+        items,
+        next_cursor: (end < total).then(|| encode_cursor(list, end)),
+    })
+}
+
 pub(crate) fn decode_cursor<T: std::str::FromStr>(
     list: &str,
     cursor: Option<&str>,

@@ -26,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, parse_id};
+use crate::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_id};
 use crate::app::AppState;
 use crate::config::IncidentRules;
 use crate::crypto::random_bytes;
@@ -909,6 +909,8 @@ pub async fn unassign_role_with(
 pub struct RolesParams {
     /// Everyone who ever held a role, with when they stopped.
     pub history: Option<bool>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// Who holds the incident's roles (or held them, with `history=true`).
@@ -928,13 +930,13 @@ async fn list_roles(
         .incident_roles(id, p.history.unwrap_or(false))
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    Ok(Json(ListOf {
-        items: roles
-            .into_iter()
-            .map(|r| role_out(&state.incident_rules, r))
-            .collect(),
-        next_cursor: None,
-    }))
+    let page = PageParams {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(Json(page_in_memory("roles", roles, &page, |r| {
+        role_out(&state.incident_rules, r)
+    })?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1353,12 +1355,13 @@ pub async fn merge_with(
 
 /// The incidents related to this one, newest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/related", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = String, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<IncidentOut>), (status = 404, body = ErrorBody)))]
 async fn list_related(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<IncidentOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
@@ -1367,10 +1370,7 @@ async fn list_related(
         .related_incidents(id)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(page_in_memory("related", items, &p, Into::into)?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1606,12 +1606,13 @@ pub struct SubscriberOut {
 
 /// Who follows the incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = String, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<SubscriberOut>), (status = 404, body = ErrorBody)))]
 async fn list_subscribers(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<SubscriberOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
@@ -1620,20 +1621,16 @@ async fn list_subscribers(
         .incident_subscribers(id)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    let mut items = Vec::new();
-    for u in users {
-        let name = state
-            .store
-            .user(u)
-            .await
-            .map(|u| u.name)
-            .unwrap_or_default();
-        items.push(SubscriberOut { user_id: u, name });
+    let mut page = page_in_memory("subscribers", users, &p, |u| SubscriberOut {
+        user_id: u,
+        name: String::new(),
+    })?;
+    let ids: Vec<UserId> = page.items.iter().map(|s| s.user_id).collect();
+    let names = crate::schedules::user_names(&*state.store, ids).await?;
+    for s in &mut page.items {
+        s.name = names.get(&s.user_id).cloned().unwrap_or_default();
     }
-    Ok(Json(ListOf {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(page))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1988,12 +1985,13 @@ pub async fn remove_task_with(
 
 /// The incident's tasks, oldest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/tasks", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = String, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<TaskOut>), (status = 404, body = ErrorBody)))]
 async fn list_tasks(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<TaskOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
@@ -2002,10 +2000,7 @@ async fn list_tasks(
         .incident_tasks(id)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    Ok(Json(ListOf {
-        items: tasks.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(page_in_memory("tasks", tasks, &p, Into::into)?))
 }
 
 /// Adds a task (responder). 201 with the task.

@@ -27,7 +27,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, parse_id,
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
+    parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::{random_bytes, random_token};
@@ -424,23 +425,20 @@ pub fn check_kind_with(settings: &crate::config::Settings, kind: ContactKind) ->
 
 /// A user's contact methods.
 #[utoipa::path(get, path = "/api/v1/users/{id}/contact-methods", tag = "on-call",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id"), PageParams),
     responses((status = 200, body = ListOf<ContactMethodOut>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_contact_methods(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<ContactMethodOut>>> {
     let user = parse_id::<UserId>(&id, "user")?;
     require_self_or_admin(&caller, user)?;
     let items = state.store.list_contact_methods(user).await?;
-    Ok(Json(ListOf {
-        items: items
-            .into_iter()
-            .map(|m| ContactMethodOut::new(m, false))
-            .collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(page_in_memory("contact-methods", items, &p, |m| {
+        ContactMethodOut::new(m, false)
+    })?))
 }
 
 /// Adds a contact method (yourself, or any user as admin); asks for your password.
@@ -708,20 +706,18 @@ pub struct CreateRule {
 
 /// A user's notification rules, soonest first.
 #[utoipa::path(get, path = "/api/v1/users/{id}/notification-rules", tag = "on-call",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id"), PageParams),
     responses((status = 200, body = ListOf<RuleOut>), (status = 403, body = ErrorBody)))]
 async fn list_rules(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<RuleOut>>> {
     let user = parse_id::<UserId>(&id, "user")?;
     require_self_or_admin(&caller, user)?;
     let items = state.store.list_notification_rules(user).await?;
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(page_in_memory("rules", items, &p, Into::into)?))
 }
 
 /// Adds a notification rule: after N minutes, through one of the user's contact methods.
@@ -1016,12 +1012,13 @@ async fn reassign_incident(
 
 /// The notifications an incident produced, oldest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/notifications", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = String, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<NotificationOut>), (status = 404, body = ErrorBody)))]
 async fn incident_notifications(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<NotificationOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
@@ -1030,12 +1027,19 @@ async fn incident_notifications(
         .incident(id)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    let items = state
+    let limit = Limit::parse(p.limit)?.get();
+    let after = decode_cursor::<NotificationId>("notifications", p.cursor.as_deref())?;
+    let mut items = state
         .store
-        .list_notifications(Some(id), None, Limit::MAX)
+        .list_notifications(Some(id), None, after, limit + 1)
         .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| items.last().map(|n| encode_cursor("notifications", n.id)))
+        .flatten();
     Ok(Json(ListOf {
         items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
+        next_cursor,
     }))
 }

@@ -27,7 +27,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, parse_id,
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
+    parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::random_bytes;
@@ -161,6 +162,17 @@ pub struct RangeParams {
     /// End of the range, at most 366 days after `from` (default: `from` plus the default
     /// length: 7 days for shifts, 366 for overrides).
     pub to: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideParams {
+    /// Start of the range (default: now).
+    pub from: Option<String>,
+    /// End of the range, at most 366 days after `from` (default: 366 days).
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -652,27 +664,32 @@ pub async fn delete_schedule_with(state: &AppState, actor: Actor, id: ScheduleId
 
 /// A schedule's overrides that overlap a range (default: from now, for 366 days), by start.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/overrides", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id"), RangeParams),
+    params(("id" = String, Path, description = "Schedule id"), OverrideParams),
     responses((status = 200, body = ListOf<OverrideOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_overrides(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiQuery(p): ApiQuery<RangeParams>,
+    ApiQuery(p): ApiQuery<OverrideParams>,
 ) -> ApiResult<Json<ListOf<OverrideOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<ScheduleId>(&id, "schedule")?;
-    let (from, to) = range(&p, state.clock.now(), RANGE_MAX)?;
+    let span = RangeParams {
+        from: p.from,
+        to: p.to,
+    };
+    let (from, to) = range(&span, state.clock.now(), RANGE_MAX)?;
     state
         .store
         .schedule(id)
         .await
         .map_err(ApiError::or_not_found("schedule"))?;
     let items = state.store.list_schedule_overrides(id, from, to).await?;
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    let page = PageParams {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(Json(page_in_memory("overrides", items, &page, Into::into)?))
 }
 
 /// Puts someone on call in a schedule for a while (responder): they take the page instead of

@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
-    events_page, parse_id,
+    events_page, page_in_memory, parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::{self, hex, random_bytes};
@@ -455,12 +455,13 @@ pub struct UpdateIntegration {
 
 /// The integrations of a service.
 #[utoipa::path(get, path = "/api/v1/services/{id}/integrations", tag = "integrations",
-    params(("id" = String, Path, description = "Service id")),
+    params(("id" = String, Path, description = "Service id"), PageParams),
     responses((status = 200, body = ListOf<IntegrationOut>), (status = 404, body = ErrorBody)))]
 async fn list_integrations(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<IntegrationOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<ServiceId>(&id, "service")?;
@@ -470,10 +471,7 @@ async fn list_integrations(
         .await
         .map_err(ApiError::or_not_found("service"))?;
     let items = state.store.list_integrations(id).await?;
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(page_in_memory("integrations", items, &p, Into::into)?))
 }
 
 /// Adds an integration to a service (admin). The key is in this answer only.
@@ -758,12 +756,13 @@ pub struct CreateMaintenance {
 
 /// The service's current and future maintenance windows.
 #[utoipa::path(get, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
-    params(("id" = String, Path, description = "Service id")),
+    params(("id" = String, Path, description = "Service id"), PageParams),
     responses((status = 200, body = ListOf<MaintenanceOut>), (status = 404, body = ErrorBody)))]
 async fn list_maintenance(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<MaintenanceOut>>> {
     caller.require(Role::Viewer)?;
     let id = parse_id::<ServiceId>(&id, "service")?;
@@ -773,10 +772,7 @@ async fn list_maintenance(
         .await
         .map_err(ApiError::or_not_found("service"))?;
     let items = state.store.list_maintenance(id, state.clock.now()).await?;
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(page_in_memory("maintenance", items, &p, Into::into)?))
 }
 
 /// Schedules a maintenance window (responder): alerts are recorded but open no incident.

@@ -648,7 +648,7 @@ async fn render_with(
         .items;
     let notifications = state
         .store
-        .list_notifications(Some(id), None, Limit::MAX)
+        .list_notifications(Some(id), None, None, Limit::MAX)
         .await?;
     let notifications = crate::web_oncall::notification_rows(state, notifications).await?;
     let events = incidents::all_events(state, id).await?;

@@ -577,7 +577,7 @@ async fn render_profile(state: &AppState, s: &WebSession, fb: ProfileFeedback) -
     // The store reads oldest first: keep the newest few, newest first.
     let mut recent = state
         .store
-        .list_notifications(None, Some(me), Limit::MAX)
+        .list_notifications(None, Some(me), None, Limit::MAX)
         .await?;
     recent.reverse();
     recent.truncate(RECENT_NOTIFICATIONS);

@@ -158,7 +158,7 @@ async fn webhook_page(
         Err(e) if e.is_not_found() => return Ok(not_found_page()),
         Err(e) => return Err(e.into()),
     };
-    let deliveries = state.store.list_webhook_deliveries(id, 100).await?;
+    let deliveries = state.store.list_webhook_deliveries(id, None, 100).await?;
     Ok(html(
         StatusCode::OK,
         &WebhookPage {

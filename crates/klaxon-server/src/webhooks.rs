@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use klaxon_domain::auth::Role;
+use klaxon_domain::page::Limit;
 use klaxon_domain::event::KindFilter;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{DeliveryId, WebhookId};
@@ -24,7 +25,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ApiJson, Caller, ListOf, parse_id};
+use crate::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
+    parse_id,
+};
 use crate::app::AppState;
 use crate::crypto::{random_bytes, random_token, sign_v1};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -375,23 +379,16 @@ fn parse_url(url: &str) -> ApiResult<String> {
 }
 
 /// Every webhook (admin).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
-    responses((status = 200, body = ListOf<WebhookOut>)))]
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(PageParams),
+    responses((status = 200, body = ListOf<WebhookOut>), (status = 400, body = ErrorBody)))]
 async fn list_webhooks(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<WebhookOut>>> {
     caller.require(Role::Admin)?;
-    Ok(Json(ListOf {
-        items: state
-            .store
-            .list_webhooks()
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-        next_cursor: None,
-    }))
+    let all = state.store.list_webhooks().await?;
+    Ok(Json(page_in_memory("webhooks", all, &p, Into::into)?))
 }
 
 /// Creates a webhook (admin): it receives incident events written from now on. 201 with its
@@ -503,22 +500,30 @@ impl From<WebhookDelivery> for DeliveryOut {
 
 /// A webhook's latest deliveries, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
-    responses((status = 200, body = ListOf<DeliveryOut>), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "Webhook id"), PageParams),
+    responses((status = 200, body = ListOf<DeliveryOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<DeliveryOut>>> {
     caller.require(Role::Admin)?;
     let id = parse_id::<WebhookId>(&id, "webhook")?;
-    let items = state
+    let limit = Limit::parse(p.limit)?.get();
+    let before = decode_cursor::<i64>("deliveries", p.cursor.as_deref())?;
+    let mut items = state
         .store
-        .list_webhook_deliveries(id, 200)
+        .list_webhook_deliveries(id, before, limit + 1)
         .await
         .map_err(ApiError::or_not_found("webhook"))?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| items.last().map(|d| encode_cursor("deliveries", d.event_seq)))
+        .flatten();
     Ok(Json(ListOf {
         items: items.into_iter().map(Into::into).collect(),
-        next_cursor: None,
+        next_cursor,
     }))
 }

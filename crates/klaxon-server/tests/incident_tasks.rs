@@ -173,11 +173,9 @@ fn remove(app: &TestApp, token: &str, id: &str, task: &str) -> reqwest::RequestB
     delete(app, &task_path(id, task), token)
 }
 
+/// Read two at a time, so every list of tasks here also checks paging.
 async fn tasks(app: &TestApp, id: &str) -> Vec<Value> {
-    ok(app.get(&tasks_path(id), &app.admin.token), 200).await["items"]
-        .as_array()
-        .unwrap()
-        .clone()
+    common::all_pages(app, &tasks_path(id), 2).await
 }
 
 fn ids(items: &[Value]) -> Vec<String> {

@@ -448,6 +448,8 @@ async fn a_deactivated_person_is_not_paged(b: Backend) {
         .map(|n| n["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["cancelled"], "{list}");
+    let paged = common::all_pages(&app, &format!("/api/v1/incidents/{id}/notifications"), 1).await;
+    assert_eq!(paged, list["items"].as_array().unwrap().clone());
 
     // Paging a deactivated person in is refused, naming the field.
     let r = app

@@ -208,6 +208,54 @@ async fn incident_events_are_delivered_signed_and_filtered(b: Backend) {
         all.kinds().last().map(String::as_str),
         Some("incident.resolved")
     );
+
+    // Deliveries and webhooks page like every list, newest delivery first.
+    let hooks = common::all_pages(&app, "/api/v1/webhooks", 1).await;
+    assert_eq!(hooks.len(), 2);
+    let all_id = hooks
+        .iter()
+        .find(|h| h["name"] == "all incident events")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paged = common::all_pages(&app, &format!("/api/v1/webhooks/{all_id}/deliveries"), 3).await;
+    let seqs: Vec<i64> = paged
+        .iter()
+        .map(|d| d["event_seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), 4, "{paged:?}");
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+    assert_eq!(paged, deliveries(&app, &all_id).await);
+    let r = app
+        .get("/api/v1/webhooks?cursor=zz", &app.admin.token)
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 400, "invalid_field", Some("cursor")).await;
+    let foreign = app
+        .get(
+            &format!("/api/v1/webhooks/{all_id}/deliveries?limit=1"),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .get(
+            &format!("/api/v1/webhooks?cursor={foreign}"),
+            &app.admin.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    common::expect_error(r, 400, "invalid_field", Some("cursor")).await;
     app.stop().await;
 }
 

@@ -1193,9 +1193,10 @@ impl Store for PgStore {
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
+        after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
-        self.do_list_notifications(incident, user, limit).await
+        self.do_list_notifications(incident, user, after, limit).await
     }
     async fn escalate_incident(
         &self,
@@ -1299,9 +1300,11 @@ impl Store for PgStore {
     async fn list_webhook_deliveries(
         &self,
         webhook: klaxon_domain::ids::WebhookId,
+        before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        self.do_list_webhook_deliveries(webhook, limit).await
+        self.do_list_webhook_deliveries(webhook, before_seq, limit)
+            .await
     }
     async fn incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
         self.do_incident_subscribers(id).await

@@ -675,15 +675,20 @@ impl PgStore {
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
+        after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
         let rows = sqlx::query(
             "SELECT * FROM notifications WHERE ($1::uuid IS NULL OR incident_id = $1)
-             AND ($2::uuid IS NULL OR user_id = $2) ORDER BY created_at, id LIMIT $3",
+             AND ($2::uuid IS NULL OR user_id = $2)
+             AND ($4::uuid IS NULL
+                  OR (created_at, id) > (SELECT created_at, id FROM notifications WHERE id = $4))
+             ORDER BY created_at, id LIMIT $3",
         )
         .bind(incident.map(|i| i.0))
         .bind(user.map(|u| u.0))
         .bind(i64::from(limit))
+        .bind(after.map(|a| a.0))
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;

@@ -344,15 +344,18 @@ impl PgStore {
     pub(crate) async fn do_list_webhook_deliveries(
         &self,
         webhook: WebhookId,
+        before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>> {
         self.do_webhook(webhook).await?;
         sqlx::query(
             "SELECT * FROM webhook_deliveries WHERE webhook_id = $1
+             AND ($3::bigint IS NULL OR event_seq < $3)
              ORDER BY event_seq DESC LIMIT $2",
         )
         .bind(webhook.0)
         .bind(i64::from(limit))
+        .bind(before_seq)
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?

@@ -1199,9 +1199,10 @@ impl Store for SqliteStore {
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
+        after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
-        self.do_list_notifications(incident, user, limit).await
+        self.do_list_notifications(incident, user, after, limit).await
     }
     async fn escalate_incident(
         &self,
@@ -1305,9 +1306,11 @@ impl Store for SqliteStore {
     async fn list_webhook_deliveries(
         &self,
         webhook: klaxon_domain::ids::WebhookId,
+        before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        self.do_list_webhook_deliveries(webhook, limit).await
+        self.do_list_webhook_deliveries(webhook, before_seq, limit)
+            .await
     }
     async fn incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
         self.do_incident_subscribers(id).await

@@ -654,15 +654,20 @@ impl SqliteStore {
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
+        after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
         let rows = sqlx::query(
             "SELECT * FROM notifications WHERE ($1 IS NULL OR incident_id = $1)
-             AND ($2 IS NULL OR user_id = $2) ORDER BY created_at, id LIMIT $3",
+             AND ($2 IS NULL OR user_id = $2)
+             AND ($4 IS NULL
+                  OR (created_at, id) > (SELECT created_at, id FROM notifications WHERE id = $4))
+             ORDER BY created_at, id LIMIT $3",
         )
         .bind(incident.map(|i| i.to_string()))
         .bind(user.map(|u| u.to_string()))
         .bind(i64::from(limit))
+        .bind(after.map(|a| a.to_string()))
         .fetch_all(&self.reader)
         .await
         .map_err(map_err)?;

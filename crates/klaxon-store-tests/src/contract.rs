@@ -2660,7 +2660,7 @@ async fn all_jobs(s: &Arc<dyn Store>) -> Vec<Job> {
 }
 
 async fn all_notifications(s: &Arc<dyn Store>, incident: Option<IncidentId>) -> Vec<Notification> {
-    s.list_notifications(incident, None, 1000).await.unwrap()
+    s.list_notifications(incident, None, None, 1000).await.unwrap()
 }
 
 fn conflict(r: StoreResult<impl std::fmt::Debug>, name: &str) {
@@ -3827,7 +3827,7 @@ pub async fn concurrent_claims_never_share_a_notification(s: Arc<dyn Store>) {
     assert_eq!(all.len(), n);
     assert_eq!(unique.len(), n);
     let stored = s
-        .list_notifications(None, Some(ada.id), 1000)
+        .list_notifications(None, Some(ada.id), None, 1000)
         .await
         .unwrap();
     assert_eq!(stored.len(), n);
@@ -4124,11 +4124,11 @@ pub async fn test_notifications_are_queued_once_per_key(s: Arc<dyn Store>) {
     );
     assert_eq!(s.notification(new.id).await.unwrap(), queued);
     assert_eq!(
-        s.list_notifications(None, Some(ada.id), 10).await.unwrap(),
+        s.list_notifications(None, Some(ada.id), None, 10).await.unwrap(),
         vec![queued.clone()]
     );
     assert!(
-        s.list_notifications(None, Some(bob.id), 10)
+        s.list_notifications(None, Some(bob.id), None, 10)
             .await
             .unwrap()
             .is_empty()

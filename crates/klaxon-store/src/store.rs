@@ -347,11 +347,13 @@ pub trait Store: Send + Sync + 'static {
         methods: &[ContactMethodId],
     ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>>;
     async fn notification(&self, id: NotificationId) -> StoreResult<Notification>;
-    /// An incident's notifications (or a user's, when `incident` is `None`), oldest first.
+    /// An incident's notifications (or a user's, when `incident` is `None`), oldest first,
+    /// after the notification `after`.
     async fn list_notifications(
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
+        after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>>;
     /// "Escalate now": the incident's next escalation step runs at `at` instead of after the
@@ -499,10 +501,11 @@ pub trait Store: Send + Sync + 'static {
         outcome: DeliveryOutcome,
         now: Timestamp,
     ) -> StoreResult<()>;
-    /// A webhook's deliveries, newest first.
+    /// A webhook's deliveries, newest first, before the one for event `before_seq`.
     async fn list_webhook_deliveries(
         &self,
         webhook: WebhookId,
+        before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>>;
 

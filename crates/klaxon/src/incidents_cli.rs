@@ -629,7 +629,7 @@ async fn print_incident(
     let id = v["id"]
         .as_str()
         .context("the server answered without an id")?;
-    let roles = c.get(&format!("/api/v1/incidents/{id}/roles")).await?;
+    let roles = c.get_all(&format!("/api/v1/incidents/{id}/roles")).await?;
     let roles = roles["items"].clone();
     let mut ids: Vec<String> = roles
         .as_array()
@@ -1035,7 +1035,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
         }
         IncidentsCommand::Tasks { id, client } => {
             let c = Client::new(&client)?;
-            let v = c.get(&format!("/api/v1/incidents/{id}/tasks")).await?;
+            let v = c.get_all(&format!("/api/v1/incidents/{id}/tasks")).await?;
             if client.json {
                 return print_or(&client, &v, |_| String::new());
             }
@@ -1051,7 +1051,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
         IncidentsCommand::Task { command } => task(command).await,
         IncidentsCommand::Followers { id, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}/subscribers"))
+                .get_all(&format!("/api/v1/incidents/{id}/subscribers"))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], &["name", "user_id"]))
         }
@@ -1115,7 +1115,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
         }
         IncidentsCommand::Related { id, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}/related"))
+                .get_all(&format!("/api/v1/incidents/{id}/related"))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], INCIDENT_COLS))
         }
@@ -1258,7 +1258,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
         }
         IncidentsCommand::Notifications { id, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/incidents/{id}/notifications"))
+                .get_all(&format!("/api/v1/incidents/{id}/notifications"))
                 .await?;
             print_or(&client, &v, |v| {
                 table(

@@ -587,6 +587,26 @@ impl Client {
         Ok(body)
     }
 
+    /// Every item of a list, following `next_cursor`, as one `{"items": […], "next_cursor":
+    /// null}`: for commands that show a whole list.
+    async fn get_all(&self, path: &str) -> anyhow::Result<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut page = format!("{path}{sep}limit=500");
+            if let Some(c) = &cursor {
+                page.push_str(&format!("&cursor={c}"));
+            }
+            let v = self.get(&page).await?;
+            items.extend(v["items"].as_array().cloned().unwrap_or_default());
+            match v["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return Ok(json!({"items": items, "next_cursor": null})),
+            }
+        }
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,

@@ -296,7 +296,7 @@ pub async fn contact_methods(cmd: ContactMethodsCommand) -> anyhow::Result<()> {
             let c = Client::new(&client)?;
             let user = user_or_me(&c, user).await?;
             let v = c
-                .get(&format!("/api/v1/users/{user}/contact-methods"))
+                .get_all(&format!("/api/v1/users/{user}/contact-methods"))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], METHOD_COLS))
         }
@@ -388,7 +388,7 @@ pub async fn rules(cmd: RulesCommand) -> anyhow::Result<()> {
             let c = Client::new(&client)?;
             let user = user_or_me(&c, user).await?;
             let v = c
-                .get(&format!("/api/v1/users/{user}/notification-rules"))
+                .get_all(&format!("/api/v1/users/{user}/notification-rules"))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], RULE_COLS))
         }

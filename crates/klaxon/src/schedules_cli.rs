@@ -392,7 +392,7 @@ pub async fn overrides(cmd: OverridesCommand) -> anyhow::Result<()> {
             let c = Client::new(&client)?;
             let id = schedule_id(&c, &schedule).await?;
             let v = c
-                .get(&format!(
+                .get_all(&format!(
                     "/api/v1/schedules/{id}/overrides{}",
                     query(&[("from", from.as_deref()), ("to", to.as_deref())])
                 ))

@@ -398,7 +398,7 @@ pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
     match cmd {
         IntegrationsCommand::List { service, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/services/{service}/integrations"))
+                .get_all(&format!("/api/v1/services/{service}/integrations"))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], INTEGRATION_COLS))
         }
@@ -496,7 +496,7 @@ pub async fn maintenance(cmd: MaintenanceCommand) -> anyhow::Result<()> {
     match cmd {
         MaintenanceCommand::List { service, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/services/{service}/maintenance-windows"))
+                .get_all(&format!("/api/v1/services/{service}/maintenance-windows"))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], COLS))
         }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::services_cli::urlencode;
-use super::{Client, ClientArgs, print_or, table};
+use super::{Client, ClientArgs, more, paged, print_or, table};
 
 #[derive(Subcommand)]
 pub enum WebhooksCommand {
@@ -69,8 +69,13 @@ pub enum WebhooksCommand {
         client: ClientArgs,
     },
     /// A webhook's latest deliveries, newest first.
+    /// A webhook's deliveries, newest first, a page at a time.
     Deliveries {
         id: String,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -161,7 +166,7 @@ fn delivery_rows(items: &Value) -> Value {
 pub async fn webhooks(cmd: WebhooksCommand) -> anyhow::Result<()> {
     match cmd {
         WebhooksCommand::List { client } => {
-            let v = Client::new(&client)?.get("/api/v1/webhooks").await?;
+            let v = Client::new(&client)?.get_all("/api/v1/webhooks").await?;
             print_or(&client, &v, |v| {
                 table(&webhook_rows(&v["items"]), WEBHOOK_COLS)
             })
@@ -233,12 +238,20 @@ pub async fn webhooks(cmd: WebhooksCommand) -> anyhow::Result<()> {
                 format!("deleted {id}")
             })
         }
-        WebhooksCommand::Deliveries { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("{}/deliveries", path(&id)))
-                .await?;
+        WebhooksCommand::Deliveries {
+            id,
+            limit,
+            cursor,
+            client,
+        } => {
+            let page = paged(
+                &format!("{}/deliveries", path(&id)),
+                limit,
+                cursor.as_deref(),
+            );
+            let v = Client::new(&client)?.get(&page).await?;
             print_or(&client, &v, |v| {
-                table(&delivery_rows(&v["items"]), DELIVERY_COLS)
+                more(table(&delivery_rows(&v["items"]), DELIVERY_COLS), v)
             })
         }
     }

@@ -667,7 +667,7 @@ fn incident_tasks_and_links_through_the_cli() {
             "--assignee",
             "00000000-0000-0000-0000-000000000000",
         ]),
-        &["400", "assignee_id", "no user has this id"],
+        &["400", "assignee_id", "no user 00000000-0000-0000-0000-000000000000"],
     );
     refused(
         &run(&[

@@ -249,3 +249,34 @@ pub async fn web_get(app: &TestApp, path: &str) -> String {
         .unwrap();
     r.text().await.unwrap()
 }
+
+/// Every item of an API list, read `limit` at a time by following `next_cursor`; each page
+/// must hold at most `limit` items and only the last may lack a cursor.
+pub async fn all_pages(app: &TestApp, path: &str, limit: u32) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{path}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let r = app.get(&url, &app.admin.token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        let page: Value = r.json().await.unwrap();
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit as usize, "{url}: {page}");
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(
+                    got.len(),
+                    limit as usize,
+                    "a full page before a cursor: {page}"
+                );
+                cursor = Some(c.to_owned());
+            }
+            None => return items,
+        }
+    }
+}
