@@ -379,6 +379,7 @@ pub fn stamp_move(m: &mut Milestones, from: IncidentStatus, to: IncidentStatus, 
 
 /// A role people hold in an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RoleDef {
     /// Stable key: `commander`, `communications_lead`, or the organisation's own.
     pub key: String,
@@ -555,6 +556,7 @@ pub fn parse_link(field: &str, s: Option<&str>) -> Result<Option<String>, Invali
 /// A ready-made stakeholder update: `{number}`, `{title}`, `{status}` and `{severity}` are
 /// filled in from the incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateTemplate {
     pub key: String,
     pub name: String,

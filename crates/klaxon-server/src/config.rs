@@ -307,6 +307,32 @@ impl Default for LogSettings {
 }
 
 /// Environment variables and the setting each one sets. Documented in docs/configuration.md.
+/// `KLAXON_*` variables that are not the server's settings: the command-line client's and
+/// the tests'. Start-up does not warn about these.
+const OTHER_ENV_VARS: &[&str] = &[
+    "KLAXON_URL",
+    "KLAXON_TOKEN",
+    "KLAXON_PASSWORD",
+    "KLAXON_CONFIG",
+];
+
+/// The `KLAXON_*` variables in `env` that no setting reads: most likely misspelt, so the server
+/// warns about them at start-up instead of ignoring them without a word.
+pub fn unknown_env_vars(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let mut unknown: Vec<String> = env
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.to_ascii_uppercase().starts_with("KLAXON_"))
+        .filter(|k| {
+            !ENV_VARS.iter().any(|(known, _)| known == k)
+                && !OTHER_ENV_VARS.contains(&k.as_str())
+                && !k.starts_with("KLAXON_TEST_")
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_LISTEN", "server.listen"),
     ("KLAXON_PUBLIC_URL", "server.public_url"),
@@ -684,6 +710,15 @@ mod tests {
                 "[[incidents.roles]]\nkey = \"scribe\"\nname = \"x\"\n",
                 "incidents.roles.scribe",
             ),
+            // A misspelt key inside an entry is refused, not ignored.
+            (
+                "[[incidents.roles]]\nkey = \"liaison\"\nname = \"Liaison\"\nmulitple = true\n",
+                "mulitple",
+            ),
+            (
+                "[[incidents.update_templates]]\nkey = \"k\"\nname = \"n\"\nbodyy = \"b\"\n",
+                "bodyy",
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = Settings::load(Some(&file), env(&[]))
@@ -691,6 +726,19 @@ mod tests {
                 .to_string();
             assert!(err.contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn misspelt_variables_are_reported() {
+        let vars = env(&[
+            ("KLAXON_LISTN", "x"),
+            ("KLAXON_DATABASE_URL", "sqlite://x.db"),
+            ("KLAXON_TOKEN", "t"),
+            ("KLAXON_TEST_PG_URL", "postgres://x"),
+            ("klaxon_log", "debug"),
+            ("PATH", "/bin"),
+        ]);
+        assert_eq!(unknown_env_vars(vars), ["KLAXON_LISTN", "klaxon_log"]);
     }
 
     #[test]

@@ -474,6 +474,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = app::shutdown_signal();
     app::init_tracing(&settings);
     app::init_metrics();
+    for name in klaxon_server::config::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable = %name, "no setting reads this variable: is it misspelt? (see `klaxon config`)");
+    }
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
         .await
         .with_context(|| format!("listen on {}", settings.server.listen))?;
