@@ -490,6 +490,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  e-mail      {}", b.email);
         println!("  password    {}", b.password);
         println!("  API token   {}", b.token);
+        println!("  Change the password after logging in: click your name, top right.");
         println!("===================================================================\n");
     }
     tracing::info!(%addr, backend = app.state.store.backend(), "Klaxon is listening");
