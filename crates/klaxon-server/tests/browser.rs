@@ -315,12 +315,30 @@ async fn a_browser_logs_in_sees_the_dashboard_and_logs_out() {
     s.click("nav a[href='/users']").await;
     s.wait_title("Users · Klaxon").await;
 
+    // The account page: a new API token is shown once and works; the password changes.
+    s.click("[data-testid=current-user]").await;
+    s.wait_title("Your account · Klaxon").await;
+    s.type_into("#t-name", "deploy script").await;
+    s.click("#create-token").await;
+    let secret = s.wait_text("[data-testid=token-secret]").await;
+    let me = app.get("/api/v1/me", &secret).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["token"]["name"], "deploy script");
+    s.type_into("#p-current", &app.admin.password).await;
+    s.type_into("#p-new", "a brand new admin password").await;
+    s.click("#change-password").await;
+    s.wait_contains("p.notice", "Password changed").await;
+
     s.click("#logout").await;
     s.wait_title("Log in · Klaxon").await;
     assert!(s.current_url().await.ends_with("/login"));
     // Logged out for real: the dashboard sends us back to the login page.
     s.go(&format!("{}/", app.url)).await;
     assert!(s.current_url().await.ends_with("/login"));
+    // Only the new password opens it again.
+    s.login(&app.url, &app.admin.email, "a brand new admin password")
+        .await;
     s.end().await;
     app.stop().await;
 }
