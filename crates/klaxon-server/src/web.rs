@@ -574,7 +574,7 @@ struct DashboardPage {
     user_email: String,
     user_count: u64,
     database: &'static str,
-    pending_jobs: usize,
+    pending_jobs: u64,
     events: Vec<(String, String)>,
     on_call: Vec<crate::web_schedules::NowRow>,
     /// Open incidents, worst and oldest first: (id, "#n title", severity, status, age).
@@ -583,14 +583,7 @@ struct DashboardPage {
 
 async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Response, ApiError> {
     let user_count = state.store.count_users().await?;
-    let pending_jobs = state
-        .store
-        .list_jobs(None, 500)
-        .await?
-        .items
-        .iter()
-        .filter(|j| j.dead_at.is_none())
-        .count();
+    let pending_jobs = state.store.count_live_jobs().await?;
     let mut events = state
         .store
         .events(SubjectType::User, &s.user.id.to_string(), None, 500)

@@ -973,6 +973,14 @@ impl Store for PgStore {
         Ok(page(jobs, limit, |j| j.id))
     }
 
+    async fn count_live_jobs(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE dead_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(n.try_into().unwrap_or(0))
+    }
+
     async fn create_service(&self, service: Service, event: NewEvent) -> StoreResult<Service> {
         self.do_create_service(service, event).await
     }

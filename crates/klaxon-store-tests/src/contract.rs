@@ -542,11 +542,13 @@ pub async fn jobs_retry_bury_and_cancel(s: Arc<dyn Store>) {
         EventKind::JobDead
     );
     // A dead job keeps its record but frees its key; cancelling leaves dead jobs alone.
+    assert_eq!(s.count_live_jobs().await.unwrap(), 0, "the dead one is not counted");
     let fresh = new_job("webhook", Some("delivery:9"), at(0));
     assert_eq!(
         s.enqueue_job(fresh.clone()).await.unwrap(),
         Enqueued::New(fresh.id)
     );
+    assert_eq!(s.count_live_jobs().await.unwrap(), 1);
     assert_eq!(s.cancel_jobs("delivery:9").await.unwrap(), 1);
     assert!(s.job(fresh.id).await.unwrap_err().is_not_found());
     assert!(s.job(j.id).await.is_ok());

@@ -165,6 +165,8 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, id: JobId) -> StoreResult<Job>;
     /// Jobs ordered by id, dead ones included.
     async fn list_jobs(&self, after: Option<JobId>, limit: u32) -> StoreResult<Page<Job, JobId>>;
+    /// How many jobs wait to run (not dead), for the dashboard.
+    async fn count_live_jobs(&self) -> StoreResult<u64>;
 
     // --- services and integrations ----------------------------------------------------------
 
