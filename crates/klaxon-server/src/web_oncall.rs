@@ -49,13 +49,14 @@ struct CsrfForm {
 
 // --- shared lookups -----------------------------------------------------------------------------
 
-/// Every user, oldest first (the store pages them).
+/// Every active user, oldest first: the people pickers offer (a deactivated user cannot be
+/// scheduled, targeted or paged; pages that name one look their name up separately).
 pub(crate) async fn all_users(state: &AppState) -> Result<Vec<User>, ApiError> {
     let mut users = Vec::new();
     let mut after = None;
     loop {
         let page = state.store.list_users(after, Limit::MAX).await?;
-        users.extend(page.items);
+        users.extend(page.items.into_iter().filter(User::active));
         match page.next {
             Some(n) => after = Some(n),
             None => return Ok(users),

@@ -53,19 +53,6 @@ struct CsrfForm {
 
 // --- shared ------------------------------------------------------------------------------------
 
-async fn all_users(state: &AppState) -> Result<Vec<User>, ApiError> {
-    let mut users = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.list_users(after, Limit::MAX).await?;
-        users.extend(page.items);
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(users),
-        }
-    }
-}
-
 fn zone(name: &str) -> TimeZone {
     TimeZone::get(name).unwrap_or(TimeZone::UTC)
 }
@@ -119,7 +106,7 @@ pub struct NowRow {
     pub until: String,
 }
 
-/// Who is on call now in every schedule, through the same lookup as `GET /api/v1/oncall`.
+/// Who is on call now in every schedule, through the same lookup as `GET /api/v1/oncalls`.
 pub(crate) async fn on_call_now(state: &AppState) -> Result<Vec<NowRow>, ApiError> {
     let now = state.clock.now();
     let mut rows = Vec::new();
@@ -278,7 +265,7 @@ async fn render_schedules(
     error: Option<String>,
     draft: ScheduleDraft,
 ) -> PageResult {
-    let users = all_users(state).await?;
+    let users = crate::web_oncall::all_users(state).await?;
     Ok(html(
         status,
         &SchedulesPage {
@@ -575,7 +562,7 @@ async fn render_schedule(
         .store
         .list_schedule_overrides(id, now, now.saturating_add(RANGE_MAX).unwrap_or(now))
         .await?;
-    let users = all_users(state).await?;
+    let users = crate::web_oncall::all_users(state).await?;
     let mut names: HashMap<UserId, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
     let missing: Vec<UserId> = overrides
         .iter()
