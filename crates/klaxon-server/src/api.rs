@@ -281,6 +281,8 @@ pub struct CreatedTokenOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventOut {
+    /// The event's id, the same as `seq`.
+    pub id: i64,
     pub seq: i64,
     pub subject_type: String,
     pub subject_id: String,
@@ -297,6 +299,7 @@ pub struct EventOut {
 impl From<Event> for EventOut {
     fn from(e: Event) -> Self {
         Self {
+            id: e.seq,
             seq: e.seq,
             subject_type: e.subject_type.as_str().into(),
             subject_id: e.subject_id,

@@ -26,7 +26,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_id};
+use crate::api::{
+    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_id,
+};
 use crate::app::AppState;
 use crate::config::IncidentRules;
 use crate::crypto::random_bytes;
@@ -781,6 +783,9 @@ async fn edit_milestones(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleOut {
+    /// The role assignment's id.
+    #[schema(value_type = String, format = Uuid)]
+    pub id: RoleAssignmentId,
     pub role: String,
     /// The role's display name.
     pub name: String,
@@ -796,6 +801,7 @@ pub struct RoleOut {
 
 fn role_out(rules: &IncidentRules, r: RoleAssignment) -> RoleOut {
     RoleOut {
+        id: r.id,
         name: rules
             .roles
             .get(&r.role)
@@ -948,21 +954,46 @@ pub struct AssignRole {
     pub user_id: String,
 }
 
-/// Assigns a role (responder); the current holder of a one-person role is replaced.
+/// Assigns a role (responder); the current holder of a one-person role is replaced. 201 with
+/// the new role assignment.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = AssignRole,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 201, body = RoleOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn assign_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AssignRole>,
-) -> ApiResult<Json<IncidentOut>> {
+) -> ApiResult<(StatusCode, Json<RoleOut>)> {
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
-    let i = assign_role_with(&state, Who::caller(&caller), id, &body.role, &body.user_id).await?;
-    Ok(Json(i.into()))
+    assign_role_with(&state, Who::caller(&caller), id, &body.role, &body.user_id).await?;
+    // Both parsed above, or the assignment would have been refused.
+    let role = state.incident_rules.roles.parse(&body.role)?.key.clone();
+    let user = parse_id::<UserId>(&body.user_id, "user_id")?;
+    // The current holder; failing that (ended by someone else meanwhile) the newest in the
+    // history, which is oldest first.
+    let mut found = None;
+    for history in [false, true] {
+        let roles = state
+            .store
+            .incident_roles(id, history)
+            .await
+            .map_err(ApiError::or_not_found("incident"))?;
+        found = roles
+            .into_iter()
+            .rev()
+            .find(|r| r.role == role && r.user_id == user);
+        if found.is_some() {
+            break;
+        }
+    }
+    let r = found.ok_or_else(|| ApiError::not_found("role assignment"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(role_out(&state.incident_rules, r)),
+    ))
 }
 
 /// Ends a person's role (responder).
@@ -1379,20 +1410,29 @@ pub struct Relate {
     pub incident_id: String,
 }
 
-/// Relates another incident to this one (both ways) (responder).
+/// Relates another incident to this one (both ways) (responder). 201 with the related
+/// incident.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/related", tag = "incidents", request_body = Relate,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 async fn relate(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Relate>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<IncidentOut>)> {
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
     relate_with(&state, Who::caller(&caller), id, &body.incident_id, true).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // Parsed above, or the relation would have been refused.
+    let other = parse_id::<IncidentId>(&body.incident_id, "incident_id")?;
+    let related = state
+        .store
+        .incident(other)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok((StatusCode::CREATED, Json(related.into())))
 }
 
 /// Unrelates two incidents (responder).
@@ -1517,6 +1557,41 @@ pub async fn post_update_with(
     id: IncidentId,
     u: PostUpdate,
 ) -> ApiResult<Incident> {
+    Ok(write_update(state, who, id, u).await?.0)
+}
+
+/// Posts a stakeholder update as `post_update_with` does, answering with the
+/// `incident.update_posted` event it wrote.
+pub async fn post_update_event_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    u: PostUpdate,
+) -> ApiResult<Event> {
+    let (_, message) = write_update(state, who, id, u).await?;
+    // The store's change_incident answers with the incident, not the seq of the events it
+    // wrote, so the event is read back: the newest `incident.update_posted` event by this
+    // actor with this message. Only the same actor posting the same message at the same time
+    // could make two such requests answer with each other's (otherwise identical) event.
+    all_events(state, id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|e| {
+            e.kind == EventKind::IncidentUpdatePosted
+                && e.actor == who.actor
+                && e.data["message"].as_str() == Some(message.as_str())
+        })
+        .ok_or_else(|| ApiError::not_found("update"))
+}
+
+/// Writes the update; answers with the incident and the message posted.
+async fn write_update(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    u: PostUpdate,
+) -> ApiResult<(Incident, String)> {
     let incident = state
         .store
         .incident(id)
@@ -1582,6 +1657,7 @@ pub async fn post_update_with(
         }
     }
     let recipients = pages.len();
+    let posted = message.clone();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         let mut c = IncidentChange::of(snap, now, who.actor);
         c.events.push(ev(
@@ -1594,13 +1670,18 @@ pub async fn post_update_with(
         c.pages = pages;
         Ok(c)
     });
-    change(state, id, edit).await
+    Ok((change(state, id, edit).await?, posted))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriberOut {
+    /// The follower's id: the same as `user_id`, as a follower is its user
+    /// (`DELETE .../subscribers/{user_id}` stops it).
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
+    /// The follower's name.
     pub name: String,
 }
 
@@ -1622,6 +1703,7 @@ async fn list_subscribers(
         .await
         .map_err(ApiError::or_not_found("incident"))?;
     let mut page = page_in_memory("subscribers", users, &p, |u| SubscriberOut {
+        id: u,
         user_id: u,
         name: String::new(),
     })?;
@@ -1641,16 +1723,17 @@ pub struct Subscribe {
 }
 
 /// Follows the incident: its stakeholder updates come by e-mail, webhook or chat. Anyone may
-/// follow; adding someone else needs the responder role.
+/// follow; adding someone else needs the responder role. 201 with the follower.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents", request_body = Subscribe,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = SubscriberOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 async fn subscribe(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Subscribe>,
-) -> ApiResult<Json<IncidentOut>> {
+) -> ApiResult<(StatusCode, Json<SubscriberOut>)> {
     let me = caller.user.id.to_string();
     let user = body.user_id.unwrap_or_else(|| me.clone());
     caller.require(if user == me {
@@ -1659,10 +1742,17 @@ async fn subscribe(
         Role::Responder
     })?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
-    Ok(Json(
-        subscribe_with(&state, Who::caller(&caller), id, &user, true)
-            .await?
-            .into(),
+    subscribe_with(&state, Who::caller(&caller), id, &user, true).await?;
+    // Parsed above, or following would have been refused.
+    let user = parse_id::<UserId>(&user, "user_id")?;
+    let names = crate::schedules::user_names(&*state.store, vec![user]).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SubscriberOut {
+            id: user,
+            user_id: user,
+            name: names.get(&user).cloned().unwrap_or_default(),
+        }),
     ))
 }
 
@@ -1688,20 +1778,21 @@ async fn unsubscribe(
     ))
 }
 
-/// Posts a stakeholder update to the incident's followers (responder).
+/// Posts a stakeholder update to the incident's followers (responder). 201 with the update:
+/// the `incident.update_posted` timeline event.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/updates", tag = "incidents", request_body = PostUpdate,
     params(("id" = String, Path, description = "Incident id")),
-    responses((status = 201, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = EventOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn post_update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PostUpdate>,
-) -> ApiResult<(StatusCode, Json<IncidentOut>)> {
+) -> ApiResult<(StatusCode, Json<EventOut>)> {
     caller.require(Role::Responder)?;
     let id = parse_id::<IncidentId>(&id, "incident")?;
-    let i = post_update_with(&state, Who::caller(&caller), id, body).await?;
-    Ok((StatusCode::CREATED, Json(i.into())))
+    let e = post_update_event_with(&state, Who::caller(&caller), id, body).await?;
+    Ok((StatusCode::CREATED, Json(e.into())))
 }
 
 // --- tasks --------------------------------------------------------------------------------------

@@ -885,7 +885,7 @@ pub async fn shifts_with(
 }
 
 /// Who is on call in one schedule now (or at `at`), with the shift.
-#[utoipa::path(get, path = "/api/v1/schedules/{id}/oncall", tag = "on-call",
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/oncalls", tag = "on-call",
     params(("id" = String, Path, description = "Schedule id"), AtParams),
     responses((status = 200, body = OnCallOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn schedule_on_call(
@@ -922,7 +922,7 @@ pub async fn schedule_on_call_with(
 }
 
 /// Who is on call now (or at `at`) in every schedule, a page of schedules at a time (by id).
-#[utoipa::path(get, path = "/api/v1/oncall", tag = "on-call", params(OnCallParams),
+#[utoipa::path(get, path = "/api/v1/oncalls", tag = "on-call", params(OnCallParams),
     responses((status = 200, body = OnCallListOut), (status = 400, body = ErrorBody)))]
 async fn on_call(
     State(state): State<AppState>,

@@ -9,11 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use klaxon_domain::auth::Role;
-use klaxon_domain::page::Limit;
 use klaxon_domain::event::KindFilter;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{DeliveryId, WebhookId};
 use klaxon_domain::incident as rules;
+use klaxon_domain::page::Limit;
 use klaxon_domain::webhook::{Answer, judge, retry_at};
 use klaxon_store::{
     ClaimedDelivery, DeliveryOutcome, Event, FanOut, Incident, Store, StoreError, StoreResult,
@@ -520,7 +520,11 @@ async fn list_deliveries(
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next_cursor = more
-        .then(|| items.last().map(|d| encode_cursor("deliveries", d.event_seq)))
+        .then(|| {
+            items
+                .last()
+                .map(|d| encode_cursor("deliveries", d.event_seq))
+        })
         .flatten();
     Ok(Json(ListOf {
         items: items.into_iter().map(Into::into).collect(),

@@ -478,8 +478,8 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/schedules/{id}/overrides", "post"),
         ("/api/v1/schedules/{id}/overrides/{override_id}", "delete"),
         ("/api/v1/schedules/{id}/shifts", "get"),
-        ("/api/v1/schedules/{id}/oncall", "get"),
-        ("/api/v1/oncall", "get"),
+        ("/api/v1/schedules/{id}/oncalls", "get"),
+        ("/api/v1/oncalls", "get"),
         ("/api/v1/incidents", "post"),
         ("/api/v1/incidents/{id}", "patch"),
         ("/api/v1/incidents/{id}/status", "post"),
@@ -559,6 +559,25 @@ async fn openapi_covers_every_api_route() {
         "the document has routes this test does not know"
     );
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // A POST to an incident's collection creates: 201 with the object, which has an id.
+    for (path, schema) in [
+        ("/api/v1/incidents/{id}/roles", "RoleOut"),
+        ("/api/v1/incidents/{id}/notes", "EventOut"),
+        ("/api/v1/incidents/{id}/related", "IncidentOut"),
+        ("/api/v1/incidents/{id}/subscribers", "SubscriberOut"),
+        ("/api/v1/incidents/{id}/updates", "EventOut"),
+    ] {
+        let created = &doc["paths"][path]["post"]["responses"]["201"];
+        assert_eq!(
+            created["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{schema}"),
+            "POST {path}: {created}"
+        );
+        assert!(
+            doc["components"]["schemas"][schema]["properties"]["id"].is_object(),
+            "{schema} has no id"
+        );
+    }
     app.stop().await;
 }
 

@@ -83,7 +83,10 @@ async fn relate_and_merge(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(r.status(), 201);
+    // The answer is the incident related.
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["id"], dup.as_str());
     let related = get(&app, &format!("/api/v1/incidents/{dup}/related")).await;
     assert_eq!(related["items"][0]["id"], target.as_str());
     let r = app

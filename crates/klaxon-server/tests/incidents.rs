@@ -1068,7 +1068,7 @@ async fn an_incident_without_reporter_is_closed_by_its_commander(b: Backend) {
     .await;
     unchanged(&app, &id, &before).await;
     // With Carol as commander, she confirms; Ada still may not.
-    ok(assign(&app, &ada.token, &id, "commander", &carol.id), 200).await;
+    ok(assign(&app, &ada.token, &id, "commander", &carol.id), 201).await;
     let before = snapshot(&app, &id).await;
     refused(
         move_to(&app, &ada.token, &id, "closed"),
@@ -1347,18 +1347,21 @@ async fn roles_are_handed_over_and_kept_in_history(b: Backend) {
     assert!(roles(&app, &id, false).await.is_empty());
 
     later(&app, 1);
-    ok(assign(&app, &ada.token, &id, "commander", &ada.id), 200).await;
+    ok(assign(&app, &ada.token, &id, "commander", &ada.id), 201).await;
     let e = last_event(&app, &id, "incident.role_assigned").await;
     assert_eq!(e["data"]["role"], "commander");
     assert_eq!(e["data"]["user_id"], ada.id.as_str());
     assert_eq!(e["data"]["replaces"], Value::Null);
     // A one-person role is handed over: Ada's ends as Bob's begins.
     later(&app, 4);
-    ok(assign(&app, &ada.token, &id, "commander", &bob.id), 200).await;
+    let given = ok(assign(&app, &ada.token, &id, "commander", &bob.id), 201).await;
     let e = last_event(&app, &id, "incident.role_assigned").await;
     assert_eq!(e["data"]["replaces"], json!([ada.id]));
     let current = roles(&app, &id, false).await;
     assert_eq!(holders(&current), vec![pair("commander", &bob.id)]);
+    // The answer is the new assignment, as listed.
+    assert!(given["id"].is_string(), "{given}");
+    assert_eq!(given, current[0]);
     assert_eq!(current[0]["name"], "Incident commander");
     assert_eq!(current[0]["assigned_at"], at(5));
     assert_eq!(current[0]["ended_at"], Value::Null);
@@ -1380,20 +1383,20 @@ async fn roles_are_handed_over_and_kept_in_history(b: Backend) {
     later(&app, 1);
     ok(
         assign(&app, &ada.token, &id, "subject_matter_expert", &carol.id),
-        200,
+        201,
     )
     .await;
     ok(
         assign(&app, &ada.token, &id, "subject_matter_expert", &dan.id),
-        200,
+        201,
     )
     .await;
     ok(
         assign(&app, &ada.token, &id, "communications_lead", &ada.id),
-        200,
+        201,
     )
     .await;
-    ok(assign(&app, &ada.token, &id, "scribe", &carol.id), 200).await;
+    ok(assign(&app, &ada.token, &id, "scribe", &carol.id), 201).await;
     let mut want = vec![
         pair("commander", &bob.id),
         pair("communications_lead", &ada.id),
@@ -1521,7 +1524,7 @@ async fn roles_are_handed_over_and_kept_in_history(b: Backend) {
     // Carol can come back; a SEV3's commander may step down.
     ok(
         assign(&app, &ada.token, &id, "subject_matter_expert", &carol.id),
-        200,
+        201,
     )
     .await;
     ok(unassign(&app, &ada.token, &id, "commander", &bob.id), 200).await;
@@ -1607,7 +1610,7 @@ async fn major_incidents_always_have_a_commander(b: Backend) {
         Some("role"),
     )
     .await;
-    ok(assign(&app, &bob.token, &id, "commander", &carol.id), 200).await;
+    ok(assign(&app, &bob.token, &id, "commander", &carol.id), 201).await;
     assert_eq!(
         holders(&roles(&app, &id, false).await),
         vec![pair("commander", &carol.id)]
@@ -2081,6 +2084,9 @@ async fn notes_are_validated_and_can_be_pinned(b: Backend) {
     assert_eq!(first["pinned"], false);
     assert_eq!(first["at"], at(2));
     assert_eq!(first["subject_id"], id.as_str());
+    // Every event carries an id: its seq.
+    assert!(first["seq"].is_i64(), "{first}");
+    assert_eq!(first["id"], first["seq"]);
     let pinned = ok(
         note(
             &app,
@@ -2261,7 +2267,7 @@ async fn the_markdown_export_tells_the_story(b: Backend) {
     let id = id_of(&i);
     let number = i["number"].as_i64().unwrap();
     later(&app, 5);
-    ok(assign(&app, &ada.token, &id, "scribe", &bob.id), 200).await;
+    ok(assign(&app, &ada.token, &id, "scribe", &bob.id), 201).await;
     later(&app, 5);
     ok(
         note(
@@ -2398,7 +2404,7 @@ async fn the_markdown_export_tells_the_story(b: Backend) {
 
     // After a handover the export shows when each held the role.
     later(&app, 5);
-    ok(assign(&app, &ada.token, &id, "commander", &bob.id), 200).await;
+    ok(assign(&app, &ada.token, &id, "commander", &bob.id), 201).await;
     let md = markdown(&app, &id, "", &viewer.token).await;
     for want in [
         "- Incident commander: Ada Lovelace (2026-11-21 09:00:00 UTC – 2026-11-21 09:25:00 UTC)",
@@ -2560,8 +2566,8 @@ async fn configured_rules_change_priorities_and_roles(b: Backend) {
     .await;
     assert_eq!(i["priority"], "P1");
     let id = id_of(&i);
-    ok(assign(&app, &ada.token, &id, "security_lead", &ada.id), 200).await;
-    ok(assign(&app, &ada.token, &id, "security_lead", &bob.id), 200).await;
+    ok(assign(&app, &ada.token, &id, "security_lead", &ada.id), 201).await;
+    ok(assign(&app, &ada.token, &id, "security_lead", &bob.id), 201).await;
     let current = roles(&app, &id, false).await;
     let lead: Vec<&Value> = current
         .iter()
@@ -2654,7 +2660,7 @@ async fn concurrent_changes_are_decided_one_at_a_time(b: Backend) {
     .await;
     // The one already commander gets a conflict, unless someone took over before.
     assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 409),
+        statuses.iter().all(|s| *s == 201 || *s == 409),
         "{statuses:?}"
     );
     let current = roles(&app, &id, false).await;
@@ -2662,7 +2668,7 @@ async fn concurrent_changes_are_decided_one_at_a_time(b: Backend) {
     let history = roles(&app, &id, true).await;
     let open = history.iter().filter(|r| r["ended_at"].is_null()).count();
     assert_eq!(open, 1, "{history:?}");
-    let granted = statuses.iter().filter(|s| **s == 200).count();
+    let granted = statuses.iter().filter(|s| **s == 201).count();
     assert_eq!(history.len(), 1 + granted);
 
     // Resolving and closing at once: one each.

@@ -1127,7 +1127,7 @@ async fn people_are_paged_into_an_acknowledged_incident(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 201);
     let r = app
         .post(
             &format!("/api/v1/incidents/{id}/page"),
@@ -1295,7 +1295,12 @@ async fn followers_get_stakeholder_updates_and_nobody_else_does(b: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 201);
+    // The answer is the follower, keyed by its user.
+    let follower: Value = r.json().await.unwrap();
+    assert_eq!(follower["id"], bob.id.as_str());
+    assert_eq!(follower["user_id"], bob.id.as_str());
+    assert!(follower["name"].is_string(), "{follower}");
     let r = post(
         &bob.token,
         format!("/api/v1/incidents/{id}/subscribers"),
@@ -1312,6 +1317,19 @@ async fn followers_get_stakeholder_updates_and_nobody_else_does(b: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 201);
+    // The answer is the update: the timeline event it wrote.
+    let update: Value = r.json().await.unwrap();
+    assert_eq!(update["kind"], "incident.update_posted");
+    assert_eq!(update["subject_id"], id.as_str());
+    assert_eq!(update["id"], update["seq"]);
+    assert_eq!(update["data"]["followers"], 1);
+    assert!(
+        update["data"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("We are investigating incident #1"),
+        "{update}"
+    );
     tick(&app).await;
     assert_eq!((ada.receiver.count(), bob.receiver.count()), (0, 1));
     let body = bob.receiver.bodies()[0].clone();
@@ -1375,7 +1393,8 @@ async fn followers_get_stakeholder_updates_and_nobody_else_does(b: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], viewer_id.as_str());
     let followers: Value = app
         .get(&format!("/api/v1/incidents/{id}/subscribers"), &viewer)
         .send()
@@ -1390,7 +1409,7 @@ async fn followers_get_stakeholder_updates_and_nobody_else_does(b: Backend) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["user_id"] == viewer_id.as_str()),
+            .any(|f| f["user_id"] == viewer_id.as_str() && f["id"] == viewer_id.as_str()),
         "{followers}"
     );
     let r = app

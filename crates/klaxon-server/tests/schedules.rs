@@ -809,7 +809,7 @@ async fn shifts_and_who_is_on_call(b: Backend) {
 
     // Who is on call now (09:00): carol's business hours in primary, nobody in nights.
     let (_, viewer) = app.user_with_token("v@example.com", "viewer").await;
-    let r = app.get("/api/v1/oncall", &viewer).send().await.unwrap();
+    let r = app.get("/api/v1/oncalls", &viewer).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let now: Value = r.json().await.unwrap();
     assert_eq!(now["at"], "2026-11-21T09:00:00Z");
@@ -828,7 +828,7 @@ async fn shifts_and_who_is_on_call(b: Backend) {
     );
     // At 20:30: ada in primary, from the end of carol's hours to their start the next day;
     // bob's hour in nights.
-    let later = get_json(&app, "/api/v1/oncall?at=2026-11-21T20:30:00Z").await;
+    let later = get_json(&app, "/api/v1/oncalls?at=2026-11-21T20:30:00Z").await;
     assert_eq!(later["items"][p]["user_id"], json!(ada.id));
     assert_eq!(later["items"][p]["start"], "2026-11-21T17:00:00Z");
     assert_eq!(later["items"][p]["end"], "2026-11-22T09:00:00Z");
@@ -841,16 +841,16 @@ async fn shifts_and_who_is_on_call(b: Backend) {
         (json!("2026-11-21T20:00:00Z"), json!("2026-11-21T21:00:00Z"))
     );
     // A page at a time.
-    let first = get_json(&app, "/api/v1/oncall?limit=1").await;
+    let first = get_json(&app, "/api/v1/oncalls?limit=1").await;
     assert_eq!(first["items"], json!([now["items"][0]]));
     let cursor = first["next_cursor"].as_str().unwrap();
-    let second = get_json(&app, &format!("/api/v1/oncall?limit=1&cursor={cursor}")).await;
+    let second = get_json(&app, &format!("/api/v1/oncalls?limit=1&cursor={cursor}")).await;
     assert_eq!(second["items"], json!([now["items"][1]]));
     assert_eq!(second["next_cursor"], Value::Null);
     // One schedule at a time.
     let one = get_json(
         &app,
-        &format!("/api/v1/schedules/{primary}/oncall?at=2026-11-21T10:30:00Z"),
+        &format!("/api/v1/schedules/{primary}/oncalls?at=2026-11-21T10:30:00Z"),
     )
     .await;
     assert_eq!(
@@ -859,14 +859,14 @@ async fn shifts_and_who_is_on_call(b: Backend) {
                "user_name": "Someone", "start": "2026-11-21T10:00:00Z", "end": "2026-11-21T11:00:00Z"})
     );
     let r = app
-        .get("/api/v1/oncall?at=soon", &viewer)
+        .get("/api/v1/oncalls?at=soon", &viewer)
         .send()
         .await
         .unwrap();
     expect_error(r, 400, "invalid_field", Some("at")).await;
     let r = app
         .get(
-            &format!("/api/v1/schedules/{primary}/oncall?at=noon"),
+            &format!("/api/v1/schedules/{primary}/oncalls?at=noon"),
             &viewer,
         )
         .send()

@@ -1204,7 +1204,8 @@ impl Store for PgStore {
         after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
-        self.do_list_notifications(incident, user, after, limit).await
+        self.do_list_notifications(incident, user, after, limit)
+            .await
     }
     async fn escalate_incident(
         &self,

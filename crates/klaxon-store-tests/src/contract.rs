@@ -542,7 +542,11 @@ pub async fn jobs_retry_bury_and_cancel(s: Arc<dyn Store>) {
         EventKind::JobDead
     );
     // A dead job keeps its record but frees its key; cancelling leaves dead jobs alone.
-    assert_eq!(s.count_live_jobs().await.unwrap(), 0, "the dead one is not counted");
+    assert_eq!(
+        s.count_live_jobs().await.unwrap(),
+        0,
+        "the dead one is not counted"
+    );
     let fresh = new_job("webhook", Some("delivery:9"), at(0));
     assert_eq!(
         s.enqueue_job(fresh.clone()).await.unwrap(),
@@ -2662,7 +2666,9 @@ async fn all_jobs(s: &Arc<dyn Store>) -> Vec<Job> {
 }
 
 async fn all_notifications(s: &Arc<dyn Store>, incident: Option<IncidentId>) -> Vec<Notification> {
-    s.list_notifications(incident, None, None, 1000).await.unwrap()
+    s.list_notifications(incident, None, None, 1000)
+        .await
+        .unwrap()
 }
 
 fn conflict(r: StoreResult<impl std::fmt::Debug>, name: &str) {
@@ -4126,7 +4132,9 @@ pub async fn test_notifications_are_queued_once_per_key(s: Arc<dyn Store>) {
     );
     assert_eq!(s.notification(new.id).await.unwrap(), queued);
     assert_eq!(
-        s.list_notifications(None, Some(ada.id), None, 10).await.unwrap(),
+        s.list_notifications(None, Some(ada.id), None, 10)
+            .await
+            .unwrap(),
         vec![queued.clone()]
     );
     assert!(

@@ -1008,8 +1008,10 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     Some(json!({"role": role, "user_id": user})),
                 )
                 .await?;
+            // The answer is the role assignment.
             print_or(&client, &v, |v| {
-                format!("{user} is now {role} of incident #{}", v["number"])
+                let role = v["name"].as_str().unwrap_or(&role);
+                format!("{user} is now {role} of incident {id}")
             })
         }
         IncidentsCommand::Unassign {
@@ -1063,8 +1065,13 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     Some(json!({"user_id": user})),
                 )
                 .await?;
+            // The answer is the follower.
             print_or(&client, &v, |v| {
-                format!("following incident #{}", v["number"])
+                let who = match v["name"].as_str().filter(|n| !n.is_empty()) {
+                    Some(name) => format!("{name} ({})", text(&v["user_id"])),
+                    None => text(&v["user_id"]).to_owned(),
+                };
+                format!("{who} now follows incident {id}")
             })
         }
         IncidentsCommand::Unfollow { id, user, client } => {
@@ -1109,8 +1116,12 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     Some(json!({"message": message, "template": template})),
                 )
                 .await?;
+            // The answer is the update's timeline event.
             print_or(&client, &v, |v| {
-                format!("posted an update on incident #{}", v["number"])
+                format!(
+                    "posted an update on incident {id} (seq {}), sent to {} followers",
+                    v["seq"], v["data"]["followers"]
+                )
             })
         }
         IncidentsCommand::Related { id, client } => {
@@ -1120,15 +1131,21 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             print_or(&client, &v, |v| table(&v["items"], INCIDENT_COLS))
         }
         IncidentsCommand::Relate { id, other, client } => {
-            Client::new(&client)?
+            // The answer is the incident related.
+            let v = Client::new(&client)?
                 .send(
                     Method::POST,
                     &format!("/api/v1/incidents/{id}/related"),
                     Some(json!({"incident_id": other})),
                 )
                 .await?;
-            let v = json!({"incident_id": id, "related_id": other, "related": true});
-            print_or(&client, &v, |_| format!("related {id} and {other}"))
+            print_or(&client, &v, |v| {
+                format!(
+                    "related {id} and incident #{} ({})",
+                    v["number"],
+                    v["title"].as_str().unwrap_or("")
+                )
+            })
         }
         IncidentsCommand::Unrelate { id, other, client } => {
             Client::new(&client)?

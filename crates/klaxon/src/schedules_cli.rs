@@ -429,7 +429,7 @@ pub async fn on_call(args: OnCallArgs) -> anyhow::Result<()> {
     loop {
         let v = c
             .get(&format!(
-                "/api/v1/oncall{}",
+                "/api/v1/oncalls{}",
                 query(&[
                     ("at", at.as_deref()),
                     ("limit", Some("500")),

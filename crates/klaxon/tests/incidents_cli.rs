@@ -216,7 +216,7 @@ fn an_incident_from_declaration_to_closure_through_the_cli() {
 
     // Roles: assigned, listed, ended, and kept in the history.
     let (grace, grace_token) = responder(&server, "grace@example.com");
-    json_of(&run(&[
+    let assigned = json_of(&run(&[
         "incidents",
         "assign",
         id,
@@ -226,6 +226,13 @@ fn an_incident_from_declaration_to_closure_through_the_cli() {
         &grace,
         "--json",
     ]));
+    // The answer is the role assignment.
+    assert_eq!(
+        (assigned["role"].as_str(), assigned["user_id"].as_str()),
+        (Some("scribe"), Some(grace.as_str())),
+        "{assigned}"
+    );
+    assert!(assigned["id"].is_string(), "{assigned}");
     let roles = json_of(&run(&["incidents", "roles", id, "--json"]));
     let holds = |roles: &Value, role: &str, user: &str| {
         roles["items"]
@@ -667,7 +674,11 @@ fn incident_tasks_and_links_through_the_cli() {
             "--assignee",
             "00000000-0000-0000-0000-000000000000",
         ]),
-        &["400", "assignee_id", "no user 00000000-0000-0000-0000-000000000000"],
+        &[
+            "400",
+            "assignee_id",
+            "no user 00000000-0000-0000-0000-000000000000",
+        ],
     );
     refused(
         &run(&[
@@ -824,7 +835,8 @@ fn relating_and_merging_incidents_through_the_cli() {
         v["id"].as_str().unwrap().to_owned()
     };
     let (a, b) = (declare("Checkout slow"), declare("Checkout slow (dup)"));
-    stdout(&run(&["incident", "relate", &a, &b]));
+    let out = stdout(&run(&["incident", "relate", &a, &b]));
+    assert!(out.contains("related") && out.contains("#2"), "{out}");
     let related = json_of(&run(&["incident", "related", &b, "--json"]));
     assert_eq!(related["items"][0]["id"], a.as_str());
     refused(
@@ -834,6 +846,10 @@ fn relating_and_merging_incidents_through_the_cli() {
     stdout(&run(&["incident", "unrelate", &b, &a]));
     let related = json_of(&run(&["incident", "related", &a, "--json"]));
     assert!(related["items"].as_array().unwrap().is_empty());
+    // With --json, the API's answer: the incident related.
+    let again = json_of(&run(&["incident", "relate", &a, &b, "--json"]));
+    assert_eq!(again["id"], b.as_str());
+    stdout(&run(&["incident", "unrelate", &a, &b]));
     let merged = stdout(&run(&["incident", "merge", &b, "--into", &a]));
     assert!(merged.contains("merged into incident #1"), "{merged}");
     let dup = json_of(&run(&["incident", "show", &b, "--json"]));
@@ -859,7 +875,8 @@ fn following_an_incident_and_posting_updates_through_the_cli() {
         "--json",
     ]));
     let id = v["id"].as_str().unwrap().to_owned();
-    stdout(&run(&["incident", "follow", &id]));
+    let out = stdout(&run(&["incident", "follow", &id]));
+    assert!(out.contains("now follows incident"), "{out}");
     let followers = json_of(&run(&["incident", "followers", &id, "--json"]));
     assert_eq!(followers["items"].as_array().unwrap().len(), 1);
     refused(
@@ -874,6 +891,18 @@ fn following_an_incident_and_posting_updates_through_the_cli() {
         "monitoring",
     ]));
     assert!(out.contains("posted an update"), "{out}");
+    // With --json, the API's answer: the update's timeline event.
+    let update = json_of(&run(&[
+        "incident",
+        "post-update",
+        &id,
+        "--message",
+        "Still watching.",
+        "--json",
+    ]));
+    assert_eq!(update["kind"], "incident.update_posted");
+    assert_eq!(update["data"]["message"], "Still watching.");
+    assert_eq!(update["id"], update["seq"]);
     refused(
         &run(&["incident", "post-update", &id, "--template", "nope"]),
         &["template"],
