@@ -218,6 +218,14 @@ async fn target(state: &AppState, token: &str) -> Result<Target, Response> {
     };
     let incident = found(store.incident(incident_id).await)?;
     let user = found(store.user(n.user_id).await)?;
+    if !user.active() {
+        tracing::warn!(user = %user.id, "acknowledge link refused: user deactivated");
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "The person this link was sent to has been deactivated.",
+        ));
+    }
     let service = n.payload["service"]["name"]
         .as_str()
         .unwrap_or("")

@@ -343,7 +343,9 @@ async fn user_calendar(state: &AppState, file: &str) -> Result<Option<String>, A
         return Ok(None);
     };
     let who = match state.store.user(user).await {
-        Ok(u) => u,
+        Ok(u) if u.active() => u,
+        // A deactivated user's feed is gone, as their sessions and tokens are.
+        Ok(_) => return Ok(None),
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e.into()),
     };

@@ -85,10 +85,6 @@ impl Who {
     }
 }
 
-fn refused(r: Refusal) -> ApiError {
-    r.into()
-}
-
 /// Times are kept to the millisecond: cut input to that, so what is compared and recorded is
 /// what is stored.
 fn ms(t: Timestamp) -> Timestamp {
@@ -119,7 +115,7 @@ async fn change(state: &AppState, id: IncidentId, edit: IncidentEdit) -> ApiResu
         .change_incident(id, edit)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    let incident = result.map_err(refused)?;
+    let incident = result.map_err(ApiError::from)?;
     state.incident_changes.notify_waiters();
     // A move out of triggered cancels pending pages at the sender's next claim.
     state.engine.wake();
@@ -292,7 +288,10 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         chat_url,
         merged_into: None,
     };
-    incident.milestones().check(status, now).map_err(refused)?;
+    incident
+        .milestones()
+        .check(status, now)
+        .map_err(ApiError::from)?;
     let mut events = vec![ev(
         id,
         now,
@@ -1334,7 +1333,7 @@ async fn two_incidents<T>(
     r: klaxon_store::StoreResult<Result<T, Refusal>>,
 ) -> ApiResult<T> {
     match r {
-        Ok(r) => r.map_err(refused),
+        Ok(r) => r.map_err(ApiError::from),
         Err(e) if e.is_not_found() => {
             state
                 .store

@@ -92,7 +92,7 @@ impl UpdateUser {
     }
 }
 
-/// Changes a user (admin; anyone may change their own name and e-mail).
+/// Changes a user (admin; anyone may change their own name).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser,
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -119,10 +119,12 @@ pub async fn update_user_with(
     body: &UpdateUser,
 ) -> ApiResult<User> {
     let patch = body.parse()?;
-    let admin_only = patch.role.is_some() || patch.active.is_some();
+    // The e-mail is the login name: a leaked token of its owner must not be able to change it.
+    let admin_only = patch.role.is_some() || patch.active.is_some() || patch.email.is_some();
     if !role.allows(Role::Admin) && (id != by.id || admin_only) {
         return Err(ApiError::Forbidden(
-            "only an admin can change another user, a role or whether a user is active".into(),
+            "only an admin can change another user, an e-mail, a role or whether a user is active"
+                .into(),
         ));
     }
     let duties = if patch.active == Some(false) {

@@ -5,6 +5,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use jiff::SignedDuration;
+use klaxon_domain::Clock as _;
 use serde_json::{Value, json};
 
 use common::{Backend, TestApp, expect_error, post_login, session_for};
@@ -109,6 +110,15 @@ async fn admins_change_people_and_the_last_admin_stays(b: Backend) {
     let v = ok_json(patch(&app, &rita_token, &rita, json!({"name": "Rita M."})).await).await;
     assert_eq!(v["name"], "Rita M.");
     let r = patch(&app, &rita_token, &rita, json!({"role": "admin"})).await;
+    expect_error(r, 403, "forbidden", None).await;
+    // Nor her e-mail, the login name: a leaked token must not be able to take the account.
+    let r = patch(
+        &app,
+        &rita_token,
+        &rita,
+        json!({"email": "mallory@example.com"}),
+    )
+    .await;
     expect_error(r, 403, "forbidden", None).await;
     let r = patch(&app, &rita_token, &admin_id, json!({"name": "Mallory"})).await;
     expect_error(r, 403, "forbidden", None).await;
@@ -450,6 +460,37 @@ async fn a_deactivated_person_is_not_paged(b: Backend) {
     assert_eq!(statuses, ["cancelled"], "{list}");
     let paged = common::all_pages(&app, &format!("/api/v1/incidents/{id}/notifications"), 1).await;
     assert_eq!(paged, list["items"].as_array().unwrap().clone());
+
+    // A one-click acknowledge link sent to them before no longer works.
+    let key = app
+        .state
+        .store
+        .server_key(klaxon_server::ack::ACK_KEY)
+        .await
+        .unwrap();
+    let notification = list["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let expires = app
+        .clock
+        .now()
+        .checked_add(SignedDuration::from_hours(1))
+        .unwrap();
+    let token = klaxon_server::ack::ack_token(&key, notification, expires);
+    let r = app
+        .http
+        .post(format!("{}/ack/{token}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("deactivated"));
+    let v = ok_json(
+        app.get(&format!("/api/v1/incidents/{id}"), &admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["status"], incident["status"], "the link changed nothing");
 
     // Paging a deactivated person in is refused, naming the field.
     let r = app

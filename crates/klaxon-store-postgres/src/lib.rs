@@ -421,16 +421,13 @@ impl Store for PgStore {
         edit: UserEdit,
     ) -> StoreResult<Result<User, klaxon_domain::incident::Refusal>> {
         let mut tx = self.write_tx().await?;
-        // Locks the active admins and this user in id order: two admins demoting each other at
-        // once serialise here, so one of them stays.
-        sqlx::query(
-            "SELECT id FROM users WHERE (role = 'admin' AND deactivated_at IS NULL) OR id = $1
-             ORDER BY id FOR UPDATE",
-        )
-        .bind(id.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        // One user change at a time (as bootstrap does): row locks taken from a snapshot would
+        // miss admins promoted meanwhile, and two demotions could then both count on the
+        // other. Changes to people are rare; logins and reads are not held up.
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let row = sqlx::query(
             "SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1",
         )
@@ -566,6 +563,16 @@ impl Store for PgStore {
 
     async fn create_token(&self, token: NewApiToken, event: NewEvent) -> StoreResult<ApiToken> {
         let mut tx = self.write_tx().await?;
+        // A deactivated user gets no token: it would come back to life on reactivation.
+        let active: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT deactivated_at FROM users WHERE id = $1 FOR SHARE")
+                .bind(token.user_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if !matches!(active, Some(None)) {
+            return Err(StoreError::NotFound);
+        }
         insert_token(&mut tx, &token).await?;
         insert_event(&mut tx, &event).await?;
         tx.commit().await.map_err(map_err)?;

@@ -507,7 +507,7 @@ impl PgStore {
         let moot = sqlx::query(
             "UPDATE notifications SET status = 'cancelled'
              WHERE id IN (
-                 SELECT n.id FROM notifications n JOIN incidents i ON i.id = n.incident_id
+                 SELECT n.id FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
                  JOIN users u ON u.id = n.user_id
                  WHERE n.status = 'pending'
                  AND (u.deactivated_at IS NOT NULL

@@ -574,6 +574,16 @@ impl Store for SqliteStore {
 
     async fn create_token(&self, token: NewApiToken, event: NewEvent) -> StoreResult<ApiToken> {
         let mut tx = self.write_tx().await?;
+        // A deactivated user gets no token: it would come back to life on reactivation.
+        let active: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT deactivated_at FROM users WHERE id = $1")
+                .bind(token.user_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if !matches!(active, Some(None)) {
+            return Err(StoreError::NotFound);
+        }
         insert_token(&mut tx, &token).await?;
         insert_event(&mut tx, &event).await?;
         tx.commit().await.map_err(map_err)?;

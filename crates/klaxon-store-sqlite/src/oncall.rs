@@ -496,7 +496,7 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         let mut claimed = Claimed::default();
         let moot = sqlx::query(
-            "SELECT n.* FROM notifications n JOIN incidents i ON i.id = n.incident_id
+            "SELECT n.* FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
              JOIN users u ON u.id = n.user_id
              WHERE n.status = 'pending'
              AND (u.deactivated_at IS NOT NULL

@@ -74,6 +74,7 @@ pub trait Store: Send + Sync + 'static {
 
     // --- API tokens --------------------------------------------------------------------------
 
+    /// Creates a token for an active user; `NotFound` when the user is missing or deactivated.
     async fn create_token(&self, token: NewApiToken, event: NewEvent) -> StoreResult<ApiToken>;
     /// A live (not revoked) token of an active user by the hash of its secret, with the user it
     /// acts for.

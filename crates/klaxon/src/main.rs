@@ -520,18 +520,27 @@ async fn offline_token(
             let mut after = None;
             loop {
                 let page = state.store.list_users(after, 200).await?;
-                if let Some(u) = page.items.iter().find(|u| u.role == Role::Admin) {
+                if let Some(u) = page
+                    .items
+                    .iter()
+                    .find(|u| u.role == Role::Admin && u.active())
+                {
                     break u.clone();
                 }
                 match page.next {
                     Some(n) => after = Some(n),
                     None => {
-                        bail!("there is no admin yet: start `klaxon serve` once, or pass --user")
+                        bail!(
+                            "there is no active admin yet: start `klaxon serve` once, or pass --user"
+                        )
                     }
                 }
             }
         }
     };
+    if !owner.active() {
+        bail!("{} is deactivated: reactivate them first", owner.email);
+    }
     if !owner.role.allows(role) {
         bail!(
             "{} is a {}: a token cannot have more power than its user",

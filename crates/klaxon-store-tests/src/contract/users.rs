@@ -133,6 +133,17 @@ pub async fn deactivating_a_user_ends_their_sessions_and_tokens(s: Arc<dyn Store
         kinds,
         [EventKind::ApiTokenCreated, EventKind::ApiTokenRevoked]
     );
+    // Nor does a deactivated user get a new token: it would come alive on reactivation.
+    let late = new_token(u.id, Role::Responder, 4);
+    let made = NewEvent::new(
+        SubjectType::ApiToken,
+        late.id,
+        t0(),
+        Actor::System,
+        EventKind::ApiTokenCreated,
+        json!({}),
+    );
+    assert!(s.create_token(late, made).await.unwrap_err().is_not_found());
     // A deactivated user's new session is not honoured either.
     s.create_session(session(u.id, 3), login(u.id))
         .await
