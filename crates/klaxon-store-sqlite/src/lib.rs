@@ -54,6 +54,17 @@ pub fn path_from_url(url: &str) -> PathBuf {
     PathBuf::from(rest)
 }
 
+/// Creates the data directory (and missing parents) readable by its owner only: the database
+/// holds password hashes and signing keys, and the files SQLite makes inside take the umask,
+/// usually world-readable. An existing directory is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
@@ -65,7 +76,7 @@ impl SqliteStore {
     /// Opens without migrating, for `klaxon migrate --status`-style inspection and tests.
     pub async fn open_without_migrating(path: &Path) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            create_private_dir(dir).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -1480,5 +1491,20 @@ impl Store for SqliteStore {
             sessions,
             login_failures,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = std::env::temp_dir().join(format!("klaxon-perm-{}", std::process::id()));
+        let dir = tmp.join("klaxon-data");
+        super::create_private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }
