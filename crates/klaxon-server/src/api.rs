@@ -333,6 +333,26 @@ pub(crate) fn encode_cursor(list: &str, id: impl std::fmt::Display) -> String {
     hex(format!("{list}:{id}").as_bytes())
 }
 
+/// A page from `items`, read with one more than `limit`: the extra one only says that more
+/// exist, and the last one kept is the cursor (`key`) to go on after.
+pub(crate) fn page_of<T, O: ToSchema, K: std::fmt::Display>(
+    list: &str,
+    mut items: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> K,
+    out: impl FnMut(T) -> O,
+) -> ListOf<O> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = more
+        .then(|| items.last().map(|i| encode_cursor(list, key(i))))
+        .flatten();
+    ListOf {
+        items: items.into_iter().map(out).collect(),
+        next_cursor,
+    }
+}
+
 /// Pages a list the server reads whole because it is small and belongs to one parent (an
 /// incident's tasks, a service's integrations, a user's contact methods): the cursor is the
 /// position to go on from, so an item removed between two pages can shift the rest by one.
@@ -642,21 +662,17 @@ pub(crate) async fn events_page(
 ) -> ApiResult<ListOf<EventOut>> {
     let limit = Limit::parse(limit)?;
     let after = decode_cursor::<i64>("events", cursor)?;
-    let mut items = state
+    let items = state
         .store
         .events(subject_type, subject_id, after, limit.get() + 1)
         .await?;
-    let more = items.len() > limit.get() as usize;
-    items.truncate(limit.get() as usize);
-    let next_cursor = if more {
-        items.last().map(|e| encode_cursor("events", e.seq))
-    } else {
-        None
-    };
-    Ok(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor,
-    })
+    Ok(page_of(
+        "events",
+        items,
+        limit.get() as usize,
+        |e| e.seq,
+        Into::into,
+    ))
 }
 
 // --- the document ------------------------------------------------------------------------------

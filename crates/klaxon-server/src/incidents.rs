@@ -459,50 +459,23 @@ pub async fn update_with(
         let mut c = IncidentChange::of(snap, now, who.actor);
         let i = &mut c.incident;
         let mut changes = serde_json::Map::new();
-        let mut note = |field: &str, from: Value, to: Value| {
-            if from != to {
-                changes.insert(field.to_owned(), json!({"from": from, "to": to}));
-            }
-        };
-        if let Some(t) = title {
-            note("title", json!(i.title), json!(t));
-            i.title = t;
-        }
-        if let Some(d) = description {
-            note("description", json!(i.description), json!(d));
-            i.description = d;
-        }
-        if let Some(x) = impact {
-            note("impact", json!(i.impact), json!(x));
-            i.impact = Some(x);
-        }
-        if let Some(x) = urgency {
-            note("urgency", json!(i.urgency), json!(x));
-            i.urgency = x;
-        }
-        if let Some(x) = category {
-            note("category", json!(i.category), json!(x));
-            i.category = x;
-        }
-        if let Some(x) = subcategory {
-            note("subcategory", json!(i.subcategory), json!(x));
-            i.subcategory = x;
-        }
-        if let Some(x) = reporter {
-            note("reporter_id", json!(i.reporter_id), json!(x));
-            i.reporter_id = x;
-        }
-        if let Some(x) = conference_url {
-            note("conference_url", json!(i.conference_url), json!(x));
-            i.conference_url = x;
-        }
-        if let Some(x) = chat_url {
-            note("chat_url", json!(i.chat_url), json!(x));
-            i.chat_url = x;
-        }
+        use crate::timeline::set_noting as set;
+        set(&mut changes, "title", &mut i.title, title);
+        set(&mut changes, "description", &mut i.description, description);
+        set(&mut changes, "impact", &mut i.impact, impact.map(Some));
+        set(&mut changes, "urgency", &mut i.urgency, urgency);
+        set(&mut changes, "category", &mut i.category, category);
+        set(&mut changes, "subcategory", &mut i.subcategory, subcategory);
+        set(&mut changes, "reporter_id", &mut i.reporter_id, reporter);
+        set(
+            &mut changes,
+            "conference_url",
+            &mut i.conference_url,
+            conference_url,
+        );
+        set(&mut changes, "chat_url", &mut i.chat_url, chat_url);
         let priority = i.impact.map(|imp| matrix.priority(imp, i.urgency));
-        note("priority", json!(i.priority), json!(priority));
-        i.priority = priority;
+        set(&mut changes, "priority", &mut i.priority, Some(priority));
         let from_sev = i.severity;
         if let Some(s) = severity {
             i.severity = Some(s);
@@ -1922,24 +1895,10 @@ async fn task_change(
                 let old = find(tid)?;
                 let mut t = old.clone();
                 let mut changes = serde_json::Map::new();
-                if let Some(x) = title {
-                    if x != t.title {
-                        changes.insert("title".into(), json!({"from": t.title, "to": x}));
-                    }
-                    t.title = x;
-                }
-                if let Some(x) = assignee {
-                    if x != t.assignee_id {
-                        changes.insert("assignee".into(), json!({"from": t.assignee_id, "to": x}));
-                    }
-                    t.assignee_id = x;
-                }
-                if let Some(x) = due_at {
-                    if x != t.due_at {
-                        changes.insert("due".into(), json!({"from": t.due_at, "to": x}));
-                    }
-                    t.due_at = x;
-                }
+                use crate::timeline::set_noting as set;
+                set(&mut changes, "title", &mut t.title, title);
+                set(&mut changes, "assignee", &mut t.assignee_id, assignee);
+                set(&mut changes, "due", &mut t.due_at, due_at);
                 let base = json!({"task_id": t.id, "title": t.title, "user_id": t.assignee_id});
                 if !changes.is_empty() {
                     let mut data = base.clone();

@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
-    parse_id,
+    page_of, parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::{random_bytes, random_token};
@@ -1029,17 +1029,10 @@ async fn incident_notifications(
         .map_err(ApiError::or_not_found("incident"))?;
     let limit = Limit::parse(p.limit)?.get();
     let after = decode_cursor::<NotificationId>("notifications", p.cursor.as_deref())?;
-    let mut items = state
+    let items = state
         .store
         .list_notifications(Some(id), None, after, limit + 1)
         .await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| items.last().map(|n| encode_cursor("notifications", n.id)))
-        .flatten();
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    let page = page_of("notifications", items, limit as usize, |n| n.id, Into::into);
+    Ok(Json(page))
 }

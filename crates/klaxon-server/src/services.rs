@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
-    events_page, page_in_memory, parse_id,
+    events_page, page_in_memory, page_of, parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::{self, hex, random_bytes};
@@ -1221,16 +1221,7 @@ async fn incident_timeline(
             break;
         }
     }
-    let more = items.len() > limit;
-    items.truncate(limit);
-    Ok(Json(ListOf {
-        next_cursor: if more {
-            items.last().map(|e| encode_cursor("events", e.seq))
-        } else {
-            None
-        },
-        items: items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page_of("events", items, limit, |e| e.seq, Into::into)))
 }
 
 /// The service's timeline, oldest first: settings changes, maintenance, and change events

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use crate::api::{ApiJson, Caller, UserOut, parse_id};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::timeline::set_noting;
 
 /// A user named in input (a schedule layer, an escalation target, a person paged in) must
 /// exist and be active: a 400 naming `field` otherwise.
@@ -157,18 +158,20 @@ pub async fn update_user_with(
 fn apply(old: &User, patch: &UserPatch, now: Timestamp, actor: Actor) -> UserChange {
     let mut new = old.clone();
     let mut fields = Map::new();
-    if let Some(name) = patch.name.as_ref().filter(|n| n.as_str() != old.name) {
-        fields.insert("name".into(), json!({"from": old.name, "to": name}));
-        new.name = name.as_str().to_owned();
-    }
-    if let Some(email) = patch.email.as_ref().filter(|e| e.as_str() != old.email) {
-        fields.insert("email".into(), json!({"from": old.email, "to": email}));
-        new.email = email.as_str().to_owned();
-    }
-    if let Some(role) = patch.role.filter(|r| *r != old.role) {
-        fields.insert("role".into(), json!({"from": old.role, "to": role}));
-        new.role = role;
-    }
+    let to_text = |t: &str| t.to_owned();
+    set_noting(
+        &mut fields,
+        "name",
+        &mut new.name,
+        patch.name.as_ref().map(|n| to_text(n.as_str())),
+    );
+    set_noting(
+        &mut fields,
+        "email",
+        &mut new.email,
+        patch.email.as_ref().map(|e| to_text(e.as_str())),
+    );
+    set_noting(&mut fields, "role", &mut new.role, patch.role);
     let event =
         |kind, data: Value| NewEvent::new(SubjectType::User, old.id, now, actor, kind, data);
     let mut events = Vec::new();

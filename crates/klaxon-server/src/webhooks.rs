@@ -26,8 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
-    parse_id,
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of, parse_id,
 };
 use crate::app::AppState;
 use crate::crypto::{random_bytes, random_token, sign_v1};
@@ -512,22 +511,17 @@ async fn list_deliveries(
     let id = parse_id::<WebhookId>(&id, "webhook")?;
     let limit = Limit::parse(p.limit)?.get();
     let before = decode_cursor::<i64>("deliveries", p.cursor.as_deref())?;
-    let mut items = state
+    let items = state
         .store
         .list_webhook_deliveries(id, before, limit + 1)
         .await
         .map_err(ApiError::or_not_found("webhook"))?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| {
-            items
-                .last()
-                .map(|d| encode_cursor("deliveries", d.event_seq))
-        })
-        .flatten();
-    Ok(Json(ListOf {
-        items: items.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    let page = page_of(
+        "deliveries",
+        items,
+        limit as usize,
+        |d| d.event_seq,
+        Into::into,
+    );
+    Ok(Json(page))
 }

@@ -7,7 +7,7 @@ mod common;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, expect_error};
+use common::{Backend, TestApp, delete, expect_error, member, ok, patch, refused};
 
 on_both_backends!(
     tasks_are_added_listed_oldest_first_and_changed,
@@ -23,77 +23,6 @@ on_both_backends!(
     bad_links_are_refused_and_write_nothing,
     tasks_added_at_once_keep_their_order_and_times_are_kept_to_the_millisecond,
 );
-
-const PASSWORD: &str = "correct horse battery";
-
-// --- helpers ------------------------------------------------------------------------------------
-
-/// A person with a token of their role.
-struct Member {
-    id: String,
-    token: String,
-}
-
-async fn member(app: &TestApp, email: &str, name: &str, role: &str) -> Member {
-    let r = app
-        .post(
-            "/api/v1/users",
-            &app.admin.token,
-            &json!({"email": email, "name": name, "role": role, "password": PASSWORD}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let user: Value = r.json().await.unwrap();
-    let id = user["id"].as_str().unwrap().to_owned();
-    let (_, token) = klaxon_server::api::issue_token(
-        &app.state,
-        id.parse().unwrap(),
-        klaxon_domain::auth::TokenName::parse("test").unwrap(),
-        role.parse().unwrap(),
-        klaxon_domain::event::Actor::System,
-    )
-    .await
-    .unwrap();
-    Member { id, token }
-}
-
-fn patch(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::RequestBuilder {
-    app.http
-        .patch(format!("{}{path}", app.url))
-        .bearer_auth(token)
-        .json(body)
-}
-
-fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
-    app.http
-        .delete(format!("{}{path}", app.url))
-        .bearer_auth(token)
-}
-
-/// Sends the request, asserts the status and returns the JSON body (null when empty).
-async fn ok(req: reqwest::RequestBuilder, status: u16) -> Value {
-    let r = req.send().await.unwrap();
-    let got = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    }
-}
-
-/// Sends the request, asserts the API's error shape and returns its `error` object.
-async fn refused(
-    req: reqwest::RequestBuilder,
-    status: u16,
-    code: &str,
-    field: Option<&str>,
-) -> Value {
-    expect_error(req.send().await.unwrap(), status, code, field).await
-}
 
 async fn declare(app: &TestApp, token: &str, body: Value) -> Value {
     ok(app.post("/api/v1/incidents", token, &body), 201).await

@@ -10,7 +10,9 @@ use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::Clock as _;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, expect_error};
+use common::{
+    Backend, Member, PASSWORD, TestApp, delete, expect_error, member, ok, patch, put, refused,
+};
 
 on_both_backends!(
     declared_priority_follows_severity_and_the_itil_matrix,
@@ -35,78 +37,6 @@ on_both_backends!(
     concurrent_changes_are_decided_one_at_a_time,
     configured_rules_change_priorities_and_roles,
 );
-
-const PASSWORD: &str = "correct horse battery";
-
-// --- helpers ------------------------------------------------------------------------------------
-
-/// A person with a token of their role.
-struct Member {
-    id: String,
-    token: String,
-}
-
-async fn member(app: &TestApp, email: &str, name: &str, role: &str) -> Member {
-    let r = app
-        .post(
-            "/api/v1/users",
-            &app.admin.token,
-            &json!({"email": email, "name": name, "role": role, "password": PASSWORD}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let user: Value = r.json().await.unwrap();
-    let id = user["id"].as_str().unwrap().to_owned();
-    let (_, token) = klaxon_server::api::issue_token(
-        &app.state,
-        id.parse().unwrap(),
-        klaxon_domain::auth::TokenName::parse("test").unwrap(),
-        role.parse().unwrap(),
-        klaxon_domain::event::Actor::System,
-    )
-    .await
-    .unwrap();
-    Member { id, token }
-}
-
-fn patch(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::RequestBuilder {
-    app.http
-        .patch(format!("{}{path}", app.url))
-        .bearer_auth(token)
-        .json(body)
-}
-
-fn put(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
-    app.http
-        .put(format!("{}{path}", app.url))
-        .bearer_auth(token)
-}
-
-fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
-    app.http
-        .delete(format!("{}{path}", app.url))
-        .bearer_auth(token)
-}
-
-/// Sends the request, asserts the status and returns the JSON body (null when empty).
-async fn ok(req: reqwest::RequestBuilder, status: u16) -> Value {
-    let r = req.send().await.unwrap();
-    let got = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    }
-}
-
-/// Sends the request and asserts the API's error shape.
-async fn refused(req: reqwest::RequestBuilder, status: u16, code: &str, field: Option<&str>) {
-    expect_error(req.send().await.unwrap(), status, code, field).await;
-}
 
 async fn declare(app: &TestApp, token: &str, body: Value) -> Value {
     ok(app.post("/api/v1/incidents", token, &body), 201).await

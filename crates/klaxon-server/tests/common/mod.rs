@@ -85,26 +85,8 @@ impl TestApp {
 
     /// Creates a user and a token of `role` for it, through the API.
     pub async fn user_with_token(&self, email: &str, role: &str) -> (String, String) {
-        let r = self
-            .post("/api/v1/users", &self.admin.token, &serde_json::json!({
-                "email": email, "name": "Someone", "role": role, "password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        let user: Value = r.json().await.unwrap();
-        // Tokens are created by their user; an admin makes one through the offline path.
-        let id = user["id"].as_str().unwrap().parse().unwrap();
-        let (_, secret) = klaxon_server::api::issue_token(
-            &self.state,
-            id,
-            klaxon_domain::auth::TokenName::parse("test").unwrap(),
-            role.parse().unwrap(),
-            klaxon_domain::event::Actor::System,
-        )
-        .await
-        .unwrap();
-        (user["id"].as_str().unwrap().to_owned(), secret)
+        let m = member(self, email, "Someone", role).await;
+        (m.id, m.token)
     }
 
     /// Stops the server gracefully and fails the test if that takes more than a few seconds.
@@ -119,6 +101,83 @@ impl TestApp {
                 .expect("server task");
         }
     }
+}
+
+/// A person with a token of their role; their password is [`PASSWORD`].
+pub struct Member {
+    pub id: String,
+    pub token: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Creates a user through the API and, as no API call can give another user a token, a token
+/// of `role` for them through the offline path.
+pub async fn member(app: &TestApp, email: &str, name: &str, role: &str) -> Member {
+    let r = app
+        .post(
+            "/api/v1/users",
+            &app.admin.token,
+            &serde_json::json!({"email": email, "name": name, "role": role, "password": PASSWORD}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let user: Value = r.json().await.unwrap();
+    let id = user["id"].as_str().unwrap().to_owned();
+    let (_, token) = klaxon_server::api::issue_token(
+        &app.state,
+        id.parse().unwrap(),
+        klaxon_domain::auth::TokenName::parse("test").unwrap(),
+        role.parse().unwrap(),
+        klaxon_domain::event::Actor::System,
+    )
+    .await
+    .unwrap();
+    Member { id, token }
+}
+
+pub fn patch(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.http
+        .patch(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .json(body)
+}
+
+pub fn put(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.http
+        .put(format!("{}{path}", app.url))
+        .bearer_auth(token)
+}
+
+pub fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.http
+        .delete(format!("{}{path}", app.url))
+        .bearer_auth(token)
+}
+
+/// Sends the request, asserts the status and returns the JSON body (null when empty).
+pub async fn ok(req: reqwest::RequestBuilder, status: u16) -> Value {
+    let r = req.send().await.unwrap();
+    let got = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Sends the request, asserts the API's error shape and returns its `error` object.
+pub async fn refused(
+    req: reqwest::RequestBuilder,
+    status: u16,
+    code: &str,
+    field: Option<&str>,
+) -> Value {
+    expect_error(req.send().await.unwrap(), status, code, field).await
 }
 
 /// Asserts the API's error shape and returns its `error` object.
