@@ -27,10 +27,10 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Settings;
-use crate::crypto::{self, Passwords, random_bytes};
-use crate::engine::Engine;
-use crate::error::ApiError;
+use crate::shared::config::Settings;
+use crate::shared::crypto::{self, Passwords, random_bytes};
+use crate::shared::engine::Engine;
+use crate::shared::error::ApiError;
 
 /// Shared by every request handler.
 #[derive(Clone)]
@@ -41,9 +41,9 @@ pub struct AppState {
     pub passwords: Passwords,
     pub group_commit: GroupCommit,
     pub engine: Arc<Engine>,
-    pub rate_limiter: Arc<crate::ingest::RateLimiter>,
-    pub integrations: Arc<crate::ingest::IntegrationCache>,
-    pub incident_rules: Arc<crate::config::IncidentRules>,
+    pub rate_limiter: Arc<crate::alerts::ingest::RateLimiter>,
+    pub integrations: Arc<crate::alerts::ingest::IntegrationCache>,
+    pub incident_rules: Arc<crate::shared::config::IncidentRules>,
     /// Rung after every incident change made here, so live timelines look at once (other
     /// instances' changes are found by polling).
     pub incident_changes: Arc<tokio::sync::Notify>,
@@ -61,7 +61,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     } else {
         let store = PgStore::connect(url, settings.database.max_connections)
             .await
-            .with_context(|| format!("connect to {}", crate::config::mask_url_password(url)))?;
+            .with_context(|| {
+                format!(
+                    "connect to {}",
+                    crate::shared::config::mask_url_password(url)
+                )
+            })?;
         Ok(Arc::new(store))
     }
 }
@@ -269,16 +274,19 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
 
 fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
-    let (api, _) = crate::api::router().split_for_parts();
+    let (api, _) = crate::shared::api::router().split_for_parts();
     let settings = state.settings.clone();
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
-        .merge(crate::ingest::router())
-        .route("/api/v1/openapi.json", get(crate::api::openapi_json))
-        .merge(crate::web::router())
-        .merge(crate::ack::router());
+        .merge(crate::alerts::ingest::router())
+        .route(
+            "/api/v1/openapi.json",
+            get(crate::shared::api::openapi_json),
+        )
+        .merge(crate::shared::web::router())
+        .merge(crate::incidents::ack::router());
     if settings.server.metrics {
         app = app.route("/metrics", get(metrics_endpoint));
     }
@@ -301,7 +309,7 @@ fn router(state: AppState) -> Router {
                     .get::<RequestId>()
                     .and_then(|id| id.header_value().to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %crate::ingest::loggable_path(req.uri().path()))
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %crate::alerts::ingest::loggable_path(req.uri().path()))
             }),
         )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
@@ -378,7 +386,7 @@ async fn fallback(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         ApiError::not_found("route").into_response()
     } else {
-        crate::web::not_found_page()
+        crate::shared::web::not_found_page()
     }
 }
 

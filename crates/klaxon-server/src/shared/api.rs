@@ -20,8 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::crypto::{self, hex, random_bytes, unhex};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::crypto::{self, hex, random_bytes, unhex};
+use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 
 // --- extractors --------------------------------------------------------------------------------
 
@@ -387,6 +387,18 @@ pub(crate) fn decode_cursor<T: std::str::FromStr>(
     id.parse().map(Some).map_err(|_| bad())
 }
 
+/// An optional id filter: absent, or an id (400 naming `field` otherwise).
+pub(crate) fn filter_id<T: std::str::FromStr>(
+    raw: Option<&str>,
+    field: &str,
+) -> ApiResult<Option<T>> {
+    raw.map(|s| {
+        s.parse()
+            .map_err(|_| ApiError::invalid(field, "is not an id"))
+    })
+    .transpose()
+}
+
 pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult<T> {
     raw.parse().map_err(|_| ApiError::not_found(what))
 }
@@ -702,17 +714,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
-        .routes(routes!(get_user, crate::users::update_user))
-        .routes(routes!(crate::users::reset_password))
-        .routes(routes!(crate::users::change_own_password))
+        .routes(routes!(get_user, crate::people::api::update_user))
+        .routes(routes!(crate::people::api::reset_password))
+        .routes(routes!(crate::people::api::change_own_password))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(list_events))
-        .merge(crate::services::router())
-        .merge(crate::incidents::router())
-        .merge(crate::webhooks::router())
-        .merge(crate::oncall::router())
-        .merge(crate::schedules::router())
+        .merge(crate::alerts::api::router())
+        .merge(crate::incidents::api_router())
+        .merge(crate::webhooks::api::router())
+        .merge(crate::oncall::api::router())
+        .merge(crate::oncall::schedules::api::router())
 }
 
 /// The OpenAPI document, built once.

@@ -1,5 +1,5 @@
 //! Web pages for on-call: escalation policies, and each user's own contact methods and
-//! notification rules. Forms call the same functions as the REST API (`crate::oncall`), so the
+//! notification rules. Forms call the same functions as the REST API (`crate::oncall::api`), so the
 //! rules and events are the same whichever face is used.
 use std::collections::HashMap;
 
@@ -20,11 +20,11 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{ContactMethod, EscalationPolicy, Notification, User};
 use serde::Deserialize;
 
+use crate::alerts::web::{PageResult, forbidden, not_found_page, user_error};
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::oncall::{self, CreateContactMethod, CreatePolicy, CreateRule};
-use crate::web::{Nav, WebSession, html};
-use crate::web_services::{PageResult, forbidden, not_found_page, user_error};
+use crate::oncall::api::{CreateContactMethod, CreatePolicy, CreateRule};
+use crate::shared::error::ApiError;
+use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -86,7 +86,8 @@ pub(crate) async fn user_names(
     state: &AppState,
     ids: Vec<UserId>,
 ) -> Result<HashMap<UserId, String>, ApiError> {
-    let mut names = crate::schedules::user_names(state.store.as_ref(), ids.clone()).await?;
+    let mut names =
+        crate::oncall::schedules::api::user_names(state.store.as_ref(), ids.clone()).await?;
     // A user deleted meanwhile is shown by id.
     for id in ids {
         names.entry(id).or_insert_with(|| id.to_string());
@@ -373,7 +374,7 @@ async fn add_policy(
         return Ok(forbidden("add escalation policies"));
     }
     let outcome = match draft.to_request() {
-        Ok(body) => oncall::create_policy_with(&state, Actor::User(s.user.id), body).await,
+        Ok(body) => super::api::create_policy_with(&state, Actor::User(s.user.id), body).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -408,7 +409,7 @@ async fn services_using(
     state: &AppState,
     id: EscalationPolicyId,
 ) -> Result<Vec<ServiceLink>, ApiError> {
-    Ok(crate::web_services::all_services(state)
+    Ok(crate::alerts::web::all_services(state)
         .await?
         .into_iter()
         .filter(|x| x.escalation_policy_id == Some(id))
@@ -480,7 +481,7 @@ async fn delete_policy(
     if !s.user.role.allows(Role::Admin) {
         return Ok(forbidden("delete escalation policies"));
     }
-    match oncall::delete_policy_with(&state, Actor::User(s.user.id), id).await {
+    match super::api::delete_policy_with(&state, Actor::User(s.user.id), id).await {
         Ok(()) => Ok(Redirect::to("/escalation-policies").into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => {
@@ -603,7 +604,7 @@ async fn render_profile(state: &AppState, s: &WebSession, fb: ProfileFeedback) -
             kinds: ContactKind::ALL
                 .iter()
                 .copied()
-                .filter(|k| oncall::check_kind_with(&state.settings, *k).is_ok())
+                .filter(|k| super::api::check_kind_with(&state.settings, *k).is_ok())
                 .map(|k| KindOption {
                     name: k.as_str(),
                     selected: k.as_str() == fb.kind,
@@ -615,7 +616,11 @@ async fn render_profile(state: &AppState, s: &WebSession, fb: ProfileFeedback) -
             revealed: fb.revealed,
             label: fb.label,
             address: fb.address,
-            calendar_url: crate::calendar::feed_url(state, crate::calendar::Feed::User(me)).await?,
+            calendar_url: crate::oncall::schedules::calendar::feed_url(
+                state,
+                crate::oncall::schedules::calendar::Feed::User(me),
+            )
+            .await?,
         },
     ))
 }
@@ -668,7 +673,7 @@ async fn add_method(
                 address: f.address.clone(),
                 password: f.password,
             };
-            oncall::create_contact_method_with(
+            super::api::create_contact_method_with(
                 &state,
                 Actor::User(s.user.id),
                 &s.user,
@@ -729,7 +734,7 @@ async fn test_method(
     let Some(m) = my_method(&state, &s, &id).await? else {
         return Ok(not_found_page());
     };
-    let outcome = oncall::test_contact_method_with(&state, Actor::User(s.user.id), &m).await;
+    let outcome = super::api::test_contact_method_with(&state, Actor::User(s.user.id), &m).await;
     after_profile_form(&state, &s, outcome, |_| ProfileFeedback {
         notice: Some(format!(
             "Test notification to {} queued: it goes out in a moment.",
@@ -752,7 +757,7 @@ async fn delete_method(
     let Some(m) = my_method(&state, &s, &id).await? else {
         return Ok(not_found_page());
     };
-    let outcome = oncall::delete_contact_method_with(&state, Actor::User(s.user.id), &m).await;
+    let outcome = super::api::delete_contact_method_with(&state, Actor::User(s.user.id), &m).await;
     after_profile_form(&state, &s, outcome, |()| ProfileFeedback {
         notice: Some(format!("Removed {} and its rules.", m.label)),
         ..Default::default()
@@ -789,7 +794,7 @@ async fn add_rule(
             delay_minutes,
             urgency: Some(f.urgency.parse::<Urgency>()?),
         };
-        oncall::create_rule_with(&state, Actor::User(s.user.id), s.user.id, body).await
+        super::api::create_rule_with(&state, Actor::User(s.user.id), s.user.id, body).await
     }
     .await;
     after_profile_form(&state, &s, outcome, |r| ProfileFeedback {
@@ -814,7 +819,7 @@ async fn delete_rule(
     let Ok(id) = id.parse::<NotificationRuleId>() else {
         return Ok(not_found_page());
     };
-    let outcome = oncall::delete_rule_with(&state, Actor::User(s.user.id), s.user.id, id).await;
+    let outcome = super::api::delete_rule_with(&state, Actor::User(s.user.id), s.user.id, id).await;
     after_profile_form(&state, &s, outcome, |()| ProfileFeedback {
         notice: Some("Rule removed.".into()),
         ..Default::default()

@@ -25,8 +25,8 @@ use klaxon_store::{
 };
 use serde_json::{Value, json};
 
-use crate::crypto::{random_bytes, sign_v1};
-use crate::engine::{JobContext, JobHandler, Outcome};
+use crate::shared::crypto::{random_bytes, sign_v1};
+use crate::shared::engine::{JobContext, JobHandler, Outcome};
 
 /// How long a sender holds a claimed notification. A sender that has not reported by then is
 /// presumed dead, and the notification's outcome unknown.
@@ -116,7 +116,8 @@ impl JobHandler for EscalationStepHandler {
         let mut notified = Vec::new();
         let mut unreachable = Vec::new();
         // Schedules page whoever is on call in them now; a user reached twice is paged once.
-        let reached = crate::schedules::reach(store.as_ref(), &lvl.targets, now).await?;
+        let reached =
+            crate::oncall::schedules::api::reach(store.as_ref(), &lvl.targets, now).await?;
         for &user in &reached.users {
             let key = format!("incident:{}:step:{step}", incident.id);
             let pages = pages_for(
@@ -171,7 +172,7 @@ impl JobHandler for EscalationStepHandler {
 #[allow(clippy::too_many_arguments)]
 pub async fn pages_for(
     store: &dyn Store,
-    settings: &crate::config::Settings,
+    settings: &crate::shared::config::Settings,
     incident: &Incident,
     service: Option<&Service>,
     user: klaxon_domain::ids::UserId,
@@ -209,7 +210,7 @@ pub async fn pages_for(
 fn page_payload(
     incident: &Incident,
     service: Option<&Service>,
-    settings: &crate::config::Settings,
+    settings: &crate::shared::config::Settings,
     level: Option<usize>,
 ) -> Value {
     let url = settings
@@ -261,7 +262,7 @@ pub async fn send_due(
     store: &Arc<dyn Store>,
     clock: &Arc<dyn klaxon_domain::Clock>,
     http: &reqwest::Client,
-    settings: &crate::config::Settings,
+    settings: &crate::shared::config::Settings,
 ) -> StoreResult<SendReport> {
     let mut report = SendReport::default();
     let mut ack_key = None;
@@ -283,7 +284,7 @@ pub async fn send_due(
                 .iter()
                 .any(|n| matches!(n.kind, ContactKind::Email | ContactKind::Sms))
         {
-            match store.server_key(crate::ack::ACK_KEY).await {
+            match store.server_key(crate::oncall::ack::ACK_KEY).await {
                 Ok(key) => ack_key = Some(key),
                 Err(e) => tracing::error!(error = %e, "cannot read the acknowledge-link key"),
             }
@@ -600,7 +601,7 @@ fn chat_body(kind: ContactKind, p: &Value) -> Value {
 /// What the sender needs besides the notification: the providers' settings and clients.
 pub struct Channels<'a> {
     pub http: &'a reqwest::Client,
-    pub settings: &'a crate::config::Settings,
+    pub settings: &'a crate::shared::config::Settings,
     /// How long a provider gets to answer.
     pub timeout: Duration,
     /// The key acknowledge links are signed with; `None` leaves the links out.
@@ -717,9 +718,11 @@ fn ack_link(n: &Notification, channels: &Channels<'_>, now: Timestamp) -> Option
     let public_url = channels.settings.server.public_url.as_deref()?;
     let key = channels.ack_key.as_ref()?;
     n.incident_id?;
-    let expires = now.saturating_add(crate::ack::ACK_LINK_TTL).unwrap_or(now);
-    let token = crate::ack::ack_token(key, n.id, expires);
-    Some(crate::ack::ack_url(Some(public_url), &token))
+    let expires = now
+        .saturating_add(crate::oncall::ack::ACK_LINK_TTL)
+        .unwrap_or(now);
+    let token = crate::oncall::ack::ack_token(key, n.id, expires);
+    Some(crate::oncall::ack::ack_url(Some(public_url), &token))
 }
 
 /// The plain-text body of a page e-mail.
@@ -782,7 +785,7 @@ fn email_text(n: &Notification, link: Option<&str>, now: Timestamp) -> String {
     }
     if let Some(link) = link {
         let until = now
-            .saturating_add(crate::ack::ACK_LINK_TTL)
+            .saturating_add(crate::oncall::ack::ACK_LINK_TTL)
             .unwrap_or(now)
             .strftime("%Y-%m-%d %H:%M UTC");
         t += &format!(
@@ -834,10 +837,10 @@ fn email_message(
 /// skipped when the server does not offer it), or plain; then logs in if a user is set.
 async fn smtp_connect(
     host: &str,
-    smtp: &crate::config::SmtpSettings,
+    smtp: &crate::shared::config::SmtpSettings,
     timeout: Duration,
 ) -> Result<lettre::transport::smtp::client::AsyncSmtpConnection, lettre::transport::smtp::Error> {
-    use crate::config::SmtpTls;
+    use crate::shared::config::SmtpTls;
     use lettre::transport::smtp::authentication::{Credentials, Mechanism};
     use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
     use lettre::transport::smtp::extension::ClientId;
@@ -962,7 +965,7 @@ async fn send_email(n: &Notification, channels: &Channels<'_>, now: Timestamp) -
 }
 
 /// The Twilio-style account, when `[sms]` is set up.
-fn twilio(settings: &crate::config::Settings) -> Option<(&str, &str, &str, &str)> {
+fn twilio(settings: &crate::shared::config::Settings) -> Option<(&str, &str, &str, &str)> {
     let sms = &settings.sms;
     if !sms.is_configured() {
         return None;

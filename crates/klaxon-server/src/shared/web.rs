@@ -19,11 +19,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::crypto::{random_bytes, random_token, secrets_equal, sha256};
-use crate::error::ApiError;
+use crate::shared::crypto::{random_bytes, random_token, secrets_equal, sha256};
+use crate::shared::error::ApiError;
 
 const CSS: &str = concat!(
-    include_str!("../assets/app.css"),
+    include_str!("../../assets/app.css"),
     r#"
 /* on-call: escalation policies, profile, incident actions */
 select[multiple] { min-height: 6.5rem; }
@@ -63,13 +63,13 @@ pub fn router() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/users", get(users_page).post(add_user))
         .route("/assets/app.css", get(css))
-        .merge(crate::web_services::router())
-        .merge(crate::web_incidents::router())
-        .merge(crate::web_webhooks::router())
-        .merge(crate::web_users::router())
-        .merge(crate::web_oncall::router())
-        .merge(crate::web_schedules::router())
-        .merge(crate::calendar::router())
+        .merge(crate::alerts::web::router())
+        .merge(crate::incidents::web::router())
+        .merge(crate::webhooks::web::router())
+        .merge(crate::people::web::router())
+        .merge(crate::oncall::web::router())
+        .merge(crate::oncall::schedules::web::router())
+        .merge(crate::oncall::schedules::calendar::router())
 }
 
 async fn css() -> Response {
@@ -139,13 +139,13 @@ impl Nav {
 
 /// A page's `cursor` query parameter: the hex of the id to continue after.
 pub(crate) fn page_cursor<T: std::str::FromStr>(c: Option<&str>) -> Option<T> {
-    c.and_then(crate::crypto::unhex)
+    c.and_then(crate::shared::crypto::unhex)
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.parse().ok())
 }
 
 pub(crate) fn next_cursor(id: Option<impl std::fmt::Display>) -> Option<String> {
-    id.map(|i| crate::crypto::hex(i.to_string().as_bytes()))
+    id.map(|i| crate::shared::crypto::hex(i.to_string().as_bytes()))
 }
 
 pub(crate) fn html(status: StatusCode, t: &impl Template) -> Response {
@@ -576,9 +576,9 @@ struct DashboardPage {
     database: &'static str,
     pending_jobs: u64,
     events: Vec<(String, String)>,
-    on_call: Vec<crate::web_schedules::NowRow>,
+    on_call: Vec<crate::oncall::schedules::web::NowRow>,
     /// Open incidents, worst and oldest first: (id, "#n title", severity, status, age).
-    open_incidents: Vec<crate::web_incidents::OpenRow>,
+    open_incidents: Vec<crate::incidents::web::OpenRow>,
 }
 
 async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Response, ApiError> {
@@ -590,8 +590,8 @@ async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Respo
         .await?;
     events.reverse();
     events.truncate(10);
-    let on_call = crate::web_schedules::on_call_now(&state).await?;
-    let open_incidents = crate::web_incidents::open_rows(&state).await?;
+    let on_call = crate::oncall::schedules::web::on_call_now(&state).await?;
+    let open_incidents = crate::incidents::web::open_rows(&state).await?;
     let page = DashboardPage {
         open_incidents,
         on_call,
@@ -692,13 +692,13 @@ async fn add_user(
     }
     let outcome = match f.role.parse::<Role>() {
         Ok(role) => {
-            let body = crate::api::CreateUser {
+            let body = crate::shared::api::CreateUser {
                 email: f.email,
                 name: f.name,
                 role,
                 password: f.password,
             };
-            crate::api::create_user_with(&state, Actor::User(s.user.id), &body).await
+            crate::shared::api::create_user_with(&state, Actor::User(s.user.id), &body).await
         }
         Err(e) => Err(e.into()),
     };

@@ -25,9 +25,9 @@ use klaxon_domain::schedule::Shift;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::crypto::{base64url, bytes_equal, hmac_sha256, unbase64url};
-use crate::error::ApiError;
-use crate::schedules::domain;
+use crate::oncall::schedules::api::domain;
+use crate::shared::crypto::{base64url, bytes_equal, hmac_sha256, unbase64url};
+use crate::shared::error::ApiError;
 
 /// The name of the server key feed tokens are signed with.
 pub const CALENDAR_KEY: &str = "calendar";
@@ -305,7 +305,7 @@ async fn schedule_calendar(state: &AppState, file: &str) -> Result<Option<String
         .into_iter()
         .filter(|s| overlaps(s, from, to))
         .collect();
-    let names = crate::schedules::user_names(
+    let names = crate::oncall::schedules::api::user_names(
         state.store.as_ref(),
         shifts.iter().map(|s| s.user).collect(),
     )

@@ -12,11 +12,11 @@ use klaxon_domain::ids::WebhookId;
 use klaxon_store::{Webhook, WebhookDelivery};
 use serde::Deserialize;
 
+use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::web::{Nav, WebSession, html};
-use crate::web_services::{CsrfForm, PageResult, forbidden, not_found_page};
-use crate::webhooks::{self, CreateWebhook, UpdateWebhook};
+use crate::shared::error::ApiError;
+use crate::shared::web::{Nav, WebSession, html};
+use crate::webhooks::api::{CreateWebhook, UpdateWebhook};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -108,7 +108,7 @@ async fn add_webhook(
             .collect(),
         enabled: Some(true),
     };
-    match webhooks::create_with(&state, Actor::User(s.user.id), body).await {
+    match super::api::create_with(&state, Actor::User(s.user.id), body).await {
         Ok(w) => {
             let created = Some((w.name, w.secret));
             render(
@@ -193,7 +193,7 @@ async fn set_enabled(
         enabled: Some(f.enabled == "true"),
         ..Default::default()
     };
-    match webhooks::update_with(&state, Actor::User(s.user.id), id, body).await {
+    match super::api::update_with(&state, Actor::User(s.user.id), id, body).await {
         Ok(_) => Ok(Redirect::to(&format!("/webhooks/{id}")).into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => Err(e),
@@ -212,7 +212,7 @@ async fn delete_webhook(
     let Ok(id) = raw.parse::<WebhookId>() else {
         return Ok(not_found_page());
     };
-    match webhooks::delete_with(&state, Actor::User(s.user.id), id).await {
+    match super::api::delete_with(&state, Actor::User(s.user.id), id).await {
         Ok(()) => Ok(Redirect::to("/webhooks").into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => Err(e),

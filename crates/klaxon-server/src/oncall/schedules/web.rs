@@ -1,6 +1,6 @@
 //! Web pages for on-call schedules: the list with who is on call now, a schedule's timeline of
 //! shifts, its overrides, and its calendar feed. Forms call the same functions as the REST API
-//! (`crate::schedules`), so the rules and events are the same whichever face is used.
+//! (`crate::oncall::schedules::api`), so the rules and events are the same whichever face is used.
 use std::collections::HashMap;
 
 use askama::Template;
@@ -20,12 +20,12 @@ use klaxon_domain::schedule::{Layer, RANGE_MAX, Turn, TurnUnit};
 use klaxon_store::User;
 use serde::Deserialize;
 
+use crate::alerts::web::{PageResult, forbidden, not_found_page, user_error};
 use crate::app::AppState;
-use crate::calendar::{Feed, feed_url};
-use crate::error::ApiError;
-use crate::schedules::{self, CreateOverride, CreateSchedule, ShiftOut, UpdateSchedule};
-use crate::web::{Nav, WebSession, html};
-use crate::web_services::{PageResult, forbidden, not_found_page, user_error};
+use crate::oncall::schedules::api::{CreateOverride, CreateSchedule, ShiftOut, UpdateSchedule};
+use crate::oncall::schedules::calendar::{Feed, feed_url};
+use crate::shared::error::ApiError;
+use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -112,7 +112,7 @@ pub(crate) async fn on_call_now(state: &AppState) -> Result<Vec<NowRow>, ApiErro
     let mut rows = Vec::new();
     let mut after = None;
     loop {
-        let page = schedules::on_call_with(state, now, after, Limit::MAX).await?;
+        let page = super::api::on_call_with(state, now, after, Limit::MAX).await?;
         for (r, tz) in page.items.into_iter().zip(page.time_zones) {
             let tz = zone(&tz);
             rows.push(NowRow {
@@ -265,7 +265,7 @@ async fn render_schedules(
     error: Option<String>,
     draft: ScheduleDraft,
 ) -> PageResult {
-    let users = crate::web_oncall::all_users(state).await?;
+    let users = crate::oncall::web::all_users(state).await?;
     Ok(html(
         status,
         &SchedulesPage {
@@ -309,7 +309,7 @@ async fn add_schedule(
         return Ok(forbidden("add schedules"));
     }
     let outcome = match draft.to_request() {
-        Ok(body) => schedules::create_schedule_with(&state, Actor::User(s.user.id), body).await,
+        Ok(body) => super::api::create_schedule_with(&state, Actor::User(s.user.id), body).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -523,7 +523,7 @@ async fn render_schedule(
     let Some((from, to)) = span.bounds(&tz) else {
         return Ok(not_found_page());
     };
-    let shifts = schedules::shifts_with(state, id, from, to).await?;
+    let shifts = super::api::shifts_with(state, id, from, to).await?;
     let mut colours = HashMap::new();
     let mut rows = vec![TimelineRow {
         label: "Final schedule".into(),
@@ -548,7 +548,7 @@ async fn render_schedule(
             })
         })
         .collect();
-    let current = schedules::schedule_on_call_with(state, id, now).await?;
+    let current = super::api::schedule_on_call_with(state, id, now).await?;
     let on_call = current.user_id.map(|u| {
         (
             current.user_name.unwrap_or_else(|| u.to_string()),
@@ -562,7 +562,7 @@ async fn render_schedule(
         .store
         .list_schedule_overrides(id, now, now.saturating_add(RANGE_MAX).unwrap_or(now))
         .await?;
-    let users = crate::web_oncall::all_users(state).await?;
+    let users = crate::oncall::web::all_users(state).await?;
     let mut names: HashMap<UserId, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
     let missing: Vec<UserId> = overrides
         .iter()
@@ -570,7 +570,7 @@ async fn render_schedule(
         .chain(record.layers.iter().flat_map(|l| l.users.iter().copied()))
         .filter(|u| !names.contains_key(u))
         .collect();
-    names.extend(crate::web_oncall::user_names(state, missing).await?);
+    names.extend(crate::oncall::web::user_names(state, missing).await?);
     let can_admin = s.user.role.allows(Role::Admin);
     let mut resp = html(
         fb.status.unwrap_or(StatusCode::OK),
@@ -724,7 +724,7 @@ async fn add_override(
             start: local_instant("start", &f.start, &tz)?,
             end: local_instant("end", &f.end, &tz)?,
         };
-        schedules::add_override_with(&state, Actor::User(s.user.id), id, body).await
+        super::api::add_override_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
     let fb = Feedback {
@@ -751,7 +751,7 @@ async fn remove_override(
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("change who is on call"));
     }
-    match schedules::remove_override_with(&state, Actor::User(s.user.id), id, oid).await {
+    match super::api::remove_override_with(&state, Actor::User(s.user.id), id, oid).await {
         Ok(()) => Ok(Redirect::to(&format!("/schedules/{id}")).into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => Err(e),
@@ -788,7 +788,7 @@ async fn edit_schedule(
         time_zone: Some(f.time_zone.trim().to_owned()),
         layers: None,
     };
-    let outcome = schedules::update_schedule_with(&state, Actor::User(s.user.id), id, body).await;
+    let outcome = super::api::update_schedule_with(&state, Actor::User(s.user.id), id, body).await;
     after_form(&state, &s, id, outcome, Feedback::default()).await
 }
 
@@ -807,7 +807,7 @@ async fn delete_schedule(
     if !s.user.role.allows(Role::Admin) {
         return Ok(forbidden("delete schedules"));
     }
-    match schedules::delete_schedule_with(&state, Actor::User(s.user.id), id).await {
+    match super::api::delete_schedule_with(&state, Actor::User(s.user.id), id).await {
         Ok(()) => Ok(Redirect::to("/schedules").into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => after_form::<()>(&state, &s, id, Err(e), Feedback::default()).await,

@@ -14,12 +14,12 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{ApiToken, User};
 use serde::Deserialize;
 
-use crate::api::{issue_token, revoke_token_with};
+use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::users::{ChangePassword, UpdateUser, change_own_password_with, update_user_with};
-use crate::web::{Nav, WebSession, html};
-use crate::web_services::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
+use crate::people::api::{ChangePassword, UpdateUser, change_own_password_with, update_user_with};
+use crate::shared::api::{issue_token, revoke_token_with};
+use crate::shared::error::ApiError;
+use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -205,7 +205,7 @@ async fn reset_password(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let outcome = crate::users::reset_password_with(&state, id, &f.password, actor(&s)).await;
+    let outcome = crate::people::api::reset_password_with(&state, id, &f.password, actor(&s)).await;
     after_user_form(
         &state,
         &s,

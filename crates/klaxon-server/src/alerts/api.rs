@@ -5,20 +5,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use jiff::Timestamp;
-use klaxon_domain::alert::{
-    AlertContent, AlertStatus, Grouping, IntegrationKind, Urgency, UrgencyRule,
-};
+use klaxon_domain::alert::{AlertContent, AlertStatus, Grouping, IntegrationKind, UrgencyRule};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
     AlertId, EscalationPolicyId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId,
 };
-use klaxon_domain::incident::{Impact, IncidentStatus, Milestones, Priority, Severity};
 use klaxon_domain::page::Limit;
 use klaxon_domain::service as rules;
 use klaxon_store::{
-    Alert, AlertFilter, Incident, IncidentFilter, Integration, MaintenanceWindow, NewIntegration,
-    Service, StoreError,
+    Alert, AlertFilter, Integration, MaintenanceWindow, NewIntegration, Service, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,13 +22,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{
-    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
-    events_page, page_in_memory, page_of, parse_id,
-};
 use crate::app::AppState;
-use crate::crypto::{self, hex, random_bytes};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
+    events_page, filter_id, page_in_memory, parse_id,
+};
+use crate::shared::crypto::{self, hex, random_bytes};
+use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,9 +45,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_maintenance))
         .routes(routes!(list_alerts))
         .routes(routes!(get_alert))
-        .routes(routes!(list_incidents))
-        .routes(routes!(get_incident))
-        .routes(routes!(incident_timeline))
         .routes(routes!(service_timeline))
 }
 
@@ -936,14 +929,6 @@ pub struct AlertParams {
     pub cursor: Option<String>,
 }
 
-fn filter_id<T: std::str::FromStr>(raw: Option<&str>, field: &str) -> ApiResult<Option<T>> {
-    raw.map(|s| {
-        s.parse()
-            .map_err(|_| ApiError::invalid(field, "is not an id"))
-    })
-    .transpose()
-}
-
 /// Alerts, newest first.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertParams),
     responses((status = 200, body = ListOf<AlertOut>), (status = 400, body = ErrorBody)))]
@@ -986,242 +971,11 @@ async fn get_alert(
     Ok(Json(a.into()))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IncidentOut {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: IncidentId,
-    pub number: i64,
-    pub title: String,
-    pub description: String,
-    #[schema(value_type = String, example = "triggered")]
-    pub status: IncidentStatus,
-    /// `high`, `medium` or `low`: how soon people are paged (medium pages as high).
-    #[schema(value_type = String, example = "high")]
-    pub urgency: Urgency,
-    /// `SEV1` .. `SEV4`; null on an incident an alert opened until someone sets it.
-    #[schema(value_type = Option<String>, example = "SEV2")]
-    pub severity: Option<Severity>,
-    #[schema(value_type = Option<String>, example = "high")]
-    pub impact: Option<Impact>,
-    /// `P1` .. `P5`, from impact × urgency through the priority matrix.
-    #[schema(value_type = Option<String>, example = "P2")]
-    pub priority: Option<Priority>,
-    pub category: Option<String>,
-    pub subcategory: Option<String>,
-    #[schema(value_type = Option<String>, format = Uuid)]
-    pub reporter_id: Option<klaxon_domain::ids::UserId>,
-    #[schema(value_type = Option<String>, format = Uuid)]
-    pub service_id: Option<ServiceId>,
-    pub alert_count: u32,
-    pub opened_by_alert: bool,
-    /// The `declared_at` milestone.
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    /// Every milestone, `declared_at` included, in their order.
-    #[schema(value_type = Object)]
-    pub milestones: Milestones,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub acknowledged_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub resolved_at: Option<Timestamp>,
-    /// The conference bridge responders join.
-    pub conference_url: Option<String>,
-    /// The chat channel where the incident is worked.
-    pub chat_url: Option<String>,
-    /// Set on a duplicate: the incident it was merged into.
-    #[schema(value_type = Option<String>, format = Uuid)]
-    pub merged_into: Option<IncidentId>,
-}
-
-impl From<Incident> for IncidentOut {
-    fn from(i: Incident) -> Self {
-        Self {
-            milestones: i.milestones(),
-            id: i.id,
-            number: i.number,
-            title: i.title,
-            description: i.description,
-            status: i.status,
-            urgency: i.urgency,
-            severity: i.severity,
-            impact: i.impact,
-            priority: i.priority,
-            category: i.category,
-            subcategory: i.subcategory,
-            reporter_id: i.reporter_id,
-            service_id: i.service_id,
-            alert_count: i.alert_count,
-            opened_by_alert: i.opened_by_alert,
-            created_at: i.created_at,
-            acknowledged_at: i.acknowledged_at,
-            resolved_at: i.resolved_at,
-            conference_url: i.conference_url,
-            chat_url: i.chat_url,
-            merged_into: i.merged_into,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct IncidentParams {
-    pub service_id: Option<String>,
-    /// `triggered`, `acknowledged`, `mitigated`, `resolved` or `closed`.
-    pub status: Option<String>,
-    /// Only incidents not yet resolved or closed.
-    pub open: Option<bool>,
-    /// Severities, comma-separated: `SEV1,SEV2`.
-    pub severity: Option<String>,
-    /// Declared at or after this time (RFC 3339).
-    pub from: Option<String>,
-    /// Declared before this time (RFC 3339).
-    pub to: Option<String>,
-    /// Text in the title or description, ignoring case.
-    pub q: Option<String>,
-    /// Only incidents the caller reported, holds a role in, or was paged for.
-    pub mine: Option<bool>,
-    /// A team's incidents: those of the services this escalation policy pages for.
-    pub team: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
-impl IncidentParams {
-    /// The store's filter, for `caller` (for `mine`).
-    pub fn filter(&self, caller: klaxon_domain::ids::UserId) -> ApiResult<IncidentFilter> {
-        let time = |v: &Option<String>, field: &str| -> ApiResult<Option<Timestamp>> {
-            v.as_deref()
-                .filter(|v| !v.is_empty())
-                .map(|v| {
-                    v.parse::<Timestamp>()
-                        .map_err(|_| ApiError::invalid(field, "is not an RFC 3339 time"))
-                })
-                .transpose()
-        };
-        let severities = self
-            .severity
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Severity::parse_loose)
-            .collect::<Result<Vec<_>, _>>()?;
-        let text = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-        if text.is_some_and(|q| q.chars().count() > 200) {
-            return Err(ApiError::invalid("q", "at most 200 characters"));
-        }
-        Ok(IncidentFilter {
-            service_id: filter_id(self.service_id.as_deref(), "service_id")?,
-            status: self.status.as_deref().map(str::parse).transpose()?,
-            open: self.open.unwrap_or(false),
-            severities,
-            from: time(&self.from, "from")?,
-            to: time(&self.to, "to")?,
-            text: text.map(str::to_owned),
-            involving: self.mine.unwrap_or(false).then_some(caller),
-            escalation_policy: filter_id(self.team.as_deref(), "team")?,
-        })
-    }
-}
-
-/// Incidents, newest first (a stable order: pages never repeat or skip one), filtered.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentParams),
-    responses((status = 200, body = ListOf<IncidentOut>), (status = 400, body = ErrorBody)))]
-async fn list_incidents(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(p): ApiQuery<IncidentParams>,
-) -> ApiResult<Json<ListOf<IncidentOut>>> {
-    caller.require(Role::Viewer)?;
-    let filter = p.filter(caller.user.id)?;
-    let limit = Limit::parse(p.limit)?;
-    let after = decode_cursor::<i64>("incidents", p.cursor.as_deref())?;
-    let page = state
-        .store
-        .list_incidents(&filter, after, limit.get())
-        .await?;
-    Ok(Json(ListOf {
-        items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next.map(|id| encode_cursor("incidents", id)),
-    }))
-}
-
-/// One incident.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
-    responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody)))]
-async fn get_incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<IncidentOut>> {
-    caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
-    let i = state
-        .store
-        .incident(id)
-        .await
-        .map_err(ApiError::or_not_found("incident"))?;
-    Ok(Json(i.into()))
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct IncidentTimelineParams {
-    /// Event kinds or prefixes, comma-separated: `incident.note_added,notification.`.
-    pub kind: Option<String>,
-    /// Only pinned entries.
-    pub pinned: Option<bool>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
-/// The incident's timeline, oldest first: every change, note, alert and page, filtered by kind
-/// and pin when asked.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), IncidentTimelineParams),
-    responses((status = 200, body = ListOf<EventOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn incident_timeline(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    ApiQuery(p): ApiQuery<IncidentTimelineParams>,
-) -> ApiResult<Json<ListOf<EventOut>>> {
-    caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
-    let filter =
-        crate::incidents::TimelineFilter::parse(p.kind.as_deref(), p.pinned.unwrap_or(false))?;
-    let limit = Limit::parse(p.limit)?.get() as usize;
-    let mut after = decode_cursor::<i64>("events", p.cursor.as_deref())?;
-    state
-        .store
-        .incident(id)
-        .await
-        .map_err(ApiError::or_not_found("incident"))?;
-    let subject = id.to_string();
-    // Pages of the store, kept entries collected until one more than a page is found.
-    let mut items = Vec::new();
-    loop {
-        let batch = state
-            .store
-            .events(SubjectType::Incident, &subject, after, 500)
-            .await?;
-        let done = batch.len() < 500;
-        after = batch.last().map(|e| e.seq).or(after);
-        items.extend(batch.into_iter().filter(|e| filter.keeps(e)));
-        if done || items.len() > limit {
-            break;
-        }
-    }
-    Ok(Json(page_of("events", items, limit, |e| e.seq, Into::into)))
 }
 
 /// The service's timeline, oldest first: settings changes, maintenance, and change events

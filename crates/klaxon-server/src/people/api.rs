@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use crate::api::{ApiJson, Caller, UserOut, parse_id};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::timeline::set_noting;
+use crate::incidents::describe::set_noting;
+use crate::shared::api::{ApiJson, Caller, UserOut, parse_id};
+use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 
 /// A user named in input (a schedule layer, an escalation target, a person paged in) must
 /// exist and be active: a 400 naming `field` otherwise.
@@ -59,7 +59,7 @@ pub(crate) async fn duties(state: &AppState, user: UserId) -> ApiResult<Vec<Stri
             None => break,
         }
     }
-    for p in crate::web_oncall::all_policies(state).await? {
+    for p in crate::oncall::web::all_policies(state).await? {
         let targets = p.plan.levels.iter().flat_map(|l| l.targets.iter());
         if targets.into_iter().any(|t| *t == Target::User(user)) {
             out.push(format!("escalation policy {}", p.name));
@@ -258,7 +258,7 @@ pub async fn change_own_password_with(
 ) -> ApiResult<()> {
     let new = NewPassword::parse(&body.new_password)
         .map_err(|e| ApiError::invalid("new_password", e.reason))?;
-    if !crate::oncall::is_own_password(state, who, &body.current_password).await? {
+    if !crate::oncall::api::is_own_password(state, who, &body.current_password).await? {
         tracing::warn!(user = %who.id, "password change with a wrong current password");
         return Err(ApiError::invalid(
             "current_password",

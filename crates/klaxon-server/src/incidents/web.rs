@@ -24,14 +24,15 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{Alert, AlertFilter, Event, Incident, IncidentFilter, Service};
 use serde::Deserialize;
 
+use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::incidents::{self, Declare, TimelineFilter, Update, Who};
-use crate::timeline::{actor_name, describe, milestone_label};
-use crate::web::{Nav, WebSession, html, next_cursor, page_cursor};
-use crate::web_services::{CsrfForm, PageResult, forbidden, not_found_page};
+use crate::incidents::api::{Declare, Update, Who};
+use crate::incidents::describe::{actor_name, describe, milestone_label};
+use crate::incidents::timeline::TimelineFilter;
+use crate::shared::error::ApiError;
+use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
 
-const LIVE_JS: &str = include_str!("../assets/live.js");
+const LIVE_JS: &str = include_str!("../../assets/live.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -165,7 +166,7 @@ async fn incidents_page(
     let q: ListQuery = match serde_urlencoded_list(&raw) {
         Ok(q) => q,
         Err(e) => {
-            return Ok(crate::web::message(
+            return Ok(crate::shared::web::message(
                 StatusCode::BAD_REQUEST,
                 "Bad filter",
                 &e,
@@ -177,7 +178,7 @@ async fn incidents_page(
         "all" => (None, false),
         other => (Some(other.to_owned()), false),
     };
-    let params = crate::services::IncidentParams {
+    let params = crate::incidents::list::IncidentParams {
         service_id: blank(&q.service_id),
         status,
         open: Some(open),
@@ -230,7 +231,7 @@ async fn incidents_page(
         .filter(|kv| !kv.starts_with("cursor=") && !kv.is_empty())
         .collect::<Vec<_>>()
         .join("&");
-    let services = crate::web_services::all_services(&state)
+    let services = crate::alerts::web::all_services(&state)
         .await?
         .into_iter()
         .map(|s| (s.id.to_string(), s.name))
@@ -363,8 +364,8 @@ async fn render_declare(
     status: StatusCode,
     error: Option<String>,
 ) -> PageResult {
-    let services = crate::web_services::all_services(state).await?;
-    let users = crate::web_oncall::all_users(state).await?;
+    let services = crate::alerts::web::all_services(state).await?;
+    let users = crate::oncall::web::all_users(state).await?;
     let current = Severity::parse_loose(&form.severity).ok();
     Ok(html(
         status,
@@ -422,7 +423,7 @@ async fn declare(
         chat_url: blank(&f.chat_url),
         ..Default::default()
     };
-    match incidents::declare_with(&state, Who::user(&s.user), d).await {
+    match super::api::declare_with(&state, Who::user(&s.user), d).await {
         Ok(i) => Ok(Redirect::to(&format!("/incidents/{}", i.id)).into_response()),
         Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => {
             render_declare(&state, &s, f, StatusCode::BAD_REQUEST, Some(e.to_string())).await
@@ -519,7 +520,7 @@ struct IncidentPage {
     incident_id: String,
     service: Option<Service>,
     alerts: Vec<Alert>,
-    notifications: Vec<crate::web_oncall::NotificationRow>,
+    notifications: Vec<crate::oncall::web::NotificationRow>,
     timeline: Vec<Entry>,
     pinned: Vec<Entry>,
     last_seq: i64,
@@ -584,7 +585,7 @@ async fn incident_page(
         return Ok(not_found_page());
     };
     let update_text = match (q.template.as_deref(), state.store.incident(id).await) {
-        (Some(t), Ok(i)) => incidents::template_text(&state, t, &i).unwrap_or_default(),
+        (Some(t), Ok(i)) => super::updates::template_text(&state, t, &i).unwrap_or_default(),
         _ => String::new(),
     };
     render_with(
@@ -650,8 +651,8 @@ async fn render_with(
         .store
         .list_notifications(Some(id), None, None, Limit::MAX)
         .await?;
-    let notifications = crate::web_oncall::notification_rows(state, notifications).await?;
-    let events = incidents::all_events(state, id).await?;
+    let notifications = crate::oncall::web::notification_rows(state, notifications).await?;
+    let events = super::timeline::all_events(state, id).await?;
     let roles = state.store.incident_roles(id, false).await?;
     let tasks = state.store.incident_tasks(id).await?;
     let related = state.store.related_incidents(id).await?;
@@ -685,7 +686,7 @@ async fn render_with(
     people.extend(incident.reporter_id);
     people.extend(tasks.iter().filter_map(|t| t.assignee_id));
     people.extend(follower_ids.iter().copied());
-    let names = incidents::names(state, &events, &people).await;
+    let names = super::timeline::names(state, &events, &people).await;
     let now = state.clock.now();
     let filter = FILTERS
         .iter()
@@ -707,7 +708,7 @@ async fn render_with(
     let can_respond = s.user.role.allows(Role::Responder);
     let st = incident.status;
     let users: Vec<(String, String)> = if can_respond {
-        crate::web_oncall::all_users(state)
+        crate::oncall::web::all_users(state)
             .await?
             .into_iter()
             .map(|u| (u.id.to_string(), u.name))
@@ -904,7 +905,7 @@ async fn acknowledge_incident(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::move_with(
+    let r = super::api::move_with(
         &state,
         Who::user(&s.user),
         id,
@@ -925,7 +926,7 @@ async fn resolve_incident(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::move_with(
+    let r = super::api::move_with(
         &state,
         Who::user(&s.user),
         id,
@@ -967,7 +968,7 @@ async fn change_status(
         }
     };
     let r = match f.status.parse::<IncidentStatus>() {
-        Ok(to) => incidents::move_with(&state, Who::user(&s.user), id, to, blank(&f.reason)).await,
+        Ok(to) => super::api::move_with(&state, Who::user(&s.user), id, to, blank(&f.reason)).await,
         Err(e) => Err(e.into()),
     };
     after(&state, &s, id, r).await
@@ -990,8 +991,13 @@ async fn reassign_incident(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r =
-        crate::oncall::reassign_incident_with(&state, Actor::User(s.user.id), id, &f.user_id).await;
+    let r = crate::incidents::paging::reassign_incident_with(
+        &state,
+        Actor::User(s.user.id),
+        id,
+        &f.user_id,
+    )
+    .await;
     after(&state, &s, id, r).await
 }
 
@@ -1005,7 +1011,8 @@ async fn escalate_incident(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = crate::oncall::escalate_incident_with(&state, Actor::User(s.user.id), id).await;
+    let r =
+        crate::incidents::paging::escalate_incident_with(&state, Actor::User(s.user.id), id).await;
     after(&state, &s, id, r).await
 }
 
@@ -1057,7 +1064,7 @@ async fn edit_incident(
         conference_url: Some(blank(&f.conference_url)),
         chat_url: Some(blank(&f.chat_url)),
     };
-    let r = incidents::update_with(&state, Who::user(&s.user), id, u).await;
+    let r = super::api::update_with(&state, Who::user(&s.user), id, u).await;
     after(&state, &s, id, r).await
 }
 
@@ -1094,7 +1101,7 @@ async fn edit_milestones(
     };
     let trunc = |t: Option<Timestamp>| t.map(|t| t.as_second());
     edits.retain(|(n, v)| trunc(current.get(n)) != trunc(*v));
-    let r = incidents::milestones_with(&state, Who::user(&s.user), id, edits).await;
+    let r = super::api::milestones_with(&state, Who::user(&s.user), id, edits).await;
     after(&state, &s, id, r).await
 }
 
@@ -1138,9 +1145,9 @@ async fn role_form(
     };
     let who = Who::user(&s.user);
     let r = if assign {
-        incidents::assign_role_with(state, who, id, &f.role, &f.user_id).await
+        super::responders::assign_role_with(state, who, id, &f.role, &f.user_id).await
     } else {
-        incidents::unassign_role_with(state, who, id, &f.role, &f.user_id).await
+        super::responders::unassign_role_with(state, who, id, &f.role, &f.user_id).await
     };
     after(state, s, id, r).await
 }
@@ -1164,7 +1171,8 @@ async fn add_note(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some()).await;
+    let r = super::timeline::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some())
+        .await;
     after(&state, &s, id, r).await
 }
 
@@ -1188,7 +1196,7 @@ async fn page_someone(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let mut p = incidents::PageInto {
+    let mut p = super::responders::PageInto {
         message: f.message,
         ..Default::default()
     };
@@ -1198,7 +1206,7 @@ async fn page_someone(
         Some(("team", t)) => p.escalation_policy_id = Some(t.to_owned()),
         _ => {}
     }
-    let r = incidents::page_with(&state, Who::user(&s.user), id, p).await;
+    let r = super::responders::page_with(&state, Who::user(&s.user), id, p).await;
     after(&state, &s, id, r).await
 }
 
@@ -1234,7 +1242,8 @@ async fn follow(
         return Ok(forbidden("change who follows incidents"));
     }
     let r =
-        incidents::subscribe_with(&state, Who::user(&s.user), id, &user, f.follow != "false").await;
+        super::updates::subscribe_with(&state, Who::user(&s.user), id, &user, f.follow != "false")
+            .await;
     after(&state, &s, id, r).await
 }
 
@@ -1255,11 +1264,11 @@ async fn post_update(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let u = incidents::PostUpdate {
+    let u = super::updates::PostUpdate {
         message: Some(f.message),
         template: None,
     };
-    let r = incidents::post_update_with(&state, Who::user(&s.user), id, u).await;
+    let r = super::updates::post_update_with(&state, Who::user(&s.user), id, u).await;
     after(&state, &s, id, r).await
 }
 
@@ -1282,7 +1291,8 @@ async fn relate(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::relate_with(&state, Who::user(&s.user), id, &f.incident_id, true).await;
+    let r =
+        super::relations::relate_with(&state, Who::user(&s.user), id, &f.incident_id, true).await;
     after(&state, &s, id, r).await
 }
 
@@ -1296,7 +1306,7 @@ async fn unrelate(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::relate_with(&state, Who::user(&s.user), id, &other, false).await;
+    let r = super::relations::relate_with(&state, Who::user(&s.user), id, &other, false).await;
     after(&state, &s, id, r).await
 }
 
@@ -1311,7 +1321,7 @@ async fn merge(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    match incidents::merge_with(&state, Who::user(&s.user), id, &f.into).await {
+    match super::relations::merge_with(&state, Who::user(&s.user), id, &f.into).await {
         Ok(target) => Ok(Redirect::to(&format!("/incidents/{}", target.id)).into_response()),
         Err(e) => after(&state, &s, id, Err::<(), _>(e)).await,
     }
@@ -1356,12 +1366,12 @@ async fn add_task(
     };
     let r = match utc_input("due_at", &f.due_at) {
         Ok(due_at) => {
-            let t = incidents::NewTask {
+            let t = super::tasks::NewTask {
                 title: f.title,
                 assignee_id: blank(&f.assignee_id),
                 due_at,
             };
-            incidents::add_task_with(&state, Who::user(&s.user), id, t).await
+            super::tasks::add_task_with(&state, Who::user(&s.user), id, t).await
         }
         Err(e) => Err(e),
     };
@@ -1378,11 +1388,11 @@ async fn task_done(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let u = incidents::TaskUpdate {
+    let u = super::tasks::TaskUpdate {
         done: Some(f.done == "true"),
         ..Default::default()
     };
-    let r = incidents::update_task_with(&state, Who::user(&s.user), id, &task, u).await;
+    let r = super::tasks::update_task_with(&state, Who::user(&s.user), id, &task, u).await;
     after(&state, &s, id, r).await
 }
 
@@ -1396,7 +1406,7 @@ async fn remove_task(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::remove_task_with(&state, Who::user(&s.user), id, &task).await;
+    let r = super::tasks::remove_task_with(&state, Who::user(&s.user), id, &task).await;
     after(&state, &s, id, r).await
 }
 
@@ -1417,7 +1427,8 @@ async fn pin(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = incidents::pin_with(&state, Who::user(&s.user), id, seq, f.pinned == "true").await;
+    let r =
+        super::timeline::pin_with(&state, Who::user(&s.user), id, seq, f.pinned == "true").await;
     after(&state, &s, id, r).await
 }
 
@@ -1440,7 +1451,7 @@ async fn export(
         .find(|(k, _, _)| Some(*k) == q.filter.as_deref())
         .map_or("", |f| f.2);
     let filter = TimelineFilter::parse(Some(kinds), false)?;
-    match incidents::markdown(&state, id, &filter).await {
+    match super::timeline::markdown(&state, id, &filter).await {
         Ok(md) => Ok((
             [
                 (
@@ -1564,7 +1575,7 @@ fn live_stream(
                         continue;
                     }
                     after = events.last().map_or(after, |e| e.seq);
-                    let names = incidents::names(&state, &events, &[]).await;
+                    let names = super::timeline::names(&state, &events, &[]).await;
                     // Popped from the back: push newest first.
                     for e in events.iter().rev() {
                         let en = entry(e, &names, &state);
@@ -1591,7 +1602,7 @@ fn live_stream(
 
 /// Escalation policies (a team is paged, and its incidents found, through one): (id, name).
 async fn escalation_policies(state: &AppState) -> Result<Vec<(String, String)>, ApiError> {
-    Ok(crate::web_oncall::all_policies(state)
+    Ok(crate::oncall::web::all_policies(state)
         .await?
         .into_iter()
         .map(|p| (p.id.to_string(), p.name))

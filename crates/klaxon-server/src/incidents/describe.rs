@@ -5,7 +5,7 @@ use klaxon_domain::event::{Actor, EventKind};
 use klaxon_store::Event;
 use serde_json::{Map, Value, json};
 
-use crate::config::IncidentRules;
+use crate::shared::config::IncidentRules;
 
 /// Sets `slot` to `new` when one is given, recording `{"from", "to"}` under `field` in
 /// `changes` when the value really changes: the body of an `*.updated` event.

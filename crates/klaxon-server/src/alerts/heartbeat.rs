@@ -11,10 +11,10 @@ use klaxon_domain::ids::{AlertId, IncidentId, IntegrationId, JobId};
 use klaxon_store::{HeartbeatWrite, Integration, Job, NewJob, SignalWrite, Write};
 use serde_json::json;
 
+use crate::alerts::ingest::Refusal;
 use crate::app::AppState;
-use crate::crypto::random_bytes;
-use crate::engine::{JobContext, JobHandler, Outcome};
-use crate::ingest::Refusal;
+use crate::shared::crypto::random_bytes;
+use crate::shared::engine::{JobContext, JobHandler, Outcome};
 
 pub const CHECK_JOB: &str = "heartbeat.check";
 /// The dedup key of a monitor's alert: one open alert per monitor.

@@ -17,7 +17,7 @@ use klaxon_store::{Enqueued, Job, NewJob, Store, StoreResult};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::crypto::{hex, random_bytes};
+use crate::shared::crypto::{hex, random_bytes};
 
 /// Runs one kind of job.
 #[async_trait]
@@ -40,7 +40,7 @@ pub enum Outcome {
 pub struct JobContext {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub settings: Arc<crate::config::Settings>,
+    pub settings: Arc<crate::shared::config::Settings>,
     /// For notification providers. No redirects: a page goes where it was configured to.
     pub http: reqwest::Client,
 }
@@ -51,8 +51,8 @@ pub struct TickReport {
     pub completed: Vec<String>,
     pub retried: Vec<String>,
     pub dead: Vec<String>,
-    pub notifications: crate::paging::SendReport,
-    pub webhooks: crate::webhooks::WebhookReport,
+    pub notifications: crate::oncall::paging::SendReport,
+    pub webhooks: crate::webhooks::api::WebhookReport,
 }
 
 impl TickReport {
@@ -82,7 +82,7 @@ impl Engine {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        settings: Arc<crate::config::Settings>,
+        settings: Arc<crate::shared::config::Settings>,
     ) -> Self {
         let batch = settings.engine.batch;
         let mut engine = Self {
@@ -105,12 +105,12 @@ impl Engine {
         };
         engine.register(PRUNE_JOB, Arc::new(Prune));
         engine.register(
-            crate::heartbeat::CHECK_JOB,
-            Arc::new(crate::heartbeat::Check),
+            crate::alerts::heartbeat::CHECK_JOB,
+            Arc::new(crate::alerts::heartbeat::Check),
         );
         engine.register(
             klaxon_domain::escalation::STEP_JOB,
-            Arc::new(crate::paging::EscalationStepHandler),
+            Arc::new(crate::oncall::paging::EscalationStepHandler),
         );
         engine
     }
@@ -134,8 +134,8 @@ impl Engine {
 
     /// Outgoing webhooks: fan new incident events out and send what is due. Runs in a loop of
     /// its own in production, so a slow receiver never holds a page back.
-    pub async fn tick_webhooks(&self) -> StoreResult<crate::webhooks::WebhookReport> {
-        crate::webhooks::run(
+    pub async fn tick_webhooks(&self) -> StoreResult<crate::webhooks::api::WebhookReport> {
+        crate::webhooks::api::run(
             self.ctx.store.as_ref(),
             &self.ctx.settings,
             &self.ctx.http,
@@ -229,8 +229,8 @@ impl Engine {
         Ok(())
     }
 
-    async fn send_due(&self) -> StoreResult<crate::paging::SendReport> {
-        crate::paging::send_due(
+    async fn send_due(&self) -> StoreResult<crate::oncall::paging::SendReport> {
+        crate::oncall::paging::send_due(
             &self.ctx.store,
             &self.ctx.clock,
             &self.ctx.http,

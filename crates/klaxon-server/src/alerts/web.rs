@@ -15,12 +15,12 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{Alert, AlertFilter, Event, Integration, MaintenanceWindow, Service};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::services::{
-    self, CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut, UpdateService,
+use crate::alerts::api::{
+    CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut, UpdateService,
 };
-use crate::web::{Nav, WebSession, html, message, next_cursor, page_cursor};
+use crate::app::AppState;
+use crate::shared::error::ApiError;
+use crate::shared::web::{Nav, WebSession, html, message, next_cursor, page_cursor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -163,7 +163,7 @@ async fn render_services(
         .store
         .list_services(page_cursor(cursor), Limit::DEFAULT.get())
         .await?;
-    let policies = crate::web_oncall::all_policies(state).await?;
+    let policies = crate::oncall::web::all_policies(state).await?;
     let policy_name = |id: Option<EscalationPolicyId>| {
         let id = id?;
         let name = policies
@@ -251,7 +251,7 @@ async fn add_service(
         })
     })();
     let outcome = match parsed {
-        Ok(body) => services::create_service_with(&state, Actor::User(s.user.id), body).await,
+        Ok(body) => super::api::create_service_with(&state, Actor::User(s.user.id), body).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -350,7 +350,7 @@ async fn render_service(
         .collect();
     changes.reverse();
     changes.truncate(20);
-    let policies = crate::web_oncall::all_policies(state).await?;
+    let policies = crate::oncall::web::all_policies(state).await?;
     let policy = service.escalation_policy_id.map(|id| {
         let name = policies
             .iter()
@@ -452,7 +452,7 @@ async fn add_integration(
             rate_limit_per_minute: None,
             heartbeat_interval_secs: interval,
         };
-        services::create_integration_with(&state, Actor::User(s.user.id), id, body).await
+        super::api::create_integration_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
     after_form(&state, &s, id, outcome, |out| Feedback {
@@ -494,7 +494,7 @@ async fn rotate_key(
     let Some(i) = integration_of(&state, &id).await? else {
         return Ok(not_found_page());
     };
-    let outcome = services::rotate_key_with(&state, Actor::User(s.user.id), i.id).await;
+    let outcome = super::api::rotate_key_with(&state, Actor::User(s.user.id), i.id).await;
     after_form(&state, &s, i.service_id, outcome, |out| Feedback {
         notice: Some(format!(
             "New key for {}: the old one no longer works.",
@@ -521,7 +521,7 @@ async fn delete_integration(
     let Some(i) = integration_of(&state, &id).await? else {
         return Ok(not_found_page());
     };
-    let outcome = services::delete_integration_with(&state, Actor::User(s.user.id), i.id).await;
+    let outcome = super::api::delete_integration_with(&state, Actor::User(s.user.id), i.id).await;
     after_form(&state, &s, i.service_id, outcome, |gone| Feedback {
         notice: Some(format!("Deleted {}.", gone.name)),
         ..Default::default()
@@ -566,7 +566,7 @@ async fn start_maintenance(
             ends_at: now + SignedDuration::from_mins(minutes),
             description: f.description.clone(),
         };
-        services::create_maintenance_with(&state, Actor::User(s.user.id), id, body).await
+        super::api::create_maintenance_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
     after_form(&state, &s, id, outcome, |w| Feedback {
@@ -594,7 +594,8 @@ async fn end_maintenance(
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("end maintenance"));
     }
-    let outcome = services::delete_maintenance_with(&state, Actor::User(s.user.id), id, wid).await;
+    let outcome =
+        super::api::delete_maintenance_with(&state, Actor::User(s.user.id), id, wid).await;
     after_form(&state, &s, id, outcome, |()| Feedback {
         notice: Some("Maintenance ended.".into()),
         ..Default::default()
@@ -617,7 +618,7 @@ async fn delete_service(
     if !s.user.role.allows(Role::Admin) {
         return Ok(forbidden("delete services"));
     }
-    match services::delete_service_with(&state, Actor::User(s.user.id), id).await {
+    match super::api::delete_service_with(&state, Actor::User(s.user.id), id).await {
         Ok(()) => Ok(Redirect::to("/services").into_response()),
         Err(e) => {
             let fb = Feedback {
@@ -661,7 +662,7 @@ async fn set_policy(
         escalation_policy_id: Some(policy),
         ..Default::default()
     };
-    let outcome = services::update_service_with(&state, Actor::User(s.user.id), id, body).await;
+    let outcome = super::api::update_service_with(&state, Actor::User(s.user.id), id, body).await;
     after_form(&state, &s, id, outcome, |x| Feedback {
         notice: Some(if x.escalation_policy_id.is_some() {
             "Escalation policy changed.".into()

@@ -25,12 +25,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{
+use crate::app::AppState;
+use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of, parse_id,
 };
-use crate::app::AppState;
-use crate::crypto::{random_bytes, random_token, sign_v1};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::crypto::{random_bytes, random_token, sign_v1};
+use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 
 /// Events fanned out per webhook per round, and deliveries sent per round.
 const FAN_OUT_BATCH: u32 = 5_000;
@@ -50,7 +50,7 @@ pub struct WebhookReport {
 
 /// The body a receiver gets for an event.
 pub fn payload(
-    settings: &crate::config::Settings,
+    settings: &crate::shared::config::Settings,
     e: &Event,
     incident: Option<&Incident>,
 ) -> Value {
@@ -78,7 +78,7 @@ pub fn payload(
 /// Fans new events out and sends what is due: one round.
 pub async fn run(
     store: &dyn Store,
-    settings: &crate::config::Settings,
+    settings: &crate::shared::config::Settings,
     http: &reqwest::Client,
     clock: &dyn klaxon_domain::Clock,
 ) -> StoreResult<WebhookReport> {

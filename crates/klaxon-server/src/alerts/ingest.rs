@@ -25,8 +25,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
-use crate::crypto::{self, hex, random_bytes};
-use crate::error::ApiError;
+use crate::shared::crypto::{self, hex, random_bytes};
+use crate::shared::error::ApiError;
 
 /// PagerDuty's cap on one event, which Alertmanager also respects.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -985,7 +985,7 @@ async fn generic(State(state): State<AppState>, Path(key): Path<String>, req: Re
 async fn heartbeat(State(state): State<AppState>, Path(key): Path<String>) -> Response {
     let result = async {
         let integration = integration_for(&state, &key, IntegrationKind::Heartbeat).await?;
-        crate::heartbeat::ping(&state, &integration).await
+        crate::alerts::heartbeat::ping(&state, &integration).await
     }
     .await;
     match result {

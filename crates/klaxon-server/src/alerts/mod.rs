@@ -1,0 +1,4 @@
+pub mod api;
+pub mod heartbeat;
+pub mod ingest;
+pub mod web;

@@ -1,0 +1,5 @@
+pub mod ack;
+pub mod api;
+pub mod paging;
+pub mod schedules;
+pub mod web;
