@@ -31,23 +31,7 @@ use crate::shared::config::Settings;
 use crate::shared::crypto::{self, Passwords, random_bytes};
 use crate::shared::engine::Engine;
 use crate::shared::error::ApiError;
-
-/// Shared by every request handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub settings: Arc<Settings>,
-    pub passwords: Passwords,
-    pub group_commit: GroupCommit,
-    pub engine: Arc<Engine>,
-    pub rate_limiter: Arc<crate::alerts::ingest::RateLimiter>,
-    pub integrations: Arc<crate::alerts::ingest::IntegrationCache>,
-    pub incident_rules: Arc<crate::shared::config::IncidentRules>,
-    /// Rung after every incident change made here, so live timelines look at once (other
-    /// instances' changes are found by polling).
-    pub incident_changes: Arc<tokio::sync::Notify>,
-}
+pub use crate::shared::state::AppState;
 
 /// Opens the configured database (migrating it), whichever backend its URL names.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
@@ -146,6 +130,23 @@ pub async fn bootstrap(
     }))
 }
 
+/// The engine with every capability's jobs and outboxes: heartbeat checks, escalation steps,
+/// pages, webhook deliveries.
+pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Engine {
+    let mut engine = Engine::new(store, clock, settings);
+    engine.register(
+        crate::alerts::heartbeat::CHECK_JOB,
+        Arc::new(crate::alerts::heartbeat::Check),
+    );
+    engine.register(
+        klaxon_domain::escalation::STEP_JOB,
+        Arc::new(crate::oncall::paging::EscalationStepHandler),
+    );
+    engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
+    engine.set_webhooks(Arc::new(crate::webhooks::api::WebhookSender));
+    engine
+}
+
 /// A built application, ready to serve.
 pub struct App {
     pub state: AppState,
@@ -163,7 +164,7 @@ impl App {
         let settings = Arc::new(settings);
         let (group_commit, writer) =
             GroupCommit::spawn(store.clone(), settings.database.group_commit_max_batch);
-        let engine = Arc::new(Engine::new(store.clone(), clock.clone(), settings.clone()));
+        let engine = Arc::new(new_engine(store.clone(), clock.clone(), settings.clone()));
         let incident_rules = Arc::new(
             settings
                 .incidents
@@ -274,17 +275,14 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
 
 fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
-    let (api, _) = crate::shared::api::router().split_for_parts();
+    let (api, _) = crate::openapi::router().split_for_parts();
     let settings = state.settings.clone();
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
         .merge(crate::alerts::ingest::router())
-        .route(
-            "/api/v1/openapi.json",
-            get(crate::shared::api::openapi_json),
-        )
+        .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
         .merge(crate::shared::web::router())
         .merge(crate::incidents::ack::router());
     if settings.server.metrics {

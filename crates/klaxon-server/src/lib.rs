@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod app;
 pub mod incidents;
 pub mod oncall;
+pub mod openapi;
 pub mod people;
 pub mod shared;
 pub mod webhooks;

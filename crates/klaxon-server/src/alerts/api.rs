@@ -22,13 +22,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
     events_page, filter_id, page_in_memory, parse_id,
 };
 use crate::shared::crypto::{self, hex, random_bytes};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -12,9 +12,9 @@ use klaxon_store::{HeartbeatWrite, Integration, Job, NewJob, SignalWrite, Write}
 use serde_json::json;
 
 use crate::alerts::ingest::Refusal;
-use crate::app::AppState;
 use crate::shared::crypto::random_bytes;
 use crate::shared::engine::{JobContext, JobHandler, Outcome};
+use crate::shared::state::AppState;
 
 pub const CHECK_JOB: &str = "heartbeat.check";
 /// The dedup key of a monitor's alert: one open alert per monitor.

@@ -1,9 +1,6 @@
 //! Alert ingestion: PagerDuty Events API v2, the Alertmanager webhook, our generic webhook and
 //! heartbeats. Each request is parsed into domain signals at the edge, then committed through
 //! group commit; the answer goes out only after the commit.
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
@@ -19,14 +16,14 @@ use klaxon_domain::alert::{
     Action, AlertContent, DedupKey, Image, IntegrationKind, Link, Severity, Signal, truncate,
 };
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{AlertId, IncidentId, IntegrationId};
+use klaxon_domain::ids::{AlertId, IncidentId};
 use klaxon_store::{Integration, SignalAck, SignalWrite, StoreError, Write, WriteAck};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
 use crate::shared::crypto::{self, hex, random_bytes};
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 
 /// PagerDuty's cap on one event, which Alertmanager also respects.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -59,84 +56,6 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
         return format!("/calendar/{kind}/<token>").into();
     }
     path.into()
-}
-
-// --- rate limiting ------------------------------------------------------------------------------
-
-/// Per-integration limits over a sliding minute, estimated from this minute's count and the
-/// previous minute's (weighted by how much of it still lies in the window). In memory: a limit
-/// protects this process; a restart forgets at most a minute of counts.
-#[derive(Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<IntegrationId, (i64, u32, u32)>>,
-}
-
-impl RateLimiter {
-    /// Counts one request; `Err(seconds)` says when to retry if over `per_minute`.
-    pub fn check(&self, id: IntegrationId, per_minute: u32, now: Timestamp) -> Result<(), u64> {
-        if per_minute == 0 {
-            return Ok(());
-        }
-        let ms = now.as_millisecond();
-        let minute = ms.div_euclid(60_000);
-        let into = ms.rem_euclid(60_000);
-        let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(id).or_insert((minute, 0, 0));
-        if entry.0 != minute {
-            let prev = if entry.0 == minute - 1 { entry.1 } else { 0 };
-            *entry = (minute, 0, prev);
-        }
-        let (_, current, previous) = *entry;
-        let weight = (60_000 - into) as f64 / 60_000.0;
-        let estimate = f64::from(current) + f64::from(previous) * weight;
-        if estimate + 1.0 > f64::from(per_minute) {
-            let retry = ((60_000 - into) as u64).div_ceil(1000).max(1);
-            return Err(retry);
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
-
-// --- integration keys -------------------------------------------------------------------------
-
-/// How long a looked-up integration is trusted without reading the database again.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
-/// Past this many keys the cache starts afresh rather than grow.
-const KEY_CACHE_MAX: usize = 10_000;
-
-/// Integrations by key digest, so a burst of events does not read the database per request.
-/// This process forgets every entry when an integration changes, so a rotated or deleted key
-/// stops working here at once; other instances (PostgreSQL) stop within [`KEY_CACHE_TTL`].
-/// Unknown keys are never cached: guessing cannot fill it.
-#[derive(Default)]
-pub struct IntegrationCache {
-    entries: Mutex<HashMap<[u8; 32], (Integration, Instant)>>,
-}
-
-impl IntegrationCache {
-    fn get(&self, digest: &[u8; 32]) -> Option<Integration> {
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(digest)
-            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
-            .map(|(i, _)| i.clone())
-    }
-
-    fn put(&self, digest: [u8; 32], integration: Integration) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= KEY_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(digest, (integration, Instant::now()));
-    }
-
-    /// Called after any change to an integration or a service.
-    pub fn forget_all(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
 }
 
 // --- shared plumbing ---------------------------------------------------------------------------
@@ -1023,7 +942,7 @@ mod tests {
 
     #[test]
     fn the_rate_limit_slides_over_a_minute() {
-        let rl = RateLimiter::default();
+        let rl = crate::shared::limits::RateLimiter::default();
         let id = IntegrationId(uuid::Uuid::nil());
         let t0: Timestamp = "2026-11-21T09:00:00Z".parse().unwrap();
         for _ in 0..10 {

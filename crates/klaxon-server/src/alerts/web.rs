@@ -18,8 +18,8 @@ use serde::Deserialize;
 use crate::alerts::api::{
     CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut, UpdateService,
 };
-use crate::app::AppState;
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html, message, next_cursor, page_cursor};
 
 pub fn router() -> Router<AppState> {

@@ -23,11 +23,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{ApiJson, Caller, parse_id};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -121,7 +121,7 @@ pub(crate) async fn change(
 pub(crate) async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
     let user =
         parse_id::<UserId>(id, field).map_err(|_| ApiError::invalid(field, "is not a user id"))?;
-    crate::people::api::active_user(state, field, user).await?;
+    crate::people::manage::active_user(state, field, user).await?;
     Ok(user)
 }
 

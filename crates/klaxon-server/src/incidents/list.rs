@@ -1,8 +1,8 @@
 //! Incident lists and settings: what the API lists, filters and shows of incidents.
-use crate::app::AppState;
 use crate::shared::api::{ApiQuery, Caller, ListOf, parse_id};
 use crate::shared::config::IncidentRules;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use jiff::Timestamp;

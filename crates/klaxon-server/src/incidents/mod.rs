@@ -2,7 +2,7 @@
 //! timeline, stakeholder updates, related incidents, and the pages sent on an incident.
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
+use crate::shared::state::AppState;
 
 pub mod ack;
 pub mod api;

@@ -1,11 +1,11 @@
 //! Paging on an incident: acknowledge and resolve from a tool, escalate now, reassign, and the pages sent.
-use crate::app::AppState;
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_of, parse_id,
 };
 use crate::shared::crypto::{random_bytes, random_token};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use klaxon_domain::auth::Role;
@@ -147,7 +147,7 @@ pub async fn reassign_incident_with(
     let user: UserId = raw_user
         .parse()
         .map_err(|_| ApiError::invalid("user_id", "is not an id"))?;
-    crate::people::api::active_user(state, "user_id", user).await?;
+    crate::people::manage::active_user(state, "user_id", user).await?;
     let incident = state
         .store
         .incident(id)

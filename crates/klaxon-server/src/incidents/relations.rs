@@ -1,8 +1,8 @@
 //! Related incidents, both ways, and merging a duplicate into another.
-use crate::app::AppState;
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -1,10 +1,10 @@
 //! Responders: roles with their history, and paging people into an incident.
-use crate::app::AppState;
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
 use crate::shared::config::IncidentRules;
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

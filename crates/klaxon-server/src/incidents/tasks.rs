@@ -1,8 +1,8 @@
 //! An incident's tasks: who does what by when, on the timeline.
-use crate::app::AppState;
 use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -1,7 +1,7 @@
 //! An incident's timeline: notes, pins, the events read back and filtered, the Markdown export.
-use crate::app::AppState;
 use crate::shared::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, parse_id};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};

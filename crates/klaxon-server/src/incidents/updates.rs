@@ -1,11 +1,11 @@
 //! Stakeholder updates: followers of an incident and the updates posted to them.
-use crate::app::AppState;
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

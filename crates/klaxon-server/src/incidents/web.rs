@@ -25,11 +25,11 @@ use klaxon_store::{Alert, AlertFilter, Event, Incident, IncidentFilter, Service}
 use serde::Deserialize;
 
 use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page};
-use crate::app::AppState;
 use crate::incidents::api::{Declare, Update, Who};
 use crate::incidents::describe::{actor_name, describe, milestone_label};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
 
 const LIVE_JS: &str = include_str!("../../assets/live.js");

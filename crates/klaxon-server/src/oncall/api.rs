@@ -25,13 +25,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
     parse_id,
 };
 use crate::shared::crypto::{random_bytes, random_token};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -108,7 +108,7 @@ async fn checked_plan(state: &AppState, levels: Vec<Level>, repeat: u32) -> ApiR
         for target in &level.targets {
             match *target {
                 Target::User(u) => {
-                    crate::people::api::active_user(state, &field, u).await?;
+                    crate::people::manage::active_user(state, &field, u).await?;
                 }
                 Target::Schedule(s) => match state.store.schedule(s).await {
                     Ok(_) => {}

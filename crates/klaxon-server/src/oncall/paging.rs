@@ -26,7 +26,7 @@ use klaxon_store::{
 use serde_json::{Value, json};
 
 use crate::shared::crypto::{random_bytes, sign_v1};
-use crate::shared::engine::{JobContext, JobHandler, Outcome};
+use crate::shared::engine::{JobContext, JobHandler, Outbox, Outcome, SendReport};
 
 /// How long a sender holds a claimed notification. A sender that has not reported by then is
 /// presumed dead, and the notification's outcome unknown.
@@ -231,29 +231,6 @@ fn page_payload(
         "service": service.map(|s| json!({"id": s.id, "name": s.name})),
         "level": level.map(|l| l + 1),
     })
-}
-
-/// What one round of sending did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SendReport {
-    pub sent: usize,
-    pub retried: usize,
-    pub failed: usize,
-    pub cancelled: u64,
-    pub abandoned: u64,
-    /// Held back by storm control: a slow channel messaged less than its gap ago.
-    pub deferred: usize,
-}
-
-impl SendReport {
-    pub fn add(&mut self, other: SendReport) {
-        self.deferred += other.deferred;
-        self.sent += other.sent;
-        self.retried += other.retried;
-        self.failed += other.failed;
-        self.cancelled += other.cancelled;
-        self.abandoned += other.abandoned;
-    }
 }
 
 /// Sends every notification due now: claims a batch, sends them side by side, records each
@@ -1206,5 +1183,17 @@ mod channel_tests {
             t.contains("incident 12 on service checkout: p99 &gt; 2s &amp; &lt;rising&gt;."),
             "{t}"
         );
+    }
+}
+
+/// The pages outbox, drained by the engine each round.
+pub struct PageSender;
+
+#[async_trait]
+impl Outbox for PageSender {
+    type Report = SendReport;
+
+    async fn drain(&self, ctx: &JobContext) -> StoreResult<SendReport> {
+        send_due(&ctx.store, &ctx.clock, &ctx.http, &ctx.settings).await
     }
 }

@@ -21,9 +21,9 @@ use klaxon_store::{ContactMethod, EscalationPolicy, Notification, User};
 use serde::Deserialize;
 
 use crate::alerts::web::{PageResult, forbidden, not_found_page, user_error};
-use crate::app::AppState;
 use crate::oncall::api::{CreateContactMethod, CreatePolicy, CreateRule};
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {

@@ -1,294 +1,377 @@
-//! Managing people: changing a user's details and role, deactivating and reactivating them,
-//! and passwords (an admin's reset, and changing one's own).
+//! People's accounts on the REST API: users, who am I, API tokens, and the audit log.
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
+    events_page, parse_id,
+};
+use crate::shared::crypto::{self, random_bytes};
+use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use jiff::Timestamp;
-use klaxon_domain::auth::{
-    DisplayName, EmailAddress, NewPassword, Role, UserPatch, UserStanding, check_user_change,
-};
-use klaxon_domain::escalation::Target;
+use axum::response::IntoResponse;
+use klaxon_domain::auth::{DisplayName, EmailAddress, NewPassword, Role, TokenName};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::UserId;
+use klaxon_domain::ids::{ApiTokenId, UserId};
 use klaxon_domain::page::Limit;
-use klaxon_store::{User, UserChange, UserSnapshot};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use utoipa::ToSchema;
+use klaxon_store::{ApiToken, NewApiToken, NewUser, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::app::AppState;
-use crate::incidents::describe::set_noting;
-use crate::shared::api::{ApiJson, Caller, UserOut, parse_id};
-use crate::shared::error::{ApiError, ApiResult, ErrorBody};
-
-/// A user named in input (a schedule layer, an escalation target, a person paged in) must
-/// exist and be active: a 400 naming `field` otherwise.
-pub(crate) async fn active_user(state: &AppState, field: &str, id: UserId) -> ApiResult<User> {
-    match state.store.user(id).await {
-        Ok(u) if u.active() => Ok(u),
-        Ok(u) => Err(ApiError::invalid(
-            field,
-            format!("{} ({}) is deactivated", u.name, u.id),
-        )),
-        Err(e) if e.is_not_found() => Err(ApiError::invalid(field, format!("no user {id}"))),
-        Err(e) => Err(e.into()),
-    }
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, crate::people::manage::update_user))
+        .routes(routes!(crate::people::manage::reset_password))
+        .routes(routes!(crate::people::manage::change_own_password))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(list_events))
 }
 
-/// What would page `user` today: schedules naming them in a layer or in an override that has
-/// not ended, and escalation policies targeting them directly.
-pub(crate) async fn duties(state: &AppState, user: UserId) -> ApiResult<Vec<String>> {
-    let now = state.clock.now();
-    let until = now
-        .checked_add(jiff::SignedDuration::from_hours(24 * 366 * 10))
-        .unwrap_or(Timestamp::MAX);
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_schedules_with_overrides(after, Limit::MAX, now, until)
-            .await?;
-        for s in &page.items {
-            if s.schedule.users().contains(&user) || s.overrides.iter().any(|o| o.user_id == user) {
-                out.push(format!("schedule {}", s.schedule.name));
-            }
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    for p in crate::oncall::web::all_policies(state).await? {
-        let targets = p.plan.levels.iter().flat_map(|l| l.targets.iter());
-        if targets.into_iter().any(|t| *t == Target::User(user)) {
-            out.push(format!("escalation policy {}", p.name));
-        }
-    }
-    Ok(out)
+// --- handlers ----------------------------------------------------------------------------------
+
+/// The caller: its user, its token and the role in effect.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, body = MeOut), (status = 401, body = ErrorBody)))]
+async fn me(caller: Caller) -> Json<MeOut> {
+    Json(MeOut {
+        role: caller.role,
+        user: caller.user.into(),
+        token: caller.token.into(),
+    })
+}
+
+/// Lists users (viewer or above).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageParams),
+    responses((status = 200, body = ListOf<UserOut>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListOf<UserOut>>> {
+    caller.require(Role::Viewer)?;
+    let limit = Limit::parse(p.limit)?;
+    let after = decode_cursor::<UserId>("users", p.cursor.as_deref())?;
+    let page = state.store.list_users(after, limit.get()).await?;
+    Ok(Json(ListOf {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|id| encode_cursor("users", id)),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateUser {
-    pub name: Option<String>,
-    /// Also the login name.
-    pub email: Option<String>,
-    #[schema(value_type = Option<String>, example = "responder")]
-    pub role: Option<Role>,
-    /// `false` deactivates the user: their sessions end, their API tokens are revoked, they
-    /// cannot sign in and are not paged. Refused while a schedule or escalation policy still
-    /// names them, for yourself, and for the last active admin. `true` reactivates.
-    pub active: Option<bool>,
-}
-
-impl UpdateUser {
-    fn parse(&self) -> ApiResult<UserPatch> {
-        Ok(UserPatch {
-            name: self.name.as_deref().map(DisplayName::parse).transpose()?,
-            email: self.email.as_deref().map(EmailAddress::parse).transpose()?,
-            role: self.role,
-            active: self.active,
-        })
-    }
-}
-
-/// Changes a user (admin; anyone may change their own name).
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser,
-    params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn update_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<UpdateUser>,
-) -> ApiResult<Json<UserOut>> {
-    let id = parse_id::<UserId>(&id, "user")?;
-    let user =
-        update_user_with(&state, &caller.user, caller.role, caller.actor(), id, &body).await?;
-    Ok(Json(user.into()))
-}
-
-/// Checks and applies a change to a user; shared by the API and the web UI.
-pub async fn update_user_with(
-    state: &AppState,
-    by: &User,
-    role: Role,
-    actor: Actor,
-    id: UserId,
-    body: &UpdateUser,
-) -> ApiResult<User> {
-    let patch = body.parse()?;
-    // The e-mail is the login name: a leaked token of its owner must not be able to change it.
-    let admin_only = patch.role.is_some() || patch.active.is_some() || patch.email.is_some();
-    if !role.allows(Role::Admin) && (id != by.id || admin_only) {
-        return Err(ApiError::Forbidden(
-            "only an admin can change another user, an e-mail, a role or whether a user is active"
-                .into(),
-        ));
-    }
-    let duties = if patch.active == Some(false) {
-        duties(state, id).await?
-    } else {
-        Vec::new()
-    };
-    let by_self = id == by.id;
-    let now = state.clock.now();
-    let edit = Box::new(move |snap: &UserSnapshot| {
-        let standing = UserStanding {
-            role: snap.user.role,
-            active: snap.user.active(),
-            other_admins: snap.other_admins,
-            duties,
-            by_self,
-        };
-        check_user_change(&standing, &patch)?;
-        Ok(apply(&snap.user, &patch, now, actor))
-    });
-    let changed = state
-        .store
-        .change_user(id, edit)
-        .await
-        .map_err(ApiError::or_not_found("user"))?;
-    Ok(changed?)
-}
-
-/// The user after `patch`, with an event for each kind of change that happened.
-fn apply(old: &User, patch: &UserPatch, now: Timestamp, actor: Actor) -> UserChange {
-    let mut new = old.clone();
-    let mut fields = Map::new();
-    let to_text = |t: &str| t.to_owned();
-    set_noting(
-        &mut fields,
-        "name",
-        &mut new.name,
-        patch.name.as_ref().map(|n| to_text(n.as_str())),
-    );
-    set_noting(
-        &mut fields,
-        "email",
-        &mut new.email,
-        patch.email.as_ref().map(|e| to_text(e.as_str())),
-    );
-    set_noting(&mut fields, "role", &mut new.role, patch.role);
-    let event =
-        |kind, data: Value| NewEvent::new(SubjectType::User, old.id, now, actor, kind, data);
-    let mut events = Vec::new();
-    if !fields.is_empty() {
-        events.push(event(EventKind::UserUpdated, Value::Object(fields)));
-    }
-    match patch.active {
-        Some(false) if old.active() => {
-            new.deactivated_at = Some(now);
-            events.push(event(EventKind::UserDeactivated, json!({})));
-        }
-        Some(true) if !old.active() => {
-            new.deactivated_at = None;
-            events.push(event(EventKind::UserReactivated, json!({})));
-        }
-        _ => {}
-    }
-    UserChange { user: new, events }
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResetPassword {
-    /// The user's new password, at least 12 characters. Their web sessions end.
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    #[schema(value_type = String, example = "responder")]
+    pub role: Role,
+    /// At least 12 characters.
     pub password: String,
 }
 
-/// Sets another user's password (admin), e.g. when they have lost theirs. Their web sessions
-/// end; their API tokens keep working.
-#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", request_body = ResetPassword,
+/// Creates a user (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin)?;
+    let user = create_user_with(&state, caller.actor(), &body).await?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(user))))
+}
+
+/// Parses, hashes and stores a new user; shared by the API and the web UI.
+pub async fn create_user_with(
+    state: &AppState,
+    actor: Actor,
+    body: &CreateUser,
+) -> ApiResult<User> {
+    let email = EmailAddress::parse(&body.email)?;
+    let name = DisplayName::parse(&body.name)?;
+    let password = NewPassword::parse(&body.password)?;
+    let now = state.clock.now();
+    let new = NewUser {
+        id: UserId::new(now, random_bytes()),
+        email,
+        name,
+        role: body.role,
+        password_hash: state.passwords.hash(password.expose()).await?,
+        created_at: now,
+    };
+    let event = NewEvent::new(
+        SubjectType::User,
+        new.id,
+        now,
+        actor,
+        EventKind::UserCreated,
+        json!({"email": new.email, "name": new.name, "role": new.role}),
+    );
+    Ok(state.store.create_user(new, event).await?)
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     params(("id" = String, Path, description = "User id")),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
-pub(crate) async fn reset_password(
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
+async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ResetPassword>,
-) -> ApiResult<StatusCode> {
-    caller.require(Role::Admin)?;
+) -> ApiResult<Json<UserOut>> {
+    caller.require(Role::Viewer)?;
     let id = parse_id::<UserId>(&id, "user")?;
-    reset_password_with(&state, id, &body.password, caller.actor()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let user = state
+        .store
+        .user(id)
+        .await
+        .map_err(ApiError::or_not_found("user"))?;
+    Ok(Json(user.into()))
 }
 
-/// An admin sets `id`'s password; shared by the API and the web UI.
-pub async fn reset_password_with(
-    state: &AppState,
-    id: UserId,
-    password: &str,
-    actor: Actor,
-) -> ApiResult<()> {
-    set_password_with(state, id, password, None, actor, "reset").await
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePassword {
-    pub current_password: String,
-    /// At least 12 characters.
-    pub new_password: String,
-}
-
-/// Changes the caller's own password; every web session of theirs ends.
-#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePassword,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub(crate) async fn change_own_password(
+/// Lists API tokens: your own, or everyone's for an admin.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(PageParams),
+    responses((status = 200, body = ListOf<TokenOut>), (status = 401, body = ErrorBody)))]
+async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<ChangePassword>,
-) -> ApiResult<StatusCode> {
-    change_own_password_with(&state, &caller.user, &body, None, caller.actor()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListOf<TokenOut>>> {
+    let limit = Limit::parse(p.limit)?;
+    let after = decode_cursor::<ApiTokenId>("tokens", p.cursor.as_deref())?;
+    let owner = (!caller.role.allows(Role::Admin)).then_some(caller.user.id);
+    let page = state.store.list_tokens(owner, after, limit.get()).await?;
+    Ok(Json(ListOf {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|id| encode_cursor("tokens", id)),
+    }))
 }
 
-/// Checks the current password, then sets the new one; `keep` is the web session making the
-/// change, which stays signed in.
-pub async fn change_own_password_with(
-    state: &AppState,
-    who: &User,
-    body: &ChangePassword,
-    keep: Option<[u8; 32]>,
-    actor: Actor,
-) -> ApiResult<()> {
-    let new = NewPassword::parse(&body.new_password)
-        .map_err(|e| ApiError::invalid("new_password", e.reason))?;
-    if !crate::oncall::api::is_own_password(state, who, &body.current_password).await? {
-        tracing::warn!(user = %who.id, "password change with a wrong current password");
-        return Err(ApiError::invalid(
-            "current_password",
-            "is not your password",
-        ));
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub name: String,
+    /// At most the caller's own role.
+    #[schema(value_type = String, example = "viewer")]
+    pub role: Role,
+}
+
+/// Creates an API token for the caller's user. The secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, body = CreatedTokenOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> ApiResult<impl IntoResponse> {
+    let name = TokenName::parse(&body.name)?;
+    if !caller.role.allows(body.role) {
+        return Err(ApiError::Forbidden(format!(
+            "a token cannot have more power than its creator ({})",
+            caller.role
+        )));
     }
-    set_password_with(state, who.id, new.expose(), keep, actor, "changed").await
+    let (token, secret) =
+        issue_token(&state, caller.user.id, name, body.role, caller.actor()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenOut {
+            token: token.into(),
+            secret,
+        }),
+    ))
 }
 
-async fn set_password_with(
+/// Creates a token for `user`; shared by the API, the web UI and the offline CLI.
+pub async fn issue_token(
     state: &AppState,
-    id: UserId,
-    raw: &str,
-    keep: Option<[u8; 32]>,
+    user: UserId,
+    name: TokenName,
+    role: Role,
     actor: Actor,
-    how: &str,
-) -> ApiResult<()> {
-    let password = NewPassword::parse(raw)?;
-    let hash = state.passwords.hash(password.expose()).await?;
+) -> ApiResult<(ApiToken, String)> {
+    let (secret, digest) = crypto::new_api_token();
+    let now = state.clock.now();
+    let new = NewApiToken {
+        id: ApiTokenId::new(now, random_bytes()),
+        name,
+        role,
+        user_id: user,
+        prefix: crypto::token_prefix(&secret),
+        hash: digest,
+        created_at: now,
+    };
     let event = NewEvent::new(
-        SubjectType::User,
-        id,
-        state.clock.now(),
+        SubjectType::ApiToken,
+        new.id,
+        now,
         actor,
-        EventKind::UserPasswordChanged,
-        json!({"how": how}),
+        EventKind::ApiTokenCreated,
+        json!({"name": new.name, "role": new.role, "prefix": new.prefix, "user_id": user}),
+    );
+    let token = state.store.create_token(new, event).await?;
+    Ok((token, secret))
+}
+
+/// Revokes a token: your own, or anyone's for an admin.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 200, body = TokenOut), (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TokenOut>> {
+    let id = parse_id::<ApiTokenId>(&id, "token")?;
+    let token = revoke_token_with(&state, caller.user.id, caller.role, caller.actor(), id).await?;
+    Ok(Json(token.into()))
+}
+
+pub async fn revoke_token_with(
+    state: &AppState,
+    user: UserId,
+    role: Role,
+    actor: Actor,
+    id: ApiTokenId,
+) -> ApiResult<ApiToken> {
+    let not_found = ApiError::or_not_found("token");
+    let token = state.store.token(id).await.map_err(&not_found)?;
+    // Someone else's token is "not found" to a non-admin: do not reveal that it exists.
+    if token.user_id != user && !role.allows(Role::Admin) {
+        return Err(ApiError::not_found("token"));
+    }
+    let now = state.clock.now();
+    let event = NewEvent::new(
+        SubjectType::ApiToken,
+        id,
+        now,
+        actor,
+        EventKind::ApiTokenRevoked,
+        json!({"name": token.name, "prefix": token.prefix}),
     );
     state
         .store
-        .set_password(id, hash, keep, event)
+        .revoke_token(id, now, event)
         .await
-        .map_err(ApiError::or_not_found("user"))
+        .map_err(not_found)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventParams {
+    /// `user`, `api_token`, `job` or `system`.
+    pub subject_type: String,
+    pub subject_id: String,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The events of one subject, oldest first (admin: this is the audit log).
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+    responses((status = 200, body = ListOf<EventOut>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<EventParams>,
+) -> ApiResult<Json<ListOf<EventOut>>> {
+    caller.require(Role::Admin)?;
+    let st = SubjectType::parse(&p.subject_type).ok_or_else(|| {
+        ApiError::invalid(
+            "subject_type",
+            "must be one of: user, api_token, job, system",
+        )
+    })?;
+    events_page(&state, st, &p.subject_id, p.limit, p.cursor.as_deref())
+        .await
+        .map(Json)
+}
+
+/// One page of a subject's events, oldest first; shared by the audit log and the timelines.
+
+// --- DTOs --------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    #[schema(value_type = String, example = "responder")]
+    pub role: Role,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    /// False once deactivated: no sign-in, no tokens, no pages.
+    pub active: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deactivated_at: Option<jiff::Timestamp>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        Self {
+            active: u.active(),
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            created_at: u.created_at,
+            deactivated_at: u.deactivated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    pub user: UserOut,
+    /// The role in effect for this request.
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub token: TokenOut,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ApiTokenId,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub role: Role,
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    /// The first characters of the token.
+    pub prefix: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+impl From<ApiToken> for TokenOut {
+    fn from(t: ApiToken) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            user_id: t.user_id,
+            prefix: t.prefix,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedTokenOut {
+    #[serde(flatten)]
+    pub token: TokenOut,
+    /// The token itself. Shown this once; only its digest is stored.
+    pub secret: String,
 }

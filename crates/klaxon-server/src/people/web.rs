@@ -15,10 +15,12 @@ use klaxon_store::{ApiToken, User};
 use serde::Deserialize;
 
 use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
-use crate::app::AppState;
-use crate::people::api::{ChangePassword, UpdateUser, change_own_password_with, update_user_with};
-use crate::shared::api::{issue_token, revoke_token_with};
+use crate::people::api::{issue_token, revoke_token_with};
+use crate::people::manage::{
+    ChangePassword, UpdateUser, change_own_password_with, update_user_with,
+};
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
@@ -205,7 +207,8 @@ async fn reset_password(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let outcome = crate::people::api::reset_password_with(&state, id, &f.password, actor(&s)).await;
+    let outcome =
+        crate::people::manage::reset_password_with(&state, id, &f.password, actor(&s)).await;
     after_user_form(
         &state,
         &s,

@@ -17,6 +17,7 @@ use klaxon_store::{Enqueued, Job, NewJob, Store, StoreResult};
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::shared::config::Settings;
 use crate::shared::crypto::{hex, random_bytes};
 
 /// Runs one kind of job.
@@ -36,11 +37,52 @@ pub enum Outcome {
     RunAgainAt(Timestamp),
 }
 
+/// Work the engine does each round besides jobs: an outbox of rows to send (pages, webhook
+/// deliveries). The capability that owns the rows provides it; the engine only drives it.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
+    type Report;
+    /// Sends what is due now and records each outcome.
+    async fn drain(&self, ctx: &JobContext) -> StoreResult<Self::Report>;
+}
+
+/// What one round of sending did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub cancelled: u64,
+    pub abandoned: u64,
+    /// Held back by storm control: a slow channel messaged less than its gap ago.
+    pub deferred: usize,
+}
+
+impl SendReport {
+    pub fn add(&mut self, other: SendReport) {
+        self.deferred += other.deferred;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.cancelled += other.cancelled;
+        self.abandoned += other.abandoned;
+    }
+}
+
+/// What one round of webhooks did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookReport {
+    pub queued: u32,
+    pub sent: u32,
+    pub retried: u32,
+    pub failed: u32,
+}
+
 /// What a handler may use.
 pub struct JobContext {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub settings: Arc<crate::shared::config::Settings>,
+    pub settings: Arc<Settings>,
     /// For notification providers. No redirects: a page goes where it was configured to.
     pub http: reqwest::Client,
 }
@@ -51,8 +93,8 @@ pub struct TickReport {
     pub completed: Vec<String>,
     pub retried: Vec<String>,
     pub dead: Vec<String>,
-    pub notifications: crate::oncall::paging::SendReport,
-    pub webhooks: crate::webhooks::api::WebhookReport,
+    pub notifications: SendReport,
+    pub webhooks: WebhookReport,
 }
 
 impl TickReport {
@@ -72,6 +114,8 @@ impl TickReport {
 pub struct Engine {
     ctx: JobContext,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    pages: Option<Arc<dyn Outbox<Report = SendReport>>>,
+    webhooks: Option<Arc<dyn Outbox<Report = WebhookReport>>>,
     owner: String,
     retry: RetryPolicy,
     batch: u32,
@@ -79,11 +123,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        settings: Arc<crate::shared::config::Settings>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
         let batch = settings.engine.batch;
         let mut engine = Self {
             ctx: JobContext {
@@ -97,6 +137,8 @@ impl Engine {
                     .expect("an HTTP client with the built-in TLS roots"),
             },
             handlers: HashMap::new(),
+            pages: None,
+            webhooks: None,
             // Unique per process, so a lease names who holds it.
             owner: format!("engine-{}", hex(&random_bytes::<6>())),
             retry: RetryPolicy::default(),
@@ -104,19 +146,21 @@ impl Engine {
             wake: Notify::new(),
         };
         engine.register(PRUNE_JOB, Arc::new(Prune));
-        engine.register(
-            crate::alerts::heartbeat::CHECK_JOB,
-            Arc::new(crate::alerts::heartbeat::Check),
-        );
-        engine.register(
-            klaxon_domain::escalation::STEP_JOB,
-            Arc::new(crate::oncall::paging::EscalationStepHandler),
-        );
         engine
     }
 
     pub fn register(&mut self, kind: &'static str, handler: Arc<dyn JobHandler>) {
         self.handlers.insert(kind, handler);
+    }
+
+    /// The outbox of pages, sent after each batch of jobs.
+    pub fn set_pages(&mut self, outbox: Arc<dyn Outbox<Report = SendReport>>) {
+        self.pages = Some(outbox);
+    }
+
+    /// The outbox of webhook deliveries, drained in a loop of its own.
+    pub fn set_webhooks(&mut self, outbox: Arc<dyn Outbox<Report = WebhookReport>>) {
+        self.webhooks = Some(outbox);
     }
 
     /// Asks the loop to tick now instead of at its next interval.
@@ -134,14 +178,11 @@ impl Engine {
 
     /// Outgoing webhooks: fan new incident events out and send what is due. Runs in a loop of
     /// its own in production, so a slow receiver never holds a page back.
-    pub async fn tick_webhooks(&self) -> StoreResult<crate::webhooks::api::WebhookReport> {
-        crate::webhooks::api::run(
-            self.ctx.store.as_ref(),
-            &self.ctx.settings,
-            &self.ctx.http,
-            self.ctx.clock.as_ref(),
-        )
-        .await
+    pub async fn tick_webhooks(&self) -> StoreResult<WebhookReport> {
+        match &self.webhooks {
+            Some(w) => w.drain(&self.ctx).await,
+            None => Ok(WebhookReport::default()),
+        }
     }
 
     /// Jobs (escalation steps, heartbeats, maintenance) and pages.
@@ -229,14 +270,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn send_due(&self) -> StoreResult<crate::oncall::paging::SendReport> {
-        crate::oncall::paging::send_due(
-            &self.ctx.store,
-            &self.ctx.clock,
-            &self.ctx.http,
-            &self.ctx.settings,
-        )
-        .await
+    async fn send_due(&self) -> StoreResult<SendReport> {
+        match &self.pages {
+            Some(p) => p.drain(&self.ctx).await,
+            None => Ok(SendReport::default()),
+        }
     }
 
     /// Ticks every `interval` (or when woken) until `shutdown` resolves.

@@ -18,9 +18,9 @@ use klaxon_store::{NewSession, Session, User};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::shared::crypto::{random_bytes, random_token, secrets_equal, sha256};
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 
 const CSS: &str = concat!(
     include_str!("../../assets/app.css"),
@@ -692,13 +692,13 @@ async fn add_user(
     }
     let outcome = match f.role.parse::<Role>() {
         Ok(role) => {
-            let body = crate::shared::api::CreateUser {
+            let body = crate::people::api::CreateUser {
                 email: f.email,
                 name: f.name,
                 role,
                 password: f.password,
             };
-            crate::shared::api::create_user_with(&state, Actor::User(s.user.id), &body).await
+            crate::people::api::create_user_with(&state, Actor::User(s.user.id), &body).await
         }
         Err(e) => Err(e.into()),
     };

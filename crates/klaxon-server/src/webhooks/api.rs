@@ -25,12 +25,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of, parse_id,
 };
 use crate::shared::crypto::{random_bytes, random_token, sign_v1};
+use crate::shared::engine::{JobContext, Outbox, WebhookReport};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 
 /// Events fanned out per webhook per round, and deliveries sent per round.
 const FAN_OUT_BATCH: u32 = 5_000;
@@ -38,15 +39,6 @@ const FAN_OUT_ROUNDS: usize = 20;
 const SEND_BATCH: u32 = 32;
 /// At most this many sends at once.
 const IN_FLIGHT: usize = 16;
-
-/// What one round of webhooks did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct WebhookReport {
-    pub queued: u32,
-    pub sent: u32,
-    pub retried: u32,
-    pub failed: u32,
-}
 
 /// The body a receiver gets for an event.
 pub fn payload(
@@ -524,4 +516,22 @@ async fn list_deliveries(
         Into::into,
     );
     Ok(Json(page))
+}
+
+/// The webhook deliveries outbox, drained by the engine in a loop of its own.
+pub struct WebhookSender;
+
+#[async_trait::async_trait]
+impl Outbox for WebhookSender {
+    type Report = WebhookReport;
+
+    async fn drain(&self, ctx: &JobContext) -> StoreResult<WebhookReport> {
+        run(
+            ctx.store.as_ref(),
+            &ctx.settings,
+            &ctx.http,
+            ctx.clock.as_ref(),
+        )
+        .await
+    }
 }

@@ -26,13 +26,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
     parse_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -315,7 +315,7 @@ async fn checked_layers(
             if known.contains(&user) {
                 continue;
             }
-            crate::people::api::active_user(state, &format!("layers[{i}].users"), user).await?;
+            crate::people::manage::active_user(state, &format!("layers[{i}].users"), user).await?;
             known.insert(user);
         }
     }
@@ -727,7 +727,7 @@ pub async fn add_override_with(
         .schedule(schedule)
         .await
         .map_err(ApiError::or_not_found("schedule"))?;
-    crate::people::api::active_user(state, "user_id", body.user_id).await?;
+    crate::people::manage::active_user(state, "user_id", body.user_id).await?;
     // Answers read the overrides of at most RANGE_MAX at a time; keep that many bounded.
     let near = state
         .store

@@ -24,10 +24,10 @@ use klaxon_domain::page::Limit;
 use klaxon_domain::schedule::Shift;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::oncall::schedules::api::domain;
 use crate::shared::crypto::{base64url, bytes_equal, hmac_sha256, unbase64url};
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 
 /// The name of the server key feed tokens are signed with.
 pub const CALENDAR_KEY: &str = "calendar";

@@ -21,10 +21,10 @@ use klaxon_store::User;
 use serde::Deserialize;
 
 use crate::alerts::web::{PageResult, forbidden, not_found_page, user_error};
-use crate::app::AppState;
 use crate::oncall::schedules::api::{CreateOverride, CreateSchedule, ShiftOut, UpdateSchedule};
 use crate::oncall::schedules::calendar::{Feed, feed_url};
 use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
