@@ -273,6 +273,21 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     }
 }
 
+/// Every page of the web UI, and its assets.
+fn web_router() -> Router<AppState> {
+    Router::new()
+        .merge(crate::home::router())
+        .merge(crate::shared::assets::router())
+        .merge(crate::people::web::router())
+        .merge(crate::alerts::web::router())
+        .merge(crate::oncall::web::router())
+        .merge(crate::oncall::schedules::web::router())
+        .merge(crate::oncall::schedules::calendar::router())
+        .merge(crate::incidents::web::router())
+        .merge(crate::incidents::ack::router())
+        .merge(crate::webhooks::web::router())
+}
+
 fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let (api, _) = crate::openapi::router().split_for_parts();
@@ -283,8 +298,7 @@ fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::alerts::ingest::router())
         .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
-        .merge(crate::shared::web::router())
-        .merge(crate::incidents::ack::router());
+        .merge(web_router());
     if settings.server.metrics {
         app = app.route("/metrics", get(metrics_endpoint));
     }
@@ -384,7 +398,7 @@ async fn fallback(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         ApiError::not_found("route").into_response()
     } else {
-        crate::shared::web::not_found_page()
+        crate::shared::web::no_such_page()
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod app;
+mod home;
 pub mod incidents;
 pub mod oncall;
 pub mod openapi;

@@ -4,7 +4,7 @@ use crate::shared::state::AppState;
 use axum::Json;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 // --- the document ------------------------------------------------------------------------------

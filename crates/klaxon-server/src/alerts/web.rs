@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::alert::{AlertStatus, Grouping, IntegrationKind, UrgencyRule};
@@ -20,7 +20,12 @@ use crate::alerts::api::{
 };
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
-use crate::shared::web::{Nav, WebSession, html, message, next_cursor, page_cursor};
+use crate::shared::web::CsrfForm;
+use crate::shared::web::PageResult;
+use crate::shared::web::forbidden;
+use crate::shared::web::not_found_page;
+use crate::shared::web::user_error;
+use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,22 +42,6 @@ pub fn router() -> Router<AppState> {
         .route("/integrations/{id}/rotate", post(rotate_key))
         .route("/integrations/{id}/delete", post(delete_integration))
         .route("/alerts", get(alerts_page))
-}
-
-pub(crate) type PageResult = Result<Response, ApiError>;
-
-/// Every service, by name order of the store's pages.
-pub(crate) async fn all_services(state: &AppState) -> Result<Vec<Service>, ApiError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.list_services(after, Limit::MAX).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
 }
 
 fn grouping_text(g: &Grouping) -> String {
@@ -73,32 +62,6 @@ fn grouping_text(g: &Grouping) -> String {
                 names.join(", ")
             )
         }
-    }
-}
-
-pub(crate) fn not_found_page() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is nothing here; it may have been deleted.",
-    )
-}
-
-pub(crate) fn forbidden(what: &str) -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Not allowed",
-        &format!("Your role cannot {what}."),
-    )
-}
-
-/// Turns a refusal into a message for the page, and anything else into an error.
-pub(crate) fn user_error(e: ApiError) -> Result<String, ApiError> {
-    match e {
-        ApiError::BadRequest { .. } | ApiError::Conflict { .. } | ApiError::NotFound(_) => {
-            Ok(e.to_string())
-        }
-        e => Err(e),
     }
 }
 
@@ -163,7 +126,7 @@ async fn render_services(
         .store
         .list_services(page_cursor(cursor), Limit::DEFAULT.get())
         .await?;
-    let policies = crate::oncall::web::all_policies(state).await?;
+    let policies = crate::shared::lists::all_policies(state).await?;
     let policy_name = |id: Option<EscalationPolicyId>| {
         let id = id?;
         let name = policies
@@ -350,7 +313,7 @@ async fn render_service(
         .collect();
     changes.reverse();
     changes.truncate(20);
-    let policies = crate::oncall::web::all_policies(state).await?;
+    let policies = crate::shared::lists::all_policies(state).await?;
     let policy = service.escalation_policy_id.map(|id| {
         let name = policies
             .iter()
@@ -461,11 +424,6 @@ async fn add_integration(
         ..Default::default()
     })
     .await
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    pub(crate) csrf: String,
 }
 
 async fn integration_of(state: &AppState, raw: &str) -> Result<Option<Integration>, ApiError> {

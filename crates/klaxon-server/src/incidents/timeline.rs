@@ -119,7 +119,7 @@ pub async fn names(
     ids.sort();
     ids.dedup();
     let mut out: BTreeMap<String, String> =
-        crate::oncall::schedules::api::user_names(state.store.as_ref(), ids)
+        crate::shared::lists::user_names(state.store.as_ref(), ids)
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "cannot read user names: showing ids"))
             .unwrap_or_default()

@@ -260,7 +260,7 @@ async fn list_subscribers(
         name: String::new(),
     })?;
     let ids: Vec<UserId> = page.items.iter().map(|s| s.user_id).collect();
-    let names = crate::oncall::schedules::api::user_names(&*state.store, ids).await?;
+    let names = crate::shared::lists::user_names(&*state.store, ids).await?;
     for s in &mut page.items {
         s.name = names.get(&s.user_id).cloned().unwrap_or_default();
     }
@@ -297,7 +297,7 @@ async fn subscribe(
     subscribe_with(&state, Who::caller(&caller), id, &user, true).await?;
     // Parsed above, or following would have been refused.
     let user = parse_id::<UserId>(&user, "user_id")?;
-    let names = crate::oncall::schedules::api::user_names(&*state.store, vec![user]).await?;
+    let names = crate::shared::lists::user_names(&*state.store, vec![user]).await?;
     Ok((
         StatusCode::CREATED,
         Json(SubscriberOut {

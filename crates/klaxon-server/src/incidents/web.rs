@@ -24,15 +24,13 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{Alert, AlertFilter, Event, Incident, IncidentFilter, Service};
 use serde::Deserialize;
 
-use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::incidents::api::{Declare, Update, Who};
 use crate::incidents::describe::{actor_name, describe, milestone_label};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
-
-const LIVE_JS: &str = include_str!("../../assets/live.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,18 +59,6 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/timeline/{seq}/pin", post(pin))
         .route("/incidents/{id}/timeline.md", get(export))
         .route("/incidents/{id}/live", get(live))
-        .route("/assets/live.js", get(live_js))
-}
-
-async fn live_js() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        LIVE_JS,
-    )
-        .into_response()
 }
 
 // --- the list and declaring ---------------------------------------------------------------------
@@ -231,7 +217,7 @@ async fn incidents_page(
         .filter(|kv| !kv.starts_with("cursor=") && !kv.is_empty())
         .collect::<Vec<_>>()
         .join("&");
-    let services = crate::alerts::web::all_services(&state)
+    let services = crate::shared::lists::all_services(&state)
         .await?
         .into_iter()
         .map(|s| (s.id.to_string(), s.name))
@@ -364,8 +350,8 @@ async fn render_declare(
     status: StatusCode,
     error: Option<String>,
 ) -> PageResult {
-    let services = crate::alerts::web::all_services(state).await?;
-    let users = crate::oncall::web::all_users(state).await?;
+    let services = crate::shared::lists::all_services(state).await?;
+    let users = crate::shared::lists::all_users(state).await?;
     let current = Severity::parse_loose(&form.severity).ok();
     Ok(html(
         status,
@@ -708,7 +694,7 @@ async fn render_with(
     let can_respond = s.user.role.allows(Role::Responder);
     let st = incident.status;
     let users: Vec<(String, String)> = if can_respond {
-        crate::oncall::web::all_users(state)
+        crate::shared::lists::all_users(state)
             .await?
             .into_iter()
             .map(|u| (u.id.to_string(), u.name))
@@ -1602,7 +1588,7 @@ fn live_stream(
 
 /// Escalation policies (a team is paged, and its incidents found, through one): (id, name).
 async fn escalation_policies(state: &AppState) -> Result<Vec<(String, String)>, ApiError> {
-    Ok(crate::oncall::web::all_policies(state)
+    Ok(crate::shared::lists::all_policies(state)
         .await?
         .into_iter()
         .map(|p| (p.id.to_string(), p.name))

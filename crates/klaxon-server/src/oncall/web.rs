@@ -17,14 +17,17 @@ use klaxon_domain::escalation::{Level, Target};
 use klaxon_domain::event::Actor;
 use klaxon_domain::ids::{ContactMethodId, EscalationPolicyId, NotificationRuleId, UserId};
 use klaxon_domain::page::Limit;
-use klaxon_store::{ContactMethod, EscalationPolicy, Notification, User};
+use klaxon_store::{ContactMethod, Notification};
 use serde::Deserialize;
 
-use crate::alerts::web::{PageResult, forbidden, not_found_page, user_error};
 use crate::oncall::api::{CreateContactMethod, CreatePolicy, CreateRule};
 use crate::shared::error::ApiError;
+use crate::shared::lists::all_policies;
+use crate::shared::lists::all_users;
+use crate::shared::lists::user_names_or_ids;
 use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html};
+use crate::shared::web::{PageResult, forbidden, not_found_page, user_error};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,52 +51,6 @@ struct CsrfForm {
 }
 
 // --- shared lookups -----------------------------------------------------------------------------
-
-/// Every active user, oldest first: the people pickers offer (a deactivated user cannot be
-/// scheduled, targeted or paged; pages that name one look their name up separately).
-pub(crate) async fn all_users(state: &AppState) -> Result<Vec<User>, ApiError> {
-    let mut users = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.list_users(after, Limit::MAX).await?;
-        users.extend(page.items.into_iter().filter(User::active));
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(users),
-        }
-    }
-}
-
-/// Every escalation policy, for the pages that pick one.
-pub(crate) async fn all_policies(state: &AppState) -> Result<Vec<EscalationPolicy>, ApiError> {
-    let mut policies = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_escalation_policies(after, Limit::MAX)
-            .await?;
-        policies.extend(page.items);
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(policies),
-        }
-    }
-}
-
-/// The names of these users; one deleted since shows as its id.
-pub(crate) async fn user_names(
-    state: &AppState,
-    ids: Vec<UserId>,
-) -> Result<HashMap<UserId, String>, ApiError> {
-    let mut names =
-        crate::oncall::schedules::api::user_names(state.store.as_ref(), ids.clone()).await?;
-    // A user deleted meanwhile is shown by id.
-    for id in ids {
-        names.entry(id).or_insert_with(|| id.to_string());
-    }
-    Ok(names)
-}
 
 fn name_of(names: &HashMap<UserId, String>, id: UserId) -> String {
     names.get(&id).cloned().unwrap_or_else(|| id.to_string())
@@ -139,7 +96,7 @@ pub(crate) async fn notification_rows(
     state: &AppState,
     items: Vec<Notification>,
 ) -> Result<Vec<NotificationRow>, ApiError> {
-    let names = user_names(state, items.iter().map(|n| n.user_id).collect()).await?;
+    let names = user_names_or_ids(state, items.iter().map(|n| n.user_id).collect()).await?;
     Ok(items
         .into_iter()
         .map(|n| NotificationRow {
@@ -314,7 +271,7 @@ async fn render_policies(
         .flat_map(|p| p.plan.users())
         .filter(|u| !names.contains_key(u))
         .collect();
-    names.extend(user_names(state, missing).await?);
+    names.extend(user_names_or_ids(state, missing).await?);
     let levels = (0..FORM_LEVELS)
         .map(|i| LevelDraft {
             number: i + 1,
@@ -409,7 +366,7 @@ async fn services_using(
     state: &AppState,
     id: EscalationPolicyId,
 ) -> Result<Vec<ServiceLink>, ApiError> {
-    Ok(crate::alerts::web::all_services(state)
+    Ok(crate::shared::lists::all_services(state)
         .await?
         .into_iter()
         .filter(|x| x.escalation_policy_id == Some(id))
@@ -432,7 +389,7 @@ async fn render_policy(
         Err(e) if e.is_not_found() => return Ok(not_found_page()),
         Err(e) => return Err(e.into()),
     };
-    let names = user_names(state, p.plan.users().collect()).await?;
+    let names = user_names_or_ids(state, p.plan.users().collect()).await?;
     let services = services_using(state, id).await?;
     Ok(html(
         status,

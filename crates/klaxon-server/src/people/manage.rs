@@ -60,7 +60,7 @@ pub(crate) async fn duties(state: &AppState, user: UserId) -> ApiResult<Vec<Stri
             None => break,
         }
     }
-    for p in crate::oncall::web::all_policies(state).await? {
+    for p in crate::shared::lists::all_policies(state).await? {
         let targets = p.plan.levels.iter().flat_map(|l| l.targets.iter());
         if targets.into_iter().any(|t| *t == Target::User(user)) {
             out.push(format!("escalation policy {}", p.name));

@@ -1,3 +1,4 @@
 pub mod api;
+pub mod login;
 pub mod manage;
 pub mod web;

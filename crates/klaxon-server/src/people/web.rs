@@ -3,8 +3,10 @@
 //! same functions as the REST API.
 use askama::Template;
 use axum::Router;
+use axum::extract::Query;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use klaxon_domain::auth::{Role, TokenName};
@@ -14,13 +16,16 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{ApiToken, User};
 use serde::Deserialize;
 
-use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
 use crate::people::api::{issue_token, revoke_token_with};
 use crate::people::manage::{
     ChangePassword, UpdateUser, change_own_password_with, update_user_with,
 };
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::web::message;
+use crate::shared::web::next_cursor;
+use crate::shared::web::page_cursor;
+use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
 use crate::shared::web::{Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
@@ -32,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/password", post(change_password))
         .route("/account/tokens", post(create_token))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
+        .route("/users", get(users_page).post(add_user))
+        .merge(super::login::router())
 }
 
 // --- one user (admins) ---------------------------------------------------------------------
@@ -404,5 +411,122 @@ async fn revoke_token(
     match outcome {
         Err(ApiError::NotFound(_)) => Ok(Redirect::to("/account").into_response()),
         outcome => after_account_form(&state, &s, outcome).await,
+    }
+}
+
+// --- the users list ------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    nav: Option<Nav>,
+    users: Vec<User>,
+    next_cursor: Option<String>,
+    can_create: bool,
+    csrf: String,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    cursor: Option<String>,
+}
+
+async fn render_users(
+    state: &AppState,
+    s: &WebSession,
+    cursor: Option<String>,
+    status: StatusCode,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let page = state
+        .store
+        .list_users(page_cursor(cursor.as_deref()), Limit::DEFAULT.get())
+        .await?;
+    let next_cursor = next_cursor(page.next);
+    Ok(html(
+        status,
+        &UsersPage {
+            nav: Some(Nav::new(s, "/users")),
+            users: page.items,
+            next_cursor,
+            can_create: s.user.role.allows(Role::Admin),
+            csrf: s.session.csrf_token.clone(),
+            message,
+            error,
+        },
+    ))
+}
+
+async fn users_page(
+    State(state): State<AppState>,
+    s: WebSession,
+    Query(q): Query<UsersQuery>,
+) -> Result<Response, ApiError> {
+    render_users(&state, &s, q.cursor, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+struct AddUserForm {
+    csrf: String,
+    name: String,
+    email: String,
+    role: String,
+    password: String,
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<AddUserForm>,
+) -> Result<Response, ApiError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(message(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Only admins can add users.",
+        ));
+    }
+    let outcome = match f.role.parse::<Role>() {
+        Ok(role) => {
+            let body = crate::people::api::CreateUser {
+                email: f.email,
+                name: f.name,
+                role,
+                password: f.password,
+            };
+            crate::people::api::create_user_with(&state, Actor::User(s.user.id), &body).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    match outcome {
+        Ok(u) => {
+            render_users(
+                &state,
+                &s,
+                None,
+                StatusCode::OK,
+                Some(format!("Added {}.", u.email)),
+                None,
+            )
+            .await
+        }
+        Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => {
+            render_users(
+                &state,
+                &s,
+                None,
+                StatusCode::BAD_REQUEST,
+                None,
+                Some(e.to_string()),
+            )
+            .await
+        }
+        Err(e) => Err(e),
     }
 }

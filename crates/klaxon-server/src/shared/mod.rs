@@ -1,8 +1,10 @@
 pub mod api;
+pub mod assets;
 pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod error;
 pub mod limits;
+pub mod lists;
 pub mod state;
 pub mod web;

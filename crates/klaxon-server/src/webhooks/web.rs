@@ -12,9 +12,9 @@ use klaxon_domain::ids::WebhookId;
 use klaxon_store::{Webhook, WebhookDelivery};
 use serde::Deserialize;
 
-use crate::alerts::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::shared::web::{Nav, WebSession, html};
 use crate::webhooks::api::{CreateWebhook, UpdateWebhook};
 

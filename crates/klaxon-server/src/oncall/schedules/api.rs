@@ -3,7 +3,7 @@
 //!
 //! Nothing about turns is stored: every answer is computed from a schedule's layers and the
 //! overrides around the instants asked about (see [`klaxon_domain::schedule`]).
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -32,6 +32,7 @@ use crate::shared::api::{
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
+use crate::shared::lists::user_names;
 use crate::shared::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -338,27 +339,6 @@ fn schedule_conflict(e: StoreError) -> ApiError {
         }
         e => ApiError::or_not_found("schedule")(e),
     }
-}
-
-/// Names of `users`, for answers people read; a user who is gone has none.
-pub(crate) async fn user_names(
-    store: &dyn Store,
-    users: Vec<UserId>,
-) -> ApiResult<HashMap<UserId, String>> {
-    let mut names = HashMap::new();
-    for id in users {
-        if names.contains_key(&id) {
-            continue;
-        }
-        match store.user(id).await {
-            Ok(u) => {
-                names.insert(id, u.name);
-            }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(names)
 }
 
 /// The domain schedule of a stored one. Stored layers were checked when written, so this fails

@@ -305,7 +305,7 @@ async fn schedule_calendar(state: &AppState, file: &str) -> Result<Option<String
         .into_iter()
         .filter(|s| overlaps(s, from, to))
         .collect();
-    let names = crate::oncall::schedules::api::user_names(
+    let names = crate::shared::lists::user_names(
         state.store.as_ref(),
         shifts.iter().map(|s| s.user).collect(),
     )

@@ -20,12 +20,12 @@ use klaxon_domain::schedule::{Layer, RANGE_MAX, Turn, TurnUnit};
 use klaxon_store::User;
 use serde::Deserialize;
 
-use crate::alerts::web::{PageResult, forbidden, not_found_page, user_error};
 use crate::oncall::schedules::api::{CreateOverride, CreateSchedule, ShiftOut, UpdateSchedule};
 use crate::oncall::schedules::calendar::{Feed, feed_url};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html};
+use crate::shared::web::{PageResult, forbidden, not_found_page, user_error};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -265,7 +265,7 @@ async fn render_schedules(
     error: Option<String>,
     draft: ScheduleDraft,
 ) -> PageResult {
-    let users = crate::oncall::web::all_users(state).await?;
+    let users = crate::shared::lists::all_users(state).await?;
     Ok(html(
         status,
         &SchedulesPage {
@@ -562,7 +562,7 @@ async fn render_schedule(
         .store
         .list_schedule_overrides(id, now, now.saturating_add(RANGE_MAX).unwrap_or(now))
         .await?;
-    let users = crate::oncall::web::all_users(state).await?;
+    let users = crate::shared::lists::all_users(state).await?;
     let mut names: HashMap<UserId, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
     let missing: Vec<UserId> = overrides
         .iter()
@@ -570,7 +570,7 @@ async fn render_schedule(
         .chain(record.layers.iter().flat_map(|l| l.users.iter().copied()))
         .filter(|u| !names.contains_key(u))
         .collect();
-    names.extend(crate::oncall::web::user_names(state, missing).await?);
+    names.extend(crate::shared::lists::user_names_or_ids(state, missing).await?);
     let can_admin = s.user.role.allows(Role::Admin);
     let mut resp = html(
         fb.status.unwrap_or(StatusCode::OK),
