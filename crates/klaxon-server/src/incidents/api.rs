@@ -454,7 +454,7 @@ pub async fn update_with(
         let mut c = IncidentChange::of(snap, now, who.actor);
         let i = &mut c.incident;
         let mut changes = serde_json::Map::new();
-        use crate::incidents::describe::set_noting as set;
+        use crate::shared::changes::set_noting as set;
         set(&mut changes, "title", &mut i.title, title);
         set(&mut changes, "description", &mut i.description, description);
         set(&mut changes, "impact", &mut i.impact, impact.map(Some));

@@ -3,25 +3,9 @@ use std::collections::BTreeMap;
 
 use klaxon_domain::event::{Actor, EventKind};
 use klaxon_store::Event;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::shared::config::IncidentRules;
-
-/// Sets `slot` to `new` when one is given, recording `{"from", "to"}` under `field` in
-/// `changes` when the value really changes: the body of an `*.updated` event.
-pub(crate) fn set_noting<T: serde::Serialize>(
-    changes: &mut Map<String, Value>,
-    field: &str,
-    slot: &mut T,
-    new: Option<T>,
-) {
-    let Some(new) = new else { return };
-    let (from, to) = (json!(slot), json!(new));
-    if from != to {
-        changes.insert(field.to_owned(), json!({"from": from, "to": to}));
-    }
-    *slot = new;
-}
 
 /// "Impact started", "Acknowledged", ... for a milestone field name.
 pub fn milestone_label(name: &str) -> &'static str {

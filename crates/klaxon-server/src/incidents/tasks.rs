@@ -154,7 +154,7 @@ async fn task_change(
                 let old = find(tid)?;
                 let mut t = old.clone();
                 let mut changes = serde_json::Map::new();
-                use crate::incidents::describe::set_noting as set;
+                use crate::shared::changes::set_noting as set;
                 set(&mut changes, "title", &mut t.title, title);
                 set(&mut changes, "assignee", &mut t.assignee_id, assignee);
                 set(&mut changes, "due", &mut t.due_at, due_at);

@@ -25,6 +25,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::people::manage::check_password;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
     parse_id,
@@ -378,27 +379,6 @@ fn require_self_or_admin(caller: &Caller, user: UserId) -> ApiResult<()> {
     } else {
         caller.require(Role::Admin)
     }
-}
-
-/// Re-authentication: the caller's own password (`who` is the signed-in user), whoever's
-/// method it is.
-pub async fn check_password(state: &AppState, who: &User, password: &str) -> ApiResult<()> {
-    if is_own_password(state, who, password).await? {
-        Ok(())
-    } else {
-        tracing::warn!(user = %who.id, "contact method change with a wrong password");
-        Err(ApiError::invalid("password", "is not your password"))
-    }
-}
-
-/// Whether `password` is `who`'s current password.
-pub async fn is_own_password(state: &AppState, who: &User, password: &str) -> ApiResult<bool> {
-    let creds = state.store.user_credentials(&who.email).await?;
-    state
-        .passwords
-        .verify(password, Some(creds.password_hash))
-        .await
-        .map_err(ApiError::Internal)
 }
 
 /// Whether contact methods of `kind` can be sent on this server: e-mail needs `[smtp]`, SMS

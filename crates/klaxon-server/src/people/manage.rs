@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use crate::incidents::describe::set_noting;
 use crate::people::api::UserOut;
 use crate::shared::api::{ApiJson, Caller, parse_id};
+use crate::shared::changes::set_noting;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
 
@@ -259,7 +259,7 @@ pub async fn change_own_password_with(
 ) -> ApiResult<()> {
     let new = NewPassword::parse(&body.new_password)
         .map_err(|e| ApiError::invalid("new_password", e.reason))?;
-    if !crate::oncall::api::is_own_password(state, who, &body.current_password).await? {
+    if !is_own_password(state, who, &body.current_password).await? {
         tracing::warn!(user = %who.id, "password change with a wrong current password");
         return Err(ApiError::invalid(
             "current_password",
@@ -292,4 +292,25 @@ async fn set_password_with(
         .set_password(id, hash, keep, event)
         .await
         .map_err(ApiError::or_not_found("user"))
+}
+
+/// Re-authentication: the caller's own password (`who` is the signed-in user), whoever's
+/// method it is.
+pub async fn check_password(state: &AppState, who: &User, password: &str) -> ApiResult<()> {
+    if is_own_password(state, who, password).await? {
+        Ok(())
+    } else {
+        tracing::warn!(user = %who.id, "contact method change with a wrong password");
+        Err(ApiError::invalid("password", "is not your password"))
+    }
+}
+
+/// Whether `password` is `who`'s current password.
+pub async fn is_own_password(state: &AppState, who: &User, password: &str) -> ApiResult<bool> {
+    let creds = state.store.user_credentials(&who.email).await?;
+    state
+        .passwords
+        .verify(password, Some(creds.password_hash))
+        .await
+        .map_err(ApiError::Internal)
 }

@@ -1,5 +1,6 @@
 pub mod api;
 pub mod assets;
+pub mod changes;
 pub mod config;
 pub mod crypto;
 pub mod engine;
