@@ -89,7 +89,7 @@ async fn check_targets(
     tx: &mut Transaction<'_, Postgres>,
     p: &EscalationPolicy,
 ) -> StoreResult<()> {
-    super::schedules::check_plan_schedules(tx, &p.plan).await?;
+    crate::sql::schedules::check_plan_schedules(tx, &p.plan).await?;
     let mut users: Vec<Uuid> = p.plan.users().map(|u| u.0).collect();
     users.sort_unstable();
     users.dedup();

@@ -7,32 +7,33 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use klaxon_domain::auth::Role;
-use klaxon_domain::clock::{from_millis, to_millis};
+use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{
     AlertId, ApiTokenId, ContactMethodId, EscalationPolicyId, IncidentId, IntegrationId, JobId,
-    MaintenanceWindowId, NotificationId, NotificationRuleId, OverrideId, ScheduleId, ServiceId,
-    SessionId, UserId,
+    MaintenanceWindowId, NotificationId, NotificationRuleId, ServiceId, SessionId, UserId,
 };
 use klaxon_store::*;
+use sql::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+#[macro_use]
+mod db;
+#[path = "../../klaxon-store/sql/mod.rs"]
+mod sql;
+
 mod alerts;
 mod batch;
 mod incidents;
 mod oncall;
-mod schedules;
-mod webhooks;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -126,97 +127,9 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)
-    }
 }
 
 // --- error and row mapping -------------------------------------------------------------------
-
-fn map_err(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            // "UNIQUE constraint failed: users.email" -> "users_email", the index's name.
-            let msg = db.message();
-            let cols = msg.rsplit(": ").next().unwrap_or(msg);
-            let first = cols.split(", ").next().unwrap_or(cols);
-            StoreError::Conflict {
-                constraint: first.replace('.', "_"),
-            }
-        }
-        e @ (sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Configuration(_)) => StoreError::Unavailable(Box::new(e)),
-        e => StoreError::Other(Box::new(e)),
-    }
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(format!("stored {what} is invalid: {value:?}").into())
-}
-
-fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(
-    row: &'r SqliteRow,
-    col: &str,
-) -> StoreResult<T> {
-    row.try_get(col).map_err(map_err)
-}
-
-fn get_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    s.parse().map_err(|_| corrupt(col, &s))
-}
-
-fn get_parsed<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    s.parse().map_err(|_| corrupt(col, &s))
-}
-
-fn get_u32(row: &SqliteRow, col: &str) -> StoreResult<u32> {
-    let n: i64 = get(row, col)?;
-    u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
-}
-
-fn opt_id<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
-    get::<Option<String>>(row, col)?
-        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
-        .transpose()
-}
-
-/// A nullable column holding a parsed value (an enum's name).
-use opt_id as opt_parsed;
-
-/// A foreign key that points nowhere: the row referred to is gone.
-fn fk_not_found(e: sqlx::Error) -> StoreError {
-    match map_err(e) {
-        StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
-        other => other,
-    }
-}
-
-fn get_ts(row: &SqliteRow, col: &str) -> StoreResult<Timestamp> {
-    Ok(from_millis(get(row, col)?))
-}
-
-fn get_opt_ts(row: &SqliteRow, col: &str) -> StoreResult<Option<Timestamp>> {
-    Ok(get::<Option<i64>>(row, col)?.map(from_millis))
-}
-
-fn get_role(row: &SqliteRow, col: &str) -> StoreResult<Role> {
-    let s: String = get(row, col)?;
-    s.parse().map_err(|_| corrupt(col, &s))
-}
-
-fn get_json(row: &SqliteRow, col: &str) -> StoreResult<serde_json::Value> {
-    let s: String = get(row, col)?;
-    serde_json::from_str(&s).map_err(|_| corrupt(col, &s))
-}
 
 fn user_from(row: &SqliteRow) -> StoreResult<User> {
     Ok(User {
@@ -271,14 +184,6 @@ fn job_from(row: &SqliteRow) -> StoreResult<Job> {
         dead_at: get_opt_ts(row, "dead_at")?,
         created_at: get_ts(row, "created_at")?,
     })
-}
-
-/// Builds a page from `limit + 1` fetched rows: the extra row only says that more exist.
-fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next = if more { items.last().map(cursor) } else { None };
-    Page { items, next }
 }
 
 // --- statements shared by several methods ----------------------------------------------------
@@ -380,7 +285,10 @@ impl Store for SqliteStore {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
 
+#[async_trait]
+impl UserStore for SqliteStore {
     async fn create_user(&self, user: NewUser, event: NewEvent) -> StoreResult<User> {
         let mut tx = self.write_tx().await?;
         insert_user(&mut tx, &user).await?;
@@ -799,6 +707,65 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn server_key(&self, name: &str) -> StoreResult<[u8; 32]> {
+        let read = |pool| async move {
+            sqlx::query("SELECT key FROM server_keys WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(map_err)
+        };
+        // Made once: read first, so the usual call takes no write lock.
+        let row = match read(&self.reader).await? {
+            Some(row) => row,
+            None => {
+                sqlx::query(
+                    "INSERT INTO server_keys (name, key) VALUES ($1, randomblob(32))
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .execute(&self.writer)
+                .await
+                .map_err(map_err)?;
+                read(&self.writer).await?.ok_or(StoreError::NotFound)?
+            }
+        };
+        let key: Vec<u8> = get(&row, "key")?;
+        key.try_into()
+            .map_err(|k: Vec<u8>| corrupt("server key length", &k.len().to_string()))
+    }
+
+    async fn prune(
+        &self,
+        sessions_before: Timestamp,
+        idle_before: Timestamp,
+        failures_before: Timestamp,
+    ) -> StoreResult<Pruned> {
+        let mut tx = self.write_tx().await?;
+        let sessions =
+            sqlx::query("DELETE FROM sessions WHERE created_at < $1 OR last_seen_at < $2")
+                .bind(to_millis(sessions_before))
+                .bind(to_millis(idle_before))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+        let login_failures = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(to_millis(failures_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        tx.commit().await.map_err(map_err)?;
+        Ok(Pruned {
+            sessions,
+            login_failures,
+        })
+    }
+}
+
+#[async_trait]
+impl EngineStore for SqliteStore {
     async fn append_event(&self, event: NewEvent) -> StoreResult<Event> {
         let mut tx = self.write_tx().await?;
         let seq = insert_event(&mut tx, &event).await?;
@@ -1007,13 +974,18 @@ impl Store for SqliteStore {
             .map_err(map_err)?;
         Ok(n.try_into().unwrap_or(0))
     }
+}
 
+#[async_trait]
+impl AlertStore for SqliteStore {
     async fn create_service(&self, service: Service, event: NewEvent) -> StoreResult<Service> {
         self.do_create_service(service, event).await
     }
+
     async fn service(&self, id: ServiceId) -> StoreResult<Service> {
         self.do_service(id).await
     }
+
     async fn list_services(
         &self,
         after: Option<ServiceId>,
@@ -1021,12 +993,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page<Service, ServiceId>> {
         self.do_list_services(after, limit).await
     }
+
     async fn update_service(&self, service: Service, event: NewEvent) -> StoreResult<Service> {
         self.do_update_service(service, event).await
     }
+
     async fn delete_service(&self, id: ServiceId, event: NewEvent) -> StoreResult<()> {
         self.do_delete_service(id, event).await
     }
+
     async fn create_integration(
         &self,
         integration: NewIntegration,
@@ -1034,15 +1009,19 @@ impl Store for SqliteStore {
     ) -> StoreResult<Integration> {
         self.do_create_integration(integration, event).await
     }
+
     async fn integration(&self, id: IntegrationId) -> StoreResult<Integration> {
         self.do_integration(id).await
     }
+
     async fn integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration> {
         self.do_integration_by_key(hash).await
     }
+
     async fn list_integrations(&self, service: ServiceId) -> StoreResult<Vec<Integration>> {
         self.do_list_integrations(service).await
     }
+
     async fn update_integration(
         &self,
         integration: Integration,
@@ -1050,6 +1029,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Integration> {
         self.do_update_integration(integration, event).await
     }
+
     async fn rotate_integration_key(
         &self,
         id: IntegrationId,
@@ -1061,9 +1041,11 @@ impl Store for SqliteStore {
         self.do_rotate_integration_key(id, prefix, hash, at, event)
             .await
     }
+
     async fn delete_integration(&self, id: IntegrationId, event: NewEvent) -> StoreResult<()> {
         self.do_delete_integration(id, event).await
     }
+
     async fn create_maintenance(
         &self,
         window: MaintenanceWindow,
@@ -1071,6 +1053,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<MaintenanceWindow> {
         self.do_create_maintenance(window, event).await
     }
+
     async fn list_maintenance(
         &self,
         service: ServiceId,
@@ -1078,6 +1061,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<MaintenanceWindow>> {
         self.do_list_maintenance(service, now).await
     }
+
     async fn delete_maintenance(
         &self,
         service: ServiceId,
@@ -1086,9 +1070,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.do_delete_maintenance(service, id, event).await
     }
+
     async fn alert(&self, id: AlertId) -> StoreResult<Alert> {
         self.do_alert(id).await
     }
+
     async fn list_alerts(
         &self,
         filter: &AlertFilter,
@@ -1097,9 +1083,18 @@ impl Store for SqliteStore {
     ) -> StoreResult<Page<Alert, AlertId>> {
         self.do_list_alerts(filter, after, limit).await
     }
+
+    async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {
+        self.batch.commit(writes).await
+    }
+}
+
+#[async_trait]
+impl IncidentStore for SqliteStore {
     async fn incident(&self, id: IncidentId) -> StoreResult<Incident> {
         self.do_incident(id).await
     }
+
     async fn list_incidents(
         &self,
         filter: &IncidentFilter,
@@ -1109,151 +1104,10 @@ impl Store for SqliteStore {
         self.do_list_incidents(filter, after, limit).await
     }
 
-    async fn create_escalation_policy(
-        &self,
-        policy: EscalationPolicy,
-        event: NewEvent,
-    ) -> StoreResult<EscalationPolicy> {
-        self.do_create_escalation_policy(policy, event).await
-    }
-    async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy> {
-        self.do_escalation_policy(id).await
-    }
-    async fn list_escalation_policies(
-        &self,
-        after: Option<EscalationPolicyId>,
-        limit: u32,
-    ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>> {
-        self.do_list_escalation_policies(after, limit).await
-    }
-    async fn update_escalation_policy(
-        &self,
-        policy: EscalationPolicy,
-        event: NewEvent,
-    ) -> StoreResult<EscalationPolicy> {
-        self.do_update_escalation_policy(policy, event).await
-    }
-    async fn delete_escalation_policy(
-        &self,
-        id: EscalationPolicyId,
-        event: NewEvent,
-    ) -> StoreResult<()> {
-        self.do_delete_escalation_policy(id, event).await
-    }
-    async fn create_contact_method(
-        &self,
-        method: ContactMethod,
-        event: NewEvent,
-    ) -> StoreResult<ContactMethod> {
-        self.do_create_contact_method(method, event).await
-    }
-    async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
-        self.do_contact_method(id).await
-    }
-    async fn list_contact_methods(&self, user: UserId) -> StoreResult<Vec<ContactMethod>> {
-        self.do_list_contact_methods(user).await
-    }
-    async fn update_contact_method(
-        &self,
-        method: ContactMethod,
-        event: NewEvent,
-    ) -> StoreResult<ContactMethod> {
-        self.do_update_contact_method(method, event).await
-    }
-    async fn delete_contact_method(&self, id: ContactMethodId, event: NewEvent) -> StoreResult<()> {
-        self.do_delete_contact_method(id, event).await
-    }
-    async fn create_notification_rule(
-        &self,
-        rule: NotificationRule,
-        event: NewEvent,
-    ) -> StoreResult<NotificationRule> {
-        self.do_create_notification_rule(rule, event).await
-    }
-    async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {
-        self.do_list_notification_rules(user).await
-    }
-    async fn delete_notification_rule(
-        &self,
-        user: UserId,
-        id: NotificationRuleId,
-        event: NewEvent,
-    ) -> StoreResult<()> {
-        self.do_delete_notification_rule(user, id, event).await
-    }
-    async fn apply_escalation_step(&self, step: EscalationStep) -> StoreResult<bool> {
-        self.do_apply_escalation_step(step).await
-    }
-    async fn queue_notification(
-        &self,
-        notification: NewNotification,
-        event: NewEvent,
-    ) -> StoreResult<Notification> {
-        self.do_queue_notification(notification, event).await
-    }
-    async fn claim_notifications(
-        &self,
-        now: Timestamp,
-        claim_until: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Claimed> {
-        self.do_claim_notifications(now, claim_until, limit).await
-    }
-    async fn finish_notification(
-        &self,
-        id: NotificationId,
-        result: SendResult,
-        event: NewEvent,
-    ) -> StoreResult<bool> {
-        self.do_finish_notification(id, result, event).await
-    }
-    async fn defer_notification(
-        &self,
-        id: NotificationId,
-        until: Timestamp,
-        event: NewEvent,
-    ) -> StoreResult<bool> {
-        self.do_defer_notification(id, until, event).await
-    }
-    async fn last_sent(
-        &self,
-        methods: &[ContactMethodId],
-    ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
-        self.do_last_sent(methods).await
-    }
-    async fn notification(&self, id: NotificationId) -> StoreResult<Notification> {
-        self.do_notification(id).await
-    }
-    async fn list_notifications(
-        &self,
-        incident: Option<IncidentId>,
-        user: Option<UserId>,
-        after: Option<NotificationId>,
-        limit: u32,
-    ) -> StoreResult<Vec<Notification>> {
-        self.do_list_notifications(incident, user, after, limit)
-            .await
-    }
-    async fn escalate_incident(
-        &self,
-        id: IncidentId,
-        at: Timestamp,
-        job_id: JobId,
-        event: NewEvent,
-    ) -> StoreResult<u32> {
-        self.do_escalate_incident(id, at, job_id, event).await
-    }
-    async fn reassign_incident(
-        &self,
-        id: IncidentId,
-        pages: Vec<NewNotification>,
-        event: NewEvent,
-    ) -> StoreResult<()> {
-        self.do_reassign_incident(id, pages, event).await
-    }
     async fn declare_incident(&self, new: NewIncident) -> StoreResult<Incident> {
         self.do_declare_incident(new).await
     }
+
     async fn change_incident(
         &self,
         id: IncidentId,
@@ -1261,6 +1115,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Result<Incident, klaxon_domain::incident::Refusal>> {
         self.do_change_incident(id, edit).await
     }
+
     async fn incident_roles(
         &self,
         id: IncidentId,
@@ -1268,6 +1123,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<RoleAssignment>> {
         self.do_incident_roles(id, history).await
     }
+
     async fn relate_incidents(
         &self,
         a: IncidentId,
@@ -1278,9 +1134,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Result<(), klaxon_domain::incident::Refusal>> {
         self.do_relate_incidents(a, b, related, at, actor).await
     }
+
     async fn related_incidents(&self, id: IncidentId) -> StoreResult<Vec<Incident>> {
         self.do_related_incidents(id).await
     }
+
     async fn merge_incident(
         &self,
         from: IncidentId,
@@ -1290,64 +1148,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<Result<Incident, klaxon_domain::incident::Refusal>> {
         self.do_merge_incident(from, into, at, actor).await
     }
-    async fn create_webhook(&self, webhook: Webhook, event: NewEvent) -> StoreResult<Webhook> {
-        self.do_create_webhook(webhook, event).await
-    }
-    async fn webhook(&self, id: klaxon_domain::ids::WebhookId) -> StoreResult<Webhook> {
-        self.do_webhook(id).await
-    }
-    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
-        self.do_list_webhooks().await
-    }
-    async fn update_webhook(&self, webhook: Webhook, event: NewEvent) -> StoreResult<Webhook> {
-        self.do_update_webhook(webhook, event).await
-    }
-    async fn delete_webhook(
-        &self,
-        id: klaxon_domain::ids::WebhookId,
-        event: NewEvent,
-    ) -> StoreResult<()> {
-        self.do_delete_webhook(id, event).await
-    }
-    async fn fan_out_webhooks(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        how: &FanOut<'_>,
-    ) -> StoreResult<FanOutReport> {
-        self.do_fan_out_webhooks(now, limit, how).await
-    }
-    async fn claim_webhook_deliveries(
-        &self,
-        now: Timestamp,
-        until: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.do_claim_webhook_deliveries(now, until, limit).await
-    }
-    async fn finish_webhook_delivery(
-        &self,
-        id: klaxon_domain::ids::DeliveryId,
-        outcome: DeliveryOutcome,
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        self.do_finish_webhook_delivery(id, outcome, now).await
-    }
-    async fn list_webhook_deliveries(
-        &self,
-        webhook: klaxon_domain::ids::WebhookId,
-        before_seq: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookDelivery>> {
-        self.do_list_webhook_deliveries(webhook, before_seq, limit)
-            .await
-    }
+
     async fn incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
         self.do_incident_subscribers(id).await
     }
+
     async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
         self.do_incident_tasks(id).await
     }
+
     async fn pin_incident_event(
         &self,
         id: IncidentId,
@@ -1357,140 +1166,173 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.do_pin_incident_event(id, seq, pinned, event).await
     }
-    async fn server_key(&self, name: &str) -> StoreResult<[u8; 32]> {
-        let read = |pool| async move {
-            sqlx::query("SELECT key FROM server_keys WHERE name = $1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await
-                .map_err(map_err)
-        };
-        // Made once: read first, so the usual call takes no write lock.
-        let row = match read(&self.reader).await? {
-            Some(row) => row,
-            None => {
-                sqlx::query(
-                    "INSERT INTO server_keys (name, key) VALUES ($1, randomblob(32))
-                     ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(name)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
-                read(&self.writer).await?.ok_or(StoreError::NotFound)?
-            }
-        };
-        let key: Vec<u8> = get(&row, "key")?;
-        key.try_into()
-            .map_err(|k: Vec<u8>| corrupt("server key length", &k.len().to_string()))
+}
+
+#[async_trait]
+impl OnCallStore for SqliteStore {
+    async fn create_escalation_policy(
+        &self,
+        policy: EscalationPolicy,
+        event: NewEvent,
+    ) -> StoreResult<EscalationPolicy> {
+        self.do_create_escalation_policy(policy, event).await
     }
 
-    async fn create_schedule(
-        &self,
-        schedule: ScheduleRecord,
-        event: NewEvent,
-    ) -> StoreResult<ScheduleRecord> {
-        self.do_create_schedule(schedule, event).await
+    async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy> {
+        self.do_escalation_policy(id).await
     }
-    async fn schedule(&self, id: ScheduleId) -> StoreResult<ScheduleRecord> {
-        self.do_schedule(id).await
-    }
-    async fn list_schedules(
+
+    async fn list_escalation_policies(
         &self,
-        after: Option<ScheduleId>,
+        after: Option<EscalationPolicyId>,
         limit: u32,
-    ) -> StoreResult<Page<ScheduleRecord, ScheduleId>> {
-        self.do_list_schedules(after, limit).await
+    ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>> {
+        self.do_list_escalation_policies(after, limit).await
     }
-    async fn update_schedule(
+
+    async fn update_escalation_policy(
         &self,
-        schedule: ScheduleRecord,
+        policy: EscalationPolicy,
         event: NewEvent,
-    ) -> StoreResult<ScheduleRecord> {
-        self.do_update_schedule(schedule, event).await
+    ) -> StoreResult<EscalationPolicy> {
+        self.do_update_escalation_policy(policy, event).await
     }
-    async fn delete_schedule(&self, id: ScheduleId, event: NewEvent) -> StoreResult<()> {
-        self.do_delete_schedule(id, event).await
-    }
-    async fn create_schedule_override(
+
+    async fn delete_escalation_policy(
         &self,
-        o: ScheduleOverride,
-        event: NewEvent,
-    ) -> StoreResult<ScheduleOverride> {
-        self.do_create_schedule_override(o, event).await
-    }
-    async fn schedule_override(
-        &self,
-        schedule: ScheduleId,
-        id: OverrideId,
-    ) -> StoreResult<ScheduleOverride> {
-        self.do_schedule_override(schedule, id).await
-    }
-    async fn list_schedule_overrides(
-        &self,
-        schedule: ScheduleId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> StoreResult<Vec<ScheduleOverride>> {
-        self.do_list_schedule_overrides(schedule, from, to).await
-    }
-    async fn delete_schedule_override(
-        &self,
-        schedule: ScheduleId,
-        id: OverrideId,
+        id: EscalationPolicyId,
         event: NewEvent,
     ) -> StoreResult<()> {
-        self.do_delete_schedule_override(schedule, id, event).await
+        self.do_delete_escalation_policy(id, event).await
     }
-    async fn schedule_with_overrides(
+
+    async fn create_contact_method(
         &self,
-        id: ScheduleId,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> StoreResult<ScheduleWithOverrides> {
-        self.do_schedule_with_overrides(id, from, to).await
+        method: ContactMethod,
+        event: NewEvent,
+    ) -> StoreResult<ContactMethod> {
+        self.do_create_contact_method(method, event).await
     }
-    async fn list_schedules_with_overrides(
+
+    async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
+        self.do_contact_method(id).await
+    }
+
+    async fn list_contact_methods(&self, user: UserId) -> StoreResult<Vec<ContactMethod>> {
+        self.do_list_contact_methods(user).await
+    }
+
+    async fn update_contact_method(
         &self,
-        after: Option<ScheduleId>,
+        method: ContactMethod,
+        event: NewEvent,
+    ) -> StoreResult<ContactMethod> {
+        self.do_update_contact_method(method, event).await
+    }
+
+    async fn delete_contact_method(&self, id: ContactMethodId, event: NewEvent) -> StoreResult<()> {
+        self.do_delete_contact_method(id, event).await
+    }
+
+    async fn create_notification_rule(
+        &self,
+        rule: NotificationRule,
+        event: NewEvent,
+    ) -> StoreResult<NotificationRule> {
+        self.do_create_notification_rule(rule, event).await
+    }
+
+    async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {
+        self.do_list_notification_rules(user).await
+    }
+
+    async fn delete_notification_rule(
+        &self,
+        user: UserId,
+        id: NotificationRuleId,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_delete_notification_rule(user, id, event).await
+    }
+
+    async fn apply_escalation_step(&self, step: EscalationStep) -> StoreResult<bool> {
+        self.do_apply_escalation_step(step).await
+    }
+
+    async fn queue_notification(
+        &self,
+        notification: NewNotification,
+        event: NewEvent,
+    ) -> StoreResult<Notification> {
+        self.do_queue_notification(notification, event).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        claim_until: Timestamp,
         limit: u32,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> StoreResult<Page<ScheduleWithOverrides, ScheduleId>> {
-        self.do_list_schedules_with_overrides(after, limit, from, to)
-            .await
+    ) -> StoreResult<Claimed> {
+        self.do_claim_notifications(now, claim_until, limit).await
     }
 
-    async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {
-        self.batch.commit(writes).await
-    }
-
-    async fn prune(
+    async fn finish_notification(
         &self,
-        sessions_before: Timestamp,
-        idle_before: Timestamp,
-        failures_before: Timestamp,
-    ) -> StoreResult<Pruned> {
-        let mut tx = self.write_tx().await?;
-        let sessions =
-            sqlx::query("DELETE FROM sessions WHERE created_at < $1 OR last_seen_at < $2")
-                .bind(to_millis(sessions_before))
-                .bind(to_millis(idle_before))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-        let login_failures = sqlx::query("DELETE FROM login_failures WHERE at < $1")
-            .bind(to_millis(failures_before))
-            .execute(&mut *tx)
+        id: NotificationId,
+        result: SendResult,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        self.do_finish_notification(id, result, event).await
+    }
+
+    async fn defer_notification(
+        &self,
+        id: NotificationId,
+        until: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        self.do_defer_notification(id, until, event).await
+    }
+
+    async fn last_sent(
+        &self,
+        methods: &[ContactMethodId],
+    ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
+        self.do_last_sent(methods).await
+    }
+
+    async fn notification(&self, id: NotificationId) -> StoreResult<Notification> {
+        self.do_notification(id).await
+    }
+
+    async fn list_notifications(
+        &self,
+        incident: Option<IncidentId>,
+        user: Option<UserId>,
+        after: Option<NotificationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        self.do_list_notifications(incident, user, after, limit)
             .await
-            .map_err(map_err)?
-            .rows_affected();
-        tx.commit().await.map_err(map_err)?;
-        Ok(Pruned {
-            sessions,
-            login_failures,
-        })
+    }
+
+    async fn escalate_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        job_id: JobId,
+        event: NewEvent,
+    ) -> StoreResult<u32> {
+        self.do_escalate_incident(id, at, job_id, event).await
+    }
+
+    async fn reassign_incident(
+        &self,
+        id: IncidentId,
+        pages: Vec<NewNotification>,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.do_reassign_incident(id, pages, event).await
     }
 }
 

@@ -102,7 +102,7 @@ pub(crate) async fn insert_notification(
 
 /// `NotFound` unless every user and schedule the plan pages exists.
 async fn check_targets(tx: &mut Transaction<'_, Sqlite>, p: &EscalationPolicy) -> StoreResult<()> {
-    super::schedules::check_plan_schedules(tx, &p.plan).await?;
+    crate::sql::schedules::check_plan_schedules(tx, &p.plan).await?;
     for user in p.plan.users() {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1")
             .bind(user.to_string())

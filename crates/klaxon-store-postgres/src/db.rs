@@ -1,0 +1,155 @@
+//! What the shared queries (`crates/klaxon-store/sql`) need to know about PostgreSQL: its
+//! types, how ids (UUID) and JSON (JSONB) are kept, its errors, and the SQL it spells its own way.
+use klaxon_store::{StoreError, StoreResult};
+use sqlx::types::Json;
+use sqlx::{PgPool, Transaction};
+use uuid::Uuid;
+
+use crate::sql::{DbId, get};
+
+pub(crate) use sqlx::PgConnection as DbConn;
+pub(crate) use sqlx::Postgres as Db;
+pub(crate) use sqlx::postgres::PgRow as DbRow;
+
+pub(crate) type DbStore = crate::PgStore;
+
+pub(crate) fn db_id(id: impl DbId) -> Uuid {
+    id.uuid()
+}
+
+/// A list of ids, for `in_ids!`: a UUID array.
+pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> Vec<Uuid> {
+    ids.iter().map(|&i| i.uuid()).collect()
+}
+
+pub(crate) fn get_id<T: From<Uuid>>(row: &DbRow, col: &str) -> StoreResult<T> {
+    Ok(T::from(get::<Uuid>(row, col)?))
+}
+
+pub(crate) fn opt_id<T: From<Uuid>>(row: &DbRow, col: &str) -> StoreResult<Option<T>> {
+    Ok(get::<Option<Uuid>>(row, col)?.map(T::from))
+}
+
+pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Json<&T> {
+    Json(value)
+}
+
+pub(crate) fn get_json(row: &DbRow, col: &str) -> StoreResult<serde_json::Value> {
+    get(row, col)
+}
+
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            constraint: db.constraint().unwrap_or("unique").to_owned(),
+        },
+        e @ (sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Configuration(_)) => StoreError::Unavailable(Box::new(e)),
+        e => StoreError::Other(Box::new(e)),
+    }
+}
+
+/// Like [`map_err`], but a foreign-key violation (23503) means the row referred to is gone.
+pub(crate) fn fk_not_found(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        e => map_err(e),
+    }
+}
+
+impl DbStore {
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {
+        self.pool.begin().await.map_err(map_err)
+    }
+}
+
+// --- SQL spelled differently -----------------------------------------------------------------
+// Several instances share the database: what reads and then writes locks the rows it read.
+
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+
+macro_rules! for_share {
+    () => {
+        " FOR SHARE"
+    };
+}
+
+/// `IN` the ids of an array bound with `db_ids`.
+macro_rules! in_ids {
+    ($param:literal) => {
+        concat!("= ANY(", $param, ")")
+    };
+}
+
+/// Claims skip rows another instance is claiming, so no two lease the same one.
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+
+/// Null-safe inequality (JSONB `<>` with a NULL is NULL).
+macro_rules! is_distinct {
+    () => {
+        "IS DISTINCT FROM"
+    };
+}
+
+// --- hooks: the steps whose logic differs ----------------------------------------------------
+
+/// Webhook fan-out's look-back. Sequence numbers are drawn before commit: an event may commit
+/// behind a webhook's cursor. Looks back over the last few hundred for any without a delivery.
+pub(crate) async fn late_events(
+    tx: &mut Transaction<'_, Db>,
+    webhook: &klaxon_store::Webhook,
+    row: &DbRow,
+    cursor: i64,
+) -> StoreResult<Vec<klaxon_store::Event>> {
+    let start: i64 = get(row, "start_seq")?;
+    let from = (cursor - klaxon_store::FAN_OUT_LOOKBACK).max(start);
+    sqlx::query(
+        "SELECT e.seq, e.subject_type, e.subject_id, e.at, e.actor, e.kind, e.data, e.pinned
+         FROM events e
+         WHERE e.subject_type = 'incident' AND e.seq > $1 AND e.seq <= $2
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                         WHERE d.webhook_id = $3 AND d.event_seq = e.seq)
+         ORDER BY e.seq",
+    )
+    .bind(from)
+    .bind(cursor)
+    .bind(webhook.id.0)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?
+    .iter()
+    .map(crate::event_from)
+    .collect()
+}
+
+/// Whether an escalation policy targets the schedule: a plan containing the target.
+pub(crate) async fn schedule_in_use(
+    tx: &mut Transaction<'_, Db>,
+    id: klaxon_domain::ids::ScheduleId,
+) -> StoreResult<bool> {
+    let target = serde_json::json!({"levels": [{"targets": [{"type": "schedule", "id": id}]}]});
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM escalation_policies WHERE plan @> $1)")
+        .bind(Json(&target))
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)
+}

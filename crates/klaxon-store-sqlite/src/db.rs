@@ -1,0 +1,166 @@
+//! What the shared queries (`crates/klaxon-store/sql`) need to know about SQLite: its types,
+//! how ids and JSON are kept (TEXT), its errors, and the SQL it spells its own way.
+use std::str::FromStr;
+
+use klaxon_store::{StoreError, StoreResult};
+use sqlx::{SqlitePool, Transaction};
+
+use crate::sql::{DbId, corrupt, get};
+
+pub(crate) use sqlx::Sqlite as Db;
+pub(crate) use sqlx::SqliteConnection as DbConn;
+pub(crate) use sqlx::sqlite::SqliteRow as DbRow;
+
+pub(crate) type DbStore = crate::SqliteStore;
+
+/// Ids are TEXT: the UUID's hyphenated form.
+pub(crate) fn db_id(id: impl DbId) -> String {
+    id.uuid().to_string()
+}
+
+pub(crate) fn get_id<T: FromStr>(row: &DbRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    s.parse().map_err(|_| corrupt(col, &s))
+}
+
+pub(crate) fn opt_id<T: FromStr>(row: &DbRow, col: &str) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, col)?
+        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
+        .transpose()
+}
+
+/// A list of ids, for `in_ids!`: a JSON array of their TEXT.
+pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> String {
+    let ids: Vec<String> = ids.iter().map(|&i| db_id(i)).collect();
+    json(&ids)
+}
+
+/// JSON is TEXT.
+pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+pub(crate) fn get_json(row: &DbRow, col: &str) -> StoreResult<serde_json::Value> {
+    let s: String = get(row, col)?;
+    serde_json::from_str(&s).map_err(|_| corrupt(col, &s))
+}
+
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // "UNIQUE constraint failed: users.email" -> "users_email", the index's name.
+            let msg = db.message();
+            let cols = msg.rsplit(": ").next().unwrap_or(msg);
+            let first = cols.split(", ").next().unwrap_or(cols);
+            StoreError::Conflict {
+                constraint: first.replace('.', "_"),
+            }
+        }
+        e @ (sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Configuration(_)) => StoreError::Unavailable(Box::new(e)),
+        e => StoreError::Other(Box::new(e)),
+    }
+}
+
+/// A foreign key that points nowhere: the row referred to is gone.
+pub(crate) fn fk_not_found(e: sqlx::Error) -> StoreError {
+    match map_err(e) {
+        StoreError::Other(o) if o.to_string().contains("FOREIGN KEY") => StoreError::NotFound,
+        other => other,
+    }
+}
+
+impl DbStore {
+    /// Reads run on the reader pool, beside the one writer (WAL).
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Writes outside a transaction run on the one writer connection.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// `BEGIN IMMEDIATE`: the write lock is taken up front, so a write never fails half-way
+    /// because another process (an offline `klaxon` command) holds it.
+    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)
+    }
+}
+
+// --- SQL spelled differently -----------------------------------------------------------------
+// One writer at a time: SQLite has no row locks, and needs none.
+
+/// Row locks for a read-then-write: none on SQLite (the writer is alone).
+macro_rules! for_update {
+    () => {
+        ""
+    };
+}
+
+/// Shared row locks: none on SQLite.
+macro_rules! for_share {
+    () => {
+        ""
+    };
+}
+
+/// `IN` the ids of a JSON array bound with `db_ids`.
+macro_rules! in_ids {
+    ($param:literal) => {
+        concat!("IN (SELECT value FROM json_each(", $param, "))")
+    };
+}
+
+/// Claim queries' locks: none on SQLite.
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+
+/// Null-safe inequality; SQLite's `<>` is enough for the non-null values compared.
+macro_rules! is_distinct {
+    () => {
+        "<>"
+    };
+}
+
+// --- hooks: the steps whose logic differs ----------------------------------------------------
+
+/// Webhook fan-out's look-back: none. One writer commits events in sequence order, so nothing
+/// commits behind a webhook's cursor (PostgreSQL needs one).
+pub(crate) async fn late_events(
+    _tx: &mut Transaction<'_, Db>,
+    _webhook: &klaxon_store::Webhook,
+    _row: &DbRow,
+    _cursor: i64,
+) -> StoreResult<Vec<klaxon_store::Event>> {
+    Ok(Vec::new())
+}
+
+/// Whether an escalation policy targets the schedule. Plans are JSON: look for a target
+/// {"type": "schedule", "id": <this one>} in any level.
+pub(crate) async fn schedule_in_use(
+    tx: &mut Transaction<'_, Db>,
+    id: klaxon_domain::ids::ScheduleId,
+) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM escalation_policies p,
+                  json_each(p.plan, '$.levels') AS l,
+                  json_each(l.value, '$.targets') AS t
+             WHERE json_extract(t.value, '$.type') = 'schedule'
+               AND json_extract(t.value, '$.id') = $1)",
+    )
+    .bind(db_id(id))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(map_err)
+}
