@@ -17,9 +17,22 @@ pub(crate) fn db_id(id: impl DbId) -> Uuid {
     id.uuid()
 }
 
-/// A list of ids, for `in_ids!`: a UUID array.
+/// A list of ids, for `in_list!`: a UUID array.
 pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> Vec<Uuid> {
     ids.iter().map(|&i| i.uuid()).collect()
+}
+
+/// How [`db_id`] spells an id.
+pub(crate) type DbUuid = Uuid;
+
+/// An id read back from its [`DbUuid`].
+pub(crate) fn id_from<T: From<Uuid>>(u: DbUuid) -> StoreResult<T> {
+    Ok(T::from(u))
+}
+
+/// A list of texts, for `in_list!`: a TEXT array.
+pub(crate) fn db_texts<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
+    texts.map(str::to_owned).collect()
 }
 
 pub(crate) fn get_id<T: From<Uuid>>(row: &DbRow, col: &str) -> StoreResult<T> {
@@ -83,6 +96,44 @@ macro_rules! for_update {
     };
 }
 
+/// A row lock that still lets rows pointing at it (alerts, roles) be written.
+macro_rules! for_no_key_update {
+    () => {
+        " FOR NO KEY UPDATE"
+    };
+    ($table:literal) => {
+        concat!(" FOR NO KEY UPDATE OF ", $table)
+    };
+}
+
+/// Incident numbers come from a sequence: instances never draw the same one.
+macro_rules! next_incident_number {
+    () => {
+        "SELECT nextval('incident_number_seq')"
+    };
+}
+
+/// Locks a row against deletion (and key changes) only.
+macro_rules! for_key_share {
+    () => {
+        " FOR KEY SHARE"
+    };
+}
+
+/// The larger of two values.
+macro_rules! greatest {
+    () => {
+        "GREATEST"
+    };
+}
+
+/// Finds a substring: `strpos(haystack, needle)`.
+macro_rules! instr {
+    () => {
+        "strpos"
+    };
+}
+
 macro_rules! for_share {
     () => {
         " FOR SHARE"
@@ -90,7 +141,7 @@ macro_rules! for_share {
 }
 
 /// `IN` the ids of an array bound with `db_ids`.
-macro_rules! in_ids {
+macro_rules! in_list {
     ($param:literal) => {
         concat!("= ANY(", $param, ")")
     };
@@ -100,6 +151,9 @@ macro_rules! in_ids {
 macro_rules! skip_locked {
     () => {
         " FOR UPDATE SKIP LOCKED"
+    };
+    ($table:literal) => {
+        concat!(" FOR UPDATE OF ", $table, " SKIP LOCKED")
     };
 }
 
@@ -152,4 +206,30 @@ pub(crate) async fn schedule_in_use(
         .fetch_one(&mut **tx)
         .await
         .map_err(map_err)
+}
+
+/// Locks, in id order, the services of these incidents and of their alerts (a merged duplicate
+/// brings alerts of another service), before the incidents themselves, in the order the alert
+/// path takes them: service, then incident.
+pub(crate) async fn lock_incident_services(
+    tx: &mut Transaction<'_, Db>,
+    incidents: &[klaxon_domain::ids::IncidentId],
+) -> StoreResult<()> {
+    let mut services: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT service_id FROM incidents WHERE id = ANY($1) AND service_id IS NOT NULL
+         UNION SELECT service_id FROM alerts WHERE incident_id = ANY($1)",
+    )
+    .bind(db_ids(incidents))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    services.sort();
+    for service in services {
+        sqlx::query("SELECT 1 FROM services WHERE id = $1 FOR UPDATE")
+            .bind(service)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
 }

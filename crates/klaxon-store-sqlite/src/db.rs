@@ -18,6 +18,19 @@ pub(crate) fn db_id(id: impl DbId) -> String {
     id.uuid().to_string()
 }
 
+/// How [`db_id`] spells an id.
+pub(crate) type DbUuid = String;
+
+/// An id read back from its [`DbUuid`].
+pub(crate) fn id_from<T: FromStr>(s: DbUuid) -> StoreResult<T> {
+    s.parse().map_err(|_| corrupt("id", &s))
+}
+
+/// A list of texts, for `in_list!`: a JSON array.
+pub(crate) fn db_texts<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    json(&texts.collect::<Vec<_>>())
+}
+
 pub(crate) fn get_id<T: FromStr>(row: &DbRow, col: &str) -> StoreResult<T> {
     let s: String = get(row, col)?;
     s.parse().map_err(|_| corrupt(col, &s))
@@ -29,7 +42,7 @@ pub(crate) fn opt_id<T: FromStr>(row: &DbRow, col: &str) -> StoreResult<Option<T
         .transpose()
 }
 
-/// A list of ids, for `in_ids!`: a JSON array of their TEXT.
+/// A list of ids, for `in_list!`: a JSON array of their TEXT.
 pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> String {
     let ids: Vec<String> = ids.iter().map(|&i| db_id(i)).collect();
     json(&ids)
@@ -104,6 +117,40 @@ macro_rules! for_update {
     };
 }
 
+macro_rules! for_no_key_update {
+    ($($table:literal)?) => {
+        ""
+    };
+}
+
+/// The next incident number: one more than the highest (the writer is alone).
+macro_rules! next_incident_number {
+    () => {
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents"
+    };
+}
+
+/// Key-share locks: none on SQLite.
+macro_rules! for_key_share {
+    () => {
+        ""
+    };
+}
+
+/// The larger of two values.
+macro_rules! greatest {
+    () => {
+        "MAX"
+    };
+}
+
+/// Finds a substring: `instr(haystack, needle)`.
+macro_rules! instr {
+    () => {
+        "instr"
+    };
+}
+
 /// Shared row locks: none on SQLite.
 macro_rules! for_share {
     () => {
@@ -112,7 +159,7 @@ macro_rules! for_share {
 }
 
 /// `IN` the ids of a JSON array bound with `db_ids`.
-macro_rules! in_ids {
+macro_rules! in_list {
     ($param:literal) => {
         concat!("IN (SELECT value FROM json_each(", $param, "))")
     };
@@ -120,7 +167,7 @@ macro_rules! in_ids {
 
 /// Claim queries' locks: none on SQLite.
 macro_rules! skip_locked {
-    () => {
+    ($($table:literal)?) => {
         ""
     };
 }
@@ -163,4 +210,22 @@ pub(crate) async fn schedule_in_use(
     .fetch_one(&mut **tx)
     .await
     .map_err(map_err)
+}
+
+/// Incident changes lock nothing more: the one writer is alone.
+pub(crate) async fn lock_incident_services(
+    _tx: &mut Transaction<'_, Db>,
+    _incidents: &[klaxon_domain::ids::IncidentId],
+) -> StoreResult<()> {
+    Ok(())
+}
+
+impl DbStore {
+    /// Group commit's batches go to the batch writer (`batch.rs`, rusqlite).
+    pub(crate) async fn commit_writes(
+        &self,
+        writes: Vec<klaxon_store::Write>,
+    ) -> Vec<StoreResult<klaxon_store::WriteAck>> {
+        self.batch.commit(writes).await
+    }
 }

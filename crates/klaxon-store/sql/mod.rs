@@ -24,12 +24,21 @@ use sqlx::Row;
 
 pub(crate) use crate::db::*;
 
+pub(crate) mod alerts;
+mod incidents;
+mod oncall;
 pub(crate) mod schedules;
 mod webhooks;
 
 /// A typed id, for [`db_id`] to bind in the database's own spelling.
 pub(crate) trait DbId: Copy {
     fn uuid(self) -> uuid::Uuid;
+}
+
+impl<T: DbId> DbId for &T {
+    fn uuid(self) -> uuid::Uuid {
+        (*self).uuid()
+    }
 }
 
 macro_rules! db_ids {

@@ -49,17 +49,17 @@ fn override_from(row: &DbRow) -> StoreResult<ScheduleOverride> {
     })
 }
 
-const USERS: &str = concat!("SELECT id FROM users WHERE id ", in_ids!("$1"));
+pub(crate) const USERS: &str = concat!("SELECT id FROM users WHERE id ", in_list!("$1"));
 /// Locked `FOR SHARE` until the transaction ends: not deleted meanwhile.
 const SCHEDULES_LOCKED: &str = concat!(
     "SELECT id FROM schedules WHERE id ",
-    in_ids!("$1"),
+    in_list!("$1"),
     " ORDER BY id",
     for_share!()
 );
 
 /// `NotFound` unless every one of `ids` exists (`sql` selects those of `$1` that do).
-async fn check_all_exist<I: DbId + Ord>(
+pub(crate) async fn check_all_exist<I: DbId + Ord>(
     conn: &mut DbConn,
     sql: &'static str,
     mut ids: Vec<I>,
@@ -98,7 +98,7 @@ async fn overrides_of(
 ) -> StoreResult<Vec<ScheduleOverride>> {
     let rows = sqlx::query(concat!(
         "SELECT * FROM schedule_overrides WHERE schedule_id ",
-        in_ids!("$1"),
+        in_list!("$1"),
         " AND ends_at > $2 AND starts_at < $3 ORDER BY schedule_id, starts_at, id",
     ))
     .bind(db_ids(schedules))

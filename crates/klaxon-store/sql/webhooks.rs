@@ -7,8 +7,8 @@ use klaxon_domain::event::NewEvent;
 use klaxon_domain::ids::{DeliveryId, IncidentId, WebhookId};
 use klaxon_store::*;
 
+use super::alerts::incident_from;
 use super::*;
-use crate::alerts::incident_from;
 use crate::{event_from, insert_event};
 
 fn webhook_from(row: &DbRow) -> StoreResult<Webhook> {

@@ -1,10 +1,11 @@
-//! Escalation policies, contact methods, notification rules and the notification outbox on
-//! PostgreSQL.
+//! Escalation policies, contact methods, notification rules and the notification outbox.
 //!
-//! Several Klaxon processes may share the database: notifications are claimed with
+//! Several Klaxon processes may share a PostgreSQL database: notifications are claimed with
 //! `FOR UPDATE SKIP LOCKED` (two senders never hold the same one), an escalation step is written
 //! at most once by its marker row's primary key, and whatever changes an incident's status locks
-//! its service's row and then its own, the order the signal path takes them in.
+//! its service's row and then its own, the order the signal path takes them in. On SQLite the one
+//! writer holds the write lock instead.
+use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::{EventKind, NewEvent};
@@ -14,20 +15,15 @@ use klaxon_domain::ids::{
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
 use serde_json::json;
-use sqlx::postgres::PgRow;
-use sqlx::types::Json;
-use sqlx::{Postgres, Transaction};
-use uuid::Uuid;
+use sqlx::Transaction;
 
-use super::alerts::{from_json, get_parsed, get_u32, map_err_fk_not_found, opt_id};
-use super::{
-    PgStore, get, get_id, get_json, get_opt_ts, get_ts, insert_event, insert_job, map_err, page,
-};
+use super::*;
+use crate::{insert_event, insert_job};
 
 /// What a sender that stopped mid-send leaves behind: it may or may not have gone out.
 const ABANDONED: &str = "outcome unknown: the sender stopped while sending; not resent";
 
-fn policy_from(row: &PgRow) -> StoreResult<EscalationPolicy> {
+fn policy_from(row: &DbRow) -> StoreResult<EscalationPolicy> {
     Ok(EscalationPolicy {
         id: get_id(row, "id")?,
         name: get(row, "name")?,
@@ -38,7 +34,7 @@ fn policy_from(row: &PgRow) -> StoreResult<EscalationPolicy> {
     })
 }
 
-fn method_from(row: &PgRow) -> StoreResult<ContactMethod> {
+fn method_from(row: &DbRow) -> StoreResult<ContactMethod> {
     Ok(ContactMethod {
         id: get_id(row, "id")?,
         user_id: get_id(row, "user_id")?,
@@ -50,7 +46,7 @@ fn method_from(row: &PgRow) -> StoreResult<ContactMethod> {
     })
 }
 
-fn rule_from(row: &PgRow) -> StoreResult<NotificationRule> {
+fn rule_from(row: &DbRow) -> StoreResult<NotificationRule> {
     Ok(NotificationRule {
         id: get_id(row, "id")?,
         user_id: get_id(row, "user_id")?,
@@ -61,7 +57,7 @@ fn rule_from(row: &PgRow) -> StoreResult<NotificationRule> {
     })
 }
 
-fn notification_from(row: &PgRow) -> StoreResult<Notification> {
+fn notification_from(row: &DbRow) -> StoreResult<Notification> {
     Ok(Notification {
         id: get_id(row, "id")?,
         incident_id: opt_id(row, "incident_id")?,
@@ -80,33 +76,20 @@ fn notification_from(row: &PgRow) -> StoreResult<Notification> {
     })
 }
 
-fn notifications_from(rows: &[PgRow]) -> StoreResult<Vec<Notification>> {
+fn notifications_from(rows: &[DbRow]) -> StoreResult<Vec<Notification>> {
     rows.iter().map(notification_from).collect()
 }
 
 /// `NotFound` unless every user and schedule the plan pages exists.
-async fn check_targets(
-    tx: &mut Transaction<'_, Postgres>,
-    p: &EscalationPolicy,
-) -> StoreResult<()> {
-    crate::sql::schedules::check_plan_schedules(tx, &p.plan).await?;
-    let mut users: Vec<Uuid> = p.plan.users().map(|u| u.0).collect();
-    users.sort_unstable();
-    users.dedup();
-    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = ANY($1)")
-        .bind(&users)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_err)?;
-    if usize::try_from(found).ok() != Some(users.len()) {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+async fn check_targets(tx: &mut Transaction<'_, Db>, p: &EscalationPolicy) -> StoreResult<()> {
+    super::schedules::check_plan_schedules(tx, &p.plan).await?;
+    let users = p.plan.users().collect();
+    super::schedules::check_all_exist(tx, super::schedules::USERS, users).await
 }
 
 /// Inserts a notification unless one with its dedup key exists; says whether it did.
 pub(crate) async fn insert_notification(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Db>,
     n: &NewNotification,
 ) -> StoreResult<bool> {
     let inserted = sqlx::query(
@@ -115,26 +98,27 @@ pub(crate) async fn insert_notification(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)
          ON CONFLICT (dedup_key) DO NOTHING",
     )
-    .bind(n.id.0)
-    .bind(n.incident_id.map(|i| i.0))
-    .bind(n.user_id.0)
-    .bind(n.contact_method_id.map(|c| c.0))
+    .bind(db_id(n.id))
+    .bind(n.incident_id.map(db_id))
+    .bind(db_id(n.user_id))
+    .bind(n.contact_method_id.map(db_id))
     .bind(n.kind.as_str())
     .bind(&n.address)
     .bind(&n.dedup_key)
-    .bind(&n.payload)
+    .bind(json(&n.payload))
     .bind(to_millis(n.run_at))
     .bind(to_millis(n.created_at))
     .execute(&mut **tx)
     .await
     // The incident, user or contact method it names is gone.
-    .map_err(map_err_fk_not_found)?
+    .map_err(fk_not_found)?
     .rows_affected();
     Ok(inserted == 1)
 }
 
-impl PgStore {
-    pub(crate) async fn do_create_escalation_policy(
+#[async_trait]
+impl OnCallStore for DbStore {
+    async fn create_escalation_policy(
         &self,
         p: EscalationPolicy,
         e: NewEvent,
@@ -145,10 +129,10 @@ impl PgStore {
             "INSERT INTO escalation_policies (id, name, description, plan, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(p.id.0)
+        .bind(db_id(p.id))
         .bind(&p.name)
         .bind(&p.description)
-        .bind(Json(&p.plan))
+        .bind(json(&p.plan))
         .bind(to_millis(p.created_at))
         .bind(to_millis(p.updated_at))
         .execute(&mut *tx)
@@ -159,30 +143,26 @@ impl PgStore {
         Ok(p)
     }
 
-    pub(crate) async fn do_escalation_policy(
-        &self,
-        id: EscalationPolicyId,
-    ) -> StoreResult<EscalationPolicy> {
+    async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy> {
         let row = sqlx::query("SELECT * FROM escalation_policies WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&self.pool)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         policy_from(&row)
     }
 
-    pub(crate) async fn do_list_escalation_policies(
+    async fn list_escalation_policies(
         &self,
         after: Option<EscalationPolicyId>,
         limit: u32,
     ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>> {
         let rows = sqlx::query(
-            "SELECT * FROM escalation_policies WHERE ($1::uuid IS NULL OR id > $1)
-             ORDER BY id LIMIT $2",
+            "SELECT * FROM escalation_policies WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
         )
-        .bind(after.map(|a| a.0))
+        .bind(after.map(db_id))
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         let items = rows
@@ -192,7 +172,7 @@ impl PgStore {
         Ok(page(items, limit, |p| p.id))
     }
 
-    pub(crate) async fn do_update_escalation_policy(
+    async fn update_escalation_policy(
         &self,
         p: EscalationPolicy,
         e: NewEvent,
@@ -203,10 +183,10 @@ impl PgStore {
             "UPDATE escalation_policies SET name = $2, description = $3, plan = $4,
              updated_at = $5 WHERE id = $1 RETURNING *",
         )
-        .bind(p.id.0)
+        .bind(db_id(p.id))
         .bind(&p.name)
         .bind(&p.description)
-        .bind(Json(&p.plan))
+        .bind(json(&p.plan))
         .bind(to_millis(p.updated_at))
         .fetch_optional(&mut *tx)
         .await
@@ -217,7 +197,7 @@ impl PgStore {
         policy_from(&row)
     }
 
-    pub(crate) async fn do_delete_escalation_policy(
+    async fn delete_escalation_policy(
         &self,
         id: EscalationPolicyId,
         e: NewEvent,
@@ -228,15 +208,18 @@ impl PgStore {
         let mut tx = self.write_tx().await?;
         // Locked until commit: a service taking the policy meanwhile waits for the delete and
         // then fails on the foreign key (NotFound), instead of slipping in between.
-        let exists = sqlx::query("SELECT id FROM escalation_policies WHERE id = $1 FOR UPDATE")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let exists = sqlx::query(concat!(
+            "SELECT id FROM escalation_policies WHERE id = $1",
+            for_update!()
+        ))
+        .bind(db_id(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let used: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM services WHERE escalation_policy_id = $1)",
         )
-        .bind(id.0)
+        .bind(db_id(id))
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -247,7 +230,7 @@ impl PgStore {
             return Err(StoreError::NotFound);
         }
         sqlx::query("DELETE FROM escalation_policies WHERE id = $1")
-            .bind(id.0)
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(|err| match err {
@@ -259,7 +242,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn do_create_contact_method(
+    async fn create_contact_method(
         &self,
         m: ContactMethod,
         e: NewEvent,
@@ -269,8 +252,8 @@ impl PgStore {
             "INSERT INTO contact_methods (id, user_id, kind, label, address, secret, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(m.id.0)
-        .bind(m.user_id.0)
+        .bind(db_id(m.id))
+        .bind(db_id(m.user_id))
         .bind(m.kind.as_str())
         .bind(&m.label)
         .bind(&m.address)
@@ -279,37 +262,31 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         // The only foreign key: the user does not exist.
-        .map_err(map_err_fk_not_found)?;
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(m)
     }
 
-    pub(crate) async fn do_contact_method(
-        &self,
-        id: ContactMethodId,
-    ) -> StoreResult<ContactMethod> {
+    async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
         let row = sqlx::query("SELECT * FROM contact_methods WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&self.pool)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         method_from(&row)
     }
 
-    pub(crate) async fn do_list_contact_methods(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Vec<ContactMethod>> {
+    async fn list_contact_methods(&self, user: UserId) -> StoreResult<Vec<ContactMethod>> {
         let rows = sqlx::query("SELECT * FROM contact_methods WHERE user_id = $1 ORDER BY id")
-            .bind(user.0)
-            .fetch_all(&self.pool)
+            .bind(db_id(user))
+            .fetch_all(self.reader())
             .await
             .map_err(map_err)?;
         rows.iter().map(method_from).collect()
     }
 
-    pub(crate) async fn do_update_contact_method(
+    async fn update_contact_method(
         &self,
         m: ContactMethod,
         e: NewEvent,
@@ -318,7 +295,7 @@ impl PgStore {
         let row = sqlx::query(
             "UPDATE contact_methods SET label = $2, address = $3 WHERE id = $1 RETURNING *",
         )
-        .bind(m.id.0)
+        .bind(db_id(m.id))
         .bind(&m.label)
         .bind(&m.address)
         .fetch_optional(&mut *tx)
@@ -330,15 +307,11 @@ impl PgStore {
         method_from(&row)
     }
 
-    pub(crate) async fn do_delete_contact_method(
-        &self,
-        id: ContactMethodId,
-        e: NewEvent,
-    ) -> StoreResult<()> {
+    async fn delete_contact_method(&self, id: ContactMethodId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         // Its rules go by the cascade; its notifications stay, without it.
         let n = sqlx::query("DELETE FROM contact_methods WHERE id = $1")
-            .bind(id.0)
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -351,7 +324,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn do_create_notification_rule(
+    async fn create_notification_rule(
         &self,
         r: NotificationRule,
         e: NewEvent,
@@ -359,48 +332,47 @@ impl PgStore {
         let mut tx = self.write_tx().await?;
         // The method must be the same user's: nobody routes their pages to someone else's
         // phone. Key-share locked until commit, so it cannot be deleted in between.
-        let owner: Option<Uuid> =
-            sqlx::query_scalar("SELECT user_id FROM contact_methods WHERE id = $1 FOR KEY SHARE")
-                .bind(r.contact_method_id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        if owner != Some(r.user_id.0) {
+        let owner: Option<DbUuid> = sqlx::query_scalar(concat!(
+            "SELECT user_id FROM contact_methods WHERE id = $1",
+            for_key_share!()
+        ))
+        .bind(db_id(r.contact_method_id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if owner != Some(db_id(r.user_id)) {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
             "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes,
              urgency, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(r.id.0)
-        .bind(r.user_id.0)
-        .bind(r.contact_method_id.0)
+        .bind(db_id(r.id))
+        .bind(db_id(r.user_id))
+        .bind(db_id(r.contact_method_id))
         .bind(i64::from(r.delay_minutes))
         .bind(r.urgency.as_str())
         .bind(to_millis(r.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(map_err_fk_not_found)?;
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(r)
     }
 
-    pub(crate) async fn do_list_notification_rules(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Vec<NotificationRule>> {
+    async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {
         let rows = sqlx::query(
             "SELECT * FROM notification_rules WHERE user_id = $1 ORDER BY delay_minutes, id",
         )
-        .bind(user.0)
-        .fetch_all(&self.pool)
+        .bind(db_id(user))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         rows.iter().map(rule_from).collect()
     }
 
-    pub(crate) async fn do_delete_notification_rule(
+    async fn delete_notification_rule(
         &self,
         user: UserId,
         id: NotificationRuleId,
@@ -408,8 +380,8 @@ impl PgStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
-            .bind(id.0)
-            .bind(user.0)
+            .bind(db_id(id))
+            .bind(db_id(user))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -422,16 +394,18 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn do_apply_escalation_step(&self, s: EscalationStep) -> StoreResult<bool> {
+    async fn apply_escalation_step(&self, s: EscalationStep) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         // Acknowledged or resolved since the engine looked: the escalation is over. FOR SHARE
         // makes a concurrent acknowledgement wait for this step, or this step see it.
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR SHARE")
-                .bind(s.incident_id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let status: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT status FROM incidents WHERE id = $1",
+            for_share!()
+        ))
+        .bind(db_id(s.incident_id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
         match status.as_deref() {
             None => return Err(StoreError::NotFound),
             Some("triggered") => {}
@@ -446,13 +420,13 @@ impl PgStore {
             "INSERT INTO escalation_steps (incident_id, step, at) VALUES ($1, $2, $3)
              ON CONFLICT (incident_id, step) DO NOTHING",
         )
-        .bind(s.incident_id.0)
+        .bind(db_id(s.incident_id))
         .bind(i64::from(s.step))
         .bind(to_millis(s.at))
         .execute(&mut *tx)
         .await
         // The only foreign key: the incident does not exist.
-        .map_err(map_err_fk_not_found)?
+        .map_err(fk_not_found)?
         .rows_affected()
             == 1;
         if !first {
@@ -472,7 +446,7 @@ impl PgStore {
         Ok(true)
     }
 
-    pub(crate) async fn do_queue_notification(
+    async fn queue_notification(
         &self,
         n: NewNotification,
         e: NewEvent,
@@ -485,7 +459,7 @@ impl PgStore {
         }
         insert_event(&mut tx, &e).await?;
         let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
-            .bind(n.id.0)
+            .bind(db_id(n.id))
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -493,7 +467,7 @@ impl PgStore {
         notification_from(&row)
     }
 
-    pub(crate) async fn do_claim_notifications(
+    async fn claim_notifications(
         &self,
         now: Timestamp,
         until: Timestamp,
@@ -504,7 +478,7 @@ impl PgStore {
         let now_ms = to_millis(now);
         // Every step locks the rows it changes and skips those another claimer (or a sender
         // finishing) holds: each change, and its event, is made by exactly one process.
-        let moot = sqlx::query(
+        let moot = sqlx::query(concat!(
             "UPDATE notifications SET status = 'cancelled'
              WHERE id IN (
                  SELECT n.id FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
@@ -515,10 +489,11 @@ impl PgStore {
                           AND NOT (n.dedup_key LIKE 'responder:%'
                                    AND i.status NOT IN ('resolved', 'closed'))
                           AND n.dedup_key NOT LIKE 'update:%'))
-                 ORDER BY n.id
-                 FOR UPDATE OF n SKIP LOCKED)
+                 ORDER BY n.id",
+            skip_locked!("n"),
+            ")
              RETURNING *",
-        )
+        ))
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -530,14 +505,15 @@ impl PgStore {
         }
         claimed.cancelled = moot.len() as u64;
 
-        let abandoned = sqlx::query(
+        let abandoned = sqlx::query(concat!(
             "UPDATE notifications SET status = 'failed', last_error = $2
              WHERE id IN (
                  SELECT id FROM notifications WHERE status = 'sending' AND run_at <= $1
-                 ORDER BY id
-                 FOR UPDATE SKIP LOCKED)
+                 ORDER BY id",
+            skip_locked!(),
+            ")
              RETURNING *",
-        )
+        ))
         .bind(now_ms)
         .bind(ABANDONED)
         .fetch_all(&mut *tx)
@@ -556,14 +532,15 @@ impl PgStore {
         }
         claimed.abandoned = abandoned.len() as u64;
 
-        let due = sqlx::query(
+        let due = sqlx::query(concat!(
             "UPDATE notifications SET status = 'sending', attempts = attempts + 1, run_at = $2
              WHERE id IN (
                  SELECT id FROM notifications WHERE status = 'pending' AND run_at <= $1
-                 ORDER BY run_at, id LIMIT $3
-                 FOR UPDATE SKIP LOCKED)
+                 ORDER BY run_at, id LIMIT $3",
+            skip_locked!(),
+            ")
              RETURNING *",
-        )
+        ))
         .bind(now_ms)
         .bind(to_millis(until))
         .bind(i64::from(limit))
@@ -576,7 +553,7 @@ impl PgStore {
         Ok(claimed)
     }
 
-    pub(crate) async fn do_finish_notification(
+    async fn finish_notification(
         &self,
         id: NotificationId,
         result: SendResult,
@@ -590,20 +567,20 @@ impl PgStore {
                 "UPDATE notifications SET status = 'sent', sent_at = $2, last_error = NULL
                  WHERE id = $1 AND status = 'sending'",
             )
-            .bind(id.0)
+            .bind(db_id(id))
             .bind(to_millis(*at)),
             SendResult::Retry { at, error } => sqlx::query(
                 "UPDATE notifications SET status = 'pending', run_at = $2, last_error = $3
                  WHERE id = $1 AND status = 'sending'",
             )
-            .bind(id.0)
+            .bind(db_id(id))
             .bind(to_millis(*at))
             .bind(error.clone()),
             SendResult::Failed { error } => sqlx::query(
                 "UPDATE notifications SET status = 'failed', last_error = $2
                  WHERE id = $1 AND status = 'sending'",
             )
-            .bind(id.0)
+            .bind(db_id(id))
             .bind(error.clone()),
         };
         let n = q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
@@ -616,18 +593,19 @@ impl PgStore {
         Ok(true)
     }
 
-    pub(crate) async fn do_defer_notification(
+    async fn defer_notification(
         &self,
         id: NotificationId,
         until: Timestamp,
         e: NewEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query(
-            "UPDATE notifications SET status = 'pending', run_at = $2,
-             attempts = GREATEST(attempts - 1, 0) WHERE id = $1 AND status = 'sending'",
-        )
-        .bind(id.0)
+        let n = sqlx::query(concat!(
+            "UPDATE notifications SET status = 'pending', run_at = $2, attempts = ",
+            greatest!(),
+            "(attempts - 1, 0) WHERE id = $1 AND status = 'sending'",
+        ))
+        .bind(db_id(id))
         .bind(to_millis(until))
         .execute(&mut *tx)
         .await
@@ -642,36 +620,39 @@ impl PgStore {
         Ok(true)
     }
 
-    pub(crate) async fn do_last_sent(
+    async fn last_sent(
         &self,
         methods: &[ContactMethodId],
     ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
-        let ids: Vec<uuid::Uuid> = methods.iter().map(|m| m.0).collect();
-        let rows: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
-            "SELECT contact_method_id, MAX(sent_at) FROM notifications
-             WHERE contact_method_id = ANY($1) AND status = 'sent' AND sent_at IS NOT NULL
+        if methods.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT contact_method_id, MAX(sent_at) AS last FROM notifications
+             WHERE contact_method_id ",
+            in_list!("$1"),
+            " AND status = 'sent' AND sent_at IS NOT NULL
              AND dedup_key NOT LIKE 'update:%' GROUP BY contact_method_id",
-        )
-        .bind(&ids)
-        .fetch_all(&self.pool)
+        ))
+        .bind(db_ids(methods))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|(m, ms)| (ContactMethodId(m), klaxon_domain::clock::from_millis(ms)))
-            .collect())
+        rows.iter()
+            .map(|r| Ok((get_id(r, "contact_method_id")?, get_ts(r, "last")?)))
+            .collect()
     }
 
-    pub(crate) async fn do_notification(&self, id: NotificationId) -> StoreResult<Notification> {
+    async fn notification(&self, id: NotificationId) -> StoreResult<Notification> {
         let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(&self.pool)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         notification_from(&row)
     }
 
-    pub(crate) async fn do_list_notifications(
+    async fn list_notifications(
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
@@ -679,23 +660,23 @@ impl PgStore {
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
         let rows = sqlx::query(
-            "SELECT * FROM notifications WHERE ($1::uuid IS NULL OR incident_id = $1)
-             AND ($2::uuid IS NULL OR user_id = $2)
-             AND ($4::uuid IS NULL
+            "SELECT * FROM notifications WHERE ($1 IS NULL OR incident_id = $1)
+             AND ($2 IS NULL OR user_id = $2)
+             AND ($4 IS NULL
                   OR (created_at, id) > (SELECT created_at, id FROM notifications WHERE id = $4))
              ORDER BY created_at, id LIMIT $3",
         )
-        .bind(incident.map(|i| i.0))
-        .bind(user.map(|u| u.0))
+        .bind(incident.map(db_id))
+        .bind(user.map(db_id))
         .bind(i64::from(limit))
-        .bind(after.map(|a| a.0))
-        .fetch_all(&self.pool)
+        .bind(after.map(db_id))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         notifications_from(&rows)
     }
 
-    pub(crate) async fn do_escalate_incident(
+    async fn escalate_incident(
         &self,
         id: IncidentId,
         at: Timestamp,
@@ -704,30 +685,18 @@ impl PgStore {
     ) -> StoreResult<u32> {
         let mut tx = self.write_tx().await?;
         // The same lock order as set_incident_status: the service's row, then the incident's.
-        let service: Option<Uuid> =
-            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .ok_or(StoreError::NotFound)?;
-        let mut policy: Option<Uuid> = None;
-        if let Some(service) = service {
-            policy = sqlx::query_scalar(
-                "SELECT escalation_policy_id FROM services WHERE id = $1 FOR UPDATE",
-            )
-            .bind(service)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .flatten();
-        }
-        let current = sqlx::query("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(id.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let status: IncidentStatus = get_parsed(&current, "status")?;
+        lock_incident_services(&mut tx, &[id]).await?;
+        let row = sqlx::query(concat!(
+            "SELECT i.status, s.escalation_policy_id FROM incidents i
+             LEFT JOIN services s ON s.id = i.service_id WHERE i.id = $1",
+            for_no_key_update!("i")
+        ))
+        .bind(db_id(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let status: IncidentStatus = get_parsed(&row, "status")?;
         if !matches!(
             status,
             IncidentStatus::Triggered | IncidentStatus::Acknowledged
@@ -737,7 +706,7 @@ impl PgStore {
                 constraint: "incident_status".into(),
             });
         }
-        if policy.is_none() {
+        if opt_id::<EscalationPolicyId>(&row, "escalation_policy_id")?.is_none() {
             tx.rollback().await.map_err(map_err)?;
             return Err(StoreError::Conflict {
                 constraint: "no_escalation_policy".into(),
@@ -745,13 +714,13 @@ impl PgStore {
         }
         let last: Option<i64> =
             sqlx::query_scalar("SELECT MAX(step) FROM escalation_steps WHERE incident_id = $1")
-                .bind(id.0)
+                .bind(db_id(id))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(map_err)?;
         let next = last.map_or(0, |s| s + 1);
-        let next = u32::try_from(next)
-            .map_err(|_| StoreError::Other(format!("stored step {next} is invalid").into()))?;
+        let next =
+            u32::try_from(next).map_err(|_| corrupt("escalation_steps.step", &next.to_string()))?;
         if status == IncidentStatus::Acknowledged {
             retrigger(&mut tx, id).await?;
         }
@@ -773,7 +742,7 @@ impl PgStore {
         Ok(next)
     }
 
-    pub(crate) async fn do_reassign_incident(
+    async fn reassign_incident(
         &self,
         id: IncidentId,
         pages: Vec<NewNotification>,
@@ -781,26 +750,17 @@ impl PgStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         // The same lock order as set_incident_status: the service's row, then the incident's.
-        let service: Option<Uuid> =
-            sqlx::query_scalar("SELECT service_id FROM incidents WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .ok_or(StoreError::NotFound)?;
-        if let Some(service) = service {
-            sqlx::query("SELECT id FROM services WHERE id = $1 FOR UPDATE")
-                .bind(service)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
-        let current = sqlx::query("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(id.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let status: IncidentStatus = get_parsed(&current, "status")?;
+        lock_incident_services(&mut tx, &[id]).await?;
+        let status: String = sqlx::query_scalar(concat!(
+            "SELECT status FROM incidents WHERE id = $1",
+            for_no_key_update!()
+        ))
+        .bind(db_id(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let status: IncidentStatus = status.parse().map_err(|_| corrupt("status", &status))?;
         if !matches!(
             status,
             IncidentStatus::Triggered | IncidentStatus::Acknowledged
@@ -813,6 +773,7 @@ impl PgStore {
         if status == IncidentStatus::Acknowledged {
             retrigger(&mut tx, id).await?;
         }
+        // The policy stops: its pending steps go ("escalate now" enqueues the next again).
         sqlx::query("DELETE FROM jobs WHERE kind = $1 AND dedup_key LIKE $2 AND dead_at IS NULL")
             .bind(klaxon_domain::escalation::STEP_JOB)
             .bind(format!("escalation:{id}:%"))
@@ -829,9 +790,9 @@ impl PgStore {
 }
 
 /// Triggers an acknowledged incident again, with its acknowledged alerts.
-async fn retrigger(tx: &mut Transaction<'_, Postgres>, id: IncidentId) -> StoreResult<()> {
+async fn retrigger(tx: &mut Transaction<'_, Db>, id: IncidentId) -> StoreResult<()> {
     sqlx::query("UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1")
-        .bind(id.0)
+        .bind(db_id(id))
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
@@ -839,7 +800,7 @@ async fn retrigger(tx: &mut Transaction<'_, Postgres>, id: IncidentId) -> StoreR
         "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
          WHERE incident_id = $1 AND status = 'acknowledged'",
     )
-    .bind(id.0)
+    .bind(db_id(id))
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
