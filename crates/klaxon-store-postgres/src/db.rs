@@ -43,6 +43,11 @@ pub(crate) fn opt_id<T: From<Uuid>>(row: &DbRow, col: &str) -> StoreResult<Optio
     Ok(get::<Option<Uuid>>(row, col)?.map(T::from))
 }
 
+/// A job's attempt count (INTEGER, i32 here).
+pub(crate) fn get_job_attempts(row: &DbRow) -> StoreResult<u32> {
+    Ok(get::<i32>(row, "attempts")?.try_into().unwrap_or(0))
+}
+
 pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Json<&T> {
     Json(value)
 }
@@ -134,6 +139,13 @@ macro_rules! instr {
     };
 }
 
+/// 32 random bytes, made by the database.
+macro_rules! random_key {
+    () => {
+        "sha256(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))"
+    };
+}
+
 macro_rules! for_share {
     () => {
         " FOR SHARE"
@@ -191,7 +203,7 @@ pub(crate) async fn late_events(
     .await
     .map_err(map_err)?
     .iter()
-    .map(crate::event_from)
+    .map(crate::sql::engine::event_from)
     .collect()
 }
 
@@ -231,5 +243,16 @@ pub(crate) async fn lock_incident_services(
             .await
             .map_err(map_err)?;
     }
+    Ok(())
+}
+
+/// One user change (or bootstrap) at a time: row locks taken from a snapshot would miss admins
+/// promoted meanwhile, and two demotions could then both count on the other. Changes to people
+/// are rare; logins and reads are not held up.
+pub(crate) async fn lock_users(tx: &mut Transaction<'_, Db>) -> StoreResult<()> {
+    sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
     Ok(())
 }

@@ -16,9 +16,10 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::PgStore;
 use crate::sql::alerts::service_from;
+use crate::sql::engine::{insert_event, insert_job};
 use crate::sql::*;
-use crate::{PgStore, insert_event, insert_job};
 
 impl PgStore {
     /// Group commit's batches: all writes in one transaction, or, when that fails, each alone.

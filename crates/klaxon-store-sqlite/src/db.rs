@@ -48,6 +48,11 @@ pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> String {
     json(&ids)
 }
 
+/// A job's attempt count (INTEGER).
+pub(crate) fn get_job_attempts(row: &DbRow) -> StoreResult<u32> {
+    Ok(get::<i64>(row, "attempts")?.try_into().unwrap_or(u32::MAX))
+}
+
 /// JSON is TEXT.
 pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
@@ -151,6 +156,13 @@ macro_rules! instr {
     };
 }
 
+/// 32 random bytes, made by the database.
+macro_rules! random_key {
+    () => {
+        "randomblob(32)"
+    };
+}
+
 /// Shared row locks: none on SQLite.
 macro_rules! for_share {
     () => {
@@ -228,4 +240,9 @@ impl DbStore {
     ) -> Vec<StoreResult<klaxon_store::WriteAck>> {
         self.batch.commit(writes).await
     }
+}
+
+/// User changes need no lock of their own: `BEGIN IMMEDIATE` already holds every other writer off.
+pub(crate) async fn lock_users(_tx: &mut Transaction<'_, Db>) -> StoreResult<()> {
+    Ok(())
 }

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{AlertId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId};
+use klaxon_domain::ids::{AlertId, IntegrationId, MaintenanceWindowId, ServiceId};
 use klaxon_store::*;
 use sqlx::Transaction;
 
+use super::engine::insert_event;
 use super::*;
-use crate::insert_event;
 
 pub(crate) fn service_from(row: &DbRow) -> StoreResult<Service> {
     Ok(Service {

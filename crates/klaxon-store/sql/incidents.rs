@@ -14,8 +14,8 @@ use serde_json::json;
 use sqlx::Transaction;
 
 use super::alerts::incident_from;
+use super::engine::{insert_event, insert_job};
 use super::*;
-use crate::{insert_event, insert_job};
 
 fn role_from(row: &DbRow) -> StoreResult<RoleAssignment> {
     let actor = |col: &str| -> StoreResult<Option<Actor>> {

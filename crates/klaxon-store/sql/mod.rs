@@ -25,9 +25,11 @@ use sqlx::Row;
 pub(crate) use crate::db::*;
 
 pub(crate) mod alerts;
+pub(crate) mod engine;
 mod incidents;
 mod oncall;
 pub(crate) mod schedules;
+mod users;
 mod webhooks;
 
 /// A typed id, for [`db_id`] to bind in the database's own spelling.

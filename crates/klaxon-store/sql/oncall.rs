@@ -17,8 +17,8 @@ use klaxon_store::*;
 use serde_json::json;
 use sqlx::Transaction;
 
+use super::engine::{insert_event, insert_job};
 use super::*;
-use crate::{insert_event, insert_job};
 
 /// What a sender that stopped mid-send leaves behind: it may or may not have gone out.
 const ABANDONED: &str = "outcome unknown: the sender stopped while sending; not resent";

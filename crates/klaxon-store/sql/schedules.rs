@@ -14,8 +14,8 @@ use klaxon_domain::ids::{OverrideId, ScheduleId};
 use klaxon_store::*;
 use sqlx::Transaction;
 
+use super::engine::insert_event;
 use super::*;
-use crate::insert_event;
 
 /// A schedule and its overrides overlapping [$2, $3), by start and id.
 const JOINED: &str = "SELECT s.*, o.id AS o_id, o.user_id AS o_user_id, o.starts_at AS o_starts_at,

@@ -8,8 +8,8 @@ use klaxon_domain::ids::{DeliveryId, IncidentId, WebhookId};
 use klaxon_store::*;
 
 use super::alerts::incident_from;
+use super::engine::{event_from, insert_event};
 use super::*;
-use crate::{event_from, insert_event};
 
 fn webhook_from(row: &DbRow) -> StoreResult<Webhook> {
     Ok(Webhook {
