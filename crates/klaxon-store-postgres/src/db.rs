@@ -11,6 +11,9 @@ pub(crate) use sqlx::PgConnection as DbConn;
 pub(crate) use sqlx::Postgres as Db;
 pub(crate) use sqlx::postgres::PgRow as DbRow;
 
+/// What [`Store::backend`](klaxon_store::Store::backend) says.
+pub(crate) const BACKEND: &str = "postgres";
+
 pub(crate) type DbStore = crate::PgStore;
 
 pub(crate) fn db_id(id: impl DbId) -> Uuid {
@@ -85,6 +88,10 @@ impl DbStore {
 
     pub(crate) fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub(crate) async fn close_pools(&self) {
+        self.pool.close().await;
     }
 
     pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {

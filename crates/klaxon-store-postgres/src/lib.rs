@@ -8,9 +8,7 @@ pub use sqlx;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use klaxon_store::*;
-use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use db::map_err;
@@ -49,44 +47,7 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    pub async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Other(Box::new(e)))
-    }
-
-    /// Names of the migrations applied to this database, oldest first.
-    pub async fn applied_migrations(&self) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query("SELECT description FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map_err(map_err))
-            .collect()
-    }
-
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-}
-
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
     }
 }

@@ -11,6 +11,9 @@ pub(crate) use sqlx::Sqlite as Db;
 pub(crate) use sqlx::SqliteConnection as DbConn;
 pub(crate) use sqlx::sqlite::SqliteRow as DbRow;
 
+/// What [`Store::backend`](klaxon_store::Store::backend) says.
+pub(crate) const BACKEND: &str = "sqlite";
+
 pub(crate) type DbStore = crate::SqliteStore;
 
 /// Ids are TEXT: the UUID's hyphenated form.
@@ -102,6 +105,11 @@ impl DbStore {
         &self.writer
     }
 
+    pub(crate) async fn close_pools(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
     /// `BEGIN IMMEDIATE`: the write lock is taken up front, so a write never fails half-way
     /// because another process (an offline `klaxon` command) holds it.
     pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {
@@ -113,83 +121,31 @@ impl DbStore {
 }
 
 // --- SQL spelled differently -----------------------------------------------------------------
-// One writer at a time: SQLite has no row locks, and needs none.
+// SQLite has no row locks, and needs none: its one writer is alone, so every lock fragment is
+// empty.
 
-/// Row locks for a read-then-write: none on SQLite (the writer is alone).
-macro_rules! for_update {
-    () => {
-        ""
-    };
-}
-
-macro_rules! for_no_key_update {
-    ($($table:literal)?) => {
-        ""
-    };
-}
+#[rustfmt::skip] macro_rules! for_update { () => { "" }; }
+#[rustfmt::skip] macro_rules! for_share { () => { "" }; }
+#[rustfmt::skip] macro_rules! for_key_share { () => { "" }; }
+#[rustfmt::skip] macro_rules! for_no_key_update { ($($table:literal)?) => { "" }; }
+#[rustfmt::skip] macro_rules! skip_locked { ($($table:literal)?) => { "" }; }
 
 /// The next incident number: one more than the highest (the writer is alone).
-macro_rules! next_incident_number {
-    () => {
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents"
-    };
+#[rustfmt::skip] macro_rules! next_incident_number {
+    () => { "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents" };
 }
-
-/// Key-share locks: none on SQLite.
-macro_rules! for_key_share {
-    () => {
-        ""
-    };
+/// `IN` the values of a JSON array bound with `db_ids` or `db_texts`.
+#[rustfmt::skip] macro_rules! in_list {
+    ($param:literal) => { concat!("IN (SELECT value FROM json_each(", $param, "))") };
 }
-
+/// Null-safe inequality; `<>` is enough for the non-null values compared.
+#[rustfmt::skip] macro_rules! is_distinct { () => { "<>" }; }
 /// The larger of two values.
-macro_rules! greatest {
-    () => {
-        "MAX"
-    };
-}
-
+#[rustfmt::skip] macro_rules! greatest { () => { "MAX" }; }
 /// Finds a substring: `instr(haystack, needle)`.
-macro_rules! instr {
-    () => {
-        "instr"
-    };
-}
-
+#[rustfmt::skip] macro_rules! instr { () => { "instr" }; }
 /// 32 random bytes, made by the database.
-macro_rules! random_key {
-    () => {
-        "randomblob(32)"
-    };
-}
-
-/// Shared row locks: none on SQLite.
-macro_rules! for_share {
-    () => {
-        ""
-    };
-}
-
-/// `IN` the ids of a JSON array bound with `db_ids`.
-macro_rules! in_list {
-    ($param:literal) => {
-        concat!("IN (SELECT value FROM json_each(", $param, "))")
-    };
-}
-
-/// Claim queries' locks: none on SQLite.
-macro_rules! skip_locked {
-    ($($table:literal)?) => {
-        ""
-    };
-}
-
-/// Null-safe inequality; SQLite's `<>` is enough for the non-null values compared.
-macro_rules! is_distinct {
-    () => {
-        "<>"
-    };
-}
+#[rustfmt::skip] macro_rules! random_key { () => { "randomblob(32)" }; }
 
 // --- hooks: the steps whose logic differs ----------------------------------------------------
 

@@ -9,9 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use klaxon_store::*;
-use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -100,46 +98,8 @@ impl SqliteStore {
         })
     }
 
-    pub async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.writer)
-            .await
-            .map_err(|e| StoreError::Other(Box::new(e)))
-    }
-
-    /// Names of the migrations applied to this database, oldest first.
-    pub async fn applied_migrations(&self) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query("SELECT description FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map_err(map_err))
-            .collect()
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
     }
 }
 

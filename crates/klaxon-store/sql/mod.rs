@@ -29,6 +29,7 @@ pub(crate) mod engine;
 mod incidents;
 mod oncall;
 pub(crate) mod schedules;
+mod store;
 mod users;
 mod webhooks;
 
@@ -53,26 +54,11 @@ macro_rules! db_ids {
     )*};
 }
 
+#[rustfmt::skip]
 db_ids!(
-    UserId,
-    ApiTokenId,
-    SessionId,
-    JobId,
-    ServiceId,
-    IntegrationId,
-    MaintenanceWindowId,
-    AlertId,
-    IncidentId,
-    EscalationPolicyId,
-    ContactMethodId,
-    NotificationRuleId,
-    NotificationId,
-    ScheduleId,
-    OverrideId,
-    RoleAssignmentId,
-    TaskId,
-    WebhookId,
-    DeliveryId,
+    UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
+    IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
+    ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------
