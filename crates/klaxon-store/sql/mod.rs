@@ -11,9 +11,13 @@
 //! - `map_err` and `fk_not_found`, each database's errors as [`StoreError`]s;
 //! - on the store, `reader()`, `writer()` and `write_tx()`: SQLite has a reader and a writer pool
 //!   and writes under `BEGIN IMMEDIATE`; PostgreSQL has one pool;
-//! - hooks for the few steps whose logic differs (locking, look-back), kept small;
-//! - SQL fragment macros (`for_update!()`, `skip_locked!()`, `is_distinct!()`): string literals,
-//!   so `concat!` keeps every query a `&'static str`.
+//! - hooks for the few steps whose logic differs, each small: `late_events` (PostgreSQL looks
+//!   back for events committed behind a webhook's cursor), `lock_users`, `lock_incident_services`,
+//!   `schedule_in_use` (JSON containment vs `json_each`), `commit_writes` (group commit: SQLite's
+//!   rusqlite batch writer, PostgreSQL's `signals.rs`);
+//! - SQL fragment macros (`for_update!()`, `for_share!()`, `skip_locked!()`, `in_list!("$1")`,
+//!   `is_distinct!()`, `greatest!()`, `instr!()`, …): string literals, so `concat!` keeps every
+//!   query a `&'static str`.
 use std::str::FromStr;
 
 use jiff::Timestamp;

@@ -200,18 +200,16 @@ impl WebhookStore for DbStore {
                 {
                     continue;
                 }
-                let incident = match sqlx::query("SELECT * FROM incidents WHERE id = $1")
-                    .bind(db_id(
-                        e.subject_id
-                            .parse::<IncidentId>()
-                            .unwrap_or(IncidentId(Default::default())),
-                    ))
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(map_err)?
-                {
-                    Some(r) => Some(incident_from(&r)?),
-                    None => None,
+                // The incident as it is now, for the payload (`None` when it is gone).
+                let incident = match e.subject_id.parse::<IncidentId>() {
+                    Ok(id) => sqlx::query("SELECT * FROM incidents WHERE id = $1")
+                        .bind(db_id(id))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .map(|r| incident_from(&r))
+                        .transpose()?,
+                    Err(_) => None,
                 };
                 let payload = (how.payload)(&w, e, incident.as_ref());
                 let n = sqlx::query(
