@@ -20,7 +20,7 @@ use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{AlertId, IncidentId, ServiceId};
 use klaxon_store::*;
 
-use super::corrupt;
+use crate::sql::corrupt;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde_json::json;
 

@@ -17,5 +17,8 @@ pub use incidents::*;
 pub use oncall::*;
 pub use records::*;
 pub use schedules::*;
-pub use store::Store;
+pub use store::{
+    AlertStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, Store, UserStore,
+    WebhookStore,
+};
 pub use webhooks::*;

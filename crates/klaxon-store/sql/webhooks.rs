@@ -1,33 +1,30 @@
-//! Outgoing webhooks on PostgreSQL: the webhooks, fan-out of incident events into
-//! deliveries, and the deliveries' lease and outcome.
+//! Outgoing webhooks: the webhooks, fan-out of incident events into deliveries, and the
+//! deliveries' lease and outcome.
+use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{DeliveryId, WebhookId};
+use klaxon_domain::ids::{DeliveryId, IncidentId, WebhookId};
 use klaxon_store::*;
-use sqlx::postgres::PgRow;
 
 use super::alerts::incident_from;
-use super::{
-    PgStore, corrupt, event_from, get, get_id, get_json, get_opt_ts, get_ts, insert_event, map_err,
-};
+use super::engine::{event_from, insert_event};
+use super::*;
 
-fn webhook_from(row: &PgRow) -> StoreResult<Webhook> {
-    let events = get_json(row, "events")?;
+fn webhook_from(row: &DbRow) -> StoreResult<Webhook> {
     Ok(Webhook {
         id: get_id(row, "id")?,
         name: get(row, "name")?,
         url: get(row, "url")?,
         secret: get(row, "secret")?,
-        events: serde_json::from_value(events.clone())
-            .map_err(|_| corrupt("webhook events", &events.to_string()))?,
+        events: from_json(row, "events")?,
         enabled: get(row, "enabled")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
 }
 
-fn delivery_from(row: &PgRow) -> StoreResult<WebhookDelivery> {
+fn delivery_from(row: &DbRow) -> StoreResult<WebhookDelivery> {
     let status: String = get(row, "status")?;
     Ok(WebhookDelivery {
         id: get_id(row, "id")?,
@@ -47,8 +44,9 @@ fn delivery_from(row: &PgRow) -> StoreResult<WebhookDelivery> {
     })
 }
 
-impl PgStore {
-    pub(crate) async fn do_create_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
+#[async_trait]
+impl WebhookStore for DbStore {
+    async fn create_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
         let mut tx = self.write_tx().await?;
         let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
             .fetch_one(&mut *tx)
@@ -58,11 +56,11 @@ impl PgStore {
             "INSERT INTO webhooks (id, name, url, secret, events, enabled, cursor_seq, start_seq,
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
         )
-        .bind(w.id.0)
+        .bind(db_id(w.id))
         .bind(&w.name)
         .bind(&w.url)
         .bind(&w.secret)
-        .bind(sqlx::types::Json(&w.events))
+        .bind(json(&w.events))
         .bind(w.enabled)
         .bind(seq)
         .bind(to_millis(w.created_at))
@@ -75,19 +73,19 @@ impl PgStore {
         Ok(w)
     }
 
-    pub(crate) async fn do_webhook(&self, id: WebhookId) -> StoreResult<Webhook> {
+    async fn webhook(&self, id: WebhookId) -> StoreResult<Webhook> {
         let row = sqlx::query("SELECT * FROM webhooks WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
+            .bind(db_id(id))
+            .fetch_optional(self.reader())
             .await
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
         webhook_from(&row)
     }
 
-    pub(crate) async fn do_list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
         sqlx::query("SELECT * FROM webhooks ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await
             .map_err(map_err)?
             .iter()
@@ -95,21 +93,21 @@ impl PgStore {
             .collect()
     }
 
-    pub(crate) async fn do_update_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
+    async fn update_webhook(&self, w: Webhook, e: NewEvent) -> StoreResult<Webhook> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query(
+        let n = sqlx::query(concat!(
             "UPDATE webhooks SET name = $2, url = $3, events = $4, enabled = $5, updated_at = $6,
              cursor_seq = CASE WHEN NOT enabled AND $5 THEN (SELECT COALESCE(MAX(seq), 0) FROM events)
                                ELSE cursor_seq END,
              start_seq = CASE WHEN NOT enabled AND $5 THEN (SELECT COALESCE(MAX(seq), 0) FROM events)
-                              WHEN events IS DISTINCT FROM $4 THEN cursor_seq
+                              WHEN events ", is_distinct!(), " $4 THEN cursor_seq
                               ELSE start_seq END
              WHERE id = $1",
-        )
-        .bind(w.id.0)
+        ))
+        .bind(db_id(w.id))
         .bind(&w.name)
         .bind(&w.url)
-        .bind(sqlx::types::Json(&w.events))
+        .bind(json(&w.events))
         .bind(w.enabled)
         .bind(to_millis(w.updated_at))
         .execute(&mut *tx)
@@ -121,13 +119,13 @@ impl PgStore {
         }
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
-        self.do_webhook(w.id).await
+        self.webhook(w.id).await
     }
 
-    pub(crate) async fn do_delete_webhook(&self, id: WebhookId, e: NewEvent) -> StoreResult<()> {
+    async fn delete_webhook(&self, id: WebhookId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-            .bind(id.0)
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -139,7 +137,7 @@ impl PgStore {
         tx.commit().await.map_err(map_err)
     }
 
-    pub(crate) async fn do_fan_out_webhooks(
+    async fn fan_out_webhooks(
         &self,
         now: Timestamp,
         limit: u32,
@@ -149,7 +147,7 @@ impl PgStore {
         // index lookups (a bound value, so the events table is searched by key, not scanned).
         let least: Option<i64> =
             sqlx::query_scalar("SELECT MIN(cursor_seq) FROM webhooks WHERE enabled")
-                .fetch_one(&self.pool)
+                .fetch_one(self.reader())
                 .await
                 .map_err(map_err)?;
         let Some(least) = least else {
@@ -157,7 +155,7 @@ impl PgStore {
         };
         if sqlx::query("SELECT 1 FROM events WHERE seq > $1 LIMIT 1")
             .bind(least)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await
             .map_err(map_err)?
             .is_none()
@@ -165,36 +163,18 @@ impl PgStore {
             return Ok(FanOutReport::default());
         }
         let mut tx = self.write_tx().await?;
-        let rows = sqlx::query("SELECT * FROM webhooks WHERE enabled ORDER BY id FOR UPDATE")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let rows = sqlx::query(concat!(
+            "SELECT * FROM webhooks WHERE enabled ORDER BY id",
+            for_update!()
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let mut queued = 0;
         let mut more = false;
         for row in &rows {
             let w = webhook_from(row)?;
             let cursor: i64 = get(row, "cursor_seq")?;
-            let start: i64 = get(row, "start_seq")?;
-            // Sequence numbers are drawn before commit: an event may commit behind the cursor.
-            // Look back over the last few hundred for any without a delivery.
-            let from = (cursor - FAN_OUT_LOOKBACK).max(start);
-            let late = sqlx::query(
-                "SELECT e.seq, e.subject_type, e.subject_id, e.at, e.actor, e.kind, e.data, e.pinned
-                 FROM events e
-                 WHERE e.subject_type = 'incident' AND e.seq > $1 AND e.seq <= $2
-                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
-                                 WHERE d.webhook_id = $3 AND d.event_seq = e.seq)
-                 ORDER BY e.seq",
-            )
-            .bind(from)
-            .bind(cursor)
-            .bind(w.id.0)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(event_from)
-            .collect::<StoreResult<Vec<_>>>()?;
             let fresh = sqlx::query(
                 "SELECT e.seq, e.subject_type, e.subject_id, e.at, e.actor, e.kind, e.data, e.pinned
                  FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
@@ -208,7 +188,8 @@ impl PgStore {
             .map(event_from)
             .collect::<StoreResult<Vec<_>>>()?;
             let fresh_count = fresh.len();
-            let mut events: Vec<Event> = late;
+            // Events committed late behind the cursor (PostgreSQL), then the new ones.
+            let mut events: Vec<Event> = late_events(&mut tx, &w, row, cursor).await?;
             events.extend(fresh);
             let mut last = cursor;
             more |= fresh_count == limit as usize;
@@ -219,14 +200,16 @@ impl PgStore {
                 {
                     continue;
                 }
-                let incident = match sqlx::query("SELECT * FROM incidents WHERE id = $1")
-                    .bind(e.subject_id.parse::<uuid::Uuid>().unwrap_or_default())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(map_err)?
-                {
-                    Some(r) => Some(incident_from(&r)?),
-                    None => None,
+                // The incident as it is now, for the payload (`None` when it is gone).
+                let incident = match e.subject_id.parse::<IncidentId>() {
+                    Ok(id) => sqlx::query("SELECT * FROM incidents WHERE id = $1")
+                        .bind(db_id(id))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .map(|r| incident_from(&r))
+                        .transpose()?,
+                    Err(_) => None,
                 };
                 let payload = (how.payload)(&w, e, incident.as_ref());
                 let n = sqlx::query(
@@ -235,11 +218,11 @@ impl PgStore {
                      VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)
                      ON CONFLICT (webhook_id, event_seq) DO NOTHING",
                 )
-                .bind((how.new_id)().0)
-                .bind(w.id.0)
+                .bind(db_id((how.new_id)()))
+                .bind(db_id(w.id))
                 .bind(e.seq)
                 .bind(e.kind.as_str())
-                .bind(sqlx::types::Json(&payload))
+                .bind(json(&payload))
                 .bind(to_millis(now))
                 .execute(&mut *tx)
                 .await
@@ -249,7 +232,7 @@ impl PgStore {
             }
             if last > cursor {
                 sqlx::query("UPDATE webhooks SET cursor_seq = $2 WHERE id = $1")
-                    .bind(w.id.0)
+                    .bind(db_id(w.id))
                     .bind(last)
                     .execute(&mut *tx)
                     .await
@@ -260,7 +243,7 @@ impl PgStore {
         Ok(FanOutReport { queued, more })
     }
 
-    pub(crate) async fn do_claim_webhook_deliveries(
+    async fn claim_webhook_deliveries(
         &self,
         now: Timestamp,
         until: Timestamp,
@@ -272,7 +255,7 @@ impl PgStore {
              AND webhook_id IN (SELECT id FROM webhooks WHERE enabled) LIMIT 1",
         )
         .bind(to_millis(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(map_err)?
         .is_none()
@@ -280,25 +263,26 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let mut tx = self.write_tx().await?;
-        let rows = sqlx::query(
+        let rows =
+            sqlx::query(concat!(
             "UPDATE webhook_deliveries SET status = 'sending', run_at = $2, attempts = attempts + 1
              WHERE id IN (SELECT id FROM webhook_deliveries
                           WHERE status IN ('pending', 'sending') AND run_at <= $1
                           AND webhook_id IN (SELECT id FROM webhooks WHERE enabled)
-                          ORDER BY run_at, event_seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+                          ORDER BY run_at, event_seq LIMIT $3", skip_locked!(), ")
              RETURNING *",
-        )
-        .bind(to_millis(now))
-        .bind(to_millis(until))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        ))
+            .bind(to_millis(now))
+            .bind(to_millis(until))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let mut out = Vec::new();
         for row in &rows {
             let delivery = delivery_from(row)?;
             let hook = sqlx::query("SELECT url, secret FROM webhooks WHERE id = $1")
-                .bind(delivery.webhook_id.0)
+                .bind(db_id(delivery.webhook_id))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -312,7 +296,7 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(crate) async fn do_finish_webhook_delivery(
+    async fn finish_webhook_delivery(
         &self,
         id: DeliveryId,
         outcome: DeliveryOutcome,
@@ -329,34 +313,34 @@ impl PgStore {
             "UPDATE webhook_deliveries SET status = $2, run_at = $3, last_error = $4,
              response_status = $5, sent_at = $6 WHERE id = $1 AND status = 'sending'",
         )
-        .bind(id.0)
+        .bind(db_id(id))
         .bind(status)
         .bind(to_millis(run_at))
         .bind(error)
         .bind(code.map(i64::from))
         .bind(sent_at.map(to_millis))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(map_err)?;
         Ok(())
     }
 
-    pub(crate) async fn do_list_webhook_deliveries(
+    async fn list_webhook_deliveries(
         &self,
         webhook: WebhookId,
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<WebhookDelivery>> {
-        self.do_webhook(webhook).await?;
+        self.webhook(webhook).await?;
         sqlx::query(
             "SELECT * FROM webhook_deliveries WHERE webhook_id = $1
-             AND ($3::bigint IS NULL OR event_seq < $3)
+             AND ($3 IS NULL OR event_seq < $3)
              ORDER BY event_seq DESC LIMIT $2",
         )
-        .bind(webhook.0)
+        .bind(db_id(webhook))
         .bind(i64::from(limit))
         .bind(before_seq)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?
         .iter()

@@ -1,23 +1,20 @@
-//! Services, integrations, maintenance windows, alerts and incidents on SQLite.
+//! Services, integrations, maintenance windows, alerts and incidents.
+//!
+//! Several instances may share a PostgreSQL database, so whatever reads state and then writes on
+//! the strength of it locks the service's row first (signals are applied in each backend's own
+//! group commit: `batch.rs` on SQLite, `signals.rs` on PostgreSQL).
+use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{AlertId, IncidentId, IntegrationId, MaintenanceWindowId, ServiceId};
+use klaxon_domain::ids::{AlertId, IntegrationId, MaintenanceWindowId, ServiceId};
 use klaxon_store::*;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, Transaction};
+use sqlx::Transaction;
 
-use super::{
-    SqliteStore, corrupt, fk_not_found, get, get_id, get_json, get_opt_ts, get_parsed, get_ts,
-    get_u32, insert_event, map_err, opt_id, opt_parsed, page,
-};
+use super::engine::insert_event;
+use super::*;
 
-fn from_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
-    let v = get_json(row, col)?;
-    serde_json::from_value(v.clone()).map_err(|_| corrupt(col, &v.to_string()))
-}
-
-fn service_from(row: &SqliteRow) -> StoreResult<Service> {
+pub(crate) fn service_from(row: &DbRow) -> StoreResult<Service> {
     Ok(Service {
         id: get_id(row, "id")?,
         name: get(row, "name")?,
@@ -31,7 +28,7 @@ fn service_from(row: &SqliteRow) -> StoreResult<Service> {
     })
 }
 
-fn integration_from(row: &SqliteRow) -> StoreResult<Integration> {
+fn integration_from(row: &DbRow) -> StoreResult<Integration> {
     Ok(Integration {
         id: get_id(row, "id")?,
         service_id: get_id(row, "service_id")?,
@@ -39,16 +36,14 @@ fn integration_from(row: &SqliteRow) -> StoreResult<Integration> {
         kind: get_parsed(row, "kind")?,
         key_prefix: get(row, "key_prefix")?,
         rate_limit_per_minute: get_u32(row, "rate_limit_per_minute")?,
-        heartbeat_interval_secs: get::<Option<i64>>(row, "heartbeat_interval_secs")?
-            .map(|n| u32::try_from(n).map_err(|_| corrupt("heartbeat_interval_secs", "")))
-            .transpose()?,
+        heartbeat_interval_secs: get_opt_u32(row, "heartbeat_interval_secs")?,
         last_ping_at: get_opt_ts(row, "last_ping_at")?,
         created_at: get_ts(row, "created_at")?,
         key_rotated_at: get_ts(row, "key_rotated_at")?,
     })
 }
 
-fn maintenance_from(row: &SqliteRow) -> StoreResult<MaintenanceWindow> {
+fn maintenance_from(row: &DbRow) -> StoreResult<MaintenanceWindow> {
     Ok(MaintenanceWindow {
         id: get_id(row, "id")?,
         service_id: get_id(row, "service_id")?,
@@ -59,7 +54,7 @@ fn maintenance_from(row: &SqliteRow) -> StoreResult<MaintenanceWindow> {
     })
 }
 
-fn alert_from(row: &SqliteRow) -> StoreResult<Alert> {
+fn alert_from(row: &DbRow) -> StoreResult<Alert> {
     Ok(Alert {
         id: get_id(row, "id")?,
         service_id: get_id(row, "service_id")?,
@@ -77,7 +72,7 @@ fn alert_from(row: &SqliteRow) -> StoreResult<Alert> {
     })
 }
 
-pub(crate) fn incident_from(row: &SqliteRow) -> StoreResult<Incident> {
+pub(crate) fn incident_from(row: &DbRow) -> StoreResult<Incident> {
     Ok(Incident {
         id: get_id(row, "id")?,
         number: get(row, "number")?,
@@ -107,9 +102,9 @@ pub(crate) fn incident_from(row: &SqliteRow) -> StoreResult<Incident> {
     })
 }
 
-async fn service_in(tx: &mut Transaction<'_, Sqlite>, id: ServiceId) -> StoreResult<Service> {
+async fn service_in(tx: &mut Transaction<'_, Db>, id: ServiceId) -> StoreResult<Service> {
     let row = sqlx::query("SELECT * FROM services WHERE id = $1")
-        .bind(id.to_string())
+        .bind(db_id(id))
         .fetch_one(&mut **tx)
         .await
         .map_err(map_err)?;
@@ -117,52 +112,54 @@ async fn service_in(tx: &mut Transaction<'_, Sqlite>, id: ServiceId) -> StoreRes
 }
 
 async fn integration_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     id: IntegrationId,
 ) -> StoreResult<Integration> {
     let row = sqlx::query("SELECT * FROM integrations WHERE id = $1")
-        .bind(id.to_string())
+        .bind(db_id(id))
         .fetch_one(&mut **tx)
         .await
         .map_err(map_err)?;
     integration_from(&row)
 }
 
-impl SqliteStore {
-    pub(crate) async fn do_create_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {
+#[async_trait]
+impl AlertStore for DbStore {
+    async fn create_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO services (id, name, description, urgency_rule, grouping, auto_resolve,
              created_at, updated_at, escalation_policy_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(s.id.to_string())
+        .bind(db_id(s.id))
         .bind(&s.name)
         .bind(&s.description)
         .bind(s.urgency_rule.as_str())
-        .bind(serde_json::to_string(&s.grouping).unwrap_or_default())
+        .bind(json(&s.grouping))
         .bind(s.auto_resolve)
         .bind(to_millis(s.created_at))
         .bind(to_millis(s.updated_at))
-        .bind(s.escalation_policy_id.map(|p| p.to_string()))
+        .bind(s.escalation_policy_id.map(db_id))
         .execute(&mut *tx)
         .await
+        // The only foreign key: the escalation policy does not exist.
         .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(s)
     }
 
-    pub(crate) async fn do_service(&self, id: ServiceId) -> StoreResult<Service> {
+    async fn service(&self, id: ServiceId) -> StoreResult<Service> {
         let row = sqlx::query("SELECT * FROM services WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         service_from(&row)
     }
 
-    pub(crate) async fn do_list_services(
+    async fn list_services(
         &self,
         after: Option<ServiceId>,
         limit: u32,
@@ -170,9 +167,9 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT * FROM services WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
         )
-        .bind(after.map(|a| a.to_string()))
+        .bind(after.map(db_id))
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         let items = rows
@@ -182,23 +179,24 @@ impl SqliteStore {
         Ok(page(items, limit, |s| s.id))
     }
 
-    pub(crate) async fn do_update_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {
+    async fn update_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE services SET name = $2, description = $3, urgency_rule = $4,
              grouping = $5, auto_resolve = $6, updated_at = $7, escalation_policy_id = $8
              WHERE id = $1",
         )
-        .bind(s.id.to_string())
+        .bind(db_id(s.id))
         .bind(&s.name)
         .bind(&s.description)
         .bind(s.urgency_rule.as_str())
-        .bind(serde_json::to_string(&s.grouping).unwrap_or_default())
+        .bind(json(&s.grouping))
         .bind(s.auto_resolve)
         .bind(to_millis(s.updated_at))
-        .bind(s.escalation_policy_id.map(|p| p.to_string()))
+        .bind(s.escalation_policy_id.map(db_id))
         .execute(&mut *tx)
         .await
+        // The only foreign key: the escalation policy does not exist.
         .map_err(fk_not_found)?
         .rows_affected();
         if n == 0 {
@@ -210,14 +208,23 @@ impl SqliteStore {
         Ok(stored)
     }
 
-    pub(crate) async fn do_delete_service(&self, id: ServiceId, e: NewEvent) -> StoreResult<()> {
+    async fn delete_service(&self, id: ServiceId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        service_in(&mut tx, id).await?;
+        // Locked until commit: a signal for this service waits, then finds it gone, instead of
+        // opening an alert between the count and the delete.
+        sqlx::query(concat!(
+            "SELECT id FROM services WHERE id = $1",
+            for_update!()
+        ))
+        .bind(db_id(id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let open: i64 = get(
             &sqlx::query(
                 "SELECT COUNT(*) AS n FROM alerts WHERE service_id = $1 AND status <> 'resolved'",
             )
-            .bind(id.to_string())
+            .bind(db_id(id))
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?,
@@ -229,7 +236,7 @@ impl SqliteStore {
             });
         }
         sqlx::query("DELETE FROM services WHERE id = $1")
-            .bind(id.to_string())
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -238,11 +245,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn do_create_integration(
-        &self,
-        n: NewIntegration,
-        e: NewEvent,
-    ) -> StoreResult<Integration> {
+    async fn create_integration(&self, n: NewIntegration, e: NewEvent) -> StoreResult<Integration> {
         let i = &n.integration;
         let mut tx = self.write_tx().await?;
         sqlx::query(
@@ -250,8 +253,8 @@ impl SqliteStore {
              rate_limit_per_minute, heartbeat_interval_secs, last_ping_at, created_at,
              key_rotated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(i.id.to_string())
-        .bind(i.service_id.to_string())
+        .bind(db_id(i.id))
+        .bind(db_id(i.service_id))
         .bind(&i.name)
         .bind(i.kind.as_str())
         .bind(&i.key_prefix)
@@ -270,47 +273,40 @@ impl SqliteStore {
         Ok(n.integration)
     }
 
-    pub(crate) async fn do_integration(&self, id: IntegrationId) -> StoreResult<Integration> {
+    async fn integration(&self, id: IntegrationId) -> StoreResult<Integration> {
         let row = sqlx::query("SELECT * FROM integrations WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         integration_from(&row)
     }
 
-    pub(crate) async fn do_integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration> {
+    async fn integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration> {
         let row = sqlx::query("SELECT * FROM integrations WHERE key_hash = $1")
             .bind(&hash[..])
-            .fetch_one(&self.reader)
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         integration_from(&row)
     }
 
-    pub(crate) async fn do_list_integrations(
-        &self,
-        service: ServiceId,
-    ) -> StoreResult<Vec<Integration>> {
+    async fn list_integrations(&self, service: ServiceId) -> StoreResult<Vec<Integration>> {
         let rows = sqlx::query("SELECT * FROM integrations WHERE service_id = $1 ORDER BY id")
-            .bind(service.to_string())
-            .fetch_all(&self.reader)
+            .bind(db_id(service))
+            .fetch_all(self.reader())
             .await
             .map_err(map_err)?;
         rows.iter().map(integration_from).collect()
     }
 
-    pub(crate) async fn do_update_integration(
-        &self,
-        i: Integration,
-        e: NewEvent,
-    ) -> StoreResult<Integration> {
+    async fn update_integration(&self, i: Integration, e: NewEvent) -> StoreResult<Integration> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE integrations SET name = $2, rate_limit_per_minute = $3,
              heartbeat_interval_secs = $4 WHERE id = $1",
         )
-        .bind(i.id.to_string())
+        .bind(db_id(i.id))
         .bind(&i.name)
         .bind(i64::from(i.rate_limit_per_minute))
         .bind(i.heartbeat_interval_secs.map(i64::from))
@@ -327,7 +323,7 @@ impl SqliteStore {
         Ok(stored)
     }
 
-    pub(crate) async fn do_rotate_integration_key(
+    async fn rotate_integration_key(
         &self,
         id: IntegrationId,
         prefix: &str,
@@ -340,7 +336,7 @@ impl SqliteStore {
             "UPDATE integrations SET key_prefix = $2, key_hash = $3, key_rotated_at = $4
              WHERE id = $1",
         )
-        .bind(id.to_string())
+        .bind(db_id(id))
         .bind(prefix)
         .bind(&hash[..])
         .bind(to_millis(at))
@@ -357,14 +353,10 @@ impl SqliteStore {
         Ok(stored)
     }
 
-    pub(crate) async fn do_delete_integration(
-        &self,
-        id: IntegrationId,
-        e: NewEvent,
-    ) -> StoreResult<()> {
+    async fn delete_integration(&self, id: IntegrationId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM integrations WHERE id = $1")
-            .bind(id.to_string())
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -383,7 +375,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn do_create_maintenance(
+    async fn create_maintenance(
         &self,
         w: MaintenanceWindow,
         e: NewEvent,
@@ -394,21 +386,22 @@ impl SqliteStore {
             "INSERT INTO maintenance_windows (id, service_id, starts_at, ends_at, description,
              created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(w.id.to_string())
-        .bind(w.service_id.to_string())
+        .bind(db_id(w.id))
+        .bind(db_id(w.service_id))
         .bind(to_millis(w.starts_at))
         .bind(to_millis(w.ends_at))
         .bind(&w.description)
         .bind(to_millis(w.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        // The service was deleted since the check above.
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(w)
     }
 
-    pub(crate) async fn do_list_maintenance(
+    async fn list_maintenance(
         &self,
         service: ServiceId,
         now: Timestamp,
@@ -417,15 +410,15 @@ impl SqliteStore {
             "SELECT * FROM maintenance_windows WHERE service_id = $1 AND ends_at > $2
              ORDER BY starts_at, id",
         )
-        .bind(service.to_string())
+        .bind(db_id(service))
         .bind(to_millis(now))
-        .fetch_all(&self.reader)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         rows.iter().map(maintenance_from).collect()
     }
 
-    pub(crate) async fn do_delete_maintenance(
+    async fn delete_maintenance(
         &self,
         service: ServiceId,
         id: MaintenanceWindowId,
@@ -433,8 +426,8 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM maintenance_windows WHERE id = $1 AND service_id = $2")
-            .bind(id.to_string())
-            .bind(service.to_string())
+            .bind(db_id(id))
+            .bind(db_id(service))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -447,16 +440,16 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn do_alert(&self, id: AlertId) -> StoreResult<Alert> {
+    async fn alert(&self, id: AlertId) -> StoreResult<Alert> {
         let row = sqlx::query("SELECT * FROM alerts WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         alert_from(&row)
     }
 
-    pub(crate) async fn do_list_alerts(
+    async fn list_alerts(
         &self,
         f: &AlertFilter,
         after: Option<AlertId>,
@@ -467,12 +460,12 @@ impl SqliteStore {
              AND ($2 IS NULL OR incident_id = $2) AND ($3 IS NULL OR status = $3)
              AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
         )
-        .bind(f.service_id.map(|i| i.to_string()))
-        .bind(f.incident_id.map(|i| i.to_string()))
+        .bind(f.service_id.map(db_id))
+        .bind(f.incident_id.map(db_id))
         .bind(f.status.map(|s| s.as_str()))
-        .bind(after.map(|a| a.to_string()))
+        .bind(after.map(db_id))
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         let items = rows
@@ -482,59 +475,7 @@ impl SqliteStore {
         Ok(page(items, limit, |a| a.id))
     }
 
-    pub(crate) async fn do_incident(&self, id: IncidentId) -> StoreResult<Incident> {
-        let row = sqlx::query("SELECT * FROM incidents WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
-            .await
-            .map_err(map_err)?;
-        incident_from(&row)
-    }
-
-    pub(crate) async fn do_list_incidents(
-        &self,
-        f: &IncidentFilter,
-        after: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Page<Incident, i64>> {
-        let rows = sqlx::query(
-            "SELECT * FROM incidents WHERE ($1 IS NULL OR service_id = $1)
-             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR number < $3)
-             AND (NOT $5 OR status NOT IN ('resolved', 'closed'))
-             AND ($6 IS NULL OR severity IN (SELECT value FROM json_each($6)))
-             AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at < $8)
-             AND ($9 IS NULL OR instr(lower(title), $9) > 0
-                  OR instr(lower(description), $9) > 0)
-             AND ($10 IS NULL OR reporter_id = $10
-                  OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = incidents.id
-                             AND r.user_id = $10 AND r.ended_at IS NULL)
-                  OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
-                             AND n.user_id = $10 AND n.dedup_key NOT LIKE 'update:%'))
-             AND ($11 IS NULL OR service_id IN
-                  (SELECT id FROM services WHERE escalation_policy_id = $11))
-             ORDER BY number DESC LIMIT $4",
-        )
-        .bind(f.service_id.map(|i| i.to_string()))
-        .bind(f.status.map(|s| s.as_str()))
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .bind(f.open)
-        .bind((!f.severities.is_empty()).then(|| {
-            serde_json::Value::from(f.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-                .to_string()
-        }))
-        .bind(f.from.map(to_millis))
-        .bind(f.to.map(to_millis))
-        .bind(f.text.as_deref().map(str::to_lowercase))
-        .bind(f.involving.map(|u| u.to_string()))
-        .bind(f.escalation_policy.map(|p| p.to_string()))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map_err)?;
-        let items = rows
-            .iter()
-            .map(incident_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(items, limit, |i| i.number))
+    async fn commit_batch(&self, writes: Vec<Write>) -> Vec<StoreResult<WriteAck>> {
+        self.commit_writes(writes).await
     }
 }

@@ -1,4 +1,9 @@
-//! Incident response on SQLite: declaring, changing under the write lock, roles and pins.
+//! Incident response: declaring, changing under lock, roles and pins.
+//!
+//! A change locks the incident's service rows, then the incident row, the same order the alert
+//! path takes, so the two never wait on each other in a cycle (on PostgreSQL; SQLite's one
+//! writer holds the write lock from `BEGIN IMMEDIATE` instead).
+use async_trait::async_trait;
 use klaxon_domain::alert::AlertStatus;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
@@ -6,16 +11,13 @@ use klaxon_domain::ids::{IncidentId, UserId};
 use klaxon_domain::incident::Refusal;
 use klaxon_store::*;
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, Transaction};
+use sqlx::Transaction;
 
 use super::alerts::incident_from;
-use super::{
-    SqliteStore, corrupt, fk_not_found, get, get_id, get_opt_ts, get_ts, insert_event, insert_job,
-    map_err,
-};
+use super::engine::{insert_event, insert_job};
+use super::*;
 
-fn role_from(row: &SqliteRow) -> StoreResult<RoleAssignment> {
+fn role_from(row: &DbRow) -> StoreResult<RoleAssignment> {
     let actor = |col: &str| -> StoreResult<Option<Actor>> {
         get::<Option<String>>(row, col)?
             .map(|s| Actor::decode(&s).ok_or_else(|| corrupt(col, &s)))
@@ -34,14 +36,14 @@ fn role_from(row: &SqliteRow) -> StoreResult<RoleAssignment> {
 }
 
 async fn roles_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     id: IncidentId,
 ) -> StoreResult<Vec<RoleAssignment>> {
     sqlx::query(
         "SELECT * FROM incident_roles WHERE incident_id = $1 AND ended_at IS NULL
          ORDER BY assigned_at, id",
     )
-    .bind(id.to_string())
+    .bind(db_id(id))
     .fetch_all(&mut **tx)
     .await
     .map_err(map_err)?
@@ -50,15 +52,15 @@ async fn roles_in(
     .collect()
 }
 
-async fn insert_role(tx: &mut Transaction<'_, Sqlite>, r: &RoleAssignment) -> StoreResult<()> {
+async fn insert_role(tx: &mut Transaction<'_, Db>, r: &RoleAssignment) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO incident_roles (id, incident_id, role, user_id, assigned_at, assigned_by)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(r.id.to_string())
-    .bind(r.incident_id.to_string())
+    .bind(db_id(r.id))
+    .bind(db_id(r.incident_id))
     .bind(&r.role)
-    .bind(r.user_id.to_string())
+    .bind(db_id(r.user_id))
     .bind(to_millis(r.assigned_at))
     .bind(r.assigned_by.encode())
     .execute(&mut **tx)
@@ -67,7 +69,7 @@ async fn insert_role(tx: &mut Transaction<'_, Sqlite>, r: &RoleAssignment) -> St
     Ok(())
 }
 
-fn task_from(row: &SqliteRow) -> StoreResult<IncidentTask> {
+fn task_from(row: &DbRow) -> StoreResult<IncidentTask> {
     let actor = |col: &str| -> StoreResult<Option<Actor>> {
         get::<Option<String>>(row, col)?
             .map(|s| Actor::decode(&s).ok_or_else(|| corrupt(col, &s)))
@@ -77,9 +79,7 @@ fn task_from(row: &SqliteRow) -> StoreResult<IncidentTask> {
         id: get_id(row, "id")?,
         incident_id: get_id(row, "incident_id")?,
         title: get(row, "title")?,
-        assignee_id: get::<Option<String>>(row, "assignee_id")?
-            .map(|s| s.parse().map_err(|_| corrupt("assignee_id", &s)))
-            .transpose()?,
+        assignee_id: opt_id(row, "assignee_id")?,
         due_at: get_opt_ts(row, "due_at")?,
         done_at: get_opt_ts(row, "done_at")?,
         done_by: actor("done_by")?,
@@ -88,12 +88,9 @@ fn task_from(row: &SqliteRow) -> StoreResult<IncidentTask> {
     })
 }
 
-async fn tasks_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: IncidentId,
-) -> StoreResult<Vec<IncidentTask>> {
+async fn tasks_in(tx: &mut Transaction<'_, Db>, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
     sqlx::query("SELECT * FROM incident_tasks WHERE incident_id = $1 ORDER BY created_at, id")
-        .bind(id.to_string())
+        .bind(db_id(id))
         .fetch_all(&mut **tx)
         .await
         .map_err(map_err)?
@@ -102,7 +99,7 @@ async fn tasks_in(
         .collect()
 }
 
-async fn write_task(tx: &mut Transaction<'_, Sqlite>, t: &IncidentTask) -> StoreResult<()> {
+async fn write_task(tx: &mut Transaction<'_, Db>, t: &IncidentTask) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO incident_tasks (id, incident_id, title, assignee_id, due_at, done_at,
          done_by, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -110,10 +107,10 @@ async fn write_task(tx: &mut Transaction<'_, Sqlite>, t: &IncidentTask) -> Store
          assignee_id = excluded.assignee_id, due_at = excluded.due_at,
          done_at = excluded.done_at, done_by = excluded.done_by",
     )
-    .bind(t.id.to_string())
-    .bind(t.incident_id.to_string())
+    .bind(db_id(t.id))
+    .bind(db_id(t.incident_id))
     .bind(&t.title)
-    .bind(t.assignee_id.map(|u| u.to_string()))
+    .bind(t.assignee_id.map(db_id))
     .bind(opt_ms(t.due_at))
     .bind(opt_ms(t.done_at))
     .bind(t.done_by.map(|a| a.encode()))
@@ -130,7 +127,7 @@ fn opt_ms(t: Option<jiff::Timestamp>) -> Option<i64> {
 }
 
 /// Writes the columns people own.
-async fn write_incident(tx: &mut Transaction<'_, Sqlite>, i: &Incident) -> StoreResult<()> {
+async fn write_incident(tx: &mut Transaction<'_, Db>, i: &Incident) -> StoreResult<()> {
     sqlx::query(
         "UPDATE incidents SET title = $2, description = $3, status = $4, urgency = $5,
          severity = $6, impact = $7, priority = $8, category = $9, subcategory = $10,
@@ -139,7 +136,7 @@ async fn write_incident(tx: &mut Transaction<'_, Sqlite>, i: &Incident) -> Store
          closed_at = $19, conference_url = $20, chat_url = $21
          WHERE id = $1",
     )
-    .bind(i.id.to_string())
+    .bind(db_id(i.id))
     .bind(&i.title)
     .bind(&i.description)
     .bind(i.status.as_str())
@@ -149,8 +146,8 @@ async fn write_incident(tx: &mut Transaction<'_, Sqlite>, i: &Incident) -> Store
     .bind(i.priority.map(|s| s.as_str()))
     .bind(&i.category)
     .bind(&i.subcategory)
-    .bind(i.reporter_id.map(|u| u.to_string()))
-    .bind(i.service_id.map(|u| u.to_string()))
+    .bind(i.reporter_id.map(db_id))
+    .bind(i.service_id.map(db_id))
     .bind(to_millis(i.created_at))
     .bind(opt_ms(i.impact_started_at))
     .bind(opt_ms(i.detected_at))
@@ -168,7 +165,7 @@ async fn write_incident(tx: &mut Transaction<'_, Sqlite>, i: &Incident) -> Store
 
 /// Moves the incident's open alerts with it, one event per alert.
 async fn move_alerts(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     id: IncidentId,
     to: AlertStatus,
     c: &IncidentChange,
@@ -186,8 +183,8 @@ async fn move_alerts(
         ),
         AlertStatus::Triggered => return Ok(()),
     };
-    let alerts: Vec<String> = sqlx::query_scalar(sql)
-        .bind(id.to_string())
+    let alerts: Vec<DbUuid> = sqlx::query_scalar(sql)
+        .bind(db_id(id))
         .bind(to_millis(c.at))
         .fetch_all(&mut **tx)
         .await
@@ -206,25 +203,87 @@ async fn move_alerts(
     Ok(())
 }
 
-impl SqliteStore {
-    pub(crate) async fn do_declare_incident(&self, new: NewIncident) -> StoreResult<Incident> {
+#[async_trait]
+impl IncidentStore for DbStore {
+    async fn incident(&self, id: IncidentId) -> StoreResult<Incident> {
+        let row = sqlx::query("SELECT * FROM incidents WHERE id = $1")
+            .bind(db_id(id))
+            .fetch_one(self.reader())
+            .await
+            .map_err(map_err)?;
+        incident_from(&row)
+    }
+
+    async fn list_incidents(
+        &self,
+        f: &IncidentFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Page<Incident, i64>> {
+        let rows = sqlx::query(concat!(
+            "SELECT * FROM incidents WHERE ($1 IS NULL OR service_id = $1)
+             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR number < $3)
+             AND (NOT $5 OR status NOT IN ('resolved', 'closed'))
+             AND ($6 IS NULL OR severity ",
+            in_list!("$6"),
+            ")
+             AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at < $8)
+             AND ($9 IS NULL OR ",
+            instr!(),
+            "(lower(title), $9) > 0
+                  OR ",
+            instr!(),
+            "(lower(description), $9) > 0)
+             AND ($10 IS NULL OR reporter_id = $10
+                  OR EXISTS (SELECT 1 FROM incident_roles r WHERE r.incident_id = incidents.id
+                             AND r.user_id = $10 AND r.ended_at IS NULL)
+                  OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id
+                             AND n.user_id = $10 AND n.dedup_key NOT LIKE 'update:%'))
+             AND ($11 IS NULL OR service_id IN
+                  (SELECT id FROM services WHERE escalation_policy_id = $11))
+             ORDER BY number DESC LIMIT $4",
+        ))
+        .bind(f.service_id.map(db_id))
+        .bind(f.status.map(|s| s.as_str()))
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .bind(f.open)
+        .bind((!f.severities.is_empty()).then(|| db_texts(f.severities.iter().map(|s| s.as_str()))))
+        .bind(f.from.map(to_millis))
+        .bind(f.to.map(to_millis))
+        .bind(f.text.as_deref().map(str::to_lowercase))
+        .bind(f.involving.map(db_id))
+        .bind(f.escalation_policy.map(db_id))
+        .fetch_all(self.reader())
+        .await
+        .map_err(map_err)?;
+        let items = rows
+            .iter()
+            .map(incident_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, limit, |i| i.number))
+    }
+
+    async fn declare_incident(&self, new: NewIncident) -> StoreResult<Incident> {
         let mut tx = self.write_tx().await?;
         let i = &new.incident;
-        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM incidents")
+        let number: i64 = sqlx::query_scalar(next_incident_number!())
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
         sqlx::query(
             "INSERT INTO incidents (id, number, title, status, urgency, service_id, alert_count,
              opened_by_alert, group_values, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, 0, '{}', $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)",
         )
-        .bind(i.id.to_string())
+        .bind(db_id(i.id))
         .bind(number)
         .bind(&i.title)
         .bind(i.status.as_str())
         .bind(i.urgency.as_str())
-        .bind(i.service_id.map(|s| s.to_string()))
+        .bind(i.service_id.map(db_id))
+        .bind(false)
+        .bind(json(&json!({})))
         .bind(to_millis(i.created_at))
         .execute(&mut *tx)
         .await
@@ -244,41 +303,48 @@ impl SqliteStore {
             insert_event(&mut tx, &e).await?;
         }
         tx.commit().await.map_err(map_err)?;
-        self.do_incident(i.id).await
+        self.incident(i.id).await
     }
 
-    pub(crate) async fn do_change_incident(
+    async fn change_incident(
         &self,
         id: IncidentId,
         edit: IncidentEdit,
     ) -> StoreResult<Result<Incident, Refusal>> {
-        // BEGIN IMMEDIATE: nobody else writes until this commits, so the edit sees the truth.
+        // Nobody else changes it until this commits, so the edit sees the truth.
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT * FROM incidents WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
+        lock_incident_services(&mut tx, &[id]).await?;
+        let row = sqlx::query(concat!(
+            "SELECT * FROM incidents WHERE id = $1",
+            for_no_key_update!()
+        ))
+        .bind(db_id(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
         let snapshot = IncidentSnapshot {
             incident: incident_from(&row)?,
             roles: roles_in(&mut tx, id).await?,
             tasks: tasks_in(&mut tx, id).await?,
-            subscribers: sqlx::query_scalar::<_, String>(
+            subscribers: sqlx::query_scalar::<_, DbUuid>(
                 "SELECT user_id FROM incident_subscribers WHERE incident_id = $1
              ORDER BY created_at, user_id",
             )
-            .bind(id.to_string())
+            .bind(db_id(id))
             .fetch_all(&mut *tx)
             .await
             .map_err(map_err)?
             .into_iter()
-            .map(|s| s.parse().map_err(|_| corrupt("user_id", &s)))
+            .map(id_from)
             .collect::<StoreResult<Vec<_>>>()?,
         };
         let c = match edit(&snapshot) {
             Ok(c) => c,
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) => {
+                tx.rollback().await.map_err(map_err)?;
+                return Ok(Err(refusal));
+            }
         };
         write_incident(&mut tx, &c.incident).await?;
         for (role, user) in &c.unassign {
@@ -286,9 +352,9 @@ impl SqliteStore {
                 "UPDATE incident_roles SET ended_at = $4, ended_by = $5
                  WHERE incident_id = $1 AND role = $2 AND user_id = $3 AND ended_at IS NULL",
             )
-            .bind(id.to_string())
+            .bind(db_id(id))
             .bind(role)
-            .bind(user.to_string())
+            .bind(db_id(user))
             .bind(to_millis(c.at))
             .bind(c.actor.encode())
             .execute(&mut *tx)
@@ -306,8 +372,8 @@ impl SqliteStore {
                 "INSERT INTO incident_subscribers (incident_id, user_id, created_at, created_by)
                  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
-            .bind(id.to_string())
-            .bind(u.to_string())
+            .bind(db_id(id))
+            .bind(db_id(u))
             .bind(to_millis(c.at))
             .bind(c.actor.encode())
             .execute(&mut *tx)
@@ -316,16 +382,16 @@ impl SqliteStore {
         }
         for u in &c.unsubscribe {
             sqlx::query("DELETE FROM incident_subscribers WHERE incident_id = $1 AND user_id = $2")
-                .bind(id.to_string())
-                .bind(u.to_string())
+                .bind(db_id(id))
+                .bind(db_id(u))
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
         }
         for t in &c.removed_tasks {
             sqlx::query("DELETE FROM incident_tasks WHERE id = $1 AND incident_id = $2")
-                .bind(t.to_string())
-                .bind(id.to_string())
+                .bind(db_id(t))
+                .bind(db_id(id))
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -343,22 +409,22 @@ impl SqliteStore {
             insert_event(&mut tx, e).await?;
         }
         tx.commit().await.map_err(map_err)?;
-        self.do_incident(id).await.map(Ok)
+        self.incident(id).await.map(Ok)
     }
 
-    pub(crate) async fn do_incident_roles(
+    async fn incident_roles(
         &self,
         id: IncidentId,
         history: bool,
     ) -> StoreResult<Vec<RoleAssignment>> {
-        self.do_incident(id).await?;
+        self.incident(id).await?;
         sqlx::query(
             "SELECT * FROM incident_roles WHERE incident_id = $1 AND ($2 OR ended_at IS NULL)
              ORDER BY assigned_at, id",
         )
-        .bind(id.to_string())
+        .bind(db_id(id))
         .bind(history)
-        .fetch_all(&self.reader)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?
         .iter()
@@ -366,11 +432,11 @@ impl SqliteStore {
         .collect()
     }
 
-    pub(crate) async fn do_incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
-        self.do_incident(id).await?;
+    async fn incident_tasks(&self, id: IncidentId) -> StoreResult<Vec<IncidentTask>> {
+        self.incident(id).await?;
         sqlx::query("SELECT * FROM incident_tasks WHERE incident_id = $1 ORDER BY created_at, id")
-            .bind(id.to_string())
-            .fetch_all(&self.reader)
+            .bind(db_id(id))
+            .fetch_all(self.reader())
             .await
             .map_err(map_err)?
             .iter()
@@ -378,7 +444,7 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn do_relate_incidents(
+    async fn relate_incidents(
         &self,
         a: IncidentId,
         b: IncidentId,
@@ -396,7 +462,7 @@ impl SqliteStore {
         let mut numbers = Vec::new();
         for id in [a, b] {
             let n: i64 = sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1")
-                .bind(id.to_string())
+                .bind(db_id(id))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_err)?
@@ -406,8 +472,8 @@ impl SqliteStore {
         let exists = sqlx::query(
             "SELECT 1 FROM related_incidents WHERE incident_id = $1 AND related_id = $2",
         )
-        .bind(a.to_string())
-        .bind(b.to_string())
+        .bind(db_id(a))
+        .bind(db_id(b))
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?
@@ -426,16 +492,16 @@ impl SqliteStore {
                     "INSERT INTO related_incidents (incident_id, related_id, created_at, created_by)
                      VALUES ($1, $2, $3, $4)",
                 )
-                .bind(x.to_string())
-                .bind(y.to_string())
+                .bind(db_id(x))
+                .bind(db_id(y))
                 .bind(to_millis(at))
                 .bind(actor.encode())
             } else {
                 sqlx::query(
                     "DELETE FROM related_incidents WHERE incident_id = $1 AND related_id = $2",
                 )
-                .bind(x.to_string())
-                .bind(y.to_string())
+                .bind(db_id(x))
+                .bind(db_id(y))
             };
             q.execute(&mut *tx).await.map_err(map_err)?;
             let kind = if related {
@@ -457,14 +523,14 @@ impl SqliteStore {
         Ok(Ok(()))
     }
 
-    pub(crate) async fn do_related_incidents(&self, id: IncidentId) -> StoreResult<Vec<Incident>> {
-        self.do_incident(id).await?;
+    async fn related_incidents(&self, id: IncidentId) -> StoreResult<Vec<Incident>> {
+        self.incident(id).await?;
         sqlx::query(
             "SELECT i.* FROM incidents i JOIN related_incidents r ON r.related_id = i.id
              WHERE r.incident_id = $1 ORDER BY i.number DESC",
         )
-        .bind(id.to_string())
-        .fetch_all(&self.reader)
+        .bind(db_id(id))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?
         .iter()
@@ -472,7 +538,7 @@ impl SqliteStore {
         .collect()
     }
 
-    pub(crate) async fn do_merge_incident(
+    async fn merge_incident(
         &self,
         from: IncidentId,
         into: IncidentId,
@@ -486,16 +552,21 @@ impl SqliteStore {
             ))));
         }
         let mut tx = self.write_tx().await?;
+        // The alert path locks a service, then its incidents: lock the services first too.
+        lock_incident_services(&mut tx, &[from, into]).await?;
         let mut ids = [from, into];
         ids.sort();
         let mut rows = Vec::new();
         for id in ids {
-            let row = sqlx::query("SELECT * FROM incidents WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .ok_or(StoreError::NotFound)?;
+            let row = sqlx::query(concat!(
+                "SELECT * FROM incidents WHERE id = $1",
+                for_no_key_update!()
+            ))
+            .bind(db_id(id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
             rows.push(incident_from(&row)?);
         }
         let find = |id: IncidentId| rows.iter().find(|i| i.id == id).cloned();
@@ -514,15 +585,15 @@ impl SqliteStore {
             }
         }
         let moved = sqlx::query("UPDATE alerts SET incident_id = $2 WHERE incident_id = $1")
-            .bind(from.to_string())
-            .bind(into.to_string())
+            .bind(db_id(from))
+            .bind(db_id(into))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
             .rows_affected();
         let moved = i64::try_from(moved).unwrap_or(i64::MAX);
         sqlx::query("UPDATE incidents SET alert_count = alert_count + $2 WHERE id = $1")
-            .bind(into.to_string())
+            .bind(db_id(into))
             .bind(moved)
             .execute(&mut *tx)
             .await
@@ -531,9 +602,9 @@ impl SqliteStore {
             "UPDATE incidents SET status = 'resolved', resolved_at = $2, merged_into = $3,
              alert_count = 0 WHERE id = $1",
         )
-        .bind(from.to_string())
+        .bind(db_id(from))
         .bind(to_millis(at))
-        .bind(into.to_string())
+        .bind(db_id(into))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -559,25 +630,25 @@ impl SqliteStore {
             insert_event(&mut tx, e).await?;
         }
         tx.commit().await.map_err(map_err)?;
-        self.do_incident(into).await.map(Ok)
+        self.incident(into).await.map(Ok)
     }
 
-    pub(crate) async fn do_incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
-        self.do_incident(id).await?;
-        sqlx::query_scalar::<_, String>(
+    async fn incident_subscribers(&self, id: IncidentId) -> StoreResult<Vec<UserId>> {
+        self.incident(id).await?;
+        sqlx::query_scalar::<_, DbUuid>(
             "SELECT user_id FROM incident_subscribers WHERE incident_id = $1
              ORDER BY created_at, user_id",
         )
-        .bind(id.to_string())
-        .fetch_all(&self.reader)
+        .bind(db_id(id))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?
         .into_iter()
-        .map(|s| s.parse().map_err(|_| corrupt("user_id", &s)))
+        .map(id_from)
         .collect()
     }
 
-    pub(crate) async fn do_pin_incident_event(
+    async fn pin_incident_event(
         &self,
         id: IncidentId,
         seq: i64,
@@ -601,103 +672,5 @@ impl SqliteStore {
         }
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)
-    }
-}
-
-#[cfg(test)]
-mod upgrade {
-    use std::borrow::Cow;
-
-    use sqlx::migrate::Migrator;
-
-    use super::*;
-
-    /// Migration 6 rebuilds `incidents`; the rows pointing at it (alerts, notifications) must
-    /// come through untouched, not nulled or deleted by their foreign keys' actions.
-    #[tokio::test]
-    async fn rebuilding_incidents_keeps_what_points_at_them() {
-        let dir = std::env::temp_dir().join(format!("klaxon-upgrade-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = SqliteStore::open_without_migrating(&dir.join("k.db"))
-            .await
-            .unwrap();
-        let before_6: Vec<_> = crate::MIGRATOR
-            .migrations
-            .iter()
-            .filter(|m| m.version < 20261121000006)
-            .cloned()
-            .collect();
-        let old = Migrator {
-            migrations: Cow::Owned(before_6),
-            ..Migrator::DEFAULT
-        };
-        old.run(&store.writer).await.unwrap();
-        for sql in [
-            "INSERT INTO users (id, email, name, role, password_hash, created_at)
-             VALUES ('00000000-0000-7000-8000-000000000001', 'a@x.org', 'A', 'admin', 'h', 0)",
-            "INSERT INTO services (id, name, description, urgency_rule, grouping, auto_resolve,
-             created_at, updated_at)
-             VALUES ('00000000-0000-7000-8000-000000000002', 's', '', 'high', '{\"kind\":\"none\"}', 1, 0, 0)",
-            "INSERT INTO incidents (id, number, title, status, urgency, service_id, alert_count,
-             opened_by_alert, group_values, created_at, acknowledged_at)
-             VALUES ('00000000-0000-7000-8000-000000000003', 7, 'disk', 'acknowledged', 'high',
-             '00000000-0000-7000-8000-000000000002', 1, 1, '{}', 1000, 2000)",
-            "INSERT INTO alerts (id, service_id, incident_id, dedup_key, status, severity, summary,
-             content, count, in_maintenance, created_at, last_seen_at)
-             VALUES ('00000000-0000-7000-8000-000000000004', '00000000-0000-7000-8000-000000000002',
-             '00000000-0000-7000-8000-000000000003', 'k', 'acknowledged', 'critical', 'disk',
-             '{}', 1, 0, 1000, 1000)",
-            "INSERT INTO contact_methods (id, user_id, kind, label, address, created_at)
-             VALUES ('00000000-0000-7000-8000-000000000005', '00000000-0000-7000-8000-000000000001',
-             'webhook', 'hook', 'http://127.0.0.1:1/', 0)",
-            "INSERT INTO notifications (id, incident_id, user_id, contact_method_id, kind,
-             address, dedup_key, payload, status, attempts, run_at, created_at)
-             VALUES ('00000000-0000-7000-8000-000000000006', '00000000-0000-7000-8000-000000000003',
-             '00000000-0000-7000-8000-000000000001', '00000000-0000-7000-8000-000000000005',
-             'webhook', 'http://127.0.0.1:1/', 'd', '{}', 'sent', 1, 1000, 1000)",
-        ] {
-            sqlx::query(sql).execute(&store.writer).await.unwrap();
-        }
-        store.migrate().await.unwrap();
-
-        let i = store
-            .do_incident("00000000-0000-7000-8000-000000000003".parse().unwrap())
-            .await
-            .unwrap();
-        assert_eq!((i.number, i.title.as_str(), i.alert_count), (7, "disk", 1));
-        assert_eq!(
-            i.status,
-            klaxon_domain::incident::IncidentStatus::Acknowledged
-        );
-        assert_eq!(i.detected_at, Some(i.created_at));
-        let alert_incident: Option<String> = sqlx::query_scalar("SELECT incident_id FROM alerts")
-            .fetch_one(&store.writer)
-            .await
-            .unwrap();
-        assert_eq!(
-            alert_incident.as_deref(),
-            Some("00000000-0000-7000-8000-000000000003")
-        );
-        let notifications: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
-            .fetch_one(&store.writer)
-            .await
-            .unwrap();
-        assert_eq!(notifications, 1);
-        let broken: Vec<sqlx::sqlite::SqliteRow> = sqlx::query("PRAGMA foreign_key_check")
-            .fetch_all(&store.writer)
-            .await
-            .unwrap();
-        assert!(broken.is_empty());
-        let fk_on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&store.writer)
-            .await
-            .unwrap();
-        assert_eq!(
-            fk_on, 1,
-            "foreign keys are enforced again after the migration"
-        );
-        store.writer.close().await;
-        store.reader.close().await;
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,8 +1,13 @@
-//! Escalation policies, contact methods, notification rules and the notification outbox on
-//! SQLite.
+//! Escalation policies, contact methods, notification rules and the notification outbox.
+//!
+//! Several Klaxon processes may share a PostgreSQL database: notifications are claimed with
+//! `FOR UPDATE SKIP LOCKED` (two senders never hold the same one), an escalation step is written
+//! at most once by its marker row's primary key, and whatever changes an incident's status locks
+//! its service's row and then its own, the order the signal path takes them in. On SQLite the one
+//! writer holds the write lock instead.
+use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
-use klaxon_domain::contact::NotificationStatus;
 use klaxon_domain::event::{EventKind, NewEvent};
 use klaxon_domain::ids::{
     ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId, UserId,
@@ -10,28 +15,26 @@ use klaxon_domain::ids::{
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, Transaction};
+use sqlx::Transaction;
 
-use super::{
-    SqliteStore, corrupt, fk_not_found, get, get_id, get_json, get_opt_ts, get_parsed, get_ts,
-    get_u32, insert_event, map_err, opt_id, page,
-};
+use super::engine::{insert_event, insert_job};
+use super::*;
 
-fn policy_from(row: &SqliteRow) -> StoreResult<EscalationPolicy> {
-    let plan = get_json(row, "plan")?;
+/// What a sender that stopped mid-send leaves behind: it may or may not have gone out.
+const ABANDONED: &str = "outcome unknown: the sender stopped while sending; not resent";
+
+fn policy_from(row: &DbRow) -> StoreResult<EscalationPolicy> {
     Ok(EscalationPolicy {
         id: get_id(row, "id")?,
         name: get(row, "name")?,
         description: get(row, "description")?,
-        plan: serde_json::from_value(plan.clone())
-            .map_err(|_| corrupt("plan", &plan.to_string()))?,
+        plan: from_json(row, "plan")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
 }
 
-fn method_from(row: &SqliteRow) -> StoreResult<ContactMethod> {
+fn method_from(row: &DbRow) -> StoreResult<ContactMethod> {
     Ok(ContactMethod {
         id: get_id(row, "id")?,
         user_id: get_id(row, "user_id")?,
@@ -43,7 +46,7 @@ fn method_from(row: &SqliteRow) -> StoreResult<ContactMethod> {
     })
 }
 
-fn rule_from(row: &SqliteRow) -> StoreResult<NotificationRule> {
+fn rule_from(row: &DbRow) -> StoreResult<NotificationRule> {
     Ok(NotificationRule {
         id: get_id(row, "id")?,
         user_id: get_id(row, "user_id")?,
@@ -54,7 +57,7 @@ fn rule_from(row: &SqliteRow) -> StoreResult<NotificationRule> {
     })
 }
 
-fn notification_from(row: &SqliteRow) -> StoreResult<Notification> {
+fn notification_from(row: &DbRow) -> StoreResult<Notification> {
     Ok(Notification {
         id: get_id(row, "id")?,
         incident_id: opt_id(row, "incident_id")?,
@@ -73,8 +76,20 @@ fn notification_from(row: &SqliteRow) -> StoreResult<Notification> {
     })
 }
 
+fn notifications_from(rows: &[DbRow]) -> StoreResult<Vec<Notification>> {
+    rows.iter().map(notification_from).collect()
+}
+
+/// `NotFound` unless every user and schedule the plan pages exists.
+async fn check_targets(tx: &mut Transaction<'_, Db>, p: &EscalationPolicy) -> StoreResult<()> {
+    super::schedules::check_plan_schedules(tx, &p.plan).await?;
+    let users = p.plan.users().collect();
+    super::schedules::check_all_exist(tx, super::schedules::USERS, users).await
+}
+
+/// Inserts a notification unless one with its dedup key exists; says whether it did.
 pub(crate) async fn insert_notification(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     n: &NewNotification,
 ) -> StoreResult<bool> {
     let inserted = sqlx::query(
@@ -83,59 +98,27 @@ pub(crate) async fn insert_notification(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)
          ON CONFLICT (dedup_key) DO NOTHING",
     )
-    .bind(n.id.to_string())
-    .bind(n.incident_id.map(|i| i.to_string()))
-    .bind(n.user_id.to_string())
-    .bind(n.contact_method_id.map(|c| c.to_string()))
+    .bind(db_id(n.id))
+    .bind(n.incident_id.map(db_id))
+    .bind(db_id(n.user_id))
+    .bind(n.contact_method_id.map(db_id))
     .bind(n.kind.as_str())
     .bind(&n.address)
     .bind(&n.dedup_key)
-    .bind(n.payload.to_string())
+    .bind(json(&n.payload))
     .bind(to_millis(n.run_at))
     .bind(to_millis(n.created_at))
     .execute(&mut **tx)
     .await
-    .map_err(map_err)?
+    // The incident, user or contact method it names is gone.
+    .map_err(fk_not_found)?
     .rows_affected();
     Ok(inserted == 1)
 }
 
-/// `NotFound` unless every user and schedule the plan pages exists.
-async fn check_targets(tx: &mut Transaction<'_, Sqlite>, p: &EscalationPolicy) -> StoreResult<()> {
-    super::schedules::check_plan_schedules(tx, &p.plan).await?;
-    for user in p.plan.users() {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1")
-            .bind(user.to_string())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(map_err)?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
-        }
-    }
-    Ok(())
-}
-
-async fn set_status(
-    tx: &mut Transaction<'_, Sqlite>,
-    n: &Notification,
-    status: NotificationStatus,
-    error: Option<&str>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE notifications SET status = $2, last_error = COALESCE($3, last_error) WHERE id = $1",
-    )
-    .bind(n.id.to_string())
-    .bind(status.as_str())
-    .bind(error)
-    .execute(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
-
-impl SqliteStore {
-    pub(crate) async fn do_create_escalation_policy(
+#[async_trait]
+impl OnCallStore for DbStore {
+    async fn create_escalation_policy(
         &self,
         p: EscalationPolicy,
         e: NewEvent,
@@ -146,10 +129,10 @@ impl SqliteStore {
             "INSERT INTO escalation_policies (id, name, description, plan, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(p.id.to_string())
+        .bind(db_id(p.id))
         .bind(&p.name)
         .bind(&p.description)
-        .bind(serde_json::to_string(&p.plan).unwrap_or_default())
+        .bind(json(&p.plan))
         .bind(to_millis(p.created_at))
         .bind(to_millis(p.updated_at))
         .execute(&mut *tx)
@@ -160,19 +143,16 @@ impl SqliteStore {
         Ok(p)
     }
 
-    pub(crate) async fn do_escalation_policy(
-        &self,
-        id: EscalationPolicyId,
-    ) -> StoreResult<EscalationPolicy> {
+    async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy> {
         let row = sqlx::query("SELECT * FROM escalation_policies WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         policy_from(&row)
     }
 
-    pub(crate) async fn do_list_escalation_policies(
+    async fn list_escalation_policies(
         &self,
         after: Option<EscalationPolicyId>,
         limit: u32,
@@ -180,9 +160,9 @@ impl SqliteStore {
         let rows = sqlx::query(
             "SELECT * FROM escalation_policies WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
         )
-        .bind(after.map(|a| a.to_string()))
+        .bind(after.map(db_id))
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         let items = rows
@@ -192,73 +172,77 @@ impl SqliteStore {
         Ok(page(items, limit, |p| p.id))
     }
 
-    pub(crate) async fn do_update_escalation_policy(
+    async fn update_escalation_policy(
         &self,
         p: EscalationPolicy,
         e: NewEvent,
     ) -> StoreResult<EscalationPolicy> {
         let mut tx = self.write_tx().await?;
         check_targets(&mut tx, &p).await?;
-        let n = sqlx::query(
+        let row = sqlx::query(
             "UPDATE escalation_policies SET name = $2, description = $3, plan = $4,
-             updated_at = $5 WHERE id = $1",
+             updated_at = $5 WHERE id = $1 RETURNING *",
         )
-        .bind(p.id.to_string())
+        .bind(db_id(p.id))
         .bind(&p.name)
         .bind(&p.description)
-        .bind(serde_json::to_string(&p.plan).unwrap_or_default())
+        .bind(json(&p.plan))
         .bind(to_millis(p.updated_at))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let row = sqlx::query("SELECT * FROM escalation_policies WHERE id = $1")
-            .bind(p.id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        .ok_or(StoreError::NotFound)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         policy_from(&row)
     }
 
-    pub(crate) async fn do_delete_escalation_policy(
+    async fn delete_escalation_policy(
         &self,
         id: EscalationPolicyId,
         e: NewEvent,
     ) -> StoreResult<()> {
+        let in_use = || StoreError::Conflict {
+            constraint: "escalation_policy_in_use".into(),
+        };
         let mut tx = self.write_tx().await?;
-        let used: i64 = get(
-            &sqlx::query("SELECT COUNT(*) AS n FROM services WHERE escalation_policy_id = $1")
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map_err)?,
-            "n",
-        )?;
-        if used > 0 {
-            return Err(StoreError::Conflict {
-                constraint: "escalation_policy_in_use".into(),
-            });
+        // Locked until commit: a service taking the policy meanwhile waits for the delete and
+        // then fails on the foreign key (NotFound), instead of slipping in between.
+        let exists = sqlx::query(concat!(
+            "SELECT id FROM escalation_policies WHERE id = $1",
+            for_update!()
+        ))
+        .bind(db_id(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let used: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM services WHERE escalation_policy_id = $1)",
+        )
+        .bind(db_id(id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if used {
+            return Err(in_use());
         }
-        let n = sqlx::query("DELETE FROM escalation_policies WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .rows_affected();
-        if n == 0 {
+        if exists.is_none() {
             return Err(StoreError::NotFound);
         }
+        sqlx::query("DELETE FROM escalation_policies WHERE id = $1")
+            .bind(db_id(id))
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| match err {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => in_use(),
+                err => map_err(err),
+            })?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
-    pub(crate) async fn do_create_contact_method(
+    async fn create_contact_method(
         &self,
         m: ContactMethod,
         e: NewEvent,
@@ -268,8 +252,8 @@ impl SqliteStore {
             "INSERT INTO contact_methods (id, user_id, kind, label, address, secret, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(m.id.to_string())
-        .bind(m.user_id.to_string())
+        .bind(db_id(m.id))
+        .bind(db_id(m.user_id))
         .bind(m.kind.as_str())
         .bind(&m.label)
         .bind(&m.address)
@@ -277,71 +261,57 @@ impl SqliteStore {
         .bind(to_millis(m.created_at))
         .execute(&mut *tx)
         .await
+        // The only foreign key: the user does not exist.
         .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(m)
     }
 
-    pub(crate) async fn do_contact_method(
-        &self,
-        id: ContactMethodId,
-    ) -> StoreResult<ContactMethod> {
+    async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
         let row = sqlx::query("SELECT * FROM contact_methods WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         method_from(&row)
     }
 
-    pub(crate) async fn do_list_contact_methods(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Vec<ContactMethod>> {
+    async fn list_contact_methods(&self, user: UserId) -> StoreResult<Vec<ContactMethod>> {
         let rows = sqlx::query("SELECT * FROM contact_methods WHERE user_id = $1 ORDER BY id")
-            .bind(user.to_string())
-            .fetch_all(&self.reader)
+            .bind(db_id(user))
+            .fetch_all(self.reader())
             .await
             .map_err(map_err)?;
         rows.iter().map(method_from).collect()
     }
 
-    pub(crate) async fn do_update_contact_method(
+    async fn update_contact_method(
         &self,
         m: ContactMethod,
         e: NewEvent,
     ) -> StoreResult<ContactMethod> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query("UPDATE contact_methods SET label = $2, address = $3 WHERE id = $1")
-            .bind(m.id.to_string())
-            .bind(&m.label)
-            .bind(&m.address)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let row = sqlx::query("SELECT * FROM contact_methods WHERE id = $1")
-            .bind(m.id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let row = sqlx::query(
+            "UPDATE contact_methods SET label = $2, address = $3 WHERE id = $1 RETURNING *",
+        )
+        .bind(db_id(m.id))
+        .bind(&m.label)
+        .bind(&m.address)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         method_from(&row)
     }
 
-    pub(crate) async fn do_delete_contact_method(
-        &self,
-        id: ContactMethodId,
-        e: NewEvent,
-    ) -> StoreResult<()> {
+    async fn delete_contact_method(&self, id: ContactMethodId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        // Its rules go by the cascade; its notifications stay, without it.
         let n = sqlx::query("DELETE FROM contact_methods WHERE id = $1")
-            .bind(id.to_string())
+            .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -354,55 +324,55 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn do_create_notification_rule(
+    async fn create_notification_rule(
         &self,
         r: NotificationRule,
         e: NewEvent,
     ) -> StoreResult<NotificationRule> {
         let mut tx = self.write_tx().await?;
-        // The method must be the same user's: nobody routes their pages to someone else's phone.
-        let owner: Option<String> =
-            sqlx::query_scalar("SELECT user_id FROM contact_methods WHERE id = $1")
-                .bind(r.contact_method_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        if owner.as_deref() != Some(r.user_id.to_string().as_str()) {
+        // The method must be the same user's: nobody routes their pages to someone else's
+        // phone. Key-share locked until commit, so it cannot be deleted in between.
+        let owner: Option<DbUuid> = sqlx::query_scalar(concat!(
+            "SELECT user_id FROM contact_methods WHERE id = $1",
+            for_key_share!()
+        ))
+        .bind(db_id(r.contact_method_id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if owner != Some(db_id(r.user_id)) {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
             "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes,
              urgency, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(r.id.to_string())
-        .bind(r.user_id.to_string())
-        .bind(r.contact_method_id.to_string())
+        .bind(db_id(r.id))
+        .bind(db_id(r.user_id))
+        .bind(db_id(r.contact_method_id))
         .bind(i64::from(r.delay_minutes))
         .bind(r.urgency.as_str())
         .bind(to_millis(r.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(r)
     }
 
-    pub(crate) async fn do_list_notification_rules(
-        &self,
-        user: UserId,
-    ) -> StoreResult<Vec<NotificationRule>> {
+    async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {
         let rows = sqlx::query(
             "SELECT * FROM notification_rules WHERE user_id = $1 ORDER BY delay_minutes, id",
         )
-        .bind(user.to_string())
-        .fetch_all(&self.reader)
+        .bind(db_id(user))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         rows.iter().map(rule_from).collect()
     }
 
-    pub(crate) async fn do_delete_notification_rule(
+    async fn delete_notification_rule(
         &self,
         user: UserId,
         id: NotificationRuleId,
@@ -410,8 +380,8 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
-            .bind(id.to_string())
-            .bind(user.to_string())
+            .bind(db_id(id))
+            .bind(db_id(user))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?
@@ -424,33 +394,43 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn do_apply_escalation_step(&self, s: EscalationStep) -> StoreResult<bool> {
+    async fn apply_escalation_step(&self, s: EscalationStep) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        // Acknowledged or resolved since the engine looked: the escalation is over.
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
-                .bind(s.incident_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        // Acknowledged or resolved since the engine looked: the escalation is over. FOR SHARE
+        // makes a concurrent acknowledgement wait for this step, or this step see it.
+        let status: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT status FROM incidents WHERE id = $1",
+            for_share!()
+        ))
+        .bind(db_id(s.incident_id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
         match status.as_deref() {
             None => return Err(StoreError::NotFound),
             Some("triggered") => {}
-            Some(_) => return Ok(false),
+            Some(_) => {
+                tx.rollback().await.map_err(map_err)?;
+                return Ok(false);
+            }
         }
+        // The marker's primary key makes the step once-only: a second engine writing the same
+        // step waits here for the first to commit, then finds the row and writes nothing.
         let first = sqlx::query(
             "INSERT INTO escalation_steps (incident_id, step, at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (incident_id, step) DO NOTHING",
         )
-        .bind(s.incident_id.to_string())
+        .bind(db_id(s.incident_id))
         .bind(i64::from(s.step))
         .bind(to_millis(s.at))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?
+        // The only foreign key: the incident does not exist.
+        .map_err(fk_not_found)?
         .rows_affected()
             == 1;
         if !first {
+            tx.rollback().await.map_err(map_err)?;
             return Ok(false);
         }
         for n in &s.notifications {
@@ -460,13 +440,13 @@ impl SqliteStore {
             insert_event(&mut tx, e).await?;
         }
         if let Some(job) = &s.next {
-            super::insert_job(&mut tx, job).await?;
+            insert_job(&mut tx, job).await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
 
-    pub(crate) async fn do_queue_notification(
+    async fn queue_notification(
         &self,
         n: NewNotification,
         e: NewEvent,
@@ -479,7 +459,7 @@ impl SqliteStore {
         }
         insert_event(&mut tx, &e).await?;
         let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
-            .bind(n.id.to_string())
+            .bind(db_id(n.id))
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -487,7 +467,7 @@ impl SqliteStore {
         notification_from(&row)
     }
 
-    pub(crate) async fn do_claim_notifications(
+    async fn claim_notifications(
         &self,
         now: Timestamp,
         until: Timestamp,
@@ -495,96 +475,117 @@ impl SqliteStore {
     ) -> StoreResult<Claimed> {
         let mut tx = self.write_tx().await?;
         let mut claimed = Claimed::default();
-        let moot = sqlx::query(
-            "SELECT n.* FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
-             JOIN users u ON u.id = n.user_id
-             WHERE n.status = 'pending'
-             AND (u.deactivated_at IS NOT NULL
-                  OR (i.status <> 'triggered'
-                      AND NOT (n.dedup_key LIKE 'responder:%'
-                               AND i.status NOT IN ('resolved', 'closed'))
-                      AND n.dedup_key NOT LIKE 'update:%'))",
-        )
+        let now_ms = to_millis(now);
+        // Every step locks the rows it changes and skips those another claimer (or a sender
+        // finishing) holds: each change, and its event, is made by exactly one process.
+        let moot = sqlx::query(concat!(
+            "UPDATE notifications SET status = 'cancelled'
+             WHERE id IN (
+                 SELECT n.id FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
+                 JOIN users u ON u.id = n.user_id
+                 WHERE n.status = 'pending'
+                 AND (u.deactivated_at IS NOT NULL
+                      OR (i.status <> 'triggered'
+                          AND NOT (n.dedup_key LIKE 'responder:%'
+                                   AND i.status NOT IN ('resolved', 'closed'))
+                          AND n.dedup_key NOT LIKE 'update:%'))
+                 ORDER BY n.id",
+            skip_locked!("n"),
+            ")
+             RETURNING *",
+        ))
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-        for row in &moot {
-            let n = notification_from(row)?;
-            set_status(&mut tx, &n, NotificationStatus::Cancelled, None).await?;
-            let e = notification_event(&n, now, EventKind::NotificationCancelled, json!({}));
+        let mut moot = notifications_from(&moot)?;
+        moot.sort_by_key(|n| (n.created_at, n.id));
+        for n in &moot {
+            let e = notification_event(n, now, EventKind::NotificationCancelled, json!({}));
             insert_event(&mut tx, &e).await?;
-            claimed.cancelled += 1;
         }
-        let abandoned =
-            sqlx::query("SELECT * FROM notifications WHERE status = 'sending' AND run_at <= $1")
-                .bind(to_millis(now))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        for row in &abandoned {
-            let n = notification_from(row)?;
-            let error = "outcome unknown: the sender stopped while sending; not resent";
-            set_status(&mut tx, &n, NotificationStatus::Failed, Some(error)).await?;
+        claimed.cancelled = moot.len() as u64;
+
+        let abandoned = sqlx::query(concat!(
+            "UPDATE notifications SET status = 'failed', last_error = $2
+             WHERE id IN (
+                 SELECT id FROM notifications WHERE status = 'sending' AND run_at <= $1
+                 ORDER BY id",
+            skip_locked!(),
+            ")
+             RETURNING *",
+        ))
+        .bind(now_ms)
+        .bind(ABANDONED)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let mut abandoned = notifications_from(&abandoned)?;
+        abandoned.sort_by_key(|n| (n.created_at, n.id));
+        for n in &abandoned {
             let e = notification_event(
-                &n,
+                n,
                 now,
                 EventKind::NotificationFailed,
-                json!({"error": error}),
+                json!({"error": ABANDONED}),
             );
             insert_event(&mut tx, &e).await?;
-            claimed.abandoned += 1;
         }
-        let due = sqlx::query(
+        claimed.abandoned = abandoned.len() as u64;
+
+        let due = sqlx::query(concat!(
             "UPDATE notifications SET status = 'sending', attempts = attempts + 1, run_at = $2
-             WHERE id IN (SELECT id FROM notifications WHERE status = 'pending' AND run_at <= $1
-                          ORDER BY run_at, id LIMIT $3)
+             WHERE id IN (
+                 SELECT id FROM notifications WHERE status = 'pending' AND run_at <= $1
+                 ORDER BY run_at, id LIMIT $3",
+            skip_locked!(),
+            ")
              RETURNING *",
-        )
-        .bind(to_millis(now))
+        ))
+        .bind(now_ms)
         .bind(to_millis(until))
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-        claimed.due = due
-            .iter()
-            .map(notification_from)
-            .collect::<StoreResult<_>>()?;
+        claimed.due = notifications_from(&due)?;
         claimed.due.sort_by_key(|n| (n.created_at, n.id));
         tx.commit().await.map_err(map_err)?;
         Ok(claimed)
     }
 
-    pub(crate) async fn do_finish_notification(
+    async fn finish_notification(
         &self,
         id: NotificationId,
         result: SendResult,
         e: NewEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
+        // `status = 'sending'` is checked under the row's lock: a claim failing it as abandoned
+        // meanwhile wins or loses as a whole, never both.
         let q = match &result {
             SendResult::Sent { at } => sqlx::query(
                 "UPDATE notifications SET status = 'sent', sent_at = $2, last_error = NULL
                  WHERE id = $1 AND status = 'sending'",
             )
-            .bind(id.to_string())
+            .bind(db_id(id))
             .bind(to_millis(*at)),
             SendResult::Retry { at, error } => sqlx::query(
                 "UPDATE notifications SET status = 'pending', run_at = $2, last_error = $3
                  WHERE id = $1 AND status = 'sending'",
             )
-            .bind(id.to_string())
+            .bind(db_id(id))
             .bind(to_millis(*at))
             .bind(error.clone()),
             SendResult::Failed { error } => sqlx::query(
                 "UPDATE notifications SET status = 'failed', last_error = $2
                  WHERE id = $1 AND status = 'sending'",
             )
-            .bind(id.to_string())
+            .bind(db_id(id))
             .bind(error.clone()),
         };
         let n = q.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
         if n == 0 {
+            tx.rollback().await.map_err(map_err)?;
             return Ok(false);
         }
         insert_event(&mut tx, &e).await?;
@@ -592,24 +593,26 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub(crate) async fn do_defer_notification(
+    async fn defer_notification(
         &self,
         id: NotificationId,
         until: Timestamp,
         e: NewEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query(
-            "UPDATE notifications SET status = 'pending', run_at = $2,
-             attempts = MAX(attempts - 1, 0) WHERE id = $1 AND status = 'sending'",
-        )
-        .bind(id.to_string())
+        let n = sqlx::query(concat!(
+            "UPDATE notifications SET status = 'pending', run_at = $2, attempts = ",
+            greatest!(),
+            "(attempts - 1, 0) WHERE id = $1 AND status = 'sending'",
+        ))
+        .bind(db_id(id))
         .bind(to_millis(until))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?
         .rows_affected();
         if n == 0 {
+            tx.rollback().await.map_err(map_err)?;
             return Ok(false);
         }
         insert_event(&mut tx, &e).await?;
@@ -617,23 +620,22 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub(crate) async fn do_last_sent(
+    async fn last_sent(
         &self,
         methods: &[ContactMethodId],
     ) -> StoreResult<Vec<(ContactMethodId, Timestamp)>> {
         if methods.is_empty() {
             return Ok(Vec::new());
         }
-        let ids =
-            serde_json::Value::from(methods.iter().map(|m| m.to_string()).collect::<Vec<_>>());
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT contact_method_id, MAX(sent_at) AS last FROM notifications
-             WHERE contact_method_id IN (SELECT value FROM json_each($1))
-             AND status = 'sent' AND sent_at IS NOT NULL
+             WHERE contact_method_id ",
+            in_list!("$1"),
+            " AND status = 'sent' AND sent_at IS NOT NULL
              AND dedup_key NOT LIKE 'update:%' GROUP BY contact_method_id",
-        )
-        .bind(ids.to_string())
-        .fetch_all(&self.reader)
+        ))
+        .bind(db_ids(methods))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
         rows.iter()
@@ -641,16 +643,16 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn do_notification(&self, id: NotificationId) -> StoreResult<Notification> {
+    async fn notification(&self, id: NotificationId) -> StoreResult<Notification> {
         let row = sqlx::query("SELECT * FROM notifications WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&self.reader)
+            .bind(db_id(id))
+            .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
         notification_from(&row)
     }
 
-    pub(crate) async fn do_list_notifications(
+    async fn list_notifications(
         &self,
         incident: Option<IncidentId>,
         user: Option<UserId>,
@@ -664,17 +666,17 @@ impl SqliteStore {
                   OR (created_at, id) > (SELECT created_at, id FROM notifications WHERE id = $4))
              ORDER BY created_at, id LIMIT $3",
         )
-        .bind(incident.map(|i| i.to_string()))
-        .bind(user.map(|u| u.to_string()))
+        .bind(incident.map(db_id))
+        .bind(user.map(db_id))
         .bind(i64::from(limit))
-        .bind(after.map(|a| a.to_string()))
-        .fetch_all(&self.reader)
+        .bind(after.map(db_id))
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
-        rows.iter().map(notification_from).collect()
+        notifications_from(&rows)
     }
 
-    pub(crate) async fn do_escalate_incident(
+    async fn escalate_incident(
         &self,
         id: IncidentId,
         at: Timestamp,
@@ -682,11 +684,14 @@ impl SqliteStore {
         e: NewEvent,
     ) -> StoreResult<u32> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
+        // The same lock order as set_incident_status: the service's row, then the incident's.
+        lock_incident_services(&mut tx, &[id]).await?;
+        let row = sqlx::query(concat!(
             "SELECT i.status, s.escalation_policy_id FROM incidents i
              LEFT JOIN services s ON s.id = i.service_id WHERE i.id = $1",
-        )
-        .bind(id.to_string())
+            for_no_key_update!("i")
+        ))
+        .bind(db_id(id))
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?
@@ -696,18 +701,20 @@ impl SqliteStore {
             status,
             IncidentStatus::Triggered | IncidentStatus::Acknowledged
         ) {
+            tx.rollback().await.map_err(map_err)?;
             return Err(StoreError::Conflict {
                 constraint: "incident_status".into(),
             });
         }
-        if get::<Option<String>>(&row, "escalation_policy_id")?.is_none() {
+        if opt_id::<EscalationPolicyId>(&row, "escalation_policy_id")?.is_none() {
+            tx.rollback().await.map_err(map_err)?;
             return Err(StoreError::Conflict {
                 constraint: "no_escalation_policy".into(),
             });
         }
         let last: Option<i64> =
             sqlx::query_scalar("SELECT MAX(step) FROM escalation_steps WHERE incident_id = $1")
-                .bind(id.to_string())
+                .bind(db_id(id))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -728,31 +735,37 @@ impl SqliteStore {
         .map_err(map_err)?
         .rows_affected();
         if moved == 0 {
-            super::insert_job(&mut tx, &job).await?;
+            insert_job(&mut tx, &job).await?;
         }
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(next)
     }
 
-    pub(crate) async fn do_reassign_incident(
+    async fn reassign_incident(
         &self,
         id: IncidentId,
         pages: Vec<NewNotification>,
         e: NewEvent,
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let status: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
+        // The same lock order as set_incident_status: the service's row, then the incident's.
+        lock_incident_services(&mut tx, &[id]).await?;
+        let status: String = sqlx::query_scalar(concat!(
+            "SELECT status FROM incidents WHERE id = $1",
+            for_no_key_update!()
+        ))
+        .bind(db_id(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
         let status: IncidentStatus = status.parse().map_err(|_| corrupt("status", &status))?;
         if !matches!(
             status,
             IncidentStatus::Triggered | IncidentStatus::Acknowledged
         ) {
+            tx.rollback().await.map_err(map_err)?;
             return Err(StoreError::Conflict {
                 constraint: "incident_status".into(),
             });
@@ -777,9 +790,9 @@ impl SqliteStore {
 }
 
 /// Triggers an acknowledged incident again, with its acknowledged alerts.
-async fn retrigger(tx: &mut Transaction<'_, Sqlite>, id: IncidentId) -> StoreResult<()> {
+async fn retrigger(tx: &mut Transaction<'_, Db>, id: IncidentId) -> StoreResult<()> {
     sqlx::query("UPDATE incidents SET status = 'triggered', acknowledged_at = NULL WHERE id = $1")
-        .bind(id.to_string())
+        .bind(db_id(id))
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
@@ -787,7 +800,7 @@ async fn retrigger(tx: &mut Transaction<'_, Sqlite>, id: IncidentId) -> StoreRes
         "UPDATE alerts SET status = 'triggered', acknowledged_at = NULL
          WHERE incident_id = $1 AND status = 'acknowledged'",
     )
-    .bind(id.to_string())
+    .bind(db_id(id))
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;

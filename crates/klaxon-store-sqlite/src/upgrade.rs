@@ -1,0 +1,97 @@
+//! SQLite upgrades that rebuild tables keep what points at them.
+use std::borrow::Cow;
+
+use sqlx::migrate::Migrator;
+
+use klaxon_store::IncidentStore;
+
+use crate::SqliteStore;
+
+/// Migration 6 rebuilds `incidents`; the rows pointing at it (alerts, notifications) must
+/// come through untouched, not nulled or deleted by their foreign keys' actions.
+#[tokio::test]
+async fn rebuilding_incidents_keeps_what_points_at_them() {
+    let dir = std::env::temp_dir().join(format!("klaxon-upgrade-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqliteStore::open_without_migrating(&dir.join("k.db"))
+        .await
+        .unwrap();
+    let before_6: Vec<_> = crate::MIGRATOR
+        .migrations
+        .iter()
+        .filter(|m| m.version < 20261121000006)
+        .cloned()
+        .collect();
+    let old = Migrator {
+        migrations: Cow::Owned(before_6),
+        ..Migrator::DEFAULT
+    };
+    old.run(&store.writer).await.unwrap();
+    for sql in [
+        "INSERT INTO users (id, email, name, role, password_hash, created_at)
+         VALUES ('00000000-0000-7000-8000-000000000001', 'a@x.org', 'A', 'admin', 'h', 0)",
+        "INSERT INTO services (id, name, description, urgency_rule, grouping, auto_resolve,
+         created_at, updated_at)
+         VALUES ('00000000-0000-7000-8000-000000000002', 's', '', 'high', '{\"kind\":\"none\"}', 1, 0, 0)",
+        "INSERT INTO incidents (id, number, title, status, urgency, service_id, alert_count,
+         opened_by_alert, group_values, created_at, acknowledged_at)
+         VALUES ('00000000-0000-7000-8000-000000000003', 7, 'disk', 'acknowledged', 'high',
+         '00000000-0000-7000-8000-000000000002', 1, 1, '{}', 1000, 2000)",
+        "INSERT INTO alerts (id, service_id, incident_id, dedup_key, status, severity, summary,
+         content, count, in_maintenance, created_at, last_seen_at)
+         VALUES ('00000000-0000-7000-8000-000000000004', '00000000-0000-7000-8000-000000000002',
+         '00000000-0000-7000-8000-000000000003', 'k', 'acknowledged', 'critical', 'disk',
+         '{}', 1, 0, 1000, 1000)",
+        "INSERT INTO contact_methods (id, user_id, kind, label, address, created_at)
+         VALUES ('00000000-0000-7000-8000-000000000005', '00000000-0000-7000-8000-000000000001',
+         'webhook', 'hook', 'http://127.0.0.1:1/', 0)",
+        "INSERT INTO notifications (id, incident_id, user_id, contact_method_id, kind,
+         address, dedup_key, payload, status, attempts, run_at, created_at)
+         VALUES ('00000000-0000-7000-8000-000000000006', '00000000-0000-7000-8000-000000000003',
+         '00000000-0000-7000-8000-000000000001', '00000000-0000-7000-8000-000000000005',
+         'webhook', 'http://127.0.0.1:1/', 'd', '{}', 'sent', 1, 1000, 1000)",
+    ] {
+        sqlx::query(sql).execute(&store.writer).await.unwrap();
+    }
+    store.migrate().await.unwrap();
+
+    let i = store
+        .incident("00000000-0000-7000-8000-000000000003".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!((i.number, i.title.as_str(), i.alert_count), (7, "disk", 1));
+    assert_eq!(
+        i.status,
+        klaxon_domain::incident::IncidentStatus::Acknowledged
+    );
+    assert_eq!(i.detected_at, Some(i.created_at));
+    let alert_incident: Option<String> = sqlx::query_scalar("SELECT incident_id FROM alerts")
+        .fetch_one(&store.writer)
+        .await
+        .unwrap();
+    assert_eq!(
+        alert_incident.as_deref(),
+        Some("00000000-0000-7000-8000-000000000003")
+    );
+    let notifications: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
+        .fetch_one(&store.writer)
+        .await
+        .unwrap();
+    assert_eq!(notifications, 1);
+    let broken: Vec<sqlx::sqlite::SqliteRow> = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    assert!(broken.is_empty());
+    let fk_on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&store.writer)
+        .await
+        .unwrap();
+    assert_eq!(
+        fk_on, 1,
+        "foreign keys are enforced again after the migration"
+    );
+    store.writer.close().await;
+    store.reader.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,129 @@
+//! Klaxon's queries, written once for both databases.
+//!
+//! This folder is not part of `klaxon-store`: each backend crate compiles it as its own module
+//! (`#[path = "../../klaxon-store/sql/mod.rs"] mod sql;`), so every query is type-checked
+//! against SQLite and against PostgreSQL, with no generic bounds. The backend's `db` module names
+//! what differs between them, and this code uses only those names:
+//!
+//! - `Db`, `DbRow`, `DbConn`, `DbStore`: the sqlx database, row and connection, and the store;
+//! - codecs: `db_id` (ids are TEXT on SQLite, UUID on PostgreSQL), `json` (JSON is TEXT on
+//!   SQLite, JSONB on PostgreSQL), `get_id`, `opt_id` and `get_json` to read them back;
+//! - `map_err` and `fk_not_found`, each database's errors as [`StoreError`]s;
+//! - on the store, `reader()`, `writer()` and `write_tx()`: SQLite has a reader and a writer pool
+//!   and writes under `BEGIN IMMEDIATE`; PostgreSQL has one pool;
+//! - hooks for the few steps whose logic differs, each small: `late_events` (PostgreSQL looks
+//!   back for events committed behind a webhook's cursor), `lock_users`, `lock_incident_services`,
+//!   `schedule_in_use` (JSON containment vs `json_each`), `commit_writes` (group commit: SQLite's
+//!   rusqlite batch writer, PostgreSQL's `signals.rs`);
+//! - SQL fragment macros (`for_update!()`, `for_share!()`, `skip_locked!()`, `in_list!("$1")`,
+//!   `is_distinct!()`, `greatest!()`, `instr!()`, …): string literals, so `concat!` keeps every
+//!   query a `&'static str`.
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use klaxon_domain::auth::Role;
+use klaxon_domain::clock::from_millis;
+use klaxon_store::{Page, StoreError, StoreResult};
+use sqlx::Row;
+
+pub(crate) use crate::db::*;
+
+pub(crate) mod alerts;
+pub(crate) mod engine;
+mod incidents;
+mod oncall;
+pub(crate) mod schedules;
+mod store;
+mod users;
+mod webhooks;
+
+/// A typed id, for [`db_id`] to bind in the database's own spelling.
+pub(crate) trait DbId: Copy {
+    fn uuid(self) -> uuid::Uuid;
+}
+
+impl<T: DbId> DbId for &T {
+    fn uuid(self) -> uuid::Uuid {
+        (*self).uuid()
+    }
+}
+
+macro_rules! db_ids {
+    ($($t:ident),* $(,)?) => {$(
+        impl DbId for klaxon_domain::ids::$t {
+            fn uuid(self) -> uuid::Uuid {
+                self.0
+            }
+        }
+    )*};
+}
+
+#[rustfmt::skip]
+db_ids!(
+    UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
+    IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
+    ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId,
+);
+
+// --- reading rows ----------------------------------------------------------------------------
+
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Other(format!("stored {what} is invalid: {value:?}").into())
+}
+
+pub(crate) fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(
+    row: &'r DbRow,
+    col: &str,
+) -> StoreResult<T> {
+    row.try_get(col).map_err(map_err)
+}
+
+/// A column holding a parsed value (an enum's name).
+pub(crate) fn get_parsed<T: FromStr>(row: &DbRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    s.parse().map_err(|_| corrupt(col, &s))
+}
+
+/// A nullable column holding a parsed value (an enum's name).
+pub(crate) fn opt_parsed<T: FromStr>(row: &DbRow, col: &str) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, col)?
+        .map(|s| s.parse().map_err(|_| corrupt(col, &s)))
+        .transpose()
+}
+
+pub(crate) fn get_role(row: &DbRow, col: &str) -> StoreResult<Role> {
+    get_parsed(row, col)
+}
+
+pub(crate) fn get_u32(row: &DbRow, col: &str) -> StoreResult<u32> {
+    let n: i64 = get(row, col)?;
+    u32::try_from(n).map_err(|_| corrupt(col, &n.to_string()))
+}
+
+pub(crate) fn get_opt_u32(row: &DbRow, col: &str) -> StoreResult<Option<u32>> {
+    get::<Option<i64>>(row, col)?
+        .map(|n| u32::try_from(n).map_err(|_| corrupt(col, &n.to_string())))
+        .transpose()
+}
+
+pub(crate) fn get_ts(row: &DbRow, col: &str) -> StoreResult<Timestamp> {
+    Ok(from_millis(get(row, col)?))
+}
+
+pub(crate) fn get_opt_ts(row: &DbRow, col: &str) -> StoreResult<Option<Timestamp>> {
+    Ok(get::<Option<i64>>(row, col)?.map(from_millis))
+}
+
+/// A JSON column read into its Rust type.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) -> StoreResult<T> {
+    let v = get_json(row, col)?;
+    serde_json::from_value(v.clone()).map_err(|_| corrupt(col, &v.to_string()))
+}
+
+/// Builds a page from `limit + 1` fetched rows: the extra row only says that more exist.
+pub(crate) fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next = if more { items.last().map(cursor) } else { None };
+    Page { items, next }
+}

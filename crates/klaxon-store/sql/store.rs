@@ -1,0 +1,43 @@
+//! The store itself: its migrations, and the methods of [`Store`] beside its capabilities.
+use async_trait::async_trait;
+use klaxon_store::{Store, StoreError, StoreResult};
+
+use super::*;
+
+impl DbStore {
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        crate::MIGRATOR
+            .run(self.writer())
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))
+    }
+
+    /// Names of the migrations applied to this database, oldest first.
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT description FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(self.reader())
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(|r| get(r, "description")).collect()
+    }
+}
+
+#[async_trait]
+impl Store for DbStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(self.reader())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.close_pools().await;
+    }
+}

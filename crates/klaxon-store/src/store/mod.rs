@@ -1,0 +1,39 @@
+//! The storage boundary, one trait per capability; [`Store`] is all of them.
+use async_trait::async_trait;
+
+use crate::StoreResult;
+
+mod alerts;
+mod engine;
+mod incidents;
+mod oncall;
+mod schedules;
+mod users;
+mod webhooks;
+
+pub use alerts::AlertStore;
+pub use engine::EngineStore;
+pub use incidents::IncidentStore;
+pub use oncall::OnCallStore;
+pub use schedules::ScheduleStore;
+pub use users::UserStore;
+pub use webhooks::WebhookStore;
+
+/// Everything Klaxon keeps. Each method is one transaction; each method that changes state
+/// takes the event(s) describing the change and writes them in that same transaction.
+///
+/// The methods live in one trait per capability ([`UserStore`], [`EngineStore`], …), which
+/// `Store` requires: the server holds an `Arc<dyn Store>` and calls any of them on it.
+#[async_trait]
+pub trait Store:
+    UserStore + EngineStore + AlertStore + IncidentStore + OnCallStore + ScheduleStore + WebhookStore
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes connections, waiting for writes in flight.
+    async fn close(&self);
+}
