@@ -8,6 +8,7 @@ pub mod ack;
 pub mod api;
 pub mod describe;
 pub mod list;
+pub mod live;
 pub mod paging;
 pub mod relations;
 pub mod responders;
@@ -15,6 +16,8 @@ pub mod tasks;
 pub mod timeline;
 pub mod updates;
 pub mod web;
+pub mod web_forms;
+pub mod web_page;
 
 /// Every incident route of the REST API.
 pub fn api_router() -> OpenApiRouter<AppState> {

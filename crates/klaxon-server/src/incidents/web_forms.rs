@@ -1,0 +1,638 @@
+//! The incident page's forms: each posts, calls the same function as the API, and comes back to the page (with the error beside its form when refused).
+use super::web::*;
+use super::web_page::*;
+use crate::incidents::api::{Update, Who};
+use crate::incidents::timeline::TimelineFilter;
+use crate::shared::error::ApiError;
+use crate::shared::state::AppState;
+use crate::shared::web::WebSession;
+use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use klaxon_domain::auth::Role;
+use klaxon_domain::event::Actor;
+use klaxon_domain::ids::IncidentId;
+use klaxon_domain::incident::{IncidentStatus, MILESTONES};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// After a form: back to the incident, or the page again with the refusal and its status.
+pub(super) async fn after<T>(
+    state: &AppState,
+    s: &WebSession,
+    id: IncidentId,
+    result: Result<T, ApiError>,
+) -> PageResult {
+    let status = match &result {
+        Ok(_) => return Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
+        Err(ApiError::NotFound(_)) => return Ok(not_found_page()),
+        Err(ApiError::BadRequest { .. }) => StatusCode::BAD_REQUEST,
+        Err(ApiError::Conflict { .. }) => StatusCode::CONFLICT,
+        Err(ApiError::Forbidden(_)) => StatusCode::FORBIDDEN,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    match result {
+        Err(e) if status != StatusCode::INTERNAL_SERVER_ERROR => {
+            render_incident(state, s, id, status, Some(e.to_string()), None).await
+        }
+        Err(e) => Err(e),
+        Ok(_) => unreachable!("handled above"),
+    }
+}
+
+/// The checks every incident form starts with; `Err` is the page to answer with.
+#[allow(clippy::result_large_err)] // the error is the page to answer with
+pub(super) fn form_start(
+    s: &WebSession,
+    raw: &str,
+    csrf: &str,
+    what: &str,
+) -> Result<IncidentId, Response> {
+    s.check_csrf(csrf)?;
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Err(not_found_page());
+    };
+    if !s.user.role.allows(Role::Responder) {
+        return Err(forbidden(what));
+    }
+    Ok(id)
+}
+
+pub(super) async fn acknowledge_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "acknowledge incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = super::api::move_with(
+        &state,
+        Who::user(&s.user),
+        id,
+        IncidentStatus::Acknowledged,
+        None,
+    )
+    .await;
+    after(&state, &s, id, r).await
+}
+
+pub(super) async fn resolve_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "resolve incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = super::api::move_with(
+        &state,
+        Who::user(&s.user),
+        id,
+        IncidentStatus::Resolved,
+        None,
+    )
+    .await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatusForm {
+    pub(super) csrf: String,
+    pub(super) status: String,
+    #[serde(default)]
+    pub(super) reason: String,
+}
+
+pub(super) async fn change_status(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> PageResult {
+    // Closing is the reporter's confirmation, which a viewer may give; other moves need a
+    // responder.
+    let id = if f.status == "closed" {
+        if let Err(r) = s.check_csrf(&f.csrf) {
+            return Ok(r);
+        }
+        let Ok(id) = raw.parse::<IncidentId>() else {
+            return Ok(not_found_page());
+        };
+        id
+    } else {
+        match form_start(&s, &raw, &f.csrf, "change incidents") {
+            Ok(id) => id,
+            Err(r) => return Ok(r),
+        }
+    };
+    let r = match f.status.parse::<IncidentStatus>() {
+        Ok(to) => super::api::move_with(&state, Who::user(&s.user), id, to, blank(&f.reason)).await,
+        Err(e) => Err(e.into()),
+    };
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReassignForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) user_id: String,
+}
+
+pub(super) async fn reassign_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<ReassignForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "reassign incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = crate::incidents::paging::reassign_incident_with(
+        &state,
+        Actor::User(s.user.id),
+        id,
+        &f.user_id,
+    )
+    .await;
+    after(&state, &s, id, r).await
+}
+
+pub(super) async fn escalate_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "escalate incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r =
+        crate::incidents::paging::escalate_incident_with(&state, Actor::User(s.user.id), id).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct EditForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) title: String,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) severity: String,
+    #[serde(default)]
+    pub(super) impact: String,
+    #[serde(default)]
+    pub(super) urgency: String,
+    #[serde(default)]
+    pub(super) category: String,
+    #[serde(default)]
+    pub(super) subcategory: String,
+    #[serde(default)]
+    pub(super) conference_url: String,
+    #[serde(default)]
+    pub(super) chat_url: String,
+    /// Empty: nobody.
+    #[serde(default)]
+    pub(super) reporter_id: String,
+}
+
+pub(super) async fn edit_incident(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<EditForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "change incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let u = Update {
+        title: Some(f.title),
+        description: Some(f.description),
+        severity: blank(&f.severity),
+        impact: blank(&f.impact),
+        urgency: blank(&f.urgency),
+        category: Some(blank(&f.category)),
+        subcategory: Some(blank(&f.subcategory)),
+        reporter_id: Some(blank(&f.reporter_id)),
+        conference_url: Some(blank(&f.conference_url)),
+        chat_url: Some(blank(&f.chat_url)),
+    };
+    let r = super::api::update_with(&state, Who::user(&s.user), id, u).await;
+    after(&state, &s, id, r).await
+}
+
+pub(super) async fn edit_milestones(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> PageResult {
+    let csrf = f.get("csrf").cloned().unwrap_or_default();
+    let id = match form_start(&s, &raw, &csrf, "change incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let mut edits = Vec::new();
+    for name in MILESTONES {
+        let Some(v) = f.get(name) else { continue };
+        let v = v.trim();
+        if v.is_empty() {
+            edits.push((name, None));
+            continue;
+        }
+        // datetime-local sends minutes, or seconds with step=1; both are UTC here.
+        match utc_input(name, v) {
+            Ok(t) => edits.push((name, t)),
+            Err(e) => return after(&state, &s, id, Err::<(), _>(e)).await,
+        }
+    }
+    // Only what changed, so an untouched form field is not an edit.
+    let current = match state.store.incident(id).await {
+        Ok(i) => i.milestones(),
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let trunc = |t: Option<Timestamp>| t.map(|t| t.as_second());
+    edits.retain(|(n, v)| trunc(current.get(n)) != trunc(*v));
+    let r = super::api::milestones_with(&state, Who::user(&s.user), id, edits).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct RoleForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) role: String,
+    #[serde(default)]
+    pub(super) user_id: String,
+}
+
+pub(super) async fn assign_role(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> PageResult {
+    role_form(&state, &s, &raw, f, true).await
+}
+
+pub(super) async fn unassign_role(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> PageResult {
+    role_form(&state, &s, &raw, f, false).await
+}
+
+pub(super) async fn role_form(
+    state: &AppState,
+    s: &WebSession,
+    raw: &str,
+    f: RoleForm,
+    assign: bool,
+) -> PageResult {
+    let id = match form_start(s, raw, &f.csrf, "change roles") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let who = Who::user(&s.user);
+    let r = if assign {
+        super::responders::assign_role_with(state, who, id, &f.role, &f.user_id).await
+    } else {
+        super::responders::unassign_role_with(state, who, id, &f.role, &f.user_id).await
+    };
+    after(state, s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct NoteForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) text: String,
+    #[serde(default)]
+    pub(super) pinned: Option<String>,
+}
+
+pub(super) async fn add_note(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "add notes") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = super::timeline::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some())
+        .await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct PageForm {
+    pub(super) csrf: String,
+    /// `user:<id>` or `role:<key>`.
+    #[serde(default)]
+    pub(super) target: String,
+    #[serde(default)]
+    pub(super) message: String,
+}
+
+pub(super) async fn page_someone(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<PageForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "page people") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let mut p = super::responders::PageInto {
+        message: f.message,
+        ..Default::default()
+    };
+    match f.target.split_once(':') {
+        Some(("user", u)) => p.user_id = Some(u.to_owned()),
+        Some(("role", r)) => p.role = Some(r.to_owned()),
+        Some(("team", t)) => p.escalation_policy_id = Some(t.to_owned()),
+        _ => {}
+    }
+    let r = super::responders::page_with(&state, Who::user(&s.user), id, p).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct FollowForm {
+    pub(super) csrf: String,
+    /// Someone else (a responder adding them); yourself when empty.
+    #[serde(default)]
+    pub(super) user_id: String,
+    #[serde(default)]
+    pub(super) follow: String,
+}
+
+pub(super) async fn follow(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<FollowForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    let me = s.user.id.to_string();
+    let user = if f.user_id.is_empty() {
+        me.clone()
+    } else {
+        f.user_id.clone()
+    };
+    if user != me && !s.user.role.allows(Role::Responder) {
+        return Ok(forbidden("change who follows incidents"));
+    }
+    let r =
+        super::updates::subscribe_with(&state, Who::user(&s.user), id, &user, f.follow != "false")
+            .await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct UpdateForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) message: String,
+}
+
+pub(super) async fn post_update(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<UpdateForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "post updates") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let u = super::updates::PostUpdate {
+        message: Some(f.message),
+        template: None,
+    };
+    let r = super::updates::post_update_with(&state, Who::user(&s.user), id, u).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct RelateForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) incident_id: String,
+    #[serde(default)]
+    pub(super) into: String,
+}
+
+pub(super) async fn relate(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RelateForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "relate incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r =
+        super::relations::relate_with(&state, Who::user(&s.user), id, &f.incident_id, true).await;
+    after(&state, &s, id, r).await
+}
+
+pub(super) async fn unrelate(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, other)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "relate incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = super::relations::relate_with(&state, Who::user(&s.user), id, &other, false).await;
+    after(&state, &s, id, r).await
+}
+
+/// Merges this incident into another, then shows the one merged into.
+pub(super) async fn merge(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<RelateForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "merge incidents") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    match super::relations::merge_with(&state, Who::user(&s.user), id, &f.into).await {
+        Ok(target) => Ok(Redirect::to(&format!("/incidents/{}", target.id)).into_response()),
+        Err(e) => after(&state, &s, id, Err::<(), _>(e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct TaskForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) title: String,
+    #[serde(default)]
+    pub(super) assignee_id: String,
+    #[serde(default)]
+    pub(super) due_at: String,
+    #[serde(default)]
+    pub(super) done: String,
+}
+
+/// A `datetime-local` value (UTC here), or a refusal naming `field`.
+pub(super) fn utc_input(field: &str, v: &str) -> Result<Option<Timestamp>, ApiError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", v)
+        .or_else(|_| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", v))
+        .ok()
+        .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
+        .map(|z| Some(z.timestamp()))
+        .ok_or_else(|| ApiError::invalid(field, "is not a date and time (YYYY-MM-DDTHH:MM, UTC)"))
+}
+
+pub(super) async fn add_task(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<TaskForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "add tasks") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = match utc_input("due_at", &f.due_at) {
+        Ok(due_at) => {
+            let t = super::tasks::NewTask {
+                title: f.title,
+                assignee_id: blank(&f.assignee_id),
+                due_at,
+            };
+            super::tasks::add_task_with(&state, Who::user(&s.user), id, t).await
+        }
+        Err(e) => Err(e),
+    };
+    after(&state, &s, id, r).await
+}
+
+pub(super) async fn task_done(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, task)): Path<(String, String)>,
+    Form(f): Form<TaskForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "change tasks") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let u = super::tasks::TaskUpdate {
+        done: Some(f.done == "true"),
+        ..Default::default()
+    };
+    let r = super::tasks::update_task_with(&state, Who::user(&s.user), id, &task, u).await;
+    after(&state, &s, id, r).await
+}
+
+pub(super) async fn remove_task(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, task)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "remove tasks") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r = super::tasks::remove_task_with(&state, Who::user(&s.user), id, &task).await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct PinForm {
+    pub(super) csrf: String,
+    #[serde(default)]
+    pub(super) pinned: String,
+}
+
+pub(super) async fn pin(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path((raw, seq)): Path<(String, i64)>,
+    Form(f): Form<PinForm>,
+) -> PageResult {
+    let id = match form_start(&s, &raw, &f.csrf, "pin entries") {
+        Ok(id) => id,
+        Err(r) => return Ok(r),
+    };
+    let r =
+        super::timeline::pin_with(&state, Who::user(&s.user), id, seq, f.pinned == "true").await;
+    after(&state, &s, id, r).await
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct ExportQuery {
+    pub(super) filter: Option<String>,
+}
+
+pub(super) async fn export(
+    State(state): State<AppState>,
+    _s: WebSession,
+    Path(raw): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> PageResult {
+    let Ok(id) = raw.parse::<IncidentId>() else {
+        return Ok(not_found_page());
+    };
+    let kinds = FILTERS
+        .iter()
+        .find(|(k, _, _)| Some(*k) == q.filter.as_deref())
+        .map_or("", |f| f.2);
+    let filter = TimelineFilter::parse(Some(kinds), false)?;
+    match super::timeline::markdown(&state, id, &filter).await {
+        Ok(md) => Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/markdown; charset=utf-8".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"incident-{id}.md\""),
+                ),
+            ],
+            md,
+        )
+            .into_response()),
+        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
+        Err(e) => Err(e),
+    }
+}
