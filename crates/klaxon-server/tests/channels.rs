@@ -642,14 +642,17 @@ async fn tampered_and_expired_ack_links_change_nothing(b: Backend) {
     let other = klaxon_server::app::open_store(&app.state.settings)
         .await
         .unwrap();
-    let key = other.server_key(klaxon_server::ack::ACK_KEY).await.unwrap();
+    let key = other
+        .server_key(klaxon_server::oncall::ack::ACK_KEY)
+        .await
+        .unwrap();
     assert_eq!(
-        klaxon_server::ack::check_ack_token(&key, token, app.clock.now()),
+        klaxon_server::oncall::ack::check_ack_token(&key, token, app.clock.now()),
         Ok(sent_id(&app).await)
     );
     other.close().await;
     // A token made with another key (as another Klaxon would make it).
-    let foreign = klaxon_server::ack::ack_token(
+    let foreign = klaxon_server::oncall::ack::ack_token(
         &[9u8; 32],
         sent_id(&app).await,
         app.clock

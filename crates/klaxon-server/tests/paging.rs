@@ -545,7 +545,7 @@ async fn two_engines_never_page_twice(b: Backend) {
         event(&app, &key, "trigger", &format!("k{n}")).await;
     }
     // A second engine on the same database, as another instance would run.
-    let other = klaxon_server::engine::Engine::new(
+    let other = klaxon_server::app::new_engine(
         app.state.store.clone(),
         app.state.clock.clone(),
         app.state.settings.clone(),
@@ -709,7 +709,7 @@ async fn an_engine_killed_mid_escalation_loses_and_doubles_nothing(b: Backend) {
         http: reqwest::Client::new(),
     };
     use klaxon_server::engine::JobHandler as _;
-    klaxon_server::paging::EscalationStepHandler
+    klaxon_server::oncall::paging::EscalationStepHandler
         .run(&claimed[0], &ctx)
         .await
         .unwrap();

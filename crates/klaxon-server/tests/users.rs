@@ -160,7 +160,7 @@ async fn admins_change_people_and_the_last_admin_stays(b: Backend) {
     let r = patch(&app, &viewer, &rita, json!({"role": "viewer"})).await;
     expect_error(r, 403, "forbidden", None).await;
     // Rita's own token is still a responder token: she needs an admin one to act as admin.
-    let (_, rita_admin_token) = klaxon_server::api::issue_token(
+    let (_, rita_admin_token) = klaxon_server::people::api::issue_token(
         &app.state,
         rita.parse().unwrap(),
         klaxon_domain::auth::TokenName::parse("admin").unwrap(),
@@ -465,7 +465,7 @@ async fn a_deactivated_person_is_not_paged(b: Backend) {
     let key = app
         .state
         .store
-        .server_key(klaxon_server::ack::ACK_KEY)
+        .server_key(klaxon_server::oncall::ack::ACK_KEY)
         .await
         .unwrap();
     let notification = list["items"][0]["id"].as_str().unwrap().parse().unwrap();
@@ -474,7 +474,7 @@ async fn a_deactivated_person_is_not_paged(b: Backend) {
         .now()
         .checked_add(SignedDuration::from_hours(1))
         .unwrap();
-    let token = klaxon_server::ack::ack_token(&key, notification, expires);
+    let token = klaxon_server::oncall::ack::ack_token(&key, notification, expires);
     let r = app
         .http
         .post(format!("{}/ack/{token}", app.url))

@@ -548,9 +548,10 @@ async fn offline_token(
             owner.role
         );
     }
-    let (_, secret) = klaxon_server::api::issue_token(&state, owner.id, name, role, Actor::System)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, secret) =
+        klaxon_server::people::api::issue_token(&state, owner.id, name, role, Actor::System)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{secret}");
     state.store.close().await;
     Ok(())

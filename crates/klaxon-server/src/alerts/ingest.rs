@@ -916,6 +916,7 @@ async fn heartbeat(State(state): State<AppState>, Path(key): Path<String>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use klaxon_domain::ids::IntegrationId;
 
     #[test]
     fn times_in_pagerduty_and_rfc3339_forms() {

@@ -1,5 +1,6 @@
 pub mod ack;
 pub mod api;
+pub mod channels;
 pub mod paging;
 pub mod schedules;
 pub mod web;

@@ -126,7 +126,7 @@ pub async fn member(app: &TestApp, email: &str, name: &str, role: &str) -> Membe
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let user: Value = r.json().await.unwrap();
     let id = user["id"].as_str().unwrap().to_owned();
-    let (_, token) = klaxon_server::api::issue_token(
+    let (_, token) = klaxon_server::people::api::issue_token(
         &app.state,
         id.parse().unwrap(),
         klaxon_domain::auth::TokenName::parse("test").unwrap(),

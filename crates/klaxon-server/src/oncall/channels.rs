@@ -1,0 +1,682 @@
+//! Delivering one page on a contact method: chat and webhook posts, e-mail over SMTP, SMS and
+//! voice through Twilio, each rendered for its channel.
+use super::paging::*;
+use crate::shared::crypto::sign_v1;
+use jiff::Timestamp;
+use klaxon_domain::contact::{ContactKind, Delivery};
+use klaxon_store::Notification;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A stakeholder update (not a page): it tells, it asks nothing.
+pub fn is_update(p: &Value) -> bool {
+    p["update"].is_object()
+}
+
+fn update_title(p: &Value) -> String {
+    format!(
+        "Update on incident #{}: {}",
+        p["incident"]["number"],
+        p["incident"]["title"].as_str().unwrap_or("")
+    )
+}
+
+/// One line a person reads first.
+fn headline(p: &Value) -> String {
+    if let Some(t) = bundle_title(p) {
+        return t;
+    }
+    if is_update(p) {
+        return format!(
+            "{}\n{}",
+            update_title(p),
+            p["update"]["message"].as_str().unwrap_or("")
+        );
+    }
+    if p["test"].as_bool() == Some(true) {
+        return "Klaxon test notification: this contact method works.".to_owned();
+    }
+    format!(
+        "[{}] Incident #{}: {} ({})",
+        p["incident"]["urgency"]
+            .as_str()
+            .unwrap_or("high")
+            .to_uppercase(),
+        p["incident"]["number"],
+        p["incident"]["title"].as_str().unwrap_or(""),
+        p["service"]["name"].as_str().unwrap_or("no service"),
+    )
+}
+
+/// The body each chat tool's incoming webhook takes.
+fn chat_body(kind: ContactKind, p: &Value) -> Value {
+    let title = headline(p);
+    let link = p["incident"]["url"].as_str();
+    let text = match link {
+        Some(url) => format!("{title}\n{url}"),
+        None => title.clone(),
+    };
+    match kind {
+        ContactKind::Teams => json!({
+            "@type": "MessageCard",
+            "@context": "https://schema.org/extensions",
+            "summary": title,
+            "themeColor": "D7263D",
+            "title": title,
+            "text": link.unwrap_or(""),
+        }),
+        _ => json!({"text": text}),
+    }
+}
+
+/// What the sender needs besides the notification: the providers' settings and clients.
+pub struct Channels<'a> {
+    pub http: &'a reqwest::Client,
+    pub settings: &'a crate::shared::config::Settings,
+    /// How long a provider gets to answer.
+    pub timeout: Duration,
+    /// The key acknowledge links are signed with; `None` leaves the links out.
+    pub ack_key: Option<[u8; 32]>,
+}
+
+/// Calls the provider once, and says what its answer means.
+pub async fn deliver(
+    n: &Notification,
+    secret: Option<&str>,
+    channels: &Channels<'_>,
+    now: Timestamp,
+) -> Delivery {
+    let (http, timeout) = (channels.http, channels.timeout);
+    let (body, signed) = match n.kind {
+        ContactKind::Webhook => (
+            json!({"type": if n.payload["test"].as_bool() == Some(true) { "test" }
+                           else if is_update(&n.payload) { "incident.update" }
+                           else if n.payload["bundle"].as_bool() == Some(true) { "incident.page.bundle" }
+                           else { "incident.page" },
+                   "notification_id": n.id, "summary": headline(&n.payload), "data": n.payload}),
+            true,
+        ),
+        ContactKind::Slack | ContactKind::Teams | ContactKind::Mattermost => {
+            (chat_body(n.kind, &n.payload), false)
+        }
+        ContactKind::Email => return send_email(n, channels, now).await,
+        ContactKind::Sms => return send_sms(n, channels, now).await,
+        ContactKind::Voice => return send_call(n, channels).await,
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut req = http
+        .post(&n.address)
+        .timeout(timeout)
+        .header("content-type", "application/json")
+        .header("idempotency-key", n.id.to_string());
+    if signed {
+        let Some(secret) = secret else {
+            return Delivery::Failed("the webhook's contact method was deleted".into());
+        };
+        let ts = now.as_second();
+        req = req
+            .header("x-klaxon-timestamp", ts.to_string())
+            .header("x-klaxon-signature", sign_v1(secret, ts, &bytes));
+    }
+    http_outcome(req.body(bytes).send().await, timeout, "the receiver", false).await
+}
+
+/// What an HTTP provider's answer means: 2xx sent; 429 and 5xx retried; other answers refused
+/// for good; a timeout after the request went out is unknown, so never resent. With
+/// `with_body`, a refusal quotes the start of the answer (a provider's reason).
+async fn http_outcome(
+    sent: reqwest::Result<reqwest::Response>,
+    timeout: Duration,
+    who: &str,
+    with_body: bool,
+) -> Delivery {
+    let reason = |r: reqwest::Response| async move {
+        let status = r.status();
+        if !with_body {
+            return status.to_string();
+        }
+        let body = r.text().await.unwrap_or_default();
+        let body: String = body.trim().chars().take(300).collect();
+        if body.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status}: {body}")
+        }
+    };
+    match sent {
+        Ok(r) if r.status().is_success() => Delivery::Sent,
+        Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
+            Delivery::Retry(format!("{who} answered {}", reason(r).await))
+        }
+        Ok(r) => Delivery::Failed(format!("{who} refused it: {}", reason(r).await)),
+        // Nothing reached the receiver: safe to try again.
+        Err(e) if e.is_connect() => Delivery::Retry(format!("could not connect: {e}")),
+        Err(e) if e.is_timeout() => Delivery::Failed(format!(
+            "no answer within {} ms; it may or may not have arrived, so it is not resent",
+            timeout.as_millis()
+        )),
+        Err(e) => Delivery::Failed(format!("outcome unknown: {e}")),
+    }
+}
+
+// --- e-mail, SMS and voice ----------------------------------------------------------------------
+
+/// The subject of a page e-mail: `[HIGH] Incident #12: Checkout is down`.
+fn subject(p: &Value) -> String {
+    if let Some(t) = bundle_title(p) {
+        return cut(&t, 150);
+    }
+    if is_update(p) {
+        return cut(&update_title(p), 150);
+    }
+    if p["test"].as_bool() == Some(true) {
+        return "Klaxon test notification".to_owned();
+    }
+    format!(
+        "[{}] Incident #{}: {}",
+        p["incident"]["urgency"]
+            .as_str()
+            .unwrap_or("high")
+            .to_uppercase(),
+        p["incident"]["number"],
+        p["incident"]["title"].as_str().unwrap_or(""),
+    )
+}
+
+/// The signed one-click acknowledge link for a page, when the server knows its public URL and
+/// the key could be read. Test notifications have nothing to acknowledge.
+fn ack_link(n: &Notification, channels: &Channels<'_>, now: Timestamp) -> Option<String> {
+    let public_url = channels.settings.server.public_url.as_deref()?;
+    let key = channels.ack_key.as_ref()?;
+    n.incident_id?;
+    let expires = now
+        .saturating_add(crate::oncall::ack::ACK_LINK_TTL)
+        .unwrap_or(now);
+    let token = crate::oncall::ack::ack_token(key, n.id, expires);
+    Some(crate::oncall::ack::ack_url(Some(public_url), &token))
+}
+
+/// The plain-text body of a page e-mail.
+fn email_text(n: &Notification, link: Option<&str>, now: Timestamp) -> String {
+    let p = &n.payload;
+    if p["test"].as_bool() == Some(true) {
+        return "This is a test from Klaxon: this contact method works.\n\n-- \nKlaxon\n".into();
+    }
+    if is_update(p) {
+        let i = &p["incident"];
+        let mut t = format!(
+            "{}\n\n{}\n\n",
+            update_title(p),
+            p["update"]["message"].as_str().unwrap_or("")
+        );
+        t += &format!("Status:    {}\n", i["status"].as_str().unwrap_or(""));
+        if let Some(sev) = i["severity"].as_str() {
+            t += &format!("Severity:  {sev}\n");
+        }
+        if let Some(by) = p["update"]["posted_by"].as_str() {
+            t += &format!("From:      {by}\n");
+        }
+        if let Some(url) = i["url"].as_str() {
+            t += &format!("\nFollow the incident:\n{url}\n");
+        }
+        t += "\nYou get these updates because you follow this incident.\n\n-- \nKlaxon\n";
+        return t;
+    }
+    if let Some(title) = bundle_title(p) {
+        // Many pages at once: one mail listing them, each with its link.
+        let mut t = format!("{title}\n\n");
+        for i in p["items"].as_array().into_iter().flatten() {
+            let inc = &i["incident"];
+            t += &format!(
+                "#{} {} ({}, {})\n",
+                inc["number"],
+                inc["title"].as_str().unwrap_or(""),
+                i["service"]["name"].as_str().unwrap_or("no service"),
+                inc["urgency"].as_str().unwrap_or("high")
+            );
+            if let Some(url) = inc["url"].as_str() {
+                t += &format!("  {url}\n");
+            }
+        }
+        t += "\nAcknowledge them in Klaxon.\n\n-- \nKlaxon\n";
+        return t;
+    }
+    let i = &p["incident"];
+    let mut t = format!("{}\n\n", subject(p));
+    t += &format!(
+        "Service:   {}\n",
+        p["service"]["name"].as_str().unwrap_or("none")
+    );
+    t += &format!("Urgency:   {}\n", i["urgency"].as_str().unwrap_or("high"));
+    if let Some(opened) = i["created_at"].as_str() {
+        t += &format!("Opened:    {opened}\n");
+    }
+    if let Some(level) = p["level"].as_u64() {
+        t += &format!("Level:     {level} of the escalation policy\n");
+    }
+    if let Some(link) = link {
+        let until = now
+            .saturating_add(crate::oncall::ack::ACK_LINK_TTL)
+            .unwrap_or(now)
+            .strftime("%Y-%m-%d %H:%M UTC");
+        t += &format!(
+            "\nAcknowledge (stops the escalation):\n{link}\n\
+             The link opens a page with a button: nothing changes until you\n\
+             press it. It works until {until}.\n"
+        );
+    }
+    match i["url"].as_str() {
+        Some(url) => t += &format!("\nOpen the incident:\n{url}\n"),
+        None => {
+            t += "\nThis Klaxon server has no public URL (server.public_url), so this\n\
+                  message has no links: acknowledge the incident in Klaxon.\n"
+        }
+    }
+    t += "\n-- \nKlaxon\n";
+    t
+}
+
+/// Builds the e-mail; an address that does not parse fails for good.
+fn email_message(
+    n: &Notification,
+    from: &str,
+    link: Option<&str>,
+    now: Timestamp,
+) -> Result<lettre::Message, String> {
+    use lettre::message::{Mailbox, header::ContentType};
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| format!("smtp.from is not an e-mail address: {e}"))?;
+    let to: Mailbox = n
+        .address
+        .parse()
+        .map_err(|e| format!("{:?} is not an e-mail address: {e}", n.address))?;
+    // Message-ID from the notification: a relay that sees it twice can tell.
+    let domain = from.email.domain().to_owned();
+    lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject(&n.payload))
+        .date(std::time::SystemTime::from(now))
+        .message_id(Some(format!("<{}@{domain}>", n.id)))
+        .header(ContentType::TEXT_PLAIN)
+        .body(email_text(n, link, now))
+        .map_err(|e| format!("cannot build the e-mail: {e}"))
+}
+
+/// Connects to the mail server as `[smtp]` says: TLS from the start, STARTTLS (required, never
+/// skipped when the server does not offer it), or plain; then logs in if a user is set.
+async fn smtp_connect(
+    host: &str,
+    smtp: &crate::shared::config::SmtpSettings,
+    timeout: Duration,
+) -> Result<lettre::transport::smtp::client::AsyncSmtpConnection, lettre::transport::smtp::Error> {
+    use crate::shared::config::SmtpTls;
+    use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+    use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+    use lettre::transport::smtp::extension::ClientId;
+    let hello = ClientId::default();
+    let implicit = match smtp.tls {
+        SmtpTls::Tls => Some(TlsParameters::new(host.to_owned())?),
+        _ => None,
+    };
+    let mut conn = AsyncSmtpConnection::connect_tokio1(
+        (host, smtp.port()),
+        Some(timeout),
+        &hello,
+        implicit,
+        None,
+    )
+    .await?;
+    if smtp.tls == SmtpTls::Starttls {
+        conn.starttls(TlsParameters::new(host.to_owned())?, &hello)
+            .await?;
+    }
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        conn.auth(
+            &[Mechanism::Plain, Mechanism::Login],
+            &Credentials::new(user.clone(), password.clone()),
+        )
+        .await?;
+    }
+    Ok(conn)
+}
+
+/// Until the message itself is written, nothing can have been delivered: a failure may be
+/// retried, unless the server refused for good (5xx) or the setup is wrong.
+fn smtp_before_data(e: &lettre::transport::smtp::Error) -> Delivery {
+    if e.is_permanent() || e.is_client() {
+        Delivery::Failed(format!("the mail server refused it: {e}"))
+    } else {
+        Delivery::Retry(format!("the mail server did not take it: {e}"))
+    }
+}
+
+/// Sends a page e-mail over SMTP, in two stages: up to `DATA` (connect, TLS, login, sender,
+/// recipient) a failure or timeout is retried, since nothing was handed over; once the message
+/// is written, only the server's answer says whether it took it: 2xx sent, 4xx retried, 5xx
+/// failed, no answer in time failed (it may have arrived, so it is not resent).
+async fn send_email(n: &Notification, channels: &Channels<'_>, now: Timestamp) -> Delivery {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailParameter};
+    use tokio::time::timeout;
+    let smtp = &channels.settings.smtp;
+    let (Some(host), Some(from)) = (
+        smtp.host.as_deref().filter(|_| smtp.is_configured()),
+        smtp.from.as_deref(),
+    ) else {
+        return Delivery::Failed("no e-mail provider is set up on this server ([smtp])".into());
+    };
+    // An update asks for nothing: no acknowledge link.
+    let link = (!is_update(&n.payload))
+        .then(|| ack_link(n, channels, now))
+        .flatten();
+    let message = match email_message(n, from, link.as_deref(), now) {
+        Ok(m) => m,
+        Err(e) => return Delivery::Failed(e),
+    };
+    let envelope = message.envelope().clone();
+    let wait = channels.timeout;
+    let ms = wait.as_millis();
+    let mut conn = match timeout(wait, smtp_connect(host, smtp, wait)).await {
+        Err(_) => {
+            return Delivery::Retry(format!(
+                "the mail server did not answer within {ms} ms (nothing was sent)"
+            ));
+        }
+        Ok(Err(e)) => return smtp_before_data(&e),
+        Ok(Ok(c)) => c,
+    };
+    let utf8 = envelope
+        .to()
+        .iter()
+        .any(|a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii())
+        && conn.server_info().supports_feature(Extension::SmtpUtfEight);
+    let params = if utf8 {
+        vec![MailParameter::SmtpUtfEight]
+    } else {
+        vec![]
+    };
+    let handover = async {
+        conn.command(Mail::new(envelope.from().cloned(), params))
+            .await?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![])).await?;
+        }
+        conn.command(Data).await
+    };
+    match timeout(wait, handover).await {
+        Err(_) => {
+            return Delivery::Retry(format!(
+                "the mail server did not answer within {ms} ms (before the message was sent)"
+            ));
+        }
+        Ok(Err(e)) => return smtp_before_data(&e),
+        Ok(Ok(_)) => {}
+    }
+    let outcome = match timeout(wait, conn.message(&message.formatted())).await {
+        Err(_) => Delivery::Failed(format!(
+            "the mail server did not confirm within {ms} ms; it may or may not have taken the \
+             message, so it is not resent"
+        )),
+        Ok(Ok(_)) => Delivery::Sent,
+        Ok(Err(e)) if e.is_transient() => {
+            Delivery::Retry(format!("the mail server deferred it: {e}"))
+        }
+        Ok(Err(e)) if e.is_permanent() => {
+            Delivery::Failed(format!("the mail server refused it: {e}"))
+        }
+        Ok(Err(e)) => Delivery::Failed(format!("outcome unknown: {e}")),
+    };
+    if outcome == Delivery::Sent {
+        // Polite, not needed: the message is the server's already.
+        let _ = timeout(Duration::from_secs(1), conn.quit()).await;
+    }
+    outcome
+}
+
+/// The Twilio-style account, when `[sms]` is set up.
+fn twilio(settings: &crate::shared::config::Settings) -> Option<(&str, &str, &str, &str)> {
+    let sms = &settings.sms;
+    if !sms.is_configured() {
+        return None;
+    }
+    Some((
+        sms.base_url.trim_end_matches('/'),
+        sms.account_sid.as_deref()?,
+        sms.auth_token.as_deref()?,
+        sms.from.as_deref()?,
+    ))
+}
+
+/// Creates a message or a call through the Twilio-compatible API (form-encoded, HTTP basic
+/// auth with the account SID and auth token), and says what the answer means.
+async fn twilio_post(channels: &Channels<'_>, resource: &str, form: &[(&str, &str)]) -> Delivery {
+    let Some((base, sid, token, _)) = twilio(channels.settings) else {
+        return Delivery::Failed(
+            "no SMS or voice provider is set up on this server ([sms])".into(),
+        );
+    };
+    let sent = channels
+        .http
+        .post(format!("{base}/2010-04-01/Accounts/{sid}/{resource}"))
+        .timeout(channels.timeout)
+        .basic_auth(sid, Some(token))
+        .form(form)
+        .send()
+        .await;
+    http_outcome(sent, channels.timeout, "the SMS provider", true).await
+}
+
+/// The longest prefix of `s` with at most `max` characters, marked with `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// One SMS (160 characters) when it can be: `[HIGH] #12 Checkout is down (checkout) Ack: URL`,
+/// cutting the title rather than the link.
+fn sms_text(p: &Value, link: Option<&str>) -> String {
+    const SMS: usize = 160;
+    if let Some(t) = bundle_title(p) {
+        return cut(&t, SMS);
+    }
+    if p["test"].as_bool() == Some(true) {
+        return "Klaxon test: this contact method works.".into();
+    }
+    let head = format!(
+        "[{}] #{} ",
+        p["incident"]["urgency"]
+            .as_str()
+            .unwrap_or("high")
+            .to_uppercase(),
+        p["incident"]["number"]
+    );
+    let tail = link.map(|l| format!(" Ack: {l}")).unwrap_or_default();
+    let title = p["incident"]["title"].as_str().unwrap_or("");
+    let service = p["service"]["name"]
+        .as_str()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    let room = SMS.saturating_sub(head.chars().count() + tail.chars().count());
+    let middle = if title.chars().count() + service.chars().count() <= room {
+        format!("{title}{service}")
+    } else {
+        cut(title, room.max(20))
+    };
+    format!("{head}{middle}{tail}")
+}
+
+async fn send_sms(n: &Notification, channels: &Channels<'_>, now: Timestamp) -> Delivery {
+    let Some((_, _, _, from)) = twilio(channels.settings) else {
+        return Delivery::Failed("no SMS provider is set up on this server ([sms])".into());
+    };
+    let link = ack_link(n, channels, now);
+    let body = sms_text(&n.payload, link.as_deref());
+    twilio_post(
+        channels,
+        "Messages.json",
+        &[("To", &n.address), ("From", from), ("Body", &body)],
+    )
+    .await
+}
+
+/// Text for XML: `&`, `<`, `>`, `"` and `'` escaped.
+fn xml_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What the call says (TwiML): the incident read out, twice.
+fn call_twiml(p: &Value) -> String {
+    let said = if p["test"].as_bool() == Some(true) {
+        "This is a test call from Klaxon. This contact method works. Goodbye.".to_owned()
+    } else if p["bundle"].as_bool() == Some(true) {
+        let first = &p["items"][0]["incident"];
+        format!(
+            "This is Klaxon. {} incidents need you. The first: incident {}, {}. \
+             Acknowledge them in Klaxon.",
+            p["count"],
+            first["number"],
+            cut(first["title"].as_str().unwrap_or(""), 200)
+        )
+    } else {
+        let i = &p["incident"];
+        let title = cut(i["title"].as_str().unwrap_or(""), 300);
+        let service = p["service"]["name"]
+            .as_str()
+            .map(|s| format!(" on service {s}"))
+            .unwrap_or_default();
+        format!(
+            "This is Klaxon. {} urgency incident {}{service}: {title}. \
+             Acknowledge it in Klaxon, or with the link in your e-mail or text message.",
+            i["urgency"].as_str().unwrap_or("high"),
+            i["number"],
+        )
+    };
+    format!(
+        "<Response><Say loop=\"2\">{}</Say></Response>",
+        xml_text(&said)
+    )
+}
+
+async fn send_call(n: &Notification, channels: &Channels<'_>) -> Delivery {
+    let Some((_, _, _, from)) = twilio(channels.settings) else {
+        return Delivery::Failed("no voice provider is set up on this server ([sms])".into());
+    };
+    let twiml = call_twiml(&n.payload);
+    twilio_post(
+        channels,
+        "Calls.json",
+        &[("To", &n.address), ("From", from), ("Twiml", &twiml)],
+    )
+    .await
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+    use klaxon_domain::ids::NotificationId;
+
+    #[test]
+    fn a_stakeholder_update_reads_as_one_and_asks_for_nothing() {
+        let now: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        let p = json!({"update": {"message": "A fix is rolling out.", "posted_by": "Ada"},
+                       "incident": {"id": "x", "number": 12, "title": "Checkout errors",
+                                    "status": "acknowledged", "severity": "SEV2",
+                                    "url": "https://k.example.com/incidents/x"}});
+        let n = Notification {
+            id: NotificationId::new(now, [1; 10]),
+            incident_id: None,
+            user_id: klaxon_domain::ids::UserId::new(now, [2; 10]),
+            contact_method_id: None,
+            kind: ContactKind::Email,
+            address: "bob@example.com".into(),
+            dedup_key: "update:x".into(),
+            payload: p.clone(),
+            status: klaxon_domain::contact::NotificationStatus::Sending,
+            attempts: 1,
+            run_at: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        assert_eq!(subject(&p), "Update on incident #12: Checkout errors");
+        let text = email_text(&n, None, now);
+        assert!(
+            text.starts_with("Update on incident #12: Checkout errors\n\nA fix is rolling out.\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Severity:  SEV2") && text.contains("From:      Ada"),
+            "{text}"
+        );
+        assert!(
+            text.contains("https://k.example.com/incidents/x") && !text.contains("Acknowledge"),
+            "{text}"
+        );
+        assert!(headline(&p).ends_with("A fix is rolling out."));
+    }
+
+    fn page(title: &str) -> Value {
+        json!({"incident": {"id": "x", "number": 12, "title": title, "urgency": "high",
+                            "status": "triggered", "url": "https://k.example.com/incidents/x"},
+               "service": {"id": "s", "name": "checkout"}, "level": 1})
+    }
+
+    #[test]
+    fn texts_fit_one_sms_and_keep_the_whole_link() {
+        let link = format!("https://klaxon.example.com/ack/{}", "A".repeat(48));
+        let short = sms_text(&page("Checkout is down"), Some(&link));
+        assert_eq!(
+            short,
+            format!("[HIGH] #12 Checkout is down (checkout) Ack: {link}")
+        );
+        assert!(short.chars().count() <= 160);
+        let long = sms_text(&page(&"very long title ".repeat(20)), Some(&link));
+        assert_eq!(long.chars().count(), 160, "{long}");
+        assert!(long.ends_with(&link) && long.contains('…'), "{long}");
+        assert_eq!(
+            sms_text(&json!({"test": true}), None),
+            "Klaxon test: this contact method works."
+        );
+        assert_eq!(
+            subject(&page("Checkout is down")),
+            "[HIGH] Incident #12: Checkout is down"
+        );
+    }
+
+    #[test]
+    fn tls_parameters_build_with_the_chosen_crypto_and_roots() {
+        // lettre on rustls (aws-lc-rs) with the platform verifier: no provider left unset.
+        lettre::transport::smtp::client::TlsParameters::new("smtp.example.com".into()).unwrap();
+    }
+
+    #[test]
+    fn calls_read_the_title_escaped() {
+        let t = call_twiml(&page("p99 > 2s & <rising>"));
+        assert!(
+            t.starts_with("<Response><Say") && t.ends_with("</Say></Response>"),
+            "{t}"
+        );
+        assert!(
+            t.contains("incident 12 on service checkout: p99 &gt; 2s &amp; &lt;rising&gt;."),
+            "{t}"
+        );
+    }
+}
