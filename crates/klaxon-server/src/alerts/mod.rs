@@ -1,4 +1,5 @@
 pub mod api;
 pub mod heartbeat;
 pub mod ingest;
+pub mod maintenance;
 pub mod web;

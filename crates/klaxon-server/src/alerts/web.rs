@@ -15,9 +15,8 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{Alert, AlertFilter, Event, Integration, MaintenanceWindow, Service};
 use serde::Deserialize;
 
-use crate::alerts::api::{
-    CreateIntegration, CreateMaintenance, CreateService, IntegrationWithKeyOut, UpdateService,
-};
+use crate::alerts::api::{CreateIntegration, CreateService, IntegrationWithKeyOut, UpdateService};
+use crate::alerts::maintenance::CreateMaintenance;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::web::CsrfForm;
@@ -524,7 +523,7 @@ async fn start_maintenance(
             ends_at: now + SignedDuration::from_mins(minutes),
             description: f.description.clone(),
         };
-        super::api::create_maintenance_with(&state, Actor::User(s.user.id), id, body).await
+        super::maintenance::create_maintenance_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
     after_form(&state, &s, id, outcome, |w| Feedback {
@@ -553,7 +552,7 @@ async fn end_maintenance(
         return Ok(forbidden("end maintenance"));
     }
     let outcome =
-        super::api::delete_maintenance_with(&state, Actor::User(s.user.id), id, wid).await;
+        super::maintenance::delete_maintenance_with(&state, Actor::User(s.user.id), id, wid).await;
     after_form(&state, &s, id, outcome, |()| Feedback {
         notice: Some("Maintenance ended.".into()),
         ..Default::default()

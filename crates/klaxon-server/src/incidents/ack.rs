@@ -1,4 +1,6 @@
-//! The page behind a one-click acknowledge link (the link itself is made and checked in oncall::ack). GET shows what it would do; only POST acknowledges, since mail scanners follow links.
+//! The page behind a one-click acknowledge link (the link itself is made and checked in
+//! oncall::ack). GET shows what it would do; only POST acknowledges, since mail scanners follow
+//! links.
 use crate::oncall::ack::{ACK_KEY, TokenError, check_ack_token};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;

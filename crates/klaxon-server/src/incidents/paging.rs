@@ -1,4 +1,5 @@
-//! Paging on an incident: acknowledge and resolve from a tool, escalate now, reassign, and the pages sent.
+//! Paging on an incident: acknowledge and resolve from a tool, escalate now, reassign, and the
+//! pages sent.
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_of, parse_id,

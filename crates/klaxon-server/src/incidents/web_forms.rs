@@ -1,4 +1,5 @@
-//! The incident page's forms: each posts, calls the same function as the API, and comes back to the page (with the error beside its form when refused).
+//! The incident page's forms: each posts, calls the same function as the API, and comes back to the
+//! page (with the error beside its form when refused).
 use super::web::*;
 use super::web_page::*;
 use crate::incidents::api::{Update, Who};

@@ -1,4 +1,5 @@
-//! The incident page: summary, milestones, responders, tasks, timeline, and the forms to change them.
+//! The incident page: summary, milestones, responders, tasks, timeline, and the forms to change
+//! them.
 use super::web::*;
 use crate::incidents::describe::{actor_name, describe, milestone_label};
 use crate::incidents::timeline::TimelineFilter;
