@@ -1,5 +1,4 @@
-//! The REST API for services, their integrations and maintenance windows, and for the alerts
-//! and incidents they produce.
+//! The REST API for services, their integrations, the alerts they receive, and their timeline.
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

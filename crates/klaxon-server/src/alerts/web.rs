@@ -1,5 +1,5 @@
-//! Web pages for services, integrations, maintenance, alerts and incidents. Forms call the same
-//! functions as the REST API, so the rules and events are the same whichever face is used.
+//! Web pages for services, integrations, maintenance and alerts. Forms call the same functions
+//! as the REST API, so the rules and events are the same whichever face is used.
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};

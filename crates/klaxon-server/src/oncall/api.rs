@@ -1,5 +1,5 @@
 //! The REST API for on-call: escalation policies, users' contact methods and notification
-//! rules, test notifications, acknowledging and resolving incidents, and what was sent.
+//! rules, and test notifications.
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

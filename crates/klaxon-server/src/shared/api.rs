@@ -1,4 +1,5 @@
-//! The REST API under `/api/v1`, with its OpenAPI document.
+//! What every REST endpoint uses: JSON body and query extractors with errors in the API's shape,
+//! the authenticated caller, event and list answers, and cursor paging.
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -1,4 +1,5 @@
-//! The server-rendered web UI: login, the layout every page slots into, and the first pages.
+//! The web shell every page slots into: the navigation, rendering a template or a message, the
+//! signed-in session (cookie and CSRF token), and page errors.
 use std::net::SocketAddr;
 
 use askama::Template;
