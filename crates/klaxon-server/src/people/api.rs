@@ -294,8 +294,6 @@ async fn list_events(
         .map(Json)
 }
 
-/// One page of a subject's events, oldest first; shared by the audit log and the timelines.
-
 // --- DTOs --------------------------------------------------------------------------------------
 
 #[derive(Debug, Serialize, ToSchema)]

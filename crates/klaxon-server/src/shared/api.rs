@@ -317,6 +317,7 @@ pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult
     raw.parse().map_err(|_| ApiError::not_found(what))
 }
 
+/// One page of a subject's events, oldest first; shared by the audit log and the timelines.
 pub(crate) async fn events_page(
     state: &AppState,
     subject_type: SubjectType,
