@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -443,6 +443,21 @@ async fn metrics_endpoint(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// A request's method as a metric label: the standard methods by name and anything else as
+/// `other`, so that a caller inventing methods cannot add series (memory) without bound.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 async fn track_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     // Label by route template, not raw path, so ids do not explode the series count.
@@ -451,10 +466,14 @@ async fn track_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    let labels = [("method", method), ("path", path), ("status", status)];
+    let labels = [
+        ("method", method.to_owned()),
+        ("path", path),
+        ("status", status),
+    ];
     metrics::counter!("klaxon_http_requests_total", &labels).increment(1);
     metrics::histogram!("klaxon_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());

@@ -10,6 +10,7 @@ on_both_backends!(
     bad_input_is_refused_and_writes_nothing,
     tokens_are_created_listed_and_revoked,
     every_change_is_an_audited_event,
+    metric_labels_stay_bounded,
 );
 
 async fn tokens_authenticate_and_roles_limit_them(b: Backend) {
@@ -693,5 +694,59 @@ async fn health_readiness_metrics_and_request_ids() {
         .await
         .unwrap();
     expect_error(r, 503, "unavailable", None).await;
+    app.stop().await;
+}
+
+/// A caller inventing methods or paths cannot add metric series: unknown methods are counted as
+/// `other`, and paths by their route template (`unmatched` when none), never as sent.
+async fn metric_labels_stay_bounded(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    for i in 0..20 {
+        let method =
+            reqwest::Method::from_bytes(format!("INVENTED{i}{}", "X".repeat(200)).as_bytes())
+                .unwrap();
+        for path in [
+            "/api/v1/me".to_owned(),
+            format!("/nowhere/{i}/{}", "y".repeat(200)),
+        ] {
+            let r = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.url))
+                .bearer_auth(&app.admin.token)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_client_error(), "{path}: {}", r.status());
+        }
+    }
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("INVENTED"),
+        "a method became a label: {metrics}"
+    );
+    assert!(
+        !metrics.contains("/nowhere/"),
+        "a raw path became a label: {metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"klaxon_http_requests_total{method="other",path="/api/v1/me",status="405"} 20"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"klaxon_http_requests_total{method="other",path="unmatched""#),
+        "{metrics}"
+    );
     app.stop().await;
 }
