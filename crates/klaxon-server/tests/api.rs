@@ -25,6 +25,17 @@ async fn tokens_authenticate_and_roles_limit_them(b: Backend) {
         .unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     expect_error(r, 401, "unauthorized", None).await;
+    // The scheme's name is case-insensitive (RFC 9110): any spelling of "Bearer" is taken.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = app
+            .http
+            .get(format!("{}/api/v1/me", app.url))
+            .header("authorization", format!("{scheme} {}", app.admin.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
     let r = app
         .get("/api/v1/me", "klx_not-a-real-token")
         .send()
