@@ -292,6 +292,7 @@ fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let (api, _) = crate::openapi::router().split_for_parts();
     let settings = state.settings.clone();
+    let body_limit = settings.server.body_limit_bytes;
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -304,6 +305,9 @@ fn router(state: AppState) -> Router {
     }
     app.fallback(fallback)
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
+        .layer(middleware::map_request(move |req: Request| {
+            crate::shared::nul::forms_and_queries(req, body_limit)
+        }))
         .layer(middleware::from_fn(track_metrics))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

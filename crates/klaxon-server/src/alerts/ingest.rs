@@ -389,7 +389,7 @@ fn store_failure(e: &StoreError) -> Response {
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match serde_json::from_slice::<Value>(&crate::shared::nul::json(bytes)) {
         Ok(Value::Object(o)) => Ok(o),
         Ok(_) => Err(Refusal::Malformed("not a JSON object".into())),
         Err(e) => Err(Refusal::Malformed(e.to_string())),

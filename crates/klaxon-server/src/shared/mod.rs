@@ -7,5 +7,6 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod lists;
+pub mod nul;
 pub mod state;
 pub mod web;
