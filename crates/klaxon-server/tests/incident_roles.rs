@@ -17,6 +17,7 @@ on_both_backends!(
     notes_are_validated_and_can_be_pinned,
     pins_stay_within_their_incident,
     the_markdown_export_tells_the_story,
+    the_export_is_a_download_with_html_neutralised,
     viewers_read_but_cannot_change,
     settings_describe_severities_the_matrix_and_roles,
     configured_rules_change_priorities_and_roles,
@@ -1387,5 +1388,70 @@ async fn concurrent_changes_are_decided_one_at_a_time(b: Backend) {
         1
     );
     assert_eq!(kinds.iter().filter(|k| *k == "incident.closed").count(), 1);
+    app.stop().await;
+}
+
+/// The Markdown export carries text from people and alert sources: it is a download that no
+/// browser renders or sniffs, and no HTML tag in it can open. JSON answers are never sniffed
+/// either.
+async fn the_export_is_a_download_with_html_neutralised(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let token = app.admin.token.clone();
+    let i = declare(
+        &app,
+        &token,
+        json!({"title": "<script>alert(1)</script>", "severity": "SEV3"}),
+    )
+    .await;
+    assert_eq!(
+        i["title"], "<script>alert(1)</script>",
+        "stored as typed; only the export is neutralised"
+    );
+    let id = id_of(&i);
+    ok(
+        note(
+            &app,
+            &token,
+            &id,
+            &json!({"text": "<img src=x onerror=alert(1)>"}),
+        ),
+        201,
+    )
+    .await;
+    let (cookie, _) = common::session_for(&app, &app.admin.email, &app.admin.password).await;
+    let api = app
+        .get(&format!("/api/v1/incidents/{id}/timeline.md"), &token)
+        .send()
+        .await
+        .unwrap();
+    let web = app
+        .http
+        .get(format!("{}/incidents/{id}/timeline.md", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    for r in [api, web] {
+        assert_eq!(r.status(), 200);
+        let h = r.headers().clone();
+        assert_eq!(h["content-type"], "text/markdown; charset=utf-8");
+        assert!(
+            h["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;"),
+            "{h:?}"
+        );
+        assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let md = r.text().await.unwrap();
+        assert!(!md.contains("<script") && !md.contains("<img"), "{md}");
+        assert!(md.contains("&lt;script>alert(1)&lt;/script>"), "{md}");
+        assert!(md.contains("&lt;img src=x onerror=alert(1)>"), "{md}");
+    }
+    let r = app.get("/api/v1/me", &token).send().await.unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     app.stop().await;
 }

@@ -156,7 +156,30 @@ async fn export_timeline(
     let id = parse_id::<IncidentId>(&id, "incident")?;
     let filter = TimelineFilter::parse(p.kind.as_deref(), p.pinned.unwrap_or(false))?;
     let md = markdown(&state, id, &filter).await?;
-    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+    Ok(markdown_download(id, md))
+}
+
+/// The export as a download, never rendered in place: Markdown carries people's and alert
+/// sources' text, so the browser must not sniff it into HTML or run anything in it.
+pub fn markdown_download(id: IncidentId, md: String) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"incident-{id}.md\""),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_owned(),
+            ),
+        ],
+        md,
+    )
+        .into_response()
 }
 
 pub async fn markdown(
@@ -238,7 +261,9 @@ pub async fn markdown(
                 .replace('\n', "\n  ")
         ));
     }
-    Ok(md)
+    // Text from people and alert sources may hold HTML, which Markdown renderers pass through:
+    // as `&lt;` no tag can open, and renderers still show a plain `<`.
+    Ok(md.replace('<', "&lt;"))
 }
 
 // --- notes and pins -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ use crate::shared::state::AppState;
 use crate::shared::web::WebSession;
 use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -619,20 +619,7 @@ pub(super) async fn export(
         .map_or("", |f| f.2);
     let filter = TimelineFilter::parse(Some(kinds), false)?;
     match super::timeline::markdown(&state, id, &filter).await {
-        Ok(md) => Ok((
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "text/markdown; charset=utf-8".to_owned(),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"incident-{id}.md\""),
-                ),
-            ],
-            md,
-        )
-            .into_response()),
+        Ok(md) => Ok(super::timeline::markdown_download(id, md)),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => Err(e),
     }
