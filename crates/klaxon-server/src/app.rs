@@ -339,11 +339,15 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Under `/api/`, every error answer has the JSON error shape, including the ones the framework
-/// makes itself: a method the route does not have (405), a path segment that is not valid
-/// UTF-8 (400), a request that ran out of time (408). Their headers are kept.
+/// Under `/api/` and on the ingest routes, every error answer has the JSON error shape,
+/// including the ones the framework makes itself: a method the route does not have (405), a
+/// path segment that is not valid UTF-8 (400), a request that ran out of time (408). Their
+/// headers are kept.
 async fn api_errors_as_json(req: Request, next: Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+    let path = req.uri().path();
+    let api = ["/api/", "/v2/", "/integrations/"]
+        .iter()
+        .any(|p| path.starts_with(p));
     let method = req.method().clone();
     let response = next.run(req).await;
     let status = response.status();

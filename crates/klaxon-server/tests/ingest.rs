@@ -18,6 +18,7 @@ on_both_backends!(
     rate_limits_answer_429_with_retry_after,
     change_events_land_on_the_service_timeline,
     services_and_integrations_are_managed,
+    ingest_routes_refuse_other_methods_in_json,
 );
 
 /// A service with one integration of `kind`; returns (service id, integration key).
@@ -1034,5 +1035,30 @@ async fn services_and_integrations_are_managed(b: Backend) {
             .status(),
         400
     );
+    app.stop().await;
+}
+
+/// A method an ingest route does not take gets the API's JSON error with `Allow`, not an empty
+/// body.
+async fn ingest_routes_refuse_other_methods_in_json(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (_, key) = service_with(&app, "Methods", "generic", json!({})).await;
+    for path in [
+        "/v2/enqueue".to_owned(),
+        "/v2/change/enqueue".to_owned(),
+        format!("/integrations/{key}/generic"),
+        format!("/integrations/{key}/alertmanager"),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["allow"], "POST", "{path}");
+        expect_error(r, 405, "method_not_allowed", None).await;
+    }
     app.stop().await;
 }
