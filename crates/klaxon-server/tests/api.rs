@@ -11,6 +11,7 @@ on_both_backends!(
     tokens_are_created_listed_and_revoked,
     every_change_is_an_audited_event,
     metric_labels_stay_bounded,
+    body_errors_name_no_rust_types,
 );
 
 async fn tokens_authenticate_and_roles_limit_them(b: Backend) {
@@ -759,5 +760,48 @@ async fn metric_labels_stay_bounded(b: Backend) {
         metrics.contains(r#"klaxon_http_requests_total{method="other",path="unmatched""#),
         "{metrics}"
     );
+    app.stop().await;
+}
+
+/// A body of the wrong shape is explained in JSON's terms, not by the Rust types behind it.
+async fn body_errors_name_no_rust_types(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let token = app.admin.token.clone();
+    let r = app
+        .post("/api/v1/services", &token, &json!("a service"))
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(r, 400, "invalid_field", None).await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.ends_with("expected a JSON object"), "{message}");
+    let r = app
+        .post("/api/v1/services", &token, &json!({"name": "Numbers"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/services/{id}/integrations"),
+            &token,
+            &json!({"name": "x", "kind": "generic", "rate_limit_per_minute": -1}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(r, 400, "invalid_field", Some("rate_limit_per_minute")).await;
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("expected a whole number, 0 or more"),
+        "{message}"
+    );
+    assert!(!message.contains("u32"), "{message}");
     app.stop().await;
 }

@@ -78,7 +78,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
                 }
                 None => path,
             };
-            let message = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            let message = plain(msg.split(" at line ").next().unwrap_or(&msg));
+            // "." is the body itself (a string where an object belongs): no field to name.
+            if field == "." {
+                return ApiError::BadRequest {
+                    code: "invalid_field",
+                    message: format!("the body: {message}"),
+                    field: None,
+                };
+            }
             ApiError::BadRequest {
                 code: "invalid_field",
                 message: format!("{field}: {message}"),
@@ -86,6 +94,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             }
         }
     })
+}
+
+/// A deserializer's message in the caller's terms: serde names the Rust types it expected
+/// (`expected struct CreateService`, `expected u32`), which mean nothing to a client.
+fn plain(msg: &str) -> String {
+    let Some((head, expected)) = msg.rsplit_once("expected ") else {
+        return msg.to_owned();
+    };
+    let wanted = match expected.split_whitespace().next().unwrap_or_default() {
+        "struct" | "map" => "a JSON object",
+        "enum" => "one of the values this field takes",
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "sequence" => "a JSON array",
+        "bool" => "true or false",
+        _ => return msg.to_owned(),
+    };
+    format!("{head}expected {wanted}")
 }
 
 /// Query parameters, with 400s in the API's error shape.
