@@ -18,7 +18,7 @@ on_both_backends!(
     rate_limits_answer_429_with_retry_after,
     change_events_land_on_the_service_timeline,
     services_and_integrations_are_managed,
-    ingest_routes_refuse_other_methods_in_json,
+    ingest_routes_refuse_other_methods_and_large_bodies_in_json,
 );
 
 /// A service with one integration of `kind`; returns (service id, integration key).
@@ -1039,8 +1039,8 @@ async fn services_and_integrations_are_managed(b: Backend) {
 }
 
 /// A method an ingest route does not take gets the API's JSON error with `Allow`, not an empty
-/// body.
-async fn ingest_routes_refuse_other_methods_in_json(b: Backend) {
+/// body; a body over the ingest limit is told that limit.
+async fn ingest_routes_refuse_other_methods_and_large_bodies_in_json(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
         return;
     };
@@ -1060,5 +1060,12 @@ async fn ingest_routes_refuse_other_methods_in_json(b: Backend) {
         assert_eq!(r.headers()["allow"], "POST", "{path}");
         expect_error(r, 405, "method_not_allowed", None).await;
     }
+    // Their body limit is their own, and the answer says which it is.
+    let big = json!({"summary": "x".repeat(600 * 1024)});
+    let r = raw_post(&app, &format!("/integrations/{key}/generic"), &big).await;
+    let error = expect_error(r, 413, "payload_too_large", None).await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("512 KiB"), "{message}");
+    assert!(!message.contains("body_limit_bytes"), "{message}");
     app.stop().await;
 }

@@ -608,7 +608,18 @@ fn api_response(refusal: Refusal) -> Response {
             field: None,
         }
         .into_response(),
-        Refusal::TooLarge => ApiError::PayloadTooLarge.into_response(),
+        // The ingest routes have their own limit, not the API's `server.body_limit_bytes`.
+        Refusal::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(json!({"error": {
+                "code": "payload_too_large",
+                "message": format!(
+                    "the body is larger than {} KiB, the most one alert request may carry",
+                    MAX_BODY_BYTES / 1024
+                ),
+            }})),
+        )
+            .into_response(),
         Refusal::RateLimited(secs) => ApiError::TooManyRequests {
             retry_after_secs: secs,
         }
