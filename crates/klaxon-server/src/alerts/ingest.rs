@@ -609,17 +609,11 @@ fn api_response(refusal: Refusal) -> Response {
         }
         .into_response(),
         // The ingest routes have their own limit, not the API's `server.body_limit_bytes`.
-        Refusal::TooLarge => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Json(json!({"error": {
-                "code": "payload_too_large",
-                "message": format!(
-                    "the body is larger than {} KiB, the most one alert request may carry",
-                    MAX_BODY_BYTES / 1024
-                ),
-            }})),
-        )
-            .into_response(),
+        Refusal::TooLarge => ApiError::PayloadTooLarge(format!(
+            "{} KiB, the most one alert request may carry",
+            MAX_BODY_BYTES / 1024
+        ))
+        .into_response(),
         Refusal::RateLimited(secs) => ApiError::TooManyRequests {
             retry_after_secs: secs,
         }

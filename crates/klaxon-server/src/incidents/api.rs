@@ -66,11 +66,11 @@ impl Who {
 
 /// Times are kept to the millisecond: cut input to that, so what is compared and recorded is
 /// what is stored.
-pub(crate) fn ms(t: Timestamp) -> Timestamp {
+pub(super) fn ms(t: Timestamp) -> Timestamp {
     klaxon_domain::clock::from_millis(klaxon_domain::clock::to_millis(t))
 }
 
-pub(crate) fn ev(
+pub(super) fn ev(
     id: IncidentId,
     at: Timestamp,
     who: Who,
@@ -80,7 +80,7 @@ pub(crate) fn ev(
     NewEvent::new(SubjectType::Incident, id, at, who.actor, kind, data)
 }
 
-pub(crate) fn new_role(
+pub(super) fn new_role(
     id: IncidentId,
     role: &str,
     user: UserId,
@@ -100,7 +100,7 @@ pub(crate) fn new_role(
 }
 
 /// Runs `edit` on the incident under the store's lock, then tells live timelines.
-pub(crate) async fn change(
+pub(super) async fn change(
     state: &AppState,
     id: IncidentId,
     edit: IncidentEdit,
@@ -118,7 +118,7 @@ pub(crate) async fn change(
 }
 
 /// A user named in input must exist and be active: a clear 400 naming the field otherwise.
-pub(crate) async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
+pub(super) async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
     let user =
         parse_id::<UserId>(id, field).map_err(|_| ApiError::invalid(field, "is not a user id"))?;
     crate::people::manage::active_user(state, field, user).await?;
@@ -127,7 +127,7 @@ pub(crate) async fn existing_user(state: &AppState, field: &str, id: &str) -> Ap
 
 /// Makes `who` the commander of a major incident that has none, or refuses when nobody is
 /// behind the change.
-pub(crate) fn ensure_commander(
+pub(super) fn ensure_commander(
     snap: &IncidentSnapshot,
     c: &mut IncidentChange,
     who: Who,
@@ -164,7 +164,7 @@ pub(crate) fn ensure_commander(
 // --- declare ------------------------------------------------------------------------------------
 
 /// Deserializes a field that may be absent (keep), null (clear) or a value (set).
-pub(crate) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

@@ -1,13 +1,15 @@
 //! Live timelines: a Server-Sent Events stream of an incident's new entries.
-use super::web_page::*;
+use super::web_page::{Entry, entry};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::web::WebSession;
 use crate::shared::web::not_found_page;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use futures_util::stream::{self, Stream};
 use klaxon_domain::auth::Role;
 use klaxon_domain::ids::IncidentId;
@@ -15,31 +17,35 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
 
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/incidents/{id}/live", get(live))
+}
+
 // --- live updates -------------------------------------------------------------------------------
 
 #[derive(Template)]
 #[template(path = "timeline_entry.html")]
-pub(super) struct EntryFragment<'a> {
-    pub(super) e: &'a Entry,
-    pub(super) incident_id: &'a str,
-    pub(super) csrf: &'a str,
-    pub(super) can_respond: bool,
+struct EntryFragment<'a> {
+    e: &'a Entry,
+    incident_id: &'a str,
+    csrf: &'a str,
+    can_respond: bool,
 }
 
 #[derive(Deserialize)]
-pub(super) struct LiveQuery {
-    pub(super) after: Option<i64>,
+struct LiveQuery {
+    after: Option<i64>,
 }
 
 /// How often a live timeline looks for changes made elsewhere (the engine, other instances);
 /// changes made by this instance wake it at once.
-pub(super) const LIVE_POLL: Duration = Duration::from_secs(2);
+const LIVE_POLL: Duration = Duration::from_secs(2);
 /// How long one live stream lasts before the browser has to reconnect (and sign in again).
-pub(super) const LIVE_MAX: Duration = Duration::from_secs(300);
+const LIVE_MAX: Duration = Duration::from_secs(300);
 
 /// New timeline entries as they are written: each an `entry` event carrying the entry's HTML
 /// and its kind, so the page can append it and refresh what the change touched.
-pub(super) async fn live(
+async fn live(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -70,7 +76,7 @@ pub(super) async fn live(
         .into_response())
 }
 
-pub(super) fn live_stream(
+fn live_stream(
     state: AppState,
     id: IncidentId,
     after: i64,

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
+use axum::routing::get;
 use jiff::Timestamp;
 use klaxon_domain::auth::Role;
 use klaxon_domain::incident::Severity;
@@ -16,10 +16,8 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{Incident, IncidentFilter};
 use serde::Deserialize;
 
+use super::{live, web_forms, web_page};
 use crate::incidents::api::{Declare, Who};
-use crate::incidents::live;
-use crate::incidents::web_forms;
-use crate::incidents::web_page;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
@@ -29,106 +27,62 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/incidents", get(incidents_page).post(declare))
         .route("/incidents/new", get(declare_page))
-        .route("/incidents/{id}", get(web_page::incident_page))
-        .route(
-            "/incidents/{id}/acknowledge",
-            post(web_forms::acknowledge_incident),
-        )
-        .route("/incidents/{id}/resolve", post(web_forms::resolve_incident))
-        .route("/incidents/{id}/status", post(web_forms::change_status))
-        .route(
-            "/incidents/{id}/escalate",
-            post(web_forms::escalate_incident),
-        )
-        .route(
-            "/incidents/{id}/reassign",
-            post(web_forms::reassign_incident),
-        )
-        .route("/incidents/{id}/edit", post(web_forms::edit_incident))
-        .route(
-            "/incidents/{id}/milestones",
-            post(web_forms::edit_milestones),
-        )
-        .route("/incidents/{id}/roles", post(web_forms::assign_role))
-        .route(
-            "/incidents/{id}/roles/remove",
-            post(web_forms::unassign_role),
-        )
-        .route("/incidents/{id}/notes", post(web_forms::add_note))
-        .route("/incidents/{id}/page", post(web_forms::page_someone))
-        .route("/incidents/{id}/follow", post(web_forms::follow))
-        .route("/incidents/{id}/updates", post(web_forms::post_update))
-        .route("/incidents/{id}/related", post(web_forms::relate))
-        .route(
-            "/incidents/{id}/related/{other}/remove",
-            post(web_forms::unrelate),
-        )
-        .route("/incidents/{id}/merge", post(web_forms::merge))
-        .route("/incidents/{id}/tasks", post(web_forms::add_task))
-        .route(
-            "/incidents/{id}/tasks/{task}/done",
-            post(web_forms::task_done),
-        )
-        .route(
-            "/incidents/{id}/tasks/{task}/remove",
-            post(web_forms::remove_task),
-        )
-        .route("/incidents/{id}/timeline/{seq}/pin", post(web_forms::pin))
-        .route("/incidents/{id}/timeline.md", get(web_forms::export))
-        .route("/incidents/{id}/live", get(live::live))
+        .merge(web_page::router())
+        .merge(web_forms::router())
+        .merge(live::router())
 }
 
 // --- the list and declaring ---------------------------------------------------------------------
 
 #[derive(Template)]
 #[template(path = "incidents.html")]
-pub(super) struct IncidentsPage {
-    pub(super) nav: Option<Nav>,
-    pub(super) rows: Vec<IncidentRow>,
-    pub(super) next_cursor: Option<String>,
-    pub(super) can_declare: bool,
+struct IncidentsPage {
+    nav: Option<Nav>,
+    rows: Vec<IncidentRow>,
+    next_cursor: Option<String>,
+    can_declare: bool,
     /// Open incidents per severity (`none` for untriaged), for the cards at the top.
-    pub(super) open_by_severity: Vec<(String, usize)>,
-    pub(super) q: ListQuery,
+    open_by_severity: Vec<(String, usize)>,
+    q: ListQuery,
     /// The query string of this view without the cursor, for "older" links.
-    pub(super) query: String,
-    pub(super) services: Vec<(String, String)>,
-    pub(super) teams: Vec<(String, String)>,
-    pub(super) severities: Vec<(&'static str, bool)>,
-    pub(super) error: Option<String>,
+    query: String,
+    services: Vec<(String, String)>,
+    teams: Vec<(String, String)>,
+    severities: Vec<(&'static str, bool)>,
+    error: Option<String>,
 }
 
-pub(super) struct IncidentRow {
-    pub(super) i: Incident,
-    pub(super) age: String,
+struct IncidentRow {
+    i: Incident,
+    age: String,
 }
 
 /// The list's filters, as the form sends them.
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct ListQuery {
+struct ListQuery {
     /// `open` (the default), `all`, or one status.
     #[serde(default)]
-    pub(super) status: String,
+    status: String,
     #[serde(default)]
-    pub(super) severity: Vec<String>,
+    severity: Vec<String>,
     #[serde(default)]
-    pub(super) service_id: String,
+    service_id: String,
     #[serde(default)]
-    pub(super) from: String,
+    from: String,
     #[serde(default)]
-    pub(super) to: String,
+    to: String,
     #[serde(default)]
-    pub(super) q: String,
+    q: String,
     #[serde(default)]
-    pub(super) mine: String,
+    mine: String,
     /// An escalation policy: the team's incidents.
     #[serde(default)]
-    pub(super) team: String,
-    pub(super) cursor: Option<String>,
+    team: String,
+    cursor: Option<String>,
 }
 
 /// "3d 4h", "2h 5m", "40s": how long ago, roughly.
-pub(super) fn age(from: Timestamp, now: Timestamp) -> String {
+fn age(from: Timestamp, now: Timestamp) -> String {
     let secs = now.duration_since(from).as_secs().max(0);
     let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
     match (d, h, m) {
@@ -140,7 +94,7 @@ pub(super) fn age(from: Timestamp, now: Timestamp) -> String {
 }
 
 /// A day (`YYYY-MM-DD`, UTC) or a full time.
-pub(super) fn day_or_time(field: &str, v: &str, end: bool) -> Result<Option<String>, ApiError> {
+fn day_or_time(field: &str, v: &str, end: bool) -> Result<Option<String>, ApiError> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);
@@ -159,7 +113,7 @@ pub(super) fn day_or_time(field: &str, v: &str, end: bool) -> Result<Option<Stri
         .map_err(|_| ApiError::invalid(field, "is not a date (YYYY-MM-DD) or a time"))
 }
 
-pub(super) async fn incidents_page(
+async fn incidents_page(
     State(state): State<AppState>,
     s: WebSession,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
@@ -282,7 +236,7 @@ pub(super) async fn incidents_page(
 }
 
 /// Parses a form query where a key may repeat (`severity`), into [`ListQuery`].
-pub(super) fn serde_urlencoded_list(raw: &str) -> Result<ListQuery, String> {
+fn serde_urlencoded_list(raw: &str) -> Result<ListQuery, String> {
     let mut q = ListQuery::default();
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
         let v = v.into_owned();
@@ -322,45 +276,45 @@ pub(super) fn severity_choices(state: &AppState, current: Option<Severity>) -> V
 
 #[derive(Template)]
 #[template(path = "incident_new.html")]
-pub(super) struct DeclarePage {
-    pub(super) nav: Option<Nav>,
-    pub(super) severities: Vec<SeverityChoice>,
-    pub(super) services: Vec<(String, String)>,
-    pub(super) users: Vec<(String, String)>,
-    pub(super) form: DeclareForm,
-    pub(super) csrf: String,
-    pub(super) error: Option<String>,
+struct DeclarePage {
+    nav: Option<Nav>,
+    severities: Vec<SeverityChoice>,
+    services: Vec<(String, String)>,
+    users: Vec<(String, String)>,
+    form: DeclareForm,
+    csrf: String,
+    error: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct DeclareForm {
+struct DeclareForm {
     #[serde(default)]
-    pub(super) csrf: String,
+    csrf: String,
     #[serde(default)]
-    pub(super) title: String,
+    title: String,
     #[serde(default)]
-    pub(super) severity: String,
+    severity: String,
     #[serde(default)]
-    pub(super) description: String,
+    description: String,
     #[serde(default)]
-    pub(super) impact: String,
+    impact: String,
     #[serde(default)]
-    pub(super) urgency: String,
+    urgency: String,
     #[serde(default)]
-    pub(super) category: String,
+    category: String,
     #[serde(default)]
-    pub(super) subcategory: String,
+    subcategory: String,
     #[serde(default)]
-    pub(super) service_id: String,
+    service_id: String,
     #[serde(default)]
-    pub(super) commander_id: String,
+    commander_id: String,
     #[serde(default)]
-    pub(super) conference_url: String,
+    conference_url: String,
     #[serde(default)]
-    pub(super) chat_url: String,
+    chat_url: String,
 }
 
-pub(super) async fn render_declare(
+async fn render_declare(
     state: &AppState,
     s: &WebSession,
     form: DeclareForm,
@@ -390,7 +344,7 @@ pub(super) async fn render_declare(
     ))
 }
 
-pub(super) async fn declare_page(State(state): State<AppState>, s: WebSession) -> PageResult {
+async fn declare_page(State(state): State<AppState>, s: WebSession) -> PageResult {
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("declare incidents"));
     }
@@ -401,7 +355,7 @@ pub(super) fn blank(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-pub(super) async fn declare(
+async fn declare(
     State(state): State<AppState>,
     s: WebSession,
     Form(f): Form<DeclareForm>,

@@ -1,16 +1,18 @@
 //! The incident page's forms: each posts, calls the same function as the API, and comes back to the
 //! page (with the error beside its form when refused).
-use super::web::*;
-use super::web_page::*;
+use super::web::blank;
+use super::web_page::{FILTERS, render_incident};
 use crate::incidents::api::{Update, Who};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::web::WebSession;
 use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use klaxon_domain::auth::Role;
@@ -20,8 +22,33 @@ use klaxon_domain::incident::{IncidentStatus, MILESTONES};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents/{id}/acknowledge", post(acknowledge_incident))
+        .route("/incidents/{id}/resolve", post(resolve_incident))
+        .route("/incidents/{id}/status", post(change_status))
+        .route("/incidents/{id}/escalate", post(escalate_incident))
+        .route("/incidents/{id}/reassign", post(reassign_incident))
+        .route("/incidents/{id}/edit", post(edit_incident))
+        .route("/incidents/{id}/milestones", post(edit_milestones))
+        .route("/incidents/{id}/roles", post(assign_role))
+        .route("/incidents/{id}/roles/remove", post(unassign_role))
+        .route("/incidents/{id}/notes", post(add_note))
+        .route("/incidents/{id}/page", post(page_someone))
+        .route("/incidents/{id}/follow", post(follow))
+        .route("/incidents/{id}/updates", post(post_update))
+        .route("/incidents/{id}/related", post(relate))
+        .route("/incidents/{id}/related/{other}/remove", post(unrelate))
+        .route("/incidents/{id}/merge", post(merge))
+        .route("/incidents/{id}/tasks", post(add_task))
+        .route("/incidents/{id}/tasks/{task}/done", post(task_done))
+        .route("/incidents/{id}/tasks/{task}/remove", post(remove_task))
+        .route("/incidents/{id}/timeline/{seq}/pin", post(pin))
+        .route("/incidents/{id}/timeline.md", get(export))
+}
+
 /// After a form: back to the incident, or the page again with the refusal and its status.
-pub(super) async fn after<T>(
+async fn after<T>(
     state: &AppState,
     s: &WebSession,
     id: IncidentId,
@@ -46,12 +73,7 @@ pub(super) async fn after<T>(
 
 /// The checks every incident form starts with; `Err` is the page to answer with.
 #[allow(clippy::result_large_err)] // the error is the page to answer with
-pub(super) fn form_start(
-    s: &WebSession,
-    raw: &str,
-    csrf: &str,
-    what: &str,
-) -> Result<IncidentId, Response> {
+fn form_start(s: &WebSession, raw: &str, csrf: &str, what: &str) -> Result<IncidentId, Response> {
     s.check_csrf(csrf)?;
     let Ok(id) = raw.parse::<IncidentId>() else {
         return Err(not_found_page());
@@ -62,7 +84,7 @@ pub(super) fn form_start(
     Ok(id)
 }
 
-pub(super) async fn acknowledge_incident(
+async fn acknowledge_incident(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -83,7 +105,7 @@ pub(super) async fn acknowledge_incident(
     after(&state, &s, id, r).await
 }
 
-pub(super) async fn resolve_incident(
+async fn resolve_incident(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -105,14 +127,14 @@ pub(super) async fn resolve_incident(
 }
 
 #[derive(Deserialize)]
-pub(super) struct StatusForm {
-    pub(super) csrf: String,
-    pub(super) status: String,
+struct StatusForm {
+    csrf: String,
+    status: String,
     #[serde(default)]
-    pub(super) reason: String,
+    reason: String,
 }
 
-pub(super) async fn change_status(
+async fn change_status(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -142,13 +164,13 @@ pub(super) async fn change_status(
 }
 
 #[derive(Deserialize)]
-pub(super) struct ReassignForm {
-    pub(super) csrf: String,
+struct ReassignForm {
+    csrf: String,
     #[serde(default)]
-    pub(super) user_id: String,
+    user_id: String,
 }
 
-pub(super) async fn reassign_incident(
+async fn reassign_incident(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -168,7 +190,7 @@ pub(super) async fn reassign_incident(
     after(&state, &s, id, r).await
 }
 
-pub(super) async fn escalate_incident(
+async fn escalate_incident(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -184,32 +206,32 @@ pub(super) async fn escalate_incident(
 }
 
 #[derive(Deserialize)]
-pub(super) struct EditForm {
-    pub(super) csrf: String,
+struct EditForm {
+    csrf: String,
     #[serde(default)]
-    pub(super) title: String,
+    title: String,
     #[serde(default)]
-    pub(super) description: String,
+    description: String,
     #[serde(default)]
-    pub(super) severity: String,
+    severity: String,
     #[serde(default)]
-    pub(super) impact: String,
+    impact: String,
     #[serde(default)]
-    pub(super) urgency: String,
+    urgency: String,
     #[serde(default)]
-    pub(super) category: String,
+    category: String,
     #[serde(default)]
-    pub(super) subcategory: String,
+    subcategory: String,
     #[serde(default)]
-    pub(super) conference_url: String,
+    conference_url: String,
     #[serde(default)]
-    pub(super) chat_url: String,
+    chat_url: String,
     /// Empty: nobody.
     #[serde(default)]
-    pub(super) reporter_id: String,
+    reporter_id: String,
 }
 
-pub(super) async fn edit_incident(
+async fn edit_incident(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -235,7 +257,7 @@ pub(super) async fn edit_incident(
     after(&state, &s, id, r).await
 }
 
-pub(super) async fn edit_milestones(
+async fn edit_milestones(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -273,15 +295,15 @@ pub(super) async fn edit_milestones(
 }
 
 #[derive(Deserialize)]
-pub(super) struct RoleForm {
-    pub(super) csrf: String,
+struct RoleForm {
+    csrf: String,
     #[serde(default)]
-    pub(super) role: String,
+    role: String,
     #[serde(default)]
-    pub(super) user_id: String,
+    user_id: String,
 }
 
-pub(super) async fn assign_role(
+async fn assign_role(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -290,7 +312,7 @@ pub(super) async fn assign_role(
     role_form(&state, &s, &raw, f, true).await
 }
 
-pub(super) async fn unassign_role(
+async fn unassign_role(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -299,7 +321,7 @@ pub(super) async fn unassign_role(
     role_form(&state, &s, &raw, f, false).await
 }
 
-pub(super) async fn role_form(
+async fn role_form(
     state: &AppState,
     s: &WebSession,
     raw: &str,
@@ -320,15 +342,15 @@ pub(super) async fn role_form(
 }
 
 #[derive(Deserialize)]
-pub(super) struct NoteForm {
-    pub(super) csrf: String,
+struct NoteForm {
+    csrf: String,
     #[serde(default)]
     pub(super) text: String,
     #[serde(default)]
     pub(super) pinned: Option<String>,
 }
 
-pub(super) async fn add_note(
+async fn add_note(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -344,16 +366,16 @@ pub(super) async fn add_note(
 }
 
 #[derive(Deserialize)]
-pub(super) struct PageForm {
-    pub(super) csrf: String,
+struct PageForm {
+    csrf: String,
     /// `user:<id>` or `role:<key>`.
     #[serde(default)]
-    pub(super) target: String,
+    target: String,
     #[serde(default)]
-    pub(super) message: String,
+    message: String,
 }
 
-pub(super) async fn page_someone(
+async fn page_someone(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -378,16 +400,16 @@ pub(super) async fn page_someone(
 }
 
 #[derive(Deserialize)]
-pub(super) struct FollowForm {
-    pub(super) csrf: String,
+struct FollowForm {
+    csrf: String,
     /// Someone else (a responder adding them); yourself when empty.
     #[serde(default)]
-    pub(super) user_id: String,
+    user_id: String,
     #[serde(default)]
-    pub(super) follow: String,
+    follow: String,
 }
 
-pub(super) async fn follow(
+async fn follow(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -415,13 +437,13 @@ pub(super) async fn follow(
 }
 
 #[derive(Deserialize)]
-pub(super) struct UpdateForm {
-    pub(super) csrf: String,
+struct UpdateForm {
+    csrf: String,
     #[serde(default)]
-    pub(super) message: String,
+    message: String,
 }
 
-pub(super) async fn post_update(
+async fn post_update(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -440,15 +462,15 @@ pub(super) async fn post_update(
 }
 
 #[derive(Deserialize)]
-pub(super) struct RelateForm {
-    pub(super) csrf: String,
+struct RelateForm {
+    csrf: String,
     #[serde(default)]
-    pub(super) incident_id: String,
+    incident_id: String,
     #[serde(default)]
-    pub(super) into: String,
+    into: String,
 }
 
-pub(super) async fn relate(
+async fn relate(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -463,7 +485,7 @@ pub(super) async fn relate(
     after(&state, &s, id, r).await
 }
 
-pub(super) async fn unrelate(
+async fn unrelate(
     State(state): State<AppState>,
     s: WebSession,
     Path((raw, other)): Path<(String, String)>,
@@ -478,7 +500,7 @@ pub(super) async fn unrelate(
 }
 
 /// Merges this incident into another, then shows the one merged into.
-pub(super) async fn merge(
+async fn merge(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -495,20 +517,20 @@ pub(super) async fn merge(
 }
 
 #[derive(Deserialize)]
-pub(super) struct TaskForm {
-    pub(super) csrf: String,
+struct TaskForm {
+    csrf: String,
     #[serde(default)]
-    pub(super) title: String,
+    title: String,
     #[serde(default)]
-    pub(super) assignee_id: String,
+    assignee_id: String,
     #[serde(default)]
-    pub(super) due_at: String,
+    due_at: String,
     #[serde(default)]
-    pub(super) done: String,
+    done: String,
 }
 
 /// A `datetime-local` value (UTC here), or a refusal naming `field`.
-pub(super) fn utc_input(field: &str, v: &str) -> Result<Option<Timestamp>, ApiError> {
+fn utc_input(field: &str, v: &str) -> Result<Option<Timestamp>, ApiError> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);
@@ -521,7 +543,7 @@ pub(super) fn utc_input(field: &str, v: &str) -> Result<Option<Timestamp>, ApiEr
         .ok_or_else(|| ApiError::invalid(field, "is not a date and time (YYYY-MM-DDTHH:MM, UTC)"))
 }
 
-pub(super) async fn add_task(
+async fn add_task(
     State(state): State<AppState>,
     s: WebSession,
     Path(raw): Path<String>,
@@ -545,7 +567,7 @@ pub(super) async fn add_task(
     after(&state, &s, id, r).await
 }
 
-pub(super) async fn task_done(
+async fn task_done(
     State(state): State<AppState>,
     s: WebSession,
     Path((raw, task)): Path<(String, String)>,
@@ -563,7 +585,7 @@ pub(super) async fn task_done(
     after(&state, &s, id, r).await
 }
 
-pub(super) async fn remove_task(
+async fn remove_task(
     State(state): State<AppState>,
     s: WebSession,
     Path((raw, task)): Path<(String, String)>,
@@ -578,13 +600,13 @@ pub(super) async fn remove_task(
 }
 
 #[derive(Deserialize)]
-pub(super) struct PinForm {
-    pub(super) csrf: String,
+struct PinForm {
+    csrf: String,
     #[serde(default)]
     pub(super) pinned: String,
 }
 
-pub(super) async fn pin(
+async fn pin(
     State(state): State<AppState>,
     s: WebSession,
     Path((raw, seq)): Path<(String, i64)>,
@@ -600,11 +622,11 @@ pub(super) async fn pin(
 }
 
 #[derive(Deserialize, Default)]
-pub(super) struct ExportQuery {
-    pub(super) filter: Option<String>,
+struct ExportQuery {
+    filter: Option<String>,
 }
 
-pub(super) async fn export(
+async fn export(
     State(state): State<AppState>,
     _s: WebSession,
     Path(raw): Path<String>,

@@ -1,14 +1,16 @@
 //! The incident page: summary, milestones, responders, tasks, timeline, and the forms to change
 //! them.
-use super::web::*;
+use super::web::{SeverityChoice, escalation_policies, severity_choices};
 use crate::incidents::describe::{actor_name, describe, milestone_label};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::state::AppState;
 use crate::shared::web::{Nav, WebSession, html};
 use crate::shared::web::{PageResult, not_found_page};
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::routing::get;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use klaxon_domain::alert::Urgency;
@@ -20,6 +22,10 @@ use klaxon_domain::page::Limit;
 use klaxon_store::{Alert, AlertFilter, Event, Incident, IncidentFilter, Service};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/incidents/{id}", get(incident_page))
+}
 
 // --- the incident page --------------------------------------------------------------------------
 
@@ -46,28 +52,28 @@ pub(super) fn entry(e: &Event, names: &BTreeMap<String, String>, state: &AppStat
     }
 }
 
-pub(super) struct RoleRow {
-    pub(super) key: String,
-    pub(super) name: String,
-    pub(super) user_id: String,
-    pub(super) user_name: String,
-    pub(super) since: Timestamp,
+struct RoleRow {
+    key: String,
+    name: String,
+    user_id: String,
+    user_name: String,
+    since: Timestamp,
 }
 
-pub(super) struct TaskRow {
-    pub(super) id: String,
-    pub(super) title: String,
-    pub(super) assignee: Option<String>,
-    pub(super) due: Option<String>,
-    pub(super) overdue: bool,
-    pub(super) done: bool,
+struct TaskRow {
+    id: String,
+    title: String,
+    assignee: Option<String>,
+    due: Option<String>,
+    overdue: bool,
+    done: bool,
 }
 
-pub(super) struct MilestoneRow {
-    pub(super) name: &'static str,
-    pub(super) label: &'static str,
+struct MilestoneRow {
+    name: &'static str,
+    label: &'static str,
     /// For a `datetime-local` input, in UTC.
-    pub(super) value: String,
+    value: String,
 }
 
 /// The timeline filters the page offers: a name and the event kinds it keeps.
@@ -103,68 +109,68 @@ pub(super) const FILTERS: &[(&str, &str, &str)] = &[
 
 #[derive(Template)]
 #[template(path = "incident.html")]
-pub(super) struct IncidentPage {
-    pub(super) nav: Option<Nav>,
-    pub(super) incident: Incident,
-    pub(super) incident_id: String,
-    pub(super) service: Option<Service>,
-    pub(super) alerts: Vec<Alert>,
-    pub(super) notifications: Vec<crate::oncall::web::NotificationRow>,
-    pub(super) timeline: Vec<Entry>,
+struct IncidentPage {
+    nav: Option<Nav>,
+    incident: Incident,
+    incident_id: String,
+    service: Option<Service>,
+    alerts: Vec<Alert>,
+    notifications: Vec<crate::oncall::web::NotificationRow>,
+    timeline: Vec<Entry>,
     pub(super) pinned: Vec<Entry>,
-    pub(super) last_seq: i64,
-    pub(super) filter: String,
-    pub(super) filters: Vec<(&'static str, &'static str)>,
-    pub(super) severities: Vec<SeverityChoice>,
-    pub(super) severity_definition: String,
-    pub(super) impacts: Vec<(&'static str, bool)>,
-    pub(super) urgencies: Vec<(&'static str, bool)>,
-    pub(super) reporter_name: Option<String>,
+    last_seq: i64,
+    filter: String,
+    filters: Vec<(&'static str, &'static str)>,
+    severities: Vec<SeverityChoice>,
+    severity_definition: String,
+    impacts: Vec<(&'static str, bool)>,
+    urgencies: Vec<(&'static str, bool)>,
+    reporter_name: Option<String>,
     /// For the edit form ("" when nobody).
-    pub(super) reporter_id: String,
-    pub(super) roles: Vec<RoleRow>,
-    pub(super) role_defs: Vec<(String, String)>,
-    pub(super) users: Vec<(String, String)>,
-    pub(super) milestones: Vec<MilestoneRow>,
-    pub(super) tasks: Vec<TaskRow>,
-    pub(super) related: Vec<Incident>,
+    reporter_id: String,
+    roles: Vec<RoleRow>,
+    role_defs: Vec<(String, String)>,
+    users: Vec<(String, String)>,
+    milestones: Vec<MilestoneRow>,
+    tasks: Vec<TaskRow>,
+    related: Vec<Incident>,
     /// Escalation policies, to page a team: (id, name).
-    pub(super) teams: Vec<(String, String)>,
+    teams: Vec<(String, String)>,
     /// Followers: (id, name).
-    pub(super) followers: Vec<(String, String)>,
-    pub(super) i_follow: bool,
-    pub(super) templates: Vec<(String, String)>,
+    followers: Vec<(String, String)>,
+    i_follow: bool,
+    templates: Vec<(String, String)>,
     /// The update form's text (a template's, when one was picked).
-    pub(super) update_text: String,
+    update_text: String,
     /// Other recent incidents, to relate or merge into: (id, "#n title").
-    pub(super) others: Vec<(String, String)>,
+    others: Vec<(String, String)>,
     /// Open ones only, for merging into.
-    pub(super) open_others: Vec<(String, String)>,
-    pub(super) merged_into: Option<(String, i64)>,
-    pub(super) commander_needed: bool,
-    pub(super) can_respond: bool,
-    pub(super) can_acknowledge: bool,
-    pub(super) can_mitigate: bool,
-    pub(super) can_resolve: bool,
-    pub(super) can_close: bool,
-    pub(super) can_reopen: bool,
-    pub(super) is_admin: bool,
+    open_others: Vec<(String, String)>,
+    merged_into: Option<(String, i64)>,
+    commander_needed: bool,
+    can_respond: bool,
+    can_acknowledge: bool,
+    can_mitigate: bool,
+    can_resolve: bool,
+    can_close: bool,
+    can_reopen: bool,
+    is_admin: bool,
     /// "Escalate now": an open incident on a service with an escalation policy.
-    pub(super) can_escalate: bool,
+    can_escalate: bool,
     /// People it can be reassigned to (responders, when it is open): (id, name).
-    pub(super) reassign_to: Vec<(String, String)>,
-    pub(super) csrf: String,
-    pub(super) error: Option<String>,
+    reassign_to: Vec<(String, String)>,
+    csrf: String,
+    error: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
-pub(super) struct PageQuery {
-    pub(super) filter: Option<String>,
+struct PageQuery {
+    filter: Option<String>,
     /// Fills the update form with this template.
-    pub(super) template: Option<String>,
+    template: Option<String>,
 }
 
-pub(super) async fn incident_page(
+async fn incident_page(
     State(state): State<AppState>,
     s: WebSession,
     Path(id): Path<String>,
@@ -189,7 +195,7 @@ pub(super) async fn incident_page(
     .await
 }
 
-pub(super) fn local_input(t: Option<Timestamp>) -> String {
+fn local_input(t: Option<Timestamp>) -> String {
     t.map(|t| {
         t.to_zoned(TimeZone::UTC)
             .strftime("%Y-%m-%dT%H:%M:%S")
@@ -209,7 +215,7 @@ pub(crate) async fn render_incident(
     render_with(state, s, id, status, error, filter, String::new()).await
 }
 
-pub(super) async fn render_with(
+async fn render_with(
     state: &AppState,
     s: &WebSession,
     id: IncidentId,

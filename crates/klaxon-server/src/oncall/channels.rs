@@ -1,6 +1,6 @@
 //! Delivering one page on a contact method: chat and webhook posts, e-mail over SMTP, SMS and
 //! voice through Twilio, each rendered for its channel.
-use super::paging::*;
+use super::paging::bundle_title;
 use crate::shared::crypto::sign_v1;
 use jiff::Timestamp;
 use klaxon_domain::contact::{ContactKind, Delivery};

@@ -25,7 +25,7 @@ use klaxon_store::{
 };
 use serde_json::{Value, json};
 
-use super::channels::*;
+use super::channels::{Channels, deliver, is_update};
 use crate::shared::crypto::random_bytes;
 use crate::shared::engine::{JobContext, JobHandler, Outbox, Outcome, SendReport};
 

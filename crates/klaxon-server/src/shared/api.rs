@@ -40,7 +40,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             BytesRejection::FailedToBufferBody(_)
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                ApiError::PayloadTooLarge
+                ApiError::PayloadTooLarge("this server accepts (server.body_limit_bytes)".into())
             }
             other => ApiError::BadRequest {
                 code: "invalid_body",
