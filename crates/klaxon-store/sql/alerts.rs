@@ -164,19 +164,15 @@ impl AlertStore for DbStore {
         after: Option<ServiceId>,
         limit: u32,
     ) -> StoreResult<Page<Service, ServiceId>> {
-        let rows = sqlx::query(
+        page_by_id(
+            self.reader(),
             "SELECT * FROM services WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            after,
+            limit,
+            service_from,
+            |s| s.id,
         )
-        .bind(after.map(db_id))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.reader())
         .await
-        .map_err(map_err)?;
-        let items = rows
-            .iter()
-            .map(service_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(items, limit, |s| s.id))
     }
 
     async fn update_service(&self, s: Service, e: NewEvent) -> StoreResult<Service> {

@@ -281,15 +281,15 @@ impl EngineStore for DbStore {
     }
 
     async fn list_jobs(&self, after: Option<JobId>, limit: u32) -> StoreResult<Page<Job, JobId>> {
-        let rows =
-            sqlx::query("SELECT * FROM jobs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2")
-                .bind(after.map(db_id))
-                .bind(i64::from(limit) + 1)
-                .fetch_all(self.reader())
-                .await
-                .map_err(map_err)?;
-        let jobs = rows.iter().map(job_from).collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(jobs, limit, |j| j.id))
+        page_by_id(
+            self.reader(),
+            "SELECT * FROM jobs WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            after,
+            limit,
+            job_from,
+            |j| j.id,
+        )
+        .await
     }
 
     async fn count_live_jobs(&self) -> StoreResult<u64> {

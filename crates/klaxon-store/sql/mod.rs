@@ -121,6 +121,27 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) 
 }
 
 /// Builds a page from `limit + 1` fetched rows: the extra row only says that more exist.
+/// One page of a table read in id order after `after`: `sql` ends with
+/// `WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2`, and one row more than `limit` is read
+/// to tell whether another page follows.
+pub(crate) async fn page_by_id<T, K: DbId>(
+    pool: &sqlx::Pool<Db>,
+    sql: &'static str,
+    after: Option<K>,
+    limit: u32,
+    from: fn(&DbRow) -> StoreResult<T>,
+    key: impl Fn(&T) -> K,
+) -> StoreResult<Page<T, K>> {
+    let rows = sqlx::query(sql)
+        .bind(after.map(db_id))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?;
+    let items = rows.iter().map(from).collect::<StoreResult<Vec<_>>>()?;
+    Ok(page(items, limit, key))
+}
+
 pub(crate) fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);

@@ -157,19 +157,15 @@ impl OnCallStore for DbStore {
         after: Option<EscalationPolicyId>,
         limit: u32,
     ) -> StoreResult<Page<EscalationPolicy, EscalationPolicyId>> {
-        let rows = sqlx::query(
+        page_by_id(
+            self.reader(),
             "SELECT * FROM escalation_policies WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            after,
+            limit,
+            policy_from,
+            |p| p.id,
         )
-        .bind(after.map(db_id))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.reader())
         .await
-        .map_err(map_err)?;
-        let items = rows
-            .iter()
-            .map(policy_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(items, limit, |p| p.id))
     }
 
     async fn update_escalation_policy(

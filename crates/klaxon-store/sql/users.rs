@@ -124,20 +124,16 @@ impl UserStore for DbStore {
         after: Option<UserId>,
         limit: u32,
     ) -> StoreResult<Page<User, UserId>> {
-        let rows = sqlx::query(
+        page_by_id(
+            self.reader(),
             "SELECT id, email, name, role, created_at, deactivated_at FROM users
              WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            after,
+            limit,
+            user_from,
+            |u| u.id,
         )
-        .bind(after.map(db_id))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.reader())
         .await
-        .map_err(map_err)?;
-        let users = rows
-            .iter()
-            .map(user_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page(users, limit, |u| u.id))
     }
 
     async fn change_user(
