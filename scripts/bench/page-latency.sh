@@ -177,6 +177,7 @@ run() {
     cd "$dir"
     for v in $(env | sed -n 's/^\(KLAXON_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
     export KLAXON_LOG=warn
+    export KLAXON_OUTGOING_ALLOW=127.0.0.1 # the receiver is on loopback
     [ -n "$db_url" ] && export KLAXON_DATABASE_URL="$db_url"
     exec "$bin" serve --listen "127.0.0.1:$port"
   ) >"$dir/server.out" 2>"$dir/server.log" &

@@ -20,6 +20,19 @@ crate::named_enum! {
     }
 }
 
+impl ContactKind {
+    /// Its address is a URL Klaxon posts to.
+    pub fn is_url(self) -> bool {
+        matches!(
+            self,
+            ContactKind::Webhook
+                | ContactKind::Slack
+                | ContactKind::Teams
+                | ContactKind::Mattermost
+        )
+    }
+}
+
 pub const LABEL_MAX: usize = 100;
 pub const URL_MAX: usize = 2000;
 

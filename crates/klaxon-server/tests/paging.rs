@@ -707,6 +707,7 @@ async fn an_engine_killed_mid_escalation_loses_and_doubles_nothing(b: Backend) {
         clock: app.state.clock.clone(),
         settings: app.state.settings.clone(),
         http: reqwest::Client::new(),
+        outgoing: app.state.engine.outgoing().clone(),
     };
     use klaxon_server::engine::JobHandler as _;
     klaxon_server::oncall::paging::EscalationStepHandler

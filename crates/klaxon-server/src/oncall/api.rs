@@ -446,6 +446,9 @@ pub async fn create_contact_method_with(
     check_kind_with(&state.settings, body.kind)?;
     let label = rules::text(&body.label, "label", contact::LABEL_MAX)?;
     let address = contact::address(body.kind, &body.address)?;
+    if body.kind.is_url() {
+        state.engine.outgoing().check_field("address", &address)?;
+    }
     check_password(state, who, &body.password).await?;
     let now = state.clock.now();
     let m = ContactMethod {
@@ -502,6 +505,9 @@ async fn update_contact_method(
     }
     if let Some(address) = &body.address {
         m.address = contact::address(m.kind, address)?;
+        if m.kind.is_url() {
+            state.engine.outgoing().check_field("address", &m.address)?;
+        }
         changed.insert("address_changed".into(), json!(true));
     }
     check_password(&state, &caller.user, &body.password).await?;

@@ -2,6 +2,7 @@
 //! voice through Twilio, each rendered for its channel.
 use super::paging::bundle_title;
 use crate::shared::crypto::sign_v1;
+use crate::shared::egress::{Outgoing, describe, refusal};
 use jiff::Timestamp;
 use klaxon_domain::contact::{ContactKind, Delivery};
 use klaxon_store::Notification;
@@ -71,7 +72,10 @@ fn chat_body(kind: ContactKind, p: &Value) -> Value {
 
 /// What the sender needs besides the notification: the providers' settings and clients.
 pub struct Channels<'a> {
+    /// For the providers the operator configured (the SMS gateway).
     pub http: &'a reqwest::Client,
+    /// For the addresses users gave (webhooks, chat).
+    pub outgoing: &'a Outgoing,
     pub settings: &'a crate::shared::config::Settings,
     /// How long a provider gets to answer.
     pub timeout: Duration,
@@ -86,7 +90,7 @@ pub async fn deliver(
     channels: &Channels<'_>,
     now: Timestamp,
 ) -> Delivery {
-    let (http, timeout) = (channels.http, channels.timeout);
+    let timeout = channels.timeout;
     let (body, signed) = match n.kind {
         ContactKind::Webhook => (
             json!({"type": if n.payload["test"].as_bool() == Some(true) { "test" }
@@ -104,8 +108,11 @@ pub async fn deliver(
         ContactKind::Voice => return send_call(n, channels).await,
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    let mut req = http
-        .post(&n.address)
+    let mut req = match channels.outgoing.post(&n.address) {
+        Ok(req) => req,
+        Err(refused) => return Delivery::Failed(format!("not sent: {refused}")),
+    };
+    req = req
         .timeout(timeout)
         .header("content-type", "application/json")
         .header("idempotency-key", n.id.to_string());
@@ -149,13 +156,15 @@ async fn http_outcome(
             Delivery::Retry(format!("{who} answered {}", reason(r).await))
         }
         Ok(r) => Delivery::Failed(format!("{who} refused it: {}", reason(r).await)),
+        // A destination users may not reach: trying again changes nothing.
+        Err(e) if refusal(&e).is_some() => Delivery::Failed(format!("not sent: {}", describe(e))),
         // Nothing reached the receiver: safe to try again.
-        Err(e) if e.is_connect() => Delivery::Retry(format!("could not connect: {e}")),
+        Err(e) if e.is_connect() => Delivery::Retry(format!("could not connect: {}", describe(e))),
         Err(e) if e.is_timeout() => Delivery::Failed(format!(
             "no answer within {} ms; it may or may not have arrived, so it is not resent",
             timeout.as_millis()
         )),
-        Err(e) => Delivery::Failed(format!("outcome unknown: {e}")),
+        Err(e) => Delivery::Failed(format!("outcome unknown: {}", describe(e))),
     }
 }
 

@@ -236,12 +236,8 @@ fn page_payload(
 
 /// Sends every notification due now: claims a batch, sends them side by side, records each
 /// outcome, and goes on until nothing is due.
-pub async fn send_due(
-    store: &Arc<dyn Store>,
-    clock: &Arc<dyn klaxon_domain::Clock>,
-    http: &reqwest::Client,
-    settings: &crate::shared::config::Settings,
-) -> StoreResult<SendReport> {
+pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
+    let (store, clock, settings) = (&ctx.store, &ctx.clock, &*ctx.settings);
     let mut report = SendReport::default();
     let mut ack_key = None;
     loop {
@@ -268,7 +264,8 @@ pub async fn send_due(
             }
         }
         let channels = Channels {
-            http,
+            http: &ctx.http,
+            outgoing: &ctx.outgoing,
             settings,
             timeout: Duration::from_millis(settings.engine.send_timeout_ms),
             ack_key,
@@ -435,6 +432,7 @@ fn outcome(
         },
         Delivery::Failed(error) => {
             report.failed += 1;
+            tracing::warn!(notification = %n.id, user = %n.user_id, %error, "notification failed");
             (
                 SendResult::Failed {
                     error: error.clone(),
@@ -523,6 +521,6 @@ impl Outbox for PageSender {
     type Report = SendReport;
 
     async fn drain(&self, ctx: &JobContext) -> StoreResult<SendReport> {
-        send_due(&ctx.store, &ctx.clock, &ctx.http, &ctx.settings).await
+        send_due(ctx).await
     }
 }

@@ -15,6 +15,31 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub sms: SmsSettings,
     pub incidents: IncidentsSettings,
+    pub outgoing: crate::shared::egress::OutgoingSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Who may read `/metrics` (when `server.metrics` is on).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Callers presenting `Authorization: Bearer <metrics.token>`; with no token set, nobody.
+    #[default]
+    Token,
+    /// Anyone who can reach the server.
+    Open,
+    /// Anyone who can reach `metrics.listen`, a listener of its own; not the main one.
+    Listen,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    pub access: MetricsAccess,
+    /// The bearer token Prometheus presents with `access = "token"`.
+    pub token: Option<String>,
+    /// The address `/metrics` is served on with `access = "listen"`, e.g. `127.0.0.1:9464`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// How the organisation runs incidents: what each severity means, the priority matrix, and
@@ -380,6 +405,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_SMS_ACCOUNT_SID", "sms.account_sid"),
     ("KLAXON_SMS_AUTH_TOKEN", "sms.auth_token"),
     ("KLAXON_SMS_FROM", "sms.from"),
+    ("KLAXON_METRICS_ACCESS", "metrics.access"),
+    ("KLAXON_METRICS_TOKEN", "metrics.token"),
+    ("KLAXON_METRICS_LISTEN", "metrics.listen"),
+    ("KLAXON_OUTGOING_ALLOW", "outgoing.allow"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -437,7 +466,19 @@ impl Settings {
                 alone.insert(section.to_owned(), toml::Value::Table(inner));
                 toml::Value::Table(alone).try_into::<Settings>()
             };
-            let typed = env_value(&value);
+            let typed = if *path == "outgoing.allow" {
+                // A list: comma-separated in one variable.
+                toml::Value::Array(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| toml::Value::String(v.to_owned()))
+                        .collect(),
+                )
+            } else {
+                env_value(&value)
+            };
             let value = match alone(typed.clone()) {
                 Ok(_) => typed,
                 // A text setting whose value looks like a number or a boolean (a password of
@@ -499,6 +540,20 @@ impl Settings {
             return Err("auth session lifetimes must be positive".into());
         }
         self.incidents.rules().map_err(|e| e.to_string())?;
+        crate::shared::egress::Rules::new(&self.outgoing)?;
+        let m = &self.metrics;
+        match m.access {
+            MetricsAccess::Token if m.token.as_deref().is_some_and(|t| t.trim().len() < 16) => {
+                return Err("metrics.token must be at least 16 characters".into());
+            }
+            MetricsAccess::Listen if m.listen.is_none() => {
+                return Err("metrics.listen must be set when metrics.access is \"listen\"".into());
+            }
+            MetricsAccess::Listen if m.listen == Some(self.server.listen) => {
+                return Err("metrics.listen must differ from server.listen".into());
+            }
+            _ => {}
+        }
         let smtp = &self.smtp;
         if smtp.is_configured() {
             match smtp.from.as_deref() {
@@ -548,6 +603,7 @@ impl Settings {
         };
         mask(&mut masked.smtp.password);
         mask(&mut masked.sms.auth_token);
+        mask(&mut masked.metrics.token);
         toml::to_string_pretty(&masked).unwrap_or_default()
     }
 
@@ -632,280 +688,5 @@ pub fn mask_url_password(url: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_then_file_then_environment() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("klaxon.toml");
-        std::fs::write(
-            &file,
-            "[server]\nlisten = \"0.0.0.0:9000\"\nmetrics = false\n[engine]\nbatch = 5\n",
-        )
-        .unwrap();
-        let s = Settings::load(
-            Some(&file),
-            env(&[
-                ("KLAXON_LISTEN", "127.0.0.1:7000"),
-                ("KLAXON_ENGINE_TICK_INTERVAL_MS", "250"),
-                ("HOME", "/x"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.server.listen.to_string(), "127.0.0.1:7000"); // env beats file
-        assert!(!s.server.metrics); // file beats default
-        assert_eq!(s.engine.batch, 5);
-        assert_eq!(s.engine.tick_interval_ms, 250);
-        assert_eq!(s.database.url, "sqlite://./klaxon-data/klaxon.db"); // default
-    }
-
-    #[test]
-    fn incident_rules_come_from_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("klaxon.toml");
-        std::fs::write(
-            &file,
-            "[incidents.severities]\nSEV1 = \"All hands\"\n\
-             [incidents.priority_matrix]\nhigh = [\"P1\", \"P1\", \"P2\"]\n\
-             [[incidents.roles]]\nkey = \"security_lead\"\nname = \"Security lead\"\n",
-        )
-        .unwrap();
-        let s = Settings::load(Some(&file), env(&[])).unwrap();
-        let rules = s.incidents.rules().unwrap();
-        use klaxon_domain::incident::{Impact, Priority, Severity};
-        assert_eq!(rules.severities.get(Severity::Sev1), "All hands");
-        assert!(rules.severities.get(Severity::Sev2).starts_with("Major"));
-        assert_eq!(
-            rules
-                .matrix
-                .priority(Impact::High, klaxon_domain::alert::Urgency::Medium),
-            Priority::P1
-        );
-        assert_eq!(
-            rules
-                .matrix
-                .priority(Impact::Low, klaxon_domain::alert::Urgency::Low),
-            Priority::P5
-        );
-        assert!(!rules.roles.parse("security_lead").unwrap().multiple);
-
-        for (text, field) in [
-            (
-                "[incidents.severities]\nSEV9 = \"x\"\n",
-                "incidents.severities.SEV9",
-            ),
-            (
-                "[incidents.priority_matrix]\nlow = [\"P5\"]\n",
-                "incidents.priority_matrix.low",
-            ),
-            (
-                "[[incidents.roles]]\nkey = \"scribe\"\nname = \"x\"\n",
-                "incidents.roles.scribe",
-            ),
-            // A misspelt key inside an entry is refused, not ignored.
-            (
-                "[[incidents.roles]]\nkey = \"liaison\"\nname = \"Liaison\"\nmulitple = true\n",
-                "mulitple",
-            ),
-            (
-                "[[incidents.update_templates]]\nkey = \"k\"\nname = \"n\"\nbodyy = \"b\"\n",
-                "bodyy",
-            ),
-        ] {
-            std::fs::write(&file, text).unwrap();
-            let err = Settings::load(Some(&file), env(&[]))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(field), "{err}");
-        }
-    }
-
-    #[test]
-    fn misspelt_variables_are_reported() {
-        let vars = env(&[
-            ("KLAXON_LISTN", "x"),
-            ("KLAXON_DATABASE_URL", "sqlite://x.db"),
-            ("KLAXON_TOKEN", "t"),
-            ("KLAXON_TEST_PG_URL", "postgres://x"),
-            ("klaxon_log", "debug"),
-            ("PATH", "/bin"),
-        ]);
-        assert_eq!(unknown_env_vars(vars), ["KLAXON_LISTN", "klaxon_log"]);
-    }
-
-    #[test]
-    fn bad_values_name_their_origin_and_field() {
-        let err = Settings::load(None, env(&[("KLAXON_ENGINE_BATCH", "many")])).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.contains("environment") && msg.contains("batch"),
-            "{msg}"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("k.toml");
-        std::fs::write(&file, "[server]\nlisten_on = \"x\"\n").unwrap();
-        let msg = Settings::load(Some(&file), vec![]).unwrap_err().to_string();
-        assert!(msg.contains("listen_on"), "{msg}");
-        let msg = Settings::load(None, env(&[("KLAXON_DATABASE_URL", "mysql://x")]))
-            .unwrap_err()
-            .to_string();
-        assert!(msg.contains("database.url"), "{msg}");
-    }
-
-    #[test]
-    fn secrets_are_masked() {
-        let s = Settings::load(
-            None,
-            env(&[(
-                "KLAXON_DATABASE_URL",
-                "postgres://klaxon:hunter2@db:5432/klaxon",
-            )]),
-        )
-        .unwrap();
-        let shown = s.to_masked_toml();
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(
-            shown.contains("postgres://klaxon:****@db:5432/klaxon"),
-            "{shown}"
-        );
-        assert_eq!(mask_url_password("sqlite://./x.db"), "sqlite://./x.db");
-    }
-
-    #[test]
-    fn database_passwords_are_masked_wherever_they_are() {
-        for (url, shown) in [
-            // Nothing secret: unchanged.
-            (
-                "postgres://klaxon@db:5432/klaxon?sslmode=require",
-                "postgres://klaxon@db:5432/klaxon?sslmode=require",
-            ),
-            ("postgres://db/klaxon", "postgres://db/klaxon"),
-            (
-                "postgres://[::1]:5432/klaxon",
-                "postgres://[::1]:5432/klaxon",
-            ),
-            // The password in a query parameter.
-            (
-                "postgres://klaxon@db/klaxon?password=hunter2",
-                "postgres://klaxon@db/klaxon?password=****",
-            ),
-            (
-                "postgresql://db/k?sslmode=verify-full&sslpassword=k3y&application_name=klaxon",
-                "postgresql://db/k?sslmode=verify-full&sslpassword=****&application_name=klaxon",
-            ),
-            // An unencoded `@` in the password: the user part ends at the last one.
-            ("postgres://klaxon:p@ss@db/x", "postgres://klaxon:****@db/x"),
-            (
-                "postgres://klaxon:p@ss@db/x?password=p@ss",
-                "postgres://klaxon:****@db/x?password=****",
-            ),
-            // An unencoded `/`: not a valid URL, but still not shown.
-            ("postgres://klaxon:p/ss@db/x", "postgres://klaxon:****@db/x"),
-            ("postgres://klaxon:p?ss@db/x", "postgres://klaxon:****@db/x"),
-            (
-                "postgres://klaxon:p@ss/w%rd@db:5432/x",
-                "postgres://klaxon:****@db:5432/x",
-            ),
-            // An `@` in the query is not the end of the user part.
-            (
-                "postgres://klaxon:pw@db/x?options=a@b",
-                "postgres://klaxon:****@db/x?options=a@b",
-            ),
-            ("postgres://db/x?user=a@b", "postgres://db/x?user=a@b"),
-            ("postgres://db:5432?user=a@b", "postgres://db:5432?user=a@b"),
-            // Percent-encoded, as it should be.
-            (
-                "postgres://klaxon:p%40ss@db/x",
-                "postgres://klaxon:****@db/x",
-            ),
-        ] {
-            assert_eq!(mask_url_password(url), shown, "{url}");
-        }
-        let s = Settings::load(
-            None,
-            env(&[(
-                "KLAXON_DATABASE_URL",
-                "postgres://klaxon@db/klaxon?password=hunter2",
-            )]),
-        )
-        .unwrap();
-        let shown = s.to_masked_toml();
-        assert!(!shown.contains("hunter2"), "{shown}");
-    }
-
-    #[test]
-    fn smtp_and_sms_come_from_the_environment_with_secrets_masked() {
-        let s = Settings::load(
-            None,
-            env(&[
-                ("KLAXON_SMTP_HOST", "mail.example.com"),
-                ("KLAXON_SMTP_USERNAME", "klaxon"),
-                // Digits only: still a password, not a number.
-                ("KLAXON_SMTP_PASSWORD", "123456"),
-                ("KLAXON_SMTP_FROM", "Klaxon <klaxon@example.com>"),
-                ("KLAXON_SMTP_TLS", "tls"),
-                ("KLAXON_SMS_ACCOUNT_SID", "AC123"),
-                ("KLAXON_SMS_AUTH_TOKEN", "s3cr3t-token"),
-                ("KLAXON_SMS_FROM", "+14155550100"),
-            ]),
-        )
-        .unwrap();
-        assert!(s.smtp.is_configured() && s.sms.is_configured());
-        assert_eq!(s.smtp.password.as_deref(), Some("123456"));
-        assert_eq!(s.smtp.tls, SmtpTls::Tls);
-        assert_eq!(s.smtp.port(), 465);
-        assert_eq!(s.sms.from.as_deref(), Some("+14155550100"));
-        assert_eq!(s.sms.base_url, "https://api.twilio.com");
-        let shown = s.to_masked_toml();
-        assert!(
-            !shown.contains("123456") && !shown.contains("s3cr3t-token"),
-            "{shown}"
-        );
-        assert!(shown.contains("password = \"****\""), "{shown}");
-        assert!(shown.contains("auth_token = \"****\""), "{shown}");
-        assert!(shown.contains("mail.example.com"), "{shown}");
-        // What `klaxon config` prints loads again.
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("shown.toml");
-        std::fs::write(&file, &shown).unwrap();
-        let again = Settings::load(Some(&file), vec![]).unwrap();
-        assert_eq!(again.smtp.host, s.smtp.host);
-        assert_eq!(again.sms.account_sid, s.sms.account_sid);
-        let d = Settings::default();
-        assert!(!d.smtp.is_configured() && !d.sms.is_configured());
-        assert_eq!(d.smtp.port(), 587);
-    }
-
-    #[test]
-    fn smtp_and_sms_settings_are_checked() {
-        let bad =
-            |pairs: &[(&str, &str)]| Settings::load(None, env(pairs)).unwrap_err().to_string();
-        let msg = bad(&[("KLAXON_SMTP_HOST", "mail.example.com")]);
-        assert!(msg.contains("smtp.from"), "{msg}");
-        let msg = bad(&[
-            ("KLAXON_SMTP_HOST", "mail.example.com"),
-            ("KLAXON_SMTP_FROM", "not an address"),
-        ]);
-        assert!(msg.contains("smtp.from"), "{msg}");
-        let msg = bad(&[("KLAXON_SMTP_TLS", "ssl")]);
-        assert!(msg.contains("KLAXON_SMTP_TLS"), "{msg}");
-        let msg = bad(&[("KLAXON_SMS_ACCOUNT_SID", "AC1")]);
-        assert!(msg.contains("sms.auth_token"), "{msg}");
-        let msg = bad(&[
-            ("KLAXON_SMS_ACCOUNT_SID", "AC1"),
-            ("KLAXON_SMS_AUTH_TOKEN", "t"),
-            ("KLAXON_SMS_FROM", "555-0100"),
-        ]);
-        assert!(msg.contains("sms.from"), "{msg}");
-        let msg = bad(&[("KLAXON_SMTP_PORT", "smtp")]);
-        assert!(msg.contains("KLAXON_SMTP_PORT"), "{msg}");
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -19,6 +19,10 @@ use tokio::sync::Notify;
 
 use crate::shared::config::Settings;
 use crate::shared::crypto::{hex, random_bytes};
+use crate::shared::egress::{Outgoing, Rules};
+
+/// How long an outgoing connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs one kind of job.
 #[async_trait]
@@ -83,8 +87,12 @@ pub struct JobContext {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
-    /// For notification providers. No redirects: a page goes where it was configured to.
+    /// For providers the operator configures (the SMS gateway). No redirects: a page goes
+    /// where it was configured to.
     pub http: reqwest::Client,
+    /// For destinations users configure (webhook and chat contact methods, outgoing webhooks):
+    /// internal networks refused unless allowed.
+    pub outgoing: Outgoing,
 }
 
 /// What one tick did, for tests and metrics.
@@ -123,16 +131,27 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The client and rules for destinations users configure.
+    pub fn outgoing(&self) -> &Outgoing {
+        &self.ctx.outgoing
+    }
+
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
         let batch = settings.engine.batch;
+        let rules = Rules::new(&settings.outgoing).unwrap_or_else(|e| {
+            // Settings::load refuses this; only a hand-built Settings gets here.
+            tracing::error!(error = %e, "outgoing.allow ignored");
+            Rules::default()
+        });
         let mut engine = Self {
             ctx: JobContext {
                 store,
                 clock,
+                outgoing: Outgoing::new(rules, CONNECT_TIMEOUT),
                 settings,
                 http: reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .connect_timeout(CONNECT_TIMEOUT)
                     .build()
                     .expect("an HTTP client with the built-in TLS roots"),
             },

@@ -3,6 +3,7 @@ pub mod assets;
 pub mod changes;
 pub mod config;
 pub mod crypto;
+pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod limits;

@@ -29,6 +29,7 @@ use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of, parse_id,
 };
 use crate::shared::crypto::{random_bytes, random_token, sign_v1};
+use crate::shared::egress::{Outgoing, describe, refusal};
 use crate::shared::engine::{JobContext, Outbox, WebhookReport};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
@@ -71,7 +72,7 @@ pub fn payload(
 pub async fn run(
     store: &dyn Store,
     settings: &crate::shared::config::Settings,
-    http: &reqwest::Client,
+    outgoing: &Outgoing,
     clock: &dyn klaxon_domain::Clock,
 ) -> StoreResult<WebhookReport> {
     let now = clock.now();
@@ -131,7 +132,10 @@ pub async fn run(
                 let mut out = Vec::new();
                 for c in group {
                     // Signed and judged at the time of sending, not of the claim.
-                    out.push((c.delivery.id, send(http, &c, timeout, clock.now()).await));
+                    out.push((
+                        c.delivery.id,
+                        send(outgoing, &c, timeout, clock.now()).await,
+                    ));
                 }
                 out
             })
@@ -156,7 +160,7 @@ pub async fn run(
 }
 
 async fn send(
-    http: &reqwest::Client,
+    outgoing: &Outgoing,
     c: &ClaimedDelivery,
     timeout: Duration,
     now: Timestamp,
@@ -164,8 +168,16 @@ async fn send(
     let d = &c.delivery;
     let bytes = serde_json::to_vec(&d.payload).unwrap_or_default();
     let ts = now.as_second();
-    let sent = http
-        .post(&c.url)
+    let req = match outgoing.post(&c.url) {
+        Ok(req) => req,
+        Err(refused) => {
+            return DeliveryOutcome::Failed {
+                error: format!("not sent: {refused}"),
+                status: None,
+            };
+        }
+    };
+    let sent = req
         .timeout(timeout)
         .header("content-type", "application/json")
         .header("user-agent", "Klaxon-Webhooks/1")
@@ -182,16 +194,13 @@ async fn send(
             format!("the receiver answered {}", r.status()),
         ),
         Err(e) if e.is_timeout() => (None, format!("no answer within {} ms", timeout.as_millis())),
-        Err(e) => {
-            // reqwest's message hides the cause ("connection refused") in its sources.
-            let mut why = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                why.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            (None, format!("could not deliver: {why}"))
+        Err(e) if refusal(&e).is_some() => {
+            return DeliveryOutcome::Failed {
+                error: format!("not sent: {}", describe(e)),
+                status: None,
+            };
         }
+        Err(e) => (None, format!("could not deliver: {}", describe(e))),
     };
     match judge(status) {
         Answer::Accepted => DeliveryOutcome::Sent {
@@ -285,6 +294,7 @@ pub async fn create_with(
 ) -> ApiResult<Webhook> {
     let name = rules::parse_title("name", &body.name, 100)?;
     let url = parse_url(&body.url)?;
+    state.engine.outgoing().check_field("url", &url)?;
     let events = KindFilter::parse("events", &body.events)?.kinds().to_vec();
     let now = state.clock.now();
     let w = Webhook {
@@ -324,6 +334,7 @@ pub async fn update_with(
     }
     if let Some(u) = &body.url {
         w.url = parse_url(u)?;
+        state.engine.outgoing().check_field("url", &w.url)?;
     }
     if let Some(e) = &body.events {
         w.events = KindFilter::parse("events", e)?.kinds().to_vec();
@@ -529,7 +540,7 @@ impl Outbox for WebhookSender {
         run(
             ctx.store.as_ref(),
             &ctx.settings,
-            &ctx.http,
+            &ctx.outgoing,
             ctx.clock.as_ref(),
         )
         .await

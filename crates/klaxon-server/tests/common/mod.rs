@@ -33,6 +33,9 @@ impl TestApp {
         let mut settings = Settings::default();
         settings.database.url = db.url().to_owned();
         settings.engine.enabled = false; // tests tick the engine themselves
+        // The tests' receivers listen on loopback, which users' destinations may not reach
+        // unless allowed.
+        settings.outgoing.allow = vec!["127.0.0.1".into()];
         tweak(&mut settings);
         let clock = FakeClock::new("2026-11-21T09:00:00Z".parse::<Timestamp>().unwrap());
         app::init_metrics();

@@ -52,6 +52,9 @@ pub fn start_on(database: Option<&str>) -> Server {
         .args(["serve", "--listen", &addr])
         .current_dir(dir.path())
         .env("KLAXON_LOG_FORMAT", "json")
+        // The tests' receivers listen on loopback, which users' destinations may not reach
+        // unless allowed.
+        .env("KLAXON_OUTGOING_ALLOW", "127.0.0.1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
