@@ -318,6 +318,7 @@ bench_klaxon() {
     for v in $(env | sed -n 's/^\(KLAXON_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
     unset RUST_LOG
     export KLAXON_LOG=warn
+    export KLAXON_METRICS_ACCESS=open # the script reads /metrics; loopback only
     [ -n "$db_url" ] && export KLAXON_DATABASE_URL="$db_url"
     exec "$bin" serve --listen "127.0.0.1:$port"
   ) >"$dir/server.out" 2>"$dir/server.log" &

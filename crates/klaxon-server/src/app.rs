@@ -1,12 +1,11 @@
 //! Building and running the application: storage, engine, HTTP, shutdown.
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,7 +27,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::shared::config::Settings;
+use crate::shared::config::{MetricsAccess, Settings};
 use crate::shared::crypto::{self, Passwords, random_bytes};
 use crate::shared::engine::Engine;
 use crate::shared::error::ApiError;
@@ -212,13 +211,35 @@ impl App {
         } else {
             None
         };
+        let server = &self.state.settings.server;
+        let limits = crate::serve::Limits {
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+            max_connections: server.max_connections,
+        };
+        let metrics = &self.state.settings.metrics;
+        let metrics_task = match metrics.listen {
+            Some(addr) if server.metrics && metrics.access == MetricsAccess::Listen => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+                tracing::info!(%addr, "serving /metrics on its own address");
+                let router = Router::new()
+                    .route("/metrics", get(metrics_endpoint))
+                    .with_state(self.state.clone());
+                let mut rx = stop_rx.clone();
+                Some(tokio::spawn(crate::serve::serve(
+                    listener,
+                    router,
+                    limits,
+                    async move {
+                        let _ = rx.wait_for(|stop| *stop).await;
+                    },
+                )))
+            }
+            _ => None,
+        };
         let mut rx = stop_rx;
-        let http = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let http = crate::serve::serve(listener, self.router, limits, async move {
             let _ = rx.wait_for(|stop| *stop).await;
         });
         let trigger = tokio::spawn(async move {
@@ -226,7 +247,10 @@ impl App {
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
         });
-        http.await.context("HTTP server")?;
+        http.await;
+        if let Some(t) = metrics_task {
+            let _ = t.await;
+        }
         trigger.abort();
         if let Some(t) = engine_task {
             let _ = t.await;
@@ -302,7 +326,11 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
         .merge(web_router());
     if settings.server.metrics {
-        app = app.route("/metrics", get(metrics_endpoint));
+        match settings.metrics.access {
+            MetricsAccess::Open => app = app.route("/metrics", get(metrics_endpoint)),
+            MetricsAccess::Token => app = app.route("/metrics", get(metrics_with_token)),
+            MetricsAccess::Listen => {} // on its own listener, see App::serve
+        }
     }
     app.fallback(fallback)
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
@@ -455,6 +483,29 @@ async fn metrics_endpoint(State(state): State<AppState>) -> Response {
         prometheus().render(),
     )
         .into_response()
+}
+
+/// `/metrics` for callers with `metrics.token`; with no token set, for nobody.
+async fn metrics_with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = state.settings.metrics.token.as_deref() else {
+        return ApiError::NotFound(
+            "metrics are served only with a token or on their own address: set metrics.token, \
+             or metrics.access (see docs/configuration.md)"
+                .into(),
+        )
+        .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::shared::api::bearer_token);
+    match given {
+        Some(t) if crate::shared::crypto::secrets_equal(t, expected) => {
+            metrics_endpoint(State(state)).await
+        }
+        _ => ApiError::Unauthorized("/metrics needs Authorization: Bearer <metrics.token>".into())
+            .into_response(),
+    }
 }
 
 /// A request's method as a metric label: the standard methods by name and anything else as

@@ -2,6 +2,7 @@
 mod common;
 
 use common::{Backend, TestApp, expect_error};
+use klaxon_server::config::MetricsAccess;
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -644,7 +645,11 @@ async fn framework_errors_have_the_error_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_request_ids() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics.token = Some(METRICS_TOKEN.into());
+    })
+    .await
+    else {
         return;
     };
     let r = app
@@ -681,9 +686,18 @@ async fn health_readiness_metrics_and_request_ids() {
         .send()
         .await
         .unwrap();
+    // Only with the token.
+    for token in [None, Some("wrong-token-0123456789")] {
+        let mut r = app.http.get(format!("{}/metrics", app.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        expect_error(r.send().await.unwrap(), 401, "unauthorized", None).await;
+    }
     let metrics = app
         .http
         .get(format!("{}/metrics", app.url))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await
         .unwrap()
@@ -709,10 +723,76 @@ async fn health_readiness_metrics_and_request_ids() {
     app.stop().await;
 }
 
+const METRICS_TOKEN: &str = "prometheus-scrape-token-1234";
+
+/// `/metrics` is nobody's by default, and can be open, behind a token (above) or on an address
+/// of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_access_is_configurable() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    let e = expect_error(r, 404, "not_found", None).await;
+    assert!(
+        e["message"].as_str().unwrap().contains("metrics.token"),
+        "{e}"
+    );
+    app.stop().await;
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics.access = MetricsAccess::Listen;
+        s.metrics.listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    })
+    .await
+    else {
+        return;
+    };
+    let main = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), 404, "not on the main listener");
+    // The server binds its second listener as it starts serving: wait until it is up.
+    let mut attempts = 0;
+    let own = loop {
+        match app
+            .http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+        {
+            Ok(r) => break r,
+            Err(e) if e.is_connect() && attempts < 100 => attempts += 1,
+            Err(e) => panic!("metrics.listen: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(own.status(), 200);
+    assert!(
+        own.text()
+            .await
+            .unwrap()
+            .contains("klaxon_http_requests_total")
+    );
+    app.stop().await;
+}
+
 /// A caller inventing methods or paths cannot add metric series: unknown methods are counted as
 /// `other`, and paths by their route template (`unmatched` when none), never as sent.
 async fn metric_labels_stay_bounded(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else {
+    let Some(app) = TestApp::spawn_with(b, |s| s.metrics.access = MetricsAccess::Open).await else {
         return;
     };
     for i in 0..20 {

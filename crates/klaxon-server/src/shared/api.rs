@@ -188,7 +188,7 @@ impl Caller {
 
 /// The token of an `Authorization: Bearer <token>` header. The scheme's name is
 /// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` are taken too.
-fn bearer_token(header: &str) -> Option<&str> {
+pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

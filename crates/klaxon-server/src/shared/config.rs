@@ -147,6 +147,10 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// A request taking longer is answered 408.
     pub request_timeout_secs: u64,
+    /// A client must send a request's headers within this many seconds, or is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Serve Prometheus metrics at `/metrics`.
     pub metrics: bool,
 }
@@ -283,6 +287,8 @@ impl Default for ServerSettings {
             trust_proxy_headers: false,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 512,
             metrics: true,
         }
     }
@@ -364,6 +370,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_TRUST_PROXY_HEADERS", "server.trust_proxy_headers"),
     ("KLAXON_BODY_LIMIT_BYTES", "server.body_limit_bytes"),
     ("KLAXON_REQUEST_TIMEOUT_SECS", "server.request_timeout_secs"),
+    (
+        "KLAXON_HEADER_READ_TIMEOUT_SECS",
+        "server.header_read_timeout_secs",
+    ),
+    ("KLAXON_MAX_CONNECTIONS", "server.max_connections"),
     ("KLAXON_METRICS", "server.metrics"),
     ("KLAXON_DATABASE_URL", "database.url"),
     (
@@ -533,6 +544,12 @@ impl Settings {
         {
             return Err(
                 "engine.tick_interval_ms, engine.batch and engine.send_timeout_ms must be positive"
+                    .into(),
+            );
+        }
+        if self.server.header_read_timeout_secs == 0 || self.server.max_connections == 0 {
+            return Err(
+                "server.header_read_timeout_secs and server.max_connections must be positive"
                     .into(),
             );
         }
