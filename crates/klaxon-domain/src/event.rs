@@ -103,6 +103,8 @@ named_enum! {
         UserReactivated = "user.reactivated",
         UserPasswordChanged = "user.password_changed",
         UserLoginFailed = "user.login_failed",
+        /// A wrong current password given to change a password or a contact method.
+        UserPasswordCheckFailed = "user.password_check_failed",
         ApiTokenCreated = "api_token.created",
         ApiTokenRevoked = "api_token.revoked",
         JobDead = "job.dead",

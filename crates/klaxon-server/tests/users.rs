@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use klaxon_domain::Clock as _;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, expect_error, post_login, session_for};
+use common::{Backend, TestApp, expect_error, member, ok, post_login, refused, session_for};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -736,4 +736,67 @@ on_both_backends!(
     a_deactivated_person_is_not_paged,
     people_manage_their_tokens_and_password_on_their_account_page,
     admins_manage_people_from_the_users_pages,
+    password_checks_through_the_api_are_throttled,
 );
+
+/// A token (or a session) is not a way to guess the password behind it: wrong current
+/// passwords, for a password change or a contact method, are throttled per user like logins.
+async fn password_checks_through_the_api_are_throttled(b: Backend) {
+    let Some(app) =
+        TestApp::spawn_with(b, |s| s.auth.login_failures_per_account_and_address = 4).await
+    else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let change = |current: &str| {
+        app.post(
+            "/api/v1/me/password",
+            &ada.token,
+            &json!({"current_password": current, "new_password": "a much longer passphrase"}),
+        )
+    };
+    let method = |password: &str| {
+        app.post(
+            &format!("/api/v1/users/{}/contact-methods", ada.id),
+            &ada.token,
+            &json!({"kind": "webhook", "label": "bot", "address": "https://example.com/hook",
+                    "password": password}),
+        )
+    };
+    for _ in 0..2 {
+        refused(
+            change("guess guess guess"),
+            400,
+            "invalid_field",
+            Some("current_password"),
+        )
+        .await;
+        refused(
+            method("guess guess guess"),
+            400,
+            "invalid_field",
+            Some("password"),
+        )
+        .await;
+    }
+    // Four wrong: now even the right one is refused, with when to come back.
+    let r = change(PASSWORD).send().await.unwrap();
+    assert_eq!(r.headers()["retry-after"], "900");
+    expect_error(r, 429, "rate_limited", None).await;
+    refused(method(PASSWORD), 429, "rate_limited", None).await;
+    // Another user is not held back.
+    let bob = member(&app, "bob@example.com", "Bob", "responder").await;
+    ok(
+        app.post(
+            &format!("/api/v1/users/{}/contact-methods", bob.id),
+            &bob.token,
+            &json!({"kind": "webhook", "label": "bot", "address": "https://example.com/hook",
+                    "password": PASSWORD}),
+        ),
+        201,
+    )
+    .await;
+    app.clock.advance(jiff::SignedDuration::from_mins(16));
+    ok(change(PASSWORD), 204).await;
+    app.stop().await;
+}

@@ -147,7 +147,9 @@ async fn sessions_expire_when_idle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_throttled_per_account_and_address() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.auth.login_failures_per_account = 3;
+        s.server.trust_proxy_headers = true; // so the test can come from several addresses
+        s.auth.login_failures_per_account_and_address = 3;
+        s.auth.login_failures_per_account = 6;
         s.auth.login_failures_per_address = 5;
     })
     .await
@@ -155,37 +157,64 @@ async fn failed_logins_are_throttled_per_account_and_address() {
         return;
     };
     let (cookie, csrf) = login_form(&app).await;
+    let from = |addr: &'static str, email: String, password: String| {
+        let (app, cookie, csrf) = (&app, cookie.clone(), csrf.clone());
+        async move {
+            app.http
+                .post(format!("{}/login", app.url))
+                .header("cookie", cookie)
+                .header("x-forwarded-for", addr)
+                .form(&[("email", email), ("password", password), ("csrf", csrf)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let admin = || app.admin.email.clone();
+    let right = || app.admin.password.clone();
+    let wrong = || "not the password".to_owned();
     for _ in 0..3 {
-        let r = post_login(&app, &cookie, &csrf, &app.admin.email, "not the password").await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            from("203.0.113.1", admin(), wrong()).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    // Locked: even the right password is refused until the window passes.
-    let r = post_login(&app, &cookie, &csrf, &app.admin.email, &app.admin.password).await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    // Guessing other accounts from the same address trips the address limit.
+    // That address is locked out of the account: even the right password is refused there.
+    assert_eq!(
+        from("203.0.113.1", admin(), right()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The owner, elsewhere, is not.
+    assert_eq!(
+        from("198.51.100.7", admin(), right()).await,
+        StatusCode::SEE_OTHER
+    );
+    // Guessing other accounts from the first address trips the address limit.
     for i in 0..2 {
-        let r = post_login(
-            &app,
-            &cookie,
-            &csrf,
-            &format!("nobody{i}@example.com"),
-            "guess guess guess",
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = from("203.0.113.1", format!("nobody{i}@example.com"), wrong()).await;
+        assert_eq!(r, StatusCode::UNAUTHORIZED);
     }
-    let r = post_login(
-        &app,
-        &cookie,
-        &csrf,
-        "other@example.com",
-        "guess guess guess",
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        from("203.0.113.1", "other@example.com".into(), wrong()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A guesser spread over many addresses meets the account-wide limit.
+    for addr in ["192.0.2.1", "192.0.2.2"] {
+        for _ in 0..3 {
+            assert_eq!(from(addr, admin(), wrong()).await, StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert_eq!(
+        from("192.0.2.3", admin(), right()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     app.clock.advance(jiff::SignedDuration::from_mins(16));
-    let r = post_login(&app, &cookie, &csrf, &app.admin.email, &app.admin.password).await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the window has passed");
+    assert_eq!(
+        from("203.0.113.1", admin(), right()).await,
+        StatusCode::SEE_OTHER,
+        "the window has passed"
+    );
     app.stop().await;
 }
 

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::SignedDuration;
-use klaxon_domain::auth::{EmailAddress, LoginThrottle};
+use klaxon_domain::auth::{EmailAddress, Failures, LoginThrottle};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::SessionId;
 use klaxon_store::NewSession;
@@ -139,28 +139,34 @@ impl<E: Into<ApiError>> From<E> for LoginError {
     }
 }
 
+/// The configured limits on failed password checks.
+pub(crate) fn login_throttle(a: &crate::shared::config::AuthSettings) -> LoginThrottle {
+    LoginThrottle {
+        window: SignedDuration::from_mins(a.login_window_minutes),
+        per_account_and_address: a.login_failures_per_account_and_address,
+        per_account: a.login_failures_per_account,
+        per_address: a.login_failures_per_address,
+    }
+}
+
 /// Checks the throttle, then the password; on success opens a session and returns its token.
 async fn try_login(state: &AppState, o: &Origin, form: &LoginForm) -> Result<String, LoginError> {
     let now = state.clock.now();
-    let a = &state.settings.auth;
-    let throttle = LoginThrottle {
-        window: SignedDuration::from_mins(a.login_window_minutes),
-        per_account: a.login_failures_per_account,
-        per_address: a.login_failures_per_address,
-    };
+    let throttle = login_throttle(&state.settings.auth);
     let email = EmailAddress::parse(&form.email)
         .map(|e| e.to_string())
         .unwrap_or_else(|_| form.email.trim().to_lowercase());
     let account_key = format!("account:{email}");
+    let pair_key = format!("account-addr:{email}|{}", o.addr);
     let addr_key = format!("addr:{}", o.addr);
     let since = throttle.since(now);
-    if throttle.account_blocked(
-        state
-            .store
-            .count_login_failures(&account_key, since)
-            .await?,
-    ) || throttle.address_blocked(state.store.count_login_failures(&addr_key, since).await?)
-    {
+    let store = &state.store;
+    let failures = Failures {
+        account_and_address: store.count_login_failures(&pair_key, since).await?,
+        account: store.count_login_failures(&account_key, since).await?,
+        address: store.count_login_failures(&addr_key, since).await?,
+    };
+    if throttle.blocked(failures) {
         tracing::warn!(%email, addr = %o.addr, "login throttled");
         return Err(LoginError::Throttled);
     }
@@ -189,11 +195,12 @@ async fn try_login(state: &AppState, o: &Origin, form: &LoginForm) -> Result<Str
         );
         state
             .store
-            .record_login_failure(&[account_key, addr_key], now, event)
+            .record_login_failure(&[account_key, pair_key, addr_key], now, event)
             .await?;
         return Err(LoginError::Refused);
     };
     state.store.clear_login_failures(&account_key).await?;
+    state.store.clear_login_failures(&pair_key).await?;
     let token = random_token();
     let user = creds.user;
     let event = NewEvent::new(

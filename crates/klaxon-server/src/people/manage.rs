@@ -305,12 +305,41 @@ pub async fn check_password(state: &AppState, who: &User, password: &str) -> Api
     }
 }
 
-/// Whether `password` is `who`'s current password.
+/// Whether `password` is `who`'s current password. Wrong guesses are throttled per user like
+/// logins (`auth.login_failures_per_account_and_address` per window), so a stolen token or
+/// session cannot be used to guess the password behind it.
 pub async fn is_own_password(state: &AppState, who: &User, password: &str) -> ApiResult<bool> {
+    let now = state.clock.now();
+    let throttle = crate::people::login::login_throttle(&state.settings.auth);
+    let key = format!("password-check:{}", who.id);
+    let failures = state
+        .store
+        .count_login_failures(&key, throttle.since(now))
+        .await?;
+    if failures >= throttle.per_account_and_address {
+        tracing::warn!(user = %who.id, "password check throttled");
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: throttle.window.as_secs().unsigned_abs(),
+        });
+    }
     let creds = state.store.user_credentials(&who.email).await?;
-    state
+    let ok = state
         .passwords
         .verify(password, Some(creds.password_hash))
         .await
-        .map_err(ApiError::Internal)
+        .map_err(ApiError::Internal)?;
+    if ok {
+        state.store.clear_login_failures(&key).await?;
+    } else {
+        let event = NewEvent::new(
+            SubjectType::User,
+            who.id,
+            now,
+            Actor::User(who.id),
+            EventKind::UserPasswordCheckFailed,
+            json!({}),
+        );
+        state.store.record_login_failure(&[key], now, event).await?;
+    }
+    Ok(ok)
 }

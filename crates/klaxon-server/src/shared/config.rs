@@ -172,6 +172,11 @@ pub struct AuthSettings {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub login_window_minutes: i64,
+    /// Failed password checks per window for one account from one client address (and, through
+    /// the API, per user).
+    pub login_failures_per_account_and_address: u64,
+    /// Failed logins per window for one account from anywhere: much higher, so that a flood
+    /// from one address does not lock the owner out.
     pub login_failures_per_account: u64,
     pub login_failures_per_address: u64,
     /// At most this many password hashes are computed at once (argon2 is costly by design).
@@ -310,7 +315,8 @@ impl Default for AuthSettings {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             login_window_minutes: 15,
-            login_failures_per_account: 10,
+            login_failures_per_account_and_address: 10,
+            login_failures_per_account: 100,
             login_failures_per_address: 50,
             max_concurrent_hashes: 2,
         }
@@ -391,6 +397,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "auth.session_absolute_hours",
     ),
     ("KLAXON_LOGIN_WINDOW_MINUTES", "auth.login_window_minutes"),
+    (
+        "KLAXON_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS",
+        "auth.login_failures_per_account_and_address",
+    ),
     (
         "KLAXON_LOGIN_FAILURES_PER_ACCOUNT",
         "auth.login_failures_per_account",
