@@ -170,12 +170,59 @@ impl NewPassword {
                 format!("must be at most {} characters", Self::MAX_CHARS),
             ));
         }
+        if let Some(why) = too_easy(raw) {
+            return Err(Invalid::new("password", why));
+        }
         Ok(Self(raw.to_owned()))
     }
 
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Why a long-enough password is still easy to guess, or `None`. The estimator knows the
+/// passwords most used in public breaches, common words and names, keyboard rows, repeats,
+/// sequences and dates, and how they are combined (ASVS 2.1.7). A password it expects to need
+/// fewer than 10^10 guesses is refused.
+fn too_easy(raw: &str) -> Option<String> {
+    use zxcvbn::feedback::Warning;
+    let estimate = zxcvbn::zxcvbn(raw, &[]);
+    if u8::from(estimate.score()) >= 3 {
+        return None;
+    }
+    let why = match estimate.feedback().and_then(|f| f.warning()) {
+        Some(Warning::ThisIsATop10Password | Warning::ThisIsATop100Password) => {
+            "is one of the most used passwords"
+        }
+        Some(Warning::ThisIsACommonPassword) => "is a commonly used password, found in breaches",
+        Some(Warning::ThisIsSimilarToACommonlyUsedPassword) => {
+            "is a commonly used password with small changes, found in breaches"
+        }
+        Some(Warning::RepeatsLikeAaaAreEasyToGuess)
+        | Some(Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess) => {
+            "repeats the same characters, which is easy to guess"
+        }
+        Some(Warning::StraightRowsOfKeysAreEasyToGuess)
+        | Some(Warning::ShortKeyboardPatternsAreEasyToGuess) => {
+            "follows the keyboard, which is easy to guess"
+        }
+        Some(Warning::SequencesLikeAbcAreEasyToGuess) => {
+            "is a sequence (like abc or 6543), which is easy to guess"
+        }
+        Some(Warning::RecentYearsAreEasyToGuess | Warning::DatesAreOftenEasyToGuess) => {
+            "leans on a date or a year, which is easy to guess"
+        }
+        Some(
+            Warning::AWordByItselfIsEasyToGuess
+            | Warning::NamesAndSurnamesByThemselvesAreEasyToGuess
+            | Warning::CommonNamesAndSurnamesAreEasyToGuess,
+        ) => "is a common word or name, which is easy to guess",
+        None => "is too easy to guess",
+    };
+    Some(format!(
+        "{why}; a few unrelated words together make a strong password that is easy to remember"
+    ))
 }
 
 impl fmt::Debug for NewPassword {
@@ -314,6 +361,33 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_and_patterned_passwords_are_refused_with_a_reason() {
+        for (weak, why) in [
+            ("password1234", "commonly used"),
+            ("            ", "repeats"),
+            ("aaaaaaaaaaaaaaaa", "repeats"),
+            ("qwertyuiopasdf", "breaches"),
+            ("123456789012", "sequence"),
+            ("iloveyou1234", "commonly used"),
+            ("Password1234", "commonly used"),
+        ] {
+            let e = NewPassword::parse(weak).expect_err(weak);
+            assert_eq!(e.field, "password");
+            assert!(e.reason.contains(why), "{weak:?}: {}", e.reason);
+        }
+        for strong in [
+            "correct horse battery",
+            "correct horse battery staple",
+            "my own long password",
+            "a much longer passphrase",
+            "temporary password 1",
+            "Tr0ub4dor&3-velvet-kiwi",
+        ] {
+            assert!(NewPassword::parse(strong).is_ok(), "{strong:?} is refused");
+        }
+    }
 
     #[test]
     fn roles_are_ordered_by_power() {

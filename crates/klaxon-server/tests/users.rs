@@ -737,7 +737,54 @@ on_both_backends!(
     people_manage_their_tokens_and_password_on_their_account_page,
     admins_manage_people_from_the_users_pages,
     password_checks_through_the_api_are_throttled,
+    common_passwords_are_refused_with_the_reason,
 );
+
+async fn common_passwords_are_refused_with_the_reason(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    for (password, why) in [
+        ("password1234", "commonly used"),
+        ("            ", "repeats"),
+    ] {
+        let e = refused(
+            app.post(
+                "/api/v1/users",
+                &app.admin.token,
+                &json!({"email": "weak@example.com", "name": "Weak", "role": "viewer",
+                        "password": password}),
+            ),
+            400,
+            "invalid_field",
+            Some("password"),
+        )
+        .await;
+        assert!(e["message"].as_str().unwrap().contains(why), "{e}");
+    }
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let e = refused(
+        app.post(
+            "/api/v1/me/password",
+            &ada.token,
+            &json!({"current_password": PASSWORD, "new_password": "iloveyou1234"}),
+        ),
+        400,
+        "invalid_field",
+        Some("new_password"),
+    )
+    .await;
+    assert!(
+        e["message"].as_str().unwrap().contains("commonly used"),
+        "{e}"
+    );
+    let users = ok(app.get("/api/v1/users", &app.admin.token), 200).await;
+    assert!(
+        !users.to_string().contains("weak@example.com"),
+        "nothing half-made"
+    );
+    app.stop().await;
+}
 
 /// A token (or a session) is not a way to guess the password behind it: wrong current
 /// passwords, for a password change or a contact method, are throttled per user like logins.
