@@ -120,8 +120,26 @@ async fn users_are_created_validated_and_paginated(b: Backend) {
         .await
         .unwrap();
     expect_error(r, 404, "not_found", None).await;
-    let r = app.get("/api/v1/users/not-an-id", t).send().await.unwrap();
-    expect_error(r, 404, "not_found", None).await;
+    // Not an id at all: the caller's mistake, named.
+    for path in [
+        "/api/v1/users/not-an-id",
+        "/api/v1/users/not-an-id/notification-rules",
+        "/api/v1/users/not-an-id/contact-methods",
+    ] {
+        let r = app.get(path, t).send().await.unwrap();
+        expect_error(r, 400, "invalid_field", Some("id")).await;
+    }
+    let r = app
+        .http
+        .delete(format!(
+            "{}/api/v1/users/{id}/notification-rules/x",
+            app.url
+        ))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", Some("rule_id")).await;
 
     // Same e-mail, different case: a conflict on the e-mail field.
     let r = app

@@ -558,8 +558,8 @@ async fn unknown_tasks_and_tasks_of_other_incidents_are_not_found(b: Backend) {
     let before_a = snapshot(&app, &a).await;
     let before_b = snapshot(&app, &b_id).await;
 
-    // B's task through A, an id nobody has, and something that is not an id at all.
-    for task in [tb.as_str(), NOBODY, "nope"] {
+    // B's task through A, and an id nobody has.
+    for task in [tb.as_str(), NOBODY] {
         for req in [
             change(&app, &ada.token, &a, task, &json!({"title": "Hijacked"})),
             change(&app, &ada.token, &a, task, &json!({"done": true})),
@@ -569,13 +569,33 @@ async fn unknown_tasks_and_tasks_of_other_incidents_are_not_found(b: Backend) {
             assert!(e["message"].as_str().unwrap().contains("task"), "{e}");
         }
     }
+    // Something that is not an id at all: the caller's mistake, named.
+    for req in [
+        change(&app, &ada.token, &a, "nope", &json!({"done": true})),
+        remove(&app, &ada.token, &a, "nope"),
+        app.get(&tasks_path("nope"), &ada.token),
+    ] {
+        let field = if req
+            .try_clone()
+            .unwrap()
+            .build()
+            .unwrap()
+            .url()
+            .path()
+            .ends_with("/tasks")
+        {
+            "id"
+        } else {
+            "task_id"
+        };
+        refused(req, 400, "invalid_field", Some(field)).await;
+    }
     // An incident nobody has, even with a real task id.
     for req in [
         app.get(&tasks_path(NOBODY), &ada.token),
         add(&app, &ada.token, NOBODY, &json!({"title": "Lost"})),
         change(&app, &ada.token, NOBODY, &ta, &json!({"done": true})),
         remove(&app, &ada.token, NOBODY, &ta),
-        app.get(&tasks_path("nope"), &ada.token),
     ] {
         let e = refused(req, 404, "not_found", None).await;
         assert!(e["message"].as_str().unwrap().contains("incident"), "{e}");

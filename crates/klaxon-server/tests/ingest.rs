@@ -514,6 +514,17 @@ async fn alertmanager_webhooks_are_idempotent_upserts(b: Backend) {
     )
     .await;
     expect_error(r, 400, "invalid_field", Some("alerts[0].status")).await;
+    // Not what Alertmanager sends: a label that is not text, a start that is not a time.
+    let mut numeric = am_alert("firing", "web3:443", "3c52dc93eec4b43b");
+    numeric["labels"]["port"] = json!(443);
+    let r = raw_post(&app, &path, &am_payload("firing", &[numeric])).await;
+    expect_error(r, 400, "invalid_field", Some("alerts[0].labels.port")).await;
+    for starts in [json!("yesterday"), json!(1733480000), json!("éééé")] {
+        let mut bad = am_alert("firing", "web3:443", "3c52dc93eec4b43b");
+        bad["startsAt"] = starts;
+        let r = raw_post(&app, &path, &am_payload("firing", &[bad])).await;
+        expect_error(r, 400, "invalid_field", Some("alerts[0].startsAt")).await;
+    }
     assert_eq!(alerts(&app, "").await.len(), 2);
     app.stop().await;
 }

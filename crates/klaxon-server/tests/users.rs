@@ -133,7 +133,7 @@ async fn admins_change_people_and_the_last_admin_stays(b: Backend) {
     let r = patch(&app, &admin, &rita, json!({"email": app.admin.email})).await;
     expect_error(r, 409, "conflict", Some("email")).await;
     let r = patch(&app, &admin, "not-an-id", json!({"name": "X"})).await;
-    expect_error(r, 404, "not_found", None).await;
+    expect_error(r, 400, "invalid_field", Some("id")).await;
     let v = ok_json(
         app.get(&format!("/api/v1/users/{rita}"), &admin)
             .send()

@@ -271,7 +271,7 @@ fn managing_webhooks_through_the_cli() {
     );
     refused(
         &run(&["webhooks", "show", "no-such-webhook"]),
-        &["404", "webhook"],
+        &["400", "id: is not a valid webhook id"],
     );
     // Nothing was made or changed by the refusals.
     let list = json_of(&run(&["webhooks", "list", "--json"]));

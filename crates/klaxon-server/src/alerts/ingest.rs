@@ -281,7 +281,8 @@ fn parse_time(s: &str) -> Option<Timestamp> {
         return Some(t);
     }
     // "…58.315+0000" -> "…58.315+00:00"
-    let (head, off) = s.split_at(s.len().checked_sub(5)?);
+    let cut = s.len().checked_sub(5).filter(|&i| s.is_char_boundary(i))?;
+    let (head, off) = s.split_at(cut);
     let sign = off.chars().next()?;
     if (sign == '+' || sign == '-') && off[1..].chars().all(|c| c.is_ascii_digit()) {
         return format!("{head}{}:{}", &off[..3], &off[3..]).parse().ok();
@@ -724,6 +725,30 @@ fn parse_alertmanager(obj: &Map<String, Value>) -> Result<Vec<Signal>, Refusal> 
             Some(Value::Object(m)) => m,
             _ => &empty,
         };
+        // Alertmanager's labels and annotations are strings; anything else is not from it.
+        for (what, map) in [("labels", labels), ("annotations", annotations)] {
+            if let Some((k, _)) = map.iter().find(|(_, v)| !v.is_string()) {
+                return Err(
+                    Invalid::new(f.path(&format!("{what}.{k}")), "must be a string").into(),
+                );
+            }
+        }
+        let starts_at = match a.get("startsAt") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => Some(parse_time(t).ok_or_else(|| {
+                Invalid::new(
+                    f.path("startsAt"),
+                    "must be an RFC 3339 time, like 2026-12-06T10:00:00Z",
+                )
+            })?),
+            Some(_) => {
+                return Err(Invalid::new(
+                    f.path("startsAt"),
+                    "must be an RFC 3339 time, like 2026-12-06T10:00:00Z",
+                )
+                .into());
+            }
+        };
         let label = |k: &str| labels.get(k).and_then(Value::as_str);
         let status = f.req_str("status")?;
         let action = match status.as_str() {
@@ -782,10 +807,7 @@ fn parse_alertmanager(obj: &Map<String, Value>) -> Result<Vec<Signal>, Refusal> 
                     .or_else(|| label("job"))
                     .map(str::to_owned),
                 severity: severity_from_label(label("severity")),
-                timestamp: a
-                    .get("startsAt")
-                    .and_then(Value::as_str)
-                    .and_then(parse_time),
+                timestamp: starts_at,
                 component: label("job").map(str::to_owned),
                 group: label("alertname").map(str::to_owned),
                 class: None,

@@ -1,5 +1,7 @@
 //! Maintenance windows: while one is on, a service's alerts are recorded but open no incident.
-use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
+};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
@@ -157,7 +159,7 @@ async fn delete_maintenance(
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
     let id = parse_id::<ServiceId>(&id, "service")?;
-    let wid = parse_id::<MaintenanceWindowId>(&window_id, "maintenance window")?;
+    let wid = parse_field_id::<MaintenanceWindowId>(&window_id, "window_id")?;
     delete_maintenance_with(&state, caller.actor(), id, wid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

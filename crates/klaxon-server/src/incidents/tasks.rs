@@ -1,5 +1,7 @@
 //! An incident's tasks: who does what by when, on the timeline.
-use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
+};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
@@ -257,7 +259,7 @@ pub async fn update_task_with(
     task: &str,
     u: TaskUpdate,
 ) -> ApiResult<IncidentTask> {
-    let tid = parse_id::<TaskId>(task, "task").map_err(|_| ApiError::not_found("task"))?;
+    let tid = parse_field_id::<TaskId>(task, "task_id")?;
     let title = u
         .title
         .as_deref()
@@ -285,7 +287,7 @@ pub async fn remove_task_with(
     id: IncidentId,
     task: &str,
 ) -> ApiResult<()> {
-    let tid = parse_id::<TaskId>(task, "task").map_err(|_| ApiError::not_found("task"))?;
+    let tid = parse_field_id::<TaskId>(task, "task_id")?;
     task_change(state, who, id, TaskChange::Remove(tid))
         .await
         .map(|_| ())

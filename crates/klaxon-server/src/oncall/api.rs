@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 use crate::people::manage::check_password;
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
-    parse_id,
+    parse_field_id, parse_id,
 };
 use crate::shared::crypto::{random_bytes, random_token};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
@@ -778,7 +778,7 @@ async fn delete_rule(
 ) -> ApiResult<StatusCode> {
     let user = parse_id::<UserId>(&id, "user")?;
     require_self_or_admin(&caller, user)?;
-    let rule = parse_id::<NotificationRuleId>(&rule_id, "notification rule")?;
+    let rule = parse_field_id::<NotificationRuleId>(&rule_id, "rule_id")?;
     delete_rule_with(&state, caller.actor(), user, rule).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -347,8 +347,17 @@ pub(crate) fn filter_id<T: std::str::FromStr>(
     .transpose()
 }
 
+/// The `{id}` of a path, naming what it should be: a malformed id is a bad request (400, field
+/// `id`), not a missing thing, so a caller sees their mistake.
 pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> ApiResult<T> {
-    raw.parse().map_err(|_| ApiError::not_found(what))
+    raw.parse()
+        .map_err(|_| ApiError::invalid("id", format!("is not a valid {what} id")))
+}
+
+/// An id in another path parameter or a body field, named `field`.
+pub(crate) fn parse_field_id<T: std::str::FromStr>(raw: &str, field: &str) -> ApiResult<T> {
+    raw.parse()
+        .map_err(|_| ApiError::invalid(field, "is not a valid id"))
 }
 
 /// One page of a subject's events, oldest first; shared by the audit log and the timelines.

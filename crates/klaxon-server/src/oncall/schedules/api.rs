@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
-    parse_id,
+    parse_field_id, parse_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
@@ -761,7 +761,7 @@ async fn delete_override(
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
     let id = parse_id::<ScheduleId>(&id, "schedule")?;
-    let oid = parse_id::<OverrideId>(&override_id, "override")?;
+    let oid = parse_field_id::<OverrideId>(&override_id, "override_id")?;
     remove_override_with(&state, caller.actor(), id, oid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
