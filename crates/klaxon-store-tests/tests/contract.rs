@@ -47,4 +47,5 @@ klaxon_store_tests::contract_tests!(
     test_notifications_are_queued_once_per_key,
     server_keys_are_made_once_and_shared,
     deferred_notifications_wait_uncounted_and_last_sends_are_known,
+    unbegun_claims_are_released_and_old_claims_fenced,
 );

@@ -501,10 +501,30 @@ impl OnCallStore for DbStore {
         }
         claimed.cancelled = moot.len() as u64;
 
+        // Claimed, never begun: nothing went out, so it goes back to be sent (the claim did not
+        // count as an attempt).
+        claimed.released = sqlx::query(concat!(
+            "UPDATE notifications SET status = 'pending', run_at = $1, attempts = ",
+            greatest!(),
+            "(attempts - 1, 0)
+             WHERE id IN (
+                 SELECT id FROM notifications
+                 WHERE status = 'sending' AND run_at <= $1 AND send_started_at IS NULL
+                 ORDER BY id",
+            skip_locked!(),
+            ")",
+        ))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+
         let abandoned = sqlx::query(concat!(
             "UPDATE notifications SET status = 'failed', last_error = $2
              WHERE id IN (
-                 SELECT id FROM notifications WHERE status = 'sending' AND run_at <= $1
+                 SELECT id FROM notifications
+                 WHERE status = 'sending' AND run_at <= $1 AND send_started_at IS NOT NULL
                  ORDER BY id",
             skip_locked!(),
             ")
@@ -529,7 +549,8 @@ impl OnCallStore for DbStore {
         claimed.abandoned = abandoned.len() as u64;
 
         let due = sqlx::query(concat!(
-            "UPDATE notifications SET status = 'sending', attempts = attempts + 1, run_at = $2
+            "UPDATE notifications
+             SET status = 'sending', attempts = attempts + 1, run_at = $2, send_started_at = NULL
              WHERE id IN (
                  SELECT id FROM notifications WHERE status = 'pending' AND run_at <= $1
                  ORDER BY run_at, id LIMIT $3",
@@ -612,6 +633,38 @@ impl OnCallStore for DbStore {
             return Ok(false);
         }
         insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn start_sending(
+        &self,
+        ids: &[NotificationId],
+        claimed_until: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        if ids.is_empty() {
+            return Ok(true);
+        }
+        let mut tx = self.write_tx().await?;
+        // The claim's end time fences it: a later claim of the same row has a later end.
+        let n = sqlx::query(concat!(
+            "UPDATE notifications SET send_started_at = $3
+             WHERE id ",
+            in_list!("$1"),
+            " AND status = 'sending' AND run_at = $2",
+        ))
+        .bind(db_ids(ids))
+        .bind(to_millis(claimed_until))
+        .bind(to_millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if n != ids.len() as u64 {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(false);
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }

@@ -146,7 +146,10 @@ pub enum SendResult {
 pub struct Claimed {
     pub due: Vec<Notification>,
     pub cancelled: u64,
+    /// Claims that ran out after their send had begun: failed, outcome unknown.
     pub abandoned: u64,
+    /// Claims that ran out before their send began: pending again, and claimable at once.
+    pub released: u64,
 }
 
 /// The event a notification's change writes: on its incident's timeline, or on its user's for

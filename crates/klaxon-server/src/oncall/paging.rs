@@ -247,6 +247,7 @@ pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
         let claimed = store.claim_notifications(now, until, SEND_BATCH).await?;
         report.cancelled += claimed.cancelled;
         report.abandoned += claimed.abandoned;
+        report.released += claimed.released;
         if claimed.due.is_empty() {
             break;
         }
@@ -337,7 +338,7 @@ pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
         }
         type Sending<'a> = std::pin::Pin<
             Box<
-                dyn std::future::Future<Output = (Vec<&'a Notification>, usize, Delivery)>
+                dyn std::future::Future<Output = (Vec<&'a Notification>, usize, Option<Delivery>)>
                     + Send
                     + 'a,
             >,
@@ -350,12 +351,21 @@ pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
                         Ok(Ok((address, secret))) => {
                             let mut now_to = message.clone();
                             now_to.address = address;
-                            deliver(&now_to, secret.as_deref(), channels, clock.now()).await
+                            // Marked as begun just before it goes out, so that a crash from
+                            // here on is "outcome unknown" and before it, "never sent".
+                            if begin(store, members, clock.now()).await {
+                                Some(
+                                    deliver(&now_to, secret.as_deref(), channels, clock.now())
+                                        .await,
+                                )
+                            } else {
+                                None
+                            }
                         }
-                        Ok(Err(gone)) => gone,
-                        Err(e) => {
-                            Delivery::Retry(format!("could not read the contact method: {e}"))
-                        }
+                        Ok(Err(gone)) => Some(gone),
+                        Err(e) => Some(Delivery::Retry(format!(
+                            "could not read the contact method: {e}"
+                        ))),
                     };
                     (members.clone(), members.len(), delivery)
                 })
@@ -368,6 +378,9 @@ pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
             .await;
         let mut failure = None;
         for (members, count, delivery) in done {
+            // Not begun: the claim is no longer ours, or could not be marked; it is released
+            // when the claim runs out and sent then.
+            let Some(delivery) = delivery else { continue };
             let lead = members[0].id;
             for n in members {
                 let at = clock.now();
@@ -388,6 +401,22 @@ pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
         }
     }
     Ok(report)
+}
+
+/// Marks the sends of `members` (claimed together, so sharing the claim's end) as begun.
+async fn begin(store: &Arc<dyn Store>, members: &[&Notification], at: Timestamp) -> bool {
+    let ids: Vec<NotificationId> = members.iter().map(|n| n.id).collect();
+    match store.start_sending(&ids, members[0].run_at, at).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(notification = %ids[0], "claim ran out before sending; left to its new sender");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, notification = %ids[0], "cannot mark a send as begun; not sending it now");
+            false
+        }
+    }
 }
 
 /// What a delivery means for one notification: its new state, event kind and event data.

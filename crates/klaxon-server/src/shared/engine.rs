@@ -58,6 +58,8 @@ pub struct SendReport {
     pub failed: usize,
     pub cancelled: u64,
     pub abandoned: u64,
+    /// Claimed by a sender that stopped before sending them: pending again.
+    pub released: u64,
     /// Held back by storm control: a slow channel messaged less than its gap ago.
     pub deferred: usize,
 }
@@ -70,6 +72,7 @@ impl SendReport {
         self.failed += other.failed;
         self.cancelled += other.cancelled;
         self.abandoned += other.abandoned;
+        self.released += other.released;
     }
 }
 

@@ -80,6 +80,9 @@ pub async fn claims_hand_out_due_notifications_cancel_moot_ones_and_fail_abandon
         (NotificationStatus::Pending, 0, mins(10))
     );
 
+    // n1's send begins (n5's is about to).
+    assert!(s.start_sending(&[n1.id], mins(3), mins(2)).await.unwrap());
+
     // Claimed ones are not handed out again while their claim runs.
     assert_eq!(
         s.claim_notifications(mins(2), mins(3), 10).await.unwrap(),
@@ -246,6 +249,7 @@ pub async fn finishing_a_notification_records_sent_retry_and_failed(s: Arc<dyn S
         ),
         (b.id, 2, at(90))
     );
+    assert!(s.start_sending(&[b.id], at(90), at(30)).await.unwrap());
 
     // Failed.
     assert!(
@@ -433,14 +437,10 @@ pub async fn concurrent_claims_never_share_a_notification(s: Arc<dyn Store>) {
         )
         .await;
     }
-    assert_eq!(
-        s.claim_notifications(at(100), at(160), 100)
-            .await
-            .unwrap()
-            .due
-            .len(),
-        20
-    );
+    let lost = s.claim_notifications(at(100), at(160), 100).await.unwrap();
+    assert_eq!(lost.due.len(), 20);
+    let ids: Vec<_> = lost.due.iter().map(|n| n.id).collect();
+    assert!(s.start_sending(&ids, at(160), at(100)).await.unwrap());
     s.set_incident_status(
         inc,
         IncidentStatus::Resolved,
@@ -749,6 +749,7 @@ pub async fn test_notifications_are_queued_once_per_key(s: Arc<dyn Store>) {
             ..queued.clone()
         }]
     );
+    assert!(s.start_sending(&[queued.id], at(60), at(0)).await.unwrap());
     let claimed = s.claim_notifications(at(60), at(120), 10).await.unwrap();
     assert_eq!(claimed.abandoned, 1);
     let failed = s.notification(queued.id).await.unwrap();
@@ -967,4 +968,52 @@ pub async fn deferred_notifications_wait_uncounted_and_last_sends_are_known(s: A
         s.last_sent(&[hook.id, other.id]).await.unwrap(),
         vec![(hook.id, mins(1))]
     );
+}
+
+/// A claim that runs out before its send began releases the notification (pending, the attempt
+/// not counted, claimable at once); marking sends as begun is all or nothing, and fenced by the
+/// claim's end, so a sender whose claim was taken over cannot begin.
+pub async fn unbegun_claims_are_released_and_old_claims_fenced(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let hook = create_method(
+        &s,
+        &new_method(ada.id, ContactKind::Webhook, "https://hooks.example.com/a"),
+    )
+    .await;
+    let a = queue(&s, new_notification(&hook, None, "test:a", at(0))).await;
+    let b = queue(&s, new_notification(&hook, None, "test:b", at(0))).await;
+    let first = s.claim_notifications(at(0), at(60), 10).await.unwrap();
+    assert_eq!(first.due.len(), 2);
+    // Nothing begun; the claim runs out: both are released and claimed again at once.
+    let second = s.claim_notifications(at(61), at(121), 10).await.unwrap();
+    assert_eq!((second.released, second.abandoned), (2, 0));
+    assert_eq!(
+        sorted(second.due.iter().map(|n| (n.id, n.attempts)).collect()),
+        sorted(vec![(a.id, 1), (b.id, 1)])
+    );
+    // The first claim's sender can no longer begin either; the second's can, once.
+    assert!(!s.start_sending(&[a.id], at(60), at(62)).await.unwrap());
+    assert!(
+        !s.start_sending(&[a.id, hook_less()], at(121), at(62))
+            .await
+            .unwrap(),
+        "all or nothing"
+    );
+    assert!(s.start_sending(&[a.id], at(121), at(62)).await.unwrap());
+    // Past the second claim: a (begun) fails as unknown, b (not begun) is released again.
+    let third = s.claim_notifications(at(122), at(182), 10).await.unwrap();
+    assert_eq!((third.released, third.abandoned), (1, 1));
+    assert_eq!(
+        third.due.iter().map(|n| n.id).collect::<Vec<_>>(),
+        vec![b.id]
+    );
+    assert_eq!(
+        s.notification(a.id).await.unwrap().status,
+        NotificationStatus::Failed
+    );
+}
+
+/// An id no notification has.
+fn hook_less() -> NotificationId {
+    NotificationId::new(at(0), [9; 10])
 }

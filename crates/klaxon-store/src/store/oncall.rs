@@ -94,15 +94,26 @@ pub trait OnCallStore: Send + Sync + 'static {
         event: NewEvent,
     ) -> StoreResult<Notification>;
 
-    /// In one transaction: cancels pending notifications of incidents no longer triggered,
-    /// fails those left `sending` past their claim (their outcome is unknown: never resent),
-    /// each with its event, then claims up to `limit` due ones until `claim_until`.
+    /// In one transaction: cancels pending notifications of incidents no longer triggered;
+    /// of those left `sending` past their claim, releases the ones whose send never began
+    /// (pending again) and fails the others (their outcome is unknown: never resent), each
+    /// failure with its event; then claims up to `limit` due ones until `claim_until`.
     async fn claim_notifications(
         &self,
         now: Timestamp,
         claim_until: Timestamp,
         limit: u32,
     ) -> StoreResult<Claimed>;
+
+    /// Marks the sends of `ids` as begun, just before the message goes out; all of them or
+    /// none. `false` when any is no longer held by the claim that ended at `claimed_until`
+    /// (it ran out and another sender took it over): then the message must not be sent.
+    async fn start_sending(
+        &self,
+        ids: &[NotificationId],
+        claimed_until: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
 
     /// Records how a claimed send ended, with its event. A notification no longer `sending`
     /// (abandoned meanwhile) is left as it is: `Ok(false)`.
