@@ -232,13 +232,18 @@ pub struct EventOut {
     /// The event's id, the same as `seq`.
     pub id: i64,
     pub seq: i64,
+    #[schema(value_type = klaxon_domain::event::SubjectType)]
     pub subject_type: String,
     pub subject_id: String,
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
     /// `system`, `user:<id>` or `token:<id>`.
     pub actor: String,
+    #[schema(value_type = klaxon_domain::event::EventKind)]
     pub kind: String,
+    /// What happened, in the kind's own fields: a JSON object, free-form per kind (an
+    /// `*.updated` event holds `{"field": {"from": …, "to": …}}`).
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
     pub data: serde_json::Value,
     /// Pinned to the top of its incident's timeline.
     pub pinned: bool,
@@ -268,9 +273,11 @@ pub struct ListOf<T: ToSchema> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
