@@ -263,7 +263,10 @@ pub struct CreateWebhook {
     )]
     pub name: String,
     /// An http:// or https:// link.
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*\s*$"
+    )]
     pub url: String,
     /// Event kinds or prefixes (`incident.resolved`, `incident.`); empty: every incident event.
     #[serde(default)]
@@ -279,7 +282,10 @@ pub struct UpdateWebhook {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub name: Option<String>,
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*\s*$"
+    )]
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     pub enabled: Option<bool>,
