@@ -225,12 +225,13 @@ async fn schemathesis_finds_no_failure(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
         return;
     };
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml");
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let (dir, _) = scratch("");
     let run = |label: &str, filter: &[&str]| {
         let out = Command::new(&st)
+            .env("SCHEMATHESIS_HOOKS", tests.join("schemathesis_hooks.py"))
             .arg("--config-file")
-            .arg(&config)
+            .arg(tests.join("schemathesis.toml"))
             .args(["run", &format!("{}/api/v1/openapi.json", app.url)])
             .args(["-H", &format!("Authorization: Bearer {}", app.admin.token)])
             .args(["--checks", "all", "--seed", "20261121", "--no-color"])

@@ -197,13 +197,13 @@ pub struct Declare {
     #[schema(max_length = 80)]
     pub subcategory: Option<String>,
     /// The affected service: its escalation policy is paged.
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(schema_with = crate::shared::api::id_or_empty)]
     pub service_id: Option<String>,
     /// Who reported it (confirms closure); the caller when absent.
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(schema_with = crate::shared::api::id_or_empty)]
     pub reporter_id: Option<String>,
     /// The incident commander from the start.
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(schema_with = crate::shared::api::id_or_empty)]
     pub commander_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub impact_started_at: Option<Timestamp>,
@@ -411,7 +411,7 @@ pub struct Update {
     #[schema(value_type = Option<String>, max_length = 80)]
     pub subcategory: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub reporter_id: Option<Option<String>>,
     /// null clears it.
     #[serde(default, deserialize_with = "nullable")]

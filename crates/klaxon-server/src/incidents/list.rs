@@ -161,19 +161,20 @@ pub struct IncidentParams {
     pub status: Option<String>,
     /// Only incidents not yet resolved or closed.
     pub open: Option<bool>,
-    /// Severities, comma-separated: `SEV1,SEV2` (any case).
+    /// Severities, comma-separated: `SEV1,SEV2` (any case; empty items are ignored).
     #[param(
-        pattern = r"^[Ss][Ee][Vv][1-4](,[Ss][Ee][Vv][1-4])*$",
+        pattern = r"^\s*([Ss][Ee][Vv][1-4])?\s*(,\s*([Ss][Ee][Vv][1-4])?\s*)*$",
         example = "SEV1,SEV2"
     )]
     pub severity: Option<String>,
-    /// Declared at or after this time (RFC 3339).
-    #[param(value_type = Option<jiff::Timestamp>)]
+    /// Declared at or after this time (RFC 3339); empty means no bound, as a web form sends.
+    #[param(schema_with = crate::shared::api::time_or_empty)]
     pub from: Option<String>,
-    /// Declared before this time (RFC 3339).
-    #[param(value_type = Option<jiff::Timestamp>)]
+    /// Declared before this time (RFC 3339); empty means no bound.
+    #[param(schema_with = crate::shared::api::time_or_empty)]
     pub to: Option<String>,
     /// Text in the title or description, ignoring case.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// Only incidents the caller reported, holds a role in, or was paged for.
     pub mine: Option<bool>,

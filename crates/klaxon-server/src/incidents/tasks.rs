@@ -69,7 +69,7 @@ pub struct NewTask {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub title: String,
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(schema_with = crate::shared::api::id_or_empty)]
     pub assignee_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Timestamp>,
@@ -85,7 +85,7 @@ pub struct TaskUpdate {
     )]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub assignee_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]

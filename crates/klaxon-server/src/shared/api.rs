@@ -48,6 +48,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 field: None,
             },
         })?;
+        // serde also reads a struct from a JSON array of its fields in order (`[null, null]`
+        // cleared an incident's first two milestones); every body of this API is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::BadRequest {
+                code: "invalid_field",
+                message: "the body: invalid type: sequence, expected a JSON object".into(),
+                field: None,
+            });
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -281,6 +290,36 @@ pub struct PageParams {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The schema of a time filter that an empty value leaves out: RFC 3339, or empty.
+pub(crate) fn time_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .item(string().max_length(Some(0)))
+        .into()
+}
+
+/// The schema of an optional id in a body that an empty string leaves out, as a web form sends:
+/// a UUID, or empty.
+pub(crate) fn id_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))))
+        .item(string().max_length(Some(0)))
+        .into()
+}
+
+/// [`id_or_empty`], or null.
+pub(crate) fn nullable_id_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    AnyOfBuilder::new()
+        .item(id_or_empty())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }
 
 /// Cursors are opaque to clients: the id to continue after, tagged with the list it belongs to.
