@@ -229,7 +229,6 @@ async fn schemathesis_finds_no_failure(b: Backend) {
     let (dir, _) = scratch("");
     let run = |label: &str, filter: &[&str]| {
         let out = Command::new(&st)
-            .env("SCHEMATHESIS_HOOKS", tests.join("schemathesis_hooks.py"))
             .arg("--config-file")
             .arg(tests.join("schemathesis.toml"))
             .args(["run", &format!("{}/api/v1/openapi.json", app.url)])
