@@ -197,13 +197,13 @@ pub struct Declare {
     #[schema(max_length = 80)]
     pub subcategory: Option<String>,
     /// The affected service: its escalation policy is paged.
-    #[schema(schema_with = crate::shared::api::id_or_empty)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub service_id: Option<String>,
     /// Who reported it (confirms closure); the caller when absent.
-    #[schema(schema_with = crate::shared::api::id_or_empty)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub reporter_id: Option<String>,
     /// The incident commander from the start.
-    #[schema(schema_with = crate::shared::api::id_or_empty)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub commander_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub impact_started_at: Option<Timestamp>,

@@ -35,13 +35,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct PageInto {
     /// A person to page.
-    #[schema(schema_with = crate::shared::api::id_or_empty)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub user_id: Option<String>,
     /// Or a role: whoever holds it now is paged.
     pub role: Option<String>,
     /// Or a team, by its escalation policy: the policy's first level is paged (its people,
     /// and whoever is on call now in its schedules).
-    #[schema(schema_with = crate::shared::api::id_or_empty)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub escalation_policy_id: Option<String>,
     /// Why they are needed, shown on the timeline.
     #[serde(default)]

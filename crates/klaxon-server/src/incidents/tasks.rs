@@ -69,7 +69,7 @@ pub struct NewTask {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub title: String,
-    #[schema(schema_with = crate::shared::api::id_or_empty)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub assignee_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Timestamp>,

@@ -304,7 +304,7 @@ pub(crate) fn time_or_empty() -> utoipa::openapi::schema::Schema {
 
 /// The schema of an optional id in a body that an empty string leaves out, as a web form sends:
 /// a UUID, or empty.
-pub(crate) fn id_or_empty() -> utoipa::openapi::schema::Schema {
+fn id_or_empty() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
     let string = || ObjectBuilder::new().schema_type(Type::String);
     AnyOfBuilder::new()
@@ -313,7 +313,7 @@ pub(crate) fn id_or_empty() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
-/// [`id_or_empty`], or null.
+/// An optional id in a body: a UUID, empty or null (both leave it out, or clear it).
 pub(crate) fn nullable_id_or_empty() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
     AnyOfBuilder::new()
