@@ -6,6 +6,10 @@
 # (postgresql, chromium, chromium-driver, prometheus-alertmanager) when they are missing and it
 # can. Where it cannot, it stops and says what to install. Nothing is skipped silently.
 #
+# Installs openapi-spec-validator and Schemathesis from PyPI into a virtual environment
+# (KLAXON_TEST_VENV, default ~/.cache/klaxon/test-venv) when they are missing; the OpenAPI tests
+# (crates/klaxon-server/tests/openapi.rs) run them.
+#
 # Extra arguments go to `cargo nextest run` (or `cargo test` when nextest is absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +22,8 @@ need_pkgs=()
 pg_bin=""
 for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_bin="$d"; done
 if [ -z "${KLAXON_TEST_PG_URL:-}" ] && [ -z "$pg_bin" ]; then need_pkgs+=(postgresql); fi
+# `python3 -m venv` needs Debian's python3-venv (ensurepip) where Python is Debian's own.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
 [ -n "${KLAXON_TEST_ALERTMANAGER:-}" ] || command -v prometheus-alertmanager >/dev/null 2>&1 \
@@ -39,6 +45,21 @@ fi
 export KLAXON_TEST_CHROMIUM="${KLAXON_TEST_CHROMIUM:-$(command -v chromium)}"
 export KLAXON_TEST_CHROMEDRIVER="${KLAXON_TEST_CHROMEDRIVER:-$(command -v chromedriver)}"
 export KLAXON_TEST_ALERTMANAGER="${KLAXON_TEST_ALERTMANAGER:-$(command -v prometheus-alertmanager)}"
+
+# --- the OpenAPI tools, from PyPI -------------------------------------------------------------
+# Pinned, so that a new release's checks do not change what passes; bump them on purpose.
+venv="${KLAXON_TEST_VENV:-$HOME/.cache/klaxon/test-venv}"
+py_pkgs=(openapi-spec-validator==0.9.0 schemathesis==4.32.5)
+if ! "$venv/bin/python" -m pip show -q "${py_pkgs[@]%%==*}" >/dev/null 2>&1 \
+  || [ "$(cat "$venv/.klaxon-pkgs" 2>/dev/null)" != "${py_pkgs[*]}" ]; then
+  say "installing ${py_pkgs[*]} into $venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed; install python3-venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${py_pkgs[@]}" \
+    || die "pip could not install ${py_pkgs[*]}"
+  echo "${py_pkgs[*]}" >"$venv/.klaxon-pkgs"
+fi
+export KLAXON_TEST_OPENAPI_VALIDATOR="$venv/bin/openapi-spec-validator"
+export KLAXON_TEST_SCHEMATHESIS="$venv/bin/schemathesis"
 
 # --- a throwaway PostgreSQL --------------------------------------------------------------------
 pg_dir=""

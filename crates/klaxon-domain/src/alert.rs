@@ -7,7 +7,7 @@ use crate::{Invalid, named_enum};
 
 named_enum! {
     /// PagerDuty's four severities, the vocabulary of every integration.
-    pub enum Severity (field = "severity") {
+    pub enum Severity (field = "severity", schema = "AlertSeverity") {
         Critical = "critical",
         Error = "error",
         Warning = "warning",
@@ -98,8 +98,9 @@ pub fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// What a trigger says about the problem. Later triggers of the same open alert replace it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertContent {
+    #[schema(max_length = 1024)]
     pub summary: String,
     pub source: Option<String>,
     pub severity: Severity,
@@ -108,7 +109,8 @@ pub struct AlertContent {
     pub component: Option<String>,
     pub group: Option<String>,
     pub class: Option<String>,
-    /// Free-form JSON from the tool (custom_details, labels and annotations...).
+    /// Free-form JSON from the tool (custom_details, labels and annotations...): any JSON
+    /// value, as the tool sent it.
     pub details: serde_json::Value,
     pub links: Vec<Link>,
     pub images: Vec<Image>,
@@ -158,14 +160,14 @@ impl AlertContent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Link {
     pub href: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Image {
     pub src: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,6 +290,23 @@ impl GroupField {
     }
 }
 
+impl utoipa::PartialSchema for GroupField {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "summary, source, severity, component, group, class, or details.<name> \
+                 (a value inside the alert's details; dots go deeper)",
+            ))
+            .pattern(Some(
+                r"^(summary|source|severity|component|group|class|details(\.[^.]+)+)$",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for GroupField {}
+
 impl Serialize for GroupField {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.name())
@@ -310,19 +329,24 @@ named_enum! {
 }
 
 /// How a service gathers new alerts into incidents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Grouping {
     /// One incident per alert.
     None,
     /// Join the service's open incident if it was opened less than `window_minutes` ago;
     /// 0 means for as long as it is open.
-    Time { window_minutes: u32 },
+    Time {
+        #[schema(maximum = 10080)]
+        window_minutes: u32,
+    },
     /// Join an open incident, opened less than `window_minutes` ago (0: any), whose first
     /// alert had the same values of `fields` (all of them, or any one).
     Content {
+        #[schema(min_items = 1, max_items = 10)]
         fields: Vec<GroupField>,
         aggregate: Aggregate,
+        #[schema(maximum = 10080)]
         window_minutes: u32,
     },
 }

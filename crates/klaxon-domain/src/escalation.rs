@@ -19,7 +19,7 @@ pub const DELAY_MIN_MINUTES: u32 = 1;
 pub const DELAY_MAX_MINUTES: u32 = 1440;
 
 /// Whom a level pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Target {
     User(UserId),
@@ -28,11 +28,13 @@ pub enum Target {
     Schedule(ScheduleId),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Level {
     /// Minutes to wait for an acknowledgement before the next level.
+    #[schema(minimum = 1, maximum = 1440)]
     pub delay_minutes: u32,
+    #[schema(min_items = 1, max_items = 10)]
     pub targets: Vec<Target>,
 }
 

@@ -56,7 +56,7 @@ impl IncidentStatus {
 
 named_enum! {
     /// How bad it is. Definitions are the organisation's (configuration); the names are fixed.
-    pub enum Severity (field = "severity") {
+    pub enum Severity (field = "severity", schema = "IncidentSeverity") {
         Sev1 = "SEV1",
         Sev2 = "SEV2",
         Sev3 = "SEV3",
@@ -202,7 +202,7 @@ impl From<Invalid> for Refusal {
 }
 
 /// The moments of an incident's life, in the order they must keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Milestones {
     pub impact_started_at: Option<Timestamp>,
     pub detected_at: Option<Timestamp>,
@@ -378,7 +378,7 @@ pub fn stamp_move(m: &mut Milestones, from: IncidentStatus, to: IncidentStatus, 
 }
 
 /// A role people hold in an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleDef {
     /// Stable key: `commander`, `communications_lead`, or the organisation's own.
@@ -555,7 +555,7 @@ pub fn parse_link(field: &str, s: Option<&str>) -> Result<Option<String>, Invali
 
 /// A ready-made stakeholder update: `{number}`, `{title}`, `{status}` and `{severity}` are
 /// filled in from the incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTemplate {
     pub key: String,

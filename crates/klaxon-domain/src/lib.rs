@@ -14,6 +14,7 @@ pub mod ids;
 pub mod incident;
 pub mod job;
 mod names;
+pub use names::enum_schema;
 pub mod page;
 pub mod schedule;
 pub mod service;

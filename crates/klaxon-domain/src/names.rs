@@ -1,12 +1,13 @@
 //! Enums whose stored and wire form is a fixed snake_case name.
 
 /// Declares an enum with `ALL`, `as_str`, `Display`, `FromStr` (an [`crate::Invalid`] naming
-/// `$field` and the accepted values) and serde as its name.
+/// `$field` and the accepted values), serde as its name, and an OpenAPI schema (a string `enum`
+/// of the names) called `$schema`, or the enum's name when two enums share it.
 #[macro_export]
 macro_rules! named_enum {
     (
         $(#[$meta:meta])*
-        $vis:vis enum $name:ident (field = $field:literal) {
+        $vis:vis enum $name:ident (field = $field:literal $(, schema = $schema:literal)?) {
             $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
         }
     ) => {
@@ -50,5 +51,29 @@ macro_rules! named_enum {
                 s.parse().map_err(|e: $crate::Invalid| ::serde::de::Error::custom(e.reason))
             }
         }
+
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                $crate::names::enum_schema(Self::ALL.iter().map(|v| v.as_str()))
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed($crate::named_enum!(@name $name $(, $schema)?))
+            }
+        }
     };
+    (@name $name:ident) => { stringify!($name) };
+    (@name $name:ident, $schema:literal) => { $schema };
+}
+
+/// A string schema that takes only `names`.
+pub fn enum_schema<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .into()
 }

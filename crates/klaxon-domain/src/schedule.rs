@@ -52,9 +52,11 @@ named_enum! {
 }
 
 /// How long each user's turn lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Turn {
+    /// 1 to 8760 hours, 365 days or 52 weeks.
+    #[schema(minimum = 1, maximum = 8760)]
     pub count: u32,
     pub unit: TurnUnit,
 }
@@ -95,16 +97,24 @@ impl Turn {
 /// The window lasts `duration_minutes` of wall-clock time, so 22:00 for 480 minutes ends at
 /// 06:00 local even on a DST night. Each edge falls at the first instant the local clock reads
 /// its time or later: on a day that skips the edge's time, at the jump.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Restriction {
     /// Every day from `start`, for 1 to 1440 minutes (crossing midnight if need be).
-    Daily { start: Time, duration_minutes: u32 },
+    Daily {
+        #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", example = "09:00")]
+        start: Time,
+        #[schema(minimum = 1, maximum = 1440)]
+        duration_minutes: u32,
+    },
     /// Every week from `start` on `start_weekday`, for 1 to 10080 minutes.
     Weekly {
         #[serde(with = "weekday_name")]
+        #[schema(value_type = weekday_name::WeekdayName)]
         start_weekday: Weekday,
+        #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", example = "09:00")]
         start: Time,
+        #[schema(minimum = 1, maximum = 10080)]
         duration_minutes: u32,
     },
 }
@@ -188,6 +198,21 @@ mod weekday_name {
         "sunday",
     ];
 
+    /// The names' schema.
+    pub struct WeekdayName;
+
+    impl utoipa::PartialSchema for WeekdayName {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            crate::names::enum_schema(NAMES)
+        }
+    }
+
+    impl utoipa::ToSchema for WeekdayName {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("Weekday")
+        }
+    }
+
     pub fn serialize<S: Serializer>(day: &Weekday, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(NAMES[usize::from(day.to_monday_zero_offset().unsigned_abs())])
     }
@@ -202,20 +227,25 @@ mod weekday_name {
 }
 
 /// One rotation: `users` take turns from `start`, turn k going to `users[k % len]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// Local time in the schedule's zone: the first handoff and the origin of every later one.
+    /// Local time in the schedule's zone, without an offset: the first handoff and the origin
+    /// of every later one.
+    #[schema(value_type = String, example = "2026-03-02T09:00")]
     pub start: DateTime,
     /// The layer has nobody from this instant on.
     #[serde(default)]
     pub end: Option<Timestamp>,
     /// In rotation order; a user may appear more than once.
+    #[schema(min_items = 1, max_items = 100)]
     pub users: Vec<UserId>,
     pub turn: Turn,
     /// If any, the layer has someone only inside their windows.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub restrictions: Vec<Restriction>,
 }
 

@@ -13,6 +13,7 @@ on_both_backends!(
     every_change_is_an_audited_event,
     metric_labels_stay_bounded,
     body_errors_name_no_rust_types,
+    an_array_body_is_refused,
 );
 
 async fn tokens_authenticate_and_roles_limit_them(b: Backend) {
@@ -901,5 +902,55 @@ async fn body_errors_name_no_rust_types(b: Backend) {
         "{message}"
     );
     assert!(!message.contains("u32"), "{message}");
+    app.stop().await;
+}
+
+/// serde reads a struct from an array of its fields in order; a body must be an object, or
+/// `[null, null]` would clear an incident's first two milestones (found by Schemathesis).
+async fn an_array_body_is_refused(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let token = app.admin.token.clone();
+    let at = "2026-11-21T08:00:00Z";
+    let body = json!({"title": "Checkout down", "severity": "SEV2", "impact_started_at": at,
+                      "detected_at": at});
+    let r = app
+        .post("/api/v1/incidents", &token, &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/incidents/{id}/milestones");
+    let r = common::patch(&app, &path, &token, &json!([null, null]))
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(r, 400, "invalid_field", None).await;
+    assert_eq!(
+        error["message"],
+        "the body: invalid type: sequence, expected a JSON object"
+    );
+    let r = app
+        .post("/api/v1/services", &token, &json!([]))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_field", None).await;
+    let r = app
+        .get(&format!("/api/v1/incidents/{id}"), &token)
+        .send()
+        .await
+        .unwrap();
+    let incident: Value = r.json().await.unwrap();
+    assert_eq!(
+        incident["milestones"]["impact_started_at"], at,
+        "{incident}"
+    );
+    assert_eq!(incident["milestones"]["detected_at"], at, "{incident}");
     app.stop().await;
 }

@@ -51,11 +51,9 @@ pub struct ServiceOut {
     pub name: String,
     pub description: String,
     /// `high`, `low` or `severity_based` (critical and error are high, the rest low).
-    #[schema(value_type = String, example = "severity_based")]
     pub urgency_rule: UrgencyRule,
     /// `{"type": "none"}`, `{"type": "time", "window_minutes": 10}` or
     /// `{"type": "content", "fields": ["source"], "aggregate": "all", "window_minutes": 60}`.
-    #[schema(value_type = Object)]
     pub grouping: Grouping,
     pub auto_resolve: bool,
     /// Who is paged when an incident opens; nobody when null.
@@ -86,31 +84,33 @@ impl From<Service> for ServiceOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateService {
+    /// 1 to 100 characters, trimmed.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
-    #[schema(value_type = Option<String>)]
     pub urgency_rule: Option<UrgencyRule>,
-    #[schema(value_type = Option<Object>)]
     pub grouping: Option<Grouping>,
     /// Resolve an alert-opened incident when all its alerts resolve (default true).
     pub auto_resolve: Option<bool>,
     /// The escalation policy that pages for its incidents.
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub escalation_policy_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateService {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
-    #[schema(value_type = Option<String>)]
     pub urgency_rule: Option<UrgencyRule>,
-    #[schema(value_type = Option<Object>)]
     pub grouping: Option<Grouping>,
     pub auto_resolve: Option<bool>,
     /// A policy id, or null to page nobody.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub escalation_policy_id: Option<serde_json::Value>,
 }
 
@@ -199,7 +199,7 @@ async fn existing_policy(state: &AppState, raw: &str) -> ApiResult<EscalationPol
 
 /// One service.
 #[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services",
-    params(("id" = String, Path, description = "Service id")),
+    params(("id" = uuid::Uuid, Path, description = "Service id")),
     responses((status = 200, body = ServiceOut), (status = 404, body = ErrorBody)))]
 async fn get_service(
     State(state): State<AppState>,
@@ -218,7 +218,7 @@ async fn get_service(
 
 /// Changes a service's settings (admin). Fields left out keep their value.
 #[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", request_body = UpdateService,
-    params(("id" = String, Path, description = "Service id")),
+    params(("id" = uuid::Uuid, Path, description = "Service id")),
     responses((status = 200, body = ServiceOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_service(
@@ -302,7 +302,7 @@ pub async fn update_service_with(
 /// Deletes a service with its integrations and maintenance windows (admin). Refused while it
 /// has open alerts; its incidents are kept.
 #[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "services",
-    params(("id" = String, Path, description = "Service id")),
+    params(("id" = uuid::Uuid, Path, description = "Service id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_service(
     State(state): State<AppState>,
@@ -356,7 +356,6 @@ pub struct IntegrationOut {
     pub service_id: ServiceId,
     pub name: String,
     /// `events_v2`, `alertmanager`, `generic` or `heartbeat`.
-    #[schema(value_type = String, example = "alertmanager")]
     pub kind: IntegrationKind,
     /// The first characters of the key.
     pub key_prefix: String,
@@ -423,26 +422,34 @@ fn key_prefix(key: &str) -> String {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntegration {
+    /// 1 to 100 characters, trimmed.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
-    #[schema(value_type = String, example = "events_v2")]
     pub kind: IntegrationKind,
     /// Default 600; 0 means no limit.
+    #[schema(maximum = 1_000_000)]
     pub rate_limit_per_minute: Option<u32>,
     /// Required for heartbeat monitors (60 s to 9000 h); not allowed for the others.
+    #[schema(minimum = 60, maximum = 32_400_000)]
     pub heartbeat_interval_secs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIntegration {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    /// 0 means no limit.
+    #[schema(maximum = 1_000_000)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Heartbeat monitors only (60 s to 9000 h).
+    #[schema(minimum = 60, maximum = 32_400_000)]
     pub heartbeat_interval_secs: Option<u32>,
 }
 
 /// The integrations of a service.
 #[utoipa::path(get, path = "/api/v1/services/{id}/integrations", tag = "integrations",
-    params(("id" = String, Path, description = "Service id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "Service id"), PageParams),
     responses((status = 200, body = ListOf<IntegrationOut>), (status = 404, body = ErrorBody)))]
 async fn list_integrations(
     State(state): State<AppState>,
@@ -463,7 +470,7 @@ async fn list_integrations(
 
 /// Adds an integration to a service (admin). The key is in this answer only.
 #[utoipa::path(post, path = "/api/v1/services/{id}/integrations", tag = "integrations",
-    request_body = CreateIntegration, params(("id" = String, Path, description = "Service id")),
+    request_body = CreateIntegration, params(("id" = uuid::Uuid, Path, description = "Service id")),
     responses((status = 201, body = IntegrationWithKeyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_integration(
     State(state): State<AppState>,
@@ -547,7 +554,7 @@ pub async fn create_integration_with(
 
 /// One integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
-    params(("id" = String, Path, description = "Integration id")),
+    params(("id" = uuid::Uuid, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationOut), (status = 404, body = ErrorBody)))]
 async fn get_integration(
     State(state): State<AppState>,
@@ -566,7 +573,7 @@ async fn get_integration(
 
 /// Renames an integration or changes its rate limit or heartbeat interval (admin).
 #[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations",
-    request_body = UpdateIntegration, params(("id" = String, Path, description = "Integration id")),
+    request_body = UpdateIntegration, params(("id" = uuid::Uuid, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update_integration(
     State(state): State<AppState>,
@@ -616,7 +623,7 @@ async fn update_integration(
 
 /// Replaces an integration's key (admin); the old key stops working at once.
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate-key", tag = "integrations",
-    params(("id" = String, Path, description = "Integration id")),
+    params(("id" = uuid::Uuid, Path, description = "Integration id")),
     responses((status = 200, body = IntegrationWithKeyOut), (status = 404, body = ErrorBody)))]
 async fn rotate_integration_key(
     State(state): State<AppState>,
@@ -659,7 +666,7 @@ pub async fn rotate_key_with(
 
 /// Deletes an integration (admin); its key stops working at once.
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations",
-    params(("id" = String, Path, description = "Integration id")),
+    params(("id" = uuid::Uuid, Path, description = "Integration id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_integration(
     State(state): State<AppState>,
@@ -712,13 +719,10 @@ pub struct AlertOut {
     #[schema(value_type = Option<String>, format = Uuid)]
     pub incident_id: Option<IncidentId>,
     pub dedup_key: String,
-    #[schema(value_type = String, example = "triggered")]
     pub status: AlertStatus,
     pub summary: String,
-    #[schema(value_type = String, example = "critical")]
     pub severity: klaxon_domain::alert::Severity,
     /// The newest trigger's whole content: source, component, group, class, details, links...
-    #[schema(value_type = Object)]
     pub content: AlertContent,
     pub count: u32,
     pub in_maintenance: bool,
@@ -755,13 +759,19 @@ impl From<Alert> for AlertOut {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
+    #[param(value_type = Option<uuid::Uuid>)]
     pub service_id: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub incident_id: Option<String>,
-    /// `triggered`, `acknowledged` or `resolved`.
+    #[param(value_type = Option<AlertStatus>)]
     pub status: Option<String>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -790,7 +800,7 @@ async fn list_alerts(
 
 /// One alert.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
-    params(("id" = String, Path, description = "Alert id")),
+    params(("id" = uuid::Uuid, Path, description = "Alert id")),
     responses((status = 200, body = AlertOut), (status = 404, body = ErrorBody)))]
 async fn get_alert(
     State(state): State<AppState>,
@@ -808,16 +818,20 @@ async fn get_alert(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// The service's timeline, oldest first: settings changes, maintenance, and change events
 /// (deploys) sent to `/v2/change/enqueue`.
 #[utoipa::path(get, path = "/api/v1/services/{id}/timeline", tag = "services",
-    params(("id" = String, Path, description = "Service id"), TimelineParams),
+    params(("id" = uuid::Uuid, Path, description = "Service id"), TimelineParams),
     responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
 async fn service_timeline(
     State(state): State<AppState>,

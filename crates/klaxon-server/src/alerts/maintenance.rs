@@ -66,12 +66,13 @@ pub struct CreateMaintenance {
     #[schema(value_type = String, format = DateTime)]
     pub ends_at: Timestamp,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
 }
 
 /// The service's current and future maintenance windows.
 #[utoipa::path(get, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
-    params(("id" = String, Path, description = "Service id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "Service id"), PageParams),
     responses((status = 200, body = ListOf<MaintenanceOut>), (status = 404, body = ErrorBody)))]
 async fn list_maintenance(
     State(state): State<AppState>,
@@ -92,7 +93,7 @@ async fn list_maintenance(
 
 /// Schedules a maintenance window (responder): alerts are recorded but open no incident.
 #[utoipa::path(post, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
-    request_body = CreateMaintenance, params(("id" = String, Path, description = "Service id")),
+    request_body = CreateMaintenance, params(("id" = uuid::Uuid, Path, description = "Service id")),
     responses((status = 201, body = MaintenanceOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_maintenance(
     State(state): State<AppState>,
@@ -150,7 +151,7 @@ pub async fn create_maintenance_with(
 
 /// Cancels or ends a maintenance window early (responder).
 #[utoipa::path(delete, path = "/api/v1/services/{id}/maintenance-windows/{window_id}", tag = "services",
-    params(("id" = String, Path, description = "Service id"), ("window_id" = String, Path, description = "Window id")),
+    params(("id" = uuid::Uuid, Path, description = "Service id"), ("window_id" = uuid::Uuid, Path, description = "Window id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_maintenance(
     State(state): State<AppState>,

@@ -173,30 +173,53 @@ pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Declare {
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: String,
-    /// `SEV1` .. `SEV4`; see `GET /api/v1/incident-settings` for what each means here.
+    /// `SEV1` .. `SEV4` (any case); see `GET /api/v1/incident-settings` for what each means
+    /// here.
+    #[schema(value_type = klaxon_domain::incident::Severity)]
     pub severity: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
-    /// `high`, `medium` or `low`; from the severity when absent.
+    /// From the severity when absent.
+    #[schema(value_type = Option<klaxon_domain::incident::Impact>)]
     pub impact: Option<String>,
-    /// `high`, `medium` or `low`; from the severity when absent. Medium and high page now.
+    /// From the severity when absent. Medium and high page now.
+    #[schema(value_type = Option<klaxon_domain::alert::Urgency>)]
     pub urgency: Option<String>,
+    /// Blank means none.
+    #[schema(max_length = 80)]
     pub category: Option<String>,
+    #[schema(max_length = 80)]
     pub subcategory: Option<String>,
     /// The affected service: its escalation policy is paged.
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub service_id: Option<String>,
     /// Who reported it (confirms closure); the caller when absent.
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub reporter_id: Option<String>,
     /// The incident commander from the start.
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub commander_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub impact_started_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub detected_at: Option<Timestamp>,
-    /// The conference bridge responders join (http or https).
+    /// The conference bridge responders join (http or https); blank means none.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*(https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*)?\s*$"
+    )]
     pub conference_url: Option<String>,
-    /// The chat channel where the incident is worked.
+    /// The chat channel where the incident is worked (http or https); blank means none.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*(https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*)?\s*$"
+    )]
     pub chat_url: Option<String>,
 }
 
@@ -366,27 +389,36 @@ async fn declare_incident(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Update {
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: Option<String>,
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
+    /// `SEV1` .. `SEV4` (any case).
+    #[schema(value_type = Option<klaxon_domain::incident::Severity>)]
     pub severity: Option<String>,
+    #[schema(value_type = Option<klaxon_domain::incident::Impact>)]
     pub impact: Option<String>,
+    #[schema(value_type = Option<klaxon_domain::alert::Urgency>)]
     pub urgency: Option<String>,
     /// null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 80)]
     pub category: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 80)]
     pub subcategory: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub reporter_id: Option<Option<String>>,
     /// null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^\s*(https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*)?\s*$")]
     pub conference_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^\s*(https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*)?\s*$")]
     pub chat_url: Option<Option<String>>,
 }
 
@@ -502,7 +534,7 @@ pub async fn update_with(
 
 /// Changes an incident's fields (responder).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = Update,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_incident(
@@ -527,8 +559,10 @@ async fn update_incident(
 pub struct StatusChange {
     /// `acknowledged`, `mitigated`, `resolved` or `closed` (`acknowledged` reopens a resolved
     /// incident).
+    #[schema(value_type = klaxon_domain::incident::IncidentStatus)]
     pub status: String,
     /// Why: required when an admin closes without the reporter's confirmation.
+    #[schema(max_length = 20000)]
     pub reason: Option<String>,
 }
 
@@ -613,7 +647,7 @@ pub async fn move_with(
 /// Moves an incident along its lifecycle (responder): triggered → acknowledged → mitigated →
 /// resolved → closed, back from mitigated to acknowledged, and reopening a resolved one.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = StatusChange,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn change_status(
@@ -731,7 +765,7 @@ pub async fn milestones_with(
 
 /// Edits milestones (responder).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}/milestones", tag = "incidents", request_body = MilestoneEdit,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn edit_milestones(

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeverityOut {
+    #[schema(value_type = klaxon_domain::incident::Severity)]
     pub severity: String,
     pub definition: String,
 }
@@ -41,12 +42,11 @@ pub struct SeverityOut {
 pub struct IncidentSettingsOut {
     pub severities: Vec<SeverityOut>,
     /// Rows: impact high, medium, low; columns: urgency high, medium, low.
+    #[schema(value_type = Vec<Vec<Priority>>)]
     pub priority_matrix: Vec<Vec<String>>,
-    #[schema(value_type = Vec<Object>)]
     pub roles: Vec<rules::RoleDef>,
     /// Ready-made stakeholder updates: key, name, text with {number}, {title}, {status},
     /// {severity}.
-    #[schema(value_type = Vec<Object>)]
     pub update_templates: Vec<rules::UpdateTemplate>,
 }
 
@@ -88,18 +88,13 @@ pub struct IncidentOut {
     pub number: i64,
     pub title: String,
     pub description: String,
-    #[schema(value_type = String, example = "triggered")]
     pub status: IncidentStatus,
     /// `high`, `medium` or `low`: how soon people are paged (medium pages as high).
-    #[schema(value_type = String, example = "high")]
     pub urgency: Urgency,
     /// `SEV1` .. `SEV4`; null on an incident an alert opened until someone sets it.
-    #[schema(value_type = Option<String>, example = "SEV2")]
     pub severity: Option<Severity>,
-    #[schema(value_type = Option<String>, example = "high")]
     pub impact: Option<Impact>,
     /// `P1` .. `P5`, from impact × urgency through the priority matrix.
-    #[schema(value_type = Option<String>, example = "P2")]
     pub priority: Option<Priority>,
     pub category: Option<String>,
     pub subcategory: Option<String>,
@@ -113,7 +108,6 @@ pub struct IncidentOut {
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Every milestone, `declared_at` included, in their order.
-    #[schema(value_type = Object)]
     pub milestones: Milestones,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub acknowledged_at: Option<Timestamp>,
@@ -158,26 +152,39 @@ impl From<Incident> for IncidentOut {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentParams {
+    #[param(value_type = Option<uuid::Uuid>)]
     pub service_id: Option<String>,
-    /// `triggered`, `acknowledged`, `mitigated`, `resolved` or `closed`.
+    #[param(value_type = Option<IncidentStatus>)]
     pub status: Option<String>,
     /// Only incidents not yet resolved or closed.
     pub open: Option<bool>,
-    /// Severities, comma-separated: `SEV1,SEV2`.
+    /// Severities, comma-separated: `SEV1,SEV2` (any case; empty items are ignored).
+    #[param(
+        pattern = r"^\s*([Ss][Ee][Vv][1-4])?\s*(,\s*([Ss][Ee][Vv][1-4])?\s*)*$",
+        example = "SEV1,SEV2"
+    )]
     pub severity: Option<String>,
-    /// Declared at or after this time (RFC 3339).
+    /// Declared at or after this time (RFC 3339); empty means no bound, as a web form sends.
+    #[param(schema_with = crate::shared::api::time_or_empty)]
     pub from: Option<String>,
-    /// Declared before this time (RFC 3339).
+    /// Declared before this time (RFC 3339); empty means no bound.
+    #[param(schema_with = crate::shared::api::time_or_empty)]
     pub to: Option<String>,
     /// Text in the title or description, ignoring case.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// Only incidents the caller reported, holds a role in, or was paged for.
     pub mine: Option<bool>,
     /// A team's incidents: those of the services this escalation policy pages for.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub team: Option<String>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -244,7 +251,7 @@ async fn list_incidents(
 
 /// One incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody)))]
 async fn get_incident(
     State(state): State<AppState>,

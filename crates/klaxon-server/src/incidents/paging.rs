@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Acknowledges an incident and its alerts: the escalation stops (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn acknowledge_incident(
     State(state): State<AppState>,
@@ -53,7 +53,7 @@ async fn acknowledge_incident(
 
 /// Resolves an incident and its open alerts: everything stops (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn resolve_incident(
     State(state): State<AppState>,
@@ -117,7 +117,7 @@ pub async fn escalate_incident_with(
 /// Pages the next escalation level now instead of after the current level's delay; an
 /// acknowledged incident becomes triggered again (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn escalate_incident(
     State(state): State<AppState>,
@@ -134,6 +134,7 @@ async fn escalate_incident(
 #[serde(deny_unknown_fields)]
 pub struct Reassign {
     /// The person who takes the incident over.
+    #[schema(value_type = uuid::Uuid)]
     pub user_id: String,
 }
 
@@ -205,7 +206,7 @@ pub async fn reassign_incident_with(
 /// Reassigns an incident to one person: they are paged now through their notification rules,
 /// and the escalation policy stops ("escalate now" takes it up again) (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/reassign", tag = "incidents", request_body = Reassign,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn reassign_incident(
@@ -222,7 +223,7 @@ async fn reassign_incident(
 
 /// The notifications an incident produced, oldest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/notifications", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<NotificationOut>), (status = 404, body = ErrorBody)))]
 async fn incident_notifications(
     State(state): State<AppState>,

@@ -87,7 +87,7 @@ pub async fn merge_with(
 
 /// The incidents related to this one, newest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/related", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<IncidentOut>), (status = 404, body = ErrorBody)))]
 async fn list_related(
     State(state): State<AppState>,
@@ -108,13 +108,14 @@ async fn list_related(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Relate {
+    #[schema(value_type = uuid::Uuid)]
     pub incident_id: String,
 }
 
 /// Relates another incident to this one (both ways) (responder). 201 with the related
 /// incident.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/related", tag = "incidents", request_body = Relate,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 201, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn relate(
@@ -138,7 +139,7 @@ async fn relate(
 
 /// Unrelates two incidents (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/related/{other_id}", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("other_id" = String, Path, description = "The related incident's id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("other_id" = uuid::Uuid, Path, description = "The related incident's id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unrelate(
     State(state): State<AppState>,
@@ -155,13 +156,14 @@ async fn unrelate(
 #[serde(deny_unknown_fields)]
 pub struct Merge {
     /// The incident this one duplicates.
+    #[schema(value_type = uuid::Uuid)]
     pub into: String,
 }
 
 /// Merges this incident, a duplicate, into another (responder): its alerts move there, it is
 /// resolved and points at the other. Answers with the incident merged into.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", request_body = Merge,
-    params(("id" = String, Path, description = "The duplicate's id")),
+    params(("id" = uuid::Uuid, Path, description = "The duplicate's id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn merge(

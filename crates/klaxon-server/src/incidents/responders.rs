@@ -35,14 +35,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct PageInto {
     /// A person to page.
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub user_id: Option<String>,
     /// Or a role: whoever holds it now is paged.
     pub role: Option<String>,
     /// Or a team, by its escalation policy: the policy's first level is paged (its people,
     /// and whoever is on call now in its schedules).
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub escalation_policy_id: Option<String>,
     /// Why they are needed, shown on the timeline.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub message: String,
 }
 
@@ -200,7 +203,7 @@ pub async fn page_with(
 
 /// Pages a person, or whoever holds a role, into the incident (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/page", tag = "incidents", request_body = PageInto,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn page_into(
@@ -232,6 +235,7 @@ pub struct RoleOut {
     pub user_id: UserId,
     #[schema(value_type = String, format = DateTime)]
     pub assigned_at: Timestamp,
+    /// `system`, `user:<id>` or `token:<id>`.
     pub assigned_by: String,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub ended_at: Option<Timestamp>,
@@ -350,17 +354,21 @@ pub async fn unassign_role_with(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RolesParams {
     /// Everyone who ever held a role, with when they stopped.
     pub history: Option<bool>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// Who holds the incident's roles (or held them, with `history=true`).
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/roles", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), RolesParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), RolesParams),
     responses((status = 200, body = ListOf<RoleOut>), (status = 404, body = ErrorBody)))]
 async fn list_roles(
     State(state): State<AppState>,
@@ -390,13 +398,14 @@ pub struct AssignRole {
     /// A role key: `commander`, `communications_lead`, `scribe`, `subject_matter_expert` or
     /// one of the organisation's own.
     pub role: String,
+    #[schema(value_type = uuid::Uuid)]
     pub user_id: String,
 }
 
 /// Assigns a role (responder); the current holder of a one-person role is replaced. 201 with
 /// the new role assignment.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = AssignRole,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 201, body = RoleOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn assign_role(
@@ -437,8 +446,8 @@ async fn assign_role(
 
 /// Ends a person's role (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user_id}", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("role" = String, Path, description = "Role key"),
-           ("user_id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("role" = String, Path, description = "Role key"),
+           ("user_id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn unassign_role(

@@ -66,7 +66,12 @@ impl From<IncidentTask> for TaskOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: String,
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub assignee_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Timestamp>,
@@ -76,9 +81,13 @@ pub struct NewTask {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub assignee_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -295,7 +304,7 @@ pub async fn remove_task_with(
 
 /// The incident's tasks, oldest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/tasks", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<TaskOut>), (status = 404, body = ErrorBody)))]
 async fn list_tasks(
     State(state): State<AppState>,
@@ -315,7 +324,7 @@ async fn list_tasks(
 
 /// Adds a task (responder). 201 with the task.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks", tag = "incidents", request_body = NewTask,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 201, body = TaskOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn add_task(
@@ -332,7 +341,7 @@ async fn add_task(
 
 /// Changes a task, or marks it done (`{"done": true}`) (responder).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents", request_body = TaskUpdate,
-    params(("id" = String, Path, description = "Incident id"), ("task_id" = String, Path, description = "Task id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("task_id" = uuid::Uuid, Path, description = "Task id")),
     responses((status = 200, body = TaskOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_task(
@@ -349,7 +358,7 @@ async fn update_task(
 
 /// Removes a task (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("task_id" = String, Path, description = "Task id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("task_id" = uuid::Uuid, Path, description = "Task id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn remove_task(
     State(state): State<AppState>,

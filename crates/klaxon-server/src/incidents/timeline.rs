@@ -135,16 +135,19 @@ pub async fn names(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
+    /// Event kinds or prefixes, comma-separated: `incident.note_added,notification.`.
     pub kind: Option<String>,
+    /// Only pinned entries.
     pub pinned: Option<bool>,
 }
 
 /// The incident as Markdown: its summary, milestones, roles and timeline, for a postmortem or
 /// a ticket.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline.md", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ExportParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ExportParams),
     responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = ErrorBody)))]
 async fn export_timeline(
     State(state): State<AppState>,
@@ -272,6 +275,7 @@ pub async fn markdown(
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
     /// Markdown-ish plain text, up to 20,000 characters.
+    #[schema(max_length = 20000)]
     pub text: String,
     #[serde(default)]
     pub pinned: bool,
@@ -319,7 +323,7 @@ pub async fn note_with(
 
 /// Adds a note to the incident's timeline (responder). 201 with the event.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NewNote,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 201, body = EventOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn add_note(
     State(state): State<AppState>,
@@ -357,7 +361,7 @@ pub async fn pin_with(
 
 /// Pins an event to the top of the incident's timeline (responder).
 #[utoipa::path(put, path = "/api/v1/incidents/{id}/timeline/{seq}/pin", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn pin_event(
     State(state): State<AppState>,
@@ -375,7 +379,7 @@ async fn pin_event(
 
 /// Unpins an event (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/timeline/{seq}/pin", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn unpin_event(
     State(state): State<AppState>,
@@ -392,20 +396,24 @@ async fn unpin_event(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentTimelineParams {
     /// Event kinds or prefixes, comma-separated: `incident.note_added,notification.`.
     pub kind: Option<String>,
     /// Only pinned entries.
     pub pinned: Option<bool>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// The incident's timeline, oldest first: every change, note, alert and page, filtered by kind
 /// and pin when asked.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), IncidentTimelineParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), IncidentTimelineParams),
     responses((status = 200, body = ListOf<EventOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn incident_timeline(
     State(state): State<AppState>,

@@ -76,6 +76,7 @@ pub async fn subscribe_with(
 #[serde(deny_unknown_fields)]
 pub struct PostUpdate {
     /// The update's text; when absent, `template` filled in from the incident.
+    #[schema(max_length = 5000)]
     pub message: Option<String>,
     /// A key of `GET /api/v1/incident-settings`' `update_templates`.
     pub template: Option<String>,
@@ -239,7 +240,7 @@ pub struct SubscriberOut {
 
 /// Who follows the incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
     responses((status = 200, body = ListOf<SubscriberOut>), (status = 404, body = ErrorBody)))]
 async fn list_subscribers(
     State(state): State<AppState>,
@@ -271,13 +272,14 @@ async fn list_subscribers(
 #[serde(deny_unknown_fields)]
 pub struct Subscribe {
     /// Who follows; the caller when absent.
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub user_id: Option<String>,
 }
 
 /// Follows the incident: its stakeholder updates come by e-mail, webhook or chat. Anyone may
 /// follow; adding someone else needs the responder role. 201 with the follower.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents", request_body = Subscribe,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 201, body = SubscriberOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn subscribe(
@@ -310,7 +312,7 @@ async fn subscribe(
 
 /// Stops following (yourself as a viewer; anyone as a responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/subscribers/{user_id}", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), ("user_id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("user_id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unsubscribe(
     State(state): State<AppState>,
@@ -333,7 +335,7 @@ async fn unsubscribe(
 /// Posts a stakeholder update to the incident's followers (responder). 201 with the update:
 /// the `incident.update_posted` timeline event.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/updates", tag = "incidents", request_body = PostUpdate,
-    params(("id" = String, Path, description = "Incident id")),
+    params(("id" = uuid::Uuid, Path, description = "Incident id")),
     responses((status = 201, body = EventOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn post_update(
     State(state): State<AppState>,

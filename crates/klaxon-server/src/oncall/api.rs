@@ -54,7 +54,6 @@ pub struct PolicyOut {
     pub name: String,
     pub description: String,
     /// Levels in order: `{"delay_minutes": 15, "targets": [{"type": "user", "id": "…"}]}`.
-    #[schema(value_type = Vec<Object>)]
     pub levels: Vec<Level>,
     /// How many times the levels run again after the last one (0–9).
     pub repeat: u32,
@@ -81,22 +80,29 @@ impl From<EscalationPolicy> for PolicyOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePolicy {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(min_items = 1, max_items = 20)]
     pub levels: Vec<Level>,
+    /// How many times the levels run again after the last one (0–9).
     #[serde(default)]
+    #[schema(maximum = 9)]
     pub repeat: u32,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePolicy {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(min_items = 1, max_items = 20)]
     pub levels: Option<Vec<Level>>,
+    #[schema(maximum = 9)]
     pub repeat: Option<u32>,
 }
 
@@ -211,7 +217,7 @@ pub async fn create_policy_with(
 
 /// One escalation policy.
 #[utoipa::path(get, path = "/api/v1/escalation-policies/{id}", tag = "on-call",
-    params(("id" = String, Path, description = "Escalation policy id")),
+    params(("id" = uuid::Uuid, Path, description = "Escalation policy id")),
     responses((status = 200, body = PolicyOut), (status = 404, body = ErrorBody)))]
 async fn get_policy(
     State(state): State<AppState>,
@@ -231,7 +237,7 @@ async fn get_policy(
 /// Changes an escalation policy (admin). Incidents already escalating follow the new levels
 /// from their next step.
 #[utoipa::path(patch, path = "/api/v1/escalation-policies/{id}", tag = "on-call", request_body = UpdatePolicy,
-    params(("id" = String, Path, description = "Escalation policy id")),
+    params(("id" = uuid::Uuid, Path, description = "Escalation policy id")),
     responses((status = 200, body = PolicyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_policy(
@@ -283,7 +289,7 @@ async fn update_policy(
 
 /// Deletes an escalation policy (admin); refused while services use it.
 #[utoipa::path(delete, path = "/api/v1/escalation-policies/{id}", tag = "on-call",
-    params(("id" = String, Path, description = "Escalation policy id")),
+    params(("id" = uuid::Uuid, Path, description = "Escalation policy id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_policy(
     State(state): State<AppState>,
@@ -326,7 +332,6 @@ pub struct ContactMethodOut {
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
     /// `email`, `sms`, `voice`, `webhook`, `slack`, `teams` or `mattermost`.
-    #[schema(value_type = String, example = "webhook")]
     pub kind: ContactKind,
     pub label: String,
     pub address: String,
@@ -355,9 +360,11 @@ impl ContactMethodOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContactMethod {
-    #[schema(value_type = String)]
     pub kind: ContactKind,
+    #[schema(max_length = 100, pattern = r"\S")]
     pub label: String,
+    /// An e-mail address, an E.164 phone number, or an http(s) URL, as the kind needs.
+    #[schema(max_length = 2000)]
     pub address: String,
     /// Your own password: a contact method decides where pages go, so changing one asks for it
     /// again.
@@ -367,7 +374,9 @@ pub struct CreateContactMethod {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactMethod {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub label: Option<String>,
+    #[schema(max_length = 2000)]
     pub address: Option<String>,
     pub password: String,
 }
@@ -401,7 +410,7 @@ pub fn check_kind_with(
 
 /// A user's contact methods.
 #[utoipa::path(get, path = "/api/v1/users/{id}/contact-methods", tag = "on-call",
-    params(("id" = String, Path, description = "User id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "User id"), PageParams),
     responses((status = 200, body = ListOf<ContactMethodOut>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_contact_methods(
     State(state): State<AppState>,
@@ -419,9 +428,9 @@ async fn list_contact_methods(
 
 /// Adds a contact method (yourself, or any user as admin); asks for your password.
 #[utoipa::path(post, path = "/api/v1/users/{id}/contact-methods", tag = "on-call", request_body = CreateContactMethod,
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 201, body = ContactMethodOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_contact_method(
     State(state): State<AppState>,
     caller: Caller,
@@ -489,8 +498,9 @@ async fn own_method(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Co
 
 /// Changes a contact method's label or address; asks for your password.
 #[utoipa::path(patch, path = "/api/v1/contact-methods/{id}", tag = "on-call", request_body = UpdateContactMethod,
-    params(("id" = String, Path, description = "Contact method id")),
-    responses((status = 200, body = ContactMethodOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "Contact method id")),
+    responses((status = 200, body = ContactMethodOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn update_contact_method(
     State(state): State<AppState>,
     caller: Caller,
@@ -530,7 +540,7 @@ async fn update_contact_method(
 
 /// Removes a contact method and the notification rules that use it.
 #[utoipa::path(delete, path = "/api/v1/contact-methods/{id}", tag = "on-call",
-    params(("id" = String, Path, description = "Contact method id")),
+    params(("id" = uuid::Uuid, Path, description = "Contact method id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_contact_method(
     State(state): State<AppState>,
@@ -571,10 +581,8 @@ pub struct NotificationOut {
     pub incident_id: Option<IncidentId>,
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
-    #[schema(value_type = String)]
     pub channel: ContactKind,
     /// `pending`, `sending`, `sent`, `failed` or `cancelled`.
-    #[schema(value_type = String)]
     pub status: NotificationStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -602,7 +610,7 @@ impl From<Notification> for NotificationOut {
 
 /// Sends a test notification through a contact method, now.
 #[utoipa::path(post, path = "/api/v1/contact-methods/{id}/test", tag = "on-call",
-    params(("id" = String, Path, description = "Contact method id")),
+    params(("id" = uuid::Uuid, Path, description = "Contact method id")),
     responses((status = 202, body = NotificationOut), (status = 404, body = ErrorBody)))]
 async fn test_contact_method(
     State(state): State<AppState>,
@@ -656,7 +664,6 @@ pub struct RuleOut {
     #[schema(value_type = String, format = Uuid)]
     pub contact_method_id: ContactMethodId,
     pub delay_minutes: u32,
-    #[schema(value_type = String, example = "high")]
     pub urgency: Urgency,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -677,18 +684,19 @@ impl From<NotificationRule> for RuleOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRule {
+    #[schema(value_type = uuid::Uuid)]
     pub contact_method_id: String,
     /// Minutes after the page (0–1440).
     #[serde(default)]
+    #[schema(maximum = 1440)]
     pub delay_minutes: u32,
     /// For incidents of this urgency (default high).
-    #[schema(value_type = Option<String>)]
     pub urgency: Option<Urgency>,
 }
 
 /// A user's notification rules, soonest first.
 #[utoipa::path(get, path = "/api/v1/users/{id}/notification-rules", tag = "on-call",
-    params(("id" = String, Path, description = "User id"), PageParams),
+    params(("id" = uuid::Uuid, Path, description = "User id"), PageParams),
     responses((status = 200, body = ListOf<RuleOut>), (status = 403, body = ErrorBody)))]
 async fn list_rules(
     State(state): State<AppState>,
@@ -704,7 +712,7 @@ async fn list_rules(
 
 /// Adds a notification rule: after N minutes, through one of the user's contact methods.
 #[utoipa::path(post, path = "/api/v1/users/{id}/notification-rules", tag = "on-call", request_body = CreateRule,
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 201, body = RuleOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn create_rule(
     State(state): State<AppState>,
@@ -769,7 +777,7 @@ pub async fn create_rule_with(
 
 /// Removes a notification rule.
 #[utoipa::path(delete, path = "/api/v1/users/{id}/notification-rules/{rule_id}", tag = "on-call",
-    params(("id" = String, Path, description = "User id"), ("rule_id" = String, Path, description = "Rule id")),
+    params(("id" = uuid::Uuid, Path, description = "User id"), ("rule_id" = uuid::Uuid, Path, description = "Rule id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_rule(
     State(state): State<AppState>,

@@ -67,11 +67,18 @@ async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// One line, 1 to 100 characters, trimmed.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
-    #[schema(value_type = String, example = "responder")]
     pub role: Role,
-    /// At least 12 characters.
+    /// 12 to 128 characters, not easy to guess (common or breached passwords, repeats and
+    /// sequences are refused with the reason).
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
@@ -120,7 +127,7 @@ pub async fn create_user_with(
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
 async fn get_user(
     State(state): State<AppState>,
@@ -158,9 +165,13 @@ async fn list_tokens(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    /// One line, 1 to 100 characters, trimmed.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// At most the caller's own role.
-    #[schema(value_type = String, example = "viewer")]
     pub role: Role,
 }
 
@@ -223,7 +234,7 @@ pub async fn issue_token(
 
 /// Revokes a token: your own, or anyone's for an admin.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = uuid::Uuid, Path, description = "Token id")),
     responses((status = 200, body = TokenOut), (status = 404, body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<AppState>,
@@ -265,12 +276,17 @@ pub async fn revoke_token_with(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
-    /// `user`, `api_token`, `job` or `system`.
+    #[param(value_type = klaxon_domain::event::SubjectType)]
     pub subject_type: String,
+    /// The subject's id: a UUID, or `system` for the system.
     pub subject_id: String,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -302,7 +318,6 @@ pub struct UserOut {
     pub id: UserId,
     pub email: String,
     pub name: String,
-    #[schema(value_type = String, example = "responder")]
     pub role: Role,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
@@ -330,7 +345,6 @@ impl From<User> for UserOut {
 pub struct MeOut {
     pub user: UserOut,
     /// The role in effect for this request.
-    #[schema(value_type = String)]
     pub role: Role,
     pub token: TokenOut,
 }
@@ -340,7 +354,6 @@ pub struct TokenOut {
     #[schema(value_type = String, format = Uuid)]
     pub id: ApiTokenId,
     pub name: String,
-    #[schema(value_type = String)]
     pub role: Role,
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,

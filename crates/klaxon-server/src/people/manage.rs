@@ -72,10 +72,14 @@ pub(crate) async fn duties(state: &AppState, user: UserId) -> ApiResult<Vec<Stri
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
     /// Also the login name.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
-    #[schema(value_type = Option<String>, example = "responder")]
     pub role: Option<Role>,
     /// `false` deactivates the user: their sessions end, their API tokens are revoked, they
     /// cannot sign in and are not paged. Refused while a schedule or escalation policy still
@@ -96,7 +100,7 @@ impl UpdateUser {
 
 /// Changes a user (admin; anyone may change their own name).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser,
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn update_user(
@@ -196,14 +200,16 @@ fn apply(old: &User, patch: &UserPatch, now: Timestamp, actor: Actor) -> UserCha
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
-    /// The user's new password, at least 12 characters. Their web sessions end.
+    /// The user's new password, 12 to 128 characters and not easy to guess (common or breached
+    /// passwords, repeats and sequences are refused with the reason). Their web sessions end.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
 /// Sets another user's password (admin), e.g. when they have lost theirs. Their web sessions
 /// end; their API tokens keep working.
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", request_body = ResetPassword,
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn reset_password(
@@ -232,13 +238,16 @@ pub async fn reset_password_with(
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
-    /// At least 12 characters.
+    /// 12 to 128 characters, not easy to guess (common or breached passwords, repeats and
+    /// sequences are refused with the reason).
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
 /// Changes the caller's own password; every web session of theirs ends.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePassword,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub(crate) async fn change_own_password(
     State(state): State<AppState>,
     caller: Caller,

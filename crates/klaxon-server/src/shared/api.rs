@@ -48,6 +48,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 field: None,
             },
         })?;
+        // serde also reads a struct from a JSON array of its fields in order (`[null, null]`
+        // cleared an incident's first two milestones); every body of this API is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::BadRequest {
+                code: "invalid_field",
+                message: "the body: invalid type: sequence, expected a JSON object".into(),
+                field: None,
+            });
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -232,13 +241,18 @@ pub struct EventOut {
     /// The event's id, the same as `seq`.
     pub id: i64,
     pub seq: i64,
+    #[schema(value_type = klaxon_domain::event::SubjectType)]
     pub subject_type: String,
     pub subject_id: String,
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
     /// `system`, `user:<id>` or `token:<id>`.
     pub actor: String,
+    #[schema(value_type = klaxon_domain::event::EventKind)]
     pub kind: String,
+    /// What happened, in the kind's own fields: a JSON object, free-form per kind (an
+    /// `*.updated` event holds `{"field": {"from": …, "to": …}}`).
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
     pub data: serde_json::Value,
     /// Pinned to the top of its incident's timeline.
     pub pinned: bool,
@@ -268,12 +282,44 @@ pub struct ListOf<T: ToSchema> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The schema of a time filter that an empty value leaves out: RFC 3339, or empty.
+pub(crate) fn time_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .item(string().max_length(Some(0)))
+        .into()
+}
+
+/// The schema of an optional id in a body that an empty string leaves out, as a web form sends:
+/// a UUID, or empty.
+fn id_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))))
+        .item(string().max_length(Some(0)))
+        .into()
+}
+
+/// An optional id in a body: a UUID, empty or null (both leave it out, or clear it).
+pub(crate) fn nullable_id_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    AnyOfBuilder::new()
+        .item(id_or_empty())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }
 
 /// Cursors are opaque to clients: the id to continue after, tagged with the list it belongs to.

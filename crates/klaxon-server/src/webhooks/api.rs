@@ -266,8 +266,18 @@ pub struct WebhookWithSecretOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
+    /// An http:// or https:// link.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*\s*$"
+    )]
     pub url: String,
+    /// Event kinds or prefixes (`incident.resolved`, `incident.`); empty: every incident event.
     #[serde(default)]
     pub events: Vec<String>,
     pub enabled: Option<bool>,
@@ -276,7 +286,15 @@ pub struct CreateWebhook {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(
+        max_length = 2000,
+        pattern = r"^\s*https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*\s*$"
+    )]
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     pub enabled: Option<bool>,
@@ -382,7 +400,7 @@ fn parse_url(url: &str) -> ApiResult<String> {
 
 /// Every webhook (admin).
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(PageParams),
-    responses((status = 200, body = ListOf<WebhookOut>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ListOf<WebhookOut>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_webhooks(
     State(state): State<AppState>,
     caller: Caller,
@@ -416,8 +434,8 @@ async fn create_webhook(
 
 /// One webhook (admin).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
-    responses((status = 200, body = WebhookOut), (status = 404, body = ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
+    responses((status = 200, body = WebhookOut), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn get_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -435,7 +453,7 @@ async fn get_webhook(
 
 /// Changes a webhook (admin); disabling it stops new deliveries (queued ones still go).
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", request_body = UpdateWebhook,
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     responses((status = 200, body = WebhookOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_webhook(
     State(state): State<AppState>,
@@ -451,7 +469,7 @@ async fn update_webhook(
 
 /// Deletes a webhook and its deliveries (admin).
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_webhook(
     State(state): State<AppState>,
@@ -469,8 +487,9 @@ pub struct DeliveryOut {
     #[schema(value_type = String, format = Uuid)]
     pub id: DeliveryId,
     pub event_seq: i64,
+    #[schema(value_type = klaxon_domain::event::EventKind)]
     pub kind: String,
-    /// `pending`, `sending`, `sent` or `failed`.
+    #[schema(value_type = DeliveryStatusName)]
     pub status: String,
     pub attempts: u32,
     #[schema(value_type = String, format = DateTime)]
@@ -479,8 +498,25 @@ pub struct DeliveryOut {
     pub response_status: Option<u16>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<Timestamp>,
-    #[schema(value_type = Object)]
+    /// The JSON body posted to the receiver, as sent (see docs/webhooks.md).
+    #[schema(value_type = std::collections::BTreeMap<String, Value>)]
     pub payload: Value,
+}
+
+/// The names of `DeliveryStatus`, for the document.
+struct DeliveryStatusName;
+
+impl utoipa::PartialSchema for DeliveryStatusName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use klaxon_store::DeliveryStatus as S;
+        klaxon_domain::enum_schema([S::Pending, S::Sending, S::Sent, S::Failed].map(S::as_str))
+    }
+}
+
+impl ToSchema for DeliveryStatusName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "DeliveryStatus".into()
+    }
 }
 
 impl From<WebhookDelivery> for DeliveryOut {
@@ -502,8 +538,8 @@ impl From<WebhookDelivery> for DeliveryOut {
 
 /// A webhook's latest deliveries, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id"), PageParams),
-    responses((status = 200, body = ListOf<DeliveryOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = uuid::Uuid, Path, description = "Webhook id"), PageParams),
+    responses((status = 200, body = ListOf<DeliveryOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     caller: Caller,

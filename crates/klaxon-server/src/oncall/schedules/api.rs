@@ -68,7 +68,6 @@ pub struct ScheduleOut {
     /// Layers, lowest priority first: `{"name", "start": "2026-03-02T09:00" (local),
     /// "end": RFC 3339 or null, "users": [ids], "turn": {"count": 1, "unit": "weeks"},
     /// "restrictions": [{"type": "daily", "start": "09:00", "duration_minutes": 480}]}`.
-    #[schema(value_type = Vec<Object>)]
     pub layers: Vec<Layer>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -93,22 +92,29 @@ impl From<ScheduleRecord> for ScheduleOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSchedule {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
+    /// An IANA name, like `Europe/Berlin`.
+    #[schema(example = "Europe/Berlin")]
     pub time_zone: String,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(min_items = 1, max_items = 20)]
     pub layers: Vec<Layer>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSchedule {
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
+    #[schema(example = "Europe/Berlin")]
     pub time_zone: Option<String>,
     /// Replaces every layer.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(min_items = 1, max_items = 20)]
     pub layers: Option<Vec<Layer>>,
 }
 
@@ -156,39 +162,53 @@ pub struct CreateOverride {
 
 /// A range of instants, RFC 3339 (`Z` or an offset; write `+` as `%2B` in a URL).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RangeParams {
     /// Start of the range (default: now).
+    #[param(value_type = Option<jiff::Timestamp>)]
     pub from: Option<String>,
     /// End of the range, at most 366 days after `from` (default: `from` plus the default
     /// length: 7 days for shifts, 366 for overrides).
+    #[param(value_type = Option<jiff::Timestamp>)]
     pub to: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideParams {
     /// Start of the range (default: now).
+    #[param(value_type = Option<jiff::Timestamp>)]
     pub from: Option<String>,
     /// End of the range, at most 366 days after `from` (default: 366 days).
+    #[param(value_type = Option<jiff::Timestamp>)]
     pub to: Option<String>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AtParams {
     /// The instant, RFC 3339 (default: now).
+    #[param(value_type = Option<jiff::Timestamp>)]
     pub at: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OnCallParams {
     /// The instant, RFC 3339 (default: now).
+    #[param(value_type = Option<jiff::Timestamp>)]
     pub at: Option<String>,
     /// Schedules per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -525,7 +545,7 @@ pub async fn create_schedule_with(
 
 /// One schedule.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 404, body = ErrorBody)))]
 async fn get_schedule(
     State(state): State<AppState>,
@@ -544,7 +564,7 @@ async fn get_schedule(
 
 /// Changes a schedule (admin). Who is on call follows the new layers at once; overrides stay.
 #[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "on-call", request_body = UpdateSchedule,
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses((status = 200, body = ScheduleOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_schedule(
@@ -606,7 +626,7 @@ pub async fn update_schedule_with(
 /// Deletes a schedule and its overrides (admin); refused (409) while an escalation policy
 /// pages it.
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_schedule(
     State(state): State<AppState>,
@@ -644,7 +664,7 @@ pub async fn delete_schedule_with(state: &AppState, actor: Actor, id: ScheduleId
 
 /// A schedule's overrides that overlap a range (default: from now, for 366 days), by start.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/overrides", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id"), OverrideParams),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id"), OverrideParams),
     responses((status = 200, body = ListOf<OverrideOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_overrides(
     State(state): State<AppState>,
@@ -675,7 +695,7 @@ async fn list_overrides(
 /// Puts someone on call in a schedule for a while (responder): they take the page instead of
 /// whoever the layers give. Of overlapping overrides, the one starting last wins.
 #[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", tag = "on-call", request_body = CreateOverride,
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses((status = 201, body = OverrideOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_override(
     State(state): State<AppState>,
@@ -752,7 +772,7 @@ pub async fn add_override_with(
 
 /// Removes an override (responder).
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}/overrides/{override_id}", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id"), ("override_id" = String, Path, description = "Override id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id"), ("override_id" = uuid::Uuid, Path, description = "Override id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_override(
     State(state): State<AppState>,
@@ -798,7 +818,7 @@ pub async fn remove_override_with(
 /// The shifts a schedule gives over a range (default: the next 7 days; at most 366 days): the
 /// final ones, and each layer's on its own.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/shifts", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id"), RangeParams),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id"), RangeParams),
     responses((status = 200, body = ShiftsOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn schedule_shifts(
     State(state): State<AppState>,
@@ -866,7 +886,7 @@ pub async fn shifts_with(
 
 /// Who is on call in one schedule now (or at `at`), with the shift.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/oncalls", tag = "on-call",
-    params(("id" = String, Path, description = "Schedule id"), AtParams),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id"), AtParams),
     responses((status = 200, body = OnCallOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn schedule_on_call(
     State(state): State<AppState>,
