@@ -448,10 +448,14 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the database takes a write within a second: a database that answers but cannot
+/// write (a full disk) would refuse every alert.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => ApiError::Unavailable(format!("database: {e}")).into_response(),
+    let probe = state.store.probe_write(state.clock.now());
+    match tokio::time::timeout(Duration::from_secs(1), probe).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => ApiError::Unavailable(format!("database: {e}")).into_response(),
+        Err(_) => ApiError::Unavailable("database: no write within 1 s".into()).into_response(),
     }
 }
 
@@ -545,6 +549,25 @@ async fn track_metrics(req: Request, next: Next) -> Response {
     resp
 }
 
+/// Standard error for log lines, where a failed write (a full disk, a closed pipe) is counted
+/// (`klaxon_log_write_failures_total`) and otherwise ignored: a log line must never fail, or
+/// panic, the request it is written for.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::io::stderr().write_all(buf).is_err() {
+            metrics::counter!("klaxon_log_write_failures_total").increment(1);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// Logs as text or JSON, filtered by `log.filter` (or `RUST_LOG` when set).
 pub fn init_tracing(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
@@ -552,7 +575,9 @@ pub fn init_tracing(settings: &Settings) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogWriter)
+        // On a failed write it would print to standard error, which panics when that fails too.
+        .log_internal_errors(false);
     let _ = if settings.log.format == "json" {
         builder.json().flatten_event(true).try_init()
     } else {

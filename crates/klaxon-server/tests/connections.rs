@@ -2,7 +2,9 @@
 //! `server.header_read_timeout_secs`, and at most `server.max_connections` are served at once.
 mod common;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -85,5 +87,161 @@ async fn connections_beyond_the_cap_wait_their_turn() {
         }
     }
     assert_eq!(served, Some(reqwest::StatusCode::OK));
+    app.stop().await;
+}
+
+/// A TCP proxy to PostgreSQL that can be cut: existing connections drop and new ones hang, as
+/// when the database host goes away.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    live: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn to(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let live: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (c, l) = (cut.clone(), live.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let cut = c.clone();
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if cut.load(Ordering::SeqCst) {
+                        // Unreachable: the connection is held, never answered.
+                        std::future::pending::<()>().await;
+                    }
+                    if let Ok(mut server) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                l.lock().unwrap().push(task);
+            }
+        });
+        Self { port, cut, live }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for t in self.live.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    fn mend(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+        for t in self.live.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// While PostgreSQL cannot be reached, readiness says so within a second and an alert gets a
+/// 503 (retry) within about two, instead of hanging; once it is back, all is well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_answered_quickly() {
+    // The test database lives on the server KLAXON_TEST_PG_URL names: reach it through the
+    // proxy instead.
+    let target = std::env::var("KLAXON_TEST_PG_URL")
+        .ok()
+        .and_then(|u| Some(u.split_once('@')?.1.split('/').next()?.to_owned()));
+    let proxy = match target {
+        Some(t) => Some(Proxy::to(t).await),
+        None => None,
+    };
+    let port = proxy.as_ref().map(|p| p.port);
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |s| {
+        if let Some(port) = port {
+            let url = s.database.url.clone();
+            let (head, rest) = url.split_once('@').unwrap();
+            let db = rest.split_once('/').unwrap().1;
+            s.database.url = format!("{head}@127.0.0.1:{port}/{db}");
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let proxy = proxy.expect("PostgreSQL tests run with KLAXON_TEST_PG_URL");
+    let admin = app.admin.token.clone();
+    let svc = common::ok(
+        app.post(
+            "/api/v1/services",
+            &admin,
+            &serde_json::json!({"name": "db"}),
+        ),
+        201,
+    )
+    .await;
+    let integration = common::ok(
+        app.post(
+            &format!(
+                "/api/v1/services/{}/integrations",
+                svc["id"].as_str().unwrap()
+            ),
+            &admin,
+            &serde_json::json!({"name": "hook", "kind": "generic"}),
+        ),
+        201,
+    )
+    .await;
+    let hook = format!(
+        "{}/integrations/{}/generic",
+        app.url,
+        integration["key"].as_str().unwrap()
+    );
+    let alert = |key: &str| {
+        app.http
+            .post(&hook)
+            .json(&serde_json::json!({"summary": "db test", "dedup_key": key}))
+            .timeout(Duration::from_secs(15))
+            .send()
+    };
+    assert_eq!(alert("before").await.unwrap().status(), 202);
+
+    proxy.cut();
+    let started = Instant::now();
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(ready.status(), 503);
+    assert!(
+        took < Duration::from_millis(1500),
+        "readiness took {took:?}"
+    );
+    let started = Instant::now();
+    let r = alert("during").await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 503, "retry later");
+    assert!(
+        took < Duration::from_millis(3500),
+        "the alert waited {took:?}"
+    );
+
+    proxy.mend();
+    let mut back = false;
+    for _ in 0..50 {
+        let r = app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await; // waiting for the pool to reconnect
+    }
+    assert!(back, "ready again once the database is back");
+    assert_eq!(alert("after").await.unwrap().status(), 202);
     app.stop().await;
 }

@@ -38,7 +38,9 @@ impl PgStore {
             Ok(acks) => acks.into_iter().map(Ok).collect(),
             Err(batch_err) if writes.len() == 1 => vec![Err(batch_err)],
             Err(batch_err) => {
-                tracing::warn!(error = %batch_err, n = writes.len(), "batch failed; committing writes one by one");
+                if let Some(held_back) = klaxon_store::repeats::allow("pg-batch-failed") {
+                    tracing::warn!(error = %batch_err, n = writes.len(), held_back, "batch failed; committing writes one by one");
+                }
                 let mut out = Vec::with_capacity(writes.len());
                 for w in &writes {
                     let one = async {

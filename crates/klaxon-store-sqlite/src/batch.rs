@@ -136,7 +136,9 @@ fn commit_all(conn: &mut Connection, writes: &[Write]) -> Vec<StoreResult<WriteA
         Ok(acks) => acks.into_iter().map(Ok).collect(),
         Err(e) if writes.len() == 1 => vec![Err(e)],
         Err(e) => {
-            tracing::warn!(error = %e, n = writes.len(), "batch failed; committing writes one by one");
+            if let Some(held_back) = klaxon_store::repeats::allow("sqlite-batch-failed") {
+                tracing::warn!(error = %e, n = writes.len(), held_back, "batch failed; committing writes one by one");
+            }
             writes
                 .iter()
                 .map(|w| {

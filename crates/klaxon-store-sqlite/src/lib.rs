@@ -81,6 +81,16 @@ impl SqliteStore {
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // A COMMIT that fails (a full disk) is rolled back by SQLite itself, but sqlx then
+            // still counts a transaction open on the connection and refuses every BEGIN on it
+            // for good. Such a connection is closed when it comes back, and the next write
+            // opens a fresh one: writes resume as soon as space does.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx_core::transaction::TransactionManager as _;
+                    Ok(sqlx::sqlite::SqliteTransactionManager::get_transaction_depth(conn) == 0)
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(map_err)?;

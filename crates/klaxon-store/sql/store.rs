@@ -1,5 +1,6 @@
 //! The store itself: its migrations, and the methods of [`Store`] beside its capabilities.
 use async_trait::async_trait;
+use klaxon_domain::clock::to_millis;
 use klaxon_store::{Store, StoreError, StoreResult};
 
 use super::*;
@@ -35,6 +36,19 @@ impl Store for DbStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn probe_write(&self, at: jiff::Timestamp) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(to_millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
     }
 
     async fn close(&self) {

@@ -7,6 +7,7 @@ mod group_commit;
 mod incidents;
 mod oncall;
 mod records;
+pub mod repeats;
 mod schedules;
 mod store;
 mod webhooks;

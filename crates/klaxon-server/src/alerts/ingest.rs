@@ -385,7 +385,9 @@ fn pd_response(refusal: Refusal) -> Response {
 
 /// A database failure: 503, so that senders retry (Alertmanager and PagerDuty clients retry 5xx).
 fn store_failure(e: &StoreError) -> Response {
-    tracing::error!(error = %e, "could not commit a signal");
+    if let Some(held_back) = klaxon_store::repeats::allow("ingest-commit") {
+        tracing::error!(error = %e, held_back, "could not commit a signal");
+    }
     ApiError::Unavailable("the alert could not be stored; retry".into()).into_response()
 }
 

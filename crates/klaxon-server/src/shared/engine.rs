@@ -330,7 +330,11 @@ impl Engine {
             match self.tick_paging().await {
                 Ok(r) if r.ran() > 0 => tracing::debug!(ran = r.ran(), "engine tick"),
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "engine tick failed"),
+                Err(e) => {
+                    if let Some(held_back) = klaxon_store::repeats::allow("engine-tick") {
+                        tracing::error!(error = %e, held_back, "engine tick failed");
+                    }
+                }
             }
             metrics::histogram!("klaxon_engine_tick_seconds")
                 .record(started.elapsed().as_secs_f64());

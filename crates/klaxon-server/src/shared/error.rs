@@ -151,7 +151,11 @@ impl IntoResponse for ApiError {
         match &self {
             // The cause goes to the log, inside the request's span; the caller gets no details.
             Self::Internal(e) => tracing::error!(error = ?e, "internal error"),
-            Self::Unavailable(e) => tracing::warn!(error = %e, "unavailable"),
+            Self::Unavailable(e) => {
+                if let Some(held_back) = klaxon_store::repeats::allow("unavailable") {
+                    tracing::warn!(error = %e, held_back, "unavailable");
+                }
+            }
             _ => {}
         }
         let status = self.status();

@@ -34,6 +34,9 @@ pub trait Store:
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Whether the database takes a write now: commits one small row (for `/readyz`).
+    async fn probe_write(&self, at: jiff::Timestamp) -> StoreResult<()>;
+
     /// Closes connections, waiting for writes in flight.
     async fn close(&self);
 }
