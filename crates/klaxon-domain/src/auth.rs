@@ -196,7 +196,7 @@ impl NewPassword {
 /// Why a long-enough password is still easy to guess, or `None`. The estimator knows the
 /// passwords most used in public breaches, common words and names, keyboard rows, repeats,
 /// sequences and dates, and how they are combined (ASVS 2.1.7). A password it expects to need
-/// fewer than 10^10 guesses is refused.
+/// fewer than 10^8 guesses (a score below 3 of 4) is refused.
 fn too_easy(raw: &str) -> Option<String> {
     use zxcvbn::feedback::Warning;
     let estimate = zxcvbn::zxcvbn(raw, &[]);
@@ -339,11 +339,11 @@ pub struct LoginThrottle {
 
 impl Default for LoginThrottle {
     fn default() -> Self {
-        // ASVS 2.2.1 allows at most 100 failures an hour per account; these are stricter.
+        // ASVS 2.2.1 allows at most 100 failures an hour per account: 25 per 15 minutes.
         Self {
             window: SignedDuration::from_mins(15),
             per_account_and_address: 10,
-            per_account: 100,
+            per_account: 25,
             per_address: 50,
         }
     }

@@ -182,6 +182,7 @@ impl App {
             integrations: Default::default(),
             incident_rules,
             incident_changes: Default::default(),
+            readiness: Default::default(),
         };
         let router = router(state.clone());
         Self {
@@ -198,6 +199,21 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Bound first: a metrics address that cannot be had stops the start before anything runs.
+        let metrics = &self.state.settings.metrics;
+        let metrics_listener = match metrics.listen {
+            Some(addr)
+                if self.state.settings.server.metrics
+                    && metrics.access == MetricsAccess::Listen =>
+            {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+                )
+            }
+            _ => None,
+        };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let engine_task = if self.state.settings.engine.enabled {
             let mut rx = stop_rx.clone();
@@ -216,13 +232,9 @@ impl App {
             header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
             max_connections: server.max_connections,
         };
-        let metrics = &self.state.settings.metrics;
-        let metrics_task = match metrics.listen {
-            Some(addr) if server.metrics && metrics.access == MetricsAccess::Listen => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
-                tracing::info!(%addr, "serving /metrics on its own address");
+        let metrics_task = match metrics_listener {
+            Some(listener) => {
+                tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics on its own address");
                 let router = Router::new()
                     .route("/metrics", get(metrics_endpoint))
                     .with_state(self.state.clone());
@@ -451,11 +463,28 @@ async fn healthz() -> &'static str {
 /// Ready when the database takes a write within a second: a database that answers but cannot
 /// write (a full disk) would refuse every alert.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let probe = state.store.probe_write(state.clock.now());
-    match tokio::time::timeout(Duration::from_secs(1), probe).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
-        Ok(Err(e)) => ApiError::Unavailable(format!("database: {e}")).into_response(),
-        Err(_) => ApiError::Unavailable("database: no write within 1 s".into()).into_response(),
+    // Concurrent callers wait for one probe and share its result.
+    let mut last = state.readiness.lock().await;
+    let fresh = last
+        .as_ref()
+        .filter(|(at, _)| at.elapsed() < Duration::from_secs(1))
+        .map(|(_, r)| r.clone());
+    let result = match fresh {
+        Some(r) => r,
+        None => {
+            let probe = state.store.probe_write(state.clock.now());
+            let r = match tokio::time::timeout(Duration::from_secs(1), probe).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("database: {e}")),
+                Err(_) => Err("database: no write within 1 s".to_owned()),
+            };
+            *last = Some((Instant::now(), r.clone()));
+            r
+        }
+    };
+    match result {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => ApiError::Unavailable(e).into_response(),
     }
 }
 

@@ -730,15 +730,23 @@ async fn health_readiness_metrics_and_request_ids() {
         "{metrics}"
     );
     assert!(metrics.contains("klaxon_http_request_duration_seconds"));
-    // Readiness follows the database.
+    // Readiness follows the database, within the second a probe's result is shared for.
     app.state.store.close().await;
-    let r = app
-        .http
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .unwrap();
-    expect_error(r, 503, "unavailable", None).await;
+    let mut r = None;
+    for _ in 0..30 {
+        let got = app
+            .http
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .unwrap();
+        if got.status() != 200 {
+            r = Some(got);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    expect_error(r.expect("not ready within 3 s"), 503, "unavailable", None).await;
     app.stop().await;
 }
 

@@ -87,7 +87,11 @@ impl SqliteStore {
             // opens a fresh one: writes resume as soon as space does.
             .after_release(|conn, _| {
                 Box::pin(async move {
+                    use sqlx::Connection as _;
                     use sqlx_core::transaction::TransactionManager as _;
+                    // A dropped transaction's ROLLBACK is only queued: carry it out first, so
+                    // that only a connection it cannot bring back is closed.
+                    conn.ping().await?;
                     Ok(sqlx::sqlite::SqliteTransactionManager::get_transaction_depth(conn) == 0)
                 })
             })

@@ -474,6 +474,25 @@ impl OnCallStore for DbStore {
         let now_ms = to_millis(now);
         // Every step locks the rows it changes and skips those another claimer (or a sender
         // finishing) holds: each change, and its event, is made by exactly one process.
+        // Claimed, never begun: nothing went out, so it goes back to be sent (the claim did not
+        // count as an attempt). First, so that the cancelling below sees it as pending.
+        claimed.released = sqlx::query(concat!(
+            "UPDATE notifications SET status = 'pending', run_at = $1, attempts = ",
+            greatest!(),
+            "(attempts - 1, 0)
+             WHERE id IN (
+                 SELECT id FROM notifications
+                 WHERE status = 'sending' AND run_at <= $1 AND send_started_at IS NULL
+                 ORDER BY id",
+            skip_locked!(),
+            ")",
+        ))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+
         let moot = sqlx::query(concat!(
             "UPDATE notifications SET status = 'cancelled'
              WHERE id IN (
@@ -500,25 +519,6 @@ impl OnCallStore for DbStore {
             insert_event(&mut tx, &e).await?;
         }
         claimed.cancelled = moot.len() as u64;
-
-        // Claimed, never begun: nothing went out, so it goes back to be sent (the claim did not
-        // count as an attempt).
-        claimed.released = sqlx::query(concat!(
-            "UPDATE notifications SET status = 'pending', run_at = $1, attempts = ",
-            greatest!(),
-            "(attempts - 1, 0)
-             WHERE id IN (
-                 SELECT id FROM notifications
-                 WHERE status = 'sending' AND run_at <= $1 AND send_started_at IS NULL
-                 ORDER BY id",
-            skip_locked!(),
-            ")",
-        ))
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
 
         let abandoned = sqlx::query(concat!(
             "UPDATE notifications SET status = 'failed', last_error = $2
@@ -652,7 +652,7 @@ impl OnCallStore for DbStore {
             "UPDATE notifications SET send_started_at = $3
              WHERE id ",
             in_list!("$1"),
-            " AND status = 'sending' AND run_at = $2",
+            " AND status = 'sending' AND run_at = $2 AND run_at > $3",
         ))
         .bind(db_ids(ids))
         .bind(to_millis(claimed_until))

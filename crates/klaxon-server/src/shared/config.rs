@@ -316,7 +316,7 @@ impl Default for AuthSettings {
             session_absolute_hours: 12,
             login_window_minutes: 15,
             login_failures_per_account_and_address: 10,
-            login_failures_per_account: 100,
+            login_failures_per_account: 25,
             login_failures_per_address: 50,
             max_concurrent_hashes: 2,
         }

@@ -1011,6 +1011,39 @@ pub async fn unbegun_claims_are_released_and_old_claims_fenced(s: Arc<dyn Store>
         s.notification(a.id).await.unwrap().status,
         NotificationStatus::Failed
     );
+
+    // A page released after its incident was acknowledged is cancelled, not sent.
+    let m = monitored(&s, "api", Grouping::None, true).await;
+    let w = m.trigger("cpu", "cpu", at(0));
+    apply(&s, w.clone()).await;
+    let inc = w.new_incident_id;
+    let page = new_notification(&hook, Some(inc), "page:late", at(200));
+    assert!(
+        s.apply_escalation_step(escalation_step(inc, 0, vec![page.clone()], None))
+            .await
+            .unwrap()
+    );
+    let claimed = s.claim_notifications(at(200), at(260), 10).await.unwrap();
+    assert!(claimed.due.iter().any(|n| n.id == page.id));
+    s.set_incident_status(
+        inc,
+        IncidentStatus::Acknowledged,
+        at(210),
+        ev(
+            SubjectType::Incident,
+            inc,
+            EventKind::IncidentAcknowledged,
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    let after = s.claim_notifications(at(261), at(321), 10).await.unwrap();
+    assert!(after.due.iter().all(|n| n.id != page.id), "never sent");
+    assert_eq!(
+        s.notification(page.id).await.unwrap().status,
+        NotificationStatus::Cancelled
+    );
 }
 
 /// An id no notification has.
