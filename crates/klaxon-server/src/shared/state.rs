@@ -27,5 +27,8 @@ pub struct AppState {
     pub incident_changes: Arc<tokio::sync::Notify>,
     /// The last write probe of `/readyz` and when it ran: shared for a second, so that callers
     /// (load balancers, or anyone: it needs no login) cost at most one write a second.
-    pub readiness: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>>,
+    pub readiness: Arc<tokio::sync::Mutex<Option<Probe>>>,
 }
+
+/// When a readiness probe ran, and what it found.
+pub type Probe = (std::time::Instant, Result<(), String>);
