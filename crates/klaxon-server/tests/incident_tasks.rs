@@ -570,24 +570,14 @@ async fn unknown_tasks_and_tasks_of_other_incidents_are_not_found(b: Backend) {
         }
     }
     // Something that is not an id at all: the caller's mistake, named.
-    for req in [
-        change(&app, &ada.token, &a, "nope", &json!({"done": true})),
-        remove(&app, &ada.token, &a, "nope"),
-        app.get(&tasks_path("nope"), &ada.token),
+    for (req, field) in [
+        (
+            change(&app, &ada.token, &a, "nope", &json!({"done": true})),
+            "task_id",
+        ),
+        (remove(&app, &ada.token, &a, "nope"), "task_id"),
+        (app.get(&tasks_path("nope"), &ada.token), "id"),
     ] {
-        let field = if req
-            .try_clone()
-            .unwrap()
-            .build()
-            .unwrap()
-            .url()
-            .path()
-            .ends_with("/tasks")
-        {
-            "id"
-        } else {
-            "task_id"
-        };
         refused(req, 400, "invalid_field", Some(field)).await;
     }
     // An incident nobody has, even with a real task id.

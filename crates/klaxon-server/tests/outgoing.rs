@@ -10,7 +10,7 @@ use klaxon_domain::ids::{ContactMethodId, UserId};
 use klaxon_store::ContactMethod;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, member, ok, refused, session_for};
+use common::{Backend, TestApp, member, ok, refused, session_for, web_get_as};
 use incident_steps::*;
 
 on_both_backends!(
@@ -227,17 +227,4 @@ async fn secret_urls_stay_out_of_errors(b: Backend) {
         );
     }
     app.stop().await;
-}
-
-/// A signed-in GET of a page with `cookie`; its HTML.
-async fn web_get_as(app: &TestApp, path: &str, cookie: &str) -> String {
-    let r = app
-        .http
-        .get(format!("{}{path}", app.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{path}");
-    r.text().await.unwrap()
 }

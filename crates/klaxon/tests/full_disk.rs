@@ -72,7 +72,7 @@ async fn a_full_disk_is_answered_and_survived() {
     };
     let addr = format!("127.0.0.1:{}", free_port());
     let log = std::fs::File::create(volume.path().join("klaxon.log")).unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--listen", &addr])
         .current_dir(volume.path())
         .env_remove("KLAXON_DATABASE_URL")
@@ -83,18 +83,10 @@ async fn a_full_disk_is_answered_and_survived() {
         .stderr(log)
         .spawn()
         .expect("start klaxon serve");
-    let mut token = None;
-    use std::io::BufRead as _;
-    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(t) = line.trim().strip_prefix("API token") {
-            token = Some(t.trim().to_owned());
-        }
-        if line.starts_with("====") && token.is_some() {
-            break;
-        }
-    }
-    let token = token.expect("first run prints an API token");
+    // Killed however the test ends, before the volume under it is unmounted.
+    let mut child = KillOnDrop(child);
+    let child = &mut child.0;
+    let (token, _) = support::first_run_banner(child);
     support::wait_listening(&addr);
     let base = format!("http://{addr}");
     let http = reqwest::Client::builder()
@@ -219,6 +211,13 @@ async fn a_full_disk_is_answered_and_survived() {
             "alert {n} was acknowledged, so it is kept"
         );
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{ApiJson, Caller, parse_id};
+use crate::shared::api::{ApiJson, Caller, parse_field_id, parse_id};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
@@ -119,8 +119,7 @@ pub(super) async fn change(
 
 /// A user named in input must exist and be active: a clear 400 naming the field otherwise.
 pub(super) async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
-    let user =
-        parse_id::<UserId>(id, field).map_err(|_| ApiError::invalid(field, "is not a user id"))?;
+    let user = parse_field_id::<UserId>(id, field)?;
     crate::people::manage::active_user(state, field, user).await?;
     Ok(user)
 }
@@ -250,8 +249,7 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
     let service = match d.service_id.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => {
-            let id = parse_id::<ServiceId>(s, "service_id")
-                .map_err(|_| ApiError::invalid("service_id", "is not a service id"))?;
+            let id = parse_field_id::<ServiceId>(s, "service_id")?;
             match state.store.service(id).await {
                 Ok(svc) => Some(svc),
                 Err(e) if e.is_not_found() => {

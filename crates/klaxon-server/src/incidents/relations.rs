@@ -1,6 +1,8 @@
 //! Related incidents, both ways, and merging a duplicate into another.
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
+};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
 use axum::Json;
@@ -56,8 +58,7 @@ pub async fn relate_with(
     other: &str,
     related: bool,
 ) -> ApiResult<()> {
-    let other = parse_id::<IncidentId>(other, "incident_id")
-        .map_err(|_| ApiError::invalid("incident_id", "is not an incident id"))?;
+    let other = parse_field_id::<IncidentId>(other, "incident_id")?;
     let now = state.clock.now();
     let r = state
         .store
@@ -75,8 +76,7 @@ pub async fn merge_with(
     id: IncidentId,
     into: &str,
 ) -> ApiResult<Incident> {
-    let into = parse_id::<IncidentId>(into, "into")
-        .map_err(|_| ApiError::invalid("into", "is not an incident id"))?;
+    let into = parse_field_id::<IncidentId>(into, "into")?;
     let now = state.clock.now();
     let r = state.store.merge_incident(id, into, now, who.actor).await;
     let target = two_incidents(state, id, "into", r).await?;
@@ -128,7 +128,7 @@ async fn relate(
     let id = parse_id::<IncidentId>(&id, "incident")?;
     relate_with(&state, Who::caller(&caller), id, &body.incident_id, true).await?;
     // Parsed above, or the relation would have been refused.
-    let other = parse_id::<IncidentId>(&body.incident_id, "incident_id")?;
+    let other = parse_field_id::<IncidentId>(&body.incident_id, "incident_id")?;
     let related = state
         .store
         .incident(other)

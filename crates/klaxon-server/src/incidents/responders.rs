@@ -1,6 +1,8 @@
 //! Responders: roles with their history, and paging people into an incident.
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_id};
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
+};
 use crate::shared::config::IncidentRules;
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
@@ -72,10 +74,10 @@ pub async fn page_with(
     ) {
         (Some(u), None, None) => (vec![existing_user(state, "user_id", u).await?], None),
         (None, None, Some(e)) => {
-            let pid = parse_id::<klaxon_domain::ids::EscalationPolicyId>(e, "escalation_policy_id")
-                .map_err(|_| {
-                    ApiError::invalid("escalation_policy_id", "is not an escalation policy id")
-                })?;
+            let pid = parse_field_id::<klaxon_domain::ids::EscalationPolicyId>(
+                e,
+                "escalation_policy_id",
+            )?;
             let policy = match state.store.escalation_policy(pid).await {
                 Ok(p) => p,
                 Err(e) if e.is_not_found() => {
@@ -315,8 +317,7 @@ pub async fn unassign_role_with(
     user: &str,
 ) -> ApiResult<Incident> {
     let def = state.incident_rules.roles.parse(role)?.clone();
-    let user = parse_id::<UserId>(user, "user_id")
-        .map_err(|_| ApiError::invalid("user_id", "is not a user id"))?;
+    let user = parse_field_id::<UserId>(user, "user_id")?;
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         if snap.incident.status == IncidentStatus::Closed {
@@ -419,7 +420,7 @@ async fn assign_role(
     assign_role_with(&state, Who::caller(&caller), id, &body.role, &body.user_id).await?;
     // Both parsed above, or the assignment would have been refused.
     let role = state.incident_rules.roles.parse(&body.role)?.key.clone();
-    let user = parse_id::<UserId>(&body.user_id, "user_id")?;
+    let user = parse_field_id::<UserId>(&body.user_id, "user_id")?;
     // The current holder; failing that (ended by someone else meanwhile) the newest in the
     // history, which is oldest first.
     let mut found = None;

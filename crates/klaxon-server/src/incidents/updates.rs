@@ -1,7 +1,8 @@
 //! Stakeholder updates: followers of an incident and the updates posted to them.
 use crate::incidents::list::IncidentOut;
 use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_id,
+    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_field_id,
+    parse_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
@@ -43,8 +44,7 @@ pub async fn subscribe_with(
     let user = if on {
         existing_user(state, "user_id", user).await?
     } else {
-        parse_id::<UserId>(user, "user_id")
-            .map_err(|_| ApiError::invalid("user_id", "is not a user id"))?
+        parse_field_id::<UserId>(user, "user_id")?
     };
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
@@ -298,7 +298,7 @@ async fn subscribe(
     let id = parse_id::<IncidentId>(&id, "incident")?;
     subscribe_with(&state, Who::caller(&caller), id, &user, true).await?;
     // Parsed above, or following would have been refused.
-    let user = parse_id::<UserId>(&user, "user_id")?;
+    let user = parse_field_id::<UserId>(&user, "user_id")?;
     let names = crate::shared::lists::user_names(&*state.store, vec![user]).await?;
     Ok((
         StatusCode::CREATED,

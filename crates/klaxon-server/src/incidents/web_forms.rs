@@ -90,19 +90,15 @@ async fn acknowledge_incident(
     Path(raw): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let id = match form_start(&s, &raw, &f.csrf, "acknowledge incidents") {
-        Ok(id) => id,
-        Err(r) => return Ok(r),
-    };
-    let r = super::api::move_with(
+    move_by_button(
         &state,
-        Who::user(&s.user),
-        id,
+        &s,
+        &raw,
+        &f,
         IncidentStatus::Acknowledged,
-        None,
+        "acknowledge",
     )
-    .await;
-    after(&state, &s, id, r).await
+    .await
 }
 
 async fn resolve_incident(
@@ -111,19 +107,24 @@ async fn resolve_incident(
     Path(raw): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    let id = match form_start(&s, &raw, &f.csrf, "resolve incidents") {
+    move_by_button(&state, &s, &raw, &f, IncidentStatus::Resolved, "resolve").await
+}
+
+/// A one-click lifecycle button: no reason asked.
+async fn move_by_button(
+    state: &AppState,
+    s: &WebSession,
+    raw: &str,
+    f: &CsrfForm,
+    to: IncidentStatus,
+    verb: &str,
+) -> PageResult {
+    let id = match form_start(s, raw, &f.csrf, &format!("{verb} incidents")) {
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = super::api::move_with(
-        &state,
-        Who::user(&s.user),
-        id,
-        IncidentStatus::Resolved,
-        None,
-    )
-    .await;
-    after(&state, &s, id, r).await
+    let r = super::api::move_with(state, Who::user(&s.user), id, to, None).await;
+    after(state, s, id, r).await
 }
 
 #[derive(Deserialize)]

@@ -386,11 +386,7 @@ pub(crate) fn filter_id<T: std::str::FromStr>(
     raw: Option<&str>,
     field: &str,
 ) -> ApiResult<Option<T>> {
-    raw.map(|s| {
-        s.parse()
-            .map_err(|_| ApiError::invalid(field, "is not an id"))
-    })
-    .transpose()
+    raw.map(|s| parse_field_id(s, field)).transpose()
 }
 
 /// The `{id}` of a path, naming what it should be: a malformed id is a bad request (400, field

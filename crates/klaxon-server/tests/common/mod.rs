@@ -302,10 +302,15 @@ pub async fn session_for(app: &TestApp, email: &str, password: &str) -> (String,
 /// A signed-in GET of a web page as the admin; returns its HTML.
 pub async fn web_get(app: &TestApp, path: &str) -> String {
     let (cookie, _) = session_for(app, &app.admin.email, &app.admin.password).await;
+    web_get_as(app, path, &cookie).await
+}
+
+/// A GET of a web page with a session `cookie` (from [`session_for`]); returns its HTML.
+pub async fn web_get_as(app: &TestApp, path: &str, cookie: &str) -> String {
     let r = app
         .http
         .get(format!("{}{path}", app.url))
-        .header("cookie", &cookie)
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap();

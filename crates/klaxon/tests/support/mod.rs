@@ -59,7 +59,21 @@ pub fn start_on(database: Option<&str>) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("start klaxon serve");
-    // The first run prints the admin token once, before it starts listening.
+    let (token, password) = first_run_banner(&mut child);
+    let url = format!("http://{addr}");
+    wait_listening(&addr);
+    Server {
+        child,
+        url,
+        token,
+        password,
+        _dir: dir,
+    }
+}
+
+/// The admin API token and password a first run prints once on standard output (piped),
+/// before it starts listening.
+pub fn first_run_banner(child: &mut Child) -> (String, String) {
     let mut token = None;
     let mut password = String::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -74,15 +88,7 @@ pub fn start_on(database: Option<&str>) -> Server {
             break;
         }
     }
-    let url = format!("http://{addr}");
-    wait_listening(&addr);
-    Server {
-        child,
-        url,
-        token: token.expect("first run prints an API token"),
-        password,
-        _dir: dir,
-    }
+    (token.expect("first run prints an API token"), password)
 }
 
 pub fn klaxon(server: &Server, args: &[&str]) -> std::process::Output {
