@@ -91,6 +91,17 @@ if [ -z "${KLAXON_TEST_PG_URL:-}" ]; then
 fi
 say "PostgreSQL tests use ${KLAXON_TEST_PG_URL%%@*}@…"
 
+# The full-disk test (crates/klaxon/tests/full_disk.rs) mounts a small tmpfs; where that is not
+# allowed it passes without running, so say so here, where it is seen.
+probe="$(mktemp -d /tmp/klaxon-mount.XXXXXX)"
+if mount -t tmpfs -o size=1m tmpfs "$probe" 2>/dev/null; then
+  umount "$probe"
+  say "the full-disk test runs (tmpfs can be mounted)"
+else
+  say "WARNING: the full-disk test will be SKIPPED: this user cannot mount a tmpfs (run as root)"
+fi
+rmdir "$probe"
+
 # --- the tests ---------------------------------------------------------------------------------
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast "$@"
