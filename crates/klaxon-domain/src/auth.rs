@@ -251,6 +251,8 @@ pub struct UserPatch {
     pub role: Option<Role>,
     /// `Some(false)` deactivates: no login, no tokens, no pages; `Some(true)` reactivates.
     pub active: Option<bool>,
+    /// A canonical IANA zone name (see `clock::zone_name`).
+    pub time_zone: Option<String>,
 }
 
 /// Where a user stands when a change to them is decided.

@@ -75,3 +75,28 @@ mod tests {
         assert_eq!(from_millis(to_millis(t)), t);
     }
 }
+
+/// An IANA time zone name as given by a person ("Europe/Berlin", " utc "), checked against the
+/// bundled database and returned in its canonical spelling. `field` names the input to blame.
+pub fn zone_name(field: &str, raw: &str) -> Result<String, crate::Invalid> {
+    let tz = jiff::tz::TimeZone::get(raw.trim())
+        .ok()
+        .filter(|tz| !tz.is_unknown())
+        .ok_or_else(|| {
+            crate::Invalid::new(field, "must be an IANA time zone name, like Europe/Berlin")
+        })?;
+    Ok(tz.iana_name().unwrap_or(raw.trim()).to_owned())
+}
+
+#[cfg(test)]
+mod zone_tests {
+    #[test]
+    fn zone_names_are_checked_and_canonical() {
+        assert_eq!(
+            super::zone_name("tz", "Europe/Berlin").unwrap(),
+            "Europe/Berlin"
+        );
+        let e = super::zone_name("time_zone", "Berlin").unwrap_err();
+        assert_eq!(e.field, "time_zone");
+    }
+}

@@ -90,6 +90,7 @@ impl Session<'_> {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                         "--window-size=1280,900",
                          format!("--user-data-dir={}", profile.display())]
             }
         }}});

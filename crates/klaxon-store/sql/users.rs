@@ -19,6 +19,7 @@ fn user_from(row: &DbRow) -> StoreResult<User> {
         role: get_role(row, "role")?,
         created_at: get_ts(row, "created_at")?,
         deactivated_at: get_opt_ts(row, "deactivated_at")?,
+        time_zone: get(row, "time_zone")?,
     })
 }
 
@@ -83,12 +84,13 @@ impl UserStore for DbStore {
             role: user.role,
             created_at: user.created_at,
             deactivated_at: None,
+            time_zone: None,
         })
     }
 
     async fn user(&self, id: UserId) -> StoreResult<User> {
         let row = sqlx::query(
-            "SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1",
+            "SELECT id, email, name, role, created_at, deactivated_at, time_zone FROM users WHERE id = $1",
         )
         .bind(db_id(id))
         .fetch_one(self.reader())
@@ -99,7 +101,7 @@ impl UserStore for DbStore {
 
     async fn user_credentials(&self, email: &str) -> StoreResult<UserCredentials> {
         let row = sqlx::query(
-            "SELECT id, email, name, role, created_at, deactivated_at, password_hash FROM users WHERE email = $1",
+            "SELECT id, email, name, role, created_at, deactivated_at, time_zone, password_hash FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_one(self.reader())
@@ -126,7 +128,7 @@ impl UserStore for DbStore {
     ) -> StoreResult<Page<User, UserId>> {
         page_by_id(
             self.reader(),
-            "SELECT id, email, name, role, created_at, deactivated_at FROM users
+            "SELECT id, email, name, role, created_at, deactivated_at, time_zone FROM users
              WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
             after,
             limit,
@@ -144,7 +146,7 @@ impl UserStore for DbStore {
         let mut tx = self.write_tx().await?;
         lock_users(&mut tx).await?;
         let row = sqlx::query(
-            "SELECT id, email, name, role, created_at, deactivated_at FROM users WHERE id = $1",
+            "SELECT id, email, name, role, created_at, deactivated_at, time_zone FROM users WHERE id = $1",
         )
         .bind(db_id(id))
         .fetch_one(&mut *tx)
@@ -168,13 +170,15 @@ impl UserStore for DbStore {
         };
         let new = change.user;
         sqlx::query(
-            "UPDATE users SET email = $2, name = $3, role = $4, deactivated_at = $5 WHERE id = $1",
+            "UPDATE users SET email = $2, name = $3, role = $4, deactivated_at = $5, time_zone = $6
+             WHERE id = $1",
         )
         .bind(db_id(id))
         .bind(&new.email)
         .bind(&new.name)
         .bind(new.role.as_str())
         .bind(new.deactivated_at.map(to_millis))
+        .bind(new.time_zone.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -304,7 +308,7 @@ impl UserStore for DbStore {
         let row = sqlx::query(
             "SELECT t.id, t.name, t.role, t.user_id, t.prefix, t.created_at, t.revoked_at,
                     u.email AS u_email, u.name AS u_name, u.role AS u_role, u.created_at AS u_created_at,
-                    u.deactivated_at AS u_deactivated_at
+                    u.deactivated_at AS u_deactivated_at, u.time_zone AS u_time_zone
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.hash = $1 AND t.revoked_at IS NULL AND u.deactivated_at IS NULL",
         )
@@ -320,6 +324,7 @@ impl UserStore for DbStore {
             role: get_role(&row, "u_role")?,
             created_at: get_ts(&row, "u_created_at")?,
             deactivated_at: get_opt_ts(&row, "u_deactivated_at")?,
+            time_zone: get(&row, "u_time_zone")?,
         };
         Ok((token, user))
     }
@@ -403,7 +408,7 @@ impl UserStore for DbStore {
     async fn session_by_hash(&self, hash: &[u8; 32]) -> StoreResult<(Session, User)> {
         let row = sqlx::query(
             "SELECT s.id AS s_id, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at,
-                    u.id, u.email, u.name, u.role, u.created_at, u.deactivated_at
+                    u.id, u.email, u.name, u.role, u.created_at, u.deactivated_at, u.time_zone
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.hash = $1 AND u.deactivated_at IS NULL",
         )

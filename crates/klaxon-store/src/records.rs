@@ -21,6 +21,8 @@ pub struct User {
     pub created_at: Timestamp,
     /// Set while the user is deactivated: no login, no tokens, no pages.
     pub deactivated_at: Option<Timestamp>,
+    /// The IANA zone pages show this person times in; `None` until they choose.
+    pub time_zone: Option<String>,
 }
 
 impl User {

@@ -325,6 +325,8 @@ pub struct UserOut {
     pub active: bool,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deactivated_at: Option<jiff::Timestamp>,
+    /// The IANA zone pages show this person times in; null until they choose one.
+    pub time_zone: Option<String>,
 }
 
 impl From<User> for UserOut {
@@ -337,6 +339,7 @@ impl From<User> for UserOut {
             role: u.role,
             created_at: u.created_at,
             deactivated_at: u.deactivated_at,
+            time_zone: u.time_zone,
         }
     }
 }

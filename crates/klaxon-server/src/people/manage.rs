@@ -85,6 +85,10 @@ pub struct UpdateUser {
     /// cannot sign in and are not paged. Refused while a schedule or escalation policy still
     /// names them, for yourself, and for the last active admin. `true` reactivates.
     pub active: Option<bool>,
+    /// The IANA time zone pages show this person times in, like `Europe/Berlin`. Anyone may
+    /// set their own.
+    #[schema(example = "Europe/Berlin", max_length = 64)]
+    pub time_zone: Option<String>,
 }
 
 impl UpdateUser {
@@ -94,6 +98,11 @@ impl UpdateUser {
             email: self.email.as_deref().map(EmailAddress::parse).transpose()?,
             role: self.role,
             active: self.active,
+            time_zone: self
+                .time_zone
+                .as_deref()
+                .map(|z| klaxon_domain::clock::zone_name("time_zone", z))
+                .transpose()?,
         })
     }
 }
@@ -177,6 +186,12 @@ fn apply(old: &User, patch: &UserPatch, now: Timestamp, actor: Actor) -> UserCha
         patch.email.as_ref().map(|e| to_text(e.as_str())),
     );
     set_noting(&mut fields, "role", &mut new.role, patch.role);
+    set_noting(
+        &mut fields,
+        "time_zone",
+        &mut new.time_zone,
+        patch.time_zone.clone().map(Some),
+    );
     let event =
         |kind, data: Value| NewEvent::new(SubjectType::User, old.id, now, actor, kind, data);
     let mut events = Vec::new();

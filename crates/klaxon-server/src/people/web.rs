@@ -22,11 +22,12 @@ use crate::people::manage::{
 };
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::time::Reader;
 use crate::shared::web::message;
 use crate::shared::web::next_cursor;
 use crate::shared::web::page_cursor;
 use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
-use crate::shared::web::{Nav, WebSession, html};
+use crate::shared::web::{FormErrors, Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/password", post(reset_password))
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))
+        .route("/account/time-zone", post(set_time_zone))
         .route("/account/tokens", post(create_token))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
         .route("/users", get(users_page).post(add_user))
@@ -152,6 +154,7 @@ async fn edit_user(
                 email: Some(f.email),
                 role: Some(role),
                 active: None,
+                time_zone: None,
             };
             update_user_with(&state, &s.user, s.user.role, actor(&s), id, &body).await
         }
@@ -185,6 +188,7 @@ async fn set_active(
         email: None,
         role: None,
         active: Some(active),
+        time_zone: None,
     };
     let outcome = update_user_with(&state, &s.user, s.user.role, actor(&s), id, &body).await;
     let done = if active {
@@ -245,6 +249,11 @@ struct AccountPage {
     csrf: String,
     notice: Option<String>,
     error: Option<String>,
+    reader: Reader,
+    zone_chosen: bool,
+    /// The time-zone box: what was typed when refused, else the saved zone.
+    zone_value: String,
+    errors: FormErrors,
 }
 
 #[derive(Default)]
@@ -252,6 +261,8 @@ struct Feedback {
     created: Option<(String, String)>,
     notice: Option<String>,
     error: Option<String>,
+    zone_typed: Option<String>,
+    errors: FormErrors,
 }
 
 async fn render_account(
@@ -288,6 +299,13 @@ async fn render_account(
             csrf: s.session.csrf_token.clone(),
             notice: fb.notice,
             error: fb.error,
+            reader: s.reader(),
+            zone_chosen: s.user.time_zone.is_some(),
+            zone_value: fb
+                .zone_typed
+                .or_else(|| s.user.time_zone.clone())
+                .unwrap_or_default(),
+            errors: fb.errors,
         },
     ))
 }
@@ -314,6 +332,51 @@ async fn after_account_form(
                 ..Feedback::default()
             };
             render_account(state, s, status, fb).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ZoneForm {
+    csrf: String,
+    time_zone: String,
+    /// The page to return to: a path of ours, never another site.
+    #[serde(default)]
+    back: String,
+}
+
+async fn set_time_zone(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<ZoneForm>,
+) -> PageResult {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let body = UpdateUser {
+        name: None,
+        email: None,
+        role: None,
+        active: None,
+        time_zone: Some(f.time_zone.clone()),
+    };
+    match update_user_with(&state, &s.user, s.user.role, actor(&s), s.user.id, &body).await {
+        Ok(_) => {
+            let back = if f.back.starts_with('/') && !f.back.starts_with("//") {
+                f.back.as_str()
+            } else {
+                "/account"
+            };
+            Ok(Redirect::to(back).into_response())
+        }
+        Err(e) => {
+            let status = e.status();
+            let fb = Feedback {
+                zone_typed: Some(f.time_zone),
+                errors: FormErrors::from_error(e)?,
+                ..Feedback::default()
+            };
+            render_account(&state, &s, status, fb).await
         }
     }
 }

@@ -19,11 +19,28 @@ struct Asset {
     body: &'static str,
 }
 
+/// One stylesheet for every page, from a file per area (`assets/css/`) so that each capability
+/// keeps its styles beside the others' without sharing a file. The shell and tokens come first.
+const APP_CSS: &str = concat!(
+    include_str!("../../assets/css/base.css"),
+    include_str!("../../assets/css/home.css"),
+    include_str!("../../assets/css/incidents.css"),
+    include_str!("../../assets/css/alerts.css"),
+    include_str!("../../assets/css/oncall.css"),
+    include_str!("../../assets/css/schedules.css"),
+    include_str!("../../assets/css/people.css"),
+);
+
 const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
-        body: include_str!("../../assets/app.css"),
+        body: APP_CSS,
+    },
+    Asset {
+        name: "shell.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/shell.js"),
     },
     Asset {
         name: "live.js",

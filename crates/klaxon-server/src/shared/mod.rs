@@ -10,4 +10,5 @@ pub mod limits;
 pub mod lists;
 pub mod nul;
 pub mod state;
+pub mod time;
 pub mod web;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::shared::crypto::{secrets_equal, sha256};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::time::Reader;
 
 // --- rendering ---------------------------------------------------------------------------------
 
@@ -30,6 +31,12 @@ pub struct Nav {
     pub user_name: String,
     pub role: Role,
     pub csrf: String,
+    /// The reader's zone, named in the top bar; until they choose one the page offers the
+    /// browser's.
+    pub zone: String,
+    pub zone_chosen: bool,
+    /// Where the zone offer returns to.
+    pub back: String,
 }
 
 impl Nav {
@@ -61,11 +68,15 @@ impl Nav {
         for i in &mut items {
             i.current = i.href == current;
         }
+        let reader = s.reader();
         Self {
             items,
             user_name: s.user.name.clone(),
             role: s.user.role,
             csrf: s.session.csrf_token.clone(),
+            zone: reader.zone,
+            zone_chosen: reader.chosen,
+            back: current.to_owned(),
         }
     }
 }
@@ -203,9 +214,16 @@ pub struct WebSession {
     pub user: User,
     pub session: Session,
     pub(crate) hash: [u8; 32],
+    /// When the request arrived, by the app's clock.
+    pub(crate) now: jiff::Timestamp,
 }
 
 impl WebSession {
+    /// How this person reads times: their zone, and now.
+    pub fn reader(&self) -> Reader {
+        Reader::new(self.user.time_zone.as_deref(), self.now)
+    }
+
     /// The hash of this session's cookie, which names the session in the store.
     pub(crate) fn cookie_hash(&self) -> [u8; 32] {
         self.hash
@@ -262,6 +280,7 @@ impl FromRequestParts<AppState> for WebSession {
             user,
             session,
             hash,
+            now,
         })
     }
 }
@@ -297,4 +316,98 @@ pub(crate) fn user_error(e: ApiError) -> Result<String, ApiError> {
         }
         e => Err(e),
     }
+}
+
+/// A form's refusal, split for the page: a message beside each named field, and the rest at the
+/// top. Built from the same `ApiError` the API answers with, in plain words: the field's name is
+/// not repeated ("already in use" beside the e-mail box, not `email: already in use`).
+#[derive(Default, Debug)]
+pub struct FormErrors {
+    fields: Vec<(String, String)>,
+    general: Option<String>,
+}
+
+impl FormErrors {
+    /// A refusal becomes form errors; anything else (a failure of ours) stays an error.
+    pub(crate) fn from_error(e: ApiError) -> Result<Self, ApiError> {
+        let field = match &e {
+            ApiError::BadRequest { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
+            ApiError::NotFound(_) | ApiError::Forbidden(_) => None,
+            _ => return Err(e),
+        };
+        let message = e.to_string();
+        Ok(match field {
+            Some(f) => {
+                let reason = message
+                    .strip_prefix(&format!("{f}: "))
+                    .unwrap_or(&message)
+                    .to_owned();
+                Self {
+                    fields: vec![(f, sentence(&reason))],
+                    general: None,
+                }
+            }
+            None => Self {
+                fields: Vec::new(),
+                general: Some(sentence(&message)),
+            },
+        })
+    }
+
+    /// One message for one field, from a page's own check.
+    pub fn field(field: &str, message: &str) -> Self {
+        Self {
+            fields: vec![(field.to_owned(), sentence(message))],
+            general: None,
+        }
+    }
+
+    /// The message for `field`, or for one of its parts (`levels[1].targets` counts for
+    /// `levels[1]`).
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| Self::matches(f, field))
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// What belongs to no field shown on the form.
+    pub fn general(&self) -> Option<&str> {
+        self.general.as_deref()
+    }
+
+    /// Messages for fields the form does not show, so that none is lost: call with the fields
+    /// the form has a place for.
+    pub fn others(&self, shown: &[&str]) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(f, _)| !shown.iter().any(|s| Self::matches(f, s)))
+            .map(|(_, m)| m.as_str())
+            .chain(self.general.as_deref())
+            .collect()
+    }
+
+    fn matches(f: &str, shown: &str) -> bool {
+        f == shown
+            || f.strip_prefix(shown)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.general.is_none()
+    }
+}
+
+/// "already in use" → "Already in use."
+fn sentence(s: &str) -> String {
+    let s = s.trim();
+    let mut out: String = s
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().chain(s.chars().skip(1)).collect())
+        .unwrap_or_default();
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
