@@ -26,6 +26,7 @@ if [ -z "${KLAXON_TEST_PG_URL:-}" ] && [ -z "$pg_bin" ]; then need_pkgs+=(postgr
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 [ -n "${KLAXON_TEST_ALERTMANAGER:-}" ] || command -v prometheus-alertmanager >/dev/null 2>&1 \
   || need_pkgs+=(prometheus-alertmanager)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -60,6 +61,18 @@ if ! "$venv/bin/python" -m pip show -q "${py_pkgs[@]%%==*}" >/dev/null 2>&1 \
 fi
 export KLAXON_TEST_OPENAPI_VALIDATOR="$venv/bin/openapi-spec-validator"
 export KLAXON_TEST_SCHEMATHESIS="$venv/bin/schemathesis"
+
+# --- axe-core, from npm --------------------------------------------------------------------------
+# The browser tests inject it into every page (crates/klaxon-server/tests/browser_pages.rs).
+axe_dir="${KLAXON_TEST_AXE_DIR:-$HOME/.cache/klaxon/axe}"
+axe_version=4.11.0
+if [ "$(node -p "require('$axe_dir/node_modules/axe-core/package.json').version" 2>/dev/null)" != "$axe_version" ]; then
+  say "installing axe-core $axe_version into $axe_dir"
+  mkdir -p "$axe_dir"
+  npm install --prefix "$axe_dir" --no-audit --no-fund --silent "axe-core@$axe_version" >/dev/null \
+    || die "npm could not install axe-core@$axe_version"
+fi
+export KLAXON_TEST_AXE="$axe_dir/node_modules/axe-core/axe.min.js"
 
 # --- a throwaway PostgreSQL --------------------------------------------------------------------
 pg_dir=""

@@ -1,0 +1,352 @@
+//! Every page, in a real browser: at 390×844 nothing scrolls sideways, and axe-core finds no
+//! serious or critical accessibility violation, in the light and the dark colour scheme, at
+//! phone and desktop widths. axe-core comes from npm (scripts/test.sh installs it and sets
+//! KLAXON_TEST_AXE to its `axe.min.js`); it is injected into each page. Never skipped.
+mod browser_support;
+mod common;
+
+use browser_support::{Driver, Session, tool};
+use common::{Backend, TestApp, member, ok};
+use serde_json::{Value, json};
+
+/// Data behind every kind of page, made through the API: (path, what it shows).
+async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
+    let admin = &app.admin.token;
+    let bob = member(app, "bob@example.com", "Bob Builder", "responder").await;
+    let schedule = ok(
+        app.post(
+            "/api/v1/schedules",
+            admin,
+            &json!({"name": "Primary", "time_zone": "Europe/Berlin", "layers": [
+                {"name": "Weekly", "start": "2026-11-16T09:00", "users": [bob.id],
+                 "turn": {"count": 1, "unit": "weeks"}}]}),
+        ),
+        201,
+    )
+    .await;
+    let schedule_id = schedule["id"].as_str().unwrap().to_owned();
+    let policy = ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            admin,
+            &json!({"name": "Payments on call", "repeat": 1, "levels": [
+                {"delay_minutes": 5, "targets": [{"type": "schedule", "id": schedule_id}]},
+                {"delay_minutes": 10, "targets": [{"type": "user", "id": bob.id}]}]}),
+        ),
+        201,
+    )
+    .await;
+    let policy_id = policy["id"].as_str().unwrap().to_owned();
+    let service = ok(
+        app.post(
+            "/api/v1/services",
+            admin,
+            &json!({"name": "Payments API", "description": "Takes the money",
+                    "escalation_policy_id": policy_id}),
+        ),
+        201,
+    )
+    .await;
+    let service_id = service["id"].as_str().unwrap().to_owned();
+    let integration = ok(
+        app.post(
+            &format!("/api/v1/services/{service_id}/integrations"),
+            admin,
+            &json!({"name": "Events", "kind": "events_v2"}),
+        ),
+        201,
+    )
+    .await;
+    let key = integration["key"].as_str().unwrap();
+    let r = app
+        .http
+        .post(format!("{}/v2/enqueue", app.url))
+        .json(&json!({"routing_key": key, "event_action": "trigger", "dedup_key": "db-1",
+            "payload": {"summary": "Database latency above 2 s on a-very-long-host-name-without-breaks.example.com",
+                        "source": "db-1", "severity": "critical",
+                        "custom_details": {"p99_ms": 2450, "query": "SELECT * FROM payments WHERE id = $1"}},
+            "links": [{"href": "https://grafana.example.com/d/db", "text": "Dashboard"}],
+            "client": "Prometheus", "client_url": "https://prometheus.example.com/graph"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let alerts = ok(app.get("/api/v1/alerts", admin), 200).await;
+    let alert_id = alerts["items"][0]["id"].as_str().unwrap().to_owned();
+    let incident = ok(
+        app.post(
+            "/api/v1/incidents",
+            admin,
+            &json!({"title": "Checkout fails for some cards", "severity": "SEV2",
+                    "description": "Customers see a generic error.", "service_id": service_id}),
+        ),
+        201,
+    )
+    .await;
+    let incident_id = incident["id"].as_str().unwrap().to_owned();
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{incident_id}/notes"),
+            admin,
+            &json!({"text": "Looking at the card processor's status page."}),
+        ),
+        201,
+    )
+    .await;
+    let webhook = ok(
+        app.post(
+            "/api/v1/webhooks",
+            admin,
+            &json!({"name": "Chat bridge", "url": "http://127.0.0.1:9/hook", "events": ["incident.declared"]}),
+        ),
+        201,
+    )
+    .await;
+    let webhook_id = webhook["id"].as_str().unwrap();
+    vec![
+        ("/".into(), "dashboard"),
+        ("/incidents".into(), "incident list"),
+        ("/incidents/new".into(), "declaring an incident"),
+        (format!("/incidents/{incident_id}"), "an incident"),
+        ("/alerts".into(), "alert list"),
+        (format!("/alerts/{alert_id}"), "an alert"),
+        ("/services".into(), "service list"),
+        (format!("/services/{service_id}"), "a service"),
+        ("/escalation-policies".into(), "policy list"),
+        (format!("/escalation-policies/{policy_id}"), "a policy"),
+        ("/schedules".into(), "schedule list"),
+        (format!("/schedules/{schedule_id}"), "a schedule"),
+        ("/users".into(), "user list"),
+        (format!("/users/{}", bob.id), "a user"),
+        ("/webhooks".into(), "webhook list"),
+        (format!("/webhooks/{webhook_id}"), "a webhook"),
+        ("/profile".into(), "your profile"),
+        ("/account".into(), "your account"),
+        ("/no-such-page".into(), "not found"),
+    ]
+}
+
+/// What is wrong with the page now: sideways scrolling, and axe's serious and critical
+/// findings, each as one line.
+async fn problems(s: &Session<'_>, axe: &str, check_overflow: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if check_overflow {
+        let v = s
+            .exec(
+                "const d = document.documentElement;
+                 const wide = Array.from(document.querySelectorAll('body *'))
+                   .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1
+                             && getComputedStyle(e).position !== 'absolute')
+                   .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                             + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''));
+                 return [d.scrollWidth, d.clientWidth, wide];",
+                json!([]),
+            )
+            .await;
+        let (scroll, client) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
+        if scroll > client {
+            out.push(format!(
+                "scrolls sideways: {scroll} px wide in {client} px (widest: {})",
+                v[2]
+            ));
+        }
+    }
+    s.exec(&format!("{axe}\n;return null;"), json!([])).await;
+    let found =
+        s.d.call(
+            reqwest::Method::POST,
+            &format!("/session/{}/execute/async", s.id),
+            Some(
+                json!({"script": "const done = arguments[arguments.length - 1];
+                axe.run(document, {resultTypes: ['violations']}).then(r => done(
+                  r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                   .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                        + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))
+                ).catch(e => done(['axe failed: ' + e]));", "args": []}),
+            ),
+        )
+        .await;
+    for v in found.as_array().unwrap() {
+        out.push(v.as_str().unwrap_or_default().to_owned());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_phone_and_passes_axe_in_both_colour_schemes() {
+    let axe_path = tool(
+        "KLAXON_TEST_AXE",
+        &format!(
+            "{}/.cache/klaxon/axe/node_modules/axe-core/axe.min.js",
+            std::env::var("HOME").unwrap_or_default()
+        ),
+    );
+    let axe = std::fs::read_to_string(&axe_path).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let pages = seed(&app).await;
+    let driver = Driver::start().await;
+    let s = Session::new(&driver).await;
+    // Signed out first: the login page.
+    let mut report: Vec<String> = Vec::new();
+    for dark in [false, true] {
+        s.color_scheme(dark).await;
+        s.viewport(390, 844, true).await;
+        s.go(&format!("{}/login", app.url)).await;
+        for p in problems(&s, &axe, true).await {
+            report.push(format!(
+                "/login ({}): {p}",
+                if dark { "dark" } else { "light" }
+            ));
+        }
+    }
+    s.login(&app.url, &app.admin.email, &app.admin.password)
+        .await;
+    // The checks themselves catch what they are for: a box wider than the phone, a field
+    // without a label, text too faint to read.
+    s.viewport(390, 844, true).await;
+    s.color_scheme(false).await;
+    s.go(&format!("{}/", app.url)).await;
+    s.exec(
+        // Styles set through the DOM: the CSP forbids style attributes in markup.
+        "const m = document.getElementById('main');
+         const wide = document.createElement('div'); wide.textContent = 'wide';
+         wide.style.width = '600px'; m.append(wide);
+         const input = document.createElement('input'); m.append(input);
+         const faint = document.createElement('p'); faint.textContent = 'faint';
+         faint.style.color = '#bbb'; faint.style.background = '#fff'; m.append(faint);",
+        json!([]),
+    )
+    .await;
+    let planted = problems(&s, &axe, true).await.join("\n");
+    for want in ["scrolls sideways", "label", "color-contrast"] {
+        assert!(planted.contains(want), "the sweep missed {want:?}: {planted}");
+    }
+    // Everything the shell shows, including the time-zone offer to someone without a zone.
+    for (path, what) in &pages {
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            s.color_scheme(dark).await;
+            for (w, h, mobile) in [(390, 844, true), (1280, 900, false)] {
+                s.viewport(w, h, mobile).await;
+                s.go(&format!("{}{path}", app.url)).await;
+                let title = s.title().await;
+                assert!(!title.is_empty(), "{path} ({what}) has no title");
+                for p in problems(&s, &axe, w == 390).await {
+                    report.push(format!("{path} ({what}, {scheme}, {w} px): {p}"));
+                }
+            }
+        }
+    }
+    s.end().await;
+    app.stop().await;
+    assert!(
+        report.is_empty(),
+        "{} problems:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_menu_folds_on_a_phone_and_opens_by_keyboard() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let driver = Driver::start().await;
+    let s = Session::new(&driver).await;
+    s.viewport(390, 844, true).await;
+    s.login(&app.url, &app.admin.email, &app.admin.password)
+        .await;
+    let visible = |css: &'static str| {
+        let s = &s;
+        async move {
+            s.exec(
+                "const e = document.querySelector(arguments[0]); return !!e && e.offsetParent !== null;",
+                json!([css]),
+            )
+            .await
+                == Value::Bool(true)
+        }
+    };
+    assert!(
+        visible("#menu-toggle").await,
+        "the Menu button shows on a phone"
+    );
+    assert!(!visible("#main-nav").await, "the links fold away");
+    s.click("#menu-toggle").await;
+    assert!(visible("#main-nav").await);
+    assert_eq!(
+        s.exec(
+            "return document.getElementById('menu-toggle').getAttribute('aria-expanded');",
+            json!([])
+        )
+        .await,
+        json!("true")
+    );
+    // The skip link is the first stop for the keyboard and lands on the content.
+    s.go(&format!("{}/incidents", app.url)).await;
+    s.press("\u{E004}").await; // Tab
+    assert_eq!(
+        s.exec("return document.activeElement.className;", json!([]))
+            .await,
+        json!("skip")
+    );
+    s.press("\u{E007}").await; // Enter
+    assert_eq!(
+        s.exec("return document.activeElement.id;", json!([])).await,
+        json!("main")
+    );
+    // On a desktop everything is on the bar, no Menu button.
+    s.viewport(1280, 900, false).await;
+    s.go(&format!("{}/", app.url)).await;
+    assert!(!visible("#menu-toggle").await);
+    assert!(visible("#main-nav").await);
+    s.end().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_person_is_offered_the_browsers_zone_and_times_follow_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let driver = Driver::start().await;
+    let s = Session::new(&driver).await;
+    // The browser is in New York; the person has not chosen a zone.
+    s.cdp(
+        "Emulation.setTimezoneOverride",
+        json!({"timezoneId": "America/New_York"}),
+    )
+    .await;
+    s.login(&app.url, &app.admin.email, &app.admin.password)
+        .await;
+    assert_eq!(s.text("[data-testid=reader-zone]").await, "UTC");
+    assert_eq!(s.text("#zone-offer-name").await, "America/New_York");
+    s.click("#use-browser-zone").await;
+    s.wait_title("Dashboard · Klaxon").await;
+    assert_eq!(
+        s.text("[data-testid=reader-zone]").await,
+        "America/New_York"
+    );
+    let users = ok(app.get("/api/v1/users", &app.admin.token), 200).await;
+    assert_eq!(users["items"][0]["time_zone"], "America/New_York");
+    // The offer is gone once chosen.
+    assert_eq!(
+        s.exec("return document.getElementById('zone-offer');", json!([]))
+            .await,
+        Value::Null
+    );
+    // A refused zone is explained beside the box and what was typed stays.
+    s.go(&format!("{}/account", app.url)).await;
+    s.exec("document.getElementById('tz').value = '';", json!([]))
+        .await;
+    s.type_into("#tz", "Berlin").await;
+    s.click("#save-time-zone").await;
+    assert_eq!(
+        s.wait_text("#tz-error").await,
+        "Must be an IANA time zone name, like Europe/Berlin."
+    );
+    assert_eq!(
+        s.exec("return document.getElementById('tz').value;", json!([]))
+            .await,
+        json!("Berlin")
+    );
+    s.end().await;
+    app.stop().await;
+}
