@@ -219,7 +219,10 @@ async fn every_page_fits_a_phone_and_passes_axe_in_both_colour_schemes() {
     .await;
     let planted = problems(&s, &axe, true).await.join("\n");
     for want in ["scrolls sideways", "label", "color-contrast"] {
-        assert!(planted.contains(want), "the sweep missed {want:?}: {planted}");
+        assert!(
+            planted.contains(want),
+            "the sweep missed {want:?}: {planted}"
+        );
     }
     // Everything the shell shows, including the time-zone offer to someone without a zone.
     for (path, what) in &pages {

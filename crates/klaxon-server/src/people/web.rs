@@ -488,7 +488,10 @@ struct UsersPage {
     can_create: bool,
     csrf: String,
     message: Option<String>,
-    error: Option<String>,
+    reader: Reader,
+    /// The add-user form: what was typed, kept when it is refused.
+    form: AddUserForm,
+    errors: FormErrors,
 }
 
 #[derive(Deserialize)]
@@ -502,7 +505,8 @@ async fn render_users(
     cursor: Option<String>,
     status: StatusCode,
     message: Option<String>,
-    error: Option<String>,
+    form: AddUserForm,
+    errors: FormErrors,
 ) -> Result<Response, ApiError> {
     let page = state
         .store
@@ -518,7 +522,9 @@ async fn render_users(
             can_create: s.user.role.allows(Role::Admin),
             csrf: s.session.csrf_token.clone(),
             message,
-            error,
+            reader: s.reader(),
+            form,
+            errors,
         },
     ))
 }
@@ -528,10 +534,23 @@ async fn users_page(
     s: WebSession,
     Query(q): Query<UsersQuery>,
 ) -> Result<Response, ApiError> {
-    render_users(&state, &s, q.cursor, StatusCode::OK, None, None).await
+    let blank = AddUserForm {
+        role: "responder".into(),
+        ..AddUserForm::default()
+    };
+    render_users(
+        &state,
+        &s,
+        q.cursor,
+        StatusCode::OK,
+        None,
+        blank,
+        FormErrors::default(),
+    )
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct AddUserForm {
     csrf: String,
     name: String,
@@ -543,7 +562,7 @@ struct AddUserForm {
 async fn add_user(
     State(state): State<AppState>,
     s: WebSession,
-    Form(f): Form<AddUserForm>,
+    Form(mut f): Form<AddUserForm>,
 ) -> Result<Response, ApiError> {
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
@@ -558,10 +577,10 @@ async fn add_user(
     let outcome = match f.role.parse::<Role>() {
         Ok(role) => {
             let body = crate::people::api::CreateUser {
-                email: f.email,
-                name: f.name,
+                email: f.email.clone(),
+                name: f.name.clone(),
                 role,
-                password: f.password,
+                password: std::mem::take(&mut f.password),
             };
             crate::people::api::create_user_with(&state, Actor::User(s.user.id), &body).await
         }
@@ -569,27 +588,26 @@ async fn add_user(
     };
     match outcome {
         Ok(u) => {
+            let blank = AddUserForm {
+                role: "responder".into(),
+                ..AddUserForm::default()
+            };
+            let done = Some(format!("Added {}.", u.email));
             render_users(
                 &state,
                 &s,
                 None,
                 StatusCode::OK,
-                Some(format!("Added {}.", u.email)),
-                None,
+                done,
+                blank,
+                FormErrors::default(),
             )
             .await
         }
-        Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => {
-            render_users(
-                &state,
-                &s,
-                None,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(e.to_string()),
-            )
-            .await
+        Err(e) => {
+            let status = e.status();
+            let errors = FormErrors::from_error(e)?;
+            render_users(&state, &s, None, status, None, f, errors).await
         }
-        Err(e) => Err(e),
     }
 }

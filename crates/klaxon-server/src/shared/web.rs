@@ -378,7 +378,8 @@ impl FormErrors {
 
     /// Messages for fields the form does not show, so that none is lost: call with the fields
     /// the form has a place for.
-    pub fn others(&self, shown: &[&str]) -> Vec<&str> {
+    pub fn others<'s, S: AsRef<[&'s str]> + ?Sized>(&self, shown: &S) -> Vec<&str> {
+        let shown = shown.as_ref();
         self.fields
             .iter()
             .filter(|(f, _)| !shown.iter().any(|s| Self::matches(f, s)))
