@@ -183,7 +183,8 @@ enum UsersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Change a user's name, e-mail or role (admin; anyone may rename themselves).
+    /// Change a user's name, e-mail, role or time zone (admin; anyone may change their own name
+    /// and time zone).
     Update {
         id: String,
         #[arg(long)]
@@ -192,6 +193,9 @@ enum UsersCommand {
         email: Option<String>,
         #[arg(long, value_parser = parse_role)]
         role: Option<Role>,
+        /// The IANA time zone the web pages show this person times in, like Europe/Berlin.
+        #[arg(long)]
+        time_zone: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -360,10 +364,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 name,
                 email,
                 role,
+                time_zone,
                 client,
             } => {
                 let mut body = serde_json::Map::new();
-                for (k, v) in [("name", name), ("email", email)] {
+                for (k, v) in [("name", name), ("email", email), ("time_zone", time_zone)] {
                     if let Some(v) = v {
                         body.insert(k.into(), json!(v));
                     }
@@ -372,7 +377,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     body.insert("role".into(), json!(r));
                 }
                 if body.is_empty() {
-                    bail!("nothing to change: give --name, --email or --role");
+                    bail!("nothing to change: give --name, --email, --role or --time-zone");
                 }
                 patch_user(&client, &id, Value::Object(body), "updated").await
             }
