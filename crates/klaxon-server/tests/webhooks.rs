@@ -11,7 +11,7 @@ use klaxon_domain::Clock as _;
 use klaxon_server::crypto::verify_v1;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, expect_error};
+use common::{Backend, TestApp, expect_error, ok};
 
 type Log = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
 
@@ -418,7 +418,13 @@ async fn the_webhooks_page_adds_shows_and_removes(b: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("url: must be an http"));
+    let page = r.text().await.unwrap();
+    // Beside the URL box, in words, with what was typed kept.
+    assert!(
+        page.contains("<p class=\"field-error\" id=\"webhook-url-error\">Must be an http"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"ftp://nope\""), "{page}");
     let r = post(
         "/webhooks".into(),
         vec![
@@ -448,6 +454,37 @@ async fn the_webhooks_page_adds_shows_and_removes(b: Backend) {
     );
     let page = common::web_get(&app, &format!("/webhooks/{id}")).await;
     assert!(page.contains("Nothing delivered yet."), "{page}");
+    // Changed from its page: a refusal keeps what was typed; a good change is saved.
+    let edit = |url: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "tracker 2".into()),
+            ("url", url.to_owned()),
+            ("events", "incident.".into()),
+        ]
+    };
+    let r = post(format!("/webhooks/{id}"), edit("not a url"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"webhook-url-error\""), "{page}");
+    assert!(page.contains("value=\"tracker 2\""), "{page}");
+    let r = post(
+        format!("/webhooks/{id}"),
+        edit("https://tracker.example.com/v2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let saved = ok(
+        app.get(&format!("/api/v1/webhooks/{id}"), &app.admin.token),
+        200,
+    )
+    .await;
+    assert_eq!(saved["name"], "tracker 2");
+    assert_eq!(saved["url"], "https://tracker.example.com/v2");
+    assert_eq!(saved["events"], json!(["incident."]));
     let r = post(
         format!("/webhooks/{id}/enabled"),
         vec![("csrf", csrf.clone()), ("enabled", "false".into())],

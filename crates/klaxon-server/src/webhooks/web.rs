@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::web::FormErrors;
 use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::shared::web::{Nav, WebSession, html};
 use crate::webhooks::api::{CreateWebhook, UpdateWebhook};
@@ -21,7 +22,7 @@ use crate::webhooks::api::{CreateWebhook, UpdateWebhook};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks", get(webhooks_page).post(add_webhook))
-        .route("/webhooks/{id}", get(webhook_page))
+        .route("/webhooks/{id}", get(webhook_page).post(edit_webhook))
         .route("/webhooks/{id}/enabled", post(set_enabled))
         .route("/webhooks/{id}/delete", post(delete_webhook))
 }
@@ -35,7 +36,7 @@ struct WebhooksPage {
     created: Option<(String, String)>,
     form: AddForm,
     csrf: String,
-    error: Option<String>,
+    errors: FormErrors,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,7 +68,7 @@ async fn render(
     status: StatusCode,
     form: AddForm,
     created: Option<(String, String)>,
-    error: Option<String>,
+    errors: FormErrors,
 ) -> PageResult {
     Ok(html(
         status,
@@ -77,16 +78,33 @@ async fn render(
             created,
             form,
             csrf: s.session.csrf_token.clone(),
-            error,
+            errors,
         },
     ))
+}
+
+/// "incident.resolved, incident.role_" → the list the API takes.
+fn event_list(raw: &str) -> Vec<String> {
+    raw.split([',', ' ', '\n'])
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| k.trim().to_owned())
+        .collect()
 }
 
 async fn webhooks_page(State(state): State<AppState>, s: WebSession) -> PageResult {
     if let Some(r) = refuse(&s, None) {
         return Ok(r);
     }
-    render(&state, &s, StatusCode::OK, AddForm::default(), None, None).await
+    let blank = AddForm::default();
+    render(
+        &state,
+        &s,
+        StatusCode::OK,
+        blank,
+        None,
+        FormErrors::default(),
+    )
+    .await
 }
 
 async fn add_webhook(
@@ -100,36 +118,20 @@ async fn add_webhook(
     let body = CreateWebhook {
         name: f.name.clone(),
         url: f.url.clone(),
-        events: f
-            .events
-            .split([',', ' ', '\n'])
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| k.trim().to_owned())
-            .collect(),
+        events: event_list(&f.events),
         enabled: Some(true),
     };
     match super::api::create_with(&state, Actor::User(s.user.id), body).await {
         Ok(w) => {
             let created = Some((w.name, w.secret));
-            render(
-                &state,
-                &s,
-                StatusCode::CREATED,
-                AddForm::default(),
-                created,
-                None,
-            )
-            .await
+            let (blank, none) = (AddForm::default(), FormErrors::default());
+            render(&state, &s, StatusCode::CREATED, blank, created, none).await
         }
-        Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => {
-            let status = if matches!(e, ApiError::Conflict { .. }) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            render(&state, &s, status, f, None, Some(e.to_string())).await
+        Err(e) => {
+            let status = e.status();
+            let errors = FormErrors::from_error(e)?;
+            render(&state, &s, status, f, None, errors).await
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -140,6 +142,45 @@ struct WebhookPage {
     webhook: Webhook,
     deliveries: Vec<WebhookDelivery>,
     csrf: String,
+    /// The edit form: the saved values, or what was typed when refused.
+    form: AddForm,
+    errors: FormErrors,
+    notice: Option<String>,
+}
+
+async fn render_webhook(
+    state: &AppState,
+    s: &WebSession,
+    id: WebhookId,
+    status: StatusCode,
+    form: Option<AddForm>,
+    errors: FormErrors,
+    notice: Option<String>,
+) -> PageResult {
+    let webhook = match state.store.webhook(id).await {
+        Ok(w) => w,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let deliveries = state.store.list_webhook_deliveries(id, None, 100).await?;
+    let form = form.unwrap_or_else(|| AddForm {
+        csrf: String::new(),
+        name: webhook.name.clone(),
+        url: webhook.url.clone(),
+        events: webhook.events.join(", "),
+    });
+    Ok(html(
+        status,
+        &WebhookPage {
+            nav: Some(Nav::new(s, "/webhooks")),
+            webhook,
+            deliveries,
+            csrf: s.session.csrf_token.clone(),
+            form,
+            errors,
+            notice,
+        },
+    ))
 }
 
 async fn webhook_page(
@@ -153,21 +194,57 @@ async fn webhook_page(
     let Ok(id) = raw.parse::<WebhookId>() else {
         return Ok(not_found_page());
     };
-    let webhook = match state.store.webhook(id).await {
-        Ok(w) => w,
-        Err(e) if e.is_not_found() => return Ok(not_found_page()),
-        Err(e) => return Err(e.into()),
-    };
-    let deliveries = state.store.list_webhook_deliveries(id, None, 100).await?;
-    Ok(html(
+    render_webhook(
+        &state,
+        &s,
+        id,
         StatusCode::OK,
-        &WebhookPage {
-            nav: Some(Nav::new(&s, "/webhooks")),
-            webhook,
-            deliveries,
-            csrf: s.session.csrf_token.clone(),
-        },
-    ))
+        None,
+        FormErrors::default(),
+        None,
+    )
+    .await
+}
+
+async fn edit_webhook(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    Form(f): Form<AddForm>,
+) -> PageResult {
+    if let Some(r) = refuse(&s, Some(&f.csrf)) {
+        return Ok(r);
+    }
+    let Ok(id) = raw.parse::<WebhookId>() else {
+        return Ok(not_found_page());
+    };
+    let body = UpdateWebhook {
+        name: Some(f.name.clone()),
+        url: Some(f.url.clone()),
+        events: Some(event_list(&f.events)),
+        ..Default::default()
+    };
+    match super::api::update_with(&state, Actor::User(s.user.id), id, body).await {
+        Ok(_) => {
+            let saved = Some("Saved.".to_owned());
+            render_webhook(
+                &state,
+                &s,
+                id,
+                StatusCode::OK,
+                None,
+                FormErrors::default(),
+                saved,
+            )
+            .await
+        }
+        Err(ApiError::NotFound(_)) => Ok(not_found_page()),
+        Err(e) => {
+            let status = e.status();
+            let errors = FormErrors::from_error(e)?;
+            render_webhook(&state, &s, id, status, Some(f), errors, None).await
+        }
+    }
 }
 
 #[derive(Deserialize)]
