@@ -125,6 +125,32 @@ async fn a_refused_form_keeps_what_was_typed(backend: Backend) {
     // Nothing was written.
     let users = common::all_pages(&app, "/api/v1/users", 100).await;
     assert_eq!(users.len(), 2);
+
+    // Declaring: the bad bridge address is named beside its box; the rest is kept.
+    let r = app
+        .http
+        .post(format!("{}/incidents", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("title", "Checkout is slow"),
+            ("severity", "SEV2"),
+            ("impact", "low"),
+            ("description", "p99 at 4 s"),
+            ("conference_url", "javascript:alert(1)"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"conference-url-error\""), "{page}");
+    assert!(page.contains("value=\"Checkout is slow\""), "{page}");
+    assert!(page.contains("<option value=\"low\" selected>"), "{page}");
+    assert!(page.contains("id=\"severity-SEV2\" checked"), "{page}");
+    assert!(page.contains(">p99 at 4 s</textarea>"), "{page}");
+    let incidents = common::all_pages(&app, "/api/v1/incidents", 100).await;
+    assert!(incidents.is_empty());
     app.stop().await;
 }
 

@@ -20,6 +20,7 @@ use super::{live, web_forms, web_page};
 use crate::incidents::api::{Declare, Who};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::web::FormErrors;
 use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
 use crate::shared::web::{PageResult, forbidden};
 
@@ -283,7 +284,7 @@ struct DeclarePage {
     users: Vec<(String, String)>,
     form: DeclareForm,
     csrf: String,
-    error: Option<String>,
+    errors: FormErrors,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -319,7 +320,7 @@ async fn render_declare(
     s: &WebSession,
     form: DeclareForm,
     status: StatusCode,
-    error: Option<String>,
+    errors: FormErrors,
 ) -> PageResult {
     let services = crate::shared::lists::all_services(state).await?;
     let users = crate::shared::lists::all_users(state).await?;
@@ -339,7 +340,7 @@ async fn render_declare(
                 .collect(),
             form,
             csrf: s.session.csrf_token.clone(),
-            error,
+            errors,
         },
     ))
 }
@@ -348,7 +349,8 @@ async fn declare_page(State(state): State<AppState>, s: WebSession) -> PageResul
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("declare incidents"));
     }
-    render_declare(&state, &s, DeclareForm::default(), StatusCode::OK, None).await
+    let (blank, none) = (DeclareForm::default(), FormErrors::default());
+    render_declare(&state, &s, blank, StatusCode::OK, none).await
 }
 
 pub(super) fn blank(s: &str) -> Option<String> {
@@ -382,10 +384,11 @@ async fn declare(
     };
     match super::api::declare_with(&state, Who::user(&s.user), d).await {
         Ok(i) => Ok(Redirect::to(&format!("/incidents/{}", i.id)).into_response()),
-        Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => {
-            render_declare(&state, &s, f, StatusCode::BAD_REQUEST, Some(e.to_string())).await
+        Err(e) => {
+            let status = e.status();
+            let errors = FormErrors::from_error(e)?;
+            render_declare(&state, &s, f, status, errors).await
         }
-        Err(e) => Err(e),
     }
 }
 
