@@ -123,6 +123,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ("/profile".into(), "your profile"),
         ("/account".into(), "your account"),
         ("/no-such-page".into(), "not found"),
+        ("/ack/no-longer-valid".into(), "an acknowledge link"),
     ]
 }
 
