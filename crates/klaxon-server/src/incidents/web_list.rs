@@ -366,10 +366,18 @@ async fn bulk(State(state): State<AppState>, s: WebSession, body: String) -> Pag
             return render_list(&state, &s, &back, refuse(e)).await;
         }
     };
+    if picked.len() > BULK_MAX {
+        let e = FormErrors::field(
+            "incident",
+            &format!("select at most {BULK_MAX} incidents at once"),
+        );
+        return render_list(&state, &s, &back, refuse(e)).await;
+    }
     let mut ids = Vec::new();
+    let mut seen = HashSet::new();
     for raw in &picked {
         match raw.parse::<IncidentId>() {
-            Ok(id) if !ids.contains(&id) => ids.push(id),
+            Ok(id) if seen.insert(id) => ids.push(id),
             Ok(_) => {}
             Err(_) => {
                 let e = FormErrors::field("incident", "one of the selected is not an incident");
@@ -379,13 +387,6 @@ async fn bulk(State(state): State<AppState>, s: WebSession, body: String) -> Pag
     }
     if ids.is_empty() {
         let e = FormErrors::field("incident", "select at least one incident first");
-        return render_list(&state, &s, &back, refuse(e)).await;
-    }
-    if ids.len() > BULK_MAX {
-        let e = FormErrors::field(
-            "incident",
-            &format!("select at most {BULK_MAX} incidents at once"),
-        );
         return render_list(&state, &s, &back, refuse(e)).await;
     }
     let mut results = Vec::new();
