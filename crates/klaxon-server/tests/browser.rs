@@ -37,7 +37,20 @@ async fn a_browser_logs_in_sees_the_dashboard_and_logs_out() {
         s.current_url().await
     );
     assert_eq!(s.text("[data-testid=current-user]").await, "Administrator");
+    // Incidents first; the system's figures last, for admins only.
+    assert!(
+        s.text("[data-testid=my-incidents]")
+            .await
+            .contains("Your open incidents")
+    );
     assert_eq!(s.text("[data-testid=user-count]").await, "1");
+    let order = s
+        .exec(
+            "return Array.from(document.querySelectorAll('main section[data-testid]')).map(e => e.dataset.testid).join(',');",
+            json!([]),
+        )
+        .await;
+    assert_eq!(order, "my-incidents,open-incidents,on-call-panel,system");
 
     s.click("nav a[href='/users']").await;
     s.wait_title("Users · Klaxon").await;

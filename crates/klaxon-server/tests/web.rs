@@ -1117,7 +1117,7 @@ async fn schedules_timeline_overrides_and_calendar_feeds(b: Backend) {
     let html = get("/").await;
     let panel = &html[html.find("data-testid=\"on-call-panel\"").unwrap()..];
     assert!(panel.contains("Ops primary") && panel.contains("<strong>Ada Lovelace</strong>"));
-    assert!(panel.contains("Sun 22 Nov 09:00"));
+    assert!(panel.contains("22 Nov, 09:00 UTC"), "{panel}");
 
     // --- the timeline ---
     let html = get(&format!("{page}?from=2026-11-21&days=7")).await;

@@ -10,6 +10,7 @@ klaxon_store_tests::contract_tests!(
     sessions_live_touch_and_end,
     login_failures_count_in_window,
     events_read_back_per_subject_in_order,
+    events_of_a_type_read_back_across_subjects,
     jobs_enqueue_claim_complete,
     jobs_with_expired_leases_are_reclaimed,
     jobs_retry_bury_and_cancel,

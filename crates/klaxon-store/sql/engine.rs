@@ -126,6 +126,36 @@ impl EngineStore for DbStore {
         rows.iter().map(event_from).collect()
     }
 
+    async fn last_event_seq(&self) -> StoreResult<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+            .fetch_one(self.reader())
+            .await
+            .map_err(map_err)?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn events_of_type(
+        &self,
+        subject_type: SubjectType,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        // `|| ''` keeps the planner off the (subject_type, subject_id, seq) index, which would
+        // read every event of the type ever written: the recent end of the primary key is what
+        // is wanted.
+        let rows = sqlx::query(
+            "SELECT seq, subject_type, subject_id, at, actor, kind, data, pinned FROM events
+             WHERE seq > $1 AND subject_type || '' = $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(subject_type.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(event_from).collect()
+    }
+
     async fn enqueue_job(&self, job: NewJob) -> StoreResult<Enqueued> {
         let mut tx = self.write_tx().await?;
         let out = insert_job(&mut tx, &job).await?;

@@ -574,6 +574,20 @@ pub async fn move_with(
     to: IncidentStatus,
     reason: Option<String>,
 ) -> ApiResult<Incident> {
+    move_from_with(state, who, id, &[], to, reason).await
+}
+
+/// [`move_with`], refused (409, `status`: "the incident is already …") unless the incident is in
+/// one of `only_from` (any status when empty) when the change is made: acknowledging many at
+/// once must not reopen one resolved meanwhile, nor take a mitigated one back.
+pub async fn move_from_with(
+    state: &AppState,
+    who: Who,
+    id: IncidentId,
+    only_from: &'static [IncidentStatus],
+    to: IncidentStatus,
+    reason: Option<String>,
+) -> ApiResult<Incident> {
     let reason = reason
         .map(|r| rules::parse_text("reason", &r, rules::NOTE_MAX))
         .transpose()?
@@ -581,6 +595,12 @@ pub async fn move_with(
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         let from = snap.incident.status;
+        if !only_from.is_empty() && !only_from.contains(&from) {
+            return Err(Refusal::conflict(
+                "status",
+                format!("the incident is already {from}"),
+            ));
+        }
         from.check_move(to)?;
         let mut data = json!({"from": from, "to": to});
         if to == IncidentStatus::Closed {

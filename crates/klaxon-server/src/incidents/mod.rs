@@ -9,6 +9,7 @@ pub mod api;
 pub mod describe;
 pub mod list;
 pub mod live;
+pub mod live_list;
 pub mod paging;
 pub mod relations;
 pub mod responders;
@@ -17,6 +18,7 @@ pub mod timeline;
 pub mod updates;
 pub mod web;
 pub mod web_forms;
+pub mod web_list;
 pub mod web_page;
 
 /// Every incident route of the REST API.

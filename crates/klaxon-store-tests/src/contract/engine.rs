@@ -41,6 +41,57 @@ pub async fn events_read_back_per_subject_in_order(s: Arc<dyn Store>) {
     assert_eq!(first_two, a[..2].to_vec());
 }
 
+pub async fn events_of_a_type_read_back_across_subjects(s: Arc<dyn Store>) {
+    assert_eq!(s.last_event_seq().await.unwrap(), 0, "no events yet");
+    let mut incidents = Vec::new();
+    for i in 0..3 {
+        for subject in ["a", "b"] {
+            let e = s
+                .append_event(ev(
+                    SubjectType::Incident,
+                    subject,
+                    EventKind::SystemNote,
+                    json!({"i": i}),
+                ))
+                .await
+                .unwrap();
+            incidents.push(e);
+        }
+        s.append_event(ev(
+            SubjectType::System,
+            "a",
+            EventKind::SystemNote,
+            json!({"i": i}),
+        ))
+        .await
+        .unwrap();
+    }
+    let last = s.last_event_seq().await.unwrap();
+    assert!(
+        last > incidents.last().unwrap().seq,
+        "the system event came last"
+    );
+    let all = s
+        .events_of_type(SubjectType::Incident, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        all, incidents,
+        "every incident's events, in order, no others"
+    );
+    let rest = s
+        .events_of_type(SubjectType::Incident, incidents[1].seq, 3)
+        .await
+        .unwrap();
+    assert_eq!(rest, incidents[2..5].to_vec());
+    assert!(
+        s.events_of_type(SubjectType::Incident, last, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn jobs_enqueue_claim_complete(s: Arc<dyn Store>) {
     let j = new_job("escalate", Some("incident:1:step"), at(10));
     assert_eq!(s.enqueue_job(j.clone()).await.unwrap(), Enqueued::New(j.id));

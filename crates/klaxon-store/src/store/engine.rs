@@ -20,6 +20,19 @@ pub trait EngineStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Event>>;
 
+    /// The newest event's sequence number (0 before any): where a page that watches for
+    /// changes starts from.
+    async fn last_event_seq(&self) -> StoreResult<i64>;
+
+    /// The events of every subject of one type after sequence `after`, in the order they were
+    /// written, at most `limit`: what changed among all incidents since a page was drawn.
+    async fn events_of_type(
+        &self,
+        subject_type: SubjectType,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+
     async fn enqueue_job(&self, job: NewJob) -> StoreResult<Enqueued>;
 
     /// Leases up to `limit` due jobs (run_at ≤ now, not leased or lease expired, not dead) to
