@@ -38,6 +38,11 @@ const ASSETS: &[Asset] = &[
         body: APP_CSS,
     },
     Asset {
+        name: "nojs.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../assets/nojs.css"),
+    },
+    Asset {
         name: "shell.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/shell.js"),
