@@ -92,7 +92,8 @@ const ERRORS: [(u16, &str, &str); 9] = [
     (
         409,
         "Conflict",
-        "The change conflicts with the current state or a unique value (`conflict`).",
+        "The change conflicts with the current state or a unique value, or a name in the path \
+         matches several things (`conflict`; give the id).",
     ),
     (
         413,
@@ -153,6 +154,17 @@ fn add_common(path: &str, method: &str, op: &mut Operation) {
     let mut statuses = vec![400, 401, 503];
     if path.contains('{') {
         statuses.push(404);
+    }
+    // A name in the path can match several things (`shared::terms`): 409, use the id.
+    let by_name = op.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p
+            .description
+            .as_deref()
+            .is_some_and(|d| crate::shared::terms::doc::BY_NAME.contains(&d)),
+        RefOr::Ref(_) => false,
+    });
+    if by_name {
+        statuses.push(409);
     }
     if op.request_body.is_some() {
         statuses.extend([413, 415]);

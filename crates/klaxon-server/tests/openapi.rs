@@ -87,8 +87,13 @@ async fn openapi_document_describes_inputs_precisely() {
                     "path" => {
                         assert!(path.contains(&format!("{{{name}}}")), "{at}: {p}");
                         assert_eq!(p["required"], true, "{at}: {p}");
-                        if name.ends_with("id") {
-                            assert_eq!(p["schema"]["format"], "uuid", "{at}: {p}");
+                        // An id is a UUID, or a string that also takes what people call the
+                        // thing (a number, an e-mail, a name), and the description says which.
+                        if name.ends_with("id") && p["schema"]["format"] != "uuid" {
+                            assert_eq!(p["schema"]["type"], "string", "{at}: {p}");
+                            assert_eq!(p["schema"]["minLength"], 1, "{at}: {p}");
+                            let said = p["description"].as_str().unwrap_or_default();
+                            assert!(said.contains(", or "), "{at}: {p}");
                         }
                     }
                     // Only the audit log needs its subject; every other filter is optional.
@@ -132,6 +137,39 @@ async fn openapi_document_describes_inputs_precisely() {
         }
     }
     assert!(lists >= 20, "{lists} lists");
+
+    // Where people's terms are taken, the document says so.
+    let id_param = |path: &str| -> String {
+        let op = &doc["paths"][path]["get"];
+        let p = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "id");
+        p.unwrap_or_else(|| panic!("{path}"))["description"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for (path, term) in [
+        ("/api/v1/incidents/{id}", "number"),
+        ("/api/v1/users/{id}", "e-mail"),
+        ("/api/v1/services/{id}", "name"),
+        ("/api/v1/escalation-policies/{id}", "name"),
+        ("/api/v1/schedules/{id}", "name"),
+        ("/api/v1/webhooks/{id}", "name"),
+        ("/api/v1/integrations/{id}", "name"),
+    ] {
+        assert!(id_param(path).contains(term), "{path}: {}", id_param(path));
+        // A name can match several: the operation says it may answer 409.
+        let conflict = doc["paths"][path]["get"]["responses"].get("409").is_some();
+        assert_eq!(conflict, term == "name", "{path}");
+    }
+    for path in ["/api/v1/alerts/{id}", "/api/v1/contact-methods/{id}/test"] {
+        let op = &doc["paths"][path];
+        let op = op.get("get").or_else(|| op.get("post")).unwrap();
+        assert_eq!(op["parameters"][0]["schema"]["format"], "uuid", "{path}");
+    }
 
     let schemas = &doc["components"]["schemas"];
     let names = |schema: &str| -> Vec<String> {

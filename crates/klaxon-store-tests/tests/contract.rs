@@ -18,6 +18,7 @@ klaxon_store_tests::contract_tests!(
     group_commit_batches_and_acknowledges_every_write,
     a_bad_write_does_not_sink_its_batch,
     services_are_created_listed_updated_and_unique,
+    names_and_numbers_find_services_integrations_and_incidents,
     service_deletion_waits_for_open_alerts_and_cascades,
     integrations_are_found_by_key_rotated_and_deleted,
     maintenance_windows_list_upcoming_and_delete_per_service,

@@ -159,6 +159,11 @@ impl AlertStore for DbStore {
         service_from(&row)
     }
 
+    async fn services_named(&self, name: &str) -> StoreResult<Vec<(ServiceId, String)>> {
+        let sql = "SELECT id, name FROM services WHERE lower(name) = lower($1)";
+        named(self.reader(), sql, name, get_id::<ServiceId>).await
+    }
+
     async fn list_services(
         &self,
         after: Option<ServiceId>,
@@ -276,6 +281,11 @@ impl AlertStore for DbStore {
             .await
             .map_err(map_err)?;
         integration_from(&row)
+    }
+
+    async fn integrations_named(&self, name: &str) -> StoreResult<Vec<(IntegrationId, String)>> {
+        let sql = "SELECT id, name FROM integrations WHERE lower(name) = lower($1)";
+        named(self.reader(), sql, name, get_id::<IntegrationId>).await
     }
 
     async fn integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration> {

@@ -214,6 +214,15 @@ impl IncidentStore for DbStore {
         incident_from(&row)
     }
 
+    async fn incident_id_by_number(&self, number: i64) -> StoreResult<IncidentId> {
+        let row = sqlx::query("SELECT id FROM incidents WHERE number = $1")
+            .bind(number)
+            .fetch_one(self.reader())
+            .await
+            .map_err(map_err)?;
+        get_id(&row, "id")
+    }
+
     async fn list_incidents(
         &self,
         f: &IncidentFilter,

@@ -142,6 +142,31 @@ pub(crate) async fn page_by_id<T, K: DbId>(
     Ok(page(items, limit, key))
 }
 
+/// `(id, name)` of the rows `sql` finds whose name is `name` ignoring the case of ASCII letters.
+/// `sql` is `SELECT id, name FROM <table> WHERE lower(name) = lower($1)`: SQLite's `lower`
+/// folds ASCII letters only and PostgreSQL's folds more, so the rows are narrowed here to the
+/// same answer on both.
+pub(crate) async fn named<K>(
+    pool: &sqlx::Pool<Db>,
+    sql: &'static str,
+    name: &str,
+    id: fn(&DbRow, &str) -> StoreResult<K>,
+) -> StoreResult<Vec<(K, String)>> {
+    let rows = sqlx::query(sql)
+        .bind(name)
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let found: String = get(row, "name")?;
+        if found.eq_ignore_ascii_case(name) {
+            out.push((id(row, "id")?, found));
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);

@@ -152,6 +152,14 @@ impl OnCallStore for DbStore {
         policy_from(&row)
     }
 
+    async fn escalation_policies_named(
+        &self,
+        name: &str,
+    ) -> StoreResult<Vec<(EscalationPolicyId, String)>> {
+        let sql = "SELECT id, name FROM escalation_policies WHERE lower(name) = lower($1)";
+        named(self.reader(), sql, name, get_id::<EscalationPolicyId>).await
+    }
+
     async fn list_escalation_policies(
         &self,
         after: Option<EscalationPolicyId>,

@@ -158,6 +158,11 @@ impl ScheduleStore for DbStore {
         schedule_from(&row)
     }
 
+    async fn schedules_named(&self, name: &str) -> StoreResult<Vec<(ScheduleId, String)>> {
+        let sql = "SELECT id, name FROM schedules WHERE lower(name) = lower($1)";
+        named(self.reader(), sql, name, get_id::<ScheduleId>).await
+    }
+
     async fn list_schedules(
         &self,
         after: Option<ScheduleId>,

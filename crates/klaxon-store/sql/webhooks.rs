@@ -83,6 +83,11 @@ impl WebhookStore for DbStore {
         webhook_from(&row)
     }
 
+    async fn webhooks_named(&self, name: &str) -> StoreResult<Vec<(WebhookId, String)>> {
+        let sql = "SELECT id, name FROM webhooks WHERE lower(name) = lower($1)";
+        named(self.reader(), sql, name, get_id::<WebhookId>).await
+    }
+
     async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
         sqlx::query("SELECT * FROM webhooks ORDER BY name")
             .fetch_all(self.reader())

@@ -45,7 +45,7 @@ pub enum IncidentsCommand {
         /// Only incidents you reported, hold a role in, or were paged for.
         #[arg(long)]
         mine: bool,
-        /// A team's incidents: give its escalation policy's id.
+        /// A team's incidents: its escalation policy's name or id.
         #[arg(long)]
         team: Option<String>,
         #[arg(long)]
@@ -57,6 +57,8 @@ pub enum IncidentsCommand {
     },
     /// An incident: its fields, milestones and who holds its roles.
     Show {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -86,11 +88,11 @@ pub enum IncidentsCommand {
         category: Option<String>,
         #[arg(long)]
         subcategory: Option<String>,
-        /// The incident commander's user id (default: you, for a SEV1 or SEV2 nobody is paged
-        /// for).
+        /// The incident commander, by e-mail address or id (default: you, for a SEV1 or SEV2
+        /// nobody is paged for).
         #[arg(long)]
         commander: Option<String>,
-        /// Who reported it, and so confirms its closure (user id; default: you).
+        /// Who reported it, and so confirms its closure (e-mail address or id; default: you).
         #[arg(long)]
         reporter: Option<String>,
         /// When the impact started (RFC 3339).
@@ -112,6 +114,8 @@ pub enum IncidentsCommand {
     ///
     /// Priority follows impact and urgency.
     Update {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[arg(long)]
         title: Option<String>,
@@ -132,7 +136,7 @@ pub enum IncidentsCommand {
         /// An empty string clears it.
         #[arg(long)]
         subcategory: Option<String>,
-        /// The reporter's user id; an empty string clears it.
+        /// The reporter's e-mail address or id; an empty string clears it.
         #[arg(long)]
         reporter: Option<String>,
         /// The conference bridge (an http:// or https:// link); an empty string clears it.
@@ -147,12 +151,16 @@ pub enum IncidentsCommand {
     /// Acknowledge: you are on it, the escalation stops.
     #[command(alias = "acknowledge")]
     Ack {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Mark the impact as mitigated: customers are fine again, the cause may not be fixed.
     Mitigate {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// Why, for the timeline.
         #[arg(long)]
@@ -162,12 +170,16 @@ pub enum IncidentsCommand {
     },
     /// Resolve the incident and its open alerts.
     Resolve {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Close a resolved incident: the reporter's confirmation (or an admin's, with --reason).
     Close {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// Why: required when an admin closes without being the reporter.
         #[arg(long)]
@@ -177,6 +189,8 @@ pub enum IncidentsCommand {
     },
     /// Reopen a resolved (or mitigated) incident: back to acknowledged.
     Reopen {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// Why, for the timeline.
         #[arg(long)]
@@ -189,6 +203,8 @@ pub enum IncidentsCommand {
     /// Times are RFC 3339; "none" clears one. They must stay in order, in the past, and agree
     /// with the status.
     Milestones {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[arg(long)]
         impact_started_at: Option<String>,
@@ -209,6 +225,8 @@ pub enum IncidentsCommand {
     },
     /// Who holds the incident's roles.
     Roles {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// Everyone who ever held a role, with when they stopped.
         #[arg(long)]
@@ -218,12 +236,14 @@ pub enum IncidentsCommand {
     },
     /// Give someone a role; the holder of a one-person role (commander) hands it over.
     Assign {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// commander, communications_lead, scribe, subject_matter_expert or one of your own
         /// (see `klaxon incidents settings`).
         #[arg(long)]
         role: String,
-        /// The user's id.
+        /// The person: their e-mail address or id.
         #[arg(long)]
         user: String,
         #[command(flatten)]
@@ -231,10 +251,12 @@ pub enum IncidentsCommand {
     },
     /// End someone's role.
     Unassign {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[arg(long)]
         role: String,
-        /// The user's id.
+        /// The person: their e-mail address or id.
         #[arg(long)]
         user: String,
         #[command(flatten)]
@@ -242,6 +264,8 @@ pub enum IncidentsCommand {
     },
     /// The incident's tasks, oldest first.
     Tasks {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -253,13 +277,18 @@ pub enum IncidentsCommand {
     },
     /// Who follows the incident (gets its stakeholder updates).
     Followers {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Follow the incident (yourself, or --user as a responder).
     Follow {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
+        /// The person: their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -267,7 +296,10 @@ pub enum IncidentsCommand {
     },
     /// Stop following the incident (yourself, or --user as a responder).
     Unfollow {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
+        /// The person: their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -275,6 +307,8 @@ pub enum IncidentsCommand {
     },
     /// Post a stakeholder update to the incident's followers.
     PostUpdate {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// The text ("-" reads it from standard input).
         #[arg(long, conflicts_with = "template")]
@@ -287,42 +321,58 @@ pub enum IncidentsCommand {
     },
     /// The incidents related to this one.
     Related {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Relate another incident to this one (both ways).
     Relate {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
+        /// The other incident: its number or id.
+        #[arg(value_parser = incident_term)]
         other: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Undo a relation between two incidents.
     Unrelate {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
+        /// The other incident: its number or id.
+        #[arg(value_parser = incident_term)]
         other: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Merge this incident, a duplicate, into another: its alerts move there and it resolves.
     Merge {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
-        #[arg(long)]
+        /// The incident it duplicates: its number or id.
+        #[arg(long, value_parser = incident_term)]
         into: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Page a person, or whoever holds a role, into the incident (it need not be triggered).
     Page {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
-        /// The person to page.
+        /// The person to page: their e-mail address or id.
         #[arg(long, conflicts_with = "role")]
         user: Option<String>,
         /// Page whoever holds this role now (e.g. commander).
         #[arg(long)]
         role: Option<String>,
-        /// Page a team: who is on call at its escalation policy's first level.
+        /// Page a team: who is on call at its escalation policy's first level (the policy's name
+        /// or id).
         #[arg(long, conflicts_with_all = ["user", "role"])]
         team: Option<String>,
         /// What you need them for, shown on the timeline.
@@ -333,6 +383,8 @@ pub enum IncidentsCommand {
     },
     /// Add a note to the timeline ("-" reads it from standard input).
     Note {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         text: String,
         /// Pin it to the top of the timeline.
@@ -343,6 +395,8 @@ pub enum IncidentsCommand {
     },
     /// Pin a timeline entry (by its sequence number, the SEQ column of `timeline`).
     Pin {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         seq: i64,
         #[command(flatten)]
@@ -350,6 +404,8 @@ pub enum IncidentsCommand {
     },
     /// Unpin a timeline entry.
     Unpin {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         seq: i64,
         #[command(flatten)]
@@ -357,6 +413,8 @@ pub enum IncidentsCommand {
     },
     /// The incident's timeline, oldest first.
     Timeline {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         /// Only these event kinds, comma-separated: exact names (incident.note_added) or
         /// prefixes ending in "." (notification.).
@@ -374,8 +432,10 @@ pub enum IncidentsCommand {
     },
     /// Hand the incident to one person: they are paged now, the escalation policy stops.
     Reassign {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
-        /// The user's id.
+        /// The person: their e-mail address or id.
         #[arg(long)]
         user: String,
         #[command(flatten)]
@@ -383,12 +443,16 @@ pub enum IncidentsCommand {
     },
     /// Page the next escalation level now.
     Escalate {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// The notifications the incident sent, and how each went.
     Notifications {
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -417,10 +481,6 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let service = match service {
-                Some(s) => Some(service_id(&c, &s).await?),
-                None => None,
-            };
             let path = query(
                 "/api/v1/incidents",
                 &[
@@ -465,10 +525,6 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let service = match service {
-                Some(s) => Some(service_id(&c, &s).await?),
-                None => None,
-            };
             let mut body = json!({"title": title, "severity": severity});
             set(
                 &mut body,
@@ -659,7 +715,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             // The answer is the role assignment.
             print_or(&client, &v, |v| {
                 let role = v["name"].as_str().unwrap_or(&role);
-                format!("{user} is now {role} of incident {id}")
+                format!("{user} is now {role} of incident {}", shown(&id))
             })
         }
         IncidentsCommand::Unassign {
@@ -719,7 +775,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     Some(name) => format!("{name} ({})", text(&v["user_id"])),
                     None => text(&v["user_id"]).to_owned(),
                 };
-                format!("{who} now follows incident {id}")
+                format!("{who} now follows incident {}", shown(&id))
             })
         }
         IncidentsCommand::Unfollow { id, user, client } => {
@@ -734,7 +790,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             let v = c
                 .send(
                     Method::DELETE,
-                    &format!("/api/v1/incidents/{id}/subscribers/{user}"),
+                    &format!("/api/v1/incidents/{id}/subscribers/{}", urlencode(&user)),
                     None,
                 )
                 .await?;
@@ -767,8 +823,10 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             // The answer is the update's timeline event.
             print_or(&client, &v, |v| {
                 format!(
-                    "posted an update on incident {id} (seq {}), sent to {} followers",
-                    v["seq"], v["data"]["followers"]
+                    "posted an update on incident {} (seq {}), sent to {} followers",
+                    shown(&id),
+                    v["seq"],
+                    v["data"]["followers"]
                 )
             })
         }
@@ -789,7 +847,8 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| {
                 format!(
-                    "related {id} and incident #{} ({})",
+                    "related incident {} and incident #{} ({})",
+                    shown(&id),
                     v["number"],
                     v["title"].as_str().unwrap_or("")
                 )
@@ -804,7 +863,9 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             let v = json!({"incident_id": id, "related_id": other, "related": false});
-            print_or(&client, &v, |_| format!("unrelated {id} and {other}"))
+            print_or(&client, &v, |_| {
+                format!("unrelated incidents {} and {}", shown(&id), shown(&other))
+            })
         }
         IncidentsCommand::Merge { id, into, client } => {
             let v = Client::new(&client)?
@@ -872,7 +933,11 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| {
                 let pinned = if v["pinned"] == true { ", pinned" } else { "" };
-                format!("added note (seq {}){pinned}", v["seq"])
+                format!(
+                    "added a note to incident {} (seq {}){pinned}",
+                    shown(&id),
+                    v["seq"]
+                )
             })
         }
         IncidentsCommand::Pin { id, seq, client } => pin(&client, &id, seq, true).await,
@@ -921,24 +986,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             )
             .await
         }
-        IncidentsCommand::Notifications { id, client } => {
-            let v = Client::new(&client)?
-                .get_all(&format!("/api/v1/incidents/{id}/notifications"))
-                .await?;
-            print_or(&client, &v, |v| {
-                table(
-                    &v["items"],
-                    &[
-                        "created_at",
-                        "user_id",
-                        "channel",
-                        "status",
-                        "attempts",
-                        "last_error",
-                    ],
-                )
-            })
-        }
+        IncidentsCommand::Notifications { id, client } => notifications(&client, &id).await,
         IncidentsCommand::Settings { client } => {
             let v = Client::new(&client)?
                 .get("/api/v1/incident-settings")
@@ -946,21 +994,4 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             print_or(&client, &v, settings_text)
         }
     }
-}
-
-/// Pins or unpins a timeline entry. The API answers 204; `--json` prints what changed.
-async fn pin(client: &ClientArgs, id: &str, seq: i64, pinned: bool) -> anyhow::Result<()> {
-    let method = if pinned { Method::PUT } else { Method::DELETE };
-    Client::new(client)?
-        .send(
-            method,
-            &format!("/api/v1/incidents/{id}/timeline/{seq}/pin"),
-            None,
-        )
-        .await?;
-    let v = json!({"incident_id": id, "seq": seq, "pinned": pinned});
-    print_or(client, &v, |_| {
-        let done = if pinned { "pinned" } else { "unpinned" };
-        format!("{done} entry {seq}")
-    })
 }

@@ -168,6 +168,7 @@ enum UsersCommand {
         cursor: Option<String>,
     },
     Show {
+        /// The user: their e-mail address or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -186,6 +187,7 @@ enum UsersCommand {
     /// Change a user's name, e-mail, role or time zone (admin; anyone may change their own name
     /// and time zone).
     Update {
+        /// The user: their e-mail address or id.
         id: String,
         #[arg(long)]
         name: Option<String>,
@@ -201,18 +203,21 @@ enum UsersCommand {
     },
     /// Deactivate a user: their sessions end, their tokens are revoked, they are not paged.
     Deactivate {
+        /// The user: their e-mail address or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Reactivate a deactivated user (their old tokens stay revoked).
     Reactivate {
+        /// The user: their e-mail address or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Set a user's password (admin); the new password is read from standard input.
     SetPassword {
+        /// The user: their e-mail address or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -239,6 +244,7 @@ enum ApiTokensCommand {
         client: ClientArgs,
     },
     Revoke {
+        /// The token's id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -330,7 +336,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             UsersCommand::Show { id, client } => {
                 let v = Client::new(&client)?
-                    .get(&format!("/api/v1/users/{id}"))
+                    .get(&format!("/api/v1/users/{}", services_cli::urlencode(&id)))
                     .await?;
                 print_or(&client, &v, |v| {
                     table(
@@ -389,15 +395,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             UsersCommand::SetPassword { id, client } => {
                 let password = stdin_line("the new password")?;
-                Client::new(&client)?
-                    .send(
-                        reqwest::Method::POST,
-                        &format!("/api/v1/users/{id}/password"),
-                        Some(json!({"password": password})),
-                    )
-                    .await?;
+                let c = Client::new(&client)?;
+                let path = format!("/api/v1/users/{}", services_cli::urlencode(&id));
+                let (id, email) = id_and_name(&c, &path).await?;
+                c.send(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/users/{id}/password"),
+                    Some(json!({"password": password})),
+                )
+                .await?;
                 print_or(&client, &json!({"user_id": id, "password": "set"}), |_| {
-                    "password set; their web sessions have ended".into()
+                    format!("password set for {email}; their web sessions have ended")
                 })
             }
         },
@@ -422,12 +430,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cursor,
             } => {
                 let path = paged("/api/v1/tokens", limit, cursor.as_deref());
-                let v = Client::new(&client)?.get(&path).await?;
+                let c = Client::new(&client)?;
+                let mut v = c.get(&path).await?;
+                if !client.json {
+                    // Whose each token is, by e-mail address.
+                    let mut emails = std::collections::BTreeMap::new();
+                    for t in v["items"].as_array_mut().into_iter().flatten() {
+                        let Some(user) = t["user_id"].as_str().map(str::to_owned) else {
+                            continue;
+                        };
+                        if !emails.contains_key(&user) {
+                            let u = c.get(&format!("/api/v1/users/{user}")).await;
+                            let email = u.ok().and_then(|u| u["email"].as_str().map(str::to_owned));
+                            emails.insert(user.clone(), email);
+                        }
+                        t["user"] = json!(emails[&user]);
+                    }
+                }
                 print_or(&client, &v, |v| {
                     more(
                         table(
                             &v["items"],
-                            &["id", "name", "role", "user_id", "prefix", "revoked_at"],
+                            &[
+                                "id",
+                                "name",
+                                "role",
+                                "user",
+                                "user_id",
+                                "prefix",
+                                "revoked_at",
+                            ],
                         ),
                         v,
                     )
@@ -653,6 +685,23 @@ impl Client {
     }
 }
 
+/// The id and the name (or e-mail address) of what `path` names, which may be a name: for
+/// commands that act by id and say by name what they did.
+async fn id_and_name(c: &Client, path: &str) -> anyhow::Result<(String, String)> {
+    let v = c.get(path).await?;
+    let id = v["id"]
+        .as_str()
+        .context("the server answered without an id")?
+        .to_owned();
+    let name = v["name"]
+        .as_str()
+        .filter(|_| v.get("email").is_none())
+        .or_else(|| v["email"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((id, name))
+}
+
 /// `path?limit=…&cursor=…` for a list command's paging flags.
 fn paged(path: &str, limit: Option<u32>, cursor: Option<&str>) -> String {
     let mut out = format!("{path}?limit={}", limit.unwrap_or(50));
@@ -684,7 +733,7 @@ async fn patch_user(client: &ClientArgs, id: &str, body: Value, done: &str) -> a
     let v = Client::new(client)?
         .send(
             reqwest::Method::PATCH,
-            &format!("/api/v1/users/{id}"),
+            &format!("/api/v1/users/{}", services_cli::urlencode(id)),
             Some(body),
         )
         .await?;

@@ -1,11 +1,13 @@
 //! Client commands for on-call: escalation policies, contact methods, notification rules.
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::services_cli::all_items;
-use super::{Client, ClientArgs, print_or, table};
+use super::services_cli::{all_items, urlencode};
+use super::{Client, ClientArgs, id_and_name, print_or, table};
 
 #[derive(Subcommand)]
 pub enum PoliciesCommand {
@@ -14,6 +16,7 @@ pub enum PoliciesCommand {
         client: ClientArgs,
     },
     Show {
+        /// The policy: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -24,8 +27,9 @@ pub enum PoliciesCommand {
         name: String,
         #[arg(long, default_value = "")]
         description: String,
-        /// DELAY_MINUTES:TARGET[,TARGET…], a target being a user id or schedule:SCHEDULE_ID,
-        /// e.g. 15:0193…,schedule:0194…
+        /// DELAY_MINUTES:TARGET[,TARGET…], a target being a person (e-mail address or id) or
+        /// schedule:SCHEDULE (its name or id), e.g. 15:ada@example.com,schedule:Primary
+        /// rota
         #[arg(long = "level", required = true)]
         levels: Vec<String>,
         /// Times the levels run again after the last (0–9).
@@ -36,11 +40,13 @@ pub enum PoliciesCommand {
     },
     /// Change a policy; options left out keep their value (--level replaces all levels).
     Update {
+        /// The policy: its name or id.
         id: String,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// As for create: DELAY_MINUTES:TARGET[,TARGET…].
         #[arg(long = "level")]
         levels: Vec<String>,
         #[arg(long)]
@@ -50,6 +56,7 @@ pub enum PoliciesCommand {
     },
     /// Delete a policy (refused while services use it).
     Delete {
+        /// The policy: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -60,6 +67,7 @@ pub enum PoliciesCommand {
 pub enum ContactMethodsCommand {
     /// Your contact methods, or --user's (admin).
     List {
+        /// Someone else (admin): their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -75,6 +83,7 @@ pub enum ContactMethodsCommand {
         /// The URL to post to.
         #[arg(long)]
         address: String,
+        /// Someone else (admin): their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -106,6 +115,7 @@ pub enum ContactMethodsCommand {
 #[derive(Subcommand)]
 pub enum RulesCommand {
     List {
+        /// Someone else (admin): their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -120,6 +130,7 @@ pub enum RulesCommand {
         /// high (default) or low.
         #[arg(long)]
         urgency: Option<String>,
+        /// Someone else (admin): their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -127,6 +138,7 @@ pub enum RulesCommand {
     },
     Remove {
         id: String,
+        /// Someone else (admin): their e-mail address or id.
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -171,9 +183,10 @@ fn password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// The user named (by e-mail address or id), ready for a URL path, or the caller.
 async fn user_or_me(c: &Client, user: Option<String>) -> anyhow::Result<String> {
     match user {
-        Some(u) => Ok(u),
+        Some(u) => Ok(urlencode(&u)),
         None => Ok(c.get("/api/v1/me").await?["user"]["id"]
             .as_str()
             .context("the server did not say who you are")?
@@ -181,7 +194,58 @@ async fn user_or_me(c: &Client, user: Option<String>) -> anyhow::Result<String> 
     }
 }
 
-fn policy_text(v: &Value) -> String {
+/// Names for the targets of `policies`: "Ada <ada@example.com>" for a person, the schedule's
+/// name for a schedule; a target the server no longer knows keeps its id.
+async fn target_names(c: &Client, policies: &[&Value]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for p in policies {
+        for l in p["levels"].as_array().into_iter().flatten() {
+            for t in l["targets"].as_array().into_iter().flatten() {
+                let Some(id) = t["id"].as_str() else { continue };
+                if out.contains_key(id) {
+                    continue;
+                }
+                let name = match t["type"].as_str() {
+                    Some("schedule") => c
+                        .get(&format!("/api/v1/schedules/{}", urlencode(id)))
+                        .await
+                        .ok()
+                        .and_then(|s| s["name"].as_str().map(str::to_owned)),
+                    _ => c
+                        .get(&format!("/api/v1/users/{}", urlencode(id)))
+                        .await
+                        .ok()
+                        .map(|u| format!("{} <{}>", text(&u["name"]), text(&u["email"]))),
+                };
+                if let Some(n) = name {
+                    out.insert(id.to_owned(), n);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// Prints policies: the API's JSON, or each with its targets by name.
+async fn print_policies(c: &Client, client: &ClientArgs, v: &Value) -> anyhow::Result<()> {
+    if client.json {
+        return print_or(client, v, |_| String::new());
+    }
+    let list: Vec<&Value> = match v["items"].as_array() {
+        Some(items) => items.iter().collect(),
+        None => vec![v],
+    };
+    let names = target_names(c, &list).await;
+    let out: String = list.iter().map(|p| policy_text(p, &names)).collect();
+    println!("{}", out.trim_end());
+    Ok(())
+}
+
+fn policy_text(v: &Value, names: &BTreeMap<String, String>) -> String {
     let mut out = format!(
         "{} ({})  repeat {}\n",
         v["name"].as_str().unwrap_or(""),
@@ -193,9 +257,16 @@ fn policy_text(v: &Value) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|t| match (t["type"].as_str(), t["id"].as_str()) {
-                (Some("schedule"), Some(id)) => Some(format!("schedule:{id}")),
-                (_, id) => id.map(str::to_owned),
+            .filter_map(|t| {
+                let id = t["id"].as_str()?;
+                let who = match names.get(id) {
+                    Some(name) => format!("{name} ({id})"),
+                    None => id.to_owned(),
+                };
+                Some(match t["type"].as_str() {
+                    Some("schedule") => format!("schedule {who}"),
+                    _ => who,
+                })
             })
             .collect();
         out += &format!(
@@ -214,20 +285,14 @@ pub async fn policies(cmd: PoliciesCommand) -> anyhow::Result<()> {
             let c = Client::new(&client)?;
             let items = all_items(&c, "/api/v1/escalation-policies").await?;
             let v = json!({"items": items, "next_cursor": null});
-            print_or(&client, &v, |v| {
-                v["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(policy_text)
-                    .collect()
-            })
+            print_policies(&c, &client, &v).await
         }
         PoliciesCommand::Show { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/escalation-policies/{id}"))
+            let c = Client::new(&client)?;
+            let v = c
+                .get(&format!("/api/v1/escalation-policies/{}", urlencode(&id)))
                 .await?;
-            print_or(&client, &v, policy_text)
+            print_policies(&c, &client, &v).await
         }
         PoliciesCommand::Create {
             name,
@@ -238,10 +303,11 @@ pub async fn policies(cmd: PoliciesCommand) -> anyhow::Result<()> {
         } => {
             let body = json!({"name": name, "description": description,
                               "levels": levels(&raw)?, "repeat": repeat});
-            let v = Client::new(&client)?
+            let c = Client::new(&client)?;
+            let v = c
                 .send(Method::POST, "/api/v1/escalation-policies", Some(body))
                 .await?;
-            print_or(&client, &v, policy_text)
+            print_policies(&c, &client, &v).await
         }
         PoliciesCommand::Update {
             id,
@@ -264,25 +330,28 @@ pub async fn policies(cmd: PoliciesCommand) -> anyhow::Result<()> {
             if let Some(r) = repeat {
                 body["repeat"] = r.into();
             }
-            let v = Client::new(&client)?
+            let c = Client::new(&client)?;
+            let v = c
                 .send(
                     Method::PATCH,
-                    &format!("/api/v1/escalation-policies/{id}"),
+                    &format!("/api/v1/escalation-policies/{}", urlencode(&id)),
                     Some(body),
                 )
                 .await?;
-            print_or(&client, &v, policy_text)
+            print_policies(&c, &client, &v).await
         }
         PoliciesCommand::Delete { id, client } => {
-            Client::new(&client)?
-                .send(
-                    Method::DELETE,
-                    &format!("/api/v1/escalation-policies/{id}"),
-                    None,
-                )
-                .await?;
+            let c = Client::new(&client)?;
+            let path = format!("/api/v1/escalation-policies/{}", urlencode(&id));
+            let (id, name) = id_and_name(&c, &path).await?;
+            c.send(
+                Method::DELETE,
+                &format!("/api/v1/escalation-policies/{id}"),
+                None,
+            )
+            .await?;
             print_or(&client, &json!({"deleted": id}), |_| {
-                format!("deleted {id}")
+                format!("deleted escalation policy {name} ({id})")
             })
         }
     }

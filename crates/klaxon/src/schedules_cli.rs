@@ -1,4 +1,6 @@
 //! Client commands for on-call schedules: definitions, overrides, shifts and who is on call.
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use reqwest::Method;
@@ -14,6 +16,7 @@ pub enum SchedulesCommand {
     },
     /// A schedule's definition, by name or id.
     Show {
+        /// The schedule: its name or id.
         schedule: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -28,7 +31,8 @@ pub enum SchedulesCommand {
         #[arg(long)]
         time_zone: String,
         /// A layer as JSON, e.g. '{"name": "primary", "start": "2026-03-02T09:00",
-        /// "users": ["<id>", "<id>"], "turn": {"count": 1, "unit": "weeks"}}'.
+        /// "users": ["ada@example.com", "<id>"], "turn": {"count": 1, "unit": "weeks"}}' (people
+        /// by e-mail address or id).
         #[arg(long = "layer", required = true)]
         layers: Vec<String>,
         #[command(flatten)]
@@ -36,6 +40,7 @@ pub enum SchedulesCommand {
     },
     /// Change a schedule; options left out keep their value (--layer replaces all layers).
     Update {
+        /// The schedule: its name or id.
         schedule: String,
         #[arg(long)]
         name: Option<String>,
@@ -43,6 +48,7 @@ pub enum SchedulesCommand {
         description: Option<String>,
         #[arg(long)]
         time_zone: Option<String>,
+        /// A layer as JSON, as for create.
         #[arg(long = "layer")]
         layers: Vec<String>,
         #[command(flatten)]
@@ -50,6 +56,7 @@ pub enum SchedulesCommand {
     },
     /// Delete a schedule and its overrides (refused while an escalation policy pages it).
     Delete {
+        /// The schedule: its name or id.
         schedule: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -60,6 +67,7 @@ pub enum SchedulesCommand {
 pub enum ScheduleCommand {
     /// The final shifts of a schedule (by name or id) over a range: who is on call when.
     Show {
+        /// The schedule: its name or id.
         schedule: String,
         /// RFC 3339 (default: now).
         #[arg(long)]
@@ -76,8 +84,10 @@ pub enum ScheduleCommand {
 pub enum OverridesCommand {
     /// Put --user on call in --schedule from --start to --end (RFC 3339).
     Add {
+        /// The schedule: its name or id.
         #[arg(long)]
         schedule: String,
+        /// The person: their e-mail address or id.
         #[arg(long)]
         user: String,
         #[arg(long)]
@@ -89,6 +99,7 @@ pub enum OverridesCommand {
     },
     /// A schedule's overrides overlapping a range (default: from now, for a year).
     List {
+        /// The schedule: its name or id.
         #[arg(long)]
         schedule: String,
         #[arg(long)]
@@ -99,7 +110,9 @@ pub enum OverridesCommand {
         client: ClientArgs,
     },
     Remove {
+        /// The override's id.
         id: String,
+        /// The schedule: its name or id.
         #[arg(long)]
         schedule: String,
         #[command(flatten)]
@@ -141,13 +154,6 @@ fn query(params: &[(&str, Option<&str>)]) -> String {
     }
 }
 
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.chars().enumerate().all(|(i, c)| {
-            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
-        })
-}
-
 async fn all_schedules(c: &Client) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -165,17 +171,43 @@ async fn all_schedules(c: &Client) -> anyhow::Result<Vec<Value>> {
     }
 }
 
-/// A schedule's id from its id or its exact name.
-async fn schedule_id(c: &Client, name_or_id: &str) -> anyhow::Result<String> {
-    if is_uuid(name_or_id) {
-        return Ok(name_or_id.to_owned());
+/// A schedule's name or id, ready for a URL path (the server resolves names).
+fn schedule_id(name_or_id: &str) -> String {
+    enc(name_or_id)
+}
+
+/// Names of the people `ids` name, for answers people read; one the server will not name keeps
+/// its id.
+async fn user_names(c: &Client, ids: &[&str]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if out.contains_key(*id) {
+            continue;
+        }
+        if let Ok(u) = c.get(&format!("/api/v1/users/{}", enc(id))).await
+            && let Some(name) = u["name"].as_str()
+        {
+            out.insert((*id).to_owned(), name.to_owned());
+        }
     }
-    all_schedules(c)
-        .await?
-        .iter()
-        .find(|s| s["name"] == name_or_id)
-        .and_then(|s| s["id"].as_str().map(str::to_owned))
-        .with_context(|| format!("no schedule named {name_or_id:?}"))
+    out
+}
+
+/// Prints a schedule: the API's JSON, or its definition with people by name.
+async fn print_schedule(c: &Client, client: &ClientArgs, v: &Value) -> anyhow::Result<()> {
+    if client.json {
+        return print_or(client, v, |_| String::new());
+    }
+    let ids: Vec<&str> = v["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l["users"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let names = user_names(c, &ids).await;
+    println!("{}", schedule_text(v, &names));
+    Ok(())
 }
 
 fn layers(raw: &[String]) -> anyhow::Result<Vec<Value>> {
@@ -192,7 +224,7 @@ fn layers(raw: &[String]) -> anyhow::Result<Vec<Value>> {
         .collect()
 }
 
-fn schedule_text(v: &Value) -> String {
+fn schedule_text(v: &Value, names: &BTreeMap<String, String>) -> String {
     let mut out = format!(
         "{} ({})  time zone {}\n",
         v["name"].as_str().unwrap_or(""),
@@ -203,11 +235,15 @@ fn schedule_text(v: &Value) -> String {
         out += &format!("  {d}\n");
     }
     for (i, l) in v["layers"].as_array().into_iter().flatten().enumerate() {
-        let users: Vec<&str> = l["users"]
+        let users: Vec<String> = l["users"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
+            .map(|id| match names.get(id) {
+                Some(name) => format!("{name} ({id})"),
+                None => id.to_owned(),
+            })
             .collect();
         out += &format!(
             "  layer {} {}: {} {} turns from {}{}: {}\n",
@@ -238,7 +274,25 @@ fn schedule_text(v: &Value) -> String {
     out.trim_end().to_owned()
 }
 
-const OVERRIDE_COLS: &[&str] = &["id", "user_id", "start", "end"];
+const OVERRIDE_COLS: &[&str] = &["id", "user", "user_id", "start", "end"];
+
+/// Prints overrides: the API's JSON, or a table with each person's name.
+async fn print_overrides(c: &Client, client: &ClientArgs, v: &Value) -> anyhow::Result<()> {
+    if client.json {
+        return print_or(client, v, |_| String::new());
+    }
+    let mut rows: Vec<Value> = match v["items"].as_array() {
+        Some(items) => items.clone(),
+        None => vec![v.clone()],
+    };
+    let ids: Vec<&str> = rows.iter().filter_map(|o| o["user_id"].as_str()).collect();
+    let names = user_names(c, &ids).await;
+    for o in &mut rows {
+        o["user"] = json!(o["user_id"].as_str().and_then(|id| names.get(id)));
+    }
+    println!("{}", table(&Value::Array(rows), OVERRIDE_COLS));
+    Ok(())
+}
 
 /// A user's name, or their id when the server has no name for them.
 fn who(name: &Value, id: &Value) -> String {
@@ -261,9 +315,9 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
         }
         SchedulesCommand::Show { schedule, client } => {
             let c = Client::new(&client)?;
-            let id = schedule_id(&c, &schedule).await?;
+            let id = schedule_id(&schedule);
             let v = c.get(&format!("/api/v1/schedules/{id}")).await?;
-            print_or(&client, &v, schedule_text)
+            print_schedule(&c, &client, &v).await
         }
         SchedulesCommand::Create {
             name,
@@ -274,10 +328,11 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
         } => {
             let body = json!({"name": name, "description": description, "time_zone": time_zone,
                               "layers": layers(&raw)?});
-            let v = Client::new(&client)?
+            let c = Client::new(&client)?;
+            let v = c
                 .send(Method::POST, "/api/v1/schedules", Some(body))
                 .await?;
-            print_or(&client, &v, schedule_text)
+            print_schedule(&c, &client, &v).await
         }
         SchedulesCommand::Update {
             schedule,
@@ -288,7 +343,7 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let id = schedule_id(&c, &schedule).await?;
+            let id = schedule_id(&schedule);
             let mut body = json!({});
             if let Some(n) = name {
                 body["name"] = n.into();
@@ -309,15 +364,16 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
                     Some(body),
                 )
                 .await?;
-            print_or(&client, &v, schedule_text)
+            print_schedule(&c, &client, &v).await
         }
         SchedulesCommand::Delete { schedule, client } => {
             let c = Client::new(&client)?;
-            let id = schedule_id(&c, &schedule).await?;
+            let path = format!("/api/v1/schedules/{}", schedule_id(&schedule));
+            let (id, name) = crate::id_and_name(&c, &path).await?;
             c.send(Method::DELETE, &format!("/api/v1/schedules/{id}"), None)
                 .await?;
             print_or(&client, &json!({"deleted": id}), |_| {
-                format!("deleted {id}")
+                format!("deleted schedule {name} ({id})")
             })
         }
     }
@@ -332,7 +388,7 @@ pub async fn schedule(cmd: ScheduleCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let id = schedule_id(&c, &schedule).await?;
+            let id = schedule_id(&schedule);
             let v = c
                 .get(&format!(
                     "/api/v1/schedules/{id}/shifts{}",
@@ -372,7 +428,7 @@ pub async fn overrides(cmd: OverridesCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let id = schedule_id(&c, &schedule).await?;
+            let id = schedule_id(&schedule);
             let body = json!({"user_id": user, "start": start, "end": end});
             let v = c
                 .send(
@@ -381,7 +437,7 @@ pub async fn overrides(cmd: OverridesCommand) -> anyhow::Result<()> {
                     Some(body),
                 )
                 .await?;
-            print_or(&client, &v, |v| table(&json!([v]), OVERRIDE_COLS))
+            print_overrides(&c, &client, &v).await
         }
         OverridesCommand::List {
             schedule,
@@ -390,14 +446,14 @@ pub async fn overrides(cmd: OverridesCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let id = schedule_id(&c, &schedule).await?;
+            let id = schedule_id(&schedule);
             let v = c
                 .get_all(&format!(
                     "/api/v1/schedules/{id}/overrides{}",
                     query(&[("from", from.as_deref()), ("to", to.as_deref())])
                 ))
                 .await?;
-            print_or(&client, &v, |v| table(&v["items"], OVERRIDE_COLS))
+            print_overrides(&c, &client, &v).await
         }
         OverridesCommand::Remove {
             id,
@@ -405,10 +461,10 @@ pub async fn overrides(cmd: OverridesCommand) -> anyhow::Result<()> {
             client,
         } => {
             let c = Client::new(&client)?;
-            let sid = schedule_id(&c, &schedule).await?;
+            let sid = schedule_id(&schedule);
             c.send(
                 Method::DELETE,
-                &format!("/api/v1/schedules/{sid}/overrides/{id}"),
+                &format!("/api/v1/schedules/{sid}/overrides/{}", enc(&id)),
                 None,
             )
             .await?;

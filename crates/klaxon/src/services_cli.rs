@@ -4,7 +4,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Client, ClientArgs, print_or, table};
+use super::{Client, ClientArgs, id_and_name, print_or, table};
 
 #[derive(Subcommand)]
 pub enum ServicesCommand {
@@ -17,6 +17,7 @@ pub enum ServicesCommand {
         cursor: Option<String>,
     },
     Show {
+        /// The service: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -36,7 +37,7 @@ pub enum ServicesCommand {
         /// Resolve alert-opened incidents when all their alerts resolve (default true).
         #[arg(long)]
         auto_resolve: Option<bool>,
-        /// The escalation policy that pages for its incidents.
+        /// The escalation policy that pages for its incidents: its name or id.
         #[arg(long)]
         escalation_policy: Option<String>,
         #[command(flatten)]
@@ -44,6 +45,7 @@ pub enum ServicesCommand {
     },
     /// Change a service; options left out keep their value.
     Update {
+        /// The service: its name or id.
         id: String,
         #[arg(long)]
         name: Option<String>,
@@ -55,7 +57,7 @@ pub enum ServicesCommand {
         grouping: Option<String>,
         #[arg(long)]
         auto_resolve: Option<bool>,
-        /// A policy id, or "none" to page nobody.
+        /// A policy's name or id, or "none" to page nobody.
         #[arg(long)]
         escalation_policy: Option<String>,
         #[command(flatten)]
@@ -63,12 +65,14 @@ pub enum ServicesCommand {
     },
     /// The service's timeline: settings changes, maintenance, change events (deploys).
     Timeline {
+        /// The service: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Delete a service with its integrations (refused while it has open alerts).
     Delete {
+        /// The service: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -79,18 +83,21 @@ pub enum ServicesCommand {
 pub enum IntegrationsCommand {
     /// The integrations of a service.
     List {
+        /// The service: its name or id.
         #[arg(long)]
         service: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     Show {
+        /// The integration: its id, or its name when no other integration has it.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Add an integration; prints its key (shown once) and where to send signals.
     Create {
+        /// The service: its name or id.
         #[arg(long)]
         service: String,
         #[arg(long)]
@@ -107,6 +114,7 @@ pub enum IntegrationsCommand {
         client: ClientArgs,
     },
     Update {
+        /// The integration: its id, or its name when no other integration has it.
         id: String,
         #[arg(long)]
         name: Option<String>,
@@ -119,11 +127,13 @@ pub enum IntegrationsCommand {
     },
     /// Replace the key; the old one stops working at once.
     RotateKey {
+        /// The integration: its id, or its name when no other integration has it.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     Delete {
+        /// The integration: its id, or its name when no other integration has it.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -133,6 +143,7 @@ pub enum IntegrationsCommand {
 #[derive(Subcommand)]
 pub enum MaintenanceCommand {
     List {
+        /// The service: its name or id.
         #[arg(long)]
         service: String,
         #[command(flatten)]
@@ -140,6 +151,7 @@ pub enum MaintenanceCommand {
     },
     /// Schedule a window (RFC 3339 times; starts now unless --starts-at).
     Create {
+        /// The service: its name or id.
         #[arg(long)]
         service: String,
         #[arg(long)]
@@ -153,8 +165,10 @@ pub enum MaintenanceCommand {
     },
     /// Cancel a window, or end it now.
     Delete {
+        /// The service: its name or id.
         #[arg(long)]
         service: String,
+        /// The window's id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -164,8 +178,10 @@ pub enum MaintenanceCommand {
 #[derive(Subcommand)]
 pub enum AlertsCommand {
     List {
+        /// A service's name or id.
         #[arg(long)]
         service: Option<String>,
+        /// An incident's number (75 or #75) or id.
         #[arg(long)]
         incident: Option<String>,
         /// triggered, acknowledged or resolved.
@@ -255,6 +271,7 @@ const SERVICE_COLS: &[&str] = &[
     "name",
     "urgency_rule",
     "auto_resolve",
+    "escalation_policy",
     "escalation_policy_id",
     "description",
 ];
@@ -276,6 +293,28 @@ const ALERT_COLS: &[&str] = &[
     "summary",
     "last_seen_at",
 ];
+/// Services for people: each with its escalation policy's name beside the policy's id.
+async fn policy_names(c: &Client, services: &mut [Value]) -> anyhow::Result<()> {
+    if services.iter().all(|s| s["escalation_policy_id"].is_null()) {
+        return Ok(());
+    }
+    let policies = all_items(c, "/api/v1/escalation-policies").await?;
+    for s in services {
+        let policy = policies
+            .iter()
+            .find(|p| p["id"] == s["escalation_policy_id"]);
+        s["escalation_policy"] = policy.map_or(Value::Null, |p| p["name"].clone());
+    }
+    Ok(())
+}
+
+/// Prints services for people: a table with their policies' names, then `after`.
+async fn print_services(c: &Client, mut services: Vec<Value>, after: &str) -> anyhow::Result<()> {
+    policy_names(c, &mut services).await?;
+    println!("{}{after}", table(&Value::Array(services), SERVICE_COLS));
+    Ok(())
+}
+
 fn with_key(v: &Value) -> String {
     format!(
         "integration {} ({})\nkey:      {}\nendpoint: {}\nThe key is shown only now; store it in your monitoring tool's configuration.",
@@ -297,20 +336,24 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
                 "/api/v1/services",
                 &[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)],
             );
-            let v = Client::new(&client)?.get(&path).await?;
-            print_or(&client, &v, |v| table(&v["items"], SERVICE_COLS) + &more(v))
+            let c = Client::new(&client)?;
+            let v = c.get(&path).await?;
+            if client.json {
+                return print_or(&client, &v, |_| String::new());
+            }
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            print_services(&c, items, &more(&v)).await
         }
         ServicesCommand::Show { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/services/{id}"))
+            let c = Client::new(&client)?;
+            let v = c
+                .get(&format!("/api/v1/services/{}", urlencode(&id)))
                 .await?;
-            print_or(&client, &v, |v| {
-                format!(
-                    "{}\ngrouping: {}",
-                    table(&json!([v]), SERVICE_COLS),
-                    v["grouping"]
-                )
-            })
+            if client.json {
+                return print_or(&client, &v, |_| String::new());
+            }
+            let grouping = format!("\ngrouping: {}", v["grouping"]);
+            print_services(&c, vec![v], &grouping).await
         }
         ServicesCommand::Create {
             name,
@@ -370,25 +413,36 @@ pub async fn services(cmd: ServicesCommand) -> anyhow::Result<()> {
                     ),
                 ],
             );
-            let v = Client::new(&client)?
-                .send(Method::PATCH, &format!("/api/v1/services/{id}"), Some(body))
+            let c = Client::new(&client)?;
+            let v = c
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/services/{}", urlencode(&id)),
+                    Some(body),
+                )
                 .await?;
-            print_or(&client, &v, |v| table(&json!([v]), SERVICE_COLS))
+            if client.json {
+                return print_or(&client, &v, |_| String::new());
+            }
+            print_services(&c, vec![v], "").await
         }
         ServicesCommand::Timeline { id, client } => {
             let c = Client::new(&client)?;
-            let items = all_items(&c, &format!("/api/v1/services/{id}/timeline")).await?;
+            let items =
+                all_items(&c, &format!("/api/v1/services/{}/timeline", urlencode(&id))).await?;
             let v = json!({"items": items, "next_cursor": null});
             print_or(&client, &v, |v| {
                 table(&v["items"], &["at", "kind", "actor", "data"])
             })
         }
         ServicesCommand::Delete { id, client } => {
-            Client::new(&client)?
-                .send(Method::DELETE, &format!("/api/v1/services/{id}"), None)
+            let c = Client::new(&client)?;
+            let path = format!("/api/v1/services/{}", urlencode(&id));
+            let (id, name) = id_and_name(&c, &path).await?;
+            c.send(Method::DELETE, &format!("/api/v1/services/{id}"), None)
                 .await?;
             print_or(&client, &json!({"deleted": id}), |_| {
-                format!("deleted service {id}")
+                format!("deleted service {name} ({id})")
             })
         }
     }
@@ -398,13 +452,16 @@ pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
     match cmd {
         IntegrationsCommand::List { service, client } => {
             let v = Client::new(&client)?
-                .get_all(&format!("/api/v1/services/{service}/integrations"))
+                .get_all(&format!(
+                    "/api/v1/services/{}/integrations",
+                    urlencode(&service)
+                ))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], INTEGRATION_COLS))
         }
         IntegrationsCommand::Show { id, client } => {
             let v = Client::new(&client)?
-                .get(&format!("/api/v1/integrations/{id}"))
+                .get(&format!("/api/v1/integrations/{}", urlencode(&id)))
                 .await?;
             print_or(&client, &v, |v| table(&json!([v]), INTEGRATION_COLS))
         }
@@ -433,7 +490,7 @@ pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
             let v = Client::new(&client)?
                 .send(
                     Method::POST,
-                    &format!("/api/v1/services/{service}/integrations"),
+                    &format!("/api/v1/services/{}/integrations", urlencode(&service)),
                     Some(body),
                 )
                 .await?;
@@ -464,7 +521,7 @@ pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
             let v = Client::new(&client)?
                 .send(
                     Method::PATCH,
-                    &format!("/api/v1/integrations/{id}"),
+                    &format!("/api/v1/integrations/{}", urlencode(&id)),
                     Some(body),
                 )
                 .await?;
@@ -474,18 +531,20 @@ pub async fn integrations(cmd: IntegrationsCommand) -> anyhow::Result<()> {
             let v = Client::new(&client)?
                 .send(
                     Method::POST,
-                    &format!("/api/v1/integrations/{id}/rotate-key"),
+                    &format!("/api/v1/integrations/{}/rotate-key", urlencode(&id)),
                     None,
                 )
                 .await?;
             print_or(&client, &v, with_key)
         }
         IntegrationsCommand::Delete { id, client } => {
-            Client::new(&client)?
-                .send(Method::DELETE, &format!("/api/v1/integrations/{id}"), None)
+            let c = Client::new(&client)?;
+            let path = format!("/api/v1/integrations/{}", urlencode(&id));
+            let (id, name) = id_and_name(&c, &path).await?;
+            c.send(Method::DELETE, &format!("/api/v1/integrations/{id}"), None)
                 .await?;
             print_or(&client, &json!({"deleted": id}), |_| {
-                format!("deleted integration {id}")
+                format!("deleted integration {name} ({id})")
             })
         }
     }
@@ -496,7 +555,10 @@ pub async fn maintenance(cmd: MaintenanceCommand) -> anyhow::Result<()> {
     match cmd {
         MaintenanceCommand::List { service, client } => {
             let v = Client::new(&client)?
-                .get_all(&format!("/api/v1/services/{service}/maintenance-windows"))
+                .get_all(&format!(
+                    "/api/v1/services/{}/maintenance-windows",
+                    urlencode(&service)
+                ))
                 .await?;
             print_or(&client, &v, |v| table(&v["items"], COLS))
         }
@@ -512,7 +574,10 @@ pub async fn maintenance(cmd: MaintenanceCommand) -> anyhow::Result<()> {
             let v = Client::new(&client)?
                 .send(
                     Method::POST,
-                    &format!("/api/v1/services/{service}/maintenance-windows"),
+                    &format!(
+                        "/api/v1/services/{}/maintenance-windows",
+                        urlencode(&service)
+                    ),
                     Some(body),
                 )
                 .await?;
@@ -526,7 +591,11 @@ pub async fn maintenance(cmd: MaintenanceCommand) -> anyhow::Result<()> {
             Client::new(&client)?
                 .send(
                     Method::DELETE,
-                    &format!("/api/v1/services/{service}/maintenance-windows/{id}"),
+                    &format!(
+                        "/api/v1/services/{}/maintenance-windows/{}",
+                        urlencode(&service),
+                        urlencode(&id)
+                    ),
                     None,
                 )
                 .await?;
@@ -561,14 +630,20 @@ pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
             print_or(&client, &v, |v| table(&v["items"], ALERT_COLS) + &more(v))
         }
         AlertsCommand::Show { id, client } => {
-            let v = Client::new(&client)?
-                .get(&format!("/api/v1/alerts/{id}"))
-                .await?;
+            let c = Client::new(&client)?;
+            let v = c.get(&format!("/api/v1/alerts/{}", urlencode(&id))).await?;
+            // The incident as people know it: its number, beside its id.
+            let incident = match v["incident_id"].as_str() {
+                Some(i) => match c.get(&format!("/api/v1/incidents/{i}")).await {
+                    Ok(inc) => format!("#{} ({i})", inc["number"]),
+                    Err(_) => i.to_owned(),
+                },
+                None => "-".to_owned(),
+            };
             print_or(&client, &v, |v| {
                 format!(
-                    "{}\nincident: {}\ncontent:  {}",
+                    "{}\nincident: {incident}\ncontent:  {}",
                     table(&json!([v]), ALERT_COLS),
-                    v["incident_id"].as_str().unwrap_or("-"),
                     serde_json::to_string_pretty(&v["content"]).unwrap_or_default()
                 )
             })

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::services_cli::urlencode;
-use super::{Client, ClientArgs, more, paged, print_or, table};
+use super::{Client, ClientArgs, id_and_name, more, paged, print_or, table};
 
 #[derive(Subcommand)]
 pub enum WebhooksCommand {
@@ -35,12 +35,14 @@ pub enum WebhooksCommand {
     },
     /// One webhook (its secret is never shown again).
     Show {
+        /// The webhook: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Change a webhook; options left out keep their value (--event replaces all events).
     Update {
+        /// The webhook: its name or id.
         id: String,
         #[arg(long)]
         name: Option<String>,
@@ -64,6 +66,7 @@ pub enum WebhooksCommand {
     },
     /// Delete a webhook and its deliveries.
     Delete {
+        /// The webhook: its name or id.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -71,6 +74,7 @@ pub enum WebhooksCommand {
     /// A webhook's latest deliveries, newest first.
     /// A webhook's deliveries, newest first, a page at a time.
     Deliveries {
+        /// The webhook: its name or id.
         id: String,
         #[arg(long)]
         limit: Option<u32>,
@@ -231,11 +235,11 @@ pub async fn webhooks(cmd: WebhooksCommand) -> anyhow::Result<()> {
             print_or(&client, &v, webhook_text)
         }
         WebhooksCommand::Delete { id, client } => {
-            Client::new(&client)?
-                .send(Method::DELETE, &path(&id), None)
-                .await?;
+            let c = Client::new(&client)?;
+            let (id, name) = id_and_name(&c, &path(&id)).await?;
+            c.send(Method::DELETE, &path(&id), None).await?;
             print_or(&client, &json!({"deleted": id}), |_| {
-                format!("deleted {id}")
+                format!("deleted webhook {name} ({id})")
             })
         }
         WebhooksCommand::Deliveries {

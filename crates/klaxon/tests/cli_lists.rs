@@ -164,5 +164,5 @@ fn json_deletes_say_what_they_deleted() {
         "services", "create", "--name", "other", "--json",
     ])));
     let text = stdout(&run(&["services", "delete", &other]));
-    assert_eq!(text.trim(), format!("deleted service {other}"));
+    assert_eq!(text.trim(), format!("deleted service other ({other})"));
 }

@@ -132,7 +132,13 @@ fn an_incident_from_declaration_to_closure_through_the_cli() {
         "--service",
         "No such service",
     ]);
-    refused(&unknown, &["no service named \"No such service\""]);
+    refused(
+        &unknown,
+        &[
+            "400",
+            "service_id: no service is called \"No such service\"",
+        ],
+    );
 
     let shown = stdout(&run(&["incidents", "show", id]));
     for needle in [

@@ -271,7 +271,7 @@ fn managing_webhooks_through_the_cli() {
     );
     refused(
         &run(&["webhooks", "show", "no-such-webhook"]),
-        &["400", "id: is not a valid webhook id"],
+        &["404", "no webhook is called \"no-such-webhook\""],
     );
     // Nothing was made or changed by the refusals.
     let list = json_of(&run(&["webhooks", "list", "--json"]));
@@ -298,7 +298,10 @@ fn managing_webhooks_through_the_cli() {
 
     // Deleted: gone from the list, and asking for it again is a 404.
     let deleted = stdout(&run(&["webhooks", "delete", &chat_id]));
-    assert_eq!(deleted.trim(), format!("deleted {chat_id}"));
+    assert_eq!(
+        deleted.trim(),
+        format!("deleted webhook Chat bridge ({chat_id})")
+    );
     refused(&run(&["webhooks", "show", &chat_id]), &["404"]);
     refused(&run(&["webhooks", "delete", &chat_id]), &["404"]);
     refused(&run(&["webhooks", "deliveries", &chat_id]), &["404"]);

@@ -19,11 +19,12 @@ use utoipa_axum::routes;
 
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, decode_cursor, encode_cursor,
-    events_page, filter_id, page_in_memory, parse_id,
+    events_page, page_in_memory, parse_id,
 };
 use crate::shared::crypto::{self, hex, random_bytes};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,8 +95,8 @@ pub struct CreateService {
     pub grouping: Option<Grouping>,
     /// Resolve an alert-opened incident when all its alerts resolve (default true).
     pub auto_resolve: Option<bool>,
-    /// The escalation policy that pages for its incidents.
-    #[schema(value_type = Option<uuid::Uuid>)]
+    /// The escalation policy that pages for its incidents: its id or name.
+    #[schema(min_length = 1)]
     pub escalation_policy_id: Option<String>,
 }
 
@@ -109,8 +110,8 @@ pub struct UpdateService {
     pub urgency_rule: Option<UrgencyRule>,
     pub grouping: Option<Grouping>,
     pub auto_resolve: Option<bool>,
-    /// A policy id, or null to page nobody.
-    #[schema(value_type = Option<uuid::Uuid>)]
+    /// A policy's id or name, or null to page nobody.
+    #[schema(value_type = Option<String>, min_length = 1)]
     pub escalation_policy_id: Option<serde_json::Value>,
 }
 
@@ -187,9 +188,7 @@ pub async fn create_service_with(
 /// Parses a policy id a service refers to, and checks the policy exists.
 async fn existing_policy(state: &AppState, raw: &str) -> ApiResult<EscalationPolicyId> {
     let field = "escalation_policy_id";
-    let id: EscalationPolicyId = raw
-        .parse()
-        .map_err(|_| ApiError::invalid(field, "is not an id"))?;
+    let id = terms::policy(state, raw, At::Field(field)).await?;
     match state.store.escalation_policy(id).await {
         Ok(_) => Ok(id),
         Err(e) if e.is_not_found() => Err(ApiError::invalid(field, "no such escalation policy")),
@@ -199,7 +198,7 @@ async fn existing_policy(state: &AppState, raw: &str) -> ApiResult<EscalationPol
 
 /// One service.
 #[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services",
-    params(("id" = uuid::Uuid, Path, description = "Service id")),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1)),
     responses((status = 200, body = ServiceOut), (status = 404, body = ErrorBody)))]
 async fn get_service(
     State(state): State<AppState>,
@@ -207,7 +206,7 @@ async fn get_service(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ServiceOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     let s = state
         .store
         .service(id)
@@ -218,7 +217,7 @@ async fn get_service(
 
 /// Changes a service's settings (admin). Fields left out keep their value.
 #[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", request_body = UpdateService,
-    params(("id" = uuid::Uuid, Path, description = "Service id")),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1)),
     responses((status = 200, body = ServiceOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_service(
@@ -228,7 +227,7 @@ async fn update_service(
     ApiJson(body): ApiJson<UpdateService>,
 ) -> ApiResult<Json<ServiceOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     let s = update_service_with(&state, caller.actor(), id, body).await?;
     Ok(Json(s.into()))
 }
@@ -302,7 +301,7 @@ pub async fn update_service_with(
 /// Deletes a service with its integrations and maintenance windows (admin). Refused while it
 /// has open alerts; its incidents are kept.
 #[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "services",
-    params(("id" = uuid::Uuid, Path, description = "Service id")),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_service(
     State(state): State<AppState>,
@@ -310,7 +309,7 @@ async fn delete_service(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     delete_service_with(&state, caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -449,7 +448,7 @@ pub struct UpdateIntegration {
 
 /// The integrations of a service.
 #[utoipa::path(get, path = "/api/v1/services/{id}/integrations", tag = "integrations",
-    params(("id" = uuid::Uuid, Path, description = "Service id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<IntegrationOut>), (status = 404, body = ErrorBody)))]
 async fn list_integrations(
     State(state): State<AppState>,
@@ -458,7 +457,7 @@ async fn list_integrations(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<IntegrationOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     state
         .store
         .service(id)
@@ -470,7 +469,7 @@ async fn list_integrations(
 
 /// Adds an integration to a service (admin). The key is in this answer only.
 #[utoipa::path(post, path = "/api/v1/services/{id}/integrations", tag = "integrations",
-    request_body = CreateIntegration, params(("id" = uuid::Uuid, Path, description = "Service id")),
+    request_body = CreateIntegration, params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1)),
     responses((status = 201, body = IntegrationWithKeyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_integration(
     State(state): State<AppState>,
@@ -479,7 +478,7 @@ async fn create_integration(
     ApiJson(body): ApiJson<CreateIntegration>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     let out = create_integration_with(&state, caller.actor(), id, body).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -554,7 +553,7 @@ pub async fn create_integration_with(
 
 /// One integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
-    params(("id" = uuid::Uuid, Path, description = "Integration id")),
+    params(("id" = String, Path, description = terms::doc::INTEGRATION, min_length = 1)),
     responses((status = 200, body = IntegrationOut), (status = 404, body = ErrorBody)))]
 async fn get_integration(
     State(state): State<AppState>,
@@ -562,7 +561,7 @@ async fn get_integration(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IntegrationOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let id = terms::integration(&state, &id, At::Path("id")).await?;
     let i = state
         .store
         .integration(id)
@@ -573,7 +572,7 @@ async fn get_integration(
 
 /// Renames an integration or changes its rate limit or heartbeat interval (admin).
 #[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations",
-    request_body = UpdateIntegration, params(("id" = uuid::Uuid, Path, description = "Integration id")),
+    request_body = UpdateIntegration, params(("id" = String, Path, description = terms::doc::INTEGRATION, min_length = 1)),
     responses((status = 200, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update_integration(
     State(state): State<AppState>,
@@ -582,7 +581,7 @@ async fn update_integration(
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> ApiResult<Json<IntegrationOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let id = terms::integration(&state, &id, At::Path("id")).await?;
     let mut i = state
         .store
         .integration(id)
@@ -623,7 +622,7 @@ async fn update_integration(
 
 /// Replaces an integration's key (admin); the old key stops working at once.
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate-key", tag = "integrations",
-    params(("id" = uuid::Uuid, Path, description = "Integration id")),
+    params(("id" = String, Path, description = terms::doc::INTEGRATION, min_length = 1)),
     responses((status = 200, body = IntegrationWithKeyOut), (status = 404, body = ErrorBody)))]
 async fn rotate_integration_key(
     State(state): State<AppState>,
@@ -631,7 +630,7 @@ async fn rotate_integration_key(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IntegrationWithKeyOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let id = terms::integration(&state, &id, At::Path("id")).await?;
     Ok(Json(rotate_key_with(&state, caller.actor(), id).await?))
 }
 
@@ -666,7 +665,7 @@ pub async fn rotate_key_with(
 
 /// Deletes an integration (admin); its key stops working at once.
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations",
-    params(("id" = uuid::Uuid, Path, description = "Integration id")),
+    params(("id" = String, Path, description = terms::doc::INTEGRATION, min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_integration(
     State(state): State<AppState>,
@@ -674,7 +673,7 @@ async fn delete_integration(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<IntegrationId>(&id, "integration")?;
+    let id = terms::integration(&state, &id, At::Path("id")).await?;
     delete_integration_with(&state, caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -762,9 +761,11 @@ impl From<Alert> for AlertOut {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
-    #[param(value_type = Option<uuid::Uuid>)]
+    /// A service's id or name.
+    #[param(min_length = 1)]
     pub service_id: Option<String>,
-    #[param(value_type = Option<uuid::Uuid>)]
+    /// An incident's id or number (`75` or `#75`).
+    #[param(min_length = 1)]
     pub incident_id: Option<String>,
     #[param(value_type = Option<AlertStatus>)]
     pub status: Option<String>,
@@ -785,8 +786,14 @@ async fn list_alerts(
 ) -> ApiResult<Json<ListOf<AlertOut>>> {
     caller.require(Role::Viewer)?;
     let filter = AlertFilter {
-        service_id: filter_id(p.service_id.as_deref(), "service_id")?,
-        incident_id: filter_id(p.incident_id.as_deref(), "incident_id")?,
+        service_id: match p.service_id.as_deref() {
+            Some(s) => Some(terms::service(&state, s, At::Field("service_id")).await?),
+            None => None,
+        },
+        incident_id: match p.incident_id.as_deref() {
+            Some(i) => Some(terms::incident(&state, i, At::Field("incident_id")).await?),
+            None => None,
+        },
         status: p.status.as_deref().map(str::parse).transpose()?,
     };
     let limit = Limit::parse(p.limit)?;
@@ -831,7 +838,7 @@ pub struct TimelineParams {
 /// The service's timeline, oldest first: settings changes, maintenance, and change events
 /// (deploys) sent to `/v2/change/enqueue`.
 #[utoipa::path(get, path = "/api/v1/services/{id}/timeline", tag = "services",
-    params(("id" = uuid::Uuid, Path, description = "Service id"), TimelineParams),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1), TimelineParams),
     responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
 async fn service_timeline(
     State(state): State<AppState>,
@@ -840,7 +847,7 @@ async fn service_timeline(
     ApiQuery(p): ApiQuery<TimelineParams>,
 ) -> ApiResult<Json<ListOf<EventOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     state
         .store
         .service(id)

@@ -1,10 +1,11 @@
 //! Maintenance windows: while one is on, a service's alerts are recorded but open no incident.
 use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -72,7 +73,7 @@ pub struct CreateMaintenance {
 
 /// The service's current and future maintenance windows.
 #[utoipa::path(get, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
-    params(("id" = uuid::Uuid, Path, description = "Service id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<MaintenanceOut>), (status = 404, body = ErrorBody)))]
 async fn list_maintenance(
     State(state): State<AppState>,
@@ -81,7 +82,7 @@ async fn list_maintenance(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<MaintenanceOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     state
         .store
         .service(id)
@@ -93,7 +94,7 @@ async fn list_maintenance(
 
 /// Schedules a maintenance window (responder): alerts are recorded but open no incident.
 #[utoipa::path(post, path = "/api/v1/services/{id}/maintenance-windows", tag = "services",
-    request_body = CreateMaintenance, params(("id" = uuid::Uuid, Path, description = "Service id")),
+    request_body = CreateMaintenance, params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1)),
     responses((status = 201, body = MaintenanceOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_maintenance(
     State(state): State<AppState>,
@@ -102,7 +103,7 @@ async fn create_maintenance(
     ApiJson(body): ApiJson<CreateMaintenance>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     let w = create_maintenance_with(&state, caller.actor(), id, body).await?;
     Ok((StatusCode::CREATED, Json(MaintenanceOut::from(w))))
 }
@@ -151,7 +152,7 @@ pub async fn create_maintenance_with(
 
 /// Cancels or ends a maintenance window early (responder).
 #[utoipa::path(delete, path = "/api/v1/services/{id}/maintenance-windows/{window_id}", tag = "services",
-    params(("id" = uuid::Uuid, Path, description = "Service id"), ("window_id" = uuid::Uuid, Path, description = "Window id")),
+    params(("id" = String, Path, description = terms::doc::SERVICE, min_length = 1), ("window_id" = uuid::Uuid, Path, description = "Window id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_maintenance(
     State(state): State<AppState>,
@@ -159,7 +160,7 @@ async fn delete_maintenance(
     Path((id, window_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<ServiceId>(&id, "service")?;
+    let id = terms::service(&state, &id, At::Path("id")).await?;
     let wid = parse_field_id::<MaintenanceWindowId>(&window_id, "window_id")?;
     delete_maintenance_with(&state, caller.actor(), id, wid).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use klaxon_domain::alert::{AlertStatus, Urgency};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{IncidentId, RoleAssignmentId, ServiceId, UserId};
+use klaxon_domain::ids::{IncidentId, RoleAssignmentId, UserId};
 use klaxon_domain::incident::{
     self as rules, COMMANDER, Impact, IncidentStatus, MILESTONES, Refusal, Severity,
 };
@@ -24,10 +24,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{ApiJson, Caller, parse_field_id, parse_id};
+use crate::shared::api::{ApiJson, Caller};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,7 +120,7 @@ pub(super) async fn change(
 
 /// A user named in input must exist and be active: a clear 400 naming the field otherwise.
 pub(super) async fn existing_user(state: &AppState, field: &str, id: &str) -> ApiResult<UserId> {
-    let user = parse_field_id::<UserId>(id, field)?;
+    let user = terms::user(state, id, At::Field(field)).await?;
     crate::people::manage::active_user(state, field, user).await?;
     Ok(user)
 }
@@ -195,13 +196,13 @@ pub struct Declare {
     pub category: Option<String>,
     #[schema(max_length = 80)]
     pub subcategory: Option<String>,
-    /// The affected service: its escalation policy is paged.
+    /// The affected service, by id or name: its escalation policy is paged.
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub service_id: Option<String>,
-    /// Who reported it (confirms closure); the caller when absent.
+    /// Who reported it (confirms closure), by id or e-mail address; the caller when absent.
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub reporter_id: Option<String>,
-    /// The incident commander from the start.
+    /// The incident commander from the start, by id or e-mail address.
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub commander_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -249,7 +250,7 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
     let service = match d.service_id.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => {
-            let id = parse_field_id::<ServiceId>(s, "service_id")?;
+            let id = terms::service(state, s, At::Field("service_id")).await?;
             match state.store.service(id).await {
                 Ok(svc) => Some(svc),
                 Err(e) if e.is_not_found() => {
@@ -408,6 +409,7 @@ pub struct Update {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, max_length = 80)]
     pub subcategory: Option<Option<String>>,
+    /// The reporter, by id or e-mail address; null clears it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub reporter_id: Option<Option<String>>,
@@ -532,7 +534,7 @@ pub async fn update_with(
 
 /// Changes an incident's fields (responder).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = Update,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_incident(
@@ -542,7 +544,7 @@ async fn update_incident(
     ApiJson(body): ApiJson<Update>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     Ok(Json(
         update_with(&state, Who::caller(&caller), id, body)
             .await?
@@ -665,7 +667,7 @@ pub async fn move_from_with(
 /// Moves an incident along its lifecycle (responder): triggered → acknowledged → mitigated →
 /// resolved → closed, back from mitigated to acknowledged, and reopening a resolved one.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = StatusChange,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn change_status(
@@ -682,7 +684,7 @@ async fn change_status(
     } else {
         Role::Responder
     })?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     if to == IncidentStatus::Triggered {
         return Err(ApiError::invalid(
             "status",
@@ -783,7 +785,7 @@ pub async fn milestones_with(
 
 /// Edits milestones (responder).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}/milestones", tag = "incidents", request_body = MilestoneEdit,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn edit_milestones(
@@ -793,7 +795,7 @@ async fn edit_milestones(
     ApiJson(body): ApiJson<MilestoneEdit>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let i = milestones_with(&state, Who::caller(&caller), id, body.into_list()).await?;
     Ok(Json(i.into()))
 }

@@ -1,8 +1,9 @@
 //! Incident lists and settings: what the API lists, filters and shows of incidents.
-use crate::shared::api::{ApiQuery, Caller, ListOf, parse_id};
+use crate::shared::api::{ApiQuery, Caller, ListOf};
 use crate::shared::config::IncidentRules;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use jiff::Timestamp;
@@ -155,7 +156,8 @@ impl From<Incident> for IncidentOut {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentParams {
-    #[param(value_type = Option<uuid::Uuid>)]
+    /// A service's id or name.
+    #[param(min_length = 1)]
     pub service_id: Option<String>,
     #[param(value_type = Option<IncidentStatus>)]
     pub status: Option<String>,
@@ -178,8 +180,9 @@ pub struct IncidentParams {
     pub q: Option<String>,
     /// Only incidents the caller reported, holds a role in, or was paged for.
     pub mine: Option<bool>,
-    /// A team's incidents: those of the services this escalation policy pages for.
-    #[param(value_type = Option<uuid::Uuid>)]
+    /// A team's incidents: those of the services this escalation policy (its id or name) pages
+    /// for.
+    #[param(min_length = 1)]
     pub team: Option<String>,
     /// Items per page, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -233,9 +236,21 @@ impl IncidentParams {
 async fn list_incidents(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(p): ApiQuery<IncidentParams>,
+    ApiQuery(mut p): ApiQuery<IncidentParams>,
 ) -> ApiResult<Json<ListOf<IncidentOut>>> {
     caller.require(Role::Viewer)?;
+    // Names become ids here; the filter, which the web's form shares, reads ids.
+    if let Some(s) = p.service_id.as_deref() {
+        let id = terms::service(&state, s, At::Field("service_id")).await?;
+        p.service_id = Some(id.to_string());
+    }
+    if let Some(t) = p.team.as_deref() {
+        p.team = Some(
+            terms::policy(&state, t, At::Field("team"))
+                .await?
+                .to_string(),
+        );
+    }
     let filter = p.filter(caller.user.id)?;
     let limit = Limit::parse(p.limit)?;
     let after = decode_cursor::<i64>("incidents", p.cursor.as_deref())?;
@@ -251,7 +266,7 @@ async fn list_incidents(
 
 /// One incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody)))]
 async fn get_incident(
     State(state): State<AppState>,
@@ -259,7 +274,7 @@ async fn get_incident(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let i = state
         .store
         .incident(id)

@@ -1,17 +1,16 @@
 //! Paging on an incident: acknowledge and resolve from a tool, escalate now, reassign, and the
 //! pages sent.
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_of, parse_id,
-};
+use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_of};
 use crate::shared::crypto::{random_bytes, random_token};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{IncidentId, NotificationId, UserId};
+use klaxon_domain::ids::{IncidentId, NotificationId};
 use klaxon_domain::incident::IncidentStatus;
 use klaxon_domain::page::Limit;
 use klaxon_store::StoreError;
@@ -36,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Acknowledges an incident and its alerts: the escalation stops (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn acknowledge_incident(
     State(state): State<AppState>,
@@ -44,7 +43,7 @@ async fn acknowledge_incident(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let who = crate::incidents::api::Who::caller(&caller);
     let i = crate::incidents::api::move_with(&state, who, id, IncidentStatus::Acknowledged, None)
         .await?;
@@ -53,7 +52,7 @@ async fn acknowledge_incident(
 
 /// Resolves an incident and its open alerts: everything stops (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn resolve_incident(
     State(state): State<AppState>,
@@ -61,7 +60,7 @@ async fn resolve_incident(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let who = crate::incidents::api::Who::caller(&caller);
     let i =
         crate::incidents::api::move_with(&state, who, id, IncidentStatus::Resolved, None).await?;
@@ -117,7 +116,7 @@ pub async fn escalate_incident_with(
 /// Pages the next escalation level now instead of after the current level's delay; an
 /// acknowledged incident becomes triggered again (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn escalate_incident(
     State(state): State<AppState>,
@@ -125,7 +124,7 @@ async fn escalate_incident(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let (i, _) = escalate_incident_with(&state, caller.actor(), id).await?;
     Ok(Json(i.into()))
 }
@@ -133,8 +132,8 @@ async fn escalate_incident(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reassign {
-    /// The person who takes the incident over.
-    #[schema(value_type = uuid::Uuid)]
+    /// The person who takes the incident over: their id or e-mail address.
+    #[schema(min_length = 1)]
     pub user_id: String,
 }
 
@@ -146,9 +145,7 @@ pub async fn reassign_incident_with(
     id: IncidentId,
     raw_user: &str,
 ) -> ApiResult<klaxon_store::Incident> {
-    let user: UserId = raw_user
-        .parse()
-        .map_err(|_| ApiError::invalid("user_id", "is not an id"))?;
+    let user = terms::user(state, raw_user, At::Field("user_id")).await?;
     crate::people::manage::active_user(state, "user_id", user).await?;
     let incident = state
         .store
@@ -206,7 +203,7 @@ pub async fn reassign_incident_with(
 /// Reassigns an incident to one person: they are paged now through their notification rules,
 /// and the escalation policy stops ("escalate now" takes it up again) (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/reassign", tag = "incidents", request_body = Reassign,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn reassign_incident(
@@ -216,14 +213,14 @@ async fn reassign_incident(
     ApiJson(body): ApiJson<Reassign>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let i = reassign_incident_with(&state, caller.actor(), id, &body.user_id).await?;
     Ok(Json(i.into()))
 }
 
 /// The notifications an incident produced, oldest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/notifications", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<NotificationOut>), (status = 404, body = ErrorBody)))]
 async fn incident_notifications(
     State(state): State<AppState>,
@@ -232,7 +229,7 @@ async fn incident_notifications(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<NotificationOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     state
         .store
         .incident(id)

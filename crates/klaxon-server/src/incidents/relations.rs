@@ -1,10 +1,9 @@
 //! Related incidents, both ways, and merging a duplicate into another.
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
-};
+use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -58,7 +57,7 @@ pub async fn relate_with(
     other: &str,
     related: bool,
 ) -> ApiResult<()> {
-    let other = parse_field_id::<IncidentId>(other, "incident_id")?;
+    let other = terms::incident(state, other, At::Field("incident_id")).await?;
     let now = state.clock.now();
     let r = state
         .store
@@ -76,7 +75,7 @@ pub async fn merge_with(
     id: IncidentId,
     into: &str,
 ) -> ApiResult<Incident> {
-    let into = parse_field_id::<IncidentId>(into, "into")?;
+    let into = terms::incident(state, into, At::Field("into")).await?;
     let now = state.clock.now();
     let r = state.store.merge_incident(id, into, now, who.actor).await;
     let target = two_incidents(state, id, "into", r).await?;
@@ -87,7 +86,7 @@ pub async fn merge_with(
 
 /// The incidents related to this one, newest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/related", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<IncidentOut>), (status = 404, body = ErrorBody)))]
 async fn list_related(
     State(state): State<AppState>,
@@ -96,7 +95,7 @@ async fn list_related(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<IncidentOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let items = state
         .store
         .related_incidents(id)
@@ -108,14 +107,15 @@ async fn list_related(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Relate {
-    #[schema(value_type = uuid::Uuid)]
+    /// The other incident: its id, or its number (`75` or `#75`).
+    #[schema(min_length = 1)]
     pub incident_id: String,
 }
 
 /// Relates another incident to this one (both ways) (responder). 201 with the related
 /// incident.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/related", tag = "incidents", request_body = Relate,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 201, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn relate(
@@ -125,10 +125,10 @@ async fn relate(
     ApiJson(body): ApiJson<Relate>,
 ) -> ApiResult<(StatusCode, Json<IncidentOut>)> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     relate_with(&state, Who::caller(&caller), id, &body.incident_id, true).await?;
     // Parsed above, or the relation would have been refused.
-    let other = parse_field_id::<IncidentId>(&body.incident_id, "incident_id")?;
+    let other = terms::incident(&state, &body.incident_id, At::Field("incident_id")).await?;
     let related = state
         .store
         .incident(other)
@@ -139,7 +139,7 @@ async fn relate(
 
 /// Unrelates two incidents (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/related/{other_id}", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("other_id" = uuid::Uuid, Path, description = "The related incident's id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("other_id" = String, Path, description = "The related incident's id, or its number", min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unrelate(
     State(state): State<AppState>,
@@ -147,23 +147,24 @@ async fn unrelate(
     Path((id, other)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
-    relate_with(&state, Who::caller(&caller), id, &other, false).await?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
+    let other = terms::incident(&state, &other, At::Path("other_id")).await?;
+    relate_with(&state, Who::caller(&caller), id, &other.to_string(), false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Merge {
-    /// The incident this one duplicates.
-    #[schema(value_type = uuid::Uuid)]
+    /// The incident this one duplicates: its id, or its number (`75` or `#75`).
+    #[schema(min_length = 1)]
     pub into: String,
 }
 
 /// Merges this incident, a duplicate, into another (responder): its alerts move there, it is
 /// resolved and points at the other. Answers with the incident merged into.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", request_body = Merge,
-    params(("id" = uuid::Uuid, Path, description = "The duplicate's id")),
+    params(("id" = String, Path, description = "The duplicate's id, or its number", min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn merge(
@@ -173,7 +174,7 @@ async fn merge(
     ApiJson(body): ApiJson<Merge>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     Ok(Json(
         merge_with(&state, Who::caller(&caller), id, &body.into)
             .await?

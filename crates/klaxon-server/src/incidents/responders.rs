@@ -1,12 +1,11 @@
 //! Responders: roles with their history, and paging people into an incident.
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
-};
+use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory};
 use crate::shared::config::IncidentRules;
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -36,13 +35,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageInto {
-    /// A person to page.
+    /// A person to page: their id or e-mail address.
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub user_id: Option<String>,
     /// Or a role: whoever holds it now is paged.
     pub role: Option<String>,
-    /// Or a team, by its escalation policy: the policy's first level is paged (its people,
-    /// and whoever is on call now in its schedules).
+    /// Or a team, by its escalation policy's id or name: the policy's first level is paged (its
+    /// people, and whoever is on call now in its schedules).
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub escalation_policy_id: Option<String>,
     /// Why they are needed, shown on the timeline.
@@ -74,10 +73,7 @@ pub async fn page_with(
     ) {
         (Some(u), None, None) => (vec![existing_user(state, "user_id", u).await?], None),
         (None, None, Some(e)) => {
-            let pid = parse_field_id::<klaxon_domain::ids::EscalationPolicyId>(
-                e,
-                "escalation_policy_id",
-            )?;
+            let pid = terms::policy(state, e, At::Field("escalation_policy_id")).await?;
             let policy = match state.store.escalation_policy(pid).await {
                 Ok(p) => p,
                 Err(e) if e.is_not_found() => {
@@ -205,7 +201,7 @@ pub async fn page_with(
 
 /// Pages a person, or whoever holds a role, into the incident (responder).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/page", tag = "incidents", request_body = PageInto,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn page_into(
@@ -215,7 +211,7 @@ async fn page_into(
     ApiJson(body): ApiJson<PageInto>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     Ok(Json(
         page_with(&state, Who::caller(&caller), id, body)
             .await?
@@ -317,7 +313,7 @@ pub async fn unassign_role_with(
     user: &str,
 ) -> ApiResult<Incident> {
     let def = state.incident_rules.roles.parse(role)?.clone();
-    let user = parse_field_id::<UserId>(user, "user_id")?;
+    let user = terms::user(state, user, At::Field("user_id")).await?;
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         if snap.incident.status == IncidentStatus::Closed {
@@ -369,7 +365,7 @@ pub struct RolesParams {
 
 /// Who holds the incident's roles (or held them, with `history=true`).
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/roles", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), RolesParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), RolesParams),
     responses((status = 200, body = ListOf<RoleOut>), (status = 404, body = ErrorBody)))]
 async fn list_roles(
     State(state): State<AppState>,
@@ -378,7 +374,7 @@ async fn list_roles(
     ApiQuery(p): ApiQuery<RolesParams>,
 ) -> ApiResult<Json<ListOf<RoleOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let roles = state
         .store
         .incident_roles(id, p.history.unwrap_or(false))
@@ -399,14 +395,15 @@ pub struct AssignRole {
     /// A role key: `commander`, `communications_lead`, `scribe`, `subject_matter_expert` or
     /// one of the organisation's own.
     pub role: String,
-    #[schema(value_type = uuid::Uuid)]
+    /// The user: their id or e-mail address.
+    #[schema(min_length = 1)]
     pub user_id: String,
 }
 
 /// Assigns a role (responder); the current holder of a one-person role is replaced. 201 with
 /// the new role assignment.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/roles", tag = "incidents", request_body = AssignRole,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 201, body = RoleOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn assign_role(
@@ -416,11 +413,11 @@ async fn assign_role(
     ApiJson(body): ApiJson<AssignRole>,
 ) -> ApiResult<(StatusCode, Json<RoleOut>)> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     assign_role_with(&state, Who::caller(&caller), id, &body.role, &body.user_id).await?;
     // Both parsed above, or the assignment would have been refused.
     let role = state.incident_rules.roles.parse(&body.role)?.key.clone();
-    let user = parse_field_id::<UserId>(&body.user_id, "user_id")?;
+    let user = terms::user(&state, &body.user_id, At::Field("user_id")).await?;
     // The current holder; failing that (ended by someone else meanwhile) the newest in the
     // history, which is oldest first.
     let mut found = None;
@@ -447,8 +444,8 @@ async fn assign_role(
 
 /// Ends a person's role (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/roles/{role}/{user_id}", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("role" = String, Path, description = "Role key"),
-           ("user_id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("role" = String, Path, description = "Role key"),
+           ("user_id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn unassign_role(
@@ -457,7 +454,8 @@ async fn unassign_role(
     Path((id, role, user)): Path<(String, String, String)>,
 ) -> ApiResult<Json<IncidentOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
-    let i = unassign_role_with(&state, Who::caller(&caller), id, &role, &user).await?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
+    let user = terms::user(&state, &user, At::Path("user_id")).await?;
+    let i = unassign_role_with(&state, Who::caller(&caller), id, &role, &user.to_string()).await?;
     Ok(Json(i.into()))
 }

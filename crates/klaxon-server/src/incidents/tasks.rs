@@ -1,10 +1,11 @@
 //! An incident's tasks: who does what by when, on the timeline.
 use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id, parse_id,
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, page_in_memory, parse_field_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -71,6 +72,7 @@ pub struct NewTask {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     pub title: String,
+    /// Who does it: a user id or e-mail address.
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub assignee_id: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -87,6 +89,7 @@ pub struct TaskUpdate {
     )]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    /// Who does it: a user id or e-mail address; null or empty for nobody.
     #[schema(schema_with = crate::shared::api::nullable_id_or_empty)]
     pub assignee_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -304,7 +307,7 @@ pub async fn remove_task_with(
 
 /// The incident's tasks, oldest first.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/tasks", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<TaskOut>), (status = 404, body = ErrorBody)))]
 async fn list_tasks(
     State(state): State<AppState>,
@@ -313,7 +316,7 @@ async fn list_tasks(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<TaskOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let tasks = state
         .store
         .incident_tasks(id)
@@ -324,7 +327,7 @@ async fn list_tasks(
 
 /// Adds a task (responder). 201 with the task.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/tasks", tag = "incidents", request_body = NewTask,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 201, body = TaskOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn add_task(
@@ -334,14 +337,14 @@ async fn add_task(
     ApiJson(body): ApiJson<NewTask>,
 ) -> ApiResult<(StatusCode, Json<TaskOut>)> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let t = add_task_with(&state, Who::caller(&caller), id, body).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
 /// Changes a task, or marks it done (`{"done": true}`) (responder).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents", request_body = TaskUpdate,
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("task_id" = uuid::Uuid, Path, description = "Task id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("task_id" = uuid::Uuid, Path, description = "Task id")),
     responses((status = 200, body = TaskOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_task(
@@ -351,14 +354,14 @@ async fn update_task(
     ApiJson(body): ApiJson<TaskUpdate>,
 ) -> ApiResult<Json<TaskOut>> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let t = update_task_with(&state, Who::caller(&caller), id, &task, body).await?;
     Ok(Json(t.into()))
 }
 
 /// Removes a task (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/tasks/{task_id}", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("task_id" = uuid::Uuid, Path, description = "Task id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("task_id" = uuid::Uuid, Path, description = "Task id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn remove_task(
     State(state): State<AppState>,
@@ -366,7 +369,7 @@ async fn remove_task(
     Path((id, task)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     remove_task_with(&state, Who::caller(&caller), id, &task).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,8 @@
 //! An incident's timeline: notes, pins, the events read back and filtered, the Markdown export.
-use crate::shared::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, parse_id};
+use crate::shared::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -147,7 +148,7 @@ pub struct ExportParams {
 /// The incident as Markdown: its summary, milestones, roles and timeline, for a postmortem or
 /// a ticket.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline.md", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ExportParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ExportParams),
     responses((status = 200, content_type = "text/markdown", body = String), (status = 404, body = ErrorBody)))]
 async fn export_timeline(
     State(state): State<AppState>,
@@ -156,7 +157,7 @@ async fn export_timeline(
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let filter = TimelineFilter::parse(p.kind.as_deref(), p.pinned.unwrap_or(false))?;
     let md = markdown(&state, id, &filter).await?;
     Ok(markdown_download(id, md))
@@ -323,7 +324,7 @@ pub async fn note_with(
 
 /// Adds a note to the incident's timeline (responder). 201 with the event.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", request_body = NewNote,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 201, body = EventOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn add_note(
     State(state): State<AppState>,
@@ -332,7 +333,7 @@ async fn add_note(
     ApiJson(body): ApiJson<NewNote>,
 ) -> ApiResult<(StatusCode, Json<EventOut>)> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let e = note_with(&state, Who::caller(&caller), id, &body.text, body.pinned).await?;
     Ok((StatusCode::CREATED, Json(e.into())))
 }
@@ -361,7 +362,7 @@ pub async fn pin_with(
 
 /// Pins an event to the top of the incident's timeline (responder).
 #[utoipa::path(put, path = "/api/v1/incidents/{id}/timeline/{seq}/pin", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("seq" = i64, Path, description = "Event sequence number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn pin_event(
     State(state): State<AppState>,
@@ -369,7 +370,7 @@ async fn pin_event(
     Path((id, seq)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let seq = seq
         .parse()
         .map_err(|_| ApiError::invalid("seq", "is not a sequence number"))?;
@@ -379,7 +380,7 @@ async fn pin_event(
 
 /// Unpins an event (responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/timeline/{seq}/pin", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("seq" = i64, Path, description = "Event sequence number")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("seq" = i64, Path, description = "Event sequence number")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn unpin_event(
     State(state): State<AppState>,
@@ -387,7 +388,7 @@ async fn unpin_event(
     Path((id, seq)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let seq = seq
         .parse()
         .map_err(|_| ApiError::invalid("seq", "is not a sequence number"))?;
@@ -413,7 +414,7 @@ pub struct IncidentTimelineParams {
 /// The incident's timeline, oldest first: every change, note, alert and page, filtered by kind
 /// and pin when asked.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), IncidentTimelineParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), IncidentTimelineParams),
     responses((status = 200, body = ListOf<EventOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn incident_timeline(
     State(state): State<AppState>,
@@ -422,7 +423,7 @@ async fn incident_timeline(
     ApiQuery(p): ApiQuery<IncidentTimelineParams>,
 ) -> ApiResult<Json<ListOf<EventOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let filter = crate::incidents::timeline::TimelineFilter::parse(
         p.kind.as_deref(),
         p.pinned.unwrap_or(false),

@@ -1,12 +1,10 @@
 //! Stakeholder updates: followers of an incident and the updates posted to them.
 use crate::incidents::list::IncidentOut;
-use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory, parse_field_id,
-    parse_id,
-};
+use crate::shared::api::{ApiJson, ApiQuery, Caller, EventOut, ListOf, PageParams, page_in_memory};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -44,7 +42,7 @@ pub async fn subscribe_with(
     let user = if on {
         existing_user(state, "user_id", user).await?
     } else {
-        parse_field_id::<UserId>(user, "user_id")?
+        terms::user(state, user, At::Field("user_id")).await?
     };
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
@@ -240,7 +238,7 @@ pub struct SubscriberOut {
 
 /// Who follows the incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<SubscriberOut>), (status = 404, body = ErrorBody)))]
 async fn list_subscribers(
     State(state): State<AppState>,
@@ -249,7 +247,7 @@ async fn list_subscribers(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<SubscriberOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let users = state
         .store
         .incident_subscribers(id)
@@ -271,15 +269,15 @@ async fn list_subscribers(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subscribe {
-    /// Who follows; the caller when absent.
-    #[schema(value_type = Option<uuid::Uuid>)]
+    /// Who follows: a user id or e-mail address; the caller when absent.
+    #[schema(min_length = 1)]
     pub user_id: Option<String>,
 }
 
 /// Follows the incident: its stakeholder updates come by e-mail, webhook or chat. Anyone may
 /// follow; adding someone else needs the responder role. 201 with the follower.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/subscribers", tag = "incidents", request_body = Subscribe,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 201, body = SubscriberOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn subscribe(
@@ -288,17 +286,17 @@ async fn subscribe(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Subscribe>,
 ) -> ApiResult<(StatusCode, Json<SubscriberOut>)> {
-    let me = caller.user.id.to_string();
-    let user = body.user_id.unwrap_or_else(|| me.clone());
-    caller.require(if user == me {
+    let user = match body.user_id.as_deref() {
+        Some(u) => terms::user(&state, u, At::Field("user_id")).await?,
+        None => caller.user.id,
+    };
+    caller.require(if user == caller.user.id {
         Role::Viewer
     } else {
         Role::Responder
     })?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
-    subscribe_with(&state, Who::caller(&caller), id, &user, true).await?;
-    // Parsed above, or following would have been refused.
-    let user = parse_field_id::<UserId>(&user, "user_id")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
+    subscribe_with(&state, Who::caller(&caller), id, &user.to_string(), true).await?;
     let names = crate::shared::lists::user_names(&*state.store, vec![user]).await?;
     Ok((
         StatusCode::CREATED,
@@ -312,21 +310,22 @@ async fn subscribe(
 
 /// Stops following (yourself as a viewer; anyone as a responder).
 #[utoipa::path(delete, path = "/api/v1/incidents/{id}/subscribers/{user_id}", tag = "incidents",
-    params(("id" = uuid::Uuid, Path, description = "Incident id"), ("user_id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1), ("user_id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 200, body = IncidentOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn unsubscribe(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, user)): Path<(String, String)>,
 ) -> ApiResult<Json<IncidentOut>> {
-    caller.require(if user == caller.user.id.to_string() {
+    let user = terms::user(&state, &user, At::Path("user_id")).await?;
+    caller.require(if user == caller.user.id {
         Role::Viewer
     } else {
         Role::Responder
     })?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     Ok(Json(
-        subscribe_with(&state, Who::caller(&caller), id, &user, false)
+        subscribe_with(&state, Who::caller(&caller), id, &user.to_string(), false)
             .await?
             .into(),
     ))
@@ -335,7 +334,7 @@ async fn unsubscribe(
 /// Posts a stakeholder update to the incident's followers (responder). 201 with the update:
 /// the `incident.update_posted` timeline event.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/updates", tag = "incidents", request_body = PostUpdate,
-    params(("id" = uuid::Uuid, Path, description = "Incident id")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 201, body = EventOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn post_update(
     State(state): State<AppState>,
@@ -344,7 +343,7 @@ async fn post_update(
     ApiJson(body): ApiJson<PostUpdate>,
 ) -> ApiResult<(StatusCode, Json<EventOut>)> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<IncidentId>(&id, "incident")?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
     let e = post_update_event_with(&state, Who::caller(&caller), id, body).await?;
     Ok((StatusCode::CREATED, Json(e.into())))
 }

@@ -33,6 +33,7 @@ use crate::shared::api::{
 use crate::shared::crypto::{random_bytes, random_token};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,6 +86,8 @@ pub struct CreatePolicy {
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub description: String,
+    /// Targets name a user by id or e-mail address (`{"type": "user", "id":
+    /// "ada@example.com"}`), a schedule by id or name.
     #[schema(min_items = 1, max_items = 20)]
     pub levels: Vec<Level>,
     /// How many times the levels run again after the last one (0–9).
@@ -100,10 +103,40 @@ pub struct UpdatePolicy {
     pub name: Option<String>,
     #[schema(max_length = 2000)]
     pub description: Option<String>,
+    /// Targets name a user by id or e-mail address, a schedule by id or name.
     #[schema(min_items = 1, max_items = 20)]
     pub levels: Option<Vec<Level>>,
     #[schema(maximum = 9)]
     pub repeat: Option<u32>,
+}
+
+/// A policy body's targets may name a user by e-mail address and a schedule by name: each
+/// becomes its id before the body is read.
+async fn target_ids(state: &AppState, body: &mut serde_json::Value) -> ApiResult<()> {
+    use klaxon_domain::escalation::{LEVELS_MAX, TARGETS_MAX};
+    let Some(levels) = terms::items_at(body, "levels", LEVELS_MAX) else {
+        return Ok(());
+    };
+    for (i, level) in levels.iter_mut().enumerate() {
+        let Some(targets) = terms::items_at(level, "targets", TARGETS_MAX) else {
+            continue;
+        };
+        for (j, target) in targets.iter_mut().enumerate() {
+            let kind = target["type"].as_str().unwrap_or_default().to_owned();
+            let Some(raw) = terms::text_at(target, "id") else {
+                continue;
+            };
+            let at = format!("levels[{i}].targets[{j}].id");
+            *raw = match kind.as_str() {
+                "user" => terms::user(state, raw, At::Field(&at)).await?.to_string(),
+                "schedule" => terms::schedule(state, raw, At::Field(&at))
+                    .await?
+                    .to_string(),
+                _ => continue,
+            };
+        }
+    }
+    Ok(())
 }
 
 /// Checks the plan and that every user it targets exists and is active, and every schedule
@@ -175,9 +208,11 @@ async fn list_policies(
 async fn create_policy(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreatePolicy>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
+    target_ids(&state, &mut body).await?;
+    let body: CreatePolicy = terms::from_json(&body)?;
     let p = create_policy_with(&state, caller.actor(), body).await?;
     Ok((StatusCode::CREATED, Json(PolicyOut::from(p))))
 }
@@ -217,7 +252,7 @@ pub async fn create_policy_with(
 
 /// One escalation policy.
 #[utoipa::path(get, path = "/api/v1/escalation-policies/{id}", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Escalation policy id")),
+    params(("id" = String, Path, description = terms::doc::POLICY, min_length = 1)),
     responses((status = 200, body = PolicyOut), (status = 404, body = ErrorBody)))]
 async fn get_policy(
     State(state): State<AppState>,
@@ -225,7 +260,7 @@ async fn get_policy(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PolicyOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<EscalationPolicyId>(&id, "escalation policy")?;
+    let id = terms::policy(&state, &id, At::Path("id")).await?;
     let p = state
         .store
         .escalation_policy(id)
@@ -237,17 +272,19 @@ async fn get_policy(
 /// Changes an escalation policy (admin). Incidents already escalating follow the new levels
 /// from their next step.
 #[utoipa::path(patch, path = "/api/v1/escalation-policies/{id}", tag = "on-call", request_body = UpdatePolicy,
-    params(("id" = uuid::Uuid, Path, description = "Escalation policy id")),
+    params(("id" = String, Path, description = terms::doc::POLICY, min_length = 1)),
     responses((status = 200, body = PolicyOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_policy(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<UpdatePolicy>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<PolicyOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<EscalationPolicyId>(&id, "escalation policy")?;
+    let id = terms::policy(&state, &id, At::Path("id")).await?;
+    target_ids(&state, &mut body).await?;
+    let body: UpdatePolicy = terms::from_json(&body)?;
     let mut p = state
         .store
         .escalation_policy(id)
@@ -289,7 +326,7 @@ async fn update_policy(
 
 /// Deletes an escalation policy (admin); refused while services use it.
 #[utoipa::path(delete, path = "/api/v1/escalation-policies/{id}", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Escalation policy id")),
+    params(("id" = String, Path, description = terms::doc::POLICY, min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_policy(
     State(state): State<AppState>,
@@ -297,7 +334,7 @@ async fn delete_policy(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<EscalationPolicyId>(&id, "escalation policy")?;
+    let id = terms::policy(&state, &id, At::Path("id")).await?;
     delete_policy_with(&state, caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -410,7 +447,7 @@ pub fn check_kind_with(
 
 /// A user's contact methods.
 #[utoipa::path(get, path = "/api/v1/users/{id}/contact-methods", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "User id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<ContactMethodOut>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_contact_methods(
     State(state): State<AppState>,
@@ -418,7 +455,7 @@ async fn list_contact_methods(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<ContactMethodOut>>> {
-    let user = parse_id::<UserId>(&id, "user")?;
+    let user = terms::user(&state, &id, At::Path("id")).await?;
     require_self_or_admin(&caller, user)?;
     let items = state.store.list_contact_methods(user).await?;
     Ok(Json(page_in_memory("contact-methods", items, &p, |m| {
@@ -428,7 +465,7 @@ async fn list_contact_methods(
 
 /// Adds a contact method (yourself, or any user as admin); asks for your password.
 #[utoipa::path(post, path = "/api/v1/users/{id}/contact-methods", tag = "on-call", request_body = CreateContactMethod,
-    params(("id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 201, body = ContactMethodOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_contact_method(
@@ -437,7 +474,7 @@ async fn create_contact_method(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CreateContactMethod>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = parse_id::<UserId>(&id, "user")?;
+    let user = terms::user(&state, &id, At::Path("id")).await?;
     require_self_or_admin(&caller, user)?;
     let m = create_contact_method_with(&state, caller.actor(), &caller.user, user, body).await?;
     Ok((StatusCode::CREATED, Json(ContactMethodOut::new(m, true))))
@@ -696,7 +733,7 @@ pub struct CreateRule {
 
 /// A user's notification rules, soonest first.
 #[utoipa::path(get, path = "/api/v1/users/{id}/notification-rules", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "User id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<RuleOut>), (status = 403, body = ErrorBody)))]
 async fn list_rules(
     State(state): State<AppState>,
@@ -704,7 +741,7 @@ async fn list_rules(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<RuleOut>>> {
-    let user = parse_id::<UserId>(&id, "user")?;
+    let user = terms::user(&state, &id, At::Path("id")).await?;
     require_self_or_admin(&caller, user)?;
     let items = state.store.list_notification_rules(user).await?;
     Ok(Json(page_in_memory("rules", items, &p, Into::into)?))
@@ -712,7 +749,7 @@ async fn list_rules(
 
 /// Adds a notification rule: after N minutes, through one of the user's contact methods.
 #[utoipa::path(post, path = "/api/v1/users/{id}/notification-rules", tag = "on-call", request_body = CreateRule,
-    params(("id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 201, body = RuleOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn create_rule(
     State(state): State<AppState>,
@@ -720,7 +757,7 @@ async fn create_rule(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CreateRule>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = parse_id::<UserId>(&id, "user")?;
+    let user = terms::user(&state, &id, At::Path("id")).await?;
     require_self_or_admin(&caller, user)?;
     let r = create_rule_with(&state, caller.actor(), user, body).await?;
     Ok((StatusCode::CREATED, Json(RuleOut::from(r))))
@@ -777,14 +814,14 @@ pub async fn create_rule_with(
 
 /// Removes a notification rule.
 #[utoipa::path(delete, path = "/api/v1/users/{id}/notification-rules/{rule_id}", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "User id"), ("rule_id" = uuid::Uuid, Path, description = "Rule id")),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1), ("rule_id" = uuid::Uuid, Path, description = "Rule id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_rule(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, rule_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let user = parse_id::<UserId>(&id, "user")?;
+    let user = terms::user(&state, &id, At::Path("id")).await?;
     require_self_or_admin(&caller, user)?;
     let rule = parse_field_id::<NotificationRuleId>(&rule_id, "rule_id")?;
     delete_rule_with(&state, caller.actor(), user, rule).await?;

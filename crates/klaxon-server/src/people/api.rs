@@ -6,6 +6,7 @@ use crate::shared::api::{
 use crate::shared::crypto::{self, random_bytes};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -127,7 +128,7 @@ pub async fn create_user_with(
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
-    params(("id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
 async fn get_user(
     State(state): State<AppState>,
@@ -135,7 +136,7 @@ async fn get_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<UserId>(&id, "user")?;
+    let id = terms::user(&state, &id, At::Path("id")).await?;
     let user = state
         .store
         .user(id)

@@ -17,10 +17,11 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::people::api::UserOut;
-use crate::shared::api::{ApiJson, Caller, parse_id};
+use crate::shared::api::{ApiJson, Caller};
 use crate::shared::changes::set_noting;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 
 /// A user named in input (a schedule layer, an escalation target, a person paged in) must
 /// exist and be active: a 400 naming `field` otherwise.
@@ -109,7 +110,7 @@ impl UpdateUser {
 
 /// Changes a user (admin; anyone may change their own name).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUser,
-    params(("id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn update_user(
@@ -118,7 +119,7 @@ pub(crate) async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserOut>> {
-    let id = parse_id::<UserId>(&id, "user")?;
+    let id = terms::user(&state, &id, At::Path("id")).await?;
     let user =
         update_user_with(&state, &caller.user, caller.role, caller.actor(), id, &body).await?;
     Ok(Json(user.into()))
@@ -224,7 +225,7 @@ pub struct ResetPassword {
 /// Sets another user's password (admin), e.g. when they have lost theirs. Their web sessions
 /// end; their API tokens keep working.
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", request_body = ResetPassword,
-    params(("id" = uuid::Uuid, Path, description = "User id")),
+    params(("id" = String, Path, description = terms::doc::USER, min_length = 1)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn reset_password(
@@ -234,7 +235,7 @@ pub(crate) async fn reset_password(
     ApiJson(body): ApiJson<ResetPassword>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<UserId>(&id, "user")?;
+    let id = terms::user(&state, &id, At::Path("id")).await?;
     reset_password_with(&state, id, &body.password, caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

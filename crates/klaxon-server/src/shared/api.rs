@@ -302,22 +302,13 @@ pub(crate) fn time_or_empty() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
-/// The schema of an optional id in a body that an empty string leaves out, as a web form sends:
-/// a UUID, or empty.
-fn id_or_empty() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
-    let string = || ObjectBuilder::new().schema_type(Type::String);
-    AnyOfBuilder::new()
-        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))))
-        .item(string().max_length(Some(0)))
-        .into()
-}
-
-/// An optional id in a body: a UUID, empty or null (both leave it out, or clear it).
+/// An optional id in a body, or what people call the thing instead (an incident's number, a
+/// user's e-mail, a name: `shared::terms`), which the field's description says; empty or null
+/// leave it out, or clear it, as a web form sends.
 pub(crate) fn nullable_id_or_empty() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
     AnyOfBuilder::new()
-        .item(id_or_empty())
+        .item(ObjectBuilder::new().schema_type(Type::String))
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .into()
 }

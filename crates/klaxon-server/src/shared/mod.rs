@@ -10,5 +10,6 @@ pub mod limits;
 pub mod lists;
 pub mod nul;
 pub mod state;
+pub mod terms;
 pub mod time;
 pub mod web;

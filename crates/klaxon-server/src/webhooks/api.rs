@@ -26,13 +26,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::shared::api::{
-    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of, parse_id,
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of,
 };
 use crate::shared::crypto::{random_bytes, random_token, sign_v1};
 use crate::shared::egress::{Outgoing, describe, refusal};
 use crate::shared::engine::{JobContext, Outbox, WebhookReport};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 
 /// Events fanned out per webhook per round, and deliveries sent per round.
 const FAN_OUT_BATCH: u32 = 5_000;
@@ -434,7 +435,7 @@ async fn create_webhook(
 
 /// One webhook (admin).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
+    params(("id" = String, Path, description = terms::doc::WEBHOOK, min_length = 1)),
     responses((status = 200, body = WebhookOut), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn get_webhook(
     State(state): State<AppState>,
@@ -442,7 +443,7 @@ async fn get_webhook(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WebhookOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let id = terms::webhook(&state, &id, At::Path("id")).await?;
     let w = state
         .store
         .webhook(id)
@@ -453,7 +454,7 @@ async fn get_webhook(
 
 /// Changes a webhook (admin); disabling it stops new deliveries (queued ones still go).
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", request_body = UpdateWebhook,
-    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
+    params(("id" = String, Path, description = terms::doc::WEBHOOK, min_length = 1)),
     responses((status = 200, body = WebhookOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_webhook(
     State(state): State<AppState>,
@@ -462,14 +463,14 @@ async fn update_webhook(
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> ApiResult<Json<WebhookOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let id = terms::webhook(&state, &id, At::Path("id")).await?;
     let w = update_with(&state, caller.actor(), id, body).await?;
     Ok(Json(w.into()))
 }
 
 /// Deletes a webhook and its deliveries (admin).
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
+    params(("id" = String, Path, description = terms::doc::WEBHOOK, min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_webhook(
     State(state): State<AppState>,
@@ -477,7 +478,7 @@ async fn delete_webhook(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let id = terms::webhook(&state, &id, At::Path("id")).await?;
     delete_with(&state, caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -538,7 +539,7 @@ impl From<WebhookDelivery> for DeliveryOut {
 
 /// A webhook's latest deliveries, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
-    params(("id" = uuid::Uuid, Path, description = "Webhook id"), PageParams),
+    params(("id" = String, Path, description = terms::doc::WEBHOOK, min_length = 1), PageParams),
     responses((status = 200, body = ListOf<DeliveryOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
@@ -547,7 +548,7 @@ async fn list_deliveries(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListOf<DeliveryOut>>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<WebhookId>(&id, "webhook")?;
+    let id = terms::webhook(&state, &id, At::Path("id")).await?;
     let limit = Limit::parse(p.limit)?.get();
     let before = decode_cursor::<i64>("deliveries", p.cursor.as_deref())?;
     let items = state

@@ -566,3 +566,63 @@ pub async fn maintenance_windows_list_upcoming_and_delete_per_service(s: Arc<dyn
         vec![EventKind::ServiceCreated, EventKind::MaintenanceScheduled]
     );
 }
+
+/// What people call things: services and integrations by name, ignoring the case of ASCII
+/// letters only (the same on both backends: PostgreSQL's `lower` folds `Ü`, SQLite's does not),
+/// and incidents by number.
+pub async fn names_and_numbers_find_services_integrations_and_incidents(s: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for name in ["API", "api", "Über", "Payments"] {
+        let svc = new_service(name, Grouping::None, true);
+        s.create_service(svc.clone(), service_ev(svc.id, EventKind::ServiceCreated))
+            .await
+            .unwrap();
+        ids.push(svc.id);
+    }
+    let both = sorted(vec![(ids[0], "API".to_owned()), (ids[1], "api".to_owned())]);
+    for term in ["api", "API", "Api"] {
+        assert_eq!(
+            sorted(s.services_named(term).await.unwrap()),
+            both,
+            "{term}"
+        );
+    }
+    let payments = vec![(ids[3], "Payments".to_owned())];
+    assert_eq!(s.services_named("pAYMENTS").await.unwrap(), payments);
+    assert_eq!(
+        s.services_named("Über").await.unwrap(),
+        vec![(ids[2], "Über".to_owned())]
+    );
+    assert!(s.services_named("über").await.unwrap().is_empty());
+    assert!(s.services_named("Pay").await.unwrap().is_empty());
+
+    // Integration names are unique nowhere: every one is found.
+    let mut prom = Vec::new();
+    for svc in [ids[0], ids[3]] {
+        let i = new_integration(svc, "Prometheus");
+        prom.push(i.integration.id);
+        let e = integration_ev(i.integration.id, EventKind::IntegrationCreated);
+        s.create_integration(i, e).await.unwrap();
+    }
+    let found: Vec<IntegrationId> = s
+        .integrations_named("prometheus")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(sorted(found), sorted(prom));
+
+    // An incident by its number.
+    let m = monitored(&s, "checkout", Grouping::None, true).await;
+    apply(&s, m.trigger("disk", "disk full", at(1))).await;
+    let incident = incidents_where(&s, IncidentFilter::default())
+        .await
+        .remove(0);
+    assert_eq!(
+        s.incident_id_by_number(incident.number).await.unwrap(),
+        incident.id
+    );
+    let none = s.incident_id_by_number(incident.number + 1).await;
+    assert!(none.unwrap_err().is_not_found());
+}

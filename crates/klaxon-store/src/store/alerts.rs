@@ -18,6 +18,10 @@ pub trait AlertStore: Send + Sync + 'static {
 
     async fn service(&self, id: ServiceId) -> StoreResult<Service>;
 
+    /// The services whose name is `name` ignoring the case of ASCII letters (names are unique
+    /// exactly, so several can differ in case only), as id and name; the same on both backends.
+    async fn services_named(&self, name: &str) -> StoreResult<Vec<(ServiceId, String)>>;
+
     async fn list_services(
         &self,
         after: Option<ServiceId>,
@@ -39,6 +43,10 @@ pub trait AlertStore: Send + Sync + 'static {
     ) -> StoreResult<Integration>;
 
     async fn integration(&self, id: IntegrationId) -> StoreResult<Integration>;
+
+    /// The integrations whose name is `name` ignoring the case of ASCII letters, as id and name,
+    /// across every service (names are not unique: two services may each have a "Prometheus").
+    async fn integrations_named(&self, name: &str) -> StoreResult<Vec<(IntegrationId, String)>>;
 
     /// The hot path's lookup: the integration whose key hashes to `hash`.
     async fn integration_by_key(&self, hash: &[u8; 32]) -> StoreResult<Integration>;

@@ -18,6 +18,9 @@ use crate::{
 pub trait IncidentStore: Send + Sync + 'static {
     async fn incident(&self, id: IncidentId) -> StoreResult<Incident>;
 
+    /// The id of the incident numbered `number` (the `#75` people say); `NotFound` when none.
+    async fn incident_id_by_number(&self, number: i64) -> StoreResult<IncidentId>;
+
     /// Incidents newest first by number, starting after (below) the number `after`.
     async fn list_incidents(
         &self,

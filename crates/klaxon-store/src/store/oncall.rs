@@ -26,6 +26,13 @@ pub trait OnCallStore: Send + Sync + 'static {
 
     async fn escalation_policy(&self, id: EscalationPolicyId) -> StoreResult<EscalationPolicy>;
 
+    /// The escalation policies whose name is `name` ignoring the case of ASCII letters (names are unique
+    /// exactly, so several can differ in case only), as id and name; the same on both backends.
+    async fn escalation_policies_named(
+        &self,
+        name: &str,
+    ) -> StoreResult<Vec<(EscalationPolicyId, String)>>;
+
     async fn list_escalation_policies(
         &self,
         after: Option<EscalationPolicyId>,

@@ -19,6 +19,10 @@ pub trait ScheduleStore: Send + Sync + 'static {
 
     async fn schedule(&self, id: ScheduleId) -> StoreResult<ScheduleRecord>;
 
+    /// The schedules whose name is `name` ignoring the case of ASCII letters (names are unique
+    /// exactly, so several can differ in case only), as id and name; the same on both backends.
+    async fn schedules_named(&self, name: &str) -> StoreResult<Vec<(ScheduleId, String)>>;
+
     /// Schedules ordered by id, starting after `after`.
     async fn list_schedules(
         &self,

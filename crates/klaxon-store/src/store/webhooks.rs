@@ -18,6 +18,10 @@ pub trait WebhookStore: Send + Sync + 'static {
 
     async fn webhook(&self, id: WebhookId) -> StoreResult<Webhook>;
 
+    /// The webhooks whose name is `name` ignoring the case of ASCII letters (names are unique
+    /// exactly, so several can differ in case only), as id and name; the same on both backends.
+    async fn webhooks_named(&self, name: &str) -> StoreResult<Vec<(WebhookId, String)>>;
+
     /// Every webhook, by name.
     async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
 

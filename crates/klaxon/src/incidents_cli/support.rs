@@ -1,7 +1,8 @@
-//! Lookups and renderings the incident commands share: ids from names, people's names, an incident as text, moves and posts.
-use crate::services_cli::{query, set};
+//! What the incident commands share: incident terms for paths, people's and services' names,
+//! an incident as text, moves, posts, pins and the notifications sent.
+use crate::services_cli::{query, set, urlencode};
 use crate::{Client, ClientArgs, print_or, table};
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -13,39 +14,23 @@ pub(super) fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// A service's id from its id or its name (exact, else the one that matches ignoring case).
-pub(super) async fn service_id(c: &Client, name_or_id: &str) -> anyhow::Result<String> {
-    if name_or_id.is_empty() || is_uuid(name_or_id) {
-        return Ok(name_or_id.to_owned());
+/// An incident as given on the command line, ready for a URL path: its number (`75`, or
+/// `#75` as people write it) or its id. The server resolves either.
+pub(crate) fn incident_term(raw: &str) -> Result<String, String> {
+    let t = raw.trim();
+    let t = t.strip_prefix('#').unwrap_or(t);
+    if t.is_empty() {
+        return Err("give the incident's number (75 or #75) or its id".into());
     }
-    let mut loose = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = query(
-            "/api/v1/services",
-            &[("limit", Some("500".to_owned())), ("cursor", cursor)],
-        );
-        let v = c.get(&path).await?;
-        for s in v["items"].as_array().into_iter().flatten() {
-            let (Some(name), Some(id)) = (s["name"].as_str(), s["id"].as_str()) else {
-                continue;
-            };
-            if name == name_or_id {
-                return Ok(id.to_owned());
-            }
-            if name.to_lowercase() == name_or_id.to_lowercase() {
-                loose.push(id.to_owned());
-            }
-        }
-        match v["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    match loose.as_slice() {
-        [id] => Ok(id.clone()),
-        [] => bail!("no service named {name_or_id:?}"),
-        _ => bail!("several services are named {name_or_id:?} ignoring case: give its id"),
+    Ok(urlencode(t))
+}
+
+/// An incident term for people: `#75` for a number, the id otherwise.
+pub(super) fn shown(term: &str) -> String {
+    if term.bytes().all(|b| b.is_ascii_digit()) {
+        format!("#{term}")
+    } else {
+        term.to_owned()
     }
 }
 
@@ -68,7 +53,7 @@ pub(super) async fn names(
     out
 }
 
-/// "Name (id)", or the id alone when the name is unknown, or "-".
+/// "Name (id)", or the id alone when the name is unknown, or "-"; for people and services.
 pub(super) fn person(id: &Value, names: &BTreeMap<String, String>) -> String {
     match id.as_str() {
         None => "-".into(),
@@ -120,7 +105,7 @@ pub(super) fn incident_text(v: &Value, roles: &Value, names: &BTreeMap<String, S
         text(&v["impact"]),
         text(&v["urgency"]),
         person(&v["reporter_id"], names),
-        text(&v["service_id"]),
+        person(&v["service_id"], names),
         v["alert_count"],
     );
     if let Some(d) = v["description"].as_str().filter(|d| !d.is_empty()) {
@@ -171,7 +156,14 @@ pub(super) async fn print_incident(
         .filter_map(|r| r["user_id"].as_str().map(str::to_owned))
         .collect();
     ids.extend(v["reporter_id"].as_str().map(str::to_owned));
-    let names = names(c, ids).await;
+    let mut names = names(c, ids).await;
+    // The service by its name too; one deleted since shows as its id.
+    if let Some(s) = v["service_id"].as_str()
+        && let Ok(svc) = c.get(&format!("/api/v1/services/{s}")).await
+        && let Some(name) = svc["name"].as_str()
+    {
+        names.insert(s.to_owned(), name.to_owned());
+    }
     if let Some(h) = heading {
         println!("{h}");
     }
@@ -307,3 +299,54 @@ pub(super) const MILESTONES: [(&str, &str); 7] = [
     ("resolved_at", "resolved"),
     ("closed_at", "closed"),
 ];
+
+/// Pins or unpins a timeline entry. The API answers 204; `--json` prints what changed.
+pub(super) async fn pin(
+    client: &ClientArgs,
+    id: &str,
+    seq: i64,
+    pinned: bool,
+) -> anyhow::Result<()> {
+    let method = if pinned { Method::PUT } else { Method::DELETE };
+    Client::new(client)?
+        .send(
+            method,
+            &format!("/api/v1/incidents/{id}/timeline/{seq}/pin"),
+            None,
+        )
+        .await?;
+    let v = json!({"incident_id": id, "seq": seq, "pinned": pinned});
+    print_or(client, &v, |_| {
+        let done = if pinned { "pinned" } else { "unpinned" };
+        format!("{done} entry {seq} of incident {}", shown(id))
+    })
+}
+
+/// The notifications an incident sent, with each person's name beside their id.
+pub(super) async fn notifications(client: &ClientArgs, id: &str) -> anyhow::Result<()> {
+    let c = Client::new(client)?;
+    let mut v = c
+        .get_all(&format!("/api/v1/incidents/{id}/notifications"))
+        .await?;
+    if client.json {
+        return print_or(client, &v, |_| String::new());
+    }
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    let ids = items
+        .iter()
+        .filter_map(|n| n["user_id"].as_str().map(str::to_owned));
+    let names = names(&c, ids).await;
+    for n in v["items"].as_array_mut().into_iter().flatten() {
+        n["user"] = json!(names.get(text(&n["user_id"])));
+    }
+    let cols = [
+        "created_at",
+        "user",
+        "user_id",
+        "channel",
+        "status",
+        "attempts",
+        "last_error",
+    ];
+    print_or(client, &v, |v| table(&v["items"], &cols))
+}

@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 pub enum TaskCommand {
     /// Add a task to an incident.
     Add {
-        /// The incident's id.
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         #[arg(long)]
         title: String,
-        /// Who does it (user id).
+        /// Who does it (e-mail address or id).
         #[arg(long)]
         assignee: Option<String>,
         /// When it is due (RFC 3339).
@@ -27,12 +28,13 @@ pub enum TaskCommand {
     },
     /// Change a task; options left out keep their value.
     Update {
-        /// The incident's id.
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         task_id: String,
         #[arg(long)]
         title: Option<String>,
-        /// Who does it (user id); "none" clears it.
+        /// Who does it (e-mail address or id); "none" clears it.
         #[arg(long)]
         assignee: Option<String>,
         /// When it is due (RFC 3339); "none" clears it.
@@ -43,7 +45,8 @@ pub enum TaskCommand {
     },
     /// Mark a task done.
     Done {
-        /// The incident's id.
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         task_id: String,
         #[command(flatten)]
@@ -51,7 +54,8 @@ pub enum TaskCommand {
     },
     /// Mark a done task as not done again.
     Undo {
-        /// The incident's id.
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         task_id: String,
         #[command(flatten)]
@@ -59,7 +63,8 @@ pub enum TaskCommand {
     },
     /// Remove a task.
     Remove {
-        /// The incident's id.
+        /// The incident: its number (75 or #75) or its id.
+        #[arg(value_parser = incident_term)]
         id: String,
         task_id: String,
         #[command(flatten)]

@@ -28,12 +28,13 @@ use utoipa_axum::routes;
 
 use crate::shared::api::{
     ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, encode_cursor, page_in_memory,
-    parse_field_id, parse_id,
+    parse_field_id,
 };
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::lists::user_names;
 use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -100,6 +101,7 @@ pub struct CreateSchedule {
     /// An IANA name, like `Europe/Berlin`.
     #[schema(example = "Europe/Berlin")]
     pub time_zone: String,
+    /// Each layer's `users` name people by id or e-mail address.
     #[schema(min_items = 1, max_items = 20)]
     pub layers: Vec<Layer>,
 }
@@ -114,6 +116,7 @@ pub struct UpdateSchedule {
     #[schema(example = "Europe/Berlin")]
     pub time_zone: Option<String>,
     /// Replaces every layer.
+    /// Each layer's `users` name people by id or e-mail address.
     #[schema(min_items = 1, max_items = 20)]
     pub layers: Option<Vec<Layer>>,
 }
@@ -150,8 +153,9 @@ impl From<ScheduleOverride> for OverrideOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOverride {
-    /// Who is on call instead of whoever the layers give, gaps included.
-    #[schema(value_type = String, format = Uuid)]
+    /// Who is on call instead of whoever the layers give, gaps included: a user id or e-mail
+    /// address.
+    #[schema(value_type = String, min_length = 1)]
     pub user_id: UserId,
     /// RFC 3339, like `2026-03-02T18:00:00+01:00`.
     #[schema(value_type = String, format = DateTime)]
@@ -501,11 +505,19 @@ async fn list_schedules(
 async fn create_schedule(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateSchedule>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
+    layer_user_ids(&state, &mut body).await?;
+    let body: CreateSchedule = terms::from_json(&body)?;
     let s = create_schedule_with(&state, caller.actor(), body).await?;
     Ok((StatusCode::CREATED, Json(ScheduleOut::from(s))))
+}
+
+/// A schedule body's layers may name people by e-mail address: each becomes its id first.
+async fn layer_user_ids(state: &AppState, body: &mut serde_json::Value) -> ApiResult<()> {
+    use klaxon_domain::schedule::{LAYERS_MAX, USERS_MAX};
+    terms::users_in(state, body, ("layers", LAYERS_MAX), ("users", USERS_MAX)).await
 }
 
 pub async fn create_schedule_with(
@@ -545,7 +557,7 @@ pub async fn create_schedule_with(
 
 /// One schedule.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1)),
     responses((status = 200, body = ScheduleOut), (status = 404, body = ErrorBody)))]
 async fn get_schedule(
     State(state): State<AppState>,
@@ -553,7 +565,7 @@ async fn get_schedule(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ScheduleOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
     let s = state
         .store
         .schedule(id)
@@ -564,17 +576,19 @@ async fn get_schedule(
 
 /// Changes a schedule (admin). Who is on call follows the new layers at once; overrides stay.
 #[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "on-call", request_body = UpdateSchedule,
-    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1)),
     responses((status = 200, body = ScheduleOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 async fn update_schedule(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<UpdateSchedule>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<ScheduleOut>> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
+    layer_user_ids(&state, &mut body).await?;
+    let body: UpdateSchedule = terms::from_json(&body)?;
     let s = update_schedule_with(&state, caller.actor(), id, body).await?;
     Ok(Json(s.into()))
 }
@@ -626,7 +640,7 @@ pub async fn update_schedule_with(
 /// Deletes a schedule and its overrides (admin); refused (409) while an escalation policy
 /// pages it.
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_schedule(
     State(state): State<AppState>,
@@ -634,7 +648,7 @@ async fn delete_schedule(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
     delete_schedule_with(&state, caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -664,7 +678,7 @@ pub async fn delete_schedule_with(state: &AppState, actor: Actor, id: ScheduleId
 
 /// A schedule's overrides that overlap a range (default: from now, for 366 days), by start.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/overrides", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Schedule id"), OverrideParams),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1), OverrideParams),
     responses((status = 200, body = ListOf<OverrideOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_overrides(
     State(state): State<AppState>,
@@ -673,7 +687,7 @@ async fn list_overrides(
     ApiQuery(p): ApiQuery<OverrideParams>,
 ) -> ApiResult<Json<ListOf<OverrideOut>>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
     let span = RangeParams {
         from: p.from,
         to: p.to,
@@ -695,16 +709,22 @@ async fn list_overrides(
 /// Puts someone on call in a schedule for a while (responder): they take the page instead of
 /// whoever the layers give. Of overlapping overrides, the one starting last wins.
 #[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", tag = "on-call", request_body = CreateOverride,
-    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1)),
     responses((status = 201, body = OverrideOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_override(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<CreateOverride>,
+    ApiJson(mut body): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
+    if let Some(raw) = terms::text_at(&mut body, "user_id") {
+        *raw = terms::user(&state, raw, At::Field("user_id"))
+            .await?
+            .to_string();
+    }
+    let body: CreateOverride = terms::from_json(&body)?;
     let o = add_override_with(&state, caller.actor(), id, body).await?;
     Ok((StatusCode::CREATED, Json(OverrideOut::from(o))))
 }
@@ -772,7 +792,7 @@ pub async fn add_override_with(
 
 /// Removes an override (responder).
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}/overrides/{override_id}", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Schedule id"), ("override_id" = uuid::Uuid, Path, description = "Override id")),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1), ("override_id" = uuid::Uuid, Path, description = "Override id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_override(
     State(state): State<AppState>,
@@ -780,7 +800,7 @@ async fn delete_override(
     Path((id, override_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
     let oid = parse_field_id::<OverrideId>(&override_id, "override_id")?;
     remove_override_with(&state, caller.actor(), id, oid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -818,7 +838,7 @@ pub async fn remove_override_with(
 /// The shifts a schedule gives over a range (default: the next 7 days; at most 366 days): the
 /// final ones, and each layer's on its own.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/shifts", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Schedule id"), RangeParams),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1), RangeParams),
     responses((status = 200, body = ShiftsOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn schedule_shifts(
     State(state): State<AppState>,
@@ -827,7 +847,7 @@ async fn schedule_shifts(
     ApiQuery(p): ApiQuery<RangeParams>,
 ) -> ApiResult<Json<ShiftsOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
     let (from, to) = range(&p, state.clock.now(), DEFAULT_RANGE)?;
     shifts_with(&state, id, from, to).await.map(Json)
 }
@@ -886,7 +906,7 @@ pub async fn shifts_with(
 
 /// Who is on call in one schedule now (or at `at`), with the shift.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}/oncalls", tag = "on-call",
-    params(("id" = uuid::Uuid, Path, description = "Schedule id"), AtParams),
+    params(("id" = String, Path, description = terms::doc::SCHEDULE, min_length = 1), AtParams),
     responses((status = 200, body = OnCallOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn schedule_on_call(
     State(state): State<AppState>,
@@ -895,7 +915,7 @@ async fn schedule_on_call(
     ApiQuery(p): ApiQuery<AtParams>,
 ) -> ApiResult<Json<OnCallOut>> {
     caller.require(Role::Viewer)?;
-    let id = parse_id::<ScheduleId>(&id, "schedule")?;
+    let id = terms::schedule(&state, &id, At::Path("id")).await?;
     let at = at_or_now(p.at.as_deref(), state.clock.now())?;
     schedule_on_call_with(&state, id, at).await.map(Json)
 }
