@@ -13,6 +13,7 @@ use klaxon_domain::ids::{
     ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId, UserId,
 };
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::reach::PersonFacts;
 use klaxon_store::*;
 use serde_json::json;
 use sqlx::Transaction;
@@ -114,6 +115,71 @@ pub(crate) async fn insert_notification(
     .map_err(fk_not_found)?
     .rows_affected();
     Ok(inserted == 1)
+}
+
+/// `NotFound` unless the rule's contact method is its user's: nobody routes their pages to
+/// someone else's phone. Key-share locked until commit, so it cannot be deleted in between.
+async fn check_rule_method(tx: &mut Transaction<'_, Db>, r: &NotificationRule) -> StoreResult<()> {
+    let owner: Option<DbUuid> = sqlx::query_scalar(concat!(
+        "SELECT user_id FROM contact_methods WHERE id = $1",
+        for_key_share!()
+    ))
+    .bind(db_id(r.contact_method_id))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    if owner != Some(db_id(r.user_id)) {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Another of the user's rules with the same method, delay and urgency.
+async fn same_rule(
+    tx: &mut Transaction<'_, Db>,
+    r: &NotificationRule,
+) -> StoreResult<Option<NotificationRule>> {
+    let row = sqlx::query(
+        "SELECT * FROM notification_rules WHERE user_id = $1 AND contact_method_id = $2
+         AND delay_minutes = $3 AND urgency = $4 AND id <> $5 ORDER BY id LIMIT 1",
+    )
+    .bind(db_id(r.user_id))
+    .bind(db_id(r.contact_method_id))
+    .bind(i64::from(r.delay_minutes))
+    .bind(r.urgency.as_str())
+    .bind(db_id(r.id))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    row.as_ref().map(rule_from).transpose()
+}
+
+/// Inserts a rule with its event, unless the user has one just like it: then that one stands
+/// and nothing is written.
+async fn insert_rule(
+    tx: &mut Transaction<'_, Db>,
+    r: &NotificationRule,
+    e: &NewEvent,
+) -> StoreResult<NotificationRule> {
+    check_rule_method(tx, r).await?;
+    if let Some(existing) = same_rule(tx, r).await? {
+        return Ok(existing);
+    }
+    sqlx::query(
+        "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes,
+         urgency, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(db_id(r.id))
+    .bind(db_id(r.user_id))
+    .bind(db_id(r.contact_method_id))
+    .bind(i64::from(r.delay_minutes))
+    .bind(r.urgency.as_str())
+    .bind(to_millis(r.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(fk_not_found)?;
+    insert_event(tx, e).await?;
+    Ok(r.clone())
 }
 
 #[async_trait]
@@ -242,7 +308,8 @@ impl OnCallStore for DbStore {
         &self,
         m: ContactMethod,
         e: NewEvent,
-    ) -> StoreResult<ContactMethod> {
+        first_rule: Option<(NotificationRule, NewEvent)>,
+    ) -> StoreResult<(ContactMethod, Option<NotificationRule>)> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO contact_methods (id, user_id, kind, label, address, secret, created_at)
@@ -260,8 +327,31 @@ impl OnCallStore for DbStore {
         // The only foreign key: the user does not exist.
         .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
+        let mut added = None;
+        if let Some((rule, rule_event)) = first_rule {
+            // Two first methods added at once must not both think they are first: the user's
+            // row is held until commit (SQLite's one writer is alone anyway).
+            sqlx::query(concat!(
+                "SELECT id FROM users WHERE id = $1",
+                for_no_key_update!()
+            ))
+            .bind(db_id(m.user_id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let has_rules: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM notification_rules WHERE user_id = $1)",
+            )
+            .bind(db_id(m.user_id))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if !has_rules {
+                added = Some(insert_rule(&mut tx, &rule, &rule_event).await?);
+            }
+        }
         tx.commit().await.map_err(map_err)?;
-        Ok(m)
+        Ok((m, added))
     }
 
     async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
@@ -326,35 +416,85 @@ impl OnCallStore for DbStore {
         e: NewEvent,
     ) -> StoreResult<NotificationRule> {
         let mut tx = self.write_tx().await?;
-        // The method must be the same user's: nobody routes their pages to someone else's
-        // phone. Key-share locked until commit, so it cannot be deleted in between.
-        let owner: Option<DbUuid> = sqlx::query_scalar(concat!(
-            "SELECT user_id FROM contact_methods WHERE id = $1",
-            for_key_share!()
+        let r = insert_rule(&mut tx, &r, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(r)
+    }
+
+    async fn update_notification_rule(
+        &self,
+        r: NotificationRule,
+        e: NewEvent,
+    ) -> StoreResult<NotificationRule> {
+        let mut tx = self.write_tx().await?;
+        let exists = sqlx::query(concat!(
+            "SELECT id FROM notification_rules WHERE id = $1 AND user_id = $2",
+            for_update!()
         ))
-        .bind(db_id(r.contact_method_id))
+        .bind(db_id(r.id))
+        .bind(db_id(r.user_id))
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        if owner != Some(db_id(r.user_id)) {
+        if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query(
-            "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes,
-             urgency, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        check_rule_method(&mut tx, &r).await?;
+        if same_rule(&mut tx, &r).await?.is_some() {
+            return Err(StoreError::Conflict {
+                constraint: "notification_rules_same".into(),
+            });
+        }
+        let row = sqlx::query(
+            "UPDATE notification_rules SET contact_method_id = $3, delay_minutes = $4,
+             urgency = $5 WHERE id = $1 AND user_id = $2 RETURNING *",
         )
         .bind(db_id(r.id))
         .bind(db_id(r.user_id))
         .bind(db_id(r.contact_method_id))
         .bind(i64::from(r.delay_minutes))
         .bind(r.urgency.as_str())
-        .bind(to_millis(r.created_at))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(fk_not_found)?;
+        .map_err(fk_not_found)?
+        .ok_or(StoreError::NotFound)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(r)
+        rule_from(&row)
+    }
+
+    async fn reach_people(&self, users: &[UserId]) -> StoreResult<Vec<PersonFacts>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Medium incidents page by the high rules, and rules are never stored as medium.
+        let rows = sqlx::query(concat!(
+            "SELECT u.id, u.name, u.deactivated_at,
+                (SELECT COUNT(*) FROM contact_methods m WHERE m.user_id = u.id) AS methods,
+                (SELECT COUNT(*) FROM notification_rules r
+                 WHERE r.user_id = u.id AND r.urgency <> 'low') AS high_rules,
+                (SELECT COUNT(*) FROM notification_rules r
+                 WHERE r.user_id = u.id AND r.urgency = 'low') AS low_rules
+             FROM users u WHERE u.id ",
+            in_list!("$1"),
+            " ORDER BY u.id",
+        ))
+        .bind(db_ids(users))
+        .fetch_all(self.reader())
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(PersonFacts {
+                    id: get_id(row, "id")?,
+                    name: get(row, "name")?,
+                    active: get_opt_ts(row, "deactivated_at")?.is_none(),
+                    contact_methods: get_u32(row, "methods")?,
+                    high_rules: get_u32(row, "high_rules")?,
+                    low_rules: get_u32(row, "low_rules")?,
+                })
+            })
+            .collect()
     }
 
     async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {
