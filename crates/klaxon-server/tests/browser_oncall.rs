@@ -218,6 +218,19 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     .await;
     assert_eq!(saved["items"][0]["levels"][0]["delay_minutes"], 7);
     assert_eq!(saved["items"][0]["levels"].as_array().unwrap().len(), 3);
+    // Enter in a box saves the form: it does not press "Remove level 1".
+    s.click("#edit-policy").await;
+    s.wait_title("Edit Primary · Klaxon").await;
+    s.type_into("#policy-description", "the day rota").await;
+    s.press("\u{E007}").await;
+    s.wait_title("Primary · Klaxon").await;
+    assert_eq!(count(&s, "[data-testid=policy-level]").await, 3);
+    let saved: Value = ok(
+        app.get("/api/v1/escalation-policies", &app.admin.token),
+        200,
+    )
+    .await;
+    assert_eq!(saved["items"][0]["description"], "the day rota");
 
     // --- an admin adds an SMS method for Bob, from Bob's user page ---
     s.go(&format!("{}/users/{}", app.url, bob.id)).await;

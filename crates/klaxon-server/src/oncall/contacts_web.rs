@@ -24,6 +24,7 @@ use klaxon_store::{ContactMethod, User};
 use serde::Deserialize;
 
 use super::api::{CreateContactMethod, CreateRule, UpdateContactMethod, UpdateRule};
+use super::contact_kinds::{KindChoice, KindForm, kind_form};
 use super::web::{NotificationRow, cannot_be_reached, notification_rows};
 use crate::shared::error::ApiError;
 use crate::shared::lists::all_policies;
@@ -114,97 +115,6 @@ macro_rules! whose_or_answer {
     };
 }
 
-// --- how each kind of contact method is asked for ------------------------------------------------
-
-/// The address box of the contact method form, for one kind.
-pub struct KindForm {
-    pub kind: &'static str,
-    /// The kind in words: "E-mail", "SMS", …
-    pub name: &'static str,
-    pub label: &'static str,
-    pub input_type: &'static str,
-    pub autocomplete: &'static str,
-    pub placeholder: &'static str,
-    pub hint: &'static str,
-}
-
-pub fn kind_form(kind: ContactKind) -> KindForm {
-    let (name, label, input_type, autocomplete, placeholder, hint) = match kind {
-        ContactKind::Email => (
-            "E-mail",
-            "E-mail address",
-            "email",
-            "email",
-            "ada@example.com",
-            "Pages arrive as e-mail with a one-click acknowledge link.",
-        ),
-        ContactKind::Sms => (
-            "SMS",
-            "Mobile number",
-            "tel",
-            "tel",
-            "+14155550123",
-            "In international form: + and the country code, then the number.",
-        ),
-        ContactKind::Voice => (
-            "Voice call",
-            "Phone number",
-            "tel",
-            "tel",
-            "+14155550123",
-            "In international form: + and the country code, then the number. Klaxon calls and reads the page out.",
-        ),
-        ContactKind::Webhook => (
-            "Webhook",
-            "Webhook URL",
-            "url",
-            "off",
-            "https://example.com/klaxon",
-            "Klaxon POSTs each page as JSON, signed with a secret shown once when you add it.",
-        ),
-        ContactKind::Slack => (
-            "Slack",
-            "Slack incoming-webhook URL",
-            "url",
-            "off",
-            "https://hooks.slack.com/services/…",
-            "From a Slack app's Incoming Webhooks page.",
-        ),
-        ContactKind::Teams => (
-            "Microsoft Teams",
-            "Microsoft Teams incoming-webhook URL",
-            "url",
-            "off",
-            "https://….webhook.office.com/…",
-            "From the channel's Workflows or Incoming Webhook connector.",
-        ),
-        ContactKind::Mattermost => (
-            "Mattermost",
-            "Mattermost incoming-webhook URL",
-            "url",
-            "off",
-            "https://mattermost.example.com/hooks/…",
-            "From Mattermost's Integrations → Incoming Webhooks.",
-        ),
-    };
-    KindForm {
-        kind: kind.as_str(),
-        name,
-        label,
-        input_type,
-        autocomplete,
-        placeholder,
-        hint,
-    }
-}
-
-/// A kind the add form can switch to: a link, so the form's box changes without JavaScript.
-pub struct KindChoice {
-    pub name: &'static str,
-    pub href: String,
-    pub current: bool,
-}
-
 // --- the page -----------------------------------------------------------------------------------
 
 pub struct MethodRow {
@@ -245,7 +155,8 @@ struct RuleDraft {
     urgency: String,
 }
 
-pub struct Option2 {
+/// An option of a select box on the rule form.
+pub struct SelectOption {
     pub value: String,
     pub label: String,
     pub selected: bool,
@@ -280,9 +191,9 @@ struct ProfilePage {
     method_top: Vec<String>,
     // The rule form.
     editing_rule: Option<NotificationRuleId>,
-    rule_methods: Vec<Option2>,
+    rule_methods: Vec<SelectOption>,
     rule_delay: String,
-    rule_urgencies: Vec<Option2>,
+    rule_urgencies: Vec<SelectOption>,
     rule_errors: FormErrors,
     rule_top: Vec<String>,
     /// Your own on-call calendar's secret address (your profile only).
@@ -426,7 +337,7 @@ async fn render(state: &AppState, s: &WebSession, w: &Whose, fb: Feedback) -> Pa
             paged_by,
             rule_methods: methods
                 .iter()
-                .map(|m| Option2 {
+                .map(|m| SelectOption {
                     selected: m.id.to_string() == rule_method,
                     value: m.id.to_string(),
                     label: labels[&m.id].clone(),
@@ -435,7 +346,7 @@ async fn render(state: &AppState, s: &WebSession, w: &Whose, fb: Feedback) -> Pa
             rule_delay,
             rule_urgencies: [("high", "high"), ("low", "low")]
                 .into_iter()
-                .map(|(v, l)| Option2 {
+                .map(|(v, l)| SelectOption {
                     value: v.into(),
                     label: l.into(),
                     selected: v == rule_urgency,
@@ -934,26 +845,4 @@ async fn delete_rule(
     };
     let outcome = super::api::delete_rule_with(&state, Actor::User(s.user.id), w.user.id, id).await;
     after_button(&state, &s, &w, outcome, |()| "Rule removed.".into()).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_kind_asks_for_its_own_address() {
-        assert_eq!(kind_form(ContactKind::Email).input_type, "email");
-        assert_eq!(kind_form(ContactKind::Email).label, "E-mail address");
-        assert_eq!(kind_form(ContactKind::Sms).input_type, "tel");
-        assert_eq!(kind_form(ContactKind::Voice).input_type, "tel");
-        for k in [
-            ContactKind::Webhook,
-            ContactKind::Slack,
-            ContactKind::Teams,
-            ContactKind::Mattermost,
-        ] {
-            assert_eq!(kind_form(k).input_type, "url", "{k}");
-            assert!(k.is_url());
-        }
-    }
 }

@@ -1,6 +1,7 @@
 pub mod ack;
 pub mod api;
 pub mod channels;
+mod contact_kinds;
 pub mod contacts_api;
 mod contacts_web;
 pub mod paging;
