@@ -136,8 +136,11 @@ named_enum! {
         ContactMethodRemoved = "user.contact_method_removed",
         NotificationRuleAdded = "user.notification_rule_added",
         NotificationRuleRemoved = "user.notification_rule_removed",
+        NotificationRuleChanged = "user.notification_rule_changed",
         IncidentEscalated = "incident.escalated",
         IncidentEscalationExhausted = "incident.escalation_exhausted",
+        /// An escalation step whose level reached nobody who could be paged.
+        IncidentLevelUnreachable = "incident.level_unreachable",
         IncidentEscalatedByHand = "incident.escalated_by_hand",
         IncidentReassigned = "incident.reassigned",
         NotificationQueued = "notification.queued",

@@ -16,6 +16,7 @@ pub mod job;
 mod names;
 pub use names::enum_schema;
 pub mod page;
+pub mod reach;
 pub mod schedule;
 pub mod service;
 pub mod throttle;

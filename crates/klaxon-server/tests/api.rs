@@ -496,6 +496,7 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/contact-methods/{id}/test", "post"),
         ("/api/v1/users/{id}/notification-rules", "get"),
         ("/api/v1/users/{id}/notification-rules", "post"),
+        ("/api/v1/users/{id}/notification-rules/{rule_id}", "patch"),
         ("/api/v1/users/{id}/notification-rules/{rule_id}", "delete"),
         ("/api/v1/incidents/{id}/acknowledge", "post"),
         ("/api/v1/incidents/{id}/resolve", "post"),

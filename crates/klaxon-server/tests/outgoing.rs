@@ -100,9 +100,10 @@ async fn users_cannot_point_requests_inside(b: Backend) {
     let method = app
         .state
         .store
-        .create_contact_method(method, event)
+        .create_contact_method(method, event, None)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     let n = ok(
         app.post(
             &format!("/api/v1/contact-methods/{}/test", method.id),

@@ -402,16 +402,18 @@ async fn a_deactivated_person_is_not_paged(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 201);
     let method: Value = r.json().await.unwrap();
-    let r = app
-        .post(
-            &format!("/api/v1/users/{bob}/notification-rules"),
-            &bob_token,
-            &json!({"contact_method_id": method["id"], "delay_minutes": 5}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    // Bob's first method brought a rule that pages at once: make it wait 5 minutes.
+    let rule = method["first_rule"]["id"].as_str().unwrap();
+    let r = common::patch(
+        &app,
+        &format!("/api/v1/users/{bob}/notification-rules/{rule}"),
+        &bob_token,
+        &json!({"delay_minutes": 5}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
 
     let r = app
         .post(

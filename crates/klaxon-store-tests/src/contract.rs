@@ -25,6 +25,7 @@ mod engine;
 mod incidents;
 mod notifications;
 mod oncall;
+mod reach;
 mod schedules;
 mod services;
 mod users;
@@ -34,6 +35,7 @@ pub use engine::*;
 pub use incidents::*;
 pub use notifications::*;
 pub use oncall::*;
+pub use reach::*;
 pub use schedules::*;
 pub use services::*;
 pub use users::*;
@@ -407,9 +409,14 @@ fn new_method(user: UserId, kind: ContactKind, address: &str) -> ContactMethod {
 }
 
 async fn create_method(s: &Arc<dyn Store>, m: &ContactMethod) -> ContactMethod {
-    s.create_contact_method(m.clone(), user_ev(m.user_id, EventKind::ContactMethodAdded))
-        .await
-        .unwrap()
+    s.create_contact_method(
+        m.clone(),
+        user_ev(m.user_id, EventKind::ContactMethodAdded),
+        None,
+    )
+    .await
+    .unwrap()
+    .0
 }
 
 fn new_rule(method: &ContactMethod, delay_minutes: u32, urgency: Urgency) -> NotificationRule {

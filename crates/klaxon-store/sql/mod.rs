@@ -32,6 +32,7 @@ pub(crate) mod alerts;
 pub(crate) mod engine;
 mod incidents;
 mod oncall;
+mod oncall_rules;
 pub(crate) mod schedules;
 mod store;
 mod users;

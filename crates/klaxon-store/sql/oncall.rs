@@ -13,11 +13,13 @@ use klaxon_domain::ids::{
     ContactMethodId, EscalationPolicyId, IncidentId, NotificationId, NotificationRuleId, UserId,
 };
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::reach::PersonFacts;
 use klaxon_store::*;
 use serde_json::json;
 use sqlx::Transaction;
 
 use super::engine::{insert_event, insert_job};
+use super::oncall_rules::{check_rule_method, insert_rule, reach_people, rule_from, same_rule};
 use super::*;
 
 /// What a sender that stopped mid-send leaves behind: it may or may not have gone out.
@@ -42,17 +44,6 @@ fn method_from(row: &DbRow) -> StoreResult<ContactMethod> {
         label: get(row, "label")?,
         address: get(row, "address")?,
         secret: get(row, "secret")?,
-        created_at: get_ts(row, "created_at")?,
-    })
-}
-
-fn rule_from(row: &DbRow) -> StoreResult<NotificationRule> {
-    Ok(NotificationRule {
-        id: get_id(row, "id")?,
-        user_id: get_id(row, "user_id")?,
-        contact_method_id: get_id(row, "contact_method_id")?,
-        delay_minutes: get_u32(row, "delay_minutes")?,
-        urgency: get_parsed(row, "urgency")?,
         created_at: get_ts(row, "created_at")?,
     })
 }
@@ -250,7 +241,8 @@ impl OnCallStore for DbStore {
         &self,
         m: ContactMethod,
         e: NewEvent,
-    ) -> StoreResult<ContactMethod> {
+        first_rule: Option<(NotificationRule, NewEvent)>,
+    ) -> StoreResult<(ContactMethod, Option<NotificationRule>)> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO contact_methods (id, user_id, kind, label, address, secret, created_at)
@@ -268,8 +260,31 @@ impl OnCallStore for DbStore {
         // The only foreign key: the user does not exist.
         .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
+        let mut added = None;
+        if let Some((rule, rule_event)) = first_rule {
+            // Two first methods added at once must not both think they are first: the user's
+            // row is held until commit (SQLite's one writer is alone anyway).
+            sqlx::query(concat!(
+                "SELECT id FROM users WHERE id = $1",
+                for_no_key_update!()
+            ))
+            .bind(db_id(m.user_id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let has_rules: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM notification_rules WHERE user_id = $1)",
+            )
+            .bind(db_id(m.user_id))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if !has_rules {
+                added = Some(insert_rule(&mut tx, &rule, &rule_event).await?);
+            }
+        }
         tx.commit().await.map_err(map_err)?;
-        Ok(m)
+        Ok((m, added))
     }
 
     async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod> {
@@ -334,35 +349,55 @@ impl OnCallStore for DbStore {
         e: NewEvent,
     ) -> StoreResult<NotificationRule> {
         let mut tx = self.write_tx().await?;
-        // The method must be the same user's: nobody routes their pages to someone else's
-        // phone. Key-share locked until commit, so it cannot be deleted in between.
-        let owner: Option<DbUuid> = sqlx::query_scalar(concat!(
-            "SELECT user_id FROM contact_methods WHERE id = $1",
-            for_key_share!()
+        let r = insert_rule(&mut tx, &r, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(r)
+    }
+
+    async fn update_notification_rule(
+        &self,
+        r: NotificationRule,
+        e: NewEvent,
+    ) -> StoreResult<NotificationRule> {
+        let mut tx = self.write_tx().await?;
+        let exists = sqlx::query(concat!(
+            "SELECT id FROM notification_rules WHERE id = $1 AND user_id = $2",
+            for_update!()
         ))
-        .bind(db_id(r.contact_method_id))
+        .bind(db_id(r.id))
+        .bind(db_id(r.user_id))
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        if owner != Some(db_id(r.user_id)) {
+        if exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query(
-            "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes,
-             urgency, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        check_rule_method(&mut tx, &r).await?;
+        if same_rule(&mut tx, &r).await?.is_some() {
+            return Err(StoreError::Conflict {
+                constraint: "notification_rules_same".into(),
+            });
+        }
+        let row = sqlx::query(
+            "UPDATE notification_rules SET contact_method_id = $3, delay_minutes = $4,
+             urgency = $5 WHERE id = $1 AND user_id = $2 RETURNING *",
         )
         .bind(db_id(r.id))
         .bind(db_id(r.user_id))
         .bind(db_id(r.contact_method_id))
         .bind(i64::from(r.delay_minutes))
         .bind(r.urgency.as_str())
-        .bind(to_millis(r.created_at))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(fk_not_found)?;
+        .map_err(fk_not_found)?
+        .ok_or(StoreError::NotFound)?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(r)
+        rule_from(&row)
+    }
+
+    async fn reach_people(&self, users: &[UserId]) -> StoreResult<Vec<PersonFacts>> {
+        reach_people(self.reader(), users).await
     }
 
     async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>> {

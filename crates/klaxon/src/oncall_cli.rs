@@ -75,12 +75,14 @@ pub enum ContactMethodsCommand {
     },
     /// Add a contact method. Asks for your password: KLAXON_PASSWORD or one line on stdin.
     Add {
-        /// webhook, slack, teams or mattermost.
+        /// email, sms, voice, webhook, slack, teams or mattermost (e-mail needs the server's
+        /// [smtp] settings, SMS and voice its [sms] provider).
         #[arg(long)]
         kind: String,
         #[arg(long)]
         label: String,
-        /// The URL to post to.
+        /// An e-mail address, a phone number in international form (+14155550123), or the
+        /// URL to post to, as the kind needs.
         #[arg(long)]
         address: String,
         /// Someone else (admin): their e-mail address or id.
@@ -131,6 +133,21 @@ pub enum RulesCommand {
         #[arg(long)]
         urgency: Option<String>,
         /// Someone else (admin): their e-mail address or id.
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a rule: options left out keep their value.
+    Update {
+        id: String,
+        #[arg(long)]
+        contact_method: Option<String>,
+        #[arg(long)]
+        delay: Option<u32>,
+        /// high or low.
+        #[arg(long)]
+        urgency: Option<String>,
         #[arg(long)]
         user: Option<String>,
         #[command(flatten)]
@@ -275,6 +292,21 @@ fn policy_text(v: &Value, names: &BTreeMap<String, String>) -> String {
             users.join(", "),
             l["delay_minutes"]
         );
+        out += &reach_text(&v["reach"][i]);
+    }
+    out
+}
+
+/// The warning under a level that reaches nobody now (the API's `reach`), one reason a line.
+fn reach_text(r: &Value) -> String {
+    if r["reachable"].as_bool() != Some(false) {
+        return String::new();
+    }
+    let mut out = "    warning: this level reaches nobody now\n".to_owned();
+    for reason in r["reasons"].as_array().into_iter().flatten() {
+        if reason["now"].as_bool() == Some(true) {
+            out += &format!("      - {}\n", reason["message"].as_str().unwrap_or(""));
+        }
     }
     out
 }
@@ -389,6 +421,9 @@ pub async fn contact_methods(cmd: ContactMethodsCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| {
                 let mut out = table(&json!([v]), METHOD_COLS);
+                if v["first_rule"].is_object() {
+                    out += "\nIt is the first way to reach this person: a notification rule now pages them through it at once for high-urgency incidents (klaxon notification-rules list).";
+                }
                 if let Some(secret) = v["secret"].as_str() {
                     out += &format!(
                         "\nsigning secret: {secret}\nShown only now: deliveries carry X-Klaxon-Signature, v1=HMAC-SHA256(secret, \"v1:\" + X-Klaxon-Timestamp + \":\" + body)."
@@ -483,6 +518,35 @@ pub async fn rules(cmd: RulesCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| table(&json!([v]), RULE_COLS))
         }
+        RulesCommand::Update {
+            id,
+            contact_method,
+            delay,
+            urgency,
+            user,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let user = user_or_me(&c, user).await?;
+            let mut body = json!({});
+            if let Some(m) = contact_method {
+                body["contact_method_id"] = m.into();
+            }
+            if let Some(d) = delay {
+                body["delay_minutes"] = d.into();
+            }
+            if let Some(u) = urgency {
+                body["urgency"] = u.into();
+            }
+            let v = c
+                .send(
+                    Method::PATCH,
+                    &format!("/api/v1/users/{user}/notification-rules/{id}"),
+                    Some(body),
+                )
+                .await?;
+            print_or(&client, &v, |v| table(&json!([v]), RULE_COLS))
+        }
         RulesCommand::Remove { id, user, client } => {
             let c = Client::new(&client)?;
             let user = user_or_me(&c, user).await?;
@@ -496,5 +560,30 @@ pub async fn rules(cmd: RulesCommand) -> anyhow::Result<()> {
                 format!("removed {id}")
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_level_that_reaches_nobody_is_flagged_with_why() {
+        let v = json!({"name": "primary", "id": "p1", "repeat": 0,
+            "levels": [{"delay_minutes": 5, "targets": [{"type": "user", "id": "u1"}]},
+                       {"delay_minutes": 10, "targets": [{"type": "schedule", "id": "s1"}]}],
+            "reach": [{"level": 1, "reachable": true, "reasons": []},
+                      {"level": 2, "reachable": false, "reasons": [
+                          {"code": "nobody_on_call", "message": "nobody is on call in Night now", "now": true},
+                          {"code": "no_contact_method", "message": "in Night's rotation, Bob has no contact method", "now": false}]}]});
+        let text = policy_text(&v);
+        assert!(
+            text.contains(
+                "  level 2: schedule:s1 then wait 10 min\n    warning: this level reaches nobody now\n      - nobody is on call in Night now\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches("warning").count(), 1, "{text}");
+        assert!(!text.contains("Bob"), "later shifts are not a warning now");
     }
 }

@@ -257,6 +257,8 @@ struct ServicePage {
     changes: Vec<TimelineRow>,
     /// The escalation policy's id and name; `None` pages nobody.
     policy: Option<(String, String)>,
+    /// Levels of that policy that reach nobody now, in words (`shared::reach`).
+    unreachable: Vec<String>,
     policies: Vec<PolicyOption>,
     can_admin: bool,
     can_respond: bool,
@@ -320,9 +322,14 @@ async fn render_service(
             .map_or_else(|| id.to_string(), |p| p.name.clone());
         (id.to_string(), name)
     });
+    let unreachable = match service.escalation_policy_id {
+        Some(p) => crate::shared::reach::policy_warnings(state, p).await?,
+        None => Vec::new(),
+    };
     Ok(html(
         fb.status.unwrap_or(StatusCode::OK),
         &ServicePage {
+            unreachable,
             changes,
             policies: policy_options(&policies, service.escalation_policy_id),
             policy,

@@ -199,6 +199,17 @@ pub fn describe(e: &Event, names: &BTreeMap<String, String>, rules: &IncidentRul
         EventKind::IncidentEscalated => format!("escalated to level {}", s(&d["level"])),
         EventKind::IncidentEscalatedByHand => "escalated by hand".to_owned(),
         EventKind::IncidentEscalationExhausted => "escalation policy exhausted".to_owned(),
+        EventKind::IncidentLevelUnreachable => format!(
+            "level {} reached nobody: {}",
+            s(&d["level"]),
+            d["reasons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["message"].as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
         EventKind::IncidentReassigned => format!("reassigned to {}", person(&d["user_id"], names)),
         EventKind::NotificationQueued => {
             format!("page queued for {}", person(&d["user_id"], names))

@@ -1,6 +1,11 @@
 pub mod ack;
 pub mod api;
 pub mod channels;
+mod contact_kinds;
+pub mod contacts_api;
+mod contacts_web;
 pub mod paging;
+mod policies_web;
+mod policy_form;
 pub mod schedules;
 pub mod web;

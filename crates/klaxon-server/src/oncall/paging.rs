@@ -18,6 +18,7 @@ use klaxon_domain::escalation::StepJob;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{JobId, NotificationId};
 use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::reach;
 use klaxon_domain::throttle::{self, Decision, Due};
 use klaxon_store::{
     EscalationStep, Incident, Job, NewNotification, Notification, SendResult, Service, Store,
@@ -142,19 +143,47 @@ impl JobHandler for EscalationStepHandler {
         let next_at = now
             .saturating_add(SignedDuration::from_mins(i64::from(lvl.delay_minutes)))
             .unwrap_or(now);
+        let mut events = vec![event(
+            EventKind::IncidentEscalated,
+            json!({"policy_id": policy.id, "step": step, "level": level + 1,
+                   "pass": pass + 1, "users": notified, "unreachable": unreachable,
+                   "schedules": reached.schedules_json(),
+                   "empty_schedules": reached.empty_schedules,
+                   "next_step_at": next_at}),
+        )];
+        // Nobody was paged: the timeline says so, and why, in the step's own transaction.
+        if notified.is_empty() {
+            let only = klaxon_domain::escalation::Plan {
+                levels: vec![lvl.clone()],
+                repeat: 0,
+            };
+            let facts = crate::shared::reach::facts(store.as_ref(), &[&only], &[], now).await?;
+            let judged =
+                reach::level_reach(level as u32 + 1, lvl, &facts, incident.urgency.pages_as());
+            let mut reasons: Vec<_> = judged.reasons.into_iter().filter(|r| r.now).collect();
+            if reasons.is_empty() {
+                // The facts changed since the step looked (a rule added meanwhile): say what
+                // the step saw.
+                reasons.push(reach::Reason {
+                    code: reach::Why::NoNotificationRule,
+                    message: "nobody on this level had a way to be paged".into(),
+                    user_id: None,
+                    schedule_id: None,
+                    now: true,
+                });
+            }
+            events.push(event(
+                EventKind::IncidentLevelUnreachable,
+                json!({"policy_id": policy.id, "step": step, "level": level + 1,
+                       "pass": pass + 1, "reasons": reasons}),
+            ));
+        }
         let write = EscalationStep {
             incident_id,
             step,
             at: now,
             notifications,
-            events: vec![event(
-                EventKind::IncidentEscalated,
-                json!({"policy_id": policy.id, "step": step, "level": level + 1,
-                       "pass": pass + 1, "users": notified, "unreachable": unreachable,
-                       "schedules": reached.schedules_json(),
-                       "empty_schedules": reached.empty_schedules,
-                       "next_step_at": next_at}),
-            )],
+            events,
             next: Some(escalation_job(
                 JobId::new(now, random_bytes()),
                 incident_id,

@@ -54,6 +54,7 @@ struct UserPage {
     csrf: String,
     notice: Option<String>,
     error: Option<String>,
+    reader: Reader,
 }
 
 async fn render_user(
@@ -81,6 +82,7 @@ async fn render_user(
             csrf: s.session.csrf_token.clone(),
             notice,
             error,
+            reader: s.reader(),
         },
     ))
 }

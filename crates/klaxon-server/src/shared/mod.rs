@@ -9,6 +9,7 @@ pub mod error;
 pub mod limits;
 pub mod lists;
 pub mod nul;
+pub mod reach;
 pub mod state;
 pub mod terms;
 pub mod time;

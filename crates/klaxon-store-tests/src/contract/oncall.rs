@@ -300,10 +300,14 @@ pub async fn contact_methods_belong_to_a_user_and_take_their_rules_along(s: Arc<
     let ghost = UserId::new(t0(), rnd());
     let lost = new_method(ghost, ContactKind::Email, "ghost@example.com");
     assert!(
-        s.create_contact_method(lost.clone(), user_ev(ghost, EventKind::ContactMethodAdded))
-            .await
-            .unwrap_err()
-            .is_not_found()
+        s.create_contact_method(
+            lost.clone(),
+            user_ev(ghost, EventKind::ContactMethodAdded),
+            None
+        )
+        .await
+        .unwrap_err()
+        .is_not_found()
     );
     assert!(s.contact_method(lost.id).await.unwrap_err().is_not_found());
     assert!(events_of(&s, SubjectType::User, ghost).await.is_empty());

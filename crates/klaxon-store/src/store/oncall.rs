@@ -6,6 +6,7 @@ use klaxon_domain::ids::{
     ContactMethodId, EscalationPolicyId, IncidentId, JobId, NotificationId, NotificationRuleId,
     UserId,
 };
+use klaxon_domain::reach::PersonFacts;
 
 use crate::{
     Claimed, ContactMethod, EscalationPolicy, EscalationStep, NewNotification, Notification,
@@ -53,11 +54,15 @@ pub trait OnCallStore: Send + Sync + 'static {
         event: NewEvent,
     ) -> StoreResult<()>;
 
+    /// Adds a contact method. With `first_rule` (a rule through this method, and its event),
+    /// also adds that rule when the user has no notification rule yet, in the same transaction:
+    /// a person's first method pages them. Returns the rule when it was added.
     async fn create_contact_method(
         &self,
         method: ContactMethod,
         event: NewEvent,
-    ) -> StoreResult<ContactMethod>;
+        first_rule: Option<(NotificationRule, NewEvent)>,
+    ) -> StoreResult<(ContactMethod, Option<NotificationRule>)>;
 
     async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod>;
 
@@ -73,12 +78,27 @@ pub trait OnCallStore: Send + Sync + 'static {
     /// Deletes the method and the rules that use it.
     async fn delete_contact_method(&self, id: ContactMethodId, event: NewEvent) -> StoreResult<()>;
 
-    /// `NotFound` unless the contact method exists and belongs to the rule's user.
+    /// `NotFound` unless the contact method exists and belongs to the rule's user. A rule the
+    /// same as one the user has (method, delay and urgency) would page twice at once: that one
+    /// is returned and nothing is written.
     async fn create_notification_rule(
         &self,
         rule: NotificationRule,
         event: NewEvent,
     ) -> StoreResult<NotificationRule>;
+
+    /// Changes a rule's method, delay and urgency. `NotFound` unless the rule is the user's
+    /// and so is the method; `Conflict { constraint: "notification_rules_same" }` when the user
+    /// has another rule just like it.
+    async fn update_notification_rule(
+        &self,
+        rule: NotificationRule,
+        event: NewEvent,
+    ) -> StoreResult<NotificationRule>;
+
+    /// What reaching each of `users` depends on: name, active, how many contact methods and
+    /// rules per urgency. Users that do not exist are left out.
+    async fn reach_people(&self, users: &[UserId]) -> StoreResult<Vec<PersonFacts>>;
 
     async fn list_notification_rules(&self, user: UserId) -> StoreResult<Vec<NotificationRule>>;
 

@@ -1,0 +1,644 @@
+//! Nobody unreachable without a warning, and a new person reachable from their first contact
+//! method: the rule a first method brings (API and web), rules edited in place, each level's
+//! `reach` in the API, the warnings on the policy, profile and service pages and for the
+//! dashboard, and the timeline entry of a page that reached nobody. Real server, fake clock,
+//! engine ticked by hand; every page a receiver gets is counted: an unexpected one fails.
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+
+use common::{
+    Backend, Member, PASSWORD, TestApp, expect_error, member, ok, patch, session_for, web_get_as,
+};
+
+on_both_backends!(
+    a_first_contact_method_brings_a_rule_and_rules_change_in_place,
+    a_first_method_added_on_a_profile_brings_a_rule_too,
+    a_level_that_reaches_nobody_is_flagged_and_its_page_says_so,
+);
+
+/// A webhook receiver that keeps every body it is sent.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Receiver {
+    async fn spawn() -> Self {
+        let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = got.clone();
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, got }
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> Value {
+    ok(app.get(path, token), 200).await
+}
+
+async fn add_webhook(app: &TestApp, who: &Member, url: &str) -> Value {
+    ok(
+        app.post(
+            &format!("/api/v1/users/{}/contact-methods", who.id),
+            &who.token,
+            &json!({"kind": "webhook", "label": "pager bot", "address": url, "password": PASSWORD}),
+        ),
+        201,
+    )
+    .await
+}
+
+async fn rules_of(app: &TestApp, who: &Member) -> Vec<Value> {
+    get(
+        app,
+        &format!("/api/v1/users/{}/notification-rules", who.id),
+        &who.token,
+    )
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The kinds of a user's audit events, oldest first.
+async fn user_event_kinds(app: &TestApp, user: &str) -> Vec<String> {
+    get(
+        app,
+        &format!("/api/v1/events?subject_type=user&subject_id={user}&limit=200"),
+        &app.admin.token,
+    )
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_first_contact_method_brings_a_rule_and_rules_change_in_place(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let bob = member(&app, "bob@example.com", "Bob", "responder").await;
+    let hook = Receiver::spawn().await;
+    let first = add_webhook(&app, &ada, &hook.url).await;
+    // The first method pages her at once, for high urgency, and says so.
+    let rule = &first["first_rule"];
+    assert_eq!(rule["contact_method_id"], first["id"], "{first}");
+    assert_eq!(rule["delay_minutes"], 0);
+    assert_eq!(rule["urgency"], "high");
+    let rules = rules_of(&app, &ada).await;
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["id"], rule["id"]);
+    let kinds = user_event_kinds(&app, &ada.id).await;
+    assert!(
+        kinds.ends_with(&[
+            "user.contact_method_added".into(),
+            "user.notification_rule_added".into()
+        ]),
+        "{kinds:?}"
+    );
+    // A second method brings none: she has a rule.
+    let second = add_webhook(&app, &ada, &hook.url).await;
+    assert!(second.get("first_rule").is_none(), "{second}");
+    assert_eq!(rules_of(&app, &ada).await.len(), 1);
+    // The same rule again (what the docs said to do before) is not doubled.
+    let again = ok(
+        app.post(
+            &format!("/api/v1/users/{}/notification-rules", ada.id),
+            &ada.token,
+            &json!({"contact_method_id": first["id"], "delay_minutes": 0}),
+        ),
+        201,
+    )
+    .await;
+    assert_eq!(again["id"], rule["id"]);
+    assert_eq!(rules_of(&app, &ada).await.len(), 1);
+    let before = user_event_kinds(&app, &ada.id).await.len();
+
+    // Changed in place: a new delay, urgency and method; the id stays; evented.
+    let path = format!(
+        "/api/v1/users/{}/notification-rules/{}",
+        ada.id,
+        rule["id"].as_str().unwrap()
+    );
+    let changed = ok(
+        patch(
+            &app,
+            &path,
+            &ada.token,
+            &json!({"delay_minutes": 5, "urgency": "low", "contact_method_id": second["id"]}),
+        ),
+        200,
+    )
+    .await;
+    assert_eq!(changed["id"], rule["id"]);
+    assert_eq!(changed["delay_minutes"], 5);
+    assert_eq!(changed["urgency"], "low");
+    assert_eq!(changed["contact_method_id"], second["id"]);
+    let kinds = user_event_kinds(&app, &ada.id).await;
+    assert_eq!(kinds.len(), before + 1);
+    assert_eq!(kinds.last().unwrap(), "user.notification_rule_changed");
+    // Refusals name the field and change nothing.
+    for (body, status, field) in [
+        (json!({"delay_minutes": 2000}), 400, Some("delay_minutes")),
+        (json!({"urgency": "medium"}), 400, Some("urgency")),
+        (
+            json!({"contact_method_id": "nope"}),
+            400,
+            Some("contact_method_id"),
+        ),
+    ] {
+        let r = patch(&app, &path, &ada.token, &body).send().await.unwrap();
+        let code = if status == 400 {
+            "invalid_field"
+        } else {
+            "conflict"
+        };
+        expect_error(r, status, code, field).await;
+    }
+    let bobs = add_webhook(&app, &bob, &hook.url).await;
+    let r = patch(
+        &app,
+        &path,
+        &ada.token,
+        &json!({"contact_method_id": bobs["id"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    expect_error(r, 400, "invalid_field", Some("contact_method_id")).await;
+    // Just like another of her rules: a conflict.
+    ok(
+        app.post(
+            &format!("/api/v1/users/{}/notification-rules", ada.id),
+            &ada.token,
+            &json!({"contact_method_id": first["id"], "delay_minutes": 0}),
+        ),
+        201,
+    )
+    .await;
+    let r = patch(
+        &app,
+        &path,
+        &ada.token,
+        &json!({"delay_minutes": 0, "urgency": "high", "contact_method_id": first["id"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    expect_error(r, 409, "conflict", None).await;
+    // Someone else's rules are not yours; an admin's are anyone's.
+    let r = patch(&app, &path, &bob.token, &json!({"delay_minutes": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = patch(
+        &app,
+        &format!(
+            "/api/v1/users/{}/notification-rules/00000000-0000-7000-8000-000000000000",
+            ada.id
+        ),
+        &ada.token,
+        &json!({"delay_minutes": 1}),
+    )
+    .send()
+    .await
+    .unwrap();
+    expect_error(r, 404, "not_found", None).await;
+    let by_admin = ok(
+        patch(&app, &path, &app.admin.token, &json!({"delay_minutes": 7})),
+        200,
+    )
+    .await;
+    assert_eq!(by_admin["delay_minutes"], 7);
+    let rules = rules_of(&app, &ada).await;
+    assert_eq!(rules.len(), 2);
+    assert!(hook.count() == 0, "nothing was paged");
+    app.stop().await;
+}
+
+/// A signed-in form post; returns (status, HTML).
+async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, |s| {
+        s.sms.account_sid = Some("AC123".into());
+        s.sms.auth_token = Some("secret".into());
+        s.sms.from = Some("+15550000000".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let cy = member(&app, "cy@example.com", "Cy", "responder").await;
+    let hook = Receiver::spawn().await;
+    let (cookie, csrf) = session_for(&app, "ada@example.com", PASSWORD).await;
+    let page = web_get_as(&app, "/profile", &cookie).await;
+    assert!(
+        page.contains("You cannot be reached: you have no contact method."),
+        "{page}"
+    );
+    // A refused form keeps what was typed and says why beside the field.
+    let (status, page) = form(
+        &app,
+        &cookie,
+        "/profile/contact-methods",
+        &[
+            ("csrf", &csrf),
+            ("kind", "sms"),
+            ("label", "phone"),
+            ("address", "0155 555"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("value=\"0155 555\"") && page.contains("type=\"tel\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"cm-address-error\">Must be a phone number in international form"),
+        "{page}"
+    );
+    assert!(rules_of(&app, &ada).await.is_empty());
+    let (status, page) = form(
+        &app,
+        &cookie,
+        "/profile/contact-methods",
+        &[
+            ("csrf", &csrf),
+            ("kind", "webhook"),
+            ("label", "bot"),
+            ("address", &hook.url),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("It is your first way to be reached"),
+        "{page}"
+    );
+    assert!(!page.contains("You cannot be reached"), "{page}");
+    let rules = rules_of(&app, &ada).await;
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        (
+            rules[0]["delay_minutes"].as_u64(),
+            rules[0]["urgency"].as_str()
+        ),
+        (Some(0), Some("high"))
+    );
+
+    // An admin adds an SMS method for Cy from Cy's profile page: Cy gets the rule, and the
+    // log says the admin did it.
+    let (admin_cookie, admin_csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let page = web_get_as(
+        &app,
+        &format!("/users/{}/profile?kind=sms", cy.id),
+        &admin_cookie,
+    )
+    .await;
+    assert!(
+        page.contains("Cy cannot be reached: they have no contact method.")
+            && page.contains("Mobile number")
+            && page.contains("type=\"tel\""),
+        "{page}"
+    );
+    let (status, page) = form(
+        &app,
+        &admin_cookie,
+        &format!("/users/{}/profile/contact-methods", cy.id),
+        &[
+            ("csrf", &admin_csrf),
+            ("kind", "sms"),
+            ("label", "phone"),
+            ("address", "+1 415 555 0123"),
+            ("password", &app.admin.password),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("It is their first way to be reached"),
+        "{page}"
+    );
+    let methods = get(
+        &app,
+        &format!("/api/v1/users/{}/contact-methods", cy.id),
+        &cy.token,
+    )
+    .await;
+    assert_eq!(methods["items"][0]["address"], "+14155550123");
+    assert_eq!(rules_of(&app, &cy).await.len(), 1);
+    let events = get(
+        &app,
+        &format!("/api/v1/events?subject_type=user&subject_id={}", cy.id),
+        &app.admin.token,
+    )
+    .await;
+    let added: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "user.notification_rule_added")
+        .collect();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["data"]["first_method"], true);
+    assert!(
+        added[0]["actor"].as_str().unwrap().starts_with("user:"),
+        "{}",
+        added[0]
+    );
+
+    // A responder cannot manage someone else's methods, by page or by form.
+    let page = web_get_as(&app, &format!("/users/{}/profile", cy.id), &cookie).await;
+    assert!(page.contains("Not allowed"), "{page}");
+    let (status, _) = form(
+        &app,
+        &cookie,
+        &format!("/users/{}/profile/contact-methods", cy.id),
+        &[
+            ("csrf", &csrf),
+            ("kind", "webhook"),
+            ("label", "x"),
+            ("address", &hook.url),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(rules_of(&app, &cy).await.len(), 1);
+    assert_eq!(hook.count(), 0, "nothing was paged");
+    app.stop().await;
+}
+
+async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let admin = app.admin.token.clone();
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let bob = member(&app, "bob@example.com", "Bob", "responder").await;
+    let cy = member(&app, "cy@example.com", "Cy", "responder").await;
+    let ada_hook = Receiver::spawn().await;
+    let bob_hook = Receiver::spawn().await;
+    add_webhook(&app, &ada, &ada_hook.url).await;
+    // Night has Cy on call now, and Cy has no way to be reached.
+    let night = ok(
+        app.post(
+            "/api/v1/schedules",
+            &admin,
+            &json!({"name": "Night", "time_zone": "UTC", "layers": [{"name": "rota",
+                    "start": "2026-11-20T09:00", "users": [cy.id],
+                    "turn": {"count": 1, "unit": "weeks"}}]}),
+        ),
+        201,
+    )
+    .await;
+    let level = |delay: u32, target: Value| json!({"delay_minutes": delay, "targets": [target]});
+    let policy = ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            &admin,
+            &json!({"name": "Primary", "levels": [
+                level(5, json!({"type": "user", "id": bob.id})),
+                level(5, json!({"type": "schedule", "id": night["id"]})),
+                level(5, json!({"type": "user", "id": ada.id})),
+            ]}),
+        ),
+        201,
+    )
+    .await;
+    let policy_id = policy["id"].as_str().unwrap().to_owned();
+    // The API says which levels reach nobody, and why.
+    let reach = &policy["reach"];
+    assert_eq!(
+        reach
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["reachable"].as_bool().unwrap())
+            .collect::<Vec<_>>(),
+        [false, false, true],
+        "{reach}"
+    );
+    assert_eq!(reach[0]["reasons"][0]["code"], "no_contact_method");
+    assert_eq!(reach[0]["reasons"][0]["user_id"], bob.id.as_str());
+    assert_eq!(
+        reach[0]["reasons"][0]["message"],
+        "Bob has no contact method"
+    );
+    assert_eq!(reach[1]["reasons"][0]["schedule_id"], night["id"]);
+    assert_eq!(
+        reach[1]["reasons"][0]["message"],
+        "Cy, on call in Night now, has no contact method"
+    );
+    let got = get(
+        &app,
+        &format!("/api/v1/escalation-policies/{policy_id}"),
+        &admin,
+    )
+    .await;
+    assert_eq!(got["reach"], *reach);
+
+    let service = ok(
+        app.post(
+            "/api/v1/services",
+            &admin,
+            &json!({"name": "checkout", "escalation_policy_id": policy_id}),
+        ),
+        201,
+    )
+    .await;
+    let service_id = service["id"].as_str().unwrap();
+    // The pages warn: the policy (which level, why, a fix), the service, the profile; and the
+    // dashboard's warnings name both levels.
+    let (cookie, _) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let page = web_get_as(&app, &format!("/escalation-policies/{policy_id}"), &cookie).await;
+    assert!(page.contains("Levels 1, 2 reach nobody now"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "Bob has no contact method. <a href=\"/users/{}/profile#reach\">Add a contact method for Bob</a>",
+            bob.id
+        )),
+        "{page}"
+    );
+    let page = web_get_as(&app, &format!("/services/{service_id}"), &cookie).await;
+    assert!(
+        page.contains("Level 1 reaches nobody: Bob has no contact method.")
+            && page.contains(
+                "Level 2 reaches nobody: Cy, on call in Night now, has no contact method."
+            ),
+        "{page}"
+    );
+    let (bob_cookie, _) = session_for(&app, "bob@example.com", PASSWORD).await;
+    let page = web_get_as(&app, "/profile", &bob_cookie).await;
+    assert!(
+        page.contains("You cannot be reached: you have no contact method.")
+            && page.contains(">Primary</a>, but pages to you go nowhere until this is fixed."),
+        "{page}"
+    );
+    let bob_user = app.state.store.user(bob.id.parse().unwrap()).await.unwrap();
+    let warnings = klaxon_server::oncall::web::unreachable_for_dashboard(&app.state, &bob_user)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = warnings.iter().map(|w| w.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "You cannot be reached: you have no contact method. Add one on your profile.",
+            "Primary: Level 1 reaches nobody: Bob has no contact method.",
+            "Primary: Level 2 reaches nobody: Cy, on call in Night now, has no contact method.",
+        ]
+    );
+    assert!(warnings[0].yours && warnings[0].href == "/profile#reach");
+    assert_eq!(
+        warnings[1].href,
+        format!("/escalation-policies/{policy_id}#level-1")
+    );
+
+    // An incident: levels 1 and 2 page nobody and the timeline says so, in the step's own
+    // write; level 3 pages Ada, once.
+    let integration = ok(
+        app.post(
+            &format!("/api/v1/services/{service_id}/integrations"),
+            &admin,
+            &json!({"name": "prom", "kind": "events_v2"}),
+        ),
+        201,
+    )
+    .await;
+    let r = app
+        .http
+        .post(format!("{}/v2/enqueue", app.url))
+        .json(
+            &json!({"routing_key": integration["key"], "event_action": "trigger",
+                      "dedup_key": "down", "payload": {"summary": "Checkout is down",
+                      "source": "lb-1", "severity": "critical"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let tick = || async { app.state.engine.tick().await.unwrap() };
+    tick().await;
+    let incidents = get(&app, "/api/v1/incidents", &admin).await;
+    let incident = incidents["items"][0]["id"].as_str().unwrap().to_owned();
+    let unreachable = || async {
+        let t = get(
+            &app,
+            &format!("/api/v1/incidents/{incident}/timeline"),
+            &admin,
+        )
+        .await;
+        t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "incident.level_unreachable")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let seen = unreachable().await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["data"]["level"], 1);
+    assert_eq!(seen[0]["data"]["policy_id"], policy_id.as_str());
+    assert_eq!(
+        seen[0]["data"]["reasons"][0]["message"],
+        "Bob has no contact method"
+    );
+    assert_eq!((ada_hook.count(), bob_hook.count()), (0, 0));
+    app.clock.advance(SignedDuration::from_mins(5));
+    tick().await;
+    let seen = unreachable().await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1]["data"]["level"], 2);
+    assert_eq!(
+        seen[1]["data"]["reasons"][0]["message"],
+        "Cy, on call in Night now, has no contact method"
+    );
+    assert_eq!(ada_hook.count(), 0, "nobody paged yet");
+    app.clock.advance(SignedDuration::from_mins(5));
+    tick().await;
+    assert_eq!(ada_hook.count(), 1, "level 3 paged Ada");
+    assert_eq!(unreachable().await.len(), 2, "level 3 reached someone");
+    let sent = get(
+        &app,
+        &format!("/api/v1/incidents/{incident}/notifications"),
+        &admin,
+    )
+    .await;
+    let to: Vec<&str> = sent["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, [ada.id.as_str()], "{sent}");
+    // In words on the incident's page.
+    let page = web_get_as(&app, &format!("/incidents/{incident}"), &cookie).await;
+    assert!(
+        page.contains("level 1 reached nobody: Bob has no contact method")
+            && page.contains(
+                "level 2 reached nobody: Cy, on call in Night now, has no contact method"
+            ),
+        "{page}"
+    );
+
+    // Bob adds a way to be reached: level 1 reaches him, and the warnings go.
+    add_webhook(&app, &bob, &bob_hook.url).await;
+    let got = get(
+        &app,
+        &format!("/api/v1/escalation-policies/{policy_id}"),
+        &admin,
+    )
+    .await;
+    assert_eq!(got["reach"][0]["reachable"], true);
+    assert_eq!(got["reach"][0]["reasons"], json!([]));
+    let page = web_get_as(&app, "/profile", &bob_cookie).await;
+    assert!(!page.contains("You cannot be reached"), "{page}");
+    let warnings = klaxon_server::oncall::web::unreachable_for_dashboard(&app.state, &bob_user)
+        .await
+        .unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    // Ada's page went out once, and nothing else to anyone.
+    app.clock.advance(SignedDuration::from_mins(30));
+    tick().await;
+    assert_eq!((ada_hook.count(), bob_hook.count()), (1, 0));
+    app.stop().await;
+}
