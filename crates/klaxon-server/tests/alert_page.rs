@@ -414,7 +414,45 @@ async fn every_integration_keeps_the_event_as_sent(b: Backend) {
     app.stop().await;
 }
 
+/// A flapping alert's history comes 100 entries a page, oldest first.
+async fn a_long_history_comes_a_page_at_a_time(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (_, key) = service(&app).await;
+    for i in 0..101 {
+        send(&app, &event(&key, &format!("Disk check {i}"), "5%")).await;
+    }
+    let id = only_alert(&app).await["id"].as_str().unwrap().to_owned();
+    let (cookie, _) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let html = web_get_as(&app, &format!("/alerts/{id}"), &cookie).await;
+    assert!(html.contains("triggered 101 times"), "{html}");
+    let rows = |html: &str| html.matches("<td data-label=\"What\">").count();
+    assert_eq!(rows(&html), 100);
+    assert!(html.contains("Triggered: Disk check 0 (critical)"));
+    assert!(!html.contains("Disk check 100 (critical)"));
+    let start = html.find("<p><a href=\"/alerts/").expect("a Later link");
+    let href = &html[start + 12..];
+    let href = href[..href.find('"').unwrap()].replace("&#38;", "&");
+    assert!(
+        href.starts_with(&format!("/alerts/{id}?history=")),
+        "{href}"
+    );
+    let next = web_get_as(&app, &href, &cookie).await;
+    assert_eq!(rows(&next), 1, "{next}");
+    assert!(
+        next.contains("Triggered again: Disk check 100 (critical)"),
+        "{next}"
+    );
+    assert!(
+        next.contains(&format!("<a href=\"/alerts/{id}\">← From the start</a>")),
+        "{next}"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_long_history_comes_a_page_at_a_time,
     the_alert_page_shows_everything_the_tool_sent,
     alert_lists_link_to_the_alert_page_and_acting_follows_the_incident,
     every_integration_keeps_the_event_as_sent,
