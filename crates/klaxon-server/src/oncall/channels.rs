@@ -171,7 +171,7 @@ fn chat_fields(a: &Value) -> Vec<(String, String, bool)> {
     fields
 }
 
-/// "12 more details on the alert page", when the page carries only some.
+/// "12 more on the alert page", when the page carries only some of the details.
 fn more_details(a: &Value) -> Option<String> {
     let shown = a["details"].as_array().map_or(0, Vec::len) as u64;
     let total = a["details_total"].as_u64().unwrap_or(0);
