@@ -183,6 +183,9 @@ pub struct Signal {
     pub dedup_key: DedupKey,
     /// Present exactly for triggers.
     pub content: Option<AlertContent>,
+    /// A trigger's event as the tool sent it (JSON text, secrets such as the routing key left
+    /// out), kept with the alert for people to read; the newest trigger's replaces the last.
+    pub payload: Option<String>,
 }
 
 /// What a signal does to the alert its dedup key names.

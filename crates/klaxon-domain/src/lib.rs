@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod alert_details;
 pub mod auth;
 pub mod clock;
 pub mod contact;

@@ -480,6 +480,7 @@ async fn openapi_covers_every_api_route() {
         ),
         ("/api/v1/alerts", "get"),
         ("/api/v1/alerts/{id}", "get"),
+        ("/api/v1/alerts/{id}/events", "get"),
         ("/api/v1/incidents", "get"),
         ("/api/v1/incidents/{id}", "get"),
         ("/api/v1/incidents/{id}/timeline", "get"),

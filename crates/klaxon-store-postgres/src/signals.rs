@@ -178,13 +178,14 @@ pub(crate) async fn apply_signal(
             let content = w.signal.content.as_ref().ok_or(StoreError::NotFound)?;
             sqlx::query(
                 "UPDATE alerts SET count = count + 1, last_seen_at = $2, summary = $3,
-                 severity = $4, content = $5 WHERE id = $1",
+                 severity = $4, content = $5, payload = $6 WHERE id = $1",
             )
             .bind(id.0)
             .bind(at)
             .bind(&content.summary)
             .bind(content.severity.as_str())
             .bind(Json(content))
+            .bind(w.signal.payload.as_deref())
             .execute(&mut **tx)
             .await
             .map_err(map_err)?;
@@ -307,8 +308,8 @@ async fn open_alert(
     let alert_id = w.new_alert_id;
     sqlx::query(
         "INSERT INTO alerts (id, service_id, integration_id, dedup_key, status, severity, summary,
-         content, count, in_maintenance, created_at, last_seen_at)
-         VALUES ($1, $2, $3, $4, 'triggered', $5, $6, $7, 1, $8, $9, $9)",
+         content, count, in_maintenance, created_at, last_seen_at, payload)
+         VALUES ($1, $2, $3, $4, 'triggered', $5, $6, $7, 1, $8, $9, $9, $10)",
     )
     .bind(alert_id.0)
     .bind(service.id.0)
@@ -319,6 +320,7 @@ async fn open_alert(
     .bind(Json(content))
     .bind(in_maintenance)
     .bind(at)
+    .bind(w.signal.payload.as_deref())
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;

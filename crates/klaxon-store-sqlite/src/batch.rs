@@ -326,7 +326,7 @@ fn apply_signal(
             let content = w.signal.content.as_ref().ok_or(StoreError::NotFound)?;
             tx.prepare_cached(
                 "UPDATE alerts SET count = count + 1, last_seen_at = ?2, summary = ?3,
-                 severity = ?4, content = ?5 WHERE id = ?1",
+                 severity = ?4, content = ?5, payload = ?6 WHERE id = ?1",
             )
             .db()?
             .execute((
@@ -335,6 +335,7 @@ fn apply_signal(
                 &content.summary,
                 content.severity.as_str(),
                 serde_json::to_string(content).unwrap_or_default(),
+                w.signal.payload.as_deref(),
             ))
             .db()?;
             insert_event(
@@ -450,8 +451,8 @@ fn open_alert(
     };
     tx.prepare_cached(
         "INSERT INTO alerts (id, service_id, integration_id, incident_id, dedup_key, status,
-         severity, summary, content, count, in_maintenance, created_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'triggered', ?6, ?7, ?8, 1, ?9, ?10, ?10)",
+         severity, summary, content, count, in_maintenance, created_at, last_seen_at, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'triggered', ?6, ?7, ?8, 1, ?9, ?10, ?10, ?11)",
     )
     .db()?
     .execute((
@@ -465,6 +466,7 @@ fn open_alert(
         serde_json::to_string(content).unwrap_or_default(),
         in_maintenance,
         at,
+        w.signal.payload.as_deref(),
     ))
     .db()?;
     insert_event(

@@ -238,6 +238,10 @@ impl Monitored {
             signal: Signal {
                 action,
                 dedup_key: DedupKey::parse(key).unwrap(),
+                // What a tool would have sent, to check that the newest trigger's is kept.
+                payload: content
+                    .as_ref()
+                    .map(|c| json!({"summary": c.summary, "at": when}).to_string()),
                 content,
             },
             at: when,

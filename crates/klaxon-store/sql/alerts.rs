@@ -54,6 +54,15 @@ fn maintenance_from(row: &DbRow) -> StoreResult<MaintenanceWindow> {
     })
 }
 
+/// An alert's columns without its payload, which only the alert page reads: lists of
+/// hundreds of alerts do not carry their events as sent.
+macro_rules! alert_columns {
+    () => {
+        "id, service_id, integration_id, incident_id, dedup_key, status, content, count,
+         in_maintenance, created_at, last_seen_at, acknowledged_at, resolved_at"
+    };
+}
+
 fn alert_from(row: &DbRow) -> StoreResult<Alert> {
     Ok(Alert {
         id: get_id(row, "id")?,
@@ -447,12 +456,25 @@ impl AlertStore for DbStore {
     }
 
     async fn alert(&self, id: AlertId) -> StoreResult<Alert> {
-        let row = sqlx::query("SELECT * FROM alerts WHERE id = $1")
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts WHERE id = $1"
+        ))
+        .bind(db_id(id))
+        .fetch_one(self.reader())
+        .await
+        .map_err(map_err)?;
+        alert_from(&row)
+    }
+
+    async fn alert_payload(&self, id: AlertId) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT payload FROM alerts WHERE id = $1")
             .bind(db_id(id))
             .fetch_one(self.reader())
             .await
             .map_err(map_err)?;
-        alert_from(&row)
+        get(&row, "payload")
     }
 
     async fn list_alerts(
@@ -461,11 +483,13 @@ impl AlertStore for DbStore {
         after: Option<AlertId>,
         limit: u32,
     ) -> StoreResult<Page<Alert, AlertId>> {
-        let rows = sqlx::query(
-            "SELECT * FROM alerts WHERE ($1 IS NULL OR service_id = $1)
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts WHERE ($1 IS NULL OR service_id = $1)
              AND ($2 IS NULL OR incident_id = $2) AND ($3 IS NULL OR status = $3)
              AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
-        )
+        ))
         .bind(f.service_id.map(db_id))
         .bind(f.incident_id.map(db_id))
         .bind(f.status.map(|s| s.as_str()))

@@ -630,23 +630,98 @@ pub async fn alerts(cmd: AlertsCommand) -> anyhow::Result<()> {
             print_or(&client, &v, |v| table(&v["items"], ALERT_COLS) + &more(v))
         }
         AlertsCommand::Show { id, client } => {
-            let c = Client::new(&client)?;
-            let v = c.get(&format!("/api/v1/alerts/{}", urlencode(&id))).await?;
-            // The incident as people know it: its number, beside its id.
-            let incident = match v["incident_id"].as_str() {
-                Some(i) => match c.get(&format!("/api/v1/incidents/{i}")).await {
-                    Ok(inc) => format!("#{} ({i})", inc["number"]),
-                    Err(_) => i.to_owned(),
-                },
-                None => "-".to_owned(),
-            };
-            print_or(&client, &v, |v| {
-                format!(
-                    "{}\nincident: {incident}\ncontent:  {}",
-                    table(&json!([v]), ALERT_COLS),
-                    serde_json::to_string_pretty(&v["content"]).unwrap_or_default()
-                )
-            })
+            let api = Client::new(&client)?;
+            let v = api
+                .get(&format!("/api/v1/alerts/{}", urlencode(&id)))
+                .await?;
+            if client.json {
+                return print_or(&client, &v, |_| String::new());
+            }
+            let history = api
+                .get(&format!(
+                    "/api/v1/alerts/{}/events?limit=500",
+                    urlencode(&id)
+                ))
+                .await?;
+            println!("{}", alert_text(&v, &history));
+            Ok(())
         }
     }
+}
+
+/// One alert for people: its facts, custom details as `key  value` lines, links, images (as
+/// links), and its history oldest first.
+fn alert_text(v: &Value, history: &Value) -> String {
+    let c = &v["content"];
+    let mut t = table(&json!([v]), ALERT_COLS);
+    let line = |t: &mut String, name: &str, value: &Value| {
+        if let Some(s) = value.as_str().filter(|s| !s.is_empty()) {
+            t.push_str(&format!("\n{:<10} {s}", format!("{name}:")));
+        }
+    };
+    line(&mut t, "incident", &v["incident_id"]);
+    line(&mut t, "source", &c["source"]);
+    line(&mut t, "component", &c["component"]);
+    line(&mut t, "group", &c["group"]);
+    line(&mut t, "class", &c["class"]);
+    line(&mut t, "client", &c["client"]);
+    line(&mut t, "client url", &c["client_url"]);
+    line(&mut t, "first seen", &v["created_at"]);
+    let (rows, total) = klaxon_domain::alert_details::flatten(&c["details"], usize::MAX);
+    if total > 0 {
+        t.push_str("\ndetails:");
+        let width = rows
+            .iter()
+            .map(|r| r.key.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(40);
+        for r in rows {
+            t.push_str(&format!("\n  {:<width$}  {}", r.key, r.value));
+        }
+    }
+    let named = |text: &Value, href: &str| match text.as_str().filter(|s| !s.is_empty()) {
+        Some(text) => format!("{text}: {href}"),
+        None => href.to_owned(),
+    };
+    let links = c["links"].as_array().cloned().unwrap_or_default();
+    if !links.is_empty() {
+        t.push_str("\nlinks:");
+        for l in &links {
+            t.push_str(&format!(
+                "\n  {}",
+                named(&l["text"], l["href"].as_str().unwrap_or(""))
+            ));
+        }
+    }
+    let images = c["images"].as_array().cloned().unwrap_or_default();
+    if !images.is_empty() {
+        t.push_str("\nimages:");
+        for i in &images {
+            t.push_str(&format!(
+                "\n  {}",
+                named(&i["alt"], i["src"].as_str().unwrap_or(""))
+            ));
+        }
+    }
+    t.push_str("\nhistory:");
+    for e in history["items"].as_array().into_iter().flatten() {
+        let d = &e["data"];
+        let said = d["summary"]
+            .as_str()
+            .map(|s| format!(" {s} ({})", d["severity"].as_str().unwrap_or("")))
+            .unwrap_or_default();
+        t.push_str(&format!(
+            "\n  {}  {}{said}",
+            e["at"].as_str().unwrap_or(""),
+            e["kind"].as_str().unwrap_or("")
+        ));
+    }
+    if let Some(c) = history["next_cursor"].as_str() {
+        t.push_str(&format!(
+            "\n  … more at /api/v1/alerts/{}/events?cursor={c}",
+            v["id"].as_str().unwrap_or("")
+        ));
+    }
+    t
 }

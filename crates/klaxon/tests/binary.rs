@@ -134,7 +134,9 @@ fn services_integrations_alerts_and_incidents_through_the_cli() {
             .json(
                 &serde_json::json!({"routing_key": key, "event_action": "trigger",
                 "dedup_key": "cart-5xx", "payload": {"summary": "Cart errors above 5%",
-                "source": "cart-1", "severity": "error"}}),
+                "source": "cart-1", "severity": "error",
+                "custom_details": {"errors": {"rate": "7%"}}},
+                "links": [{"href": "https://runbooks.example.com/cart", "text": "Runbook"}]}),
             )
             .send()
             .await
@@ -149,6 +151,25 @@ fn services_integrations_alerts_and_incidents_through_the_cli() {
     ));
     assert_eq!(alerts["items"].as_array().unwrap().len(), 1);
     assert_eq!(alerts["items"][0]["dedup_key"], "cart-5xx");
+    // One alert for people: its details, links and history.
+    let aid = alerts["items"][0]["id"].as_str().unwrap();
+    let shown = klaxon(&server, &["alerts", "show", aid]);
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout);
+    for part in [
+        "source:    cart-1",
+        "details:\n  errors.rate  7%",
+        "links:\n  Runbook: https://runbooks.example.com/cart",
+        "history:\n  ",
+        "alert.triggered Cart errors above 5% (error)",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in {text}");
+    }
+    let json = json_of(&klaxon(&server, &["alerts", "show", aid, "--json"]));
+    assert_eq!(
+        json["payload"]["payload"]["custom_details"]["errors"]["rate"],
+        "7%"
+    );
     let table = klaxon(&server, &["incidents", "list", "--status", "triggered"]);
     assert!(table.status.success());
     let text = String::from_utf8_lossy(&table.stdout);

@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(super::maintenance::router())
         .routes(routes!(list_alerts))
         .routes(routes!(get_alert))
+        .routes(routes!(alert_events))
         .routes(routes!(service_timeline))
 }
 
@@ -805,23 +806,85 @@ async fn list_alerts(
     }))
 }
 
-/// One alert.
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
-    params(("id" = uuid::Uuid, Path, description = "Alert id")),
-    responses((status = 200, body = AlertOut), (status = 404, body = ErrorBody)))]
-async fn get_alert(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<AlertOut>> {
-    caller.require(Role::Viewer)?;
-    let id = parse_id::<AlertId>(&id, "alert")?;
-    let a = state
+/// One alert, with the newest trigger's event as the tool sent it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertDetailOut {
+    #[serde(flatten)]
+    pub alert: AlertOut,
+    /// The newest trigger's event as the tool sent it, re-encoded (keys in alphabetical
+    /// order; PagerDuty's `routing_key` left out; for Alertmanager, the notification with this
+    /// one alert). Null for heartbeat alerts, which Klaxon makes, and for alerts stored before
+    /// Klaxon kept events.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// An alert and its payload as sent, parsed (text that is not JSON is given as a string).
+pub async fn alert_with_payload(
+    state: &AppState,
+    id: AlertId,
+) -> ApiResult<(Alert, Option<serde_json::Value>)> {
+    let alert = state
         .store
         .alert(id)
         .await
         .map_err(ApiError::or_not_found("alert"))?;
-    Ok(Json(a.into()))
+    let payload = state
+        .store
+        .alert_payload(id)
+        .await
+        .map_err(ApiError::or_not_found("alert"))?
+        .map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)));
+    Ok((alert, payload))
+}
+
+/// One alert: its newest content (details, links, images, client), counts and times, and the
+/// newest trigger's event as sent. Its history is at `/api/v1/alerts/{id}/events`.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
+    params(("id" = uuid::Uuid, Path, description = "Alert id")),
+    responses((status = 200, body = AlertDetailOut), (status = 404, body = ErrorBody)))]
+async fn get_alert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertDetailOut>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<AlertId>(&id, "alert")?;
+    let (alert, payload) = alert_with_payload(&state, id).await?;
+    Ok(Json(AlertDetailOut {
+        alert: alert.into(),
+        payload,
+    }))
+}
+
+/// The alert's history, oldest first: `alert.triggered`, an `alert.deduplicated` for every
+/// repeated trigger (with that trigger's summary and severity), `alert.acknowledged` and
+/// `alert.resolved`.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/events", tag = "alerts",
+    params(("id" = uuid::Uuid, Path, description = "Alert id"), TimelineParams),
+    responses((status = 200, body = ListOf<EventOut>), (status = 404, body = ErrorBody)))]
+async fn alert_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<TimelineParams>,
+) -> ApiResult<Json<ListOf<EventOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id::<AlertId>(&id, "alert")?;
+    state
+        .store
+        .alert(id)
+        .await
+        .map_err(ApiError::or_not_found("alert"))?;
+    let subject = id.to_string();
+    let page = events_page(
+        &state,
+        SubjectType::Alert,
+        &subject,
+        p.limit,
+        p.cursor.as_deref(),
+    );
+    Ok(Json(page.await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -59,6 +59,7 @@ pub(crate) async fn ping(state: &AppState, integration: &Integration) -> Result<
         action: Action::Resolve,
         dedup_key: alert_key(),
         content: None,
+        payload: None,
     };
     let write = HeartbeatWrite {
         resolve: signal_write(integration, resolve, now),
@@ -122,6 +123,8 @@ impl JobHandler for Check {
             action: Action::Trigger,
             dedup_key: alert_key(),
             content: Some(content),
+            // Klaxon made it: there is no event as a tool sent it.
+            payload: None,
         };
         let mut results = ctx
             .store

@@ -453,6 +453,7 @@ fn parse_pd_event(obj: &Map<String, Value>) -> Result<(String, Signal), Refusal>
                 action,
                 dedup_key,
                 content,
+                payload: None,
             },
         )),
         _ => Err(Refusal::Invalid(vec![Invalid::new("event", "is invalid")])),
@@ -518,9 +519,14 @@ fn pd_content(obj: &Map<String, Value>) -> Result<AlertContent, Vec<Invalid>> {
 async fn pd_enqueue(State(state): State<AppState>, req: Request) -> Response {
     let result = async {
         let bytes = body_bytes(req, &state).await?;
-        let obj = parse_object(&bytes)?;
-        let (routing_key, signal) = parse_pd_event(&obj)?;
+        let mut obj = parse_object(&bytes)?;
+        let (routing_key, mut signal) = parse_pd_event(&obj)?;
         let integration = integration_for(&state, &routing_key, IntegrationKind::EventsV2).await?;
+        if signal.content.is_some() {
+            // Kept for people to read, without the key that lets anyone send alerts.
+            obj.remove("routing_key");
+            signal.payload = serde_json::to_string(&obj).ok();
+        }
         let dedup_key = signal.dedup_key.as_str().to_owned();
         commit_signal(&state, &integration, signal).await?;
         Ok::<_, Refusal>(dedup_key)
@@ -701,11 +707,25 @@ fn non_blank<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
         .filter(|s| !s.trim().is_empty())
 }
 
+/// One alert of an Alertmanager notification, with the notification's other fields.
+#[derive(Serialize)]
+struct OneAlert<'a> {
+    #[serde(flatten)]
+    envelope: &'a Map<String, Value>,
+    alerts: [&'a Value; 1],
+}
+
 /// One signal per Alertmanager alert, deduplicated on its fingerprint.
 fn parse_alertmanager(obj: &Map<String, Value>) -> Result<Vec<Signal>, Refusal> {
     let Some(Value::Array(alerts)) = obj.get("alerts") else {
         return Err(Invalid::new("alerts", "is missing or not an array").into());
     };
+    // What each alert's payload repeats from the notification: all but the other alerts.
+    let envelope: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| k.as_str() != "alerts")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let group_key = obj.get("groupKey").cloned().unwrap_or(Value::Null);
     let receiver = obj.get("receiver").cloned().unwrap_or(Value::Null);
     let external_url = obj.get("externalURL").and_then(Value::as_str);
@@ -821,10 +841,19 @@ fn parse_alertmanager(obj: &Map<String, Value>) -> Result<Vec<Signal>, Refusal> 
                 client_url: external_url.map(str::to_owned),
             }
         });
+        // As Alertmanager would have sent this alert alone.
+        let payload = content.as_ref().and_then(|_| {
+            serde_json::to_string(&OneAlert {
+                envelope: &envelope,
+                alerts: [alert],
+            })
+            .ok()
+        });
         signals.push(Signal {
             action,
             dedup_key,
             content,
+            payload,
         });
     }
     Ok(signals)
@@ -892,10 +921,14 @@ fn parse_generic(obj: &Map<String, Value>) -> Result<Signal, Refusal> {
     } else {
         None
     };
+    let payload = content
+        .as_ref()
+        .and_then(|_| serde_json::to_string(obj).ok());
     Ok(Signal {
         action,
         dedup_key,
         content,
+        payload,
     })
 }
 

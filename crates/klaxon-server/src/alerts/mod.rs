@@ -1,3 +1,4 @@
+pub mod alert_page;
 pub mod api;
 pub mod heartbeat;
 pub mod ingest;

@@ -19,6 +19,7 @@ use crate::alerts::api::{CreateIntegration, CreateService, IntegrationWithKeyOut
 use crate::alerts::maintenance::CreateMaintenance;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::time::Reader;
 use crate::shared::web::CsrfForm;
 use crate::shared::web::PageResult;
 use crate::shared::web::forbidden;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/integrations/{id}/rotate", post(rotate_key))
         .route("/integrations/{id}/delete", post(delete_integration))
         .route("/alerts", get(alerts_page))
+        .merge(super::alert_page::router())
 }
 
 fn grouping_text(g: &Grouping) -> String {
@@ -249,6 +251,7 @@ impl From<IntegrationWithKeyOut> for Revealed {
 #[template(path = "service.html")]
 struct ServicePage {
     nav: Option<Nav>,
+    reader: Reader,
     service: Service,
     grouping_text: String,
     integrations: Vec<Integration>,
@@ -334,6 +337,7 @@ async fn render_service(
             policies: policy_options(&policies, service.escalation_policy_id),
             policy,
             nav: Some(Nav::new(s, "/services")),
+            reader: s.reader(),
             grouping_text: grouping_text(&service.grouping),
             service,
             integrations,
@@ -644,6 +648,7 @@ async fn set_policy(
 #[template(path = "alerts.html")]
 struct AlertsPage {
     nav: Option<Nav>,
+    reader: Reader,
     alerts: Vec<Alert>,
     status: Option<String>,
     statuses: Vec<String>,
@@ -681,6 +686,7 @@ async fn alerts_page(
         StatusCode::OK,
         &AlertsPage {
             nav: Some(Nav::new(&s, "/alerts")),
+            reader: s.reader(),
             alerts: page.items,
             status: status.map(|x| x.as_str().to_owned()),
             statuses: AlertStatus::ALL

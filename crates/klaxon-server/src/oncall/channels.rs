@@ -49,7 +49,73 @@ fn headline(p: &Value) -> String {
     )
 }
 
-/// The body each chat tool's incoming webhook takes.
+/// The alerts a page carries (`oncall::page_alerts`), newest first; none for tests, updates
+/// and declared incidents.
+fn alerts_of(p: &Value) -> &[Value] {
+    p["alerts"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// An alert's facts worth a line each: (name, value).
+fn alert_facts(a: &Value) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    for (name, key) in [
+        ("Source", "source"),
+        ("Severity", "severity"),
+        ("Component", "component"),
+        ("Group", "group"),
+        ("Class", "class"),
+    ] {
+        if let Some(v) = a[key].as_str().filter(|v| !v.is_empty()) {
+            facts.push((name, v.to_owned()));
+        }
+    }
+    if let Some(n) = a["count"].as_u64().filter(|&n| n > 1) {
+        facts.push(("Triggered", format!("{n} times")));
+    }
+    let client = a["client"].as_str().filter(|c| !c.is_empty());
+    let sent_by = match (client, a["client_url"].as_str()) {
+        (Some(c), Some(u)) => Some(format!("{c} {u}")),
+        (Some(c), None) => Some(c.to_owned()),
+        (None, Some(u)) => Some(u.to_owned()),
+        (None, None) => None,
+    };
+    if let Some(s) = sent_by {
+        facts.push(("Sent by", s));
+    }
+    facts
+}
+
+/// A link's text and address: `Dashboard: https://…`, or the address alone.
+fn link_line(text: Option<&str>, href: &str) -> String {
+    match text.filter(|t| !t.trim().is_empty()) {
+        Some(t) => format!("{}: {href}", t.trim()),
+        None => href.to_owned(),
+    }
+}
+
+/// The alert's links, then its images as links (nothing is loaded from elsewhere).
+fn alert_links(a: &Value) -> Vec<String> {
+    let mut lines: Vec<String> = a["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| Some(link_line(l["text"].as_str(), l["href"].as_str()?)))
+        .collect();
+    for i in a["images"].as_array().into_iter().flatten() {
+        let Some(src) = i["src"].as_str() else {
+            continue;
+        };
+        let alt = i["alt"].as_str().filter(|t| !t.trim().is_empty());
+        lines.push(format!("Image: {}", link_line(alt, src)));
+        if let Some(href) = i["href"].as_str() {
+            lines.push(format!("Image links to: {href}"));
+        }
+    }
+    lines
+}
+
+/// The body each chat tool's incoming webhook takes: the headline and link as text, and each
+/// alert as structured fields (Slack and Mattermost attachments, Teams card sections).
 fn chat_body(kind: ContactKind, p: &Value) -> Value {
     let title = headline(p);
     let link = p["incident"]["url"].as_str();
@@ -57,17 +123,91 @@ fn chat_body(kind: ContactKind, p: &Value) -> Value {
         Some(url) => format!("{title}\n{url}"),
         None => title.clone(),
     };
+    let alerts = alerts_of(p);
     match kind {
-        ContactKind::Teams => json!({
-            "@type": "MessageCard",
-            "@context": "https://schema.org/extensions",
-            "summary": title,
-            "themeColor": "D7263D",
-            "title": title,
-            "text": link.unwrap_or(""),
-        }),
-        _ => json!({"text": text}),
+        ContactKind::Teams => {
+            let mut card = json!({
+                "@type": "MessageCard",
+                "@context": "https://schema.org/extensions",
+                "summary": title,
+                "themeColor": "D7263D",
+                "title": title,
+                "text": link.unwrap_or(""),
+            });
+            if !alerts.is_empty() {
+                card["sections"] = alerts.iter().map(teams_section).collect();
+            }
+            card
+        }
+        _ if alerts.is_empty() => json!({"text": text}),
+        _ => {
+            json!({"text": text, "attachments": alerts.iter().map(chat_attachment).collect::<Vec<_>>()})
+        }
     }
+}
+
+/// Fields for a chat message: the alert's facts, its custom details, its links.
+fn chat_fields(a: &Value) -> Vec<(String, String, bool)> {
+    let mut fields: Vec<(String, String, bool)> = alert_facts(a)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v, true))
+        .collect();
+    for d in a["details"].as_array().into_iter().flatten() {
+        let key = d["key"].as_str().unwrap_or("");
+        let key = if key.is_empty() { "Details" } else { key };
+        fields.push((
+            key.to_owned(),
+            d["value"].as_str().unwrap_or("").to_owned(),
+            true,
+        ));
+    }
+    if let Some(more) = more_details(a) {
+        fields.push(("Details".into(), more, false));
+    }
+    let links = alert_links(a);
+    if !links.is_empty() {
+        fields.push(("Links".into(), links.join("\n"), false));
+    }
+    fields
+}
+
+/// "12 more on the alert page", when the page carries only some of the details.
+fn more_details(a: &Value) -> Option<String> {
+    let shown = a["details"].as_array().map_or(0, Vec::len) as u64;
+    let total = a["details_total"].as_u64().unwrap_or(0);
+    (total > shown).then(|| format!("{} more on the alert page", total - shown))
+}
+
+fn chat_attachment(a: &Value) -> Value {
+    let summary = a["summary"].as_str().unwrap_or("");
+    let color = match a["severity"].as_str() {
+        Some("critical") => "#B42318",
+        Some("error") => "#C2410C",
+        Some("warning") => "#F2B01E",
+        _ => "#475569",
+    };
+    let fields: Vec<Value> = chat_fields(a)
+        .into_iter()
+        .map(|(title, value, short)| json!({"title": title, "value": value, "short": short}))
+        .collect();
+    let mut att = json!({"fallback": summary, "color": color, "title": summary, "fields": fields});
+    if let Some(url) = a["url"].as_str() {
+        att["title_link"] = json!(url);
+    }
+    att
+}
+
+fn teams_section(a: &Value) -> Value {
+    let facts: Vec<Value> = chat_fields(a)
+        .into_iter()
+        .map(|(name, value, _)| json!({"name": name, "value": value}))
+        .collect();
+    let mut section = json!({"activityTitle": a["summary"], "facts": facts});
+    if let Some(url) = a["url"].as_str() {
+        section["potentialAction"] = json!([{"@type": "OpenUri", "name": "Open the alert",
+                                              "targets": [{"os": "default", "uri": url}]}]);
+    }
+    section
 }
 
 /// What the sender needs besides the notification: the providers' settings and clients.
@@ -281,7 +421,62 @@ fn email_text(n: &Notification, link: Option<&str>, now: Timestamp) -> String {
                   message has no links: acknowledge the incident in Klaxon.\n"
         }
     }
+    t += &alerts_text(p);
     t += "\n-- \nKlaxon\n";
+    t
+}
+
+/// The alerts as e-mail text: each one's facts, its custom details as a two-column table,
+/// its links, and its images as links (a page e-mail loads nothing from elsewhere).
+fn alerts_text(p: &Value) -> String {
+    let alerts = alerts_of(p);
+    let mut t = String::new();
+    for a in alerts {
+        t += &format!("\nAlert: {}\n", a["summary"].as_str().unwrap_or(""));
+        for (name, value) in alert_facts(a) {
+            t += &format!("  {:<10} {value}\n", format!("{name}:"));
+        }
+        let details = a["details"].as_array().map_or(&[][..], Vec::as_slice);
+        if !details.is_empty() {
+            t += "  Details:\n";
+            let width = details
+                .iter()
+                .map(|d| d["key"].as_str().unwrap_or("").chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(28);
+            for d in details {
+                let key = d["key"].as_str().unwrap_or("");
+                let value = d["value"].as_str().unwrap_or("");
+                // Continuation lines of a multi-line value start under its first line.
+                let indent = format!("\n    {:width$}  ", "");
+                t += &format!(
+                    "    {key:<width$}  {}\n",
+                    value.lines().collect::<Vec<_>>().join(&indent)
+                );
+            }
+            if let Some(more) = more_details(a) {
+                t += &format!("    ({more})\n");
+            }
+        }
+        let links = alert_links(a);
+        if !links.is_empty() {
+            t += "  Links:\n";
+            for l in links {
+                t += &format!("    {l}\n");
+            }
+        }
+        if let Some(url) = a["url"].as_str() {
+            t += &format!("  Open the alert: {url}\n");
+        }
+    }
+    let total = p["incident"]["alert_count"].as_u64().unwrap_or(0);
+    if total > alerts.len() as u64 && !alerts.is_empty() {
+        t += &format!(
+            "\nThe incident has {total} alerts; the newest {} are above.\n",
+            alerts.len()
+        );
+    }
     t
 }
 
@@ -505,7 +700,12 @@ fn sms_text(p: &Value, link: Option<&str>) -> String {
             .to_uppercase(),
         p["incident"]["number"]
     );
-    let tail = link.map(|l| format!(" Ack: {l}")).unwrap_or_default();
+    // One link at most, to keep to one text: acknowledging, else the incident's page.
+    let tail = match (link, p["incident"]["url"].as_str()) {
+        (Some(l), _) => format!(" Ack: {l}"),
+        (None, Some(url)) => format!(" {url}"),
+        (None, None) => String::new(),
+    };
     let title = p["incident"]["title"].as_str().unwrap_or("");
     let service = p["service"]["name"]
         .as_str()
@@ -668,6 +868,31 @@ mod channel_tests {
             subject(&page("Checkout is down")),
             "[HIGH] Incident #12: Checkout is down"
         );
+    }
+
+    #[test]
+    fn without_an_ack_link_a_text_carries_the_incidents_link() {
+        assert_eq!(
+            sms_text(&page("Checkout is down"), None),
+            "[HIGH] #12 Checkout is down (checkout) https://k.example.com/incidents/x"
+        );
+        let mut no_url = page("Checkout is down");
+        no_url["incident"]["url"] = Value::Null;
+        assert_eq!(
+            sms_text(&no_url, None),
+            "[HIGH] #12 Checkout is down (checkout)"
+        );
+    }
+
+    #[test]
+    fn a_chat_post_without_alerts_is_the_plain_text() {
+        let body = chat_body(ContactKind::Slack, &page("Checkout is down"));
+        assert_eq!(
+            body,
+            json!({"text": "[HIGH] Incident #12: Checkout is down (checkout)\nhttps://k.example.com/incidents/x"})
+        );
+        let card = chat_body(ContactKind::Teams, &page("Checkout is down"));
+        assert!(card.get("sections").is_none(), "{card}");
     }
 
     #[test]

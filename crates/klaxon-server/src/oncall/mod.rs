@@ -4,6 +4,7 @@ pub mod channels;
 mod contact_kinds;
 pub mod contacts_api;
 mod contacts_web;
+pub mod page_alerts;
 pub mod paging;
 mod policies_web;
 mod policy_form;

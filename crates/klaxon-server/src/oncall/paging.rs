@@ -212,7 +212,14 @@ pub async fn pages_for(
 ) -> StoreResult<Vec<NewNotification>> {
     let rules = store.list_notification_rules(user).await?;
     let methods = store.list_contact_methods(user).await?;
-    let payload = page_payload(incident, service, settings, level);
+    let mut payload = page_payload(incident, service, settings, level);
+    if rules
+        .iter()
+        .any(|r| r.urgency == incident.urgency.pages_as())
+    {
+        let public_url = settings.server.public_url.as_deref();
+        payload["alerts"] = super::page_alerts::page_alerts(store, incident, public_url).await?;
+    }
     Ok(rules
         .iter()
         .filter(|r| r.urgency == incident.urgency.pages_as())
@@ -236,7 +243,8 @@ pub async fn pages_for(
         .collect())
 }
 
-/// What a page says, whatever the channel: the channel renders it.
+/// What a page says, whatever the channel: the channel renders it. `pages_for` adds the
+/// incident's newest alerts (`page_alerts`).
 fn page_payload(
     incident: &Incident,
     service: Option<&Service>,
@@ -257,6 +265,7 @@ fn page_payload(
             "status": incident.status,
             "created_at": incident.created_at,
             "url": url,
+            "alert_count": incident.alert_count,
         },
         "service": service.map(|s| json!({"id": s.id, "name": s.name})),
         "level": level.map(|l| l + 1),

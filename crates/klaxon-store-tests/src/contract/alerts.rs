@@ -27,6 +27,11 @@ pub async fn a_trigger_opens_an_alert_and_an_incident(s: Arc<dyn Store>) {
             resolved_at: None,
         }
     );
+    assert_eq!(
+        s.alert_payload(trig.new_alert_id).await.unwrap(),
+        trig.signal.payload,
+        "the event as sent is kept"
+    );
     let incident = s.incident(trig.new_incident_id).await.unwrap();
     assert_eq!(
         incident,
@@ -115,6 +120,12 @@ pub async fn triggers_for_an_open_alert_deduplicate(s: Arc<dyn Store>) {
     let alert = s.alert(first.new_alert_id).await.unwrap();
     assert_eq!(alert.count, 2);
     assert_eq!(alert.content, again_content, "the newest content wins");
+    assert_eq!(
+        s.alert_payload(first.new_alert_id).await.unwrap(),
+        again.signal.payload,
+        "and so does the newest event as sent"
+    );
+    assert_ne!(first.signal.payload, again.signal.payload);
     assert_eq!(
         (alert.created_at, alert.last_seen_at, alert.status),
         (mins(1), mins(3), AlertStatus::Triggered)

@@ -94,6 +94,9 @@ pub trait AlertStore: Send + Sync + 'static {
 
     async fn alert(&self, id: AlertId) -> StoreResult<Alert>;
 
+    /// The newest trigger's event as the tool sent it (JSON text), if one was kept.
+    async fn alert_payload(&self, id: AlertId) -> StoreResult<Option<String>>;
+
     /// Alerts newest first, starting after (older than) `after`.
     async fn list_alerts(
         &self,
