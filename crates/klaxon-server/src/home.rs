@@ -35,6 +35,8 @@ struct DashboardPage {
     on_call: OnCall,
     /// Admins only.
     system: Option<SystemFigures>,
+    /// Who cannot be reached: the reader, or a level of a policy some service pages.
+    reach: Vec<crate::oncall::web::ReachWarning>,
     /// The newest event when the page was read: the live stream reports changes after it.
     live_after: i64,
 }
@@ -99,7 +101,9 @@ async fn dashboard(State(state): State<AppState>, s: WebSession) -> Result<Respo
     } else {
         None
     };
+    let reach = crate::oncall::web::unreachable_for_dashboard(&state, &s.user).await?;
     let page = DashboardPage {
+        reach,
         nav: Some(Nav::new(&s, "/")),
         open,
         on_call,

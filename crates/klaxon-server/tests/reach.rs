@@ -527,6 +527,17 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
         ]
     );
     assert!(warnings[0].yours && warnings[0].href == "/profile#reach");
+    // The dashboard shows them, each with a link to fix it.
+    let dash = web_get_as(&app, "/", &bob_cookie).await;
+    assert_eq!(
+        dash.matches("data-testid=\"reach-warning\"").count(),
+        3,
+        "{dash}"
+    );
+    assert!(
+        dash.contains("<a href=\"/profile#reach\">Fix it</a>"),
+        "{dash}"
+    );
     assert_eq!(
         warnings[1].href,
         format!("/escalation-policies/{policy_id}#level-1")
