@@ -54,6 +54,25 @@ pub enum SchedulesCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The shifts a schedule would give, without saving anything: --time-zone and --layer as
+    /// for create. With --schedule (name or id) its overrides apply, and a zone or layers left
+    /// out are its own: what `update` with the same options would give.
+    Preview {
+        #[arg(long)]
+        schedule: Option<String>,
+        #[arg(long)]
+        time_zone: Option<String>,
+        #[arg(long = "layer")]
+        layers: Vec<String>,
+        /// RFC 3339 (default: now, or the first layer's start if later).
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339, at most 366 days after --from (default: 14 days after it).
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Delete a schedule and its overrides (refused while an escalation policy pages it).
     Delete {
         /// The schedule: its name or id.
@@ -366,6 +385,54 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
                 .await?;
             print_schedule(&c, &client, &v).await
         }
+        SchedulesCommand::Preview {
+            schedule,
+            time_zone,
+            layers: raw,
+            from,
+            to,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let mut body = json!({});
+            if let Some(name) = &schedule {
+                let id = schedule_id(&c, name).await?;
+                let saved = c.get(&format!("/api/v1/schedules/{id}")).await?;
+                body["schedule_id"] = id.into();
+                body["time_zone"] = saved["time_zone"].clone();
+                body["layers"] = saved["layers"].clone();
+            } else if time_zone.is_none() || raw.is_empty() {
+                bail!("give --time-zone and at least one --layer, or --schedule");
+            }
+            if let Some(z) = time_zone {
+                body["time_zone"] = z.into();
+            }
+            if !raw.is_empty() {
+                body["layers"] = layers(&raw)?.into();
+            }
+            if let Some(f) = from {
+                body["from"] = f.into();
+            }
+            if let Some(t) = to {
+                body["to"] = t.into();
+            }
+            let v = c
+                .send(Method::POST, "/api/v1/schedules/preview", Some(body))
+                .await?;
+            print_or(&client, &v, |v| {
+                let mut out = format!(
+                    "preview ({}) from {} to {}; nothing is saved, and nobody is on call between shifts\n",
+                    v["time_zone"].as_str().unwrap_or(""),
+                    v["from"].as_str().unwrap_or(""),
+                    v["to"].as_str().unwrap_or("")
+                );
+                out += &table(
+                    &shift_rows(&v["shifts"]),
+                    &["user", "user_id", "start", "end"],
+                );
+                out
+            })
+        }
         SchedulesCommand::Delete { schedule, client } => {
             let c = Client::new(&client)?;
             let path = format!("/api/v1/schedules/{}", schedule_id(&schedule));
@@ -396,26 +463,33 @@ pub async fn schedule(cmd: ScheduleCommand) -> anyhow::Result<()> {
                 ))
                 .await?;
             print_or(&client, &v, |v| {
-                let rows: Vec<Value> = v["shifts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|s| {
-                        json!({"user": who(&s["user_name"], &s["user_id"]), "user_id": s["user_id"],
-                               "start": s["start"], "end": s["end"]})
-                    })
-                    .collect();
                 let mut out = format!(
                     "{schedule} ({}) from {} to {}; nobody is on call between shifts\n",
                     v["time_zone"].as_str().unwrap_or(""),
                     v["from"].as_str().unwrap_or(""),
                     v["to"].as_str().unwrap_or("")
                 );
-                out += &table(&Value::Array(rows), &["user", "user_id", "start", "end"]);
+                out += &table(
+                    &shift_rows(&v["shifts"]),
+                    &["user", "user_id", "start", "end"],
+                );
                 out
             })
         }
     }
+}
+
+/// Shifts as table rows, each user by name.
+fn shift_rows(shifts: &Value) -> Value {
+    shifts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            json!({"user": who(&s["user_name"], &s["user_id"]), "user_id": s["user_id"],
+                   "start": s["start"], "end": s["end"]})
+        })
+        .collect()
 }
 
 pub async fn overrides(cmd: OverridesCommand) -> anyhow::Result<()> {

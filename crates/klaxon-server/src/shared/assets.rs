@@ -48,6 +48,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../assets/shell.js"),
     },
     Asset {
+        name: "schedules.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/schedules.js"),
+    },
+    Asset {
         name: "live.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/live.js"),

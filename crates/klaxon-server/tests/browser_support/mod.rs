@@ -327,3 +327,17 @@ impl Session<'_> {
             .await;
     }
 }
+
+impl Session<'_> {
+    /// Empties a text box (WebDriver's Element Clear), so that typing replaces what it held.
+    pub async fn clear(&self, css: &str) {
+        let el = self.find(css).await;
+        self.d
+            .call(
+                reqwest::Method::POST,
+                &format!("/session/{}/element/{el}/clear", self.id),
+                Some(json!({})),
+            )
+            .await;
+    }
+}

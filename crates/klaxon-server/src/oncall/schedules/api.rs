@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule_shifts))
         .routes(routes!(schedule_on_call))
         .routes(routes!(on_call))
+        .merge(super::preview::router())
 }
 
 /// How far from the instant asked about a current shift's start and end are looked for: a
@@ -328,7 +329,7 @@ fn at_or_now(raw: Option<&str>, now: Timestamp) -> ApiResult<Timestamp> {
 /// Checks the zone and layers with the domain's rules (400 naming the field), then that every
 /// user they name exists and is active (400 naming `layers[i].users`). Returns the canonical zone name and
 /// the layers as the domain cleaned them.
-async fn checked_layers(
+pub(super) async fn checked_layers(
     state: &AppState,
     time_zone: &str,
     layers: Vec<Layer>,
@@ -864,6 +865,25 @@ pub async fn shifts_with(
         .await
         .map_err(ApiError::or_not_found("schedule"))?;
     let schedule = domain(&stored)?;
+    let (shifts, layers) = rendered_shifts(state, &schedule, from, to).await?;
+    Ok(ShiftsOut {
+        schedule_id: id,
+        time_zone: schedule.time_zone().to_owned(),
+        from,
+        to,
+        shifts,
+        layers,
+    })
+}
+
+/// The final shifts of `schedule` over `[from, to)` and each layer's, with the users' names:
+/// what the shifts endpoint and the preview answer.
+pub(super) async fn rendered_shifts(
+    state: &AppState,
+    schedule: &Schedule,
+    from: Timestamp,
+    to: Timestamp,
+) -> ApiResult<(Vec<ShiftOut>, Vec<LayerShiftsOut>)> {
     let final_shifts = schedule.shifts(from, to);
     let layers: Vec<(String, Vec<Shift>)> = schedule
         .layers()
@@ -888,20 +908,16 @@ pub async fn shifts_with(
             })
             .collect()
     };
-    Ok(ShiftsOut {
-        schedule_id: id,
-        time_zone: schedule.time_zone().to_owned(),
-        from,
-        to,
-        shifts: out(final_shifts),
-        layers: layers
+    Ok((
+        out(final_shifts),
+        layers
             .into_iter()
             .map(|(name, shifts)| LayerShiftsOut {
                 name,
                 shifts: out(shifts),
             })
             .collect(),
-    })
+    ))
 }
 
 /// Who is on call in one schedule now (or at `at`), with the shift.

@@ -1,38 +1,49 @@
-//! Web pages for on-call schedules: the list with who is on call now, a schedule's timeline of
-//! shifts, its overrides, and its calendar feed. Forms call the same functions as the REST API
-//! (`crate::oncall::schedules::api`), so the rules and events are the same whichever face is used.
+//! Web pages for on-call schedules: the list with who is on call now, a schedule's page (its
+//! layers, a timeline and list of shifts, its overrides, its calendar feed), and deleting one.
+//! The form that creates and edits schedules is in `web_form.rs`. Forms call the same functions
+//! as the REST API (`crate::oncall::schedules::api`), so the rules and events are the same
+//! whichever face is used.
 use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use jiff::civil::{Date, DateTime};
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::Actor;
 use klaxon_domain::ids::{OverrideId, ScheduleId, UserId};
 use klaxon_domain::page::Limit;
-use klaxon_domain::schedule::{Layer, RANGE_MAX, Turn, TurnUnit};
-use klaxon_store::User;
+use klaxon_domain::schedule::{Layer, RANGE_MAX, Restriction, TurnUnit};
 use serde::Deserialize;
 
-use crate::oncall::schedules::api::{CreateOverride, CreateSchedule, ShiftOut, UpdateSchedule};
-use crate::oncall::schedules::calendar::{Feed, feed_url};
+use super::api::{CreateOverride, OnCallOut, ShiftOut};
+use super::calendar::{Feed, feed_url};
+use super::web_draft::{time_input, window_draft};
+use super::web_form;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
-use crate::shared::web::{Nav, WebSession, html};
-use crate::shared::web::{PageResult, forbidden, not_found_page, user_error};
+use crate::shared::time::Reader;
+use crate::shared::web::{CsrfForm, FormErrors, Nav, WebSession, html};
+use crate::shared::web::{PageResult, forbidden, not_found_page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/schedules", get(schedules_page).post(add_schedule))
+        .route("/schedules", get(schedules_page).post(web_form::create))
+        .route("/schedules/new", get(web_form::new_page))
         .route("/schedules/{id}", get(schedule_page))
-        .route("/schedules/{id}/edit", post(edit_schedule))
-        .route("/schedules/{id}/delete", post(delete_schedule))
+        .route(
+            "/schedules/{id}/edit",
+            get(web_form::edit_page).post(web_form::edit),
+        )
+        .route(
+            "/schedules/{id}/delete",
+            get(delete_page).post(delete_schedule),
+        )
         .route("/schedules/{id}/overrides", post(add_override))
         .route(
             "/schedules/{id}/overrides/{override_id}/delete",
@@ -46,12 +57,7 @@ const SPANS: [i64; 3] = [7, 14, 28];
 const COLOURS: usize = 6;
 const DATE_TIME: &str = "%a %d %b %H:%M";
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-// --- shared ------------------------------------------------------------------------------------
+// --- times in two zones ------------------------------------------------------------------------
 
 fn zone(name: &str) -> TimeZone {
     TimeZone::get(name).unwrap_or(TimeZone::UTC)
@@ -61,40 +67,106 @@ fn local(t: Timestamp, tz: &TimeZone, fmt: &str) -> String {
     t.to_zoned(tz.clone()).strftime(fmt).to_string()
 }
 
-/// A `datetime-local` value (`2026-11-21T18:00`) read in `tz`, blaming `field`.
-fn local_instant(field: &str, raw: &str, tz: &TimeZone) -> Result<Timestamp, ApiError> {
-    raw.trim()
-        .parse::<DateTime>()
-        .ok()
-        .and_then(|dt| dt.to_zoned(tz.clone()).ok())
-        .map(|z| z.timestamp())
-        .ok_or_else(|| {
-            ApiError::invalid(
-                field,
-                "must be a local date and time, like 2026-11-21T18:00",
-            )
-        })
+/// An instant on a schedule page: in the schedule's zone, and in the reader's when that reads
+/// differently.
+pub struct Moment {
+    pub iso: String,
+    /// "Mon 23 Nov 09:00 CET", in the schedule's zone.
+    pub text: String,
+    /// The same instant in the reader's zone, when the two differ.
+    pub yours: Option<String>,
 }
 
-pub struct UserOption {
-    pub id: String,
-    pub label: String,
-    pub selected: bool,
+/// The schedule's zone and the reader's.
+pub(super) struct Zones {
+    pub(super) tz: TimeZone,
+    pub(super) name: String,
+    pub(super) reader: Reader,
 }
 
-fn user_options(users: &[User], selected: &[String]) -> Vec<UserOption> {
-    users
-        .iter()
-        .map(|u| {
-            let id = u.id.to_string();
-            UserOption {
-                selected: selected.contains(&id),
-                id,
-                label: format!("{} ({})", u.name, u.email),
-            }
-        })
-        .collect()
+impl Zones {
+    pub(super) fn new(schedule_zone: &str, reader: Reader) -> Self {
+        let tz = zone(schedule_zone);
+        Self {
+            name: tz.iana_name().unwrap_or("UTC").to_owned(),
+            tz,
+            reader,
+        }
+    }
+
+    /// Whether the reader reads times in another zone than the schedule's.
+    pub(super) fn differ(&self) -> bool {
+        self.reader.zone != self.name
+    }
+
+    fn text(&self, t: Timestamp, tz: &TimeZone) -> String {
+        let z = t.to_zoned(tz.clone());
+        let this_year = self.reader.now.to_zoned(tz.clone()).year();
+        let fmt = if z.year() == this_year {
+            "%a %-d %b %H:%M %Z"
+        } else {
+            "%a %-d %b %Y %H:%M %Z"
+        };
+        z.strftime(fmt).to_string()
+    }
+
+    pub(super) fn at(&self, t: Timestamp) -> Moment {
+        let text = self.text(t, &self.tz);
+        let yours = self.text(t, &self.reader.tz);
+        Moment {
+            iso: self.reader.when(t).iso,
+            yours: (yours != text).then_some(yours),
+            text,
+        }
+    }
 }
+
+/// One line of a list of shifts; `who` is `None` for a gap with nobody on call.
+pub struct ShiftRow {
+    pub who: Option<String>,
+    pub start: Moment,
+    pub end: Moment,
+}
+
+/// The final shifts over `[from, to)` as rows, with the gaps between them as "nobody" rows.
+pub(super) fn shift_rows(
+    shifts: &[ShiftOut],
+    from: Timestamp,
+    to: Timestamp,
+    zones: &Zones,
+) -> Vec<ShiftRow> {
+    let mut rows = Vec::new();
+    let mut at = from;
+    for sh in shifts {
+        if sh.start > at {
+            rows.push(ShiftRow {
+                who: None,
+                start: zones.at(at),
+                end: zones.at(sh.start),
+            });
+        }
+        rows.push(ShiftRow {
+            who: Some(
+                sh.user_name
+                    .clone()
+                    .unwrap_or_else(|| sh.user_id.to_string()),
+            ),
+            start: zones.at(sh.start),
+            end: zones.at(sh.end),
+        });
+        at = at.max(sh.end);
+    }
+    if at < to {
+        rows.push(ShiftRow {
+            who: None,
+            start: zones.at(at),
+            end: zones.at(to),
+        });
+    }
+    rows
+}
+
+// --- who is on call now ------------------------------------------------------------------------
 
 /// Who is on call now in one schedule, for the list and the dashboard.
 pub struct NowRow {
@@ -106,27 +178,14 @@ pub struct NowRow {
     pub until: String,
 }
 
-/// Who is on call now in every schedule, through the same lookup as `GET /api/v1/oncalls`.
-pub(crate) async fn on_call_now(state: &AppState) -> Result<Vec<NowRow>, ApiError> {
+/// Every schedule's row from `GET /api/v1/oncalls`, with the schedule's zone.
+async fn on_call_rows(state: &AppState) -> Result<Vec<(OnCallOut, String)>, ApiError> {
     let now = state.clock.now();
     let mut rows = Vec::new();
     let mut after = None;
     loop {
         let page = super::api::on_call_with(state, now, after, Limit::MAX).await?;
-        for (r, tz) in page.items.into_iter().zip(page.time_zones) {
-            let tz = zone(&tz);
-            rows.push(NowRow {
-                id: r.schedule_id.to_string(),
-                schedule: r.schedule_name,
-                user: r
-                    .user_id
-                    .map(|u| r.user_name.unwrap_or_else(|| u.to_string())),
-                until: r
-                    .end
-                    .map(|e| format!("{} ({})", local(e, &tz, DATE_TIME), tz_name(&tz)))
-                    .unwrap_or_default(),
-            });
-        }
+        rows.extend(page.items.into_iter().zip(page.time_zones));
         match page.next {
             Some(n) => after = Some(n),
             None => return Ok(rows),
@@ -134,194 +193,78 @@ pub(crate) async fn on_call_now(state: &AppState) -> Result<Vec<NowRow>, ApiErro
     }
 }
 
-fn tz_name(tz: &TimeZone) -> String {
-    tz.iana_name().unwrap_or("UTC").to_owned()
-}
-
-// --- the list and the create form --------------------------------------------------------------
-
-/// The create form's values, kept when it is refused.
-struct ScheduleDraft {
-    name: String,
-    description: String,
-    time_zone: String,
-    start: String,
-    users: Vec<String>,
-    turn_count: String,
-    turn_unit: String,
-}
-
-impl ScheduleDraft {
-    fn empty(now: Timestamp) -> Self {
-        Self {
-            name: String::new(),
-            description: String::new(),
-            time_zone: "UTC".into(),
-            start: format!("{}T09:00", now.to_zoned(TimeZone::UTC).date()),
-            users: Vec::new(),
-            turn_count: "1".into(),
-            turn_unit: "weeks".into(),
-        }
-    }
-
-    fn from_pairs(pairs: Vec<(String, String)>) -> (String, Self) {
-        let mut csrf = String::new();
-        let mut d = Self {
-            name: String::new(),
-            description: String::new(),
-            time_zone: String::new(),
-            start: String::new(),
-            users: Vec::new(),
-            turn_count: String::new(),
-            turn_unit: String::new(),
-        };
-        for (k, v) in pairs {
-            match k.as_str() {
-                "csrf" => csrf = v,
-                "name" => d.name = v,
-                "description" => d.description = v,
-                "time_zone" => d.time_zone = v,
-                "start" => d.start = v,
-                "users" => d.users.push(v),
-                "turn_count" => d.turn_count = v,
-                "turn_unit" => d.turn_unit = v,
-                _ => {}
+/// Who is on call now in every schedule, through the same lookup as `GET /api/v1/oncalls`.
+pub(crate) async fn on_call_now(state: &AppState) -> Result<Vec<NowRow>, ApiError> {
+    Ok(on_call_rows(state)
+        .await?
+        .into_iter()
+        .map(|(r, tz)| {
+            let tz = zone(&tz);
+            NowRow {
+                id: r.schedule_id.to_string(),
+                schedule: r.schedule_name,
+                user: r
+                    .user_id
+                    .map(|u| r.user_name.unwrap_or_else(|| u.to_string())),
+                until: r
+                    .end
+                    .map(|e| {
+                        let name = tz.iana_name().unwrap_or("UTC").to_owned();
+                        format!("{} ({name})", local(e, &tz, DATE_TIME))
+                    })
+                    .unwrap_or_default(),
             }
-        }
-        (csrf, d)
-    }
-
-    /// The API's request: one layer, its users in the order the form sent them.
-    fn to_request(&self) -> Result<CreateSchedule, ApiError> {
-        let start = self.start.trim().parse::<DateTime>().map_err(|_| {
-            ApiError::invalid(
-                "start",
-                "must be a local date and time, like 2026-11-21T09:00",
-            )
-        })?;
-        let mut users = Vec::new();
-        for raw in &self.users {
-            users.push(
-                raw.parse::<UserId>()
-                    .map_err(|_| ApiError::invalid("users", "is not a user id"))?,
-            );
-        }
-        let count = self
-            .turn_count
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| ApiError::invalid("turn.count", "must be a whole number"))?;
-        let unit = self.turn_unit.parse::<TurnUnit>()?;
-        Ok(CreateSchedule {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            time_zone: self.time_zone.trim().to_owned(),
-            layers: vec![Layer {
-                name: "Layer 1".into(),
-                start,
-                end: None,
-                users,
-                turn: Turn { count, unit },
-                restrictions: Vec::new(),
-            }],
         })
-    }
+        .collect())
 }
 
-/// The API names the form's one layer `layers[0]`; the form has no layers.
-fn form_message(message: String) -> String {
-    match message.strip_prefix("layers[0].") {
-        Some(rest) => rest.to_owned(),
-        None => message,
-    }
-}
+// --- the list ----------------------------------------------------------------------------------
 
-pub struct UnitOption {
-    pub name: &'static str,
-    pub selected: bool,
+pub struct ListRow {
+    pub id: String,
+    pub schedule: String,
+    pub user: Option<String>,
+    pub until: Option<Moment>,
+    pub time_zone: String,
 }
 
 #[derive(Template)]
 #[template(path = "schedules.html")]
 struct SchedulesPage {
     nav: Option<Nav>,
-    rows: Vec<NowRow>,
+    rows: Vec<ListRow>,
     can_admin: bool,
-    csrf: String,
-    error: Option<String>,
-    name: String,
-    description: String,
-    time_zone: String,
-    start: String,
-    users: Vec<UserOption>,
-    turn_count: String,
-    units: Vec<UnitOption>,
 }
 
-async fn render_schedules(
-    state: &AppState,
-    s: &WebSession,
-    status: StatusCode,
-    error: Option<String>,
-    draft: ScheduleDraft,
-) -> PageResult {
-    let users = crate::shared::lists::all_users(state).await?;
+async fn schedules_page(State(state): State<AppState>, s: WebSession) -> PageResult {
+    let reader = s.reader();
+    let rows = on_call_rows(&state)
+        .await?
+        .into_iter()
+        .map(|(r, tz)| {
+            let zones = Zones::new(&tz, reader.clone());
+            ListRow {
+                id: r.schedule_id.to_string(),
+                schedule: r.schedule_name,
+                user: r
+                    .user_id
+                    .map(|u| r.user_name.unwrap_or_else(|| u.to_string())),
+                until: r.end.map(|e| zones.at(e)),
+                time_zone: zones.name,
+            }
+        })
+        .collect();
     Ok(html(
-        status,
+        StatusCode::OK,
         &SchedulesPage {
-            nav: Some(Nav::new(s, "/schedules")),
-            rows: on_call_now(state).await?,
+            nav: Some(Nav::new(&s, "/schedules")),
+            rows,
             can_admin: s.user.role.allows(Role::Admin),
-            csrf: s.session.csrf_token.clone(),
-            error,
-            users: user_options(&users, &draft.users),
-            units: TurnUnit::ALL
-                .iter()
-                .map(|u| UnitOption {
-                    name: u.as_str(),
-                    selected: u.as_str() == draft.turn_unit,
-                })
-                .collect(),
-            name: draft.name,
-            description: draft.description,
-            time_zone: draft.time_zone,
-            start: draft.start,
-            turn_count: draft.turn_count,
         },
     ))
 }
 
-async fn schedules_page(State(state): State<AppState>, s: WebSession) -> PageResult {
-    let draft = ScheduleDraft::empty(state.clock.now());
-    render_schedules(&state, &s, StatusCode::OK, None, draft).await
-}
-
-async fn add_schedule(
-    State(state): State<AppState>,
-    s: WebSession,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> PageResult {
-    let (csrf, draft) = ScheduleDraft::from_pairs(pairs);
-    if let Err(r) = s.check_csrf(&csrf) {
-        return Ok(r);
-    }
-    if !s.user.role.allows(Role::Admin) {
-        return Ok(forbidden("add schedules"));
-    }
-    let outcome = match draft.to_request() {
-        Ok(body) => super::api::create_schedule_with(&state, Actor::User(s.user.id), body).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(x) => Ok(Redirect::to(&format!("/schedules/{}", x.id)).into_response()),
-        Err(e) => {
-            let msg = form_message(user_error(e)?);
-            render_schedules(&state, &s, StatusCode::BAD_REQUEST, Some(msg), draft).await
-        }
-    }
-}
-
-// --- one schedule: timeline, overrides, feed ---------------------------------------------------
+// --- one schedule ------------------------------------------------------------------------------
 
 /// One shift drawn as a bar: offsets in % of the span.
 pub struct Bar {
@@ -345,13 +288,27 @@ pub struct Tick {
 pub struct OverrideRow {
     pub id: OverrideId,
     pub user: String,
-    pub start: String,
-    pub end: String,
+    pub start: Moment,
+    pub end: Moment,
 }
 
 pub struct SpanOption {
     pub days: i64,
     pub current: bool,
+}
+
+/// A layer in words.
+pub struct LayerSummary {
+    pub name: String,
+    /// "1 week", "12 hours".
+    pub turn: String,
+    /// The first hand-off, local to the schedule's zone.
+    pub start: String,
+    /// The time of day hand-offs keep (days and weeks only).
+    pub handoff: Option<String>,
+    pub end: Option<Moment>,
+    pub users: Vec<String>,
+    pub windows: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -437,6 +394,68 @@ fn bars(
         .collect()
 }
 
+fn turn_text(count: u32, unit: TurnUnit) -> String {
+    let unit = unit.as_str();
+    if count == 1 {
+        format!("1 {}", unit.trim_end_matches('s'))
+    } else {
+        format!("{count} {unit}")
+    }
+}
+
+/// "every day 09:00–17:00", "Friday 17:00 – Monday 09:00".
+pub(super) fn window_text(r: &Restriction) -> String {
+    let d = window_draft(r);
+    let day = |name: &str| {
+        let mut c = name.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect::<String>())
+            .unwrap_or_default()
+    };
+    match *r {
+        Restriction::Daily {
+            duration_minutes: 1440,
+            ..
+        } => "all day, every day".into(),
+        Restriction::Daily { .. } if d.end <= d.start => {
+            format!("every day {}–{} (the next day)", d.start, d.end)
+        }
+        Restriction::Daily { .. } => format!("every day {}–{}", d.start, d.end),
+        Restriction::Weekly {
+            duration_minutes: 10080,
+            ..
+        } => format!("all week, from {} {}", day(&d.start_day), d.start),
+        Restriction::Weekly {
+            duration_minutes, ..
+        } if d.start_day == d.end_day && duration_minutes < 1440 => {
+            format!("{} {}–{}", day(&d.start_day), d.start, d.end)
+        }
+        Restriction::Weekly { .. } => format!(
+            "{} {} – {} {}",
+            day(&d.start_day),
+            d.start,
+            day(&d.end_day),
+            d.end
+        ),
+    }
+}
+
+fn layer_summary(l: &Layer, names: &HashMap<UserId, String>, zones: &Zones) -> LayerSummary {
+    LayerSummary {
+        name: l.name.clone(),
+        turn: turn_text(l.turn.count, l.turn.unit),
+        start: l.start.strftime("%a %-d %b %Y %H:%M").to_string(),
+        handoff: (l.turn.unit != TurnUnit::Hours).then(|| time_input(l.start.time())),
+        end: l.end.map(|e| zones.at(e)),
+        users: l
+            .users
+            .iter()
+            .map(|u| names.get(u).cloned().unwrap_or_else(|| u.to_string()))
+            .collect(),
+        windows: l.restrictions.iter().map(window_text).collect(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "schedule.html")]
 struct SchedulePage {
@@ -445,9 +464,11 @@ struct SchedulePage {
     name: String,
     description: String,
     time_zone: String,
-    layers: Vec<String>,
+    reader_zone: String,
+    zones_differ: bool,
+    layers: Vec<LayerSummary>,
     /// Who is on call now, and until when.
-    on_call: Option<(String, String)>,
+    on_call: Option<(String, Option<Moment>)>,
     span_label: String,
     spans: Vec<SpanOption>,
     from: String,
@@ -456,53 +477,30 @@ struct SchedulePage {
     next: String,
     ticks: Vec<Tick>,
     rows: Vec<TimelineRow>,
+    shifts: Vec<ShiftRow>,
     overrides: Vec<OverrideRow>,
-    users: Vec<UserOption>,
+    users: Vec<(String, String)>,
     feed_url: String,
     can_respond: bool,
     can_admin: bool,
     csrf: String,
-    error: Option<String>,
+    errors: FormErrors,
     /// The override form's values.
-    ov_start: String,
-    ov_end: String,
-}
-
-/// What a refused form on the schedule page brings back.
-#[derive(Default)]
-struct Feedback {
-    status: Option<StatusCode>,
-    error: Option<String>,
     ov_user: String,
     ov_start: String,
     ov_end: String,
+    /// The override form's fields.
+    shown: &'static [&'static str],
 }
 
-fn layer_text(l: &Layer, names: &HashMap<UserId, String>) -> String {
-    let who: Vec<String> = l
-        .users
-        .iter()
-        .map(|u| names.get(u).cloned().unwrap_or_else(|| u.to_string()))
-        .collect();
-    let unit = l.turn.unit.as_str();
-    let unit = if l.turn.count == 1 {
-        unit.trim_end_matches('s')
-    } else {
-        unit
-    };
-    format!(
-        "{}: {} — turns of {} {} from {}{}",
-        l.name,
-        who.join(", "),
-        l.turn.count,
-        unit,
-        l.start.strftime("%Y-%m-%d %H:%M"),
-        if l.restrictions.is_empty() {
-            ""
-        } else {
-            " (restricted hours)"
-        }
-    )
+/// What a refused override form brings back.
+#[derive(Default)]
+struct Feedback {
+    status: Option<StatusCode>,
+    errors: FormErrors,
+    ov_user: String,
+    ov_start: String,
+    ov_end: String,
 }
 
 async fn render_schedule(
@@ -517,7 +515,8 @@ async fn render_schedule(
         Err(e) if e.is_not_found() => return Ok(not_found_page()),
         Err(e) => return Err(e.into()),
     };
-    let tz = zone(&record.time_zone);
+    let zones = Zones::new(&record.time_zone, s.reader());
+    let tz = zones.tz.clone();
     let now = state.clock.now();
     let span = Span::read(q, now.to_zoned(tz.clone()).date());
     let Some((from, to)) = span.bounds(&tz) else {
@@ -552,10 +551,7 @@ async fn render_schedule(
     let on_call = current.user_id.map(|u| {
         (
             current.user_name.unwrap_or_else(|| u.to_string()),
-            current
-                .end
-                .map(|e| local(e, &tz, DATE_TIME))
-                .unwrap_or_default(),
+            current.end.map(|e| zones.at(e)),
         )
     });
     let overrides = state
@@ -571,74 +567,69 @@ async fn render_schedule(
         .filter(|u| !names.contains_key(u))
         .collect();
     names.extend(crate::shared::lists::user_names_or_ids(state, missing).await?);
-    let can_admin = s.user.role.allows(Role::Admin);
-    let mut resp = html(
-        fb.status.unwrap_or(StatusCode::OK),
-        &SchedulePage {
-            nav: Some(Nav::new(s, "/schedules")),
-            id,
-            layers: record
-                .layers
-                .iter()
-                .map(|l| layer_text(l, &names))
-                .collect(),
-            name: record.name,
-            description: record.description,
-            time_zone: record.time_zone,
-            on_call,
-            span_label: format!(
-                "{} – {}",
-                local(from, &tz, "%a %d %b %Y"),
-                local(to, &tz, "%a %d %b %Y")
-            ),
-            spans: SPANS
-                .iter()
-                .map(|&d| SpanOption {
-                    days: d,
-                    current: d == span.days,
-                })
-                .collect(),
-            from: span.date.to_string(),
-            days: span.days,
-            prev: span.shifted(-span.days),
-            next: span.shifted(span.days),
-            ticks,
-            rows,
-            overrides: overrides
-                .into_iter()
-                .map(|o| OverrideRow {
-                    id: o.id,
-                    user: names
-                        .get(&o.user_id)
-                        .cloned()
-                        .unwrap_or_else(|| o.user_id.to_string()),
-                    start: local(o.start, &tz, DATE_TIME),
-                    end: local(o.end, &tz, DATE_TIME),
-                })
-                .collect(),
-            users: user_options(&users, std::slice::from_ref(&fb.ov_user)),
-            feed_url: feed_url(state, Feed::Schedule(id)).await?,
-            can_respond: s.user.role.allows(Role::Responder),
-            can_admin,
-            csrf: s.session.csrf_token.clone(),
-            error: fb.error,
-            ov_start: fb.ov_start,
-            ov_end: fb.ov_end,
-        },
-    );
-    // The bars are placed with `style` attributes (numbers computed here, never user text):
-    // allow those, and only those, on this page.
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; \
-             frame-ancestors 'none'; form-action 'self'",
+    let page = SchedulePage {
+        nav: Some(Nav::new(s, "/schedules")),
+        id,
+        layers: record
+            .layers
+            .iter()
+            .map(|l| layer_summary(l, &names, &zones))
+            .collect(),
+        name: record.name,
+        description: record.description,
+        time_zone: zones.name.clone(),
+        reader_zone: zones.reader.zone.clone(),
+        zones_differ: zones.differ(),
+        on_call,
+        span_label: format!(
+            "{} – {}",
+            local(from, &tz, "%a %-d %b %Y"),
+            local(to, &tz, "%a %-d %b %Y")
         ),
-    );
-    Ok(resp)
+        spans: SPANS
+            .iter()
+            .map(|&d| SpanOption {
+                days: d,
+                current: d == span.days,
+            })
+            .collect(),
+        from: span.date.to_string(),
+        days: span.days,
+        prev: span.shifted(-span.days),
+        next: span.shifted(span.days),
+        ticks,
+        rows,
+        shifts: shift_rows(&shifts.shifts, from, to, &zones),
+        overrides: overrides
+            .into_iter()
+            .map(|o| OverrideRow {
+                id: o.id,
+                user: names
+                    .get(&o.user_id)
+                    .cloned()
+                    .unwrap_or_else(|| o.user_id.to_string()),
+                start: zones.at(o.start),
+                end: zones.at(o.end),
+            })
+            .collect(),
+        users: users
+            .iter()
+            .map(|u| (u.id.to_string(), format!("{} ({})", u.name, u.email)))
+            .collect(),
+        feed_url: feed_url(state, Feed::Schedule(id)).await?,
+        can_respond: s.user.role.allows(Role::Responder),
+        can_admin: s.user.role.allows(Role::Admin),
+        csrf: s.session.csrf_token.clone(),
+        errors: fb.errors,
+        ov_user: fb.ov_user,
+        ov_start: fb.ov_start,
+        ov_end: fb.ov_end,
+        shown: &["user_id", "start", "end"],
+    };
+    Ok(html(fb.status.unwrap_or(StatusCode::OK), &page))
 }
 
-fn schedule_id(raw: &str) -> Option<ScheduleId> {
+pub(super) fn schedule_id(raw: &str) -> Option<ScheduleId> {
     raw.parse().ok()
 }
 
@@ -661,35 +652,16 @@ async fn schedule_page(
     render_schedule(&state, &s, id, &q, Feedback::default()).await
 }
 
-/// Back to the schedule page after a form: on success, by redirect; on refusal, with why.
-async fn after_form<T>(
-    state: &AppState,
-    s: &WebSession,
-    id: ScheduleId,
-    outcome: Result<T, ApiError>,
-    mut fb: Feedback,
-) -> PageResult {
-    match outcome {
-        Ok(_) => Ok(Redirect::to(&format!("/schedules/{id}")).into_response()),
-        Err(ApiError::NotFound(_)) if state.store.schedule(id).await.is_err() => {
-            Ok(not_found_page())
-        }
-        Err(e) => {
-            fb.status = Some(match e {
-                ApiError::Conflict { .. } => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            });
-            fb.error = Some(user_error(e)?);
-            render_schedule(state, s, id, &no_query(), fb).await
-        }
-    }
-}
+// --- overrides ---------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
 struct OverrideForm {
     csrf: String,
+    #[serde(default)]
     user_id: String,
+    #[serde(default)]
     start: String,
+    #[serde(default)]
     end: String,
 }
 
@@ -708,32 +680,46 @@ async fn add_override(
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("change who is on call"));
     }
-    let record = match state.store.schedule(id).await {
-        Ok(r) => r,
-        Err(e) if e.is_not_found() => return Ok(not_found_page()),
-        Err(e) => return Err(e.into()),
+    if let Err(e) = state.store.schedule(id).await {
+        return if e.is_not_found() {
+            Ok(not_found_page())
+        } else {
+            Err(e.into())
+        };
+    }
+    // The times are typed in the reader's zone, as every time on the page is shown.
+    let reader = s.reader();
+    let when = |field: &str, raw: &str| {
+        reader.parse_input(raw).ok_or_else(|| {
+            ApiError::invalid(field, "must be a date and time, like 2026-11-21T18:00")
+        })
     };
-    let tz = zone(&record.time_zone);
     let outcome = async {
         let user_id = f
             .user_id
             .parse::<UserId>()
-            .map_err(|_| ApiError::invalid("user", "pick someone"))?;
+            .map_err(|_| ApiError::invalid("user_id", "choose who covers"))?;
         let body = CreateOverride {
             user_id,
-            start: local_instant("start", &f.start, &tz)?,
-            end: local_instant("end", &f.end, &tz)?,
+            start: when("start", &f.start)?,
+            end: when("end", &f.end)?,
         };
         super::api::add_override_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
-    let fb = Feedback {
-        ov_user: f.user_id,
-        ov_start: f.start,
-        ov_end: f.end,
-        ..Default::default()
-    };
-    after_form(&state, &s, id, outcome, fb).await
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/schedules/{id}#overrides")).into_response()),
+        Err(e) => {
+            let fb = Feedback {
+                status: Some(e.status()),
+                errors: FormErrors::from_error(e)?,
+                ov_user: f.user_id,
+                ov_start: f.start,
+                ov_end: f.end,
+            };
+            render_schedule(&state, &s, id, &no_query(), fb).await
+        }
+    }
 }
 
 async fn remove_override(
@@ -752,44 +738,72 @@ async fn remove_override(
         return Ok(forbidden("change who is on call"));
     }
     match super::api::remove_override_with(&state, Actor::User(s.user.id), id, oid).await {
-        Ok(()) => Ok(Redirect::to(&format!("/schedules/{id}")).into_response()),
+        Ok(()) => Ok(Redirect::to(&format!("/schedules/{id}#overrides")).into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => Err(e),
     }
 }
 
-#[derive(Deserialize)]
-struct EditForm {
-    csrf: String,
+// --- deleting ----------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "schedule_delete.html")]
+struct DeletePage {
+    nav: Option<Nav>,
+    id: ScheduleId,
     name: String,
-    #[serde(default)]
-    description: String,
-    time_zone: String,
+    overrides: usize,
+    csrf: String,
+    errors: FormErrors,
+    /// No field: every refusal goes at the top.
+    shown: &'static [&'static str],
 }
 
-async fn edit_schedule(
+async fn render_delete(
+    state: &AppState,
+    s: &WebSession,
+    id: ScheduleId,
+    status: StatusCode,
+    errors: FormErrors,
+) -> PageResult {
+    if !s.user.role.allows(Role::Admin) {
+        return Ok(forbidden("delete schedules"));
+    }
+    let record = match state.store.schedule(id).await {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let now = state.clock.now();
+    let overrides = state
+        .store
+        .list_schedule_overrides(id, now, now.saturating_add(RANGE_MAX).unwrap_or(now))
+        .await?
+        .len();
+    Ok(html(
+        status,
+        &DeletePage {
+            nav: Some(Nav::new(s, "/schedules")),
+            id,
+            name: record.name,
+            overrides,
+            csrf: s.session.csrf_token.clone(),
+            errors,
+            shown: &[],
+        },
+    ))
+}
+
+/// Asks before deleting: the schedule page's Delete is a link here.
+async fn delete_page(
     State(state): State<AppState>,
     s: WebSession,
     Path(id): Path<String>,
-    Form(f): Form<EditForm>,
 ) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let Some(id) = schedule_id(&id) else {
         return Ok(not_found_page());
     };
-    if !s.user.role.allows(Role::Admin) {
-        return Ok(forbidden("change schedules"));
-    }
-    let body = UpdateSchedule {
-        name: Some(f.name),
-        description: Some(f.description),
-        time_zone: Some(f.time_zone.trim().to_owned()),
-        layers: None,
-    };
-    let outcome = super::api::update_schedule_with(&state, Actor::User(s.user.id), id, body).await;
-    after_form(&state, &s, id, outcome, Feedback::default()).await
+    render_delete(&state, &s, id, StatusCode::OK, FormErrors::default()).await
 }
 
 async fn delete_schedule(
@@ -810,45 +824,17 @@ async fn delete_schedule(
     match super::api::delete_schedule_with(&state, Actor::User(s.user.id), id).await {
         Ok(()) => Ok(Redirect::to("/schedules").into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
-        Err(e) => after_form::<()>(&state, &s, id, Err(e), Feedback::default()).await,
+        Err(e) => {
+            let status = e.status();
+            render_delete(&state, &s, id, status, FormErrors::from_error(e)?).await
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_form_makes_one_layer_in_the_order_sent() {
-        let pairs = [
-            ("csrf", "t"),
-            ("name", "Ops"),
-            ("time_zone", "Europe/Berlin"),
-            ("start", "2026-11-16T09:00"),
-            ("users", "0195b6c8-0000-7000-8000-000000000002"),
-            ("users", "0195b6c8-0000-7000-8000-000000000001"),
-            ("turn_count", "2"),
-            ("turn_unit", "days"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .to_vec();
-        let (csrf, d) = ScheduleDraft::from_pairs(pairs);
-        assert_eq!(csrf, "t");
-        let body = d.to_request().unwrap();
-        assert_eq!(body.layers.len(), 1);
-        let l = &body.layers[0];
-        assert_eq!(
-            l.users[0].to_string(),
-            "0195b6c8-0000-7000-8000-000000000002"
-        );
-        assert_eq!(l.turn.count, 2);
-        assert_eq!(l.turn.unit, TurnUnit::Days);
-        assert_eq!(l.start.to_string(), "2026-11-16T09:00:00");
-        assert_eq!(
-            form_message("layers[0].users: must name between 1 and 100 users".into()),
-            "users: must name between 1 and 100 users"
-        );
-    }
+    use jiff::civil::{Time, Weekday};
 
     #[test]
     fn bars_are_proportional_and_clipped_to_the_span() {
@@ -871,5 +857,55 @@ mod tests {
         assert_eq!(b[0].left, "0.0000");
         assert_eq!(b[0].width, "25.0000");
         assert_eq!(b[0].times, "Fri 20 Nov 12:00 – Sat 21 Nov 12:00");
+        // The list has the gap after it, in both zones.
+        let zones = Zones::new(
+            "Europe/Berlin",
+            Reader::new(Some("America/New_York"), t("2026-11-21T09:00:00Z")),
+        );
+        let rows = shift_rows(
+            &shifts,
+            t("2026-11-21T00:00:00Z"),
+            t("2026-11-23T00:00:00Z"),
+            &zones,
+        );
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].end.text, "Sat 21 Nov 13:00 CET");
+        assert_eq!(rows[0].end.yours.as_deref(), Some("Sat 21 Nov 07:00 EST"));
+        assert!(rows[1].who.is_none());
+        let same = Zones::new("UTC", Reader::new(None, t("2026-11-21T09:00:00Z")));
+        assert!(same.at(t("2027-01-02T00:00:00Z")).yours.is_none());
+        assert_eq!(
+            same.at(t("2027-01-02T00:00:00Z")).text,
+            "Sat 2 Jan 2027 00:00 UTC"
+        );
+    }
+
+    #[test]
+    fn windows_in_words() {
+        let nine = Time::constant(9, 0, 0, 0);
+        let daily = |m| Restriction::Daily {
+            start: nine,
+            duration_minutes: m,
+        };
+        assert_eq!(window_text(&daily(480)), "every day 09:00–17:00");
+        assert_eq!(
+            window_text(&daily(1380)),
+            "every day 09:00–08:00 (the next day)"
+        );
+        assert_eq!(window_text(&daily(1440)), "all day, every day");
+        let weekly = Restriction::Weekly {
+            start_weekday: Weekday::Friday,
+            start: Time::constant(17, 0, 0, 0),
+            duration_minutes: 3840,
+        };
+        assert_eq!(window_text(&weekly), "Friday 17:00 – Monday 09:00");
+        let monday = Restriction::Weekly {
+            start_weekday: Weekday::Monday,
+            start: nine,
+            duration_minutes: 480,
+        };
+        assert_eq!(window_text(&monday), "Monday 09:00–17:00");
+        assert_eq!(turn_text(1, TurnUnit::Weeks), "1 week");
+        assert_eq!(turn_text(12, TurnUnit::Hours), "12 hours");
     }
 }
