@@ -116,6 +116,20 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (format!("/escalation-policies/{policy_id}"), "a policy"),
         ("/schedules".into(), "schedule list"),
         (format!("/schedules/{schedule_id}"), "a schedule"),
+        ("/schedules/new".into(), "a new schedule"),
+        (
+            format!("/schedules/{schedule_id}/edit"),
+            "editing a schedule",
+        ),
+        (
+            format!("/schedules/{schedule_id}/delete"),
+            "deleting a schedule",
+        ),
+        (
+            format!("/escalation-policies/{policy_id}/edit"),
+            "editing a policy",
+        ),
+        (format!("/users/{}/profile", bob.id), "someone's profile"),
         ("/users".into(), "user list"),
         (format!("/users/{}", bob.id), "a user"),
         ("/webhooks".into(), "webhook list"),
