@@ -576,10 +576,11 @@ mod tests {
                       {"level": 2, "reachable": false, "reasons": [
                           {"code": "nobody_on_call", "message": "nobody is on call in Night now", "now": true},
                           {"code": "no_contact_method", "message": "in Night's rotation, Bob has no contact method", "now": false}]}]});
-        let text = policy_text(&v);
+        let names = BTreeMap::from([("s1".to_owned(), "Night".to_owned())]);
+        let text = policy_text(&v, &names);
         assert!(
             text.contains(
-                "  level 2: schedule:s1 then wait 10 min\n    warning: this level reaches nobody now\n      - nobody is on call in Night now\n"
+                "  level 2: schedule Night (s1) then wait 10 min\n    warning: this level reaches nobody now\n      - nobody is on call in Night now\n"
             ),
             "{text}"
         );

@@ -396,9 +396,10 @@ pub async fn schedules(cmd: SchedulesCommand) -> anyhow::Result<()> {
             let c = Client::new(&client)?;
             let mut body = json!({});
             if let Some(name) = &schedule {
-                let id = schedule_id(&c, name).await?;
-                let saved = c.get(&format!("/api/v1/schedules/{id}")).await?;
-                body["schedule_id"] = id.into();
+                let saved = c
+                    .get(&format!("/api/v1/schedules/{}", schedule_id(name)))
+                    .await?;
+                body["schedule_id"] = saved["id"].clone();
                 body["time_zone"] = saved["time_zone"].clone();
                 body["layers"] = saved["layers"].clone();
             } else if time_zone.is_none() || raw.is_empty() {

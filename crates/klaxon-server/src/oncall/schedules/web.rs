@@ -168,16 +168,6 @@ pub(super) fn shift_rows(
 
 // --- who is on call now ------------------------------------------------------------------------
 
-/// Who is on call now in one schedule, for the list and the dashboard.
-pub struct NowRow {
-    pub id: String,
-    pub schedule: String,
-    /// `None`: nobody.
-    pub user: Option<String>,
-    /// The end of the shift, in the schedule's zone.
-    pub until: String,
-}
-
 /// Every schedule's row from `GET /api/v1/oncalls`, with the schedule's zone.
 async fn on_call_rows(state: &AppState) -> Result<Vec<(OnCallOut, String)>, ApiError> {
     let now = state.clock.now();
@@ -191,31 +181,6 @@ async fn on_call_rows(state: &AppState) -> Result<Vec<(OnCallOut, String)>, ApiE
             None => return Ok(rows),
         }
     }
-}
-
-/// Who is on call now in every schedule, through the same lookup as `GET /api/v1/oncalls`.
-pub(crate) async fn on_call_now(state: &AppState) -> Result<Vec<NowRow>, ApiError> {
-    Ok(on_call_rows(state)
-        .await?
-        .into_iter()
-        .map(|(r, tz)| {
-            let tz = zone(&tz);
-            NowRow {
-                id: r.schedule_id.to_string(),
-                schedule: r.schedule_name,
-                user: r
-                    .user_id
-                    .map(|u| r.user_name.unwrap_or_else(|| u.to_string())),
-                until: r
-                    .end
-                    .map(|e| {
-                        let name = tz.iana_name().unwrap_or("UTC").to_owned();
-                        format!("{} ({name})", local(e, &tz, DATE_TIME))
-                    })
-                    .unwrap_or_default(),
-            }
-        })
-        .collect())
 }
 
 // --- the list ----------------------------------------------------------------------------------
