@@ -505,6 +505,7 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/incidents/{id}/reassign", "post"),
         ("/api/v1/incidents/{id}/notifications", "get"),
         ("/api/v1/schedules", "get"),
+        ("/api/v1/schedules/preview", "post"),
         ("/api/v1/schedules", "post"),
         ("/api/v1/schedules/{id}", "get"),
         ("/api/v1/schedules/{id}", "patch"),
