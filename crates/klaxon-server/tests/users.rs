@@ -702,7 +702,7 @@ async fn admins_manage_people_from_the_users_pages(b: Backend) {
     assert_eq!(page(&app, &rita_cookie, &path).await.0, 403);
 
     // Pickers offer active people only.
-    assert!(page(&app, &admin, "/schedules").await.1.contains(&rita));
+    assert!(page(&app, &admin, "/schedules/new").await.1.contains(&rita));
     let (status, html) = form(
         &app,
         &admin,
@@ -713,7 +713,7 @@ async fn admins_manage_people_from_the_users_pages(b: Backend) {
     assert_eq!(status, 200, "{html}");
     assert_eq!(testid(&html, "user-state"), Some("deactivated"));
     assert!(!session_alive(&app, &rita_cookie).await);
-    assert!(!page(&app, &admin, "/schedules").await.1.contains(&rita));
+    assert!(!page(&app, &admin, "/schedules/new").await.1.contains(&rita));
     // The admin cannot deactivate themselves: the page says why.
     let me_id = ok_json(me(&app, &app.admin.token).await).await["user"]["id"]
         .as_str()
