@@ -128,7 +128,7 @@ pub fn relative(now: Timestamp, at: Timestamp) -> String {
         return "just now".into();
     }
     let amount = if n < 3_600 {
-        format!("{} min", n.div_ceil(60).max(1).min(59))
+        format!("{} min", n.div_ceil(60).clamp(1, 59))
     } else if n < 86_400 {
         let h = n / 3_600;
         let m = (n % 3_600) / 60;
