@@ -1,5 +1,6 @@
-// Live incident timeline: appends entries as they are written (Server-Sent Events) and, when
-// an entry changes the incident itself, refreshes the summary in place. No framework.
+// Live incident timeline: puts entries at the top as they are written (Server-Sent Events,
+// newest first like the page) and, when an entry changes the incident itself, refreshes the
+// parts of the page marked data-live-part in place. No framework.
 (function () {
   "use strict";
   var root = document.getElementById("incident");
@@ -9,11 +10,34 @@
   var after = root.getAttribute("data-after") || "0";
   var filtered = timeline.getAttribute("data-filter") !== "";
   // Entries that only add to the timeline; everything else may change the summary, the
-  // pinned list or entries already shown (a pin).
+  // side panels or entries already shown (a pin).
   var quiet = { "incident.note_added": true };
   var refreshing = false, again = false;
 
-  function refreshSummary() {
+  // A part where someone changed a field is left alone: replacing it would lose what they
+  // typed. It catches up with the next change.
+  function edited(el) {
+    var fields = el.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "hidden") continue;
+      if (f.type === "checkbox" || f.type === "radio") {
+        if (f.checked !== f.defaultChecked) return true;
+      } else if (f.tagName === "SELECT") {
+        if (!f.options.length) continue;
+        var first = 0;
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].defaultSelected) { first = j; break; }
+        }
+        if (f.selectedIndex !== first) return true;
+      } else if (f.value !== f.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
     fetch("/incidents/" + id, { credentials: "same-origin" })
@@ -21,33 +45,49 @@
       .then(function (text) {
         if (!text) return;
         var doc = new DOMParser().parseFromString(text, "text/html");
-        ["summary", "pinned", "tasks", "related", "followers"].forEach(function (part) {
-          var fresh = doc.getElementById(part);
-          var current = document.getElementById(part);
-          if (fresh && current) current.replaceWith(fresh);
+        var focused = document.activeElement && document.activeElement.id;
+        document.querySelectorAll("[data-live-part]").forEach(function (current) {
+          var fresh = doc.getElementById(current.id);
+          if (!fresh || fresh.outerHTML === current.outerHTML || edited(current)) return;
+          // Keep what the person unfolded.
+          current.querySelectorAll("details[open][id]").forEach(function (d) {
+            var f = fresh.querySelector("#" + d.id);
+            if (f) f.open = true;
+          });
+          current.replaceWith(document.importNode(fresh, true));
         });
-        timeline.querySelectorAll("li.entry").forEach(function (li) {
+        // Focus stays where it was, on the new copy of the same control.
+        if (focused && document.activeElement === document.body) {
+          var back = document.getElementById(focused);
+          if (back) back.focus();
+        }
+        timeline.querySelectorAll(":scope > li").forEach(function (li) {
           var fresh = doc.getElementById(li.id);
-          if (fresh && fresh.outerHTML !== li.outerHTML) li.replaceWith(fresh);
+          if (fresh && fresh.outerHTML !== li.outerHTML) li.replaceWith(document.importNode(fresh, true));
         });
+        document.dispatchEvent(new CustomEvent("incident:refreshed"));
       })
       .finally(function () {
         refreshing = false;
-        if (again) { again = false; refreshSummary(); }
+        if (again) { again = false; refresh(); }
       });
   }
 
-  var source = new EventSource("/incidents/" + id + "/live?after=" + encodeURIComponent(after));
-  source.addEventListener("entry", function (ev) {
-    var d = JSON.parse(ev.data);
-    if (document.getElementById("entry-" + d.seq)) return;
-    if (!filtered) {
-      timeline.insertAdjacentHTML("beforeend", d.html);
-    }
-    if (!quiet[d.kind]) refreshSummary();
-    document.body.setAttribute("data-live-seq", String(d.seq));
-  });
-  source.addEventListener("open", function () {
-    document.body.setAttribute("data-live", "connected");
-  });
+  function connect() {
+    var source = new EventSource("/incidents/" + id + "/live?after=" + encodeURIComponent(after));
+    source.addEventListener("entry", function (ev) {
+      var d = JSON.parse(ev.data);
+      if (document.getElementById("entry-" + d.seq)) return;
+      if (!filtered) timeline.insertAdjacentHTML("afterbegin", d.html);
+      if (!quiet[d.kind]) refresh();
+      document.body.setAttribute("data-live-seq", String(d.seq));
+    });
+    source.addEventListener("open", function () {
+      document.body.setAttribute("data-live", "connected");
+    });
+  }
+
+  // After the page has loaded: the stream stays open, and the page should not wait on it.
+  if (document.readyState === "complete") connect();
+  else window.addEventListener("load", connect);
 })();

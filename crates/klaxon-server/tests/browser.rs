@@ -148,7 +148,7 @@ async fn two_browsers_run_an_incident_and_see_each_other_live() {
     // B sees the role in the summary and the entry in the timeline, without reloading.
     b.wait_contains("[data-testid=role]", "Incident commander: Someone")
         .await;
-    b.wait_contains("#timeline", "Someone is now incident commander")
+    b.wait_contains("#timeline", "made Someone incident commander")
         .await;
 
     // A posts a note; B sees it appear.
@@ -211,7 +211,7 @@ async fn two_browsers_run_an_incident_and_see_each_other_live() {
     a.click("#post-update").await;
     b.wait_contains(
         "#timeline",
-        "posted an update to 1 followers: We are investigating",
+        "posted an update to 1 follower: We are investigating",
     )
     .await;
     a.end().await;

@@ -268,12 +268,13 @@ async fn web_list_filters_and_counts(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 409);
+    // Beside the "who" box, in words, with the choice kept.
+    let html = r.text().await.unwrap();
     assert!(
-        r.text()
-            .await
-            .unwrap()
-            .contains("nobody holds the role scribe")
+        html.contains("id=\"page-target-error\">Nobody holds the role scribe.</p>"),
+        "{html}"
     );
+    assert!(html.contains("<option value=\"role:scribe\" selected>"));
     app.stop().await;
 }
 

@@ -168,7 +168,10 @@ async fn relate_and_merge(b: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(md.contains("merged in as a duplicate (1 alerts)"), "{md}");
+    assert!(
+        md.contains("into this one as a duplicate, with 1 alert"),
+        "{md}"
+    );
     // Refused: again (resolved), into itself, into an unknown incident.
     let r = app
         .post(

@@ -398,9 +398,12 @@ async fn major_incidents_always_have_a_commander(b: Backend) {
     let e = last_event(&app, &mid, "incident.severity_changed").await;
     assert_eq!(e["data"], json!({"from": "SEV3", "to": "SEV1"}));
     let md = markdown(&app, &mid, "", &ada.token).await;
-    assert!(md.contains("Bob: severity SEV3 → SEV1"), "{md}");
     assert!(
-        md.contains("Bob: Bob is now incident commander (automatically: a SEV1 or SEV2 under way needs a commander)"),
+        md.contains("Bob: changed the severity from SEV3 to SEV1"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Bob: became incident commander, automatically: a SEV1 or SEV2 under way needs a commander"),
         "{md}"
     );
     // A resolved one raised to SEV1 needs nobody.
@@ -1012,11 +1015,10 @@ async fn the_markdown_export_tells_the_story(b: Backend) {
         "- Scribe: Bob Babbage (2026-11-21 09:05:00 UTC – now)",
         "## Timeline",
         // Each entry names who did it, through the API too (the token's owner).
-        "** Ada Lovelace: declared the incident: Checkout latency (SEV2, P2)",
-        "** Ada Lovelace: Bob Babbage is now scribe",
+        "** Ada Lovelace: declared the incident “Checkout latency” as SEV2 (P2)",
+        "** Ada Lovelace: made Bob Babbage scribe",
         "**2026-11-21 09:10:00 UTC** Bob Babbage: Rolled back deploy 42\n  watching p99 📌",
-        "** Ada Lovelace: marked mitigated",
-        "marked mitigated",
+        "** Ada Lovelace: marked the incident mitigated",
         "Latency is back to normal",
     ] {
         assert!(md.contains(want), "{want:?} missing from:\n{md}");
@@ -1039,7 +1041,7 @@ async fn the_markdown_export_tells_the_story(b: Backend) {
     assert!(notes.contains("Rolled back deploy 42"), "{notes}");
     assert!(notes.contains("Latency is back to normal"), "{notes}");
     assert!(!notes.contains("declared the incident"), "{notes}");
-    assert!(!notes.contains("marked mitigated"), "{notes}");
+    assert!(!notes.contains("marked the incident mitigated"), "{notes}");
     let timeline_part = |md: &str| md.split("## Timeline").nth(1).unwrap().to_owned();
     assert_eq!(timeline_part(&notes).matches("\n- ").count(), 2, "{notes}");
     // Several kinds, a prefix, and pinned only.
@@ -1104,7 +1106,7 @@ async fn the_markdown_export_tells_the_story(b: Backend) {
     for want in [
         "- Incident commander: Ada Lovelace (2026-11-21 09:00:00 UTC – 2026-11-21 09:25:00 UTC)",
         "- Incident commander: Bob Babbage (2026-11-21 09:25:00 UTC – now)",
-        "Bob Babbage is now incident commander",
+        "made Bob Babbage incident commander",
     ] {
         assert!(md.contains(want), "{want:?} missing from:\n{md}");
     }

@@ -516,8 +516,9 @@ async fn the_markdown_export_mentions_tasks(b: Backend) {
     let md = markdown(&app, &id, "", &app.admin.token).await;
     for line in [
         "- **2026-11-21 09:01:00 UTC** Ada: added a task for Bob: Page the DBA\n",
-        "- **2026-11-21 09:02:00 UTC** Bob: changed the task Page the on-call DBA: \
-         due none → 2026-11-21T09:30:00Z; title Page the DBA → Page the on-call DBA\n",
+        "- **2026-11-21 09:02:00 UTC** Bob: updated the task “Page the on-call DBA”: \
+         set the due time to 2026-11-21 09:30 UTC and \
+         changed the title from “Page the DBA” to “Page the on-call DBA”\n",
         "- **2026-11-21 09:03:00 UTC** Bob: completed the task Page the on-call DBA\n",
         "- **2026-11-21 09:04:00 UTC** Ada: reopened the task Page the on-call DBA\n",
         "- **2026-11-21 09:05:00 UTC** Ada: added a task: Drop the cache\n",
@@ -1173,7 +1174,7 @@ async fn tasks_added_at_once_keep_their_order_and_times_are_kept_to_the_millisec
         "the same change again writes nothing"
     );
     let md = markdown(&app, &id, "", &app.admin.token).await;
-    assert!(md.contains("assignee none → Bob"), "{md}");
+    assert!(md.contains("set the assignee to Bob"), "{md}");
     app.stop().await;
 }
 

@@ -792,13 +792,13 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
             && html.contains(&format!("action=\"{incident_path}/resolve\"")),
         "{html}"
     );
-    let i = html.find("<h2>Notifications</h2>").expect("notifications");
-    let section = &html[i..html[i..].find("</main>").unwrap() + i];
+    let i = html.find("id=\"sent\"").expect("the pages sent");
+    let section = &html[i..html[i..].find("</ul>").unwrap() + i];
     assert_eq!(section.matches("data-testid=\"notification\"").count(), 1);
     assert!(
-        section.contains("<td>Administrator</td><td>webhook</td>")
+        section.contains("Page to <strong>Administrator</strong> by webhook")
             && section.contains("status-sent")
-            && section.contains("<td>1</td>"),
+            && section.contains(", 1 attempt<"),
         "{section}"
     );
 
@@ -832,7 +832,7 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
         r.text()
             .await
             .unwrap()
-            .contains("the incident is already acknowledged")
+            .contains("The incident is already acknowledged.")
     );
     // Escalate now: triggered again, the next level (the admin again) paged at once.
     let html = get(&incident_path).await;

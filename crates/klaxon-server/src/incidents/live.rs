@@ -1,7 +1,9 @@
 //! Live timelines: a Server-Sent Events stream of an incident's new entries.
+use super::describe::{Words, update_deliveries};
 use super::web_page::{Entry, entry};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
+use crate::shared::time::Reader;
 use crate::shared::web::WebSession;
 use crate::shared::web::not_found_page;
 use askama::Template;
@@ -27,8 +29,6 @@ pub(super) fn router() -> Router<AppState> {
 #[template(path = "timeline_entry.html")]
 struct EntryFragment<'a> {
     e: &'a Entry,
-    incident_id: &'a str,
-    csrf: &'a str,
     can_respond: bool,
 }
 
@@ -62,7 +62,7 @@ async fn live(
             Err(e.into())
         };
     }
-    let csrf = s.session.csrf_token.clone();
+    let zone = s.user.time_zone.clone();
     let can_respond = s.user.role.allows(Role::Responder);
     // A browser reconnecting says where it was (the last entry's id).
     let resumed = headers
@@ -70,7 +70,7 @@ async fn live(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok());
     let after = resumed.max(q.after).unwrap_or(0);
-    let stream = live_stream(state, id, after, csrf, can_respond);
+    let stream = live_stream(state, id, after, zone, can_respond);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
@@ -80,7 +80,7 @@ fn live_stream(
     state: AppState,
     id: IncidentId,
     after: i64,
-    csrf: String,
+    zone: Option<String>,
     can_respond: bool,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let subject = id.to_string();
@@ -91,7 +91,7 @@ fn live_stream(
         (state, after, Vec::<SseEvent>::new()),
         move |(state, mut after, mut queue)| {
             let subject = subject.clone();
-            let csrf = csrf.clone();
+            let zone = zone.clone();
             async move {
                 loop {
                     if let Some(next) = queue.pop() {
@@ -126,13 +126,28 @@ fn live_stream(
                     }
                     after = events.last().map_or(after, |e| e.seq);
                     let names = super::timeline::names(&state, &events, &[]).await;
+                    // Deliveries read differently for an update than for a page: look up
+                    // which were updates only when the batch has any.
+                    let updates = if events
+                        .iter()
+                        .any(|e| e.kind.as_str().starts_with("notification."))
+                    {
+                        update_deliveries(&state, id).await.unwrap_or_default()
+                    } else {
+                        Default::default()
+                    };
+                    let reader = Reader::new(zone.as_deref(), state.clock.now());
+                    let words = Words {
+                        names: &names,
+                        rules: &state.incident_rules,
+                        reader: Some(&reader),
+                        updates: &updates,
+                    };
                     // Popped from the back: push newest first.
                     for e in events.iter().rev() {
-                        let en = entry(e, &names, &state);
+                        let en = entry(e, &words, &reader);
                         let fragment = EntryFragment {
                             e: &en,
-                            incident_id: &subject,
-                            csrf: &csrf,
                             can_respond,
                         };
                         let html = fragment.render().unwrap_or_default();

@@ -74,8 +74,12 @@ impl TimelineFilter {
     }
 }
 
+/// In [`names`], the key prefix under which a token's id maps to its owner's user id.
+pub const OWNER_OF: &str = "owner-of:";
+
 /// Names of the users an incident's events and roles mention, for people to read. An API
-/// token acting (the API, the CLI) is named by the person it belongs to, keyed by its id.
+/// token acting (the API, the CLI) is named by the person it belongs to, keyed by its id (and
+/// its owner's id is under `OWNER_OF` + its id).
 pub async fn names(
     state: &AppState,
     events: &[Event],
@@ -96,6 +100,12 @@ pub async fn names(
             .and_then(|s| s.parse().ok())
         {
             ids.push(u);
+        }
+        // Escalations list the people paged and those who could not be.
+        for list in ["users", "unreachable"] {
+            if let Some(a) = e.data.get(list).and_then(|v| v.as_array()) {
+                ids.extend(a.iter().filter_map(|v| v.as_str()?.parse::<UserId>().ok()));
+            }
         }
         // Changes of a person-valued field (assignee, reporter) name people too.
         if let Some(changes) = e.data.get("changes").and_then(|c| c.as_object()) {
@@ -131,6 +141,8 @@ pub async fn names(
         if let Some(name) = out.get(&u.to_string()).cloned() {
             out.insert(t.to_string(), name);
         }
+        // Whose token it is, so that a line can tell someone acting on themselves.
+        out.insert(format!("{OWNER_OF}{t}"), u.to_string());
     }
     out
 }
@@ -255,14 +267,20 @@ pub async fn markdown(
         ));
     }
     md.push_str("\n## Timeline\n\n");
+    let updates = crate::incidents::describe::update_deliveries(state, id).await?;
+    let words = crate::incidents::describe::Words {
+        names: &names,
+        rules: &state.incident_rules,
+        reader: None,
+        updates: &updates,
+    };
     for e in events.iter().filter(|e| filter.keeps(e)) {
         let who = crate::incidents::describe::actor_name(&e.actor, &names);
         let pin = if e.pinned { " 📌" } else { "" };
         md.push_str(&format!(
             "- **{}** {who}: {}{pin}\n",
             ts(e.at),
-            crate::incidents::describe::describe(e, &names, &state.incident_rules)
-                .replace('\n', "\n  ")
+            crate::incidents::describe::describe(e, &words).replace('\n', "\n  ")
         ));
     }
     // Text from people and alert sources may hold HTML, which Markdown renderers pass through:

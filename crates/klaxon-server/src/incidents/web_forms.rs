@@ -1,20 +1,20 @@
 //! The incident page's forms: each posts, calls the same function as the API, and comes back to the
-//! page (with the error beside its form when refused).
+//! page; a refused form comes back with each reason beside its field and what was typed kept.
 use super::web::blank;
-use super::web_page::{FILTERS, render_incident};
+use super::web_page::{FILTERS, Refused, render_incident};
 use crate::incidents::api::{Update, Who};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
-use crate::shared::web::WebSession;
+use crate::shared::time::Reader;
 use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
+use crate::shared::web::{FormErrors, WebSession};
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::Actor;
 use klaxon_domain::ids::IncidentId;
@@ -43,32 +43,62 @@ pub(super) fn router() -> Router<AppState> {
         .route("/incidents/{id}/tasks", post(add_task))
         .route("/incidents/{id}/tasks/{task}/done", post(task_done))
         .route("/incidents/{id}/tasks/{task}/remove", post(remove_task))
-        .route("/incidents/{id}/timeline/{seq}/pin", post(pin))
+        .route("/incidents/{id}/pins", post(pin))
         .route("/incidents/{id}/timeline.md", get(export))
 }
 
-/// After a form: back to the incident, or the page again with the refusal and its status.
+/// After a form: back to the incident, or the page again with the refusal beside the form's
+/// fields, what was typed kept, and the refusal's status.
 async fn after<T>(
     state: &AppState,
     s: &WebSession,
     id: IncidentId,
+    form: &'static str,
+    typed: &[(&str, &str)],
     result: Result<T, ApiError>,
 ) -> PageResult {
     let status = match &result {
         Ok(_) => return Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
-        Err(ApiError::NotFound(_)) => return Ok(not_found_page()),
+        Err(ApiError::NotFound(_)) => StatusCode::NOT_FOUND,
         Err(ApiError::BadRequest { .. }) => StatusCode::BAD_REQUEST,
         Err(ApiError::Conflict { .. }) => StatusCode::CONFLICT,
         Err(ApiError::Forbidden(_)) => StatusCode::FORBIDDEN,
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    match result {
-        Err(e) if status != StatusCode::INTERNAL_SERVER_ERROR => {
-            render_incident(state, s, id, status, Some(e.to_string()), None).await
-        }
-        Err(e) => Err(e),
-        Ok(_) => unreachable!("handled above"),
-    }
+    let Err(e) = result else {
+        unreachable!("handled above")
+    };
+    refuse(
+        state,
+        s,
+        id,
+        status,
+        form,
+        typed,
+        FormErrors::from_error(e)?,
+    )
+    .await
+}
+
+/// The page again with `errors` beside `form`'s fields and what was typed kept.
+async fn refuse(
+    state: &AppState,
+    s: &WebSession,
+    id: IncidentId,
+    status: StatusCode,
+    form: &'static str,
+    typed: &[(&str, &str)],
+    errors: FormErrors,
+) -> PageResult {
+    let refused = Refused {
+        form,
+        errors,
+        typed: typed
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    render_incident(state, s, id, status, refused).await
 }
 
 /// The checks every incident form starts with; `Err` is the page to answer with.
@@ -124,7 +154,7 @@ async fn move_by_button(
         Err(r) => return Ok(r),
     };
     let r = super::api::move_with(state, Who::user(&s.user), id, to, None).await;
-    after(state, s, id, r).await
+    after(state, s, id, "move", &[], r).await
 }
 
 #[derive(Deserialize)]
@@ -133,6 +163,11 @@ struct StatusForm {
     status: String,
     #[serde(default)]
     reason: String,
+    /// `skip`: an admin closing without the reporter's confirmation, which must be confirmed.
+    #[serde(default)]
+    review: String,
+    #[serde(default)]
+    confirm: String,
 }
 
 async fn change_status(
@@ -157,11 +192,18 @@ async fn change_status(
             Err(r) => return Ok(r),
         }
     };
+    // Closing without review comes from its own form, which asks "are you sure".
+    let form = if f.review == "skip" { "close" } else { "move" };
+    let typed = [("reason", f.reason.as_str())];
+    if form == "close" && f.confirm != "yes" {
+        let e = FormErrors::field("confirm", "tick this box to close it without review");
+        return refuse(&state, &s, id, StatusCode::BAD_REQUEST, form, &typed, e).await;
+    }
     let r = match f.status.parse::<IncidentStatus>() {
         Ok(to) => super::api::move_with(&state, Who::user(&s.user), id, to, blank(&f.reason)).await,
         Err(e) => Err(e.into()),
     };
-    after(&state, &s, id, r).await
+    after(&state, &s, id, form, &typed, r).await
 }
 
 #[derive(Deserialize)]
@@ -188,7 +230,7 @@ async fn reassign_incident(
         &f.user_id,
     )
     .await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "reassign", &[("user_id", &f.user_id)], r).await
 }
 
 async fn escalate_incident(
@@ -203,7 +245,7 @@ async fn escalate_incident(
     };
     let r =
         crate::incidents::paging::escalate_incident_with(&state, Actor::User(s.user.id), id).await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "move", &[], r).await
 }
 
 #[derive(Deserialize)]
@@ -243,8 +285,8 @@ async fn edit_incident(
         Err(r) => return Ok(r),
     };
     let u = Update {
-        title: Some(f.title),
-        description: Some(f.description),
+        title: Some(f.title.clone()),
+        description: Some(f.description.clone()),
         severity: blank(&f.severity),
         impact: blank(&f.impact),
         urgency: blank(&f.urgency),
@@ -255,7 +297,16 @@ async fn edit_incident(
         chat_url: Some(blank(&f.chat_url)),
     };
     let r = super::api::update_with(&state, Who::user(&s.user), id, u).await;
-    after(&state, &s, id, r).await
+    let typed = [
+        ("title", f.title.as_str()),
+        ("description", &f.description),
+        ("category", &f.category),
+        ("subcategory", &f.subcategory),
+        ("reporter_id", &f.reporter_id),
+        ("conference_url", &f.conference_url),
+        ("chat_url", &f.chat_url),
+    ];
+    after(&state, &s, id, "edit", &typed, r).await
 }
 
 async fn edit_milestones(
@@ -269,18 +320,18 @@ async fn edit_milestones(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
+    let typed: Vec<(&str, &str)> = MILESTONES
+        .iter()
+        .filter_map(|n| f.get(*n).map(|v| (*n, v.as_str())))
+        .collect();
+    let reader = s.reader();
     let mut edits = Vec::new();
     for name in MILESTONES {
         let Some(v) = f.get(name) else { continue };
-        let v = v.trim();
-        if v.is_empty() {
-            edits.push((name, None));
-            continue;
-        }
-        // datetime-local sends minutes, or seconds with step=1; both are UTC here.
-        match utc_input(name, v) {
+        // datetime-local sends minutes, or seconds with step=1, in the reader's zone.
+        match local_input(&reader, name, v) {
             Ok(t) => edits.push((name, t)),
-            Err(e) => return after(&state, &s, id, Err::<(), _>(e)).await,
+            Err(e) => return after(&state, &s, id, "milestones", &typed, Err::<(), _>(e)).await,
         }
     }
     // Only what changed, so an untouched form field is not an edit.
@@ -292,7 +343,7 @@ async fn edit_milestones(
     let trunc = |t: Option<Timestamp>| t.map(|t| t.as_second());
     edits.retain(|(n, v)| trunc(current.get(n)) != trunc(*v));
     let r = super::api::milestones_with(&state, Who::user(&s.user), id, edits).await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "milestones", &typed, r).await
 }
 
 #[derive(Deserialize)]
@@ -339,7 +390,8 @@ async fn role_form(
     } else {
         super::responders::unassign_role_with(state, who, id, &f.role, &f.user_id).await
     };
-    after(state, s, id, r).await
+    let typed = [("role", f.role.as_str()), ("user_id", &f.user_id)];
+    after(state, s, id, "role", &typed, r).await
 }
 
 #[derive(Deserialize)]
@@ -363,7 +415,7 @@ async fn add_note(
     };
     let r = super::timeline::note_with(&state, Who::user(&s.user), id, &f.text, f.pinned.is_some())
         .await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "note", &[("text", &f.text)], r).await
 }
 
 #[derive(Deserialize)]
@@ -387,7 +439,7 @@ async fn page_someone(
         Err(r) => return Ok(r),
     };
     let mut p = super::responders::PageInto {
-        message: f.message,
+        message: f.message.clone(),
         ..Default::default()
     };
     match f.target.split_once(':') {
@@ -396,8 +448,12 @@ async fn page_someone(
         Some(("team", t)) => p.escalation_policy_id = Some(t.to_owned()),
         _ => {}
     }
-    let r = super::responders::page_with(&state, Who::user(&s.user), id, p).await;
-    after(&state, &s, id, r).await
+    // The form has one "who" box for a person, a role or a team.
+    let r = super::responders::page_with(&state, Who::user(&s.user), id, p)
+        .await
+        .map_err(|e| rename_field(e, &["user_id", "role", "escalation_policy_id"], "target"));
+    let typed = [("target", f.target.as_str()), ("message", &f.message)];
+    after(&state, &s, id, "page", &typed, r).await
 }
 
 #[derive(Deserialize)]
@@ -434,7 +490,7 @@ async fn follow(
     let r =
         super::updates::subscribe_with(&state, Who::user(&s.user), id, &user, f.follow != "false")
             .await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "follow", &[("user_id", &f.user_id)], r).await
 }
 
 #[derive(Deserialize)]
@@ -455,11 +511,11 @@ async fn post_update(
         Err(r) => return Ok(r),
     };
     let u = super::updates::PostUpdate {
-        message: Some(f.message),
+        message: Some(f.message.clone()),
         template: None,
     };
     let r = super::updates::post_update_with(&state, Who::user(&s.user), id, u).await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "update", &[("message", &f.message)], r).await
 }
 
 #[derive(Deserialize)]
@@ -469,6 +525,9 @@ struct RelateForm {
     incident_id: String,
     #[serde(default)]
     into: String,
+    /// Merging asks "are you sure": `yes`.
+    #[serde(default)]
+    confirm: String,
 }
 
 async fn relate(
@@ -483,7 +542,15 @@ async fn relate(
     };
     let r =
         super::relations::relate_with(&state, Who::user(&s.user), id, &f.incident_id, true).await;
-    after(&state, &s, id, r).await
+    after(
+        &state,
+        &s,
+        id,
+        "relate",
+        &[("incident_id", &f.incident_id)],
+        r,
+    )
+    .await
 }
 
 async fn unrelate(
@@ -497,7 +564,7 @@ async fn unrelate(
         Err(r) => return Ok(r),
     };
     let r = super::relations::relate_with(&state, Who::user(&s.user), id, &other, false).await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "relate", &[], r).await
 }
 
 /// Merges this incident into another, then shows the one merged into.
@@ -511,9 +578,17 @@ async fn merge(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
+    let typed = [("into", f.into.as_str())];
+    if f.confirm != "yes" {
+        let e = FormErrors::field(
+            "confirm",
+            "tick this box to merge: a merge cannot be undone",
+        );
+        return refuse(&state, &s, id, StatusCode::BAD_REQUEST, "merge", &typed, e).await;
+    }
     match super::relations::merge_with(&state, Who::user(&s.user), id, &f.into).await {
         Ok(target) => Ok(Redirect::to(&format!("/incidents/{}", target.id)).into_response()),
-        Err(e) => after(&state, &s, id, Err::<(), _>(e)).await,
+        Err(e) => after(&state, &s, id, "merge", &typed, Err::<(), _>(e)).await,
     }
 }
 
@@ -530,18 +605,50 @@ struct TaskForm {
     done: String,
 }
 
-/// A `datetime-local` value (UTC here), or a refusal naming `field`.
-fn utc_input(field: &str, v: &str) -> Result<Option<Timestamp>, ApiError> {
+/// A `datetime-local` value in the reader's zone (empty: none), or a refusal naming `field`.
+fn local_input(reader: &Reader, field: &str, v: &str) -> Result<Option<Timestamp>, ApiError> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);
     }
-    jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M:%S", v)
-        .or_else(|_| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", v))
-        .ok()
-        .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
-        .map(|z| Some(z.timestamp()))
-        .ok_or_else(|| ApiError::invalid(field, "is not a date and time (YYYY-MM-DDTHH:MM, UTC)"))
+    reader.parse_input(v).map(Some).ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            format!(
+                "is not a date and time such as 2026-11-21T09:30, in {}",
+                reader.zone
+            ),
+        )
+    })
+}
+
+/// The same refusal, blamed on the one form field that stands for several API fields.
+fn rename_field(e: ApiError, from: &[&str], to: &str) -> ApiError {
+    let moved = |field: &Option<String>| field.as_deref().filter(|f| from.contains(f)).is_some();
+    match e {
+        ApiError::BadRequest {
+            code,
+            message,
+            field,
+        } if moved(&field) => ApiError::BadRequest {
+            code,
+            message: reblame(&message, field.as_deref(), to),
+            field: Some(to.to_owned()),
+        },
+        ApiError::Conflict { message, field } if moved(&field) => ApiError::Conflict {
+            message: reblame(&message, field.as_deref(), to),
+            field: Some(to.to_owned()),
+        },
+        e => e,
+    }
+}
+
+/// `user_id: no such user` → `target: no such user`.
+fn reblame(message: &str, from: Option<&str>, to: &str) -> String {
+    let reason = from
+        .and_then(|f| message.strip_prefix(&format!("{f}: ")))
+        .unwrap_or(message);
+    format!("{to}: {reason}")
 }
 
 async fn add_task(
@@ -554,10 +661,10 @@ async fn add_task(
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r = match utc_input("due_at", &f.due_at) {
+    let r = match local_input(&s.reader(), "due_at", &f.due_at) {
         Ok(due_at) => {
             let t = super::tasks::NewTask {
-                title: f.title,
+                title: f.title.clone(),
                 assignee_id: blank(&f.assignee_id),
                 due_at,
             };
@@ -565,7 +672,12 @@ async fn add_task(
         }
         Err(e) => Err(e),
     };
-    after(&state, &s, id, r).await
+    let typed = [
+        ("title", f.title.as_str()),
+        ("assignee_id", &f.assignee_id),
+        ("due_at", &f.due_at),
+    ];
+    after(&state, &s, id, "task", &typed, r).await
 }
 
 async fn task_done(
@@ -583,7 +695,7 @@ async fn task_done(
         ..Default::default()
     };
     let r = super::tasks::update_task_with(&state, Who::user(&s.user), id, &task, u).await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "task", &[], r).await
 }
 
 async fn remove_task(
@@ -597,29 +709,38 @@ async fn remove_task(
         Err(r) => return Ok(r),
     };
     let r = super::tasks::remove_task_with(&state, Who::user(&s.user), id, &task).await;
-    after(&state, &s, id, r).await
+    after(&state, &s, id, "task", &[], r).await
 }
 
+/// Each timeline entry's Pin button names the entry: `pin=SEQ` or `unpin=SEQ`, all through one
+/// form on the page (an incident may have hundreds of entries).
 #[derive(Deserialize)]
 struct PinForm {
     csrf: String,
-    #[serde(default)]
-    pub(super) pinned: String,
+    pin: Option<i64>,
+    unpin: Option<i64>,
 }
 
 async fn pin(
     State(state): State<AppState>,
     s: WebSession,
-    Path((raw, seq)): Path<(String, i64)>,
+    Path(raw): Path<String>,
     Form(f): Form<PinForm>,
 ) -> PageResult {
     let id = match form_start(&s, &raw, &f.csrf, "pin entries") {
         Ok(id) => id,
         Err(r) => return Ok(r),
     };
-    let r =
-        super::timeline::pin_with(&state, Who::user(&s.user), id, seq, f.pinned == "true").await;
-    after(&state, &s, id, r).await
+    let r = match (f.pin, f.unpin) {
+        (Some(seq), None) => {
+            super::timeline::pin_with(&state, Who::user(&s.user), id, seq, true).await
+        }
+        (None, Some(seq)) => {
+            super::timeline::pin_with(&state, Who::user(&s.user), id, seq, false).await
+        }
+        _ => Err(ApiError::invalid("pin", "say which entry to pin or unpin")),
+    };
+    after(&state, &s, id, "move", &[], r).await
 }
 
 #[derive(Deserialize, Default)]

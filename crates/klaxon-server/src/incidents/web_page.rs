@@ -1,10 +1,12 @@
-//! The incident page: summary, milestones, responders, tasks, timeline, and the forms to change
-//! them.
+//! The incident page, laid out for the responder: what it is and what to do next at the top,
+//! the live timeline (newest first, the note box above it) in the middle, and roles, tasks,
+//! alerts, followers, links and the rest beside it on a wide screen, below it on a narrow one.
 use super::web::{SeverityChoice, escalation_policies, severity_choices};
-use crate::incidents::describe::{actor_name, describe, milestone_label};
+use crate::incidents::describe::{Words, actor_name, describe, milestone_label};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::state::AppState;
-use crate::shared::web::{Nav, WebSession, html};
+use crate::shared::time::Reader;
+use crate::shared::web::{FormErrors, Nav, WebSession, html};
 use crate::shared::web::{PageResult, not_found_page};
 use askama::Template;
 use axum::Router;
@@ -12,52 +14,113 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use klaxon_domain::alert::Urgency;
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::EventKind;
 use klaxon_domain::ids::IncidentId;
 use klaxon_domain::incident::{COMMANDER, Impact, IncidentStatus, MILESTONES, Severity};
 use klaxon_domain::page::Limit;
-use klaxon_store::{Alert, AlertFilter, Event, Incident, IncidentFilter, Service};
+use klaxon_store::{AlertFilter, Event, Incident, IncidentFilter, Notification, Service};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/incidents/{id}", get(incident_page))
 }
 
-// --- the incident page --------------------------------------------------------------------------
-
 /// One timeline entry as people read it.
 pub struct Entry {
     pub(super) seq: i64,
-    pub(super) at: Timestamp,
+    /// `<time>` in the reader's zone.
+    pub(super) time: String,
     pub(super) who: String,
-    pub(super) kind: String,
+    pub(super) kind: &'static str,
     pub(super) text: String,
     pub(super) pinned: bool,
     pub(super) note: bool,
 }
 
-pub(super) fn entry(e: &Event, names: &BTreeMap<String, String>, state: &AppState) -> Entry {
+pub(super) fn entry(e: &Event, words: &Words<'_>, reader: &Reader) -> Entry {
     Entry {
         seq: e.seq,
-        at: e.at,
-        who: actor_name(&e.actor, names),
-        kind: e.kind.as_str().to_owned(),
-        text: describe(e, names, &state.incident_rules),
+        time: reader.when(e.at).html(),
+        who: actor_name(&e.actor, words.names),
+        kind: e.kind.as_str(),
+        text: describe(e, words),
         pinned: e.pinned,
         note: e.kind == EventKind::IncidentNoteAdded,
     }
 }
+
+/// A form the page refused: which one, the reasons (shown beside each field) and what was
+/// typed, so that the page comes back with it.
+#[derive(Default)]
+pub(crate) struct Refused {
+    pub(crate) form: &'static str,
+    pub(crate) errors: FormErrors,
+    pub(crate) typed: BTreeMap<String, String>,
+}
+
+/// A lifecycle move the page offers as a button.
+struct Move {
+    id: &'static str,
+    label: &'static str,
+    /// The form's action, under the incident's path.
+    action: &'static str,
+    /// The `status` field, for `/status`.
+    status: &'static str,
+    hint: &'static str,
+}
+
+const ACKNOWLEDGE: Move = Move {
+    id: "acknowledge",
+    label: "Acknowledge",
+    action: "acknowledge",
+    status: "",
+    hint: "I am on it: stops the paging",
+};
+const MITIGATE: Move = Move {
+    id: "mitigate",
+    label: "Mitigated",
+    action: "status",
+    status: "mitigated",
+    hint: "the impact has stopped",
+};
+const RESOLVE: Move = Move {
+    id: "resolve",
+    label: "Resolve",
+    action: "resolve",
+    status: "",
+    hint: "fixed: resolves its alerts too",
+};
+const CLOSE: Move = Move {
+    id: "close",
+    label: "Confirm and close",
+    action: "status",
+    status: "closed",
+    hint: "reviewed: nothing more to do",
+};
+const REOPEN: Move = Move {
+    id: "reopen",
+    label: "Reopen",
+    action: "status",
+    status: "acknowledged",
+    hint: "it is back",
+};
+const UNMITIGATE: Move = Move {
+    id: "unmitigate",
+    label: "Impact is back",
+    action: "status",
+    status: "acknowledged",
+    hint: "back to acknowledged",
+};
 
 struct RoleRow {
     key: String,
     name: String,
     user_id: String,
     user_name: String,
-    since: Timestamp,
+    since: String,
 }
 
 struct TaskRow {
@@ -72,8 +135,33 @@ struct TaskRow {
 struct MilestoneRow {
     name: &'static str,
     label: &'static str,
-    /// For a `datetime-local` input, in UTC.
+    /// For a `datetime-local` input with seconds, in the reader's zone.
     value: String,
+    /// `<time>` for showing, when set.
+    shown: Option<String>,
+    input_id: String,
+}
+
+struct AlertRow {
+    id: String,
+    summary: String,
+    /// Where it comes from: the tool's source, or the service.
+    source: String,
+    severity: String,
+    status: String,
+    count: u32,
+    last_seen: String,
+}
+
+/// A message Klaxon sent about this incident: a page, or a stakeholder update.
+struct SentRow {
+    at: String,
+    user: String,
+    what: &'static str,
+    channel: String,
+    status: String,
+    attempts: u32,
+    last_error: String,
 }
 
 /// The timeline filters the page offers: a name and the event kinds it keeps.
@@ -113,11 +201,20 @@ struct IncidentPage {
     nav: Option<Nav>,
     incident: Incident,
     incident_id: String,
+    /// "open 12 min", "resolved after 2 h 5 min".
+    age: String,
+    /// When it was declared or opened, as `<time>`.
+    opened: String,
+    /// Who holds the commander role, by name.
+    commanders: Vec<String>,
     service: Option<Service>,
-    alerts: Vec<Alert>,
-    notifications: Vec<crate::oncall::web::NotificationRow>,
+    alerts: Vec<AlertRow>,
+    sent: Vec<SentRow>,
+    /// Newest first.
     timeline: Vec<Entry>,
-    pub(super) pinned: Vec<Entry>,
+    /// How many older entries the page leaves out (a link shows them).
+    older: usize,
+    pinned: Vec<Entry>,
     last_seq: i64,
     filter: String,
     filters: Vec<(&'static str, &'static str)>,
@@ -142,30 +239,88 @@ struct IncidentPage {
     templates: Vec<(String, String)>,
     /// The update form's text (a template's, when one was picked).
     update_text: String,
-    /// Other recent incidents, to relate or merge into: (id, "#n title").
+    /// Other recent incidents, to relate: (id, "#n title").
     others: Vec<(String, String)>,
     /// Open ones only, for merging into.
     open_others: Vec<(String, String)>,
     merged_into: Option<(String, i64)>,
     commander_needed: bool,
     can_respond: bool,
-    can_acknowledge: bool,
-    can_mitigate: bool,
-    can_resolve: bool,
-    can_close: bool,
-    can_reopen: bool,
-    is_admin: bool,
+    /// The next lifecycle move: the one primary button.
+    primary: Option<Move>,
+    /// The other moves this person may make now.
+    secondary: Vec<Move>,
     /// "Escalate now": an open incident on a service with an escalation policy.
     can_escalate: bool,
-    /// People it can be reassigned to (responders, when it is open): (id, name).
+    /// People it can be reassigned to, while it is open: (id, name).
     reassign_to: Vec<(String, String)>,
+    /// An admin who is not the one to confirm may close it anyway, with a reason.
+    can_close_unreviewed: bool,
+    /// Who is to confirm the closing, when it waits on someone else.
+    awaiting_confirmation: Option<String>,
     csrf: String,
-    error: Option<String>,
+    refused: Refused,
+    no_errors: FormErrors,
+    /// The reader's zone, for time inputs' labels.
+    zone: String,
 }
+
+impl IncidentPage {
+    /// The refusal of `form`, or nothing when another form (or none) was refused.
+    fn errs(&self, form: &str) -> &FormErrors {
+        if self.refused.form == form {
+            &self.refused.errors
+        } else {
+            &self.no_errors
+        }
+    }
+
+    /// What was typed in `form`'s `field` when it was refused, else `default`.
+    fn typed<'a>(&'a self, form: &str, field: &str, default: &'a str) -> &'a str {
+        if self.refused.form == form {
+            self.refused
+                .typed
+                .get(field)
+                .map_or(default, String::as_str)
+        } else {
+            default
+        }
+    }
+
+    /// ` aria-invalid="true" aria-describedby="ID-error"` for a refused field.
+    fn invalid(&self, form: &str, field: &str, id: &str) -> String {
+        if self.errs(form).get(field).is_some() {
+            format!(r#" aria-invalid="true" aria-describedby="{id}-error""#)
+        } else {
+            String::new()
+        }
+    }
+
+    /// Every message of `form`'s refusal, for a form that shows them together.
+    fn all_errors(&self, form: &str) -> Vec<&str> {
+        self.errs(form).others(&[])
+    }
+
+    /// The milestone form's messages that belong to none of its fields.
+    fn milestone_others(&self) -> Vec<&str> {
+        self.errs("milestones").others(&MILESTONES)
+    }
+
+    /// Whether the refused form is this one, to show it unfolded.
+    fn is_refused(&self, form: &str) -> bool {
+        self.refused.form == form
+    }
+}
+
+/// How many timeline entries the page shows before "show older": the newest are what a
+/// responder reads, and a long incident stays quick to load (the export has them all).
+const SHOWN: usize = 100;
 
 #[derive(Deserialize, Default)]
 struct PageQuery {
     filter: Option<String>,
+    /// Any value: every entry, not only the newest [`SHOWN`].
+    all: Option<String>,
     /// Fills the update form with this template.
     template: Option<String>,
 }
@@ -183,25 +338,20 @@ async fn incident_page(
         (Some(t), Ok(i)) => super::updates::template_text(&state, t, &i).unwrap_or_default(),
         _ => String::new(),
     };
+    let view = View {
+        filter: q.filter.as_deref(),
+        all: q.all.is_some(),
+    };
     render_with(
         &state,
         &s,
         id,
         StatusCode::OK,
-        None,
-        q.filter.as_deref(),
+        Refused::default(),
+        view,
         update_text,
     )
     .await
-}
-
-fn local_input(t: Option<Timestamp>) -> String {
-    t.map(|t| {
-        t.to_zoned(TimeZone::UTC)
-            .strftime("%Y-%m-%dT%H:%M:%S")
-            .to_string()
-    })
-    .unwrap_or_default()
 }
 
 pub(crate) async fn render_incident(
@@ -209,10 +359,100 @@ pub(crate) async fn render_incident(
     s: &WebSession,
     id: IncidentId,
     status: StatusCode,
-    error: Option<String>,
-    filter: Option<&str>,
+    refused: Refused,
 ) -> PageResult {
-    render_with(state, s, id, status, error, filter, String::new()).await
+    render_with(
+        state,
+        s,
+        id,
+        status,
+        refused,
+        View::default(),
+        String::new(),
+    )
+    .await
+}
+
+/// Which part of the timeline the page shows.
+#[derive(Default, Clone, Copy)]
+struct View<'a> {
+    filter: Option<&'a str>,
+    all: bool,
+}
+
+/// "12 min", "2 h 5 min", "3 days 4 h": how long, roughly.
+fn span(from: Timestamp, to: Timestamp) -> String {
+    let secs = to.duration_since(from).as_secs().max(0);
+    let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (d, h, m) {
+        (0, 0, 0) => "under a minute".to_owned(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (1, h, _) => format!("1 day {h} h"),
+        (d, h, _) => format!("{d} days {h} h"),
+    }
+}
+
+fn age(i: &Incident, now: Timestamp) -> String {
+    match (i.status, i.closed_at.or(i.resolved_at)) {
+        (IncidentStatus::Resolved, Some(end)) => {
+            format!("resolved after {}", span(i.created_at, end))
+        }
+        (IncidentStatus::Closed, Some(end)) => format!("closed after {}", span(i.created_at, end)),
+        _ => format!("open {}", span(i.created_at, now)),
+    }
+}
+
+/// Every notification about the incident, oldest first.
+async fn all_notifications(
+    state: &AppState,
+    id: IncidentId,
+) -> Result<Vec<Notification>, crate::shared::error::ApiError> {
+    let mut out = Vec::new();
+    loop {
+        let page = state
+            .store
+            .list_notifications(
+                Some(id),
+                None,
+                out.last().map(|n: &Notification| n.id),
+                Limit::MAX,
+            )
+            .await?;
+        let n = page.len();
+        out.extend(page);
+        if n < Limit::MAX as usize {
+            return Ok(out);
+        }
+    }
+}
+
+/// A time as a `datetime-local` value with seconds, in the reader's zone: milestones keep
+/// seconds, so an untouched field reads back as no change.
+fn input_seconds(reader: &Reader, t: Timestamp) -> String {
+    t.to_zoned(reader.tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+/// The moves the page offers for `st`: the next one, and the others this person may make.
+fn moves(st: IncidentStatus, can_respond: bool, confirms: bool) -> (Option<Move>, Vec<Move>) {
+    use IncidentStatus::*;
+    if !can_respond {
+        return match (st, confirms) {
+            (Resolved, true) => (Some(CLOSE), Vec::new()),
+            _ => (None, Vec::new()),
+        };
+    }
+    match st {
+        Triggered => (Some(ACKNOWLEDGE), vec![MITIGATE, RESOLVE]),
+        Acknowledged => (Some(MITIGATE), vec![RESOLVE]),
+        Mitigated => (Some(RESOLVE), vec![UNMITIGATE]),
+        Resolved if confirms => (Some(CLOSE), vec![REOPEN]),
+        Resolved => (None, vec![REOPEN]),
+        Closed => (None, Vec::new()),
+    }
 }
 
 async fn render_with(
@@ -220,8 +460,8 @@ async fn render_with(
     s: &WebSession,
     id: IncidentId,
     status: StatusCode,
-    error: Option<String>,
-    filter: Option<&str>,
+    refused: Refused,
+    view: View<'_>,
     update_text: String,
 ) -> PageResult {
     let incident = match state.store.incident(id).await {
@@ -229,6 +469,12 @@ async fn render_with(
         Err(e) if e.is_not_found() => return Ok(not_found_page()),
         Err(e) => return Err(e.into()),
     };
+    let reader = s.reader();
+    let services: BTreeMap<String, String> = crate::shared::lists::all_services(state)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.name))
+        .collect();
     let service = match incident.service_id {
         Some(sid) => state.store.service(sid).await.ok(),
         None => None,
@@ -242,11 +488,23 @@ async fn render_with(
         .list_alerts(&alert_filter, None, Limit::MAX)
         .await?
         .items;
-    let notifications = state
-        .store
-        .list_notifications(Some(id), None, None, Limit::MAX)
-        .await?;
-    let notifications = crate::oncall::web::notification_rows(state, notifications).await?;
+    let notifications = all_notifications(state, id).await?;
+    let updates: BTreeSet<String> = notifications
+        .iter()
+        .filter(|n| n.dedup_key.starts_with(klaxon_store::UPDATE_KEY_PREFIX))
+        .map(|n| n.id.to_string())
+        .collect();
+    let kinds: Vec<&'static str> = notifications
+        .iter()
+        .map(|n| {
+            if updates.contains(&n.id.to_string()) {
+                "update"
+            } else {
+                "page"
+            }
+        })
+        .collect();
+    let rows = crate::oncall::web::notification_rows(state, notifications).await?;
     let events = super::timeline::all_events(state, id).await?;
     let roles = state.store.incident_roles(id, false).await?;
     let tasks = state.store.incident_tasks(id).await?;
@@ -282,10 +540,22 @@ async fn render_with(
     people.extend(tasks.iter().filter_map(|t| t.assignee_id));
     people.extend(follower_ids.iter().copied());
     let names = super::timeline::names(state, &events, &people).await;
+    let name = |u: &klaxon_domain::ids::UserId| {
+        names
+            .get(&u.to_string())
+            .cloned()
+            .unwrap_or_else(|| u.to_string())
+    };
+    let words = Words {
+        names: &names,
+        rules: &state.incident_rules,
+        reader: Some(&reader),
+        updates: &updates,
+    };
     let now = state.clock.now();
     let filter = FILTERS
         .iter()
-        .find(|(key, _, _)| Some(*key) == filter)
+        .find(|(key, _, _)| Some(*key) == view.filter)
         .copied()
         .unwrap_or(FILTERS[0]);
     let keep = TimelineFilter::parse(Some(filter.2), false)?;
@@ -293,12 +563,16 @@ async fn render_with(
     let pinned = events
         .iter()
         .filter(|e| e.pinned)
-        .map(|e| entry(e, &names, state))
+        .map(|e| entry(e, &words, &reader))
         .collect();
+    let kept = events.iter().filter(|e| keep.keeps(e)).count();
+    let shown = if view.all { kept } else { kept.min(SHOWN) };
     let timeline = events
         .iter()
+        .rev()
         .filter(|e| keep.keeps(e))
-        .map(|e| entry(e, &names, state))
+        .take(shown)
+        .map(|e| entry(e, &words, &reader))
         .collect();
     let can_respond = s.user.role.allows(Role::Responder);
     let st = incident.status;
@@ -311,27 +585,41 @@ async fn render_with(
     } else {
         Vec::new()
     };
+    // Closing is the reporter's confirmation, or the commander's when nobody reported it.
+    let confirmer = incident.reporter_id.or_else(|| {
+        roles
+            .iter()
+            .find(|r| r.role == COMMANDER)
+            .map(|r| r.user_id)
+    });
+    let confirms = confirmer == Some(s.user.id);
+    let (primary, secondary) = moves(st, can_respond, confirms);
+    let is_admin = s.user.role == Role::Admin;
     let m = incident.milestones();
-    let can = |to: IncidentStatus| can_respond && st.check_move(to).is_ok();
+    let open_paging = matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged);
     let page = IncidentPage {
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),
-        reassign_to: if can_respond
-            && matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged)
-        {
+        age: age(&incident, now),
+        opened: reader.when(incident.created_at).html(),
+        commanders: roles
+            .iter()
+            .filter(|r| r.role == COMMANDER)
+            .map(|r| name(&r.user_id))
+            .collect(),
+        reassign_to: if can_respond && open_paging {
             users.clone()
         } else {
             Vec::new()
         },
-        can_acknowledge: can_respond && st == IncidentStatus::Triggered,
-        can_mitigate: can(IncidentStatus::Mitigated),
-        can_resolve: can(IncidentStatus::Resolved),
-        can_close: (can_respond || incident.reporter_id == Some(s.user.id))
-            && st.check_move(IncidentStatus::Closed).is_ok(),
-        can_reopen: can_respond && st == IncidentStatus::Resolved,
-        is_admin: s.user.role == Role::Admin,
+        primary,
+        secondary,
+        can_close_unreviewed: is_admin && !confirms && st == IncidentStatus::Resolved,
+        awaiting_confirmation: (st == IncidentStatus::Resolved && !confirms)
+            .then(|| confirmer.as_ref().map(name))
+            .flatten(),
         can_escalate: can_respond
-            && matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged)
+            && open_paging
             && service
                 .as_ref()
                 .is_some_and(|s| s.escalation_policy_id.is_some()),
@@ -355,12 +643,7 @@ async fn render_with(
             .reporter_id
             .map(|u| u.to_string())
             .unwrap_or_default(),
-        reporter_name: incident.reporter_id.map(|u| {
-            names
-                .get(&u.to_string())
-                .cloned()
-                .unwrap_or_else(|| u.to_string())
-        }),
+        reporter_name: incident.reporter_id.as_ref().map(name),
         roles: roles
             .iter()
             .map(|r| RoleRow {
@@ -371,11 +654,8 @@ async fn render_with(
                     .get(&r.role)
                     .map_or_else(|| r.role.clone(), |d| d.name.clone()),
                 user_id: r.user_id.to_string(),
-                user_name: names
-                    .get(&r.user_id.to_string())
-                    .cloned()
-                    .unwrap_or_else(|| r.user_id.to_string()),
-                since: r.assigned_at,
+                user_name: name(&r.user_id),
+                since: reader.when(r.assigned_at).html(),
             })
             .collect(),
         role_defs: state
@@ -391,7 +671,12 @@ async fn render_with(
             .map(|n| MilestoneRow {
                 name: n,
                 label: milestone_label(n),
-                value: local_input(m.get(n)),
+                value: m
+                    .get(n)
+                    .map(|t| input_seconds(&reader, t))
+                    .unwrap_or_default(),
+                shown: m.get(n).map(|t| reader.when(t).html()),
+                input_id: format!("milestone-{n}"),
             })
             .collect(),
         tasks: tasks
@@ -399,15 +684,8 @@ async fn render_with(
             .map(|t| TaskRow {
                 id: t.id.to_string(),
                 title: t.title.clone(),
-                assignee: t.assignee_id.map(|u| {
-                    names
-                        .get(&u.to_string())
-                        .cloned()
-                        .unwrap_or_else(|| u.to_string())
-                }),
-                due: t
-                    .due_at
-                    .map(|d| d.strftime("%Y-%m-%d %H:%M UTC").to_string()),
+                assignee: t.assignee_id.as_ref().map(name),
+                due: t.due_at.map(|d| reader.when(d).html_ago()),
                 overdue: t.done_at.is_none() && t.due_at.is_some_and(|d| d < now),
                 done: t.done_at.is_some(),
             })
@@ -416,15 +694,7 @@ async fn render_with(
         i_follow: follower_ids.contains(&s.user.id),
         followers: follower_ids
             .iter()
-            .map(|u| {
-                (
-                    u.to_string(),
-                    names
-                        .get(&u.to_string())
-                        .cloned()
-                        .unwrap_or_else(|| u.to_string()),
-                )
-            })
+            .map(|u| (u.to_string(), name(u)))
             .collect(),
         templates: state
             .incident_rules
@@ -440,15 +710,47 @@ async fn render_with(
         filter: filter.0.to_owned(),
         filters: FILTERS.iter().map(|(k, label, _)| (*k, *label)).collect(),
         last_seq,
+        older: kept - shown,
         timeline,
         pinned,
         can_respond,
+        alerts: alerts
+            .into_iter()
+            .map(|a| AlertRow {
+                id: a.id.to_string(),
+                source: a
+                    .content
+                    .source
+                    .clone()
+                    .or_else(|| services.get(&a.service_id.to_string()).cloned())
+                    .unwrap_or_default(),
+                summary: a.content.summary,
+                severity: a.content.severity.to_string(),
+                status: a.status.to_string(),
+                count: a.count,
+                last_seen: reader.when(a.last_seen_at).html_ago(),
+            })
+            .collect(),
+        sent: rows
+            .into_iter()
+            .zip(kinds)
+            .rev()
+            .map(|(n, what)| SentRow {
+                at: reader.when(n.at).html(),
+                user: n.user,
+                what,
+                channel: n.channel,
+                status: n.status,
+                attempts: n.attempts,
+                last_error: n.last_error,
+            })
+            .collect(),
         incident,
         service,
-        alerts,
-        notifications,
         csrf: s.session.csrf_token.clone(),
-        error,
+        refused,
+        no_errors: FormErrors::default(),
+        zone: reader.zone.clone(),
     };
     Ok(html(status, &page))
 }

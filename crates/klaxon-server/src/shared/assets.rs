@@ -62,6 +62,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/list.js"),
     },
+    Asset {
+        name: "incident.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/incident.js"),
+    },
 ];
 
 /// `app.css` → `app.1a2b3c4d5e6f.css`: the first 12 hex digits of the content's SHA-256.
