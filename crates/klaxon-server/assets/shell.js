@@ -3,6 +3,8 @@
 // offer of the browser's time zone to someone who has not chosen one.
 (function () {
   "use strict";
+  // Pages show what only works with JavaScript (the shortcuts button) under .js.
+  document.documentElement.classList.add("js");
   var bar = document.querySelector(".topbar");
   var toggle = document.getElementById("menu-toggle");
   if (bar && toggle) {
