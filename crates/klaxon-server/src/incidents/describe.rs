@@ -392,7 +392,7 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
         EventKind::IncidentEventPinned => "pinned an entry to the top".to_owned(),
         EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
         EventKind::IncidentLevelUnreachable => format!(
-            "could not page level {}: it reaches nobody ({})",
+            "could not page anyone: level {} reached nobody: {}",
             s(&d["level"]),
             d["reasons"]
                 .as_array()
