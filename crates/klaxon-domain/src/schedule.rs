@@ -331,16 +331,9 @@ impl Schedule {
         mut layers: Vec<Layer>,
         overrides: Vec<Override>,
     ) -> Result<Self, Invalid> {
-        let tz = TimeZone::get(time_zone.trim())
-            .ok()
-            .filter(|tz| !tz.is_unknown())
-            .ok_or_else(|| {
-                Invalid::new(
-                    "time_zone",
-                    "must be an IANA time zone name, like Europe/Berlin",
-                )
-            })?;
-        let time_zone = tz.iana_name().unwrap_or(time_zone.trim()).to_owned();
+        let time_zone = crate::clock::zone_name("time_zone", time_zone)?;
+        let tz = TimeZone::get(&time_zone)
+            .map_err(|_| Invalid::new("time_zone", "is not in the time zone database"))?;
         if layers.is_empty() || layers.len() > LAYERS_MAX {
             return Err(Invalid::new(
                 "layers",
