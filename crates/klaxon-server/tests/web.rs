@@ -249,6 +249,7 @@ async fn services_integrations_alerts_and_incidents_pages() {
         vec![
             ("csrf", &csrf),
             ("name", " "),
+            ("description", "typed <b>before</b>"),
             ("urgency_rule", "high"),
             ("grouping", "none"),
         ],
@@ -256,7 +257,19 @@ async fn services_integrations_alerts_and_incidents_pages() {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("name: must not be empty"));
+    let html = r.text().await.unwrap();
+    // Beside its field in plain words, with what was typed kept.
+    assert!(
+        html.contains(r#"<p class="field-error" id="name-error">Must not be empty.</p>"#),
+        "{html}"
+    );
+    assert!(!html.contains("name: must"), "{html}");
+    assert!(
+        html.contains(r#"value="typed &#60;b&#62;before&#60;/b&#62;""#)
+            || html.contains(r#"value="typed &lt;b&gt;before&lt;/b&gt;""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<option value="high" selected>"#), "{html}");
     // Without the session's CSRF token: refused.
     let r = post(
         "/services",
@@ -289,6 +302,30 @@ async fn services_integrations_alerts_and_incidents_pages() {
     let html = get(&service_path).await.unwrap().text().await.unwrap();
     assert!(
         html.contains("join an incident opened in the last 15 min"),
+        "{html}"
+    );
+
+    // A refused integration: the reason beside the interval, the name kept.
+    let r = post(
+        &format!("{service_path}/integrations"),
+        vec![
+            ("csrf", &csrf),
+            ("name", "Pinger"),
+            ("kind", "heartbeat"),
+            ("heartbeat_interval_secs", "soon"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="heartbeat-error">Must be a number of seconds.</p>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="Pinger""#), "{html}");
+    assert!(
+        html.contains(r#"<option value="heartbeat" selected>"#),
         "{html}"
     );
 
@@ -345,6 +382,19 @@ async fn services_integrations_alerts_and_incidents_pages() {
     // Maintenance from the page, then deleting is refused while the alert is open.
     let r = post(
         &format!("{service_path}/maintenance"),
+        vec![("csrf", &csrf), ("minutes", "0"), ("description", "deploy")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="minutes-error">Must be between 1 and 10080.</p>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="deploy""#), "{html}");
+    let r = post(
+        &format!("{service_path}/maintenance"),
         vec![
             ("csrf", &csrf),
             ("minutes", "30"),
@@ -358,13 +408,32 @@ async fn services_integrations_alerts_and_incidents_pages() {
         r.text()
             .await
             .unwrap()
-            .contains("In maintenance until 2026-11-21 09:30")
+            .contains("In maintenance until 09:30 UTC.")
     );
+    // Deleting needs the box ticked, checked by the server too.
     let r = post(&format!("{service_path}/delete"), vec![("csrf", &csrf)])
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="delete-confirm-error">Tick the box"#),
+        "{html}"
+    );
+    assert!(get(&service_path).await.unwrap().status().is_success());
+    let r = post(
+        &format!("{service_path}/delete"),
+        vec![("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.unwrap().contains("open alerts"));
+    let html = r.text().await.unwrap();
+    // The reason sits in the unfolded delete form.
+    let form = &html[html
+        .find(r#"id="delete" open"#)
+        .expect("delete form unfolded")..];
+    assert!(form.contains("open alerts"), "{html}");
     app.stop().await;
 }
 
@@ -598,11 +667,12 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
     assert!(
-        r.text()
-            .await
-            .unwrap()
-            .contains("escalation_policy_id: no such escalation policy")
+        html.contains(
+            r#"<p class="field-error" id="escalation_policy_id-error">No such escalation policy.</p>"#
+        ),
+        "{html}"
     );
     let r = post(
         &format!("{service_path}/escalation-policy"),

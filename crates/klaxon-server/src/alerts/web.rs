@@ -24,7 +24,7 @@ use crate::shared::web::CsrfForm;
 use crate::shared::web::PageResult;
 use crate::shared::web::forbidden;
 use crate::shared::web::not_found_page;
-use crate::shared::web::user_error;
+use crate::shared::web::{FormErrors, Refused};
 use crate::shared::web::{Nav, WebSession, html, next_cursor, page_cursor};
 
 pub fn router() -> Router<AppState> {
@@ -107,8 +107,21 @@ struct ServicesPage {
     next_cursor: Option<String>,
     can_admin: bool,
     csrf: String,
-    error: Option<String>,
+    /// What was typed, kept when the form was refused.
+    form: AddServiceForm,
+    errors: FormErrors,
     policies: Vec<PolicyOption>,
+}
+
+impl ServicesPage {
+    /// ` aria-invalid="true" aria-describedby="ID-error"` for a refused field.
+    fn invalid(&self, field: &str, id: &str) -> String {
+        if self.errors.get(field).is_some() {
+            format!(r#" aria-invalid="true" aria-describedby="{id}-error""#)
+        } else {
+            String::new()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -121,7 +134,8 @@ async fn render_services(
     s: &WebSession,
     cursor: Option<&str>,
     status: StatusCode,
-    error: Option<String>,
+    form: AddServiceForm,
+    errors: FormErrors,
 ) -> PageResult {
     let page = state
         .store
@@ -155,8 +169,9 @@ async fn render_services(
             next_cursor: next_cursor(page.next),
             can_admin: s.user.role.allows(Role::Admin),
             csrf: s.session.csrf_token.clone(),
-            error,
-            policies: policy_options(&policies, None),
+            policies: policy_options(&policies, form.escalation_policy_id.parse().ok()),
+            form,
+            errors,
         },
     ))
 }
@@ -166,16 +181,34 @@ async fn services_page(
     s: WebSession,
     Query(q): Query<CursorQuery>,
 ) -> PageResult {
-    render_services(&state, &s, q.cursor.as_deref(), StatusCode::OK, None).await
+    let blank = AddServiceForm {
+        urgency_rule: "severity_based".into(),
+        window_minutes: "10".into(),
+        ..Default::default()
+    };
+    let cursor = q.cursor.as_deref();
+    render_services(
+        &state,
+        &s,
+        cursor,
+        StatusCode::OK,
+        blank,
+        FormErrors::default(),
+    )
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct AddServiceForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(default)]
     urgency_rule: String,
+    #[serde(default)]
     grouping: String,
     #[serde(default)]
     window_minutes: String,
@@ -221,8 +254,9 @@ async fn add_service(
     match outcome {
         Ok(created) => Ok(Redirect::to(&format!("/services/{}", created.id)).into_response()),
         Err(e) => {
-            let msg = user_error(e)?;
-            render_services(&state, &s, None, StatusCode::BAD_REQUEST, Some(msg)).await
+            let status = e.status();
+            let errors = FormErrors::from_error(e)?;
+            render_services(&state, &s, None, status, f, errors).await
         }
     }
 }
@@ -267,7 +301,8 @@ struct ServicePage {
     can_respond: bool,
     csrf: String,
     notice: Option<String>,
-    error: Option<String>,
+    /// The form refused, why, and what was typed in it.
+    refused: Refused,
     revealed: Option<Revealed>,
 }
 
@@ -275,7 +310,7 @@ struct ServicePage {
 struct Feedback {
     status: Option<StatusCode>,
     notice: Option<String>,
-    error: Option<String>,
+    refused: Refused,
     revealed: Option<Revealed>,
 }
 
@@ -347,7 +382,7 @@ async fn render_service(
             can_respond: s.user.role.allows(Role::Responder),
             csrf: s.session.csrf_token.clone(),
             notice: fb.notice,
-            error: fb.error,
+            refused: fb.refused,
             revealed: fb.revealed,
         },
     ))
@@ -368,19 +403,21 @@ async fn service_page(
     render_service(&state, &s, id, Feedback::default()).await
 }
 
-/// Renders the service page after a form: a notice on success, the reason on refusal.
+/// Renders the service page after `form`: a notice on success; on refusal the reasons beside
+/// that form's fields, with what was typed in it.
 async fn after_form<T>(
     state: &AppState,
     s: &WebSession,
     id: ServiceId,
+    (form, typed): (&'static str, &[(&str, &str)]),
     outcome: Result<T, ApiError>,
     ok: impl FnOnce(T) -> Feedback,
 ) -> PageResult {
     let fb = match outcome {
         Ok(v) => ok(v),
         Err(e) => Feedback {
-            status: Some(StatusCode::BAD_REQUEST),
-            error: Some(user_error(e)?),
+            status: Some(e.status()),
+            refused: Refused::new(form, FormErrors::from_error(e)?, typed),
             ..Default::default()
         },
     };
@@ -428,10 +465,20 @@ async fn add_integration(
         super::api::create_integration_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
-    after_form(&state, &s, id, outcome, |out| Feedback {
-        notice: Some(format!("Added {}.", out.integration.name)),
-        revealed: Some(out.into()),
-        ..Default::default()
+    let typed = [
+        ("name", f.name.as_str()),
+        ("kind", f.kind.as_str()),
+        (
+            "heartbeat_interval_secs",
+            f.heartbeat_interval_secs.as_str(),
+        ),
+    ];
+    after_form(&state, &s, id, ("integration", &typed), outcome, |out| {
+        Feedback {
+            notice: Some(format!("Added {}.", out.integration.name)),
+            revealed: Some(out.into()),
+            ..Default::default()
+        }
     })
     .await
 }
@@ -463,7 +510,8 @@ async fn rotate_key(
         return Ok(not_found_page());
     };
     let outcome = super::api::rotate_key_with(&state, Actor::User(s.user.id), i.id).await;
-    after_form(&state, &s, i.service_id, outcome, |out| Feedback {
+    let form = ("integrations", &[][..]);
+    after_form(&state, &s, i.service_id, form, outcome, |out| Feedback {
         notice: Some(format!(
             "New key for {}: the old one no longer works.",
             out.integration.name
@@ -490,7 +538,8 @@ async fn delete_integration(
         return Ok(not_found_page());
     };
     let outcome = super::api::delete_integration_with(&state, Actor::User(s.user.id), i.id).await;
-    after_form(&state, &s, i.service_id, outcome, |gone| Feedback {
+    let form = ("integrations", &[][..]);
+    after_form(&state, &s, i.service_id, form, outcome, |gone| Feedback {
         notice: Some(format!("Deleted {}.", gone.name)),
         ..Default::default()
     })
@@ -537,12 +586,19 @@ async fn start_maintenance(
         super::maintenance::create_maintenance_with(&state, Actor::User(s.user.id), id, body).await
     }
     .await;
-    after_form(&state, &s, id, outcome, |w| Feedback {
-        notice: Some(format!(
-            "In maintenance until {}.",
-            w.ends_at.strftime("%Y-%m-%d %H:%M")
-        )),
-        ..Default::default()
+    let typed = [
+        ("minutes", f.minutes.as_str()),
+        ("description", f.description.as_str()),
+    ];
+    let reader = s.reader();
+    after_form(&state, &s, id, ("maintenance", &typed), outcome, |w| {
+        Feedback {
+            notice: Some(format!(
+                "In maintenance until {}.",
+                reader.when(w.ends_at).text
+            )),
+            ..Default::default()
+        }
     })
     .await
 }
@@ -564,7 +620,8 @@ async fn end_maintenance(
     }
     let outcome =
         super::maintenance::delete_maintenance_with(&state, Actor::User(s.user.id), id, wid).await;
-    after_form(&state, &s, id, outcome, |()| Feedback {
+    let form = ("windows", &[][..]);
+    after_form(&state, &s, id, form, outcome, |()| Feedback {
         notice: Some("Maintenance ended.".into()),
         ..Default::default()
     })
@@ -575,7 +632,7 @@ async fn delete_service(
     State(state): State<AppState>,
     s: WebSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<ConfirmForm>,
 ) -> PageResult {
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
@@ -586,17 +643,33 @@ async fn delete_service(
     if !s.user.role.allows(Role::Admin) {
         return Ok(forbidden("delete services"));
     }
-    match super::api::delete_service_with(&state, Actor::User(s.user.id), id).await {
+    // Checked here too: the box is `required` in the page, but a form can come from anywhere.
+    let outcome = if f.confirm.as_deref() == Some("yes") {
+        super::api::delete_service_with(&state, Actor::User(s.user.id), id).await
+    } else {
+        Err(ApiError::invalid(
+            "confirm",
+            "tick the box to delete the service and its integrations",
+        ))
+    };
+    match outcome {
         Ok(()) => Ok(Redirect::to("/services").into_response()),
         Err(e) => {
             let fb = Feedback {
-                status: Some(StatusCode::CONFLICT),
-                error: Some(user_error(e)?),
+                status: Some(e.status()),
+                refused: Refused::new("delete", FormErrors::from_error(e)?, &[]),
                 ..Default::default()
             };
             render_service(&state, &s, id, fb).await
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    csrf: String,
+    /// `yes` when the "I am sure" box is ticked.
+    confirm: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -631,7 +704,8 @@ async fn set_policy(
         ..Default::default()
     };
     let outcome = super::api::update_service_with(&state, Actor::User(s.user.id), id, body).await;
-    after_form(&state, &s, id, outcome, |x| Feedback {
+    let typed = [("escalation_policy_id", f.escalation_policy_id.as_str())];
+    after_form(&state, &s, id, ("policy", &typed), outcome, |x| Feedback {
         notice: Some(if x.escalation_policy_id.is_some() {
             "Escalation policy changed.".into()
         } else {
@@ -702,11 +776,14 @@ pub struct TimelineRow {
     pub at: Timestamp,
     pub kind: String,
     pub text: String,
+    /// A maintenance window's end, shown in the reader's zone.
+    pub until: Option<Timestamp>,
 }
 
 impl From<Event> for TimelineRow {
     fn from(e: Event) -> Self {
         let d = &e.data;
+        let mut until = None;
         let text = match e.kind.as_str() {
             "incident.alert_added" => format!(
                 "{} ({})",
@@ -716,17 +793,17 @@ impl From<Event> for TimelineRow {
             "incident.triggered" => format!("urgency {}", d["urgency"].as_str().unwrap_or("")),
             "incident.resolved" => d["reason"].as_str().unwrap_or("").to_owned(),
             "service.change" => d["summary"].as_str().unwrap_or("").to_owned(),
-            "service.maintenance_scheduled" => format!(
-                "until {} {}",
-                d["ends_at"].as_str().unwrap_or(""),
-                d["description"].as_str().unwrap_or("")
-            ),
+            "service.maintenance_scheduled" => {
+                until = d["ends_at"].as_str().and_then(|t| t.parse().ok());
+                d["description"].as_str().unwrap_or("").to_owned()
+            }
             _ => String::new(),
         };
         Self {
             at: e.at,
             kind: e.kind.as_str().to_owned(),
             text,
+            until,
         }
     }
 }

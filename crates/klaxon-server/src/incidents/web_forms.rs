@@ -1,14 +1,14 @@
 //! The incident page's forms: each posts, calls the same function as the API, and comes back to the
 //! page; a refused form comes back with each reason beside its field and what was typed kept.
 use super::web::blank;
-use super::web_page::{FILTERS, Refused, render_incident};
+use super::web_page::{FILTERS, render_incident};
 use crate::incidents::api::{Update, Who};
 use crate::incidents::timeline::TimelineFilter;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::time::Reader;
 use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
-use crate::shared::web::{FormErrors, WebSession};
+use crate::shared::web::{FormErrors, Refused, WebSession};
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -90,15 +90,7 @@ async fn refuse(
     typed: &[(&str, &str)],
     errors: FormErrors,
 ) -> PageResult {
-    let refused = Refused {
-        form,
-        errors,
-        typed: typed
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    };
-    render_incident(state, s, id, status, refused).await
+    render_incident(state, s, id, status, Refused::new(form, errors, typed)).await
 }
 
 /// The checks every incident form starts with; `Err` is the page to answer with.

@@ -7,7 +7,7 @@ use crate::incidents::timeline::TimelineFilter;
 use crate::shared::state::AppState;
 use crate::shared::time::Reader;
 use crate::shared::web::{FormErrors, Nav, WebSession, html};
-use crate::shared::web::{PageResult, not_found_page};
+use crate::shared::web::{PageResult, Refused, not_found_page};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -50,15 +50,6 @@ pub(super) fn entry(e: &Event, words: &Words<'_>, reader: &Reader) -> Entry {
         pinned: e.pinned,
         note: e.kind == EventKind::IncidentNoteAdded,
     }
-}
-
-/// A form the page refused: which one, the reasons (shown beside each field) and what was
-/// typed, so that the page comes back with it.
-#[derive(Default)]
-pub(crate) struct Refused {
-    pub(crate) form: &'static str,
-    pub(crate) errors: FormErrors,
-    pub(crate) typed: BTreeMap<String, String>,
 }
 
 /// A lifecycle move the page offers as a button.
@@ -260,40 +251,21 @@ struct IncidentPage {
     awaiting_confirmation: Option<String>,
     csrf: String,
     refused: Refused,
-    no_errors: FormErrors,
     /// The reader's zone, for time inputs' labels.
     zone: String,
 }
 
 impl IncidentPage {
-    /// The refusal of `form`, or nothing when another form (or none) was refused.
     fn errs(&self, form: &str) -> &FormErrors {
-        if self.refused.form == form {
-            &self.refused.errors
-        } else {
-            &self.no_errors
-        }
+        self.refused.errs(form)
     }
 
-    /// What was typed in `form`'s `field` when it was refused, else `default`.
     fn typed<'a>(&'a self, form: &str, field: &str, default: &'a str) -> &'a str {
-        if self.refused.form == form {
-            self.refused
-                .typed
-                .get(field)
-                .map_or(default, String::as_str)
-        } else {
-            default
-        }
+        self.refused.typed(form, field, default)
     }
 
-    /// ` aria-invalid="true" aria-describedby="ID-error"` for a refused field.
     fn invalid(&self, form: &str, field: &str, id: &str) -> String {
-        if self.errs(form).get(field).is_some() {
-            format!(r#" aria-invalid="true" aria-describedby="{id}-error""#)
-        } else {
-            String::new()
-        }
+        self.refused.invalid(form, field, id)
     }
 
     /// Every message of `form`'s refusal, for a form that shows them together.
@@ -306,9 +278,8 @@ impl IncidentPage {
         self.errs("milestones").others(&MILESTONES)
     }
 
-    /// Whether the refused form is this one, to show it unfolded.
     fn is_refused(&self, form: &str) -> bool {
-        self.refused.form == form
+        self.refused.is(form)
     }
 }
 
@@ -749,7 +720,6 @@ async fn render_with(
         service,
         csrf: s.session.csrf_token.clone(),
         refused,
-        no_errors: FormErrors::default(),
         zone: reader.zone.clone(),
     };
     Ok(html(status, &page))

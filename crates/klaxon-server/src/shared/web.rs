@@ -1,5 +1,6 @@
 //! The web shell every page slots into: the navigation, rendering a template or a message, the
 //! signed-in session (cookie and CSRF token), and page errors.
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use askama::Template;
@@ -306,6 +307,66 @@ pub(crate) fn forbidden(what: &str) -> Response {
         "Not allowed",
         &format!("Your role cannot {what}."),
     )
+}
+
+/// On a page with several forms: the one refused, its reasons (shown beside each field) and
+/// what was typed in it, so that the page comes back with it. The other forms render clean.
+#[derive(Default)]
+pub(crate) struct Refused {
+    pub(crate) form: &'static str,
+    pub(crate) errors: FormErrors,
+    pub(crate) typed: BTreeMap<String, String>,
+}
+
+/// The errors of a form that was not refused.
+static NO_ERRORS: FormErrors = FormErrors {
+    fields: Vec::new(),
+    general: None,
+};
+
+impl Refused {
+    pub(crate) fn new(form: &'static str, errors: FormErrors, typed: &[(&str, &str)]) -> Self {
+        Self {
+            form,
+            errors,
+            typed: typed
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The refusal of `form`, or none when another form (or none) was refused.
+    pub(crate) fn errs(&self, form: &str) -> &FormErrors {
+        if self.form == form {
+            &self.errors
+        } else {
+            &NO_ERRORS
+        }
+    }
+
+    /// What was typed in `form`'s `field` when it was refused, else `default`.
+    pub(crate) fn typed<'a>(&'a self, form: &str, field: &str, default: &'a str) -> &'a str {
+        if self.form == form {
+            self.typed.get(field).map_or(default, String::as_str)
+        } else {
+            default
+        }
+    }
+
+    /// ` aria-invalid="true" aria-describedby="ID-error"` for a refused field.
+    pub(crate) fn invalid(&self, form: &str, field: &str, id: &str) -> String {
+        if self.errs(form).get(field).is_some() {
+            format!(r#" aria-invalid="true" aria-describedby="{id}-error""#)
+        } else {
+            String::new()
+        }
+    }
+
+    /// Whether the refused form is this one, to show it unfolded.
+    pub(crate) fn is(&self, form: &str) -> bool {
+        self.form == form
+    }
 }
 
 /// Turns a refusal into a message for the page, and anything else into an error.
