@@ -20,6 +20,7 @@ pub mod page;
 pub mod reach;
 pub mod schedule;
 pub mod service;
+pub mod status;
 pub mod throttle;
 pub mod webhook;
 
