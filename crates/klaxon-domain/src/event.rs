@@ -53,10 +53,11 @@ pub enum SubjectType {
     EscalationPolicy,
     Schedule,
     Webhook,
+    StatusPage,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 11] = [
+    pub const ALL: [SubjectType; 12] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -68,6 +69,7 @@ impl SubjectType {
         Self::EscalationPolicy,
         Self::Schedule,
         Self::Webhook,
+        Self::StatusPage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +85,7 @@ impl SubjectType {
             Self::EscalationPolicy => "escalation_policy",
             Self::Schedule => "schedule",
             Self::Webhook => "webhook",
+            Self::StatusPage => "status_page",
         }
     }
 
@@ -183,6 +186,19 @@ named_enum! {
         WebhookCreated = "webhook.created",
         WebhookUpdated = "webhook.updated",
         WebhookDeleted = "webhook.deleted",
+        StatusPageCreated = "status_page.created",
+        StatusPageUpdated = "status_page.updated",
+        StatusPageDeleted = "status_page.deleted",
+        StatusComponentAdded = "status_page.component_added",
+        StatusComponentUpdated = "status_page.component_updated",
+        StatusComponentRemoved = "status_page.component_removed",
+        /// A public incident or maintenance opened on a page.
+        StatusIncidentPublished = "status_page.incident_published",
+        StatusIncidentUpdated = "status_page.incident_updated",
+        StatusIncidentDeleted = "status_page.incident_deleted",
+        /// On the Klaxon incident's timeline: told customers on a status page.
+        IncidentStatusPublished = "incident.status_page_published",
+        IncidentStatusUpdated = "incident.status_page_updated",
     }
 }
 

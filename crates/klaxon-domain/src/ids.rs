@@ -70,6 +70,10 @@ id_type!(
     TaskId,
     WebhookId,
     DeliveryId,
+    StatusPageId,
+    ComponentId,
+    StatusIncidentId,
+    StatusUpdateId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

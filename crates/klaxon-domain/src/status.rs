@@ -286,7 +286,10 @@ pub fn parse_hostname(raw: &str) -> Result<String, Invalid> {
 pub fn parse_accent(raw: &str) -> Result<String, Invalid> {
     let s = raw.trim().to_ascii_lowercase();
     let rgb = parse_hex(&s).ok_or_else(|| {
-        Invalid::new("accent_color", "must be a colour like #1f6feb (# and 6 hex digits)")
+        Invalid::new(
+            "accent_color",
+            "must be a colour like #1f6feb (# and 6 hex digits)",
+        )
     })?;
     let ratio = contrast(rgb, (255, 255, 255));
     if ratio < 4.5 {
@@ -332,7 +335,10 @@ pub fn parse_partial_weight(w: f64) -> Result<f64, Invalid> {
     if (0.0..=1.0).contains(&w) {
         Ok(w)
     } else {
-        Err(Invalid::new("partial_outage_weight", "must be between 0 and 1"))
+        Err(Invalid::new(
+            "partial_outage_weight",
+            "must be between 0 and 1",
+        ))
     }
 }
 
@@ -341,7 +347,10 @@ pub fn check_window(from: Timestamp, until: Timestamp) -> Result<(), Invalid> {
     if until > from {
         Ok(())
     } else {
-        Err(Invalid::new("scheduled_until", "must be after scheduled_for"))
+        Err(Invalid::new(
+            "scheduled_until",
+            "must be after scheduled_for",
+        ))
     }
 }
 
@@ -420,7 +429,11 @@ mod tests {
             PublicStatus::Maintenance(MaintenanceStatus::InProgress)
         );
         assert!(PublicStatus::parse(false, "in_progress").is_err());
-        assert!(PublicStatus::parse(false, "monitoring").unwrap().is_current());
+        assert!(
+            PublicStatus::parse(false, "monitoring")
+                .unwrap()
+                .is_current()
+        );
         assert!(!PublicStatus::parse(true, "completed").unwrap().is_current());
         assert_eq!(
             "bogus".parse::<ComponentStatus>().unwrap_err().field,

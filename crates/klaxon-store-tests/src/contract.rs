@@ -28,6 +28,7 @@ mod oncall;
 mod reach;
 mod schedules;
 mod services;
+mod status;
 mod users;
 pub use accounts::*;
 pub use alerts::*;
@@ -38,6 +39,7 @@ pub use oncall::*;
 pub use reach::*;
 pub use schedules::*;
 pub use services::*;
+pub use status::*;
 pub use users::*;
 
 fn t0() -> Timestamp {

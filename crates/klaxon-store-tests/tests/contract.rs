@@ -53,4 +53,6 @@ klaxon_store_tests::contract_tests!(
     server_keys_are_made_once_and_shared,
     deferred_notifications_wait_uncounted_and_last_sends_are_known,
     unbegun_claims_are_released_and_old_claims_fenced,
+    status_pages_components_and_intervals,
+    status_incidents_apply_changes_and_keep_their_updates,
 );

@@ -34,6 +34,7 @@ mod incidents;
 mod oncall;
 mod oncall_rules;
 pub(crate) mod schedules;
+mod status;
 mod store;
 mod users;
 mod webhooks;
@@ -63,7 +64,8 @@ macro_rules! db_ids {
 db_ids!(
     UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
-    ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId,
+    ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
+    ComponentId, StatusIncidentId, StatusUpdateId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ mod oncall;
 mod records;
 pub mod repeats;
 mod schedules;
+mod status;
 mod store;
 mod webhooks;
 
@@ -18,8 +19,9 @@ pub use incidents::*;
 pub use oncall::*;
 pub use records::*;
 pub use schedules::*;
+pub use status::*;
 pub use store::{
-    AlertStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, Store, UserStore,
-    WebhookStore,
+    AlertStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore, Store,
+    UserStore, WebhookStore,
 };
 pub use webhooks::*;

@@ -236,10 +236,7 @@ mod tests {
         let all = fraction(&bars, 0.3).unwrap();
         assert!(all > 0.997 && all < 0.999, "{all}");
         // Counted as fully down, the same day is worse.
-        assert_eq!(
-            fraction(&bars[1..2], 1.0).map(percent).unwrap(),
-            "98.4 %"
-        );
+        assert_eq!(fraction(&bars[1..2], 1.0).map(percent).unwrap(), "98.4 %");
     }
 
     #[test]

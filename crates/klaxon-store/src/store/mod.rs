@@ -8,6 +8,7 @@ mod engine;
 mod incidents;
 mod oncall;
 mod schedules;
+mod status;
 mod users;
 mod webhooks;
 
@@ -16,6 +17,7 @@ pub use engine::EngineStore;
 pub use incidents::IncidentStore;
 pub use oncall::OnCallStore;
 pub use schedules::ScheduleStore;
+pub use status::StatusStore;
 pub use users::UserStore;
 pub use webhooks::WebhookStore;
 
@@ -26,7 +28,14 @@ pub use webhooks::WebhookStore;
 /// `Store` requires: the server holds an `Arc<dyn Store>` and calls any of them on it.
 #[async_trait]
 pub trait Store:
-    UserStore + EngineStore + AlertStore + IncidentStore + OnCallStore + ScheduleStore + WebhookStore
+    UserStore
+    + EngineStore
+    + AlertStore
+    + IncidentStore
+    + OnCallStore
+    + ScheduleStore
+    + WebhookStore
+    + StatusStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
