@@ -183,6 +183,7 @@ impl App {
             incident_rules,
             incident_changes: Default::default(),
             readiness: Default::default(),
+            shutting_down: Default::default(),
         };
         let router = router(state.clone());
         Self {
@@ -254,9 +255,12 @@ impl App {
         let http = crate::serve::serve(listener, self.router, limits, async move {
             let _ = rx.wait_for(|stop| *stop).await;
         });
+        let shutting_down = self.state.shutting_down.clone();
         let trigger = tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down");
+            // Live streams end first, so their connections can close like the others.
+            shutting_down.begin();
             let _ = stop_tx.send(true);
         });
         http.await;

@@ -79,13 +79,22 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     let ada: Member = member(&app, "ada@example.com", "Ada", "responder").await;
     let bob = member(&app, "bob@example.com", "Bob", "responder").await;
     let cy = member(&app, "cy@example.com", "Cy", "responder").await;
-    // Ada can be reached; Bob and Cy cannot. Cy is on call in Night now.
-    ok(
+    // Ada can be reached, for either urgency; Bob and Cy cannot. Cy is on call in Night now.
+    let bot = ok(
         app.post(
             &format!("/api/v1/users/{}/contact-methods", ada.id),
             &ada.token,
             &json!({"kind": "webhook", "label": "bot", "address": "http://127.0.0.1:9/hook",
                     "password": PASSWORD}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            &format!("/api/v1/users/{}/notification-rules", ada.id),
+            &ada.token,
+            &json!({"contact_method_id": bot["id"], "delay_minutes": 0, "urgency": "low"}),
         ),
         201,
     )
@@ -274,7 +283,12 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
         "+14155550123"
     );
     assert_eq!(count(&s, "[data-testid=notification-rule]").await, 1);
-    assert_eq!(count(&s, "[data-testid=reach-warning]").await, 0);
+    // The rule it brought is for high urgency: low-urgency incidents still miss Bob.
+    assert!(
+        s.text("[data-testid=reach-warning]")
+            .await
+            .starts_with("Bob cannot be reached for low-urgency incidents: they have no low-urgency notification rule.")
+    );
 
     // --- an e-mail method for yourself: the form asks for an e-mail address ---
     s.click("nav a[href='/profile']").await;
@@ -295,7 +309,11 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     s.type_into("#cm-password", &app.admin.password).await;
     s.click("#add-contact-method").await;
     s.wait_contains("p.notice", "Added work mail.").await;
-    assert_eq!(count(&s, "[data-testid=reach-warning]").await, 0);
+    assert!(
+        s.text("[data-testid=reach-warning]")
+            .await
+            .starts_with("You cannot be reached for low-urgency incidents:")
+    );
     assert!(
         s.texts("[data-testid=contact-method]")
             .await
@@ -310,6 +328,7 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     s.wait_contains("p.notice", "Added a rule: low urgency, after 5 min.")
         .await;
     assert_eq!(count(&s, "[data-testid=notification-rule]").await, 2);
+    assert_eq!(count(&s, "[data-testid=reach-warning]").await, 0);
     s.click("[data-testid=notification-rule]:nth-child(2) a")
         .await;
     s.wait_contains("#rule-form h2", "Change a notification rule")
@@ -326,11 +345,11 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
         "{rules}"
     );
 
-    // --- the policy now: Bob can be reached, Night's Cy still cannot ---
+    // --- the policy now: Bob can be reached for high urgency only, Night's Cy not at all ---
     s.go(&format!("{}/escalation-policies", app.url)).await;
     assert_eq!(
         s.text("[data-testid=policy-unreachable]").await,
-        "Level 2 reaches nobody"
+        "Levels 2, 3 (low urgency) reach nobody"
     );
     // --- Cy's own profile says so, and how to fix it ---
     let c = Session::new(&driver).await;

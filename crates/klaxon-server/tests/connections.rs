@@ -1,5 +1,6 @@
 //! Slow or idle clients cannot hold the server: a request's headers must arrive within
-//! `server.header_read_timeout_secs`, and at most `server.max_connections` are served at once.
+//! `server.header_read_timeout_secs`, at most `server.max_connections` are served at once, and
+//! open live streams end when graceful shutdown begins.
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,6 +89,52 @@ async fn connections_beyond_the_cap_wait_their_turn() {
     }
     assert_eq!(served, Some(reqwest::StatusCode::OK));
     app.stop().await;
+}
+
+/// Live streams never end by themselves (for minutes): when shutdown begins they end at once, so
+/// the server stops within a couple of seconds and the browsers reconnect elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_end_when_shutdown_begins() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (cookie, _) = common::session_for(&app, &app.admin.email, &app.admin.password).await;
+    let incident = common::ok(
+        app.post(
+            "/api/v1/incidents",
+            &app.admin.token,
+            &serde_json::json!({"title": "Checkout is down", "severity": "SEV3"}),
+        ),
+        201,
+    )
+    .await;
+    let mut streams = Vec::new();
+    for path in [
+        "/incidents/changes".to_owned(),
+        format!("/incidents/{}/live", incident["id"].as_str().unwrap()),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "text/event-stream", "{path}");
+        streams.push((path, r));
+    }
+    tokio::time::timeout(Duration::from_secs(3), app.stop())
+        .await
+        .expect("the server stops while live streams are open");
+    for (path, mut r) in streams {
+        // Ended as a stream ends (the browser reconnects), not cut off.
+        let ended = tokio::time::timeout(Duration::from_secs(2), async {
+            while r.chunk().await.expect("ends cleanly").is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "{path} is still open");
+    }
 }
 
 /// A TCP proxy to PostgreSQL that can be cut: existing connections drop and new ones hang, as

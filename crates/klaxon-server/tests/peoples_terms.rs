@@ -1,6 +1,6 @@
 //! What people call things, wherever the API takes an id: incidents by number, users by e-mail,
 //! services, escalation policies, schedules, webhooks and integrations by name; in paths, body
-//! fields and query filters, on both backends. A UUID keeps working, a miss is a 404 in a path
+//! fields and query filters (the audit log's subject too), on both backends. A UUID keeps working, a miss is a 404 in a path
 //! and a 400 naming the field elsewhere, and a name that could mean several is refused.
 mod common;
 
@@ -14,6 +14,7 @@ on_both_backends!(
     policies_schedules_and_services_by_name,
     webhooks_and_integrations_by_name,
     names_match_ignoring_ascii_case_and_ambiguity_is_refused,
+    audit_log_subjects_by_what_people_call_them,
 );
 
 /// `%`-encodes a path segment (names have spaces, numbers a `#`).
@@ -676,5 +677,106 @@ async fn names_match_ignoring_ascii_case_and_ambiguity_is_refused(b: Backend) {
         None,
     )
     .await;
+    app.stop().await;
+}
+
+/// The audit log of one subject, named by `subject` (any term, encoded here).
+fn audit(app: &TestApp, subject_type: &str, subject: &str) -> reqwest::RequestBuilder {
+    app.get(
+        &format!(
+            "/api/v1/events?subject_type={subject_type}&subject_id={}",
+            seg(subject)
+        ),
+        &app.admin.token,
+    )
+}
+
+/// The kinds of a subject's events, oldest first.
+async fn audit_kinds(app: &TestApp, subject_type: &str, subject: &str) -> Vec<String> {
+    ok(audit(app, subject_type, subject), 200).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn audit_log_subjects_by_what_people_call_them(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let admin = app.admin.token.clone();
+    let incident = declare(&app, "Checkout is down").await;
+    let (id, n) = (
+        incident["id"].as_str().unwrap(),
+        incident["number"].as_i64().unwrap(),
+    );
+    let by_id = ok(audit(&app, "incident", id), 200).await;
+    assert_eq!(by_id["items"][0]["kind"], "incident.declared", "{by_id}");
+    for term in [n.to_string(), format!("#{n}")] {
+        assert_eq!(
+            ok(audit(&app, "incident", &term), 200).await,
+            by_id,
+            "{term}"
+        );
+    }
+    let ann = member(&app, "ann@example.com", "Ann", "responder").await;
+    let kinds = audit_kinds(&app, "user", "Ann@Example.com").await;
+    assert_eq!(kinds, audit_kinds(&app, "user", &ann.id).await);
+    assert_eq!(kinds.first().map(String::as_str), Some("user.created"));
+    ok(
+        app.post("/api/v1/services", &admin, &json!({"name": "Payments API"})),
+        201,
+    )
+    .await;
+    assert_eq!(
+        audit_kinds(&app, "service", "payments api").await,
+        ["service.created"]
+    );
+    ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            &admin,
+            &json!({"name": "Primary", "levels": [{"delay_minutes": 5,
+                    "targets": [{"type": "user", "id": "ann@example.com"}]}]}),
+        ),
+        201,
+    )
+    .await;
+    assert_eq!(
+        audit_kinds(&app, "escalation_policy", "Primary").await,
+        ["escalation_policy.created"]
+    );
+
+    // A term that names nothing is refused naming the field, as in any other filter; so is
+    // one that cannot be one.
+    for (subject_type, term, says) in [
+        ("incident", "9999", "no incident is numbered 9999"),
+        ("incident", "checkout", "is not an incident id or number"),
+        ("user", "nobody@example.com", "no user has the e-mail"),
+        ("service", "Billing", "no service is called \"Billing\""),
+        ("schedule", "Night", "no schedule is called \"Night\""),
+    ] {
+        let e = refused(
+            audit(&app, subject_type, term),
+            400,
+            "invalid_field",
+            Some("subject_id"),
+        )
+        .await;
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    // An id is an id: one that names nothing (a deleted service, say) has no events, not an
+    // error; subjects without names go by id as before.
+    let none = ok(
+        audit(&app, "service", "00000000-0000-7000-8000-000000000000"),
+        200,
+    )
+    .await;
+    assert_eq!(none["items"], json!([]));
+    assert_eq!(
+        audit_kinds(&app, "system", "klaxon").await,
+        ["system.bootstrapped"]
+    );
     app.stop().await;
 }

@@ -1,8 +1,9 @@
 //! Nobody unreachable without a warning, and a new person reachable from their first contact
 //! method: the rule a first method brings (API and web), rules edited in place, each level's
 //! `reach` in the API, the warnings on the policy, profile and service pages and for the
-//! dashboard, and the timeline entry of a page that reached nobody. Real server, fake clock,
-//! engine ticked by hand; every page a receiver gets is counted: an unexpected one fails.
+//! dashboard (for each urgency), and the timeline entry of a page that reached nobody (for its
+//! incident's urgency). Real server, fake clock, engine ticked by hand; every page a receiver
+//! gets is counted: an unexpected one fails.
 mod common;
 
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,7 @@ on_both_backends!(
     a_first_contact_method_brings_a_rule_and_rules_change_in_place,
     a_first_method_added_on_a_profile_brings_a_rule_too,
     a_level_that_reaches_nobody_is_flagged_and_its_page_says_so,
+    each_urgency_is_judged_and_a_page_by_its_incidents,
 );
 
 /// A webhook receiver that keeps every body it is sent.
@@ -65,6 +67,20 @@ async fn add_webhook(app: &TestApp, who: &Member, url: &str) -> Value {
         201,
     )
     .await
+}
+
+/// A rule paging `who` at once through `method` for low-urgency incidents (a first method
+/// brings one for high urgency only).
+async fn add_low_rule(app: &TestApp, who: &Member, method: &Value) {
+    ok(
+        app.post(
+            &format!("/api/v1/users/{}/notification-rules", who.id),
+            &who.token,
+            &json!({"contact_method_id": method["id"], "delay_minutes": 0, "urgency": "low"}),
+        ),
+        201,
+    )
+    .await;
 }
 
 async fn rules_of(app: &TestApp, who: &Member) -> Vec<Value> {
@@ -313,7 +329,12 @@ async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
         page.contains("It is your first way to be reached"),
         "{page}"
     );
-    assert!(!page.contains("You cannot be reached"), "{page}");
+    // Reached for high urgency now; low-urgency incidents need a rule of their own.
+    assert!(
+        page.contains("You cannot be reached for low-urgency incidents")
+            && !page.contains("no contact method"),
+        "{page}"
+    );
     let rules = rules_of(&app, &ada).await;
     assert_eq!(rules.len(), 1);
     assert_eq!(
@@ -417,7 +438,8 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
     let cy = member(&app, "cy@example.com", "Cy", "responder").await;
     let ada_hook = Receiver::spawn().await;
     let bob_hook = Receiver::spawn().await;
-    add_webhook(&app, &ada, &ada_hook.url).await;
+    let method = add_webhook(&app, &ada, &ada_hook.url).await;
+    add_low_rule(&app, &ada, &method).await;
     // Night has Cy on call now, and Cy has no way to be reached.
     let night = ok(
         app.post(
@@ -631,8 +653,10 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
         "{page}"
     );
 
-    // Bob adds a way to be reached: level 1 reaches him, and the warnings go.
-    add_webhook(&app, &bob, &bob_hook.url).await;
+    // Bob adds a way to be reached (for either urgency): level 1 reaches him, and the warnings
+    // go.
+    let method = add_webhook(&app, &bob, &bob_hook.url).await;
+    add_low_rule(&app, &bob, &method).await;
     let got = get(
         &app,
         &format!("/api/v1/escalation-policies/{policy_id}"),
@@ -651,5 +675,172 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
     app.clock.advance(SignedDuration::from_mins(30));
     tick().await;
     assert_eq!((ada_hook.count(), bob_hook.count()), (1, 0));
+    app.stop().await;
+}
+
+async fn each_urgency_is_judged_and_a_page_by_its_incidents(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let admin = app.admin.token.clone();
+    // Ann has the rule her first method brought (high urgency); Bob's is for low urgency only.
+    let ann = member(&app, "ann@example.com", "Ann", "responder").await;
+    let bob = member(&app, "bob@example.com", "Bob", "responder").await;
+    let (ann_hook, bob_hook) = (Receiver::spawn().await, Receiver::spawn().await);
+    add_webhook(&app, &ann, &ann_hook.url).await;
+    let bobs = add_webhook(&app, &bob, &bob_hook.url).await;
+    ok(
+        patch(
+            &app,
+            &format!(
+                "/api/v1/users/{}/notification-rules/{}",
+                bob.id,
+                bobs["first_rule"]["id"].as_str().unwrap()
+            ),
+            &bob.token,
+            &json!({"urgency": "low"}),
+        ),
+        200,
+    )
+    .await;
+    let level =
+        |who: &Member| json!({"delay_minutes": 5, "targets": [{"type": "user", "id": who.id}]});
+    let policy = ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            &admin,
+            &json!({"name": "Days", "levels": [level(&ann), level(&bob)]}),
+        ),
+        201,
+    )
+    .await;
+    let policy_id = policy["id"].as_str().unwrap().to_owned();
+    // The API says which urgency each level misses, and why.
+    let reach = &policy["reach"];
+    assert_eq!(reach[0]["reachable"], false, "{reach}");
+    assert_eq!(reach[0]["unreachable_for"], json!(["low"]));
+    assert_eq!(
+        reach[0]["reasons"],
+        json!([{"code": "no_rule_for_urgency", "urgency": "low", "now": true,
+                "user_id": ann.id, "message": "Ann has no low-urgency notification rule"}])
+    );
+    assert_eq!(reach[1]["unreachable_for"], json!(["high"]));
+    assert_eq!(
+        reach[1]["reasons"][0]["message"],
+        "Bob has no high-urgency notification rule"
+    );
+    let service = ok(
+        app.post(
+            "/api/v1/services",
+            &admin,
+            &json!({"name": "checkout", "escalation_policy_id": policy_id}),
+        ),
+        201,
+    )
+    .await;
+    let service_id = service["id"].as_str().unwrap();
+
+    // Each page's warning says which urgency is affected.
+    let (cookie, _) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let page = web_get_as(&app, &format!("/services/{service_id}"), &cookie).await;
+    assert!(
+        page.contains(
+            "Level 1 reaches nobody for low-urgency incidents: Ann has no low-urgency notification rule."
+        ) && page.contains(
+            "Level 2 reaches nobody for high-urgency incidents: Bob has no high-urgency notification rule."
+        ),
+        "{page}"
+    );
+    let page = web_get_as(&app, &format!("/escalation-policies/{policy_id}"), &cookie).await;
+    assert!(
+        page.contains("Levels 1 (low urgency), 2 (high urgency) reach nobody now")
+            && page.contains("Reaches nobody now for low-urgency incidents.")
+            && page.contains("Ann has no low-urgency notification rule."),
+        "{page}"
+    );
+    let (ann_cookie, _) = session_for(&app, "ann@example.com", PASSWORD).await;
+    let page = web_get_as(&app, "/profile", &ann_cookie).await;
+    assert!(
+        page.contains(
+            "You cannot be reached for low-urgency incidents: you have no low-urgency notification rule. Add one below."
+        ),
+        "{page}"
+    );
+    let ann_user = app.state.store.user(ann.id.parse().unwrap()).await.unwrap();
+    let warnings = klaxon_server::oncall::web::unreachable_for_dashboard(&app.state, &ann_user)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = warnings.iter().map(|w| w.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "You cannot be reached for low-urgency incidents: you have no low-urgency notification rule. Add one on your profile.",
+            "Days: Level 1 reaches nobody for low-urgency incidents: Ann has no low-urgency notification rule.",
+            "Days: Level 2 reaches nobody for high-urgency incidents: Bob has no high-urgency notification rule.",
+        ]
+    );
+
+    // A page judges its incident's urgency: a low-urgency one reaches nobody at level 1 and
+    // says why, then pages Bob at level 2; a high-urgency one pages Ann at once.
+    let declare = |urgency: &str| {
+        app.post(
+            "/api/v1/incidents",
+            &admin,
+            &json!({"title": format!("{urgency} one"), "severity": "SEV3",
+                    "service_id": "checkout", "urgency": urgency}),
+        )
+    };
+    let low = ok(declare("low"), 201).await;
+    let tick = || async { app.state.engine.tick().await.unwrap() };
+    tick().await;
+    let unreachable = |id: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let t = get(app, &format!("/api/v1/incidents/{id}/timeline"), &admin).await;
+            t["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "incident.level_unreachable")
+                .cloned()
+                .collect::<Vec<Value>>()
+        }
+    };
+    let low_id = low["id"].as_str().unwrap().to_owned();
+    let seen = unreachable(low_id.clone()).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["data"]["level"], 1);
+    assert_eq!(
+        seen[0]["data"]["reasons"],
+        json!([{"code": "no_rule_for_urgency", "urgency": "low", "now": true,
+                "user_id": ann.id, "message": "Ann has no low-urgency notification rule"}])
+    );
+    assert_eq!((ann_hook.count(), bob_hook.count()), (0, 0));
+    app.clock.advance(SignedDuration::from_mins(5));
+    tick().await;
+    assert_eq!(
+        (ann_hook.count(), bob_hook.count()),
+        (0, 1),
+        "level 2 paged Bob"
+    );
+    assert_eq!(unreachable(low_id.clone()).await.len(), 1);
+    let page = web_get_as(&app, &format!("/incidents/{low_id}"), &cookie).await;
+    assert!(
+        page.contains("level 1 reached nobody: Ann has no low-urgency notification rule"),
+        "{page}"
+    );
+    let high = ok(declare("high"), 201).await;
+    tick().await;
+    assert_eq!(
+        (ann_hook.count(), bob_hook.count()),
+        (1, 1),
+        "Ann paged at once"
+    );
+    assert!(
+        unreachable(high["id"].as_str().unwrap().to_owned())
+            .await
+            .is_empty()
+    );
     app.stop().await;
 }

@@ -297,12 +297,17 @@ fn policy_text(v: &Value, names: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// The warning under a level that reaches nobody now (the API's `reach`), one reason a line.
+/// The warning under a level that reaches nobody now (the API's `reach`), one reason a line;
+/// it names the urgency when the level misses one only.
 fn reach_text(r: &Value) -> String {
     if r["reachable"].as_bool() != Some(false) {
         return String::new();
     }
-    let mut out = "    warning: this level reaches nobody now\n".to_owned();
+    let scope = match r["unreachable_for"].as_array().map(Vec::as_slice) {
+        Some([u]) => format!(" for {}-urgency incidents", u.as_str().unwrap_or("some")),
+        _ => String::new(),
+    };
+    let mut out = format!("    warning: this level reaches nobody now{scope}\n");
     for reason in r["reasons"].as_array().into_iter().flatten() {
         if reason["now"].as_bool() == Some(true) {
             out += &format!("      - {}\n", reason["message"].as_str().unwrap_or(""));
@@ -586,5 +591,22 @@ mod tests {
         );
         assert_eq!(text.matches("warning").count(), 1, "{text}");
         assert!(!text.contains("Bob"), "later shifts are not a warning now");
+    }
+
+    #[test]
+    fn a_level_that_misses_one_urgency_says_which() {
+        let v = json!({"name": "primary", "id": "p1", "repeat": 0,
+            "levels": [{"delay_minutes": 5, "targets": [{"type": "user", "id": "u1"}]}],
+            "reach": [{"level": 1, "reachable": false, "unreachable_for": ["low"], "reasons": [
+                {"code": "no_rule_for_urgency", "urgency": "low", "now": true,
+                 "message": "Ann has no low-urgency notification rule"}]}]});
+        let names = BTreeMap::from([("u1".to_owned(), "Ann".to_owned())]);
+        let text = policy_text(&v, &names);
+        assert!(
+            text.contains(
+                "    warning: this level reaches nobody now for low-urgency incidents\n      - Ann has no low-urgency notification rule\n"
+            ),
+            "{text}"
+        );
     }
 }

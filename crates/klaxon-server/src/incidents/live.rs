@@ -4,13 +4,12 @@ use super::web_page::{Entry, entry};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::time::Reader;
-use crate::shared::web::WebSession;
-use crate::shared::web::not_found_page;
+use crate::shared::web::{WebSession, event_stream, not_found_page};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
 use axum::routing::get;
 use futures_util::stream::{self, Stream};
 use klaxon_domain::auth::Role;
@@ -70,10 +69,8 @@ async fn live(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok());
     let after = resumed.max(q.after).unwrap_or(0);
-    let stream = live_stream(state, id, after, zone, can_respond);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+    let stream = live_stream(state.clone(), id, after, zone, can_respond);
+    Ok(event_stream(&state, stream))
 }
 
 fn live_stream(

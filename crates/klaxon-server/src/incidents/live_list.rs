@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
 use axum::routing::get;
 use futures_util::stream::{self, Stream};
 use klaxon_domain::event::SubjectType;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
-use crate::shared::web::WebSession;
+use crate::shared::web::{WebSession, event_stream};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/incidents/changes", get(changes))
@@ -55,9 +55,7 @@ async fn changes(
         Some(after) => after.max(0),
         None => state.store.last_event_seq().await?,
     };
-    Ok(Sse::new(change_stream(state, after))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+    Ok(event_stream(&state, change_stream(state.clone(), after)))
 }
 
 /// What a stream has seen: the newest number, and the numbers just behind it.

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use jiff::Timestamp;
-use klaxon_domain::alert::Urgency;
 use klaxon_domain::auth::Role;
 use klaxon_domain::contact::{ContactKind, NotificationStatus};
 use klaxon_domain::escalation::{Level, Plan, Target};
@@ -58,8 +57,9 @@ pub struct PolicyOut {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
-    /// Each level judged now, for a high-urgency page: whether it reaches anyone, and every
-    /// person or schedule it cannot reach, with why (see docs/oncall.md).
+    /// Each level judged now, for pages of every urgency: whether it reaches anyone, for which
+    /// urgency it does not, and every person or schedule it cannot reach, with why (see
+    /// docs/oncall.md).
     pub reach: Vec<LevelReach>,
 }
 
@@ -89,7 +89,7 @@ pub async fn policies_out(
     Ok(policies
         .into_iter()
         .map(|p| {
-            let r = reach::plan_reach(&p.plan, &facts, Urgency::High);
+            let r = reach::plan_reach(&p.plan, &facts);
             PolicyOut::new(p, r)
         })
         .collect())

@@ -226,8 +226,8 @@ async fn reach_of(
     let plans: Vec<&Plan> = policies.iter().map(|p| &p.plan).collect();
     let facts =
         crate::shared::reach::facts(state.store.as_ref(), &plans, &[w.user.id], now).await?;
-    let warning = reach::person_problem(facts.people.get(&w.user.id), Urgency::High)
-        .map(|why| cannot_be_reached(why, w.yours, &w.user.name));
+    let warning = reach::person_gap(facts.people.get(&w.user.id))
+        .map(|gap| cannot_be_reached(gap, w.yours, &w.user.name));
     let paged_by = policies
         .iter()
         .filter(|p| reach::pages_user(&p.plan, &facts, w.user.id))

@@ -170,6 +170,7 @@ impl JobHandler for EscalationStepHandler {
                     user_id: None,
                     schedule_id: None,
                     now: true,
+                    urgency: None,
                 });
             }
             events.push(event(

@@ -58,6 +58,8 @@ pub struct LevelView {
     pub delay: u32,
     pub targets: Vec<TargetView>,
     pub reachable: bool,
+    /// The one urgency it reaches nobody for, when it reaches someone for the other.
+    pub only_for: Option<Urgency>,
     /// Why it reaches nobody now (empty when it reaches someone).
     pub blocking: Vec<ReasonView>,
     /// Whom else it misses: targets that cannot be reached beside one that can, and people
@@ -75,12 +77,25 @@ pub struct PolicyView {
     pub levels: Vec<LevelView>,
 }
 
+impl LevelView {
+    /// After "reaches nobody now": " for low-urgency incidents", or nothing for every urgency.
+    pub fn scope(&self) -> String {
+        self.only_for
+            .map(|u| format!(" for {u}-urgency incidents"))
+            .unwrap_or_default()
+    }
+}
+
 impl PolicyView {
-    pub fn unreachable(&self) -> Vec<u32> {
+    /// The levels that reach nobody: `2`, or `2 (low urgency)` for one urgency only.
+    pub fn unreachable(&self) -> Vec<String> {
         self.levels
             .iter()
             .filter(|l| !l.reachable)
-            .map(|l| l.number)
+            .map(|l| match l.only_for {
+                Some(u) => format!("{} ({u} urgency)", l.number),
+                None => l.number.to_string(),
+            })
             .collect()
     }
 }
@@ -198,6 +213,10 @@ fn policy_view(
                 delay: level.delay_minutes,
                 targets,
                 reachable: r.reachable,
+                only_for: match r.unreachable_for.as_slice() {
+                    [u] => Some(*u),
+                    _ => None,
+                },
                 blocking: (r.reasons.iter())
                     .filter(|x| x.now && !r.reachable)
                     .map(view)
@@ -250,14 +269,7 @@ async fn render_policies(
     let facts = crate::shared::reach::facts(state.store.as_ref(), &plans, &[], s.now).await?;
     let views = policies
         .iter()
-        .map(|p| {
-            policy_view(
-                p,
-                reach::plan_reach(&p.plan, &facts, Urgency::High),
-                &facts,
-                s,
-            )
-        })
+        .map(|p| policy_view(p, reach::plan_reach(&p.plan, &facts), &facts, s))
         .collect();
     let form = policy_form(
         state,
@@ -406,7 +418,7 @@ async fn render_policy(
     error: Option<String>,
 ) -> PageResult {
     let facts = crate::shared::reach::facts(state.store.as_ref(), &[&p.plan], &[], s.now).await?;
-    let judged = reach::plan_reach(&p.plan, &facts, Urgency::High);
+    let judged = reach::plan_reach(&p.plan, &facts);
     let services = services_using(state, p.id).await?;
     Ok(html(
         status,

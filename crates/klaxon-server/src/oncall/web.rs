@@ -62,8 +62,13 @@ pub(crate) async fn notification_rows(
 // --- who cannot be reached ----------------------------------------------------------------------
 
 /// "You cannot be reached: add a contact method." (or "Bob cannot be reached: …" when `you`
-/// is false), for a person's own problem.
-pub(super) fn cannot_be_reached(why: Why, you: bool, name: &str) -> String {
+/// is false), for a person's own problem; `urgency` is the one urgency it is about, if only one
+/// (see `reach::person_gap`).
+pub(super) fn cannot_be_reached(
+    (why, urgency): (Why, Option<Urgency>),
+    you: bool,
+    name: &str,
+) -> String {
     let (who, has) = if you {
         ("You".to_owned(), "you have")
     } else {
@@ -76,10 +81,12 @@ pub(super) fn cannot_be_reached(why: Why, you: bool, name: &str) -> String {
         Why::NoNotificationRule => format!(
             "{who} cannot be reached: {has} no notification rule, so no contact method is used. Add a rule below."
         ),
-        Why::NoRuleForUrgency => format!(
-            "High-urgency pages do not reach {}: {has} rules only for low urgency. Add a rule for high urgency below.",
-            if you { "you" } else { name }
-        ),
+        Why::NoRuleForUrgency => {
+            let u = urgency.map_or("this", |u| u.as_str());
+            format!(
+                "{who} cannot be reached for {u}-urgency incidents: {has} no {u}-urgency notification rule. Add one below."
+            )
+        }
         Why::Deactivated => format!("{who} cannot be reached: the account is deactivated."),
         Why::UserMissing | Why::ScheduleMissing | Why::NobodyOnCall => {
             format!("{who} cannot be reached.")
@@ -110,9 +117,9 @@ pub async fn unreachable_for_dashboard(
             .await?;
     let mut out = Vec::new();
     let paged = plans.iter().any(|p| reach::pages_user(p, &facts, user.id));
-    if paged && let Some(why) = reach::person_problem(facts.people.get(&user.id), Urgency::High) {
+    if paged && let Some(gap) = reach::person_gap(facts.people.get(&user.id)) {
         out.push(ReachWarning {
-            text: cannot_be_reached(why, true, &user.name).replace(" below.", " on your profile."),
+            text: cannot_be_reached(gap, true, &user.name).replace(" below.", " on your profile."),
             href: "/profile#reach".into(),
             yours: true,
         });
@@ -123,7 +130,7 @@ pub async fn unreachable_for_dashboard(
         .filter_map(|s| s.escalation_policy_id)
         .collect();
     for p in policies.iter().filter(|p| used.contains(&p.id)) {
-        for level in reach::plan_reach(&p.plan, &facts, Urgency::High) {
+        for level in reach::plan_reach(&p.plan, &facts) {
             if !level.reachable {
                 out.push(ReachWarning {
                     text: format!(

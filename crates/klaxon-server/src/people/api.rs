@@ -282,7 +282,12 @@ pub async fn revoke_token_with(
 pub struct EventParams {
     #[param(value_type = klaxon_domain::event::SubjectType)]
     pub subject_type: String,
-    /// The subject's id: a UUID, or `system` for the system.
+    /// The subject's id, or what people call it for its type: an incident's number (`75` or
+    /// `#75`), a user's e-mail address, a service's, escalation policy's, schedule's, webhook's
+    /// or integration's name (exact, else ignoring ASCII case). A term that names nothing, or
+    /// several, is a 400 naming `subject_id`; a UUID is always read as an id (one that names
+    /// nothing has no events). API tokens, jobs and alerts go by id; the system by `klaxon`
+    /// (start-up) or `login` (failed sign-ins).
     pub subject_id: String,
     /// Items per page, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -301,12 +306,14 @@ async fn list_events(
 ) -> ApiResult<Json<ListOf<EventOut>>> {
     caller.require(Role::Admin)?;
     let st = SubjectType::parse(&p.subject_type).ok_or_else(|| {
+        let all: Vec<&str> = SubjectType::ALL.iter().map(|t| t.as_str()).collect();
         ApiError::invalid(
             "subject_type",
-            "must be one of: user, api_token, job, system",
+            format!("must be one of: {}", all.join(", ")),
         )
     })?;
-    events_page(&state, st, &p.subject_id, p.limit, p.cursor.as_deref())
+    let subject = terms::subject(&state, st, &p.subject_id, At::Field("subject_id")).await?;
+    events_page(&state, st, &subject, p.limit, p.cursor.as_deref())
         .await
         .map(Json)
 }

@@ -2,7 +2,6 @@
 //! `klaxon_domain::reach`. Here rather than in `oncall` because the service page (alerts) warns
 //! about its policy too, and alerts may not import on-call.
 use jiff::{SignedDuration, Timestamp};
-use klaxon_domain::alert::Urgency;
 use klaxon_domain::escalation::Plan;
 use klaxon_domain::ids::{EscalationPolicyId, ScheduleId, UserId};
 use klaxon_domain::reach::{self, Facts, LevelReach, ScheduleFacts};
@@ -67,11 +66,11 @@ pub async fn facts(
     Ok(out)
 }
 
-/// Each level of `plan`, judged now for a high-urgency page (what wakes someone at 3 a.m.).
+/// Each level of `plan`, judged now for pages of every urgency.
 pub async fn plan_reach(state: &AppState, plan: &Plan) -> Result<Vec<LevelReach>, ApiError> {
     let now = state.clock.now();
     let facts = facts(state.store.as_ref(), &[plan], &[], now).await?;
-    Ok(reach::plan_reach(plan, &facts, Urgency::High))
+    Ok(reach::plan_reach(plan, &facts))
 }
 
 /// For the service page: one sentence per level of its policy that reaches nobody now, like
@@ -93,7 +92,9 @@ pub async fn policy_warnings(
         .collect())
 }
 
-/// "Level 2 reaches nobody: Bob has no contact method; nobody is on call in Night now."
+/// "Level 2 reaches nobody: Bob has no contact method; nobody is on call in Night now.", or for
+/// one urgency only "Level 1 reaches nobody for low-urgency incidents: Ann has no low-urgency
+/// notification rule."
 pub fn level_sentence(l: &LevelReach) -> String {
     let why: Vec<&str> = l
         .reasons
@@ -101,5 +102,10 @@ pub fn level_sentence(l: &LevelReach) -> String {
         .filter(|r| r.now)
         .map(|r| r.message.as_str())
         .collect();
-    format!("Level {} reaches nobody: {}.", l.level, why.join("; "))
+    format!(
+        "Level {} reaches nobody{}: {}.",
+        l.level,
+        l.scope(),
+        why.join("; ")
+    )
 }

@@ -28,6 +28,33 @@ pub struct AppState {
     /// The last write probe of `/readyz` and when it ran: shared for a second, so that callers
     /// (load balancers, or anyone: it needs no login) cost at most one write a second.
     pub readiness: Arc<tokio::sync::Mutex<Option<Probe>>>,
+    /// Fired when graceful shutdown begins: live streams never end by themselves, and would
+    /// otherwise hold their connections (and the shutdown) open.
+    pub shutting_down: ShuttingDown,
+}
+
+/// A signal that fires once, when graceful shutdown begins.
+#[derive(Clone)]
+pub struct ShuttingDown(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for ShuttingDown {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl ShuttingDown {
+    pub fn begin(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once shutdown has begun: at once when it already has.
+    pub fn begun(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|begun| *begun).await;
+        }
+    }
 }
 
 /// When a readiness probe ran, and what it found.

@@ -14,6 +14,7 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+use klaxon_domain::event::SubjectType;
 use klaxon_domain::ids::{
     EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, UserId, WebhookId,
 };
@@ -155,6 +156,30 @@ pub async fn integration(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<I
         Term::Id(id) => Ok(id),
         Term::Name(n) => pick(&n, &state.store.integrations_named(&n).await?, at, &kind),
     }
+}
+
+/// The subject of events of `subject_type` (the audit log's `subject_id`): for the types people
+/// name, what they call it, as above; API tokens, jobs, alerts and the system by the id their
+/// events are stored under, as given.
+pub async fn subject(
+    state: &AppState,
+    subject_type: SubjectType,
+    raw: &str,
+    at: At<'_>,
+) -> ApiResult<String> {
+    let id = match subject_type {
+        SubjectType::Incident => incident(state, raw, at).await?.to_string(),
+        SubjectType::User => user(state, raw, at).await?.to_string(),
+        SubjectType::Service => service(state, raw, at).await?.to_string(),
+        SubjectType::EscalationPolicy => policy(state, raw, at).await?.to_string(),
+        SubjectType::Schedule => schedule(state, raw, at).await?.to_string(),
+        SubjectType::Webhook => webhook(state, raw, at).await?.to_string(),
+        SubjectType::Integration => integration(state, raw, at).await?.to_string(),
+        SubjectType::ApiToken | SubjectType::Job | SubjectType::Alert | SubjectType::System => {
+            raw.to_owned()
+        }
+    };
+    Ok(id)
 }
 
 // --- terms inside a JSON body -------------------------------------------------------------------

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::SignedDuration;
 use klaxon_domain::auth::{Role, SessionPolicy};
@@ -146,6 +147,19 @@ pub fn no_such_page() -> Response {
         "Not found",
         "There is no page at this address.",
     )
+}
+
+/// A Server-Sent Events answer, kept alive every 15 seconds. It ends when graceful shutdown
+/// begins: the shutdown would otherwise wait out the stream, and the browser reconnects (to
+/// another instance, or to this one once it is back).
+pub fn event_stream<S>(state: &AppState, events: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<Event, std::convert::Infallible>> + Send + 'static,
+{
+    use futures_util::StreamExt as _;
+    Sse::new(events.take_until(state.shutting_down.begun()))
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
 }
 
 // --- sessions ----------------------------------------------------------------------------------
