@@ -182,6 +182,7 @@ impl App {
             integrations: Default::default(),
             incident_rules,
             incident_changes: Default::default(),
+            status_changed: Default::default(),
             readiness: Default::default(),
             shutting_down: Default::default(),
         };

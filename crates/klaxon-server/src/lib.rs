@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod people;
 mod serve;
 pub mod shared;
+pub mod status;
 pub mod webhooks;
 
 pub use app::{App, AppState};

@@ -706,6 +706,16 @@ impl StatusStore for DbStore {
         Ok(self.status_incident(i.id).await?.incident)
     }
 
+    async fn status_incident_by_code(&self, code: &str) -> StoreResult<StatusIncidentId> {
+        let id: Option<DbUuid> =
+            sqlx::query_scalar("SELECT id FROM status_incidents WHERE code = $1")
+                .bind(code)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(map_err)?;
+        id_from(id.ok_or(StoreError::NotFound)?)
+    }
+
     async fn status_incident(
         &self,
         id: StatusIncidentId,

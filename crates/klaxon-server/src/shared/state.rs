@@ -25,6 +25,9 @@ pub struct AppState {
     /// Rung after every incident change made here, so live timelines look at once (other
     /// instances' changes are found by polling).
     pub incident_changes: Arc<tokio::sync::Notify>,
+    /// Rung after every status-page change made here, so public snapshots rebuild at once
+    /// (other instances' changes are found by polling the pages' revisions).
+    pub status_changed: Arc<tokio::sync::Notify>,
     /// The last write probe of `/readyz` and when it ran: shared for a second, so that callers
     /// (load balancers, or anyone: it needs no login) cost at most one write a second.
     pub readiness: Arc<tokio::sync::Mutex<Option<Probe>>>,

@@ -16,7 +16,8 @@ use std::str::FromStr;
 
 use klaxon_domain::event::SubjectType;
 use klaxon_domain::ids::{
-    EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, UserId, WebhookId,
+    EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, StatusPageId, UserId,
+    WebhookId,
 };
 
 use crate::shared::error::{ApiError, ApiResult};
@@ -149,6 +150,15 @@ pub async fn webhook(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<Webho
     }
 }
 
+/// A status page: its id, its slug or its name.
+pub async fn status_page(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<StatusPageId> {
+    let kind = Kind::STATUS_PAGE;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => pick(&n, &state.store.status_pages_named(&n).await?, at, &kind),
+    }
+}
+
 /// An integration: its id or its name, when no other integration (of any service) has it.
 pub async fn integration(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<IntegrationId> {
     let kind = Kind::INTEGRATION;
@@ -175,6 +185,7 @@ pub async fn subject(
         SubjectType::Schedule => schedule(state, raw, at).await?.to_string(),
         SubjectType::Webhook => webhook(state, raw, at).await?.to_string(),
         SubjectType::Integration => integration(state, raw, at).await?.to_string(),
+        SubjectType::StatusPage => status_page(state, raw, at).await?.to_string(),
         SubjectType::ApiToken | SubjectType::Job | SubjectType::Alert | SubjectType::System => {
             raw.to_owned()
         }
@@ -265,6 +276,11 @@ impl Kind {
         a: "a webhook",
         many: "webhooks",
     };
+    const STATUS_PAGE: Kind = Kind {
+        one: "status page",
+        a: "a status page",
+        many: "status pages",
+    };
     const INTEGRATION: Kind = Kind {
         one: "integration",
         a: "an integration",
@@ -331,8 +347,11 @@ pub mod doc {
     pub const INTEGRATION: &str = "Integration id, or its name when no other integration has \
          it (exact, else ignoring ASCII case)";
 
+    pub const STATUS_PAGE: &str =
+        "Status page id, its slug, or its name (exact, else ignoring ASCII case)";
+
     /// The parameters whose name can match several things: their operations can answer 409.
-    pub const BY_NAME: [&str; 5] = [SERVICE, POLICY, SCHEDULE, WEBHOOK, INTEGRATION];
+    pub const BY_NAME: [&str; 6] = [SERVICE, POLICY, SCHEDULE, WEBHOOK, INTEGRATION, STATUS_PAGE];
 }
 
 #[cfg(test)]

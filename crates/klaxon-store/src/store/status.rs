@@ -94,6 +94,9 @@ pub trait StatusStore: Send + Sync + 'static {
         events: Vec<NewEvent>,
     ) -> StoreResult<StatusIncident>;
 
+    /// The public incident with this code, on any page.
+    async fn status_incident_by_code(&self, code: &str) -> StoreResult<StatusIncidentId>;
+
     async fn status_incident(&self, id: StatusIncidentId)
     -> StoreResult<StatusIncidentWithUpdates>;
 

@@ -1,0 +1,15 @@
+//! Status pages: what customers read while something is broken. Admins shape pages and
+//! components; the communications lead publishes incidents and maintenances from Klaxon's
+//! incidents; readers get HTML, Statuspage v2 JSON and feeds from an in-memory snapshot that
+//! outlives a database outage.
+pub mod incidents_api;
+pub mod pages_api;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::shared::state::AppState;
+
+/// The REST routes of status pages.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    pages_api::router().merge(incidents_api::router())
+}
