@@ -1,6 +1,6 @@
 //! Refused forms over HTTP: each reason in plain words beside the field it is about (or at the
 //! top of the form it belongs to), what was typed kept, and the refusal's 4xx status. Covers a
-//! user's page and the account page.
+//! user's page, the account page and deleting a policy in use.
 mod common;
 
 use serde_json::json;
@@ -312,7 +312,86 @@ async fn the_account_page_says_each_refusal_beside_its_field(b: Backend) {
     app.stop().await;
 }
 
+async fn deleting_a_policy_in_use_says_why_beside_the_button(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let admin_token = &app.admin.token;
+    let me_id = ok(app.get("/api/v1/me", admin_token), 200).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let policy = ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            admin_token,
+            &json!({"name": "Payments on call", "levels": [
+                {"delay_minutes": 5, "targets": [{"type": "user", "id": me_id}]}]}),
+        ),
+        201,
+    )
+    .await;
+    let policy_id = policy["id"].as_str().unwrap();
+    let service = ok(
+        app.post(
+            "/api/v1/services",
+            admin_token,
+            &json!({"name": "Payments API", "escalation_policy_id": policy_id}),
+        ),
+        201,
+    )
+    .await;
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let path = format!("/escalation-policies/{policy_id}");
+    let (status, html) = form(&app, &cookie, &format!("{path}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 409, "{html}");
+    assert_eq!(
+        text_of(&html, "delete-policy-error"),
+        "Services use this escalation policy: give them another first."
+    );
+    let delete = form_with(&html, &format!("{path}/delete#delete-policy-form"));
+    let button = at(delete, "id=\"delete-policy\"");
+    let reason = at(
+        delete,
+        "<p class=\"error\" role=\"alert\" id=\"delete-policy-error\">Services use this escalation policy: give them another first.</p>",
+    );
+    assert!(button < reason, "{delete}");
+    assert!(
+        delete.contains("aria-describedby=\"delete-policy-error\""),
+        "{delete}"
+    );
+    // Said once, there, not at the page's top too.
+    let lower = html.to_lowercase();
+    assert_eq!(
+        lower.matches("services use this escalation policy").count(),
+        1
+    );
+    ok(
+        app.get(&format!("/api/v1/{}", &path[1..]), admin_token),
+        200,
+    )
+    .await;
+
+    // Without the service it goes.
+    let service_id = service["id"].as_str().unwrap();
+    ok(
+        common::delete(&app, &format!("/api/v1/services/{service_id}"), admin_token),
+        204,
+    )
+    .await;
+    let (status, _) = form(&app, &cookie, &format!("{path}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let r = app
+        .get(&format!("/api/v1/{}", &path[1..]), admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
 on_both_backends!(
     a_users_page_says_each_refusal_on_its_own_form,
     the_account_page_says_each_refusal_beside_its_field,
+    deleting_a_policy_in_use_says_why_beside_the_button,
 );

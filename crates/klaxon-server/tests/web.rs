@@ -630,7 +630,7 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
         r.text()
             .await
             .unwrap()
-            .contains("services use this escalation policy")
+            .contains("Services use this escalation policy: give them another first.")
     );
 
     // --- profile: contact methods (password asked again) and rules ---
