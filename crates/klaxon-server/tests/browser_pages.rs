@@ -25,6 +25,16 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let schedule_id = schedule["id"].as_str().unwrap().to_owned();
+    // An override, so the schedule page shows its row and the confirmed removal.
+    ok(
+        app.post(
+            &format!("/api/v1/schedules/{schedule_id}/overrides"),
+            admin,
+            &json!({"user_id": bob.id, "start": "2026-11-22T09:00:00Z", "end": "2026-11-22T17:00:00Z"}),
+        ),
+        201,
+    )
+    .await;
     let policy = ok(
         app.post(
             "/api/v1/escalation-policies",

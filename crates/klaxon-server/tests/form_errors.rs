@@ -1,9 +1,10 @@
 //! Refused forms over HTTP: each reason in plain words beside the field it is about (or at the
 //! top of the form it belongs to), what was typed kept, and the refusal's 4xx status. Covers a
-//! user's page, the account page and deleting a policy in use.
+//! user's page, the account page, deleting a policy in use and removing an override, which
+//! asks "are you sure" first.
 mod common;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use common::{Backend, PASSWORD, TestApp, member, ok, session_for};
 
@@ -390,8 +391,95 @@ async fn deleting_a_policy_in_use_says_why_beside_the_button(b: Backend) {
     app.stop().await;
 }
 
+async fn removing_an_override_asks_to_be_sure(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let bob = member(&app, "bob@example.com", "Bob", "responder").await;
+    let schedule = ok(
+        app.post(
+            "/api/v1/schedules",
+            &app.admin.token,
+            &json!({"name": "Primary", "time_zone": "UTC", "layers": [
+                {"name": "Weekly", "start": "2026-11-16T09:00", "users": [bob.id],
+                 "turn": {"count": 1, "unit": "weeks"}}]}),
+        ),
+        201,
+    )
+    .await;
+    let id = schedule["id"].as_str().unwrap();
+    let overrides = format!("/api/v1/schedules/{id}/overrides");
+    let added = ok(
+        app.post(
+            &overrides,
+            &bob.token,
+            &json!({"user_id": bob.id, "start": "2026-11-22T09:00:00Z",
+                    "end": "2026-11-22T17:00:00Z"}),
+        ),
+        201,
+    )
+    .await;
+    let oid = added["id"].as_str().unwrap();
+    let listed = |app: &TestApp| {
+        let r = app.get(&overrides, &app.admin.token);
+        async move {
+            let v: Value = ok(r, 200).await;
+            v["items"].as_array().unwrap().len()
+        }
+    };
+    let (cookie, csrf) = session_for(&app, "bob@example.com", PASSWORD).await;
+    let page = format!("/schedules/{id}");
+    let remove = format!("{page}/overrides/{oid}/delete");
+
+    // Without it, nothing is removed and the row says why.
+    let (status, html) = form(&app, &cookie, &remove, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 400, "{html}");
+    beside(
+        &html,
+        &format!("remove-{oid}-confirm"),
+        "Tick this box to remove the override.",
+    );
+    assert!(
+        html.contains("<details class=\"confirm-remove\" open>"),
+        "{html}"
+    );
+    assert_eq!(listed(&app).await, 1);
+    // The page asks: a box to tick before the button.
+    let html = common::web_get_as(&app, &page, &cookie).await;
+    let f = form_with(&html, &format!("{remove}#overrides"));
+    let tick = at(
+        f,
+        &format!(
+            "type=\"checkbox\" name=\"confirm\" value=\"yes\" id=\"remove-{oid}-confirm\" required"
+        ),
+    );
+    assert!(tick < at(f, "<button type=\"submit\""), "{f}");
+    assert!(
+        !html.contains("confirm-remove\" open"),
+        "folded until asked"
+    );
+
+    // An unknown override is not found, ticked or not.
+    let unknown = format!("{page}/overrides/00000000-0000-7000-8000-000000000000/delete");
+    let (status, _) = form(&app, &cookie, &unknown, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 404);
+
+    // With it, the override goes.
+    let (status, _) = form(
+        &app,
+        &cookie,
+        &remove,
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(listed(&app).await, 0);
+    app.stop().await;
+}
+
 on_both_backends!(
     a_users_page_says_each_refusal_on_its_own_form,
     the_account_page_says_each_refusal_beside_its_field,
     deleting_a_policy_in_use_says_why_beside_the_button,
+    removing_an_override_asks_to_be_sure,
 );

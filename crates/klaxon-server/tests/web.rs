@@ -1270,7 +1270,12 @@ async fn schedules_timeline_overrides_and_calendar_feeds(b: Backend) {
         get(&page).await.matches("data-testid=\"override\"").count(),
         1
     );
+    // Removing asks "are you sure" first.
     let r = post(&remove, vec![("csrf", csrf)]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post(&remove, vec![("csrf", csrf), ("confirm", "yes")])
+        .await
+        .unwrap();
     assert_eq!(location(&r), format!("{page}#overrides"));
     let html = get(&page).await;
     assert!(html.contains("No upcoming overrides"));
