@@ -25,6 +25,16 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let schedule_id = schedule["id"].as_str().unwrap().to_owned();
+    // An override, so the schedule page shows its row and the confirmed removal.
+    ok(
+        app.post(
+            &format!("/api/v1/schedules/{schedule_id}/overrides"),
+            admin,
+            &json!({"user_id": bob.id, "start": "2026-11-22T09:00:00Z", "end": "2026-11-22T17:00:00Z"}),
+        ),
+        201,
+    )
+    .await;
     let policy = ok(
         app.post(
             "/api/v1/escalation-policies",
@@ -251,6 +261,123 @@ async fn every_page_fits_a_phone_and_passes_axe_in_both_colour_schemes() {
                 assert!(!title.is_empty(), "{path} ({what}) has no title");
                 for p in problems(&s, &axe, w == 390).await {
                     report.push(format!("{path} ({what}, {scheme}, {w} px): {p}"));
+                }
+            }
+        }
+    }
+    s.end().await;
+    app.stop().await;
+    assert!(
+        report.is_empty(),
+        "{} problems:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
+
+/// Sends the form at `form` after `script` (with the form as `f`) fills it in, skipping the
+/// browser's own checks (the server's are under test), and waits for the page it brings back.
+async fn send(s: &Session<'_>, form: &str, script: &str) {
+    s.exec("window.__old_page = true; return null;", json!([]))
+        .await;
+    s.exec(
+        &format!(
+            "const f = document.querySelector(arguments[0]); {script}; f.submit(); return null;"
+        ),
+        json!([form]),
+    )
+    .await;
+    for _ in 0..400 {
+        let done = "return window.__old_page !== true && document.readyState === 'complete';";
+        if s.exec(done, json!([])).await == true {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("sending {form} brought no new page");
+}
+
+/// Refused forms show their reasons beside the fields: those pages fit a phone and pass axe too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_forms_fit_a_phone_and_pass_axe() {
+    let axe_path = tool(
+        "KLAXON_TEST_AXE",
+        &format!(
+            "{}/.cache/klaxon/axe/node_modules/axe-core/axe.min.js",
+            std::env::var("HOME").unwrap_or_default()
+        ),
+    );
+    let axe = std::fs::read_to_string(&axe_path).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let pages = seed(&app).await;
+    let path = |what: &str| pages.iter().find(|(_, w)| *w == what).unwrap().0.clone();
+    let (user, policy, schedule) = (path("a user"), path("a policy"), path("a schedule"));
+    let taken = format!("f.elements['email'].value = '{}'", app.admin.email);
+    // (page, form, how it is filled in, the element that says why)
+    let cases = [
+        (
+            user.clone(),
+            format!("form[action='{user}']"),
+            taken,
+            "#u-email-error",
+        ),
+        (
+            user.clone(),
+            format!("form[action='{user}/password']"),
+            "f.elements['password'].value = 'short'".into(),
+            "#u-password-error",
+        ),
+        (
+            user.clone(),
+            format!("form[action='{user}/active']"),
+            String::new(),
+            "form[action$='/active'] .error",
+        ),
+        (
+            "/account".into(),
+            "form[action='/account/tokens']".into(),
+            String::new(),
+            "#t-name-error",
+        ),
+        (
+            "/account".into(),
+            "form[action='/account/password']".into(),
+            "f.elements['current_password'].value = 'not it'; \
+             f.elements['new_password'].value = 'a new long password'"
+                .into(),
+            "#p-current-error",
+        ),
+        (
+            policy,
+            "#delete-policy-form".into(),
+            String::new(),
+            "#delete-policy-error",
+        ),
+        (
+            schedule,
+            "[data-testid=remove-override]".into(),
+            String::new(),
+            "[id$='-confirm-error']",
+        ),
+    ];
+    let driver = Driver::start().await;
+    let s = Session::new(&driver).await;
+    s.login(&app.url, &app.admin.email, &app.admin.password)
+        .await;
+    let mut report: Vec<String> = Vec::new();
+    for (page, form, fill, why) in &cases {
+        s.viewport(390, 844, true).await;
+        s.color_scheme(false).await;
+        s.go(&format!("{}{page}", app.url)).await;
+        send(&s, form, fill).await;
+        assert!(!s.text(why).await.is_empty(), "{page}: {form} says why");
+        for dark in [false, true] {
+            let scheme = if dark { "dark" } else { "light" };
+            s.color_scheme(dark).await;
+            for (w, h, mobile) in [(390, 844, true), (1280, 900, false)] {
+                s.viewport(w, h, mobile).await;
+                for p in problems(&s, &axe, w == 390).await {
+                    report.push(format!("{page} ({form} refused, {scheme}, {w} px): {p}"));
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Setting up a schedule only through its pages, in headless Chromium: create one with two
 //! layers and a reordered rotation (the zone typed as "Berl" and corrected from the page's
 //! suggestion), preview its shifts before saving, edit it (turn length, a time window, a layer
-//! removed), add and remove an override, delete it. After each step the API says what the store
-//! holds. Needs `chromium` and `chromium-driver`; scripts/test.sh installs them.
+//! removed), add an override and remove it (confirmed), delete it. After each step the API says
+//! what the store holds. Needs `chromium` and `chromium-driver`; scripts/test.sh installs them.
 mod browser_support;
 mod common;
 
@@ -306,7 +306,10 @@ async fn a_schedule_is_set_up_previewed_edited_covered_and_deleted_in_the_browse
             && row.contains("your time: Tue 24 Nov 10:00 UTC"),
         "{row}"
     );
-    press(&s, "[data-testid=override] button").await;
+    // Removing asks first: open it, tick "I am sure", then remove.
+    s.click("[data-testid=override] summary").await;
+    s.click("[data-testid=override] input[name=confirm]").await;
+    press(&s, "[data-testid=override] button.danger").await;
     assert_eq!(api(&app, &overrides).await["items"], json!([]));
     assert!(s.text("#main").await.contains("No upcoming overrides"));
 

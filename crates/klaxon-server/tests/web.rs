@@ -700,7 +700,7 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
         r.text()
             .await
             .unwrap()
-            .contains("services use this escalation policy")
+            .contains("Services use this escalation policy: give them another first.")
     );
 
     // --- profile: contact methods (password asked again) and rules ---
@@ -1340,7 +1340,12 @@ async fn schedules_timeline_overrides_and_calendar_feeds(b: Backend) {
         get(&page).await.matches("data-testid=\"override\"").count(),
         1
     );
+    // Removing asks "are you sure" first.
     let r = post(&remove, vec![("csrf", csrf)]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post(&remove, vec![("csrf", csrf), ("confirm", "yes")])
+        .await
+        .unwrap();
     assert_eq!(location(&r), format!("{page}#overrides"));
     let html = get(&page).await;
     assert!(html.contains("No upcoming overrides"));

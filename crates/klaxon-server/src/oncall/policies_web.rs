@@ -25,7 +25,7 @@ use crate::shared::lists::{all_policies, all_services};
 use crate::shared::state::AppState;
 use crate::shared::time::Reader;
 use crate::shared::web::{CsrfForm, FormErrors, Nav, PageResult, WebSession, html};
-use crate::shared::web::{forbidden, not_found_page, user_error};
+use crate::shared::web::{forbidden, not_found_page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -379,7 +379,8 @@ struct PolicyPage {
     services: Vec<ServiceLink>,
     can_admin: bool,
     csrf: String,
-    error: Option<String>,
+    /// Why the policy was not deleted, shown beside the delete button.
+    delete_errors: FormErrors,
     reader: Reader,
 }
 
@@ -415,7 +416,7 @@ async fn render_policy(
     s: &WebSession,
     p: EscalationPolicy,
     status: StatusCode,
-    error: Option<String>,
+    delete_errors: FormErrors,
 ) -> PageResult {
     let facts = crate::shared::reach::facts(state.store.as_ref(), &[&p.plan], &[], s.now).await?;
     let judged = reach::plan_reach(&p.plan, &facts);
@@ -430,7 +431,7 @@ async fn render_policy(
             services,
             can_admin: s.user.role.allows(Role::Admin),
             csrf: s.session.csrf_token.clone(),
-            error,
+            delete_errors,
             reader: s.reader(),
         },
     ))
@@ -442,7 +443,7 @@ async fn policy_page(
     Path(id): Path<String>,
 ) -> PageResult {
     match find_policy(&state, &id).await? {
-        Some(p) => render_policy(&state, &s, p, StatusCode::OK, None).await,
+        Some(p) => render_policy(&state, &s, p, StatusCode::OK, FormErrors::default()).await,
         None => Ok(not_found_page()),
     }
 }
@@ -466,8 +467,9 @@ async fn delete_policy(
         Ok(()) => Ok(Redirect::to("/escalation-policies").into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => {
-            let msg = user_error(e)?;
-            render_policy(&state, &s, p, StatusCode::CONFLICT, Some(msg)).await
+            let status = e.status();
+            let errors = FormErrors::from_error(e)?;
+            render_policy(&state, &s, p, status, errors).await
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::shared::time::Reader;
 use crate::shared::web::message;
 use crate::shared::web::next_cursor;
 use crate::shared::web::page_cursor;
-use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page, user_error};
+use crate::shared::web::{CsrfForm, PageResult, forbidden, not_found_page};
 use crate::shared::web::{FormErrors, Nav, WebSession, html};
 
 pub fn router() -> Router<AppState> {
@@ -50,11 +50,34 @@ pub fn router() -> Router<AppState> {
 struct UserPage {
     nav: Option<Nav>,
     user: User,
+    /// The details form: the saved values, or what was typed when refused.
+    form_name: String,
+    form_email: String,
     roles: Vec<(&'static str, bool)>,
     csrf: String,
     notice: Option<String>,
-    error: Option<String>,
+    /// Each form's refusal, shown on that form.
+    details_errors: FormErrors,
+    password_errors: FormErrors,
+    active_errors: FormErrors,
     reader: Reader,
+}
+
+/// The form sent from a user's page: a refusal is shown on it, beside its fields.
+enum UserForm {
+    /// Name, e-mail and role, with what was typed.
+    Details(EditUserForm),
+    Password,
+    Active,
+}
+
+#[derive(Default)]
+struct UserFeedback {
+    notice: Option<String>,
+    typed: Option<EditUserForm>,
+    details: FormErrors,
+    password: FormErrors,
+    active: FormErrors,
 }
 
 async fn render_user(
@@ -62,26 +85,35 @@ async fn render_user(
     s: &WebSession,
     id: UserId,
     status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
+    fb: UserFeedback,
 ) -> PageResult {
     let user = match state.store.user(id).await {
         Ok(u) => u,
         Err(e) if e.is_not_found() => return Ok(not_found_page()),
         Err(e) => return Err(e.into()),
     };
+    let typed = fb.typed.unwrap_or_else(|| EditUserForm {
+        csrf: String::new(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        role: user.role.as_str().to_owned(),
+    });
     Ok(html(
         status,
         &UserPage {
             nav: Some(Nav::new(s, "/users")),
             roles: Role::ALL
                 .iter()
-                .map(|r| (r.as_str(), *r == user.role))
+                .map(|r| (r.as_str(), r.as_str() == typed.role))
                 .collect(),
+            form_name: typed.name,
+            form_email: typed.email,
             user,
             csrf: s.session.csrf_token.clone(),
-            notice,
-            error,
+            notice: fb.notice,
+            details_errors: fb.details,
+            password_errors: fb.password,
+            active_errors: fb.active,
             reader: s.reader(),
         },
     ))
@@ -102,37 +134,53 @@ async fn user_page(
     Path(raw): Path<String>,
 ) -> PageResult {
     match admin_target(&s, &raw) {
-        Ok(id) => render_user(&state, &s, id, StatusCode::OK, None, None).await,
+        Ok(id) => render_user(&state, &s, id, StatusCode::OK, UserFeedback::default()).await,
         Err(r) => Ok(r),
     }
 }
 
-/// After a form on a user's page: the page again, with what happened or why not.
+/// After a form on a user's page: the page again, with what happened, or why not on the form
+/// that was sent.
 async fn after_user_form<T>(
     state: &AppState,
     s: &WebSession,
     id: UserId,
     outcome: Result<T, ApiError>,
     done: &str,
+    sent: UserForm,
 ) -> PageResult {
-    match outcome {
-        Ok(_) => render_user(state, s, id, StatusCode::OK, Some(done.into()), None).await,
-        Err(ApiError::Forbidden(m)) => {
-            render_user(state, s, id, StatusCode::FORBIDDEN, None, Some(m)).await
+    let e = match outcome {
+        Ok(_) => {
+            let fb = UserFeedback {
+                notice: Some(done.into()),
+                ..UserFeedback::default()
+            };
+            return render_user(state, s, id, StatusCode::OK, fb).await;
         }
-        Err(e) => {
-            let status = e.status();
-            let why = user_error(e)?;
-            render_user(state, s, id, status, None, Some(why)).await
+        Err(e) => e,
+    };
+    let status = e.status();
+    let errors = FormErrors::from_error(e)?;
+    let mut fb = UserFeedback::default();
+    match sent {
+        UserForm::Details(typed) => {
+            fb.typed = Some(typed);
+            fb.details = errors;
         }
+        UserForm::Password => fb.password = errors,
+        UserForm::Active => fb.active = errors,
     }
+    render_user(state, s, id, status, fb).await
 }
 
 #[derive(Deserialize)]
 struct EditUserForm {
     csrf: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     role: String,
 }
 
@@ -152,8 +200,8 @@ async fn edit_user(
     let outcome = match f.role.parse::<Role>() {
         Ok(role) => {
             let body = UpdateUser {
-                name: Some(f.name),
-                email: Some(f.email),
+                name: Some(f.name.clone()),
+                email: Some(f.email.clone()),
                 role: Some(role),
                 active: None,
                 time_zone: None,
@@ -162,7 +210,7 @@ async fn edit_user(
         }
         Err(e) => Err(e.into()),
     };
-    after_user_form(&state, &s, id, outcome, "Saved.").await
+    after_user_form(&state, &s, id, outcome, "Saved.", UserForm::Details(f)).await
 }
 
 #[derive(Deserialize)]
@@ -198,12 +246,13 @@ async fn set_active(
     } else {
         "Deactivated: their sessions have ended and their API tokens are revoked."
     };
-    after_user_form(&state, &s, id, outcome, done).await
+    after_user_form(&state, &s, id, outcome, done, UserForm::Active).await
 }
 
 #[derive(Deserialize)]
 struct ResetForm {
     csrf: String,
+    #[serde(default)]
     password: String,
 }
 
@@ -228,6 +277,7 @@ async fn reset_password(
         id,
         outcome,
         "Password set; their web sessions have ended.",
+        UserForm::Password,
     )
     .await
 }
@@ -244,27 +294,44 @@ struct AccountPage {
     nav: Option<Nav>,
     user: User,
     tokens: Vec<ApiToken>,
-    /// Roles a new token may have: at most the user's own.
-    roles: Vec<&'static str>,
+    /// Roles a new token may have (at most the user's own), and which is chosen.
+    roles: Vec<(&'static str, bool)>,
     /// Right after creating a token: its name and secret, shown this once.
     created: Option<(String, String)>,
     csrf: String,
     notice: Option<String>,
-    error: Option<String>,
     reader: Reader,
     zone_chosen: bool,
     /// The time-zone box: what was typed when refused, else the saved zone.
     zone_value: String,
-    errors: FormErrors,
+    /// The new token's name: what was typed when refused.
+    token_name: String,
+    /// Each form's refusal, shown on that form.
+    zone_errors: FormErrors,
+    token_errors: FormErrors,
+    password_errors: FormErrors,
+    revoke_errors: FormErrors,
 }
 
 #[derive(Default)]
 struct Feedback {
     created: Option<(String, String)>,
     notice: Option<String>,
-    error: Option<String>,
     zone_typed: Option<String>,
-    errors: FormErrors,
+    /// The new-token form's name and role, as typed.
+    token_typed: Option<(String, String)>,
+    zone: FormErrors,
+    token: FormErrors,
+    password: FormErrors,
+    revoke: FormErrors,
+}
+
+/// The form sent from the account page, whose refusal is shown on it.
+enum AccountForm {
+    /// A new token, with the name and role typed.
+    Token(String, String),
+    Password,
+    Revoke,
 }
 
 async fn render_account(
@@ -286,6 +353,7 @@ async fn render_account(
             None => break,
         }
     }
+    let (token_name, token_role) = fb.token_typed.unwrap_or_default();
     Ok(html(
         status,
         &AccountPage {
@@ -295,19 +363,22 @@ async fn render_account(
             roles: Role::ALL
                 .iter()
                 .filter(|r| s.user.role.allows(**r))
-                .map(|r| r.as_str())
+                .map(|r| (r.as_str(), r.as_str() == token_role))
                 .collect(),
             created: fb.created,
             csrf: s.session.csrf_token.clone(),
             notice: fb.notice,
-            error: fb.error,
             reader: s.reader(),
             zone_chosen: s.user.time_zone.is_some(),
             zone_value: fb
                 .zone_typed
                 .or_else(|| s.user.time_zone.clone())
                 .unwrap_or_default(),
-            errors: fb.errors,
+            token_name,
+            zone_errors: fb.zone,
+            token_errors: fb.token,
+            password_errors: fb.password,
+            revoke_errors: fb.revoke,
         },
     ))
 }
@@ -316,26 +387,47 @@ async fn account_page(State(state): State<AppState>, s: WebSession) -> PageResul
     render_account(&state, &s, StatusCode::OK, Feedback::default()).await
 }
 
-/// The account page after a form, with what happened or why not.
+/// The account page after a form: what happened, or why not on the form that was sent.
 async fn after_account_form(
     state: &AppState,
     s: &WebSession,
     outcome: Result<Feedback, ApiError>,
+    sent: AccountForm,
 ) -> PageResult {
-    match outcome {
-        Ok(fb) => render_account(state, s, StatusCode::OK, fb).await,
-        Err(e) => {
-            let status = e.status();
-            let fb = Feedback {
-                error: Some(match e {
-                    ApiError::Forbidden(m) => m,
-                    e => user_error(e)?,
-                }),
-                ..Feedback::default()
-            };
-            render_account(state, s, status, fb).await
-        }
-    }
+    let e = match outcome {
+        Ok(fb) => return render_account(state, s, StatusCode::OK, fb).await,
+        Err(e) => e,
+    };
+    let status = e.status();
+    let errors = match (e, &sent) {
+        // Wrong current passwords are throttled; say so where the password is typed.
+        (ApiError::TooManyRequests { retry_after_secs }, _) => FormErrors::field(
+            "current_password",
+            &format!(
+                "too many wrong passwords: try again in {} min",
+                retry_after_secs.div_ceil(60)
+            ),
+        ),
+        // The only refusal of a token's power is about its role.
+        (ApiError::Forbidden(m), AccountForm::Token(..)) => FormErrors::field("role", &m),
+        (e, _) => FormErrors::from_error(e)?,
+    };
+    let fb = match sent {
+        AccountForm::Token(name, role) => Feedback {
+            token_typed: Some((name, role)),
+            token: errors,
+            ..Feedback::default()
+        },
+        AccountForm::Password => Feedback {
+            password: errors,
+            ..Feedback::default()
+        },
+        AccountForm::Revoke => Feedback {
+            revoke: errors,
+            ..Feedback::default()
+        },
+    };
+    render_account(state, s, status, fb).await
 }
 
 #[derive(Deserialize)]
@@ -375,7 +467,7 @@ async fn set_time_zone(
             let status = e.status();
             let fb = Feedback {
                 zone_typed: Some(f.time_zone),
-                errors: FormErrors::from_error(e)?,
+                zone: FormErrors::from_error(e)?,
                 ..Feedback::default()
             };
             render_account(&state, &s, status, fb).await
@@ -386,7 +478,9 @@ async fn set_time_zone(
 #[derive(Deserialize)]
 struct PasswordForm {
     csrf: String,
+    #[serde(default)]
     current_password: String,
+    #[serde(default)]
     new_password: String,
 }
 
@@ -411,13 +505,15 @@ async fn change_password(
                 ),
                 ..Feedback::default()
             });
-    after_account_form(&state, &s, outcome).await
+    after_account_form(&state, &s, outcome, AccountForm::Password).await
 }
 
 #[derive(Deserialize)]
 struct TokenForm {
     csrf: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     role: String,
 }
 
@@ -445,7 +541,8 @@ async fn create_token(
         })
     }
     .await;
-    after_account_form(&state, &s, outcome).await
+    let sent = AccountForm::Token(f.name, f.role);
+    after_account_form(&state, &s, outcome, sent).await
 }
 
 async fn revoke_token(
@@ -475,7 +572,7 @@ async fn revoke_token(
         });
     match outcome {
         Err(ApiError::NotFound(_)) => Ok(Redirect::to("/account").into_response()),
-        outcome => after_account_form(&state, &s, outcome).await,
+        outcome => after_account_form(&state, &s, outcome, AccountForm::Revoke).await,
     }
 }
 

@@ -255,6 +255,8 @@ pub struct OverrideRow {
     pub user: String,
     pub start: Moment,
     pub end: Moment,
+    /// Why removing it was refused (no "I am sure"), shown in its row.
+    pub errors: FormErrors,
 }
 
 pub struct SpanOption {
@@ -466,6 +468,8 @@ struct Feedback {
     ov_user: String,
     ov_start: String,
     ov_end: String,
+    /// The override whose removal was refused, and why.
+    removing: Option<(OverrideId, FormErrors)>,
 }
 
 async fn render_schedule(
@@ -473,7 +477,7 @@ async fn render_schedule(
     s: &WebSession,
     id: ScheduleId,
     q: &TimelineQuery,
-    fb: Feedback,
+    mut fb: Feedback,
 ) -> PageResult {
     let record = match state.store.schedule(id).await {
         Ok(r) => r,
@@ -575,6 +579,11 @@ async fn render_schedule(
                     .unwrap_or_else(|| o.user_id.to_string()),
                 start: zones.at(o.start),
                 end: zones.at(o.end),
+                errors: if fb.removing.as_ref().is_some_and(|(r, _)| *r == o.id) {
+                    fb.removing.take().map(|(_, e)| e).unwrap_or_default()
+                } else {
+                    FormErrors::default()
+                },
             })
             .collect(),
         users: users
@@ -681,17 +690,26 @@ async fn add_override(
                 ov_user: f.user_id,
                 ov_start: f.start,
                 ov_end: f.end,
+                removing: None,
             };
             render_schedule(&state, &s, id, &no_query(), fb).await
         }
     }
 }
 
+#[derive(Deserialize)]
+struct RemoveOverrideForm {
+    csrf: String,
+    /// Removing asks "are you sure": `yes`.
+    #[serde(default)]
+    confirm: String,
+}
+
 async fn remove_override(
     State(state): State<AppState>,
     s: WebSession,
     Path((id, override_id)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<RemoveOverrideForm>,
 ) -> PageResult {
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
@@ -701,6 +719,22 @@ async fn remove_override(
     };
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("change who is on call"));
+    }
+    if f.confirm != "yes" {
+        // Whether it exists first: a refusal for a row the page does not show would be lost.
+        return match state.store.schedule_override(id, oid).await {
+            Ok(_) => {
+                let why = FormErrors::field("confirm", "tick this box to remove the override");
+                let fb = Feedback {
+                    status: Some(StatusCode::BAD_REQUEST),
+                    removing: Some((oid, why)),
+                    ..Feedback::default()
+                };
+                render_schedule(&state, &s, id, &no_query(), fb).await
+            }
+            Err(e) if e.is_not_found() => Ok(not_found_page()),
+            Err(e) => Err(e.into()),
+        };
     }
     match super::api::remove_override_with(&state, Actor::User(s.user.id), id, oid).await {
         Ok(()) => Ok(Redirect::to(&format!("/schedules/{id}#overrides")).into_response()),
