@@ -383,16 +383,6 @@ impl Refused {
     }
 }
 
-/// Turns a refusal into a message for the page, and anything else into an error.
-pub(crate) fn user_error(e: ApiError) -> Result<String, ApiError> {
-    match e {
-        ApiError::BadRequest { .. } | ApiError::Conflict { .. } | ApiError::NotFound(_) => {
-            Ok(e.to_string())
-        }
-        e => Err(e),
-    }
-}
-
 /// A form's refusal, split for the page: a message beside each named field, and the rest at the
 /// top. Built from the same `ApiError` the API answers with, in plain words: the field's name is
 /// not repeated ("already in use" beside the e-mail box, not `email: already in use`).
