@@ -150,6 +150,8 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
 /// A built application, ready to serve.
 pub struct App {
     pub state: AppState,
+    /// Status pages as readers get them, kept current by a task `serve` runs.
+    pub status_pages: Arc<crate::status::snapshot::Snapshots>,
     router: Router,
     writer: tokio::task::JoinHandle<()>,
 }
@@ -182,13 +184,15 @@ impl App {
             integrations: Default::default(),
             incident_rules,
             incident_changes: Default::default(),
-            status_changed: Default::default(),
+            status_refresh: Default::default(),
             readiness: Default::default(),
             shutting_down: Default::default(),
         };
-        let router = router(state.clone());
+        let status_pages = Arc::new(crate::status::snapshot::Snapshots::default());
+        let router = router(state.clone(), status_pages.clone());
         Self {
             state,
+            status_pages,
             router,
             writer,
         }
@@ -229,6 +233,11 @@ impl App {
         } else {
             None
         };
+        let status_task = tokio::spawn(crate::status::snapshot::run(
+            self.status_pages.clone(),
+            self.state.clone(),
+            crate::status::render::render,
+        ));
         let server = &self.state.settings.server;
         let limits = crate::serve::Limits {
             header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
@@ -269,6 +278,7 @@ impl App {
             let _ = t.await;
         }
         trigger.abort();
+        let _ = status_task.await;
         if let Some(t) = engine_task {
             let _ = t.await;
         }
@@ -328,14 +338,15 @@ fn web_router() -> Router<AppState> {
         .merge(crate::incidents::web::router())
         .merge(crate::incidents::ack::router())
         .merge(crate::webhooks::web::router())
+        .merge(crate::status::public_router())
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let (api, _) = crate::openapi::router().split_for_parts();
     let settings = state.settings.clone();
     let body_limit = settings.server.body_limit_bytes;
-    let mut app = Router::new()
+    let mut app: Router<AppState> = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
@@ -349,7 +360,8 @@ fn router(state: AppState) -> Router {
             MetricsAccess::Listen => {} // on its own listener, see App::serve
         }
     }
-    app.fallback(fallback)
+    let app = app
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
         .layer(middleware::map_request(move |req: Request| {
             crate::shared::nul::forms_and_queries(req, body_limit)
@@ -381,7 +393,14 @@ fn router(state: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .with_state(state)
+        .layer(axum::Extension(status_pages.clone()))
+        .with_state(state);
+    // A status page's own host name maps onto its path before routing.
+    let routed = tower::ServiceExt::map_request(app, move |mut req: Request| {
+        crate::status::public::host_rewrite(&status_pages, &mut req);
+        req
+    });
+    Router::new().fallback_service(routed)
 }
 
 /// Under `/api/` and on the ingest routes, every error answer has the JSON error shape,

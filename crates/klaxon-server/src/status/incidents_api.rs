@@ -482,7 +482,11 @@ pub async fn publish_with(
         monitoring_at: None,
         resolved_at: None,
     };
-    // A maintenance published as it starts moves its components, as the engine would.
+    // A scheduled maintenance names its components but moves none before it starts; one
+    // published as it starts moves them, as the engine would.
+    if status == PublicStatus::Maintenance(MaintenanceStatus::Scheduled) {
+        changes.clear();
+    }
     implied_changes(&all, &i, status, &mut changes);
     let changes = real(changes);
     mark_milestones(&mut i, status, now);
@@ -508,7 +512,7 @@ pub async fn publish_with(
         .create_status_incident(i, first, events)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     state.incident_changes.notify_waiters();
     Ok(state.store.status_incident(created.id).await?)
 }
@@ -611,7 +615,7 @@ pub async fn update_with(
         .add_status_update(i, u, events)
         .await
         .map_err(ApiError::or_not_found("status incident"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     state.incident_changes.notify_waiters();
     Ok(state.store.status_incident(id).await?)
 }
@@ -661,7 +665,7 @@ pub async fn delete_with(
         .delete_status_incident(found.incident.id, e)
         .await
         .map_err(ApiError::or_not_found("status incident"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(())
 }
 

@@ -2,8 +2,13 @@
 //! components; the communications lead publishes incidents and maintenances from Klaxon's
 //! incidents; readers get HTML, Statuspage v2 JSON and feeds from an in-memory snapshot that
 //! outlives a database outage.
+mod feeds;
 pub mod incidents_api;
 pub mod pages_api;
+pub mod public;
+pub mod render;
+pub mod snapshot;
+mod v2;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -12,4 +17,9 @@ use crate::shared::state::AppState;
 /// The REST routes of status pages.
 pub fn api_router() -> OpenApiRouter<AppState> {
     pages_api::router().merge(incidents_api::router())
+}
+
+/// The pages readers reach (`/status/…`).
+pub fn public_router() -> axum::Router<AppState> {
+    public::router()
 }

@@ -260,7 +260,7 @@ pub async fn create_page_with(
         .create_status_page(p, e)
         .await
         .map_err(page_conflict)?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(p)
 }
 
@@ -290,7 +290,7 @@ pub async fn update_page_with(
         .update_status_page(p, e)
         .await
         .map_err(page_conflict)?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(p)
 }
 
@@ -302,7 +302,7 @@ pub async fn delete_page_with(state: &AppState, actor: Actor, id: StatusPageId) 
         .delete_status_page(id, e)
         .await
         .map_err(ApiError::or_not_found("status page"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(())
 }
 
@@ -577,7 +577,7 @@ pub async fn create_component_with(
         .create_component(c, e)
         .await
         .map_err(ApiError::or_not_found("status page"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(c)
 }
 
@@ -611,7 +611,7 @@ pub async fn update_component_with(
         .update_component(c, e)
         .await
         .map_err(ApiError::or_not_found("component"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(c)
 }
 
@@ -636,7 +636,7 @@ pub async fn delete_component_with(
         .delete_component(c.id, e)
         .await
         .map_err(ApiError::or_not_found("component"))?;
-    state.status_changed.notify_one();
+    state.status_refresh.changed().await;
     Ok(())
 }
 

@@ -1,0 +1,301 @@
+//! The public side's memory: every page's documents (HTML, v2 JSON, feeds, badges) rendered
+//! ahead, with their ETags and gzip forms, swapped in whole when the page changes. A reader's
+//! request is a map lookup: no database query, and a database outage still serves the last good
+//! state (the page says so once it is old).
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::ids::StatusPageId;
+use klaxon_store::{
+    Component, StatusIncidentWithUpdates, StatusInterval, StatusPage, Store, StoreResult,
+};
+
+use crate::shared::config::Settings;
+use crate::shared::crypto::{hex, sha256};
+
+/// How many days of uptime bars a page shows.
+pub const DAYS: u32 = 90;
+/// After this long without a successful refresh, pages say they may be out of date.
+pub const STALE_AFTER: SignedDuration = SignedDuration::from_mins(2);
+/// Pages are rebuilt at least this often: today's bar grows and "in 5 min" ages.
+const REBUILD_EVERY: SignedDuration = SignedDuration::from_secs(60);
+
+/// What a page is built from, read in one go.
+pub struct PageData {
+    pub page: StatusPage,
+    /// The page's public address (`https://status.example.com` or `…/status/{slug}`).
+    pub url: String,
+    pub components: Vec<Component>,
+    pub intervals: Vec<StatusInterval>,
+    /// Newest first.
+    pub incidents: Vec<StatusIncidentWithUpdates>,
+    /// The newest change a reader can see.
+    pub updated_at: Timestamp,
+}
+
+/// Reads what `id`'s documents are built from.
+pub async fn load(
+    store: &dyn Store,
+    settings: &Settings,
+    id: StatusPageId,
+    now: Timestamp,
+) -> StoreResult<PageData> {
+    let page = store.status_page(id).await?;
+    let components = store.list_components(id).await?;
+    let since = now - SignedDuration::from_hours(24 * (i64::from(DAYS) + 1));
+    let intervals = store.status_intervals(id, since).await?;
+    let incidents = store.list_status_incidents(id, 5_000).await?;
+    let updated_at = components
+        .iter()
+        .map(|c| c.updated_at)
+        .chain(incidents.iter().map(|w| w.incident.updated_at))
+        .chain([page.updated_at])
+        .max()
+        .unwrap_or(page.updated_at);
+    let url = match (&page.hostname, &settings.server.public_url) {
+        (Some(h), _) => format!("https://{h}"),
+        (None, Some(base)) => format!("{}/status/{}", base.trim_end_matches('/'), page.slug),
+        (None, None) => format!("/status/{}", page.slug),
+    };
+    Ok(PageData {
+        page,
+        url,
+        components,
+        intervals,
+        incidents,
+        updated_at,
+    })
+}
+
+/// One document, ready to send.
+pub struct Doc {
+    pub content_type: &'static str,
+    pub body: Bytes,
+    /// The body gzipped, when that is smaller.
+    pub gzip: Option<Bytes>,
+    /// A strong ETag of the body, quoted.
+    pub etag: String,
+}
+
+impl Doc {
+    pub fn new(content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        let body: Bytes = body.into();
+        let etag = format!("\"{}\"", &hex(&sha256(&body))[..20]);
+        let gzip = (body.len() > 512)
+            .then(|| {
+                let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                z.write_all(&body).ok()?;
+                z.finish().ok()
+            })
+            .flatten()
+            .filter(|z| z.len() < body.len())
+            .map(Bytes::from);
+        Self {
+            content_type,
+            body,
+            gzip,
+            etag,
+        }
+    }
+}
+
+/// A page's documents, by path under the page (`""` is the page itself).
+pub struct Rendered {
+    pub page: StatusPage,
+    pub docs: HashMap<String, Doc>,
+    pub built_at: Timestamp,
+    /// Whether it was built while the database could not be read.
+    pub stale: bool,
+}
+
+/// Every page's rendered documents, and what they were rendered from.
+#[derive(Default)]
+pub struct Snapshots {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    pages: HashMap<StatusPageId, Arc<Rendered>>,
+    /// Kept to render again (the stale notice, the day's bars) without the database.
+    data: HashMap<StatusPageId, Arc<PageData>>,
+    /// The last time every page was read successfully.
+    last_ok: Option<Timestamp>,
+    /// Signs password pages' cookies; read with the pages, so readers never wait on it.
+    cookie_key: Option<[u8; 32]>,
+}
+
+impl Snapshots {
+    pub fn by_slug(&self, slug: &str) -> Option<Arc<Rendered>> {
+        let inner = self.inner.read().ok()?;
+        inner.pages.values().find(|r| r.page.slug == slug).cloned()
+    }
+
+    pub fn cookie_key(&self) -> Option<[u8; 32]> {
+        self.inner.read().ok()?.cookie_key
+    }
+
+    pub fn by_host(&self, host: &str) -> Option<Arc<Rendered>> {
+        let inner = self.inner.read().ok()?;
+        inner
+            .pages
+            .values()
+            .find(|r| r.page.hostname.as_deref() == Some(host))
+            .cloned()
+    }
+
+    /// Every page, by name.
+    pub fn all(&self) -> Vec<Arc<Rendered>> {
+        let Ok(inner) = self.inner.read() else {
+            return Vec::new();
+        };
+        let mut all: Vec<Arc<Rendered>> = inner.pages.values().cloned().collect();
+        all.sort_by(|a, b| a.page.name.cmp(&b.page.name));
+        all
+    }
+
+    fn put(&self, data: Arc<PageData>, rendered: Rendered) {
+        if let Ok(mut inner) = self.inner.write() {
+            let id = rendered.page.id;
+            inner.pages.insert(id, Arc::new(rendered));
+            inner.data.insert(id, data);
+        }
+    }
+
+    fn retain(&self, ids: &[StatusPageId]) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.pages.retain(|id, _| ids.contains(id));
+            inner.data.retain(|id, _| ids.contains(id));
+        }
+    }
+
+    fn known(&self) -> HashMap<StatusPageId, (i64, Timestamp, bool)> {
+        self.inner
+            .read()
+            .map(|i| {
+                i.pages
+                    .iter()
+                    .map(|(id, r)| (*id, (r.page.revision, r.built_at, r.stale)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Renders `data`'s documents.
+pub type Render = fn(&PageData, &Settings, Timestamp, bool) -> HashMap<String, Doc>;
+
+/// One refresh: reads the pages' revisions and rebuilds what changed or aged. On a database
+/// error, keeps serving what it has and, once that is [`STALE_AFTER`] old, renders it again
+/// with a notice. Returns whether the database answered.
+pub async fn refresh(
+    snaps: &Snapshots,
+    store: &dyn Store,
+    settings: &Settings,
+    now: Timestamp,
+    render: Render,
+) -> bool {
+    let known = snaps.known();
+    let revisions = match store.status_revisions().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "status pages: cannot read revisions; serving the last good state");
+            mark_stale(snaps, settings, now, render);
+            return false;
+        }
+    };
+    if snaps.cookie_key().is_none()
+        && let Ok(key) = store.server_key(super::public::COOKIE_KEY).await
+        && let Ok(mut inner) = snaps.inner.write()
+    {
+        inner.cookie_key = Some(key);
+    }
+    let ids: Vec<StatusPageId> = revisions.iter().map(|(id, _)| *id).collect();
+    snaps.retain(&ids);
+    let mut ok = true;
+    for (id, revision) in revisions {
+        let fresh = known.get(&id).is_some_and(|(r, built, stale)| {
+            *r == revision && !stale && now.duration_since(*built) < REBUILD_EVERY
+        });
+        if fresh {
+            continue;
+        }
+        match load(store, settings, id, now).await {
+            Ok(data) => {
+                let docs = render(&data, settings, now, false);
+                let rendered = Rendered {
+                    page: data.page.clone(),
+                    docs,
+                    built_at: now,
+                    stale: false,
+                };
+                snaps.put(Arc::new(data), rendered);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, page = %id, "status page: cannot read it; serving the last good state");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        if let Ok(mut inner) = snaps.inner.write() {
+            inner.last_ok = Some(now);
+        }
+    } else {
+        mark_stale(snaps, settings, now, render);
+    }
+    ok
+}
+
+/// Renders the kept data again with the "may be out of date" notice, once the last good read
+/// is old enough.
+fn mark_stale(snaps: &Snapshots, settings: &Settings, now: Timestamp, render: Render) {
+    let (last_ok, data): (Option<Timestamp>, Vec<Arc<PageData>>) = match snaps.inner.read() {
+        Ok(i) => (
+            i.last_ok,
+            i.data
+                .iter()
+                .filter(|(id, _)| i.pages.get(*id).is_some_and(|r| !r.stale))
+                .map(|(_, d)| d.clone())
+                .collect(),
+        ),
+        Err(_) => return,
+    };
+    if last_ok.is_some_and(|t| now.duration_since(t) < STALE_AFTER) {
+        return;
+    }
+    for d in data {
+        let docs = render(&d, settings, now, true);
+        let rendered = Rendered {
+            page: d.page.clone(),
+            docs,
+            built_at: now,
+            stale: true,
+        };
+        snaps.put(d, rendered);
+    }
+}
+
+/// Keeps the snapshots current: at once when this instance changes a page (`wake`), and
+/// every second otherwise (other instances' changes, the engine's). Ends with `stop`.
+pub async fn run(snaps: Arc<Snapshots>, state: crate::shared::state::AppState, render: Render) {
+    let stop = state.shutting_down.begun();
+    tokio::pin!(stop);
+    let refreshes = state.status_refresh.clone();
+    loop {
+        let covers = refreshes.begin();
+        let now = state.clock.now();
+        refresh(&snaps, state.store.as_ref(), &state.settings, now, render).await;
+        refreshes.done(covers);
+        tokio::select! {
+            () = &mut stop => break,
+            () = refreshes.asked() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+    refreshes.stopped();
+}

@@ -1,0 +1,613 @@
+//! Status pages end to end, on both backends: pages and components through the API, a public
+//! incident published from a Klaxon incident, and what readers get (HTML, Statuspage v2 JSON
+//! field for field, feeds, badges), private pages, and bad input.
+mod common;
+
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+
+use common::{Backend, TestApp, ok, patch, refused};
+
+on_both_backends!(
+    a_page_tells_of_an_incident_from_start_to_resolution,
+    the_v2_json_has_statuspages_fields,
+    private_pages_ask_first_and_keep_their_data_to_themselves,
+    bad_input_is_refused_with_the_field,
+);
+
+async fn page(app: &TestApp, body: Value) -> Value {
+    ok(
+        app.post("/api/v1/status-pages", &app.admin.token, &body),
+        201,
+    )
+    .await
+}
+
+async fn component(app: &TestApp, page: &str, body: Value) -> Value {
+    let path = format!("/api/v1/status-pages/{page}/components");
+    ok(app.post(&path, &app.admin.token, &body), 201).await
+}
+
+async fn public(app: &TestApp, path: &str) -> reqwest::Response {
+    app.http
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn public_text(app: &TestApp, path: &str) -> String {
+    let r = public(app, path).await;
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().await.unwrap()
+}
+
+async fn public_json(app: &TestApp, path: &str) -> Value {
+    serde_json::from_str(&public_text(app, path).await).unwrap()
+}
+
+async fn a_page_tells_of_an_incident_from_start_to_resolution(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(
+        &app,
+        json!({"name": "Acme", "slug": "acme", "time_zone": "Europe/Berlin"}),
+    )
+    .await;
+    let core = component(&app, "acme", json!({"name": "Core", "is_group": true})).await;
+    component(
+        &app,
+        "acme",
+        json!({"name": "API", "group": "Core", "description": "The REST API"}),
+    )
+    .await;
+    component(&app, "acme", json!({"name": "Web", "group": core["code"]})).await;
+    let cdn = component(&app, "acme", json!({"name": "CDN"})).await;
+    let listed = ok(app.get("/api/v1/status-pages/acme/components", t), 200).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Core", "API", "Web", "CDN"]);
+
+    let html = public_text(&app, "/status/acme").await;
+    assert!(html.contains("All Systems Operational"), "{html}");
+    assert!(
+        html.contains("rel=\"alternate\" type=\"application/atom+xml\""),
+        "{html}"
+    );
+
+    // A Klaxon incident, told on the page: the API down.
+    let inc = ok(
+        app.post(
+            "/api/v1/incidents",
+            t,
+            &json!({"title": "API 500s", "severity": "SEV1"}),
+        ),
+        201,
+    )
+    .await;
+    let number = inc["number"].as_i64().unwrap().to_string();
+    let published = ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "Requests <b>fail</b>", "impact": "major", "incident": number,
+                "components": [{"component": "API", "status": "major_outage"}],
+                "next_update_in_minutes": 30}),
+        ),
+        201,
+    )
+    .await;
+    let code = published["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 12);
+    assert!(
+        published["updates"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("API"),
+        "the template names the component: {published}"
+    );
+    // Told on the incident's timeline.
+    let timeline = ok(
+        app.get(&format!("/api/v1/incidents/{number}/timeline"), t),
+        200,
+    )
+    .await;
+    let told = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "incident.status_page_published")
+        .unwrap_or_else(|| panic!("{timeline}"));
+    assert_eq!(told["data"]["page"], "acme");
+
+    let html = public_text(&app, "/status/acme").await;
+    assert!(html.contains("Major System Outage"), "{html}");
+    assert!(
+        html.contains("Requests &#60;b&#62;fail&#60;/b&#62;")
+            || html.contains("Requests &lt;b&gt;fail&lt;/b&gt;"),
+        "markup shows as text: {html}"
+    );
+    assert!(!html.contains("<b>fail</b>"));
+    assert!(html.contains("Major outage"), "{html}");
+    assert!(
+        html.contains("Next update by 21 Nov 2026, 10:30 CET"),
+        "{html}"
+    );
+    let one = public_text(&app, &format!("/status/acme/incidents/{code}")).await;
+    assert!(one.contains("Investigating"), "{one}");
+
+    // Resolved an hour later: the API comes back by itself.
+    app.clock.advance(SignedDuration::from_mins(60));
+    ok(
+        app.post(
+            &format!("/api/v1/status-pages/acme/incidents/{code}/updates"),
+            t,
+            &json!({"status": "resolved", "body": "Fixed & verified."}),
+        ),
+        201,
+    )
+    .await;
+    let comps = ok(app.get("/api/v1/status-pages/acme/components", t), 200).await;
+    assert!(
+        comps
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "operational"),
+        "{comps}"
+    );
+    let html = public_text(&app, "/status/acme").await;
+    assert!(html.contains("All Systems Operational"), "{html}");
+    // Today's bar of the API tells of the hour down (all of its life so far); the CDN's of none.
+    assert!(
+        html.contains("21 Nov: 0.0 %, major outage 1 h 00 min"),
+        "{html}"
+    );
+    assert!(html.contains("21 Nov: 100 %, no downtime"), "{html}");
+    // The next day, the whole of the 21st counts: 1 h of 14 (from 10:00 CET) down.
+    app.clock.advance(SignedDuration::from_hours(24));
+    app.state.status_refresh.changed().await;
+    let html = public_text(&app, "/status/acme").await;
+    assert!(
+        html.contains("21 Nov: 92.8 %, major outage 1 h 00 min"),
+        "{html}"
+    );
+    assert!(html.contains("22 Nov: 100 %, no downtime"), "{html}");
+    let history = public_text(&app, "/status/acme/history").await;
+    assert!(history.contains("November 2026"), "{history}");
+
+    // Feeds carry the incident, escaped; badges tell the status in words.
+    let atom = public_text(&app, "/status/acme/history.atom").await;
+    assert!(
+        atom.contains("Fixed &amp;amp; verified.") || atom.contains("Fixed &amp; verified."),
+        "{atom}"
+    );
+    let cdn_code = cdn["code"].as_str().unwrap();
+    let badge = public_text(
+        &app,
+        &format!("/status/acme/components/{cdn_code}/badge.svg"),
+    )
+    .await;
+    assert!(badge.contains("CDN: Operational"), "{badge}");
+
+    // Cache headers: an ETag that answers 304.
+    let r = public(&app, "/status/acme/api/v2/summary.json").await;
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let again = app
+        .http
+        .get(format!("{}/status/acme/api/v2/summary.json", app.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(
+        public(&app, "/status/acme/nothing-here").await.status(),
+        404
+    );
+    assert_eq!(public(&app, "/status/nope").await.status(), 404);
+    app.stop().await;
+}
+
+async fn the_v2_json_has_statuspages_fields(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(
+        &app,
+        json!({"name": "Acme", "slug": "acme", "time_zone": "America/Tijuana"}),
+    )
+    .await;
+    let api = component(&app, "acme", json!({"name": "API"})).await;
+    let from = "2026-11-22T01:00:00Z";
+    let until = "2026-11-22T01:30:00Z";
+    ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "Slow API", "components": [{"component": "API", "status": "degraded_performance"}]}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "DB upgrade", "maintenance": true, "scheduled_for": from,
+                "scheduled_until": until, "components": [{"component": "API", "status": "operational"}]}),
+        ),
+        201,
+    )
+    .await;
+    let s = public_json(&app, "/status/acme/api/v2/summary.json").await;
+    let page_keys = ["id", "name", "url", "time_zone", "updated_at"];
+    assert_eq!(keys(&s["page"]), sorted(&page_keys));
+    assert_eq!(s["page"]["time_zone"], "America/Tijuana");
+    // Milliseconds, in the page's offset (UTC-8 in November).
+    let updated = s["page"]["updated_at"].as_str().unwrap();
+    assert!(updated.ends_with(".000-08:00"), "{updated}");
+    assert_eq!(
+        s["status"],
+        json!({"indicator": "minor", "description": "Minor Service Outage"})
+    );
+    let c = &s["components"][0];
+    assert_eq!(
+        keys(c),
+        sorted(&[
+            "id",
+            "name",
+            "status",
+            "created_at",
+            "updated_at",
+            "position",
+            "description",
+            "showcase",
+            "start_date",
+            "group_id",
+            "page_id",
+            "group",
+            "only_show_if_degraded"
+        ])
+    );
+    assert_eq!(c["id"], api["code"]);
+    assert_eq!(c["status"], "degraded_performance");
+    assert!(c["description"].is_null() && c["group_id"].is_null());
+    assert_eq!(c["page_id"], s["page"]["id"]);
+    let i = &s["incidents"][0];
+    assert_eq!(
+        keys(i),
+        sorted(&[
+            "id",
+            "name",
+            "status",
+            "created_at",
+            "updated_at",
+            "monitoring_at",
+            "resolved_at",
+            "impact",
+            "shortlink",
+            "started_at",
+            "page_id",
+            "incident_updates",
+            "components"
+        ])
+    );
+    assert!(i["monitoring_at"].is_null() && i["resolved_at"].is_null());
+    assert_eq!(i["impact"], "minor");
+    let u = &i["incident_updates"][0];
+    assert_eq!(
+        keys(u),
+        sorted(&[
+            "id",
+            "status",
+            "body",
+            "incident_id",
+            "created_at",
+            "updated_at",
+            "display_at",
+            "affected_components",
+            "deliver_notifications",
+            "custom_tweet",
+            "tweet_id"
+        ])
+    );
+    assert_eq!(u["incident_id"], i["id"]);
+    assert_eq!(
+        u["affected_components"],
+        json!([{"code": api["code"], "name": "API", "old_status": "operational", "new_status": "degraded_performance"}])
+    );
+    assert!(u["custom_tweet"].is_null() && u["tweet_id"].is_null());
+    let m = &s["scheduled_maintenances"][0];
+    assert_eq!(m["status"], "scheduled");
+    assert_eq!(m["impact"], "maintenance");
+    assert_eq!(m["scheduled_for"], "2026-11-21T17:00:00.000-08:00");
+    assert_eq!(m["scheduled_until"], "2026-11-21T17:30:00.000-08:00");
+    assert!(m["incident_updates"][0]["affected_components"].is_null());
+    for (path, key, n) in [
+        ("status.json", "status", None),
+        ("components.json", "components", Some(1)),
+        ("incidents.json", "incidents", Some(1)),
+        ("incidents/unresolved.json", "incidents", Some(1)),
+        (
+            "scheduled-maintenances.json",
+            "scheduled_maintenances",
+            Some(1),
+        ),
+        (
+            "scheduled-maintenances/upcoming.json",
+            "scheduled_maintenances",
+            Some(1),
+        ),
+        (
+            "scheduled-maintenances/active.json",
+            "scheduled_maintenances",
+            Some(0),
+        ),
+    ] {
+        let doc = public_json(&app, &format!("/status/acme/api/v2/{path}")).await;
+        assert_eq!(doc["page"], s["page"], "{path}");
+        match n {
+            Some(n) => assert_eq!(doc[key].as_array().unwrap().len(), n, "{path}: {doc}"),
+            None => assert_eq!(doc[key], s["status"]),
+        }
+    }
+    app.stop().await;
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+fn sorted(k: &[&str]) -> Vec<String> {
+    let mut k: Vec<String> = k.iter().map(|s| (*s).to_owned()).collect();
+    k.sort();
+    k
+}
+
+async fn private_pages_ask_first_and_keep_their_data_to_themselves(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Public", "slug": "public"})).await;
+    page(&app, json!({"name": "Internal", "slug": "internal", "visibility": "password", "password": "open sesame"})).await;
+    component(&app, "internal", json!({"name": "Secret DB"})).await;
+    ok(
+        app.post("/api/v1/status-pages/internal/incidents", t,
+            &json!({"name": "Vault sealed", "components": [{"component": "Secret DB", "status": "major_outage"}]})),
+        201,
+    )
+    .await;
+    let r = public(&app, "/status/internal").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/status/internal/login");
+    assert_eq!(
+        public(&app, "/status/internal/api/v2/summary.json")
+            .await
+            .status(),
+        303
+    );
+    let wrong = app
+        .http
+        .post(format!("{}/status/internal/login", app.url))
+        .form(&[("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"password-error\"")
+    );
+    let right = app
+        .http
+        .post(format!("{}/status/internal/login", app.url))
+        .form(&[("password", "open sesame")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 303);
+    let (name, value) = common::set_cookie(&right, "klaxon_status_").map_or_else(
+        || {
+            let raw = right.headers()["set-cookie"].to_str().unwrap();
+            let kv = raw.split(';').next().unwrap();
+            let (n, v) = kv.split_once('=').unwrap();
+            (n.to_owned(), v.to_owned())
+        },
+        |x| x,
+    );
+    let html = app
+        .http
+        .get(format!("{}/status/internal", app.url))
+        .header("cookie", format!("{name}={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 200);
+    assert!(html.text().await.unwrap().contains("Vault sealed"));
+    // A new password shuts the old cookie out.
+    ok(
+        patch(
+            &app,
+            "/api/v1/status-pages/internal",
+            t,
+            &json!({"password": "another one"}),
+        ),
+        200,
+    )
+    .await;
+    let again = app
+        .http
+        .get(format!("{}/status/internal", app.url))
+        .header("cookie", format!("{name}={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    // Nothing of it anywhere public.
+    for path in [
+        "/status/public",
+        "/status/public/api/v2/summary.json",
+        "/status/public/history.atom",
+        "/status/public/history.rss",
+        "/status/public/badge.svg",
+        "/status",
+    ] {
+        let r = public(&app, path).await;
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("Vault") && !body.contains("Secret DB") && !body.contains("Internal"),
+            "{path}: {body}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn bad_input_is_refused_with_the_field(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    component(&app, "acme", json!({"name": "API"})).await;
+    let post = |path: &str, body: Value| app.post(path, t, &body);
+    refused(
+        post(
+            "/api/v1/status-pages",
+            json!({"name": "X", "slug": "Bad Slug"}),
+        ),
+        400,
+        "invalid_field",
+        Some("slug"),
+    )
+    .await;
+    refused(
+        post("/api/v1/status-pages", json!({"name": "X", "slug": "acme"})),
+        409,
+        "conflict",
+        Some("slug"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages",
+            json!({"name": "X", "slug": "x", "accent_color": "#ffff00"}),
+        ),
+        400,
+        "invalid_field",
+        Some("accent_color"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages",
+            json!({"name": "X", "slug": "x", "visibility": "password"}),
+        ),
+        400,
+        "invalid_field",
+        Some("password"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages",
+            json!({"name": "X", "slug": "x", "time_zone": "Berlin"}),
+        ),
+        400,
+        "invalid_field",
+        Some("time_zone"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages/acme/components",
+            json!({"name": "Y", "status": "on_fire"}),
+        ),
+        400,
+        "invalid_field",
+        Some("status"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages/acme/incidents",
+            json!({"name": "Z", "impact": "apocalyptic"}),
+        ),
+        400,
+        "invalid_field",
+        Some("impact"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages/acme/incidents",
+            json!({"name": "Z", "components": [{"component": "Nope", "status": "major_outage"}]}),
+        ),
+        400,
+        "invalid_field",
+        Some("components[0].component"),
+    )
+    .await;
+    refused(
+        post(
+            "/api/v1/status-pages/acme/incidents",
+            json!({"name": "Z", "incident": "999"}),
+        ),
+        400,
+        "invalid_field",
+        Some("incident"),
+    )
+    .await;
+    refused(post("/api/v1/status-pages/acme/incidents", json!({"name": "M", "maintenance": true, "scheduled_for": "2026-11-22T02:00:00Z", "scheduled_until": "2026-11-22T01:00:00Z"})), 400, "invalid_field", Some("scheduled_until")).await;
+    refused(
+        post("/api/v1/status-pages/nope/incidents", json!({"name": "Z"})),
+        404,
+        "not_found",
+        None,
+    )
+    .await;
+    refused(
+        app.get("/api/v1/status-pages/acme/incidents/aaaaaaaaaaaa", t),
+        404,
+        "not_found",
+        None,
+    )
+    .await;
+    // Nothing half-written: the page has no incident.
+    let list = ok(app.get("/api/v1/status-pages/acme/incidents", t), 200).await;
+    assert_eq!(list, json!([]));
+    // A viewer reads but does not publish.
+    let (_, viewer) = app.user_with_token("v@example.com", "viewer").await;
+    ok(app.get("/api/v1/status-pages", &viewer), 200).await;
+    refused(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            &viewer,
+            &json!({"name": "Z"}),
+        ),
+        403,
+        "forbidden",
+        None,
+    )
+    .await;
+    app.stop().await;
+}
