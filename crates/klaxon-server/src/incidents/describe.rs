@@ -389,6 +389,33 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
             count(&d["followers"], "follower", "followers"),
             s(&d["message"])
         ),
+        EventKind::IncidentStatusPublished | EventKind::IncidentStatusUpdated => {
+            let words = |v: &Value| s(v).replace('_', " ");
+            let moved: Vec<String> = d["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| format!("{} {}", s(&c["name"]), words(&c["to"])))
+                .collect();
+            let first = e.kind == EventKind::IncidentStatusPublished;
+            format!(
+                "{} on the {} status page: \u{201c}{}\u{201d}, {}{}: {}",
+                if first {
+                    "told customers"
+                } else {
+                    "updated customers"
+                },
+                words(&d["page"]),
+                s(&d["name"]),
+                words(&d["status"]),
+                if moved.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", moved.join(", "))
+                },
+                s(&d["body"])
+            )
+        }
         EventKind::IncidentEventPinned => "pinned an entry to the top".to_owned(),
         EventKind::IncidentEventUnpinned => "unpinned an entry".to_owned(),
         EventKind::IncidentLevelUnreachable => format!(

@@ -30,9 +30,9 @@ use crate::shared::terms::{self, At};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_incidents, publish))
-        .routes(routes!(get_incident, delete_incident))
-        .routes(routes!(post_update))
+        .routes(routes!(list_status_incidents, publish_status_incident))
+        .routes(routes!(get_status_incident, delete_status_incident))
+        .routes(routes!(post_status_update))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -673,7 +673,7 @@ pub async fn delete_with(
 #[utoipa::path(get, path = "/api/v1/status-pages/{page}/incidents", tag = "status pages",
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 200, body = Vec<StatusIncidentOut>), (status = 404, body = ErrorBody)))]
-async fn list_incidents(
+async fn list_status_incidents(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -692,7 +692,7 @@ async fn list_incidents(
 #[utoipa::path(post, path = "/api/v1/status-pages/{page}/incidents", tag = "status pages", request_body = PublishBody,
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 201, body = StatusIncidentOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn publish(
+async fn publish_status_incident(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -710,7 +710,7 @@ async fn publish(
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1),
         ("incident" = String, Path, description = "Its code or id", min_length = 1)),
     responses((status = 200, body = StatusIncidentOut), (status = 404, body = ErrorBody)))]
-async fn get_incident(
+async fn get_status_incident(
     State(state): State<AppState>,
     caller: Caller,
     Path((page, incident)): Path<(String, String)>,
@@ -728,7 +728,7 @@ async fn get_incident(
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1),
         ("incident" = String, Path, description = "Its code or id", min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_incident(
+async fn delete_status_incident(
     State(state): State<AppState>,
     caller: Caller,
     Path((page, incident)): Path<(String, String)>,
@@ -744,7 +744,7 @@ async fn delete_incident(
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1),
         ("incident" = String, Path, description = "Its code or id", min_length = 1)),
     responses((status = 201, body = StatusIncidentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn post_update(
+async fn post_status_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((page, incident)): Path<(String, String)>,

@@ -25,10 +25,14 @@ use crate::shared::terms::{self, At};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_pages, create_page))
-        .routes(routes!(get_page, update_page, delete_page))
-        .routes(routes!(list_components, create_component))
-        .routes(routes!(update_component, delete_component))
+        .routes(routes!(list_status_pages, create_status_page))
+        .routes(routes!(
+            get_status_page,
+            update_status_page,
+            delete_status_page
+        ))
+        .routes(routes!(list_status_components, create_status_component))
+        .routes(routes!(update_status_component, delete_status_component))
 }
 
 /// A fresh public id.
@@ -309,7 +313,7 @@ pub async fn delete_page_with(state: &AppState, actor: Actor, id: StatusPageId) 
 /// Every status page.
 #[utoipa::path(get, path = "/api/v1/status-pages", tag = "status pages",
     responses((status = 200, body = Vec<StatusPageOut>), (status = 401, body = ErrorBody)))]
-async fn list_pages(
+async fn list_status_pages(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<StatusPageOut>>> {
@@ -321,7 +325,7 @@ async fn list_pages(
 /// Creates a status page (admin).
 #[utoipa::path(post, path = "/api/v1/status-pages", tag = "status pages", request_body = PageBody,
     responses((status = 201, body = StatusPageOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_page(
+async fn create_status_page(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<PageBody>,
@@ -335,7 +339,7 @@ async fn create_page(
 #[utoipa::path(get, path = "/api/v1/status-pages/{page}", tag = "status pages",
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 200, body = StatusPageOut), (status = 404, body = ErrorBody)))]
-async fn get_page(
+async fn get_status_page(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -354,7 +358,7 @@ async fn get_page(
 #[utoipa::path(patch, path = "/api/v1/status-pages/{page}", tag = "status pages", request_body = PageBody,
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 200, body = StatusPageOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn update_page(
+async fn update_status_page(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -373,7 +377,7 @@ async fn update_page(
 #[utoipa::path(delete, path = "/api/v1/status-pages/{page}", tag = "status pages",
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_page(
+async fn delete_status_page(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -644,7 +648,7 @@ pub async fn delete_component_with(
 #[utoipa::path(get, path = "/api/v1/status-pages/{page}/components", tag = "status pages",
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 200, body = Vec<ComponentOut>), (status = 404, body = ErrorBody)))]
-async fn list_components(
+async fn list_status_components(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -664,7 +668,7 @@ async fn list_components(
 #[utoipa::path(post, path = "/api/v1/status-pages/{page}/components", tag = "status pages", request_body = ComponentBody,
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1)),
     responses((status = 201, body = ComponentOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn create_component(
+async fn create_status_component(
     State(state): State<AppState>,
     caller: Caller,
     Path(page): Path<String>,
@@ -682,7 +686,7 @@ async fn create_component(
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1),
         ("component" = String, Path, description = "Component code, id or name", min_length = 1)),
     responses((status = 200, body = ComponentOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn update_component(
+async fn update_status_component(
     State(state): State<AppState>,
     caller: Caller,
     Path((page, component)): Path<(String, String)>,
@@ -713,7 +717,7 @@ async fn update_component(
     params(("page" = String, Path, description = terms::doc::STATUS_PAGE, min_length = 1),
         ("component" = String, Path, description = "Component code, id or name", min_length = 1)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_component(
+async fn delete_status_component(
     State(state): State<AppState>,
     caller: Caller,
     Path((page, component)): Path<(String, String)>,
