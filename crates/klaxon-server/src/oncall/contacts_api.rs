@@ -68,6 +68,7 @@ pub struct ContactMethodOut {
     /// no notification rule, so two now page them at once through this method, one for high
     /// urgency and one for low urgency (in that order).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 2, max_items = 2)]
     pub first_rules: Option<Vec<RuleOut>>,
 }
 
