@@ -8,7 +8,7 @@ mod browser_support;
 mod common;
 
 use browser_support::{Driver, Session};
-use common::{Backend, Member, PASSWORD, TestApp, member, ok};
+use common::{Backend, Member, PASSWORD, TestApp, delete, member, ok};
 use serde_json::{Value, json};
 
 /// Empties a text box, as selecting its text and deleting it would.
@@ -79,22 +79,14 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     let ada: Member = member(&app, "ada@example.com", "Ada", "responder").await;
     let bob = member(&app, "bob@example.com", "Bob", "responder").await;
     let cy = member(&app, "cy@example.com", "Cy", "responder").await;
-    // Ada can be reached, for either urgency; Bob and Cy cannot. Cy is on call in Night now.
-    let bot = ok(
+    // Ada can be reached, for either urgency (her first method brought a rule for each); Bob
+    // and Cy cannot. Cy is on call in Night now.
+    ok(
         app.post(
             &format!("/api/v1/users/{}/contact-methods", ada.id),
             &ada.token,
             &json!({"kind": "webhook", "label": "bot", "address": "http://127.0.0.1:9/hook",
                     "password": PASSWORD}),
-        ),
-        201,
-    )
-    .await;
-    ok(
-        app.post(
-            &format!("/api/v1/users/{}/notification-rules", ada.id),
-            &ada.token,
-            &json!({"contact_method_id": bot["id"], "delay_minutes": 0, "urgency": "low"}),
         ),
         201,
     )
@@ -273,22 +265,20 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     s.type_into("#cm-password", &app.admin.password).await;
     s.click("#add-contact-method").await;
     s.wait_contains("p.notice", "Added phone.").await;
+    let notice = s.text("p.notice").await;
     assert!(
-        s.text("p.notice")
-            .await
-            .contains("their first way to be reached")
+        notice.contains("their first way to be reached, so two notification rules now page them through it at once, one for high-urgency and one for low-urgency incidents"),
+        "{notice}"
     );
     assert_eq!(
         s.text("[data-testid=contact-method] code").await,
         "+14155550123"
     );
-    assert_eq!(count(&s, "[data-testid=notification-rule]").await, 1);
-    // The rule it brought is for high urgency: low-urgency incidents still miss Bob.
-    assert!(
-        s.text("[data-testid=reach-warning]")
-            .await
-            .starts_with("Bob cannot be reached for low-urgency incidents: they have no low-urgency notification rule.")
-    );
+    // The rules it brought reach Bob for either urgency: no warning is left.
+    assert_eq!(count(&s, "[data-testid=notification-rule]").await, 2);
+    let rules = s.texts("[data-testid=notification-rule]").await;
+    assert!(rules.contains("high") && rules.contains("low"), "{rules}");
+    assert_eq!(count(&s, "[data-testid=reach-warning]").await, 0);
 
     // --- an e-mail method for yourself: the form asks for an e-mail address ---
     s.click("nav a[href='/profile']").await;
@@ -310,26 +300,27 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
     s.click("#add-contact-method").await;
     s.wait_contains("p.notice", "Added work mail.").await;
     assert!(
-        s.text("[data-testid=reach-warning]")
+        s.text("p.notice")
             .await
-            .starts_with("You cannot be reached for low-urgency incidents:")
+            .contains("your first way to be reached, so two notification rules now page you")
     );
+    assert_eq!(count(&s, "[data-testid=reach-warning]").await, 0);
     assert!(
         s.texts("[data-testid=contact-method]")
             .await
             .contains("root@example.com")
     );
-    // The first method's rule is there; add another, then edit it.
-    assert_eq!(count(&s, "[data-testid=notification-rule]").await, 1);
+    // The first method's rules are there; add another, then edit it.
+    assert_eq!(count(&s, "[data-testid=notification-rule]").await, 2);
     clear(&s, "#rule-delay").await;
     s.type_into("#rule-delay", "5").await;
     s.click("#rule-urgency option[value=low]").await;
     s.click("#add-rule").await;
     s.wait_contains("p.notice", "Added a rule: low urgency, after 5 min.")
         .await;
-    assert_eq!(count(&s, "[data-testid=notification-rule]").await, 2);
+    assert_eq!(count(&s, "[data-testid=notification-rule]").await, 3);
     assert_eq!(count(&s, "[data-testid=reach-warning]").await, 0);
-    s.click("[data-testid=notification-rule]:nth-child(2) a")
+    s.click("[data-testid=notification-rule]:nth-child(3) a")
         .await;
     s.wait_contains("#rule-form h2", "Change a notification rule")
         .await;
@@ -345,7 +336,35 @@ async fn paging_is_set_up_through_pages_and_warns_who_cannot_be_reached() {
         "{rules}"
     );
 
-    // --- the policy now: Bob can be reached for high urgency only, Night's Cy not at all ---
+    // --- the policy now: Bob, who removed his low-urgency rule, can be reached for high
+    // urgency only, Night's Cy not at all ---
+    let bobs_rules = ok(
+        app.get(
+            &format!("/api/v1/users/{}/notification-rules", bob.id),
+            &bob.token,
+        ),
+        200,
+    )
+    .await;
+    let bobs_low = bobs_rules["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["urgency"] == "low")
+        .unwrap();
+    ok(
+        delete(
+            &app,
+            &format!(
+                "/api/v1/users/{}/notification-rules/{}",
+                bob.id,
+                bobs_low["id"].as_str().unwrap()
+            ),
+            &bob.token,
+        ),
+        204,
+    )
+    .await;
     s.go(&format!("{}/escalation-policies", app.url)).await;
     assert_eq!(
         s.text("[data-testid=policy-unreachable]").await,

@@ -100,7 +100,7 @@ async fn users_cannot_point_requests_inside(b: Backend) {
     let method = app
         .state
         .store
-        .create_contact_method(method, event, None)
+        .create_contact_method(method, event, Vec::new())
         .await
         .unwrap()
         .0;

@@ -1,5 +1,6 @@
 //! Nobody unreachable without a warning, and a new person reachable from their first contact
-//! method: the rule a first method brings (API and web), rules edited in place, each level's
+//! method: the rules a first method brings, one per urgency (API and web), rules edited in place,
+//! each level's
 //! `reach` in the API, the warnings on the policy, profile and service pages and for the
 //! dashboard (for each urgency), and the timeline entry of a page that reached nobody (for its
 //! incident's urgency). Real server, fake clock, engine ticked by hand; every page a receiver
@@ -12,12 +13,13 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 
 use common::{
-    Backend, Member, PASSWORD, TestApp, expect_error, member, ok, patch, session_for, web_get_as,
+    Backend, Member, PASSWORD, TestApp, delete, expect_error, member, ok, patch, session_for,
+    web_get_as,
 };
 
 on_both_backends!(
-    a_first_contact_method_brings_a_rule_and_rules_change_in_place,
-    a_first_method_added_on_a_profile_brings_a_rule_too,
+    a_first_contact_method_brings_two_rules_and_rules_change_in_place,
+    a_first_method_added_on_a_profile_brings_the_rules_too,
     a_level_that_reaches_nobody_is_flagged_and_its_page_says_so,
     each_urgency_is_judged_and_a_page_by_its_incidents,
 );
@@ -69,20 +71,6 @@ async fn add_webhook(app: &TestApp, who: &Member, url: &str) -> Value {
     .await
 }
 
-/// A rule paging `who` at once through `method` for low-urgency incidents (a first method
-/// brings one for high urgency only).
-async fn add_low_rule(app: &TestApp, who: &Member, method: &Value) {
-    ok(
-        app.post(
-            &format!("/api/v1/users/{}/notification-rules", who.id),
-            &who.token,
-            &json!({"contact_method_id": method["id"], "delay_minutes": 0, "urgency": "low"}),
-        ),
-        201,
-    )
-    .await;
-}
-
 async fn rules_of(app: &TestApp, who: &Member) -> Vec<Value> {
     get(
         app,
@@ -110,7 +98,37 @@ async fn user_event_kinds(app: &TestApp, user: &str) -> Vec<String> {
         .collect()
 }
 
-async fn a_first_contact_method_brings_a_rule_and_rules_change_in_place(b: Backend) {
+/// The `user.notification_rule_added` events of a user, oldest first.
+async fn rule_added_events(app: &TestApp, user: &str) -> Vec<Value> {
+    get(
+        app,
+        &format!("/api/v1/events?subject_type=user&subject_id={user}&limit=200"),
+        &app.admin.token,
+    )
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "user.notification_rule_added")
+        .cloned()
+        .collect()
+}
+
+/// A policy of one level paging `who`; returns its API answer.
+async fn policy_paging(app: &TestApp, name: &str, who: &Member) -> Value {
+    ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            &app.admin.token,
+            &json!({"name": name, "levels": [{"delay_minutes": 5,
+                    "targets": [{"type": "user", "id": who.id}]}]}),
+        ),
+        201,
+    )
+    .await
+}
+
+async fn a_first_contact_method_brings_two_rules_and_rules_change_in_place(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
         return;
     };
@@ -118,26 +136,83 @@ async fn a_first_contact_method_brings_a_rule_and_rules_change_in_place(b: Backe
     let bob = member(&app, "bob@example.com", "Bob", "responder").await;
     let hook = Receiver::spawn().await;
     let first = add_webhook(&app, &ada, &hook.url).await;
-    // The first method pages her at once, for high urgency, and says so.
+    // The first method pages her at once, for either urgency, and says so: `first_rules` has
+    // both rules, `first_rule` the high-urgency one (as before).
     let rule = &first["first_rule"];
     assert_eq!(rule["contact_method_id"], first["id"], "{first}");
     assert_eq!(rule["delay_minutes"], 0);
     assert_eq!(rule["urgency"], "high");
+    let brought = first["first_rules"].as_array().expect("first_rules");
+    assert_eq!(brought.len(), 2, "{first}");
+    assert_eq!(brought[0], *rule);
+    let low = &brought[1];
+    assert_eq!(
+        (
+            &low["contact_method_id"],
+            &low["delay_minutes"],
+            &low["urgency"]
+        ),
+        (&first["id"], &json!(0), &json!("low")),
+        "{first}"
+    );
+    assert_ne!(low["id"], rule["id"]);
     let rules = rules_of(&app, &ada).await;
-    assert_eq!(rules.len(), 1);
-    assert_eq!(rules[0]["id"], rule["id"]);
+    assert_eq!(rules, *brought, "listed high first");
     let kinds = user_event_kinds(&app, &ada.id).await;
     assert!(
         kinds.ends_with(&[
             "user.contact_method_added".into(),
+            "user.notification_rule_added".into(),
             "user.notification_rule_added".into()
         ]),
         "{kinds:?}"
     );
-    // A second method brings none: she has a rule.
+    let added = rule_added_events(&app, &ada.id).await;
+    assert_eq!(
+        added
+            .iter()
+            .map(|e| (
+                e["data"]["rule_id"].clone(),
+                e["data"]["urgency"].clone(),
+                e["data"]["first_method"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (rule["id"].clone(), json!("high"), json!(true)),
+            (low["id"].clone(), json!("low"), json!(true)),
+        ]
+    );
+    // So a level paging her reaches her for either urgency: no warning anywhere.
+    let policy = policy_paging(&app, "Ada's", &ada).await;
+    assert_eq!(policy["reach"][0]["reachable"], true, "{policy}");
+    assert_eq!(policy["reach"][0]["unreachable_for"], json!([]));
+    assert_eq!(policy["reach"][0]["reasons"], json!([]));
+    let (cookie, _) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let page = web_get_as(
+        &app,
+        &format!("/escalation-policies/{}", policy["id"].as_str().unwrap()),
+        &cookie,
+    )
+    .await;
+    assert!(
+        !page.contains("level-unreachable") && !page.contains("nobody now"),
+        "{page}"
+    );
+    let (ada_cookie, _) = session_for(&app, "ada@example.com", PASSWORD).await;
+    let page = web_get_as(&app, "/profile", &ada_cookie).await;
+    assert!(!page.contains("cannot be reached"), "{page}");
+    let ada_user = app.state.store.user(ada.id.parse().unwrap()).await.unwrap();
+    let warnings = klaxon_server::oncall::web::unreachable_for_dashboard(&app.state, &ada_user)
+        .await
+        .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    // A second method brings none: she has rules.
     let second = add_webhook(&app, &ada, &hook.url).await;
     assert!(second.get("first_rule").is_none(), "{second}");
-    assert_eq!(rules_of(&app, &ada).await.len(), 1);
+    assert!(second.get("first_rules").is_none(), "{second}");
+    assert_eq!(rules_of(&app, &ada).await.len(), 2);
+    assert_eq!(rule_added_events(&app, &ada.id).await.len(), 2);
     // The same rule again (what the docs said to do before) is not doubled.
     let again = ok(
         app.post(
@@ -149,7 +224,7 @@ async fn a_first_contact_method_brings_a_rule_and_rules_change_in_place(b: Backe
     )
     .await;
     assert_eq!(again["id"], rule["id"]);
-    assert_eq!(rules_of(&app, &ada).await.len(), 1);
+    assert_eq!(rules_of(&app, &ada).await.len(), 2);
     let before = user_event_kinds(&app, &ada.id).await.len();
 
     // Changed in place: a new delay, urgency and method; the id stays; evented.
@@ -250,7 +325,7 @@ async fn a_first_contact_method_brings_a_rule_and_rules_change_in_place(b: Backe
     .await;
     assert_eq!(by_admin["delay_minutes"], 7);
     let rules = rules_of(&app, &ada).await;
-    assert_eq!(rules.len(), 2);
+    assert_eq!(rules.len(), 3);
     assert!(hook.count() == 0, "nothing was paged");
     app.stop().await;
 }
@@ -268,7 +343,7 @@ async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) 
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
+async fn a_first_method_added_on_a_profile_brings_the_rules_too(b: Backend) {
     let Some(app) = TestApp::spawn_with(b, |s| {
         s.sms.account_sid = Some("AC123".into());
         s.sms.auth_token = Some("secret".into());
@@ -326,23 +401,23 @@ async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
     .await;
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("It is your first way to be reached"),
+        page.contains(
+            "It is your first way to be reached, so two notification rules now page you through it at once, one for high-urgency and one for low-urgency incidents; change them below."
+        ),
         "{page}"
     );
-    // Reached for high urgency now; low-urgency incidents need a rule of their own.
+    // Reached for either urgency now: no warning.
     assert!(
-        page.contains("You cannot be reached for low-urgency incidents")
-            && !page.contains("no contact method"),
+        !page.contains("cannot be reached") && !page.contains("reach-warning"),
         "{page}"
     );
     let rules = rules_of(&app, &ada).await;
-    assert_eq!(rules.len(), 1);
     assert_eq!(
-        (
-            rules[0]["delay_minutes"].as_u64(),
-            rules[0]["urgency"].as_str()
-        ),
-        (Some(0), Some("high"))
+        rules
+            .iter()
+            .map(|r| (r["delay_minutes"].as_u64(), r["urgency"].as_str()))
+            .collect::<Vec<_>>(),
+        [(Some(0), Some("high")), (Some(0), Some("low"))]
     );
 
     // An admin adds an SMS method for Cy from Cy's profile page: Cy gets the rule, and the
@@ -375,9 +450,12 @@ async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
     .await;
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("It is their first way to be reached"),
+        page.contains(
+            "It is their first way to be reached, so two notification rules now page them through it at once, one for high-urgency and one for low-urgency incidents; change them below."
+        ),
         "{page}"
     );
+    assert!(!page.contains("Cy cannot be reached"), "{page}");
     let methods = get(
         &app,
         &format!("/api/v1/users/{}/contact-methods", cy.id),
@@ -385,26 +463,24 @@ async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
     )
     .await;
     assert_eq!(methods["items"][0]["address"], "+14155550123");
-    assert_eq!(rules_of(&app, &cy).await.len(), 1);
-    let events = get(
-        &app,
-        &format!("/api/v1/events?subject_type=user&subject_id={}", cy.id),
-        &app.admin.token,
-    )
-    .await;
-    let added: Vec<&Value> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "user.notification_rule_added")
-        .collect();
-    assert_eq!(added.len(), 1);
-    assert_eq!(added[0]["data"]["first_method"], true);
-    assert!(
-        added[0]["actor"].as_str().unwrap().starts_with("user:"),
-        "{}",
-        added[0]
+    let rules = rules_of(&app, &cy).await;
+    assert_eq!(
+        rules
+            .iter()
+            .map(|r| (r["urgency"].as_str(), &r["contact_method_id"]))
+            .collect::<Vec<_>>(),
+        [
+            (Some("high"), &methods["items"][0]["id"]),
+            (Some("low"), &methods["items"][0]["id"])
+        ]
     );
+    let added = rule_added_events(&app, &cy.id).await;
+    assert_eq!(added.len(), 2);
+    for (e, r) in added.iter().zip(&rules) {
+        assert_eq!(e["data"]["rule_id"], r["id"], "{e}");
+        assert_eq!(e["data"]["first_method"], true, "{e}");
+        assert!(e["actor"].as_str().unwrap().starts_with("user:"), "{e}");
+    }
 
     // A responder cannot manage someone else's methods, by page or by form.
     let page = web_get_as(&app, &format!("/users/{}/profile", cy.id), &cookie).await;
@@ -423,7 +499,7 @@ async fn a_first_method_added_on_a_profile_brings_a_rule_too(b: Backend) {
     )
     .await;
     assert_eq!(status, 403);
-    assert_eq!(rules_of(&app, &cy).await.len(), 1);
+    assert_eq!(rules_of(&app, &cy).await.len(), 2);
     assert_eq!(hook.count(), 0, "nothing was paged");
     app.stop().await;
 }
@@ -438,8 +514,8 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
     let cy = member(&app, "cy@example.com", "Cy", "responder").await;
     let ada_hook = Receiver::spawn().await;
     let bob_hook = Receiver::spawn().await;
-    let method = add_webhook(&app, &ada, &ada_hook.url).await;
-    add_low_rule(&app, &ada, &method).await;
+    // Ada's first method brings her rules for either urgency.
+    add_webhook(&app, &ada, &ada_hook.url).await;
     // Night has Cy on call now, and Cy has no way to be reached.
     let night = ok(
         app.post(
@@ -653,10 +729,9 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
         "{page}"
     );
 
-    // Bob adds a way to be reached (for either urgency): level 1 reaches him, and the warnings
-    // go.
-    let method = add_webhook(&app, &bob, &bob_hook.url).await;
-    add_low_rule(&app, &bob, &method).await;
+    // Bob adds a way to be reached, and nothing else: the rules it brings reach him for either
+    // urgency, so level 1 reaches him and the warnings go.
+    add_webhook(&app, &bob, &bob_hook.url).await;
     let got = get(
         &app,
         &format!("/api/v1/escalation-policies/{policy_id}"),
@@ -664,7 +739,13 @@ async fn a_level_that_reaches_nobody_is_flagged_and_its_page_says_so(b: Backend)
     )
     .await;
     assert_eq!(got["reach"][0]["reachable"], true);
+    assert_eq!(got["reach"][0]["unreachable_for"], json!([]));
     assert_eq!(got["reach"][0]["reasons"], json!([]));
+    let page = web_get_as(&app, &format!("/escalation-policies/{policy_id}"), &cookie).await;
+    assert!(
+        page.contains("Level 2 reaches nobody now") && !page.contains("Bob has no"),
+        "{page}"
+    );
     let page = web_get_as(&app, "/profile", &bob_cookie).await;
     assert!(!page.contains("You cannot be reached"), "{page}");
     let warnings = klaxon_server::oncall::web::unreachable_for_dashboard(&app.state, &bob_user)
@@ -683,26 +764,27 @@ async fn each_urgency_is_judged_and_a_page_by_its_incidents(b: Backend) {
         return;
     };
     let admin = app.admin.token.clone();
-    // Ann has the rule her first method brought (high urgency); Bob's is for low urgency only.
+    // Their first methods brought each a rule per urgency: Ann keeps her high-urgency one only,
+    // Bob his low-urgency one only.
     let ann = member(&app, "ann@example.com", "Ann", "responder").await;
     let bob = member(&app, "bob@example.com", "Bob", "responder").await;
     let (ann_hook, bob_hook) = (Receiver::spawn().await, Receiver::spawn().await);
-    add_webhook(&app, &ann, &ann_hook.url).await;
+    let anns = add_webhook(&app, &ann, &ann_hook.url).await;
     let bobs = add_webhook(&app, &bob, &bob_hook.url).await;
-    ok(
-        patch(
-            &app,
-            &format!(
-                "/api/v1/users/{}/notification-rules/{}",
-                bob.id,
-                bobs["first_rule"]["id"].as_str().unwrap()
-            ),
-            &bob.token,
-            &json!({"urgency": "low"}),
-        ),
-        200,
-    )
-    .await;
+    for (who, method, urgency) in [(&ann, &anns, "low"), (&bob, &bobs, "high")] {
+        let rule = method["first_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["urgency"] == urgency)
+            .unwrap();
+        let path = format!(
+            "/api/v1/users/{}/notification-rules/{}",
+            who.id,
+            rule["id"].as_str().unwrap()
+        );
+        ok(delete(&app, &path, &who.token), 204).await;
+    }
     let level =
         |who: &Member| json!({"delay_minutes": 5, "targets": [{"type": "user", "id": who.id}]});
     let policy = ok(

@@ -402,18 +402,28 @@ async fn a_deactivated_person_is_not_paged(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 201);
     let method: Value = r.json().await.unwrap();
-    // Bob's first method brought a rule that pages at once: make it wait 5 minutes.
-    let rule = method["first_rule"]["id"].as_str().unwrap();
-    let r = common::patch(
-        &app,
-        &format!("/api/v1/users/{bob}/notification-rules/{rule}"),
-        &bob_token,
-        &json!({"delay_minutes": 5}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200);
+    // Bob's first method brought two rules that page at once (high and low urgency), and
+    // `first_rule` is the high one: make them all wait 5 minutes.
+    let rules = method["first_rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{method}");
+    assert_eq!(rules[0], method["first_rule"]);
+    assert_eq!(
+        (rules[0]["urgency"].as_str(), rules[1]["urgency"].as_str()),
+        (Some("high"), Some("low"))
+    );
+    for rule in rules {
+        let rule = rule["id"].as_str().unwrap();
+        let r = common::patch(
+            &app,
+            &format!("/api/v1/users/{bob}/notification-rules/{rule}"),
+            &bob_token,
+            &json!({"delay_minutes": 5}),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+    }
 
     let r = app
         .post(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Backend, TestApp, hidden_csrf, login_form, post_login, session_for, set_cookie};
+use klaxon_domain::alert::Urgency;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -801,8 +802,12 @@ async fn oncall_policies_profile_and_incident_actions(b: Backend) {
     assert!(html.contains(
         "<td data-label=\"Urgency\">high</td><td data-label=\"After\">at once</td><td data-label=\"Through\">pager bot (Webhook)</td>"
     ));
+    // The first method brought a low-urgency rule too, listed after the high one.
     let rules = store.list_notification_rules(admin).await.unwrap();
-    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules.iter().map(|r| r.urgency).collect::<Vec<_>>(),
+        [Urgency::High, Urgency::Low]
+    );
 
     let r = post(
         &format!("/profile/contact-methods/{method_id}/test"),

@@ -418,7 +418,7 @@ async fn create_method(s: &Arc<dyn Store>, m: &ContactMethod) -> ContactMethod {
     s.create_contact_method(
         m.clone(),
         user_ev(m.user_id, EventKind::ContactMethodAdded),
-        None,
+        Vec::new(),
     )
     .await
     .unwrap()

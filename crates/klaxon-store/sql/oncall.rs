@@ -241,8 +241,8 @@ impl OnCallStore for DbStore {
         &self,
         m: ContactMethod,
         e: NewEvent,
-        first_rule: Option<(NotificationRule, NewEvent)>,
-    ) -> StoreResult<(ContactMethod, Option<NotificationRule>)> {
+        first_rules: Vec<(NotificationRule, NewEvent)>,
+    ) -> StoreResult<(ContactMethod, Vec<NotificationRule>)> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO contact_methods (id, user_id, kind, label, address, secret, created_at)
@@ -260,10 +260,11 @@ impl OnCallStore for DbStore {
         // The only foreign key: the user does not exist.
         .map_err(fk_not_found)?;
         insert_event(&mut tx, &e).await?;
-        let mut added = None;
-        if let Some((rule, rule_event)) = first_rule {
-            // Two first methods added at once must not both think they are first: the user's
-            // row is held until commit (SQLite's one writer is alone anyway).
+        let mut added = Vec::new();
+        if !first_rules.is_empty() {
+            // Two first methods added at once must not both think they are first (and bring
+            // their rules twice): the user's row is held until commit (SQLite's one writer is
+            // alone anyway).
             sqlx::query(concat!(
                 "SELECT id FROM users WHERE id = $1",
                 for_no_key_update!()
@@ -280,7 +281,9 @@ impl OnCallStore for DbStore {
             .await
             .map_err(map_err)?;
             if !has_rules {
-                added = Some(insert_rule(&mut tx, &rule, &rule_event).await?);
+                for (rule, rule_event) in &first_rules {
+                    added.push(insert_rule(&mut tx, rule, rule_event).await?);
+                }
             }
         }
         tx.commit().await.map_err(map_err)?;

@@ -426,7 +426,10 @@ pub async fn contact_methods(cmd: ContactMethodsCommand) -> anyhow::Result<()> {
                 .await?;
             print_or(&client, &v, |v| {
                 let mut out = table(&json!([v]), METHOD_COLS);
-                if v["first_rule"].is_object() {
+                if v["first_rules"].is_array() {
+                    out += "\nIt is the first way to reach this person: two notification rules now page them through it at once, one for high-urgency and one for low-urgency incidents (klaxon notification-rules list).";
+                } else if v["first_rule"].is_object() {
+                    // A server from before first methods brought a low-urgency rule too.
                     out += "\nIt is the first way to reach this person: a notification rule now pages them through it at once for high-urgency incidents (klaxon notification-rules list).";
                 }
                 if let Some(secret) = v["secret"].as_str() {

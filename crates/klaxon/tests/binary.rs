@@ -411,7 +411,8 @@ fn paging_through_the_cli_with_the_real_engine() {
     let me = json_of(&klaxon(&server, &["me", "--json"]));
     let me = me["user"]["id"].as_str().unwrap();
     let (hook, pages) = webhook_receiver();
-    let method = json_of(&with_password(&[
+    // The first method: the CLI says it brought a rule for each urgency, and shows the secret.
+    let added = with_password(&[
         "contact-methods",
         "add",
         "--kind",
@@ -420,10 +421,34 @@ fn paging_through_the_cli_with_the_real_engine() {
         "bot",
         "--address",
         &hook,
-        "--json",
-    ]));
-    assert!(method["secret"].as_str().is_some_and(|s| s.len() >= 32));
-    let method_id = method["id"].as_str().unwrap();
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let text = String::from_utf8_lossy(&added.stdout);
+    assert!(
+        text.contains("It is the first way to reach this person: two notification rules now page them through it at once, one for high-urgency and one for low-urgency incidents"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .find_map(|l| l.strip_prefix("signing secret: "))
+            .is_some_and(|s| s.len() >= 32),
+        "{text}"
+    );
+    let methods = json_of(&klaxon(&server, &["contact-methods", "list", "--json"]));
+    let method_id = methods["items"][0]["id"].as_str().unwrap();
+    let rules = json_of(&klaxon(&server, &["notification-rules", "list", "--json"]));
+    assert_eq!(
+        rules["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["contact_method_id"].as_str(), r["urgency"].as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (Some(method_id), Some("high")),
+            (Some(method_id), Some("low"))
+        ]
+    );
     json_of(&klaxon(
         &server,
         &[

@@ -1,6 +1,7 @@
 //! The REST API for how people are reached: contact methods, notification rules and test
-//! notifications. A person's first contact method brings a rule with it (at once, by that
-//! method, for high urgency) when they have none, so a new person can be paged.
+//! notifications. A person's first contact method brings two rules with it (at once, by that
+//! method, one for high and one for low urgency) when they have none, so a new person can be
+//! paged whatever the incident's urgency.
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -58,10 +59,17 @@ pub struct ContactMethodOut {
     pub secret: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    /// Only in the answer that creates the method, when it was added with it: the user had no
-    /// notification rule, so one pages them at once through this method (high urgency).
+    /// Only in the answer that creates the method, when rules were added with it: the
+    /// high-urgency one of `first_rules` (kept for clients written when a first method brought
+    /// that rule alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_rule: Option<RuleOut>,
+    /// Only in the answer that creates the method, when rules were added with it: the user had
+    /// no notification rule, so two now page them at once through this method, one for high
+    /// urgency and one for low urgency (in that order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 2, max_items = 2)]
+    pub first_rules: Option<Vec<RuleOut>>,
 }
 
 impl ContactMethodOut {
@@ -75,14 +83,23 @@ impl ContactMethodOut {
             secret: m.secret.filter(|_| show_secret),
             created_at: m.created_at,
             first_rule: None,
+            first_rules: None,
         }
     }
 }
 
-/// A contact method just added, and the rule that came with it (a person's first).
+/// A contact method just added, and the rules that came with it (a person's first method):
+/// none, or one for high urgency and one for low, in that order.
 pub struct AddedMethod {
     pub method: ContactMethod,
-    pub first_rule: Option<NotificationRule>,
+    pub first_rules: Vec<NotificationRule>,
+}
+
+impl AddedMethod {
+    /// The high-urgency rule that came with the method, if rules did.
+    pub fn first_rule(&self) -> Option<&NotificationRule> {
+        self.first_rules.iter().find(|r| r.urgency == Urgency::High)
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -169,15 +186,20 @@ async fn create_contact_method(
     require_self_or_admin(&caller, user)?;
     let added =
         create_contact_method_with(&state, caller.actor(), &caller.user, user, body).await?;
+    let first_rule = added.first_rule().cloned().map(RuleOut::from);
     let mut out = ContactMethodOut::new(added.method, true);
-    out.first_rule = added.first_rule.map(RuleOut::from);
+    out.first_rule = first_rule;
+    if !added.first_rules.is_empty() {
+        out.first_rules = Some(added.first_rules.into_iter().map(RuleOut::from).collect());
+    }
     Ok((StatusCode::CREATED, Json(out)))
 }
 
 /// Checks and stores a contact method for `user`, after checking the password of `who` (the
 /// signed-in user); shared by the API and the web UI. The answer carries a webhook's secret.
-/// When `user` has no notification rule yet, one comes with it in the same transaction: at
-/// once, through this method, for high urgency, with its own `user.notification_rule_added`.
+/// When `user` has no notification rule yet, two come with it in the same transaction: at
+/// once, through this method, one for high urgency and one for low, each with its own
+/// `user.notification_rule_added` (marked `first_method`).
 pub async fn create_contact_method_with(
     state: &AppState,
     actor: Actor,
@@ -210,14 +232,34 @@ pub async fn create_contact_method_with(
         EventKind::ContactMethodAdded,
         json!({"contact_method_id": m.id, "kind": m.kind, "label": m.label}),
     );
-    let first = new_rule(now, user, m.id, 0, Urgency::High);
-    let first_event = rule_added(&first, actor, true);
-    let (method, first_rule) = state
+    let first_rules = first_rules(now, user, m.id)
+        .into_iter()
+        .map(|r| {
+            let e = rule_added(&r, actor, true);
+            (r, e)
+        })
+        .collect();
+    let (method, first_rules) = state
         .store
-        .create_contact_method(m, e, Some((first, first_event)))
+        .create_contact_method(m, e, first_rules)
         .await
         .map_err(ApiError::or_not_found("user"))?;
-    Ok(AddedMethod { method, first_rule })
+    Ok(AddedMethod {
+        method,
+        first_rules,
+    })
+}
+
+/// The rules a person's first contact method brings: at once through it, for high urgency and
+/// for low. The high one gets the smaller id, so it is listed first (rules are listed by delay,
+/// then id).
+fn first_rules(now: Timestamp, user: UserId, method: ContactMethodId) -> [NotificationRule; 2] {
+    let mut high = new_rule(now, user, method, 0, Urgency::High);
+    let mut low = new_rule(now, user, method, 0, Urgency::Low);
+    if low.id < high.id {
+        std::mem::swap(&mut high.id, &mut low.id);
+    }
+    [high, low]
 }
 
 /// Looks up a contact method the caller may manage.
@@ -437,7 +479,7 @@ fn new_rule(
     }
 }
 
-/// The `user.notification_rule_added` event of `r`; `first_method` marks the rule a person's
+/// The `user.notification_rule_added` event of `r`; `first_method` marks the rules a person's
 /// first contact method brought.
 fn rule_added(r: &NotificationRule, actor: Actor, first_method: bool) -> NewEvent {
     let mut data = json!({"rule_id": r.id, "contact_method_id": r.contact_method_id,

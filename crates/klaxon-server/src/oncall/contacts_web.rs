@@ -529,11 +529,11 @@ async fn add_method(
         Ok(added) => {
             let m = added.method;
             let mut notice = format!("Added {}.", m.label);
-            if added.first_rule.is_some() {
+            if !added.first_rules.is_empty() {
                 notice.push_str(if w.yours {
-                    " It is your first way to be reached, so a notification rule now pages you through it at once for high-urgency incidents; change it below."
+                    " It is your first way to be reached, so two notification rules now page you through it at once, one for high-urgency and one for low-urgency incidents; change them below."
                 } else {
-                    " It is their first way to be reached, so a notification rule now pages them through it at once for high-urgency incidents; change it below."
+                    " It is their first way to be reached, so two notification rules now page them through it at once, one for high-urgency and one for low-urgency incidents; change them below."
                 });
             }
             Feedback {

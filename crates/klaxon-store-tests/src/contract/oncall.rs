@@ -303,7 +303,7 @@ pub async fn contact_methods_belong_to_a_user_and_take_their_rules_along(s: Arc<
         s.create_contact_method(
             lost.clone(),
             user_ev(ghost, EventKind::ContactMethodAdded),
-            None
+            Vec::new()
         )
         .await
         .unwrap_err()

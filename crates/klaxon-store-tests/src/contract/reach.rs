@@ -1,5 +1,5 @@
-//! Reaching people: the rule a first contact method brings, rules kept once and changed in
-//! place, and the facts that say whether someone can be paged.
+//! Reaching people: the rules a first contact method brings (one per urgency), rules kept once
+//! and changed in place, and the facts that say whether someone can be paged.
 use super::*;
 use klaxon_domain::reach::PersonFacts;
 
@@ -7,67 +7,173 @@ fn rule_ev(user: UserId) -> NewEvent {
     user_ev(user, EventKind::NotificationRuleAdded)
 }
 
-pub async fn a_first_contact_method_brings_its_rule_once(s: Arc<dyn Store>) {
+/// The rules a first method brings, as the server makes them: at once through it, one for
+/// high urgency and one for low, each with its event marked `first_method`.
+fn first_rules(method: &ContactMethod) -> Vec<(NotificationRule, NewEvent)> {
+    [Urgency::High, Urgency::Low]
+        .into_iter()
+        .map(|urgency| {
+            let r = new_rule(method, 0, urgency);
+            let e = ev(
+                SubjectType::User,
+                method.user_id,
+                EventKind::NotificationRuleAdded,
+                json!({"rule_id": r.id, "urgency": r.urgency, "first_method": true}),
+            );
+            (r, e)
+        })
+        .collect()
+}
+
+/// The `user.notification_rule_added` events of `user`, oldest first.
+async fn rule_added_events(s: &Arc<dyn Store>, user: UserId) -> Vec<Event> {
+    events_of(s, SubjectType::User, user)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::NotificationRuleAdded)
+        .collect()
+}
+
+pub async fn a_first_contact_method_brings_its_rules_once(s: Arc<dyn Store>) {
     let ada = person(&s, "ada@example.com").await;
     let hook = new_method(
         ada.id,
         ContactKind::Webhook,
         "https://hooks.example.com/ada",
     );
-    let first = new_rule(&hook, 0, Urgency::High);
+    let first = first_rules(&hook);
+    let (high, low) = (first[0].0.clone(), first[1].0.clone());
     let (m, added) = s
         .create_contact_method(
             hook.clone(),
             user_ev(ada.id, EventKind::ContactMethodAdded),
-            Some((first.clone(), rule_ev(ada.id))),
+            first,
         )
         .await
         .unwrap();
     assert_eq!(m, hook);
-    assert_eq!(added, Some(first.clone()));
-    assert_eq!(s.list_notification_rules(ada.id).await.unwrap(), [first]);
+    // Both rules, in the order given, written with the method and each with its own event.
+    assert_eq!(added, [high.clone(), low.clone()]);
+    let mut rules = s.list_notification_rules(ada.id).await.unwrap();
+    rules.sort_by_key(|r| r.urgency != Urgency::High);
+    assert_eq!(rules, [high.clone(), low.clone()]);
     assert_eq!(
         kinds(&events_of(&s, SubjectType::User, ada.id).await)[1..],
         [
             EventKind::ContactMethodAdded,
-            EventKind::NotificationRuleAdded
+            EventKind::NotificationRuleAdded,
+            EventKind::NotificationRuleAdded,
         ]
     );
+    let events = rule_added_events(&s, ada.id).await;
+    assert_eq!(
+        events.iter().map(|e| e.data.clone()).collect::<Vec<_>>(),
+        [
+            json!({"rule_id": high.id, "urgency": "high", "first_method": true}),
+            json!({"rule_id": low.id, "urgency": "low", "first_method": true}),
+        ]
+    );
+    let facts = s.reach_people(&[ada.id]).await.unwrap();
+    assert_eq!(
+        (facts[0].high_rules, facts[0].low_rules),
+        (1, 1),
+        "reached for either urgency"
+    );
 
-    // A second method: the person has a rule already, so none is added.
+    // A second method: the person has rules already, so none is added.
     let mail = new_method(ada.id, ContactKind::Email, "ada@example.com");
     let (_, added) = s
         .create_contact_method(
             mail.clone(),
             user_ev(ada.id, EventKind::ContactMethodAdded),
-            Some((new_rule(&mail, 0, Urgency::High), rule_ev(ada.id))),
+            first_rules(&mail),
         )
         .await
         .unwrap();
-    assert_eq!(added, None);
-    assert_eq!(s.list_notification_rules(ada.id).await.unwrap().len(), 1);
-    assert_eq!(
-        events_of(&s, SubjectType::User, ada.id)
-            .await
-            .iter()
-            .filter(|e| e.kind == EventKind::NotificationRuleAdded)
-            .count(),
-        1
-    );
+    assert_eq!(added, []);
+    assert_eq!(s.contact_method(mail.id).await.unwrap(), mail);
+    assert_eq!(s.list_notification_rules(ada.id).await.unwrap().len(), 2);
+    assert_eq!(rule_added_events(&s, ada.id).await.len(), 2);
 
-    // For nobody: nothing written, the rule neither.
+    // One rule left is still a rule: a method added then brings none either.
+    s.delete_notification_rule(
+        ada.id,
+        low.id,
+        user_ev(ada.id, EventKind::NotificationRuleRemoved),
+    )
+    .await
+    .unwrap();
+    let sms = new_method(ada.id, ContactKind::Sms, "+14155550100");
+    let (_, added) = s
+        .create_contact_method(
+            sms.clone(),
+            user_ev(ada.id, EventKind::ContactMethodAdded),
+            first_rules(&sms),
+        )
+        .await
+        .unwrap();
+    assert_eq!(added, []);
+    assert_eq!(s.list_notification_rules(ada.id).await.unwrap(), [high]);
+
+    // For nobody: nothing written, the rules neither.
     let ghost = UserId::new(t0(), rnd());
     let lost = new_method(ghost, ContactKind::Sms, "+14155550100");
     let e = s
         .create_contact_method(
             lost.clone(),
             user_ev(ghost, EventKind::ContactMethodAdded),
-            Some((new_rule(&lost, 0, Urgency::High), rule_ev(ghost))),
+            first_rules(&lost),
         )
         .await
         .unwrap_err();
     assert!(e.is_not_found());
     assert!(events_of(&s, SubjectType::User, ghost).await.is_empty());
+}
+
+/// Several first methods added at once for one person: every method is kept, and exactly one
+/// of them brings its two rules.
+pub async fn racing_first_contact_methods_bring_two_rules_once(s: Arc<dyn Store>) {
+    let ada = person(&s, "ada@example.com").await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        let m = new_method(
+            ada.id,
+            ContactKind::Webhook,
+            &format!("https://hooks.example.com/ada{i}"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let first = first_rules(&m);
+            s.create_contact_method(
+                m.clone(),
+                user_ev(m.user_id, EventKind::ContactMethodAdded),
+                first,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut brought = Vec::new();
+    for t in tasks {
+        let (m, added) = t.await.unwrap();
+        if !added.is_empty() {
+            brought.push((m, added));
+        }
+    }
+    assert_eq!(brought.len(), 1, "exactly one method is the first");
+    let (m, added) = &brought[0];
+    assert_eq!(
+        added
+            .iter()
+            .map(|r| (r.contact_method_id, r.delay_minutes, r.urgency))
+            .collect::<Vec<_>>(),
+        [(m.id, 0, Urgency::High), (m.id, 0, Urgency::Low)]
+    );
+    assert_eq!(s.list_contact_methods(ada.id).await.unwrap().len(), 8);
+    let mut rules = s.list_notification_rules(ada.id).await.unwrap();
+    rules.sort_by_key(|r| r.urgency != Urgency::High);
+    assert_eq!(&rules, added);
+    assert_eq!(rule_added_events(&s, ada.id).await.len(), 2);
 }
 
 pub async fn rules_are_kept_once_and_changed_in_place(s: Arc<dyn Store>) {

@@ -54,15 +54,16 @@ pub trait OnCallStore: Send + Sync + 'static {
         event: NewEvent,
     ) -> StoreResult<()>;
 
-    /// Adds a contact method. With `first_rule` (a rule through this method, and its event),
-    /// also adds that rule when the user has no notification rule yet, in the same transaction:
-    /// a person's first method pages them. Returns the rule when it was added.
+    /// Adds a contact method. With `first_rules` (rules through this method, each with its
+    /// event), also adds all of them when the user has no notification rule yet, in the same
+    /// transaction: a person's first method pages them. Returns the rules that were added, in
+    /// the order given: all of `first_rules`, or none.
     async fn create_contact_method(
         &self,
         method: ContactMethod,
         event: NewEvent,
-        first_rule: Option<(NotificationRule, NewEvent)>,
-    ) -> StoreResult<(ContactMethod, Option<NotificationRule>)>;
+        first_rules: Vec<(NotificationRule, NewEvent)>,
+    ) -> StoreResult<(ContactMethod, Vec<NotificationRule>)>;
 
     async fn contact_method(&self, id: ContactMethodId) -> StoreResult<ContactMethod>;
 
