@@ -53,10 +53,11 @@ pub enum SubjectType {
     EscalationPolicy,
     Schedule,
     Webhook,
+    Check,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 11] = [
+    pub const ALL: [SubjectType; 12] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -68,6 +69,7 @@ impl SubjectType {
         Self::EscalationPolicy,
         Self::Schedule,
         Self::Webhook,
+        Self::Check,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +85,7 @@ impl SubjectType {
             Self::EscalationPolicy => "escalation_policy",
             Self::Schedule => "schedule",
             Self::Webhook => "webhook",
+            Self::Check => "check",
         }
     }
 
@@ -183,6 +186,13 @@ named_enum! {
         WebhookCreated = "webhook.created",
         WebhookUpdated = "webhook.updated",
         WebhookDeleted = "webhook.deleted",
+        CheckCreated = "check.created",
+        CheckUpdated = "check.updated",
+        CheckDeleted = "check.deleted",
+        /// A check crossed its failure threshold (on the service's timeline).
+        CheckDown = "check.down",
+        /// A check crossed its success threshold (on the service's timeline).
+        CheckUp = "check.up",
     }
 }
 

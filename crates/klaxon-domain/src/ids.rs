@@ -70,6 +70,7 @@ id_type!(
     TaskId,
     WebhookId,
     DeliveryId,
+    CheckId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

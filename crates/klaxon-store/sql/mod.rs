@@ -29,6 +29,7 @@ use sqlx::Row;
 pub(crate) use crate::db::*;
 
 pub(crate) mod alerts;
+mod checks;
 pub(crate) mod engine;
 mod incidents;
 mod oncall;
@@ -63,7 +64,7 @@ macro_rules! db_ids {
 db_ids!(
     UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
-    ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId,
+    ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, CheckId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! its error type, and the group-commit writer that batches hot-path writes.
 #![forbid(unsafe_code)]
 
+mod checks;
 mod error;
 mod group_commit;
 mod incidents;
@@ -12,6 +13,7 @@ mod schedules;
 mod store;
 mod webhooks;
 
+pub use checks::*;
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use incidents::*;
@@ -19,7 +21,7 @@ pub use oncall::*;
 pub use records::*;
 pub use schedules::*;
 pub use store::{
-    AlertStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, Store, UserStore,
-    WebhookStore,
+    AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, Store,
+    UserStore, WebhookStore,
 };
 pub use webhooks::*;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use crate::StoreResult;
 
 mod alerts;
+mod checks;
 mod engine;
 mod incidents;
 mod oncall;
@@ -12,6 +13,7 @@ mod users;
 mod webhooks;
 
 pub use alerts::AlertStore;
+pub use checks::CheckStore;
 pub use engine::EngineStore;
 pub use incidents::IncidentStore;
 pub use oncall::OnCallStore;
@@ -26,7 +28,14 @@ pub use webhooks::WebhookStore;
 /// `Store` requires: the server holds an `Arc<dyn Store>` and calls any of them on it.
 #[async_trait]
 pub trait Store:
-    UserStore + EngineStore + AlertStore + IncidentStore + OnCallStore + ScheduleStore + WebhookStore
+    UserStore
+    + EngineStore
+    + AlertStore
+    + CheckStore
+    + IncidentStore
+    + OnCallStore
+    + ScheduleStore
+    + WebhookStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
