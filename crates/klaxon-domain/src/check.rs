@@ -288,13 +288,16 @@ impl CheckSpec {
             .collect();
         let answered = self.kind() == CheckKind::Tcp || probe.status.is_some();
         let failed = results.iter().find(|r| !r.ok);
-        let reason = match (failed, &probe.error) {
-            (_, Some(e)) if !answered => Some(e.clone()),
-            (Some(r), _) => Some(format!("{} (was {})", r.condition, r.actual)),
-            (None, _) => None,
+        let ok = answered && failed.is_none();
+        // The connection's error says more than the condition it made fail.
+        let reason = match (ok, &probe.error, failed) {
+            (true, _, _) => None,
+            (false, Some(e), _) => Some(e.clone()),
+            (false, None, Some(r)) => Some(format!("{} (was {})", r.condition, r.actual)),
+            (false, None, None) => Some("no answer".into()),
         };
         Verdict {
-            ok: answered && failed.is_none(),
+            ok,
             reason,
             conditions: results,
         }

@@ -209,11 +209,12 @@ impl CheckStore for DbStore {
         .map_err(map_err)?
         .rows_affected();
         if n == 0 {
-            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM checks WHERE id = $1")
-                .bind(db_id(run.check_id))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT name FROM checks WHERE id = $1")
+                    .bind(db_id(run.check_id))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
             return Err(match exists {
                 Some(_) => StoreError::Conflict {
                     constraint: "check_runs".into(),

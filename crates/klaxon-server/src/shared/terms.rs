@@ -15,7 +15,8 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use klaxon_domain::ids::{
-    EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, UserId, WebhookId,
+    CheckId, EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, UserId,
+    WebhookId,
 };
 
 use crate::shared::error::{ApiError, ApiResult};
@@ -148,6 +149,15 @@ pub async fn webhook(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<Webho
     }
 }
 
+/// An uptime check: its id or its name.
+pub async fn check(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<CheckId> {
+    let kind = Kind::CHECK;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => pick(&n, &state.store.checks_named(&n).await?, at, &kind),
+    }
+}
+
 /// An integration: its id or its name, when no other integration (of any service) has it.
 pub async fn integration(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<IntegrationId> {
     let kind = Kind::INTEGRATION;
@@ -240,6 +250,11 @@ impl Kind {
         a: "a webhook",
         many: "webhooks",
     };
+    const CHECK: Kind = Kind {
+        one: "check",
+        a: "a check",
+        many: "checks",
+    };
     const INTEGRATION: Kind = Kind {
         one: "integration",
         a: "an integration",
@@ -303,11 +318,12 @@ pub mod doc {
     pub const POLICY: &str = "Escalation policy id, or its name (exact, else ignoring ASCII case)";
     pub const SCHEDULE: &str = "Schedule id, or its name (exact, else ignoring ASCII case)";
     pub const WEBHOOK: &str = "Webhook id, or its name (exact, else ignoring ASCII case)";
+    pub const CHECK: &str = "Check id, or its name (exact, else ignoring ASCII case)";
     pub const INTEGRATION: &str = "Integration id, or its name when no other integration has \
          it (exact, else ignoring ASCII case)";
 
     /// The parameters whose name can match several things: their operations can answer 409.
-    pub const BY_NAME: [&str; 5] = [SERVICE, POLICY, SCHEDULE, WEBHOOK, INTEGRATION];
+    pub const BY_NAME: [&str; 6] = [SERVICE, POLICY, SCHEDULE, WEBHOOK, CHECK, INTEGRATION];
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ impl Nav {
             ("/escalation-policies", "Escalation policies"),
             ("/schedules", "Schedules"),
             ("/users", "Users"),
+            ("/checks", "Checks"),
             ("/webhooks", "Webhooks"),
             ("/profile", "Profile"),
         ] {

@@ -1,0 +1,8 @@
+//! Placeholder, filled in below.
+use axum::Router;
+
+use crate::shared::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
