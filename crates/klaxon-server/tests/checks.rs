@@ -650,7 +650,164 @@ async fn results_roll_up_by_day_and_old_ones_are_pruned(b: Backend) {
     app.stop().await;
 }
 
+async fn the_checks_pages_add_refuse_change_and_delete(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let target = Target::spawn().await;
+    let svc = ok(
+        app.post(
+            "/api/v1/services",
+            &app.admin.token,
+            &json!({"name": "web"}),
+        ),
+        201,
+    )
+    .await;
+    let svc_id = svc["id"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = common::session_for(&app, &app.admin.email, &app.admin.password).await;
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        app.http
+            .post(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let form = |url: &str, conditions: &str, interval: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "homepage".into()),
+            ("service", svc_id.clone()),
+            ("url", url.into()),
+            ("conditions", conditions.into()),
+            ("interval_secs", interval.into()),
+            ("timeout_ms", "2000".into()),
+            ("failure_threshold", "3".into()),
+            ("success_threshold", "2".into()),
+            ("method", "GET".into()),
+            ("headers", String::new()),
+            ("body", String::new()),
+        ]
+    };
+    // Each reason beside its field, what was typed kept.
+    let r = post(
+        "/checks".into(),
+        form(&target.url, "[STATUS] == 200\n[HEALTH] == ok", "60"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(
+            r#"<p class="field-error" id="check-conditions-error">[HEALTH] is not a placeholder"#
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("[STATUS] == 200\n[HEALTH] == ok</textarea>"),
+        "{page}"
+    );
+    let r = post("/checks".into(), form(&target.url, "[STATUS] == 200", "5"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(r#"<p class="field-error" id="check-interval-error">Must be from 20"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"name="interval_secs" inputmode="numeric" value="5""#),
+        "{page}"
+    );
+    let r = post("/checks".into(), form("gopher://x", "", "60"))
+        .await
+        .unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains(r#"id="check-url-error">Must start with http://"#)
+    );
+    let r = post("/checks".into(), form(&target.url, "[STATUS] == 200", "60"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let at = r.headers()["location"].to_str().unwrap().to_owned();
+    let id = at.trim_start_matches("/checks/").to_owned();
+    tick(&app).await;
+    let page = common::web_get(&app, &at).await;
+    assert!(
+        page.contains(r#"<span class="check-state up">up</span>"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"data-testid="check-result""#), "{page}");
+    assert_eq!(page.matches(r#"class="bar "#).count(), 90);
+    assert!(page.contains("100.00% of runs passed"), "{page}");
+    let list = common::web_get(&app, "/checks").await;
+    assert!(
+        list.contains(&format!(r#"<a href="/checks/{id}">homepage</a>"#)),
+        "{list}"
+    );
+
+    // Changed from its page: a refusal keeps what was typed, a good change is saved.
+    let mut bad = form(&target.url, "[RESPONSE_TIME] < soon", "60");
+    bad.push(("enabled", "on".into()));
+    let r = post(at.clone(), bad).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(r#"id="check-conditions-error">[RESPONSE_TIME] compares with a duration"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("[RESPONSE_TIME] &#60; soon</textarea>"),
+        "{page}"
+    );
+    let mut good = form(&target.url, "[STATUS] == 200\n[BODY].status == UP", "45");
+    good.push(("enabled", "on".into()));
+    let r = post(at.clone(), good).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Saved."));
+    let c = check(&app, &id).await;
+    assert_eq!(
+        (
+            c["interval_secs"].as_u64(),
+            c["conditions"].as_array().unwrap().len()
+        ),
+        (Some(45), 2)
+    );
+
+    // Deleting asks to be sure.
+    let r = post(format!("{at}/delete"), vec![("csrf", csrf.clone())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains(r#"id="delete-confirm-error""#)
+    );
+    check(&app, &id).await;
+    let r = post(
+        format!("{at}/delete"),
+        vec![("csrf", csrf.clone()), ("confirm", "yes".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    ok(
+        app.get(&format!("/api/v1/checks/{id}"), &app.admin.token),
+        404,
+    )
+    .await;
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_checks_pages_add_refuse_change_and_delete,
     a_failing_check_pages_once_and_resolves_on_recovery,
     a_tcp_check_goes_down_when_its_port_closes,
     bad_input_is_refused_naming_the_field,
