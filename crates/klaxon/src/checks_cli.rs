@@ -239,7 +239,7 @@ pub async fn checks(cmd: ChecksCommand) -> anyhow::Result<()> {
                 Some(s) => format!("/api/v1/checks?service={}", urlencode(&s)),
                 None => "/api/v1/checks".into(),
             };
-            let v = Client::new(&client)?.get(&p).await?;
+            let v = Client::new(&client)?.get_all(&p).await?;
             print_or(&client, &v, |v| table(&check_rows(&v["items"]), CHECK_COLS))
         }
         ChecksCommand::Add {

@@ -23,7 +23,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::alerts::checks::{commit_signal, prune_job, resolve_signal, run_job};
-use crate::shared::api::{ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_of};
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_in_memory, page_of,
+};
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
@@ -333,7 +335,13 @@ pub async fn delete_with(state: &AppState, actor: Actor, id: CheckId) -> ApiResu
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this service's checks: its id or name.
+    #[param(min_length = 1)]
     pub service: Option<String>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Every check, by name (any role).
@@ -350,18 +358,20 @@ async fn list_checks(
         None => None,
     };
     let admin = caller.role.allows(Role::Admin);
-    let items = state
+    let all: Vec<Check> = state
         .store
         .list_checks()
         .await?
         .into_iter()
         .filter(|c| service.is_none_or(|s| c.service_id == s))
-        .map(|c| CheckOut::new(c, admin))
         .collect();
-    Ok(Json(ListOf {
-        items,
-        next_cursor: None,
-    }))
+    let page = PageParams {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(Json(page_in_memory("checks", all, &page, |c| {
+        CheckOut::new(c, admin)
+    })?))
 }
 
 /// Creates a check (admin). Its first run is due at once.
