@@ -136,7 +136,7 @@ fn a_verdict_needs_every_condition_and_an_answer() {
     assert_eq!(v.reason, None);
     let bad = Probe {
         body: Some(r#"{"status":"DOWN"}"#.into()),
-        ..good.clone()
+        ..good
     };
     let v = s.judge(&bad, now);
     assert!(!v.ok);
