@@ -54,10 +54,11 @@ pub enum SubjectType {
     Schedule,
     Webhook,
     StatusPage,
+    Check,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 12] = [
+    pub const ALL: [SubjectType; 13] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -70,6 +71,7 @@ impl SubjectType {
         Self::Schedule,
         Self::Webhook,
         Self::StatusPage,
+        Self::Check,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +88,7 @@ impl SubjectType {
             Self::Schedule => "schedule",
             Self::Webhook => "webhook",
             Self::StatusPage => "status_page",
+            Self::Check => "check",
         }
     }
 
@@ -199,6 +202,13 @@ named_enum! {
         /// On the Klaxon incident's timeline: told customers on a status page.
         IncidentStatusPublished = "incident.status_page_published",
         IncidentStatusUpdated = "incident.status_page_updated",
+        CheckCreated = "check.created",
+        CheckUpdated = "check.updated",
+        CheckDeleted = "check.deleted",
+        /// A check crossed its failure threshold (on the service's timeline).
+        CheckDown = "check.down",
+        /// A check crossed its success threshold (on the service's timeline).
+        CheckUp = "check.up",
     }
 }
 

@@ -74,6 +74,7 @@ id_type!(
     ComponentId,
     StatusIncidentId,
     StatusUpdateId,
+    CheckId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod alert_details;
 pub mod auth;
+pub mod check;
 pub mod clock;
 pub mod contact;
 pub mod escalation;

@@ -139,6 +139,14 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         Arc::new(crate::alerts::heartbeat::Check),
     );
     engine.register(
+        klaxon_domain::check::RUN_JOB,
+        Arc::new(crate::alerts::checks::RunCheck::new()),
+    );
+    engine.register(
+        klaxon_domain::check::PRUNE_JOB,
+        Arc::new(crate::alerts::checks::PruneChecks),
+    );
+    engine.register(
         klaxon_domain::escalation::STEP_JOB,
         Arc::new(crate::oncall::paging::EscalationStepHandler),
     );
@@ -339,6 +347,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::incidents::ack::router())
         .merge(crate::webhooks::web::router())
         .merge(crate::status::public_router())
+        .merge(crate::alerts::checks_web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::people::api::router())
         .merge(crate::alerts::api::router())
+        .merge(crate::alerts::checks_api::router())
         .merge(crate::incidents::api_router())
         .merge(crate::webhooks::api::router())
         .merge(crate::status::api_router())

@@ -113,6 +113,25 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let webhook_id = webhook["id"].as_str().unwrap();
+    // A check that fails (nothing listens on port 9), run once: results and a red day.
+    let site = ok(
+        app.post("/api/v1/services", admin, &json!({"name": "Website"})),
+        201,
+    )
+    .await;
+    let check = ok(
+        app.post(
+            "/api/v1/checks",
+            admin,
+            &json!({"name": "Homepage", "service": site["id"], "url": "http://127.0.0.1:9/health",
+                    "failure_threshold": 1,
+                    "conditions": ["[STATUS] == 200", "[BODY].status == UP", "[RESPONSE_TIME] < 2s"]}),
+        ),
+        201,
+    )
+    .await;
+    let check_id = check["id"].as_str().unwrap().to_owned();
+    app.state.engine.tick().await.unwrap();
     vec![
         ("/".into(), "dashboard"),
         ("/incidents".into(), "incident list"),
@@ -144,6 +163,8 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (format!("/users/{}", bob.id), "a user"),
         ("/webhooks".into(), "webhook list"),
         (format!("/webhooks/{webhook_id}"), "a webhook"),
+        ("/checks".into(), "check list"),
+        (format!("/checks/{check_id}"), "a check"),
         ("/profile".into(), "your profile"),
         ("/account".into(), "your account"),
         ("/no-such-page".into(), "not found"),

@@ -69,7 +69,7 @@ async fn apply_write(tx: &mut Transaction<'_, Postgres>, w: &Write) -> StoreResu
             // in (its row, then the cascade): the other order could deadlock with it.
             lock_service(tx, hb.resolve.service_id).await?;
             let n = sqlx::query("UPDATE integrations SET last_ping_at = $2 WHERE id = $1")
-                .bind(hb.resolve.integration_id.0)
+                .bind(hb.resolve.integration_id.map(|i| i.0))
                 .bind(to_millis(hb.resolve.at))
                 .execute(&mut **tx)
                 .await
@@ -313,7 +313,7 @@ async fn open_alert(
     )
     .bind(alert_id.0)
     .bind(service.id.0)
-    .bind(w.integration_id.0)
+    .bind(w.integration_id.map(|i| i.0))
     .bind(w.signal.dedup_key.as_str())
     .bind(content.severity.as_str())
     .bind(&content.summary)

@@ -165,7 +165,7 @@ fn apply_write(tx: &Transaction<'_>, services: &mut Services, w: &Write) -> Stor
                 .prepare_cached("UPDATE integrations SET last_ping_at = ?2 WHERE id = ?1")
                 .db()?
                 .execute((
-                    hb.resolve.integration_id.to_string(),
+                    hb.resolve.integration_id.map(|i| i.to_string()),
                     to_millis(hb.resolve.at),
                 ))
                 .db()?;
@@ -458,7 +458,7 @@ fn open_alert(
     .execute((
         alert_id.to_string(),
         service.id.to_string(),
-        w.integration_id.to_string(),
+        w.integration_id.map(|i| i.to_string()),
         incident.map(|i| i.to_string()),
         w.signal.dedup_key.as_str(),
         content.severity.as_str(),

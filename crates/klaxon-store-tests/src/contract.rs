@@ -21,6 +21,7 @@ use serde_json::json;
 
 mod accounts;
 mod alerts;
+mod checks;
 mod engine;
 mod incidents;
 mod notifications;
@@ -32,6 +33,7 @@ mod status;
 mod users;
 pub use accounts::*;
 pub use alerts::*;
+pub use checks::*;
 pub use engine::*;
 pub use incidents::*;
 pub use notifications::*;
@@ -236,7 +238,7 @@ impl Monitored {
     ) -> SignalWrite {
         SignalWrite {
             service_id: self.service.id,
-            integration_id: self.integration.id,
+            integration_id: Some(self.integration.id),
             signal: Signal {
                 action,
                 dedup_key: DedupKey::parse(key).unwrap(),

@@ -29,6 +29,7 @@ use sqlx::Row;
 pub(crate) use crate::db::*;
 
 pub(crate) mod alerts;
+mod checks;
 pub(crate) mod engine;
 mod incidents;
 mod oncall;
@@ -65,7 +66,7 @@ db_ids!(
     UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
-    ComponentId, StatusIncidentId, StatusUpdateId,
+    ComponentId, StatusIncidentId, StatusUpdateId, CheckId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

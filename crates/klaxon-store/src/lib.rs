@@ -2,6 +2,7 @@
 //! its error type, and the group-commit writer that batches hot-path writes.
 #![forbid(unsafe_code)]
 
+mod checks;
 mod error;
 mod group_commit;
 mod incidents;
@@ -13,6 +14,7 @@ mod status;
 mod store;
 mod webhooks;
 
+pub use checks::*;
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use incidents::*;
@@ -21,7 +23,7 @@ pub use records::*;
 pub use schedules::*;
 pub use status::*;
 pub use store::{
-    AlertStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore, Store,
-    UserStore, WebhookStore,
+    AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore,
+    Store, UserStore, WebhookStore,
 };
 pub use webhooks::*;

@@ -345,7 +345,8 @@ impl Incident {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalWrite {
     pub service_id: ServiceId,
-    pub integration_id: IntegrationId,
+    /// None for signals Klaxon raises itself (uptime checks).
+    pub integration_id: Option<IntegrationId>,
     pub signal: Signal,
     pub at: Timestamp,
     /// Ids to use if the signal opens an alert or an incident (the store does not draw random

@@ -12,6 +12,7 @@ use klaxon_domain::event::Actor;
 use klaxon_server::{App, Settings, app};
 use serde_json::{Value, json};
 
+mod checks_cli;
 mod incidents_cli;
 mod oncall_cli;
 mod schedules_cli;
@@ -123,6 +124,11 @@ enum Command {
     /// Who is on call now (or --at) in every schedule.
     #[command(name = "oncall")]
     OnCall(schedules_cli::OnCallArgs),
+    /// Uptime checks: HTTP(S) and TCP probes that raise alerts on their service.
+    Checks {
+        #[command(subcommand)]
+        command: checks_cli::ChecksCommand,
+    },
     /// Outgoing webhooks (admin): other tools follow incidents; what was delivered.
     Webhooks {
         #[command(subcommand)]
@@ -502,6 +508,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule { command } => schedules_cli::schedule(command).await,
         Command::Overrides { command } => schedules_cli::overrides(command).await,
         Command::OnCall(args) => schedules_cli::on_call(args).await,
+        Command::Checks { command } => checks_cli::checks(command).await,
         Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
     }
 }

@@ -33,7 +33,7 @@ fn deadline(last_ping: Timestamp, interval_secs: u32) -> Timestamp {
 fn signal_write(integration: &Integration, signal: Signal, at: Timestamp) -> SignalWrite {
     SignalWrite {
         service_id: integration.service_id,
-        integration_id: integration.id,
+        integration_id: Some(integration.id),
         signal,
         at,
         new_alert_id: AlertId::new(at, random_bytes()),

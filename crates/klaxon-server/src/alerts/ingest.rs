@@ -137,7 +137,7 @@ async fn commit_signal(
     let now = state.clock.now();
     let write = SignalWrite {
         service_id: integration.service_id,
-        integration_id: integration.id,
+        integration_id: Some(integration.id),
         signal,
         at: now,
         new_alert_id: AlertId::new(now, random_bytes()),

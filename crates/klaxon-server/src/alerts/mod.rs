@@ -1,5 +1,8 @@
 pub mod alert_page;
 pub mod api;
+pub mod checks;
+pub mod checks_api;
+pub mod checks_web;
 pub mod heartbeat;
 pub mod ingest;
 pub mod maintenance;

@@ -26,6 +26,7 @@ const APP_CSS: &str = concat!(
     include_str!("../../assets/css/home.css"),
     include_str!("../../assets/css/incidents.css"),
     include_str!("../../assets/css/alerts.css"),
+    include_str!("../../assets/css/checks.css"),
     include_str!("../../assets/css/oncall.css"),
     include_str!("../../assets/css/schedules.css"),
     include_str!("../../assets/css/people.css"),

@@ -16,8 +16,8 @@ use std::str::FromStr;
 
 use klaxon_domain::event::SubjectType;
 use klaxon_domain::ids::{
-    EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, StatusPageId, UserId,
-    WebhookId,
+    CheckId, EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, StatusPageId,
+    UserId, WebhookId,
 };
 
 use crate::shared::error::{ApiError, ApiResult};
@@ -159,6 +159,15 @@ pub async fn status_page(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<S
     }
 }
 
+/// An uptime check: its id or its name.
+pub async fn check(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<CheckId> {
+    let kind = Kind::CHECK;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => pick(&n, &state.store.checks_named(&n).await?, at, &kind),
+    }
+}
+
 /// An integration: its id or its name, when no other integration (of any service) has it.
 pub async fn integration(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<IntegrationId> {
     let kind = Kind::INTEGRATION;
@@ -186,6 +195,7 @@ pub async fn subject(
         SubjectType::Webhook => webhook(state, raw, at).await?.to_string(),
         SubjectType::Integration => integration(state, raw, at).await?.to_string(),
         SubjectType::StatusPage => status_page(state, raw, at).await?.to_string(),
+        SubjectType::Check => check(state, raw, at).await?.to_string(),
         SubjectType::ApiToken | SubjectType::Job | SubjectType::Alert | SubjectType::System => {
             raw.to_owned()
         }
@@ -281,6 +291,11 @@ impl Kind {
         a: "a status page",
         many: "status pages",
     };
+    const CHECK: Kind = Kind {
+        one: "check",
+        a: "a check",
+        many: "checks",
+    };
     const INTEGRATION: Kind = Kind {
         one: "integration",
         a: "an integration",
@@ -344,6 +359,7 @@ pub mod doc {
     pub const POLICY: &str = "Escalation policy id, or its name (exact, else ignoring ASCII case)";
     pub const SCHEDULE: &str = "Schedule id, or its name (exact, else ignoring ASCII case)";
     pub const WEBHOOK: &str = "Webhook id, or its name (exact, else ignoring ASCII case)";
+    pub const CHECK: &str = "Check id, or its name (exact, else ignoring ASCII case)";
     pub const INTEGRATION: &str = "Integration id, or its name when no other integration has \
          it (exact, else ignoring ASCII case)";
 
@@ -351,7 +367,15 @@ pub mod doc {
         "Status page id, its slug, or its name (exact, else ignoring ASCII case)";
 
     /// The parameters whose name can match several things: their operations can answer 409.
-    pub const BY_NAME: [&str; 6] = [SERVICE, POLICY, SCHEDULE, WEBHOOK, INTEGRATION, STATUS_PAGE];
+    pub const BY_NAME: [&str; 7] = [
+        SERVICE,
+        POLICY,
+        SCHEDULE,
+        WEBHOOK,
+        CHECK,
+        INTEGRATION,
+        STATUS_PAGE,
+    ];
 }
 
 #[cfg(test)]

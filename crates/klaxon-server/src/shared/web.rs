@@ -55,6 +55,7 @@ impl Nav {
             ("/escalation-policies", "Escalation policies"),
             ("/schedules", "Schedules"),
             ("/users", "Users"),
+            ("/checks", "Checks"),
             ("/webhooks", "Webhooks"),
             ("/profile", "Profile"),
         ] {

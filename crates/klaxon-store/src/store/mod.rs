@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use crate::StoreResult;
 
 mod alerts;
+mod checks;
 mod engine;
 mod incidents;
 mod oncall;
@@ -13,6 +14,7 @@ mod users;
 mod webhooks;
 
 pub use alerts::AlertStore;
+pub use checks::CheckStore;
 pub use engine::EngineStore;
 pub use incidents::IncidentStore;
 pub use oncall::OnCallStore;
@@ -31,6 +33,7 @@ pub trait Store:
     UserStore
     + EngineStore
     + AlertStore
+    + CheckStore
     + IncidentStore
     + OnCallStore
     + ScheduleStore

@@ -1,0 +1,6 @@
+//! The store contract for uptime checks, on SQLite and on PostgreSQL.
+klaxon_store_tests::contract_tests!(
+    checks_are_created_listed_updated_and_deleted,
+    check_runs_are_recorded_once_with_tallies_and_changes,
+    old_check_results_and_days_are_pruned,
+);
