@@ -150,6 +150,10 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         klaxon_domain::escalation::STEP_JOB,
         Arc::new(crate::oncall::paging::EscalationStepHandler),
     );
+    engine.register(
+        crate::status::maintenance::JOB,
+        Arc::new(crate::status::maintenance::MoveMaintenances),
+    );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
     engine.set_webhooks(Arc::new(crate::webhooks::api::WebhookSender));
     engine

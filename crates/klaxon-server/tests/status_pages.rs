@@ -13,6 +13,7 @@ on_both_backends!(
     the_v2_json_has_statuspages_fields,
     private_pages_ask_first_and_keep_their_data_to_themselves,
     bad_input_is_refused_with_the_field,
+    the_engine_starts_and_completes_maintenance_at_its_times,
 );
 
 async fn page(app: &TestApp, body: Value) -> Value {
@@ -605,5 +606,103 @@ async fn bad_input_is_refused_with_the_field(b: Backend) {
         None,
     )
     .await;
+    app.stop().await;
+}
+
+async fn the_engine_starts_and_completes_maintenance_at_its_times(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    component(&app, "acme", json!({"name": "DB"})).await;
+    component(&app, "acme", json!({"name": "Web"})).await;
+    // 09:00 now; the window is 10:00 to 10:30.
+    let m = ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "DB upgrade", "maintenance": true,
+                "scheduled_for": "2026-11-21T10:00:00Z", "scheduled_until": "2026-11-21T10:30:00Z",
+                "components": [{"component": "DB", "status": "under_maintenance"}]}),
+        ),
+        201,
+    )
+    .await;
+    let code = m["code"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/status-pages/acme/incidents/{code}");
+    let status_of = |c: &Value, name: &str| {
+        c.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    let comps = || app.get("/api/v1/status-pages/acme/components", t);
+    // Scheduled: nothing moves before its time, however often the engine looks.
+    app.state.engine.tick().await.unwrap();
+    app.clock.advance(SignedDuration::from_mins(59));
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(ok(app.get(&path, t), 200).await["status"], "scheduled");
+    assert_eq!(status_of(&ok(comps(), 200).await, "DB"), "operational");
+    // At 10:00 it starts: the DB under maintenance, an update written, the page says so.
+    app.clock.advance(SignedDuration::from_mins(1));
+    app.state.engine.tick().await.unwrap();
+    let now = ok(app.get(&path, t), 200).await;
+    assert_eq!(now["status"], "in_progress");
+    assert_eq!(now["updates"].as_array().unwrap().len(), 2);
+    assert!(
+        now["updates"][1]["body"]
+            .as_str()
+            .unwrap()
+            .contains("in progress")
+    );
+    let c = ok(comps(), 200).await;
+    assert_eq!(status_of(&c, "DB"), "under_maintenance");
+    assert_eq!(status_of(&c, "Web"), "operational");
+    app.state.status_refresh.changed().await;
+    let s = public_json(&app, "/status/acme/api/v2/summary.json").await;
+    assert_eq!(s["status"]["indicator"], "maintenance");
+    assert_eq!(s["scheduled_maintenances"][0]["status"], "in_progress");
+    let active = public_json(
+        &app,
+        "/status/acme/api/v2/scheduled-maintenances/active.json",
+    )
+    .await;
+    assert_eq!(
+        active["scheduled_maintenances"].as_array().unwrap().len(),
+        1
+    );
+    // Ticking again changes nothing more.
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(
+        ok(app.get(&path, t), 200).await["updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // At 10:30 it completes and the DB is back.
+    app.clock.advance(SignedDuration::from_mins(30));
+    app.state.engine.tick().await.unwrap();
+    let done = ok(app.get(&path, t), 200).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["updates"].as_array().unwrap().len(), 3);
+    assert_eq!(status_of(&ok(comps(), 200).await, "DB"), "operational");
+    app.state.status_refresh.changed().await;
+    let s = public_json(&app, "/status/acme/api/v2/summary.json").await;
+    assert_eq!(s["status"]["indicator"], "none");
+    assert_eq!(s["scheduled_maintenances"], json!([]));
+    // Done: the job is gone, and later ticks write nothing.
+    app.clock.advance(SignedDuration::from_mins(5));
+    app.state.engine.tick().await.unwrap();
+    assert_eq!(
+        ok(app.get(&path, t), 200).await["updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     app.stop().await;
 }

@@ -311,6 +311,51 @@ async fn with_parts(
         .collect())
 }
 
+/// Writes an update and the incident's new state; with `from`, only if its status is still
+/// that. `false` (nothing written) when no row matched.
+async fn write_update(
+    store: &DbStore,
+    from: Option<PublicStatus>,
+    i: StatusIncident,
+    u: StatusUpdate,
+    events: Vec<NewEvent>,
+) -> StoreResult<bool> {
+    let mut tx = store.write_tx().await?;
+    let n = sqlx::query(
+        "UPDATE status_incidents SET name = $2, status = $3, impact = $4,
+         scheduled_for = $5, scheduled_until = $6, next_update_at = $7, remind_minutes = $8,
+         reminded = $9, updated_at = $10, monitoring_at = $11, resolved_at = $12
+         WHERE id = $1 AND ($13 = '' OR status = $13)",
+    )
+    .bind(db_id(i.id))
+    .bind(&i.name)
+    .bind(i.status.as_str())
+    .bind(i.impact.as_str())
+    .bind(i.scheduled_for.map(to_millis))
+    .bind(i.scheduled_until.map(to_millis))
+    .bind(i.next_update_at.map(to_millis))
+    .bind(i.remind_minutes)
+    .bind(i.reminded)
+    .bind(to_millis(i.updated_at))
+    .bind(i.monitoring_at.map(to_millis))
+    .bind(i.resolved_at.map(to_millis))
+    .bind(from.map_or("", PublicStatus::as_str))
+    .execute(&mut *tx)
+    .await
+    .map_err(map_err)?
+    .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    write_incident_parts(&mut tx, &i, &u).await?;
+    bump(&mut tx, i.page_id).await?;
+    for e in &events {
+        insert_event(&mut tx, e).await?;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(true)
+}
+
 #[async_trait]
 impl StatusStore for DbStore {
     async fn create_status_page(&self, p: StatusPage, e: NewEvent) -> StoreResult<StatusPage> {
@@ -671,39 +716,31 @@ impl StatusStore for DbStore {
         u: StatusUpdate,
         events: Vec<NewEvent>,
     ) -> StoreResult<StatusIncident> {
-        let mut tx = self.write_tx().await?;
-        let n = sqlx::query(
-            "UPDATE status_incidents SET name = $2, status = $3, impact = $4,
-             scheduled_for = $5, scheduled_until = $6, next_update_at = $7, remind_minutes = $8,
-             reminded = $9, updated_at = $10, monitoring_at = $11, resolved_at = $12
-             WHERE id = $1",
-        )
-        .bind(db_id(i.id))
-        .bind(&i.name)
-        .bind(i.status.as_str())
-        .bind(i.impact.as_str())
-        .bind(i.scheduled_for.map(to_millis))
-        .bind(i.scheduled_until.map(to_millis))
-        .bind(i.next_update_at.map(to_millis))
-        .bind(i.remind_minutes)
-        .bind(i.reminded)
-        .bind(to_millis(i.updated_at))
-        .bind(i.monitoring_at.map(to_millis))
-        .bind(i.resolved_at.map(to_millis))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        if n == 0 {
+        let id = i.id;
+        if !write_update(self, None, i, u, events).await? {
             return Err(StoreError::NotFound);
         }
-        write_incident_parts(&mut tx, &i, &u).await?;
-        bump(&mut tx, i.page_id).await?;
-        for e in &events {
-            insert_event(&mut tx, e).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(self.status_incident(i.id).await?.incident)
+        Ok(self.status_incident(id).await?.incident)
+    }
+
+    async fn move_status_incident(
+        &self,
+        from: PublicStatus,
+        i: StatusIncident,
+        u: StatusUpdate,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<bool> {
+        write_update(self, Some(from), i, u, events).await
+    }
+
+    async fn unfinished_maintenances(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM status_incidents WHERE maintenance AND status <> 'completed'",
+        )
+        .fetch_one(self.reader())
+        .await
+        .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn status_incident_by_code(&self, code: &str) -> StoreResult<StatusIncidentId> {

@@ -290,7 +290,7 @@ fn changes_of(all: &[Component], moves: &[ComponentMove]) -> ApiResult<Vec<Compo
 
 /// Components of the incident not named in this update that the new status moves by itself:
 /// back to operational when it ends, under maintenance when a maintenance starts.
-fn implied_changes(
+pub(crate) fn implied_changes(
     all: &[Component],
     incident: &StatusIncident,
     status: PublicStatus,
@@ -323,7 +323,7 @@ fn implied_changes(
 }
 
 /// Drops changes that change nothing.
-fn real(changes: Vec<ComponentChange>) -> Vec<ComponentChange> {
+pub(crate) fn real(changes: Vec<ComponentChange>) -> Vec<ComponentChange> {
     changes
         .into_iter()
         .filter(|c| c.old_status != c.new_status)
@@ -342,7 +342,7 @@ fn body_text(body: Option<&str>, status: PublicStatus, names: &[&str]) -> ApiRes
 }
 
 /// The events of a publication or update: the page's, and the Klaxon incident's entry.
-fn events_for(
+pub(crate) fn events_for(
     i: &StatusIncident,
     u: &StatusUpdate,
     page_slug: &str,
@@ -507,17 +507,25 @@ pub async fn publish_with(
         created_at: now,
     };
     let events = events_for(&i, &first, &p.slug, actor, true);
+    let maintenance = i.maintenance;
     let created = state
         .store
         .create_status_incident(i, first, events)
         .await
         .map_err(ApiError::or_not_found("incident"))?;
+    if maintenance {
+        // The engine starts and completes it; the job is one for every maintenance.
+        state
+            .store
+            .enqueue_job(super::maintenance::job(now))
+            .await?;
+    }
     state.status_refresh.changed().await;
     state.incident_changes.notify_waiters();
     Ok(state.store.status_incident(created.id).await?)
 }
 
-fn mark_milestones(i: &mut StatusIncident, status: PublicStatus, now: Timestamp) {
+pub(crate) fn mark_milestones(i: &mut StatusIncident, status: PublicStatus, now: Timestamp) {
     match status {
         PublicStatus::Incident(IncidentStatus::Monitoring) => {
             i.monitoring_at.get_or_insert(now);
@@ -610,11 +618,19 @@ pub async fn update_with(
     };
     let events = events_for(&i, &u, &p.slug, actor, false);
     let id = i.id;
+    let moves_later =
+        i.maintenance && i.status != PublicStatus::Maintenance(MaintenanceStatus::Completed);
     state
         .store
         .add_status_update(i, u, events)
         .await
         .map_err(ApiError::or_not_found("status incident"))?;
+    if moves_later {
+        state
+            .store
+            .enqueue_job(super::maintenance::job(now))
+            .await?;
+    }
     state.status_refresh.changed().await;
     state.incident_changes.notify_waiters();
     Ok(state.store.status_incident(id).await?)

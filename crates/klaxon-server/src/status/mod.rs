@@ -4,6 +4,7 @@
 //! outlives a database outage.
 mod feeds;
 pub mod incidents_api;
+pub mod maintenance;
 pub mod pages_api;
 pub mod public;
 pub mod render;

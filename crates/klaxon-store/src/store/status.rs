@@ -94,6 +94,20 @@ pub trait StatusStore: Send + Sync + 'static {
         events: Vec<NewEvent>,
     ) -> StoreResult<StatusIncident>;
 
+    /// As [`add_status_update`](Self::add_status_update), only if the incident's status is still
+    /// `from` (the engine moving a maintenance, perhaps on several instances): `false`, and
+    /// nothing written, if it is not.
+    async fn move_status_incident(
+        &self,
+        from: klaxon_domain::status::PublicStatus,
+        incident: StatusIncident,
+        update: StatusUpdate,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<bool>;
+
+    /// How many maintenances are not completed yet.
+    async fn unfinished_maintenances(&self) -> StoreResult<u64>;
+
     /// The public incident with this code, on any page.
     async fn status_incident_by_code(&self, code: &str) -> StoreResult<StatusIncidentId>;
 
