@@ -14,7 +14,65 @@ on_both_backends!(
     private_pages_ask_first_and_keep_their_data_to_themselves,
     bad_input_is_refused_with_the_field,
     the_engine_starts_and_completes_maintenance_at_its_times,
+    public_pages_are_exported_to_a_directory_and_private_ones_never,
 );
+
+/// The database goes away (PostgreSQL: new connections refused, open ones ended): readers
+/// still get the page, the JSON and the feeds, and after a while the page says it may be old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_outlive_a_database_outage() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    component(&app, "acme", json!({"name": "API"})).await;
+    ok(
+        app.post("/api/v1/status-pages/acme/incidents", t,
+            &json!({"name": "Slow API", "components": [{"component": "API", "status": "degraded_performance"}]})),
+        201,
+    )
+    .await;
+    app.db.set_reachable(false).await;
+    // The API needs the database; readers do not.
+    let r = app.get("/api/v1/status-pages", t).send().await.unwrap();
+    assert!(
+        r.status().is_server_error() || r.status() == 503,
+        "{}",
+        r.status()
+    );
+    let html = public_text(&app, "/status/acme").await;
+    assert!(
+        html.contains("Slow API") && html.contains("Degraded performance"),
+        "{html}"
+    );
+    assert!(!html.contains("could not be refreshed"), "{html}");
+    let s = public_json(&app, "/status/acme/api/v2/summary.json").await;
+    assert_eq!(s["status"]["indicator"], "minor");
+    assert!(
+        public_text(&app, "/status/acme/history.atom")
+            .await
+            .contains("Slow API")
+    );
+    assert!(
+        public_text(&app, "/status/acme/history.rss")
+            .await
+            .contains("Slow API")
+    );
+    // Three minutes on, the page says it may be out of date, and still shows the last state.
+    app.clock.advance(SignedDuration::from_mins(3));
+    app.state.status_refresh.changed().await;
+    let html = public_text(&app, "/status/acme").await;
+    assert!(html.contains("could not be refreshed since"), "{html}");
+    assert!(html.contains("Slow API"), "{html}");
+    // Back: the notice goes with the next refresh.
+    app.db.set_reachable(true).await;
+    app.state.status_refresh.changed().await;
+    app.state.status_refresh.changed().await;
+    let html = public_text(&app, "/status/acme").await;
+    assert!(!html.contains("could not be refreshed"), "{html}");
+    app.stop().await;
+}
 
 async fn page(app: &TestApp, body: Value) -> Value {
     ok(
@@ -704,5 +762,59 @@ async fn the_engine_starts_and_completes_maintenance_at_its_times(b: Backend) {
             .len(),
         3
     );
+    app.stop().await;
+}
+
+async fn public_pages_are_exported_to_a_directory_and_private_ones_never(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().to_owned();
+    let Some(app) = TestApp::spawn_with(b, |s| s.status_pages.export_dir = Some(export)).await
+    else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    page(&app, json!({"name": "Internal", "slug": "internal", "visibility": "password", "password": "open sesame"})).await;
+    component(&app, "acme", json!({"name": "API"})).await;
+    component(&app, "internal", json!({"name": "Secret DB"})).await;
+    let m = ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "Slow API"}),
+        ),
+        201,
+    )
+    .await;
+    let code = m["code"].as_str().unwrap();
+    let root = dir.path().join("status");
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    // The same bytes a reader gets from Klaxon, at the same paths.
+    let html = read("acme/index.html");
+    assert_eq!(html, public_text(&app, "/status/acme").await);
+    assert!(read(&format!("acme/incidents/{code}/index.html")).contains("Slow API"));
+    let summary: Value = serde_json::from_str(&read("acme/api/v2/summary.json")).unwrap();
+    assert_eq!(summary["incidents"][0]["name"], "Slow API");
+    assert!(read("acme/history.atom").contains("Slow API"));
+    assert!(read("acme/history/index.html").contains("Slow API"));
+    assert!(read("acme/badge.svg").contains("<svg"));
+    assert!(read("acme/style.css").contains("--accent"));
+    assert!(read("index.html").contains("/status/acme/"));
+    // Nothing of the private page, anywhere.
+    assert!(!root.join("internal").exists());
+    assert!(!read("index.html").contains("Internal"));
+    // A page turned private leaves the directory.
+    ok(
+        patch(
+            &app,
+            "/api/v1/status-pages/acme",
+            t,
+            &json!({"visibility": "sign_in"}),
+        ),
+        200,
+    )
+    .await;
+    assert!(!root.join("acme").exists());
     app.stop().await;
 }

@@ -103,6 +103,33 @@ impl TestDatabase {
         &self.url
     }
 
+    /// PostgreSQL only: refuses new connections to this database and ends the open ones (an
+    /// outage for whoever uses it, the server staying up for other tests), or lets them in
+    /// again.
+    pub async fn set_reachable(&self, reachable: bool) {
+        let Some((admin, name)) = &self.pg else {
+            panic!("only a PostgreSQL test database can be taken away");
+        };
+        let store = PgStore::connect_without_migrating(admin, 1)
+            .await
+            .expect("connect to KLAXON_TEST_PG_URL");
+        sqlx_exec(
+            &store,
+            &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {reachable}"),
+        )
+        .await;
+        if !reachable {
+            sqlx_exec(
+                &store,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                ),
+            )
+            .await;
+        }
+        store.pool().close().await;
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -17,6 +17,15 @@ pub struct Settings {
     pub incidents: IncidentsSettings,
     pub outgoing: crate::shared::egress::OutgoingSettings,
     pub metrics: MetricsSettings,
+    pub status_pages: StatusPagesSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusPagesSettings {
+    /// A directory that public status pages are exported to (static files: HTML, JSON, feeds,
+    /// badges) within seconds of each change, for a second origin to serve.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 /// Who may read `/metrics` (when `server.metrics` is on).
@@ -430,6 +439,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_METRICS_TOKEN", "metrics.token"),
     ("KLAXON_METRICS_LISTEN", "metrics.listen"),
     ("KLAXON_OUTGOING_ALLOW", "outgoing.allow"),
+    ("KLAXON_STATUS_PAGES_EXPORT_DIR", "status_pages.export_dir"),
 ];
 
 #[derive(Debug, thiserror::Error)]

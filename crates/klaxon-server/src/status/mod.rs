@@ -2,6 +2,7 @@
 //! components; the communications lead publishes incidents and maintenances from Klaxon's
 //! incidents; readers get HTML, Statuspage v2 JSON and feeds from an in-memory snapshot that
 //! outlives a database outage.
+pub mod export;
 mod feeds;
 pub mod incidents_api;
 pub mod maintenance;

@@ -217,6 +217,7 @@ pub async fn refresh(
     let ids: Vec<StatusPageId> = revisions.iter().map(|(id, _)| *id).collect();
     snaps.retain(&ids);
     let mut ok = true;
+    let mut rebuilt = Vec::new();
     for (id, revision) in revisions {
         let fresh = known.get(&id).is_some_and(|(r, built, stale)| {
             *r == revision && !stale && now.duration_since(*built) < REBUILD_EVERY
@@ -234,10 +235,21 @@ pub async fn refresh(
                     stale: false,
                 };
                 snaps.put(Arc::new(data), rendered);
+                rebuilt.push(id);
             }
             Err(e) => {
                 tracing::warn!(error = %e, page = %id, "status page: cannot read it; serving the last good state");
                 ok = false;
+            }
+        }
+    }
+    if let Some(dir) = &settings.status_pages.export_dir
+        && !rebuilt.is_empty()
+    {
+        match export(snaps, dir.clone(), &rebuilt).await {
+            Ok(files) => tracing::debug!(files, "status pages exported"),
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %dir.display(), "status pages: export failed")
             }
         }
     }
@@ -249,6 +261,59 @@ pub async fn refresh(
         mark_stale(snaps, settings, now, render);
     }
     ok
+}
+
+/// Writes the rebuilt public pages to `dir` and removes those no longer public.
+pub async fn export(
+    snaps: &Snapshots,
+    dir: std::path::PathBuf,
+    rebuilt: &[StatusPageId],
+) -> std::io::Result<usize> {
+    let all = snaps.all();
+    let public: Vec<(String, String)> = all
+        .iter()
+        .filter(|r| r.page.visibility == klaxon_store::Visibility::Public)
+        .map(|r| (r.page.slug.clone(), r.page.name.clone()))
+        .collect();
+    let write: Vec<Arc<Rendered>> = all
+        .into_iter()
+        .filter(|r| {
+            rebuilt.contains(&r.page.id) && r.page.visibility == klaxon_store::Visibility::Public
+        })
+        .collect();
+    let done = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+        super::export::tidy(&dir, &public)?;
+        let mut files = 0;
+        for r in &write {
+            files += super::export::write_page(&dir, r)?;
+        }
+        Ok(files)
+    })
+    .await;
+    done.map_err(std::io::Error::other)?
+}
+
+/// Reads and renders every page once, then writes the public ones to `dir` (the offline
+/// `klaxon status-pages export`). Returns each exported page's slug.
+pub async fn export_once(
+    store: &dyn Store,
+    settings: &Settings,
+    now: Timestamp,
+    dir: std::path::PathBuf,
+    render: Render,
+) -> anyhow::Result<Vec<String>> {
+    let snaps = Snapshots::default();
+    if !refresh(&snaps, store, settings, now, render).await {
+        anyhow::bail!("the database could not be read");
+    }
+    let ids: Vec<StatusPageId> = snaps.all().iter().map(|r| r.page.id).collect();
+    export(&snaps, dir, &ids).await?;
+    Ok(snaps
+        .all()
+        .iter()
+        .filter(|r| r.page.visibility == klaxon_store::Visibility::Public)
+        .map(|r| r.page.slug.clone())
+        .collect())
 }
 
 /// Renders the kept data again with the "may be out of date" notice, once the last good read

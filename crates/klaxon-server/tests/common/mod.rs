@@ -19,7 +19,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    _db: TestDatabase,
+    pub db: TestDatabase,
 }
 
 impl TestApp {
@@ -69,7 +69,7 @@ impl TestApp {
             http,
             stop: Some(stop),
             server: Some(server),
-            _db: db,
+            db,
         })
     }
 
