@@ -98,6 +98,34 @@ fn update_from(row: &DbRow, maintenance: bool) -> StoreResult<StatusUpdate> {
     })
 }
 
+/// The page of a component or public incident (`sql` selects `page_id` by `id = $1`), locked
+/// in the transaction's snapshot; `NotFound` if it is gone.
+async fn page_of(
+    tx: &mut Transaction<'_, Db>,
+    sql: &'static str,
+    id: impl DbId,
+) -> StoreResult<StatusPageId> {
+    let page: Option<DbUuid> = sqlx::query_scalar(sql)
+        .bind(db_id(id))
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    id_from(page.ok_or(StoreError::NotFound)?)
+}
+
+/// Public incidents from their rows, with their components (their updates are read and left).
+async fn incidents_only(pool: &sqlx::Pool<Db>, rows: &[DbRow]) -> StoreResult<Vec<StatusIncident>> {
+    let all = rows
+        .iter()
+        .map(incident_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(with_parts(pool, all)
+        .await?
+        .into_iter()
+        .map(|w| w.incident)
+        .collect())
+}
+
 /// Tells readers' snapshots that `page` changed.
 async fn bump(tx: &mut Transaction<'_, Db>, page: StatusPageId) -> StoreResult<()> {
     sqlx::query("UPDATE status_pages SET revision = revision + 1 WHERE id = $1")
@@ -592,15 +620,12 @@ impl StatusStore for DbStore {
 
     async fn delete_component(&self, id: ComponentId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let page: Option<DbUuid> =
-            sqlx::query_scalar("SELECT page_id FROM status_components WHERE id = $1")
-                .bind(db_id(id))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        let Some(page) = page else {
-            return Err(StoreError::NotFound);
-        };
+        let page = page_of(
+            &mut tx,
+            "SELECT page_id FROM status_components WHERE id = $1",
+            id,
+        )
+        .await?;
         sqlx::query("DELETE FROM status_components WHERE group_id = $1")
             .bind(db_id(id))
             .execute(&mut *tx)
@@ -611,7 +636,7 @@ impl StatusStore for DbStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        bump(&mut tx, id_from(page)?).await?;
+        bump(&mut tx, page).await?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -796,34 +821,23 @@ impl StatusStore for DbStore {
         .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
-        let all = rows
-            .iter()
-            .map(incident_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(with_parts(self.reader(), all)
-            .await?
-            .into_iter()
-            .map(|w| w.incident)
-            .collect())
+        incidents_only(self.reader(), &rows).await
     }
 
     async fn delete_status_incident(&self, id: StatusIncidentId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let page: Option<DbUuid> =
-            sqlx::query_scalar("SELECT page_id FROM status_incidents WHERE id = $1")
-                .bind(db_id(id))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        let Some(page) = page else {
-            return Err(StoreError::NotFound);
-        };
+        let page = page_of(
+            &mut tx,
+            "SELECT page_id FROM status_incidents WHERE id = $1",
+            id,
+        )
+        .await?;
         sqlx::query("DELETE FROM status_incidents WHERE id = $1")
             .bind(db_id(id))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        bump(&mut tx, id_from(page)?).await?;
+        bump(&mut tx, page).await?;
         insert_event(&mut tx, &e).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -842,14 +856,6 @@ impl StatusStore for DbStore {
         .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
-        let all = rows
-            .iter()
-            .map(incident_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(with_parts(self.reader(), all)
-            .await?
-            .into_iter()
-            .map(|w| w.incident)
-            .collect())
+        incidents_only(self.reader(), &rows).await
     }
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{IncidentId, StatusIncidentId, StatusPageId, StatusUpdateId};
+use klaxon_domain::ids::{ComponentId, IncidentId, StatusIncidentId, StatusPageId, StatusUpdateId};
 use klaxon_domain::incident as rules;
 use klaxon_domain::status::{
     self as domain, ComponentStatus, Impact, IncidentStatus, MaintenanceStatus, PublicStatus,
@@ -322,6 +322,14 @@ pub(crate) fn implied_changes(
     }
 }
 
+/// The names of `ids` among `all`, in `ids`' order, for templates.
+pub(crate) fn names_of<'a>(all: &'a [Component], ids: &[ComponentId]) -> Vec<&'a str> {
+    ids.iter()
+        .filter_map(|id| all.iter().find(|c| c.id == *id))
+        .map(|c| c.name.as_str())
+        .collect()
+}
+
 /// Drops changes that change nothing.
 pub(crate) fn real(changes: Vec<ComponentChange>) -> Vec<ComponentChange> {
     changes
@@ -490,12 +498,7 @@ pub async fn publish_with(
     implied_changes(&all, &i, status, &mut changes);
     let changes = real(changes);
     mark_milestones(&mut i, status, now);
-    let names: Vec<&str> = i
-        .component_ids
-        .iter()
-        .filter_map(|id| all.iter().find(|c| c.id == *id))
-        .map(|c| c.name.as_str())
-        .collect();
+    let names = names_of(&all, &i.component_ids);
     let first = StatusUpdate {
         id: StatusUpdateId::new(now, random_bytes()),
         code: new_code(),
@@ -600,12 +603,7 @@ pub async fn update_with(
     i.updated_at = now;
     i.next_update_at = next_update(now, body.next_update_in_minutes)?;
     mark_milestones(&mut i, status, now);
-    let names: Vec<&str> = i
-        .component_ids
-        .iter()
-        .filter_map(|id| all.iter().find(|c| c.id == *id))
-        .map(|c| c.name.as_str())
-        .collect();
+    let names = names_of(&all, &i.component_ids);
     let u = StatusUpdate {
         id: StatusUpdateId::new(now, random_bytes()),
         code: new_code(),

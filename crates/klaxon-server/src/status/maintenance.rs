@@ -11,7 +11,9 @@ use klaxon_domain::status::{MaintenanceStatus, PublicStatus};
 use klaxon_store::{Job, NewJob, StatusUpdate};
 use serde_json::json;
 
-use super::incidents_api::{events_for, implied_changes, mark_milestones, real, template};
+use super::incidents_api::{
+    events_for, implied_changes, mark_milestones, names_of, real, template,
+};
 use super::pages_api::new_code;
 use crate::shared::crypto::random_bytes;
 use crate::shared::engine::{JobContext, JobHandler, Outcome, new_job};
@@ -54,12 +56,7 @@ impl JobHandler for MoveMaintenances {
             i.updated_at = now;
             i.next_update_at = None;
             mark_milestones(&mut i, status, now);
-            let names: Vec<&str> = i
-                .component_ids
-                .iter()
-                .filter_map(|id| all.iter().find(|c| c.id == *id))
-                .map(|c| c.name.as_str())
-                .collect();
+            let names = names_of(&all, &i.component_ids);
             let u = StatusUpdate {
                 id: StatusUpdateId::new(now, random_bytes()),
                 code: new_code(),
