@@ -17,6 +17,7 @@ mod incidents_cli;
 mod oncall_cli;
 mod schedules_cli;
 mod services_cli;
+mod status_pages_cli;
 mod webhooks_cli;
 
 #[derive(Parser)]
@@ -128,6 +129,11 @@ enum Command {
     Checks {
         #[command(subcommand)]
         command: checks_cli::ChecksCommand,
+    },
+    /// Status pages: what customers read. Pages, components, public incidents, maintenances.
+    StatusPages {
+        #[command(subcommand)]
+        command: status_pages_cli::StatusPagesCommand,
     },
     /// Outgoing webhooks (admin): other tools follow incidents; what was delivered.
     Webhooks {
@@ -509,6 +515,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Overrides { command } => schedules_cli::overrides(command).await,
         Command::OnCall(args) => schedules_cli::on_call(args).await,
         Command::Checks { command } => checks_cli::checks(command).await,
+        Command::StatusPages { command } => status_pages_cli::status_pages(command).await,
         Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
     }
 }
