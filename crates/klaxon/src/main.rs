@@ -515,6 +515,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Overrides { command } => schedules_cli::overrides(command).await,
         Command::OnCall(args) => schedules_cli::on_call(args).await,
         Command::Checks { command } => checks_cli::checks(command).await,
+        Command::StatusPages {
+            command: status_pages_cli::StatusPagesCommand::Export { dir },
+        } => {
+            let s = settings(cli.config.as_ref())?;
+            let store = app::open_store(&s).await?;
+            let now = jiff::Timestamp::now();
+            let done = klaxon_server::status::snapshot::export_once(
+                store.as_ref(),
+                &s,
+                now,
+                dir.clone(),
+                klaxon_server::status::render::render,
+            )
+            .await;
+            store.close().await;
+            let slugs = done?;
+            if slugs.is_empty() {
+                println!("no public status page to export");
+            }
+            for slug in slugs {
+                println!(
+                    "exported /status/{slug}/ to {}",
+                    dir.join("status").join(&slug).display()
+                );
+            }
+            Ok(())
+        }
         Command::StatusPages { command } => status_pages_cli::status_pages(command).await,
         Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
     }

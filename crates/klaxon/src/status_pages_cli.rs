@@ -17,6 +17,13 @@ pub use incidents::{IncidentsCommand, MaintenanceCommand};
 
 #[derive(Subcommand)]
 pub enum StatusPagesCommand {
+    /// Write every public page as static files under DIR/status/SLUG/ (HTML, JSON, feeds,
+    /// badges, style), for any web server or object store to serve. Reads the database named
+    /// by the configuration directly, like `klaxon migrate`: it works while Klaxon is down.
+    Export {
+        /// The directory to write into; created if missing.
+        dir: std::path::PathBuf,
+    },
     /// Every status page.
     List {
         #[command(flatten)]
@@ -477,6 +484,9 @@ pub(crate) fn is_open(i: &Value) -> bool {
 
 pub async fn status_pages(cmd: StatusPagesCommand) -> anyhow::Result<()> {
     match cmd {
+        StatusPagesCommand::Export { .. } => {
+            anyhow::bail!("export reads the database: main runs it with the configuration")
+        }
         StatusPagesCommand::List { client } => {
             let v = Client::new(&client)?.get("/api/v1/status-pages").await?;
             print_or(&client, &v, |v| {

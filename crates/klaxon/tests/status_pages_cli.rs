@@ -388,6 +388,23 @@ fn status_pages_through_the_cli(backend: Backend) {
     ]));
     has(&done, &["Database: under maintenance → operational"]);
 
+    // The static export reads the database itself (it works while the server is down too).
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["status-pages", "export", dir.path().to_str().unwrap()])
+        .env("KLAXON_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    has(&stdout(&out), &["exported /status/acme/ to "]);
+    let index = std::fs::read_to_string(dir.path().join("status/acme/index.html")).unwrap();
+    assert!(index.contains("Acme Status"), "{index}");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("status/acme/api/v2/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["page"]["name"], "Acme Status");
+    assert!(dir.path().join("status/acme/history.atom").exists());
+
     // Deleting: a component, an incident, the page.
     let gone = stdout(&sp(&["components", "remove", "acme", "web site"]));
     assert!(gone.starts_with("removed Web site ("), "{gone}");
