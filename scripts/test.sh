@@ -6,7 +6,7 @@
 # (postgresql, chromium, chromium-driver, prometheus-alertmanager) when they are missing and it
 # can. Where it cannot, it stops and says what to install. Nothing is skipped silently.
 #
-# Installs openapi-spec-validator and Schemathesis from PyPI into a virtual environment
+# Installs openapi-spec-validator, Schemathesis and feedparser from PyPI into a virtual environment
 # (KLAXON_TEST_VENV, default ~/.cache/klaxon/test-venv) when they are missing; the OpenAPI tests
 # (crates/klaxon-server/tests/openapi.rs) run them.
 #
@@ -50,7 +50,7 @@ export KLAXON_TEST_ALERTMANAGER="${KLAXON_TEST_ALERTMANAGER:-$(command -v promet
 # --- the OpenAPI tools, from PyPI -------------------------------------------------------------
 # Pinned, so that a new release's checks do not change what passes; bump them on purpose.
 venv="${KLAXON_TEST_VENV:-$HOME/.cache/klaxon/test-venv}"
-py_pkgs=(openapi-spec-validator==0.9.0 schemathesis==4.32.5)
+py_pkgs=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 feedparser==6.0.14)
 if ! "$venv/bin/python" -m pip show -q "${py_pkgs[@]%%==*}" >/dev/null 2>&1 \
   || [ "$(cat "$venv/.klaxon-pkgs" 2>/dev/null)" != "${py_pkgs[*]}" ]; then
   say "installing ${py_pkgs[*]} into $venv"
@@ -61,6 +61,8 @@ if ! "$venv/bin/python" -m pip show -q "${py_pkgs[@]%%==*}" >/dev/null 2>&1 \
 fi
 export KLAXON_TEST_OPENAPI_VALIDATOR="$venv/bin/openapi-spec-validator"
 export KLAXON_TEST_SCHEMATHESIS="$venv/bin/schemathesis"
+# Status pages' feeds are read back with feedparser (crates/klaxon-server/tests/status_pages.rs).
+export KLAXON_TEST_PYTHON="$venv/bin/python"
 
 # --- axe-core, from npm --------------------------------------------------------------------------
 # The browser tests inject it into every page (crates/klaxon-server/tests/browser_pages.rs).

@@ -15,6 +15,7 @@ on_both_backends!(
     bad_input_is_refused_with_the_field,
     the_engine_starts_and_completes_maintenance_at_its_times,
     public_pages_are_exported_to_a_directory_and_private_ones_never,
+    feeds_read_back_with_a_real_feed_parser,
 );
 
 /// The database goes away (PostgreSQL: new connections refused, open ones ended): readers
@@ -816,5 +817,84 @@ async fn public_pages_are_exported_to_a_directory_and_private_ones_never(b: Back
     )
     .await;
     assert!(!root.join("acme").exists());
+    app.stop().await;
+}
+
+/// feedparser's reading of a feed: (format, bozo, entries as title, link, summary).
+fn parse_feed(xml: &str) -> Value {
+    let python = std::env::var_os("KLAXON_TEST_PYTHON").unwrap_or_else(|| {
+        panic!(
+            "KLAXON_TEST_PYTHON is not set: it names a Python with feedparser (from PyPI). Run \
+             the tests through scripts/test.sh, which installs it, or set it yourself."
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feed.xml");
+    std::fs::write(&file, xml).unwrap();
+    let script = "import feedparser, json, sys\n\
+        d = feedparser.parse(sys.argv[1])\n\
+        print(json.dumps({'version': d.version, 'bozo': int(d.bozo), 'title': d.feed.get('title'),\n\
+          'entries': [{'title': e.title, 'link': e.link, 'summary': e.get('summary', '')} for e in d.entries]}))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn feeds_read_back_with_a_real_feed_parser(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme & Co", "slug": "acme"})).await;
+    let api = component(&app, "acme", json!({"name": "API"})).await;
+    let m = ok(
+        app.post("/api/v1/status-pages/acme/incidents", t,
+            &json!({"name": "Requests <b>fail</b> & time out", "body": "We see <script>errors</script>.",
+                "components": [{"component": "API", "status": "partial_outage"}]})),
+        201,
+    )
+    .await;
+    let code = m["code"].as_str().unwrap();
+    for (path, version) in [
+        ("/status/acme/history.atom".to_owned(), "atom10"),
+        ("/status/acme/history.rss".to_owned(), "rss20"),
+        (
+            format!(
+                "/status/acme/components/{}/history.atom",
+                api["code"].as_str().unwrap()
+            ),
+            "atom10",
+        ),
+    ] {
+        let feed = parse_feed(&public_text(&app, &path).await);
+        assert_eq!(feed["version"], version, "{path}: {feed}");
+        assert_eq!(feed["bozo"], 0, "{path}: well-formed: {feed}");
+        assert!(
+            feed["title"].as_str().unwrap().starts_with("Acme & Co"),
+            "{feed}"
+        );
+        let e = &feed["entries"][0];
+        // The title is text: its markup comes back as characters, not as elements.
+        assert_eq!(
+            e["title"], "Requests <b>fail</b> & time out",
+            "{path}: {feed}"
+        );
+        assert!(
+            e["link"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/status/acme/incidents/{code}")),
+            "{feed}"
+        );
+        let summary = e["summary"].as_str().unwrap();
+        assert!(summary.contains("errors"), "{summary}");
+        assert!(
+            !summary.contains("<script"),
+            "no script survives: {summary}"
+        );
+    }
     app.stop().await;
 }
