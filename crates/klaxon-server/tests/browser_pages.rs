@@ -131,6 +131,48 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let check_id = check["id"].as_str().unwrap().to_owned();
+    // A status page with a group, a component on the website, and a public incident told
+    // from the incident: its admin pages, and the incident page's "Status page" panel.
+    let status_page = ok(
+        app.post(
+            "/api/v1/status-pages",
+            admin,
+            &json!({"name": "Acme status", "slug": "acme"}),
+        ),
+        201,
+    )
+    .await;
+    let status_page_id = status_page["id"].as_str().unwrap().to_owned();
+    let components = format!("/api/v1/status-pages/{status_page_id}/components");
+    ok(
+        app.post(
+            &components,
+            admin,
+            &json!({"name": "Core", "is_group": true}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            &components,
+            admin,
+            &json!({"name": "Homepage", "group": "Core", "services": [site["id"]]}),
+        ),
+        201,
+    )
+    .await;
+    let told = ok(
+        app.post(
+            &format!("/api/v1/status-pages/{status_page_id}/incidents"),
+            admin,
+            &json!({"name": "The homepage is slow", "impact": "minor",
+                    "components": [{"component": "Homepage", "status": "degraded_performance"}]}),
+        ),
+        201,
+    )
+    .await;
+    let told_code = told["code"].as_str().unwrap().to_owned();
     app.state.engine.tick().await.unwrap();
     vec![
         ("/".into(), "dashboard"),
@@ -165,6 +207,12 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (format!("/webhooks/{webhook_id}"), "a webhook"),
         ("/checks".into(), "check list"),
         (format!("/checks/{check_id}"), "a check"),
+        ("/status-pages".into(), "status page list"),
+        (format!("/status-pages/{status_page_id}"), "a status page"),
+        (
+            format!("/status-pages/{status_page_id}/incidents/{told_code}"),
+            "a public incident",
+        ),
         ("/profile".into(), "your profile"),
         ("/account".into(), "your account"),
         ("/no-such-page".into(), "not found"),

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(web_list::router())
         .merge(web_page::router())
         .merge(web_forms::router())
+        .merge(super::web_status::router())
         .merge(live::router())
 }
 

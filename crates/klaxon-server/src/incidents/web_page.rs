@@ -253,6 +253,8 @@ struct IncidentPage {
     refused: Refused,
     /// The reader's zone, for time inputs' labels.
     zone: String,
+    /// What customers were told, and the form to tell them.
+    status_panel: super::web_status::StatusPanel,
 }
 
 impl IncidentPage {
@@ -568,6 +570,7 @@ async fn render_with(
     let is_admin = s.user.role == Role::Admin;
     let m = incident.milestones();
     let open_paging = matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged);
+    let status_panel = super::web_status::panel(state, &incident).await?;
     let page = IncidentPage {
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),
@@ -721,6 +724,7 @@ async fn render_with(
         csrf: s.session.csrf_token.clone(),
         refused,
         zone: reader.zone.clone(),
+        status_panel,
     };
     Ok(html(status, &page))
 }

@@ -11,6 +11,8 @@ pub mod public;
 pub mod render;
 pub mod snapshot;
 mod v2;
+pub mod web;
+mod web_incidents;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -1,0 +1,441 @@
+//! Status pages through the web UI, on both backends: a page made with its forms, a group and a
+//! component added, refused forms that say why beside the field and keep what was typed,
+//! customers told from the incident page (on its timeline and the public page), an update to
+//! resolved, and a component's removal that asks "are you sure" first.
+mod common;
+
+use serde_json::json;
+
+use common::{Backend, TestApp, hidden_csrf, ok, session_for, web_get_as};
+
+on_both_backends!(
+    a_page_is_made_and_filled_from_the_web,
+    refused_forms_say_why_beside_the_field,
+    customers_are_told_from_the_incident_page,
+);
+
+/// A signed-in form post, not following redirects; returns (status, Location, HTML).
+async fn form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, r.text().await.unwrap())
+}
+
+/// Where `needle` is in `html`, which must have it.
+fn at(html: &str, needle: &str) -> usize {
+    html.find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in {html}"))
+}
+
+/// The message for `id` sits right after the control with that id, which points at it.
+fn beside(html: &str, id: &str, message: &str) {
+    let control = at(html, &format!("id=\"{id}\""));
+    let error = at(html, &format!("id=\"{id}-error\""));
+    assert!(control < error, "{id}: the message comes after the control");
+    assert!(
+        !html[control..error].contains("<label"),
+        "{id}: nothing between the control and its message"
+    );
+    let tag = &html[html[..control].rfind('<').unwrap()..];
+    let tag = &tag[..tag.find('>').unwrap()];
+    assert!(
+        tag.contains("aria-invalid=\"true\"")
+            && tag.contains(&format!("aria-describedby=\"{id}-error\"")),
+        "{tag}"
+    );
+    let text = &html[error..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    assert_eq!(&text[..text.find('<').unwrap()], message);
+}
+
+/// Makes a page with the add form; returns its admin path.
+async fn add_page(app: &TestApp, cookie: &str, csrf: &str, slug: &str) -> String {
+    let (status, location, html) = form(
+        app,
+        cookie,
+        "/status-pages",
+        &[
+            ("csrf", csrf),
+            ("name", "Acme status"),
+            ("slug", slug),
+            ("hostname", ""),
+            ("time_zone", "Europe/Berlin"),
+            ("accent_color", "#1f6feb"),
+            ("visibility", "public"),
+            ("password", ""),
+            ("logo_url", ""),
+            ("partial_outage_weight", "0.3"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{html}");
+    assert!(location.starts_with("/status-pages/"), "{location}");
+    location
+}
+
+/// The code of the component called `name` on an admin page (from its remove form).
+fn code_of(html: &str, name: &str) -> String {
+    let i = at(html, &format!("aria-label=\"Remove {name}\""));
+    let j = i + at(&html[i..], "/components/") + "/components/".len();
+    html[j..j + 12].to_owned()
+}
+
+async fn a_page_is_made_and_filled_from_the_web(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let path = add_page(&app, &cookie, &csrf, "acme").await;
+
+    // Listed, with its address and overall status.
+    let list = web_get_as(&app, "/status-pages", &cookie).await;
+    assert!(list.contains("href=\"/status/acme\""), "{list}");
+    assert!(list.contains("All Systems Operational"), "{list}");
+    assert!(
+        list.contains(">Status pages</a>"),
+        "the nav names it: {list}"
+    );
+
+    // A group, then a component in it.
+    let add = format!("{path}/components");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &add,
+        &[
+            ("csrf", &csrf),
+            ("name", "Core"),
+            ("is_group", "yes"),
+            ("show_uptime", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Added Core."), "{html}");
+    let group = code_of(&html, "Core");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &add,
+        &[
+            ("csrf", &csrf),
+            ("name", "API"),
+            ("description", "The REST API"),
+            ("group", &group),
+            ("show_uptime", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Added API."), "{html}");
+    let api = code_of(&html, "API");
+    let tree = &html[at(&html, "data-testid=\"components\"")..];
+    assert!(
+        at(tree, "<strong>Core</strong>") < at(tree, "<strong>API</strong>"),
+        "the member after its group"
+    );
+    assert!(tree.contains("class=\"member\""), "{tree}");
+
+    // A responder's status change.
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &format!("{path}/components/{api}/status"),
+        &[("csrf", &csrf), ("status", "degraded_performance")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("API is now degraded performance."), "{html}");
+    let public = app
+        .http
+        .get(format!("{}/status/acme", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.contains("API"), "{public}");
+    assert!(public.contains("Degraded performance"), "{public}");
+
+    // Removal asks first: without the box, refused beside it, and the component stays.
+    let remove = format!("{path}/components/{api}/delete");
+    let (status, _, html) = form(&app, &cookie, &remove, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 400, "{html}");
+    beside(
+        &html,
+        &format!("r-{api}-confirm"),
+        "Tick the box to remove the component.",
+    );
+    assert!(html.contains("<strong>API</strong>"), "still there");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &remove,
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Component removed."), "{html}");
+    assert!(!html.contains("<strong>API</strong>"), "{html}");
+
+    // Deleting the page asks first too.
+    let (status, _, html) =
+        form(&app, &cookie, &format!("{path}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 400, "{html}");
+    beside(
+        &html,
+        "delete-confirm",
+        "Tick the box to delete the page, its components and its incidents.",
+    );
+    let (status, location, _) = form(
+        &app,
+        &cookie,
+        &format!("{path}/delete"),
+        &[("csrf", &csrf), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/status-pages"));
+    app.stop().await;
+}
+
+async fn refused_forms_say_why_beside_the_field(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let fields = |slug: &'static str, accent: &'static str| {
+        vec![
+            ("name", "Typed name"),
+            ("slug", slug),
+            ("time_zone", "Europe/Berlin"),
+            ("accent_color", accent),
+            ("visibility", "public"),
+            ("partial_outage_weight", "0.3"),
+        ]
+    };
+    let post = |f: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(f);
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { form(app, &cookie, "/status-pages", &all).await }
+    };
+
+    // A bad slug: said beside the slug box; the rest typed is kept.
+    let (status, _, html) = post(fields("Not A Slug!", "#1f6feb")).await;
+    assert_eq!(status, 400, "{html}");
+    let slug_msg = &html[at(&html, "id=\"add-slug-error\"")..];
+    assert!(slug_msg.starts_with("id=\"add-slug-error\""));
+    beside(&html, "add-slug", &{
+        let t = &html[at(&html, "id=\"add-slug-error\"")..];
+        let t = &t[t.find('>').unwrap() + 1..];
+        t[..t.find('<').unwrap()].to_owned()
+    });
+    assert!(
+        !html.contains("add-slug-error\">Slug:"),
+        "plain words: {html}"
+    );
+    assert!(html.contains("value=\"Typed name\""), "{html}");
+    assert!(html.contains("value=\"Not A Slug!\""), "{html}");
+    assert!(html.contains("value=\"Europe/Berlin\""), "{html}");
+
+    // Too light an accent colour: beside the colour box.
+    let (status, _, html) = post(fields("fine", "#ffff00")).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"add-accent-error\""), "{html}");
+    let control = at(&html, "id=\"add-accent\"");
+    let tag = &html[html[..control].rfind('<').unwrap()..];
+    assert!(tag[..tag.find('>').unwrap()].contains("aria-invalid=\"true\""));
+    assert!(html.contains("value=\"#ffff00\""), "{html}");
+    assert!(html.contains("value=\"fine\""), "{html}");
+    assert!(
+        !html.contains("id=\"add-slug-error\""),
+        "only the colour: {html}"
+    );
+
+    // Nothing was made.
+    let list = web_get_as(&app, "/status-pages", &cookie).await;
+    assert!(list.contains("No status pages yet."), "{list}");
+    app.stop().await;
+}
+
+async fn customers_are_told_from_the_incident_page(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let service = ok(
+        app.post("/api/v1/services", t, &json!({"name": "checkout"})),
+        201,
+    )
+    .await;
+    let sid = service["id"].as_str().unwrap();
+    let path = add_page(&app, &cookie, &csrf, "acme").await;
+    let page_id = path.trim_start_matches("/status-pages/").to_owned();
+    let add = format!("{path}/components");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &add,
+        &[
+            ("csrf", &csrf),
+            ("name", "Checkout"),
+            ("services", sid),
+            ("show_uptime", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let checkout = code_of(&html, "Checkout");
+    let (_, _, html) = form(&app, &cookie, &add, &[("csrf", &csrf), ("name", "Search")]).await;
+    let search = code_of(&html, "Search");
+
+    let inc = ok(
+        app.post(
+            "/api/v1/incidents",
+            t,
+            &json!({"title": "Payments time out", "severity": "SEV2", "service_id": sid}),
+        ),
+        201,
+    )
+    .await;
+    let iid = inc["id"].as_str().unwrap();
+    let ipath = format!("/incidents/{iid}");
+
+    // The panel proposes the service's component (ticked), not the other, and the title.
+    let html = web_get_as(&app, &ipath, &cookie).await;
+    let panel = &html[at(&html, "id=\"status-panel\"")..];
+    assert!(panel.contains("Customers have not been told"), "{panel}");
+    let tick = |code: &str| {
+        let i = at(panel, &format!("id=\"tell-a-{code}\""));
+        panel[i..i + panel[i..].find('>').unwrap()].contains("checked")
+    };
+    assert!(tick(&checkout), "proposed");
+    assert!(!tick(&search), "not proposed");
+    assert!(panel.contains("value=\"Payments time out\""), "{panel}");
+
+    // Refused (no title): said beside the title, the choices kept.
+    let status_field = format!("status.{checkout}");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &format!("{ipath}/status-page"),
+        &[
+            ("csrf", &csrf),
+            ("page", &page_id),
+            ("name", ""),
+            ("impact", "major"),
+            ("affected", &checkout),
+            (&status_field, "major_outage"),
+            ("body", "Kept words"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"tell-name-error\""), "{html}");
+    assert!(html.contains(">Kept words</textarea>"), "{html}");
+    assert!(html.contains("<option value=\"major\" selected>"), "{html}");
+
+    // Published: on the timeline, and on the public page.
+    let (status, location, html) = form(
+        &app,
+        &cookie,
+        &format!("{ipath}/status-page"),
+        &[
+            ("csrf", &csrf),
+            ("page", &page_id),
+            ("name", "Payments are slow"),
+            ("impact", "major"),
+            ("affected", &checkout),
+            (&status_field, "major_outage"),
+            ("body", ""),
+            ("next_update_in_minutes", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{html}");
+    assert!(location.starts_with(&ipath), "{location}");
+    let timeline = ok(
+        app.get(&format!("/api/v1/incidents/{iid}/timeline"), t),
+        200,
+    )
+    .await;
+    let kinds: Vec<&str> = timeline["items"]
+        .as_array()
+        .or_else(|| timeline.as_array())
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"incident.status_page_published"),
+        "{kinds:?}"
+    );
+    let public = app
+        .http
+        .get(format!("{}/status/acme", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.contains("Payments are slow"), "{public}");
+    assert!(public.contains("Major outage"), "{public}");
+
+    // The panel lists it with a link to post an update.
+    let html = web_get_as(&app, &ipath, &cookie).await;
+    let panel = &html[at(&html, "id=\"status-panel\"")..];
+    let i = at(panel, "post an update");
+    let href = &panel[panel[..i].rfind("href=\"").unwrap() + 6..];
+    let href = href[..href.find('"').unwrap()].to_owned();
+    assert!(
+        href.starts_with(&format!("/status-pages/{page_id}/incidents/")),
+        "{href}"
+    );
+    let html = web_get_as(&app, &href, &cookie).await;
+    assert!(html.contains("Payments are slow"), "{html}");
+    assert!(hidden_csrf(&html) == csrf);
+
+    // An update to resolved puts the component back.
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &href,
+        &[("csrf", &csrf), ("status", "resolved"), ("body", "")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Update posted."), "{html}");
+    assert!(html.contains("This incident has been resolved."), "{html}");
+    assert!(
+        html.contains("Checkout: Major outage → Operational"),
+        "{html}"
+    );
+    let page = web_get_as(&app, &path, &cookie).await;
+    assert!(page.contains("Payments are slow"), "{page}");
+    assert!(page.contains("resolved"), "{page}");
+    app.stop().await;
+}
