@@ -213,6 +213,12 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
             format!("/status-pages/{status_page_id}/incidents/{told_code}"),
             "a public incident",
         ),
+        ("/status/acme".into(), "a public status page"),
+        ("/status/acme/history".into(), "a public page's history"),
+        (
+            format!("/status/acme/incidents/{told_code}"),
+            "a public incident's page",
+        ),
         ("/profile".into(), "your profile"),
         ("/account".into(), "your account"),
         ("/no-such-page".into(), "not found"),
