@@ -16,6 +16,7 @@ on_both_backends!(
     the_engine_starts_and_completes_maintenance_at_its_times,
     public_pages_are_exported_to_a_directory_and_private_ones_never,
     feeds_read_back_with_a_real_feed_parser,
+    a_page_of_30_components_stays_small,
 );
 
 /// The database goes away (PostgreSQL: new connections refused, open ones ended): readers
@@ -896,5 +897,47 @@ async fn feeds_read_back_with_a_real_feed_parser(b: Backend) {
             "no script survives: {summary}"
         );
     }
+    app.stop().await;
+}
+
+/// The issue's budget: a page with 30 components (90 days of bars each) under 50 KB as sent.
+async fn a_page_of_30_components_stays_small(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    for g in 0..5 {
+        let group = format!("Region {g}");
+        component(&app, "acme", json!({"name": group, "is_group": true})).await;
+        for c in 0..6 {
+            component(&app, "acme", json!({"name": format!("Service {g}.{c}"), "group": group, "description": "What customers use"})).await;
+        }
+    }
+    // 90 days later, with an outage now and then, every bar has its words.
+    for day in 0..90 {
+        app.clock.advance(SignedDuration::from_hours(24));
+        if day % 10 == 0 {
+            let path = "/api/v1/status-pages/acme/components/Service 1.1";
+            ok(patch(&app, path, t, &json!({"status": "partial_outage"})), 200).await;
+            app.clock.advance(SignedDuration::from_mins(20));
+            ok(patch(&app, path, t, &json!({"status": "operational"})), 200).await;
+        }
+    }
+    app.state.status_refresh.changed().await;
+    let plain = public(&app, "/status/acme").await.bytes().await.unwrap().len();
+    let zipped = app
+        .http
+        .get(format!("{}/status/acme", app.url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let sent = zipped.bytes().await.unwrap().len();
+    eprintln!("a page of 30 components: {plain} bytes, {sent} gzipped");
+    assert!(sent < 50_000, "{sent} bytes sent");
+    let html = public_text(&app, "/status/acme").await;
+    assert_eq!(html.matches("<li class=\"d").count(), 30 * 90, "every bar is there");
     app.stop().await;
 }
