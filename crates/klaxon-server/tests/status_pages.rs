@@ -919,13 +919,22 @@ async fn a_page_of_30_components_stays_small(b: Backend) {
         app.clock.advance(SignedDuration::from_hours(24));
         if day % 10 == 0 {
             let path = "/api/v1/status-pages/acme/components/Service 1.1";
-            ok(patch(&app, path, t, &json!({"status": "partial_outage"})), 200).await;
+            ok(
+                patch(&app, path, t, &json!({"status": "partial_outage"})),
+                200,
+            )
+            .await;
             app.clock.advance(SignedDuration::from_mins(20));
             ok(patch(&app, path, t, &json!({"status": "operational"})), 200).await;
         }
     }
     app.state.status_refresh.changed().await;
-    let plain = public(&app, "/status/acme").await.bytes().await.unwrap().len();
+    let plain = public(&app, "/status/acme")
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .len();
     let zipped = app
         .http
         .get(format!("{}/status/acme", app.url))
@@ -938,6 +947,10 @@ async fn a_page_of_30_components_stays_small(b: Backend) {
     eprintln!("a page of 30 components: {plain} bytes, {sent} gzipped");
     assert!(sent < 50_000, "{sent} bytes sent");
     let html = public_text(&app, "/status/acme").await;
-    assert_eq!(html.matches("<li class=\"d").count(), 30 * 90, "every bar is there");
+    assert_eq!(
+        html.matches("<li class=\"d").count(),
+        30 * 90,
+        "every bar is there"
+    );
     app.stop().await;
 }
