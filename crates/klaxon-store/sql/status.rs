@@ -626,11 +626,7 @@ impl StatusStore for DbStore {
             id,
         )
         .await?;
-        sqlx::query("DELETE FROM status_components WHERE group_id = $1")
-            .bind(db_id(id))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        // A group's members go with it (ON DELETE CASCADE).
         sqlx::query("DELETE FROM status_components WHERE id = $1")
             .bind(db_id(id))
             .execute(&mut *tx)

@@ -447,8 +447,7 @@ pub async fn publish_with(
         (None, None)
     };
     let remind_minutes = match body.remind_minutes {
-        Some(m) if !body.maintenance => {
-            let _ = m;
+        Some(_) if !body.maintenance => {
             return Err(ApiError::invalid(
                 "remind_minutes",
                 "only a maintenance has reminders",

@@ -131,6 +131,24 @@ pub(crate) fn start(s: &WebSession, csrf: &str, role: Role, what: &str) -> Resul
     }
 }
 
+/// A form on a page's pages: its CSRF token and the caller's role checked, the page found.
+/// `Err` is the answer to give (refused, not found, or a failure of ours).
+pub(crate) async fn page_form(
+    state: &AppState,
+    s: &WebSession,
+    f: &Fields,
+    role: Role,
+    what: &str,
+    raw: &str,
+) -> Result<StatusPage, Response> {
+    start(s, f.get("csrf"), role, what)?;
+    match page_of(state, raw).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(not_found_page()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
 pub(crate) async fn page_of(state: &AppState, raw: &str) -> Result<Option<StatusPage>, ApiError> {
     let Ok(id) = raw.parse::<StatusPageId>() else {
         return Ok(None);
@@ -559,11 +577,9 @@ async fn edit_page(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Admin, "change status pages") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(&state, &s, &f, Role::Admin, "change status pages", &page).await {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let outcome = match page_body(&f) {
         Ok(body) => pages_api::update_page_with(&state, Actor::User(s.user.id), p.id, body).await,
@@ -582,11 +598,9 @@ async fn delete_page(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Admin, "delete status pages") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(&state, &s, &f, Role::Admin, "delete status pages", &page).await {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     // Checked here too: the box is `required` in the page, but a form can come from anywhere.
     let outcome = if f.get("confirm") == "yes" {
@@ -633,11 +647,9 @@ async fn add_component(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Admin, "add components") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(&state, &s, &f, Role::Admin, "add components", &page).await {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let outcome = match component_body(&f, true) {
         Ok(b) => pages_api::create_component_with(&state, Actor::User(s.user.id), p.id, b).await,
@@ -657,11 +669,9 @@ async fn edit_component(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Admin, "change components") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(&state, &s, &f, Role::Admin, "change components", &page).await {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let outcome = match component_body(&f, false) {
         Ok(b) => {
@@ -685,16 +695,18 @@ async fn set_component_status(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(
+    let p = match page_form(
+        &state,
         &s,
-        f.get("csrf"),
+        &f,
         Role::Responder,
         "change components' statuses",
-    ) {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+        &page,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let outcome = match component_status("status", f.get("status")) {
         Ok(st) => {
@@ -722,11 +734,9 @@ async fn delete_component(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Admin, "remove components") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(&state, &s, &f, Role::Admin, "remove components", &page).await {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     // Checked here too: the box is `required` in the page, but a form can come from anywhere.
     let outcome = if f.get("confirm") == "yes" {

@@ -13,8 +13,8 @@ use klaxon_store::{Component, StatusIncidentWithUpdates, StatusPage};
 
 use super::incidents_api::{self, ComponentMove, PublishBody, UpdateBody};
 use super::web::{
-    Feedback, Fields, after_form, component_status, component_statuses, page_of, refusal, start,
-    whole,
+    Feedback, Fields, after_form, component_status, component_statuses, page_form, page_of,
+    refusal, start, whole,
 };
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
@@ -82,11 +82,9 @@ async fn publish(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Responder, "publish incidents") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(&state, &s, &f, Role::Responder, "publish incidents", &page).await {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let outcome = async {
         let impact = match f.get("impact").trim() {
@@ -121,11 +119,18 @@ async fn schedule(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = Fields(pairs);
-    if let Err(r) = start(&s, f.get("csrf"), Role::Responder, "schedule maintenance") {
-        return Ok(r);
-    }
-    let Some(p) = page_of(&state, &page).await? else {
-        return Ok(not_found_page());
+    let p = match page_form(
+        &state,
+        &s,
+        &f,
+        Role::Responder,
+        "schedule maintenance",
+        &page,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(r) => return Ok(r),
     };
     let reader = s.reader();
     let outcome = async {
