@@ -109,30 +109,26 @@ async fn admit(
     state: &AppState,
     snaps: &Snapshots,
     r: &Rendered,
-    req: Request,
-) -> Result<HeaderMap, Response> {
+    parts: &mut axum::http::request::Parts,
+) -> Result<(), Response> {
     match r.page.visibility {
-        Visibility::Public => Ok(req.headers().clone()),
+        Visibility::Public => Ok(()),
         Visibility::Password => {
             let ok = snaps.cookie_key().is_some_and(|key| {
-                cookie(req.headers(), &cookie_name(&r.page)).is_some_and(|v| {
+                cookie(&parts.headers, &cookie_name(&r.page)).is_some_and(|v| {
                     bytes_equal(v.as_bytes(), pass_value(&key, &r.page).as_bytes())
                 })
             });
             if ok {
-                Ok(req.headers().clone())
+                Ok(())
             } else {
                 Err(Redirect::to(&format!("/status/{}/login", r.page.slug)).into_response())
             }
         }
-        Visibility::SignIn => {
-            let headers = req.headers().clone();
-            let (mut parts, _) = req.into_parts();
-            match WebSession::from_request_parts(&mut parts, state).await {
-                Ok(_) => Ok(headers),
-                Err(_) => Err(Redirect::to("/login").into_response()),
-            }
-        }
+        Visibility::SignIn => match WebSession::from_request_parts(parts, state).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Redirect::to("/login").into_response()),
+        },
     }
 }
 
@@ -146,10 +142,12 @@ async fn serve(
     let Some(r) = snaps.by_slug(slug) else {
         return not_found();
     };
-    let headers = match admit(state, snaps, &r, req).await {
-        Ok(h) => h,
-        Err(resp) => return resp,
-    };
+    // The body is not read: a reader's request is its head.
+    let (mut parts, _) = req.into_parts();
+    if let Err(resp) = admit(state, snaps, &r, &mut parts).await {
+        return resp;
+    }
+    let headers = &parts.headers;
     let Some(doc) = r.docs.get(path) else {
         return not_found();
     };
