@@ -199,6 +199,15 @@ named_enum! {
         StatusIncidentPublished = "status_page.incident_published",
         StatusIncidentUpdated = "status_page.incident_updated",
         StatusIncidentDeleted = "status_page.incident_deleted",
+        /// Someone signed up (or an admin added a subscriber).
+        StatusSubscriberAdded = "status_page.subscriber_added",
+        /// A known address signed up again: its confirmation or manage link was mailed again.
+        StatusSubscriberMailed = "status_page.subscriber_mailed",
+        StatusSubscriberConfirmed = "status_page.subscriber_confirmed",
+        StatusSubscriberUpdated = "status_page.subscriber_updated",
+        StatusSubscriberRemoved = "status_page.subscriber_removed",
+        /// Subscribers were reminded of a maintenance about to start.
+        StatusMaintenanceReminded = "status_page.maintenance_reminded",
         /// On the Klaxon incident's timeline: told customers on a status page.
         IncidentStatusPublished = "incident.status_page_published",
         IncidentStatusUpdated = "incident.status_page_updated",

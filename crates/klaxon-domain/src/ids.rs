@@ -75,6 +75,7 @@ id_type!(
     StatusIncidentId,
     StatusUpdateId,
     CheckId,
+    SubscriberId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

@@ -155,7 +155,8 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         Arc::new(crate::status::maintenance::MoveMaintenances),
     );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
-    engine.set_webhooks(Arc::new(crate::webhooks::api::WebhookSender));
+    engine.add_deliveries(Arc::new(crate::webhooks::api::WebhookSender));
+    engine.add_deliveries(Arc::new(crate::status::notices::NoticeSender::default()));
     engine
 }
 
@@ -197,6 +198,7 @@ impl App {
             incident_rules,
             incident_changes: Default::default(),
             status_refresh: Default::default(),
+            signups: Default::default(),
             readiness: Default::default(),
             shutting_down: Default::default(),
         };

@@ -569,6 +569,20 @@ async fn openapi_covers_every_api_route() {
             "/api/v1/status-pages/{page}/components/{component}",
             "delete",
         ),
+        ("/api/v1/status-pages/{page}/subscribers", "get"),
+        ("/api/v1/status-pages/{page}/subscribers", "post"),
+        (
+            "/api/v1/status-pages/{page}/subscribers/{subscriber}",
+            "get",
+        ),
+        (
+            "/api/v1/status-pages/{page}/subscribers/{subscriber}",
+            "patch",
+        ),
+        (
+            "/api/v1/status-pages/{page}/subscribers/{subscriber}",
+            "delete",
+        ),
         ("/api/v1/status-pages/{page}/incidents", "get"),
         ("/api/v1/status-pages/{page}/incidents", "post"),
         ("/api/v1/status-pages/{page}/incidents/{incident}", "get"),

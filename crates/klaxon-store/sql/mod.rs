@@ -37,6 +37,7 @@ mod oncall_rules;
 pub(crate) mod schedules;
 mod status;
 mod store;
+pub(crate) mod subscribers;
 mod users;
 mod webhooks;
 
@@ -66,7 +67,7 @@ db_ids!(
     UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
-    ComponentId, StatusIncidentId, StatusUpdateId, CheckId,
+    ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
-use klaxon_domain::event::NewEvent;
+use klaxon_domain::event::{NewEvent, SubjectType};
 use klaxon_domain::ids::{ComponentId, IncidentId, ServiceId, StatusIncidentId, StatusPageId};
 use klaxon_domain::status::{ComponentStatus, PublicStatus};
 use klaxon_store::*;
 use sqlx::Transaction;
 
 use super::engine::insert_event;
+use super::subscribers::{About, queue};
 use super::*;
 
 fn page_from(row: &DbRow) -> StoreResult<StatusPage> {
@@ -377,11 +378,71 @@ async fn write_update(
     }
     write_incident_parts(&mut tx, &i, &u).await?;
     bump(&mut tx, i.page_id).await?;
-    for e in &events {
-        insert_event(&mut tx, e).await?;
-    }
+    write_events(&mut tx, &i, &u, &events).await?;
     tx.commit().await.map_err(map_err)?;
     Ok(true)
+}
+
+/// Writes a publication's or update's events and queues its subscribers' notices: the
+/// update for everyone who follows the incident's components, and each component change for
+/// webhook subscribers of that component, all after the page's own event.
+async fn write_events(
+    tx: &mut Transaction<'_, Db>,
+    i: &StatusIncident,
+    u: &StatusUpdate,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    let mut page_seq = None;
+    for e in events {
+        let seq = insert_event(tx, e).await?;
+        if e.subject_type == SubjectType::StatusPage {
+            page_seq = Some(seq);
+        }
+    }
+    let Some(seq) = page_seq else {
+        return Ok(());
+    };
+    let about = About {
+        page: i.page_id,
+        event_seq: seq,
+        kind: NoticeKind::Incident,
+        part: "",
+        incident: Some(i.id),
+        update: Some(u.id),
+        change: None,
+        only: None,
+        at: u.created_at,
+    };
+    queue(tx, &about).await?;
+    for ch in &u.changes {
+        let change = (ch.component_id, ch.old_status, ch.new_status);
+        queue(
+            tx,
+            &component_notice(i.page_id, seq, &ch.code, change, u.created_at),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn component_notice(
+    page: StatusPageId,
+    seq: i64,
+    code: &str,
+    change: (ComponentId, ComponentStatus, ComponentStatus),
+    at: Timestamp,
+) -> About<'_> {
+    About {
+        page,
+        event_seq: seq,
+        kind: NoticeKind::Component,
+        part: code,
+        incident: None,
+        update: None,
+        change: Some(change),
+        only: Some(SubscriberKind::Webhook),
+        at,
+    }
 }
 
 #[async_trait]
@@ -589,6 +650,14 @@ impl StatusStore for DbStore {
 
     async fn update_component(&self, c: Component, e: NewEvent) -> StoreResult<Component> {
         let mut tx = self.write_tx().await?;
+        let old: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT status FROM status_components WHERE id = $1",
+            for_update!()
+        ))
+        .bind(db_id(c.id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
         set_status(&mut tx, c.id, c.status, c.updated_at).await?;
         let n = sqlx::query(
             "UPDATE status_components SET group_id = $2, name = $3, description = $4,
@@ -613,7 +682,16 @@ impl StatusStore for DbStore {
         }
         set_services(&mut tx, c.id, &c.service_ids).await?;
         bump(&mut tx, c.page_id).await?;
-        insert_event(&mut tx, &e).await?;
+        let seq = insert_event(&mut tx, &e).await?;
+        let old = old.and_then(|o| o.parse::<ComponentStatus>().ok());
+        if let Some(old) = old.filter(|o| *o != c.status) {
+            let change = (c.id, old, c.status);
+            queue(
+                &mut tx,
+                &component_notice(c.page_id, seq, &c.code, change, e.at),
+            )
+            .await?;
+        }
         tx.commit().await.map_err(map_err)?;
         self.component(c.id).await
     }
@@ -724,9 +802,7 @@ impl StatusStore for DbStore {
         .map_err(fk_not_found)?;
         write_incident_parts(&mut tx, &i, &first).await?;
         bump(&mut tx, i.page_id).await?;
-        for e in &events {
-            insert_event(&mut tx, e).await?;
-        }
+        write_events(&mut tx, &i, &first, &events).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(self.status_incident(i.id).await?.incident)
     }

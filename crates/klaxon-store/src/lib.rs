@@ -12,6 +12,7 @@ pub mod repeats;
 mod schedules;
 mod status;
 mod store;
+mod subscribers;
 mod webhooks;
 
 pub use checks::*;
@@ -24,6 +25,7 @@ pub use schedules::*;
 pub use status::*;
 pub use store::{
     AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore,
-    Store, UserStore, WebhookStore,
+    Store, SubscriberStore, UserStore, WebhookStore,
 };
+pub use subscribers::*;
 pub use webhooks::*;

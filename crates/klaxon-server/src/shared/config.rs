@@ -20,12 +20,24 @@ pub struct Settings {
     pub status_pages: StatusPagesSettings,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatusPagesSettings {
     /// A directory that public status pages are exported to (static files: HTML, JSON, feeds,
     /// badges) within seconds of each change, for a second origin to serve.
     pub export_dir: Option<std::path::PathBuf>,
+    /// Self-service e-mail sign-ups one client address may make per minute, over all pages
+    /// (0: no limit). Each address is also mailed at most once every 10 minutes.
+    pub signups_per_minute: u32,
+}
+
+impl Default for StatusPagesSettings {
+    fn default() -> Self {
+        Self {
+            export_dir: None,
+            signups_per_minute: 5,
+        }
+    }
 }
 
 /// Who may read `/metrics` (when `server.metrics` is on).
@@ -440,6 +452,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_METRICS_LISTEN", "metrics.listen"),
     ("KLAXON_OUTGOING_ALLOW", "outgoing.allow"),
     ("KLAXON_STATUS_PAGES_EXPORT_DIR", "status_pages.export_dir"),
+    (
+        "KLAXON_STATUS_PAGES_SIGNUPS_PER_MINUTE",
+        "status_pages.signups_per_minute",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

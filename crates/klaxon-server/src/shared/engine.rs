@@ -76,13 +76,22 @@ impl SendReport {
     }
 }
 
-/// What one round of webhooks did.
+/// What one round of webhooks (and status page notices) did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WebhookReport {
     pub queued: u32,
     pub sent: u32,
     pub retried: u32,
     pub failed: u32,
+}
+
+impl WebhookReport {
+    pub fn add(&mut self, other: WebhookReport) {
+        self.queued += other.queued;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+    }
 }
 
 /// What a handler may use.
@@ -126,7 +135,7 @@ pub struct Engine {
     ctx: JobContext,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
     pages: Option<Arc<dyn Outbox<Report = SendReport>>>,
-    webhooks: Option<Arc<dyn Outbox<Report = WebhookReport>>>,
+    deliveries: Vec<Arc<dyn Outbox<Report = WebhookReport>>>,
     owner: String,
     retry: RetryPolicy,
     batch: u32,
@@ -160,7 +169,7 @@ impl Engine {
             },
             handlers: HashMap::new(),
             pages: None,
-            webhooks: None,
+            deliveries: Vec::new(),
             // Unique per process, so a lease names who holds it.
             owner: format!("engine-{}", hex(&random_bytes::<6>())),
             retry: RetryPolicy::default(),
@@ -180,9 +189,10 @@ impl Engine {
         self.pages = Some(outbox);
     }
 
-    /// The outbox of webhook deliveries, drained in a loop of its own.
-    pub fn set_webhooks(&mut self, outbox: Arc<dyn Outbox<Report = WebhookReport>>) {
-        self.webhooks = Some(outbox);
+    /// An outbox of deliveries to outside receivers (webhooks, status page subscribers),
+    /// drained in a loop of its own.
+    pub fn add_deliveries(&mut self, outbox: Arc<dyn Outbox<Report = WebhookReport>>) {
+        self.deliveries.push(outbox);
     }
 
     /// Asks the loop to tick now instead of at its next interval.
@@ -201,10 +211,11 @@ impl Engine {
     /// Outgoing webhooks: fan new incident events out and send what is due. Runs in a loop of
     /// its own in production, so a slow receiver never holds a page back.
     pub async fn tick_webhooks(&self) -> StoreResult<WebhookReport> {
-        match &self.webhooks {
-            Some(w) => w.drain(&self.ctx).await,
-            None => Ok(WebhookReport::default()),
+        let mut report = WebhookReport::default();
+        for outbox in &self.deliveries {
+            report.add(outbox.drain(&self.ctx).await?);
         }
+        Ok(report)
     }
 
     /// Jobs (escalation steps, heartbeats, maintenance) and pages.

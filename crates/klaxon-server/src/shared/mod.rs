@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod lists;
+pub mod mail;
 pub mod nul;
 pub mod reach;
 pub mod state;

@@ -28,6 +28,8 @@ pub struct AppState {
     /// Status pages' public snapshots: a change made here asks for a rebuild and waits for it
     /// (other instances' changes are found by polling the pages' revisions).
     pub status_refresh: Arc<Refreshes>,
+    /// Self-service status page sign-ups, per client address.
+    pub signups: Arc<RateLimiter<String>>,
     /// The last write probe of `/readyz` and when it ran: shared for a second, so that callers
     /// (load balancers, or anyone: it needs no login) cost at most one write a second.
     pub readiness: Arc<tokio::sync::Mutex<Option<Probe>>>,

@@ -1,6 +1,7 @@
 //! Scheduled maintenances start and complete at their times, moved by the engine: a durable
 //! job looks every 15 s while any maintenance is unfinished, and posts the update a person
-//! would have (status, template text, components under maintenance and back). Several
+//! would have (status, template text, components under maintenance and back), and reminds
+//! subscribers `remind_minutes` before a start. Several
 //! instances may run it: each move is a conditional update of the incident's row, so a
 //! maintenance moves once.
 use async_trait::async_trait;
@@ -43,7 +44,10 @@ impl JobHandler for MoveMaintenances {
                 PublicStatus::Maintenance(
                     MaintenanceStatus::InProgress | MaintenanceStatus::Verifying,
                 ) if due.scheduled_until.is_some_and(|t| t <= now) => MaintenanceStatus::Completed,
-                // A reminder only: subscribers get reminders once there are subscribers.
+                PublicStatus::Maintenance(MaintenanceStatus::Scheduled) => {
+                    remind(ctx, &due, now).await?;
+                    continue;
+                }
                 _ => continue,
             };
             let page = ctx.store.status_page(due.page_id).await?;
@@ -87,4 +91,31 @@ impl JobHandler for MoveMaintenances {
             Ok(Outcome::Done)
         }
     }
+}
+
+/// Reminds the maintenance's e-mail subscribers once, `remind_minutes` before it starts.
+async fn remind(
+    ctx: &JobContext,
+    due: &klaxon_store::StatusIncident,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let (Some(start), Some(minutes)) = (due.scheduled_for, due.remind_minutes) else {
+        return Ok(());
+    };
+    let at = start
+        .checked_sub(SignedDuration::from_mins(i64::from(minutes)))
+        .unwrap_or(start);
+    if due.reminded || now < at {
+        return Ok(());
+    }
+    let e = super::pages_api::page_event(
+        due.page_id,
+        now,
+        Actor::System,
+        klaxon_domain::event::EventKind::StatusMaintenanceReminded,
+        json!({"status_incident": due.code, "name": due.name, "starts_at": start}),
+    );
+    let reminded = ctx.store.remind_maintenance(due.id, e).await?;
+    tracing::info!(maintenance = %due.code, reminded, "maintenance reminder");
+    Ok(())
 }

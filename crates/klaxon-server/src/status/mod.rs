@@ -6,10 +6,13 @@ pub mod export;
 mod feeds;
 pub mod incidents_api;
 pub mod maintenance;
+pub mod notices;
 pub mod pages_api;
 pub mod public;
 pub mod render;
 pub mod snapshot;
+pub mod subscribe;
+pub mod subscribers;
 mod v2;
 pub mod web;
 mod web_incidents;
@@ -20,10 +23,12 @@ use crate::shared::state::AppState;
 
 /// The REST routes of status pages.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    pages_api::router().merge(incidents_api::router())
+    pages_api::router()
+        .merge(incidents_api::router())
+        .merge(subscribers::router())
 }
 
 /// The pages readers reach (`/status/…`).
 pub fn public_router() -> axum::Router<AppState> {
-    public::router()
+    public::router().merge(subscribe::router())
 }

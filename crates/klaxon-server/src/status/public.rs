@@ -52,7 +52,7 @@ async fn index(Extension(snaps): Extension<Arc<Snapshots>>) -> Response {
     with_csp((StatusCode::OK, axum::response::Html(body)).into_response())
 }
 
-fn with_csp(mut r: Response) -> Response {
+pub(super) fn with_csp(mut r: Response) -> Response {
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -62,7 +62,7 @@ fn with_csp(mut r: Response) -> Response {
     r
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     with_csp(
         (
             StatusCode::NOT_FOUND,
@@ -105,7 +105,7 @@ fn cookie_name(page: &StatusPage) -> String {
 }
 
 /// Whether this request may read `r`; otherwise the answer to give.
-async fn admit(
+pub(super) async fn admit(
     state: &AppState,
     snaps: &Snapshots,
     r: &Rendered,

@@ -31,6 +31,9 @@ pub struct View {
     pub built_text: String,
     pub stale: bool,
     pub css_version: String,
+    /// The sign-up form, absolute (so it works from a static export too); `None` when no
+    /// link back to the page can be made, so nobody could confirm.
+    pub subscribe: Option<String>,
 }
 
 pub struct ComponentView {
@@ -230,7 +233,7 @@ fn incident_view(d: &PageData, w: &StatusIncidentWithUpdates, clock: &Clock<'_>)
 /// Every document of the page, by its path under the page.
 pub fn render(
     d: &PageData,
-    _settings: &Settings,
+    settings: &Settings,
     now: Timestamp,
     stale: bool,
 ) -> HashMap<String, Doc> {
@@ -259,6 +262,8 @@ pub fn render(
         built_text: clock.at(now),
         stale,
         css_version: css_doc.etag.trim_matches('"').to_owned(),
+        subscribe: super::subscribers::page_base(settings, &d.page)
+            .map(|b| format!("{b}/subscribe")),
     };
     let mut docs = HashMap::new();
     docs.insert("style.css".to_owned(), css_doc);

@@ -56,11 +56,8 @@ pub async fn load(
         .chain([page.updated_at])
         .max()
         .unwrap_or(page.updated_at);
-    let url = match (&page.hostname, &settings.server.public_url) {
-        (Some(h), _) => format!("https://{h}"),
-        (None, Some(base)) => format!("{}/status/{}", base.trim_end_matches('/'), page.slug),
-        (None, None) => format!("/status/{}", page.slug),
-    };
+    let url = super::subscribers::page_base(settings, &page)
+        .unwrap_or_else(|| format!("/status/{}", page.slug));
     Ok(PageData {
         page,
         url,

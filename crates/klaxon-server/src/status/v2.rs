@@ -237,3 +237,75 @@ pub fn documents(d: &PageData) -> Vec<(&'static str, Value)> {
         ),
     ]
 }
+
+/// The `page` object of a subscriber webhook.
+pub fn webhook_page(d: &PageData) -> Value {
+    let o = d.overall();
+    json!({
+        "id": d.page.code,
+        "status_indicator": o.indicator.as_str(),
+        "status_description": o.description,
+    })
+}
+
+/// An incident as a subscriber webhook carries it: the v2 incident with the updates up to
+/// `upto` (the one the webhook tells of), not later ones, and Statuspage's extra fields.
+pub fn webhook_incident(
+    d: &PageData,
+    w: &StatusIncidentWithUpdates,
+    upto: &klaxon_store::StatusUpdate,
+) -> Value {
+    let ctx = Ctx {
+        d,
+        tz: TimeZone::get(&d.page.time_zone).unwrap_or(TimeZone::UTC),
+    };
+    let mut w = w.clone();
+    // Updates are kept in the order they were written.
+    if let Some(pos) = w.updates.iter().position(|u| u.id == upto.id) {
+        w.updates.truncate(pos + 1);
+    }
+    let i = &w.incident;
+    let mut v = ctx.incident(&w);
+    v["postmortem_body"] = Value::Null;
+    v["postmortem_published_at"] = Value::Null;
+    v["backfilled"] = json!(false);
+    v["impact_override"] = Value::Null;
+    v["scheduled_remind_prior"] = json!(i.remind_minutes.is_some());
+    v["scheduled_reminded_at"] = Value::Null;
+    v["scheduled_auto_in_progress"] = json!(i.maintenance);
+    v["scheduled_auto_completed"] = json!(i.maintenance);
+    if !i.maintenance {
+        v["scheduled_for"] = Value::Null;
+        v["scheduled_until"] = Value::Null;
+    }
+    // The incident as it stood at that update.
+    v["status"] = json!(upto.status.as_str());
+    v["updated_at"] = json!(ctx.t(upto.created_at));
+    v
+}
+
+/// A component as a subscriber webhook carries it, and its `component_update`.
+pub fn webhook_component(
+    d: &PageData,
+    c: &Component,
+    old: ComponentStatus,
+    new: ComponentStatus,
+    at: Timestamp,
+    update_code: &str,
+) -> (Value, Value) {
+    let ctx = Ctx {
+        d,
+        tz: TimeZone::get(&d.page.time_zone).unwrap_or(TimeZone::UTC),
+    };
+    let mut comp = ctx.component(c);
+    comp["status"] = json!(new.as_str());
+    let update = json!({
+        "old_status": old.as_str(),
+        "new_status": new.as_str(),
+        "created_at": ctx.t(at),
+        "component_type": "Component",
+        "id": update_code,
+        "component_id": c.code,
+    });
+    (comp, update)
+}

@@ -10,6 +10,7 @@ mod incidents;
 mod oncall;
 mod schedules;
 mod status;
+mod subscribers;
 mod users;
 mod webhooks;
 
@@ -20,6 +21,7 @@ pub use incidents::IncidentStore;
 pub use oncall::OnCallStore;
 pub use schedules::ScheduleStore;
 pub use status::StatusStore;
+pub use subscribers::SubscriberStore;
 pub use users::UserStore;
 pub use webhooks::WebhookStore;
 
@@ -39,6 +41,7 @@ pub trait Store:
     + ScheduleStore
     + WebhookStore
     + StatusStore
+    + SubscriberStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
