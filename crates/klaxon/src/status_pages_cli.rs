@@ -12,8 +12,10 @@ use super::services_cli::urlencode;
 use super::{Client, ClientArgs, print_or, stdin_line, table};
 
 mod incidents;
+mod subscribers;
 
 pub use incidents::{IncidentsCommand, MaintenanceCommand};
+pub use subscribers::SubscribersCommand;
 
 #[derive(Subcommand)]
 pub enum StatusPagesCommand {
@@ -87,6 +89,12 @@ pub enum StatusPagesCommand {
     Maintenance {
         #[command(subcommand)]
         command: MaintenanceCommand,
+    },
+    /// Who is told of a page's incidents and maintenance: e-mail addresses and webhooks
+    /// (admin).
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
     },
 }
 
@@ -597,6 +605,7 @@ pub async fn status_pages(cmd: StatusPagesCommand) -> anyhow::Result<()> {
         StatusPagesCommand::Components { command } => components(command).await,
         StatusPagesCommand::Incidents { command } => incidents::incidents(command).await,
         StatusPagesCommand::Maintenance { command } => incidents::maintenance(command).await,
+        StatusPagesCommand::Subscribers { command } => subscribers::subscribers(command).await,
     }
 }
 
