@@ -17,6 +17,7 @@ on_both_backends!(
     public_pages_are_exported_to_a_directory_and_private_ones_never,
     feeds_read_back_with_a_real_feed_parser,
     a_page_of_30_components_stays_small,
+    components_link_their_feeds,
     a_page_answers_on_its_own_host_name,
 );
 
@@ -953,6 +954,55 @@ async fn a_page_of_30_components_stays_small(b: Backend) {
         30 * 90,
         "every bar is there"
     );
+    app.stop().await;
+}
+
+/// Each component on the page links its own Atom and RSS feeds, named for screen readers, and
+/// the links resolve; a group, whose incidents name its members, links none.
+async fn components_link_their_feeds(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    let group = component(&app, "acme", json!({"name": "Backend", "is_group": true})).await;
+    let api = component(&app, "acme", json!({"name": "API", "group": "Backend"})).await;
+    let web = component(
+        &app,
+        "acme",
+        json!({"name": "Website", "show_uptime": false}),
+    )
+    .await;
+    ok(
+        app.post("/api/v1/status-pages/acme/incidents", t,
+            &json!({"name": "Slow API", "components": [{"component": "API", "status": "degraded_performance"}]})),
+        201,
+    )
+    .await;
+    let html = public_text(&app, "/status/acme").await;
+    let code = |c: &Value| c["code"].as_str().unwrap().to_owned();
+    assert!(
+        !html.contains(&format!("/components/{}/history", code(&group))),
+        "{html}"
+    );
+    for (c, name) in [(&api, "API"), (&web, "Website")] {
+        for (ext, words, kind) in [
+            ("atom", "Atom", "application/atom+xml"),
+            ("rss", "RSS", "application/rss+xml"),
+        ] {
+            let path = format!("/status/acme/components/{}/history.{ext}", code(c));
+            let link =
+                format!("<a href=\"{path}\">{words}<span class=\"vh\"> feed of {name}</span></a>");
+            assert!(html.contains(&link), "{link} in {html}");
+            let r = public(&app, &path).await;
+            assert_eq!(r.status(), 200, "{path}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(ct.starts_with(kind), "{path}: {ct}");
+            let feed = r.text().await.unwrap();
+            // Each feed holds its own component's incidents only.
+            assert_eq!(feed.contains("Slow API"), name == "API", "{path}: {feed}");
+        }
+    }
     app.stop().await;
 }
 
