@@ -1,10 +1,11 @@
 //! Status pages through the web UI, on both backends: a page made with its forms, a group and a
 //! component added, refused forms that say why beside the field and keep what was typed,
 //! customers told from the incident page (on its timeline and the public page), an update to
-//! resolved, and a component's removal that asks "are you sure" first.
+//! resolved, and a component's removal that asks "are you sure" first. Then the settings form's
+//! footer links.
 mod common;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use common::{Backend, TestApp, hidden_csrf, ok, session_for, web_get_as};
 
@@ -12,6 +13,7 @@ on_both_backends!(
     a_page_is_made_and_filled_from_the_web,
     refused_forms_say_why_beside_the_field,
     customers_are_told_from_the_incident_page,
+    footer_links_are_edited_in_the_settings_form,
 );
 
 /// A signed-in form post, not following redirects; returns (status, Location, HTML).
@@ -437,5 +439,205 @@ async fn customers_are_told_from_the_incident_page(b: Backend) {
     let page = web_get_as(&app, &path, &cookie).await;
     assert!(page.contains("Payments are slow"), "{page}");
     assert!(page.contains("resolved"), "{page}");
+    app.stop().await;
+}
+
+/// What a reader gets at `path`: (status, body).
+async fn public(app: &TestApp, path: &str) -> (u16, String) {
+    let r = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The `value` of the control with `id`.
+fn value_of(html: &str, id: &str) -> String {
+    let i = at(html, &format!("id=\"{id}\""));
+    let tag = &html[i..i + html[i..].find('>').unwrap()];
+    let v = &tag[at(tag, "value=\"") + 7..];
+    v[..v.find('"').unwrap()].to_owned()
+}
+
+/// The settings form's fields as the page shows them, for a post that changes some.
+fn settings_as_shown(html: &str, csrf: &str) -> Vec<(String, String)> {
+    let mut f = vec![("csrf".to_owned(), csrf.to_owned())];
+    for (name, id) in [
+        ("name", "settings-name"),
+        ("slug", "settings-slug"),
+        ("hostname", "settings-hostname"),
+        ("time_zone", "settings-zone"),
+        ("accent_color", "settings-accent"),
+        ("logo_url", "settings-logo"),
+        ("partial_outage_weight", "settings-weight"),
+    ] {
+        f.push((name.to_owned(), value_of(html, id)));
+    }
+    f.push(("visibility".to_owned(), "public".to_owned()));
+    f
+}
+
+fn with(mut f: Vec<(String, String)>, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (k, v) in changes {
+        match f.iter_mut().find(|(name, _)| name == k) {
+            Some(field) => field.1 = (*v).to_owned(),
+            None => f.push(((*k).to_owned(), (*v).to_owned())),
+        }
+    }
+    f
+}
+
+async fn post_settings(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    f: &[(String, String)],
+) -> (u16, String) {
+    let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, _, html) = form(app, cookie, path, &refs).await;
+    (status, html)
+}
+
+async fn page_api(app: &TestApp, slug: &str) -> Value {
+    ok(
+        app.get(&format!("/api/v1/status-pages/{slug}"), &app.admin.token),
+        200,
+    )
+    .await
+}
+
+async fn footer_links_are_edited_in_the_settings_form(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let path = add_page(&app, &cookie, &csrf, "acme").await;
+    let html = web_get_as(&app, &path, &cookie).await;
+    // No links yet: blank rows to fill, each box with its label.
+    for id in ["settings-fl0-label", "settings-fl0-url", "settings-fl2-url"] {
+        assert!(html.contains(&format!("<label for=\"{id}\">")), "{id}");
+        assert_eq!(value_of(&html, id), "");
+    }
+    assert!(
+        !html.contains("id=\"settings-fl3-label\""),
+        "three blank rows"
+    );
+    let shown = settings_as_shown(&html, &csrf);
+
+    // Two links typed, the middle row left blank: saved in order, shown in the public footer.
+    let two = with(
+        shown.clone(),
+        &[
+            ("footer[0].label", "Documentation"),
+            ("footer[0].url", "https://docs.acme.example"),
+            ("footer[1].label", ""),
+            ("footer[1].url", ""),
+            ("footer[2].label", " Support "),
+            ("footer[2].url", "https://acme.example/support"),
+        ],
+    );
+    let (status, html) = post_settings(&app, &cookie, &path, &two).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Settings saved."), "{html}");
+    let p = page_api(&app, "acme").await;
+    assert_eq!(
+        p["footer_links"],
+        json!([
+            {"label": "Documentation", "url": "https://docs.acme.example"},
+            {"label": "Support", "url": "https://acme.example/support"},
+        ])
+    );
+    // The form shows them, then three blank rows.
+    assert_eq!(value_of(&html, "settings-fl0-label"), "Documentation");
+    assert_eq!(
+        value_of(&html, "settings-fl1-url"),
+        "https://acme.example/support"
+    );
+    assert_eq!(value_of(&html, "settings-fl4-label"), "");
+    assert!(!html.contains("id=\"settings-fl5-label\""), "{html}");
+    let (_, public_html) = public(&app, "/status/acme").await;
+    let footer = &public_html[at(&public_html, "<footer>")..];
+    assert!(
+        footer.contains("<a href=\"https://docs.acme.example\">Documentation</a>"),
+        "{footer}"
+    );
+    assert!(
+        footer.contains("<a href=\"https://acme.example/support\">Support</a>"),
+        "{footer}"
+    );
+
+    // A link that is not http(s), and words without a link: each refused beside its box, all
+    // typed kept, nothing saved.
+    let bad = with(
+        shown.clone(),
+        &[
+            ("footer[0].label", "Documentation"),
+            ("footer[0].url", "javascript:alert(1)"),
+            ("footer[1].label", "Support"),
+            ("footer[1].url", ""),
+            ("footer[2].label", "Status API"),
+            ("footer[2].url", "https://acme.example/api"),
+        ],
+    );
+    let (status, html) = post_settings(&app, &cookie, &path, &bad).await;
+    assert_eq!(status, 400, "{html}");
+    beside(
+        &html,
+        "settings-fl0-url",
+        "Must be an http:// or https:// link.",
+    );
+    beside(&html, "settings-fl1-url", "Must not be empty.");
+    assert!(!html.contains("id=\"settings-fl0-label-error\""), "{html}");
+    assert!(!html.contains("id=\"settings-fl2-url-error\""), "{html}");
+    assert_eq!(value_of(&html, "settings-fl0-url"), "javascript:alert(1)");
+    assert_eq!(value_of(&html, "settings-fl1-label"), "Support");
+    assert_eq!(value_of(&html, "settings-fl2-label"), "Status API");
+    assert!(!html.contains("Settings saved."), "{html}");
+    assert_eq!(
+        page_api(&app, "acme").await["footer_links"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "unchanged"
+    );
+
+    // Words too long: the API's rule, beside the words.
+    let long = "x".repeat(101);
+    let bad = with(
+        shown.clone(),
+        &[
+            ("footer[0].label", &long),
+            ("footer[0].url", "https://a.example"),
+        ],
+    );
+    let (status, html) = post_settings(&app, &cookie, &path, &bad).await;
+    assert_eq!(status, 400, "{html}");
+    beside(&html, "settings-fl0-label", "At most 100 characters.");
+
+    // Emptying both boxes of a row removes that link; every row empty removes them all.
+    let one = with(
+        shown.clone(),
+        &[
+            ("footer[0].label", ""),
+            ("footer[0].url", ""),
+            ("footer[1].label", "Support"),
+            ("footer[1].url", "https://acme.example/support"),
+        ],
+    );
+    let (status, html) = post_settings(&app, &cookie, &path, &one).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(
+        page_api(&app, "acme").await["footer_links"],
+        json!([{"label": "Support", "url": "https://acme.example/support"}])
+    );
+    let none = with(shown, &[("footer[0].label", ""), ("footer[0].url", "")]);
+    let (status, html) = post_settings(&app, &cookie, &path, &none).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(page_api(&app, "acme").await["footer_links"], json!([]));
+    let (_, public_html) = public(&app, "/status/acme").await;
+    assert!(!public_html.contains("Support</a>"), "{public_html}");
     app.stop().await;
 }

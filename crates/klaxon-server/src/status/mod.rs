@@ -12,6 +12,7 @@ pub mod render;
 pub mod snapshot;
 mod v2;
 pub mod web;
+mod web_footer;
 mod web_incidents;
 
 use utoipa_axum::router::OpenApiRouter;
