@@ -387,6 +387,7 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
     let pages = seed(&app).await;
     let path = |what: &str| pages.iter().find(|(_, w)| *w == what).unwrap().0.clone();
     let (user, policy, schedule) = (path("a user"), path("a policy"), path("a schedule"));
+    let status_page = path("a status page");
     let taken = format!("f.elements['email'].value = '{}'", app.admin.email);
     // (page, form, how it is filled in, the element that says why)
     let cases = [
@@ -433,6 +434,14 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
             "[data-testid=remove-override]".into(),
             String::new(),
             "[id$='-confirm-error']",
+        ),
+        (
+            status_page.clone(),
+            format!("form[action='{status_page}#settings']"),
+            "f.elements['footer[0].label'].value = 'Docs'; \
+             f.elements['footer[1].url'].value = 'docs.example'"
+                .into(),
+            "#settings-fl1-label-error",
         ),
     ];
     let driver = Driver::start().await;

@@ -17,6 +17,8 @@ on_both_backends!(
     public_pages_are_exported_to_a_directory_and_private_ones_never,
     feeds_read_back_with_a_real_feed_parser,
     a_page_of_30_components_stays_small,
+    components_link_their_feeds,
+    a_page_answers_on_its_own_host_name,
 );
 
 /// The database goes away (PostgreSQL: new connections refused, open ones ended): readers
@@ -952,5 +954,151 @@ async fn a_page_of_30_components_stays_small(b: Backend) {
         30 * 90,
         "every bar is there"
     );
+    app.stop().await;
+}
+
+/// Each component on the page links its own Atom and RSS feeds, named for screen readers, and
+/// the links resolve; a group, whose incidents name its members, links none.
+async fn components_link_their_feeds(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(&app, json!({"name": "Acme", "slug": "acme"})).await;
+    let group = component(&app, "acme", json!({"name": "Backend", "is_group": true})).await;
+    let api = component(&app, "acme", json!({"name": "API", "group": "Backend"})).await;
+    let web = component(
+        &app,
+        "acme",
+        json!({"name": "Website", "show_uptime": false}),
+    )
+    .await;
+    ok(
+        app.post("/api/v1/status-pages/acme/incidents", t,
+            &json!({"name": "Slow API", "components": [{"component": "API", "status": "degraded_performance"}]})),
+        201,
+    )
+    .await;
+    let html = public_text(&app, "/status/acme").await;
+    let code = |c: &Value| c["code"].as_str().unwrap().to_owned();
+    assert!(
+        !html.contains(&format!("/components/{}/history", code(&group))),
+        "{html}"
+    );
+    for (c, name) in [(&api, "API"), (&web, "Website")] {
+        for (ext, words, kind) in [
+            ("atom", "Atom", "application/atom+xml"),
+            ("rss", "RSS", "application/rss+xml"),
+        ] {
+            let path = format!("/status/acme/components/{}/history.{ext}", code(c));
+            let link =
+                format!("<a href=\"{path}\">{words}<span class=\"vh\"> feed of {name}</span></a>");
+            assert!(html.contains(&link), "{link} in {html}");
+            let r = public(&app, &path).await;
+            assert_eq!(r.status(), 200, "{path}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(ct.starts_with(kind), "{path}: {ct}");
+            let feed = r.text().await.unwrap();
+            // Each feed holds its own component's incidents only.
+            assert_eq!(feed.contains("Slow API"), name == "API", "{path}: {feed}");
+        }
+    }
+    app.stop().await;
+}
+
+/// A GET with a `Host` header: (status, Location, body).
+async fn on_host(app: &TestApp, host: &str, path: &str) -> (u16, String, String) {
+    let r = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, r.text().await.unwrap())
+}
+
+/// A page's own host name answers with the page at its root, whatever the case and port; the
+/// map follows changes of host name, a second page, and deletion; other hosts get Klaxon.
+async fn a_page_answers_on_its_own_host_name(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    page(
+        &app,
+        json!({"name": "Acme", "slug": "acme", "hostname": "status.acme.example"}),
+    )
+    .await;
+    page(
+        &app,
+        json!({"name": "Other", "slug": "other", "hostname": "status.other.example"}),
+    )
+    .await;
+    let acme = public_text(&app, "/status/acme").await;
+    for host in [
+        "status.acme.example",
+        "Status.ACME.example:8080",
+        "status.acme.example:443",
+    ] {
+        let (status, _, body) = on_host(&app, host, "/").await;
+        assert_eq!((status, &body), (200, &acme), "{host}");
+    }
+    // Every document of the page, at the same path under the root; the query kept aside.
+    let (status, _, body) = on_host(&app, "status.acme.example", "/api/v2/summary.json?x=1").await;
+    assert_eq!(status, 200);
+    let summary: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["page"]["name"], "Acme");
+    let (status, _, body) = on_host(&app, "status.acme.example", "/history.atom").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<feed"), "{body}");
+    // The page's own links (/status/acme/…) work on its host too.
+    let (status, _, body) = on_host(&app, "status.acme.example", "/status/acme/history").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Incident history"), "{body}");
+    // Each host its own page.
+    let (_, _, body) = on_host(&app, "status.other.example", "/").await;
+    assert!(body.contains("<title>Status · Other</title>"), "{body}");
+    // A host with a non-numeric "port" is not the page's host.
+    let (_, _, body) = on_host(&app, "status.acme.example:x", "/").await;
+    assert!(!body.contains("<title>Status · Acme</title>"), "{body}");
+    // Klaxon's own host gets Klaxon: the sign-in page for the dashboard.
+    let (status, location, _) = on_host(&app, "klaxon.example", "/").await;
+    assert_eq!((status, location.as_str()), (303, "/login"));
+
+    // A new host name: the old one is Klaxon's again, the new one the page's.
+    ok(
+        patch(
+            &app,
+            "/api/v1/status-pages/acme",
+            t,
+            &json!({"hostname": "status2.acme.example"}),
+        ),
+        200,
+    )
+    .await;
+    let (status, location, _) = on_host(&app, "status.acme.example", "/").await;
+    assert_eq!((status, location.as_str()), (303, "/login"));
+    let (status, _, body) = on_host(&app, "status2.acme.example", "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<title>Status · Acme</title>"), "{body}");
+    // Deleted: its host answers nothing of it.
+    let r = common::delete(&app, "/api/v1/status-pages/acme", t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (status, location, _) = on_host(&app, "status2.acme.example", "/").await;
+    assert_eq!((status, location.as_str()), (303, "/login"));
+    let (status, _, _) = on_host(&app, "status2.acme.example", "/status/acme").await;
+    assert_eq!(status, 404);
+    let (status, _, _) = on_host(&app, "status.other.example", "/").await;
+    assert_eq!(status, 200);
     app.stop().await;
 }

@@ -429,6 +429,13 @@ impl FormErrors {
         }
     }
 
+    /// These and `other`'s, for a form that checks several fields at once.
+    pub(crate) fn and(mut self, other: FormErrors) -> Self {
+        self.fields.extend(other.fields);
+        self.general = self.general.or(other.general);
+        self
+    }
+
     /// The message for `field`, or for one of its parts (`levels[1].targets` counts for
     /// `levels[1]`).
     pub fn get(&self, field: &str) -> Option<&str> {

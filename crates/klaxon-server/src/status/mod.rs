@@ -15,6 +15,7 @@ pub mod subscribe;
 pub mod subscribers;
 mod v2;
 pub mod web;
+mod web_footer;
 mod web_incidents;
 
 use utoipa_axum::router::OpenApiRouter;

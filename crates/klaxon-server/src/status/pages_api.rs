@@ -133,6 +133,21 @@ pub struct PageBody {
     pub partial_outage_weight: Option<f64>,
 }
 
+/// How many links a page's footer holds.
+pub const MAX_FOOTER_LINKS: usize = 10;
+
+/// A footer link's words: one line of at most 100 characters. `at` names the link in a
+/// refusal (`footer_links[0]` here; the web form names its rows its own way).
+pub(crate) fn footer_label(at: &str, raw: &str) -> ApiResult<String> {
+    Ok(rules::parse_title(&format!("{at}.label"), raw, 100)?)
+}
+
+/// A footer link's address: an http(s) link.
+pub(crate) fn footer_url(at: &str, raw: &str) -> ApiResult<String> {
+    rules::parse_link(&format!("{at}.url"), Some(raw))?
+        .ok_or_else(|| ApiError::invalid(format!("{at}.url"), "must not be empty"))
+}
+
 fn optional_text(v: &Option<String>) -> Option<Option<&str>> {
     v.as_deref()
         .map(|s| Some(s.trim()).filter(|s| !s.is_empty()))
@@ -159,19 +174,20 @@ async fn apply(state: &AppState, p: &mut StatusPage, body: PageBody) -> ApiResul
         p.time_zone = klaxon_domain::clock::zone_name("time_zone", z)?;
     }
     if let Some(links) = body.footer_links {
-        if links.len() > 10 {
-            return Err(ApiError::invalid("footer_links", "at most 10 links"));
+        if links.len() > MAX_FOOTER_LINKS {
+            return Err(ApiError::invalid(
+                "footer_links",
+                format!("at most {MAX_FOOTER_LINKS} links"),
+            ));
         }
         p.footer_links = links
             .iter()
             .enumerate()
             .map(|(i, l)| {
+                let at = format!("footer_links[{i}]");
                 Ok(FooterLink {
-                    label: rules::parse_title(&format!("footer_links[{i}].label"), &l.label, 100)?,
-                    url: rules::parse_link(&format!("footer_links[{i}].url"), Some(&l.url))?
-                        .ok_or_else(|| {
-                            ApiError::invalid(format!("footer_links[{i}].url"), "must not be empty")
-                        })?,
+                    label: footer_label(&at, &l.label)?,
+                    url: footer_url(&at, &l.url)?,
                 })
             })
             .collect::<ApiResult<_>>()?;

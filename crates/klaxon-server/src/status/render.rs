@@ -37,6 +37,9 @@ pub struct View {
 }
 
 pub struct ComponentView {
+    /// For its feeds' links (`components/{code}/history.atom`); "" for a group, which has no
+    /// incidents of its own (they name its members).
+    pub code: String,
     pub name: String,
     pub description: Option<String>,
     pub label: &'static str,
@@ -178,6 +181,11 @@ fn component_view(d: &PageData, c: &Component, tz: &TimeZone, now: Timestamp) ->
         (Vec::new(), String::new())
     };
     ComponentView {
+        code: if c.is_group {
+            String::new()
+        } else {
+            c.code.clone()
+        },
         name: c.name.clone(),
         description: c.description.clone(),
         label: c.status.label(),

@@ -118,6 +118,10 @@ pub struct Snapshots {
 #[derive(Default)]
 struct Inner {
     pages: HashMap<StatusPageId, Arc<Rendered>>,
+    /// The pages by slug, and the slug of each page's own host name: kept with `pages` so a
+    /// reader's request (and `host_rewrite`, which sees every request) is a lookup, not a scan.
+    slugs: HashMap<String, StatusPageId>,
+    hosts: HashMap<String, String>,
     /// Kept to render again (the stale notice, the day's bars) without the database.
     data: HashMap<StatusPageId, Arc<PageData>>,
     /// The last time every page was read successfully.
@@ -126,23 +130,37 @@ struct Inner {
     cookie_key: Option<[u8; 32]>,
 }
 
+impl Inner {
+    /// Rebuilds the slug and host maps from `pages`, whenever a page comes, goes, or changes
+    /// its slug or host name: rare, so building whole is simpler than patching and cannot leave
+    /// a stale key behind.
+    fn index(&mut self) {
+        self.slugs = self
+            .pages
+            .iter()
+            .map(|(id, r)| (r.page.slug.clone(), *id))
+            .collect();
+        self.hosts = self
+            .pages
+            .values()
+            .filter_map(|r| Some((r.page.hostname.clone()?, r.page.slug.clone())))
+            .collect();
+    }
+}
+
 impl Snapshots {
     pub fn by_slug(&self, slug: &str) -> Option<Arc<Rendered>> {
         let inner = self.inner.read().ok()?;
-        inner.pages.values().find(|r| r.page.slug == slug).cloned()
+        inner.pages.get(inner.slugs.get(slug)?).cloned()
     }
 
     pub fn cookie_key(&self) -> Option<[u8; 32]> {
         self.inner.read().ok()?.cookie_key
     }
 
-    pub fn by_host(&self, host: &str) -> Option<Arc<Rendered>> {
-        let inner = self.inner.read().ok()?;
-        inner
-            .pages
-            .values()
-            .find(|r| r.page.hostname.as_deref() == Some(host))
-            .cloned()
+    /// The slug of the page whose own host name is `host` (as stored: lowercase, no port).
+    pub fn slug_for_host(&self, host: &str) -> Option<String> {
+        self.inner.read().ok()?.hosts.get(host).cloned()
     }
 
     /// Every page, by name.
@@ -158,15 +176,26 @@ impl Snapshots {
     fn put(&self, data: Arc<PageData>, rendered: Rendered) {
         if let Ok(mut inner) = self.inner.write() {
             let id = rendered.page.id;
+            // Most rebuilds (a new incident, the minute's bars) keep the slug and host name.
+            let moved = inner.pages.get(&id).is_none_or(|old| {
+                old.page.slug != rendered.page.slug || old.page.hostname != rendered.page.hostname
+            });
             inner.pages.insert(id, Arc::new(rendered));
             inner.data.insert(id, data);
+            if moved {
+                inner.index();
+            }
         }
     }
 
     fn retain(&self, ids: &[StatusPageId]) {
         if let Ok(mut inner) = self.inner.write() {
+            let before = inner.pages.len();
             inner.pages.retain(|id, _| ids.contains(id));
             inner.data.retain(|id, _| ids.contains(id));
+            if inner.pages.len() != before {
+                inner.index();
+            }
         }
     }
 

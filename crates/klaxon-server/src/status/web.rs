@@ -16,6 +16,7 @@ use klaxon_domain::status::{self as domain, ComponentStatus};
 use klaxon_store::{Component, StatusPage};
 
 use super::pages_api::{self, ComponentBody, PageBody};
+use super::web_footer::{FooterRow, footer_links, footer_rows};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::time::Reader;
@@ -346,6 +347,7 @@ struct OnePage {
     notice: Option<String>,
     refused: Refused,
     zone: String,
+    footer: Vec<FooterRow>,
 }
 
 impl OnePage {
@@ -525,6 +527,7 @@ pub(crate) async fn render_page(
             can_respond: s.user.role.allows(Role::Responder),
             csrf: s.session.csrf_token.clone(),
             notice: fb.notice,
+            footer: footer_rows(&page, &fb.refused),
             refused: fb.refused,
             zone: reader.zone,
             page,
@@ -581,8 +584,25 @@ async fn edit_page(
         Ok(p) => p,
         Err(r) => return Ok(r),
     };
+    let footer_links = match footer_links(&f) {
+        Ok(links) => links,
+        Err(errors) => {
+            let fb = Feedback {
+                status: Some(StatusCode::BAD_REQUEST),
+                refused: refusal("settings", errors, &f.typed(&[])),
+                ..Default::default()
+            };
+            return render_page(&state, &s, p, fb).await;
+        }
+    };
     let outcome = match page_body(&f) {
-        Ok(body) => pages_api::update_page_with(&state, Actor::User(s.user.id), p.id, body).await,
+        Ok(body) => {
+            let body = PageBody {
+                footer_links,
+                ..body
+            };
+            pages_api::update_page_with(&state, Actor::User(s.user.id), p.id, body).await
+        }
         Err(e) => Err(e),
     };
     after_form(&state, &s, p, "settings", &f.typed(&[]), outcome, |_| {
