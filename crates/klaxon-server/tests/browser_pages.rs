@@ -10,6 +10,15 @@ use common::{Backend, TestApp, member, ok};
 use serde_json::{Value, json};
 
 /// Data behind every kind of page, made through the API: (path, what it shows).
+/// The app the sweeps look at: with a public address, so status pages take sign-ups.
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.server.public_url = Some("http://klaxon.test".into());
+    })
+    .await
+    .unwrap()
+}
+
 async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     let admin = &app.admin.token;
     let bob = member(app, "bob@example.com", "Bob Builder", "responder").await;
@@ -173,6 +182,29 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let told_code = told["code"].as_str().unwrap().to_owned();
+    // A subscriber, and the signed link its e-mails carry.
+    let sub = ok(
+        app.post(
+            &format!("/api/v1/status-pages/{status_page_id}/subscribers"),
+            admin,
+            &json!({"kind": "email", "address": "reader@example.com"}),
+        ),
+        201,
+    )
+    .await;
+    let sub = app
+        .state
+        .store
+        .subscriber(sub["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    let key = app
+        .state
+        .store
+        .server_key(klaxon_server::status::subscribers::LINK_KEY)
+        .await
+        .unwrap();
+    let links = klaxon_server::status::subscribers::links("/status/acme", &key, &sub);
     app.state.engine.tick().await.unwrap();
     vec![
         ("/".into(), "dashboard"),
@@ -215,6 +247,14 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ),
         ("/status/acme".into(), "a public status page"),
         ("/status/acme/history".into(), "a public page's history"),
+        ("/status/acme/subscribe".into(), "a public sign-up form"),
+        (links.confirm, "confirming a subscription"),
+        (links.manage, "managing a subscription"),
+        (links.unsubscribe, "unsubscribing"),
+        (
+            format!("/status-pages/{status_page_id}/subscribers"),
+            "a page's subscribers",
+        ),
         (
             format!("/status/acme/incidents/{told_code}"),
             "a public incident's page",
@@ -282,7 +322,7 @@ async fn every_page_fits_a_phone_and_passes_axe_in_both_colour_schemes() {
         ),
     );
     let axe = std::fs::read_to_string(&axe_path).unwrap();
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn().await;
     let pages = seed(&app).await;
     let driver = Driver::start().await;
     let s = Session::new(&driver).await;
@@ -383,7 +423,7 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
         ),
     );
     let axe = std::fs::read_to_string(&axe_path).unwrap();
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn().await;
     let pages = seed(&app).await;
     let path = |what: &str| pages.iter().find(|(_, w)| *w == what).unwrap().0.clone();
     let (user, policy, schedule) = (path("a user"), path("a policy"), path("a schedule"));
@@ -443,6 +483,18 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
                 .into(),
             "#settings-fl1-label-error",
         ),
+        (
+            format!("{status_page}/subscribers"),
+            format!("form[action='{status_page}/subscribers#add']"),
+            "f.elements['address'].value = 'not an address'".into(),
+            "#sub-address-error",
+        ),
+        (
+            "/status/acme/subscribe".into(),
+            "form[action='/status/acme/subscribe']".into(),
+            "f.elements['email'].value = 'nobody'".into(),
+            "#email-error",
+        ),
     ];
     let driver = Driver::start().await;
     let s = Session::new(&driver).await;
@@ -478,7 +530,7 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_menu_folds_on_a_phone_and_opens_by_keyboard() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn().await;
     let driver = Driver::start().await;
     let s = Session::new(&driver).await;
     s.viewport(390, 844, true).await;
@@ -534,7 +586,7 @@ async fn the_menu_folds_on_a_phone_and_opens_by_keyboard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_person_is_offered_the_browsers_zone_and_times_follow_it() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = spawn().await;
     let driver = Driver::start().await;
     let s = Session::new(&driver).await;
     // The browser is in New York; the person has not chosen a zone.

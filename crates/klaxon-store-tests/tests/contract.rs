@@ -56,4 +56,5 @@ klaxon_store_tests::contract_tests!(
     unbegun_claims_are_released_and_old_claims_fenced,
     status_pages_components_and_intervals,
     status_incidents_apply_changes_and_keep_their_updates,
+    subscribers_are_notified_of_what_they_follow_in_order,
 );

@@ -405,6 +405,57 @@ fn status_pages_through_the_cli(backend: Backend) {
     assert_eq!(summary["page"]["name"], "Acme Status");
     assert!(dir.path().join("status/acme/history.atom").exists());
 
+    // Subscribers: a webhook for the API only, listed, shown, widened, removed; an e-mail
+    // address is refused while the server has no public address to link back to.
+    let added = stdout(&sp(&[
+        "subscribers",
+        "add",
+        "acme",
+        "http://127.0.0.1:9/hook",
+        "--webhook",
+        "--component",
+        "API",
+    ]));
+    has(&added, &["added webhook subscriber http://127.0.0.1:9/hook", "components: "]);
+    has(
+        &stdout(&sp(&["subscribers", "list", "acme"])),
+        &["http://127.0.0.1:9/hook", "webhook", "yes"],
+    );
+    has(
+        &stdout(&sp(&["subscribers", "show", "acme", "http://127.0.0.1:9/hook"])),
+        &["no notices yet"],
+    );
+    has(
+        &stdout(&sp(&[
+            "subscribers",
+            "update",
+            "acme",
+            "http://127.0.0.1:9/hook",
+            "--all-components",
+        ])),
+        &["components: all"],
+    );
+    refused(
+        &sp(&["subscribers", "add", "acme", "ops@example.com"]),
+        &["server.public_url"],
+    );
+    refused(
+        &sp(&["subscribers", "add", "acme", "nobody", "--component", "API"]),
+        &["address"],
+    );
+    refused(
+        &sp(&["subscribers", "add", "acme", "http://127.0.0.1:9/x", "--webhook", "--component", "Nope"]),
+        &["components"],
+    );
+    has(
+        &stdout(&sp(&["subscribers", "remove", "acme", "http://127.0.0.1:9/hook"])),
+        &["removed http://127.0.0.1:9/hook"],
+    );
+    assert_eq!(
+        stdout(&sp(&["subscribers", "list", "acme"])).trim(),
+        "no subscribers"
+    );
+
     // Deleting: a component, an incident, the page.
     let gone = stdout(&sp(&["components", "remove", "acme", "web site"]));
     assert!(gone.starts_with("removed Web site ("), "{gone}");

@@ -17,6 +17,7 @@ mod v2;
 pub mod web;
 mod web_footer;
 mod web_incidents;
+mod web_subscribers;
 
 use utoipa_axum::router::OpenApiRouter;
 

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             post(delete_component),
         )
         .merge(super::web_incidents::router())
+        .merge(super::web_subscribers::router())
 }
 
 // --- form fields --------------------------------------------------------------------------------
