@@ -30,6 +30,7 @@ mod reach;
 mod schedules;
 mod services;
 mod status;
+mod status_follow;
 mod users;
 pub use accounts::*;
 pub use alerts::*;
@@ -42,6 +43,7 @@ pub use reach::*;
 pub use schedules::*;
 pub use services::*;
 pub use status::*;
+pub use status_follow::*;
 pub use users::*;
 
 fn t0() -> Timestamp {

@@ -12,11 +12,11 @@ fn code() -> String {
     klaxon_domain::status::code(b)
 }
 
-fn page_ev(id: StatusPageId, kind: EventKind) -> NewEvent {
+pub(super) fn page_ev(id: StatusPageId, kind: EventKind) -> NewEvent {
     ev(SubjectType::StatusPage, id, kind, json!({}))
 }
 
-fn new_page(slug: &str, hostname: Option<&str>) -> StatusPage {
+pub(super) fn new_page(slug: &str, hostname: Option<&str>) -> StatusPage {
     StatusPage {
         id: StatusPageId::new(t0(), rnd()),
         code: code(),
@@ -39,7 +39,7 @@ fn new_page(slug: &str, hostname: Option<&str>) -> StatusPage {
     }
 }
 
-fn new_component(
+pub(super) fn new_component(
     page: StatusPageId,
     name: &str,
     group: Option<ComponentId>,
@@ -58,16 +58,17 @@ fn new_component(
         only_show_if_degraded: false,
         show_uptime: true,
         service_ids: Vec::new(),
+        follow_checks: false,
         created_at: t0(),
         updated_at: t0(),
     }
 }
 
-async fn revision(s: &Arc<dyn Store>, page: StatusPageId) -> i64 {
+pub(super) async fn revision(s: &Arc<dyn Store>, page: StatusPageId) -> i64 {
     s.status_page(page).await.unwrap().revision
 }
 
-async fn add(s: &Arc<dyn Store>, c: &Component) -> Component {
+pub(super) async fn add(s: &Arc<dyn Store>, c: &Component) -> Component {
     s.create_component(
         c.clone(),
         page_ev(c.page_id, EventKind::StatusComponentAdded),
@@ -249,7 +250,7 @@ pub async fn status_pages_components_and_intervals(s: Arc<dyn Store>) {
     assert_eq!(s.list_status_pages().await.unwrap().len(), 2);
 }
 
-fn new_incident(page: StatusPageId, name: &str, at: Timestamp) -> StatusIncident {
+pub(super) fn new_incident(page: StatusPageId, name: &str, at: Timestamp) -> StatusIncident {
     StatusIncident {
         id: StatusIncidentId::new(at, rnd()),
         code: code(),
@@ -273,7 +274,11 @@ fn new_incident(page: StatusPageId, name: &str, at: Timestamp) -> StatusIncident
     }
 }
 
-fn new_update(i: &StatusIncident, body: &str, changes: Vec<ComponentChange>) -> StatusUpdate {
+pub(super) fn new_update(
+    i: &StatusIncident,
+    body: &str,
+    changes: Vec<ComponentChange>,
+) -> StatusUpdate {
     StatusUpdate {
         id: StatusUpdateId::new(i.updated_at, rnd()),
         code: code(),
@@ -286,7 +291,7 @@ fn new_update(i: &StatusIncident, body: &str, changes: Vec<ComponentChange>) -> 
     }
 }
 
-fn change(c: &Component, old: C, new: C) -> ComponentChange {
+pub(super) fn change(c: &Component, old: C, new: C) -> ComponentChange {
     ComponentChange {
         component_id: c.id,
         code: c.code.clone(),
