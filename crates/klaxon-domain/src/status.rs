@@ -2,9 +2,13 @@
 //! public API v2 can be served field for field; the overall status and the uptime bars are
 //! computed here from components, public incidents and status intervals.
 use jiff::Timestamp;
+use serde_json::json;
 
+use crate::event::{Actor, EventKind, NewEvent, SubjectType};
+use crate::ids::StatusPageId;
 use crate::{Invalid, named_enum};
 
+pub mod follow;
 pub mod uptime;
 
 named_enum! {
@@ -49,6 +53,31 @@ impl ComponentStatus {
             self
         }
     }
+}
+
+/// The `status_page.component_updated` event, written alike by people and by the checks a
+/// component follows: `moved` is its status change (from, to), if it has one.
+pub fn component_updated(
+    page: StatusPageId,
+    at: Timestamp,
+    actor: Actor,
+    code: &str,
+    name: &str,
+    moved: Option<(ComponentStatus, ComponentStatus)>,
+) -> NewEvent {
+    let mut data = json!({"component": code, "name": name});
+    if let Some((from, to)) = moved {
+        data["from"] = json!(from);
+        data["to"] = json!(to);
+    }
+    NewEvent::new(
+        SubjectType::StatusPage,
+        page,
+        at,
+        actor,
+        EventKind::StatusComponentUpdated,
+        data,
+    )
 }
 
 named_enum! {

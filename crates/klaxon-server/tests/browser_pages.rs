@@ -166,7 +166,8 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         app.post(
             &components,
             admin,
-            &json!({"name": "Homepage", "group": "Core", "services": [site["id"]]}),
+            &json!({"name": "Homepage", "group": "Core", "services": [site["id"]],
+                    "follow_checks": true}),
         ),
         201,
     )

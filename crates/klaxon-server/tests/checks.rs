@@ -3,49 +3,14 @@
 //! loopback receiver records every page; any page not expected fails the test.
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
+use common::target::Target;
 use common::{Backend, PASSWORD, TestApp, ok, refused};
-
-/// A service to check: healthy answers 200 `{"status":"UP"}`, failing 503 `{"status":"DOWN"}`.
-struct Target {
-    url: String,
-    healthy: Arc<AtomicBool>,
-}
-
-impl Target {
-    async fn spawn() -> Self {
-        let healthy = Arc::new(AtomicBool::new(true));
-        let app = axum::Router::new()
-            .route(
-                "/health",
-                axum::routing::get(|State(h): State<Arc<AtomicBool>>| async move {
-                    if h.load(Ordering::SeqCst) {
-                        (axum::http::StatusCode::OK, r#"{"status":"UP"}"#)
-                    } else {
-                        (
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            r#"{"status":"DOWN"}"#,
-                        )
-                    }
-                }),
-            )
-            .with_state(healthy.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/health", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, healthy }
-    }
-
-    fn set(&self, healthy: bool) {
-        self.healthy.store(healthy, Ordering::SeqCst);
-    }
-}
 
 type Posts = Arc<Mutex<Vec<Value>>>;
 

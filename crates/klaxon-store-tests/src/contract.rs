@@ -30,6 +30,7 @@ mod reach;
 mod schedules;
 mod services;
 mod status;
+mod status_follow;
 mod subscribers;
 mod users;
 pub use accounts::*;
@@ -43,6 +44,7 @@ pub use reach::*;
 pub use schedules::*;
 pub use services::*;
 pub use status::*;
+pub use status_follow::*;
 pub use subscribers::*;
 pub use users::*;
 

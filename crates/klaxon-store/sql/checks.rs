@@ -4,11 +4,12 @@ use jiff::Timestamp;
 use klaxon_domain::check::{CheckState, Health, job_key};
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::CheckId;
+use klaxon_domain::ids::{CheckId, ServiceId};
 use klaxon_store::*;
 use sqlx::Transaction;
 
 use super::engine::{insert_event, insert_job};
+use super::status_follow::{Followers, follow_checks};
 use super::*;
 
 fn check_from(row: &DbRow) -> StoreResult<Check> {
@@ -77,6 +78,21 @@ async fn insert_change(
     Ok(())
 }
 
+/// The service a check is on, locked until the transaction ends (a concurrent move of the
+/// check then waits, and its followers are counted by whichever commits second); `NotFound`
+/// if it is gone.
+async fn service_of(tx: &mut Transaction<'_, Db>, id: CheckId) -> StoreResult<ServiceId> {
+    let s: Option<DbUuid> = sqlx::query_scalar(concat!(
+        "SELECT service_id FROM checks WHERE id = $1",
+        for_no_key_update!()
+    ))
+    .bind(db_id(id))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    id_from(s.ok_or(StoreError::NotFound)?)
+}
+
 #[async_trait]
 impl CheckStore for DbStore {
     async fn create_check(&self, new: NewCheck, e: NewEvent) -> StoreResult<Check> {
@@ -109,6 +125,13 @@ impl CheckStore for DbStore {
             insert_job(&mut tx, j).await?;
         }
         insert_event(&mut tx, &e).await?;
+        // One more check (up) on the service: its followers may go from all down to some.
+        follow_checks(
+            &mut tx,
+            Followers::OfServices(&[c.service_id]),
+            c.created_at,
+        )
+        .await?;
         tx.commit().await.map_err(map_err)?;
         Ok(c)
     }
@@ -140,6 +163,7 @@ impl CheckStore for DbStore {
 
     async fn update_check(&self, c: Check, run: Option<NewJob>, e: NewEvent) -> StoreResult<Check> {
         let mut tx = self.write_tx().await?;
+        let old_service = service_of(&mut tx, c.id).await?;
         let n = sqlx::query(
             "UPDATE checks SET service_id = $2, name = $3, spec = $4, enabled = $5, updated_at = $6
              WHERE id = $1",
@@ -161,12 +185,16 @@ impl CheckStore for DbStore {
             insert_job(&mut tx, j).await?;
         }
         insert_event(&mut tx, &e).await?;
+        // Moved or turned on or off: the followers of both services count it anew.
+        let services = [old_service, c.service_id];
+        follow_checks(&mut tx, Followers::OfServices(&services), c.updated_at).await?;
         tx.commit().await.map_err(map_err)?;
         self.check(c.id).await
     }
 
     async fn delete_check(&self, id: CheckId, e: NewEvent) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        let service = service_of(&mut tx, id).await?;
         let n = sqlx::query("DELETE FROM checks WHERE id = $1")
             .bind(db_id(id))
             .execute(&mut *tx)
@@ -182,6 +210,8 @@ impl CheckStore for DbStore {
             .await
             .map_err(map_err)?;
         insert_event(&mut tx, &e).await?;
+        // Its followers count the checks left (none left: they keep their status).
+        follow_checks(&mut tx, Followers::OfServices(&[service]), e.at).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(())
     }
@@ -259,6 +289,9 @@ impl CheckStore for DbStore {
         if let Some((state, event)) = &run.change {
             insert_change(&mut tx, run.check_id, r.at, *state).await?;
             insert_event(&mut tx, event).await?;
+            // With the change itself, so a follower is never left behind its checks.
+            let service = service_of(&mut tx, run.check_id).await?;
+            follow_checks(&mut tx, Followers::OfServices(&[service]), r.at).await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(())

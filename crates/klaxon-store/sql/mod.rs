@@ -36,6 +36,7 @@ mod oncall;
 mod oncall_rules;
 pub(crate) mod schedules;
 mod status;
+mod status_follow;
 mod store;
 pub(crate) mod subscribers;
 mod users;

@@ -7,11 +7,12 @@ use jiff::Timestamp;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::{NewEvent, SubjectType};
 use klaxon_domain::ids::{ComponentId, IncidentId, ServiceId, StatusIncidentId, StatusPageId};
-use klaxon_domain::status::{ComponentStatus, PublicStatus};
+use klaxon_domain::status::{ComponentStatus, MaintenanceStatus, PublicStatus};
 use klaxon_store::*;
 use sqlx::Transaction;
 
 use super::engine::insert_event;
+use super::status_follow::{Followers, follow_checks};
 use super::subscribers::{About, queue};
 use super::*;
 
@@ -51,6 +52,7 @@ fn component_from(row: &DbRow) -> StoreResult<Component> {
         only_show_if_degraded: get(row, "only_show_if_degraded")?,
         show_uptime: get(row, "show_uptime")?,
         service_ids: Vec::new(),
+        follow_checks: get(row, "follow_checks")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
@@ -128,7 +130,7 @@ async fn incidents_only(pool: &sqlx::Pool<Db>, rows: &[DbRow]) -> StoreResult<Ve
 }
 
 /// Tells readers' snapshots that `page` changed.
-async fn bump(tx: &mut Transaction<'_, Db>, page: StatusPageId) -> StoreResult<()> {
+pub(super) async fn bump(tx: &mut Transaction<'_, Db>, page: StatusPageId) -> StoreResult<()> {
     sqlx::query("UPDATE status_pages SET revision = revision + 1 WHERE id = $1")
         .bind(db_id(page))
         .execute(&mut **tx)
@@ -139,7 +141,7 @@ async fn bump(tx: &mut Transaction<'_, Db>, page: StatusPageId) -> StoreResult<(
 
 /// Moves a component to `status` at `at`: closes its open interval and opens another. A
 /// status it already has changes nothing.
-async fn set_status(
+pub(super) async fn set_status(
     tx: &mut Transaction<'_, Db>,
     id: ComponentId,
     status: ComponentStatus,
@@ -377,6 +379,15 @@ async fn write_update(
         return Ok(false);
     }
     write_incident_parts(&mut tx, &i, &u).await?;
+    // Maintenance over: what it held goes back to its checks (it was just set operational).
+    if i.status == PublicStatus::Maintenance(MaintenanceStatus::Completed) {
+        follow_checks(
+            &mut tx,
+            Followers::Components(&i.component_ids),
+            u.created_at,
+        )
+        .await?;
+    }
     bump(&mut tx, i.page_id).await?;
     write_events(&mut tx, &i, &u, &events).await?;
     tx.commit().await.map_err(map_err)?;
@@ -425,7 +436,7 @@ async fn write_events(
     Ok(())
 }
 
-fn component_notice(
+pub(super) fn component_notice(
     page: StatusPageId,
     seq: i64,
     code: &str,
@@ -589,8 +600,9 @@ impl StatusStore for DbStore {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO status_components (id, code, page_id, group_id, is_group, name,
-             description, position, status, only_show_if_degraded, show_uptime, created_at,
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             description, position, status, only_show_if_degraded, show_uptime, follow_checks,
+             created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(db_id(c.id))
         .bind(&c.code)
@@ -603,6 +615,7 @@ impl StatusStore for DbStore {
         .bind(c.status.as_str())
         .bind(c.only_show_if_degraded)
         .bind(c.show_uptime)
+        .bind(c.follow_checks)
         .bind(to_millis(c.created_at))
         .bind(to_millis(c.updated_at))
         .execute(&mut *tx)
@@ -610,8 +623,10 @@ impl StatusStore for DbStore {
         .map_err(fk_not_found)?;
         open_interval(&mut tx, c.id, c.status, c.created_at).await?;
         set_services(&mut tx, c.id, &c.service_ids).await?;
-        bump(&mut tx, c.page_id).await?;
+        // The person's event first: the checks' move comes after the component exists.
         insert_event(&mut tx, &e).await?;
+        follow_checks(&mut tx, Followers::Components(&[c.id]), c.created_at).await?;
+        bump(&mut tx, c.page_id).await?;
         tx.commit().await.map_err(map_err)?;
         self.component(c.id).await
     }
@@ -659,10 +674,33 @@ impl StatusStore for DbStore {
         .await
         .map_err(map_err)?;
         set_status(&mut tx, c.id, c.status, c.updated_at).await?;
-        let n = sqlx::query(
+        // What it followed before, read under the lock the status change (or this) holds.
+        let before = sqlx::query(concat!(
+            "SELECT follow_checks FROM status_components WHERE id = $1 AND page_id = $2",
+            for_no_key_update!()
+        ))
+        .bind(db_id(c.id))
+        .bind(db_id(c.page_id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let followed: bool = get(&before, "follow_checks")?;
+        let old_services: Vec<ServiceId> = sqlx::query_scalar::<_, DbUuid>(
+            "SELECT service_id FROM status_component_services WHERE component_id = $1",
+        )
+        .bind(db_id(c.id))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(id_from)
+        .collect::<StoreResult<_>>()?;
+        sqlx::query(
             "UPDATE status_components SET group_id = $2, name = $3, description = $4,
-             position = $5, only_show_if_degraded = $6, show_uptime = $7, updated_at = $8
-             WHERE id = $1 AND page_id = $9",
+             position = $5, only_show_if_degraded = $6, show_uptime = $7, follow_checks = $8,
+             updated_at = $9
+             WHERE id = $1",
         )
         .bind(db_id(c.id))
         .bind(c.group_id.map(db_id))
@@ -671,17 +709,12 @@ impl StatusStore for DbStore {
         .bind(c.position)
         .bind(c.only_show_if_degraded)
         .bind(c.show_uptime)
+        .bind(c.follow_checks)
         .bind(to_millis(c.updated_at))
-        .bind(db_id(c.page_id))
         .execute(&mut *tx)
         .await
-        .map_err(fk_not_found)?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        .map_err(fk_not_found)?;
         set_services(&mut tx, c.id, &c.service_ids).await?;
-        bump(&mut tx, c.page_id).await?;
         let seq = insert_event(&mut tx, &e).await?;
         let old = old.and_then(|o| o.parse::<ComponentStatus>().ok());
         if let Some(old) = old.filter(|o| *o != c.status) {
@@ -692,6 +725,19 @@ impl StatusStore for DbStore {
             )
             .await?;
         }
+        // Starting to follow, or following other services, takes the checks' status now; a
+        // status a person sets on a following component stands until a check moves.
+        let same_services = {
+            let mut old = old_services;
+            old.sort();
+            let mut new = c.service_ids.clone();
+            new.sort();
+            old == new
+        };
+        if c.follow_checks && !(followed && same_services) {
+            follow_checks(&mut tx, Followers::Components(&[c.id]), c.updated_at).await?;
+        }
+        bump(&mut tx, c.page_id).await?;
         tx.commit().await.map_err(map_err)?;
         self.component(c.id).await
     }

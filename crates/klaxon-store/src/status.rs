@@ -86,6 +86,9 @@ pub struct Component {
     pub show_uptime: bool,
     /// The Klaxon services it depends on: an incident on one proposes a status for it.
     pub service_ids: Vec<ServiceId>,
+    /// Its status follows the enabled uptime checks on those services, set by the store
+    /// whenever one of them changes state (`klaxon_domain::status::follow`).
+    pub follow_checks: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

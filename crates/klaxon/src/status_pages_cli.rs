@@ -224,6 +224,10 @@ pub enum ComponentsCommand {
         /// Do not show its 90 days of uptime bars.
         #[arg(long)]
         no_uptime: bool,
+        /// Let its status follow the enabled uptime checks on its services (--service): all up
+        /// operational, some down partial outage, all down major outage.
+        #[arg(long, conflicts_with = "is_group")]
+        follow_checks: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -258,6 +262,13 @@ pub enum ComponentsCommand {
         /// Show its uptime bars.
         #[arg(long)]
         uptime: bool,
+        /// Let its status follow the enabled uptime checks on its services (it takes their
+        /// status at once).
+        #[arg(long, conflicts_with = "no_follow_checks")]
+        follow_checks: bool,
+        /// Stop following its checks: its status stays as it is until someone sets it.
+        #[arg(long)]
+        no_follow_checks: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -393,6 +404,9 @@ fn component_rows(items: &Value) -> Value {
         if services > 0 {
             notes.push(format!("{services} service(s)"));
         }
+        if c["follow_checks"] == true {
+            notes.push(follows(c));
+        }
         json!({
             "component": format!("{indent}{}", c["name"].as_str().unwrap_or("")),
             "status": words(&status),
@@ -445,6 +459,14 @@ async fn with_group_name(c: &Client, page: &str, mut v: Value) -> anyhow::Result
     Ok(v)
 }
 
+/// "follows 1 check", "follows 3 checks".
+fn follows(c: &Value) -> String {
+    match c["checks"].as_u64().unwrap_or(0) {
+        1 => "follows 1 check".into(),
+        n => format!("follows {n} checks"),
+    }
+}
+
 fn component_text(v: &Value) -> String {
     let kind = if v["is_group"] == true {
         "group"
@@ -459,6 +481,9 @@ fn component_text(v: &Value) -> String {
     );
     if let Some(g) = v["group_name"].as_str().or(v["group"].as_str()) {
         out.push_str(&format!(", in group {g}"));
+    }
+    if v["follow_checks"] == true {
+        out.push_str(&format!(", {}", follows(v)));
     }
     out
 }
@@ -629,10 +654,14 @@ async fn components(cmd: ComponentsCommand) -> anyhow::Result<()> {
             settings,
             only_show_if_degraded,
             no_uptime,
+            follow_checks,
             client,
         } => {
             let mut body = Map::new();
             body.insert("name".into(), name.into());
+            if follow_checks {
+                body.insert("follow_checks".into(), true.into());
+            }
             if let Some(g) = group {
                 body.insert("group".into(), g.into());
             }
@@ -672,9 +701,14 @@ async fn components(cmd: ComponentsCommand) -> anyhow::Result<()> {
             always_show,
             no_uptime,
             uptime,
+            follow_checks,
+            no_follow_checks,
             client,
         } => {
             let mut body = Map::new();
+            if follow_checks || no_follow_checks {
+                body.insert("follow_checks".into(), follow_checks.into());
+            }
             if let Some(n) = name {
                 body.insert("name".into(), n.into());
             }
@@ -696,7 +730,7 @@ async fn components(cmd: ComponentsCommand) -> anyhow::Result<()> {
             settings.into_body(&mut body);
             if body.is_empty() {
                 bail!(
-                    "nothing to change: pass --name, --group, --status, --description, --position, --service, …"
+                    "nothing to change: pass --name, --group, --status, --description, --position, --service, --follow-checks, …"
                 );
             }
             let c = Client::new(&client)?;

@@ -416,13 +416,24 @@ fn status_pages_through_the_cli(backend: Backend) {
         "--component",
         "API",
     ]));
-    has(&added, &["added webhook subscriber http://127.0.0.1:9/hook", "components: "]);
+    has(
+        &added,
+        &[
+            "added webhook subscriber http://127.0.0.1:9/hook",
+            "components: ",
+        ],
+    );
     has(
         &stdout(&sp(&["subscribers", "list", "acme"])),
         &["http://127.0.0.1:9/hook", "webhook", "yes"],
     );
     has(
-        &stdout(&sp(&["subscribers", "show", "acme", "http://127.0.0.1:9/hook"])),
+        &stdout(&sp(&[
+            "subscribers",
+            "show",
+            "acme",
+            "http://127.0.0.1:9/hook",
+        ])),
         &["no notices yet"],
     );
     has(
@@ -444,11 +455,24 @@ fn status_pages_through_the_cli(backend: Backend) {
         &["address"],
     );
     refused(
-        &sp(&["subscribers", "add", "acme", "http://127.0.0.1:9/x", "--webhook", "--component", "Nope"]),
+        &sp(&[
+            "subscribers",
+            "add",
+            "acme",
+            "http://127.0.0.1:9/x",
+            "--webhook",
+            "--component",
+            "Nope",
+        ]),
         &["components"],
     );
     has(
-        &stdout(&sp(&["subscribers", "remove", "acme", "http://127.0.0.1:9/hook"])),
+        &stdout(&sp(&[
+            "subscribers",
+            "remove",
+            "acme",
+            "http://127.0.0.1:9/hook",
+        ])),
         &["removed http://127.0.0.1:9/hook"],
     );
     assert_eq!(
@@ -476,4 +500,103 @@ fn status_pages_through_the_cli_on_sqlite() {
 #[test]
 fn status_pages_through_the_cli_on_postgres() {
     status_pages_through_the_cli(Backend::Postgres);
+}
+
+/// A component set to follow its checks from the CLI says how many it follows; the flag is
+/// refused where it cannot apply.
+#[test]
+fn components_follow_checks_through_the_cli() {
+    let server = start();
+    let sp = |args: &[&str]| {
+        let mut all = vec!["status-pages"];
+        all.extend_from_slice(args);
+        klaxon_tz(&server, &all)
+    };
+    stdout(&klaxon_tz(
+        &server,
+        &["services", "create", "--name", "Website"],
+    ));
+    let address = format!("tcp://127.0.0.1:{}", free_port());
+    stdout(&klaxon_tz(
+        &server,
+        &[
+            "checks",
+            "add",
+            "--name",
+            "db port",
+            "--service",
+            "website",
+            "--address",
+            &address,
+        ],
+    ));
+    stdout(&sp(&["create", "--name", "Acme", "--slug", "acme"]));
+    let added = stdout(&sp(&[
+        "components",
+        "add",
+        "acme",
+        "--name",
+        "API",
+        "--service",
+        "Website",
+        "--follow-checks",
+    ]));
+    has(&added, &["added component API (", ", follows 1 check"]);
+    let tree = stdout(&sp(&["components", "list", "acme"]));
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("API") && l.contains("1 service(s), follows 1 check")),
+        "{tree}"
+    );
+    let listed = json_of(&sp(&["components", "list", "acme", "--json"]));
+    assert_eq!(listed[0]["follow_checks"], true);
+    assert_eq!(listed[0]["checks"], 1);
+    let off = stdout(&sp(&[
+        "components",
+        "update",
+        "acme",
+        "API",
+        "--no-follow-checks",
+    ]));
+    assert!(!off.contains("follows"), "{off}");
+    assert_eq!(
+        json_of(&sp(&["components", "list", "acme", "--json"]))[0]["follow_checks"],
+        false
+    );
+    refused(
+        &sp(&[
+            "components",
+            "update",
+            "acme",
+            "API",
+            "--follow-checks",
+            "--no-follow-checks",
+        ]),
+        &["cannot be used with"],
+    );
+    refused(
+        &sp(&[
+            "components",
+            "add",
+            "acme",
+            "--name",
+            "Core",
+            "--is-group",
+            "--follow-checks",
+        ]),
+        &["cannot be used with"],
+    );
+    stdout(&sp(&[
+        "components",
+        "add",
+        "acme",
+        "--name",
+        "Core",
+        "--is-group",
+    ]));
+    refused(
+        &sp(&["components", "update", "acme", "Core", "--follow-checks"]),
+        &["follow_checks: a group shows its worst member"],
+    );
+    assert!(terminate(server).success());
 }

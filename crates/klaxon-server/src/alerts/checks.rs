@@ -424,9 +424,10 @@ impl JobHandler for PruneChecks {
     }
 }
 
-/// A check's up and down stretches between two times, from its state changes: what a status
-/// page component that follows its checks reads. Time before the check existed (or before
-/// the 400 days kept) is in no interval.
+/// A check's up and down stretches between two times, from its state changes. (A status-page
+/// component that follows its checks keeps its own status intervals, set in each change's
+/// transaction: see `klaxon-store/sql/status_follow.rs`.) Time before the check existed (or
+/// before the 400 days kept) is in no interval.
 pub async fn check_intervals(
     store: &dyn Store,
     id: CheckId,

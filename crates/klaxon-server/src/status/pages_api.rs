@@ -10,7 +10,7 @@ use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{ComponentId, ServiceId, StatusPageId};
 use klaxon_domain::incident as rules;
 use klaxon_domain::status::{self as domain, ComponentStatus};
-use klaxon_store::{Component, FooterLink, StatusPage, StoreError, Visibility};
+use klaxon_store::{Check, Component, FooterLink, StatusPage, StoreError, Visibility};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -423,15 +423,28 @@ pub struct ComponentOut {
     /// Ids of the Klaxon services it depends on.
     #[schema(value_type = Vec<String>)]
     pub services: Vec<ServiceId>,
+    /// Its status follows its checks: set by Klaxon whenever one of them changes state.
+    pub follow_checks: bool,
+    /// Its checks: the enabled uptime checks on its services (followed when `follow_checks`).
+    pub checks: u32,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 
-fn component_out(c: Component, all: &[Component]) -> ComponentOut {
+/// A component's checks: the enabled uptime checks on the services it depends on.
+pub(crate) fn checks_of<'a>(c: &Component, checks: &'a [Check]) -> Vec<&'a Check> {
+    checks
+        .iter()
+        .filter(|k| k.enabled && c.service_ids.contains(&k.service_id))
+        .collect()
+}
+
+fn component_out(c: Component, all: &[Component], checks: &[Check]) -> ComponentOut {
     let group = c
         .group_id
         .and_then(|g| all.iter().find(|x| x.id == g))
         .map(|g| g.code.clone());
+    let n = u32::try_from(checks_of(&c, checks).len()).unwrap_or(u32::MAX);
     ComponentOut {
         id: c.id,
         code: c.code,
@@ -444,6 +457,8 @@ fn component_out(c: Component, all: &[Component]) -> ComponentOut {
         only_show_if_degraded: c.only_show_if_degraded,
         show_uptime: c.show_uptime,
         services: c.service_ids,
+        follow_checks: c.follow_checks,
+        checks: n,
         updated_at: c.updated_at,
     }
 }
@@ -471,6 +486,10 @@ pub struct ComponentBody {
     pub show_uptime: Option<bool>,
     /// Klaxon services it depends on (ids or names): an incident on one proposes a status.
     pub services: Option<Vec<String>>,
+    /// Its status follows the enabled uptime checks on those services (default false): all
+    /// up is operational, some down a partial outage, all down a major outage, set each time
+    /// one changes state, except while a maintenance in progress holds it. Not for groups.
+    pub follow_checks: Option<bool>,
 }
 
 /// A component of `page` by its code, id or name (exact, else ignoring ASCII case).
@@ -550,6 +569,16 @@ async fn apply_component(
         ids.dedup();
         c.service_ids = ids;
     }
+    if let Some(f) = body.follow_checks {
+        c.follow_checks = f;
+    }
+    // A group reads as its worst member: its members follow checks, not the group.
+    if c.is_group && c.follow_checks {
+        return Err(ApiError::invalid(
+            "follow_checks",
+            "a group shows its worst member: let its components follow their checks",
+        ));
+    }
     Ok(())
 }
 
@@ -581,6 +610,7 @@ pub async fn create_component_with(
         only_show_if_degraded: false,
         show_uptime: true,
         service_ids: Vec::new(),
+        follow_checks: false,
         created_at: now,
         updated_at: now,
     };
@@ -620,12 +650,8 @@ pub async fn update_component_with(
     apply_component(state, &mut c, &all, body).await?;
     let now = state.clock.now();
     c.updated_at = now;
-    let mut data = json!({"component": c.code, "name": c.name});
-    if c.status != old {
-        data["from"] = json!(old);
-        data["to"] = json!(c.status);
-    }
-    let e = page_event(page, now, actor, EventKind::StatusComponentUpdated, data);
+    let moved = (c.status != old).then_some((old, c.status));
+    let e = domain::component_updated(page, now, actor, &c.code, &c.name, moved);
     let c = state
         .store
         .update_component(c, e)
@@ -672,10 +698,11 @@ async fn list_status_components(
     caller.require(Role::Viewer)?;
     let id = terms::status_page(&state, &page, At::Path("page")).await?;
     let all = state.store.list_components(id).await?;
+    let checks = state.store.list_checks().await?;
     let out = all
         .iter()
         .cloned()
-        .map(|c| component_out(c, &all))
+        .map(|c| component_out(c, &all, &checks))
         .collect();
     Ok(Json(out))
 }
@@ -694,7 +721,8 @@ async fn create_status_component(
     let id = terms::status_page(&state, &page, At::Path("page")).await?;
     let c = create_component_with(&state, caller.actor(), id, body).await?;
     let all = state.store.list_components(id).await?;
-    Ok((StatusCode::CREATED, Json(component_out(c, &all))))
+    let checks = state.store.list_checks().await?;
+    Ok((StatusCode::CREATED, Json(component_out(c, &all, &checks))))
 }
 
 /// Changes a component. Responders may change its status only; admins anything.
@@ -716,7 +744,8 @@ async fn update_status_component(
         && body.position.is_none()
         && body.only_show_if_degraded.is_none()
         && body.show_uptime.is_none()
-        && body.services.is_none();
+        && body.services.is_none()
+        && body.follow_checks.is_none();
     caller.require(if status_only {
         Role::Responder
     } else {
@@ -725,7 +754,8 @@ async fn update_status_component(
     let id = terms::status_page(&state, &page, At::Path("page")).await?;
     let c = update_component_with(&state, caller.actor(), id, &component, body).await?;
     let all = state.store.list_components(id).await?;
-    Ok(Json(component_out(c, &all)))
+    let checks = state.store.list_checks().await?;
+    Ok(Json(component_out(c, &all, &checks)))
 }
 
 /// Deletes a component (a group with its members) (admin).

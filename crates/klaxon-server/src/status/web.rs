@@ -13,7 +13,7 @@ use klaxon_domain::auth::Role;
 use klaxon_domain::event::Actor;
 use klaxon_domain::ids::StatusPageId;
 use klaxon_domain::status::{self as domain, ComponentStatus};
-use klaxon_store::{Component, StatusPage};
+use klaxon_store::{Check, Component, StatusPage};
 
 use super::pages_api::{self, ComponentBody, PageBody};
 use super::web_footer::{FooterRow, footer_links, footer_rows};
@@ -317,6 +317,19 @@ pub struct ComponentRow {
     pub show_uptime: bool,
     pub only_show_if_degraded: bool,
     pub services: Vec<String>,
+    pub follow_checks: bool,
+    /// Its checks' names (the enabled checks on its services), followed or not.
+    pub checks: Vec<String>,
+}
+
+impl ComponentRow {
+    /// "follows 1 check", "follows 3 checks".
+    pub fn follows(&self) -> String {
+        match self.checks.len() {
+            1 => "follows 1 check".into(),
+            n => format!("follows {n} checks"),
+        }
+    }
 }
 
 pub struct PublicRow {
@@ -339,6 +352,8 @@ struct OnePage {
     components: Vec<ComponentRow>,
     groups: Vec<(String, String)>,
     services: Vec<(String, String)>,
+    /// Every enabled check as "name (service)", for the add form's hint.
+    all_checks: Vec<String>,
     incidents: Vec<PublicRow>,
     statuses: Vec<(&'static str, &'static str)>,
     impacts: Vec<&'static str>,
@@ -437,7 +452,7 @@ impl OnePage {
     }
 }
 
-pub(crate) fn component_rows(all: &[Component]) -> Vec<ComponentRow> {
+pub(crate) fn component_rows(all: &[Component], checks: &[Check]) -> Vec<ComponentRow> {
     let row = |c: &Component| ComponentRow {
         code: c.code.clone(),
         name: c.name.clone(),
@@ -455,6 +470,11 @@ pub(crate) fn component_rows(all: &[Component]) -> Vec<ComponentRow> {
         show_uptime: c.show_uptime,
         only_show_if_degraded: c.only_show_if_degraded,
         services: c.service_ids.iter().map(ToString::to_string).collect(),
+        follow_checks: c.follow_checks,
+        checks: pages_api::checks_of(c, checks)
+            .into_iter()
+            .map(|k| k.name.clone())
+            .collect(),
     };
     let mut out = Vec::new();
     for top in all.iter().filter(|c| c.group_id.is_none()) {
@@ -503,10 +523,22 @@ pub(crate) async fn render_page(
         .collect();
     // Open ones first, each part newest first as the store gives them.
     incidents.sort_by_key(|r| !r.current);
-    let services = crate::shared::lists::all_services(state)
+    let services: Vec<(String, String)> = crate::shared::lists::all_services(state)
         .await?
         .into_iter()
         .map(|x| (x.id.to_string(), x.name))
+        .collect();
+    let checks = state.store.list_checks().await?;
+    let all_checks = checks
+        .iter()
+        .filter(|k| k.enabled)
+        .map(|k| {
+            let on = services
+                .iter()
+                .find(|(id, _)| *id == k.service_id.to_string())
+                .map_or("", |(_, n)| n.as_str());
+            format!("{} ({on})", k.name)
+        })
         .collect();
     Ok(html(
         fb.status.unwrap_or(StatusCode::OK),
@@ -519,8 +551,9 @@ pub(crate) async fn render_page(
                 .filter(|c| c.is_group)
                 .map(|c| (c.code.clone(), c.name.clone()))
                 .collect(),
-            components: component_rows(&all),
+            components: component_rows(&all, &checks),
             services,
+            all_checks,
             incidents,
             statuses: component_statuses(),
             impacts: vec!["none", "minor", "major", "critical"],
@@ -658,6 +691,7 @@ fn component_body(f: &Fields, creating: bool) -> Result<ComponentBody, ApiError>
         only_show_if_degraded: Some(f.get("only_show_if_degraded") == "yes"),
         show_uptime: Some(f.get("show_uptime") == "yes"),
         services: Some(services),
+        follow_checks: Some(f.get("follow_checks") == "yes"),
     })
 }
 

@@ -11,6 +11,8 @@ pub use klaxon_store_tests::Backend;
 use klaxon_store_tests::TestDatabase;
 use serde_json::Value;
 
+pub mod target;
+
 pub struct TestApp {
     pub url: String,
     pub clock: FakeClock,

@@ -15,7 +15,7 @@ fn spec(url: &str) -> CheckSpec {
     .unwrap()
 }
 
-fn new_check(service: ServiceId, name: &str) -> Check {
+pub(super) fn new_check(service: ServiceId, name: &str) -> Check {
     Check {
         id: CheckId::new(t0(), rnd()),
         service_id: service,
@@ -31,11 +31,11 @@ fn new_check(service: ServiceId, name: &str) -> Check {
     }
 }
 
-fn check_ev(id: CheckId, kind: EventKind) -> NewEvent {
+pub(super) fn check_ev(id: CheckId, kind: EventKind) -> NewEvent {
     ev(SubjectType::Check, id, kind, json!({}))
 }
 
-async fn service(s: &Arc<dyn Store>, name: &str) -> Service {
+pub(super) async fn service(s: &Arc<dyn Store>, name: &str) -> Service {
     let svc = new_service(name, Grouping::None, true);
     s.create_service(svc.clone(), service_ev(svc.id, EventKind::ServiceCreated))
         .await
@@ -61,7 +61,13 @@ fn result(at: Timestamp, ok: bool) -> CheckResult {
     }
 }
 
-fn run(c: &Check, at: Timestamp, ok: bool, health: Health, change: Option<CheckState>) -> CheckRun {
+pub(super) fn run(
+    c: &Check,
+    at: Timestamp,
+    ok: bool,
+    health: Health,
+    change: Option<CheckState>,
+) -> CheckRun {
     CheckRun {
         check_id: c.id,
         expected_last_run: c.last_run_at,

@@ -58,12 +58,13 @@ pub(super) fn new_component(
         only_show_if_degraded: false,
         show_uptime: true,
         service_ids: Vec::new(),
+        follow_checks: false,
         created_at: t0(),
         updated_at: t0(),
     }
 }
 
-async fn revision(s: &Arc<dyn Store>, page: StatusPageId) -> i64 {
+pub(super) async fn revision(s: &Arc<dyn Store>, page: StatusPageId) -> i64 {
     s.status_page(page).await.unwrap().revision
 }
 
@@ -273,7 +274,11 @@ pub(super) fn new_incident(page: StatusPageId, name: &str, at: Timestamp) -> Sta
     }
 }
 
-pub(super) fn new_update(i: &StatusIncident, body: &str, changes: Vec<ComponentChange>) -> StatusUpdate {
+pub(super) fn new_update(
+    i: &StatusIncident,
+    body: &str,
+    changes: Vec<ComponentChange>,
+) -> StatusUpdate {
     StatusUpdate {
         id: StatusUpdateId::new(i.updated_at, rnd()),
         code: code(),

@@ -49,13 +49,18 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
 
     // An address signs up: one confirmation; again at once, nothing; after the gap, another.
     let mail = subscriber(&p, SubscriberKind::Email, "a@example.com");
-    let signed = s.subscribe(mail.clone(), at(-600), sub_ev(&p, t0())).await.unwrap();
+    let signed = s
+        .subscribe(mail.clone(), at(-600), sub_ev(&p, t0()))
+        .await
+        .unwrap();
     let SignUp::Created(mail) = signed else {
         panic!("{signed:?}")
     };
     let again = subscriber(&p, SubscriberKind::Email, "a@example.com");
     assert!(matches!(
-        s.subscribe(again.clone(), at(-600), sub_ev(&p, t0())).await.unwrap(),
+        s.subscribe(again.clone(), at(-600), sub_ev(&p, t0()))
+            .await
+            .unwrap(),
         SignUp::TooSoon(_)
     ));
     assert!(matches!(
@@ -77,9 +82,12 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     ));
     // A component of another page is refused, and nothing is written.
     let other = new_page("other", None);
-    s.create_status_page(other.clone(), page_ev(other.id, EventKind::StatusPageCreated))
-        .await
-        .unwrap();
+    s.create_status_page(
+        other.clone(),
+        page_ev(other.id, EventKind::StatusPageCreated),
+    )
+    .await
+    .unwrap();
     let mut stray = subscriber(&other, SubscriberKind::Email, "b@example.com");
     stray.all_components = false;
     stray.component_ids = vec![api.id];
@@ -96,19 +104,34 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(first[0].notice.kind, NoticeKind::Confirm);
     assert_eq!(first[0].subscriber.address, "a@example.com");
-    assert!(due(&s, at(800)).await.is_empty(), "the second before the first");
-    s.finish_notice(&first[0].notice, sent(), at(800)).await.unwrap();
+    assert!(
+        due(&s, at(800)).await.is_empty(),
+        "the second before the first"
+    );
+    s.finish_notice(&first[0].notice, sent(), at(800))
+        .await
+        .unwrap();
     let second = due(&s, at(800)).await;
     assert_eq!(second.len(), 1);
-    s.finish_notice(&second[0].notice, sent(), at(800)).await.unwrap();
+    s.finish_notice(&second[0].notice, sent(), at(800))
+        .await
+        .unwrap();
 
     // Unconfirmed: an incident reaches nobody by e-mail; the webhook does not follow API.
     let mut i = new_incident(p.id, "Slow API", at(900));
     i.component_ids = vec![api.id];
-    let u = new_update(&i, "Slow.", vec![change(&api, C::Operational, C::PartialOutage)]);
-    s.create_status_incident(i.clone(), u, vec![page_ev(p.id, EventKind::StatusIncidentPublished)])
-        .await
-        .unwrap();
+    let u = new_update(
+        &i,
+        "Slow.",
+        vec![change(&api, C::Operational, C::PartialOutage)],
+    );
+    s.create_status_incident(
+        i.clone(),
+        u,
+        vec![page_ev(p.id, EventKind::StatusIncidentPublished)],
+    )
+    .await
+    .unwrap();
     assert!(due(&s, at(900)).await.is_empty());
 
     // Confirmed (once: a second confirmation writes nothing).
@@ -127,10 +150,18 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     let mut i2 = i.clone();
     i2.updated_at = at(1000);
     i2.component_ids = vec![api.id, web.id];
-    let u2 = new_update(&i2, "Web too.", vec![change(&web, C::Operational, C::MajorOutage)]);
-    s.add_status_update(i2, u2.clone(), vec![page_ev(p.id, EventKind::StatusIncidentUpdated)])
-        .await
-        .unwrap();
+    let u2 = new_update(
+        &i2,
+        "Web too.",
+        vec![change(&web, C::Operational, C::MajorOutage)],
+    );
+    s.add_status_update(
+        i2,
+        u2.clone(),
+        vec![page_ev(p.id, EventKind::StatusIncidentUpdated)],
+    )
+    .await
+    .unwrap();
     let mut web2 = s.component(web.id).await.unwrap();
     web2.status = C::Operational;
     web2.updated_at = at(1100);
@@ -149,7 +180,11 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     let retry_at = at(1200);
     s.finish_notice(
         &h.notice,
-        DeliveryOutcome::Retry { at: retry_at, error: "503".into(), status: Some(503) },
+        DeliveryOutcome::Retry {
+            at: retry_at,
+            error: "503".into(),
+            status: Some(503),
+        },
         at(1100),
     )
     .await
@@ -159,13 +194,18 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     let r = due(&s, retry_at).await;
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].notice.attempts, 2);
-    s.finish_notice(&r[0].notice, sent(), retry_at).await.unwrap();
+    s.finish_notice(&r[0].notice, sent(), retry_at)
+        .await
+        .unwrap();
     let r = due(&s, retry_at).await;
     assert_eq!(r[0].notice.kind, NoticeKind::Component);
     assert_eq!(r[0].notice.new_status, Some(C::MajorOutage));
     s.finish_notice(
         &r[0].notice,
-        DeliveryOutcome::Failed { error: "gone".into(), status: Some(410) },
+        DeliveryOutcome::Failed {
+            error: "gone".into(),
+            status: Some(410),
+        },
         retry_at,
     )
     .await
@@ -173,12 +213,17 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     // A failed one does not hold the rest back.
     let r = due(&s, retry_at).await;
     assert_eq!(r.len(), 1);
-    assert_eq!((r[0].notice.old_status, r[0].notice.new_status), (Some(C::MajorOutage), Some(C::Operational)));
+    assert_eq!(
+        (r[0].notice.old_status, r[0].notice.new_status),
+        (Some(C::MajorOutage), Some(C::Operational))
+    );
     // A lease that runs out hands the notice out again.
     assert!(due(&s, retry_at).await.is_empty());
     let again = due(&s, retry_at + SignedDuration::from_mins(2)).await;
     assert_eq!(again.len(), 1);
-    s.finish_notice(&again[0].notice, sent(), retry_at).await.unwrap();
+    s.finish_notice(&again[0].notice, sent(), retry_at)
+        .await
+        .unwrap();
     let notices = s.list_notices(hook.id, 10).await.unwrap();
     assert_eq!(notices.len(), 3);
     assert_eq!(notices[1].status, DeliveryStatus::Failed);
@@ -192,9 +237,13 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
     m.remind_minutes = Some(60);
     m.component_ids = vec![web.id];
     let mu = new_update(&m, "Planned.", Vec::new());
-    s.create_status_incident(m.clone(), mu, vec![page_ev(p.id, EventKind::StatusIncidentPublished)])
-        .await
-        .unwrap();
+    s.create_status_incident(
+        m.clone(),
+        mu,
+        vec![page_ev(p.id, EventKind::StatusIncidentPublished)],
+    )
+    .await
+    .unwrap();
     for c in due(&s, at(2000)).await {
         s.finish_notice(&c.notice, sent(), at(2000)).await.unwrap();
     }

@@ -9,6 +9,13 @@ use crate::{Check, CheckDay, CheckPruned, CheckResult, CheckRun, NewCheck, NewJo
 
 /// Uptime checks: their settings and standing, raw results (kept a week), daily tallies and
 /// state changes (kept 400 days).
+///
+/// Status-page components that follow their checks are set in the same transaction as every
+/// change to what they follow: a run that changes a check's state, and a check created,
+/// changed (service, enabled) or deleted. Each move writes the status interval, the page's
+/// revision and a `status_page.component_updated` event (`Actor::System`, `via: checks`),
+/// as a person's change does; maintenance in progress outranks the checks
+/// (`klaxon_domain::status::follow`).
 #[async_trait]
 pub trait CheckStore: Send + Sync + 'static {
     /// Creates a check with its jobs and its first state change (up, at creation).

@@ -41,7 +41,8 @@ pub trait StatusStore: Send + Sync + 'static {
     /// Each page's id and revision, for readers' snapshots to rebuild what changed.
     async fn status_revisions(&self) -> StoreResult<Vec<(StatusPageId, i64)>>;
 
-    /// Adds a component (opening its first status interval) with its services.
+    /// Adds a component (opening its first status interval) with its services. One that
+    /// follows its checks takes their status at once, with its own `Actor::System` event.
     async fn create_component(
         &self,
         component: Component,
@@ -54,7 +55,9 @@ pub trait StatusStore: Send + Sync + 'static {
     async fn list_components(&self, page: StatusPageId) -> StoreResult<Vec<Component>>;
 
     /// Changes a component and its services; a new status closes the open interval and opens
-    /// another at `component.updated_at`.
+    /// another at `component.updated_at`. A component that starts following its checks, or
+    /// follows them and changes services, takes their status at once, with its own
+    /// `Actor::System` event; otherwise a status set by a person stands until a check moves.
     async fn update_component(
         &self,
         component: Component,
@@ -86,7 +89,8 @@ pub trait StatusStore: Send + Sync + 'static {
 
     /// Adds an update: the incident takes `incident`'s name, status, impact, window, component
     /// list and milestones (read it, change it, pass it back), and the update's component
-    /// changes are applied. `NotFound` if it is gone.
+    /// changes are applied. A maintenance that completes hands its components that follow
+    /// their checks back to them. `NotFound` if it is gone.
     async fn add_status_update(
         &self,
         incident: StatusIncident,
