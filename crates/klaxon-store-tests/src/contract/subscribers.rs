@@ -266,7 +266,8 @@ pub async fn subscribers_are_notified_of_what_they_follow_in_order(s: Arc<dyn St
             .unwrap_err()
             .is_not_found()
     );
-    let late = subscriber(&p, SubscriberKind::Email, "late@example.com");
+    let mut late = subscriber(&p, SubscriberKind::Email, "late@example.com");
+    late.created_at = at(3000);
     s.subscribe(late, t0(), sub_ev(&p, at(3000))).await.unwrap();
     assert_eq!(s.prune_subscribers(at(3000)).await.unwrap(), 0);
     assert_eq!(s.prune_subscribers(at(3001)).await.unwrap(), 1);
