@@ -496,6 +496,13 @@ async fn webhook_subscribers_get_statuspage_payloads_for_their_components_in_ord
     assert_eq!(notices.len(), 5);
     assert!(notices.iter().all(|n| n["status"] == "sent"));
     assert!(notices.iter().any(|n| n["attempts"] == 2));
+    // The link in `meta.unsubscribe` takes a webhook off, as Statuspage's does.
+    let link = api_got[0]["meta"]["unsubscribe"].as_str().unwrap();
+    let path = link.trim_start_matches(PUBLIC_URL);
+    assert_eq!(form(&app, path, "").await.status(), 200);
+    let left = ok(app.get("/api/v1/status-pages/acme/subscribers", t), 200).await;
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["id"], all["id"]);
     app.stop().await;
 }
 

@@ -260,7 +260,8 @@ async fn open(
         return Err(gone(&r.page));
     };
     let s = match state.store.subscriber(id).await {
-        Ok(s) if s.page_id == r.page.id && s.kind == SubscriberKind::Email => s,
+        // Webhooks too: their payloads carry the unsubscribe link.
+        Ok(s) if s.page_id == r.page.id => s,
         Ok(_) => return Err(gone(&r.page)),
         Err(e) if e.is_not_found() => return Err(gone(&r.page)),
         Err(e) => return Err(error_page(e)),
