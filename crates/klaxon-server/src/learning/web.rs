@@ -1,0 +1,3 @@
+pub fn router() -> axum::Router<crate::shared::state::AppState> {
+    axum::Router::new()
+}
