@@ -10,7 +10,9 @@ use klaxon_domain::contact::{ContactKind, NotificationStatus};
 use klaxon_server::config::SmtpTls;
 use serde_json::{Value, json};
 
-use common::{Backend, Member, TestApp, delete, member, ok, patch, refused};
+use common::{
+    Backend, Member, TestApp, delete, member, ok, patch, refused, session_for, web_get_as,
+};
 use mail_support::MockSmtp;
 
 on_both_backends!(
@@ -19,6 +21,7 @@ on_both_backends!(
     wont_do_needs_a_reason_and_items_can_be_removed,
     owners_are_reminded_by_email_once_a_day_until_done,
     incidents_are_learned_from_once_no_priority_item_is_open,
+    the_web_pages_add_list_and_change_items,
 );
 
 async fn declare(app: &TestApp, token: &str, title: &str, service: Option<&str>) -> Value {
@@ -614,5 +617,110 @@ async fn incidents_are_learned_from_once_no_priority_item_is_open(b: Backend) {
             .await
             .is_empty()
     );
+    app.stop().await;
+}
+
+async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn the_web_pages_add_list_and_change_items(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let i = declare(&app, &ada.token, "Checkout down", None).await;
+    let id = i["id"].as_str().unwrap();
+    let (cookie, csrf) = session_for(&app, "ada@example.com", common::PASSWORD).await;
+
+    // The incident page's panel, with its add form.
+    let page = web_get_as(&app, &format!("/incidents/{id}"), &cookie).await;
+    assert!(page.contains("id=\"action-items-section\""), "{page}");
+    assert!(page.contains("No action items."));
+    let add = format!("/incidents/{id}/action-items");
+    // A past due date is refused beside its field, and what was typed stays.
+    let (status, html) = post_form(
+        &app,
+        &cookie,
+        &add,
+        &[
+            ("csrf", &csrf),
+            ("title", "Add a card-error alert"),
+            ("owner", &ada.id),
+            ("kind", "detect"),
+            ("priority", "yes"),
+            ("due_at", "2020-01-01T09:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"ai-due-error\""), "{html}");
+    assert!(html.contains("value=\"Add a card-error alert\""));
+    let (status, _) = post_form(
+        &app,
+        &cookie,
+        &add,
+        &[
+            ("csrf", &csrf),
+            ("title", "Add a card-error alert"),
+            ("owner", &ada.id),
+            ("kind", "detect"),
+            ("priority", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let page = web_get_as(&app, &format!("/incidents/{id}"), &cookie).await;
+    assert!(page.contains("Add a card-error alert"));
+    assert!(page.contains("Not learned from yet"));
+
+    let list = web_get_as(&app, "/action-items", &cookie).await;
+    assert!(list.contains("Add a card-error alert"), "mine");
+    assert!(list.contains("0 of 1 incidents are learned from"), "{list}");
+    let item =
+        ok(app.get("/api/v1/action-items?mine=true", &ada.token), 200).await["items"][0].clone();
+    let path = format!("/action-items/{}", item["id"].as_str().unwrap());
+    let form = |state: &'static str, reason: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("title", "Add a card-error alert".into()),
+            ("owner", ada.id.clone()),
+            ("kind", "detect".into()),
+            ("priority", "yes".into()),
+            ("due_at", String::new()),
+            ("tracker_url", String::new()),
+            ("state", state.into()),
+            ("reason", reason.into()),
+        ]
+    };
+    let pairs = form("wont_do", "");
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, html) = post_form(&app, &cookie, &path, &refs).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"ai-reason-error\""), "{html}");
+    let pairs = form("done", "");
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, html) = post_form(&app, &cookie, &path, &refs).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Saved."));
+    assert_eq!(
+        ok(app.get(&format!("/api/v1{path}"), &ada.token), 200).await["state"],
+        "done"
+    );
+    let list = web_get_as(&app, "/action-items?view=all", &cookie).await;
+    assert!(list.contains("1 of 1 incidents are learned from"), "{list}");
     app.stop().await;
 }
