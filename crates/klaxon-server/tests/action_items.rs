@@ -267,6 +267,13 @@ async fn items_are_created_from_incidents_and_listed_mine_team_and_overdue(b: Ba
         None,
     )
     .await;
+    refused(
+        app.get("/api/v1/action-items/not-an-id", &ada.token),
+        400,
+        "invalid_field",
+        Some("id"),
+    )
+    .await;
     assert_eq!(list(&app, &viewer.token, "").await.len(), 3);
     app.stop().await;
 }
@@ -518,7 +525,28 @@ async fn owners_are_reminded_by_email_once_a_day_until_done(b: Backend) {
         tick().await;
     }
     assert_eq!(smtp.mails().len(), 3, "nothing after done");
-    // Exactly the three e-mails were queued and sent: no text, nothing to Bob.
+    // Opened again, it is reminded again: the job, ended with nothing open, comes back.
+    ok(
+        patch(&app, &path, &ada.token, &json!({"state": "open"})),
+        200,
+    )
+    .await;
+    tick().await;
+    assert_eq!(smtp.mails().len(), 4);
+    ok(
+        patch(
+            &app,
+            &path,
+            &ada.token,
+            &json!({"state": "wont_do", "reason": "Replaced by OPS-2"}),
+        ),
+        200,
+    )
+    .await;
+    hours(48);
+    tick().await;
+    assert_eq!(smtp.mails().len(), 4, "nothing after won't do");
+    // Exactly the four e-mails were queued and sent: no text, nothing to Bob.
     let ada_id = ada.id.parse().unwrap();
     let sent = app
         .state
@@ -526,7 +554,7 @@ async fn owners_are_reminded_by_email_once_a_day_until_done(b: Backend) {
         .list_notifications(None, Some(ada_id), None, 100)
         .await
         .unwrap();
-    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent.len(), 4, "{sent:?}");
     assert!(
         sent.iter()
             .all(|n| n.kind == ContactKind::Email && n.status == NotificationStatus::Sent)
@@ -545,7 +573,7 @@ async fn owners_are_reminded_by_email_once_a_day_until_done(b: Backend) {
         .into_iter()
         .filter(|k| k == "action_item.reminded")
         .count();
-    assert_eq!(reminded, 3);
+    assert_eq!(reminded, 4);
     assert!(smtp.mails().iter().all(|m| m.to == ["ada@example.com"]));
     let _: Timestamp = app.clock.now();
     app.stop().await;

@@ -328,6 +328,10 @@ pub async fn update_with(
         .await
         .map_err(ApiError::or_not_found("action item"))?
         .map_err(ApiError::from)?;
+    // The reminder job ends when nothing is open: an item opened again brings it back.
+    if u.state.is_some_and(ActionState::is_open) {
+        state.store.enqueue_job(super::reminders::job(now)).await?;
+    }
     state.incident_changes.notify_waiters();
     Ok(row)
 }
@@ -475,14 +479,14 @@ async fn create_item(
 }
 
 fn item_id(raw: &str) -> ApiResult<ActionItemId> {
-    // A path id that is not a UUID names nothing: 404, as everywhere in the API.
-    parse_field_id::<ActionItemId>(raw, "id").map_err(|_| ApiError::not_found("action item"))
+    // Not a UUID at all: the caller's mistake, 400 naming the parameter (docs/api.md, Ids).
+    parse_field_id::<ActionItemId>(raw, "id")
 }
 
 /// One action item.
 #[utoipa::path(get, path = "/api/v1/action-items/{id}", tag = "learning",
     params(("id" = uuid::Uuid, Path, description = "Action item id")),
-    responses((status = 200, body = ActionItemOut), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ActionItemOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_item(
     State(state): State<AppState>,
     caller: Caller,
@@ -516,7 +520,7 @@ async fn update_item(
 /// Removes an action item (responder).
 #[utoipa::path(delete, path = "/api/v1/action-items/{id}", tag = "learning",
     params(("id" = uuid::Uuid, Path, description = "Action item id")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_item(
     State(state): State<AppState>,
     caller: Caller,
