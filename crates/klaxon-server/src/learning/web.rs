@@ -161,10 +161,11 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let reader = s.reader();
-    let view = match q.view.as_deref() {
-        Some(v @ ("team" | "overdue" | "all")) => v,
-        _ => "mine",
-    };
+    let view = q
+        .view
+        .as_deref()
+        .filter(|v| ["team", "overdue", "all"].contains(v))
+        .unwrap_or("mine");
     let teams: Vec<(String, String)> = all_policies(&state)
         .await?
         .into_iter()
