@@ -367,18 +367,15 @@ pub async fn delete_with(state: &AppState, who: Who, id: ActionItemId) -> ApiRes
 pub struct ItemParams {
     /// Only the caller's items.
     pub mine: Option<bool>,
-    /// Only this owner's: a user id or e-mail address.
-    #[param(min_length = 1)]
+    /// Only this owner's: a user id or e-mail address (empty: anyone's).
     pub owner: Option<String>,
-    /// Only items of incidents on services of this escalation policy (id or name).
-    #[param(min_length = 1)]
+    /// Only items of incidents on services of this escalation policy (id or name; empty: any).
     pub team: Option<String>,
     /// Only items still open after their due date.
     pub overdue: Option<bool>,
     #[param(value_type = Option<ActionState>)]
     pub state: Option<String>,
-    /// Only this incident's: its id or number.
-    #[param(min_length = 1)]
+    /// Only this incident's: its id or number (empty: any).
     pub incident: Option<String>,
     /// Only items of incidents learned from (no open priority item) or not.
     pub learned_from: Option<bool>,
@@ -408,7 +405,7 @@ pub async fn filter_of(
         Some(i) => Some(terms::incident(state, i, At::Field("incident")).await?),
         None => None,
     };
-    let item_state = match p.state.as_deref().filter(|s| !s.is_empty()) {
+    let item_state = match p.state.as_deref() {
         Some(s) => Some(
             s.parse::<ActionState>()
                 .map_err(|e| ApiError::invalid("state", e.reason))?,
