@@ -178,6 +178,12 @@ named_enum! {
         IncidentTaskDone = "incident.task_done",
         IncidentTaskReopened = "incident.task_reopened",
         IncidentTaskRemoved = "incident.task_removed",
+        /// Action items, on their incident's timeline.
+        ActionItemCreated = "action_item.created",
+        ActionItemUpdated = "action_item.updated",
+        ActionItemStateChanged = "action_item.state_changed",
+        ActionItemDeleted = "action_item.deleted",
+        ActionItemReminded = "action_item.reminded",
         IncidentResponderPaged = "incident.responder_paged",
         IncidentRelated = "incident.related",
         IncidentUnrelated = "incident.unrelated",

@@ -76,6 +76,7 @@ id_type!(
     StatusUpdateId,
     CheckId,
     SubscriberId,
+    ActionItemId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

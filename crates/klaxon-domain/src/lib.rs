@@ -4,6 +4,7 @@
 //! everything past the edge can rely on them being valid.
 #![forbid(unsafe_code)]
 
+pub mod action_item;
 pub mod alert;
 pub mod alert_details;
 pub mod auth;

@@ -154,6 +154,10 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         crate::status::maintenance::JOB,
         Arc::new(crate::status::maintenance::MoveMaintenances),
     );
+    engine.register(
+        crate::learning::reminders::JOB,
+        Arc::new(crate::learning::reminders::RemindOwners),
+    );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
     engine.add_deliveries(Arc::new(crate::webhooks::api::WebhookSender));
     engine.add_deliveries(Arc::new(crate::status::notices::NoticeSender::default()));
@@ -355,6 +359,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::status::public_router())
         .merge(crate::status::web::router())
         .merge(crate::alerts::checks_web::router())
+        .merge(crate::learning::web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

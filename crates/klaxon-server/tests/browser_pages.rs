@@ -103,6 +103,18 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let incident_id = incident["id"].as_str().unwrap().to_owned();
+    let action_item = ok(
+        app.post(
+            "/api/v1/action-items",
+            admin,
+            &json!({"incident": incident_id, "title": "Alert on card processor errors",
+                    "owner": app.admin.email, "kind": "detect", "priority": true,
+                    "tracker_url": "https://tracker.example.com/OPS-1"}),
+        ),
+        201,
+    )
+    .await;
+    let action_item_id = action_item["id"].as_str().unwrap().to_owned();
     ok(
         app.post(
             &format!("/api/v1/incidents/{incident_id}/notes"),
@@ -212,6 +224,14 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ("/incidents".into(), "incident list"),
         ("/incidents/new".into(), "declaring an incident"),
         (format!("/incidents/{incident_id}"), "an incident"),
+        ("/action-items".into(), "action items: mine"),
+        ("/action-items?view=team".into(), "action items: team"),
+        ("/action-items?view=all".into(), "action items: all"),
+        (format!("/action-items/{action_item_id}"), "an action item"),
+        (
+            format!("/incidents/{incident_id}/action-items/new"),
+            "adding an action item",
+        ),
         ("/alerts".into(), "alert list"),
         (format!("/alerts/{alert_id}"), "an alert"),
         ("/services".into(), "service list"),
@@ -495,6 +515,20 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
             "form[action='/status/acme/subscribe']".into(),
             "f.elements['email'].value = 'nobody'".into(),
             "#email-error",
+        ),
+        (
+            path("adding an action item"),
+            "#action-item-form".into(),
+            "f.elements['title'].value = 'Add a runbook'; \
+             f.elements['due_at'].value = '2020-01-01T09:00'"
+                .into(),
+            "#ai-due-error",
+        ),
+        (
+            path("an action item"),
+            "#action-item-edit".into(),
+            "f.elements['state'].value = 'wont_do'".into(),
+            "#ai-reason-error",
         ),
     ];
     let driver = Driver::start().await;

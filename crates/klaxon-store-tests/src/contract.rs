@@ -20,6 +20,7 @@ use klaxon_store::*;
 use serde_json::json;
 
 mod accounts;
+mod action_items;
 mod alerts;
 mod checks;
 mod engine;
@@ -34,6 +35,7 @@ mod status_follow;
 mod subscribers;
 mod users;
 pub use accounts::*;
+pub use action_items::*;
 pub use alerts::*;
 pub use checks::*;
 pub use engine::*;

@@ -28,6 +28,7 @@ use sqlx::Row;
 
 pub(crate) use crate::db::*;
 
+mod action_items;
 pub(crate) mod alerts;
 mod checks;
 pub(crate) mod engine;
@@ -68,7 +69,7 @@ db_ids!(
     UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
-    ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId,
+    ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, ActionItemId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! its error type, and the group-commit writer that batches hot-path writes.
 #![forbid(unsafe_code)]
 
+mod action_items;
 mod checks;
 mod error;
 mod group_commit;
@@ -15,6 +16,7 @@ mod store;
 mod subscribers;
 mod webhooks;
 
+pub use action_items::*;
 pub use checks::*;
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
@@ -24,8 +26,8 @@ pub use records::*;
 pub use schedules::*;
 pub use status::*;
 pub use store::{
-    AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore,
-    Store, SubscriberStore, UserStore, WebhookStore,
+    ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore,
+    ScheduleStore, StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use subscribers::*;
 pub use webhooks::*;

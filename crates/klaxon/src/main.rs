@@ -12,6 +12,7 @@ use klaxon_domain::event::Actor;
 use klaxon_server::{App, Settings, app};
 use serde_json::{Value, json};
 
+mod action_items_cli;
 mod checks_cli;
 mod incidents_cli;
 mod oncall_cli;
@@ -125,6 +126,11 @@ enum Command {
     /// Who is on call now (or --at) in every schedule.
     #[command(name = "oncall")]
     OnCall(schedules_cli::OnCallArgs),
+    /// Action items: what incidents taught, owned and due; mine, a team's, overdue.
+    ActionItems {
+        #[command(subcommand)]
+        command: action_items_cli::ActionItemsCommand,
+    },
     /// Uptime checks: HTTP(S) and TCP probes that raise alerts on their service.
     Checks {
         #[command(subcommand)]
@@ -514,6 +520,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule { command } => schedules_cli::schedule(command).await,
         Command::Overrides { command } => schedules_cli::overrides(command).await,
         Command::OnCall(args) => schedules_cli::on_call(args).await,
+        Command::ActionItems { command } => action_items_cli::action_items(command).await,
         Command::Checks { command } => checks_cli::checks(command).await,
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },

@@ -340,6 +340,42 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
         EventKind::IncidentTaskDone => format!("completed the task {}", s(&d["title"])),
         EventKind::IncidentTaskReopened => format!("reopened the task {}", s(&d["title"])),
         EventKind::IncidentTaskRemoved => format!("removed the task {}", s(&d["title"])),
+        EventKind::ActionItemCreated => format!(
+            "added the action item “{}” for {}{}",
+            s(&d["title"]),
+            w.person(&d["user_id"]),
+            if d["priority"].as_bool() == Some(true) {
+                " (priority)"
+            } else {
+                ""
+            }
+        ),
+        EventKind::ActionItemUpdated => {
+            format!(
+                "updated the action item “{}”: {}",
+                s(&d["title"]),
+                w.changes(d)
+            )
+        }
+        EventKind::ActionItemStateChanged => {
+            let to = d["to"].as_str().unwrap_or("").replace('_', " ");
+            let why = d["reason"]
+                .as_str()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            format!("marked the action item “{}” {to}{why}", s(&d["title"]))
+        }
+        EventKind::ActionItemDeleted => format!("removed the action item “{}”", s(&d["title"])),
+        EventKind::ActionItemReminded => format!(
+            "reminded {} of the action item “{}”{}",
+            w.person(&d["user_id"]),
+            s(&d["title"]),
+            if d["overdue"].as_bool() == Some(true) {
+                ", overdue"
+            } else {
+                ""
+            }
+        ),
         EventKind::IncidentResponderPaged => {
             let as_what = match (d["role"].as_str(), d["escalation_policy_id"].as_str()) {
                 (Some(_), _) => format!(" as {}", w.role(&d["role"])),
@@ -580,7 +616,10 @@ mod tests {
             "changes": {"title": {"from": "a", "to": "b"}}, "notification_id": "n-page"});
         for kind in EventKind::ALL {
             let k = kind.as_str();
-            if !(k.starts_with("incident.") || k.starts_with("notification.")) {
+            if !(k.starts_with("incident.")
+                || k.starts_with("notification.")
+                || k.starts_with("action_item."))
+            {
                 continue;
             }
             let text = describe(&event(*kind, Actor::User(alice), data.clone()), &w);

@@ -221,6 +221,7 @@ struct IncidentPage {
     users: Vec<(String, String)>,
     milestones: Vec<MilestoneRow>,
     tasks: Vec<TaskRow>,
+    action_items: crate::learning::web::Panel,
     related: Vec<Incident>,
     /// Escalation policies, to page a team: (id, name).
     teams: Vec<(String, String)>,
@@ -653,6 +654,7 @@ async fn render_with(
                 input_id: format!("milestone-{n}"),
             })
             .collect(),
+        action_items: crate::learning::web::incident_panel(state, s, id).await?,
         tasks: tasks
             .iter()
             .map(|t| TaskRow {

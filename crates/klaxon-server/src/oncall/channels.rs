@@ -14,6 +14,57 @@ pub fn is_update(p: &Value) -> bool {
     p["update"].is_object()
 }
 
+/// An action item's reminder (`learning::reminders`): it tells, it pages nobody.
+pub fn is_reminder(p: &Value) -> bool {
+    p["reminder"].is_object()
+}
+
+/// `Action item overdue: Add a checkout alert (incident #12)`.
+fn reminder_title(p: &Value) -> String {
+    let a = &p["reminder"]["action_item"];
+    format!(
+        "Action item {}: {} (incident #{})",
+        if a["overdue"].as_bool() == Some(true) {
+            "overdue"
+        } else {
+            "due soon"
+        },
+        a["title"].as_str().unwrap_or(""),
+        p["reminder"]["incident"]["number"],
+    )
+}
+
+fn reminder_text(p: &Value) -> String {
+    let a = &p["reminder"]["action_item"];
+    let mut t = format!(
+        "{}
+
+",
+        reminder_title(p)
+    );
+    t += &format!(
+        "Due:       {}
+",
+        a["due_at"].as_str().unwrap_or("")
+    );
+    t += &format!(
+        "State:     {}
+",
+        a["state"].as_str().unwrap_or("")
+    );
+    if let Some(link) = a["tracker_url"].as_str() {
+        t += &format!(
+            "Tracker:   {link}
+"
+        );
+    }
+    if let Some(url) = a["url"].as_str() {
+        t += &format!("\nMark it done, or won't do with a reason:\n{url}\n");
+    }
+    t += "\nYou get this once a day while the item is open and near or past its due date.\n\n-- \nKlaxon\n";
+    t
+}
+
 fn update_title(p: &Value) -> String {
     format!(
         "Update on incident #{}: {}",
@@ -26,6 +77,9 @@ fn update_title(p: &Value) -> String {
 fn headline(p: &Value) -> String {
     if let Some(t) = bundle_title(p) {
         return t;
+    }
+    if is_reminder(p) {
+        return reminder_title(p);
     }
     if is_update(p) {
         return format!(
@@ -118,7 +172,9 @@ fn alert_links(a: &Value) -> Vec<String> {
 /// alert as structured fields (Slack and Mattermost attachments, Teams card sections).
 fn chat_body(kind: ContactKind, p: &Value) -> Value {
     let title = headline(p);
-    let link = p["incident"]["url"].as_str();
+    let link = p["incident"]["url"]
+        .as_str()
+        .or(p["reminder"]["action_item"]["url"].as_str());
     let text = match link {
         Some(url) => format!("{title}\n{url}"),
         None => title.clone(),
@@ -235,6 +291,7 @@ pub async fn deliver(
         ContactKind::Webhook => (
             json!({"type": if n.payload["test"].as_bool() == Some(true) { "test" }
                            else if is_update(&n.payload) { "incident.update" }
+                           else if is_reminder(&n.payload) { "action_item.reminder" }
                            else if n.payload["bundle"].as_bool() == Some(true) { "incident.page.bundle" }
                            else { "incident.page" },
                    "notification_id": n.id, "summary": headline(&n.payload), "data": n.payload}),
@@ -318,6 +375,9 @@ fn subject(p: &Value) -> String {
     if is_update(p) {
         return cut(&update_title(p), 150);
     }
+    if is_reminder(p) {
+        return cut(&reminder_title(p), 150);
+    }
     if p["test"].as_bool() == Some(true) {
         return "Klaxon test notification".to_owned();
     }
@@ -350,6 +410,9 @@ fn email_text(n: &Notification, link: Option<&str>, now: Timestamp) -> String {
     let p = &n.payload;
     if p["test"].as_bool() == Some(true) {
         return "This is a test from Klaxon: this contact method works.\n\n-- \nKlaxon\n".into();
+    }
+    if is_reminder(p) {
+        return reminder_text(p);
     }
     if is_update(p) {
         let i = &p["incident"];

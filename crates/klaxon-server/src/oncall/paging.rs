@@ -320,8 +320,10 @@ pub async fn send_due(ctx: &JobContext) -> StoreResult<SendReport> {
                 id: n.id,
                 method: n.contact_method_id,
                 kind: n.kind,
-                // Tests and stakeholder updates go alone: never bundled with pages.
-                test: n.payload["test"].as_bool() == Some(true) || is_update(&n.payload),
+                // Tests, stakeholder updates and reminders go alone: never bundled with pages.
+                test: n.payload["test"].as_bool() == Some(true)
+                    || is_update(&n.payload)
+                    || super::channels::is_reminder(&n.payload),
             })
             .collect();
         let mut slow: Vec<_> = dues

@@ -18,6 +18,7 @@ pub struct Settings {
     pub outgoing: crate::shared::egress::OutgoingSettings,
     pub metrics: MetricsSettings,
     pub status_pages: StatusPagesSettings,
+    pub action_items: ActionItemsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,6 +37,39 @@ impl Default for StatusPagesSettings {
         Self {
             export_dir: None,
             signups_per_minute: 5,
+        }
+    }
+}
+
+/// Action items' due dates and reminders (`[action_items]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionItemsSettings {
+    /// Days a priority item has when no due date is given.
+    pub priority_days: u32,
+    /// Days any other item has when no due date is given.
+    pub other_days: u32,
+    /// Days before the due date that owners are first reminded (then daily until done).
+    pub remind_before_days: u32,
+}
+
+impl Default for ActionItemsSettings {
+    fn default() -> Self {
+        let slo = klaxon_domain::action_item::Slo::default();
+        Self {
+            priority_days: slo.priority_days,
+            other_days: slo.other_days,
+            remind_before_days: slo.remind_before_days,
+        }
+    }
+}
+
+impl ActionItemsSettings {
+    pub fn slo(&self) -> klaxon_domain::action_item::Slo {
+        klaxon_domain::action_item::Slo {
+            priority_days: self.priority_days,
+            other_days: self.other_days,
+            remind_before_days: self.remind_before_days,
         }
     }
 }
@@ -456,6 +490,15 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "KLAXON_STATUS_PAGES_SIGNUPS_PER_MINUTE",
         "status_pages.signups_per_minute",
     ),
+    (
+        "KLAXON_ACTION_ITEMS_PRIORITY_DAYS",
+        "action_items.priority_days",
+    ),
+    ("KLAXON_ACTION_ITEMS_OTHER_DAYS", "action_items.other_days"),
+    (
+        "KLAXON_ACTION_ITEMS_REMIND_BEFORE_DAYS",
+        "action_items.remind_before_days",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -570,6 +613,19 @@ impl Settings {
             return Err(
                 "database.url must start with sqlite:, postgres:// or postgresql://".into(),
             );
+        }
+        let ai = &self.action_items;
+        if ai.priority_days == 0
+            || ai.other_days == 0
+            || ai.priority_days > 3650
+            || ai.other_days > 3650
+        {
+            return Err(
+                "action_items.priority_days and action_items.other_days must be 1 to 3650".into(),
+            );
+        }
+        if ai.remind_before_days > 3650 {
+            return Err("action_items.remind_before_days must be at most 3650".into());
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err("log.format must be text or json".into());

@@ -273,3 +273,31 @@ fn smtp_and_sms_settings_are_checked() {
     let msg = bad(&[("KLAXON_SMTP_PORT", "smtp")]);
     assert!(msg.contains("KLAXON_SMTP_PORT"), "{msg}");
 }
+
+#[test]
+fn action_item_slos_come_from_the_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("klaxon.toml");
+    std::fs::write(
+        &file,
+        "[action_items]\npriority_days = 14\nremind_before_days = 2\n",
+    )
+    .unwrap();
+    let s = Settings::load(
+        Some(&file),
+        env(&[("KLAXON_ACTION_ITEMS_OTHER_DAYS", "30")]),
+    )
+    .unwrap();
+    let slo = s.action_items.slo();
+    assert_eq!(
+        (slo.priority_days, slo.other_days, slo.remind_before_days),
+        (14, 30, 2)
+    );
+    assert_eq!(Settings::default().action_items.slo().priority_days, 28);
+    let zero = Settings::load(None, env(&[("KLAXON_ACTION_ITEMS_PRIORITY_DAYS", "0")]));
+    assert!(
+        zero.unwrap_err()
+            .to_string()
+            .contains("action_items.priority_days")
+    );
+}

@@ -50,6 +50,7 @@ impl Nav {
         }];
         for (href, label) in [
             ("/incidents", "Incidents"),
+            ("/action-items", "Action items"),
             ("/alerts", "Alerts"),
             ("/services", "Services"),
             ("/escalation-policies", "Escalation policies"),

@@ -3,6 +3,7 @@ use async_trait::async_trait;
 
 use crate::StoreResult;
 
+mod action_items;
 mod alerts;
 mod checks;
 mod engine;
@@ -14,6 +15,7 @@ mod subscribers;
 mod users;
 mod webhooks;
 
+pub use action_items::ActionItemStore;
 pub use alerts::AlertStore;
 pub use checks::CheckStore;
 pub use engine::EngineStore;
@@ -42,6 +44,7 @@ pub trait Store:
     + WebhookStore
     + StatusStore
     + SubscriberStore
+    + ActionItemStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -1,0 +1,4 @@
+//! Learning from incidents: action items (and, alongside, postmortems and insights).
+pub mod action_items;
+pub mod reminders;
+pub mod web;
