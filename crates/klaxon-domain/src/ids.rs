@@ -76,6 +76,8 @@ id_type!(
     StatusUpdateId,
     CheckId,
     SubscriberId,
+    PostmortemId,
+    PostmortemCommentId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

@@ -34,6 +34,7 @@ pub(crate) mod engine;
 mod incidents;
 mod oncall;
 mod oncall_rules;
+mod postmortems;
 pub(crate) mod schedules;
 mod status;
 mod status_follow;
@@ -69,6 +70,7 @@ db_ids!(
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId,
+    PostmortemId, PostmortemCommentId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ mod error;
 mod group_commit;
 mod incidents;
 mod oncall;
+mod postmortems;
 mod records;
 pub mod repeats;
 mod schedules;
@@ -20,12 +21,13 @@ pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use incidents::*;
 pub use oncall::*;
+pub use postmortems::*;
 pub use records::*;
 pub use schedules::*;
 pub use status::*;
 pub use store::{
-    AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore,
-    Store, SubscriberStore, UserStore, WebhookStore,
+    AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, PostmortemStore,
+    ScheduleStore, StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use subscribers::*;
 pub use webhooks::*;

@@ -8,6 +8,7 @@ mod checks;
 mod engine;
 mod incidents;
 mod oncall;
+mod postmortems;
 mod schedules;
 mod status;
 mod subscribers;
@@ -19,6 +20,7 @@ pub use checks::CheckStore;
 pub use engine::EngineStore;
 pub use incidents::IncidentStore;
 pub use oncall::OnCallStore;
+pub use postmortems::PostmortemStore;
 pub use schedules::ScheduleStore;
 pub use status::StatusStore;
 pub use subscribers::SubscriberStore;
@@ -42,6 +44,7 @@ pub trait Store:
     + WebhookStore
     + StatusStore
     + SubscriberStore
+    + PostmortemStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
