@@ -105,6 +105,7 @@ impl DueRule {
 pub struct SectionDef {
     pub key: String,
     pub title: String,
+    #[serde(default)]
     pub help: String,
 }
 

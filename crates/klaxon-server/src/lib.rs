@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod oncall;
 pub mod openapi;
 pub mod people;
+pub mod postmortems;
 mod serve;
 pub mod shared;
 pub mod status;

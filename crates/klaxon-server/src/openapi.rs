@@ -47,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::status::api_router())
         .merge(crate::oncall::api::router())
         .merge(crate::oncall::schedules::api::router())
+        .merge(crate::postmortems::api::router())
 }
 
 /// The OpenAPI document, built once.
