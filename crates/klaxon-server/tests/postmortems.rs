@@ -8,12 +8,13 @@ mod common;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, member, ok, patch, refused};
+use common::{Backend, PASSWORD, TestApp, member, ok, patch, refused, session_for, web_get_as};
 
 on_both_backends!(
     a_postmortem_goes_from_draft_through_review_to_published,
     the_timeline_selection_leaves_the_incidents_events_untouched,
     an_admin_publishes_without_review_only_with_a_reason,
+    the_pages_write_review_and_publish_a_postmortem,
 );
 
 fn id_of(v: &Value) -> String {
@@ -601,6 +602,190 @@ async fn an_admin_publishes_without_review_only_with_a_reason(backend: Backend) 
     assert_eq!(
         published["data"]["reason"],
         "Reviewed in the weekly meeting."
+    );
+    app.stop().await;
+}
+
+/// Posts a form with a session; returns the status and the page (or where it redirects).
+async fn form(app: &TestApp, cookie: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, location.unwrap_or(r.text().await.unwrap()))
+}
+
+async fn the_pages_write_review_and_publish_a_postmortem(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    member(&app, "ada@example.com", "Ada", "responder").await;
+    member(&app, "bob@example.com", "Bob", "responder").await;
+    let (ada, csrf) = session_for(&app, "ada@example.com", PASSWORD).await;
+    let (bob, bob_csrf) = session_for(&app, "bob@example.com", PASSWORD).await;
+    let inc = declare(&app, &app.admin.token, "Payments time out", "SEV1").await;
+
+    // The incident page's panel: not before it is resolved; then a button that starts it.
+    let page = web_get_as(&app, &format!("/incidents/{inc}"), &ada).await;
+    assert!(page.contains("id=\"postmortem-panel\""), "no panel");
+    assert!(!page.contains("id=\"start-postmortem\""));
+    resolve(&app, &inc).await;
+    let page = web_get_as(&app, &format!("/incidents/{inc}"), &ada).await;
+    assert!(page.contains("Required for this severity."));
+    let (status, to) = form(
+        &app,
+        &ada,
+        "/postmortems",
+        &[("csrf", &csrf), ("incident_id", &inc)],
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    let pm_path = to;
+    let id = pm_path.trim_start_matches("/postmortems/").to_owned();
+    let page = web_get_as(&app, &format!("/incidents/{inc}"), &ada).await;
+    assert!(page.contains(&format!("href=\"/postmortems/{id}\"")));
+
+    // Sections; a refused factor line is named beside the box, with what was typed kept.
+    let (status, _) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/sections"),
+        &[
+            ("csrf", &csrf),
+            ("sections.summary", "Payments timed out for 12 minutes."),
+            ("sections.lessons", "Timeouts need budgets."),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let typed = "trigger: a slow upstream\nblame: Bob";
+    let (status, page) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/factors"),
+        &[("csrf", &csrf), ("factors", typed)],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("id=\"pm-factors-error\""), "{page}");
+    assert!(page.contains("Line 2"), "{page}");
+    assert!(
+        page.contains("trigger: a slow upstream\nblame: Bob"),
+        "typed text kept"
+    );
+    let (status, _) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/factors"),
+        &[
+            ("csrf", &csrf),
+            ("factors", "trigger: a slow upstream\nmitigating: retries"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, page) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/people"),
+        &[
+            ("csrf", &csrf),
+            ("owner", "ada@example.com"),
+            ("reviewers", "nobody@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("id=\"pm-reviewers-error\""), "{page}");
+    let (status, _) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/people"),
+        &[
+            ("csrf", &csrf),
+            ("owner", "ada@example.com"),
+            ("reviewers", "bob@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+
+    // Review and publish through the page's buttons.
+    let (status, _) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/move"),
+        &[("csrf", &csrf), ("action", "submit")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, page) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/publish"),
+        &[("csrf", &csrf), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Publishing needs the owner"), "{page}");
+    let (status, _) = form(
+        &app,
+        &bob,
+        &format!("{pm_path}/comments"),
+        &[
+            ("csrf", &bob_csrf),
+            ("section", "summary"),
+            ("body", "Which merchants?"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let page = web_get_as(&app, &pm_path, &bob).await;
+    assert!(page.contains("id=\"pm-approve\""));
+    let (status, _) = form(
+        &app,
+        &bob,
+        &format!("{pm_path}/move"),
+        &[("csrf", &bob_csrf), ("action", "approve")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, _) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/publish"),
+        &[("csrf", &csrf), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, 303);
+
+    // Read-only once published: the text is shown, no form is.
+    let page = web_get_as(&app, &pm_path, &ada).await;
+    assert!(page.contains("Published: this postmortem is read-only"));
+    assert!(page.contains("Payments timed out for 12 minutes."));
+    assert!(page.contains("Which merchants?"));
+    assert!(!page.contains("id=\"sections-form\""));
+    // Listed with search and state; printable.
+    let list = web_get_as(&app, "/postmortems?q=payments&state=published", &bob).await;
+    assert!(
+        list.contains(&format!("href=\"/postmortems/{id}\"")),
+        "{list}"
+    );
+    let list = web_get_as(&app, "/postmortems?state=draft", &bob).await;
+    assert!(!list.contains(&format!("href=\"/postmortems/{id}\"")));
+    let print = web_get_as(&app, &format!("{pm_path}/print"), &bob).await;
+    assert!(
+        print.contains("<strong>trigger</strong>: a slow upstream"),
+        "{print}"
     );
     app.stop().await;
 }

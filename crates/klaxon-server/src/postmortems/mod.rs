@@ -3,3 +3,4 @@
 pub mod api;
 pub mod export;
 pub mod facts;
+pub mod web;

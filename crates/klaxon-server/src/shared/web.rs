@@ -50,6 +50,7 @@ impl Nav {
         }];
         for (href, label) in [
             ("/incidents", "Incidents"),
+            ("/postmortems", "Postmortems"),
             ("/alerts", "Alerts"),
             ("/services", "Services"),
             ("/escalation-policies", "Escalation policies"),
