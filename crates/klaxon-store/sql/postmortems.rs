@@ -50,9 +50,9 @@ async fn load(
         return Ok(None);
     };
     let mut pm = postmortem_from(&row)?;
-    let id = db_id(pm.id);
+    let pid = pm.id;
     for row in sqlx::query("SELECT section, body FROM postmortem_sections WHERE postmortem_id = $1")
-        .bind(id.clone())
+        .bind(db_id(pid))
         .fetch_all(&mut *conn)
         .await
         .map_err(map_err)?
@@ -63,7 +63,7 @@ async fn load(
     for row in sqlx::query(
         "SELECT kind, text FROM postmortem_factors WHERE postmortem_id = $1 ORDER BY ord",
     )
-    .bind(id.clone())
+    .bind(db_id(pid))
     .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?
@@ -76,7 +76,7 @@ async fn load(
     for row in sqlx::query(
         "SELECT user_id, approved_at FROM postmortem_reviewers WHERE postmortem_id = $1 ORDER BY user_id",
     )
-    .bind(id.clone())
+    .bind(db_id(pid))
     .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?
@@ -89,7 +89,7 @@ async fn load(
     for row in sqlx::query(
         "SELECT event_seq, included, note FROM postmortem_timeline WHERE postmortem_id = $1 ORDER BY event_seq",
     )
-    .bind(id.clone())
+    .bind(db_id(pid))
     .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?
@@ -104,7 +104,7 @@ async fn load(
         "SELECT id, section, author_id, body, at FROM postmortem_comments
          WHERE postmortem_id = $1 ORDER BY at, id",
     )
-    .bind(id)
+    .bind(db_id(pid))
     .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?
