@@ -706,6 +706,21 @@ async fn the_pages_write_review_and_publish_a_postmortem(backend: Backend) {
     .await;
     assert_eq!(status, 400);
     assert!(page.contains("id=\"pm-reviewers-error\""), "{page}");
+    let (status, page) = form(
+        &app,
+        &ada,
+        &format!("{pm_path}/people"),
+        &[
+            ("csrf", &csrf),
+            ("owner", "ada@example.com"),
+            ("reviewers", "bob@example.com"),
+            ("due", "next week"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("id=\"pm-due-error\""), "{page}");
+    assert!(page.contains("value=\"next week\""), "typed due date kept");
     let (status, _) = form(
         &app,
         &ada,
@@ -714,10 +729,18 @@ async fn the_pages_write_review_and_publish_a_postmortem(backend: Backend) {
             ("csrf", &csrf),
             ("owner", "ada@example.com"),
             ("reviewers", "bob@example.com"),
+            ("due", "2026-11-30T17:00"),
         ],
     )
     .await;
     assert_eq!(status, 303);
+    let api = ok(
+        app.get(&format!("/api/v1/postmortems/{id}"), &app.admin.token),
+        200,
+    )
+    .await;
+    assert_eq!(api["due_at"], "2026-11-30T17:00:00Z");
+    assert_eq!(api["reviewers"].as_array().unwrap().len(), 1);
 
     // Review and publish through the page's buttons.
     let (status, _) = form(

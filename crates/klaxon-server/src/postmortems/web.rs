@@ -154,6 +154,9 @@ struct Page {
     timeline: Vec<EntryRow>,
     comments: Vec<(String, String, String, String)>,
     due: String,
+    /// The due date as a `datetime-local` value in the reader's zone, and that zone.
+    due_input: String,
+    zone: String,
     milestones: Vec<(&'static str, String)>,
     refused: Refused,
 }
@@ -273,6 +276,8 @@ async fn render(
             .due_at
             .map(|d| reader.when(d).html())
             .unwrap_or_else(|| "no due date".into()),
+        due_input: pm.due_at.map(|d| reader.input_value(d)).unwrap_or_default(),
+        zone: reader.zone.clone(),
         milestones: klaxon_domain::incident::MILESTONES
             .iter()
             .filter_map(|n| {
@@ -451,6 +456,9 @@ struct PeopleForm {
     owner: String,
     #[serde(default)]
     reviewers: String,
+    /// `datetime-local` in the reader's zone; empty for none.
+    #[serde(default)]
+    due: String,
 }
 
 async fn save_people(
@@ -470,9 +478,18 @@ async fn save_people(
             .filter(|r| !r.trim().is_empty())
             .map(|r| r.trim().to_owned())
             .collect();
+        let due = match f.due.trim() {
+            "" => None,
+            raw => Some(
+                s.reader()
+                    .parse_input(raw)
+                    .ok_or_else(|| ApiError::invalid("due", "is not a date and time"))?,
+            ),
+        };
         let u = PostmortemUpdate {
             owner_id: Some(Some(f.owner.trim().to_owned())),
             reviewers: Some(reviewers),
+            due_at: Some(due),
             ..Default::default()
         };
         super::api::update_with(&state, Who::user(&s.user), pm.id, u)
@@ -509,6 +526,7 @@ async fn save_people(
     let typed = [
         ("owner", f.owner.as_str()),
         ("reviewers", f.reviewers.as_str()),
+        ("due", f.due.as_str()),
     ];
     after(&state, &s, &id, r, "people", &typed, "people").await
 }
