@@ -224,6 +224,14 @@ named_enum! {
         CheckDown = "check.down",
         /// A check crossed its success threshold (on the service's timeline).
         CheckUp = "check.up",
+        /// On the incident's timeline: its postmortem was started, changed, moved or published.
+        PostmortemCreated = "postmortem.created",
+        PostmortemUpdated = "postmortem.updated",
+        PostmortemSubmitted = "postmortem.submitted",
+        PostmortemBackToDraft = "postmortem.back_to_draft",
+        PostmortemCommented = "postmortem.commented",
+        PostmortemApproved = "postmortem.approved",
+        PostmortemPublished = "postmortem.published",
     }
 }
 

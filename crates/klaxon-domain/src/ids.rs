@@ -77,6 +77,8 @@ id_type!(
     CheckId,
     SubscriberId,
     ActionItemId,
+    PostmortemId,
+    PostmortemCommentId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

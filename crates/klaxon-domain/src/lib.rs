@@ -19,6 +19,7 @@ pub mod job;
 mod names;
 pub use names::enum_schema;
 pub mod page;
+pub mod postmortem;
 pub mod reach;
 pub mod schedule;
 pub mod service;

@@ -356,6 +356,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::incidents::web::router())
         .merge(crate::incidents::ack::router())
         .merge(crate::webhooks::web::router())
+        .merge(crate::postmortems::web::router())
         .merge(crate::status::public_router())
         .merge(crate::status::web::router())
         .merge(crate::alerts::checks_web::router())

@@ -12,6 +12,7 @@ pub mod learning;
 pub mod oncall;
 pub mod openapi;
 pub mod people;
+pub mod postmortems;
 mod serve;
 pub mod shared;
 pub mod status;

@@ -48,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::oncall::api::router())
         .merge(crate::oncall::schedules::api::router())
         .merge(crate::learning::action_items::router())
+        .merge(crate::postmortems::api::router())
 }
 
 /// The OpenAPI document, built once.

@@ -597,6 +597,17 @@ async fn openapi_covers_every_api_route() {
             "/api/v1/status-pages/{page}/incidents/{incident}/updates",
             "post",
         ),
+        ("/api/v1/postmortems", "get"),
+        ("/api/v1/postmortems", "post"),
+        ("/api/v1/postmortems/{id}", "get"),
+        ("/api/v1/postmortems/{id}", "patch"),
+        ("/api/v1/postmortems/{id}/timeline", "patch"),
+        ("/api/v1/postmortems/{id}/comments", "post"),
+        ("/api/v1/postmortems/{id}/submit", "post"),
+        ("/api/v1/postmortems/{id}/approve", "post"),
+        ("/api/v1/postmortems/{id}/draft", "post"),
+        ("/api/v1/postmortems/{id}/publish", "post"),
+        ("/api/v1/postmortems/{id}/export.md", "get"),
     ];
     for (path, method) in expected {
         assert!(

@@ -218,8 +218,85 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         .await
         .unwrap();
     let links = klaxon_server::status::subscribers::links("/status/acme", &key, &sub);
+    // Two postmortems: one being written (with factors and a comment), one published.
+    let mut postmortems = Vec::new();
+    for (title, publish) in [("Search is slow", false), ("Login errors", true)] {
+        let i = ok(
+            app.post(
+                "/api/v1/incidents",
+                admin,
+                &json!({"title": title, "severity": "SEV2"}),
+            ),
+            201,
+        )
+        .await;
+        let inc = i["id"].as_str().unwrap().to_owned();
+        ok(
+            app.post(
+                &format!("/api/v1/incidents/{inc}/resolve"),
+                admin,
+                &json!({}),
+            ),
+            200,
+        )
+        .await;
+        let pm = ok(
+            app.post("/api/v1/postmortems", admin, &json!({"incident_id": inc})),
+            201,
+        )
+        .await;
+        let pm_id = pm["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/postmortems/{pm_id}");
+        let body = json!({
+            "sections": {"summary": "A reindex slowed every query for an hour.\nNobody lost data."},
+            "factors": [{"kind": "trigger", "text": "A full reindex at peak time."},
+                        {"kind": "mitigating", "text": "The cache held the hottest queries."}],
+            "reviewers": [bob.id.as_str()]
+        });
+        ok(common::patch(app, &path, admin, &body), 200).await;
+        ok(
+            app.post(
+                &format!("{path}/comments"),
+                admin,
+                &json!({"section": "summary", "body": "Say which customers noticed."}),
+            ),
+            201,
+        )
+        .await;
+        if publish {
+            ok(
+                app.post(
+                    &format!("{path}/publish"),
+                    admin,
+                    &json!({"reason": "Reviewed in the weekly meeting."}),
+                ),
+                200,
+            )
+            .await;
+        }
+        postmortems.push((inc, pm_id));
+    }
+    let (draft_incident, draft_pm) = postmortems[0].clone();
+    let published_pm = postmortems[1].1.clone();
     app.state.engine.tick().await.unwrap();
     vec![
+        ("/postmortems".into(), "postmortem list"),
+        (
+            format!("/postmortems/{draft_pm}"),
+            "a postmortem being written",
+        ),
+        (
+            format!("/postmortems/{published_pm}"),
+            "a published postmortem",
+        ),
+        (
+            format!("/postmortems/{published_pm}/print"),
+            "a postmortem to print",
+        ),
+        (
+            format!("/incidents/{draft_incident}"),
+            "a resolved incident with its postmortem",
+        ),
         ("/".into(), "dashboard"),
         ("/incidents".into(), "incident list"),
         ("/incidents/new".into(), "declaring an incident"),

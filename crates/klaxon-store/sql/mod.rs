@@ -35,6 +35,7 @@ pub(crate) mod engine;
 mod incidents;
 mod oncall;
 mod oncall_rules;
+mod postmortems;
 pub(crate) mod schedules;
 mod status;
 mod status_follow;
@@ -70,6 +71,7 @@ db_ids!(
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, ActionItemId,
+    PostmortemId, PostmortemCommentId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ mod error;
 mod group_commit;
 mod incidents;
 mod oncall;
+mod postmortems;
 mod records;
 pub mod repeats;
 mod schedules;
@@ -22,12 +23,13 @@ pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use incidents::*;
 pub use oncall::*;
+pub use postmortems::*;
 pub use records::*;
 pub use schedules::*;
 pub use status::*;
 pub use store::{
     ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore,
-    ScheduleStore, StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
+    PostmortemStore, ScheduleStore, StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use subscribers::*;
 pub use webhooks::*;

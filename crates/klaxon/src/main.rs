@@ -16,6 +16,7 @@ mod action_items_cli;
 mod checks_cli;
 mod incidents_cli;
 mod oncall_cli;
+mod postmortems_cli;
 mod schedules_cli;
 mod services_cli;
 mod status_pages_cli;
@@ -140,6 +141,11 @@ enum Command {
     StatusPages {
         #[command(subcommand)]
         command: status_pages_cli::StatusPagesCommand,
+    },
+    /// Postmortems: the review of a resolved incident, written, reviewed and published.
+    Postmortems {
+        #[command(subcommand)]
+        command: postmortems_cli::PostmortemsCommand,
     },
     /// Outgoing webhooks (admin): other tools follow incidents; what was delivered.
     Webhooks {
@@ -551,6 +557,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::StatusPages { command } => status_pages_cli::status_pages(command).await,
         Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
+        Command::Postmortems { command } => postmortems_cli::postmortems(command).await,
     }
 }
 

@@ -559,6 +559,28 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
                 reason(d)
             )
         }
+        EventKind::PostmortemCreated => "started the postmortem".to_owned(),
+        EventKind::PostmortemUpdated => format!(
+            "changed the postmortem's {}",
+            d["changed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|c| c.replace('_', " "))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        EventKind::PostmortemCommented => {
+            format!(
+                "commented on the postmortem's {}",
+                s(&d["section"]).replace('_', " ")
+            )
+        }
+        EventKind::PostmortemSubmitted => "submitted the postmortem for review".to_owned(),
+        EventKind::PostmortemApproved => "approved the postmortem".to_owned(),
+        EventKind::PostmortemBackToDraft => "took the postmortem back to draft".to_owned(),
+        EventKind::PostmortemPublished => format!("published the postmortem{}", reason(d)),
         // Kinds an incident's timeline does not hold today; still a readable line.
         k => format!("recorded {}", k.as_str().replace(['.', '_'], " ")),
     }

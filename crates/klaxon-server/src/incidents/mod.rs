@@ -20,6 +20,7 @@ pub mod web;
 pub mod web_forms;
 pub mod web_list;
 pub mod web_page;
+pub mod web_postmortem;
 pub mod web_status;
 
 /// Every incident route of the REST API.

@@ -256,6 +256,7 @@ struct IncidentPage {
     zone: String,
     /// What customers were told, and the form to tell them.
     status_panel: super::web_status::StatusPanel,
+    postmortem: super::web_postmortem::PostmortemPanel,
 }
 
 impl IncidentPage {
@@ -573,6 +574,7 @@ async fn render_with(
     let open_paging = matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged);
     let status_panel = super::web_status::panel(state, &incident).await?;
     let page = IncidentPage {
+        postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),
         age: age(&incident, now),

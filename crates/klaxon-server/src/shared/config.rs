@@ -19,6 +19,88 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub status_pages: StatusPagesSettings,
     pub action_items: ActionItemsSettings,
+    pub postmortems: PostmortemsSettings,
+}
+
+/// Which incidents need a postmortem, when it is due, and what its template asks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostmortemsSettings {
+    /// Severities whose incidents must have one; the rest may.
+    pub required_severities: Vec<String>,
+    /// Days after resolution a postmortem is due, per severity: `"3 calendar"`, `"5 business"`
+    /// (Monday to Friday), or empty for no due date.
+    pub due_sev1: String,
+    pub due_sev2: String,
+    pub due_sev3: String,
+    pub due_sev4: String,
+    /// The template's sections (`[[postmortems.sections]]`: key, title, help), replacing the
+    /// default ten when given.
+    pub sections: Vec<klaxon_domain::postmortem::SectionDef>,
+}
+
+impl Default for PostmortemsSettings {
+    fn default() -> Self {
+        Self {
+            required_severities: vec!["SEV1".into(), "SEV2".into()],
+            due_sev1: "3 calendar".into(),
+            due_sev2: "5 business".into(),
+            due_sev3: String::new(),
+            due_sev4: String::new(),
+            sections: Vec::new(),
+        }
+    }
+}
+
+impl PostmortemsSettings {
+    pub fn rules(
+        &self,
+    ) -> Result<klaxon_domain::postmortem::PostmortemRules, klaxon_domain::Invalid> {
+        use klaxon_domain::Invalid;
+        use klaxon_domain::incident::Severity;
+        use klaxon_domain::postmortem::{DueRule, PostmortemRules, default_sections};
+        let mut required = Vec::new();
+        for s in &self.required_severities {
+            required.push(
+                s.trim()
+                    .parse::<Severity>()
+                    .map_err(|e| Invalid::new("postmortems.required_severities", e.reason))?,
+            );
+        }
+        let mut due = std::collections::BTreeMap::new();
+        for (sev, rule, field) in [
+            (Severity::Sev1, &self.due_sev1, "postmortems.due_sev1"),
+            (Severity::Sev2, &self.due_sev2, "postmortems.due_sev2"),
+            (Severity::Sev3, &self.due_sev3, "postmortems.due_sev3"),
+            (Severity::Sev4, &self.due_sev4, "postmortems.due_sev4"),
+        ] {
+            if !rule.trim().is_empty() {
+                due.insert(sev, DueRule::parse(field, rule)?);
+            }
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for s in &self.sections {
+            let ok_key = !s.key.is_empty()
+                && s.key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok_key || !keys.insert(s.key.clone()) || s.title.trim().is_empty() {
+                return Err(Invalid::new(
+                    format!("postmortems.sections.{}", s.key),
+                    "needs a key of its own (a-z, 0-9, _) and a title",
+                ));
+            }
+        }
+        Ok(PostmortemRules {
+            required,
+            due,
+            sections: if self.sections.is_empty() {
+                default_sections()
+            } else {
+                self.sections.clone()
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -499,6 +581,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "KLAXON_ACTION_ITEMS_REMIND_BEFORE_DAYS",
         "action_items.remind_before_days",
     ),
+    (
+        "KLAXON_POSTMORTEMS_REQUIRED_SEVERITIES",
+        "postmortems.required_severities",
+    ),
+    ("KLAXON_POSTMORTEMS_DUE_SEV1", "postmortems.due_sev1"),
+    ("KLAXON_POSTMORTEMS_DUE_SEV2", "postmortems.due_sev2"),
+    ("KLAXON_POSTMORTEMS_DUE_SEV3", "postmortems.due_sev3"),
+    ("KLAXON_POSTMORTEMS_DUE_SEV4", "postmortems.due_sev4"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -556,7 +646,7 @@ impl Settings {
                 alone.insert(section.to_owned(), toml::Value::Table(inner));
                 toml::Value::Table(alone).try_into::<Settings>()
             };
-            let typed = if *path == "outgoing.allow" {
+            let typed = if matches!(*path, "outgoing.allow" | "postmortems.required_severities") {
                 // A list: comma-separated in one variable.
                 toml::Value::Array(
                     value
@@ -649,6 +739,7 @@ impl Settings {
             return Err("auth session lifetimes must be positive".into());
         }
         self.incidents.rules().map_err(|e| e.to_string())?;
+        self.postmortems.rules().map_err(|e| e.to_string())?;
         crate::shared::egress::Rules::new(&self.outgoing)?;
         let m = &self.metrics;
         match m.access {

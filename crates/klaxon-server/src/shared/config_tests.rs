@@ -301,3 +301,43 @@ fn action_item_slos_come_from_the_file_and_the_environment() {
             .contains("action_items.priority_days")
     );
 }
+
+#[test]
+fn postmortem_rules_come_from_the_file_and_environment() {
+    use klaxon_domain::incident::Severity;
+    use klaxon_domain::postmortem::{DayCount, DueRule};
+    let d = Settings::default().postmortems.rules().unwrap();
+    assert_eq!(d.required, [Severity::Sev1, Severity::Sev2]);
+    assert_eq!(d.sections.len(), 10);
+    assert_eq!(
+        d.due.get(&Severity::Sev2),
+        Some(&DueRule {
+            days: 5,
+            count: DayCount::Business
+        })
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("klaxon.toml");
+    std::fs::write(
+        &file,
+        "[postmortems]\ndue_sev3 = \"10 business\"\n[[postmortems.sections]]\nkey = \"story\"\ntitle = \"The story\"\n",
+    )
+    .unwrap();
+    let s = Settings::load(
+        Some(&file),
+        env(&[
+            ("KLAXON_POSTMORTEMS_REQUIRED_SEVERITIES", "SEV1, SEV3"),
+            ("KLAXON_POSTMORTEMS_DUE_SEV1", "2"),
+            ("KLAXON_POSTMORTEMS_DUE_SEV2", ""),
+        ]),
+    )
+    .unwrap();
+    let r = s.postmortems.rules().unwrap();
+    assert_eq!(r.required, [Severity::Sev1, Severity::Sev3]);
+    assert_eq!(r.due[&Severity::Sev1].count, DayCount::Calendar);
+    assert_eq!(r.due[&Severity::Sev3].days, 10);
+    assert!(!r.due.contains_key(&Severity::Sev2));
+    assert_eq!(r.sections.len(), 1);
+    let bad = Settings::load(None, env(&[("KLAXON_POSTMORTEMS_DUE_SEV4", "soon")])).unwrap_err();
+    assert!(bad.to_string().contains("postmortems.due_sev4"), "{bad}");
+}

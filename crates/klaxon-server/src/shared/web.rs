@@ -51,6 +51,7 @@ impl Nav {
         for (href, label) in [
             ("/incidents", "Incidents"),
             ("/action-items", "Action items"),
+            ("/postmortems", "Postmortems"),
             ("/alerts", "Alerts"),
             ("/services", "Services"),
             ("/escalation-policies", "Escalation policies"),

@@ -9,6 +9,7 @@ mod checks;
 mod engine;
 mod incidents;
 mod oncall;
+mod postmortems;
 mod schedules;
 mod status;
 mod subscribers;
@@ -21,6 +22,7 @@ pub use checks::CheckStore;
 pub use engine::EngineStore;
 pub use incidents::IncidentStore;
 pub use oncall::OnCallStore;
+pub use postmortems::PostmortemStore;
 pub use schedules::ScheduleStore;
 pub use status::StatusStore;
 pub use subscribers::SubscriberStore;
@@ -45,6 +47,7 @@ pub trait Store:
     + StatusStore
     + SubscriberStore
     + ActionItemStore
+    + PostmortemStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
