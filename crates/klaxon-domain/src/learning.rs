@@ -8,6 +8,7 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
 use crate::incident::Milestones;
+use crate::named_enum;
 
 /// One measured duration. A missing start or end is "not applicable" (never zero, which would
 /// drag a mean down); an end before its start is "invalid" (kept out of aggregates, but shown
@@ -111,6 +112,17 @@ pub fn durations(m: &Milestones) -> Durations {
         ttm: Measure::between(from_impact, m.mitigated_at),
         ttr: Measure::between(from_impact, m.resolved_at),
         duration: Measure::between(m.declared_at, m.closed_at.or(m.resolved_at)),
+    }
+}
+
+named_enum! {
+    /// What a metrics report is grouped by.
+    pub enum GroupBy (field = "group_by", schema = "InsightsGroupBy") {
+        Service = "service",
+        /// The service's escalation policy: the team that answers.
+        Team = "team",
+        Severity = "severity",
+        Category = "category",
     }
 }
 

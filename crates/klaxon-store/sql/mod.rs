@@ -32,6 +32,7 @@ pub(crate) mod alerts;
 mod checks;
 pub(crate) mod engine;
 mod incidents;
+mod insights;
 mod oncall;
 mod oncall_rules;
 pub(crate) mod schedules;

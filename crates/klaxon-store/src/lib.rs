@@ -6,6 +6,7 @@ mod checks;
 mod error;
 mod group_commit;
 mod incidents;
+mod insights;
 mod oncall;
 mod records;
 pub mod repeats;
@@ -19,13 +20,14 @@ pub use checks::*;
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use incidents::*;
+pub use insights::*;
 pub use oncall::*;
 pub use records::*;
 pub use schedules::*;
 pub use status::*;
 pub use store::{
-    AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore, ScheduleStore, StatusStore,
-    Store, SubscriberStore, UserStore, WebhookStore,
+    AlertStore, CheckStore, EngineStore, IncidentStore, InsightStore, OnCallStore, ScheduleStore,
+    StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use subscribers::*;
 pub use webhooks::*;

@@ -7,6 +7,7 @@ mod alerts;
 mod checks;
 mod engine;
 mod incidents;
+mod insights;
 mod oncall;
 mod schedules;
 mod status;
@@ -18,6 +19,7 @@ pub use alerts::AlertStore;
 pub use checks::CheckStore;
 pub use engine::EngineStore;
 pub use incidents::IncidentStore;
+pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use schedules::ScheduleStore;
 pub use status::StatusStore;
@@ -37,6 +39,7 @@ pub trait Store:
     + AlertStore
     + CheckStore
     + IncidentStore
+    + InsightStore
     + OnCallStore
     + ScheduleStore
     + WebhookStore
