@@ -8,7 +8,7 @@ mod incident_steps;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, member, ok, patch, refused};
+use common::{Backend, TestApp, member, ok, patch, refused, session_for};
 use incident_steps::*;
 
 on_both_backends!(
@@ -18,6 +18,7 @@ on_both_backends!(
     aggregates_equal_a_plain_recomputation,
     alert_noise_counts_self_resolved_and_unacknowledged,
     oncall_load_counts_hours_and_pages_by_band_across_dst,
+    the_insights_page_shows_tables_charts_and_exports,
 );
 
 fn t(s: &str) -> Timestamp {
@@ -696,5 +697,89 @@ async fn oncall_load_counts_hours_and_pages_by_band_across_dst(b: Backend) {
         csv.lines().nth(1).unwrap(),
         format!("{},Bob,America/New_York,0,15,11,26,0,1,1,2,1", bob.id)
     );
+    app.stop().await;
+}
+
+async fn the_insights_page_shows_tables_charts_and_exports(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let [a, ..] = fixed_set(&app, &ada.token).await;
+    let (cookie, _) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let get = |path: String| {
+        app.http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let r = get("/insights?from=2026-11-23&to=2026-12-06&group_by=category".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    // The period as picked, the grouping selected, every table and its chart.
+    assert!(page.contains(r#"value="2026-11-23""#), "{page}");
+    assert!(page.contains(r#"value="2026-12-06""#));
+    assert!(page.contains(r#"<option value="category" selected>"#));
+    assert!(page.contains(r#"aria-current="page">Insights</a>"#));
+    for id in [
+        "metrics-table",
+        "weeks-table",
+        "severe-table",
+        "noise-table",
+        "people-table",
+    ] {
+        assert!(page.contains(&format!(r#"id="{id}""#)), "{id}");
+    }
+    assert!(page.contains(r#"<svg class="chart" id="chart-weeks" role="img""#));
+    // The whole period: 4 incidents, TTD mean · median · p90 (2 measured).
+    assert!(page.contains("<td data-label=\"Incidents\">4</td><td data-label=\"TTD\">20 min 0 s · 20 min 0 s · 30 min 0 s (2)</td>"), "{page}");
+    // Exports of the same numbers for a signed-in reader.
+    let csv =
+        get("/insights/export/metrics.csv?from=2026-11-23&to=2026-12-06&group_by=category".into())
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("all,all incidents,4,"),
+        "{csv}"
+    );
+    let json: Value = get("/insights/export/people.json?from=2026-11-23&to=2026-12-06".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(json["people"].as_array().unwrap().is_empty());
+    // A bad period: the page says why, beside the form.
+    let r = get("/insights?from=2026-12-06&to=2026-11-23".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(r#"id="period-error">to: must be after from"#),
+        "{page}"
+    );
+
+    // The incident page shows its durations and the drill box.
+    let page = get(format!("/incidents/{a}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<dd data-duration="ttd">10 min 0 s</dd>"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"<dd data-duration="ttr">1 h 20 min</dd>"#));
+    assert!(page.contains(r#"name="is_drill" value="yes" id="edit-drill">"#));
     app.stop().await;
 }
