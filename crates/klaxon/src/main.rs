@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 mod checks_cli;
 mod incidents_cli;
+mod insights_cli;
 mod oncall_cli;
 mod schedules_cli;
 mod services_cli;
@@ -129,6 +130,11 @@ enum Command {
     Checks {
         #[command(subcommand)]
         command: checks_cli::ChecksCommand,
+    },
+    /// Insights: incident metrics, alert noise and on-call load over a period.
+    Insights {
+        #[command(subcommand)]
+        command: insights_cli::InsightsCommand,
     },
     /// Status pages: what customers read. Pages, components, public incidents, maintenances.
     StatusPages {
@@ -515,6 +521,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Overrides { command } => schedules_cli::overrides(command).await,
         Command::OnCall(args) => schedules_cli::on_call(args).await,
         Command::Checks { command } => checks_cli::checks(command).await,
+        Command::Insights { command } => insights_cli::insights(command).await,
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },
         } => {

@@ -47,7 +47,8 @@ pub struct PeriodParams {
     /// day). Default: now. At most 366 days after `from`; before `from` is a 400 naming `to`.
     #[param(value_type = Option<String>)]
     pub to: Option<String>,
-    /// `service`, `team` (escalation policy), `severity` or `category` (metrics only).
+    /// `service`, `team` (escalation policy), `severity` or `category` (metrics groups by it;
+    /// the other reports only check it).
     #[param(value_type = Option<report::GroupBy>)]
     pub group_by: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` also asks for CSV.
@@ -154,6 +155,8 @@ pub async fn metrics_with(state: &AppState, p: &PeriodParams) -> ApiResult<Metri
 
 pub async fn noise_with(state: &AppState, p: &PeriodParams) -> ApiResult<NoiseReport> {
     let (from, to) = period(p, state.clock.now())?;
+    // Not used here, but a value that could never be right is refused everywhere alike.
+    group_by(p)?;
     let rows = state.store.insight_incidents(from, to).await?;
     Ok(report::noise(&rows, from, to, &names(state).await?))
 }
@@ -188,6 +191,7 @@ async fn people(store: &dyn Store) -> ApiResult<HashMap<klaxon_domain::ids::User
 
 pub async fn oncall_with(state: &AppState, p: &PeriodParams) -> ApiResult<OnCallReport> {
     let (from, to) = period(p, state.clock.now())?;
+    group_by(p)?;
     let mut schedules = Vec::new();
     let mut after = None;
     loop {
