@@ -103,7 +103,7 @@ async fn remind(
         return Ok(());
     };
     let at = start
-        .checked_sub(SignedDuration::from_mins(i64::from(minutes)))
+        .checked_sub(SignedDuration::from_mins(minutes))
         .unwrap_or(start);
     if due.reminded || now < at {
         return Ok(());

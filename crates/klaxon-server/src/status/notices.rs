@@ -68,9 +68,10 @@ impl Outbox for NoticeSender {
             let key = ctx.store.server_key(LINK_KEY).await?;
             let mut pages: HashMap<StatusPageId, Option<PageData>> = HashMap::new();
             for c in &claimed {
-                if !pages.contains_key(&c.subscriber.page_id) {
-                    let d = page_data(ctx, c.subscriber.page_id).await?;
-                    pages.insert(c.subscriber.page_id, d);
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    pages.entry(c.subscriber.page_id)
+                {
+                    slot.insert(page_data(ctx, c.subscriber.page_id).await?);
                 }
             }
             use futures_util::StreamExt as _;

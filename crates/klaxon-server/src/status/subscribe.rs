@@ -85,7 +85,7 @@ fn choices(all: &[Component], picked: &[String]) -> Vec<(String, String, bool)> 
                 Some(g) => format!("{} / {}", g.name, c.name),
                 None => c.name.clone(),
             };
-            (c.code.clone(), name, picked.iter().any(|p| *p == c.code))
+            (c.code.clone(), name, picked.contains(&c.code))
         })
         .collect()
 }
@@ -101,7 +101,7 @@ async fn read_form(body: axum::body::Body) -> Vec<(String, String)> {
     }
 }
 
-fn error_page(e: ApiError) -> Response {
+fn error_page(e: &ApiError) -> Response {
     let status = e.status();
     with_csp((status, format!("{e}\n")).into_response())
 }
@@ -124,7 +124,7 @@ async fn form(
     }
     let all = match state.store.list_components(r.page.id).await {
         Ok(a) => a,
-        Err(e) => return error_page(e.into()),
+        Err(e) => return error_page(&e.into()),
     };
     let page = SubscribeHtml {
         name: r.page.name.clone(),
@@ -168,7 +168,7 @@ async fn sign_up(
         .collect();
     let all = match state.store.list_components(r.page.id).await {
         Ok(a) => a,
-        Err(e) => return error_page(e.into()),
+        Err(e) => return error_page(&e.into()),
     };
     let mut page = SubscribeHtml {
         name: r.page.name.clone(),
@@ -262,11 +262,11 @@ async fn open(
         Ok(s) if s.page_id == r.page.id && s.kind == SubscriberKind::Email => s,
         Ok(_) => return Err(gone(&r.page)),
         Err(e) if e.is_not_found() => return Err(gone(&r.page)),
-        Err(e) => return Err(error_page(e.into())),
+        Err(e) => return Err(error_page(&e.into())),
     };
     let key = match state.store.server_key(LINK_KEY).await {
         Ok(k) => k,
-        Err(e) => return Err(error_page(e.into())),
+        Err(e) => return Err(error_page(&e.into())),
     };
     if !token_ok(&key, &s, token) {
         return Err(gone(&r.page));
@@ -347,11 +347,11 @@ async fn save(
         .unwrap_or_default();
     let components = match chosen(&all, &picked, "components") {
         Ok(c) => c,
-        Err(e) => return error_page(e),
+        Err(e) => return error_page(&e),
     };
     match choose_with(&state, Actor::System, s, components).await {
         Ok(s) => view(&state, &page, &s, &q.t, "manage", Some("Saved.")).await,
-        Err(e) => error_page(e),
+        Err(e) => error_page(&e),
     }
 }
 
@@ -393,7 +393,7 @@ async fn confirm(
             let msg = "Your subscription is confirmed. Choose components below if you want fewer e-mails.";
             view(&state, &page, &s, &q.t, "manage", Some(msg)).await
         }
-        Err(e) => error_page(e),
+        Err(e) => error_page(&e),
     }
 }
 
@@ -438,6 +438,6 @@ async fn unsubscribe(
             };
             html(StatusCode::OK, body.render().unwrap_or_default())
         }
-        Err(e) => error_page(e),
+        Err(e) => error_page(&e),
     }
 }
