@@ -424,7 +424,7 @@ fn plain(mut v: Vec<f64>) -> (u64, Option<f64>, Option<f64>, Option<f64>) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
     let mean = v.iter().sum::<f64>() / n as f64;
-    let median = if n % 2 == 0 {
+    let median = if n.is_multiple_of(2) {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     } else {
         v[n / 2]

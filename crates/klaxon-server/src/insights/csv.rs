@@ -21,7 +21,7 @@ fn num(v: Option<f64>) -> String {
         .unwrap_or_default()
 }
 
-fn line(cells: Vec<String>) -> String {
+fn line(cells: &[String]) -> String {
     let mut l = cells.join(",");
     l.push_str("\r\n");
     l
@@ -54,25 +54,21 @@ pub fn metrics(r: &MetricsReport, table: Option<&str>) -> ApiResult<String> {
     let mut out = String::new();
     match table.unwrap_or("groups") {
         "groups" => {
-            out += &line(metrics_header());
+            out += &line(&metrics_header());
             for row in std::iter::once(&r.overall).chain(&r.groups) {
-                out += &line(metrics_row(row));
+                out += &line(&metrics_row(row));
             }
         }
         "weeks" => {
-            out += &line(metrics_header());
+            out += &line(&metrics_header());
             for row in &r.weeks {
-                out += &line(metrics_row(row));
+                out += &line(&metrics_row(row));
             }
         }
         "severity" => {
-            out += &line(vec![
-                "severity".into(),
-                "incidents".into(),
-                "minutes".into(),
-            ]);
+            out += &line(&["severity".into(), "incidents".into(), "minutes".into()]);
             for s in &r.severe {
-                out += &line(vec![
+                out += &line(&[
                     s.severity.to_string(),
                     s.incidents.to_string(),
                     num(Some(s.minutes)),
@@ -91,18 +87,17 @@ pub fn metrics(r: &MetricsReport, table: Option<&str>) -> ApiResult<String> {
 
 pub fn noise(r: &NoiseReport) -> String {
     let mut out = line(
-        [
+        &[
             "service_id",
             "service",
             "incidents",
             "alerts",
             "self_resolved_alerts",
         ]
-        .map(String::from)
-        .to_vec(),
+        .map(String::from),
     );
     for s in &r.services {
-        out += &line(vec![
+        out += &line(&[
             field(&s.service_id),
             field(&s.name),
             s.incidents.to_string(),
@@ -119,7 +114,7 @@ pub fn oncall(r: &OnCallReport, table: Option<&str>) -> ApiResult<String> {
     match table.unwrap_or("people") {
         "people" => {
             out += &line(
-                [
+                &[
                     "user_id",
                     "name",
                     "time_zone",
@@ -133,12 +128,11 @@ pub fn oncall(r: &OnCallReport, table: Option<&str>) -> ApiResult<String> {
                     "page_incidents",
                     "shifts",
                 ]
-                .map(String::from)
-                .to_vec(),
+                .map(String::from),
             );
             for p in &r.people {
                 let h = &p.on_call_hours;
-                out += &line(vec![
+                out += &line(&[
                     p.user_id.to_string(),
                     field(&p.name),
                     field(&p.time_zone),
@@ -156,7 +150,7 @@ pub fn oncall(r: &OnCallReport, table: Option<&str>) -> ApiResult<String> {
         }
         "schedules" => {
             out += &line(
-                [
+                &[
                     "schedule_id",
                     "schedule",
                     "shifts",
@@ -171,12 +165,11 @@ pub fn oncall(r: &OnCallReport, table: Option<&str>) -> ApiResult<String> {
                     "pages",
                     "sleep_pages",
                 ]
-                .map(String::from)
-                .to_vec(),
+                .map(String::from),
             );
             for s in &r.schedules {
                 for m in &s.members {
-                    out += &line(vec![
+                    out += &line(&[
                         s.schedule_id.to_string(),
                         field(&s.name),
                         s.shifts.to_string(),
