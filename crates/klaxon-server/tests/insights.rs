@@ -360,6 +360,36 @@ async fn drills_are_left_out_everywhere(b: Backend) {
     )
     .await;
     assert_eq!(metrics(&app, q).await["overall"]["incidents"], 4);
+
+    // A closed incident can still be called a drill, and nothing else about it changes.
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{a}/status"),
+            &ada.token,
+            &json!({"status": "closed"}),
+        ),
+        200,
+    )
+    .await;
+    let drill = json!({"is_drill": true});
+    ok(
+        patch(&app, &format!("/api/v1/incidents/{a}"), &ada.token, &drill),
+        200,
+    )
+    .await;
+    assert_eq!(metrics(&app, q).await["overall"]["incidents"], 3);
+    refused(
+        patch(
+            &app,
+            &format!("/api/v1/incidents/{a}"),
+            &ada.token,
+            &json!({"is_drill": false, "title": "renamed"}),
+        ),
+        409,
+        "conflict",
+        Some("status"),
+    )
+    .await;
     app.stop().await;
 }
 
@@ -398,6 +428,13 @@ async fn a_bad_period_is_refused_naming_the_field(b: Backend) {
         )
         .await;
     }
+    refused(
+        app.get("/api/v1/insights/alert-noise?group_by=", admin),
+        400,
+        "invalid_field",
+        Some("group_by"),
+    )
+    .await;
     refused(
         app.get("/api/v1/insights/incidents/metrics?group_by=colour", admin),
         400,
@@ -757,6 +794,9 @@ async fn the_insights_page_shows_tables_charts_and_exports(b: Backend) {
         .await
         .unwrap();
     assert!(json["people"].as_array().unwrap().is_empty());
+    // The form as sent with nothing picked: the default period, no grouping.
+    let r = get("/insights?from=&to=&group_by=".into()).await.unwrap();
+    assert_eq!(r.status(), 200);
     // A bad period: the page says why, beside the form.
     let r = get("/insights?from=2026-12-06&to=2026-11-23".into())
         .await

@@ -477,11 +477,23 @@ pub async fn update_with(
         Some(Some(r)) => Some(Some(existing_user(state, "reporter_id", &r).await?)),
     };
     let is_drill = u.is_drill;
+    // Whether an incident was a drill is often said after it closed: that alone may change.
+    let only_drill = is_drill.is_some()
+        && title.is_none()
+        && description.is_none()
+        && severity.is_none()
+        && impact.is_none()
+        && urgency.is_none()
+        && category.is_none()
+        && subcategory.is_none()
+        && reporter.is_none()
+        && conference_url.is_none()
+        && chat_url.is_none();
     let matrix = state.incident_rules.matrix;
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         let old = &snap.incident;
-        if old.status == IncidentStatus::Closed {
+        if old.status == IncidentStatus::Closed && !only_drill {
             return Err(Refusal::conflict(
                 "status",
                 "a closed incident cannot be changed",

@@ -111,7 +111,6 @@ pub fn period(p: &PeriodParams, now: Timestamp) -> ApiResult<(Timestamp, Timesta
 pub fn group_by(p: &PeriodParams) -> ApiResult<Option<GroupBy>> {
     p.group_by
         .as_deref()
-        .filter(|s| !s.is_empty())
         .map(|s| s.parse::<GroupBy>().map_err(ApiError::from))
         .transpose()
 }

@@ -37,7 +37,8 @@ impl PageQuery {
         PeriodParams {
             from: self.from.clone(),
             to: self.to.clone(),
-            group_by: self.group_by.clone(),
+            // The form's "nothing" is an empty value; the API refuses one.
+            group_by: self.group_by.clone().filter(|g| !g.is_empty()),
             ..PeriodParams::default()
         }
     }
