@@ -16,6 +16,7 @@ pub mod event;
 pub mod ids;
 pub mod incident;
 pub mod job;
+pub mod learning;
 mod names;
 pub use names::enum_schema;
 pub mod page;

@@ -355,6 +355,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::oncall::schedules::calendar::router())
         .merge(crate::incidents::web::router())
         .merge(crate::incidents::ack::router())
+        .merge(crate::insights::web::router())
         .merge(crate::webhooks::web::router())
         .merge(crate::postmortems::web::router())
         .merge(crate::status::public_router())

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod app;
 mod home;
 pub mod incidents;
+pub mod insights;
 pub mod learning;
 pub mod oncall;
 pub mod openapi;

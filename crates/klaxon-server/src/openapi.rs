@@ -43,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::alerts::api::router())
         .merge(crate::alerts::checks_api::router())
         .merge(crate::incidents::api_router())
+        .merge(crate::insights::api::router())
         .merge(crate::webhooks::api::router())
         .merge(crate::status::api_router())
         .merge(crate::oncall::api::router())

@@ -336,6 +336,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ("/webhooks".into(), "webhook list"),
         (format!("/webhooks/{webhook_id}"), "a webhook"),
         ("/checks".into(), "check list"),
+        ("/insights?group_by=service".into(), "insights"),
         (format!("/checks/{check_id}"), "a check"),
         ("/status-pages".into(), "status page list"),
         (format!("/status-pages/{status_page_id}"), "a status page"),

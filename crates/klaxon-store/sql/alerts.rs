@@ -108,6 +108,7 @@ pub(crate) fn incident_from(row: &DbRow) -> StoreResult<Incident> {
         conference_url: get(row, "conference_url")?,
         chat_url: get(row, "chat_url")?,
         merged_into: opt_id(row, "merged_into")?,
+        is_drill: get(row, "is_drill")?,
     })
 }
 

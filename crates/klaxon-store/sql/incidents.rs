@@ -133,7 +133,7 @@ async fn write_incident(tx: &mut Transaction<'_, Db>, i: &Incident) -> StoreResu
          severity = $6, impact = $7, priority = $8, category = $9, subcategory = $10,
          reporter_id = $11, service_id = $12, created_at = $13, impact_started_at = $14,
          detected_at = $15, acknowledged_at = $16, mitigated_at = $17, resolved_at = $18,
-         closed_at = $19, conference_url = $20, chat_url = $21
+         closed_at = $19, conference_url = $20, chat_url = $21, is_drill = $22
          WHERE id = $1",
     )
     .bind(db_id(i.id))
@@ -157,6 +157,7 @@ async fn write_incident(tx: &mut Transaction<'_, Db>, i: &Incident) -> StoreResu
     .bind(opt_ms(i.closed_at))
     .bind(&i.conference_url)
     .bind(&i.chat_url)
+    .bind(i.is_drill)
     .execute(&mut **tx)
     .await
     .map_err(fk_not_found)?;

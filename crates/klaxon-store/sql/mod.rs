@@ -33,6 +33,7 @@ pub(crate) mod alerts;
 mod checks;
 pub(crate) mod engine;
 mod incidents;
+mod insights;
 mod oncall;
 mod oncall_rules;
 mod postmortems;

@@ -7,6 +7,7 @@ mod checks;
 mod error;
 mod group_commit;
 mod incidents;
+mod insights;
 mod oncall;
 mod postmortems;
 mod records;
@@ -22,13 +23,14 @@ pub use checks::*;
 pub use error::{StoreError, StoreResult};
 pub use group_commit::{GroupCommit, GroupCommitStats};
 pub use incidents::*;
+pub use insights::*;
 pub use oncall::*;
 pub use postmortems::*;
 pub use records::*;
 pub use schedules::*;
 pub use status::*;
 pub use store::{
-    ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, OnCallStore,
+    ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, InsightStore, OnCallStore,
     PostmortemStore, ScheduleStore, StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use subscribers::*;

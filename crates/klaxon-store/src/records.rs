@@ -314,6 +314,8 @@ pub struct Incident {
     pub chat_url: Option<String>,
     /// A duplicate merged into this incident (its alerts moved there; it is resolved).
     pub merged_into: Option<IncidentId>,
+    /// A drill (practice): kept out of every insight and metric.
+    pub is_drill: bool,
 }
 
 impl Incident {
@@ -327,6 +329,11 @@ impl Incident {
             resolved_at: self.resolved_at,
             closed_at: self.closed_at,
         }
+    }
+
+    /// Its durations from its milestones, computed on each read so an edit shows at once.
+    pub fn durations(&self) -> klaxon_domain::learning::Durations {
+        klaxon_domain::learning::durations(&self.milestones())
     }
 
     /// Takes milestones back (`declared_at` is required; a missing one keeps the old).

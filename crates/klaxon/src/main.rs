@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 mod action_items_cli;
 mod checks_cli;
 mod incidents_cli;
+mod insights_cli;
 mod oncall_cli;
 mod postmortems_cli;
 mod schedules_cli;
@@ -136,6 +137,11 @@ enum Command {
     Checks {
         #[command(subcommand)]
         command: checks_cli::ChecksCommand,
+    },
+    /// Insights: incident metrics, alert noise and on-call load over a period.
+    Insights {
+        #[command(subcommand)]
+        command: insights_cli::InsightsCommand,
     },
     /// Status pages: what customers read. Pages, components, public incidents, maintenances.
     StatusPages {
@@ -528,6 +534,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::OnCall(args) => schedules_cli::on_call(args).await,
         Command::ActionItems { command } => action_items_cli::action_items(command).await,
         Command::Checks { command } => checks_cli::checks(command).await,
+        Command::Insights { command } => insights_cli::insights(command).await,
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },
         } => {

@@ -304,6 +304,7 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         conference_url,
         chat_url,
         merged_into: None,
+        is_drill: false,
     };
     incident
         .milestones()
@@ -420,6 +421,8 @@ pub struct Update {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^\s*(https?://[^/\s\u0000-\u001f\u007f-\u009f]\S*)?\s*$")]
     pub chat_url: Option<Option<String>>,
+    /// A drill (practice) is kept out of every insight and metric.
+    pub is_drill: Option<bool>,
 }
 
 /// Changes an incident's fields. Severity gets its own event; the rest one `incident.updated`
@@ -473,11 +476,24 @@ pub async fn update_with(
         Some(Some(r)) if r.is_empty() => Some(None),
         Some(Some(r)) => Some(Some(existing_user(state, "reporter_id", &r).await?)),
     };
+    let is_drill = u.is_drill;
+    // Whether an incident was a drill is often said after it closed: that alone may change.
+    let only_drill = is_drill.is_some()
+        && title.is_none()
+        && description.is_none()
+        && severity.is_none()
+        && impact.is_none()
+        && urgency.is_none()
+        && category.is_none()
+        && subcategory.is_none()
+        && reporter.is_none()
+        && conference_url.is_none()
+        && chat_url.is_none();
     let matrix = state.incident_rules.matrix;
     let now = state.clock.now();
     let edit: IncidentEdit = Box::new(move |snap: &IncidentSnapshot| {
         let old = &snap.incident;
-        if old.status == IncidentStatus::Closed {
+        if old.status == IncidentStatus::Closed && !only_drill {
             return Err(Refusal::conflict(
                 "status",
                 "a closed incident cannot be changed",
@@ -501,6 +517,7 @@ pub async fn update_with(
             conference_url,
         );
         set(&mut changes, "chat_url", &mut i.chat_url, chat_url);
+        set(&mut changes, "is_drill", &mut i.is_drill, is_drill);
         let priority = i.impact.map(|imp| matrix.priority(imp, i.urgency));
         set(&mut changes, "priority", &mut i.priority, Some(priority));
         let from_sev = i.severity;

@@ -224,6 +224,7 @@ fn field_label(k: &str) -> String {
         "conference_url" => "the bridge link".to_owned(),
         "chat_url" => "the chat link".to_owned(),
         "reporter_id" => "the reporter".to_owned(),
+        "is_drill" => "the drill flag".to_owned(),
         "assignee" => "the assignee".to_owned(),
         "due" => "the due time".to_owned(),
         k if k.ends_with("_at") => format!("the {} time", milestone_label(k).to_lowercase()),

@@ -121,12 +121,19 @@ pub struct IncidentOut {
     /// Set on a duplicate: the incident it was merged into.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub merged_into: Option<IncidentId>,
+    /// A drill: kept out of every insight and metric.
+    pub is_drill: bool,
+    /// Time to detect, acknowledge, mitigate and resolve, and the whole duration, from the
+    /// milestones (docs/learning.md).
+    pub durations: klaxon_domain::learning::Durations,
 }
 
 impl From<Incident> for IncidentOut {
     fn from(i: Incident) -> Self {
         Self {
             milestones: i.milestones(),
+            durations: i.durations(),
+            is_drill: i.is_drill,
             id: i.id,
             number: i.number,
             title: i.title,

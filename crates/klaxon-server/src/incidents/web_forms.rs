@@ -264,6 +264,8 @@ struct EditForm {
     /// Empty: nobody.
     #[serde(default)]
     reporter_id: String,
+    /// A checkbox: absent when unticked.
+    is_drill: Option<String>,
 }
 
 async fn edit_incident(
@@ -287,6 +289,7 @@ async fn edit_incident(
         reporter_id: Some(blank(&f.reporter_id)),
         conference_url: Some(blank(&f.conference_url)),
         chat_url: Some(blank(&f.chat_url)),
+        is_drill: Some(f.is_drill.is_some()),
     };
     let r = super::api::update_with(&state, Who::user(&s.user), id, u).await;
     let typed = [

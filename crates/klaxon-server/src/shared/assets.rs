@@ -30,6 +30,7 @@ const APP_CSS: &str = concat!(
     include_str!("../../assets/css/oncall.css"),
     include_str!("../../assets/css/schedules.css"),
     include_str!("../../assets/css/people.css"),
+    include_str!("../../assets/css/insights.css"),
     include_str!("../../assets/css/status_admin.css"),
     include_str!("../../assets/css/postmortems.css"),
 );

@@ -58,6 +58,7 @@ impl Nav {
             ("/schedules", "Schedules"),
             ("/users", "Users"),
             ("/checks", "Checks"),
+            ("/insights", "Insights"),
             ("/status-pages", "Status pages"),
             ("/webhooks", "Webhooks"),
             ("/profile", "Profile"),

@@ -61,6 +61,7 @@ pub async fn a_trigger_opens_an_alert_and_an_incident(s: Arc<dyn Store>) {
             conference_url: None,
             chat_url: None,
             merged_into: None,
+            is_drill: false,
         }
     );
     assert!(

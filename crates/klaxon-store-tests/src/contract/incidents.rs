@@ -37,6 +37,7 @@ fn declared(title: &str, reporter: UserId) -> Incident {
         conference_url: Some("https://meet.example.com/checkout".into()),
         chat_url: None,
         merged_into: None,
+        is_drill: false,
     }
 }
 

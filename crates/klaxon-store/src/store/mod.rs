@@ -8,6 +8,7 @@ mod alerts;
 mod checks;
 mod engine;
 mod incidents;
+mod insights;
 mod oncall;
 mod postmortems;
 mod schedules;
@@ -21,6 +22,7 @@ pub use alerts::AlertStore;
 pub use checks::CheckStore;
 pub use engine::EngineStore;
 pub use incidents::IncidentStore;
+pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use postmortems::PostmortemStore;
 pub use schedules::ScheduleStore;
@@ -41,6 +43,7 @@ pub trait Store:
     + AlertStore
     + CheckStore
     + IncidentStore
+    + InsightStore
     + OnCallStore
     + ScheduleStore
     + WebhookStore
