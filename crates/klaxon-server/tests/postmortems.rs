@@ -421,6 +421,24 @@ async fn a_postmortem_goes_from_draft_through_review_to_published(backend: Backe
         0
     );
     refused(list("state=done"), 400, "invalid_field", Some("state")).await;
+    // It carries the incident's durations and lists its action items still to do.
+    let read = ok(app.get(&pm_path(&id, ""), &bob.token), 200).await;
+    assert_eq!(read["durations"]["ttr"]["status"], "measured");
+    assert_eq!(read["durations"]["ttd"]["status"], "not_applicable");
+    assert_eq!(read["open_action_items"], json!([]));
+    let item = ok(
+        app.post(
+            "/api/v1/action-items",
+            &ada.token,
+            &json!({"incident": inc, "title": "Warm the cache after deploys", "owner": "ada@example.com",
+                    "kind": "prevent", "priority": true}),
+        ),
+        201,
+    )
+    .await;
+    let read = ok(app.get(&pm_path(&id, ""), &bob.token), 200).await;
+    assert_eq!(read["open_action_items"][0]["id"], item["id"]);
+    assert_eq!(read["open_action_items"][0]["priority"], true);
     let r = app
         .get(&pm_path(&id, "/export.md"), &bob.token)
         .send()
@@ -443,6 +461,9 @@ async fn a_postmortem_goes_from_draft_through_review_to_published(backend: Backe
         "## Where we got lucky\n\n_Not written._",
         "The cache was flushed by the deploy.",
         "We are looking into failed checkouts.",
+        "## Durations",
+        "- Time to detect: not applicable",
+        "- Warm the cache after deploys (priority): open, due ",
     ] {
         assert!(md.contains(want), "{want:?} not in\n{md}");
     }

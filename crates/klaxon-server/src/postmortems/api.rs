@@ -104,6 +104,11 @@ pub struct PostmortemOut {
     pub comments: Vec<CommentOut>,
     /// Filled in from the incident: current until published, then as they were.
     pub facts: Facts,
+    /// TTD, TTA, TTM, TTR and the whole duration, from the facts' milestones
+    /// (docs/learning.md); "not applicable" where a milestone is missing.
+    pub durations: klaxon_domain::learning::Durations,
+    /// The incident's action items that are still open or in progress.
+    pub open_action_items: Vec<OpenActionItem>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -115,10 +120,48 @@ pub struct PostmortemOut {
     pub publish_reason: Option<String>,
 }
 
+/// An action item the postmortem lists as not done yet.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpenActionItem {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: klaxon_domain::ids::ActionItemId,
+    pub title: String,
+    pub priority: bool,
+    /// `open` or `in_progress`.
+    pub state: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub due_at: Timestamp,
+}
+
+/// The incident's items not done yet, soonest due first.
+async fn open_items(state: &AppState, incident: IncidentId) -> ApiResult<Vec<OpenActionItem>> {
+    let f = klaxon_store::ActionItemFilter {
+        incident: Some(incident),
+        ..Default::default()
+    };
+    Ok(state
+        .store
+        .list_action_items(&f, None, 500)
+        .await?
+        .items
+        .into_iter()
+        .filter(|r| r.item.state.is_open())
+        .map(|r| OpenActionItem {
+            id: r.item.id,
+            title: r.item.title,
+            priority: r.item.priority,
+            state: r.item.state.as_str().into(),
+            due_at: r.item.due_at,
+        })
+        .collect())
+}
+
 /// A postmortem with its facts, as the API and pages show it.
 pub async fn out(state: &AppState, pm: Postmortem) -> ApiResult<PostmortemOut> {
     let rules = rules_of(state);
     let facts = facts(state, &pm).await?;
+    let durations = klaxon_domain::learning::durations(&facts.incident.milestones);
+    let open_action_items = open_items(state, pm.incident_id).await?;
     let mut sections: Vec<SectionOut> = rules
         .sections
         .iter()
@@ -141,6 +184,8 @@ pub async fn out(state: &AppState, pm: Postmortem) -> ApiResult<PostmortemOut> {
         }
     }
     Ok(PostmortemOut {
+        durations,
+        open_action_items,
         id: pm.id,
         incident_id: pm.incident_id,
         state: pm.state,

@@ -77,6 +77,17 @@ pub fn markdown(o: &PostmortemOut, names: &HashMap<UserId, String>) -> String {
             ));
         }
     }
+    let d = &o.durations;
+    md.push_str("\n## Durations\n\n");
+    for (name, m) in [
+        ("Time to detect", d.ttd),
+        ("Time to acknowledge", d.tta),
+        ("Time to mitigate", d.ttm),
+        ("Time to resolve", d.ttr),
+        ("Whole incident", d.duration),
+    ] {
+        md.push_str(&format!("- {name}: {}\n", m.label()));
+    }
     for s in &o.sections {
         md.push_str(&format!("\n## {}\n\n", s.title));
         if s.key == "contributing_factors" && !o.factors.is_empty() {
@@ -123,6 +134,19 @@ pub fn markdown(o: &PostmortemOut, names: &HashMap<UserId, String>) -> String {
     }
     for u in &o.facts.updates {
         md.push_str(&format!("- **{}** {}: {}\n", ts(u.at), u.who, u.text));
+    }
+    md.push_str("\n## Open action items\n\n");
+    if o.open_action_items.is_empty() {
+        md.push_str("None.\n");
+    }
+    for a in &o.open_action_items {
+        let priority = if a.priority { " (priority)" } else { "" };
+        md.push_str(&format!(
+            "- {}{priority}: {}, due {}\n",
+            a.title,
+            a.state.replace('_', " "),
+            ts(a.due_at)
+        ));
     }
     md.push_str("\n## Timeline\n\n");
     for e in o.facts.timeline.iter().filter(|e| e.included) {
