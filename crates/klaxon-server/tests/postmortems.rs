@@ -436,9 +436,36 @@ async fn a_postmortem_goes_from_draft_through_review_to_published(backend: Backe
         201,
     )
     .await;
+    // An item may name the postmortem it came from: this incident's, and no other.
+    let add = |pm: &str| {
+        app.post(
+            "/api/v1/action-items",
+            &ada.token,
+            &json!({"incident": inc, "title": "Alert on cache misses", "owner": "ada@example.com",
+                    "kind": "detect", "postmortem_id": pm}),
+        )
+    };
+    let pm_id = ok(app.get(&pm_path(&id, ""), &bob.token), 200).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        add("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+        400,
+        "invalid_field",
+        Some("postmortem_id"),
+    )
+    .await;
+    ok(add(&pm_id), 201).await;
     let read = ok(app.get(&pm_path(&id, ""), &bob.token), 200).await;
-    assert_eq!(read["open_action_items"][0]["id"], item["id"]);
-    assert_eq!(read["open_action_items"][0]["priority"], true);
+    assert_eq!(read["open_action_items"].as_array().unwrap().len(), 2);
+    assert!(
+        read["open_action_items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == item["id"] && a["priority"] == true)
+    );
     let r = app
         .get(&pm_path(&id, "/export.md"), &bob.token)
         .send()

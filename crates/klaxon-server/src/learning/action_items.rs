@@ -202,6 +202,16 @@ pub async fn create_with(
     let slo = state.settings.action_items.slo();
     let due_at = ms(rules::due_at(n.priority, n.due_at, now, &slo)?);
     let tracker_url = rules::parse_tracker_url(n.tracker_url.as_deref().unwrap_or(""))?;
+    // Only the incident's own postmortem (the column has no foreign key: postmortems came later).
+    if let Some(pm) = n.postmortem_id {
+        let own = state.store.postmortem_of_incident(incident).await?;
+        if own.is_none_or(|p| p.id.0 != pm) {
+            return Err(ApiError::invalid(
+                "postmortem_id",
+                "is not the postmortem of this incident",
+            ));
+        }
+    }
     let item = ActionItem {
         id: ActionItemId::new(now, random_bytes()),
         incident_id: incident,
