@@ -153,7 +153,7 @@ pub async fn subscribe_with(
         .await
         .map_err(|e| match e {
             klaxon_store::StoreError::Conflict { .. } => ApiError::Conflict {
-                message: "this webhook is subscribed to the page already".into(),
+                message: "this address is subscribed to the page already".into(),
                 field: Some("address".into()),
             },
             e => ApiError::or_not_found("component")(e),
