@@ -153,7 +153,7 @@ async fn send(
     };
     match c.subscriber.kind {
         SubscriberKind::Email => {
-            let Some((subject, text)) = email(d, c, incident.as_ref(), &l) else {
+            let Some((subject, text)) = email(d, c, incident.as_ref(), &base, &l) else {
                 return failed("nothing to say: the update is gone".into());
             };
             let outcome = mail(ctx, &c.subscriber, &l, &subject, text, c, timeout).await;
@@ -202,6 +202,7 @@ fn email(
     d: &PageData,
     c: &ClaimedNotice,
     w: Option<&StatusIncidentWithUpdates>,
+    base: &str,
     l: &Links,
 ) -> Option<(String, String)> {
     let page = &d.page.name;
@@ -287,7 +288,7 @@ fn email(
                     u.body,
                     affected(w),
                     window(w),
-                    l_base(&l.manage),
+                    base,
                     w.incident.code
                 ),
             ))
@@ -307,7 +308,7 @@ fn email(
                     w.incident.name,
                     affected(w),
                     window(w),
-                    l_base(&l.manage),
+                    base,
                     w.incident.code
                 ),
             ))
@@ -315,11 +316,6 @@ fn email(
         // Component changes go to webhooks only (e-mail subscribers hear of incidents).
         NoticeKind::Component => None,
     }
-}
-
-/// The page's base URL, from a subscriber link (`{base}/subscription/…`).
-fn l_base(link: &str) -> &str {
-    link.split("/subscription/").next().unwrap_or(link)
 }
 
 async fn mail(

@@ -162,6 +162,27 @@ pub async fn subscribe_with(
     Ok(signed)
 }
 
+/// An admin adding an address the page has already is told so (a reader signing up again is
+/// mailed its link instead, by [`subscribe_with`]).
+pub(crate) async fn refuse_known(
+    state: &AppState,
+    page: &StatusPage,
+    kind: SubscriberKind,
+    address: &str,
+) -> ApiResult<()> {
+    let known = state.store.list_subscribers(page.id).await?;
+    if known
+        .iter()
+        .any(|s| s.kind == kind && s.address.eq_ignore_ascii_case(address.trim()))
+    {
+        return Err(ApiError::Conflict {
+            message: "this address is subscribed to the page already".into(),
+            field: Some("address".into()),
+        });
+    }
+    Ok(())
+}
+
 /// Confirms a subscriber (it followed the link in its confirmation e-mail).
 pub async fn confirm_with(state: &AppState, s: &Subscriber) -> ApiResult<Subscriber> {
     let now = state.clock.now();
@@ -375,17 +396,8 @@ async fn create_status_subscriber(
         .map_err(ApiError::or_not_found("status page"))?;
     let all = state.store.list_components(id).await?;
     let components = chosen(&all, &body.components, "components")?;
-    let known = state.store.list_subscribers(id).await?;
     let address = body.address.trim();
-    if known
-        .iter()
-        .any(|s| s.kind == kind && s.address.eq_ignore_ascii_case(address))
-    {
-        return Err(ApiError::Conflict {
-            message: "this address is subscribed to the page already".into(),
-            field: Some("address".into()),
-        });
-    }
+    refuse_known(&state, &p, kind, address).await?;
     let s = match subscribe_with(&state, caller.actor(), &p, kind, address, components).await? {
         SignUp::Created(s) | SignUp::Mailed(s) | SignUp::TooSoon(s) => s,
     };

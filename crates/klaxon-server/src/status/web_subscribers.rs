@@ -9,7 +9,7 @@ use klaxon_domain::auth::Role;
 use klaxon_domain::event::Actor;
 use klaxon_store::{DeliveryStatus, SignUp, StatusPage, SubscriberKind};
 
-use super::subscribers::{chosen, page_base, subscribe_with, unsubscribe_with};
+use super::subscribers::{chosen, page_base, refuse_known, subscribe_with, unsubscribe_with};
 use super::web::{Fields, page_form, page_of, refusal, start};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
@@ -193,16 +193,7 @@ async fn add(
         let picked: Vec<String> = f.all("components").into_iter().map(str::to_owned).collect();
         let components = chosen(&all, &picked, "components")?;
         let address = f.get("address").trim();
-        let known = state.store.list_subscribers(p.id).await?;
-        if known
-            .iter()
-            .any(|x| x.kind == kind && x.address.eq_ignore_ascii_case(address))
-        {
-            return Err(ApiError::invalid(
-                "address",
-                "is subscribed to this page already",
-            ));
-        }
+        refuse_known(&state, &p, kind, address).await?;
         subscribe_with(
             &state,
             Actor::User(s.user.id),
