@@ -418,10 +418,18 @@ fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .layer(axum::Extension(status_pages.clone()))
         .with_state(state);
-    // A status page's own host name maps onto its path before routing.
-    let routed = tower::ServiceExt::map_request(app, move |mut req: Request| {
+    // A status page's own host name maps onto its path before routing, and public status
+    // documents are answered before the middleware (see `status::public::fast_path`).
+    let routed = tower::service_fn(move |mut req: Request| {
         crate::status::public::host_rewrite(&status_pages, &mut req);
-        req
+        let fast = crate::status::public::fast_path(&status_pages, &req);
+        let app = app.clone();
+        async move {
+            match fast {
+                Some(resp) => Ok::<_, std::convert::Infallible>(resp),
+                None => tower::ServiceExt::oneshot(app, req).await,
+            }
+        }
     });
     Router::new().fallback_service(routed)
 }

@@ -276,6 +276,28 @@ async fn a_page_tells_of_an_incident_from_start_to_resolution(b: Backend) {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+    // Readers' documents skip the application's middleware: the headers it would add are
+    // still there, and HEAD (which goes the usual way) agrees with GET.
+    for h in [r.headers(), again.headers()] {
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        assert_eq!(h["etag"].to_str().unwrap(), etag);
+    }
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let head = app
+        .http
+        .head(format!("{}/status/acme/api/v2/summary.json", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(head.headers()["x-content-type-options"], "nosniff");
     assert_eq!(
         public(&app, "/status/acme/nothing-here").await.status(),
         404

@@ -13,7 +13,7 @@ use axum::{Extension, Form, Router};
 use klaxon_store::{StatusPage, Visibility};
 use serde::Deserialize;
 
-use super::snapshot::{Rendered, Snapshots};
+use super::snapshot::{Doc, Rendered, Snapshots};
 use crate::shared::crypto::{base64url, bytes_equal, hmac_sha256};
 use crate::shared::state::AppState;
 use crate::shared::web::{WebSession, cookie, set_cookie};
@@ -147,11 +147,47 @@ async fn serve(
     if let Err(resp) = admit(state, snaps, &r, &mut parts).await {
         return resp;
     }
-    let headers = &parts.headers;
     let Some(doc) = r.docs.get(path) else {
         return not_found();
     };
-    let public = r.page.visibility == Visibility::Public;
+    respond(doc, r.page.visibility == Visibility::Public, &parts.headers)
+}
+
+/// A public page's document for a plain `GET`, answered before the application's middleware
+/// (sessions, request ids, time-outs, error shaping): a reader's request needs none of it, and
+/// the page must keep up with a flood of readers during an outage. Anything else (a private
+/// page, a form, a path that is no document) returns `None` and goes the usual way.
+pub fn fast_path(snaps: &Snapshots, req: &Request) -> Option<Response> {
+    if req.method() != axum::http::Method::GET {
+        return None;
+    }
+    let rest = req.uri().path().strip_prefix("/status/")?;
+    let (slug, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let r = snaps.by_slug(slug)?;
+    if r.page.visibility != Visibility::Public {
+        return None;
+    }
+    let doc = r.docs.get(path.trim_end_matches('/'))?;
+    let route = if rest.contains('/') {
+        "/status/{slug}/{*rest}"
+    } else {
+        "/status/{slug}"
+    };
+    let resp = respond(doc, true, req.headers());
+    // The same series the middleware would count, so dashboards see readers too.
+    metrics::counter!(
+        "klaxon_http_requests_total",
+        "method" => "GET",
+        "path" => route,
+        "status" => resp.status().as_str().to_owned()
+    )
+    .increment(1);
+    Some(resp)
+}
+
+/// A document's answer: 304 for a matching `If-None-Match`, gzip when the reader takes it,
+/// and the page's cache, type and security headers.
+fn respond(doc: &Doc, public: bool, headers: &HeaderMap) -> Response {
     let cache = if public {
         "public, max-age=30"
     } else {
@@ -201,6 +237,11 @@ async fn serve(
             HeaderValue::from_static("*"),
         );
     }
+    // The application's middleware adds this to every other answer.
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     with_csp(resp)
 }
 
