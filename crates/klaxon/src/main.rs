@@ -538,7 +538,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },
         } => {
-            let s = settings(cli.config.as_ref())?;
+            let s = std::sync::Arc::new(settings(cli.config.as_ref())?);
             let store = app::open_store(&s).await?;
             let now = jiff::Timestamp::now();
             let done = klaxon_server::status::snapshot::export_once(

@@ -221,7 +221,7 @@ pub type Render = fn(&PageData, &Settings, Timestamp, bool) -> HashMap<String, D
 pub async fn refresh(
     snaps: &Snapshots,
     store: &dyn Store,
-    settings: &Settings,
+    settings: &Arc<Settings>,
     now: Timestamp,
     render: Render,
 ) -> bool {
@@ -230,7 +230,7 @@ pub async fn refresh(
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "status pages: cannot read revisions; serving the last good state");
-            mark_stale(snaps, settings, now, render);
+            mark_stale(snaps, settings, now, render).await;
             return false;
         }
     };
@@ -253,15 +253,20 @@ pub async fn refresh(
         }
         match load(store, settings, id, now).await {
             Ok(data) => {
-                let docs = render(&data, settings, now, false);
-                let rendered = Rendered {
-                    page: data.page.clone(),
-                    docs,
-                    built_at: now,
-                    stale: false,
-                };
-                snaps.put(Arc::new(data), rendered);
-                rebuilt.push(id);
+                let data = Arc::new(data);
+                match render_apart(&data, settings, now, false, render).await {
+                    Some(docs) => {
+                        let rendered = Rendered {
+                            page: data.page.clone(),
+                            docs,
+                            built_at: now,
+                            stale: false,
+                        };
+                        snaps.put(data, rendered);
+                        rebuilt.push(id);
+                    }
+                    None => ok = false,
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, page = %id, "status page: cannot read it; serving the last good state");
@@ -284,9 +289,28 @@ pub async fn refresh(
             inner.last_ok = Some(now);
         }
     } else {
-        mark_stale(snaps, settings, now, render);
+        mark_stale(snaps, settings, now, render).await;
     }
     ok
+}
+
+/// Renders on the blocking pool: a page with a thousand incidents takes a good part of a
+/// second to render, and on a runtime worker it would hold up every reader queued behind it.
+async fn render_apart(
+    data: &Arc<PageData>,
+    settings: &Arc<Settings>,
+    now: Timestamp,
+    stale: bool,
+    render: Render,
+) -> Option<HashMap<String, Doc>> {
+    let (data, settings) = (data.clone(), settings.clone());
+    match tokio::task::spawn_blocking(move || render(&data, &settings, now, stale)).await {
+        Ok(docs) => Some(docs),
+        Err(e) => {
+            tracing::error!(error = %e, "status page: rendering failed");
+            None
+        }
+    }
 }
 
 /// Writes the rebuilt public pages to `dir` and removes those no longer public.
@@ -323,7 +347,7 @@ pub async fn export(
 /// `klaxon status-pages export`). Returns each exported page's slug.
 pub async fn export_once(
     store: &dyn Store,
-    settings: &Settings,
+    settings: &Arc<Settings>,
     now: Timestamp,
     dir: std::path::PathBuf,
     render: Render,
@@ -344,7 +368,7 @@ pub async fn export_once(
 
 /// Renders the kept data again with the "may be out of date" notice, once the last good read
 /// is old enough.
-fn mark_stale(snaps: &Snapshots, settings: &Settings, now: Timestamp, render: Render) {
+async fn mark_stale(snaps: &Snapshots, settings: &Arc<Settings>, now: Timestamp, render: Render) {
     let (last_ok, data): (Option<Timestamp>, Vec<Arc<PageData>>) = match snaps.inner.read() {
         Ok(i) => (
             i.last_ok,
@@ -360,7 +384,9 @@ fn mark_stale(snaps: &Snapshots, settings: &Settings, now: Timestamp, render: Re
         return;
     }
     for d in data {
-        let docs = render(&d, settings, now, true);
+        let Some(docs) = render_apart(&d, settings, now, true, render).await else {
+            continue;
+        };
         let rendered = Rendered {
             page: d.page.clone(),
             docs,
