@@ -1068,6 +1068,8 @@ async fn a_page_answers_on_its_own_host_name(b: Backend) {
         "status.acme.example",
         "Status.ACME.example:8080",
         "status.acme.example:443",
+        "status.acme.example.",
+        "status.acme.example.:8080",
     ] {
         let (status, _, body) = on_host(&app, host, "/").await;
         assert_eq!((status, &body), (200, &acme), "{host}");

@@ -351,7 +351,8 @@ pub fn host_rewrite(snaps: &Snapshots, req: &mut Request) {
                 }
             })
         })
-        .map(str::to_ascii_lowercase);
+        // A fully qualified name (`status.example.com.`) is the same host.
+        .map(|h| h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase());
     let Some(host) = host else {
         return;
     };
