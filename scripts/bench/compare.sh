@@ -4,13 +4,14 @@
 #
 #   scripts/bench/compare.sh OLD_BIN NEW_BIN [BENCH [ROUNDS]]
 #
-# BENCH is ingest (default), page-latency or status-page; ROUNDS (default 2) runs of each, in
+# BENCH is the name of any script here (ingest, the default; oncall, page-latency, status-page,
+# ...); ROUNDS (default 2) runs of each, in
 # the order old, new, old, new, ... Each run's own summary is printed under its label; raw output
 # stays in target/bench/compare-<time>/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-[ $# -ge 2 ] || { echo "usage: $0 OLD_BIN NEW_BIN [ingest|page-latency|status-page [ROUNDS]]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 OLD_BIN NEW_BIN [BENCH [ROUNDS]]" >&2; exit 2; }
 old="$(realpath "$1")"; new="$(realpath "$2")"; bench="${3:-ingest}"; rounds="${4:-2}"
 for b in "$old" "$new"; do [ -x "$b" ] || { echo "$0: not an executable: $b" >&2; exit 2; }; done
 script="scripts/bench/$bench.sh"
@@ -32,8 +33,8 @@ for r in $(seq "$rounds"); do
   for label in old new; do
     echo
     echo "--- round $r, $label"
-    # Each benchmark prints its summary last, from its heading on.
-    awk '/^(Alert ingestion|Page latency|Status page readers)/{t=1} t' "$out/$bench-$label-$r.txt"
+    # Every benchmark prints its progress as "==> ..." lines and everything else is its summary.
+    grep -v '^==> ' "$out/$bench-$label-$r.txt" || true
   done
 done
 echo

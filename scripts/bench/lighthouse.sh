@@ -57,7 +57,7 @@ if [ -n "${KLAXON_BIN:-}" ]; then
 else
   say "building klaxon (release)"
   cargo build --release -p klaxon >&2
-  bin="$repo/target/release/klaxon"
+  bin="$(readlink -f "${CARGO_TARGET_DIR:-target}")/release/klaxon" # where cargo put it
 fi
 [ -x "$bin" ] || die "no klaxon binary at $bin"
 

@@ -49,7 +49,7 @@ if [ -n "${KLAXON_BIN:-}" ]; then
 else
   say "building klaxon (release)"
   cargo build --release -p klaxon >&2
-  bin="$repo/target/release/klaxon"
+  bin="$(readlink -f "${CARGO_TARGET_DIR:-target}")/release/klaxon" # where cargo put it
 fi
 
 work="$(mktemp -d /tmp/klaxon-page.XXXXXX)"
