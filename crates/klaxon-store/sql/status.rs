@@ -715,6 +715,9 @@ impl StatusStore for DbStore {
         .await
         .map_err(fk_not_found)?;
         set_services(&mut tx, c.id, &c.service_ids).await?;
+        // The page's row first: changes to one page then take their event numbers in commit
+        // order, and subscribers hear of them in that order.
+        bump(&mut tx, c.page_id).await?;
         let seq = insert_event(&mut tx, &e).await?;
         let old = old.and_then(|o| o.parse::<ComponentStatus>().ok());
         if let Some(old) = old.filter(|o| *o != c.status) {
@@ -737,7 +740,6 @@ impl StatusStore for DbStore {
         if c.follow_checks && !(followed && same_services) {
             follow_checks(&mut tx, Followers::Components(&[c.id]), c.updated_at).await?;
         }
-        bump(&mut tx, c.page_id).await?;
         tx.commit().await.map_err(map_err)?;
         self.component(c.id).await
     }

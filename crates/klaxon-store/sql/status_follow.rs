@@ -122,13 +122,22 @@ pub(super) async fn follow_checks(
     .into_iter()
     .map(id_from)
     .collect::<StoreResult<_>>()?;
-    let mut pages = BTreeSet::new();
+    let mut moves = Vec::new();
     for f in &followers {
         let checks = by.get(&f.id).map_or(&[][..], Vec::as_slice);
-        let Some(to) = follow::next(f.status, held.contains(&f.id), checks) else {
-            continue;
-        };
-        set_status(tx, f.id, to, at).await?;
+        if let Some(to) = follow::next(f.status, held.contains(&f.id), checks) {
+            set_status(tx, f.id, to, at).await?;
+            moves.push((f, to));
+        }
+    }
+    // The pages' rows before the events, in one order: changes to one page take their event
+    // numbers in commit order (subscribers hear of them in that order), and two transactions
+    // never wait on each other's pages.
+    let pages: BTreeSet<_> = moves.iter().map(|(f, _)| f.page).collect();
+    for page in &pages {
+        bump(tx, *page).await?;
+    }
+    for (f, to) in moves {
         let mut e = domain::component_updated(
             f.page,
             at,
@@ -142,10 +151,6 @@ pub(super) async fn follow_checks(
         // Webhook subscribers hear of it as of a person's change.
         let change = (f.id, f.status, to);
         queue(tx, &component_notice(f.page, seq, &f.code, change, at)).await?;
-        pages.insert(f.page);
-    }
-    for page in pages {
-        bump(tx, page).await?;
     }
     Ok(())
 }
