@@ -24,6 +24,7 @@ pub mod postmortem;
 pub mod reach;
 pub mod schedule;
 pub mod service;
+pub mod slo;
 pub mod status;
 pub mod throttle;
 pub mod webhook;

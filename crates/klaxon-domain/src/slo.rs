@@ -1,0 +1,349 @@
+//! Service level objectives: error budgets and multi-window, multi-burn-rate alerting (the SRE
+//! Workbook, chapter 5). Pure: the engine gathers good and total counts per window from the
+//! SLI's source, this decides what they mean. The formulas are stated in docs/slos.md; keep the
+//! two in step.
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
+use serde::{Deserialize, Serialize};
+
+use crate::{Invalid, named_enum};
+
+/// The share of good events (or good time) an SLO promises, as a percentage strictly between
+/// 0 and 100: 99.9 means 0.1 % of the events may be bad.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+pub struct Objective(f64);
+
+impl Objective {
+    pub fn new(percent: f64) -> Result<Self, Invalid> {
+        if percent.is_finite() && percent > 0.0 && percent < 100.0 {
+            Ok(Self(percent))
+        } else {
+            Err(Invalid::new(
+                "objective",
+                "must be a percentage above 0 and below 100, such as 99.9",
+            ))
+        }
+    }
+
+    pub fn percent(self) -> f64 {
+        self.0
+    }
+
+    /// The error budget as a fraction of all events: 1 − objective (0.001 for 99.9 %).
+    pub fn budget(self) -> f64 {
+        1.0 - self.0 / 100.0
+    }
+}
+
+/// The rolling window lengths an SLO may have, in days.
+pub const ROLLING_DAYS: [i32; 4] = [7, 28, 30, 90];
+
+/// The period an SLO is measured over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Window {
+    /// The last `days` days, moving with time.
+    Rolling { days: i32 },
+    /// The calendar month in a time zone: the budget starts afresh on the 1st.
+    CalendarMonth { tz: TimeZone },
+}
+
+impl Window {
+    pub fn rolling(days: i32) -> Result<Self, Invalid> {
+        if ROLLING_DAYS.contains(&days) {
+            Ok(Window::Rolling { days })
+        } else {
+            Err(Invalid::new(
+                "window",
+                "a rolling window is 7, 28, 30 or 90 days",
+            ))
+        }
+    }
+
+    /// `[start, end)` of the window that holds `now`: for a rolling window, the `days` up to
+    /// now; for a calendar month, the whole month (its end is still to come).
+    pub fn bounds(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        match self {
+            Window::Rolling { days } => (
+                now.checked_sub(SignedDuration::from_hours(24 * i64::from(*days)))
+                    .unwrap_or(Timestamp::MIN),
+                now,
+            ),
+            Window::CalendarMonth { tz } => {
+                let here = now.to_zoned(tz.clone());
+                let start = month_start(&here);
+                let end = start
+                    .checked_add(1.month())
+                    .map(|z| z.timestamp())
+                    .unwrap_or(Timestamp::MAX);
+                (start.timestamp(), end)
+            }
+        }
+    }
+
+    /// The whole window's length at `now` (a calendar month has 28 to 31 days, and 23 or 25
+    /// hours on the day its zone changes clocks).
+    pub fn length(&self, now: Timestamp) -> SignedDuration {
+        let (start, end) = self.bounds(now);
+        end.duration_since(start)
+    }
+}
+
+fn month_start(z: &Zoned) -> Zoned {
+    z.first_of_month()
+        .and_then(|d| d.start_of_day())
+        .unwrap_or_else(|_| z.clone())
+}
+
+/// Good and total events (or good and total minutes, for a time-based SLI) over some span.
+/// Floating point: Prometheus' `increase()` is not a whole number.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub good: f64,
+    pub total: f64,
+}
+
+impl Counts {
+    pub fn new(good: f64, total: f64) -> Self {
+        Self { good, total }
+    }
+
+    /// Bad events: total − good, never below zero (a counter reset can make good > total).
+    pub fn bad(self) -> f64 {
+        (self.total - self.good).max(0.0)
+    }
+
+    /// The share of bad events; none without events.
+    pub fn error_rate(self) -> Option<f64> {
+        (self.total > 0.0).then(|| (self.bad() / self.total).min(1.0))
+    }
+
+    /// How fast the budget burns: the error rate over the budget. 1 spends the budget exactly
+    /// over the window; no events burn nothing.
+    pub fn burn_rate(self, objective: Objective) -> f64 {
+        self.error_rate().unwrap_or(0.0) / objective.budget()
+    }
+}
+
+impl std::ops::Add for Counts {
+    type Output = Counts;
+    fn add(self, o: Counts) -> Counts {
+        Counts::new(self.good + o.good, self.total + o.total)
+    }
+}
+
+impl std::iter::Sum for Counts {
+    fn sum<I: Iterator<Item = Counts>>(iter: I) -> Counts {
+        iter.fold(Counts::default(), |a, b| a + b)
+    }
+}
+
+named_enum! {
+    /// What a burn-rate rule does when it fires.
+    pub enum Urgency (field = "urgency", schema = "SloUrgency") {
+        /// Wake someone: a high-urgency alert.
+        Page = "page",
+        /// Look at it in working hours: a low-urgency alert.
+        Ticket = "ticket",
+    }
+}
+
+/// One multi-window burn-rate rule: it fires when the burn rate over both windows is above
+/// `rate`, and resolves when the long window falls back to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BurnRule {
+    /// Stable within an SLO: the alert's dedup key is made of it.
+    pub name: String,
+    pub urgency: Urgency,
+    /// The share of the whole budget that burning at `rate` for `long` spends.
+    pub budget_spent: f64,
+    #[schema(value_type = String, example = "PT1H")]
+    pub long: SignedDuration,
+    #[schema(value_type = String, example = "PT5M")]
+    pub short: SignedDuration,
+    /// The burn rate both windows must exceed.
+    pub rate: f64,
+}
+
+/// The Workbook's three rules for a 30-day window (budget spent, long window, urgency). The
+/// short window is a twelfth of the long one.
+const WORKBOOK: [(&str, Urgency, f64, i64); 3] = [
+    ("page-fast", Urgency::Page, 0.02, 3600),
+    ("page-slow", Urgency::Page, 0.05, 6 * 3600),
+    ("ticket", Urgency::Ticket, 0.10, 3 * 86_400),
+];
+
+/// The default rules for a window of `window` length: the Workbook's budget shares and
+/// look-back windows, with the rate that spends that share in the long window. For 30 days
+/// that is 14.4, 6 and 1; for 7 days 3.36, 1.4 and 0.233; for 90 days 43.2, 18 and 3.
+pub fn default_rules(window: SignedDuration) -> Vec<BurnRule> {
+    WORKBOOK
+        .iter()
+        .map(|&(name, urgency, spent, long_secs)| {
+            let long = SignedDuration::from_secs(long_secs);
+            BurnRule {
+                name: name.to_owned(),
+                urgency,
+                budget_spent: spent,
+                long,
+                short: SignedDuration::from_secs(long_secs / 12),
+                rate: threshold(spent, window, long),
+            }
+        })
+        .collect()
+}
+
+/// The burn rate that spends `spent` of the budget of a `window` in `long`:
+/// spent × window / long.
+pub fn threshold(spent: f64, window: SignedDuration, long: SignedDuration) -> f64 {
+    spent * window.as_secs_f64() / long.as_secs_f64()
+}
+
+/// The burn rates a rule is judged on; `None` where the SLI's source gave no answer for that
+/// window (it is down, or silent): no answer is no evidence either way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub long: Option<f64>,
+    pub short: Option<f64>,
+}
+
+/// Whether `rule` fires now, given whether it fired at the previous step. A quiet rule fires
+/// only when both windows are above the rate (the long one shows the budget really burns, the
+/// short one that it still does); a firing rule resolves only when the long window is back at
+/// or under the rate, so it does not flap while the short window dips. Without an answer for a
+/// window a rule keeps its state.
+pub fn fires(rule: &BurnRule, was_firing: bool, rates: Rates) -> bool {
+    // Above by more than floating-point rounding: 144 bad in 10,000 at 99.9 % is 14.4, not
+    // 14.400000000000002.
+    let above = |r: f64| r > rule.rate * (1.0 + 1e-9);
+    if was_firing {
+        rates.long.is_none_or(above)
+    } else {
+        matches!((rates.long, rates.short), (Some(l), Some(s)) if above(l) && above(s))
+    }
+}
+
+named_enum! {
+    /// How much of its budget an SLO has left.
+    pub enum BudgetStatus (field = "status", schema = "SloBudgetStatus") {
+        Healthy = "healthy",
+        /// At or under the at-risk share (default 20 %).
+        AtRisk = "at_risk",
+        /// Nothing left.
+        Exhausted = "exhausted",
+    }
+}
+
+/// How far past a threshold the budget must recover before its status improves: 2 points of
+/// the budget, so a budget hovering at 20 % does not flap between healthy and at risk.
+pub const HYSTERESIS: f64 = 0.02;
+
+/// The status for `remaining` (a fraction of the budget; below zero when overspent). It gets
+/// worse as soon as a threshold is crossed, and better only once the budget is
+/// [`HYSTERESIS`] past it.
+pub fn status(previous: Option<BudgetStatus>, remaining: f64, at_risk: f64) -> BudgetStatus {
+    let now = classify(remaining, at_risk, 0.0);
+    match previous {
+        // Better than before (statuses order best first): only as far as the margin allows.
+        Some(prev) if now < prev => classify(remaining, at_risk, HYSTERESIS).min(prev),
+        _ => now,
+    }
+}
+
+fn classify(remaining: f64, at_risk: f64, margin: f64) -> BudgetStatus {
+    if remaining <= margin {
+        BudgetStatus::Exhausted
+    } else if remaining <= at_risk + margin {
+        BudgetStatus::AtRisk
+    } else {
+        BudgetStatus::Healthy
+    }
+}
+
+/// An SLO's budget over its window so far.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Budget {
+    /// What the window may spend: bad events (event SLIs: a share of the events so far) or
+    /// bad minutes (time SLIs: a share of the whole window).
+    pub allowed: f64,
+    /// What it has spent.
+    pub spent: f64,
+    /// allowed − spent; below zero when overspent.
+    pub remaining: f64,
+    /// remaining / allowed: 1 is untouched, 0 is gone. None when nothing is allowed yet (an
+    /// event SLI with no events).
+    pub remaining_share: Option<f64>,
+    /// The burn rate over the window so far.
+    pub burn_rate: f64,
+}
+
+impl Budget {
+    /// For an event SLI: the budget is a share of the events seen so far in the window, so it
+    /// grows with traffic. remaining share = 1 − error rate / (1 − objective).
+    pub fn events(objective: Objective, counts: Counts) -> Self {
+        let allowed = objective.budget() * counts.total;
+        let spent = counts.bad();
+        Self {
+            allowed,
+            spent,
+            remaining: allowed - spent,
+            remaining_share: (allowed > 0.0).then(|| 1.0 - spent / allowed),
+            burn_rate: counts.burn_rate(objective),
+        }
+    }
+
+    /// For a time SLI (availability): the budget is a share of the whole window's minutes,
+    /// known ahead, so a month of 99.9 % has 43.2 minutes from its first day.
+    /// `counts` are good and observed minutes so far.
+    pub fn time(objective: Objective, counts: Counts, window: SignedDuration) -> Self {
+        let allowed = objective.budget() * window.as_secs_f64() / 60.0;
+        let spent = counts.bad();
+        Self {
+            allowed,
+            spent,
+            remaining: allowed - spent,
+            remaining_share: (allowed > 0.0).then(|| 1.0 - spent / allowed),
+            burn_rate: counts.burn_rate(objective),
+        }
+    }
+}
+
+/// What an SLI counts: events, or minutes of good and bad time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    Events,
+    Time,
+}
+
+/// The budget's remaining share after each slice of the window, oldest first: the points of a
+/// burn-down chart. `slices` are consecutive counts with the instant each ends.
+pub fn burn_down(
+    objective: Objective,
+    basis: Basis,
+    window: SignedDuration,
+    slices: &[(Timestamp, Counts)],
+) -> Vec<(Timestamp, Option<f64>)> {
+    let mut sum = Counts::default();
+    slices
+        .iter()
+        .map(|&(at, c)| {
+            sum = sum + c;
+            let b = match basis {
+                Basis::Events => Budget::events(objective, sum),
+                Basis::Time => Budget::time(objective, sum, window),
+            };
+            (at, b.remaining_share)
+        })
+        .collect()
+}
+
+/// The evaluation step that holds `at`: steps are whole multiples of `step` since the epoch, so
+/// every instance names the same step and one evaluation per SLO and step is a key.
+pub fn step_of(at: Timestamp, step: SignedDuration) -> Timestamp {
+    let step_ms = step.as_millis().max(1) as i64;
+    let ms = at.as_millisecond();
+    Timestamp::from_millisecond(ms - ms.rem_euclid(step_ms)).unwrap_or(at)
+}
+
+#[cfg(test)]
+#[path = "slo_tests.rs"]
+mod tests;

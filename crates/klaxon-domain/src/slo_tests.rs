@@ -1,0 +1,258 @@
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+const DAY: i64 = 86_400;
+
+#[test]
+fn objectives_lie_strictly_between_0_and_100() {
+    for bad in [0.0, 100.0, -1.0, 100.5, f64::NAN, f64::INFINITY] {
+        let e = Objective::new(bad).unwrap_err();
+        assert_eq!(e.field, "objective");
+    }
+    let o = Objective::new(99.9).unwrap();
+    assert!(close(o.budget(), 0.001));
+    assert!(close(Objective::new(95.0).unwrap().budget(), 0.05));
+}
+
+#[test]
+fn rolling_windows_are_7_28_30_or_90_days() {
+    for d in [7, 28, 30, 90] {
+        assert!(Window::rolling(d).is_ok());
+    }
+    for d in [0, 1, 14, 31, 365] {
+        assert_eq!(Window::rolling(d).unwrap_err().field, "window");
+    }
+    let now = ts("2026-03-31T12:00:00Z");
+    let w = Window::rolling(30).unwrap();
+    assert_eq!(w.bounds(now), (ts("2026-03-01T12:00:00Z"), now));
+    assert_eq!(w.length(now), SignedDuration::from_secs(30 * DAY));
+}
+
+#[test]
+fn a_calendar_month_is_the_month_in_its_zone_dst_included() {
+    let w = Window::CalendarMonth {
+        tz: TimeZone::get("Europe/Berlin").unwrap(),
+    };
+    // 31 March 23:30 UTC is already 1 April in Berlin.
+    let (start, end) = w.bounds(ts("2026-03-31T23:30:00Z"));
+    assert_eq!(start, ts("2026-03-31T22:00:00Z"));
+    assert_eq!(end, ts("2026-04-30T22:00:00Z"));
+    // March 2026 loses an hour on the 29th: 31 days less one hour.
+    let march = w.length(ts("2026-03-15T00:00:00Z"));
+    assert_eq!(march, SignedDuration::from_secs(31 * DAY - 3600));
+    let feb = Window::CalendarMonth { tz: TimeZone::UTC }.length(ts("2026-02-10T00:00:00Z"));
+    assert_eq!(feb, SignedDuration::from_secs(28 * DAY));
+}
+
+#[test]
+fn burn_rate_is_the_error_rate_over_the_budget() {
+    let o = Objective::new(99.9).unwrap();
+    // 10,000 requests, 150 bad: error rate 1.5 %, 15 times the 0.1 % budget.
+    let c = Counts::new(9_850.0, 10_000.0);
+    assert!(close(c.bad(), 150.0));
+    assert!(close(c.error_rate().unwrap(), 0.015));
+    assert!(close(c.burn_rate(o), 15.0));
+    // No traffic burns nothing; good above total (a counter reset) is not negative.
+    assert_eq!(Counts::new(0.0, 0.0).error_rate(), None);
+    assert!(close(Counts::new(0.0, 0.0).burn_rate(o), 0.0));
+    assert!(close(Counts::new(12.0, 10.0).bad(), 0.0));
+    let sum: Counts = [Counts::new(9.0, 10.0), Counts::new(1.0, 2.0)]
+        .into_iter()
+        .sum();
+    assert_eq!(sum, Counts::new(10.0, 12.0));
+}
+
+#[test]
+fn default_rules_are_the_workbooks_for_30_days_and_scale_with_the_window() {
+    let rules = default_rules(SignedDuration::from_secs(30 * DAY));
+    let got: Vec<(&str, Urgency, f64, i64, i64)> = rules
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.urgency,
+                r.rate,
+                r.long.as_secs(),
+                r.short.as_secs(),
+            )
+        })
+        .collect();
+    let want = [
+        ("page-fast", Urgency::Page, 14.4, 3600, 300),
+        ("page-slow", Urgency::Page, 6.0, 6 * 3600, 1800),
+        ("ticket", Urgency::Ticket, 1.0, 3 * DAY, 6 * 3600),
+    ];
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.0, g.1, g.3, g.4), (w.0, w.1, w.3, w.4));
+        assert!(close(g.2, w.2), "{} rate {} != {}", g.0, g.2, w.2);
+    }
+    // A 7-day window: 0.02 × 168 h / 1 h, 0.05 × 168 / 6, 0.1 × 168 / 72.
+    let week: Vec<f64> = default_rules(SignedDuration::from_secs(7 * DAY))
+        .iter()
+        .map(|r| r.rate)
+        .collect();
+    assert!(close(week[0], 3.36) && close(week[1], 1.4) && close(week[2], 0.1 * 168.0 / 72.0));
+    let quarter: Vec<f64> = default_rules(SignedDuration::from_secs(90 * DAY))
+        .iter()
+        .map(|r| r.rate)
+        .collect();
+    assert!(close(quarter[0], 43.2) && close(quarter[1], 18.0) && close(quarter[2], 3.0));
+}
+
+#[test]
+fn a_rule_fires_on_both_windows_and_resolves_on_the_long_one() {
+    let o = Objective::new(99.9).unwrap();
+    let rule = &default_rules(SignedDuration::from_secs(30 * DAY))[0]; // 14.4 over 1 h and 5 min
+    let rate = |bad: f64, total: f64| Some(Counts::new(total - bad, total).burn_rate(o));
+    // The last hour burns at 15, the last 5 minutes at 20: fires.
+    let burst = Rates {
+        long: rate(150.0, 10_000.0),
+        short: rate(20.0, 1_000.0),
+    };
+    assert!(fires(rule, false, burst));
+    // The long window alone is not enough (the burst is over) ...
+    let over = Rates {
+        long: rate(150.0, 10_000.0),
+        short: rate(5.0, 1_000.0), // 5
+    };
+    assert!(!fires(rule, false, over));
+    // ... nor the short one alone (a blip).
+    let blip = Rates {
+        long: rate(100.0, 10_000.0), // 10
+        short: rate(50.0, 1_000.0),  // 50
+    };
+    assert!(!fires(rule, false, blip));
+    // Firing, it holds while the long window stays above the rate, whatever the short one does,
+    assert!(fires(rule, true, over));
+    // and resolves once the long window is at or under it.
+    let calm = Rates {
+        long: rate(144.0, 10_000.0), // 14.4 exactly: not above
+        short: rate(50.0, 1_000.0),
+    };
+    assert!(!fires(rule, true, calm));
+    // A silent source changes nothing: no page from nothing, no resolution from nothing.
+    let silent = Rates {
+        long: None,
+        short: None,
+    };
+    assert!(!fires(rule, false, silent));
+    assert!(fires(rule, true, silent));
+    assert!(!fires(
+        rule,
+        false,
+        Rates {
+            long: rate(150.0, 10_000.0),
+            short: None
+        }
+    ));
+}
+
+#[test]
+fn a_7_day_window_pages_at_its_scaled_rate() {
+    let o = Objective::new(99.0).unwrap(); // budget 1 %
+    let rule = &default_rules(SignedDuration::from_secs(7 * DAY))[0]; // 3.36
+    // 3.5 % errors is a burn of 3.5: pages on a 7-day window, not on a 30-day one (14.4).
+    let r = Some(Counts::new(965.0, 1_000.0).burn_rate(o));
+    let rates = Rates { long: r, short: r };
+    assert!(fires(rule, false, rates));
+    let month = &default_rules(SignedDuration::from_secs(30 * DAY))[0];
+    assert!(!fires(month, false, rates));
+}
+
+#[test]
+fn event_budgets_follow_the_traffic_and_time_budgets_the_window() {
+    let o = Objective::new(99.9).unwrap();
+    // 1,000,000 requests so far, 400 bad: 1,000 allowed, 600 left (60 %), burning at 0.4.
+    let b = Budget::events(o, Counts::new(999_600.0, 1_000_000.0));
+    assert!(close(b.allowed, 1_000.0) && close(b.spent, 400.0) && close(b.remaining, 600.0));
+    assert!(close(b.remaining_share.unwrap(), 0.6) && close(b.burn_rate, 0.4));
+    // Overspent: below zero.
+    let over = Budget::events(o, Counts::new(998_500.0, 1_000_000.0));
+    assert!(close(over.remaining_share.unwrap(), -0.5));
+    assert_eq!(Budget::events(o, Counts::default()).remaining_share, None);
+    // A 30-day month at 99.9 % allows 43.2 minutes; 12 down so far leaves 31.2.
+    let window = SignedDuration::from_secs(30 * DAY);
+    let t = Budget::time(o, Counts::new(14_388.0, 14_400.0), window);
+    assert!(close(t.allowed, 43.2) && close(t.spent, 12.0) && close(t.remaining, 31.2));
+    assert!(close(t.remaining_share.unwrap(), 31.2 / 43.2));
+}
+
+#[test]
+fn status_worsens_at_once_and_recovers_past_a_margin() {
+    use BudgetStatus::*;
+    assert_eq!(status(None, 0.5, 0.2), Healthy);
+    assert_eq!(status(None, 0.2, 0.2), AtRisk);
+    assert_eq!(status(None, 0.0, 0.2), Exhausted);
+    assert_eq!(status(Some(Healthy), 0.19, 0.2), AtRisk);
+    assert_eq!(status(Some(Healthy), -0.1, 0.2), Exhausted);
+    // Back above 20 % by less than the margin: still at risk; past it: healthy.
+    assert_eq!(status(Some(AtRisk), 0.21, 0.2), AtRisk);
+    assert_eq!(status(Some(AtRisk), 0.23, 0.2), Healthy);
+    // Exhausted, a sliver back is still exhausted; then at risk; then healthy in one step.
+    assert_eq!(status(Some(Exhausted), 0.01, 0.2), Exhausted);
+    assert_eq!(status(Some(Exhausted), 0.05, 0.2), AtRisk);
+    assert_eq!(status(Some(Exhausted), 0.5, 0.2), Healthy);
+    // Hovering at the threshold never flaps.
+    let mut s = Some(Healthy);
+    let mut changes = 0;
+    for r in [0.2, 0.205, 0.199, 0.21, 0.2, 0.215] {
+        let next = status(s, r, 0.2);
+        if Some(next) != s {
+            changes += 1;
+        }
+        s = Some(next);
+    }
+    assert_eq!(changes, 1);
+}
+
+#[test]
+fn the_burn_down_is_the_remaining_share_after_each_slice() {
+    let o = Objective::new(99.0).unwrap();
+    let t0 = ts("2026-03-01T00:00:00Z");
+    let at = |h: i64| t0 + SignedDuration::from_hours(h);
+    let slices = [
+        (at(1), Counts::new(100.0, 100.0)),
+        (at(2), Counts::new(99.0, 100.0)),
+        (at(3), Counts::new(97.0, 100.0)),
+        (at(4), Counts::new(0.0, 0.0)),
+    ];
+    let points = burn_down(o, Basis::Events, SignedDuration::from_hours(24), &slices);
+    let shares: Vec<f64> = points.iter().map(|(_, s)| s.unwrap()).collect();
+    // Allowed: 1, 2, 3, 3 bad; spent 0, 1, 4, 4.
+    let want = [1.0, 0.5, 1.0 - 4.0 / 3.0, 1.0 - 4.0 / 3.0];
+    for (g, w) in shares.iter().zip(want) {
+        assert!(close(*g, w), "{g} != {w}");
+    }
+    assert_eq!(points[3].0, at(4));
+    // Minutes: a 24-hour window at 99 % allows 14.4 minutes.
+    let mins = [(at(1), Counts::new(50.0, 60.0))];
+    let p = burn_down(o, Basis::Time, SignedDuration::from_hours(24), &mins);
+    assert!(close(p[0].1.unwrap(), 1.0 - 10.0 / 14.4));
+}
+
+#[test]
+fn steps_are_the_same_on_every_instance() {
+    let minute = SignedDuration::from_secs(60);
+    assert_eq!(
+        step_of(ts("2026-03-01T10:17:42.5Z"), minute),
+        ts("2026-03-01T10:17:00Z")
+    );
+    assert_eq!(
+        step_of(ts("2026-03-01T10:17:00Z"), minute),
+        ts("2026-03-01T10:17:00Z")
+    );
+    assert_eq!(
+        step_of(ts("1969-12-31T23:59:30Z"), minute),
+        ts("1969-12-31T23:59:00Z")
+    );
+}
