@@ -55,10 +55,11 @@ pub enum SubjectType {
     Webhook,
     StatusPage,
     Check,
+    Slo,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 13] = [
+    pub const ALL: [SubjectType; 14] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -72,6 +73,7 @@ impl SubjectType {
         Self::Webhook,
         Self::StatusPage,
         Self::Check,
+        Self::Slo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl SubjectType {
             Self::Webhook => "webhook",
             Self::StatusPage => "status_page",
             Self::Check => "check",
+            Self::Slo => "slo",
         }
     }
 
@@ -224,6 +227,15 @@ named_enum! {
         CheckDown = "check.down",
         /// A check crossed its success threshold (on the service's timeline).
         CheckUp = "check.up",
+        SloCreated = "slo.created",
+        SloUpdated = "slo.updated",
+        SloDeleted = "slo.deleted",
+        /// A burn-rate rule fired (both its windows above its rate) or resolved (its long
+        /// window back at or under it).
+        SloRuleFired = "slo.rule_fired",
+        SloRuleResolved = "slo.rule_resolved",
+        /// The budget went from healthy to at risk, exhausted, or back.
+        SloStatusChanged = "slo.status_changed",
         /// On the incident's timeline: its postmortem was started, changed, moved or published.
         PostmortemCreated = "postmortem.created",
         PostmortemUpdated = "postmortem.updated",

@@ -76,6 +76,7 @@ id_type!(
     StatusUpdateId,
     CheckId,
     SubscriberId,
+    SloId,
     ActionItemId,
     PostmortemId,
     PostmortemCommentId,

@@ -6,6 +6,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ServiceId, SloId};
 use crate::{Invalid, named_enum};
 
 /// The share of good events (or good time) an SLO promises, as a percentage strictly between
@@ -78,6 +79,16 @@ impl Window {
                 (start.timestamp(), end)
             }
         }
+    }
+
+    /// The length default rules are scaled to: a calendar month counts as 30 days, so its
+    /// rules do not change from month to month.
+    pub fn nominal(&self) -> SignedDuration {
+        let days = match self {
+            Window::Rolling { days } => i64::from(*days),
+            Window::CalendarMonth { .. } => 30,
+        };
+        SignedDuration::from_hours(24 * days)
     }
 
     /// The whole window's length at `now` (a calendar month has 28 to 31 days, and 23 or 25
@@ -342,6 +353,160 @@ pub fn step_of(at: Timestamp, step: SignedDuration) -> Timestamp {
     let step_ms = step.as_millis().max(1) as i64;
     let ms = at.as_millisecond();
     Timestamp::from_millisecond(ms - ms.rem_euclid(step_ms)).unwrap_or(at)
+}
+
+/// Windows up to this long are summed from per-minute slices; longer ones from per-hour
+/// slices (their edges rounded to the hour, a 1/72 of the shortest of them at most).
+pub const MINUTE_WINDOWS_UP_TO: SignedDuration = SignedDuration::from_hours(24);
+
+/// The slice resolution a window of `len` is summed at.
+pub fn resolution_for(len: SignedDuration) -> Resolution {
+    if len <= MINUTE_WINDOWS_UP_TO {
+        Resolution::Minute
+    } else {
+        Resolution::Hour
+    }
+}
+
+named_enum! {
+    /// How finely pushed counts are kept.
+    pub enum Resolution (field = "resolution") {
+        Minute = "minute",
+        Hour = "hour",
+    }
+}
+
+impl Resolution {
+    pub fn length(self) -> SignedDuration {
+        match self {
+            Resolution::Minute => SignedDuration::from_secs(60),
+            Resolution::Hour => SignedDuration::from_hours(1),
+        }
+    }
+}
+
+/// Where an SLO's good and total events come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Sli {
+    /// Good and total counts sent to Klaxon (`POST /api/v1/slos/{id}/counts`), for teams
+    /// without Prometheus.
+    Pushed,
+}
+
+impl Sli {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sli::Pushed => "pushed",
+        }
+    }
+
+    pub fn basis(&self) -> Basis {
+        match self {
+            Sli::Pushed => Basis::Events,
+        }
+    }
+}
+
+/// A rule and whether it is firing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleState {
+    pub rule: BurnRule,
+    pub firing: bool,
+    /// When it last fired or resolved.
+    pub since: Option<Timestamp>,
+}
+
+/// A service level objective on a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    pub id: SloId,
+    pub service_id: ServiceId,
+    pub name: String,
+    pub description: String,
+    pub objective: Objective,
+    pub window: Window,
+    pub sli: Sli,
+    /// The remaining share of the budget at or under which it is at risk (default 0.2).
+    pub at_risk: f64,
+    pub rules: Vec<RuleState>,
+    pub status: BudgetStatus,
+    pub status_since: Timestamp,
+    /// The last evaluation step done (by any instance).
+    pub evaluated_step: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The at-risk share unless an SLO says otherwise.
+pub const DEFAULT_AT_RISK: f64 = 0.2;
+
+/// A name for people: 1 to 200 characters after trimming.
+pub fn name(raw: &str) -> Result<String, Invalid> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > 200 {
+        return Err(Invalid::new("name", "must be 1 to 200 characters"));
+    }
+    Ok(t.to_owned())
+}
+
+pub fn at_risk(share: f64) -> Result<f64, Invalid> {
+    if share.is_finite() && share > 0.0 && share < 1.0 {
+        Ok(share)
+    } else {
+        Err(Invalid::new(
+            "at_risk",
+            "must be a share of the budget above 0 and below 1, such as 0.2",
+        ))
+    }
+}
+
+/// Rules an SLO may have: 1 to 10, names unique (1 to 40 letters, digits, `-` or `_`), each
+/// short window at least a minute and shorter than its long one, the long one within the SLO's
+/// window, and a rate above 0.
+pub fn check_rules(rules: &[BurnRule], window: SignedDuration) -> Result<(), Invalid> {
+    if rules.is_empty() || rules.len() > 10 {
+        return Err(Invalid::new("rules", "an SLO has 1 to 10 rules"));
+    }
+    for (i, r) in rules.iter().enumerate() {
+        let field = |f: &str| format!("rules[{i}].{f}");
+        let ok_name = !r.name.is_empty()
+            && r.name.len() <= 40
+            && r.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok_name {
+            return Err(Invalid::new(
+                field("name"),
+                "must be 1 to 40 letters, digits, - or _",
+            ));
+        }
+        if rules[..i].iter().any(|o| o.name == r.name) {
+            return Err(Invalid::new(field("name"), "is used by another rule"));
+        }
+        if r.short < SignedDuration::from_secs(60) {
+            return Err(Invalid::new(field("short"), "must be at least a minute"));
+        }
+        if r.long <= r.short {
+            return Err(Invalid::new(
+                field("long"),
+                "must be longer than the short window",
+            ));
+        }
+        if r.long > window {
+            return Err(Invalid::new(
+                field("long"),
+                "must not be longer than the SLO's window",
+            ));
+        }
+        if !(r.rate.is_finite() && r.rate > 0.0) {
+            return Err(Invalid::new(field("rate"), "must be above 0"));
+        }
+        if !(r.budget_spent.is_finite() && r.budget_spent >= 0.0) {
+            return Err(Invalid::new(field("budget_spent"), "must be 0 or more"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -256,3 +256,43 @@ fn steps_are_the_same_on_every_instance() {
         ts("1969-12-31T23:59:00Z")
     );
 }
+
+#[test]
+fn rules_are_checked_field_by_field() {
+    let month = SignedDuration::from_secs(30 * DAY);
+    let good = default_rules(month);
+    assert!(check_rules(&good, month).is_ok());
+    assert_eq!(check_rules(&[], month).unwrap_err().field, "rules");
+    let bad = |f: &dyn Fn(&mut BurnRule)| {
+        let mut rules = good.clone();
+        f(&mut rules[1]);
+        check_rules(&rules, month).unwrap_err().field
+    };
+    assert_eq!(bad(&|r| r.name = "page fast".into()), "rules[1].name");
+    assert_eq!(bad(&|r| r.name = "page-fast".into()), "rules[1].name");
+    assert_eq!(
+        bad(&|r| r.short = SignedDuration::from_secs(30)),
+        "rules[1].short"
+    );
+    assert_eq!(bad(&|r| r.long = r.short), "rules[1].long");
+    assert_eq!(
+        bad(&|r| r.long = SignedDuration::from_secs(31 * DAY)),
+        "rules[1].long"
+    );
+    assert_eq!(bad(&|r| r.rate = 0.0), "rules[1].rate");
+    // The week's ticket rule (3 days) fits a 7-day window.
+    let week = SignedDuration::from_secs(7 * DAY);
+    assert!(check_rules(&default_rules(week), week).is_ok());
+    assert_eq!(
+        Window::CalendarMonth { tz: TimeZone::UTC }.nominal(),
+        SignedDuration::from_secs(30 * DAY)
+    );
+    assert_eq!(
+        resolution_for(SignedDuration::from_hours(6)),
+        Resolution::Minute
+    );
+    assert_eq!(
+        resolution_for(SignedDuration::from_hours(72)),
+        Resolution::Hour
+    );
+}

@@ -71,7 +71,7 @@ db_ids!(
     UserId, ApiTokenId, SessionId, JobId, ServiceId, IntegrationId, MaintenanceWindowId, AlertId,
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
-    ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, ActionItemId,
+    ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, SloId, ActionItemId,
     PostmortemId, PostmortemCommentId,
 );
 
