@@ -17,9 +17,9 @@ CREATE TABLE slos (
     evaluated_step BIGINT,
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
-    CHECK ((window_days IS NULL) <> (calendar_tz IS NULL)),
-    UNIQUE (service_id, name)
+    CHECK ((window_days IS NULL) <> (calendar_tz IS NULL))
 );
+CREATE UNIQUE INDEX slos_service_name ON slos (service_id, name);
 
 -- Its burn-rate rules and whether each is firing (and since when).
 CREATE TABLE slo_rules (

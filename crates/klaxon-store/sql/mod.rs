@@ -38,6 +38,7 @@ mod oncall;
 mod oncall_rules;
 mod postmortems;
 pub(crate) mod schedules;
+mod slos;
 mod status;
 mod status_follow;
 mod store;

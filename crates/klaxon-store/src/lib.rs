@@ -31,7 +31,8 @@ pub use schedules::*;
 pub use status::*;
 pub use store::{
     ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, InsightStore, OnCallStore,
-    PostmortemStore, ScheduleStore, StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
+    PostmortemStore, ScheduleStore, SloEvaluation, SloStore, StatusStore, Store, SubscriberStore,
+    UserStore, WebhookStore,
 };
 pub use subscribers::*;
 pub use webhooks::*;

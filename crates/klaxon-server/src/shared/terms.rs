@@ -196,9 +196,11 @@ pub async fn subject(
         SubjectType::Integration => integration(state, raw, at).await?.to_string(),
         SubjectType::StatusPage => status_page(state, raw, at).await?.to_string(),
         SubjectType::Check => check(state, raw, at).await?.to_string(),
-        SubjectType::ApiToken | SubjectType::Job | SubjectType::Alert | SubjectType::System => {
-            raw.to_owned()
-        }
+        SubjectType::ApiToken
+        | SubjectType::Job
+        | SubjectType::Alert
+        | SubjectType::System
+        | SubjectType::Slo => raw.to_owned(),
     };
     Ok(id)
 }

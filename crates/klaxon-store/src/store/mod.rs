@@ -12,6 +12,7 @@ mod insights;
 mod oncall;
 mod postmortems;
 mod schedules;
+mod slos;
 mod status;
 mod subscribers;
 mod users;
@@ -26,6 +27,7 @@ pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use postmortems::PostmortemStore;
 pub use schedules::ScheduleStore;
+pub use slos::{SloEvaluation, SloStore};
 pub use status::StatusStore;
 pub use subscribers::SubscriberStore;
 pub use users::UserStore;
@@ -51,6 +53,7 @@ pub trait Store:
     + SubscriberStore
     + ActionItemStore
     + PostmortemStore
+    + SloStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

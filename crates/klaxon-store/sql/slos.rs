@@ -1,0 +1,386 @@
+//! Service level objectives: definitions, rules' states and pushed counts.
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::clock::to_millis;
+use klaxon_domain::event::NewEvent;
+use klaxon_domain::ids::{ServiceId, SloId};
+use klaxon_domain::slo::{
+    BurnRule, Counts, Objective, Resolution, RuleState, Slo, Window, step_of,
+};
+use klaxon_store::*;
+use sqlx::Transaction;
+
+use super::engine::insert_event;
+use super::*;
+
+fn slo_from(row: &DbRow, rules: Vec<RuleState>) -> StoreResult<Slo> {
+    let days: Option<i32> = get(row, "window_days")?;
+    let tz: Option<String> = get(row, "calendar_tz")?;
+    let window = match (days, tz) {
+        (Some(days), None) => Window::Rolling { days },
+        (None, Some(name)) => Window::CalendarMonth {
+            tz: TimeZone::get(&name).map_err(|_| corrupt("calendar_tz", &name))?,
+        },
+        _ => return Err(corrupt("window_days", "window_days and calendar_tz")),
+    };
+    let objective: f64 = get(row, "objective")?;
+    let sli: String = get(row, "sli")?;
+    Ok(Slo {
+        id: get_id(row, "id")?,
+        service_id: get_id(row, "service_id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        objective: Objective::new(objective)
+            .map_err(|_| corrupt("objective", &objective.to_string()))?,
+        window,
+        sli: serde_json::from_str(&sli).map_err(|_| corrupt("sli", &sli))?,
+        at_risk: get(row, "at_risk")?,
+        rules,
+        status: get_parsed(row, "budget_status")?,
+        status_since: get_ts(row, "status_since")?,
+        evaluated_step: get_opt_ts(row, "evaluated_step")?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+fn rule_from(row: &DbRow) -> StoreResult<RuleState> {
+    let long: i32 = get(row, "long_secs")?;
+    let short: i32 = get(row, "short_secs")?;
+    Ok(RuleState {
+        rule: BurnRule {
+            name: get(row, "name")?,
+            urgency: get_parsed(row, "urgency")?,
+            budget_spent: get(row, "budget_spent")?,
+            long: SignedDuration::from_secs(long.into()),
+            short: SignedDuration::from_secs(short.into()),
+            rate: get(row, "rate")?,
+        },
+        firing: get(row, "firing")?,
+        since: get_opt_ts(row, "since")?,
+    })
+}
+
+/// The rules of a service's SLOs, of one SLO, or of all, by SLO.
+async fn rules_of(
+    conn: &mut DbConn,
+    service: Option<ServiceId>,
+    id: Option<SloId>,
+) -> StoreResult<HashMap<SloId, Vec<RuleState>>> {
+    let rows = sqlx::query(
+        "SELECT r.* FROM slo_rules r JOIN slos s ON s.id = r.slo_id
+         WHERE ($1 IS NULL OR s.service_id = $1) AND ($2 IS NULL OR s.id = $2)
+         ORDER BY r.slo_id, r.position",
+    )
+    .bind(service.map(db_id))
+    .bind(id.map(db_id))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let mut by: HashMap<SloId, Vec<RuleState>> = HashMap::new();
+    for row in &rows {
+        by.entry(get_id(row, "slo_id")?)
+            .or_default()
+            .push(rule_from(row)?);
+    }
+    Ok(by)
+}
+
+async fn read(
+    conn: &mut DbConn,
+    service: Option<ServiceId>,
+    id: Option<SloId>,
+) -> StoreResult<Vec<Slo>> {
+    let mut rules = rules_of(conn, service, id).await?;
+    let rows = sqlx::query(
+        "SELECT * FROM slos WHERE ($1 IS NULL OR service_id = $1) AND ($2 IS NULL OR id = $2)
+         ORDER BY service_id, name, id",
+    )
+    .bind(service.map(db_id))
+    .bind(id.map(db_id))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    rows.iter()
+        .map(|row| {
+            let id: SloId = get_id(row, "id")?;
+            slo_from(row, rules.remove(&id).unwrap_or_default())
+        })
+        .collect()
+}
+
+fn window_columns(w: &Window) -> (Option<i32>, Option<String>) {
+    match w {
+        Window::Rolling { days } => (Some(*days), None),
+        Window::CalendarMonth { tz } => (None, Some(tz.iana_name().unwrap_or("UTC").to_owned())),
+    }
+}
+
+async fn write_rules(tx: &mut Transaction<'_, Db>, slo: &Slo) -> StoreResult<()> {
+    for (position, r) in slo.rules.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO slo_rules (slo_id, name, position, urgency, budget_spent, long_secs,
+             short_secs, rate, firing, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(db_id(slo.id))
+        .bind(&r.rule.name)
+        .bind(position as i32)
+        .bind(r.rule.urgency.as_str())
+        .bind(r.rule.budget_spent)
+        .bind(r.rule.long.as_secs() as i32)
+        .bind(r.rule.short.as_secs() as i32)
+        .bind(r.rule.rate)
+        .bind(r.firing)
+        .bind(r.since.map(to_millis))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl SloStore for DbStore {
+    async fn create_slo(&self, slo: &Slo, event: NewEvent) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let (days, tz) = window_columns(&slo.window);
+        sqlx::query(
+            "INSERT INTO slos (id, service_id, name, description, objective, window_days,
+             calendar_tz, sli_kind, sli, at_risk, budget_status, status_since, evaluated_step,
+             created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(db_id(slo.id))
+        .bind(db_id(slo.service_id))
+        .bind(&slo.name)
+        .bind(&slo.description)
+        .bind(slo.objective.percent())
+        .bind(days)
+        .bind(tz)
+        .bind(slo.sli.kind())
+        .bind(serde_json::to_string(&slo.sli).map_err(StoreError::other)?)
+        .bind(slo.at_risk)
+        .bind(slo.status.as_str())
+        .bind(to_millis(slo.status_since))
+        .bind(slo.evaluated_step.map(to_millis))
+        .bind(to_millis(slo.created_at))
+        .bind(to_millis(slo.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(fk_not_found)?;
+        write_rules(&mut tx, slo).await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn slo(&self, id: SloId) -> StoreResult<Slo> {
+        let mut conn = self.reader().acquire().await.map_err(map_err)?;
+        read(&mut conn, None, Some(id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_slos(&self, service: Option<ServiceId>) -> StoreResult<Vec<Slo>> {
+        let mut conn = self.reader().acquire().await.map_err(map_err)?;
+        read(&mut conn, service, None).await
+    }
+
+    async fn update_slo(&self, slo: &Slo, event: NewEvent) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let (days, tz) = window_columns(&slo.window);
+        let n = sqlx::query(
+            "UPDATE slos SET name = $2, description = $3, objective = $4, window_days = $5,
+             calendar_tz = $6, sli_kind = $7, sli = $8, at_risk = $9, updated_at = $10
+             WHERE id = $1",
+        )
+        .bind(db_id(slo.id))
+        .bind(&slo.name)
+        .bind(&slo.description)
+        .bind(slo.objective.percent())
+        .bind(days)
+        .bind(tz)
+        .bind(slo.sli.kind())
+        .bind(serde_json::to_string(&slo.sli).map_err(StoreError::other)?)
+        .bind(slo.at_risk)
+        .bind(to_millis(slo.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        // The row is locked now: the rules' states read here are the latest.
+        let old = rules_of(&mut tx, None, Some(slo.id))
+            .await?
+            .remove(&slo.id)
+            .unwrap_or_default();
+        let mut next = slo.clone();
+        for r in &mut next.rules {
+            let kept = old.iter().find(|o| o.rule.name == r.rule.name);
+            r.firing = kept.is_some_and(|o| o.firing);
+            r.since = kept.and_then(|o| o.since);
+        }
+        sqlx::query("DELETE FROM slo_rules WHERE slo_id = $1")
+            .bind(db_id(slo.id))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        write_rules(&mut tx, &next).await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn delete_slo(&self, id: SloId, event: NewEvent) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let gone = sqlx::query("DELETE FROM slos WHERE id = $1")
+            .bind(db_id(id))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if gone == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn push_slo_counts(&self, id: SloId, counts: &[(Timestamp, Counts)]) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        for &(at, c) in counts {
+            for res in Resolution::ALL {
+                let slice = step_of(at, res.length());
+                sqlx::query(
+                    "INSERT INTO slo_counts (slo_id, resolution, slice, good, total)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (slo_id, resolution, slice) DO UPDATE
+                     SET good = slo_counts.good + excluded.good,
+                         total = slo_counts.total + excluded.total",
+                )
+                .bind(db_id(id))
+                .bind(res.as_str())
+                .bind(to_millis(slice))
+                .bind(c.good)
+                .bind(c.total)
+                .execute(&mut *tx)
+                .await
+                .map_err(fk_not_found)?;
+            }
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn slo_sums(
+        &self,
+        id: SloId,
+        resolution: Resolution,
+        spans: &[(Timestamp, Timestamp)],
+    ) -> StoreResult<Vec<Counts>> {
+        let mut conn = self.reader().acquire().await.map_err(map_err)?;
+        let mut sums = Vec::with_capacity(spans.len());
+        for &(from, to) in spans {
+            let row = sqlx::query(
+                "SELECT COALESCE(SUM(good), 0.0) AS good, COALESCE(SUM(total), 0.0) AS total
+                 FROM slo_counts
+                 WHERE slo_id = $1 AND resolution = $2 AND slice >= $3 AND slice < $4",
+            )
+            .bind(db_id(id))
+            .bind(resolution.as_str())
+            .bind(to_millis(from))
+            .bind(to_millis(to))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+            sums.push(Counts::new(get(&row, "good")?, get(&row, "total")?));
+        }
+        Ok(sums)
+    }
+
+    async fn slo_slices(
+        &self,
+        id: SloId,
+        resolution: Resolution,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<(Timestamp, Counts)>> {
+        let rows = sqlx::query(
+            "SELECT slice, good, total FROM slo_counts
+             WHERE slo_id = $1 AND resolution = $2 AND slice >= $3 AND slice < $4
+             ORDER BY slice",
+        )
+        .bind(db_id(id))
+        .bind(resolution.as_str())
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_all(self.reader())
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get_ts(row, "slice")?,
+                    Counts::new(get(row, "good")?, get(row, "total")?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn record_slo_evaluation(&self, e: SloEvaluation) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        // The claim: the first instance to move the step on owns it.
+        let claimed = sqlx::query(
+            "UPDATE slos SET evaluated_step = $2, budget_status = $3, status_since = $4
+             WHERE id = $1 AND (evaluated_step IS NULL OR evaluated_step < $2)",
+        )
+        .bind(db_id(e.id))
+        .bind(to_millis(e.step))
+        .bind(e.status.as_str())
+        .bind(to_millis(e.status_since))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(false);
+        }
+        for (name, firing, since) in &e.rules {
+            sqlx::query(
+                "UPDATE slo_rules SET firing = $3, since = $4 WHERE slo_id = $1 AND name = $2",
+            )
+            .bind(db_id(e.id))
+            .bind(name)
+            .bind(*firing)
+            .bind(since.map(to_millis))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        for event in &e.events {
+            insert_event(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn prune_slo_counts(
+        &self,
+        resolution: Resolution,
+        before: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("DELETE FROM slo_counts WHERE resolution = $1 AND slice < $2")
+            .bind(resolution.as_str())
+            .bind(to_millis(before))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,71 @@
+//! Service level objectives: their definitions, rules' states and pushed counts.
+use async_trait::async_trait;
+use jiff::Timestamp;
+use klaxon_domain::event::NewEvent;
+use klaxon_domain::ids::{ServiceId, SloId};
+use klaxon_domain::slo::{BudgetStatus, Counts, Resolution, Slo};
+
+use crate::StoreResult;
+
+/// What one evaluation step decided for an SLO.
+#[derive(Debug, Clone)]
+pub struct SloEvaluation {
+    pub id: SloId,
+    pub step: Timestamp,
+    /// Rules by name: firing or not, and since when.
+    pub rules: Vec<(String, bool, Option<Timestamp>)>,
+    pub status: BudgetStatus,
+    pub status_since: Timestamp,
+    pub events: Vec<NewEvent>,
+}
+
+#[async_trait]
+pub trait SloStore: Send + Sync + 'static {
+    /// Writes a new SLO with its rules and its event. `NotFound` without its service;
+    /// `Conflict` when the service already has an SLO of that name.
+    async fn create_slo(&self, slo: &Slo, event: NewEvent) -> StoreResult<()>;
+
+    async fn slo(&self, id: SloId) -> StoreResult<Slo>;
+
+    /// Every SLO, or a service's, by service and name.
+    async fn list_slos(&self, service: Option<ServiceId>) -> StoreResult<Vec<Slo>>;
+
+    /// Writes an SLO's new definition and its event. A rule that keeps its name keeps whether
+    /// it is firing, as stored (not as `slo` says: the evaluator may have moved it since it was
+    /// read). `NotFound`; `Conflict` on a name the service's other SLOs use.
+    async fn update_slo(&self, slo: &Slo, event: NewEvent) -> StoreResult<()>;
+
+    /// Removes an SLO with its rules and counts. `NotFound` without it.
+    async fn delete_slo(&self, id: SloId, event: NewEvent) -> StoreResult<()>;
+
+    /// Adds pushed counts to the minute and the hour slices that hold their instants.
+    /// `NotFound` without the SLO.
+    async fn push_slo_counts(&self, id: SloId, counts: &[(Timestamp, Counts)]) -> StoreResult<()>;
+
+    /// The sum of each span `[from, to)` of slices at `resolution` (a slice is in a span when
+    /// its start is).
+    async fn slo_sums(
+        &self,
+        id: SloId,
+        resolution: Resolution,
+        spans: &[(Timestamp, Timestamp)],
+    ) -> StoreResult<Vec<Counts>>;
+
+    /// The slices at `resolution` that start in `[from, to)`, oldest first.
+    async fn slo_slices(
+        &self,
+        id: SloId,
+        resolution: Resolution,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<(Timestamp, Counts)>>;
+
+    /// Records one evaluation of an SLO at `step`, once: `false` (nothing written) when it was
+    /// evaluated at that step or a later one already (by another instance, say). The rules
+    /// named take the states given; the events are written with it.
+    async fn record_slo_evaluation(&self, e: SloEvaluation) -> StoreResult<bool>;
+
+    /// Removes slices at `resolution` that start before `before`. Returns how many.
+    async fn prune_slo_counts(&self, resolution: Resolution, before: Timestamp)
+    -> StoreResult<u64>;
+}
