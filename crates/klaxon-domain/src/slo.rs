@@ -355,6 +355,122 @@ pub fn step_of(at: Timestamp, step: SignedDuration) -> Timestamp {
     Timestamp::from_millisecond(ms - ms.rem_euclid(step_ms)).unwrap_or(at)
 }
 
+/// What the SLI's source showed for one evaluation: per rule (in the SLO's order) the counts
+/// over its long and short windows, and over the SLO's window so far. `None` where the source
+/// gave no answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observed {
+    pub rules: Vec<(Option<Counts>, Option<Counts>)>,
+    pub window: Option<Counts>,
+}
+
+/// A rule that changed at this evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Fired,
+    Resolved,
+}
+
+/// What one evaluation decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Each rule's state after it, and what changed.
+    pub rules: Vec<(RuleState, Option<Transition>)>,
+    /// The rates each rule was judged on.
+    pub rates: Vec<Rates>,
+    /// The budget over the window so far, when the source answered.
+    pub budget: Option<Budget>,
+    pub status: BudgetStatus,
+    pub status_since: Timestamp,
+}
+
+impl Decision {
+    /// Whether anything is to be written: a rule moved or the budget's status did.
+    pub fn changed(&self, slo: &Slo) -> bool {
+        self.status != slo.status || self.rules.iter().any(|(_, t)| t.is_some())
+    }
+}
+
+/// The spans `[from, to)` an evaluation at `step` reads: each rule's long and short window, in
+/// order, ending at the step, and the SLO's window so far.
+pub fn spans(slo: &Slo, step: Timestamp) -> (Vec<(Span, Span)>, Span) {
+    let back = |len: SignedDuration| Span {
+        from: step.checked_sub(len).unwrap_or(Timestamp::MIN),
+        to: step,
+        resolution: resolution_for(len),
+    };
+    let rules = slo
+        .rules
+        .iter()
+        .map(|r| (back(r.rule.long), back(r.rule.short)))
+        .collect();
+    let (start, _) = slo.window.bounds(step);
+    let window = Span {
+        from: start,
+        to: step,
+        resolution: Resolution::Hour,
+    };
+    (rules, window)
+}
+
+/// A span of slices to sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub resolution: Resolution,
+}
+
+/// Decides an evaluation at `step` from what was observed: each rule by [`fires`], the budget
+/// over the window, and its status by [`status`].
+pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed) -> Decision {
+    let mut rules = Vec::with_capacity(slo.rules.len());
+    let mut all_rates = Vec::with_capacity(slo.rules.len());
+    for (i, r) in slo.rules.iter().enumerate() {
+        let (long, short) = seen.rules.get(i).copied().unwrap_or((None, None));
+        let rates = Rates {
+            long: long.map(|c| c.burn_rate(slo.objective)),
+            short: short.map(|c| c.burn_rate(slo.objective)),
+        };
+        let now = fires(&r.rule, r.firing, rates);
+        let transition = match (r.firing, now) {
+            (false, true) => Some(Transition::Fired),
+            (true, false) => Some(Transition::Resolved),
+            _ => None,
+        };
+        let state = RuleState {
+            rule: r.rule.clone(),
+            firing: now,
+            since: if transition.is_some() {
+                Some(step)
+            } else {
+                r.since
+            },
+        };
+        rules.push((state, transition));
+        all_rates.push(rates);
+    }
+    let budget = seen.window.map(|c| match slo.sli.basis() {
+        Basis::Events => Budget::events(slo.objective, c),
+        Basis::Time => Budget::time(slo.objective, c, slo.window.length(step)),
+    });
+    let next = match budget.and_then(|b| b.remaining_share) {
+        Some(share) => status(Some(slo.status), share, slo.at_risk),
+        None => slo.status,
+    };
+    Decision {
+        rules,
+        rates: all_rates,
+        budget,
+        status: next,
+        status_since: if next == slo.status {
+            slo.status_since
+        } else {
+            step
+        },
+    }
+}
+
 /// Windows up to this long are summed from per-minute slices; longer ones from per-hour
 /// slices (their edges rounded to the hour, a 1/72 of the shortest of them at most).
 pub const MINUTE_WINDOWS_UP_TO: SignedDuration = SignedDuration::from_hours(24);

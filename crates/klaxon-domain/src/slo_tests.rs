@@ -296,3 +296,120 @@ fn rules_are_checked_field_by_field() {
         Resolution::Hour
     );
 }
+
+fn month_slo() -> Slo {
+    let window = Window::rolling(30).unwrap();
+    Slo {
+        id: crate::ids::SloId::new(ts("2026-03-01T00:00:00Z"), [1; 10]),
+        service_id: crate::ids::ServiceId::new(ts("2026-03-01T00:00:00Z"), [2; 10]),
+        name: "availability".into(),
+        description: String::new(),
+        objective: Objective::new(99.9).unwrap(),
+        rules: default_rules(window.nominal())
+            .into_iter()
+            .map(|rule| RuleState {
+                rule,
+                firing: false,
+                since: None,
+            })
+            .collect(),
+        window,
+        sli: Sli::Pushed,
+        at_risk: DEFAULT_AT_RISK,
+        status: BudgetStatus::Healthy,
+        status_since: ts("2026-03-01T00:00:00Z"),
+        evaluated_step: None,
+        created_at: ts("2026-03-01T00:00:00Z"),
+        updated_at: ts("2026-03-01T00:00:00Z"),
+    }
+}
+
+#[test]
+fn an_evaluation_reads_each_rules_windows_and_the_slo_window() {
+    let slo = month_slo();
+    let step = ts("2026-03-31T12:00:00Z");
+    let (rules, window) = spans(&slo, step);
+    let first = rules[0];
+    assert_eq!(
+        (first.0.from, first.0.to, first.0.resolution),
+        (ts("2026-03-31T11:00:00Z"), step, Resolution::Minute)
+    );
+    assert_eq!(first.1.from, ts("2026-03-31T11:55:00Z"));
+    // The ticket rule's 3 days are summed per hour, its 6 hours per minute.
+    assert_eq!(rules[2].0.resolution, Resolution::Hour);
+    assert_eq!(rules[2].1.resolution, Resolution::Minute);
+    assert_eq!(
+        (window.from, window.to, window.resolution),
+        (ts("2026-03-01T12:00:00Z"), step, Resolution::Hour)
+    );
+}
+
+#[test]
+fn an_evaluation_fires_resolves_and_moves_the_status() {
+    let mut slo = month_slo();
+    let step = ts("2026-03-31T12:00:00Z");
+    let burst = Some(Counts::new(9_800.0, 10_000.0)); // burn 20
+    let calm = Some(Counts::new(10_000.0, 10_000.0));
+    // The fast rule's windows both burn at 20; the slow ones do not; the window so far has
+    // spent 85 % of its budget.
+    let seen = Observed {
+        rules: vec![(burst, burst), (calm, burst), (calm, calm)],
+        window: Some(Counts::new(999_150.0, 1_000_000.0)),
+    };
+    let d = evaluate(&slo, step, &seen);
+    let moved: Vec<(bool, Option<Transition>)> =
+        d.rules.iter().map(|(r, t)| (r.firing, *t)).collect();
+    assert_eq!(
+        moved,
+        [
+            (true, Some(Transition::Fired)),
+            (false, None),
+            (false, None)
+        ]
+    );
+    assert_eq!(d.rules[0].0.since, Some(step));
+    assert!(close(d.rates[0].long.unwrap(), 20.0));
+    assert!(close(d.budget.unwrap().remaining_share.unwrap(), 0.15));
+    assert_eq!((d.status, d.status_since), (BudgetStatus::AtRisk, step));
+    assert!(d.changed(&slo));
+
+    // Next step: the short window calms, the long one still burns: it holds. Then the long one
+    // calms: it resolves. A silent source changes nothing, the status included.
+    for (r, (state, _)) in slo.rules.iter_mut().zip(&d.rules) {
+        *r = state.clone();
+    }
+    slo.status = d.status;
+    slo.status_since = d.status_since;
+    let later = ts("2026-03-31T12:01:00Z");
+    let hold = evaluate(
+        &slo,
+        later,
+        &Observed {
+            rules: vec![(burst, calm), (calm, calm), (calm, calm)],
+            window: None,
+        },
+    );
+    assert_eq!(hold.rules[0].1, None);
+    assert!(hold.rules[0].0.firing);
+    assert_eq!(hold.rules[0].0.since, Some(step));
+    assert_eq!(
+        (hold.status, hold.status_since),
+        (BudgetStatus::AtRisk, step)
+    );
+    assert!(!hold.changed(&slo));
+    let done = evaluate(
+        &slo,
+        later,
+        &Observed {
+            rules: vec![(calm, calm), (calm, calm), (calm, calm)],
+            window: Some(Counts::new(999_850.0, 1_000_000.0)), // 85 % left
+        },
+    );
+    assert_eq!(done.rules[0].1, Some(Transition::Resolved));
+    assert_eq!(
+        (done.status, done.status_since),
+        (BudgetStatus::Healthy, later)
+    );
+    let silent = evaluate(&slo, later, &Observed::default());
+    assert!(!silent.changed(&slo));
+}
