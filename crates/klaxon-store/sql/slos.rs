@@ -13,7 +13,7 @@ use klaxon_domain::slo::{
 use klaxon_store::*;
 use sqlx::Transaction;
 
-use super::engine::insert_event;
+use super::engine::{insert_event, insert_job};
 use super::*;
 
 fn slo_from(row: &DbRow, rules: Vec<RuleState>) -> StoreResult<Slo> {
@@ -144,7 +144,7 @@ async fn write_rules(tx: &mut Transaction<'_, Db>, slo: &Slo) -> StoreResult<()>
 
 #[async_trait]
 impl SloStore for DbStore {
-    async fn create_slo(&self, slo: &Slo, event: NewEvent) -> StoreResult<()> {
+    async fn create_slo(&self, slo: &Slo, event: NewEvent, job: &NewJob) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let (days, tz) = window_columns(&slo.window);
         sqlx::query(
@@ -173,6 +173,7 @@ impl SloStore for DbStore {
         .map_err(fk_not_found)?;
         write_rules(&mut tx, slo).await?;
         insert_event(&mut tx, &event).await?;
+        insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(map_err)
     }
 

@@ -34,6 +34,10 @@ fn new_slo(service: ServiceId, name: &str, window: Window) -> Slo {
     }
 }
 
+fn eval_job() -> NewJob {
+    new_job("slo.evaluate", Some("slo:evaluate"), t0())
+}
+
 fn slo_ev(id: SloId, kind: EventKind) -> NewEvent {
     ev(SubjectType::Slo, id, kind, json!({}))
 }
@@ -44,25 +48,25 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         .service;
     let search = monitored(&s, "search", Grouping::None, true).await.service;
     let a = new_slo(checkout.id, "availability", Window::Rolling { days: 30 });
-    s.create_slo(&a, slo_ev(a.id, EventKind::SloCreated))
+    s.create_slo(&a, slo_ev(a.id, EventKind::SloCreated), &eval_job())
         .await
         .unwrap();
     assert_eq!(s.slo(a.id).await.unwrap(), a);
     let berlin = TimeZone::get("Europe/Berlin").unwrap();
     let b = new_slo(search.id, "latency", Window::CalendarMonth { tz: berlin });
-    s.create_slo(&b, slo_ev(b.id, EventKind::SloCreated))
+    s.create_slo(&b, slo_ev(b.id, EventKind::SloCreated), &eval_job())
         .await
         .unwrap();
     assert_eq!(s.slo(b.id).await.unwrap(), b);
     // One name per service; another service may use it.
     let dup = new_slo(checkout.id, "availability", Window::Rolling { days: 7 });
     assert!(matches!(
-        s.create_slo(&dup, slo_ev(dup.id, EventKind::SloCreated))
+        s.create_slo(&dup, slo_ev(dup.id, EventKind::SloCreated), &eval_job())
             .await,
         Err(StoreError::Conflict { .. })
     ));
     let other = new_slo(search.id, "availability", Window::Rolling { days: 7 });
-    s.create_slo(&other, slo_ev(other.id, EventKind::SloCreated))
+    s.create_slo(&other, slo_ev(other.id, EventKind::SloCreated), &eval_job())
         .await
         .unwrap();
     // No such service.
@@ -72,7 +76,7 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         Window::Rolling { days: 7 },
     );
     assert!(matches!(
-        s.create_slo(&ghost, slo_ev(ghost.id, EventKind::SloCreated))
+        s.create_slo(&ghost, slo_ev(ghost.id, EventKind::SloCreated), &eval_job())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -86,6 +90,9 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         kinds(&events_of(&s, SubjectType::Slo, a.id).await),
         [EventKind::SloCreated]
     );
+    // Three SLOs, one evaluator job.
+    let jobs = all_jobs(&s).await;
+    assert_eq!(jobs.iter().filter(|j| j.kind == "slo.evaluate").count(), 1);
 
     // An edit keeps a rule's firing state by its name, whatever the edit says.
     let firing_since = Some(at(600));

@@ -5,7 +5,7 @@ use klaxon_domain::event::NewEvent;
 use klaxon_domain::ids::{ServiceId, SloId};
 use klaxon_domain::slo::{BudgetStatus, Counts, Resolution, Slo};
 
-use crate::StoreResult;
+use crate::{NewJob, StoreResult};
 
 /// What one evaluation step decided for an SLO.
 #[derive(Debug, Clone)]
@@ -21,9 +21,10 @@ pub struct SloEvaluation {
 
 #[async_trait]
 pub trait SloStore: Send + Sync + 'static {
-    /// Writes a new SLO with its rules and its event. `NotFound` without its service;
-    /// `Conflict` when the service already has an SLO of that name.
-    async fn create_slo(&self, slo: &Slo, event: NewEvent) -> StoreResult<()>;
+    /// Writes a new SLO with its rules and its event, and the evaluator's job (kept once, by
+    /// its dedup key). `NotFound` without its service; `Conflict` when the service already has
+    /// an SLO of that name.
+    async fn create_slo(&self, slo: &Slo, event: NewEvent, job: &NewJob) -> StoreResult<()>;
 
     async fn slo(&self, id: SloId) -> StoreResult<Slo>;
 
