@@ -347,6 +347,42 @@ pub fn burn_down(
         .collect()
 }
 
+/// A look-back window as people write it: a whole number and a unit, `30s`, `5m`, `6h` or
+/// `3d`.
+pub fn parse_duration(field: &str, raw: &str) -> Result<SignedDuration, Invalid> {
+    let raw = raw.trim();
+    let bad = || {
+        Invalid::new(
+            field,
+            "must be a whole number and a unit: 30s, 5m, 6h or 3d",
+        )
+    };
+    let unit = raw.chars().last().ok_or_else(bad)?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(bad()),
+    };
+    let n: i64 = raw[..raw.len() - 1].parse().map_err(|_| bad())?;
+    if n <= 0 || n > 400 * 86_400 / secs {
+        return Err(bad());
+    }
+    Ok(SignedDuration::from_secs(n * secs))
+}
+
+/// The shortest of [`parse_duration`]'s spellings for `d`: `3d`, `6h`, `5m`, `30s`.
+pub fn format_duration(d: SignedDuration) -> String {
+    let s = d.as_secs();
+    match () {
+        _ if s != 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        _ if s != 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s != 0 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
 /// The evaluation step that holds `at`: steps are whole multiples of `step` since the epoch, so
 /// every instance names the same step and one evaluation per SLO and step is a key.
 pub fn step_of(at: Timestamp, step: SignedDuration) -> Timestamp {

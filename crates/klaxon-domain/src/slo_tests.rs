@@ -413,3 +413,26 @@ fn an_evaluation_fires_resolves_and_moves_the_status() {
     let silent = evaluate(&slo, later, &Observed::default());
     assert!(!silent.changed(&slo));
 }
+
+#[test]
+fn durations_read_and_write_in_one_unit() {
+    for (raw, secs) in [
+        ("30s", 30),
+        ("5m", 300),
+        ("6h", 21_600),
+        ("3d", 259_200),
+        (" 1h ", 3600),
+    ] {
+        let d = parse_duration("long", raw).unwrap();
+        assert_eq!(d.as_secs(), secs);
+        assert_eq!(format_duration(d), raw.trim());
+    }
+    for bad in ["", "h", "5", "-5m", "0m", "1.5h", "5w", "401d"] {
+        assert_eq!(
+            parse_duration("long", bad).unwrap_err().field,
+            "long",
+            "{bad}"
+        );
+    }
+    assert_eq!(format_duration(SignedDuration::from_secs(90)), "90s");
+}

@@ -158,6 +158,10 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         crate::learning::reminders::JOB,
         Arc::new(crate::learning::reminders::RemindOwners),
     );
+    engine.register(
+        crate::slos::evaluate::JOB,
+        Arc::new(crate::slos::evaluate::Evaluate),
+    );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
     engine.add_deliveries(Arc::new(crate::webhooks::api::WebhookSender));
     engine.add_deliveries(Arc::new(crate::status::notices::NoticeSender::default()));

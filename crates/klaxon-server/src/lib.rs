@@ -16,6 +16,7 @@ pub mod people;
 pub mod postmortems;
 mod serve;
 pub mod shared;
+pub mod slos;
 pub mod status;
 pub mod webhooks;
 

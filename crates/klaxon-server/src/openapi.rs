@@ -50,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::oncall::schedules::api::router())
         .merge(crate::learning::action_items::router())
         .merge(crate::postmortems::api::router())
+        .merge(crate::slos::api::router())
 }
 
 /// The OpenAPI document, built once.

@@ -1,0 +1,255 @@
+//! The `slo.evaluate` job: every minute step, each SLO's rules and budget are judged on the
+//! counts its SLI's source gives (`klaxon_domain::slo::evaluate`). A rule that fires opens an
+//! alert on the SLO's service through the normal pipeline (dedup, grouping, maintenance,
+//! paging); one that resolves resolves it.
+//!
+//! Nothing is lost and nobody is paged twice: the job is claimed by one instance at a time; a
+//! step's outcome is recorded once (`record_slo_evaluation` refuses a step already recorded);
+//! and the alert is written before the record, under a dedup key per SLO and rule, so an
+//! evaluation cut short and run again triggers the same open alert (deduplicated) rather than
+//! a second one.
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::alert::{Action, AlertContent, DedupKey, Severity, Signal};
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{AlertId, IncidentId, JobId};
+use klaxon_domain::slo::{
+    self, Counts, Decision, Observed, Resolution, RuleState, Sli, Slo, Span, Transition, Urgency,
+};
+use klaxon_store::{Job, NewJob, SignalWrite, SloEvaluation, Store, StoreResult, Write};
+use serde_json::json;
+
+use crate::shared::crypto::random_bytes;
+use crate::shared::engine::{JobContext, JobHandler, Outcome, new_job};
+
+pub const JOB: &str = "slo.evaluate";
+const KEY: &str = "slo:evaluate";
+/// The evaluation step: every SLO is judged once a minute.
+pub const STEP: SignedDuration = SignedDuration::from_mins(1);
+/// Minute slices serve windows up to a day; kept a little longer.
+const MINUTES_KEPT: SignedDuration = SignedDuration::from_hours(25);
+/// Hour slices serve whole windows, 90 days at most (a calendar month is shorter).
+const HOURS_KEPT: SignedDuration = SignedDuration::from_hours(24 * 91);
+
+/// The one evaluator job, kept by its dedup key; made with each new SLO.
+pub fn job(now: Timestamp) -> NewJob {
+    new_job(JOB, Some(KEY), json!({}), now, now)
+}
+
+/// Sums `spans` from the pushed counts, both resolutions in as few reads as the store allows.
+async fn sums(store: &dyn Store, slo: &Slo, spans: &[Span]) -> StoreResult<Vec<Counts>> {
+    let mut out = vec![Counts::default(); spans.len()];
+    for res in Resolution::ALL {
+        let idx: Vec<usize> = (0..spans.len())
+            .filter(|&i| spans[i].resolution == *res)
+            .collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let wanted: Vec<(Timestamp, Timestamp)> =
+            idx.iter().map(|&i| (spans[i].from, spans[i].to)).collect();
+        let got = store.slo_sums(slo.id, *res, &wanted).await?;
+        for (i, c) in idx.into_iter().zip(got) {
+            out[i] = c;
+        }
+    }
+    Ok(out)
+}
+
+/// What the SLI's source shows for an evaluation at `step`.
+pub async fn observe(store: &dyn Store, slo: &Slo, step: Timestamp) -> StoreResult<Observed> {
+    let (rules, window) = slo::spans(slo, step);
+    match slo.sli {
+        Sli::Pushed => {
+            let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
+            all.push(window);
+            let got = sums(store, slo, &all).await?;
+            Ok(Observed {
+                rules: got
+                    .chunks(2)
+                    .take(rules.len())
+                    .map(|p| (Some(p[0]), Some(p[1])))
+                    .collect(),
+                window: got.last().copied(),
+            })
+        }
+    }
+}
+
+fn dedup_key(slo: &Slo, rule: &RuleState) -> DedupKey {
+    DedupKey::parse(&format!("slo:{}:{}", slo.id, rule.rule.name))
+        .unwrap_or_else(|_| unreachable!("an SLO id and a checked rule name make a valid key"))
+}
+
+/// The alert a rule opens: critical for a page rule, a warning for a ticket rule (low urgency
+/// on services whose urgency follows severity).
+fn trigger(slo: &Slo, rule: &RuleState, rates: slo::Rates, step: Timestamp) -> Signal {
+    let r = &rule.rule;
+    let shown = |x: Option<f64>| x.map_or("unknown".to_owned(), |x| format!("{x:.1}"));
+    let content = AlertContent {
+        summary: format!(
+            "SLO {}: error budget burning {}× over {} (rule {}: above {:.2}× over {} and {})",
+            slo.name,
+            shown(rates.long),
+            slo::format_duration(r.long),
+            r.name,
+            r.rate,
+            slo::format_duration(r.long),
+            slo::format_duration(r.short),
+        ),
+        source: Some(format!("SLO {}", slo.name)),
+        severity: match r.urgency {
+            Urgency::Page => Severity::Critical,
+            Urgency::Ticket => Severity::Warning,
+        },
+        timestamp: Some(step),
+        component: None,
+        group: None,
+        class: Some("slo".into()),
+        details: json!({
+            "slo_id": slo.id, "slo": slo.name, "objective": slo.objective.percent(),
+            "rule": r.name, "urgency": r.urgency, "threshold": r.rate,
+            "long_window": slo::format_duration(r.long), "long_burn_rate": rates.long,
+            "short_window": slo::format_duration(r.short), "short_burn_rate": rates.short,
+        }),
+        links: Vec::new(),
+        images: Vec::new(),
+        client: Some("Klaxon SLOs".into()),
+        client_url: None,
+    };
+    Signal {
+        action: Action::Trigger,
+        dedup_key: dedup_key(slo, rule),
+        content: Some(content),
+        payload: None,
+    }
+}
+
+fn signal_write(slo: &Slo, signal: Signal, at: Timestamp) -> Write {
+    Write::Signal(Box::new(SignalWrite {
+        service_id: slo.service_id,
+        integration_id: None,
+        signal,
+        at,
+        new_alert_id: AlertId::new(at, random_bytes()),
+        new_incident_id: IncidentId::new(at, random_bytes()),
+        new_job_id: JobId::new(at, random_bytes()),
+    }))
+}
+
+fn events(slo: &Slo, d: &Decision, step: Timestamp) -> Vec<NewEvent> {
+    let mut out = Vec::new();
+    for ((rule, t), rates) in d.rules.iter().zip(&d.rates) {
+        let Some(t) = t else { continue };
+        let kind = match t {
+            Transition::Fired => EventKind::SloRuleFired,
+            Transition::Resolved => EventKind::SloRuleResolved,
+        };
+        out.push(NewEvent::new(
+            SubjectType::Slo,
+            slo.id,
+            step,
+            Actor::System,
+            kind,
+            json!({"rule": rule.rule.name, "urgency": rule.rule.urgency,
+                   "threshold": rule.rule.rate, "long_burn_rate": rates.long,
+                   "short_burn_rate": rates.short}),
+        ));
+    }
+    if d.status != slo.status {
+        out.push(NewEvent::new(
+            SubjectType::Slo,
+            slo.id,
+            step,
+            Actor::System,
+            EventKind::SloStatusChanged,
+            json!({"from": slo.status, "to": d.status,
+                   "remaining": d.budget.and_then(|b| b.remaining_share)}),
+        ));
+    }
+    out
+}
+
+/// Evaluates one SLO at `step` and writes what changed. Returns whether it wrote anything.
+pub async fn evaluate_one(store: &dyn Store, slo: &Slo, step: Timestamp) -> anyhow::Result<bool> {
+    if slo.evaluated_step.is_some_and(|s| s >= step) {
+        return Ok(false);
+    }
+    let seen = observe(store, slo, step).await?;
+    let d = slo::evaluate(slo, step, &seen);
+    if !d.changed(slo) {
+        return Ok(false);
+    }
+    // Alerts first: a record without its alert would lose a page; an alert without its record
+    // is triggered again by the next run, and deduplicated.
+    let writes: Vec<Write> = d
+        .rules
+        .iter()
+        .zip(&d.rates)
+        .filter_map(|((rule, t), rates)| {
+            let signal = match t {
+                Some(Transition::Fired) => trigger(slo, rule, *rates, step),
+                Some(Transition::Resolved) => Signal {
+                    action: Action::Resolve,
+                    dedup_key: dedup_key(slo, rule),
+                    content: None,
+                    payload: None,
+                },
+                None => return None,
+            };
+            Some(signal_write(slo, signal, step))
+        })
+        .collect();
+    if !writes.is_empty() {
+        for r in store.commit_batch(writes).await {
+            r?;
+        }
+    }
+    let recorded = store
+        .record_slo_evaluation(SloEvaluation {
+            id: slo.id,
+            step,
+            rules: d
+                .rules
+                .iter()
+                .map(|(r, _)| (r.rule.name.clone(), r.firing, r.since))
+                .collect(),
+            status: d.status,
+            status_since: d.status_since,
+            events: events(slo, &d, step),
+        })
+        .await?;
+    Ok(recorded)
+}
+
+pub struct Evaluate;
+
+#[async_trait]
+impl JobHandler for Evaluate {
+    async fn run(&self, _job: &Job, ctx: &JobContext) -> anyhow::Result<Outcome> {
+        let now = ctx.clock.now();
+        let step = slo::step_of(now, STEP);
+        let slos = ctx.store.list_slos(None).await?;
+        if slos.is_empty() {
+            return Ok(Outcome::Done); // the next SLO made brings the job back
+        }
+        for s in &slos {
+            // One SLO's trouble (a deleted service, a bad row) must not stop the others.
+            if let Err(e) = evaluate_one(ctx.store.as_ref(), s, step).await {
+                tracing::warn!(error = %e, slo = %s.id, "SLO evaluation failed");
+            }
+        }
+        // Old slices go once an hour.
+        if step == slo::step_of(now, SignedDuration::from_hours(1)) {
+            for (res, kept) in [
+                (Resolution::Minute, MINUTES_KEPT),
+                (Resolution::Hour, HOURS_KEPT),
+            ] {
+                if let Some(before) = step.checked_sub(kept).ok() {
+                    ctx.store.prune_slo_counts(res, before).await?;
+                }
+            }
+        }
+        Ok(Outcome::RunAgainAt(step + STEP))
+    }
+}

@@ -1,0 +1,6 @@
+//! Service level objectives: error budgets and burn-rate alerts on services. Admins define
+//! SLOs; teams push counts (or, later, Prometheus answers); the `slo.evaluate` job judges
+//! every SLO each minute and opens alerts through the normal pipeline.
+pub mod api;
+pub mod evaluate;
+pub mod view;
