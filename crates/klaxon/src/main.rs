@@ -20,6 +20,7 @@ mod oncall_cli;
 mod postmortems_cli;
 mod schedules_cli;
 mod services_cli;
+mod slos_cli;
 mod status_pages_cli;
 mod webhooks_cli;
 
@@ -132,6 +133,11 @@ enum Command {
     ActionItems {
         #[command(subcommand)]
         command: action_items_cli::ActionItemsCommand,
+    },
+    /// SLOs: error budgets and burn-rate alerts on services.
+    Slos {
+        #[command(subcommand)]
+        command: slos_cli::SlosCommand,
     },
     /// Uptime checks: HTTP(S) and TCP probes that raise alerts on their service.
     Checks {
@@ -534,6 +540,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::OnCall(args) => schedules_cli::on_call(args).await,
         Command::ActionItems { command } => action_items_cli::action_items(command).await,
         Command::Checks { command } => checks_cli::checks(command).await,
+        Command::Slos { command } => slos_cli::slos(command).await,
         Command::Insights { command } => insights_cli::insights(command).await,
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },

@@ -138,11 +138,10 @@ pub fn window(raw: &str, tz: Option<&str>) -> ApiResult<Window> {
             "is only for the window month",
         ));
     }
-    let days = raw
-        .strip_suffix('d')
+    raw.strip_suffix('d')
         .and_then(|d| d.parse::<i32>().ok())
-        .ok_or_else(|| ApiError::invalid("window", "must be 7d, 28d, 30d, 90d or month"))?;
-    Ok(Window::rolling(days)?)
+        .and_then(|days| Window::rolling(days).ok())
+        .ok_or_else(|| ApiError::invalid("window", "must be 7d, 28d, 30d, 90d or month"))
 }
 
 /// The spelling of a window (`30d`, `month`) and its zone (months only).

@@ -1,0 +1,295 @@
+//! Client commands for SLOs: list, create, show (budget, burn rates, rules), update, delete,
+//! push counts, and the burn-down.
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::services_cli::urlencode;
+use super::{Client, ClientArgs, print_or, table};
+
+/// Fields `create` and `update` share.
+#[derive(Args)]
+pub struct SloFields {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// The promised share of good events, in percent (99.9).
+    #[arg(long)]
+    objective: Option<f64>,
+    /// 7d, 28d, 30d, 90d, or month (the calendar month in --time-zone).
+    #[arg(long)]
+    window: Option<String>,
+    /// For --window month: an IANA time zone (default UTC).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// The remaining share of the budget at or under which it is at risk (0.2).
+    #[arg(long)]
+    at_risk: Option<f64>,
+    /// The burn-rate rules as JSON, replacing the defaults: '[{"name": "fast", "urgency":
+    /// "page", "long": "1h", "short": "5m", "rate": 14.4}]'.
+    #[arg(long)]
+    rules: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum SlosCommand {
+    /// SLOs with their budget status, by service and name.
+    List {
+        /// Only this service's (name or id).
+        #[arg(long)]
+        service: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Define an SLO on a service; its SLI is pushed counts (`klaxon slos push`).
+    Create {
+        /// The service: its name or id.
+        #[arg(long)]
+        service: String,
+        #[command(flatten)]
+        fields: SloFields,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// One SLO: its budget, burn rates and rules now.
+    Show {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change an SLO; options left out keep their value.
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: SloFields,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove an SLO and its counts.
+    Delete {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add good and total events (now, or --at).
+    Push {
+        id: String,
+        #[arg(long)]
+        good: f64,
+        #[arg(long)]
+        total: f64,
+        /// When they happened (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The budget's remaining share after each hour of the window.
+    BurnDown {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn path(id: &str) -> String {
+    format!("/api/v1/slos/{}", urlencode(id))
+}
+
+fn pct(v: &Value) -> String {
+    v.as_f64()
+        .map_or("-".into(), |x| format!("{:.1} %", x * 100.0))
+}
+
+/// A percentage as people write it: 99.9, 99 (not 99.0).
+fn objective(v: &Value) -> String {
+    v.as_f64().map_or("-".into(), |x| format!("{x} %"))
+}
+
+fn num(v: &Value) -> String {
+    v.as_f64().map_or("-".into(), |x| format!("{x:.2}"))
+}
+
+const COLS: &[&str] = &[
+    "id",
+    "service",
+    "name",
+    "objective",
+    "window",
+    "status",
+    "left",
+];
+
+fn rows(items: &Value) -> Value {
+    items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            json!({"id": s["id"], "service": s["service_name"], "name": s["name"],
+                   "objective": objective(&s["objective"]), "window": s["window"],
+                   "status": s["status"], "left": pct(&s["budget"]["remaining_share"])})
+        })
+        .collect()
+}
+
+fn text(v: &Value) -> String {
+    let s = |k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let b = &v["budget"];
+    let mut out = format!(
+        "SLO {} ({})\n\
+         service:    {}\n\
+         objective:  {} over {}{}\n\
+         status:     {} since {}\n\
+         budget:     {} left ({} of {} {} spent); burn rate {} over the window",
+        s("name"),
+        s("id"),
+        s("service_name"),
+        objective(&v["objective"]),
+        s("window"),
+        v["time_zone"]
+            .as_str()
+            .map_or(String::new(), |tz| format!(" ({tz})")),
+        s("status"),
+        s("status_since"),
+        pct(&b["remaining_share"]),
+        num(&b["spent"]),
+        num(&b["allowed"]),
+        b["unit"].as_str().unwrap_or("events"),
+        num(&b["burn_rate"]),
+    );
+    out += "\nrules:";
+    for r in v["rules"].as_array().into_iter().flatten() {
+        out += &format!(
+            "\n  {:<12} {:<6} above {}× over {} and {}: now {}× and {}×{}",
+            r["name"].as_str().unwrap_or(""),
+            r["urgency"].as_str().unwrap_or(""),
+            num(&r["rate"]),
+            r["long"].as_str().unwrap_or(""),
+            r["short"].as_str().unwrap_or(""),
+            num(&r["long_burn_rate"]),
+            num(&r["short_burn_rate"]),
+            if r["firing"] == true { "  FIRING" } else { "" },
+        );
+    }
+    out
+}
+
+fn fields_into(f: SloFields, body: &mut Map<String, Value>) -> anyhow::Result<()> {
+    for (k, v) in [
+        ("name", f.name),
+        ("description", f.description),
+        ("window", f.window),
+        ("time_zone", f.time_zone),
+    ] {
+        if let Some(v) = v {
+            body.insert(k.into(), v.into());
+        }
+    }
+    for (k, v) in [("objective", f.objective), ("at_risk", f.at_risk)] {
+        if let Some(v) = v {
+            body.insert(k.into(), v.into());
+        }
+    }
+    if let Some(r) = f.rules {
+        let rules: Value =
+            serde_json::from_str(&r).map_err(|e| anyhow::anyhow!("--rules is not JSON: {e}"))?;
+        body.insert("rules".into(), rules);
+    }
+    Ok(())
+}
+
+pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
+    match cmd {
+        SlosCommand::List { service, client } => {
+            let p = match service {
+                Some(s) => format!("/api/v1/slos?service={}", urlencode(&s)),
+                None => "/api/v1/slos".into(),
+            };
+            let v = Client::new(&client)?.get(&p).await?;
+            print_or(&client, &v, |v| table(&rows(v), COLS))
+        }
+        SlosCommand::Create {
+            service,
+            fields,
+            client,
+        } => {
+            let mut body = Map::new();
+            body.insert("service".into(), service.into());
+            body.insert("sli".into(), json!({"kind": "pushed"}));
+            if fields.name.is_none() || fields.objective.is_none() || fields.window.is_none() {
+                bail!("--name, --objective and --window are required");
+            }
+            fields_into(fields, &mut body)?;
+            let v = Client::new(&client)?
+                .send(Method::POST, "/api/v1/slos", Some(body.into()))
+                .await?;
+            print_or(&client, &v, text)
+        }
+        SlosCommand::Show { id, client } => {
+            let v = Client::new(&client)?.get(&path(&id)).await?;
+            print_or(&client, &v, text)
+        }
+        SlosCommand::Update { id, fields, client } => {
+            let mut body = Map::new();
+            fields_into(fields, &mut body)?;
+            if body.is_empty() {
+                bail!("nothing to change: pass --name, --objective, --window, --rules, …");
+            }
+            let v = Client::new(&client)?
+                .send(Method::PATCH, &path(&id), Some(body.into()))
+                .await?;
+            print_or(&client, &v, text)
+        }
+        SlosCommand::Delete { id, client } => {
+            Client::new(&client)?
+                .send(Method::DELETE, &path(&id), None)
+                .await?;
+            print_or(&client, &json!({"deleted": id}), |_| {
+                format!("deleted SLO {id}")
+            })
+        }
+        SlosCommand::Push {
+            id,
+            good,
+            total,
+            at,
+            client,
+        } => {
+            let mut entry = json!({"good": good, "total": total});
+            if let Some(at) = at {
+                entry["at"] = at.into();
+            }
+            Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("{}/counts", path(&id)),
+                    Some(json!({"counts": [entry]})),
+                )
+                .await?;
+            print_or(&client, &json!({"pushed": 1}), |_| {
+                format!("added {good} good of {total} to SLO {id}")
+            })
+        }
+        SlosCommand::BurnDown { id, client } => {
+            let v = Client::new(&client)?
+                .get(&format!("{}/burn-down", path(&id)))
+                .await?;
+            print_or(&client, &v, |v| {
+                let points: Value = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| json!({"at": p["at"], "left": pct(&p["remaining_share"])}))
+                    .collect();
+                table(&points, &["at", "left"])
+            })
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `klaxon slos …` against a running server: defining an SLO on a service named as people call
+//! it, refusals naming the field, pushing counts, showing the budget and burn rates, changing,
+//! the burn-down and deleting.
+use std::process::Output;
+
+mod support;
+use support::*;
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn refused(out: &Output, needles: &[&str]) {
+    assert!(!out.status.success(), "expected a failure: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err:?}");
+    }
+}
+
+#[test]
+fn managing_slos_through_the_cli() {
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    stdout(&run(&["services", "create", "--name", "Checkout"]));
+    let create = |objective: &str, window: &str| {
+        run(&[
+            "slos",
+            "create",
+            "--service",
+            "checkout",
+            "--name",
+            "availability",
+            "--objective",
+            objective,
+            "--window",
+            window,
+        ])
+    };
+    refused(
+        &create("100", "30d"),
+        &["objective", "above 0 and below 100"],
+    );
+    refused(
+        &create("99.9", "14d"),
+        &["window", "7d, 28d, 30d, 90d or month"],
+    );
+    refused(
+        &run(&[
+            "slos",
+            "create",
+            "--service",
+            "nowhere",
+            "--name",
+            "a",
+            "--objective",
+            "99",
+            "--window",
+            "7d",
+        ]),
+        &["service"],
+    );
+    let made = stdout(&run(&[
+        "slos",
+        "create",
+        "--service",
+        "checkout",
+        "--name",
+        "availability",
+        "--objective",
+        "99.9",
+        "--window",
+        "30d",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&made).unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["rules"].as_array().unwrap().len(), 3);
+
+    // 10,000 events, 5 bad: half the budget of 10 spent.
+    stdout(&run(&[
+        "slos", "push", &id, "--good", "9995", "--total", "10000",
+    ]));
+    refused(
+        &run(&["slos", "push", &id, "--good", "5", "--total", "1"]),
+        &["counts[0].total"],
+    );
+    let shown = stdout(&run(&["slos", "show", &id]));
+    assert!(shown.contains("SLO availability"), "{shown}");
+    assert!(shown.contains("objective:  99.9 % over 30d"), "{shown}");
+    assert!(
+        shown.contains("budget:     50.0 % left (5.00 of 10.00 events spent)"),
+        "{shown}"
+    );
+    assert!(shown.contains("page-fast"), "{shown}");
+    let listed = stdout(&run(&["slos", "list", "--service", "checkout"]));
+    assert!(
+        listed.contains("availability") && listed.contains("50.0 %"),
+        "{listed}"
+    );
+
+    let changed = stdout(&run(&[
+        "slos",
+        "update",
+        &id,
+        "--objective",
+        "99",
+        "--rules",
+        r#"[{"name": "fast", "urgency": "page", "long": "1h", "short": "5m", "rate": 10}]"#,
+    ]));
+    assert!(changed.contains("objective:  99 % over 30d"), "{changed}");
+    assert!(changed.contains("fast"), "{changed}");
+    assert!(!changed.contains("page-fast"), "{changed}");
+    let down = stdout(&run(&["slos", "burn-down", &id]));
+    assert!(down.contains("95.0 %"), "{down}");
+
+    stdout(&run(&["slos", "delete", &id]));
+    refused(&run(&["slos", "show", &id]), &["not found"]);
+}
