@@ -245,7 +245,7 @@ impl JobHandler for Evaluate {
                 (Resolution::Minute, MINUTES_KEPT),
                 (Resolution::Hour, HOURS_KEPT),
             ] {
-                if let Some(before) = step.checked_sub(kept).ok() {
+                if let Ok(before) = step.checked_sub(kept) {
                     ctx.store.prune_slo_counts(res, before).await?;
                 }
             }
