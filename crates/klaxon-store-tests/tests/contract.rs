@@ -59,4 +59,5 @@ klaxon_store_tests::contract_tests!(
     subscribers_are_notified_of_what_they_follow_in_order,
     action_items_list_count_and_remind_once,
     postmortems_are_kept_whole_and_told_on_the_incident,
+    public_summaries_go_on_the_status_page_once,
 );

@@ -119,6 +119,23 @@ fn count(row: &DbRow, col: &str) -> StoreResult<u64> {
 impl ActionItemStore for DbStore {
     async fn create_action_item(&self, new: NewActionItem) -> StoreResult<ActionItemRow> {
         let mut tx = self.write_tx().await?;
+        // Only the incident's own postmortem: the column has no foreign key (postmortems
+        // came later), so the rule is kept here, against the postmortem as it stands.
+        if let Some(pm) = new.item.postmortem_id {
+            let of: Option<DbUuid> = sqlx::query_scalar(concat!(
+                "SELECT incident_id FROM postmortems WHERE id = $1",
+                for_share!()
+            ))
+            .bind(db_id(pm))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if of.map(id_from::<IncidentId>).transpose()? != Some(new.item.incident_id) {
+                return Err(StoreError::Conflict {
+                    constraint: "action_items_postmortem".into(),
+                });
+            }
+        }
         write_item(&mut tx, &new.item).await?;
         insert_event(&mut tx, &new.event).await?;
         if let Some(job) = &new.job {

@@ -422,6 +422,7 @@ pub async fn create_with(
         published_by: None,
         publish_reason: None,
         frozen: None,
+        public_summary: String::new(),
     };
     let e = ev(
         &pm,
