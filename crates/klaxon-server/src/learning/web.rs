@@ -505,7 +505,17 @@ async fn new_form(
         return Ok(forbidden("add action items"));
     }
     match id.parse::<IncidentId>() {
-        Ok(id) => render_new(&state, &s, id, q.postmortem, StatusCode::OK, Refused::default()).await,
+        Ok(id) => {
+            render_new(
+                &state,
+                &s,
+                id,
+                q.postmortem,
+                StatusCode::OK,
+                Refused::default(),
+            )
+            .await
+        }
         Err(_) => Ok(not_found_page()),
     }
 }
@@ -531,9 +541,10 @@ async fn add(
         let tracker = field(&pairs, "tracker_url");
         let postmortem_id = match from.as_str() {
             "" => None,
-            raw => Some(raw.parse::<uuid::Uuid>().map_err(|_| {
-                ApiError::invalid("postmortem_id", "is not a postmortem's id")
-            })?),
+            raw => Some(
+                raw.parse::<uuid::Uuid>()
+                    .map_err(|_| ApiError::invalid("postmortem_id", "is not a postmortem's id"))?,
+            ),
         };
         let n = NewItem {
             incident: id.to_string(),

@@ -38,7 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/postmortems/{id}/comments", post(add_comment))
         .route("/postmortems/{id}/move", post(move_it))
         .route("/postmortems/{id}/publish", post(publish))
-        .route("/postmortems/{id}/public-summary", post(save_public_summary))
+        .route(
+            "/postmortems/{id}/public-summary",
+            post(save_public_summary),
+        )
         .route("/postmortems/{id}/status-page", post(attach))
 }
 

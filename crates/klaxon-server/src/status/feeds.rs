@@ -42,7 +42,10 @@ fn content(w: &StatusIncidentWithUpdates, tz: &TimeZone) -> String {
     let mut html = String::new();
     // The postmortem came last, so it leads.
     if let Some(p) = &w.incident.postmortem {
-        let when = p.published_at.to_zoned(tz.clone()).strftime("%-d %b %Y, %H:%M %Z");
+        let when = p
+            .published_at
+            .to_zoned(tz.clone())
+            .strftime("%-d %b %Y, %H:%M %Z");
         html.push_str(&format!(
             "<p><small>{}</small><br><strong>Postmortem</strong> - {}</p>",
             escape(&when.to_string()),

@@ -416,8 +416,8 @@ fn webhook_body(
             let w = w?;
             // Without an update, the postmortem is the news: the incident as it now stands.
             let u = match c.notice.status_update_id {
-                Some(_) => update_of(c, w)?,
-                None => w.updates.last()?,
+                Some(_) => Some(update_of(c, w)?),
+                None => None,
             };
             body["incident"] = v2::webhook_incident(d, w, u, c.notice.created_at);
         }
