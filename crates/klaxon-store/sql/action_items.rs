@@ -167,10 +167,8 @@ impl ActionItemStore for DbStore {
                AND ($5 IS NULL OR (",
             open_state!("a"),
             " AND a.due_at < $5))
-               AND ($6 IS NULL OR $6 = NOT EXISTS (
-                   SELECT 1 FROM action_items p
-                   WHERE p.incident_id = a.incident_id AND p.priority AND ",
-            open_state!("p"),
+               AND ($6 IS NULL OR $6 = (",
+            learned_from!("i"),
             "))
                AND ($7 IS NULL OR a.due_at > $7 OR (a.due_at = $7 AND a.id > $8))
              ORDER BY a.due_at, a.id LIMIT $9",
@@ -305,10 +303,8 @@ impl ActionItemStore for DbStore {
         let row = sqlx::query(concat!(
             "SELECT
                (SELECT COUNT(*) FROM incidents WHERE merged_into IS NULL) AS incidents,
-               (SELECT COUNT(DISTINCT a.incident_id) FROM action_items a
-                  JOIN incidents i ON i.id = a.incident_id
-                  WHERE i.merged_into IS NULL AND a.priority AND ",
-            open_state!("a"),
+               (SELECT COUNT(*) FROM incidents i WHERE i.merged_into IS NULL AND NOT ",
+            learned_from!("i"),
             ") AS not_learned,
                (SELECT COUNT(*) FROM action_items a WHERE ",
             open_state!("a"),
@@ -335,11 +331,9 @@ impl ActionItemStore for DbStore {
     async fn not_learned_from(&self, limit: u32) -> StoreResult<Vec<(IncidentId, i64, String)>> {
         let rows = sqlx::query(concat!(
             "SELECT i.id, i.number, i.title FROM incidents i
-             WHERE i.merged_into IS NULL AND EXISTS (
-                 SELECT 1 FROM action_items a
-                 WHERE a.incident_id = i.id AND a.priority AND ",
-            open_state!("a"),
-            ")
+             WHERE i.merged_into IS NULL AND NOT ",
+            learned_from!("i"),
+            "
              ORDER BY i.number DESC LIMIT $1",
         ))
         .bind(i64::from(limit))
