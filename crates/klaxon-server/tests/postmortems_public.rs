@@ -5,6 +5,7 @@
 //! webhook subscriber's notice; the incident's timeline tells of it. Its page's form does the
 //! same, and an action item added from the postmortem's page carries the postmortem's id.
 mod common;
+mod mail_support;
 
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,7 @@ use common::{Backend, PASSWORD, TestApp, member, ok, patch, refused, session_for
 on_both_backends!(
     a_published_postmortems_summary_goes_on_the_status_page_once,
     the_postmortem_page_attaches_the_summary_and_adds_its_action_items,
+    email_subscribers_are_told_of_the_postmortem,
 );
 
 const SUMMARY: &str =
@@ -555,5 +557,94 @@ async fn the_postmortem_page_attaches_the_summary_and_adds_its_action_items(b: B
     assert_eq!(none["items"], json!([]));
     let page = web_get_as(&app, &page_path, &ada).await;
     assert!(page.contains("Roll caches out in waves"), "listed as open");
+    app.stop().await;
+}
+
+async fn email_subscribers_are_told_of_the_postmortem(b: Backend) {
+    let smtp = mail_support::MockSmtp::spawn().await;
+    let port = smtp.port;
+    let Some(app) = TestApp::spawn_with(b, move |s| {
+        s.server.public_url = Some("http://klaxon.test".into());
+        s.smtp.host = Some("127.0.0.1".into());
+        s.smtp.port = Some(port);
+        s.smtp.tls = klaxon_server::config::SmtpTls::None;
+        s.smtp.from = Some("Acme status <status@example.com>".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let t = &app.admin.token;
+    status_page(&app).await;
+    // A confirmed e-mail subscriber.
+    ok(
+        app.post(
+            "/api/v1/status-pages/acme/subscribers",
+            t,
+            &json!({"kind": "email", "address": "reader@example.com"}),
+        ),
+        201,
+    )
+    .await;
+    app.state.engine.tick().await.unwrap();
+    let text = smtp.mails().last().unwrap().text();
+    let confirm = text
+        .split_whitespace()
+        .find(|w| w.contains("/confirm?t="))
+        .unwrap()
+        .trim_start_matches("http://klaxon.test")
+        .to_owned();
+    let r = app
+        .http
+        .post(format!("{}{confirm}", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let (_, number, pm) = resolved_with_postmortem(&app, t, "Card payments fail").await;
+    ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "Payments failing", "status": "resolved", "incident": number.to_string()}),
+        ),
+        201,
+    )
+    .await;
+    let path = format!("/api/v1/postmortems/{pm}");
+    ok(
+        patch(&app, &path, t, &json!({"public_summary": SUMMARY})),
+        200,
+    )
+    .await;
+    ok(
+        app.post(
+            &format!("{path}/publish"),
+            t,
+            &json!({"reason": "reviewed"}),
+        ),
+        200,
+    )
+    .await;
+    app.state.engine.tick().await.unwrap();
+    let before = smtp.mails().len();
+    ok(app.post(&format!("{path}/status-page"), t, &json!({})), 200).await;
+    app.state.engine.tick().await.unwrap();
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), before + 1, "{mails:?}");
+    let m = mails.last().unwrap();
+    assert_eq!(
+        m.header("Subject").as_deref(),
+        Some("[Acme] Payments failing: postmortem")
+    );
+    let text = m.text();
+    assert!(text.contains("We now roll caches out in waves."), "{text}");
+    assert!(
+        text.contains("Read more: http://klaxon.test/status/acme/incidents/"),
+        "{text}"
+    );
     app.stop().await;
 }

@@ -378,6 +378,8 @@ impl PostmortemStore for DbStore {
                 });
             };
             let page = id_from(page)?;
+            // The page's row before the page's event number: its subscribers hear of
+            // concurrent changes in commit order.
             bump(&mut tx, page).await?;
             let seq = insert_event(&mut tx, page_event).await?;
             // Told as an incident notice without an update: the postmortem is the news.
