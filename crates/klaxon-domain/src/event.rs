@@ -244,6 +244,10 @@ named_enum! {
         PostmortemCommented = "postmortem.commented",
         PostmortemApproved = "postmortem.approved",
         PostmortemPublished = "postmortem.published",
+        /// Its public summary was attached to the incident's status-page incidents.
+        PostmortemAttached = "postmortem.attached",
+        /// On a status page: a public incident now shows its postmortem.
+        StatusPostmortemAttached = "status_page.postmortem_attached",
     }
 }
 

@@ -49,6 +49,8 @@ pub const COMMENT_MAX: usize = 10_000;
 pub const REASON_MAX: usize = 1_000;
 pub const FACTORS_MAX: usize = 100;
 pub const REVIEWERS_MAX: usize = 20;
+/// The public summary: a few paragraphs for customers.
+pub const PUBLIC_SUMMARY_MAX: usize = 10_000;
 
 /// A due date `days` after resolution, counted in calendar or business days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +280,9 @@ pub struct Postmortem {
     pub published_by: Option<UserId>,
     pub publish_reason: Option<String>,
     pub frozen: Option<serde_json::Value>,
+    /// What customers read on the status page once it is attached (empty: none written). Not
+    /// the internal sections.
+    pub public_summary: String,
 }
 
 /// Who asks: their user id and whether they are an admin.
@@ -413,6 +418,36 @@ impl Postmortem {
         Ok(())
     }
 
+    /// Sets the public summary (trimmed; empty clears it).
+    pub fn set_public_summary(&mut self, text: &str) -> Result<(), Invalid> {
+        let text = text.trim();
+        if text.chars().count() > PUBLIC_SUMMARY_MAX {
+            return Err(Invalid::new(
+                "public_summary",
+                format!("at most {PUBLIC_SUMMARY_MAX} characters"),
+            ));
+        }
+        self.public_summary = text.to_owned();
+        Ok(())
+    }
+
+    /// The public summary, once it may go on a status page: published and written.
+    pub fn shareable_summary(&self) -> Result<&str, Refusal> {
+        if self.state != PostmortemState::Published {
+            return Err(Refusal::conflict(
+                "state",
+                "only a published postmortem goes on the status page",
+            ));
+        }
+        if self.public_summary.is_empty() {
+            return Err(Refusal::conflict(
+                "public_summary",
+                "the postmortem has no public summary to show",
+            ));
+        }
+        Ok(&self.public_summary)
+    }
+
     /// The author's choice for one event: `include` or not, with a note. Replaces an earlier one.
     pub fn select(&mut self, seq: i64, include: bool, note: &str) -> Result<(), Invalid> {
         if note.chars().count() > NOTE_MAX {
@@ -536,6 +571,7 @@ mod tests {
             published_by: None,
             publish_reason: None,
             frozen: None,
+            public_summary: String::new(),
         }
     }
 
@@ -691,5 +727,34 @@ mod tests {
         assert_eq!(p.timeline[1].note, "the first clue");
         assert!(!shown(&p.timeline, 5, EventKind::IncidentResolved, false));
         assert!(shown(&p.timeline, 6, EventKind::IncidentNoteAdded, false));
+    }
+
+    #[test]
+    fn the_public_summary_goes_out_only_once_published_and_written() {
+        let mut p = pm();
+        p.set_public_summary("  Payments failed for 40 minutes.  ")
+            .unwrap();
+        assert_eq!(p.public_summary, "Payments failed for 40 minutes.");
+        let e = p.shareable_summary().unwrap_err();
+        assert!(
+            matches!(e, Refusal::Conflict { ref field, .. } if field == "state"),
+            "{e:?}"
+        );
+        p.state = PostmortemState::Published;
+        assert_eq!(
+            p.shareable_summary().unwrap(),
+            "Payments failed for 40 minutes."
+        );
+        p.set_public_summary(" ").unwrap();
+        let e = p.shareable_summary().unwrap_err();
+        assert!(
+            matches!(e, Refusal::Conflict { ref field, .. } if field == "public_summary"),
+            "{e:?}"
+        );
+        let long = "x".repeat(PUBLIC_SUMMARY_MAX + 1);
+        assert_eq!(
+            p.set_public_summary(&long).unwrap_err().field,
+            "public_summary"
+        );
     }
 }

@@ -620,6 +620,48 @@ async fn incidents_are_learned_from_once_no_priority_item_is_open(b: Backend) {
         list(&app, &ada.token, "learned_from=true").await,
         ["Tidy the dashboard"]
     );
+    // The incident list filters by the same rule, in the API and on its page with the counts.
+    let incidents = |q: &'static str| {
+        let app = &app;
+        let token = ada.token.clone();
+        async move {
+            let v = ok(app.get(&format!("/api/v1/incidents?{q}"), &token), 200).await;
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["title"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(incidents("learned_from=false").await, ["Checkout down"]);
+    assert_eq!(
+        incidents("learned_from=true").await,
+        ["Nothing to do", "Search slow"]
+    );
+    refused(
+        app.get("/api/v1/incidents?learned_from=maybe", &ada.token),
+        400,
+        "invalid_query",
+        Some("learned_from"),
+    )
+    .await;
+    let (cookie, _) = session_for(&app, "ada@example.com", common::PASSWORD).await;
+    let page = web_get_as(&app, "/incidents?status=all&learned_from=false", &cookie).await;
+    assert!(
+        page.contains("Checkout down") && !page.contains("Search slow"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"false\" selected>"),
+        "the filter kept"
+    );
+    assert!(
+        page.contains(">2 of 3 incidents</a>") && page.contains(">1 not yet</a>"),
+        "{page}"
+    );
+    let page = web_get_as(&app, "/incidents?learned_from=perhaps", &cookie).await;
+    assert!(page.contains("id=\"filter-learned-error\""), "{page}");
 
     let path = format!("/api/v1/action-items/{}", p["id"].as_str().unwrap());
     ok(
@@ -645,6 +687,7 @@ async fn incidents_are_learned_from_once_no_priority_item_is_open(b: Backend) {
             .await
             .is_empty()
     );
+    assert!(incidents("learned_from=false").await.is_empty());
     app.stop().await;
 }
 

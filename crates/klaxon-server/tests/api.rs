@@ -617,6 +617,7 @@ async fn openapi_covers_every_api_route() {
         ("/api/v1/postmortems/{id}/approve", "post"),
         ("/api/v1/postmortems/{id}/draft", "post"),
         ("/api/v1/postmortems/{id}/publish", "post"),
+        ("/api/v1/postmortems/{id}/status-page", "post"),
         ("/api/v1/postmortems/{id}/export.md", "get"),
     ];
     for (path, method) in expected {

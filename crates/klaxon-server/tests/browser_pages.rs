@@ -220,6 +220,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     let links = klaxon_server::status::subscribers::links("/status/acme", &key, &sub);
     // Two postmortems: one being written (with factors and a comment), one published.
     let mut postmortems = Vec::new();
+    let mut pm_public = String::new();
     for (title, publish) in [("Search is slow", false), ("Login errors", true)] {
         let i = ok(
             app.post(
@@ -251,7 +252,8 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
             "sections": {"summary": "A reindex slowed every query for an hour.\nNobody lost data."},
             "factors": [{"kind": "trigger", "text": "A full reindex at peak time."},
                         {"kind": "mitigating", "text": "The cache held the hottest queries."}],
-            "reviewers": [bob.id.as_str()]
+            "reviewers": [bob.id.as_str()],
+            "public_summary": "Searches were slow for an hour.\n\nWe now reindex at night."
         });
         ok(common::patch(app, &path, admin, &body), 200).await;
         ok(
@@ -270,6 +272,23 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
                     admin,
                     &json!({"reason": "Reviewed in the weekly meeting."}),
                 ),
+                200,
+            )
+            .await;
+            // Told on the status page, and its public summary put there.
+            let told = ok(
+                app.post(
+                    &format!("/api/v1/status-pages/{status_page_id}/incidents"),
+                    admin,
+                    &json!({"name": "Logins fail", "status": "resolved",
+                            "incident": i["number"].to_string()}),
+                ),
+                201,
+            )
+            .await;
+            pm_public = told["code"].as_str().unwrap().to_owned();
+            ok(
+                app.post(&format!("{path}/status-page"), admin, &json!({})),
                 200,
             )
             .await;
@@ -299,6 +318,14 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ),
         ("/".into(), "dashboard"),
         ("/incidents".into(), "incident list"),
+        (
+            "/incidents?status=all&learned_from=false".into(),
+            "incidents not learned from",
+        ),
+        (
+            format!("/incidents/{draft_incident}/action-items/new?postmortem={draft_pm}"),
+            "adding an action item from a postmortem",
+        ),
         ("/incidents/new".into(), "declaring an incident"),
         (format!("/incidents/{incident_id}"), "an incident"),
         ("/action-items".into(), "action items: mine"),
@@ -353,6 +380,10 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (
             format!("/status-pages/{status_page_id}/subscribers"),
             "a page's subscribers",
+        ),
+        (
+            format!("/status/acme/incidents/{pm_public}"),
+            "a public incident with its postmortem",
         ),
         (
             format!("/status/acme/incidents/{told_code}"),

@@ -1,6 +1,7 @@
 //! A postmortem in a real browser (headless Chromium): the owner starts it from the resolved
 //! incident's page, writes a section and a factor, names a reviewer and submits it; the reviewer
-//! comments and approves; the owner publishes, and the page turns read-only.
+//! comments and approves; the owner publishes, and the page turns read-only; its public summary
+//! goes onto the status page with a button.
 mod browser_support;
 mod common;
 
@@ -45,7 +46,14 @@ async fn a_postmortem_is_written_reviewed_and_published_in_the_browser() {
     s.click("#save-factors").await;
     s.wait_contains("[data-testid=factor]", "a slow upstream")
         .await;
-    s.type_into("#pm-reviewers", "bob@example.com").await;
+    s.type_into("#pm-public", "Some card payments failed for 12 minutes.")
+        .await;
+    s.click("#save-public").await;
+    s.wait_contains("#pm-public", "Some card payments failed")
+        .await;
+    // Reviewers are ticked from Klaxon's users.
+    s.click("#pm-reviewers input[value='bob@example.com']")
+        .await;
     s.click("#save-people").await;
     s.wait_contains("#postmortem-facts", "Bob").await;
     s.click("#pm-submit").await;
@@ -76,9 +84,36 @@ async fn a_postmortem_is_written_reviewed_and_published_in_the_browser() {
         .await;
     s.wait_contains("#sections", "Payments timed out for 12 minutes.")
         .await;
+    // Customers were told on a status page: the summary goes there with one button.
+    ok(
+        app.post(
+            "/api/v1/status-pages",
+            t,
+            &json!({"name": "Acme", "slug": "acme"}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            "/api/v1/status-pages/acme/incidents",
+            t,
+            &json!({"name": "Payments slow", "status": "resolved", "incident": "1"}),
+        ),
+        201,
+    )
+    .await;
+    // Loaded again (the address without its #fragment, so the browser does load it).
+    s.go(url.split('#').next().unwrap()).await;
+    s.click("#pm-attach").await;
+    s.wait_contains(
+        "[data-testid=pm-public-incident]",
+        "shows the postmortem since",
+    )
+    .await;
     let forms = s
         .exec(
-            "return document.querySelectorAll('#sections-form, #factors-form, #comment-form').length;",
+            "return document.querySelectorAll('#sections-form, #factors-form, #comment-form, #public-form, #attach-form').length;",
             json!([]),
         )
         .await;

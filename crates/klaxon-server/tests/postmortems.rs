@@ -769,6 +769,17 @@ async fn the_pages_write_review_and_publish_a_postmortem(backend: Backend) {
     assert_eq!(status, 400);
     assert!(page.contains("id=\"pm-due-error\""), "{page}");
     assert!(page.contains("value=\"next week\""), "typed due date kept");
+    // Reviewers are chosen from Klaxon's users, and the choice is kept through a refusal.
+    let bob_box = "name=\"reviewers\" value=\"bob@example.com\"";
+    let at = page.find(bob_box).expect("bob is offered as a reviewer");
+    assert!(
+        page[at..].starts_with(&format!("{bob_box} checked")),
+        "bob's tick kept"
+    );
+    assert!(
+        page.contains("<legend>Reviewers"),
+        "the chooser is labelled"
+    );
     let (status, _) = form(
         &app,
         &ada,

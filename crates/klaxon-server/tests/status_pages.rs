@@ -388,10 +388,13 @@ async fn the_v2_json_has_statuspages_fields(b: Backend) {
             "started_at",
             "page_id",
             "incident_updates",
-            "components"
+            "components",
+            "postmortem_body",
+            "postmortem_published_at"
         ])
     );
     assert!(i["monitoring_at"].is_null() && i["resolved_at"].is_null());
+    assert!(i["postmortem_body"].is_null() && i["postmortem_published_at"].is_null());
     assert_eq!(i["impact"], "minor");
     let u = &i["incident_updates"][0];
     assert_eq!(

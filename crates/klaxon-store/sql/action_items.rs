@@ -119,6 +119,23 @@ fn count(row: &DbRow, col: &str) -> StoreResult<u64> {
 impl ActionItemStore for DbStore {
     async fn create_action_item(&self, new: NewActionItem) -> StoreResult<ActionItemRow> {
         let mut tx = self.write_tx().await?;
+        // Only the incident's own postmortem: the column has no foreign key (postmortems
+        // came later), so the rule is kept here, against the postmortem as it stands.
+        if let Some(pm) = new.item.postmortem_id {
+            let of: Option<DbUuid> = sqlx::query_scalar(concat!(
+                "SELECT incident_id FROM postmortems WHERE id = $1",
+                for_share!()
+            ))
+            .bind(db_id(pm))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if of.map(id_from::<IncidentId>).transpose()? != Some(new.item.incident_id) {
+                return Err(StoreError::Conflict {
+                    constraint: "action_items_postmortem".into(),
+                });
+            }
+        }
         write_item(&mut tx, &new.item).await?;
         insert_event(&mut tx, &new.event).await?;
         if let Some(job) = &new.job {
@@ -150,10 +167,8 @@ impl ActionItemStore for DbStore {
                AND ($5 IS NULL OR (",
             open_state!("a"),
             " AND a.due_at < $5))
-               AND ($6 IS NULL OR $6 = NOT EXISTS (
-                   SELECT 1 FROM action_items p
-                   WHERE p.incident_id = a.incident_id AND p.priority AND ",
-            open_state!("p"),
+               AND ($6 IS NULL OR $6 = (",
+            learned_from!("i"),
             "))
                AND ($7 IS NULL OR a.due_at > $7 OR (a.due_at = $7 AND a.id > $8))
              ORDER BY a.due_at, a.id LIMIT $9",
@@ -288,10 +303,8 @@ impl ActionItemStore for DbStore {
         let row = sqlx::query(concat!(
             "SELECT
                (SELECT COUNT(*) FROM incidents WHERE merged_into IS NULL) AS incidents,
-               (SELECT COUNT(DISTINCT a.incident_id) FROM action_items a
-                  JOIN incidents i ON i.id = a.incident_id
-                  WHERE i.merged_into IS NULL AND a.priority AND ",
-            open_state!("a"),
+               (SELECT COUNT(*) FROM incidents i WHERE i.merged_into IS NULL AND NOT ",
+            learned_from!("i"),
             ") AS not_learned,
                (SELECT COUNT(*) FROM action_items a WHERE ",
             open_state!("a"),
@@ -318,11 +331,9 @@ impl ActionItemStore for DbStore {
     async fn not_learned_from(&self, limit: u32) -> StoreResult<Vec<(IncidentId, i64, String)>> {
         let rows = sqlx::query(concat!(
             "SELECT i.id, i.number, i.title FROM incidents i
-             WHERE i.merged_into IS NULL AND EXISTS (
-                 SELECT 1 FROM action_items a
-                 WHERE a.incident_id = i.id AND a.priority AND ",
-            open_state!("a"),
-            ")
+             WHERE i.merged_into IS NULL AND NOT ",
+            learned_from!("i"),
+            "
              ORDER BY i.number DESC LIMIT $1",
         ))
         .bind(i64::from(limit))

@@ -251,6 +251,9 @@ impl IncidentStore for DbStore {
                              AND n.user_id = $10 AND n.dedup_key NOT LIKE 'update:%'))
              AND ($11 IS NULL OR service_id IN
                   (SELECT id FROM services WHERE escalation_policy_id = $11))
+             AND ($12 IS NULL OR $12 = (",
+            learned_from!("incidents"),
+            "))
              ORDER BY number DESC LIMIT $4",
         ))
         .bind(f.service_id.map(db_id))
@@ -264,6 +267,7 @@ impl IncidentStore for DbStore {
         .bind(f.text.as_deref().map(str::to_lowercase))
         .bind(f.involving.map(db_id))
         .bind(f.escalation_policy.map(db_id))
+        .bind(f.learned_from)
         .fetch_all(self.reader())
         .await
         .map_err(map_err)?;

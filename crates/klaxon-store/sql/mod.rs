@@ -28,6 +28,19 @@ use sqlx::Row;
 
 pub(crate) use crate::db::*;
 
+/// "Learned from" (docs/learning.md), for the incident row `$i` (a table name or alias): no
+/// priority action item of it is still open or in progress. Written once: the incident list,
+/// the action-item list and the learning counts all use it.
+macro_rules! learned_from {
+    ($i:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM action_items lf WHERE lf.incident_id = ",
+            $i,
+            ".id AND lf.priority AND lf.state IN ('open', 'in_progress'))"
+        )
+    };
+}
+
 mod action_items;
 pub(crate) mod alerts;
 mod checks;

@@ -11,6 +11,8 @@ use klaxon_domain::postmortem::{Comment, Factor, Postmortem, Reviewer, TimelineE
 use klaxon_store::*;
 
 use super::engine::insert_event;
+use super::status::bump;
+use super::subscribers::{About, queue};
 use super::*;
 
 fn postmortem_from(row: &DbRow) -> StoreResult<Postmortem> {
@@ -32,6 +34,7 @@ fn postmortem_from(row: &DbRow) -> StoreResult<Postmortem> {
         published_by: opt_id(row, "published_by")?,
         publish_reason: get(row, "publish_reason")?,
         frozen: (!frozen.is_null()).then_some(frozen),
+        public_summary: get(row, "public_summary")?,
     })
 }
 
@@ -128,12 +131,12 @@ const BY_INCIDENT: &str = "SELECT * FROM postmortems WHERE incident_id = $1";
 async fn write(tx: &mut DbConn, pm: &Postmortem, insert: bool) -> StoreResult<()> {
     let sql = if insert {
         "INSERT INTO postmortems (id, incident_id, state, owner_id, due_at, created_at, updated_at,
-             published_at, published_by, publish_reason, frozen)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             published_at, published_by, publish_reason, frozen, public_summary)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     } else {
         "UPDATE postmortems SET incident_id = $2, state = $3, owner_id = $4, due_at = $5,
              created_at = $6, updated_at = $7, published_at = $8, published_by = $9,
-             publish_reason = $10, frozen = $11
+             publish_reason = $10, frozen = $11, public_summary = $12
          WHERE id = $1"
     };
     sqlx::query(sql)
@@ -148,6 +151,7 @@ async fn write(tx: &mut DbConn, pm: &Postmortem, insert: bool) -> StoreResult<()
         .bind(pm.published_by.map(db_id))
         .bind(pm.publish_reason.as_deref())
         .bind(json(&pm.frozen))
+        .bind(&pm.public_summary)
         .execute(&mut *tx)
         .await
         .map_err(fk_not_found)?;
@@ -330,5 +334,71 @@ impl PostmortemStore for DbStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(Ok(new))
+    }
+
+    async fn attach_postmortem(&self, a: PostmortemAttach) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // Held against a change of the postmortem while its summary goes out.
+        let row = sqlx::query(concat!(
+            "SELECT incident_id, state, public_summary FROM postmortems WHERE id = $1",
+            for_share!()
+        ))
+        .bind(db_id(a.postmortem))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let incident: IncidentId = get_id(&row, "incident_id")?;
+        let state: String = get(&row, "state")?;
+        let summary: String = get(&row, "public_summary")?;
+        if incident != a.incident || state != "published" || summary != a.body {
+            return Err(StoreError::Conflict {
+                constraint: "postmortem_state".into(),
+            });
+        }
+        insert_event(&mut tx, &a.event).await?;
+        for (target, page_event) in &a.targets {
+            let page: Option<DbUuid> = sqlx::query_scalar(
+                "UPDATE status_incidents
+                 SET postmortem_body = $2, postmortem_published_at = $3, updated_at = $3
+                 WHERE id = $1 AND incident_id = $4 AND NOT maintenance
+                   AND postmortem_published_at IS NULL
+                 RETURNING page_id",
+            )
+            .bind(db_id(*target))
+            .bind(&a.body)
+            .bind(to_millis(a.at))
+            .bind(db_id(a.incident))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let Some(page) = page else {
+                return Err(StoreError::Conflict {
+                    constraint: "status_incidents_postmortem".into(),
+                });
+            };
+            let page = id_from(page)?;
+            // The page's row before the page's event number: its subscribers hear of
+            // concurrent changes in commit order.
+            bump(&mut tx, page).await?;
+            let seq = insert_event(&mut tx, page_event).await?;
+            // Told as an incident notice without an update: the postmortem is the news.
+            queue(
+                &mut tx,
+                &About {
+                    page,
+                    event_seq: seq,
+                    kind: NoticeKind::Incident,
+                    part: "",
+                    incident: Some(*target),
+                    update: None,
+                    change: None,
+                    only: None,
+                    at: a.at,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(map_err)
     }
 }

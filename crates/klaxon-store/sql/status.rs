@@ -85,6 +85,13 @@ fn incident_from(row: &DbRow) -> StoreResult<StatusIncident> {
         started_at: get_ts(row, "started_at")?,
         monitoring_at: get_opt_ts(row, "monitoring_at")?,
         resolved_at: get_opt_ts(row, "resolved_at")?,
+        postmortem: match get_opt_ts(row, "postmortem_published_at")? {
+            Some(published_at) => Some(PublicPostmortem {
+                body: get::<Option<String>>(row, "postmortem_body")?.unwrap_or_default(),
+                published_at,
+            }),
+            None => None,
+        },
     })
 }
 

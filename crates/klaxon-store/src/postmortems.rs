@@ -1,7 +1,7 @@
 //! Postmortem records beyond the domain's [`Postmortem`].
 use jiff::Timestamp;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{IncidentId, PostmortemId, UserId};
+use klaxon_domain::ids::{IncidentId, PostmortemId, StatusIncidentId, UserId};
 use klaxon_domain::incident::{Refusal, Severity};
 use klaxon_domain::postmortem::{Postmortem, PostmortemState};
 
@@ -32,4 +32,19 @@ pub struct PostmortemSummary {
     pub due_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub published_at: Option<Timestamp>,
+}
+
+/// A published postmortem's public summary going onto its incident's public incidents.
+#[derive(Debug, Clone)]
+pub struct PostmortemAttach {
+    pub postmortem: PostmortemId,
+    pub incident: IncidentId,
+    /// The summary, as the postmortem holds it.
+    pub body: String,
+    pub at: Timestamp,
+    /// On the incident's timeline.
+    pub event: NewEvent,
+    /// Each public incident that gets it, with its page's event (which its subscribers are
+    /// told of).
+    pub targets: Vec<(StatusIncidentId, NewEvent)>,
 }

@@ -410,4 +410,7 @@ pub struct IncidentFilter {
     pub involving: Option<UserId>,
     /// A team's incidents: those of the services this escalation policy pages for.
     pub escalation_policy: Option<klaxon_domain::ids::EscalationPolicyId>,
+    /// Learned from (`true`) or not (`false`): no priority action item is open or in progress
+    /// (docs/learning.md).
+    pub learned_from: Option<bool>,
 }

@@ -129,6 +129,16 @@ pub struct StatusIncident {
     pub started_at: Timestamp,
     pub monitoring_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
+    /// The postmortem's public summary, once a person attached it.
+    pub postmortem: Option<PublicPostmortem>,
+}
+
+/// What a public incident shows of its postmortem (Statuspage's `postmortem_body` and
+/// `postmortem_published_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicPostmortem {
+    pub body: String,
+    pub published_at: Timestamp,
 }
 
 /// A component's change announced by an update.

@@ -48,6 +48,9 @@ pub enum IncidentsCommand {
         /// A team's incidents: its escalation policy's name or id.
         #[arg(long)]
         team: Option<String>,
+        /// Learned from (true) or not (false): no priority action item open.
+        #[arg(long)]
+        learned_from: Option<bool>,
         #[arg(long)]
         limit: Option<u32>,
         #[arg(long)]
@@ -476,6 +479,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
             search,
             mine,
             team,
+            learned_from,
             limit,
             cursor,
             client,
@@ -493,6 +497,7 @@ pub async fn incidents(cmd: IncidentsCommand) -> anyhow::Result<()> {
                     ("q", search),
                     ("mine", mine.then(|| "true".to_owned())),
                     ("team", team),
+                    ("learned_from", learned_from.map(|l| l.to_string())),
                     ("limit", limit.map(|l| l.to_string())),
                     ("cursor", cursor),
                 ],

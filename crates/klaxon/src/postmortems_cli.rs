@@ -56,6 +56,9 @@ pub enum PostmortemsCommand {
         /// When it is due (RFC 3339), or "none".
         #[arg(long)]
         due: Option<String>,
+        /// Where the public summary for the status page is: a file, or - for stdin.
+        #[arg(long)]
+        public_summary_file: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -95,6 +98,12 @@ pub enum PostmortemsCommand {
         id: String,
         #[arg(long)]
         reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Put a published postmortem's public summary on its incident's status-page incidents.
+    Attach {
+        id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -176,7 +185,54 @@ fn text(v: &Value) -> String {
     if !factors.is_empty() {
         out.push_str(&format!("\nfactors:\n{}\n", factors.join("\n")));
     }
+    let summary = v["public_summary"].as_str().unwrap_or_default();
+    out.push_str("\npublic summary:\n");
+    out.push_str(if summary.is_empty() {
+        "(not written)"
+    } else {
+        summary
+    });
+    out.push('\n');
+    out.push_str(&public_text(&v["public_incidents"]));
     out
+}
+
+/// The status-page incidents of the postmortem's incident, and whether each shows it.
+fn public_text(list: &Value) -> String {
+    let lines: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            let shown = match i["postmortem_published_at"].as_str() {
+                Some(at) => format!("shows the postmortem since {at}"),
+                None => "does not show the postmortem".into(),
+            };
+            format!(
+                "- {} {} ({}): {shown}",
+                i["page"].as_str().unwrap_or("-"),
+                i["code"].as_str().unwrap_or("-"),
+                i["name"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        "status page: no status-page incident\n".into()
+    } else {
+        format!("status page:\n{}\n", lines.join("\n"))
+    }
+}
+
+fn read_input(file: &str) -> anyhow::Result<String> {
+    let mut t = String::new();
+    if file == "-" {
+        std::io::stdin()
+            .read_to_string(&mut t)
+            .context("read stdin")?;
+    } else {
+        t = std::fs::read_to_string(file).with_context(|| format!("read {file}"))?;
+    }
+    Ok(t.trim_end().to_owned())
 }
 
 async fn post(client: &ClientArgs, p: String, body: Value) -> anyhow::Result<()> {
@@ -225,19 +281,18 @@ pub async fn postmortems(cmd: PostmortemsCommand) -> anyhow::Result<()> {
             owner,
             reviewers,
             due,
+            public_summary_file,
             client,
         } => {
             let mut body = json!({});
+            if file.as_deref() == Some("-") && public_summary_file.as_deref() == Some("-") {
+                bail!("only one of --file and --public-summary-file can be - (stdin)");
+            }
             if let (Some(section), Some(file)) = (section, file) {
-                let mut t = String::new();
-                if file == "-" {
-                    std::io::stdin()
-                        .read_to_string(&mut t)
-                        .context("read stdin")?;
-                } else {
-                    t = std::fs::read_to_string(&file).with_context(|| format!("read {file}"))?;
-                }
-                body["sections"] = json!({ section: t.trim_end() });
+                body["sections"] = json!({ section: read_input(&file)? });
+            }
+            if let Some(f) = public_summary_file {
+                body["public_summary"] = read_input(&f)?.into();
             }
             if let Some(o) = owner {
                 body["owner_id"] = o.into();
@@ -250,7 +305,7 @@ pub async fn postmortems(cmd: PostmortemsCommand) -> anyhow::Result<()> {
             }
             if body.as_object().is_some_and(|o| o.is_empty()) {
                 bail!(
-                    "nothing to change: pass --section with --file, --owner, --reviewer or --due"
+                    "nothing to change: pass --section with --file, --owner, --reviewer, --due or --public-summary-file"
                 );
             }
             let v = Client::new(&client)?
@@ -301,6 +356,16 @@ pub async fn postmortems(cmd: PostmortemsCommand) -> anyhow::Result<()> {
                 json!({"reason": reason}),
             )
             .await
+        }
+        C::Attach { id, client } => {
+            let v = Client::new(&client)?
+                .send(
+                    Method::POST,
+                    &format!("{}/status-page", path(&id)),
+                    Some(json!({})),
+                )
+                .await?;
+            print_or(&client, &v, |v| public_text(&v["items"]))
         }
         C::Export {
             id,

@@ -161,6 +161,12 @@ fn action_items_through_the_cli(backend: Backend) {
         &stdout(&ai(&["summary"])),
         &["0 of 1 incidents learned from", "#1 Card payments failing"],
     );
+    // The incident list filters by it too.
+    let learned = |v: &str| {
+        let out = stdout(&run(&["incidents", "list", "--learned-from", v]));
+        out.contains("Card payments failing")
+    };
+    assert!(learned("false") && !learned("true"));
     let id = json_of(&ai(&["list", "--mine", "--json"]))["items"][0]["id"]
         .as_str()
         .unwrap()
@@ -184,6 +190,7 @@ fn action_items_through_the_cli(backend: Backend) {
         &stdout(&ai(&["summary"])),
         &["1 of 1 incidents learned from"],
     );
+    assert!(learned("true") && !learned("false"));
     has(
         &stdout(&ai(&[
             "wont-do",

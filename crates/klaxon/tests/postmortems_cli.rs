@@ -159,6 +159,22 @@ fn writing_reviewing_and_publishing_a_postmortem_through_the_cli() {
         "--json",
     ]));
     assert_eq!(pm["reviewers"][0]["user_id"], ada_id.as_str());
+    // The public summary for the status page, from stdin.
+    let out = as_user(
+        &server,
+        &grace,
+        &["postmortems", "edit", &number, "--public-summary-file", "-"],
+        Some("Searches were slow for an hour.\n"),
+    );
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("public summary:\nSearches were slow for an hour."),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("status page: no status-page incident"),
+        "{shown}"
+    );
 
     // Review.
     let a = |args: &[&str]| as_user(&server, &ada, args, None);
@@ -182,6 +198,39 @@ fn writing_reviewing_and_publishing_a_postmortem_through_the_cli() {
     let shown = stdout(&g(&["postmortems", "publish", &number]));
     assert!(shown.contains("state:     published"), "{shown}");
     assert!(shown.contains("(approved)"), "{shown}");
+
+    // On the status page: not without a status-page incident; then once.
+    refused(
+        &g(&["postmortems", "attach", &number]),
+        &["409", "no status-page incident"],
+    );
+    stdout(&run(&[
+        "status-pages",
+        "create",
+        "--name",
+        "Acme",
+        "--slug",
+        "acme",
+    ]));
+    stdout(&run(&[
+        "status-pages",
+        "incidents",
+        "publish",
+        "acme",
+        "--name",
+        "Slow searches",
+        "--incident",
+        &number,
+    ]));
+    let attached = stdout(&g(&["postmortems", "attach", &number]));
+    assert!(
+        attached.contains("Slow searches): shows the postmortem since"),
+        "{attached}"
+    );
+    refused(
+        &g(&["postmortems", "attach", &number]),
+        &["409", "already shows the postmortem"],
+    );
 
     // Listed, searchable, exported.
     let list = json_of(&run(&[
@@ -208,5 +257,9 @@ fn writing_reviewing_and_publishing_a_postmortem_through_the_cli() {
         "{md}"
     );
     assert!(md.contains("- **trigger**: a full reindex"), "{md}");
+    assert!(
+        md.contains("## Public summary\n\nSearches were slow for an hour."),
+        "{md}"
+    );
     terminate(server);
 }

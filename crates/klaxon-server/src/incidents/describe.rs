@@ -582,6 +582,9 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
         EventKind::PostmortemApproved => "approved the postmortem".to_owned(),
         EventKind::PostmortemBackToDraft => "took the postmortem back to draft".to_owned(),
         EventKind::PostmortemPublished => format!("published the postmortem{}", reason(d)),
+        EventKind::PostmortemAttached => {
+            "put the postmortem's public summary on the status page".to_owned()
+        }
         // Kinds an incident's timeline does not hold today; still a readable line.
         k => format!("recorded {}", k.as_str().replace(['.', '_'], " ")),
     }

@@ -191,6 +191,9 @@ pub struct IncidentParams {
     /// for.
     #[param(min_length = 1)]
     pub team: Option<String>,
+    /// Learned from (`true`) or not (`false`): no priority action item of the incident is
+    /// open or in progress (docs/learning.md).
+    pub learned_from: Option<bool>,
     /// Items per page, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -233,6 +236,7 @@ impl IncidentParams {
             text: text.map(str::to_owned),
             involving: self.mine.unwrap_or(false).then_some(caller),
             escalation_policy: filter_id(self.team.as_deref(), "team")?,
+            learned_from: self.learned_from,
         })
     }
 }

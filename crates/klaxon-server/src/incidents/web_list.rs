@@ -54,6 +54,8 @@ struct IncidentsPage {
     severities: Vec<(&'static str, bool)>,
     /// A refused filter, beside its field.
     errors: FormErrors,
+    /// The learning counts: incidents learned from and not (docs/learning.md).
+    learned: klaxon_store::LearningCounts,
     /// A refused bulk action (nothing selected), beside the selection.
     bulk_errors: FormErrors,
     /// What a bulk action did, one line per incident.
@@ -82,6 +84,8 @@ struct ListQuery {
     mine: String,
     /// An escalation policy: the team's incidents.
     team: String,
+    /// `true`, `false`, or empty for either.
+    learned_from: String,
     cursor: Option<String>,
 }
 
@@ -99,6 +103,7 @@ fn parse_query(raw: &str) -> Result<ListQuery, String> {
             "q" => q.q = v,
             "mine" => q.mine = v,
             "team" => q.team = v,
+            "learned_from" => q.learned_from = v,
             "cursor" => q.cursor = Some(v),
             other => return Err(format!("unknown filter {other:?}")),
         }
@@ -200,6 +205,7 @@ async fn render_list(state: &AppState, s: &WebSession, raw: &str, bulk: Bulk) ->
         .map(|sev| (sev.as_str(), q.severity.iter().any(|x| x == sev.as_str())))
         .collect();
     let teams = super::web::escalation_policies(state).await?;
+    let learned = state.store.learning_counts(state.clock.now()).await?;
     let status = bulk.status.unwrap_or(if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -235,6 +241,7 @@ async fn render_list(state: &AppState, s: &WebSession, raw: &str, bulk: Bulk) ->
             teams,
             severities,
             errors,
+            learned,
             bulk_errors: bulk.errors,
             results: bulk.results,
             live_after,
@@ -264,6 +271,12 @@ fn list_params(reader: &Reader, q: &ListQuery) -> Result<super::list::IncidentPa
         q: blank(&q.q),
         mine: Some(!q.mine.is_empty()),
         team: blank(&q.team),
+        learned_from: match q.learned_from.as_str() {
+            "" => None,
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => return Err(ApiError::invalid("learned_from", "must be true or false")),
+        },
         limit: None,
         cursor: None,
     })

@@ -9,7 +9,9 @@ use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{ActionItemId, IncidentId, UserId};
 use klaxon_domain::incident::Refusal;
 use klaxon_domain::page::Limit;
-use klaxon_store::{ActionItem, ActionItemFilter, ActionItemRow, LearningCounts, NewActionItem};
+use klaxon_store::{
+    ActionItem, ActionItemFilter, ActionItemRow, LearningCounts, NewActionItem, StoreError,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -245,7 +247,13 @@ pub async fn create_with(
             job: Some(super::reminders::job(now)),
         })
         .await
-        .map_err(ApiError::or_not_found("incident"))?;
+        .map_err(|e| match e {
+            // The store holds the same rule, against the postmortem as it stands.
+            StoreError::Conflict { constraint } if constraint == "action_items_postmortem" => {
+                ApiError::invalid("postmortem_id", "is not the postmortem of this incident")
+            }
+            e => ApiError::or_not_found("incident")(e),
+        })?;
     state.incident_changes.notify_waiters();
     Ok(row)
 }

@@ -437,6 +437,8 @@ struct NewPage {
     incident_id: String,
     incident_title: String,
     incident_number: i64,
+    /// The postmortem it is added from (its page's link), kept through a refusal; or "".
+    postmortem_id: String,
     me: String,
     choices: Choices,
     csrf: String,
@@ -462,6 +464,7 @@ async fn render_new(
     state: &AppState,
     s: &WebSession,
     id: IncidentId,
+    postmortem_id: String,
     status: StatusCode,
     refused: Refused,
 ) -> PageResult {
@@ -475,6 +478,7 @@ async fn render_new(
             incident_id: id.to_string(),
             incident_title: incident.title,
             incident_number: incident.number,
+            postmortem_id,
             me: s.user.id.to_string(),
             choices: choices(state).await?,
             csrf: s.session.csrf_token.clone(),
@@ -484,16 +488,34 @@ async fn render_new(
     ))
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct NewQuery {
+    /// Opened from this postmortem's page: the item comes from it.
+    #[serde(default)]
+    postmortem: String,
+}
+
 async fn new_form(
     State(state): State<AppState>,
     s: WebSession,
     Path(id): Path<String>,
+    Query(q): Query<NewQuery>,
 ) -> PageResult {
     if !s.user.role.allows(Role::Responder) {
         return Ok(forbidden("add action items"));
     }
     match id.parse::<IncidentId>() {
-        Ok(id) => render_new(&state, &s, id, StatusCode::OK, Refused::default()).await,
+        Ok(id) => {
+            render_new(
+                &state,
+                &s,
+                id,
+                q.postmortem,
+                StatusCode::OK,
+                Refused::default(),
+            )
+            .await
+        }
         Err(_) => Ok(not_found_page()),
     }
 }
@@ -514,8 +536,16 @@ async fn add(
         return Ok(not_found_page());
     };
     let reader = s.reader();
+    let from = field(&pairs, "postmortem_id").trim().to_owned();
     let outcome = async {
         let tracker = field(&pairs, "tracker_url");
+        let postmortem_id = match from.as_str() {
+            "" => None,
+            raw => Some(
+                raw.parse::<uuid::Uuid>()
+                    .map_err(|_| ApiError::invalid("postmortem_id", "is not a postmortem's id"))?,
+            ),
+        };
         let n = NewItem {
             incident: id.to_string(),
             title: field(&pairs, "title").to_owned(),
@@ -524,17 +554,21 @@ async fn add(
             priority: field(&pairs, "priority") == "yes",
             due_at: due_of(&reader, field(&pairs, "due_at"))?,
             tracker_url: (!tracker.trim().is_empty()).then(|| tracker.to_owned()),
-            postmortem_id: None,
+            postmortem_id,
         };
         create_with(&state, Who::user(&s.user), id, n).await
     }
     .await;
     match outcome {
+        // Back where it was added from: the postmortem's open items, or the incident's.
+        Ok(_) if !from.is_empty() => {
+            Ok(Redirect::to(&format!("/postmortems/{from}#incident-facts")).into_response())
+        }
         Ok(_) => Ok(Redirect::to(&format!("/incidents/{id}#action-items-section")).into_response()),
         Err(e) => {
             let status = e.status();
             let refused = Refused::new("add", FormErrors::from_error(e)?, &typed(&pairs));
-            render_new(&state, &s, id, status, refused).await
+            render_new(&state, &s, id, from, status, refused).await
         }
     }
 }

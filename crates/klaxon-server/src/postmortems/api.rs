@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(draft_postmortem))
         .routes(routes!(publish_postmortem))
         .routes(routes!(export_postmortem))
+        .merge(super::public::router())
 }
 
 /// The rules the configuration sets (checked when the settings were loaded).
@@ -118,6 +119,10 @@ pub struct PostmortemOut {
     #[schema(value_type = Option<String>, format = Uuid)]
     pub published_by: Option<UserId>,
     pub publish_reason: Option<String>,
+    /// What customers read once it is attached to the status page (empty: none written).
+    pub public_summary: String,
+    /// The public incidents telling customers about the incident, and whether each shows it.
+    pub public_incidents: Vec<super::public::PublicIncidentOut>,
 }
 
 /// An action item the postmortem lists as not done yet.
@@ -162,6 +167,7 @@ pub async fn out(state: &AppState, pm: Postmortem) -> ApiResult<PostmortemOut> {
     let facts = facts(state, &pm).await?;
     let durations = klaxon_domain::learning::durations(&facts.incident.milestones);
     let open_action_items = open_items(state, pm.incident_id).await?;
+    let public_incidents = super::public::public_incidents(state, pm.incident_id).await?;
     let mut sections: Vec<SectionOut> = rules
         .sections
         .iter()
@@ -226,6 +232,8 @@ pub async fn out(state: &AppState, pm: Postmortem) -> ApiResult<PostmortemOut> {
         published_at: pm.published_at,
         published_by: pm.published_by,
         publish_reason: pm.publish_reason,
+        public_summary: pm.public_summary,
+        public_incidents,
     })
 }
 
@@ -296,6 +304,9 @@ pub struct PostmortemUpdate {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Option<Timestamp>>,
+    /// The customer-facing summary for the status page (empty clears it).
+    #[schema(max_length = 10000)]
+    pub public_summary: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -422,6 +433,7 @@ pub async fn create_with(
         published_by: None,
         publish_reason: None,
         frozen: None,
+        public_summary: String::new(),
     };
     let e = ev(
         &pm,
@@ -507,6 +519,7 @@ pub async fn update_with(
     };
     let sections = u.sections.unwrap_or_default();
     let due = u.due_at;
+    let public_summary = u.public_summary;
     let now = state.clock.now();
     let edit: PostmortemEdit = Box::new(move |old: &Postmortem| {
         old.check_editable()?;
@@ -552,6 +565,12 @@ pub async fn update_with(
         {
             p.due_at = d;
             changed.push("due_at");
+        }
+        if let Some(t) = &public_summary {
+            p.set_public_summary(t)?;
+            if p.public_summary != old.public_summary {
+                changed.push("public_summary");
+            }
         }
         let mut events = Vec::new();
         if !changed.is_empty() {

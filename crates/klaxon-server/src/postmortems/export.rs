@@ -103,6 +103,11 @@ pub fn markdown(o: &PostmortemOut, names: &HashMap<UserId, String>) -> String {
         });
         md.push('\n');
     }
+    if !o.public_summary.is_empty() {
+        md.push_str("\n## Public summary\n\n");
+        md.push_str(&o.public_summary);
+        md.push('\n');
+    }
     md.push_str("\n## Responders\n\n");
     if o.facts.responders.is_empty() {
         md.push_str("Nobody held a role.\n");

@@ -3,4 +3,5 @@
 pub mod api;
 pub mod export;
 pub mod facts;
+pub mod public;
 pub mod web;

@@ -38,6 +38,11 @@ pub fn router() -> Router<AppState> {
         .route("/postmortems/{id}/comments", post(add_comment))
         .route("/postmortems/{id}/move", post(move_it))
         .route("/postmortems/{id}/publish", post(publish))
+        .route(
+            "/postmortems/{id}/public-summary",
+            post(save_public_summary),
+        )
+        .route("/postmortems/{id}/status-page", post(attach))
 }
 
 // --- the list -----------------------------------------------------------------------------------
@@ -144,11 +149,16 @@ struct Page {
     editable: bool,
     can_approve: bool,
     can_publish: bool,
+    can_respond: bool,
     is_admin: bool,
     owner: String,
     owner_email: String,
     reviewers: Vec<(String, bool)>,
     reviewer_emails: String,
+    /// The incident's public incidents, with when each got the summary (as HTML).
+    public_rows: Vec<(super::public::PublicIncidentOut, Option<String>)>,
+    /// Active users to choose from: (e-mail, name).
+    users: Vec<(String, String)>,
     factors_text: String,
     kinds: Vec<&'static str>,
     timeline: Vec<EntryRow>,
@@ -172,6 +182,25 @@ impl Page {
 
     fn invalid(&self, form: &str, field: &str, id: &str) -> String {
         self.refused.invalid(form, field, id)
+    }
+
+    /// Whether `email` is among the reviewers chosen (as typed, when the form was refused).
+    fn chosen(&self, email: &str) -> bool {
+        self.typed("people", "reviewers", &self.reviewer_emails)
+            .split(',')
+            .any(|e| e.trim() == email)
+    }
+
+    /// Whether the summary may go onto a public incident now.
+    fn can_attach(&self) -> bool {
+        self.can_respond
+            && self.pm.state == PostmortemState::Published
+            && !self.pm.public_summary.is_empty()
+            && self
+                .pm
+                .public_incidents
+                .iter()
+                .any(|i| i.postmortem_published_at.is_none())
     }
 }
 
@@ -224,6 +253,7 @@ async fn render(
             && pm.owner_id != Some(me)
             && pm.reviewers.iter().any(|r| r.user_id == me),
         can_publish: editable && can_respond && (pm.owner_id == Some(me) || is_admin),
+        can_respond,
         is_admin,
         owner: pm
             .owner_id
@@ -245,6 +275,19 @@ async fn render(
             .filter_map(|r| emails.get(&r.user_id).cloned())
             .collect::<Vec<_>>()
             .join(", "),
+        public_rows: pm
+            .public_incidents
+            .iter()
+            .map(|i| {
+                let since = i.postmortem_published_at.map(|t| reader.when(t).html());
+                (i.clone(), since)
+            })
+            .collect(),
+        users: crate::shared::lists::all_users(state)
+            .await?
+            .into_iter()
+            .map(|u| (u.email, u.name))
+            .collect(),
         factors_text: factors_text(&pm),
         kinds: FactorKind::ALL.iter().map(|k| k.as_str()).collect(),
         timeline: pm
@@ -449,35 +492,49 @@ async fn save_factors(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// The people form: owner, due date, and the reviewers chosen (one `reviewers` pair each).
 struct PeopleForm {
     csrf: String,
-    #[serde(default)]
     owner: String,
-    #[serde(default)]
-    reviewers: String,
+    reviewers: Vec<String>,
     /// `datetime-local` in the reader's zone; empty for none.
-    #[serde(default)]
     due: String,
+}
+
+impl PeopleForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = PeopleForm {
+            csrf: String::new(),
+            owner: String::new(),
+            reviewers: Vec::new(),
+            due: String::new(),
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "csrf" => f.csrf = v,
+                "owner" => f.owner = v,
+                "due" => f.due = v,
+                "reviewers" if !v.trim().is_empty() => f.reviewers.push(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 async fn save_people(
     State(state): State<AppState>,
     s: WebSession,
     Path(id): Path<String>,
-    Form(f): Form<PeopleForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let f = PeopleForm::from_pairs(pairs);
     if let Some(r) = guard(&s, &f.csrf) {
         return Ok(r);
     }
     let r = async {
         let pm = find(&state, &id).await?;
-        let reviewers: Vec<String> = f
-            .reviewers
-            .split([',', ' ', '\n'])
-            .filter(|r| !r.trim().is_empty())
-            .map(|r| r.trim().to_owned())
-            .collect();
+        let reviewers = f.reviewers.clone();
         let due = match f.due.trim() {
             "" => None,
             raw => Some(
@@ -523,9 +580,10 @@ async fn save_people(
         Ok(())
     }
     .await;
+    let chosen = f.reviewers.join(",");
     let typed = [
         ("owner", f.owner.as_str()),
-        ("reviewers", f.reviewers.as_str()),
+        ("reviewers", chosen.as_str()),
         ("due", f.due.as_str()),
     ];
     after(&state, &s, &id, r, "people", &typed, "people").await
@@ -662,4 +720,58 @@ async fn publish(
         "review",
     )
     .await
+}
+
+#[derive(Debug, Deserialize)]
+struct PublicSummaryForm {
+    csrf: String,
+    #[serde(default)]
+    public_summary: String,
+}
+
+async fn save_public_summary(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<PublicSummaryForm>,
+) -> PageResult {
+    if let Some(r) = guard(&s, &f.csrf) {
+        return Ok(r);
+    }
+    let r = async {
+        let pm = find(&state, &id).await?;
+        let u = PostmortemUpdate {
+            public_summary: Some(f.public_summary.clone()),
+            ..Default::default()
+        };
+        super::api::update_with(&state, Who::user(&s.user), pm.id, u).await?;
+        Ok(())
+    }
+    .await;
+    let typed = [("public_summary", f.public_summary.as_str())];
+    after(&state, &s, &id, r, "public", &typed, "public").await
+}
+
+#[derive(Debug, Deserialize)]
+struct AttachForm {
+    csrf: String,
+}
+
+/// Puts the published postmortem's public summary on its incident's status-page incidents.
+async fn attach(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(id): Path<String>,
+    Form(f): Form<AttachForm>,
+) -> PageResult {
+    if let Some(r) = guard(&s, &f.csrf) {
+        return Ok(r);
+    }
+    let r = async {
+        let pm = find(&state, &id).await?;
+        super::public::attach_with(&state, Who::user(&s.user), &pm).await?;
+        Ok(())
+    }
+    .await;
+    after(&state, &s, &id, r, "status_page", &[], "public").await
 }

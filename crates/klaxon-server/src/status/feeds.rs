@@ -40,6 +40,18 @@ fn rfc2822(t: Timestamp) -> String {
 /// The incident's updates as HTML (escaped for the feed's XML in turn), newest first.
 fn content(w: &StatusIncidentWithUpdates, tz: &TimeZone) -> String {
     let mut html = String::new();
+    // The postmortem came last, so it leads.
+    if let Some(p) = &w.incident.postmortem {
+        let when = p
+            .published_at
+            .to_zoned(tz.clone())
+            .strftime("%-d %b %Y, %H:%M %Z");
+        html.push_str(&format!(
+            "<p><small>{}</small><br><strong>Postmortem</strong> - {}</p>",
+            escape(&when.to_string()),
+            escape(&p.body)
+        ));
+    }
     for u in w.updates.iter().rev() {
         let when = u
             .created_at

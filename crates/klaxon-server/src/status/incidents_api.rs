@@ -488,6 +488,7 @@ pub async fn publish_with(
         started_at: scheduled_for.unwrap_or(now),
         monitoring_at: None,
         resolved_at: None,
+        postmortem: None,
     };
     // A scheduled maintenance names its components but moves none before it starts; one
     // published as it starts moves them, as the engine would.

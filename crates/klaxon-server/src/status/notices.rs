@@ -266,6 +266,21 @@ fn email(
                 l.manage
             ),
         )),
+        NoticeKind::Incident if c.notice.status_update_id.is_none() => {
+            let w = w?;
+            let p = w.incident.postmortem.as_ref()?;
+            Some((
+                format!("[{page}] {}: postmortem", w.incident.name),
+                format!(
+                    "Incident: {}\nPostmortem, {}\n\n{}\n\nRead more: {}/incidents/{}\n{zone}\n{footer}",
+                    w.incident.name,
+                    when(p.published_at, &tz),
+                    p.body,
+                    base,
+                    w.incident.code
+                ),
+            ))
+        }
         NoticeKind::Incident => {
             let w = w?;
             let u = update_of(c, w)?;
@@ -399,8 +414,12 @@ fn webhook_body(
     match c.notice.kind {
         NoticeKind::Incident => {
             let w = w?;
-            let u = update_of(c, w)?;
-            body["incident"] = v2::webhook_incident(d, w, u);
+            // Without an update, the postmortem is the news: the incident as it now stands.
+            let u = match c.notice.status_update_id {
+                Some(_) => Some(update_of(c, w)?),
+                None => None,
+            };
+            body["incident"] = v2::webhook_incident(d, w, u, c.notice.created_at);
         }
         NoticeKind::Component => {
             let comp = d

@@ -69,6 +69,8 @@ pub struct IncidentView {
     pub next_update: Option<String>,
     pub components: String,
     pub when: String,
+    /// The postmortem's public summary, in paragraphs, and when it was published.
+    pub postmortem: Option<(Vec<String>, String)>,
 }
 
 #[derive(Template)]
@@ -235,6 +237,16 @@ fn incident_view(d: &PageData, w: &StatusIncidentWithUpdates, clock: &Clock<'_>)
             .map(|t| clock.at(t)),
         components: names.join(", "),
         when: clock.at(i.scheduled_for.unwrap_or(i.started_at)),
+        postmortem: i.postmortem.as_ref().map(|p| {
+            let paragraphs = p
+                .body
+                .split("\n\n")
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (paragraphs, clock.at(p.published_at))
+        }),
     }
 }
 

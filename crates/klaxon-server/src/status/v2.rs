@@ -122,6 +122,9 @@ impl Ctx<'_> {
             "page_id": self.d.page.code,
             "incident_updates": updates,
             "components": components,
+            // Statuspage's postmortem fields: the public summary a person attached.
+            "postmortem_body": i.postmortem.as_ref().map(|p| p.body.clone()),
+            "postmortem_published_at": opt_time(i.postmortem.as_ref().map(|p| p.published_at), &self.tz),
         });
         if i.maintenance {
             v["scheduled_for"] = opt_time(i.scheduled_for, &self.tz);
@@ -249,25 +252,35 @@ pub fn webhook_page(d: &PageData) -> Value {
 }
 
 /// An incident as a subscriber webhook carries it: the v2 incident with the updates up to
-/// `upto` (the one the webhook tells of), not later ones, and Statuspage's extra fields.
+/// `upto` (the one the webhook tells of; `None`: all, as it now stands), not later ones, and
+/// Statuspage's extra fields; its postmortem if it was attached by `told_at` (when the notice
+/// was queued).
 pub fn webhook_incident(
     d: &PageData,
     w: &StatusIncidentWithUpdates,
-    upto: &klaxon_store::StatusUpdate,
+    upto: Option<&klaxon_store::StatusUpdate>,
+    told_at: Timestamp,
 ) -> Value {
     let ctx = Ctx {
         d,
         tz: TimeZone::get(&d.page.time_zone).unwrap_or(TimeZone::UTC),
     };
     let mut w = w.clone();
+    if w.incident
+        .postmortem
+        .as_ref()
+        .is_some_and(|p| p.published_at > told_at)
+    {
+        w.incident.postmortem = None;
+    }
     // Updates are kept in the order they were written.
-    if let Some(pos) = w.updates.iter().position(|u| u.id == upto.id) {
+    if let Some(upto) = upto
+        && let Some(pos) = w.updates.iter().position(|u| u.id == upto.id)
+    {
         w.updates.truncate(pos + 1);
     }
     let i = &w.incident;
     let mut v = ctx.incident(&w);
-    v["postmortem_body"] = Value::Null;
-    v["postmortem_published_at"] = Value::Null;
     v["backfilled"] = json!(false);
     v["impact_override"] = Value::Null;
     v["scheduled_remind_prior"] = json!(i.remind_minutes.is_some());
@@ -279,8 +292,10 @@ pub fn webhook_incident(
         v["scheduled_until"] = Value::Null;
     }
     // The incident as it stood at that update.
-    v["status"] = json!(upto.status.as_str());
-    v["updated_at"] = json!(ctx.t(upto.created_at));
+    if let Some(upto) = upto {
+        v["status"] = json!(upto.status.as_str());
+        v["updated_at"] = json!(ctx.t(upto.created_at));
+    }
     v
 }
 

@@ -173,6 +173,21 @@ pub async fn action_items_list_count_and_remind_once(s: Arc<dyn Store>) {
     let missing = s.not_learned_from(10).await.unwrap();
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].0, one);
+    // The incident list filters by the same rule.
+    let incidents = |learned_from| {
+        let s = s.clone();
+        async move {
+            let f = IncidentFilter {
+                learned_from,
+                ..Default::default()
+            };
+            let page = s.list_incidents(&f, None, 50).await.unwrap();
+            page.items.into_iter().map(|i| i.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(incidents(Some(false)).await, vec![one]);
+    assert_eq!(incidents(Some(true)).await, vec![two]);
+    assert_eq!(incidents(None).await, vec![two, one]);
 
     // A refused change writes nothing.
     let refused = s
@@ -203,6 +218,8 @@ pub async fn action_items_list_count_and_remind_once(s: Arc<dyn Store>) {
     assert!(listed(&s, not_learned).await.is_empty());
     assert_eq!(listed(&s, done).await, vec![a.id]);
     assert_eq!(s.learning_counts(mins(61)).await.unwrap().learned_from, 2);
+    assert!(incidents(Some(false)).await.is_empty());
+    assert_eq!(incidents(Some(true)).await, vec![two, one]);
     assert!(
         s.change_action_item(
             ActionItemId::new(t0(), rnd()),

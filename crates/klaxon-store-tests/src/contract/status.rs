@@ -271,6 +271,7 @@ pub(super) fn new_incident(page: StatusPageId, name: &str, at: Timestamp) -> Sta
         started_at: at,
         monitoring_at: None,
         resolved_at: None,
+        postmortem: None,
     }
 }
 

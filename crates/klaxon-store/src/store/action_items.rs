@@ -13,7 +13,8 @@ use crate::{
 #[async_trait]
 pub trait ActionItemStore: Send + Sync + 'static {
     /// Writes a new item, its event and (kept once) the reminder job. `NotFound` when the
-    /// incident or the owner does not exist.
+    /// incident or the owner does not exist; `Conflict { constraint: "action_items_postmortem" }`
+    /// when its `postmortem_id` is not the incident's postmortem.
     async fn create_action_item(&self, new: NewActionItem) -> StoreResult<ActionItemRow>;
 
     async fn action_item(&self, id: ActionItemId) -> StoreResult<ActionItemRow>;

@@ -5,7 +5,7 @@ use klaxon_domain::ids::{IncidentId, PostmortemId};
 use klaxon_domain::incident::Refusal;
 use klaxon_domain::postmortem::Postmortem;
 
-use crate::{PostmortemEdit, PostmortemFilter, PostmortemSummary, StoreResult};
+use crate::{PostmortemAttach, PostmortemEdit, PostmortemFilter, PostmortemSummary, StoreResult};
 
 #[async_trait]
 pub trait PostmortemStore: Send + Sync + 'static {
@@ -35,4 +35,12 @@ pub trait PostmortemStore: Send + Sync + 'static {
         id: PostmortemId,
         edit: PostmortemEdit,
     ) -> StoreResult<Result<Postmortem, Refusal>>;
+
+    /// Attaches a published postmortem's public summary to public incidents of its incident,
+    /// with the incident's event, each page's event and the subscribers' notices, in one
+    /// transaction. `Conflict { constraint: "postmortem_state" }` unless the postmortem is
+    /// published with that summary; `Conflict { constraint: "status_incidents_postmortem" }`
+    /// when a target is not the incident's or already shows one (nothing written);
+    /// `NotFound` without the postmortem.
+    async fn attach_postmortem(&self, a: PostmortemAttach) -> StoreResult<()>;
 }
