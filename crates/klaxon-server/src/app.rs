@@ -366,6 +366,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::status::web::router())
         .merge(crate::alerts::checks_web::router())
         .merge(crate::learning::web::router())
+        .merge(crate::slos::web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

@@ -152,6 +152,35 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let check_id = check["id"].as_str().unwrap().to_owned();
+    // An SLO on the website, fed three hours of counts that end in a burst: its budget is
+    // spent and its fast rule fires once the engine ticks below.
+    let slo = ok(
+        app.post(
+            "/api/v1/slos",
+            admin,
+            &json!({"service": "Website", "name": "Homepage answers", "objective": 99.9,
+                    "window": "30d", "sli": {"kind": "pushed"}}),
+        ),
+        201,
+    )
+    .await;
+    let slo_id = slo["id"].as_str().unwrap().to_owned();
+    let now = klaxon_domain::Clock::now(&app.clock);
+    let counts: Vec<Value> = (1..=180)
+        .map(|m| {
+            let bad = if m <= 10 { 200 } else { 0 };
+            json!({"at": now - jiff::SignedDuration::from_mins(m), "good": 1000 - bad, "total": 1000})
+        })
+        .collect();
+    ok(
+        app.post(
+            &format!("/api/v1/slos/{slo_id}/counts"),
+            admin,
+            &json!({"counts": counts}),
+        ),
+        204,
+    )
+    .await;
     // A status page with a group, a component on the website, and a public incident told
     // from the incident: its admin pages, and the incident page's "Status page" panel.
     let status_page = ok(
@@ -365,6 +394,8 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ("/checks".into(), "check list"),
         ("/insights?group_by=service".into(), "insights"),
         (format!("/checks/{check_id}"), "a check"),
+        ("/slos".into(), "SLO list"),
+        (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         ("/status-pages".into(), "status page list"),
         (format!("/status-pages/{status_page_id}"), "a status page"),
         (

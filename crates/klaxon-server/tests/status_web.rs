@@ -9,7 +9,7 @@ mod common;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, hidden_csrf, ok, patch, session_for, web_get_as};
+use common::{Backend, TestApp, at, beside, form, hidden_csrf, ok, patch, session_for, web_get_as};
 
 on_both_backends!(
     a_page_is_made_and_filled_from_the_web,
@@ -20,60 +20,6 @@ on_both_backends!(
     maintenance_is_scheduled_from_the_web,
     an_incident_and_a_page_are_deleted_from_the_web,
 );
-
-/// A signed-in form post, not following redirects; returns (status, Location, HTML).
-async fn form(
-    app: &TestApp,
-    cookie: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (u16, String, String) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{}{path}", app.url))
-        .header("cookie", cookie)
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, location, r.text().await.unwrap())
-}
-
-/// Where `needle` is in `html`, which must have it.
-fn at(html: &str, needle: &str) -> usize {
-    html.find(needle)
-        .unwrap_or_else(|| panic!("no {needle:?} in {html}"))
-}
-
-/// The message for `id` sits right after the control with that id, which points at it.
-fn beside(html: &str, id: &str, message: &str) {
-    let control = at(html, &format!("id=\"{id}\""));
-    let error = at(html, &format!("id=\"{id}-error\""));
-    assert!(control < error, "{id}: the message comes after the control");
-    assert!(
-        !html[control..error].contains("<label"),
-        "{id}: nothing between the control and its message"
-    );
-    let tag = &html[html[..control].rfind('<').unwrap()..];
-    let tag = &tag[..tag.find('>').unwrap()];
-    assert!(
-        tag.contains("aria-invalid=\"true\"")
-            && tag.contains(&format!("aria-describedby=\"{id}-error\"")),
-        "{tag}"
-    );
-    let text = &html[error..];
-    let text = &text[text.find('>').unwrap() + 1..];
-    assert_eq!(&text[..text.find('<').unwrap()], message);
-}
 
 /// Makes a page with the add form; returns its admin path.
 async fn add_page(app: &TestApp, cookie: &str, csrf: &str, slug: &str) -> String {

@@ -33,6 +33,7 @@ const APP_CSS: &str = concat!(
     include_str!("../../assets/css/insights.css"),
     include_str!("../../assets/css/status_admin.css"),
     include_str!("../../assets/css/postmortems.css"),
+    include_str!("../../assets/css/slos.css"),
 );
 
 const ASSETS: &[Asset] = &[

@@ -113,7 +113,7 @@ impl When {
 }
 
 /// Zone abbreviations and names are tzdb text, but escape anyway: this goes out as HTML.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

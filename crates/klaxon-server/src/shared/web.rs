@@ -58,6 +58,7 @@ impl Nav {
             ("/schedules", "Schedules"),
             ("/users", "Users"),
             ("/checks", "Checks"),
+            ("/slos", "SLOs"),
             ("/insights", "Insights"),
             ("/status-pages", "Status pages"),
             ("/webhooks", "Webhooks"),

@@ -91,9 +91,15 @@ pub struct PointOut {
     pub remaining_share: Option<f64>,
 }
 
-/// The SLO as it stands at the current evaluation step.
+/// Where a reader's view ends: the end of the current minute, so counts pushed a moment ago
+/// show at once (the evaluator judges whole minutes only, up to the current one).
+fn view_end(state: &AppState) -> Timestamp {
+    slo::step_of(state.clock.now(), STEP) + STEP
+}
+
+/// The SLO as it stands now.
 pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
-    let step = slo::step_of(state.clock.now(), STEP);
+    let step = view_end(state);
     let seen = observe(state.store.as_ref(), &s, step).await?;
     let d = slo::evaluate(&s, step, &seen);
     let service_name = state
@@ -160,7 +166,7 @@ pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
 
 /// The budget's remaining share after each hour of the window so far.
 pub async fn burn_down(state: &AppState, s: &Slo) -> ApiResult<Vec<PointOut>> {
-    let step = slo::step_of(state.clock.now(), STEP);
+    let step = view_end(state);
     let (start, _) = s.window.bounds(step);
     let slices = match s.sli {
         Sli::Pushed => {

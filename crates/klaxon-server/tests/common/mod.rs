@@ -349,3 +349,57 @@ pub async fn all_pages(app: &TestApp, path: &str, limit: u32) -> Vec<Value> {
         }
     }
 }
+
+/// A signed-in form post, not following redirects; returns (status, Location, HTML).
+pub async fn form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}{path}", app.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, r.text().await.unwrap())
+}
+
+/// Where `needle` is in `html`, which must have it.
+pub fn at(html: &str, needle: &str) -> usize {
+    html.find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in {html}"))
+}
+
+/// The message for `id` sits right after the control with that id, which points at it.
+pub fn beside(html: &str, id: &str, message: &str) {
+    let control = at(html, &format!("id=\"{id}\""));
+    let error = at(html, &format!("id=\"{id}-error\""));
+    assert!(control < error, "{id}: the message comes after the control");
+    assert!(
+        !html[control..error].contains("<label"),
+        "{id}: nothing between the control and its message"
+    );
+    let tag = &html[html[..control].rfind('<').unwrap()..];
+    let tag = &tag[..tag.find('>').unwrap()];
+    assert!(
+        tag.contains("aria-invalid=\"true\"")
+            && tag.contains(&format!("aria-describedby=\"{id}-error\"")),
+        "{tag}"
+    );
+    let text = &html[error..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    assert_eq!(&text[..text.find('<').unwrap()], message);
+}
