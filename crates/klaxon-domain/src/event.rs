@@ -236,6 +236,10 @@ named_enum! {
         SloRuleResolved = "slo.rule_resolved",
         /// The budget went from healthy to at risk, exhausted, or back.
         SloStatusChanged = "slo.status_changed",
+        /// The SLI's source gave no answer for the configured silence (its alert opened), or
+        /// answers again.
+        SloSourceSilent = "slo.source_silent",
+        SloSourceAnswers = "slo.source_answers",
         /// On the incident's timeline: its postmortem was started, changed, moved or published.
         PostmortemCreated = "postmortem.created",
         PostmortemUpdated = "postmortem.updated",

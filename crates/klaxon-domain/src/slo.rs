@@ -398,6 +398,8 @@ pub fn step_of(at: Timestamp, step: SignedDuration) -> Timestamp {
 pub struct Observed {
     pub rules: Vec<(Option<Counts>, Option<Counts>)>,
     pub window: Option<Counts>,
+    /// Whether the source answered every question asked of it.
+    pub answered: bool,
 }
 
 /// A rule that changed at this evaluation.
@@ -418,12 +420,28 @@ pub struct Decision {
     pub budget: Option<Budget>,
     pub status: BudgetStatus,
     pub status_since: Timestamp,
+    /// Since when the source has been silent, and whether its alert opens or resolves now.
+    pub silent_since: Option<Timestamp>,
+    pub silent_alert: Option<Transition>,
 }
 
 impl Decision {
-    /// Whether anything is to be written: a rule moved or the budget's status did.
+    /// Whether anything is to be written: a rule moved, the budget's status did, or the
+    /// source fell silent or spoke again.
     pub fn changed(&self, slo: &Slo) -> bool {
-        self.status != slo.status || self.rules.iter().any(|(_, t)| t.is_some())
+        self.status != slo.status
+            || self.rules.iter().any(|(_, t)| t.is_some())
+            || self.silent_since != slo.silent_since
+            || self.silent_alert.is_some()
+    }
+
+    /// Whether the "silent" alert is open after this evaluation.
+    pub fn silent_alerted(&self, slo: &Slo) -> bool {
+        match self.silent_alert {
+            Some(Transition::Fired) => true,
+            Some(Transition::Resolved) => false,
+            None => slo.silent_alerted,
+        }
     }
 }
 
@@ -458,8 +476,9 @@ pub struct Span {
 }
 
 /// Decides an evaluation at `step` from what was observed: each rule by [`fires`], the budget
-/// over the window, and its status by [`status`].
-pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed) -> Decision {
+/// over the window, its status by [`status`], and whether the source has been silent for
+/// `silence` or longer (its own alert, rather than pages from no data).
+pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed, silence: SignedDuration) -> Decision {
     let mut rules = Vec::with_capacity(slo.rules.len());
     let mut all_rates = Vec::with_capacity(slo.rules.len());
     for (i, r) in slo.rules.iter().enumerate() {
@@ -494,6 +513,17 @@ pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed) -> Decision {
         Some(share) => status(Some(slo.status), share, slo.at_risk),
         None => slo.status,
     };
+    let silent_since = if seen.answered {
+        None
+    } else {
+        Some(slo.silent_since.unwrap_or(step))
+    };
+    let silent_long = silent_since.is_some_and(|since| step.duration_since(since) >= silence);
+    let silent_alert = match (slo.silent_alerted, silent_long) {
+        (false, true) => Some(Transition::Fired),
+        (true, false) if seen.answered => Some(Transition::Resolved),
+        _ => None,
+    };
     Decision {
         rules,
         rates: all_rates,
@@ -504,6 +534,8 @@ pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed) -> Decision {
         } else {
             step
         },
+        silent_since,
+        silent_alert,
     }
 }
 
@@ -544,19 +576,88 @@ pub enum Sli {
     /// Good and total counts sent to Klaxon (`POST /api/v1/slos/{id}/counts`), for teams
     /// without Prometheus.
     Pushed,
+    /// A ratio of two PromQL expressions asked of a configured Prometheus-compatible source:
+    /// `good` (or `bad`) events over `total` events, each with `{{window}}` where the range
+    /// goes: `sum(increase(http_requests_total{code=~"5.."}[{{window}}]))`.
+    Prometheus {
+        /// The source's name in the configuration (`[[slos.sources]]`).
+        source: String,
+        good: Option<String>,
+        bad: Option<String>,
+        total: String,
+    },
+}
+
+/// Where a PromQL expression takes its range.
+pub const WINDOW_PLACEHOLDER: &str = "{{window}}";
+
+/// `expr` with its range set to `window` (`5m`, `1h`, `3d`: PromQL's own spelling).
+pub fn promql(expr: &str, window: SignedDuration) -> String {
+    expr.replace(WINDOW_PLACEHOLDER, &format_duration(window))
 }
 
 impl Sli {
     pub fn kind(&self) -> &'static str {
         match self {
             Sli::Pushed => "pushed",
+            Sli::Prometheus { .. } => "prometheus",
         }
     }
 
     pub fn basis(&self) -> Basis {
-        match self {
-            Sli::Pushed => Basis::Events,
+        Basis::Events
+    }
+
+    /// Checks the SLI's shape: a known source, one of `good` and `bad`, and every expression
+    /// with its `{{window}}`. Whether Prometheus takes the expressions is asked at save time.
+    pub fn check(&self, sources: &[&str]) -> Result<(), Invalid> {
+        let Sli::Prometheus {
+            source,
+            good,
+            bad,
+            total,
+        } = self
+        else {
+            return Ok(());
+        };
+        if !sources.contains(&source.as_str()) {
+            return Err(Invalid::new(
+                "sli.source",
+                if sources.is_empty() {
+                    "no Prometheus source is configured ([[slos.sources]])".to_owned()
+                } else {
+                    format!(
+                        "must be one of the configured sources: {}",
+                        sources.join(", ")
+                    )
+                },
+            ));
         }
+        let (field, ratio) = match (good, bad) {
+            (Some(g), None) => ("sli.good", g),
+            (None, Some(b)) => ("sli.bad", b),
+            _ => {
+                return Err(Invalid::new(
+                    "sli.good",
+                    "give good or bad, one of them, over total",
+                ));
+            }
+        };
+        for (field, expr) in [(field, ratio), ("sli.total", total)] {
+            if expr.trim().is_empty() || expr.len() > 4000 {
+                return Err(Invalid::new(
+                    field,
+                    "must be a PromQL expression of 1 to 4,000 characters",
+                ));
+            }
+            if !expr.contains(WINDOW_PLACEHOLDER) {
+                return Err(Invalid::new(
+                    field,
+                    "must say where its range goes with {{window}}, such as rate(x[{{window}}])",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -584,8 +685,11 @@ pub struct Slo {
     pub rules: Vec<RuleState>,
     pub status: BudgetStatus,
     pub status_since: Timestamp,
-    /// The last evaluation step done (by any instance).
+    /// The last evaluation step that changed something (by any instance).
     pub evaluated_step: Option<Timestamp>,
+    /// Since when the SLI's source has not answered, and whether its "silent" alert is open.
+    pub silent_since: Option<Timestamp>,
+    pub silent_alerted: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -319,6 +319,8 @@ fn month_slo() -> Slo {
         status: BudgetStatus::Healthy,
         status_since: ts("2026-03-01T00:00:00Z"),
         evaluated_step: None,
+        silent_since: None,
+        silent_alerted: false,
         created_at: ts("2026-03-01T00:00:00Z"),
         updated_at: ts("2026-03-01T00:00:00Z"),
     }
@@ -344,6 +346,90 @@ fn an_evaluation_reads_each_rules_windows_and_the_slo_window() {
     );
 }
 
+const SILENCE: SignedDuration = SignedDuration::from_mins(10);
+
+#[test]
+fn a_silent_source_raises_its_own_alert_after_the_silence_and_pages_nothing() {
+    let mut slo = month_slo();
+    let at = |m: i64| ts("2026-03-31T12:00:00Z") + SignedDuration::from_mins(m);
+    let silent = Observed::default();
+    let mut alerts = Vec::new();
+    for m in 0..=12 {
+        let d = evaluate(&slo, at(m), &silent, SILENCE);
+        assert!(d.rules.iter().all(|(r, t)| !r.firing && t.is_none()));
+        if let Some(t) = d.silent_alert {
+            alerts.push((m, t));
+        }
+        slo.silent_since = d.silent_since;
+        slo.silent_alerted = d.silent_alerted(&slo);
+    }
+    // Silent from minute 0: its alert at minute 10, once.
+    assert_eq!(alerts, [(10, Transition::Fired)]);
+    assert_eq!(slo.silent_since, Some(at(0)));
+    let back = Observed {
+        rules: vec![(Some(Counts::default()), Some(Counts::default())); 3],
+        window: Some(Counts::default()),
+        answered: true,
+    };
+    let d = evaluate(&slo, at(13), &back, SILENCE);
+    assert_eq!(
+        (d.silent_since, d.silent_alert),
+        (None, Some(Transition::Resolved))
+    );
+    assert!(d.changed(&slo));
+}
+
+#[test]
+fn prometheus_slis_name_a_source_a_ratio_and_their_window() {
+    let sli = |good: Option<&str>, bad: Option<&str>, total: &str| Sli::Prometheus {
+        source: "main".into(),
+        good: good.map(Into::into),
+        bad: bad.map(Into::into),
+        total: total.into(),
+    };
+    let total = "sum(increase(req_total[{{window}}]))";
+    let bad = "sum(increase(req_total{code=~\"5..\"}[{{window}}]))";
+    assert!(sli(None, Some(bad), total).check(&["main"]).is_ok());
+    assert_eq!(
+        sli(None, Some(bad), total)
+            .check(&["other"])
+            .unwrap_err()
+            .field,
+        "sli.source"
+    );
+    assert_eq!(
+        sli(None, Some(bad), total).check(&[]).unwrap_err().field,
+        "sli.source"
+    );
+    assert_eq!(
+        sli(Some(bad), Some(bad), total)
+            .check(&["main"])
+            .unwrap_err()
+            .field,
+        "sli.good"
+    );
+    assert_eq!(
+        sli(None, None, total).check(&["main"]).unwrap_err().field,
+        "sli.good"
+    );
+    assert_eq!(
+        sli(None, Some("sum(errors)"), total)
+            .check(&["main"])
+            .unwrap_err()
+            .field,
+        "sli.bad"
+    );
+    assert_eq!(
+        sli(None, Some(bad), "").check(&["main"]).unwrap_err().field,
+        "sli.total"
+    );
+    assert_eq!(
+        promql(total, SignedDuration::from_hours(72)),
+        "sum(increase(req_total[3d]))"
+    );
+    assert!(Sli::Pushed.check(&[]).is_ok());
+}
+
 #[test]
 fn an_evaluation_fires_resolves_and_moves_the_status() {
     let mut slo = month_slo();
@@ -355,8 +441,9 @@ fn an_evaluation_fires_resolves_and_moves_the_status() {
     let seen = Observed {
         rules: vec![(burst, burst), (calm, burst), (calm, calm)],
         window: Some(Counts::new(999_150.0, 1_000_000.0)),
+        answered: true,
     };
-    let d = evaluate(&slo, step, &seen);
+    let d = evaluate(&slo, step, &seen, SILENCE);
     let moved: Vec<(bool, Option<Transition>)> =
         d.rules.iter().map(|(r, t)| (r.firing, *t)).collect();
     assert_eq!(
@@ -387,7 +474,9 @@ fn an_evaluation_fires_resolves_and_moves_the_status() {
         &Observed {
             rules: vec![(burst, calm), (calm, calm), (calm, calm)],
             window: None,
+            answered: true,
         },
+        SILENCE,
     );
     assert_eq!(hold.rules[0].1, None);
     assert!(hold.rules[0].0.firing);
@@ -403,15 +492,21 @@ fn an_evaluation_fires_resolves_and_moves_the_status() {
         &Observed {
             rules: vec![(calm, calm), (calm, calm), (calm, calm)],
             window: Some(Counts::new(999_850.0, 1_000_000.0)), // 85 % left
+            answered: true,
         },
+        SILENCE,
     );
     assert_eq!(done.rules[0].1, Some(Transition::Resolved));
     assert_eq!(
         (done.status, done.status_since),
         (BudgetStatus::Healthy, later)
     );
-    let silent = evaluate(&slo, later, &Observed::default());
-    assert!(!silent.changed(&slo));
+    let silent = evaluate(&slo, later, &Observed::default(), SILENCE);
+    assert_eq!(
+        (silent.rules[0].1, silent.status, silent.silent_alert),
+        (None, BudgetStatus::AtRisk, None)
+    );
+    assert_eq!(silent.silent_since, Some(later));
 }
 
 #[test]

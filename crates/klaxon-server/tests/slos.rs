@@ -370,8 +370,8 @@ async fn a_burst_fires_the_rules_at_their_minutes_and_resolves_on_the_long_windo
             // A second instance evaluating the same step from what it read before (its lease
             // ran out, say) records nothing: its trigger only deduplicates into the open alert.
             let step = klaxon_domain::slo::step_of(app.clock.now(), SignedDuration::from_mins(1));
-            let store = app.state.store.as_ref();
-            let wrote = klaxon_server::slos::evaluate::evaluate_one(store, &stale, step)
+            let reads = klaxon_server::slos::view::reads(&app.state);
+            let wrote = klaxon_server::slos::evaluate::evaluate_one(reads, &stale, step)
                 .await
                 .unwrap();
             assert!(!wrote);

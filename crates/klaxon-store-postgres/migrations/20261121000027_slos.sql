@@ -15,6 +15,9 @@ CREATE TABLE slos (
     budget_status  TEXT NOT NULL CHECK (budget_status IN ('healthy', 'at_risk', 'exhausted')),
     status_since   BIGINT NOT NULL,
     evaluated_step BIGINT,
+    -- Since when the SLI's source has not answered, and whether its "silent" alert is open.
+    silent_since   BIGINT,
+    silent_alerted BOOLEAN NOT NULL DEFAULT FALSE,
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
     CHECK ((window_days IS NULL) <> (calendar_tz IS NULL))

@@ -42,6 +42,8 @@ fn slo_from(row: &DbRow, rules: Vec<RuleState>) -> StoreResult<Slo> {
         status: get_parsed(row, "budget_status")?,
         status_since: get_ts(row, "status_since")?,
         evaluated_step: get_opt_ts(row, "evaluated_step")?,
+        silent_since: get_opt_ts(row, "silent_since")?,
+        silent_alerted: get(row, "silent_alerted")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
@@ -335,13 +337,16 @@ impl SloStore for DbStore {
         let mut tx = self.write_tx().await?;
         // The claim: the first instance to move the step on owns it.
         let claimed = sqlx::query(
-            "UPDATE slos SET evaluated_step = $2, budget_status = $3, status_since = $4
+            "UPDATE slos SET evaluated_step = $2, budget_status = $3, status_since = $4,
+             silent_since = $5, silent_alerted = $6
              WHERE id = $1 AND (evaluated_step IS NULL OR evaluated_step < $2)",
         )
         .bind(db_id(e.id))
         .bind(to_millis(e.step))
         .bind(e.status.as_str())
         .bind(to_millis(e.status_since))
+        .bind(e.silent_since.map(to_millis))
+        .bind(e.silent_alerted)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?

@@ -20,6 +20,58 @@ pub struct Settings {
     pub status_pages: StatusPagesSettings,
     pub action_items: ActionItemsSettings,
     pub postmortems: PostmortemsSettings,
+    pub slos: SlosSettings,
+}
+
+/// SLOs (`[slos]`): the Prometheus-compatible sources their SLIs ask, and how long a source
+/// may stay silent before its SLOs raise an alert of their own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlosSettings {
+    /// `[[slos.sources]]`: name, url (the server's base, before `/api/v1/query`) and an
+    /// optional `authorization` header value (`Bearer …`, `Basic …`).
+    pub sources: Vec<PrometheusSource>,
+    /// Minutes a source may give no answer before each SLO on it raises its "silent" alert.
+    pub silence_minutes: u32,
+    /// Seconds a query may take.
+    pub query_timeout_secs: u32,
+}
+
+impl Default for SlosSettings {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            silence_minutes: 10,
+            query_timeout_secs: 10,
+        }
+    }
+}
+
+impl SlosSettings {
+    pub fn source(&self, name: &str) -> Option<&PrometheusSource> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}
+
+/// A Prometheus-compatible HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSource {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub authorization: Option<String>,
+}
+
+/// The authorization header is a secret: never in logs.
+impl std::fmt::Debug for PrometheusSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSource")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("authorization", &self.authorization.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// Which incidents need a postmortem, when it is due, and what its template asks.
@@ -716,6 +768,21 @@ impl Settings {
         }
         if ai.remind_before_days > 3650 {
             return Err("action_items.remind_before_days must be at most 3650".into());
+        }
+        let slos = &self.slos;
+        for (i, s) in slos.sources.iter().enumerate() {
+            if s.name.trim().is_empty() || slos.sources[..i].iter().any(|o| o.name == s.name) {
+                return Err("slos.sources need names, each used once".into());
+            }
+            if !(s.url.starts_with("http://") || s.url.starts_with("https://")) {
+                return Err(format!(
+                    "slos.sources {:?}: url must be an http:// or https:// URL",
+                    s.name
+                ));
+            }
+        }
+        if slos.silence_minutes == 0 || slos.query_timeout_secs == 0 {
+            return Err("slos.silence_minutes and slos.query_timeout_secs must be positive".into());
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err("log.format must be text or json".into());

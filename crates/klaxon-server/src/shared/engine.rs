@@ -148,6 +148,11 @@ impl Engine {
         &self.ctx.outgoing
     }
 
+    /// The client for services the operator configures (no redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.ctx.http
+    }
+
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
         let batch = settings.engine.batch;
         let rules = Rules::new(&settings.outgoing).unwrap_or_else(|e| {

@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::prometheus::QueryError;
 use super::view::{self, SloOut};
 use crate::shared::api::{ApiJson, ApiQuery, Caller, parse_field_id};
 use crate::shared::crypto::random_bytes;
@@ -68,7 +69,9 @@ pub struct NewSlo {
     pub window: String,
     /// For `month`: an IANA time zone (default UTC).
     pub time_zone: Option<String>,
-    /// Where good and total events come from.
+    /// Where good and total events come from: `{"kind": "pushed"}`, or `{"kind":
+    /// "prometheus", "source": "main", "bad": "sum(increase(x{code=~\"5..\"}[{{window}}]))",
+    /// "total": "sum(increase(x[{{window}}]))"}` (or `good` instead of `bad`).
     pub sli: Sli,
     /// The remaining share of the budget at or under which it is at risk (default 0.2).
     pub at_risk: Option<f64>,
@@ -224,10 +227,74 @@ fn event(id: SloId, at: Timestamp, actor: Actor, kind: EventKind, slo: &Slo) -> 
 
 // --- operations ---------------------------------------------------------------------------------
 
+/// Checks an SLI before it is saved: its shape, then (Prometheus) each expression asked of its
+/// source over five minutes, so one Prometheus refuses is a 400 with Prometheus' own words.
+pub async fn check_sli(state: &AppState, sli: &Sli) -> ApiResult<()> {
+    let names: Vec<&str> = state
+        .settings
+        .slos
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    sli.check(&names)?;
+    let Sli::Prometheus {
+        source,
+        good,
+        bad,
+        total,
+    } = sli
+    else {
+        return Ok(());
+    };
+    let Some(src) = state.settings.slos.source(source) else {
+        return Err(ApiError::invalid(
+            "sli.source",
+            "is not a configured source",
+        ));
+    };
+    let now = state.clock.now();
+    let five = jiff::SignedDuration::from_mins(5);
+    for (field, expr) in [
+        ("sli.good", good),
+        ("sli.bad", bad),
+        ("sli.total", &Some(total.clone())),
+    ] {
+        let Some(expr) = expr else { continue };
+        let asked = super::prometheus::query(
+            state.engine.http(),
+            &state.settings.slos,
+            src,
+            &slo::promql(expr, five),
+            now,
+        )
+        .await;
+        match asked {
+            Ok(_) => {}
+            Err(QueryError::Rejected(m)) => {
+                return Err(ApiError::invalid(
+                    field,
+                    format!("Prometheus refused it: {m}"),
+                ));
+            }
+            Err(QueryError::Unreachable(m)) => {
+                return Err(ApiError::invalid(
+                    "sli.source",
+                    format!(
+                        "{source} did not answer ({m}), so the expressions could not be checked"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn create_with(state: &AppState, actor: Actor, n: NewSlo) -> ApiResult<Slo> {
     let now = state.clock.now();
     let service = terms::service(state, &n.service, At::Field("service")).await?;
     let w = window(&n.window, n.time_zone.as_deref())?;
+    check_sli(state, &n.sli).await?;
     let s = Slo {
         id: SloId::new(now, random_bytes()),
         service_id: service,
@@ -241,6 +308,8 @@ pub async fn create_with(state: &AppState, actor: Actor, n: NewSlo) -> ApiResult
         status: BudgetStatus::Healthy,
         status_since: now,
         evaluated_step: None,
+        silent_since: None,
+        silent_alerted: false,
         created_at: now,
         updated_at: now,
     };
@@ -290,6 +359,7 @@ pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch)
         s.window = window(raw, tz)?;
     }
     if let Some(sli) = p.sli {
+        check_sli(state, &sli).await?;
         s.sli = sli;
     }
     if let Some(a) = p.at_risk {

@@ -19,6 +19,8 @@ use klaxon_domain::slo::{
 use klaxon_store::{Job, NewJob, SignalWrite, SloEvaluation, Store, StoreResult, Write};
 use serde_json::json;
 
+use super::prometheus::{self, QueryError};
+use crate::shared::config::Settings;
 use crate::shared::crypto::random_bytes;
 use crate::shared::engine::{JobContext, JobHandler, Outcome, new_job};
 
@@ -56,24 +58,77 @@ async fn sums(store: &dyn Store, slo: &Slo, spans: &[Span]) -> StoreResult<Vec<C
     Ok(out)
 }
 
+/// What an evaluation reads from: the store (pushed counts) and the configured sources.
+#[derive(Clone, Copy)]
+pub struct Reads<'a> {
+    pub store: &'a dyn Store,
+    pub http: &'a reqwest::Client,
+    pub settings: &'a Settings,
+}
+
+/// Good and total events over `span`, asked of a Prometheus source: the ratio's expression
+/// and the total's, each with the span as its range, at the span's end.
+async fn prometheus_counts(r: Reads<'_>, sli: &Sli, span: Span) -> Result<Counts, QueryError> {
+    let Sli::Prometheus {
+        source,
+        good,
+        bad,
+        total,
+    } = sli
+    else {
+        return Err(QueryError::Rejected("not a Prometheus SLI".into()));
+    };
+    let src =
+        r.settings.slos.source(source).ok_or_else(|| {
+            QueryError::Unreachable(format!("no source {source:?} is configured"))
+        })?;
+    let len = span.to.duration_since(span.from);
+    let ask = |expr: &str| {
+        let expr = slo::promql(expr, len);
+        async move { prometheus::query(r.http, &r.settings.slos, src, &expr, span.to).await }
+    };
+    let all = ask(total).await?;
+    Ok(match (good, bad) {
+        (Some(g), _) => Counts::new(ask(g).await?.min(all), all),
+        (None, Some(b)) => Counts::new((all - ask(b).await?).max(0.0), all),
+        (None, None) => return Err(QueryError::Rejected("no good or bad expression".into())),
+    })
+}
+
 /// What the SLI's source shows for an evaluation at `step`.
-pub async fn observe(store: &dyn Store, slo: &Slo, step: Timestamp) -> StoreResult<Observed> {
+pub async fn observe(r: Reads<'_>, slo: &Slo, step: Timestamp) -> StoreResult<Observed> {
     let (rules, window) = slo::spans(slo, step);
-    match slo.sli {
-        Sli::Pushed => {
-            let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
-            all.push(window);
-            let got = sums(store, slo, &all).await?;
-            Ok(Observed {
-                rules: got
-                    .chunks(2)
-                    .take(rules.len())
-                    .map(|p| (Some(p[0]), Some(p[1])))
-                    .collect(),
-                window: got.last().copied(),
-            })
+    let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
+    all.push(window);
+    let got: Vec<Option<Counts>> = match slo.sli {
+        Sli::Pushed => sums(r.store, slo, &all)
+            .await?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        Sli::Prometheus { .. } => {
+            let mut out = Vec::with_capacity(all.len());
+            for span in &all {
+                match prometheus_counts(r, &slo.sli, *span).await {
+                    Ok(c) => out.push(Some(c)),
+                    Err(e) => {
+                        tracing::debug!(slo = %slo.id, error = %e, "SLI source gave no answer");
+                        out.push(None);
+                    }
+                }
+            }
+            out
         }
-    }
+    };
+    Ok(Observed {
+        rules: got
+            .chunks(2)
+            .take(rules.len())
+            .map(|p| (p[0], p[1]))
+            .collect(),
+        window: got.last().copied().flatten(),
+        answered: got.iter().all(Option::is_some),
+    })
 }
 
 fn dedup_key(slo: &Slo, rule: &RuleState) -> DedupKey {
@@ -125,6 +180,51 @@ fn trigger(slo: &Slo, rule: &RuleState, rates: slo::Rates, step: Timestamp) -> S
     }
 }
 
+/// The "silent" alert: the SLI's source has not answered for the configured silence, so the
+/// SLO cannot be judged. A warning: it pages by the service's low-urgency rules where urgency
+/// follows severity.
+fn silent_signal(slo: &Slo, t: Transition, d: &Decision, step: Timestamp) -> Signal {
+    let dedup_key = DedupKey::parse(&format!("slo:{}:silent", slo.id))
+        .unwrap_or_else(|_| unreachable!("an SLO id makes a valid key"));
+    if t == Transition::Resolved {
+        return Signal {
+            action: Action::Resolve,
+            dedup_key,
+            content: None,
+            payload: None,
+        };
+    }
+    let source = match &slo.sli {
+        Sli::Prometheus { source, .. } => source.clone(),
+        Sli::Pushed => "pushed counts".into(),
+    };
+    let content = AlertContent {
+        summary: format!(
+            "SLO {}: its SLI source {source} has not answered since {}; burn-rate rules are held",
+            slo.name,
+            d.silent_since.unwrap_or(step)
+        ),
+        source: Some(format!("SLO {}", slo.name)),
+        severity: Severity::Warning,
+        timestamp: Some(step),
+        component: None,
+        group: None,
+        class: Some("slo".into()),
+        details: json!({"slo_id": slo.id, "slo": slo.name, "source": source,
+                        "silent_since": d.silent_since}),
+        links: Vec::new(),
+        images: Vec::new(),
+        client: Some("Klaxon SLOs".into()),
+        client_url: None,
+    };
+    Signal {
+        action: Action::Trigger,
+        dedup_key,
+        content: Some(content),
+        payload: None,
+    }
+}
+
 fn signal_write(slo: &Slo, signal: Signal, at: Timestamp) -> Write {
     Write::Signal(Box::new(SignalWrite {
         service_id: slo.service_id,
@@ -156,6 +256,19 @@ fn events(slo: &Slo, d: &Decision, step: Timestamp) -> Vec<NewEvent> {
                    "short_burn_rate": rates.short}),
         ));
     }
+    if let Some(t) = d.silent_alert {
+        out.push(NewEvent::new(
+            SubjectType::Slo,
+            slo.id,
+            step,
+            Actor::System,
+            match t {
+                Transition::Fired => EventKind::SloSourceSilent,
+                Transition::Resolved => EventKind::SloSourceAnswers,
+            },
+            json!({"silent_since": d.silent_since.or(slo.silent_since)}),
+        ));
+    }
     if d.status != slo.status {
         out.push(NewEvent::new(
             SubjectType::Slo,
@@ -171,18 +284,20 @@ fn events(slo: &Slo, d: &Decision, step: Timestamp) -> Vec<NewEvent> {
 }
 
 /// Evaluates one SLO at `step` and writes what changed. Returns whether it wrote anything.
-pub async fn evaluate_one(store: &dyn Store, slo: &Slo, step: Timestamp) -> anyhow::Result<bool> {
+pub async fn evaluate_one(r: Reads<'_>, slo: &Slo, step: Timestamp) -> anyhow::Result<bool> {
     if slo.evaluated_step.is_some_and(|s| s >= step) {
         return Ok(false);
     }
-    let seen = observe(store, slo, step).await?;
-    let d = slo::evaluate(slo, step, &seen);
+    let store = r.store;
+    let seen = observe(r, slo, step).await?;
+    let silence = SignedDuration::from_mins(r.settings.slos.silence_minutes.into());
+    let d = slo::evaluate(slo, step, &seen, silence);
     if !d.changed(slo) {
         return Ok(false);
     }
     // Alerts first: a record without its alert would lose a page; an alert without its record
     // is triggered again by the next run, and deduplicated.
-    let writes: Vec<Write> = d
+    let mut writes: Vec<Write> = d
         .rules
         .iter()
         .zip(&d.rates)
@@ -200,6 +315,9 @@ pub async fn evaluate_one(store: &dyn Store, slo: &Slo, step: Timestamp) -> anyh
             Some(signal_write(slo, signal, step))
         })
         .collect();
+    if let Some(t) = d.silent_alert {
+        writes.push(signal_write(slo, silent_signal(slo, t, &d, step), step));
+    }
     if !writes.is_empty() {
         for r in store.commit_batch(writes).await {
             r?;
@@ -216,6 +334,8 @@ pub async fn evaluate_one(store: &dyn Store, slo: &Slo, step: Timestamp) -> anyh
                 .collect(),
             status: d.status,
             status_since: d.status_since,
+            silent_since: d.silent_since,
+            silent_alerted: d.silent_alerted(slo),
             events: events(slo, &d, step),
         })
         .await?;
@@ -233,9 +353,14 @@ impl JobHandler for Evaluate {
         if slos.is_empty() {
             return Ok(Outcome::Done); // the next SLO made brings the job back
         }
+        let reads = Reads {
+            store: ctx.store.as_ref(),
+            http: &ctx.http,
+            settings: &ctx.settings,
+        };
         for s in &slos {
             // One SLO's trouble (a deleted service, a bad row) must not stop the others.
-            if let Err(e) = evaluate_one(ctx.store.as_ref(), s, step).await {
+            if let Err(e) = evaluate_one(reads, s, step).await {
                 tracing::warn!(error = %e, slo = %s.id, "SLO evaluation failed");
             }
         }

@@ -4,5 +4,6 @@
 pub mod api;
 mod chart;
 pub mod evaluate;
+pub mod prometheus;
 pub mod view;
 pub mod web;

@@ -2,12 +2,13 @@
 //! rules' states, and its burn-down.
 use jiff::Timestamp;
 use klaxon_domain::ids::{ServiceId, SloId};
-use klaxon_domain::slo::{self, Basis, BudgetStatus, Resolution, Sli, Slo, Urgency};
+use klaxon_domain::slo::{self, Basis, BudgetStatus, Counts, Resolution, Sli, Slo, Urgency};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::api::window_spelling;
-use super::evaluate::{STEP, observe};
+use super::evaluate::{Reads, STEP, observe};
+use super::prometheus;
 use crate::shared::error::ApiResult;
 use crate::shared::state::AppState;
 
@@ -67,6 +68,9 @@ pub struct SloOut {
     pub status: BudgetStatus,
     #[schema(value_type = String, format = DateTime)]
     pub status_since: Timestamp,
+    /// Since when its SLI's source has given no answer (null while it answers).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub silent_since: Option<Timestamp>,
     /// The window now: `[start, end)`; a rolling window ends now.
     #[schema(value_type = String, format = DateTime)]
     pub window_start: Timestamp,
@@ -97,11 +101,20 @@ fn view_end(state: &AppState) -> Timestamp {
     slo::step_of(state.clock.now(), STEP) + STEP
 }
 
+pub fn reads(state: &AppState) -> Reads<'_> {
+    Reads {
+        store: state.store.as_ref(),
+        http: state.engine.http(),
+        settings: &state.settings,
+    }
+}
+
 /// The SLO as it stands now.
 pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
     let step = view_end(state);
-    let seen = observe(state.store.as_ref(), &s, step).await?;
-    let d = slo::evaluate(&s, step, &seen);
+    let seen = observe(reads(state), &s, step).await?;
+    let silence = jiff::SignedDuration::from_mins(state.settings.slos.silence_minutes.into());
+    let d = slo::evaluate(&s, step, &seen, silence);
     let service_name = state
         .store
         .service(s.service_id)
@@ -155,6 +168,11 @@ pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
         at_risk: s.at_risk,
         status: s.status,
         status_since: s.status_since,
+        silent_since: if seen.answered {
+            None
+        } else {
+            s.silent_since.or(Some(step))
+        },
         window_start,
         window_end: end,
         budget,
@@ -168,17 +186,20 @@ pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
 pub async fn burn_down(state: &AppState, s: &Slo) -> ApiResult<Vec<PointOut>> {
     let step = view_end(state);
     let (start, _) = s.window.bounds(step);
-    let slices = match s.sli {
-        Sli::Pushed => {
-            state
-                .store
-                .slo_slices(s.id, Resolution::Hour, start, step)
-                .await?
-        }
-    };
-    // Each hour's point is at its end.
     let hour = Resolution::Hour.length();
-    let ended: Vec<_> = slices.into_iter().map(|(at, c)| (at + hour, c)).collect();
+    let ended: Vec<(Timestamp, Counts)> = match &s.sli {
+        // Each hour's point is at its end.
+        Sli::Pushed => state
+            .store
+            .slo_slices(s.id, Resolution::Hour, start, step)
+            .await?
+            .into_iter()
+            .map(|(at, c)| (at + hour, c))
+            .collect(),
+        Sli::Prometheus { .. } => prometheus_hours(state, &s.sli, start, step)
+            .await
+            .unwrap_or_default(),
+    };
     Ok(
         slo::burn_down(s.objective, s.sli.basis(), s.window.length(step), &ended)
             .into_iter()
@@ -188,4 +209,61 @@ pub async fn burn_down(state: &AppState, s: &Slo) -> ApiResult<Vec<PointOut>> {
             })
             .collect(),
     )
+}
+
+/// Hourly good and total events from a Prometheus source, each at the end of its hour: the
+/// ratio's and the total's expressions over one hour, stepped by the hour.
+async fn prometheus_hours(
+    state: &AppState,
+    sli: &Sli,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<Vec<(Timestamp, Counts)>, prometheus::QueryError> {
+    let Sli::Prometheus {
+        source,
+        good,
+        bad,
+        total,
+    } = sli
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(src) = state.settings.slos.source(source) else {
+        return Ok(Vec::new());
+    };
+    let hour = Resolution::Hour.length();
+    let first = slo::step_of(start, hour) + hour;
+    let range = |expr: &str| {
+        let expr = slo::promql(expr, hour);
+        async move {
+            prometheus::query_range(
+                state.engine.http(),
+                &state.settings.slos,
+                src,
+                &expr,
+                (first, end),
+                hour,
+            )
+            .await
+        }
+    };
+    let totals = range(total).await?;
+    let (ratio, is_good) = match (good, bad) {
+        (Some(g), _) => (range(g).await?, true),
+        (None, Some(b)) => (range(b).await?, false),
+        _ => return Ok(Vec::new()),
+    };
+    let ratio: std::collections::HashMap<Timestamp, f64> = ratio.into_iter().collect();
+    Ok(totals
+        .into_iter()
+        .map(|(at, all)| {
+            let r = ratio.get(&at).copied().unwrap_or(0.0);
+            let good = if is_good {
+                r.min(all)
+            } else {
+                (all - r).max(0.0)
+            };
+            (at, Counts::new(good, all))
+        })
+        .collect())
 }

@@ -29,6 +29,8 @@ fn new_slo(service: ServiceId, name: &str, window: Window) -> Slo {
         status: BudgetStatus::Healthy,
         status_since: t0(),
         evaluated_step: None,
+        silent_since: None,
+        silent_alerted: false,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -102,6 +104,8 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         rules: vec![("page-fast".into(), true, firing_since)],
         status: BudgetStatus::AtRisk,
         status_since: at(600),
+        silent_since: Some(at(300)),
+        silent_alerted: true,
         events: vec![slo_ev(a.id, EventKind::SloRuleFired)],
     };
     assert!(s.record_slo_evaluation(fired(600)).await.unwrap());
@@ -112,6 +116,10 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
     assert_eq!(
         (seen.evaluated_step, seen.status, seen.status_since),
         (Some(at(600)), BudgetStatus::AtRisk, at(600))
+    );
+    assert_eq!(
+        (seen.silent_since, seen.silent_alerted),
+        (Some(at(300)), true)
     );
     let mut edit = s.slo(a.id).await.unwrap();
     edit.name = "availability (web)".into();

@@ -16,6 +16,8 @@ pub struct SloEvaluation {
     pub rules: Vec<(String, bool, Option<Timestamp>)>,
     pub status: BudgetStatus,
     pub status_since: Timestamp,
+    pub silent_since: Option<Timestamp>,
+    pub silent_alerted: bool,
     pub events: Vec<NewEvent>,
 }
 
