@@ -3,7 +3,7 @@
 #
 # Starts a throwaway PostgreSQL cluster (initdb in a temporary directory, a free loopback port,
 # removed afterwards) unless KLAXON_TEST_PG_URL is set, and installs the Debian packages it needs
-# (postgresql, chromium, chromium-driver, prometheus-alertmanager) when they are missing and it
+# (postgresql, chromium, chromium-driver, prometheus-alertmanager, prometheus) when they are missing and it
 # can. Where it cannot, it stops and says what to install. Nothing is skipped silently.
 #
 # Installs openapi-spec-validator, Schemathesis and feedparser from PyPI into a virtual environment
@@ -29,6 +29,10 @@ command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 [ -n "${KLAXON_TEST_ALERTMANAGER:-}" ] || command -v prometheus-alertmanager >/dev/null 2>&1 \
   || need_pkgs+=(prometheus-alertmanager)
+# The SLO tests query a real Prometheus over a TSDB that promtool builds (both in `prometheus`).
+{ [ -n "${KLAXON_TEST_PROMETHEUS:-}" ] && [ -n "${KLAXON_TEST_PROMTOOL:-}" ]; } \
+  || { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } \
+  || need_pkgs+=(prometheus)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${need_pkgs[*]}"
@@ -46,6 +50,8 @@ fi
 export KLAXON_TEST_CHROMIUM="${KLAXON_TEST_CHROMIUM:-$(command -v chromium)}"
 export KLAXON_TEST_CHROMEDRIVER="${KLAXON_TEST_CHROMEDRIVER:-$(command -v chromedriver)}"
 export KLAXON_TEST_ALERTMANAGER="${KLAXON_TEST_ALERTMANAGER:-$(command -v prometheus-alertmanager)}"
+export KLAXON_TEST_PROMETHEUS="${KLAXON_TEST_PROMETHEUS:-$(command -v prometheus)}"
+export KLAXON_TEST_PROMTOOL="${KLAXON_TEST_PROMTOOL:-$(command -v promtool)}"
 
 # --- the OpenAPI tools, from PyPI -------------------------------------------------------------
 # Pinned, so that a new release's checks do not change what passes; bump them on purpose.

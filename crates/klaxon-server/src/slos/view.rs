@@ -95,10 +95,15 @@ pub struct PointOut {
     pub remaining_share: Option<f64>,
 }
 
-/// Where a reader's view ends: the end of the current minute, so counts pushed a moment ago
-/// show at once (the evaluator judges whole minutes only, up to the current one).
-fn view_end(state: &AppState) -> Timestamp {
-    slo::step_of(state.clock.now(), STEP) + STEP
+/// Where a reader's view ends. Pushed counts: the end of the current minute, so counts pushed
+/// a moment ago show at once (the evaluator judges whole minutes only, up to the current one).
+/// Prometheus: now, as the source knows it.
+fn view_end(state: &AppState, sli: &Sli) -> Timestamp {
+    let now = state.clock.now();
+    match sli {
+        Sli::Pushed => slo::step_of(now, STEP) + STEP,
+        Sli::Prometheus { .. } => now,
+    }
 }
 
 pub fn reads(state: &AppState) -> Reads<'_> {
@@ -111,7 +116,7 @@ pub fn reads(state: &AppState) -> Reads<'_> {
 
 /// The SLO as it stands now.
 pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
-    let step = view_end(state);
+    let step = view_end(state, &s.sli);
     let seen = observe(reads(state), &s, step).await?;
     let silence = jiff::SignedDuration::from_mins(state.settings.slos.silence_minutes.into());
     let d = slo::evaluate(&s, step, &seen, silence);
@@ -184,7 +189,7 @@ pub async fn now(state: &AppState, s: Slo) -> ApiResult<SloOut> {
 
 /// The budget's remaining share after each hour of the window so far.
 pub async fn burn_down(state: &AppState, s: &Slo) -> ApiResult<Vec<PointOut>> {
-    let step = view_end(state);
+    let step = view_end(state, &s.sli);
     let (start, _) = s.window.bounds(step);
     let hour = Resolution::Hour.length();
     let ended: Vec<(Timestamp, Counts)> = match &s.sli {
