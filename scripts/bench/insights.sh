@@ -5,7 +5,9 @@
 # For each backend it starts `klaxon serve` (release build, defaults) on an empty database, and
 # creates through the API SERVICES services, POLICIES escalation policies, USERS users in six
 # time zones and SCHEDULES schedules (so the rows refer to real, valid settings). Then it stops
-# Klaxon and loads the bulk straight into the database (the API would take hours): INCIDENTS
+# Klaxon and loads the bulk straight into the database (the API would take hours; PostgreSQL
+# loads with triggers off, as a restore would, then computes the insights roll-up as its
+# migration does; SQLite's load goes through them): INCIDENTS
 # incidents spread over the past year (severities, categories, services, milestones, a few
 # invalid and drills, the recent ones still open), ALERTS alerts grouped into them (a long tail:
 # most incidents have a few, storms have hundreds), about as many events (the incidents' own,
@@ -374,6 +376,16 @@ CONST = {
     "events": ("data", "'{}'"),
     "notifications": ("payload", "'{}'"),
 }
+# What migration 20261121000025 computes from existing rows (PostgreSQL).
+# What migration 20261121000025 computes from existing rows (PostgreSQL), when the binary has it.
+ROLLUP = """DO $$ BEGIN IF to_regproc('insight_self_resolved') IS NOT NULL THEN
+UPDATE incidents i SET alerts_grouped = f.total, alerts_self_resolved = f.self_resolved
+FROM (SELECT a.incident_id, COUNT(*) AS total,
+             SUM(insight_self_resolved(a.id, a.status, a.acknowledged_at)) AS self_resolved
+      FROM alerts a WHERE a.incident_id IS NOT NULL GROUP BY a.incident_id) f
+WHERE i.id = f.incident_id;
+END IF; END $$;
+"""
 tally = {t: 0 for t in COLS}
 if kind == "sqlite":
     import sqlite3
@@ -411,14 +423,20 @@ else:
     for f in files.values():
         f.close()
     # The COPY statements, for psql; the constant columns filled after by their defaults.
+    # Triggers are off while loading, as in a restore (row by row they would leave 2,000,000
+    # dead incident rows behind, gigabytes); the insights roll-up is then computed as its
+    # migration does.
     with open(os.path.join(target, "load.sql"), "w") as out:
+        out.write("SET session_replication_role = replica;\n")
         for t, cols in COLS.items():
             extra_cols, extra_vals = CONST[t]
             out.write(f"CREATE TEMP TABLE load_{t} AS SELECT {cols} FROM {t} WITH NO DATA;\n")
             out.write(f"\\copy load_{t} FROM '{target}/{t}.csv' WITH (FORMAT csv)\n")
             out.write(f"INSERT INTO {t} ({cols}, {extra_cols}) "
                       f"SELECT {cols}, {extra_vals} FROM load_{t};\n")
-        out.write("ANALYZE;\n")
+        out.write("SET session_replication_role = DEFAULT;\n")
+        out.write(ROLLUP)
+        out.write("VACUUM ANALYZE;\n")
 print(" ".join(f"{t}={n}" for t, n in tally.items()))
 PY
 
@@ -491,13 +509,13 @@ PY
 # The peer: the plain recomputation over the raw rows, in the database alone. One SQL for both
 # (the read insights made before the roll-up); $1/$2 are the period in epoch milliseconds.
 plain_sql="SELECT i.*, s.escalation_policy_id AS policy_id,
-       (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id) AS alerts_total,
+       (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id) AS plain_alerts,
        (SELECT COUNT(*) FROM alerts a
          WHERE a.incident_id = i.id AND a.status = 'resolved' AND a.acknowledged_at IS NULL
            AND EXISTS (SELECT 1 FROM events e
                         WHERE e.subject_type = 'alert' AND e.subject_id = CAST(a.id AS TEXT)
                           AND e.kind = 'alert.resolved' AND e.actor = 'system'))
-       AS alerts_self_resolved
+       AS plain_self_resolved
 FROM incidents i LEFT JOIN services s ON s.id = i.service_id
 WHERE i.created_at >= \$1 AND i.created_at < \$2 AND NOT i.is_drill
 ORDER BY i.created_at, i.number"
@@ -542,7 +560,7 @@ plain_postgres() {
       for _ in $(seq 0 "$PEER_ROUNDS"); do echo "EXECUTE plain($a, $b);"; done
     } >"$script"
     times="$("$psql" "$url" -X -q -v ON_ERROR_STOP=1 -f "$script" </dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n +2)"
-    n="$("$psql" "$url" -X -q -At -F ' ' -v ON_ERROR_STOP=1 -c "SELECT COUNT(*), SUM(alerts_total), SUM(alerts_self_resolved) FROM ($(sed "s/\\\$1/$a/; s/\\\$2/$b/" <<<"$plain_sql")) q")"
+    n="$("$psql" "$url" -X -q -At -F ' ' -v ON_ERROR_STOP=1 -c "SELECT COUNT(*), SUM(plain_alerts), SUM(plain_self_resolved) FROM ($(sed "s/\\\$1/$a/; s/\\\$2/$b/" <<<"$plain_sql")) q")"
     python3 - "$days" "$n" $times <<'PY'
 import sys
 days, n, times = sys.argv[1], sys.argv[2].split(), sorted(float(t) for t in sys.argv[3:])
@@ -661,7 +679,7 @@ for backend in $BACKENDS; do
         || { cat "$pg_dir/initdb.log" >&2; die "initdb failed"; }
       pg_data="$pg_dir/data"
       as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/postgres.log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=100 -c shared_buffers=256MB" \
+        -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=100 -c shared_buffers=256MB -c max_wal_size=512MB" \
         start >/dev/null || { cat "$pg_dir/postgres.log" >&2; die "PostgreSQL did not start"; }
       bench postgres "postgres://klaxon@127.0.0.1:$pg_port/postgres"
       stop_pg
