@@ -402,14 +402,19 @@ if kind == "sqlite":
         sql[t] = (f"INSERT INTO {t} ({cols}, {extra_cols}) VALUES "
                   f"({', '.join('?' * n)}, {extra_vals})")
     batch = {t: [] for t in COLS}
+    def flush():
+        # Every table, parents first: an alert's trigger counts it on an incident that must
+        # already be there, an event's on its alert.
+        for t in COLS:
+            db.executemany(sql[t], batch[t])
+            batch[t].clear()
+
     for t, row in gen():
         batch[t].append(row)
         tally[t] += 1
         if len(batch[t]) >= 50_000:
-            db.executemany(sql[t], batch[t])
-            batch[t].clear()
-    for t in COLS:
-        db.executemany(sql[t], batch[t])
+            flush()
+    flush()
     db.execute("COMMIT")
     db.execute("ANALYZE")
     db.close()
@@ -417,23 +422,24 @@ else:
     os.makedirs(target, exist_ok=True)
     files = {t: open(os.path.join(target, t + ".csv"), "w", newline="") for t in COLS}
     writers = {t: csv.writer(f) for t, f in files.items()}
+    # The constant columns written out too, so COPY fills the tables themselves (a staging
+    # table would take twice the disk).
+    consts = {t: [v.strip().strip("'").replace("FALSE", "f") for v in CONST[t][1].split(",")]
+              for t in COLS}
     for t, row in gen():
-        writers[t].writerow(["" if v is None else v for v in row])
+        writers[t].writerow(["" if v is None else v for v in row] + consts[t])
         tally[t] += 1
     for f in files.values():
         f.close()
-    # The COPY statements, for psql; the constant columns filled after by their defaults.
+    # The COPY statements, for psql.
     # Triggers are off while loading, as in a restore (row by row they would leave 2,000,000
     # dead incident rows behind, gigabytes); the insights roll-up is then computed as its
     # migration does.
     with open(os.path.join(target, "load.sql"), "w") as out:
         out.write("SET session_replication_role = replica;\n")
         for t, cols in COLS.items():
-            extra_cols, extra_vals = CONST[t]
-            out.write(f"CREATE TEMP TABLE load_{t} AS SELECT {cols} FROM {t} WITH NO DATA;\n")
-            out.write(f"\\copy load_{t} FROM '{target}/{t}.csv' WITH (FORMAT csv)\n")
-            out.write(f"INSERT INTO {t} ({cols}, {extra_cols}) "
-                      f"SELECT {cols}, {extra_vals} FROM load_{t};\n")
+            out.write(f"\\copy {t} ({cols}, {CONST[t][0]}) FROM '{target}/{t}.csv' "
+                      "WITH (FORMAT csv)\n")
         out.write("SET session_replication_role = DEFAULT;\n")
         out.write(ROLLUP)
         out.write("VACUUM ANALYZE;\n")
