@@ -408,6 +408,10 @@ if kind == "sqlite":
         for t in COLS:
             db.executemany(sql[t], batch[t])
             batch[t].clear()
+        # A commit per batch lets the WAL be checkpointed: one transaction would grow it to
+        # the size of the database.
+        db.execute("COMMIT")
+        db.execute("BEGIN")
 
     for t, row in gen():
         batch[t].append(row)
