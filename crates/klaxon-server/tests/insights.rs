@@ -8,7 +8,7 @@ mod incident_steps;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, member, ok, patch, refused, session_for};
+use common::{Backend, TestApp, all_pages, member, ok, patch, refused, session_for};
 use incident_steps::*;
 
 on_both_backends!(
@@ -16,6 +16,7 @@ on_both_backends!(
     drills_are_left_out_everywhere,
     a_bad_period_is_refused_naming_the_field,
     aggregates_equal_a_plain_recomputation,
+    alert_facts_equal_a_plain_recomputation,
     alert_noise_counts_self_resolved_and_unacknowledged,
     oncall_load_counts_hours_and_pages_by_band_across_dst,
     the_insights_page_shows_tables_charts_and_exports,
@@ -548,6 +549,141 @@ async fn aggregates_equal_a_plain_recomputation(b: Backend) {
         .map(|w| w["incidents"].as_u64().unwrap())
         .sum();
     assert_eq!(weekly, ids.len() as u64);
+    app.stop().await;
+}
+
+/// The alert facts (kept per incident as alerts and their events are written) against a
+/// recomputation from the raw alerts and their events, after a random run of everything that
+/// changes them: triggers, re-triggers, monitor and person resolutions, acknowledgements and
+/// merges.
+async fn alert_facts_equal_a_plain_recomputation(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let services = [
+        service(&app, "checkout", &[]).await,
+        service(&app, "search", &[]).await,
+    ];
+    let mut seed: u64 = 0xa1e7_5eed;
+    let mut rand = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % n as u64) as usize
+    };
+    let mut sent: Vec<(usize, String)> = Vec::new();
+    let mut merges = 0;
+    for step in 0..60 {
+        later(&app, 1 + rand(30) as i64);
+        let triggered: Vec<String> = all_pages(&app, "/api/v1/incidents?status=triggered", 100)
+            .await
+            .iter()
+            .map(id_of)
+            .collect();
+        let mut open = triggered.clone();
+        for i in all_pages(&app, "/api/v1/incidents?status=acknowledged", 100).await {
+            open.push(id_of(&i));
+        }
+        match rand(7) {
+            // A re-trigger of a key resolved before opens a new alert; an open one repeats.
+            0 | 1 if !sent.is_empty() && rand(3) == 0 => {
+                let (s, key) = sent[rand(sent.len())].clone();
+                alert(&app, &services[s].1, &key).await;
+            }
+            0..=2 => {
+                let s = rand(2);
+                let key = format!("check-{step}");
+                alert(&app, &services[s].1, &key).await;
+                sent.push((s, key));
+            }
+            3 if !sent.is_empty() => {
+                let (s, key) = &sent[rand(sent.len())];
+                resolve(&app, &services[*s].1, key).await;
+            }
+            4 if !triggered.is_empty() => {
+                let id = &triggered[rand(triggered.len())];
+                moved(&app, &ada.token, id, "acknowledged").await;
+            }
+            5 if !open.is_empty() => {
+                moved(&app, &ada.token, &open[rand(open.len())], "resolved").await;
+            }
+            6 if open.len() > 1 => {
+                let from = &open[rand(open.len())];
+                let into = open.iter().find(|i| *i != from).unwrap();
+                let r = app
+                    .post(
+                        &format!("/api/v1/incidents/{from}/merge"),
+                        &ada.token,
+                        &json!({"into": into}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                if r.status() == 200 {
+                    merges += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(merges > 0, "the run merged nothing");
+    // The recomputation: every alert, its incident's service, its own events.
+    let service_of: std::collections::HashMap<String, String> =
+        all_pages(&app, "/api/v1/incidents", 100)
+            .await
+            .iter()
+            .map(|i| {
+                (
+                    id_of(i),
+                    i["service_id"].as_str().unwrap_or("none").to_owned(),
+                )
+            })
+            .collect();
+    let mut want: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let alerts = all_pages(&app, "/api/v1/alerts", 100).await;
+    for a in &alerts {
+        let Some(incident) = a["incident_id"].as_str() else {
+            continue;
+        };
+        let events = all_pages(&app, &format!("/api/v1/alerts/{}/events", id_of(a)), 100).await;
+        let by_monitor = events
+            .iter()
+            .any(|e| e["kind"] == "alert.resolved" && e["actor"] == "system");
+        let self_resolved =
+            a["status"] == "resolved" && a["acknowledged_at"].is_null() && by_monitor;
+        let w = want.entry(service_of[incident].clone()).or_default();
+        w.0 += 1;
+        w.1 += u64::from(self_resolved);
+    }
+    let r = ok(
+        app.get(
+            "/api/v1/insights/alert-noise?from=2026-11-21&to=2026-11-23",
+            &app.admin.token,
+        ),
+        200,
+    )
+    .await;
+    let got: std::collections::BTreeMap<String, (u64, u64)> = r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let id = s["service_id"].as_str().unwrap().to_owned();
+            let n = (
+                s["alerts"].as_u64().unwrap(),
+                s["self_resolved_alerts"].as_u64().unwrap(),
+            );
+            (id, n)
+        })
+        .filter(|(_, n)| n.0 > 0)
+        .collect();
+    assert_eq!(got, want, "{r}");
+    let total: u64 = want.values().map(|w| w.0).sum();
+    let self_resolved: u64 = want.values().map(|w| w.1).sum();
+    assert_eq!(r["alerts"], total);
+    assert_eq!(r["self_resolved_alerts"], self_resolved);
+    assert!(self_resolved > 0 && self_resolved < total, "{r}");
     app.stop().await;
 }
 

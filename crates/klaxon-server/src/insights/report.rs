@@ -79,7 +79,7 @@ pub struct Names {
 }
 
 fn row(key: String, label: String, set: &[&InsightIncident]) -> MetricsRow {
-    let durations: Vec<_> = set.iter().map(|i| i.incident.durations()).collect();
+    let durations: Vec<_> = set.iter().map(|i| i.durations()).collect();
     let s = |m: &str| -> Stats {
         let v: Vec<f64> = durations
             .iter()
@@ -101,10 +101,10 @@ fn row(key: String, label: String, set: &[&InsightIncident]) -> MetricsRow {
 
 fn group_key(i: &InsightIncident, by: GroupBy) -> Option<String> {
     match by {
-        GroupBy::Service => i.incident.service_id.map(|s| s.to_string()),
+        GroupBy::Service => i.service_id.map(|s| s.to_string()),
         GroupBy::Team => i.policy_id.map(|p| p.to_string()),
-        GroupBy::Severity => i.incident.severity.map(|s| s.as_str().to_owned()),
-        GroupBy::Category => i.incident.category.clone(),
+        GroupBy::Severity => i.severity.map(|s| s.as_str().to_owned()),
+        GroupBy::Category => i.category.clone(),
     }
 }
 
@@ -133,6 +133,14 @@ pub fn metrics(
         }
         groups.sort_by(|a, b| b.incidents.cmp(&a.incidents).then(a.label.cmp(&b.label)));
     }
+    // Each incident's week worked out once: a year is 53 weeks of 100,000 incidents.
+    let mut by_week: HashMap<Timestamp, Vec<&InsightIncident>> = HashMap::new();
+    for i in &all {
+        by_week
+            .entry(learning::week_start(i.created_at))
+            .or_default()
+            .push(i);
+    }
     let weeks = learning::weeks(
         from,
         to.checked_sub(jiff::SignedDuration::from_millis(1))
@@ -140,11 +148,7 @@ pub fn metrics(
     )
     .into_iter()
     .map(|w| {
-        let set: Vec<&InsightIncident> = all
-            .iter()
-            .copied()
-            .filter(|i| learning::week_start(i.incident.created_at) == w)
-            .collect();
+        let set = by_week.remove(&w).unwrap_or_default();
         let day = w.to_zoned(TimeZone::UTC).date().to_string();
         row(day.clone(), format!("week of {day}"), &set)
     })
@@ -152,15 +156,12 @@ pub fn metrics(
     let severe = [Severity::Sev1, Severity::Sev2]
         .into_iter()
         .map(|sev| {
-            let set: Vec<_> = all
-                .iter()
-                .filter(|i| i.incident.severity == Some(sev))
-                .collect();
+            let set: Vec<_> = all.iter().filter(|i| i.severity == Some(sev)).collect();
             let minutes = set
                 .iter()
                 .map(|i| {
-                    let m = i.incident.milestones();
-                    let start = m.impact_started_at.unwrap_or(i.incident.created_at);
+                    let m = &i.milestones;
+                    let start = m.impact_started_at.unwrap_or(i.created_at);
                     let end = m.resolved_at.unwrap_or(to).max(start);
                     (end.as_millisecond() - start.as_millisecond()) as f64 / 60_000.0
                 })
@@ -224,7 +225,7 @@ pub fn noise(
     let with_alerts = rows.iter().filter(|i| i.alerts > 0).count() as u64;
     let mut by: BTreeMap<Option<ServiceId>, ServiceNoise> = BTreeMap::new();
     for i in rows {
-        let key = i.incident.service_id;
+        let key = i.service_id;
         let s = by.entry(key).or_insert_with(|| {
             let id = key.map_or("none".to_owned(), |k| k.to_string());
             ServiceNoise {
@@ -256,7 +257,7 @@ pub fn noise(
         self_resolved_alerts: rows.iter().map(|i| i.self_resolved_alerts).sum(),
         unacknowledged_incidents: rows
             .iter()
-            .filter(|i| i.incident.acknowledged_at.is_none())
+            .filter(|i| i.milestones.acknowledged_at.is_none())
             .count() as u64,
         services,
     }
