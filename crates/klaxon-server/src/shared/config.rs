@@ -641,6 +641,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_POSTMORTEMS_DUE_SEV2", "postmortems.due_sev2"),
     ("KLAXON_POSTMORTEMS_DUE_SEV3", "postmortems.due_sev3"),
     ("KLAXON_POSTMORTEMS_DUE_SEV4", "postmortems.due_sev4"),
+    ("KLAXON_SLOS_SILENCE_MINUTES", "slos.silence_minutes"),
+    ("KLAXON_SLOS_QUERY_TIMEOUT_SECS", "slos.query_timeout_secs"),
 ];
 
 #[derive(Debug, thiserror::Error)]
