@@ -557,6 +557,8 @@ named_enum! {
     pub enum Resolution (field = "resolution") {
         Minute = "minute",
         Hour = "hour",
+        /// UTC days: a long window's middle, so a 30-day sum reads about 80 rows, not 720.
+        Day = "day",
     }
 }
 
@@ -565,8 +567,39 @@ impl Resolution {
         match self {
             Resolution::Minute => SignedDuration::from_secs(60),
             Resolution::Hour => SignedDuration::from_hours(1),
+            Resolution::Day => SignedDuration::from_hours(24),
         }
     }
+}
+
+/// An hour span as the slices that sum it fastest: the whole UTC days inside it from day
+/// slices, the hours at either end from hour slices. The same sum as the hours alone.
+pub fn pieces(span: Span) -> Vec<Span> {
+    let day = Resolution::Day.length();
+    if span.resolution != Resolution::Hour {
+        return vec![span];
+    }
+    // Hour slices belong to a span by their start, so its edges are whole hours.
+    let hour = Resolution::Hour.length();
+    let up = |t: Timestamp, len| {
+        let down = step_of(t, len);
+        if down == t { t } else { down + len }
+    };
+    let (from, to) = (up(span.from, hour), up(span.to, hour));
+    let (d0, d1) = (up(from, day), step_of(to, day));
+    if d0 >= d1 {
+        return vec![span];
+    }
+    let part = |from, to, resolution| Span {
+        from,
+        to,
+        resolution,
+    };
+    vec![
+        part(span.from, d0, Resolution::Hour),
+        part(d0, d1, Resolution::Day),
+        part(d1, span.to, Resolution::Hour),
+    ]
 }
 
 /// Where an SLO's good and total events come from.

@@ -531,3 +531,42 @@ fn durations_read_and_write_in_one_unit() {
     }
     assert_eq!(format_duration(SignedDuration::from_secs(90)), "90s");
 }
+
+#[test]
+fn a_long_span_is_summed_from_days_in_its_middle_and_hours_at_its_ends() {
+    let span = |from: &str, to: &str| Span {
+        from: ts(from),
+        to: ts(to),
+        resolution: Resolution::Hour,
+    };
+    let got = pieces(span("2026-03-01T10:30:00Z", "2026-03-31T12:00:00Z"));
+    let want = [
+        (
+            "2026-03-01T10:30:00Z",
+            "2026-03-02T00:00:00Z",
+            Resolution::Hour,
+        ),
+        (
+            "2026-03-02T00:00:00Z",
+            "2026-03-31T00:00:00Z",
+            Resolution::Day,
+        ),
+        (
+            "2026-03-31T00:00:00Z",
+            "2026-03-31T12:00:00Z",
+            Resolution::Hour,
+        ),
+    ];
+    assert_eq!(got.len(), 3);
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.from, g.to, g.resolution), (ts(w.0), ts(w.1), w.2));
+    }
+    // Less than a whole day inside: hours only. Minute spans stay as they are.
+    let short = span("2026-03-01T10:30:00Z", "2026-03-02T09:00:00Z");
+    assert_eq!(pieces(short), [short]);
+    let minutes = Span {
+        resolution: Resolution::Minute,
+        ..short
+    };
+    assert_eq!(pieces(minutes), [minutes]);
+}

@@ -39,11 +39,12 @@ CREATE TABLE slo_rules (
     PRIMARY KEY (slo_id, name)
 );
 
--- Pushed good and total counts, summed per slice: per minute (kept for the short windows) and
--- per hour (kept for the whole window), written together.
+-- Pushed good and total counts, summed per slice: per minute (kept for the short windows), per
+-- hour and per UTC day (kept for the whole window: days make its middle, hours its ends),
+-- written together.
 CREATE TABLE slo_counts (
     slo_id     TEXT NOT NULL REFERENCES slos (id) ON DELETE CASCADE,
-    resolution TEXT NOT NULL CHECK (resolution IN ('minute', 'hour')),
+    resolution TEXT NOT NULL CHECK (resolution IN ('minute', 'hour', 'day')),
     slice      INTEGER NOT NULL,
     good       REAL NOT NULL,
     total      REAL NOT NULL,

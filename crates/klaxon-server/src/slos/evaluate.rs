@@ -30,8 +30,9 @@ const KEY: &str = "slo:evaluate";
 pub const STEP: SignedDuration = SignedDuration::from_mins(1);
 /// Minute slices serve windows up to a day; kept a little longer.
 const MINUTES_KEPT: SignedDuration = SignedDuration::from_hours(25);
-/// Hour slices serve whole windows, 90 days at most (a calendar month is shorter).
+/// Hour and day slices serve whole windows, 90 days at most (a calendar month is shorter).
 const HOURS_KEPT: SignedDuration = SignedDuration::from_hours(24 * 91);
+const DAYS_KEPT: SignedDuration = SignedDuration::from_hours(24 * 92);
 
 /// The one evaluator job, kept by its dedup key; made with each new SLO.
 pub fn job(now: Timestamp) -> NewJob {
@@ -101,11 +102,16 @@ pub async fn observe(r: Reads<'_>, slo: &Slo, step: Timestamp) -> StoreResult<Ob
     let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
     all.push(window);
     let got: Vec<Option<Counts>> = match slo.sli {
-        Sli::Pushed => sums(r.store, slo, &all)
-            .await?
-            .into_iter()
-            .map(Some)
-            .collect(),
+        Sli::Pushed => {
+            // The window's middle from day slices: what the evaluator reads most.
+            let parts = slo::pieces(window);
+            let mut spans = all[..all.len() - 1].to_vec();
+            spans.extend(&parts);
+            let mut got = sums(r.store, slo, &spans).await?;
+            let whole: Counts = got.split_off(all.len() - 1).into_iter().sum();
+            got.push(whole);
+            got.into_iter().map(Some).collect()
+        }
         Sli::Prometheus { .. } => {
             let mut out = Vec::with_capacity(all.len());
             for span in &all {
@@ -369,6 +375,7 @@ impl JobHandler for Evaluate {
             for (res, kept) in [
                 (Resolution::Minute, MINUTES_KEPT),
                 (Resolution::Hour, HOURS_KEPT),
+                (Resolution::Day, DAYS_KEPT),
             ] {
                 if let Ok(before) = step.checked_sub(kept) {
                     ctx.store.prune_slo_counts(res, before).await?;
