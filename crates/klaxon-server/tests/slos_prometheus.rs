@@ -82,23 +82,20 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .expect("start prometheus");
-        let url = format!("http://127.0.0.1:{port}");
+        let me = Self {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
         let http = reqwest::Client::new();
         for _ in 0..300 {
-            if http
-                .get(format!("{url}/-/ready"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Self {
-                    child: Some(child),
-                    url,
-                    _dir: dir,
-                };
+            let ready = http.get(format!("{}/-/ready", me.url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return me;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        drop(me); // stopped and waited for
         panic!("prometheus did not get ready");
     }
 }
