@@ -468,7 +468,7 @@ pub fn spans(slo: &Slo, step: Timestamp) -> (Vec<(Span, Span)>, Span) {
 }
 
 /// A span of slices to sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Span {
     pub from: Timestamp,
     pub to: Timestamp,

@@ -113,39 +113,6 @@ async fn main() -> anyhow::Result<()> {
         24 * 30 + 25 * 60,
         seeding.elapsed().as_secs_f64()
     );
-    if std::env::var("PROFILE").is_ok() {
-        let one = store.slo(ids[0]).await?;
-        let t = Instant::now();
-        for _ in 0..200 {
-            let _ = store.list_slos(None).await?;
-        }
-        eprintln!(
-            "list_slos: {:.3} ms",
-            t.elapsed().as_secs_f64() * 1000.0 / 200.0
-        );
-        let spans = [(t0 - SignedDuration::from_hours(1), t0); 5];
-        let t = Instant::now();
-        for _ in 0..200 {
-            let _ = store
-                .slo_sums(one.id, slo::Resolution::Minute, &spans)
-                .await?;
-        }
-        eprintln!(
-            "slo_sums minute x5: {:.3} ms",
-            t.elapsed().as_secs_f64() * 1000.0 / 200.0
-        );
-        let spans = [(t0 - SignedDuration::from_hours(720), t0); 2];
-        let t = Instant::now();
-        for _ in 0..200 {
-            let _ = store
-                .slo_sums(one.id, slo::Resolution::Hour, &spans)
-                .await?;
-        }
-        eprintln!(
-            "slo_sums hour x2: {:.3} ms",
-            t.elapsed().as_secs_f64() * 1000.0 / 200.0
-        );
-    }
     let settings = Settings::default();
     let http = reqwest::Client::new();
     let reads = Reads {

@@ -19,12 +19,16 @@ use super::*;
 /// How many bucket edges [`BUCKETS`] takes: enough for eight spans.
 const EDGES: usize = 16;
 
-/// Good and total events per bucket between consecutive edges (`$3` … `$18`, ascending; unused
+/// Good and total events of each SLO in `$1` per bucket between consecutive edges (`$3` … `$18`, ascending; unused
 /// ones the largest value) over the slices in `$19`–`$20`: one pass, one short `CASE` a row.
-const BUCKETS: &str = "SELECT CASE WHEN slice < $3 THEN 0 WHEN slice < $4 THEN 1 WHEN slice < $5 THEN 2 WHEN slice < $6 THEN 3 WHEN slice < $7 THEN 4 WHEN slice < $8 THEN 5 WHEN slice < $9 THEN 6 WHEN slice < $10 THEN 7 WHEN slice < $11 THEN 8 WHEN slice < $12 THEN 9 WHEN slice < $13 THEN 10 WHEN slice < $14 THEN 11 WHEN slice < $15 THEN 12 WHEN slice < $16 THEN 13 WHEN slice < $17 THEN 14 WHEN slice < $18 THEN 15 END AS bucket,
-                COALESCE(SUM(good), 0.0) AS good, COALESCE(SUM(total), 0.0) AS total
-         FROM slo_counts WHERE slo_id = $1 AND resolution = $2 AND slice >= $19 AND slice < $20
-         GROUP BY bucket";
+const BUCKETS: &str = concat!(
+    "SELECT slo_id, CASE WHEN slice < $3 THEN 0 WHEN slice < $4 THEN 1 WHEN slice < $5 THEN 2 WHEN slice < $6 THEN 3 WHEN slice < $7 THEN 4 WHEN slice < $8 THEN 5 WHEN slice < $9 THEN 6 WHEN slice < $10 THEN 7 WHEN slice < $11 THEN 8 WHEN slice < $12 THEN 9 WHEN slice < $13 THEN 10 WHEN slice < $14 THEN 11 WHEN slice < $15 THEN 12 WHEN slice < $16 THEN 13 WHEN slice < $17 THEN 14 WHEN slice < $18 THEN 15 END AS bucket,
+            COALESCE(SUM(good), 0.0) AS good, COALESCE(SUM(total), 0.0) AS total
+     FROM slo_counts WHERE slo_id ",
+    in_list!("$1"),
+    " AND resolution = $2 AND slice >= $19 AND slice < $20
+     GROUP BY slo_id, bucket"
+);
 
 /// The spans' union as runs of overlapping or touching spans, each with its spans' indexes.
 fn runs(spans: &[(i64, i64)]) -> Vec<(i64, i64, Vec<usize>)> {
@@ -311,25 +315,28 @@ impl SloStore for DbStore {
 
     async fn slo_sums(
         &self,
-        id: SloId,
+        ids: &[SloId],
         resolution: Resolution,
         spans: &[(Timestamp, Timestamp)],
-    ) -> StoreResult<Vec<Counts>> {
+    ) -> StoreResult<HashMap<SloId, Vec<Counts>>> {
         let mut conn = self.reader().acquire().await.map_err(map_err)?;
         let ms: Vec<(i64, i64)> = spans
             .iter()
             .map(|(a, b)| (to_millis(*a), to_millis(*b)))
             .collect();
-        let mut sums = vec![Counts::default(); spans.len()];
-        // One read per run of overlapping spans (an evaluation's nested windows are one run);
-        // each span is then the sum of the buckets between its edges.
+        let mut sums: HashMap<SloId, Vec<Counts>> = ids
+            .iter()
+            .map(|id| (*id, vec![Counts::default(); spans.len()]))
+            .collect();
+        // One read per run of overlapping spans for all the SLOs (an evaluation's nested
+        // windows are one run); each span is then the sum of the buckets between its edges.
         for (from, to, members) in runs(&ms) {
             let mut edges: Vec<i64> = members.iter().flat_map(|&i| [ms[i].0, ms[i].1]).collect();
             edges.sort_unstable();
             edges.dedup();
             edges.retain(|&e| e > from);
             let mut q = sqlx::query(BUCKETS)
-                .bind(db_id(id))
+                .bind(db_ids(ids))
                 .bind(resolution.as_str());
             for k in 0..EDGES {
                 q = q.bind(edges.get(k).copied().unwrap_or(i64::MAX));
@@ -341,22 +348,30 @@ impl SloStore for DbStore {
                 .await
                 .map_err(map_err)?;
             // Bucket k holds the slices in [edge k-1 (or from), edge k).
-            let mut bucket = vec![Counts::default(); edges.len()];
+            let mut buckets: HashMap<SloId, Vec<Counts>> = HashMap::new();
             for row in &rows {
                 let k: i32 = get(row, "bucket")?;
-                if let Some(b) = bucket.get_mut(k as usize) {
+                let per = buckets
+                    .entry(get_id(row, "slo_id")?)
+                    .or_insert_with(|| vec![Counts::default(); edges.len()]);
+                if let Some(b) = per.get_mut(k as usize) {
                     *b = Counts::new(get(row, "good")?, get(row, "total")?);
                 }
             }
-            for &i in &members {
-                let (a, b) = ms[i];
-                sums[i] = (0..edges.len())
-                    .filter(|&k| {
-                        let start = if k == 0 { from } else { edges[k - 1] };
-                        start >= a && edges[k] <= b
-                    })
-                    .map(|k| bucket[k])
-                    .sum();
+            for (id, bucket) in buckets {
+                let Some(out) = sums.get_mut(&id) else {
+                    continue;
+                };
+                for &i in &members {
+                    let (a, b) = ms[i];
+                    out[i] = (0..edges.len())
+                        .filter(|&k| {
+                            let start = if k == 0 { from } else { edges[k - 1] };
+                            start >= a && edges[k] <= b
+                        })
+                        .map(|k| bucket[k])
+                        .sum();
+                }
             }
         }
         Ok(sums)

@@ -8,11 +8,13 @@
 //! and the alert is written before the record, under a dedup key per SLO and rule, so an
 //! evaluation cut short and run again triggers the same open alert (deduplicated) rather than
 //! a second one.
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::alert::{Action, AlertContent, DedupKey, Severity, Signal};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
-use klaxon_domain::ids::{AlertId, IncidentId, JobId};
+use klaxon_domain::ids::{AlertId, IncidentId, JobId, SloId};
 use klaxon_domain::slo::{
     self, Counts, Decision, Observed, Resolution, RuleState, Sli, Slo, Span, Transition, Urgency,
 };
@@ -39,9 +41,17 @@ pub fn job(now: Timestamp) -> NewJob {
     new_job(JOB, Some(KEY), json!({}), now, now)
 }
 
-/// Sums `spans` from the pushed counts, both resolutions in as few reads as the store allows.
-async fn sums(store: &dyn Store, slo: &Slo, spans: &[Span]) -> StoreResult<Vec<Counts>> {
-    let mut out = vec![Counts::default(); spans.len()];
+/// Sums `spans` for each of `ids` from the pushed counts, each resolution in one read per run
+/// of overlapping spans for all of them.
+async fn sums(
+    store: &dyn Store,
+    ids: &[SloId],
+    spans: &[Span],
+) -> StoreResult<HashMap<SloId, Vec<Counts>>> {
+    let mut out: HashMap<SloId, Vec<Counts>> = ids
+        .iter()
+        .map(|id| (*id, vec![Counts::default(); spans.len()]))
+        .collect();
     for res in Resolution::ALL {
         let idx: Vec<usize> = (0..spans.len())
             .filter(|&i| spans[i].resolution == *res)
@@ -51,9 +61,12 @@ async fn sums(store: &dyn Store, slo: &Slo, spans: &[Span]) -> StoreResult<Vec<C
         }
         let wanted: Vec<(Timestamp, Timestamp)> =
             idx.iter().map(|&i| (spans[i].from, spans[i].to)).collect();
-        let got = store.slo_sums(slo.id, *res, &wanted).await?;
-        for (i, c) in idx.into_iter().zip(got) {
-            out[i] = c;
+        for (id, got) in store.slo_sums(ids, *res, &wanted).await? {
+            if let Some(o) = out.get_mut(&id) {
+                for (&i, c) in idx.iter().zip(got) {
+                    o[i] = c;
+                }
+            }
         }
     }
     Ok(out)
@@ -96,45 +109,70 @@ async fn prometheus_counts(r: Reads<'_>, sli: &Sli, span: Span) -> Result<Counts
     })
 }
 
-/// What the SLI's source shows for an evaluation at `step`.
-pub async fn observe(r: Reads<'_>, slo: &Slo, step: Timestamp) -> StoreResult<Observed> {
-    let (rules, window) = slo::spans(slo, step);
-    let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
-    all.push(window);
-    let got: Vec<Option<Counts>> = match slo.sli {
-        Sli::Pushed => {
-            // The window's middle from day slices: what the evaluator reads most.
-            let parts = slo::pieces(window);
-            let mut spans = all[..all.len() - 1].to_vec();
-            spans.extend(&parts);
-            let mut got = sums(r.store, slo, &spans).await?;
-            let whole: Counts = got.split_off(all.len() - 1).into_iter().sum();
-            got.push(whole);
-            got.into_iter().map(Some).collect()
-        }
-        Sli::Prometheus { .. } => {
-            let mut out = Vec::with_capacity(all.len());
-            for span in &all {
-                match prometheus_counts(r, &slo.sli, *span).await {
-                    Ok(c) => out.push(Some(c)),
-                    Err(e) => {
-                        tracing::debug!(slo = %slo.id, error = %e, "SLI source gave no answer");
-                        out.push(None);
-                    }
-                }
-            }
-            out
-        }
-    };
-    Ok(Observed {
-        rules: got
-            .chunks(2)
-            .take(rules.len())
-            .map(|p| (p[0], p[1]))
-            .collect(),
+/// What an evaluation at `step` reads, rules' windows then the SLO's window, and how the
+/// rules' pairs and the window come back out of it.
+fn observed(rules: usize, got: Vec<Option<Counts>>) -> Observed {
+    Observed {
+        rules: got.chunks(2).take(rules).map(|p| (p[0], p[1])).collect(),
         window: got.last().copied().flatten(),
         answered: got.iter().all(Option::is_some),
-    })
+    }
+}
+
+/// What the SLI's source shows for an evaluation at `step`.
+pub async fn observe(r: Reads<'_>, slo: &Slo, step: Timestamp) -> StoreResult<Observed> {
+    let mut all = observe_all(r, &[slo], step).await?;
+    Ok(all.remove(&slo.id).unwrap_or_default())
+}
+
+/// What the sources show for each of `slos` at `step`. SLOs on pushed counts with the same
+/// windows (the defaults, say) are read together: a handful of reads for all of them.
+pub async fn observe_all(
+    r: Reads<'_>,
+    slos: &[&Slo],
+    step: Timestamp,
+) -> StoreResult<HashMap<SloId, Observed>> {
+    let mut out = HashMap::with_capacity(slos.len());
+    let mut pushed: HashMap<Vec<Span>, Vec<SloId>> = HashMap::new();
+    for slo in slos {
+        let (rules, window) = slo::spans(slo, step);
+        let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
+        match slo.sli {
+            Sli::Pushed => {
+                // The window's middle from day slices: what the evaluator reads most.
+                all.extend(slo::pieces(window));
+                pushed.entry(all).or_default().push(slo.id);
+            }
+            Sli::Prometheus { .. } => {
+                all.push(window);
+                let mut got = Vec::with_capacity(all.len());
+                for span in &all {
+                    match prometheus_counts(r, &slo.sli, *span).await {
+                        Ok(c) => got.push(Some(c)),
+                        Err(e) => {
+                            tracing::debug!(slo = %slo.id, error = %e, "SLI source gave no answer");
+                            got.push(None);
+                        }
+                    }
+                }
+                out.insert(slo.id, observed(rules.len(), got));
+            }
+        }
+    }
+    for (spans, ids) in pushed {
+        let rules = slos
+            .iter()
+            .find(|s| s.id == ids[0])
+            .map_or(0, |s| s.rules.len());
+        // The rules' spans come first; the rest are the window's pieces, summed.
+        let first = 2 * rules;
+        for (id, mut got) in sums(r.store, &ids, &spans).await? {
+            let whole: Counts = got.split_off(first.min(got.len())).into_iter().sum();
+            got.push(whole);
+            out.insert(id, observed(rules, got.into_iter().map(Some).collect()));
+        }
+    }
+    Ok(out)
 }
 
 fn dedup_key(slo: &Slo, rule: &RuleState) -> DedupKey {
@@ -294,10 +332,16 @@ pub async fn evaluate_one(r: Reads<'_>, slo: &Slo, step: Timestamp) -> anyhow::R
     if slo.evaluated_step.is_some_and(|s| s >= step) {
         return Ok(false);
     }
-    let store = r.store;
     let seen = observe(r, slo, step).await?;
+    decide(r, slo, step, &seen).await
+}
+
+/// Judges one SLO on what was observed and writes what changed: its alerts first, then the
+/// record of the step (once). Returns whether it recorded anything.
+async fn decide(r: Reads<'_>, slo: &Slo, step: Timestamp, seen: &Observed) -> anyhow::Result<bool> {
+    let store = r.store;
     let silence = SignedDuration::from_mins(r.settings.slos.silence_minutes.into());
-    let d = slo::evaluate(slo, step, &seen, silence);
+    let d = slo::evaluate(slo, step, seen, silence);
     if !d.changed(slo) {
         return Ok(false);
     }
@@ -364,9 +408,15 @@ impl JobHandler for Evaluate {
             http: &ctx.http,
             settings: &ctx.settings,
         };
-        for s in &slos {
+        let due: Vec<&Slo> = slos
+            .iter()
+            .filter(|s| s.evaluated_step.is_none_or(|e| e < step))
+            .collect();
+        let seen = observe_all(reads, &due, step).await?;
+        for s in due {
+            let Some(o) = seen.get(&s.id) else { continue };
             // One SLO's trouble (a deleted service, a bad row) must not stop the others.
-            if let Err(e) = evaluate_one(reads, s, step).await {
+            if let Err(e) = decide(reads, s, step, o).await {
                 tracing::warn!(error = %e, slo = %s.id, "SLO evaluation failed");
             }
         }

@@ -197,20 +197,39 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
             (t(3600), Counts::new(7.0, 7.0)),
         ]
     );
-    let sums = s
+    // Nested spans, one apart, one in the middle: each its own sum, for each SLO asked.
+    s.push_slo_counts(b.id, &[(t(65), Counts::new(3.0, 4.0))])
+        .await
+        .unwrap();
+    let mut sums = s
         .slo_sums(
-            a.id,
+            &[a.id, b.id],
             Resolution::Minute,
-            &[(t(0), t(60)), (t(0), t(3601)), (t(9000), t(9600))],
+            &[
+                (t(0), t(60)),
+                (t(0), t(3601)),
+                (t(9000), t(9600)),
+                (t(60), t(120)),
+            ],
         )
         .await
         .unwrap();
     assert_eq!(
-        sums,
+        sums.remove(&a.id).unwrap(),
         [
             Counts::new(100.0, 111.0),
             Counts::new(108.5, 120.0),
             Counts::new(0.0, 0.0),
+            Counts::new(1.5, 2.0),
+        ]
+    );
+    assert_eq!(
+        sums.remove(&b.id).unwrap(),
+        [
+            Counts::default(),
+            Counts::new(3.0, 4.0),
+            Counts::default(),
+            Counts::new(3.0, 4.0),
         ]
     );
     // Counts for no SLO are refused; other SLOs' counts are their own.
@@ -220,9 +239,9 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        s.slo_sums(b.id, Resolution::Hour, &[(t(-86_400), t(86_400))])
+        s.slo_sums(&[other.id], Resolution::Hour, &[(t(-86_400), t(86_400))])
             .await
-            .unwrap(),
+            .unwrap()[&other.id],
         [Counts::default()]
     );
     // Pruning drops old slices of one resolution.
@@ -230,7 +249,7 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         s.prune_slo_counts(Resolution::Minute, t(3600))
             .await
             .unwrap(),
-        2
+        3 // two of a's, one of b's
     );
     assert_eq!(
         s.slo_slices(a.id, Resolution::Minute, t(0), t(7200))

@@ -45,14 +45,15 @@ pub trait SloStore: Send + Sync + 'static {
     /// `NotFound` without the SLO.
     async fn push_slo_counts(&self, id: SloId, counts: &[(Timestamp, Counts)]) -> StoreResult<()>;
 
-    /// The sum of each span `[from, to)` of slices at `resolution` (a slice is in a span when
-    /// its start is).
+    /// For each of the SLOs `ids`, the sum of each span `[from, to)` of its slices at
+    /// `resolution` (a slice is in a span when its start is). Read for all of them at once:
+    /// SLOs with the same windows are evaluated together.
     async fn slo_sums(
         &self,
-        id: SloId,
+        ids: &[SloId],
         resolution: Resolution,
         spans: &[(Timestamp, Timestamp)],
-    ) -> StoreResult<Vec<Counts>>;
+    ) -> StoreResult<std::collections::HashMap<SloId, Vec<Counts>>>;
 
     /// The slices at `resolution` that start in `[from, to)`, oldest first.
     async fn slo_slices(
