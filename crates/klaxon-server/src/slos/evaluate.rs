@@ -111,7 +111,7 @@ async fn prometheus_counts(r: Reads<'_>, sli: &Sli, span: Span) -> Result<Counts
 
 /// What an evaluation at `step` reads, rules' windows then the SLO's window, and how the
 /// rules' pairs and the window come back out of it.
-fn observed(rules: usize, got: Vec<Option<Counts>>) -> Observed {
+fn observed(rules: usize, got: &[Option<Counts>]) -> Observed {
     Observed {
         rules: got.chunks(2).take(rules).map(|p| (p[0], p[1])).collect(),
         window: got.last().copied().flatten(),
@@ -155,7 +155,7 @@ pub async fn observe_all(
                         }
                     }
                 }
-                out.insert(slo.id, observed(rules.len(), got));
+                out.insert(slo.id, observed(rules.len(), &got));
             }
         }
     }
@@ -169,7 +169,8 @@ pub async fn observe_all(
         for (id, mut got) in sums(r.store, &ids, &spans).await? {
             let whole: Counts = got.split_off(first.min(got.len())).into_iter().sum();
             got.push(whole);
-            out.insert(id, observed(rules, got.into_iter().map(Some).collect()));
+            let got: Vec<Option<Counts>> = got.into_iter().map(Some).collect();
+            out.insert(id, observed(rules, &got));
         }
     }
     Ok(out)
