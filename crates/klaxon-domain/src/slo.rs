@@ -482,7 +482,14 @@ pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed, silence: SignedDura
     let mut rules = Vec::with_capacity(slo.rules.len());
     let mut all_rates = Vec::with_capacity(slo.rules.len());
     for (i, r) in slo.rules.iter().enumerate() {
-        let (long, short) = seen.rules.get(i).copied().unwrap_or((None, None));
+        // A source that left any question unanswered is not judged on the rest: every rule and
+        // the status hold (a half answer, a window timing out, is no evidence either).
+        let (long, short) = seen
+            .rules
+            .get(i)
+            .copied()
+            .filter(|_| seen.answered)
+            .unwrap_or((None, None));
         let rates = Rates {
             long: long.map(|c| c.burn_rate(slo.objective)),
             short: short.map(|c| c.burn_rate(slo.objective)),
@@ -505,10 +512,13 @@ pub fn evaluate(slo: &Slo, step: Timestamp, seen: &Observed, silence: SignedDura
         rules.push((state, transition));
         all_rates.push(rates);
     }
-    let budget = seen.window.map(|c| match slo.sli.basis() {
-        Basis::Events => Budget::events(slo.objective, c),
-        Basis::Time => Budget::time(slo.objective, c, slo.window.length(step)),
-    });
+    let budget = seen
+        .window
+        .filter(|_| seen.answered)
+        .map(|c| match slo.sli.basis() {
+            Basis::Events => Budget::events(slo.objective, c),
+            Basis::Time => Budget::time(slo.objective, c, slo.window.length(step)),
+        });
     let next = match budget.and_then(|b| b.remaining_share) {
         Some(share) => status(Some(slo.status), share, slo.at_risk),
         None => slo.status,

@@ -570,3 +570,19 @@ fn a_long_span_is_summed_from_days_in_its_middle_and_hours_at_its_ends() {
     };
     assert_eq!(pieces(minutes), [minutes]);
 }
+
+#[test]
+fn a_half_answer_holds_every_rule_and_the_status() {
+    let slo = month_slo();
+    let burst = Some(Counts::new(9_800.0, 10_000.0)); // burn 20
+    // Both fast windows burn, but the window's own question went unanswered.
+    let half = Observed {
+        rules: vec![(burst, burst), (burst, burst), (burst, burst)],
+        window: None,
+        answered: false,
+    };
+    let d = evaluate(&slo, ts("2026-03-31T12:00:00Z"), &half, SILENCE);
+    assert!(d.rules.iter().all(|(r, t)| !r.firing && t.is_none()));
+    assert_eq!((d.status, d.budget), (BudgetStatus::Healthy, None));
+    assert!(d.silent_since.is_some());
+}

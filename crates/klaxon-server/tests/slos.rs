@@ -454,5 +454,9 @@ async fn a_burst_fires_the_rules_at_their_minutes_and_resolves_on_the_long_windo
     // never one per evaluation.
     let incidents = ok(app.get("/api/v1/incidents", t), 200).await;
     assert!(incidents["items"].as_array().unwrap().len() <= 2);
+    // Deleting the SLO resolves the alert its still firing ticket rule holds open.
+    ok(delete(&app, &format!("/api/v1/slos/{id}"), t), 204).await;
+    let after = alerts(&app, &svc).await;
+    assert!(after.iter().all(|a| a["status"] == "resolved"), "{after:?}");
     app.stop().await;
 }

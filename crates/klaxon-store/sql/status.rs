@@ -631,9 +631,10 @@ impl StatusStore for DbStore {
         open_interval(&mut tx, c.id, c.status, c.created_at).await?;
         set_services(&mut tx, c.id, &c.service_ids).await?;
         // The person's event first: the checks' move comes after the component exists.
+        // The page's row before the event number, as for every change to a page.
+        bump(&mut tx, c.page_id).await?;
         insert_event(&mut tx, &e).await?;
         follow_checks(&mut tx, Followers::Components(&[c.id]), c.created_at).await?;
-        bump(&mut tx, c.page_id).await?;
         tx.commit().await.map_err(map_err)?;
         self.component(c.id).await
     }

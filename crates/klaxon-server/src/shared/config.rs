@@ -873,6 +873,10 @@ impl Settings {
         mask(&mut masked.smtp.password);
         mask(&mut masked.sms.auth_token);
         mask(&mut masked.metrics.token);
+        for src in &mut masked.slos.sources {
+            mask(&mut src.authorization);
+            src.url = mask_url_password(&src.url);
+        }
         toml::to_string_pretty(&masked).unwrap_or_default()
     }
 

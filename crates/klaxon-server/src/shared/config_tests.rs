@@ -341,3 +341,18 @@ fn postmortem_rules_come_from_the_file_and_environment() {
     let bad = Settings::load(None, env(&[("KLAXON_POSTMORTEMS_DUE_SEV4", "soon")])).unwrap_err();
     assert!(bad.to_string().contains("postmortems.due_sev4"), "{bad}");
 }
+
+#[test]
+fn prometheus_sources_secrets_are_masked() {
+    let mut s = Settings::default();
+    s.slos.sources = vec![crate::shared::config::PrometheusSource {
+        name: "main".into(),
+        url: "https://user:pa55word@prom.example.com".into(),
+        authorization: Some("Bearer s3cr3t-token".into()),
+    }];
+    let shown = s.to_masked_toml();
+    assert!(!shown.contains("s3cr3t-token"), "{shown}");
+    assert!(!shown.contains("pa55word"), "{shown}");
+    assert!(shown.contains("prom.example.com"), "{shown}");
+    assert!(!format!("{:?}", s.slos).contains("s3cr3t-token"));
+}

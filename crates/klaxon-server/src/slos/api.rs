@@ -339,6 +339,7 @@ fn description(raw: &str) -> ApiResult<String> {
 pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch) -> ApiResult<Slo> {
     let now = state.clock.now();
     let mut s = state.store.slo(id).await.map_err(store_error)?;
+    let old = s.clone();
     if let Some(n) = &p.name {
         s.name = slo::name(n)?;
     }
@@ -375,6 +376,14 @@ pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch)
     s.updated_at = now;
     let e = event(id, now, actor, EventKind::SloUpdated, &s);
     state.store.update_slo(&s, e).await.map_err(store_error)?;
+    // A firing rule that went away would leave its alert open for good.
+    let gone: Vec<&str> = old
+        .rules
+        .iter()
+        .filter(|r| r.firing && !s.rules.iter().any(|n| n.rule.name == r.rule.name))
+        .map(|r| r.rule.name.as_str())
+        .collect();
+    super::evaluate::resolve_alerts(state.store.as_ref(), &old, &gone, false, now).await?;
     state.store.slo(id).await.map_err(store_error)
 }
 
@@ -382,11 +391,28 @@ pub async fn delete_with(state: &AppState, actor: Actor, id: SloId) -> ApiResult
     let now = state.clock.now();
     let s = state.store.slo(id).await.map_err(store_error)?;
     let e = event(id, now, actor, EventKind::SloDeleted, &s);
-    state.store.delete_slo(id, e).await.map_err(store_error)
+    state.store.delete_slo(id, e).await.map_err(store_error)?;
+    // Its open alerts would have nothing left to resolve them.
+    let firing: Vec<&str> = s
+        .rules
+        .iter()
+        .filter(|r| r.firing)
+        .map(|r| r.rule.name.as_str())
+        .collect();
+    super::evaluate::resolve_alerts(state.store.as_ref(), &s, &firing, s.silent_alerted, now)
+        .await?;
+    Ok(())
 }
 
-/// Checks and adds pushed counts.
+/// Checks and adds pushed counts, to an SLO whose SLI is pushed counts (409 otherwise).
 pub async fn push_with(state: &AppState, id: SloId, c: &CountsIn) -> ApiResult<()> {
+    let s = state.store.slo(id).await.map_err(store_error)?;
+    if s.sli != Sli::Pushed {
+        return Err(ApiError::Conflict {
+            message: "this SLO's SLI is not pushed counts".into(),
+            field: None,
+        });
+    }
     if c.counts.is_empty() || c.counts.len() > 1000 {
         return Err(ApiError::invalid("counts", "give 1 to 1,000 entries"));
     }
@@ -525,15 +551,7 @@ async fn push_counts(
     ApiJson(body): ApiJson<CountsIn>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Responder)?;
-    let id = slo_id(&id)?;
-    let s = state.store.slo(id).await.map_err(store_error)?;
-    if s.sli != Sli::Pushed {
-        return Err(ApiError::Conflict {
-            message: "this SLO's SLI is not pushed counts".into(),
-            field: None,
-        });
-    }
-    push_with(&state, id, &body).await?;
+    push_with(&state, slo_id(&id)?, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -270,6 +270,44 @@ fn silent_signal(slo: &Slo, t: Transition, d: &Decision, step: Timestamp) -> Sig
     }
 }
 
+/// Resolves the alerts of `slo`'s rules named `names` (and its silent alert with `silent`):
+/// for rules that go away while firing, and for a deleted SLO, whose alerts nothing else would
+/// resolve.
+pub async fn resolve_alerts(
+    store: &dyn Store,
+    slo: &Slo,
+    names: &[&str],
+    silent: bool,
+    at: Timestamp,
+) -> anyhow::Result<()> {
+    let mut keys: Vec<String> = names
+        .iter()
+        .map(|n| format!("slo:{}:{n}", slo.id))
+        .collect();
+    if silent {
+        keys.push(format!("slo:{}:silent", slo.id));
+    }
+    let writes: Vec<Write> = keys
+        .iter()
+        .filter_map(|k| DedupKey::parse(k).ok())
+        .map(|dedup_key| {
+            let resolve = Signal {
+                action: Action::Resolve,
+                dedup_key,
+                content: None,
+                payload: None,
+            };
+            signal_write(slo, resolve, at)
+        })
+        .collect();
+    if !writes.is_empty() {
+        for r in store.commit_batch(writes).await {
+            r?;
+        }
+    }
+    Ok(())
+}
+
 fn signal_write(slo: &Slo, signal: Signal, at: Timestamp) -> Write {
     Write::Signal(Box::new(SignalWrite {
         service_id: slo.service_id,
@@ -393,6 +431,27 @@ async fn decide(r: Reads<'_>, slo: &Slo, step: Timestamp, seen: &Observed) -> an
     Ok(recorded)
 }
 
+/// One evaluation step over `slos`: those not yet evaluated at `step` are read together, then
+/// each is judged and what changed written. Returns how many SLOs had something written.
+pub async fn run_step(r: Reads<'_>, slos: &[Slo], step: Timestamp) -> StoreResult<usize> {
+    let due: Vec<&Slo> = slos
+        .iter()
+        .filter(|s| s.evaluated_step.is_none_or(|e| e < step))
+        .collect();
+    let seen = observe_all(r, &due, step).await?;
+    let mut wrote = 0;
+    for s in due {
+        let Some(o) = seen.get(&s.id) else { continue };
+        // One SLO's trouble (a deleted service, a bad row) must not stop the others.
+        match decide(r, s, step, o).await {
+            Ok(true) => wrote += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, slo = %s.id, "SLO evaluation failed"),
+        }
+    }
+    Ok(wrote)
+}
+
 pub struct Evaluate;
 
 #[async_trait]
@@ -409,19 +468,8 @@ impl JobHandler for Evaluate {
             http: &ctx.http,
             settings: &ctx.settings,
         };
-        let due: Vec<&Slo> = slos
-            .iter()
-            .filter(|s| s.evaluated_step.is_none_or(|e| e < step))
-            .collect();
-        let seen = observe_all(reads, &due, step).await?;
-        for s in due {
-            let Some(o) = seen.get(&s.id) else { continue };
-            // One SLO's trouble (a deleted service, a bad row) must not stop the others.
-            if let Err(e) = decide(reads, s, step, o).await {
-                tracing::warn!(error = %e, slo = %s.id, "SLO evaluation failed");
-            }
-        }
-        // Old slices go once an hour.
+        run_step(reads, &slos, step).await?;
+        // Old slices go once an hour: a slice is dropped a whole window after it ends.
         if step == slo::step_of(now, SignedDuration::from_hours(1)) {
             for (res, kept) in [
                 (Resolution::Minute, MINUTES_KEPT),

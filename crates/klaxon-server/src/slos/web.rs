@@ -86,16 +86,14 @@ impl SloForm {
         }
     }
 
+    /// A number as typed: `99.9`, `99.9 %`. A comma is refused rather than guessed at
+    /// ("10,000" is ten thousand to some and ten to others).
     fn number(field: &str, raw: &str) -> Result<Option<f64>, FormErrors> {
-        match raw.trim() {
+        match raw.trim().trim_end_matches('%').trim() {
             "" => Ok(None),
-            n => n
-                .replace(',', ".")
-                .trim_end_matches('%')
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| FormErrors::field(field, "must be a number")),
+            n => n.parse().map(Some).map_err(|_| {
+                FormErrors::field(field, "must be a number, with a point for decimals: 99.9")
+            }),
         }
     }
 
