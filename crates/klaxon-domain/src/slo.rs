@@ -135,6 +135,19 @@ impl Counts {
     }
 }
 
+impl Counts {
+    /// From a ratio SLI's answers: `ratio` good (or, `ratio_is_good` false, bad) events of
+    /// `total`; good stays between 0 and total.
+    pub fn from_ratio(ratio_is_good: bool, ratio: f64, total: f64) -> Self {
+        let good = if ratio_is_good {
+            ratio.min(total)
+        } else {
+            (total - ratio).max(0.0)
+        };
+        Counts::new(good.max(0.0), total)
+    }
+}
+
 impl std::ops::Add for Counts {
     type Output = Counts;
     fn add(self, o: Counts) -> Counts {

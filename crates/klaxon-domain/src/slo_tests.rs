@@ -70,6 +70,23 @@ fn burn_rate_is_the_error_rate_over_the_budget() {
         .into_iter()
         .sum();
     assert_eq!(sum, Counts::new(10.0, 12.0));
+    // A ratio SLI's answers: good or bad over total, good kept within [0, total].
+    assert_eq!(
+        Counts::from_ratio(true, 95.0, 100.0),
+        Counts::new(95.0, 100.0)
+    );
+    assert_eq!(
+        Counts::from_ratio(false, 5.0, 100.0),
+        Counts::new(95.0, 100.0)
+    );
+    assert_eq!(
+        Counts::from_ratio(true, 120.0, 100.0),
+        Counts::new(100.0, 100.0)
+    );
+    assert_eq!(
+        Counts::from_ratio(false, 120.0, 100.0),
+        Counts::new(0.0, 100.0)
+    );
 }
 
 #[test]

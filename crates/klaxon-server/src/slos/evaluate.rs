@@ -103,8 +103,8 @@ async fn prometheus_counts(r: Reads<'_>, sli: &Sli, span: Span) -> Result<Counts
     };
     let all = ask(total).await?;
     Ok(match (good, bad) {
-        (Some(g), _) => Counts::new(ask(g).await?.min(all), all),
-        (None, Some(b)) => Counts::new((all - ask(b).await?).max(0.0), all),
+        (Some(g), _) => Counts::from_ratio(true, ask(g).await?, all),
+        (None, Some(b)) => Counts::from_ratio(false, ask(b).await?, all),
         (None, None) => return Err(QueryError::Rejected("no good or bad expression".into())),
     })
 }
@@ -232,12 +232,7 @@ fn silent_signal(slo: &Slo, t: Transition, d: &Decision, step: Timestamp) -> Sig
     let dedup_key = DedupKey::parse(&format!("slo:{}:silent", slo.id))
         .unwrap_or_else(|_| unreachable!("an SLO id makes a valid key"));
     if t == Transition::Resolved {
-        return Signal {
-            action: Action::Resolve,
-            dedup_key,
-            content: None,
-            payload: None,
-        };
+        return resolve(dedup_key);
     }
     let source = match &slo.sli {
         Sli::Prometheus { source, .. } => source.clone(),
@@ -290,15 +285,7 @@ pub async fn resolve_alerts(
     let writes: Vec<Write> = keys
         .iter()
         .filter_map(|k| DedupKey::parse(k).ok())
-        .map(|dedup_key| {
-            let resolve = Signal {
-                action: Action::Resolve,
-                dedup_key,
-                content: None,
-                payload: None,
-            };
-            signal_write(slo, resolve, at)
-        })
+        .map(|dedup_key| signal_write(slo, resolve(dedup_key), at))
         .collect();
     if !writes.is_empty() {
         for r in store.commit_batch(writes).await {
@@ -306,6 +293,15 @@ pub async fn resolve_alerts(
         }
     }
     Ok(())
+}
+
+fn resolve(dedup_key: DedupKey) -> Signal {
+    Signal {
+        action: Action::Resolve,
+        dedup_key,
+        content: None,
+        payload: None,
+    }
 }
 
 fn signal_write(slo: &Slo, signal: Signal, at: Timestamp) -> Write {
@@ -393,12 +389,7 @@ async fn decide(r: Reads<'_>, slo: &Slo, step: Timestamp, seen: &Observed) -> an
         .filter_map(|((rule, t), rates)| {
             let signal = match t {
                 Some(Transition::Fired) => trigger(slo, rule, *rates, step),
-                Some(Transition::Resolved) => Signal {
-                    action: Action::Resolve,
-                    dedup_key: dedup_key(slo, rule),
-                    content: None,
-                    payload: None,
-                },
+                Some(Transition::Resolved) => resolve(dedup_key(slo, rule)),
                 None => return None,
             };
             Some(signal_write(slo, signal, step))

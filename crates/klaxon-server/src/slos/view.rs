@@ -263,12 +263,7 @@ async fn prometheus_hours(
         .into_iter()
         .map(|(at, all)| {
             let r = ratio.get(&at).copied().unwrap_or(0.0);
-            let good = if is_good {
-                r.min(all)
-            } else {
-                (all - r).max(0.0)
-            };
-            (at, Counts::new(good, all))
+            (at, Counts::from_ratio(is_good, r, all))
         })
         .collect())
 }

@@ -309,7 +309,7 @@ struct SloPage {
 
 impl SloPage {
     fn pct(&self, share: &Option<f64>) -> String {
-        share.map_or("—".into(), |s| format!("{:.1} %", s * 100.0))
+        pct(*share)
     }
 
     fn rate(&self, r: &Option<f64>) -> String {
@@ -323,12 +323,17 @@ impl SloPage {
 
 impl SlosPage {
     fn pct(&self, share: &Option<f64>) -> String {
-        share.map_or("—".into(), |s| format!("{:.1} %", s * 100.0))
+        pct(*share)
     }
 
     fn status_label(&self, s: &BudgetStatus) -> &'static str {
         status_label(*s)
     }
+}
+
+/// A share of the budget for people: "62.5 %", or "—" when there is none.
+fn pct(share: Option<f64>) -> String {
+    share.map_or("—".into(), |s| format!("{:.1} %", s * 100.0))
 }
 
 /// A budget status in words: "at risk", not "at_risk".
@@ -380,9 +385,7 @@ fn days(points: &[PointOut], reader: &Reader) -> Vec<DayRow> {
             p.at.to_zoned(reader.tz.clone())
                 .strftime("%a %-d %b")
                 .to_string();
-        let left = p
-            .remaining_share
-            .map_or("—".into(), |s| format!("{:.1} %", s * 100.0));
+        let left = pct(p.remaining_share);
         match out.last_mut() {
             Some(last) if last.day == day => last.left = left,
             _ => out.push(DayRow { day, left }),
