@@ -2,6 +2,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use klaxon_domain::auth::Role;
@@ -17,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::apply::{self, ApplyReport};
 use super::prometheus::QueryError;
 use super::view::{self, SloOut};
 use crate::shared::api::{ApiJson, ApiQuery, Caller, parse_field_id};
@@ -31,6 +33,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_slo, update_slo, delete_slo))
         .routes(routes!(push_counts))
         .routes(routes!(burn_down))
+        .routes(routes!(apply_openslo))
+        .routes(routes!(export_openslo))
+        .routes(routes!(export_one_openslo))
 }
 
 // --- wire types ---------------------------------------------------------------------------------
@@ -52,7 +57,7 @@ pub struct RuleIn {
 }
 
 /// A new SLO.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSlo {
     /// The service: its id or name.
@@ -120,6 +125,14 @@ pub struct CountsIn {
 pub struct ListParams {
     /// Only this service's SLOs: its id or name.
     pub service: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyParams {
+    /// Say what would change, and write nothing.
+    pub dry_run: Option<bool>,
 }
 
 // --- parsing ------------------------------------------------------------------------------------
@@ -202,7 +215,7 @@ fn with_states(rules: Vec<BurnRule>) -> Vec<RuleState> {
         .collect()
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(super) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict { .. } => ApiError::Conflict {
             message: "name: the service already has an SLO of that name".into(),
@@ -291,11 +304,18 @@ pub async fn check_sli(state: &AppState, sli: &Sli) -> ApiResult<()> {
 }
 
 pub async fn create_with(state: &AppState, actor: Actor, n: NewSlo) -> ApiResult<Slo> {
+    let s = check_new(state, n).await?;
+    insert(state, actor, s).await
+}
+
+/// A new SLO checked as `create_with` checks it, written nowhere: apply checks a whole file
+/// before it writes anything.
+pub async fn check_new(state: &AppState, n: NewSlo) -> ApiResult<Slo> {
     let now = state.clock.now();
     let service = terms::service(state, &n.service, At::Field("service")).await?;
     let w = window(&n.window, n.time_zone.as_deref())?;
     check_sli(state, &n.sli).await?;
-    let s = Slo {
+    Ok(Slo {
         id: SloId::new(now, random_bytes()),
         service_id: service,
         name: slo::name(&n.name)?,
@@ -312,7 +332,12 @@ pub async fn create_with(state: &AppState, actor: Actor, n: NewSlo) -> ApiResult
         silent_alerted: false,
         created_at: now,
         updated_at: now,
-    };
+    })
+}
+
+/// Writes an SLO `check_new` made.
+pub async fn insert(state: &AppState, actor: Actor, s: Slo) -> ApiResult<Slo> {
+    let now = state.clock.now();
     let e = event(s.id, now, actor, EventKind::SloCreated, &s);
     match state
         .store
@@ -337,9 +362,14 @@ fn description(raw: &str) -> ApiResult<String> {
 }
 
 pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch) -> ApiResult<Slo> {
-    let now = state.clock.now();
-    let mut s = state.store.slo(id).await.map_err(store_error)?;
-    let old = s.clone();
+    let old = state.store.slo(id).await.map_err(store_error)?;
+    let s = check_patch(state, &old, p).await?;
+    save(state, actor, &old, s).await
+}
+
+/// `old` changed by `p`, checked as `update_with` checks it, written nowhere.
+pub async fn check_patch(state: &AppState, old: &Slo, p: SloPatch) -> ApiResult<Slo> {
+    let mut s = old.clone();
     if let Some(n) = &p.name {
         s.name = slo::name(n)?;
     }
@@ -373,7 +403,15 @@ pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch)
         let kept: Vec<BurnRule> = s.rules.iter().map(|r| r.rule.clone()).collect();
         slo::check_rules(&kept, s.window.nominal())?;
     }
-    s.updated_at = now;
+    s.updated_at = state.clock.now();
+    Ok(s)
+}
+
+/// Writes `s`, which `check_patch` made from `old`. The store keeps a rule's firing state by
+/// its name; the alerts of firing rules that went away are resolved.
+pub async fn save(state: &AppState, actor: Actor, old: &Slo, s: Slo) -> ApiResult<Slo> {
+    let now = state.clock.now();
+    let id = old.id;
     let e = event(id, now, actor, EventKind::SloUpdated, &s);
     state.store.update_slo(&s, e).await.map_err(store_error)?;
     // A firing rule that went away would leave its alert open for good.
@@ -383,7 +421,7 @@ pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch)
         .filter(|r| r.firing && !s.rules.iter().any(|n| n.rule.name == r.rule.name))
         .map(|r| r.rule.name.as_str())
         .collect();
-    super::evaluate::resolve_alerts(state.store.as_ref(), &old, &gone, false, now).await?;
+    super::evaluate::resolve_alerts(state.store.as_ref(), old, &gone, false, now).await?;
     state.store.slo(id).await.map_err(store_error)
 }
 
@@ -450,11 +488,11 @@ pub async fn push_with(state: &AppState, id: SloId, c: &CountsIn) -> ApiResult<(
         .map_err(store_error)
 }
 
-fn slo_id(raw: &str) -> ApiResult<SloId> {
+pub(super) fn slo_id(raw: &str) -> ApiResult<SloId> {
     parse_field_id::<SloId>(raw, "id")
 }
 
-async fn service_filter(state: &AppState, raw: Option<&str>) -> ApiResult<Option<ServiceId>> {
+pub(super) async fn service_filter(state: &AppState, raw: Option<&str>) -> ApiResult<Option<ServiceId>> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => Ok(Some(terms::service(state, s, At::Field("service")).await?)),
         None => Ok(None),
@@ -567,4 +605,62 @@ async fn burn_down(
     caller.require(Role::Viewer)?;
     let s = state.store.slo(slo_id(&id)?).await.map_err(store_error)?;
     Ok(Json(view::burn_down(&state, &s).await?))
+}
+
+/// Applies a file of OpenSLO v1 documents (admin): each SLO, known by its service and name, is
+/// created, updated or left alone, and the answer says which, with the fields that changed.
+/// The whole file is checked before anything is written; a bad document is a 400 naming its
+/// place (`documents[1].spec.objectives[0].targetPercent`). See docs/slos.md, "SLOs as code".
+#[utoipa::path(post, path = "/api/v1/slos/apply", tag = "slos", operation_id = "apply_openslo",
+    params(ApplyParams),
+    request_body(content = String, content_type = "application/yaml", description = "OpenSLO v1 documents"),
+    responses((status = 200, body = ApplyReport), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn apply_openslo(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<ApplyParams>,
+    body: String,
+) -> ApiResult<Json<ApplyReport>> {
+    caller.require(Role::Admin)?;
+    let dry_run = p.dry_run.unwrap_or(false);
+    Ok(Json(
+        apply::apply_with(&state, caller.actor(), &body, dry_run).await?,
+    ))
+}
+
+/// The SLOs (of one service, with `service`) as OpenSLO v1 YAML: one SLO document each, its
+/// SLI and alert policies inline.
+#[utoipa::path(get, path = "/api/v1/slos/openslo", tag = "slos", operation_id = "export_openslo",
+    params(ListParams),
+    responses((status = 200, content_type = "application/yaml", body = String), (status = 400, body = ErrorBody)))]
+async fn export_openslo(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let service = service_filter(&state, p.service.as_deref()).await?;
+    let slos = state.store.list_slos(service).await?;
+    Ok(apply::yaml_answer(
+        apply::export_with(&state, &slos).await?,
+        None,
+    ))
+}
+
+/// One SLO as OpenSLO v1 YAML.
+#[utoipa::path(get, path = "/api/v1/slos/{id}/openslo", tag = "slos", operation_id = "export_one_openslo",
+    params(("id" = uuid::Uuid, Path, description = "SLO id")),
+    responses((status = 200, content_type = "application/yaml", body = String), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_one_openslo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let s = state.store.slo(slo_id(&id)?).await.map_err(store_error)?;
+    Ok(apply::yaml_answer(
+        apply::export_with(&state, std::slice::from_ref(&s)).await?,
+        None,
+    ))
 }

@@ -2,8 +2,10 @@
 //! SLOs; teams push counts (or, later, Prometheus answers); the `slo.evaluate` job judges
 //! every SLO each minute and opens alerts through the normal pipeline.
 pub mod api;
+pub mod apply;
 mod chart;
 pub mod evaluate;
+pub mod openslo;
 pub mod prometheus;
 pub mod view;
 pub mod web;
