@@ -16,6 +16,7 @@ use klaxon_domain::slo::{self, BudgetStatus, Sli, Urgency};
 use serde::Deserialize;
 
 use super::api::{self, CountIn, CountsIn, NewSlo, RuleIn, SloPatch};
+use super::apply::{self, ApplyReport};
 use super::view::{self, PointOut, SloOut};
 use crate::shared::error::ApiError;
 use crate::shared::lists::all_services;
@@ -28,6 +29,9 @@ use crate::shared::web::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/slos", get(slos_page).post(add_slo))
+        .route("/slos/apply", post(apply_yaml))
+        .route("/slos/openslo.yaml", get(export_all))
+        .route("/slos/{id}/openslo.yaml", get(export_one))
         .route("/slos/{id}", get(slo_page).post(edit_slo))
         .route("/slos/{id}/counts", post(add_counts))
         .route("/slos/{id}/delete", post(delete_slo))
@@ -206,6 +210,31 @@ struct SlosPage {
     form: SloForm,
     csrf: String,
     errors: FormErrors,
+    apply: ApplyForm,
+    apply_errors: FormErrors,
+    report: Option<ApplyReport>,
+}
+
+/// The "Apply OpenSLO YAML" form, as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub(crate) struct ApplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    yaml: String,
+    /// `yes` when "Dry run" is ticked.
+    #[serde(default)]
+    dry_run: String,
+}
+
+/// What the list page shows besides the SLOs: the define form and the apply form.
+#[derive(Default)]
+struct ListExtra {
+    form: SloForm,
+    errors: FormErrors,
+    apply: ApplyForm,
+    apply_errors: FormErrors,
+    report: Option<ApplyReport>,
 }
 
 async fn services(state: &AppState) -> Result<Vec<(String, String)>, ApiError> {
@@ -223,6 +252,20 @@ async fn render_list(
     form: SloForm,
     errors: FormErrors,
 ) -> PageResult {
+    let x = ListExtra {
+        form,
+        errors,
+        ..ListExtra::default()
+    };
+    render_list_with(state, s, status, x).await
+}
+
+async fn render_list_with(
+    state: &AppState,
+    s: &WebSession,
+    status: StatusCode,
+    x: ListExtra,
+) -> PageResult {
     let mut slos = Vec::new();
     for x in state.store.list_slos(None).await? {
         slos.push(view::now(state, x).await?);
@@ -235,11 +278,80 @@ async fn render_list(
             services: services(state).await?,
             windows: &WINDOWS,
             admin: s.user.role == Role::Admin,
-            form,
+            form: x.form,
             csrf: s.session.csrf_token.clone(),
-            errors,
+            errors: x.errors,
+            apply: x.apply,
+            apply_errors: x.apply_errors,
+            report: x.report,
         },
     ))
+}
+
+/// Applies the pasted file (or, ticked, only says what it would do); a refusal comes back
+/// beside the box, naming the place in the file, with the text kept.
+async fn apply_yaml(
+    State(state): State<AppState>,
+    s: WebSession,
+    Form(f): Form<ApplyForm>,
+) -> PageResult {
+    if let Some(r) = refuse(&s, &f.csrf, Role::Admin) {
+        return Ok(r);
+    }
+    let dry_run = f.dry_run == "yes";
+    let (status, report, apply_errors) =
+        match apply::apply_with(&state, Actor::User(s.user.id), &f.yaml, dry_run).await {
+            Ok(r) => (StatusCode::OK, Some(r), FormErrors::default()),
+            Err(e) => {
+                let status = e.status();
+                let message = match &e {
+                    ApiError::BadRequest { message, .. } | ApiError::Conflict { message, .. } => {
+                        message.clone()
+                    }
+                    _ => return Err(e),
+                };
+                (status, None, FormErrors::field("yaml", &message))
+            }
+        };
+    let form = SloForm {
+        objective: "99.9".into(),
+        window: "30d".into(),
+        at_risk: slo::DEFAULT_AT_RISK.to_string(),
+        ..SloForm::default()
+    };
+    let x = ListExtra {
+        form,
+        apply: f,
+        apply_errors,
+        report,
+        ..ListExtra::default()
+    };
+    render_list_with(&state, &s, status, x).await
+}
+
+/// Every SLO as an OpenSLO file, to save.
+async fn export_all(State(state): State<AppState>, _s: WebSession) -> PageResult {
+    let slos = state.store.list_slos(None).await?;
+    let yaml = apply::export_with(&state, &slos).await?;
+    Ok(apply::yaml_answer(yaml, Some("slos.openslo.yaml")))
+}
+
+/// One SLO as an OpenSLO file, to save.
+async fn export_one(
+    State(state): State<AppState>,
+    _s: WebSession,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let Some(id) = parse_id(&raw) else {
+        return Ok(not_found_page());
+    };
+    let found = match state.store.slo(id).await {
+        Ok(found) => found,
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    };
+    let yaml = apply::export_with(&state, std::slice::from_ref(&found)).await?;
+    Ok(apply::yaml_answer(yaml, Some(&format!("slo-{id}.openslo.yaml"))))
 }
 
 async fn slos_page(State(state): State<AppState>, s: WebSession) -> PageResult {
