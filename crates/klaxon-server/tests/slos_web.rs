@@ -6,7 +6,10 @@ mod common;
 use common::{Backend, TestApp, at, beside, form, ok, session_for, web_get_as};
 use serde_json::json;
 
-on_both_backends!(an_slo_is_defined_fed_and_removed_from_the_web);
+on_both_backends!(
+    an_slo_is_defined_fed_and_removed_from_the_web,
+    openslo_yaml_is_applied_and_exported_from_the_web,
+);
 
 async fn an_slo_is_defined_fed_and_removed_from_the_web(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
@@ -151,5 +154,139 @@ async fn an_slo_is_defined_fed_and_removed_from_the_web(b: Backend) {
             .await
             .contains("No SLOs yet.")
     );
+    app.stop().await;
+}
+
+/// A pushed-counts SLO on checkout as OpenSLO, with `objective` in percent.
+fn openslo(objective: &str) -> String {
+    format!(
+        "apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-availability
+  displayName: availability
+spec:
+  service: checkout
+  indicator:
+    spec:
+      ratioMetric:
+        good:
+          metricSource:
+            type: klaxon-pushed
+        total:
+          metricSource:
+            type: klaxon-pushed
+  timeWindow:
+    - duration: 30d
+      isRolling: true
+  objectives:
+    - targetPercent: {objective}
+"
+    )
+}
+
+async fn openslo_yaml_is_applied_and_exported_from_the_web(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    ok(
+        app.post(
+            "/api/v1/services",
+            &app.admin.token,
+            &json!({"name": "checkout"}),
+        ),
+        201,
+    )
+    .await;
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let list = web_get_as(&app, "/slos", &cookie).await;
+    assert!(list.contains("<label for=\"apply-yaml\">"), "{list}");
+    assert!(list.contains("href=\"/slos/openslo.yaml\""), "{list}");
+    assert!(!list.contains("<script>") && !list.contains("style=\""), "CSP");
+
+    // Refused: the place in the file beside the box, the text kept, nothing written.
+    let bad = openslo("99.9").replace("targetPercent", "targetPercnt");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        "/slos/apply",
+        &[("csrf", &csrf), ("yaml", &bad)],
+    )
+    .await;
+    assert_eq!(status, 400);
+    // serde's message goes on to list the fields it knows: the start is what matters.
+    assert!(
+        html.contains(
+            "id=\"apply-yaml-error\">At documents[0].spec.objectives[0].targetPercnt: unknown field"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("aria-describedby=\"apply-yaml-error\""), "{html}");
+    assert!(html.contains("- targetPercnt: 99.9\n</textarea>"), "{html}");
+    assert!(html.contains("No SLOs yet."), "{html}");
+
+    // A dry run reports and writes nothing; then for real.
+    let good = openslo("99.9");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        "/slos/apply",
+        &[("csrf", &csrf), ("yaml", &good), ("dry_run", "yes")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Dry run: nothing was written."), "{html}");
+    assert!(html.contains("created checkout/availability"), "{html}");
+    assert!(html.contains("id=\"apply-dry-run\" checked"), "{html}");
+    assert!(html.contains("No SLOs yet."), "{html}");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        "/slos/apply",
+        &[("csrf", &csrf), ("yaml", &openslo("99.5"))],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Applied:"), "{html}");
+    assert!(html.contains("data-testid=\"slo\""), "{html}");
+    let (_, _, html) = form(
+        &app,
+        &cookie,
+        "/slos/apply",
+        &[("csrf", &csrf), ("yaml", &good)],
+    )
+    .await;
+    assert!(html.contains("updated checkout/availability (objective)"), "{html}");
+
+    // Without the CSRF token: refused.
+    let (status, _, _) = form(&app, &cookie, "/slos/apply", &[("yaml", &good)]).await;
+    assert_eq!(status, 403);
+
+    // Exported as a file from the list and from the SLO's page.
+    let r = app
+        .http
+        .get(format!("{}/slos/openslo.yaml", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let yaml = r.text().await.unwrap();
+    assert!(yaml.contains("targetPercent: 99.9"), "{yaml}");
+    let listed = ok(app.get("/api/v1/slos", &app.admin.token), 200).await;
+    let id = listed[0]["id"].as_str().unwrap();
+    let page = web_get_as(&app, &format!("/slos/{id}"), &cookie).await;
+    assert!(
+        page.contains(&format!("href=\"/slos/{id}/openslo.yaml\"")),
+        "{page}"
+    );
+    let one = web_get_as(&app, &format!("/slos/{id}/openslo.yaml"), &cookie).await;
+    assert_eq!(one, yaml);
     app.stop().await;
 }

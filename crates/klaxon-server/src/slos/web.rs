@@ -304,7 +304,18 @@ async fn apply_yaml(
             Ok(r) => (StatusCode::OK, Some(r), FormErrors::default()),
             Err(e) => {
                 let status = e.status();
+                // "At documents[1].spec.service: no such service": the place kept as written
+                // (a sentence's capital would change it).
                 let message = match &e {
+                    ApiError::BadRequest {
+                        message,
+                        field: Some(_),
+                        ..
+                    }
+                    | ApiError::Conflict {
+                        message,
+                        field: Some(_),
+                    } => format!("at {message}"),
                     ApiError::BadRequest { message, .. } | ApiError::Conflict { message, .. } => {
                         message.clone()
                     }
