@@ -707,6 +707,32 @@ impl Client {
         Ok(body)
     }
 
+    /// A text body (YAML) sent as `content_type`; the answer is JSON.
+    async fn send_text(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let msg = v["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{status}: {msg}");
+        }
+        Ok(v)
+    }
+
     /// Every item of a list, following `next_cursor`, as one `{"items": […], "next_cursor":
     /// null}`: for commands that show a whole list.
     async fn get_all(&self, path: &str) -> anyhow::Result<Value> {

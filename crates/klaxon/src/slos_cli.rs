@@ -1,6 +1,9 @@
 //! Client commands for SLOs: list, create, show (budget, burn rates, rules), update, delete,
-//! push counts, and the burn-down.
-use anyhow::bail;
+//! push counts, the burn-down, and SLOs as code (apply and export OpenSLO YAML).
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -92,6 +95,29 @@ pub enum SlosCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Create or update the SLOs of an OpenSLO v1 file ("-" for standard input); says per SLO
+    /// whether it was created, updated (and which fields) or unchanged.
+    Apply {
+        file: PathBuf,
+        /// Say what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The SLOs (or one, by id) as OpenSLO v1 YAML.
+    Export {
+        /// One SLO only.
+        id: Option<String>,
+        /// Only this service's SLOs (name or id).
+        #[arg(long, conflicts_with = "id")]
+        service: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn path(id: &str) -> String {
@@ -179,6 +205,38 @@ fn text(v: &Value) -> String {
         );
     }
     out
+}
+
+/// An apply's report, a line per SLO: `created checkout/availability`, `updated
+/// checkout/latency (objective, rules)`.
+fn applied(v: &Value) -> String {
+    let mut lines: Vec<String> = v["slos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let changed: Vec<&str> = s["changed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut line = format!(
+                "{} {}/{}",
+                s["result"].as_str().unwrap_or(""),
+                s["service"].as_str().unwrap_or(""),
+                s["name"].as_str().unwrap_or("")
+            );
+            if !changed.is_empty() {
+                line += &format!(" ({})", changed.join(", "));
+            }
+            line
+        })
+        .collect();
+    if v["dry_run"] == true {
+        lines.push("dry run: nothing was written".into());
+    }
+    lines.join("\n")
 }
 
 fn fields_into(f: SloFields, body: &mut Map<String, Value>) -> anyhow::Result<()> {
@@ -276,6 +334,50 @@ pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
             print_or(&client, &json!({"pushed": 1}), |_| {
                 format!("added {good} good of {total} to SLO {id}")
             })
+        }
+        SlosCommand::Apply {
+            file,
+            dry_run,
+            client,
+        } => {
+            let yaml = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("read the file from standard input")?;
+                text
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("read {}", file.display()))?
+            };
+            let v = Client::new(&client)?
+                .send_text(
+                    Method::POST,
+                    &format!("/api/v1/slos/apply?dry_run={dry_run}"),
+                    "application/yaml",
+                    yaml,
+                )
+                .await?;
+            print_or(&client, &v, applied)
+        }
+        SlosCommand::Export {
+            id,
+            service,
+            output,
+            client,
+        } => {
+            let p = match (id, service) {
+                (Some(id), _) => format!("{}/openslo", path(&id)),
+                (None, Some(s)) => format!("/api/v1/slos/openslo?service={}", urlencode(&s)),
+                (None, None) => "/api/v1/slos/openslo".into(),
+            };
+            let yaml = Client::new(&client)?.get_text(&p).await?;
+            match output {
+                Some(f) => std::fs::write(&f, yaml)
+                    .with_context(|| format!("write {}", f.display()))?,
+                None => print!("{yaml}"),
+            }
+            Ok(())
         }
         SlosCommand::BurnDown { id, client } => {
             let v = Client::new(&client)?

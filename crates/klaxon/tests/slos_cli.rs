@@ -118,3 +118,79 @@ fn managing_slos_through_the_cli() {
     stdout(&run(&["slos", "delete", &id]));
     refused(&run(&["slos", "show", &id]), &["not found"]);
 }
+
+#[test]
+fn slos_as_code_through_the_cli() {
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    stdout(&run(&["services", "create", "--name", "Checkout"]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slos.yaml");
+    let file_s = file.to_str().unwrap();
+    let slo = |objective: &str| {
+        format!(
+            "apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-availability
+  displayName: availability
+spec:
+  service: Checkout
+  indicator:
+    spec:
+      ratioMetric:
+        good:
+          metricSource:
+            type: klaxon-pushed
+        total:
+          metricSource:
+            type: klaxon-pushed
+  timeWindow:
+    - duration: 30d
+      isRolling: true
+  objectives:
+    - targetPercent: {objective}
+"
+        )
+    };
+    std::fs::write(&file, slo("99.9")).unwrap();
+    let dry = stdout(&run(&["slos", "apply", file_s, "--dry-run"]));
+    assert_eq!(
+        dry,
+        "created Checkout/availability\ndry run: nothing was written\n"
+    );
+    assert!(!stdout(&run(&["slos", "list"])).contains("availability"));
+    let made = stdout(&run(&["slos", "apply", file_s]));
+    assert_eq!(made, "created Checkout/availability\n");
+    std::fs::write(&file, slo("99.5")).unwrap();
+    let changed = stdout(&run(&["slos", "apply", file_s]));
+    assert_eq!(changed, "updated Checkout/availability (objective)\n");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["slos", "apply", file_s, "--json"]))).unwrap();
+    assert_eq!(v["slos"][0]["result"], "unchanged");
+    let id = v["slos"][0]["id"].as_str().unwrap().to_owned();
+
+    // Exported to a file and to standard output, by service and by id; applied back: unchanged.
+    let exported = dir.path().join("exported.yaml");
+    stdout(&run(&[
+        "slos",
+        "export",
+        "--service",
+        "checkout",
+        "-o",
+        exported.to_str().unwrap(),
+    ]));
+    let yaml = std::fs::read_to_string(&exported).unwrap();
+    assert!(yaml.contains("targetPercent: 99.5"), "{yaml}");
+    assert_eq!(stdout(&run(&["slos", "export"])), yaml);
+    assert_eq!(stdout(&run(&["slos", "export", &id])), yaml);
+    let again = stdout(&run(&["slos", "apply", exported.to_str().unwrap()]));
+    assert_eq!(again, "unchanged Checkout/availability\n");
+
+    // A refusal names the place in the file.
+    std::fs::write(&file, slo("99.9").replace("duration: 30d", "duration: 14d")).unwrap();
+    refused(
+        &run(&["slos", "apply", file_s]),
+        &["documents[0].spec.timeWindow[0].duration", "7d, 28d, 30d or 90d"],
+    );
+}
