@@ -84,7 +84,9 @@ fn results(report: &Value) -> Vec<(String, String, Vec<String>)> {
 }
 
 fn all(report: &Value, result: &str) -> bool {
-    results(report).iter().all(|(_, r, c)| r == result && c.is_empty())
+    results(report)
+        .iter()
+        .all(|(_, r, c)| r == result && c.is_empty())
 }
 
 async fn count(app: &TestApp) -> usize {
@@ -189,7 +191,10 @@ async fn slos_round_trip_through_openslo(b: Backend) {
     assert_eq!(now["objective"], 99.5);
     assert_eq!(now["at_risk"], 0.3);
     assert_eq!(now["description"], "checkout answers");
-    assert!(all(&ok(apply(&app, &changed, false), 200).await, "unchanged"));
+    assert!(all(
+        &ok(apply(&app, &changed, false), 200).await,
+        "unchanged"
+    ));
 
     // A new SLO (another name), as a dry run and then for real.
     let new = one.replace("displayName: Availability", "displayName: Latency");
@@ -203,10 +208,7 @@ async fn slos_round_trip_through_openslo(b: Backend) {
     assert_eq!(count(&app).await, 4);
     let latency = ok(
         app.get(
-            &format!(
-                "/api/v1/slos/{}",
-                report["slos"][0]["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/slos/{}", report["slos"][0]["id"].as_str().unwrap()),
             t,
         ),
         200,
@@ -231,7 +233,11 @@ async fn slos_round_trip_through_openslo(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let r = app.get("/api/v1/slos/openslo", &viewer).send().await.unwrap();
+    let r = app
+        .get("/api/v1/slos/openslo", &viewer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
@@ -276,12 +282,18 @@ async fn bad_openslo_is_refused_naming_its_place_and_nothing_is_written(b: Backe
         return;
     };
     let t = &app.admin.token;
-    ok(app.post("/api/v1/services", t, &json!({"name": "checkout"})), 201).await;
+    ok(
+        app.post("/api/v1/services", t, &json!({"name": "checkout"})),
+        201,
+    )
+    .await;
     let good = slo_doc("availability", "99.9", "30d");
 
     let e = refused_at(
         &app,
-        &format!("{good}---\napiVersion: openslo/v1\nkind: Dashboard\nmetadata:\n  name: x\nspec: {{}}\n"),
+        &format!(
+            "{good}---\napiVersion: openslo/v1\nkind: Dashboard\nmetadata:\n  name: x\nspec: {{}}\n"
+        ),
         "documents[1].kind",
     )
     .await;
@@ -329,7 +341,10 @@ async fn bad_openslo_is_refused_naming_its_place_and_nothing_is_written(b: Backe
     .await;
     refused_at(
         &app,
-        &good.replace("budgetingMethod: Occurrences", "budgetingMethod: Timeslices"),
+        &good.replace(
+            "budgetingMethod: Occurrences",
+            "budgetingMethod: Timeslices",
+        ),
         "documents[0].spec.budgetingMethod",
     )
     .await;
@@ -348,7 +363,12 @@ async fn bad_openslo_is_refused_naming_its_place_and_nothing_is_written(b: Backe
     .await;
     assert_eq!(count(&app).await, 0, "nothing half-written");
     // Two documents for the same SLO.
-    refused_at(&app, &format!("{good}---\n{good}"), "documents[1].metadata.name").await;
+    refused_at(
+        &app,
+        &format!("{good}---\n{good}"),
+        "documents[1].metadata.name",
+    )
+    .await;
     assert_eq!(count(&app).await, 0);
     // Fixed, it applies.
     let report = ok(apply(&app, &good, false), 200).await;
@@ -359,12 +379,7 @@ async fn bad_openslo_is_refused_naming_its_place_and_nothing_is_written(b: Backe
         slo_doc("availability", "99.5", "30d"),
         slo_doc("latency", "100", "30d")
     );
-    refused_at(
-        &app,
-        &two,
-        "documents[1].spec.objectives[0].targetPercent",
-    )
-    .await;
+    refused_at(&app, &two, "documents[1].spec.objectives[0].targetPercent").await;
     let listed = ok(app.get("/api/v1/slos", t), 200).await;
     assert_eq!(listed[0]["objective"], 99.9);
     app.stop().await;
@@ -375,7 +390,11 @@ async fn the_short_window_annotation_is_honoured(b: Backend) {
         return;
     };
     let t = &app.admin.token;
-    ok(app.post("/api/v1/services", t, &json!({"name": "checkout"})), 201).await;
+    ok(
+        app.post("/api/v1/services", t, &json!({"name": "checkout"})),
+        201,
+    )
+    .await;
     let policies = |short: &str| {
         format!(
             "  alertPolicies:
@@ -452,7 +471,10 @@ spec:
     // The annotation's 2m, and without one a twelfth of the look-back window.
     assert_eq!(
         rules,
-        vec![("fast", "page", "1h", "2m"), ("slow", "ticket", "6h", "30m")]
+        vec![
+            ("fast", "page", "1h", "2m"),
+            ("slow", "ticket", "6h", "30m")
+        ]
     );
     assert!(
         (s["rules"][0]["rate"].as_f64().unwrap() - 14.4).abs() < 1e-9,

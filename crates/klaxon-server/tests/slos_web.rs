@@ -202,7 +202,10 @@ async fn openslo_yaml_is_applied_and_exported_from_the_web(b: Backend) {
     let list = web_get_as(&app, "/slos", &cookie).await;
     assert!(list.contains("<label for=\"apply-yaml\">"), "{list}");
     assert!(list.contains("href=\"/slos/openslo.yaml\""), "{list}");
-    assert!(!list.contains("<script>") && !list.contains("style=\""), "CSP");
+    assert!(
+        !list.contains("<script>") && !list.contains("style=\""),
+        "CSP"
+    );
 
     // Refused: the place in the file beside the box, the text kept, nothing written.
     let bad = openslo("99.9").replace("targetPercent", "targetPercnt");
@@ -221,7 +224,10 @@ async fn openslo_yaml_is_applied_and_exported_from_the_web(b: Backend) {
         ),
         "{html}"
     );
-    assert!(html.contains("aria-describedby=\"apply-yaml-error\""), "{html}");
+    assert!(
+        html.contains("aria-describedby=\"apply-yaml-error\""),
+        "{html}"
+    );
     assert!(html.contains("- targetPercnt: 99.9\n</textarea>"), "{html}");
     assert!(html.contains("No SLOs yet."), "{html}");
 
@@ -256,7 +262,10 @@ async fn openslo_yaml_is_applied_and_exported_from_the_web(b: Backend) {
         &[("csrf", &csrf), ("yaml", &good)],
     )
     .await;
-    assert!(html.contains("updated checkout/availability (objective)"), "{html}");
+    assert!(
+        html.contains("updated checkout/availability (objective)"),
+        "{html}"
+    );
 
     // Without the CSRF token: refused.
     let (status, _, _) = form(&app, &cookie, "/slos/apply", &[("yaml", &good)]).await;

@@ -373,8 +373,9 @@ pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
             };
             let yaml = Client::new(&client)?.get_text(&p).await?;
             match output {
-                Some(f) => std::fs::write(&f, yaml)
-                    .with_context(|| format!("write {}", f.display()))?,
+                Some(f) => {
+                    std::fs::write(&f, yaml).with_context(|| format!("write {}", f.display()))?
+                }
                 None => print!("{yaml}"),
             }
             Ok(())

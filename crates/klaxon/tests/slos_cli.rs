@@ -191,6 +191,9 @@ spec:
     std::fs::write(&file, slo("99.9").replace("duration: 30d", "duration: 14d")).unwrap();
     refused(
         &run(&["slos", "apply", file_s]),
-        &["documents[0].spec.timeWindow[0].duration", "7d, 28d, 30d or 90d"],
+        &[
+            "documents[0].spec.timeWindow[0].duration",
+            "7d, 28d, 30d or 90d",
+        ],
     );
 }

@@ -492,7 +492,10 @@ pub(super) fn slo_id(raw: &str) -> ApiResult<SloId> {
     parse_field_id::<SloId>(raw, "id")
 }
 
-pub(super) async fn service_filter(state: &AppState, raw: Option<&str>) -> ApiResult<Option<ServiceId>> {
+pub(super) async fn service_filter(
+    state: &AppState,
+    raw: Option<&str>,
+) -> ApiResult<Option<ServiceId>> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => Ok(Some(terms::service(state, s, At::Field("service")).await?)),
         None => Ok(None),

@@ -1,6 +1,7 @@
 //! Applying a file of OpenSLO documents: each SLO, known by its service and name, is created,
 //! updated or left alone. The whole file is checked (as the API checks one SLO) before
 //! anything is written, so a bad document leaves everything as it was.
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use axum::http::header;
@@ -168,9 +169,8 @@ async fn plan(
             "another document of the file defines this service's SLO of this name",
         ));
     }
-    if !known.contains_key(&service) {
-        let list = state.store.list_slos(Some(service)).await?;
-        known.insert(service, list);
+    if let Entry::Vacant(e) = known.entry(service) {
+        e.insert(state.store.list_slos(Some(service)).await?);
     }
     let old = known
         .get(&service)
@@ -212,19 +212,16 @@ async fn plan(
 pub async fn export_with(state: &AppState, slos: &[Slo]) -> ApiResult<String> {
     let mut names: HashMap<ServiceId, String> = HashMap::new();
     for s in slos {
-        if !names.contains_key(&s.service_id) {
+        if let Entry::Vacant(e) = names.entry(s.service_id) {
             let svc = state
                 .store
                 .service(s.service_id)
                 .await
                 .map_err(ApiError::or_not_found("service"))?;
-            names.insert(s.service_id, svc.name);
+            e.insert(svc.name);
         }
     }
-    openslo::export_all(
-        slos.iter()
-            .map(|s| (s, names[&s.service_id].as_str())),
-    )
+    openslo::export_all(slos.iter().map(|s| (s, names[&s.service_id].as_str())))
 }
 
 /// YAML as an answer; `download` names the file a browser saves it as. Never rendered in
@@ -233,7 +230,10 @@ pub fn yaml_answer(body: String, download: Option<&str>) -> Response {
     let mut resp = (
         [
             (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ),
         ],
         body,
     )

@@ -496,7 +496,13 @@ pub fn parse(text: &str, sources: &[&str]) -> ApiResult<Parsed> {
                     spec: Some(d.spec),
                     ..ConditionItem::default()
                 };
-                name_once(&mut conditions, &at, "AlertCondition", d.metadata.name, item)?;
+                name_once(
+                    &mut conditions,
+                    &at,
+                    "AlertCondition",
+                    d.metadata.name,
+                    item,
+                )?;
             }
             "AlertNotificationTarget" => {
                 let _: Doc<TargetSpec> = typed(&at, v)?;
@@ -537,13 +543,7 @@ pub fn parse(text: &str, sources: &[&str]) -> ApiResult<Parsed> {
 /// Documents of one kind by name, with where each is.
 type Named<T> = HashMap<String, (String, T)>;
 
-fn name_once<T>(
-    map: &mut Named<T>,
-    at: &str,
-    kind: &str,
-    name: String,
-    item: T,
-) -> ApiResult<()> {
+fn name_once<T>(map: &mut Named<T>, at: &str, kind: &str, name: String, item: T) -> ApiResult<()> {
     if map.contains_key(&name) {
         return Err(bad(
             format!("{at}.metadata.name"),
@@ -602,7 +602,9 @@ impl Refs<'_> {
         let objective = objective(at, &s.objectives, &mut paths)?;
         let (window, time_zone) = time_window(at, &s.time_window, &mut paths)?;
         let sli = match (s.indicator, s.indicator_ref) {
-            (Some(i), None) => self.sli(&format!("{at}.spec.indicator.spec"), &i.spec, &mut paths)?,
+            (Some(i), None) => {
+                self.sli(&format!("{at}.spec.indicator.spec"), &i.spec, &mut paths)?
+            }
             (None, Some(name)) => {
                 let (sat, i) = self.slis.get(&name).ok_or_else(|| {
                     bad(
@@ -916,7 +918,10 @@ fn annotation(
         if k.starts_with(PREFIX) && !known.contains(&k.as_str()) {
             return Err(bad(
                 format!("{at}.metadata.annotations[\"{k}\"]"),
-                format!("is not an annotation Klaxon knows here (it knows {})", known.join(", ")),
+                format!(
+                    "is not an annotation Klaxon knows here (it knows {})",
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -1188,10 +1193,7 @@ pub fn export_all<'a>(slos: impl IntoIterator<Item = (&'a Slo, &'a str)>) -> Api
         .into_iter()
         .map(|(s, service)| export(s, service))
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(docs
-        .iter()
-        .map(|d| format!("---\n{d}"))
-        .collect::<String>())
+    Ok(docs.iter().map(|d| format!("---\n{d}")).collect::<String>())
 }
 
 #[cfg(test)]

@@ -86,13 +86,21 @@ fn references_and_inline_documents_are_read() {
     assert_eq!(n.service, "checkout");
     assert_eq!(n.objective, 99.9);
     assert_eq!(n.window, "28d");
-    assert!(matches!(&n.sli, Sli::Prometheus { source, bad: Some(_), good: None, .. } if source == "main"));
+    assert!(
+        matches!(&n.sli, Sli::Prometheus { source, bad: Some(_), good: None, .. } if source == "main")
+    );
     let rules = n.rules.as_ref().unwrap();
     assert_eq!(rules[0].name, "fast");
-    assert_eq!((rules[0].long.as_str(), rules[0].short.as_str()), ("1h", "2m"));
+    assert_eq!(
+        (rules[0].long.as_str(), rules[0].short.as_str()),
+        ("1h", "2m")
+    );
     assert_eq!(rules[0].urgency, Urgency::Page);
     // No annotation: a twelfth of the look-back window.
-    assert_eq!((rules[1].long.as_str(), rules[1].short.as_str()), ("3d", "6h"));
+    assert_eq!(
+        (rules[1].long.as_str(), rules[1].short.as_str()),
+        ("3d", "6h")
+    );
     assert_eq!(rules[1].urgency, Urgency::Ticket);
     // Refusals of the API's fields are told in the file's terms.
     let paths = &p.slos[0].paths;
@@ -104,7 +112,10 @@ fn references_and_inline_documents_are_read() {
         paths.locate("rules[1].long"),
         "documents[3].spec.alertPolicies[1].spec.conditions[0].spec.condition.lookbackWindow"
     );
-    assert_eq!(paths.locate("objective"), "documents[3].spec.objectives[0].target");
+    assert_eq!(
+        paths.locate("objective"),
+        "documents[3].spec.objectives[0].target"
+    );
     assert_eq!(paths.locate("sli.bad"), "documents[0].spec.ratioMetric.bad");
 }
 
@@ -125,12 +136,19 @@ fn unknown_fields_and_kinds_are_named_by_their_place() {
     let (field, message) = refused(&typo);
     assert_eq!(field, "documents[0].spec.ratioMetric.baad");
     assert!(message.contains("unknown field"), "{message}");
-    let (field, _) = refused(&BY_REFERENCE.replace("kind: AlertPolicy\nmetadata:\n  name: fast", "kind: Alert\nmetadata:\n  name: fast"));
+    let (field, _) = refused(&BY_REFERENCE.replace(
+        "kind: AlertPolicy\nmetadata:\n  name: fast",
+        "kind: Alert\nmetadata:\n  name: fast",
+    ));
     assert_eq!(field, "documents[2].kind");
     let (field, _) = refused(&BY_REFERENCE.replace("duration: 4w", "duration: 14d"));
     assert_eq!(field, "documents[3].spec.timeWindow[0].duration");
     let (field, _) = refused(&BY_REFERENCE.replace("alertAfter: 0m", "alertAfter: 5m"));
     assert_eq!(field, "documents[1].spec.condition.alertAfter");
-    let (field, _) = refused(&BY_REFERENCE.replace("klaxon.dev/short-window", "klaxon.dev/shortwindow"));
-    assert_eq!(field, "documents[1].metadata.annotations[\"klaxon.dev/shortwindow\"]");
+    let (field, _) =
+        refused(&BY_REFERENCE.replace("klaxon.dev/short-window", "klaxon.dev/shortwindow"));
+    assert_eq!(
+        field,
+        "documents[1].metadata.annotations[\"klaxon.dev/shortwindow\"]"
+    );
 }

@@ -362,7 +362,10 @@ async fn export_one(
         Err(e) => return Err(e.into()),
     };
     let yaml = apply::export_with(&state, std::slice::from_ref(&found)).await?;
-    Ok(apply::yaml_answer(yaml, Some(&format!("slo-{id}.openslo.yaml"))))
+    Ok(apply::yaml_answer(
+        yaml,
+        Some(&format!("slo-{id}.openslo.yaml")),
+    ))
 }
 
 async fn slos_page(State(state): State<AppState>, s: WebSession) -> PageResult {
