@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use klaxon_domain::Clock;
 use klaxon_server::shared::config::PrometheusSource;
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ on_both_backends!(
     slos_round_trip_through_openslo,
     bad_openslo_is_refused_naming_its_place_and_nothing_is_written,
     the_short_window_annotation_is_honoured,
+    an_applied_change_keeps_firing_rules_firing,
 );
 
 /// A Prometheus that takes every expression (the SLI check at save asks it once each).
@@ -349,6 +351,19 @@ async fn bad_openslo_is_refused_naming_its_place_and_nothing_is_written(b: Backe
     )
     .await;
     refused_at(&app, "", "documents").await;
+    // A Service document must name a service Klaxon has; a DataSource is not taken.
+    refused_at(
+        &app,
+        &format!("{good}---\napiVersion: openslo/v1\nkind: Service\nmetadata:\n  name: nowhere\nspec: {{}}\n"),
+        "documents[1].metadata.name",
+    )
+    .await;
+    refused_at(
+        &app,
+        &format!("{good}---\napiVersion: openslo/v1\nkind: DataSource\nmetadata:\n  name: prom\nspec:\n  type: Prometheus\n"),
+        "documents[1].kind",
+    )
+    .await;
 
     // The first document is fine, the second is not: nothing is written.
     let two = format!(
@@ -516,5 +531,61 @@ spec:
         "documents[2].metadata.annotations[\"klaxon.dev/short-window\"]",
     )
     .await;
+    app.stop().await;
+}
+
+async fn an_applied_change_keeps_firing_rules_firing(b: Backend) {
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    ok(
+        app.post("/api/v1/services", t, &json!({"name": "checkout"})),
+        201,
+    )
+    .await;
+    let report = ok(
+        apply(&app, &slo_doc("availability", "99.9", "30d"), false),
+        200,
+    )
+    .await;
+    let id = report["slos"][0]["id"].as_str().unwrap().to_owned();
+    // Ten minutes of nothing but errors: every default rule fires at the next step.
+    let now = app.clock.now();
+    let counts: Vec<Value> = (1..=10)
+        .map(|m| {
+            json!({"at": (now - jiff::SignedDuration::from_mins(m)).to_string(),
+                   "good": 0, "total": 100})
+        })
+        .collect();
+    ok(
+        app.post(
+            &format!("/api/v1/slos/{id}/counts"),
+            t,
+            &json!({"counts": counts}),
+        ),
+        204,
+    )
+    .await;
+    app.state.engine.tick().await.unwrap();
+    let firing = |s: &Value| -> Vec<bool> {
+        s["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["firing"] == true)
+            .collect()
+    };
+    let before = ok(app.get(&format!("/api/v1/slos/{id}"), t), 200).await;
+    assert_eq!(firing(&before), vec![true, true, true], "{before}");
+    let report = ok(
+        apply(&app, &slo_doc("availability", "99.5", "30d"), false),
+        200,
+    )
+    .await;
+    assert_eq!(report["slos"][0]["changed"], json!(["objective"]));
+    let after = ok(app.get(&format!("/api/v1/slos/{id}"), t), 200).await;
+    assert_eq!(after["objective"], 99.5);
+    assert_eq!(firing(&after), vec![true, true, true], "{after}");
     app.stop().await;
 }
