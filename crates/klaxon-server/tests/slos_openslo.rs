@@ -224,6 +224,19 @@ async fn slos_round_trip_through_openslo(b: Backend) {
     let yaml = export(&app, "/api/v1/slos/openslo").await;
     assert!(all(&ok(apply(&app, &yaml, false), 200).await, "unchanged"));
 
+    // The document says YAML, with no JSON Schema for a stream of documents.
+    let doc = ok(app.get("/api/v1/openapi.json", t), 200).await;
+    for path in ["/api/v1/slos/openslo", "/api/v1/slos/{id}/openslo"] {
+        let answer = &doc["paths"][path]["get"]["responses"]["200"]["content"];
+        assert!(answer["application/yaml"].is_object(), "{path}: {answer}");
+        assert!(
+            answer["application/yaml"].get("schema").is_none(),
+            "{path}: {answer}"
+        );
+    }
+    let body = &doc["paths"]["/api/v1/slos/apply"]["post"]["requestBody"]["content"];
+    assert!(body["application/yaml"].is_object(), "{body}");
+
     // Writing needs an admin; reading a viewer.
     let (_, viewer) = app.user_with_token("viewer@example.com", "viewer").await;
     let r = app

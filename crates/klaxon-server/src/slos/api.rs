@@ -632,11 +632,16 @@ async fn apply_openslo(
     ))
 }
 
+/// What an export answers. No JSON Schema is given: the answer is a stream of YAML documents
+/// (one per SLO, each starting `---`), which no single schema describes.
+const OPENSLO_YAML: &str =
+    "OpenSLO v1 YAML: one SLO document per SLO, each starting with ---; empty when there are none";
+
 /// The SLOs (of one service, with `service`) as OpenSLO v1 YAML: one SLO document each, its
 /// SLI and alert policies inline.
 #[utoipa::path(get, path = "/api/v1/slos/openslo", tag = "slos", operation_id = "export_openslo",
     params(ListParams),
-    responses((status = 200, content_type = "application/yaml", body = String), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = OPENSLO_YAML, content_type = "application/yaml"), (status = 400, body = ErrorBody)))]
 async fn export_openslo(
     State(state): State<AppState>,
     caller: Caller,
@@ -654,7 +659,7 @@ async fn export_openslo(
 /// One SLO as OpenSLO v1 YAML.
 #[utoipa::path(get, path = "/api/v1/slos/{id}/openslo", tag = "slos", operation_id = "export_one_openslo",
     params(("id" = uuid::Uuid, Path, description = "SLO id")),
-    responses((status = 200, content_type = "application/yaml", body = String), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = OPENSLO_YAML, content_type = "application/yaml"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn export_one_openslo(
     State(state): State<AppState>,
     caller: Caller,
