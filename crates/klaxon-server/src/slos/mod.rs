@@ -6,6 +6,7 @@ pub mod apply;
 mod chart;
 pub mod evaluate;
 pub mod openslo;
+mod openslo_doc;
 pub mod prometheus;
 pub mod view;
 pub mod web;

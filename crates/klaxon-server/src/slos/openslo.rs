@@ -3,17 +3,22 @@
 //! The mapping and Klaxon's conventions (the short window, pushed counts, the at-risk share)
 //! are in docs/slos.md, "SLOs as code"; keep the two in step.
 //!
-//! Every document type refuses fields it does not know, and every refusal names its place in
-//! the file (`documents[2].spec.indicator.spec.ratioMetric.goood`), so a typo is never
+//! Every document type (openslo_doc.rs) refuses fields it does not know, and every refusal
+//! names its place in the file (`documents[2].spec.indicator.spec.ratioMetric.goood`), so a typo is never
 //! silently ignored.
 use std::collections::{BTreeMap, HashMap};
 
 use klaxon_domain::slo::{self, BurnRule, Sli, Slo, Urgency, Window};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use yaml_serde::Value;
 
 use super::api::{NewSlo, RuleIn, SloPatch, window_spelling};
+use super::openslo_doc::{
+    Calendar, Condition, ConditionItem, ConditionSpec, Doc, InlineSli, Meta, MetricRef,
+    MetricSource, ObjectiveDoc, PolicyItem, PolicySpec, QuerySpec, Ratio, ServiceSpec, SliSpec,
+    SloSpec, TargetSpec, TimeWindow,
+};
 use crate::shared::error::{ApiError, ApiResult};
 
 pub const API_VERSION: &str = "openslo/v1";
@@ -25,234 +30,6 @@ pub const AT_RISK: &str = "klaxon.dev/at-risk";
 /// A metric source type of Klaxon's own: counts pushed to `POST /api/v1/slos/{id}/counts`.
 pub const PUSHED: &str = "klaxon-pushed";
 const PREFIX: &str = "klaxon.dev/";
-
-// --- documents ----------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Meta {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// People's labels: kept out of Klaxon, so taken and ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Value>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Doc<S> {
-    api_version: String,
-    kind: String,
-    metadata: Meta,
-    spec: S,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SloSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    service: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    indicator: Option<InlineSli>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    indicator_ref: Option<String>,
-    time_window: Vec<TimeWindow>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    budgeting_method: Option<String>,
-    objectives: Vec<ObjectiveDoc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert_policies: Option<Vec<PolicyItem>>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct InlineSli {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<Meta>,
-    spec: SliSpec,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SliSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    threshold_metric: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ratio_metric: Option<Ratio>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Ratio {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    counter: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    good: Option<MetricRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    bad: Option<MetricRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    total: Option<MetricRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    raw_type: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    raw: Option<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MetricRef {
-    metric_source: MetricSource,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MetricSource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metric_source_ref: Option<String>,
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    spec: Option<QuerySpec>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QuerySpec {
-    query: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TimeWindow {
-    duration: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    is_rolling: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    calendar: Option<Calendar>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Calendar {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    start_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    time_zone: Option<String>,
-}
-
-/// Fields for threshold metrics and time slices are known (so not "unknown field") but
-/// refused: Klaxon's SLIs count events.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ObjectiveDoc {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    op: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    value: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    target: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    target_percent: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    time_slice_target: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    time_slice_window: Option<Value>,
-}
-
-/// An alert policy in an SLO: a reference to an AlertPolicy document, or one inline.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PolicyItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert_policy_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<Meta>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    spec: Option<PolicySpec>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PolicySpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert_when_no_data: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert_when_resolved: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert_when_breaching: Option<bool>,
-    conditions: Vec<ConditionItem>,
-    /// Klaxon pages through the service's escalation policy: targets are taken and ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    notification_targets: Option<Vec<Value>>,
-}
-
-/// A condition in a policy: a reference to an AlertCondition document, or one inline.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ConditionItem {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    condition_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<Meta>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    spec: Option<ConditionSpec>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ConditionSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    severity: String,
-    condition: Condition,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Condition {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    op: Option<String>,
-    threshold: f64,
-    lookback_window: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert_after: Option<String>,
-}
-
-/// AlertNotificationTarget: taken and ignored (Klaxon pages by the service's policy).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read only to refuse unknown fields
-struct TargetSpec {
-    #[serde(default)]
-    target: Option<Value>,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-/// Service: Klaxon's services are made in Klaxon; a Service document must name one.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read only to refuse unknown fields
-struct ServiceSpec {
-    #[serde(default)]
-    description: Option<String>,
-}
 
 // --- reading ------------------------------------------------------------------------------------
 
