@@ -573,6 +573,27 @@ async fn send(s: &Session<'_>, form: &str, script: &str) {
     panic!("sending {form} brought no new page");
 }
 
+/// A pushed-counts SLO on `service` as OpenSLO, for a JavaScript string literal (`\\n` for
+/// lines); `ratio` is the key its ratio goes under (misspelt, it is refused).
+fn openslo(service: &str, ratio: &str) -> String {
+    [
+        "apiVersion: openslo/v1",
+        "kind: SLO",
+        "metadata:",
+        "  name: homepage-answers",
+        "spec:",
+        &format!("  service: {service}"),
+        "  indicator:",
+        "    spec:",
+        &format!("      {ratio}:"),
+        "        good: {metricSource: {type: klaxon-pushed}}",
+        "        total: {metricSource: {type: klaxon-pushed}}",
+        "  timeWindow: [{duration: 30d, isRolling: true}]",
+        "  objectives: [{targetPercent: 99.9}]",
+    ]
+    .join("\\n")
+}
+
 /// Refused forms show their reasons beside the fields: those pages fit a phone and pass axe too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_forms_fit_a_phone_and_pass_axe() {
@@ -669,6 +690,28 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
             "#action-item-edit".into(),
             "f.elements['state'].value = 'wont_do'".into(),
             "#ai-reason-error",
+        ),
+        // OpenSLO refused: a long path beside the box; and a dry run's report.
+        (
+            "/slos".into(),
+            "form[action='/slos/apply#apply']".into(),
+            format!(
+                "f.elements['yaml'].value = '{}'",
+                openslo("Website", "ratioMetricc")
+            ),
+            "#apply-yaml-error",
+        ),
+        (
+            "/slos".into(),
+            "form[action='/slos/apply#apply']".into(),
+            format!(
+                "f.elements['yaml'].value = '{}'; f.elements['dry_run'].checked = true",
+                openslo("Website", "ratioMetric").replace(
+                    "name: homepage-answers",
+                    "name: a-very-long-name-of-an-slo-for-the-homepage-that-wraps"
+                )
+            ),
+            "[data-testid=apply-report]",
         ),
     ];
     let driver = Driver::start().await;
