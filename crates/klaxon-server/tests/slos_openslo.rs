@@ -364,6 +364,17 @@ async fn bad_openslo_is_refused_naming_its_place_and_nothing_is_written(b: Backe
     )
     .await;
     refused_at(&app, "", "documents").await;
+    let not_text = app
+        .http
+        .post(format!("{}/api/v1/slos/apply", app.url))
+        .bearer_auth(t)
+        .body(vec![0xffu8, 0xfe, 0x00]);
+    refused(not_text, 400, "invalid_body", None).await;
+    let e = refused_at(&app, "apiVersion: [openslo/v1\n", "documents[0]").await;
+    assert!(
+        e["message"].as_str().unwrap().contains("is not YAML"),
+        "{e}"
+    );
     // A Service document must name a service Klaxon has; a DataSource is not taken.
     refused_at(
         &app,

@@ -1,5 +1,6 @@
 //! The REST face of SLOs: `/api/v1/slos/…`, and the operations the web pages share.
 use axum::Json;
+use axum::extract::rejection::StringRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -623,9 +624,21 @@ async fn apply_openslo(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ApplyParams>,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> ApiResult<Json<ApplyReport>> {
     caller.require(Role::Admin)?;
+    // The API's own error shape, as ApiJson gives for JSON bodies.
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("this server accepts (server.body_limit_bytes)".into())
+        } else {
+            ApiError::BadRequest {
+                code: "invalid_body",
+                message: e.body_text(),
+                field: None,
+            }
+        }
+    })?;
     let dry_run = p.dry_run.unwrap_or(false);
     Ok(Json(
         apply::apply_with(&state, caller.actor(), &body, dry_run).await?,
