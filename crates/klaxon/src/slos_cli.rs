@@ -92,6 +92,13 @@ pub enum SlosCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The error budget an incident burned of each SLO of its service.
+    Burned {
+        /// The incident: its number or id.
+        incident: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn path(id: &str) -> String {
@@ -289,6 +296,34 @@ pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
                     .map(|p| json!({"at": p["at"], "left": pct(&p["remaining_share"])}))
                     .collect();
                 table(&points, &["at", "left"])
+            })
+        }
+        SlosCommand::Burned { incident, client } => {
+            let v = Client::new(&client)?
+                .get(&format!(
+                    "/api/v1/incidents/{}/slo-budget",
+                    urlencode(&incident)
+                ))
+                .await?;
+            print_or(&client, &v, |v| {
+                let rows: Value = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| {
+                        let n = |x: &Value| x.as_f64().map_or("-".into(), |x| format!("{x:.0}"));
+                        json!({"slo": b["slo_name"], "bad": n(&b["bad"]), "of": n(&b["total"]),
+                               "unit": b["unit"], "budget spent": pct(&b["share"]),
+                               "from": b["from"], "to": b["to"]})
+                    })
+                    .collect();
+                if rows.as_array().is_some_and(|r| r.is_empty()) {
+                    return "Its service has no SLOs (or it has no service).".to_owned();
+                }
+                table(
+                    &rows,
+                    &["slo", "bad", "of", "unit", "budget spent", "from", "to"],
+                )
             })
         }
     }

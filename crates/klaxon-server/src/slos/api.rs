@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_slo, update_slo, delete_slo))
         .routes(routes!(push_counts))
         .routes(routes!(burn_down))
+        .routes(routes!(incident_budget))
 }
 
 // --- wire types ---------------------------------------------------------------------------------
@@ -567,4 +568,26 @@ async fn burn_down(
     caller.require(Role::Viewer)?;
     let s = state.store.slo(slo_id(&id)?).await.map_err(store_error)?;
     Ok(Json(view::burn_down(&state, &s).await?))
+}
+
+/// The error budget an incident burned of each SLO of its service, from its impact start (or
+/// declaration) to its resolution (or now while open): bad events (or minutes) and their share
+/// of the budget of the SLO's window it ended in. Empty without SLOs.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/slo-budget", tag = "slos",
+    operation_id = "incident_slo_budget",
+    params(("id" = String, Path, description = "Incident id or number")),
+    responses((status = 200, body = Vec<super::burns::BurnOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn incident_budget(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<super::burns::BurnOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
+    let i = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok(Json(super::burns::for_incident(&state, &i).await?))
 }

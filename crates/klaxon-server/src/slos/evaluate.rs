@@ -43,7 +43,7 @@ pub fn job(now: Timestamp) -> NewJob {
 
 /// Sums `spans` for each of `ids` from the pushed counts, each resolution in one read per run
 /// of overlapping spans for all of them.
-async fn sums(
+pub(super) async fn sums(
     store: &dyn Store,
     ids: &[SloId],
     spans: &[Span],
@@ -82,7 +82,11 @@ pub struct Reads<'a> {
 
 /// Good and total events over `span`, asked of a Prometheus source: the ratio's expression
 /// and the total's, each with the span as its range, at the span's end.
-async fn prometheus_counts(r: Reads<'_>, sli: &Sli, span: Span) -> Result<Counts, QueryError> {
+pub(super) async fn prometheus_counts(
+    r: Reads<'_>,
+    sli: &Sli,
+    span: Span,
+) -> Result<Counts, QueryError> {
     let Sli::Prometheus {
         source,
         good,
@@ -460,6 +464,10 @@ impl JobHandler for Evaluate {
             settings: &ctx.settings,
         };
         run_step(reads, &slos, step).await?;
+        // What recently resolved incidents cost: a few per step, after the evaluation.
+        if let Err(e) = super::burns::catch_up(reads, now).await {
+            tracing::warn!(error = %e, "keeping incidents' SLO burns failed");
+        }
         // Old slices go once an hour: a slice is dropped a whole window after it ends.
         if step == slo::step_of(now, SignedDuration::from_hours(1)) {
             for (res, kept) in [
