@@ -171,7 +171,10 @@ async fn a_check_down_for_15_minutes_fires_the_rules_at_their_minutes_and_resolv
     assert!(close(&points[0]["remaining_share"], 1.0));
     let last = points.last().unwrap();
     assert_eq!(last["at"], before["window_end"]);
-    assert!(close(&last["remaining_share"], 1.0 - 15.0 / 432.0), "{last}");
+    assert!(
+        close(&last["remaining_share"], 1.0 - 15.0 / 432.0),
+        "{last}"
+    );
     // No counts are pushed to it.
     refused(
         app.post(
@@ -226,12 +229,18 @@ async fn an_availability_sli_names_a_check_or_component_of_its_service(b: Backen
     for (sli, field) in [
         (json!({"kind": "availability"}), "sli.check"),
         (json!({"kind": "availability", "check": ghost}), "sli.check"),
-        (json!({"kind": "availability", "check": theirs}), "sli.check"),
+        (
+            json!({"kind": "availability", "check": theirs}),
+            "sli.check",
+        ),
         (
             json!({"kind": "availability", "check": ours, "component": api}),
             "sli.check",
         ),
-        (json!({"kind": "availability", "component": ghost}), "sli.component"),
+        (
+            json!({"kind": "availability", "component": ghost}),
+            "sli.component",
+        ),
         (
             json!({"kind": "availability", "component": cdn["id"]}),
             "sli.component",
@@ -314,7 +323,10 @@ async fn the_web_form_offers_the_services_checks_and_components(b: Backend) {
     let theirs = check(&app, "search box", "search", &target.url).await;
     let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
     let list = web_get_as(&app, "/slos", &cookie).await;
-    assert!(list.contains("<label for=\"slo-sli\">Measured by"), "{list}");
+    assert!(
+        list.contains("<label for=\"slo-sli\">Measured by"),
+        "{list}"
+    );
     assert!(
         list.contains(&format!(
             "<option value=\"check:{ours}\">homepage (website)</option>"

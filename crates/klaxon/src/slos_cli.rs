@@ -50,7 +50,8 @@ impl SloFields {
             (Some(c), _) => {
                 let found = client
                     .get(&format!("/api/v1/checks/{}", urlencode(c)))
-                    .await?;
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--check {c}: {e}"))?;
                 Some(json!({"kind": "availability", "check": found["id"]}))
             }
             (None, Some(c)) => Some(json!({"kind": "availability", "component": c})),
