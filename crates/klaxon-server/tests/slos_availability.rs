@@ -195,7 +195,7 @@ async fn an_availability_sli_names_a_check_or_component_of_its_service(b: Backen
         return;
     };
     let t = &app.admin.token;
-    service(&app, "website").await;
+    let svc = service(&app, "website").await;
     service(&app, "search").await;
     let target = Target::spawn().await;
     let ours = check(&app, "homepage", "website", &target.url).await;
@@ -309,6 +309,28 @@ async fn an_availability_sli_names_a_check_or_component_of_its_service(b: Backen
     )
     .await;
     assert_eq!(changed["sli"]["check"], json!(ours));
+
+    // Its check deleted: no answer, so nothing is judged, and after the ten minutes of
+    // silence the SLO raises its own alert.
+    ok(delete(&app, &format!("/api/v1/checks/{ours}"), t), 204).await;
+    for m in 0..=10 {
+        if m > 0 {
+            app.clock.advance(SignedDuration::from_mins(1));
+        }
+        app.state.engine.tick().await.unwrap();
+    }
+    let now = get_slo(&app, &id).await;
+    assert_eq!(now["budget"], Value::Null, "{now}");
+    assert!(now["silent_since"].is_string(), "{now}");
+    let list = ok(app.get(&format!("/api/v1/alerts?service_id={svc}"), t), 200).await;
+    let silent: Vec<&Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["dedup_key"] == format!("slo:{id}:silent"))
+        .collect();
+    assert_eq!(silent.len(), 1, "{list}");
+    assert_eq!(silent[0]["status"], "triggered");
     app.stop().await;
 }
 
