@@ -406,5 +406,20 @@ async fn the_web_form_offers_the_services_checks_and_components(b: Backend) {
         "{page}"
     );
     assert!(!page.contains(&format!("check:{theirs}")), "{page}");
+    // Changed from its page: the check stays picked.
+    let mut edit = fields(format!("check:{ours}"));
+    edit[5].1 = "99.5".into();
+    let edit: Vec<(&str, &str)> = edit.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, html) = form(&app, &cookie, &location, &edit).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Saved."), "{html}");
+    let id = location.trim_start_matches("/slos/");
+    let now = ok(
+        app.get(&format!("/api/v1/slos/{id}"), &app.admin.token),
+        200,
+    )
+    .await;
+    assert_eq!(now["sli"], json!({"kind": "availability", "check": ours}));
+    assert!(close(&now["objective"], 99.5), "{now}");
     app.stop().await;
 }

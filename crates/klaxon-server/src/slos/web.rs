@@ -163,6 +163,16 @@ impl SloForm {
     }
 
     fn create(&self) -> Result<NewSlo, FormErrors> {
+        let sli = self.sli()?.ok_or_else(|| {
+            FormErrors::field(
+                "sli",
+                "a Prometheus SLI is defined through the API or the CLI",
+            )
+        })?;
+        self.body(sli)
+    }
+
+    fn body(&self, sli: Sli) -> Result<NewSlo, FormErrors> {
         Ok(NewSlo {
             service: self.service.clone(),
             name: self.name.clone(),
@@ -172,24 +182,16 @@ impl SloForm {
             })?,
             window: self.window.clone(),
             time_zone: Some(self.time_zone.clone()).filter(|t| !t.trim().is_empty()),
-            sli: self.sli()?.ok_or_else(|| {
-                FormErrors::field(
-                    "sli",
-                    "a Prometheus SLI is defined through the API or the CLI",
-                )
-            })?,
+            sli,
             at_risk: Self::number("at_risk", &self.at_risk)?,
             rules: self.rules()?,
         })
     }
 
     fn update(&self) -> Result<SloPatch, FormErrors> {
+        // The SLI goes in the patch on its own: `None` keeps a Prometheus one.
         let sli = self.sli()?;
-        let c = Self {
-            sli: "pushed".into(), // checked above; kept out of the way of create's check
-            ..self.clone()
-        }
-        .create()?;
+        let c = self.body(Sli::Pushed)?;
         Ok(SloPatch {
             name: Some(c.name),
             description: Some(c.description),
@@ -472,8 +474,21 @@ async fn render_slo(state: &AppState, s: &WebSession, id: SloId, x: Extra) -> Pa
     let out = view::now(state, found).await?;
     let reader = s.reader();
     let chart = super::chart::burn_down(&out, &points);
-    let choices = availability::choices(state, Some(out.service_id)).await?;
+    let mut choices = availability::choices(state, Some(out.service_id)).await?;
     let measured_by = measured_by(&out, &choices);
+    // A source since moved off the service stays picked, so saving says so rather than
+    // quietly switching to the first choice.
+    let current = SloForm::of(&out).sli;
+    let list = match out.sli.source() {
+        Some(Source::Check(_)) => Some(&mut choices.checks),
+        Some(Source::Component(_)) => Some(&mut choices.components),
+        None => None,
+    };
+    if let Some(list) = list
+        && !list.iter().any(|(v, _)| *v == current)
+    {
+        list.push((current, "(no longer on this service)".into()));
+    }
     Ok(html(
         x.status,
         &SloPage {
