@@ -397,6 +397,10 @@ async fn the_web_form_offers_the_services_checks_and_components(b: Backend) {
         "{page}"
     );
     assert!(page.contains("% of minutes up over"), "{page}");
+    assert!(
+        page.contains("0.00 of 43.20 bad minutes allowed over the whole window are spent"),
+        "{page}"
+    );
     // Nothing to push for it; its change form has its check picked, only the service's.
     assert!(!page.contains("id=\"add-counts\""), "{page}");
     assert!(
