@@ -4,12 +4,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::check::CheckState;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{ServiceId, SloId};
+use klaxon_domain::ids::{CheckId, ComponentId, ServiceId, SloId};
+use klaxon_domain::slo::availability::{self, Change, Source};
 use klaxon_domain::slo::{
     BurnRule, Counts, Objective, Resolution, RuleState, Slo, Window, step_of,
 };
+use klaxon_domain::status::ComponentStatus;
 use klaxon_store::*;
 use sqlx::Transaction;
 
@@ -43,6 +46,30 @@ const BUCKETS: &str = concat!(
     buckets!(),
     ") b"
 );
+
+/// The state changes of the checks in `$1` and the components in `$2` over `[$3, $4]`: from
+/// the last one at or before `$3` on. A component's changes are its status intervals' starts,
+/// with its page's partial-outage weight.
+const AVAILABILITY: &str = concat!(
+    "SELECT 'check' AS kind, c.check_id AS source_id, c.at AS at, c.state AS state,
+            CAST(1 AS DOUBLE PRECISION) AS weight
+     FROM check_changes c
+     WHERE c.check_id ",
+    in_list!("$1"),
+    " AND c.at <= $4
+       AND c.at >= COALESCE((SELECT MAX(p.at) FROM check_changes p
+                             WHERE p.check_id = c.check_id AND p.at <= $3), $3)
+     UNION ALL
+     SELECT 'component', i.component_id, i.started_at, i.status, pg.partial_outage_weight
+     FROM status_intervals i
+     JOIN status_components sc ON sc.id = i.component_id
+     JOIN status_pages pg ON pg.id = sc.page_id
+     WHERE i.component_id ",
+    in_list!("$2"),
+    " AND i.started_at <= $4 AND (i.ended_at IS NULL OR i.ended_at > $3)
+     ORDER BY kind, source_id, at"
+);
+
 /// The spans' union as runs of overlapping or touching spans, each with its spans' indexes.
 fn runs(spans: &[(i64, i64)]) -> Vec<(i64, i64, Vec<usize>)> {
     let mut order: Vec<usize> = (0..spans.len())
@@ -362,8 +389,8 @@ impl SloStore for DbStore {
                 .map_err(map_err)?
                 .try_get(0)
                 .map_err(map_err)?;
-            let rows: Vec<(String, i64, f64, f64)> = serde_json::from_str(&packed)
-                .map_err(|e| corrupt("SLO sums", &e.to_string()))?;
+            let rows: Vec<(String, i64, f64, f64)> =
+                serde_json::from_str(&packed).map_err(|e| corrupt("SLO sums", &e.to_string()))?;
             // Bucket k holds the slices in [edge k-1 (or from), edge k).
             let mut buckets: HashMap<SloId, Vec<Counts>> = HashMap::new();
             for (slo, k, good, total) in rows {
@@ -463,6 +490,52 @@ impl SloStore for DbStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
+    }
+
+    async fn availability_changes(
+        &self,
+        sources: &[Source],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<HashMap<Source, Vec<Change>>> {
+        let mut checks: Vec<CheckId> = Vec::new();
+        let mut components: Vec<ComponentId> = Vec::new();
+        for s in sources {
+            match s {
+                Source::Check(id) => checks.push(*id),
+                Source::Component(id) => components.push(*id),
+            }
+        }
+        let rows = sqlx::query(AVAILABILITY)
+            .bind(db_ids(&checks))
+            .bind(db_ids(&components))
+            .bind(to_millis(from))
+            .bind(to_millis(to))
+            .fetch_all(self.reader())
+            .await
+            .map_err(map_err)?;
+        let mut out: HashMap<Source, Vec<Change>> = HashMap::new();
+        for row in &rows {
+            let kind: String = get(row, "kind")?;
+            let (source, down) = if kind == "check" {
+                let state: CheckState = get_parsed(row, "state")?;
+                (
+                    Source::Check(get_id(row, "source_id")?),
+                    availability::check_down(state),
+                )
+            } else {
+                let status: ComponentStatus = get_parsed(row, "state")?;
+                (
+                    Source::Component(get_id(row, "source_id")?),
+                    availability::component_down(status, get(row, "weight")?),
+                )
+            };
+            out.entry(source).or_default().push(Change {
+                at: get_ts(row, "at")?,
+                down,
+            });
+        }
+        Ok(out)
     }
 
     async fn prune_slo_counts(

@@ -72,7 +72,9 @@ pub struct NewSlo {
     pub time_zone: Option<String>,
     /// Where good and total events come from: `{"kind": "pushed"}`, or `{"kind":
     /// "prometheus", "source": "main", "bad": "sum(increase(x{code=~\"5..\"}[{{window}}]))",
-    /// "total": "sum(increase(x[{{window}}]))"}` (or `good` instead of `bad`).
+    /// "total": "sum(increase(x[{{window}}]))"}` (or `good` instead of `bad`), or the up time
+    /// of one of the service's uptime checks or status-page components: `{"kind":
+    /// "availability", "check": "<id>"}` (or `"component"`).
     pub sli: Sli,
     /// The remaining share of the budget at or under which it is at risk (default 0.2).
     pub at_risk: Option<f64>,
@@ -296,6 +298,7 @@ pub async fn create_with(state: &AppState, actor: Actor, n: NewSlo) -> ApiResult
     let service = terms::service(state, &n.service, At::Field("service")).await?;
     let w = window(&n.window, n.time_zone.as_deref())?;
     check_sli(state, &n.sli).await?;
+    super::availability::check_source(state, &n.sli, service).await?;
     let s = Slo {
         id: SloId::new(now, random_bytes()),
         service_id: service,
@@ -362,6 +365,7 @@ pub async fn update_with(state: &AppState, actor: Actor, id: SloId, p: SloPatch)
     }
     if let Some(sli) = p.sli {
         check_sli(state, &sli).await?;
+        super::availability::check_source(state, &sli, s.service_id).await?;
         s.sli = sli;
     }
     if let Some(a) = p.at_risk {

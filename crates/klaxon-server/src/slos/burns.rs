@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::ids::{IncidentId, ServiceId, SloId};
 use klaxon_domain::incident::Severity;
-use klaxon_domain::slo::{self, Basis, Resolution, Sli, Slo, Span};
+use klaxon_domain::slo::{self, Basis, Resolution, Sli, Slo, Span, availability};
 use klaxon_domain::slo_burn::{self, Burned};
 use klaxon_store::{Incident, IncidentBurn, StoreResult};
 use serde::{Deserialize, Serialize};
@@ -184,6 +184,23 @@ pub async fn compute(
                 return Ok(None);
             };
             (during, whole)
+        }
+        Sli::Availability { .. } => {
+            // Exact minutes from the source's state changes, like the evaluator's.
+            let Some(source) = slo.sli.source() else {
+                return Ok(None);
+            };
+            let changes = r
+                .store
+                .availability_changes(&[source], from.min(window.from), end)
+                .await?;
+            let Some(c) = changes.get(&source) else {
+                return Ok(None);
+            };
+            (
+                availability::minutes(c, from, to),
+                availability::minutes(c, window.from, end),
+            )
         }
     };
     Ok(Some(slo_burn::burned(

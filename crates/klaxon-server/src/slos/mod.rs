@@ -2,6 +2,7 @@
 //! SLOs; teams push counts (or, later, Prometheus answers); the `slo.evaluate` job judges
 //! every SLO each minute and opens alerts through the normal pipeline.
 pub mod api;
+pub mod availability;
 pub mod burns;
 mod chart;
 pub mod evaluate;
