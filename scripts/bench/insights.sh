@@ -35,7 +35,9 @@
 #
 # Settings (environment): INCIDENTS (default 100000), ALERTS (default 2000000), SERVICES
 # (default 40), POLICIES (default 8), USERS (default 30), SCHEDULES (default 6), ROUNDS (default
-# 20), PEER_ROUNDS (the peer's, default 5: it is slow), BACKENDS (default "sqlite postgres"), KLAXON_BIN (skip the build and use this binary).
+# 20), PEER_ROUNDS (the peer's, default 5: it is slow), BACKENDS (default "sqlite postgres"),
+# KLAXON_BIN (skip the build and use this binary), KEEP=1 (keep the work directory, with the
+# SQLite data set, its server.out and measure.py, to time another build on the same data).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo="$(pwd)"
@@ -145,7 +147,7 @@ cleanup() {
   for f in "$work"/*/*.log; do
     [ -f "$f" ] && cp "$f" "$results/$(basename "$(dirname "$f")")-$(basename "$f")" 2>/dev/null
   done
-  rm -rf "$work"
+  if [ "${KEEP:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
   [ "$rc" = 0 ] || printf 'scripts/bench/insights.sh: failed (exit %s); logs in %s\n' "$rc" "$results" >&2
   exit "$rc"
 }
@@ -670,7 +672,7 @@ bench() {
     fi
   done <"$results/$name-plain.txt"
   # The data set is large: gone once measured.
-  rm -rf "$dir/klaxon-data"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$dir/klaxon-data"
 }
 
 say "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,6 +25,7 @@ pub mod reach;
 pub mod schedule;
 pub mod service;
 pub mod slo;
+pub mod slo_burn;
 pub mod status;
 pub mod throttle;
 pub mod webhook;

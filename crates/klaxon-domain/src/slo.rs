@@ -6,8 +6,10 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ServiceId, SloId};
+use crate::ids::{CheckId, ComponentId, ServiceId, SloId};
 use crate::{Invalid, named_enum};
+
+pub mod availability;
 
 /// The share of good events (or good time) an SLO promises, as a percentage strictly between
 /// 0 and 100: 99.9 means 0.1 % of the events may be bad.
@@ -625,7 +627,7 @@ pub fn pieces(span: Span) -> Vec<Span> {
     ]
 }
 
-/// Where an SLO's good and total events come from.
+/// Where an SLO's good and total events (or minutes) come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Sli {
@@ -642,6 +644,14 @@ pub enum Sli {
         bad: Option<String>,
         total: String,
     },
+    /// The time an uptime check or a status-page component (one of them, on the SLO's service)
+    /// was up: good minutes are up minutes, total minutes those it was watched. A time SLI.
+    Availability {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check: Option<CheckId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        component: Option<ComponentId>,
+    },
 }
 
 /// Where a PromQL expression takes its range.
@@ -657,16 +667,46 @@ impl Sli {
         match self {
             Sli::Pushed => "pushed",
             Sli::Prometheus { .. } => "prometheus",
+            Sli::Availability { .. } => "availability",
         }
     }
 
     pub fn basis(&self) -> Basis {
-        Basis::Events
+        match self {
+            Sli::Availability { .. } => Basis::Time,
+            Sli::Pushed | Sli::Prometheus { .. } => Basis::Events,
+        }
+    }
+
+    /// What an availability SLI watches; `None` for the other kinds (or one not checked yet).
+    pub fn source(&self) -> Option<availability::Source> {
+        match self {
+            Sli::Availability {
+                check: Some(c),
+                component: None,
+            } => Some(availability::Source::Check(*c)),
+            Sli::Availability {
+                check: None,
+                component: Some(c),
+            } => Some(availability::Source::Component(*c)),
+            _ => None,
+        }
     }
 
     /// Checks the SLI's shape: a known source, one of `good` and `bad`, and every expression
-    /// with its `{{window}}`. Whether Prometheus takes the expressions is asked at save time.
+    /// with its `{{window}}`; an availability SLI's one check or component. Whether Prometheus
+    /// takes the expressions, and whether the check or component is the service's, is asked at
+    /// save time.
     pub fn check(&self, sources: &[&str]) -> Result<(), Invalid> {
+        if let Sli::Availability { .. } = self {
+            return match self.source() {
+                Some(_) => Ok(()),
+                None => Err(Invalid::new(
+                    "sli.check",
+                    "give check or component, one of them",
+                )),
+            };
+        }
         let Sli::Prometheus {
             source,
             good,

@@ -165,6 +165,17 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let slo_id = slo["id"].as_str().unwrap().to_owned();
+    let up = ok(
+        app.post(
+            "/api/v1/slos",
+            admin,
+            &json!({"service": "Website", "name": "Homepage up", "objective": 99.9,
+                    "window": "30d", "sli": {"kind": "availability", "check": check_id}}),
+        ),
+        201,
+    )
+    .await;
+    let up_id = up["id"].as_str().unwrap().to_owned();
     let now = klaxon_domain::Clock::now(&app.clock);
     let counts: Vec<Value> = (1..=180)
         .map(|m| {
@@ -396,6 +407,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (format!("/checks/{check_id}"), "a check"),
         ("/slos".into(), "SLO list"),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
+        (format!("/slos/{up_id}"), "an availability SLO"),
         ("/status-pages".into(), "status page list"),
         (format!("/status-pages/{status_page_id}"), "a status page"),
         (

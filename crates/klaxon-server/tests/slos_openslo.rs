@@ -149,8 +149,38 @@ async fn slos_round_trip_through_openslo(b: Backend) {
     )
     .await;
 
+    // An availability SLO on an uptime check (never run: only its id matters here).
+    let check = ok(
+        app.post(
+            "/api/v1/checks",
+            t,
+            &json!({"name": "homepage", "service": "search", "url": "http://127.0.0.1:9/",
+                    "interval_secs": 60, "failure_threshold": 1, "success_threshold": 1,
+                    "conditions": ["[STATUS] == 200"]}),
+        ),
+        201,
+    )
+    .await;
+    let check = check["id"].as_str().unwrap().to_owned();
+    ok(
+        app.post(
+            "/api/v1/slos",
+            t,
+            &json!({"service": "search", "name": "homepage up", "objective": 99.5,
+                    "window": "28d", "sli": {"kind": "availability", "check": check}}),
+        ),
+        201,
+    )
+    .await;
+
     let yaml = export(&app, "/api/v1/slos/openslo").await;
-    assert_eq!(yaml.matches("kind: SLO\n").count(), 3, "{yaml}");
+    assert_eq!(yaml.matches("kind: SLO\n").count(), 4, "{yaml}");
+    assert!(
+        yaml.contains(&format!(
+            "type: klaxon-availability\n            spec:\n              check: {check}"
+        )),
+        "{yaml}"
+    );
     for needle in [
         "apiVersion: openslo/v1",
         "type: klaxon-pushed",
@@ -164,13 +194,13 @@ async fn slos_round_trip_through_openslo(b: Backend) {
 
     // Applied back: nothing to do, and the export is the same.
     let report = ok(apply(&app, &yaml, false), 200).await;
-    assert_eq!(results(&report).len(), 3, "{report}");
+    assert_eq!(results(&report).len(), 4, "{report}");
     assert!(all(&report, "unchanged"), "{report}");
     assert_eq!(export(&app, "/api/v1/slos/openslo").await, yaml);
     let one = export(&app, &format!("/api/v1/slos/{pushed_id}/openslo")).await;
     assert!(yaml.contains(&one), "{one}");
     let search = export(&app, "/api/v1/slos/openslo?service=search").await;
-    assert_eq!(search.matches("kind: SLO\n").count(), 1, "{search}");
+    assert_eq!(search.matches("kind: SLO\n").count(), 2, "{search}");
 
     // A change, first as a dry run: reported with its field, written only for real.
     let changed = one.replace("targetPercent: 99.9", "targetPercent: 99.5");
@@ -203,11 +233,11 @@ async fn slos_round_trip_through_openslo(b: Backend) {
     let report = ok(apply(&app, &new, true), 200).await;
     assert_eq!(report["slos"][0]["result"], "created");
     assert_eq!(report["slos"][0]["id"], Value::Null);
-    assert_eq!(count(&app).await, 3, "a dry run creates nothing");
+    assert_eq!(count(&app).await, 4, "a dry run creates nothing");
     let report = ok(apply(&app, &new, false), 200).await;
     assert_eq!(report["slos"][0]["result"], "created");
     assert!(report["slos"][0]["id"].is_string());
-    assert_eq!(count(&app).await, 4);
+    assert_eq!(count(&app).await, 5);
     let latency = ok(
         app.get(
             &format!("/api/v1/slos/{}", report["slos"][0]["id"].as_str().unwrap()),

@@ -146,6 +146,18 @@ macro_rules! instr {
     };
 }
 
+/// The rows' `$cols` as one JSON array of arrays (as TEXT; `[]` without rows), in no
+/// particular order.
+macro_rules! json_rows {
+    ($cols:literal) => {
+        concat!(
+            "COALESCE(CAST(json_agg(json_build_array(",
+            $cols,
+            ")) AS TEXT), '[]')"
+        )
+    };
+}
+
 /// 32 random bytes, made by the database.
 macro_rules! random_key {
     () => {

@@ -148,6 +148,11 @@ impl DbStore {
 #[rustfmt::skip] macro_rules! instr { () => { "instr" }; }
 /// 32 random bytes, made by the database.
 #[rustfmt::skip] macro_rules! random_key { () => { "randomblob(32)" }; }
+/// The rows' `$cols` as one JSON array of arrays (TEXT), in no particular order: a large read
+/// handed over as one value rather than row by row, which costs more than the query itself.
+#[rustfmt::skip] macro_rules! json_rows {
+    ($cols:literal) => { concat!("json_group_array(json_array(", $cols, "))") };
+}
 
 // --- hooks: the steps whose logic differs ----------------------------------------------------
 

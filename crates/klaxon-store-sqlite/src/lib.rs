@@ -100,7 +100,9 @@ impl SqliteStore {
             .map_err(map_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            // A read's sorts and DISTINCTs in memory: in a temporary file they were read back
+            // page by page through the kernel.
+            .connect_with(options.read_only(true).pragma("temp_store", "memory"))
             .await
             .map_err(map_err)?;
         let batch = batch::BatchWriter::open(path)?;

@@ -5,4 +5,5 @@ klaxon_store_tests::contract_tests!(
     old_check_results_and_days_are_pruned,
     components_follow_their_checks,
     racing_checks_leave_their_component_in_line,
+    availability_changes_start_from_the_state_a_span_is_in,
 );

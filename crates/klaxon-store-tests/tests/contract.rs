@@ -60,5 +60,6 @@ klaxon_store_tests::contract_tests!(
     action_items_list_count_and_remind_once,
     postmortems_are_kept_whole_and_told_on_the_incident,
     slos_are_kept_whole_and_count_what_is_pushed,
+    incident_burns_are_due_kept_and_ranked,
     public_summaries_go_on_the_status_page_once,
 );

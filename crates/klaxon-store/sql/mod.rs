@@ -51,6 +51,7 @@ mod oncall;
 mod oncall_rules;
 mod postmortems;
 pub(crate) mod schedules;
+mod slo_burns;
 mod slos;
 mod status;
 mod status_follow;

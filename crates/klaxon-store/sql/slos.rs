@@ -4,12 +4,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::check::CheckState;
 use klaxon_domain::clock::to_millis;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{ServiceId, SloId};
+use klaxon_domain::ids::{CheckId, ComponentId, ServiceId, SloId};
+use klaxon_domain::slo::availability::{self, Change, Source};
 use klaxon_domain::slo::{
     BurnRule, Counts, Objective, Resolution, RuleState, Slo, Window, step_of,
 };
+use klaxon_domain::status::ComponentStatus;
 use klaxon_store::*;
 use sqlx::Transaction;
 
@@ -21,13 +24,50 @@ const EDGES: usize = 16;
 
 /// Good and total events of each SLO in `$1` per bucket between consecutive edges (`$3` … `$18`, ascending; unused
 /// ones the largest value) over the slices in `$19`–`$20`: one pass, one short `CASE` a row.
-const BUCKETS: &str = concat!(
+macro_rules! buckets {
+    () => {
+        concat!(
     "SELECT slo_id, CASE WHEN slice < $3 THEN 0 WHEN slice < $4 THEN 1 WHEN slice < $5 THEN 2 WHEN slice < $6 THEN 3 WHEN slice < $7 THEN 4 WHEN slice < $8 THEN 5 WHEN slice < $9 THEN 6 WHEN slice < $10 THEN 7 WHEN slice < $11 THEN 8 WHEN slice < $12 THEN 9 WHEN slice < $13 THEN 10 WHEN slice < $14 THEN 11 WHEN slice < $15 THEN 12 WHEN slice < $16 THEN 13 WHEN slice < $17 THEN 14 WHEN slice < $18 THEN 15 END AS bucket,
             COALESCE(SUM(good), 0.0) AS good, COALESCE(SUM(total), 0.0) AS total
      FROM slo_counts WHERE slo_id ",
     in_list!("$1"),
     " AND resolution = $2 AND slice >= $19 AND slice < $20
      GROUP BY slo_id, bucket"
+)
+    };
+}
+
+/// [`buckets!`]'s rows packed into one JSON value: a step reads some 16 buckets for each of
+/// 1,000 SLOs, and SQLite's driver hands rows over one at a time.
+const BUCKETS: &str = concat!(
+    "SELECT ",
+    json_rows!("b.slo_id, b.bucket, b.good, b.total"),
+    " FROM (",
+    buckets!(),
+    ") b"
+);
+
+/// The state changes of the checks in `$1` and the components in `$2` over `[$3, $4]`: from
+/// the last one at or before `$3` on. A component's changes are its status intervals' starts,
+/// with its page's partial-outage weight.
+const AVAILABILITY: &str = concat!(
+    "SELECT 'check' AS kind, c.check_id AS source_id, c.at AS at, c.state AS state,
+            CAST(1 AS DOUBLE PRECISION) AS weight
+     FROM check_changes c
+     WHERE c.check_id ",
+    in_list!("$1"),
+    " AND c.at <= $4
+       AND c.at >= COALESCE((SELECT MAX(p.at) FROM check_changes p
+                             WHERE p.check_id = c.check_id AND p.at <= $3), $3)
+     UNION ALL
+     SELECT 'component', i.component_id, i.started_at, i.status, pg.partial_outage_weight
+     FROM status_intervals i
+     JOIN status_components sc ON sc.id = i.component_id
+     JOIN status_pages pg ON pg.id = sc.page_id
+     WHERE i.component_id ",
+    in_list!("$2"),
+    " AND i.started_at <= $4 AND (i.ended_at IS NULL OR i.ended_at > $3)
+     ORDER BY kind, source_id, at"
 );
 
 /// The spans' union as runs of overlapping or touching spans, each with its spans' indexes.
@@ -341,21 +381,27 @@ impl SloStore for DbStore {
             for k in 0..EDGES {
                 q = q.bind(edges.get(k).copied().unwrap_or(i64::MAX));
             }
-            let rows = q
+            let packed: String = q
                 .bind(from)
                 .bind(to)
-                .fetch_all(&mut *conn)
+                .fetch_one(&mut *conn)
                 .await
+                .map_err(map_err)?
+                .try_get(0)
                 .map_err(map_err)?;
+            let rows: Vec<(String, i64, f64, f64)> =
+                serde_json::from_str(&packed).map_err(|e| corrupt("SLO sums", &e.to_string()))?;
             // Bucket k holds the slices in [edge k-1 (or from), edge k).
             let mut buckets: HashMap<SloId, Vec<Counts>> = HashMap::new();
-            for row in &rows {
-                let k: i32 = get(row, "bucket")?;
+            for (slo, k, good, total) in rows {
+                let id = uuid::Uuid::parse_str(&slo)
+                    .map(SloId::from)
+                    .map_err(|_| corrupt("slo_id", &slo))?;
                 let per = buckets
-                    .entry(get_id(row, "slo_id")?)
+                    .entry(id)
                     .or_insert_with(|| vec![Counts::default(); edges.len()]);
-                if let Some(b) = per.get_mut(k as usize) {
-                    *b = Counts::new(get(row, "good")?, get(row, "total")?);
+                if let Some(b) = usize::try_from(k).ok().and_then(|k| per.get_mut(k)) {
+                    *b = Counts::new(good, total);
                 }
             }
             for (id, bucket) in buckets {
@@ -444,6 +490,52 @@ impl SloStore for DbStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
+    }
+
+    async fn availability_changes(
+        &self,
+        sources: &[Source],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<HashMap<Source, Vec<Change>>> {
+        let mut checks: Vec<CheckId> = Vec::new();
+        let mut components: Vec<ComponentId> = Vec::new();
+        for s in sources {
+            match s {
+                Source::Check(id) => checks.push(*id),
+                Source::Component(id) => components.push(*id),
+            }
+        }
+        let rows = sqlx::query(AVAILABILITY)
+            .bind(db_ids(&checks))
+            .bind(db_ids(&components))
+            .bind(to_millis(from))
+            .bind(to_millis(to))
+            .fetch_all(self.reader())
+            .await
+            .map_err(map_err)?;
+        let mut out: HashMap<Source, Vec<Change>> = HashMap::new();
+        for row in &rows {
+            let kind: String = get(row, "kind")?;
+            let (source, down) = if kind == "check" {
+                let state: CheckState = get_parsed(row, "state")?;
+                (
+                    Source::Check(get_id(row, "source_id")?),
+                    availability::check_down(state),
+                )
+            } else {
+                let status: ComponentStatus = get_parsed(row, "state")?;
+                (
+                    Source::Component(get_id(row, "source_id")?),
+                    availability::component_down(status, get(row, "weight")?),
+                )
+            };
+            out.entry(source).or_default().push(Change {
+                at: get_ts(row, "at")?,
+                down,
+            });
+        }
+        Ok(out)
     }
 
     async fn prune_slo_counts(

@@ -31,8 +31,9 @@ pub use schedules::*;
 pub use status::*;
 pub use store::{
     ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, InsightStore, OnCallStore,
-    PostmortemStore, ScheduleStore, SloEvaluation, SloStore, StatusStore, Store, SubscriberStore,
-    UserStore, WebhookStore,
+    PostmortemStore, ScheduleStore, SloBurnStore, SloEvaluation, SloStore, StatusStore, Store,
+    SubscriberStore, UserStore, WebhookStore,
 };
+pub use store::{BurnDue, IncidentBurn, RankedBurn};
 pub use subscribers::*;
 pub use webhooks::*;

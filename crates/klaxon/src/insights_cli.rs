@@ -1,5 +1,5 @@
-//! Client commands for insights: incident metrics, alert noise and on-call load over a period,
-//! through `/api/v1/insights/…`. Text tables by default; `--json` or `--csv` print the API's
+//! Client commands for insights: incident metrics, alert noise, on-call load and SLO budget
+//! spent over a period, through `/api/v1/insights/…`. Text tables by default; `--json` or `--csv` print the API's
 //! answer as it came.
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ pub struct Period {
     #[arg(long)]
     to: Option<String>,
     /// Print the API's CSV instead (metrics: --table groups, weeks or severity; on-call:
-    /// people or schedules).
+    /// people or schedules; SLO budget: incidents or services).
     #[arg(long, conflicts_with = "json")]
     csv: bool,
     /// With --csv: which table.
@@ -47,6 +47,14 @@ pub enum InsightsCommand {
     },
     /// Hours on call and pages by band (business, off, sleep) in each person's zone.
     OncallLoad {
+        #[command(flatten)]
+        period: Period,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The error budget the period's incidents spent: services' SLOs and incidents ranked by
+    /// the share of a window's budget (CSV: --table incidents or services).
+    SloBudget {
         #[command(flatten)]
         period: Period,
         #[command(flatten)]
@@ -153,6 +161,45 @@ fn oncall_text(v: &Value) -> String {
     )
 }
 
+fn budget_text(v: &Value) -> String {
+    let share = |x: &Value| {
+        x.as_f64()
+            .map_or_else(|| "no budget".into(), |s| format!("{:.1} %", s * 100.0))
+    };
+    let services: Vec<Value> = v["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            json!({"service": s["service_name"], "slo": s["slo_name"], "incidents": s["incidents"],
+                   "bad": format!("{:.0} {}", s["bad"].as_f64().unwrap_or(0.0), s["unit"].as_str().unwrap_or_default()),
+                   "budget spent": share(&s["share"])})
+        })
+        .collect();
+    let incidents: Vec<Value> = v["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            json!({"incident": format!("#{} {}", i["number"], i["title"].as_str().unwrap_or_default()),
+                   "service": i["service_name"], "slo": i["slo_name"],
+                   "bad": format!("{:.0} {}", i["bad"].as_f64().unwrap_or(0.0), i["unit"].as_str().unwrap_or_default()),
+                   "budget spent": share(&i["share"])})
+        })
+        .collect();
+    format!(
+        "Services' SLOs by budget spent\n{}\nIncidents by budget spent\n{}",
+        table(
+            &Value::Array(services),
+            &["service", "slo", "incidents", "bad", "budget spent"]
+        ),
+        table(
+            &Value::Array(incidents),
+            &["incident", "service", "slo", "bad", "budget spent"]
+        )
+    )
+}
+
 pub async fn insights(cmd: InsightsCommand) -> anyhow::Result<()> {
     let (path, period, group_by, client, human): (_, _, _, _, fn(&Value) -> String) = match cmd {
         InsightsCommand::Metrics {
@@ -179,6 +226,13 @@ pub async fn insights(cmd: InsightsCommand) -> anyhow::Result<()> {
             None,
             client,
             oncall_text,
+        ),
+        InsightsCommand::SloBudget { period, client } => (
+            "/api/v1/insights/slo-budget",
+            period,
+            None,
+            client,
+            budget_text,
         ),
     };
     let c = Client::new(&client)?;

@@ -34,6 +34,42 @@ pub struct SloFields {
     /// "page", "long": "1h", "short": "5m", "rate": 14.4}]'.
     #[arg(long)]
     rules: Option<String>,
+    /// What it measures: pushed (good and total events sent with `klaxon slos push`; the
+    /// default) or availability (the minutes --check or --component is up).
+    #[arg(long, value_parser = ["pushed", "availability"])]
+    sli: Option<String>,
+    /// For availability: one of the service's uptime checks, by name or id.
+    #[arg(long, conflicts_with = "component")]
+    check: Option<String>,
+    /// For availability: a status-page component that depends on the service, by id.
+    #[arg(long)]
+    component: Option<String>,
+}
+
+impl SloFields {
+    /// The SLI as the API takes it, when one is given: a check named is looked up for its id.
+    async fn sli(&self, client: &Client) -> anyhow::Result<Option<Value>> {
+        let availability = match (&self.check, &self.component) {
+            (Some(c), _) => {
+                let found = client
+                    .get(&format!("/api/v1/checks/{}", urlencode(c)))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--check {c}: {e}"))?;
+                Some(json!({"kind": "availability", "check": found["id"]}))
+            }
+            (None, Some(c)) => Some(json!({"kind": "availability", "component": c})),
+            (None, None) => None,
+        };
+        match (self.sli.as_deref(), availability) {
+            (Some("pushed"), Some(_)) => {
+                bail!("--check and --component are for --sli availability")
+            }
+            (Some("pushed"), None) => Ok(Some(json!({"kind": "pushed"}))),
+            (_, Some(a)) => Ok(Some(a)),
+            (Some(_), None) => bail!("--sli availability needs --check or --component"),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -46,7 +82,8 @@ pub enum SlosCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Define an SLO on a service; its SLI is pushed counts (`klaxon slos push`).
+    /// Define an SLO on a service; its SLI is pushed counts (`klaxon slos push`) unless --sli
+    /// availability with --check or --component.
     Create {
         /// The service: its name or id.
         #[arg(long)]
@@ -118,6 +155,13 @@ pub enum SlosCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The error budget an incident burned of each SLO of its service.
+    Burned {
+        /// The incident: its number or id.
+        incident: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn path(id: &str) -> String {
@@ -171,12 +215,14 @@ fn text(v: &Value) -> String {
     let mut out = format!(
         "SLO {} ({})\n\
          service:    {}\n\
+         measures:   {}\n\
          objective:  {} over {}{}\n\
          status:     {} since {}\n\
          budget:     {} left ({} of {} {} spent); burn rate {} over the window",
         s("name"),
         s("id"),
         s("service_name"),
+        measures(&v["sli"]),
         objective(&v["objective"]),
         s("window"),
         v["time_zone"]
@@ -239,6 +285,20 @@ fn applied(v: &Value) -> String {
     lines.join("\n")
 }
 
+/// The SLI in a word or two: "pushed counts", "availability of check <id>".
+fn measures(sli: &Value) -> String {
+    match sli["kind"].as_str() {
+        Some("availability") => match (sli["check"].as_str(), sli["component"].as_str()) {
+            (Some(c), _) => format!("availability of check {c}"),
+            (_, Some(c)) => format!("availability of component {c}"),
+            _ => "availability".into(),
+        },
+        Some("pushed") => "pushed counts".into(),
+        Some(other) => other.into(),
+        None => "-".into(),
+    }
+}
+
 fn fields_into(f: SloFields, body: &mut Map<String, Value>) -> anyhow::Result<()> {
     for (k, v) in [
         ("name", f.name),
@@ -280,12 +340,14 @@ pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
         } => {
             let mut body = Map::new();
             body.insert("service".into(), service.into());
-            body.insert("sli".into(), json!({"kind": "pushed"}));
             if fields.name.is_none() || fields.objective.is_none() || fields.window.is_none() {
                 bail!("--name, --objective and --window are required");
             }
+            let c = Client::new(&client)?;
+            let sli = fields.sli(&c).await?;
+            body.insert("sli".into(), sli.unwrap_or(json!({"kind": "pushed"})));
             fields_into(fields, &mut body)?;
-            let v = Client::new(&client)?
+            let v = c
                 .send(Method::POST, "/api/v1/slos", Some(body.into()))
                 .await?;
             print_or(&client, &v, text)
@@ -296,13 +358,15 @@ pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
         }
         SlosCommand::Update { id, fields, client } => {
             let mut body = Map::new();
+            let c = Client::new(&client)?;
+            if let Some(sli) = fields.sli(&c).await? {
+                body.insert("sli".into(), sli);
+            }
             fields_into(fields, &mut body)?;
             if body.is_empty() {
                 bail!("nothing to change: pass --name, --objective, --window, --rules, …");
             }
-            let v = Client::new(&client)?
-                .send(Method::PATCH, &path(&id), Some(body.into()))
-                .await?;
+            let v = c.send(Method::PATCH, &path(&id), Some(body.into())).await?;
             print_or(&client, &v, text)
         }
         SlosCommand::Delete { id, client } => {
@@ -392,6 +456,34 @@ pub async fn slos(cmd: SlosCommand) -> anyhow::Result<()> {
                     .map(|p| json!({"at": p["at"], "left": pct(&p["remaining_share"])}))
                     .collect();
                 table(&points, &["at", "left"])
+            })
+        }
+        SlosCommand::Burned { incident, client } => {
+            let v = Client::new(&client)?
+                .get(&format!(
+                    "/api/v1/incidents/{}/slo-budget",
+                    urlencode(&incident)
+                ))
+                .await?;
+            print_or(&client, &v, |v| {
+                let rows: Value = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| {
+                        let n = |x: &Value| x.as_f64().map_or("-".into(), |x| format!("{x:.0}"));
+                        json!({"slo": b["slo_name"], "bad": n(&b["bad"]), "of": n(&b["total"]),
+                               "unit": b["unit"], "budget spent": pct(&b["share"]),
+                               "from": b["from"], "to": b["to"]})
+                    })
+                    .collect();
+                if rows.as_array().is_some_and(|r| r.is_empty()) {
+                    return "Its service has no SLOs (or it has no service).".to_owned();
+                }
+                table(
+                    &rows,
+                    &["slo", "bad", "of", "unit", "budget spent", "from", "to"],
+                )
             })
         }
     }

@@ -1,5 +1,6 @@
 //! `klaxon insights …` against a running server: metrics grouped, CSV, a bad period refused
-//! naming the field, alert noise and on-call load as JSON.
+//! naming the field, alert noise and on-call load as JSON, and an incident's SLO budget
+//! (`klaxon slos burned`, `klaxon insights slo-budget`).
 use std::process::Output;
 
 mod support;
@@ -62,5 +63,76 @@ fn insights_through_the_cli() {
     assert_eq!(noise["unacknowledged_incidents"], 0);
     let load = json_of(&run(&["insights", "oncall-load", "--json"]));
     assert!(load["people"].as_array().unwrap().is_empty(), "{load}");
+
+    // What an incident burned of its service's SLO: 20 bad of 1,000 events pushed a minute
+    // ago, in an incident whose impact began two minutes ago. A 99 % window of those 1,000
+    // events allows 10 bad: twice its budget.
+    stdout(&run(&["services", "create", "--name", "Checkout"]));
+    let slo = json_of(&run(&[
+        "slos",
+        "create",
+        "--service",
+        "checkout",
+        "--name",
+        "availability",
+        "--objective",
+        "99",
+        "--window",
+        "7d",
+        "--json",
+    ]));
+    let now = jiff::Timestamp::now();
+    let ago = |mins: i64| (now - jiff::SignedDuration::from_mins(mins)).to_string();
+    stdout(&run(&[
+        "slos",
+        "push",
+        slo["id"].as_str().unwrap(),
+        "--good",
+        "980",
+        "--total",
+        "1000",
+        "--at",
+        &ago(1),
+    ]));
+    let inc = json_of(&run(&[
+        "incidents",
+        "declare",
+        "--title",
+        "Checkout errors",
+        "--severity",
+        "SEV2",
+        "--service",
+        "checkout",
+        "--impact-started-at",
+        &ago(2),
+        "--json",
+    ]));
+    let number = inc["number"].to_string();
+    let burned = json_of(&run(&["slos", "burned", &number, "--json"]));
+    assert_eq!(burned[0]["bad"], 20.0, "{burned}");
+    assert_eq!(burned[0]["total"], 1000.0);
+    assert_eq!(burned[0]["share"], 2.0);
+    let text = stdout(&run(&["slos", "burned", &number]));
+    assert!(
+        text.contains("availability") && text.contains("200.0 %"),
+        "{text}"
+    );
+    // Ranked once resolved and kept; open, it is not in the ranking yet.
+    let ranked = json_of(&run(&["insights", "slo-budget", "--json"]));
+    assert!(
+        ranked["incidents"].as_array().unwrap().is_empty(),
+        "{ranked}"
+    );
+    let csv = stdout(&run(&[
+        "insights",
+        "slo-budget",
+        "--csv",
+        "--table",
+        "services",
+    ]));
+    assert!(
+        csv.starts_with("service_id,service,slo,unit,incidents,bad,budget_share"),
+        "{csv}"
+    );
     terminate(server);
 }

@@ -197,3 +197,83 @@ spec:
         ],
     );
 }
+
+#[test]
+fn availability_slos_through_the_cli() {
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    stdout(&run(&["services", "create", "--name", "Checkout"]));
+    stdout(&run(&["services", "create", "--name", "Search"]));
+    // Ports nothing listens on: the checks have something to say, and it does not matter.
+    for (name, service) in [("homepage", "checkout"), ("search box", "search")] {
+        let address = format!("tcp://127.0.0.1:{}", free_port());
+        stdout(&run(&[
+            "checks",
+            "add",
+            "--name",
+            name,
+            "--service",
+            service,
+            "--address",
+            &address,
+        ]));
+    }
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "slos",
+            "create",
+            "--service",
+            "checkout",
+            "--name",
+            "homepage up",
+            "--objective",
+            "99.9",
+            "--window",
+            "30d",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    refused(
+        &create(&["--sli", "availability"]),
+        &["--sli availability needs --check or --component"],
+    );
+    refused(
+        &create(&["--sli", "pushed", "--check", "homepage"]),
+        &["--check and --component are for --sli availability"],
+    );
+    refused(
+        &create(&["--check", "nowhere"]),
+        &["--check nowhere", "no check is called"],
+    );
+    refused(
+        &create(&["--check", "search box"]),
+        &["sli.check", "another service"],
+    );
+    let made = stdout(&create(&[
+        "--sli",
+        "availability",
+        "--check",
+        "homepage",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&made).unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let check = v["sli"]["check"].as_str().unwrap().to_owned();
+    assert_eq!(v["sli"]["kind"], "availability");
+    assert_eq!(v["budget"]["unit"], "minutes");
+    let shown = stdout(&run(&["slos", "show", &id]));
+    assert!(
+        shown.contains(&format!("measures:   availability of check {check}")),
+        "{shown}"
+    );
+    // A 30-day month at 99.9 % allows 43.2 minutes from its first day.
+    assert!(shown.contains("of 43.20 minutes spent"), "{shown}");
+    refused(
+        &run(&["slos", "push", &id, "--good", "1", "--total", "1"]),
+        &["not pushed counts"],
+    );
+    // Back to pushed counts by update.
+    let changed = stdout(&run(&["slos", "update", &id, "--sli", "pushed"]));
+    assert!(changed.contains("measures:   pushed counts"), "{changed}");
+}

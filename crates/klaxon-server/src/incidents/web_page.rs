@@ -257,6 +257,9 @@ struct IncidentPage {
     /// What customers were told, and the form to tell them.
     status_panel: super::web_status::StatusPanel,
     postmortem: super::web_postmortem::PostmortemPanel,
+    /// The error budget it burned of its service's SLOs.
+    budgets: Vec<crate::slos::burns::BurnOut>,
+    resolved: bool,
 }
 
 impl IncidentPage {
@@ -575,6 +578,8 @@ async fn render_with(
     let status_panel = super::web_status::panel(state, &incident).await?;
     let page = IncidentPage {
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
+        budgets: crate::slos::burns::for_incident(state, &incident).await?,
+        resolved: incident.resolved_at.is_some(),
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),
         age: age(&incident, now),

@@ -24,12 +24,14 @@ use crate::shared::api::{ApiQuery, Caller};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::lists;
 use crate::shared::state::AppState;
+use crate::slos::burns::BudgetReport;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(incident_metrics))
         .routes(routes!(alert_noise))
         .routes(routes!(oncall_load))
+        .routes(routes!(slo_budget))
 }
 
 /// The default period: the 28 days up to now.
@@ -55,7 +57,7 @@ pub struct PeriodParams {
     #[param(value_type = Option<String>)]
     pub format: Option<String>,
     /// With CSV, which table: metrics `groups` (default), `weeks` or `severity`; on-call
-    /// `people` (default) or `schedules`.
+    /// `people` (default) or `schedules`; SLO budget `incidents` (default) or `services`.
     #[param(value_type = Option<String>)]
     pub table: Option<String>,
 }
@@ -293,6 +295,34 @@ async fn oncall_load(
     let r = oncall_with(&state, &p).await?;
     let body = csv
         .then(|| csv::oncall(&r, p.table.as_deref()))
+        .transpose()?;
+    Ok(answer(body, r))
+}
+
+pub async fn budget_with(state: &AppState, p: &PeriodParams) -> ApiResult<BudgetReport> {
+    let (from, to) = period(p, state.clock.now())?;
+    group_by(p)?;
+    crate::slos::burns::ranking(state, from, to).await
+}
+
+/// The error budget incidents spent over a period: incidents declared in it ranked by the share
+/// of an SLO's window budget each spent, and each service's SLOs by the sum (any role). Burns
+/// are kept for resolved incidents a few minutes after they resolve (docs/slos.md).
+#[utoipa::path(get, path = "/api/v1/insights/slo-budget", tag = "insights",
+    operation_id = "insights_slo_budget", params(PeriodParams),
+    responses((status = 200, description = "CSV: incidents (or ?table=services)", content((BudgetReport = "application/json"), (String = "text/csv"))),
+              (status = 400, body = ErrorBody)))]
+async fn slo_budget(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<PeriodParams>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let csv = wants_csv(&p, &headers)?;
+    let r = budget_with(&state, &p).await?;
+    let body = csv
+        .then(|| csv::budget(&r, p.table.as_deref()))
         .transpose()?;
     Ok(answer(body, r))
 }

@@ -4,6 +4,7 @@ use klaxon_domain::learning::{METRICS, Stats};
 
 use super::report::{MetricsReport, MetricsRow, NoiseReport, OnCallReport};
 use crate::shared::error::{ApiError, ApiResult};
+use crate::slos::burns::BudgetReport;
 
 fn field(s: &str) -> String {
     // A leading = + - @ would be a formula to a spreadsheet: quote it and prefix a '.
@@ -106,6 +107,71 @@ pub fn noise(r: &NoiseReport) -> String {
         ]);
     }
     out
+}
+
+/// `incidents` (default) or `services` (one row per SLO of a service).
+pub fn budget(r: &BudgetReport, table: Option<&str>) -> ApiResult<String> {
+    match table.unwrap_or("incidents") {
+        "incidents" => {
+            let mut out = line(
+                &[
+                    "incident_number",
+                    "incident_id",
+                    "title",
+                    "severity",
+                    "service",
+                    "slo",
+                    "unit",
+                    "bad",
+                    "budget_share",
+                ]
+                .map(String::from),
+            );
+            for i in &r.incidents {
+                out += &line(&[
+                    i.number.to_string(),
+                    i.incident_id.to_string(),
+                    field(&i.title),
+                    i.severity
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    field(&i.service_name),
+                    field(&i.slo_name),
+                    i.unit.clone(),
+                    num(Some(i.bad)),
+                    num(i.share),
+                ]);
+            }
+            Ok(out)
+        }
+        "services" => {
+            let mut out = line(
+                &[
+                    "service_id",
+                    "service",
+                    "slo",
+                    "unit",
+                    "incidents",
+                    "bad",
+                    "budget_share",
+                ]
+                .map(String::from),
+            );
+            for s in &r.services {
+                out += &line(&[
+                    s.service_id.to_string(),
+                    field(&s.service_name),
+                    field(&s.slo_name),
+                    s.unit.clone(),
+                    s.incidents.to_string(),
+                    num(Some(s.bad)),
+                    num(Some(s.share)),
+                ]);
+            }
+            Ok(out)
+        }
+        _ => Err(ApiError::invalid("table", "must be incidents or services")),
+    }
 }
 
 /// `people` or `schedules` (one row per schedule member).

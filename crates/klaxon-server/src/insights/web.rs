@@ -83,6 +83,8 @@ struct Report {
     people: Vec<PersonRow>,
     people_chart: String,
     oncall: OnCallReport,
+    budget: crate::slos::burns::BudgetReport,
+    budget_chart: String,
 }
 
 struct PersonRow {
@@ -119,6 +121,7 @@ async fn build(state: &AppState, p: &PeriodParams) -> Result<Report, ApiError> {
     let m = api::metrics_with(state, p).await?;
     let noise = api::noise_with(state, p).await?;
     let oncall = api::oncall_with(state, p).await?;
+    let budget = api::budget_with(state, p).await?;
     let mut metrics = vec![row(&m.overall)];
     metrics.extend(m.groups.iter().map(row));
     let weeks: Vec<_> = m
@@ -198,6 +201,20 @@ async fn build(state: &AppState, p: &PeriodParams) -> Result<Report, ApiError> {
             })
             .collect::<Vec<_>>(),
     );
+    let budget_chart = chart::bars(
+        "chart-budget",
+        "Budget spent by service and SLO: the numbers are in the table “Services' SLOs by budget spent”",
+        &budget
+            .services
+            .iter()
+            .take(10)
+            .map(|s| Bar {
+                label: format!("{}: {}", s.service_name, s.slo_name),
+                parts: vec![s.share * 100.0],
+                text: format!("{:.1} %", s.share * 100.0),
+            })
+            .collect::<Vec<_>>(),
+    );
     Ok(Report {
         metrics,
         weeks,
@@ -208,6 +225,8 @@ async fn build(state: &AppState, p: &PeriodParams) -> Result<Report, ApiError> {
         people,
         people_chart,
         oncall,
+        budget,
+        budget_chart,
     })
 }
 
@@ -325,6 +344,22 @@ async fn export(
                 )
             } else {
                 (csv::oncall(&r, Some(table))?, "text/csv; charset=utf-8")
+            }
+        }
+        "slo-budget" | "budget-incidents" | "budget-services" => {
+            let r = api::budget_with(&state, &p).await?;
+            if json {
+                (
+                    serde_json::to_string(&r).unwrap_or_default(),
+                    "application/json",
+                )
+            } else {
+                let t = if table == "budget-services" {
+                    "services"
+                } else {
+                    "incidents"
+                };
+                (csv::budget(&r, Some(t))?, "text/csv; charset=utf-8")
             }
         }
         _ => return Err(ApiError::not_found("export")),

@@ -133,6 +133,12 @@ pub fn markdown(o: &PostmortemOut, names: &HashMap<UserId, String>) -> String {
             ts(a.created_at)
         ));
     }
+    if !o.facts.budgets.is_empty() {
+        md.push_str("\n## Error budget burned\n\n");
+        for b in &o.facts.budgets {
+            md.push_str(&format!("- {}\n", b.summary()));
+        }
+    }
     md.push_str("\n## Updates sent\n\n");
     if o.facts.updates.is_empty() {
         md.push_str("None.\n");

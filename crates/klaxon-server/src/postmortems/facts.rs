@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::incidents::{describe, timeline};
 use crate::shared::error::{ApiError, ApiResult};
 use crate::shared::state::AppState;
+use crate::slos::burns::{self, BurnOut};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Facts {
@@ -23,6 +24,10 @@ pub struct Facts {
     pub updates: Vec<EntryFact>,
     /// Every event of the incident with the author's choice (`included`, `note`).
     pub timeline: Vec<EntryFact>,
+    /// The error budget it burned of each SLO of its service (absent from postmortems frozen
+    /// before SLOs existed).
+    #[serde(default)]
+    pub budgets: Vec<BurnOut>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -207,5 +212,6 @@ pub async fn live(state: &AppState, pm: &Postmortem) -> ApiResult<Facts> {
         alerts,
         updates: told,
         timeline,
+        budgets: burns::for_incident(state, &i).await?,
     })
 }

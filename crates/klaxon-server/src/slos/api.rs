@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(apply_openslo))
         .routes(routes!(export_openslo))
         .routes(routes!(export_one_openslo))
+        .routes(routes!(incident_budget))
 }
 
 // --- wire types ---------------------------------------------------------------------------------
@@ -77,7 +78,9 @@ pub struct NewSlo {
     pub time_zone: Option<String>,
     /// Where good and total events come from: `{"kind": "pushed"}`, or `{"kind":
     /// "prometheus", "source": "main", "bad": "sum(increase(x{code=~\"5..\"}[{{window}}]))",
-    /// "total": "sum(increase(x[{{window}}]))"}` (or `good` instead of `bad`).
+    /// "total": "sum(increase(x[{{window}}]))"}` (or `good` instead of `bad`), or the up time
+    /// of one of the service's uptime checks or status-page components: `{"kind":
+    /// "availability", "check": "<id>"}` (or `"component"`).
     pub sli: Sli,
     /// The remaining share of the budget at or under which it is at risk (default 0.2).
     pub at_risk: Option<f64>,
@@ -316,6 +319,7 @@ pub async fn check_new(state: &AppState, n: NewSlo) -> ApiResult<Slo> {
     let service = terms::service(state, &n.service, At::Field("service")).await?;
     let w = window(&n.window, n.time_zone.as_deref())?;
     check_sli(state, &n.sli).await?;
+    super::availability::check_source(state, &n.sli, service).await?;
     Ok(Slo {
         id: SloId::new(now, random_bytes()),
         service_id: service,
@@ -392,6 +396,7 @@ pub async fn check_patch(state: &AppState, old: &Slo, p: SloPatch) -> ApiResult<
     }
     if let Some(sli) = p.sli {
         check_sli(state, &sli).await?;
+        super::availability::check_source(state, &sli, s.service_id).await?;
         s.sli = sli;
     }
     if let Some(a) = p.at_risk {
@@ -684,4 +689,26 @@ async fn export_one_openslo(
         apply::export_with(&state, std::slice::from_ref(&s)).await?,
         None,
     ))
+}
+
+/// The error budget an incident burned of each SLO of its service, from its impact start (or
+/// declaration) to its resolution (or now while open): bad events (or minutes) and their share
+/// of the budget of the SLO's window it ended in. Empty without SLOs.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/slo-budget", tag = "slos",
+    operation_id = "incident_slo_budget",
+    params(("id" = String, Path, description = "Incident id or number")),
+    responses((status = 200, body = Vec<super::burns::BurnOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn incident_budget(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<super::burns::BurnOut>>> {
+    caller.require(Role::Viewer)?;
+    let id = terms::incident(&state, &id, At::Path("id")).await?;
+    let i = state
+        .store
+        .incident(id)
+        .await
+        .map_err(ApiError::or_not_found("incident"))?;
+    Ok(Json(super::burns::for_incident(&state, &i).await?))
 }

@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::alert::{Action, AlertContent, DedupKey, Severity, Signal};
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::{AlertId, IncidentId, JobId, SloId};
+use klaxon_domain::slo::availability::{self, Source};
 use klaxon_domain::slo::{
     self, Counts, Decision, Observed, Resolution, RuleState, Sli, Slo, Span, Transition, Urgency,
 };
@@ -43,7 +44,7 @@ pub fn job(now: Timestamp) -> NewJob {
 
 /// Sums `spans` for each of `ids` from the pushed counts, each resolution in one read per run
 /// of overlapping spans for all of them.
-async fn sums(
+pub(super) async fn sums(
     store: &dyn Store,
     ids: &[SloId],
     spans: &[Span],
@@ -82,7 +83,11 @@ pub struct Reads<'a> {
 
 /// Good and total events over `span`, asked of a Prometheus source: the ratio's expression
 /// and the total's, each with the span as its range, at the span's end.
-async fn prometheus_counts(r: Reads<'_>, sli: &Sli, span: Span) -> Result<Counts, QueryError> {
+pub(super) async fn prometheus_counts(
+    r: Reads<'_>,
+    sli: &Sli,
+    span: Span,
+) -> Result<Counts, QueryError> {
     let Sli::Prometheus {
         source,
         good,
@@ -126,7 +131,8 @@ pub async fn observe(r: Reads<'_>, slo: &Slo, step: Timestamp) -> StoreResult<Ob
 }
 
 /// What the sources show for each of `slos` at `step`. SLOs on pushed counts with the same
-/// windows (the defaults, say) are read together: a handful of reads for all of them.
+/// windows (the defaults, say) are read together: a handful of reads for all of them; all
+/// availability SLOs' state changes are one read.
 pub async fn observe_all(
     r: Reads<'_>,
     slos: &[&Slo],
@@ -134,6 +140,7 @@ pub async fn observe_all(
 ) -> StoreResult<HashMap<SloId, Observed>> {
     let mut out = HashMap::with_capacity(slos.len());
     let mut pushed: HashMap<Vec<Span>, Vec<SloId>> = HashMap::new();
+    let mut watched: Vec<(&Slo, Source, Vec<Span>)> = Vec::new();
     for slo in slos {
         let (rules, window) = slo::spans(slo, step);
         let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
@@ -157,8 +164,18 @@ pub async fn observe_all(
                 }
                 out.insert(slo.id, observed(rules.len(), &got));
             }
+            Sli::Availability { .. } => {
+                all.push(window);
+                match slo.sli.source() {
+                    Some(source) => watched.push((slo, source, all)),
+                    None => {
+                        out.insert(slo.id, observed(rules.len(), &vec![None; all.len()]));
+                    }
+                }
+            }
         }
     }
+    out.extend(availability_observed(r.store, &watched, step).await?);
     for (spans, ids) in pushed {
         let rules = slos
             .iter()
@@ -174,6 +191,39 @@ pub async fn observe_all(
         }
     }
     Ok(out)
+}
+
+/// Availability SLOs' minutes over each of their spans, from one read of their sources' state
+/// changes over the longest span. A source with no change is gone (deleted): no answer, so
+/// the SLO holds and, after the silence, raises its "silent" alert.
+async fn availability_observed(
+    store: &dyn Store,
+    watched: &[(&Slo, Source, Vec<Span>)],
+    step: Timestamp,
+) -> StoreResult<HashMap<SloId, Observed>> {
+    let Some(from) = watched
+        .iter()
+        .flat_map(|(_, _, spans)| spans.iter().map(|s| s.from))
+        .min()
+    else {
+        return Ok(HashMap::new());
+    };
+    let sources: Vec<Source> = watched.iter().map(|(_, s, _)| *s).collect();
+    let changes = store.availability_changes(&sources, from, step).await?;
+    Ok(watched
+        .iter()
+        .map(|(slo, source, spans)| {
+            let got: Vec<Option<Counts>> = spans
+                .iter()
+                .map(|span| {
+                    changes
+                        .get(source)
+                        .map(|c| availability::minutes(c, span.from, span.to))
+                })
+                .collect();
+            (slo.id, observed(slo.rules.len(), &got))
+        })
+        .collect())
 }
 
 fn dedup_key(slo: &Slo, rule: &RuleState) -> DedupKey {
@@ -237,6 +287,11 @@ fn silent_signal(slo: &Slo, t: Transition, d: &Decision, step: Timestamp) -> Sig
     let source = match &slo.sli {
         Sli::Prometheus { source, .. } => source.clone(),
         Sli::Pushed => "pushed counts".into(),
+        Sli::Availability { .. } => match slo.sli.source() {
+            Some(Source::Check(id)) => format!("uptime check {id} (deleted?)"),
+            Some(Source::Component(id)) => format!("component {id} (deleted?)"),
+            None => "availability".into(),
+        },
     };
     let content = AlertContent {
         summary: format!(
@@ -460,6 +515,10 @@ impl JobHandler for Evaluate {
             settings: &ctx.settings,
         };
         run_step(reads, &slos, step).await?;
+        // What recently resolved incidents cost: a few per step, after the evaluation.
+        if let Err(e) = super::burns::catch_up(reads, now).await {
+            tracing::warn!(error = %e, "keeping incidents' SLO burns failed");
+        }
         // Old slices go once an hour: a slice is dropped a whole window after it ends.
         if step == slo::step_of(now, SignedDuration::from_hours(1)) {
             for (res, kept) in [

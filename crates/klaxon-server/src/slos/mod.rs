@@ -3,6 +3,8 @@
 //! every SLO each minute and opens alerts through the normal pipeline.
 pub mod api;
 pub mod apply;
+pub mod availability;
+pub mod burns;
 mod chart;
 pub mod evaluate;
 pub mod openslo;

@@ -29,6 +29,9 @@ pub const SHORT_WINDOW: &str = "klaxon.dev/short-window";
 pub const AT_RISK: &str = "klaxon.dev/at-risk";
 /// A metric source type of Klaxon's own: counts pushed to `POST /api/v1/slos/{id}/counts`.
 pub const PUSHED: &str = "klaxon-pushed";
+/// A metric source type of Klaxon's own: the up minutes (good) and watched minutes (total) of
+/// an uptime check or a status-page component, `spec: {check: ID}` or `spec: {component: ID}`.
+pub const AVAILABILITY: &str = "klaxon-availability";
 const PREFIX: &str = "klaxon.dev/";
 
 // --- reading ------------------------------------------------------------------------------------
@@ -54,6 +57,8 @@ pub struct Paths {
     bad: String,
     total: String,
     source: String,
+    /// An availability SLI's `spec` (`…total.metricSource.spec`).
+    availability: String,
     rules: String,
     rule: Vec<RulePaths>,
 }
@@ -103,6 +108,9 @@ impl Paths {
             "sli.bad" => self.bad.clone(),
             "sli.total" => self.total.clone(),
             "sli.source" => self.source.clone(),
+            "sli.check" | "sli.component" => {
+                format!("{}.{}", self.availability, &field[4..])
+            }
             f if f.starts_with("sli") => self.sli.clone(),
             f if f.starts_with("rules") => self.rules.clone(),
             f => format!("{d}.{f}"),
@@ -449,6 +457,16 @@ impl Refs<'_> {
         paths.bad = format!("{at}.bad");
         paths.total = format!("{at}.total");
         paths.source = paths.total.clone();
+        paths.availability = format!("{at}.total.metricSource.spec");
+        let typed = |t: &str| {
+            sides.iter().any(|(_, m)| {
+                m.as_ref()
+                    .is_some_and(|m| m.metric_source.kind.as_deref() == Some(t))
+            })
+        };
+        if typed(AVAILABILITY) {
+            return availability(&at, &sides);
+        }
         let pushed = sides.iter().any(|(_, m)| {
             m.as_ref()
                 .is_some_and(|m| m.metric_source.kind.as_deref() == Some(PUSHED))
@@ -502,7 +520,7 @@ impl Refs<'_> {
             }
             ms.spec
                 .as_ref()
-                .map(|q| q.query.clone())
+                .and_then(|q| q.query.clone())
                 .ok_or_else(|| bad(format!("{p}.spec.query"), "give the PromQL query"))
         };
         let good = r.good.as_ref().map(|m| query("good", m)).transpose()?;
@@ -683,6 +701,68 @@ impl Refs<'_> {
     }
 }
 
+/// An availability SLI: good and total both of type klaxon-availability with the same spec,
+/// naming one check or one component by id.
+fn availability(at: &str, sides: &[(&str, &Option<MetricRef>); 3]) -> ApiResult<Sli> {
+    let mut spec: Option<(Option<String>, Option<String>)> = None;
+    for (side, m) in sides {
+        let ms = m.as_ref().map(|m| &m.metric_source);
+        let fine = match *side {
+            "bad" => ms.is_none(),
+            _ => ms.is_some_and(|ms| ms.kind.as_deref() == Some(AVAILABILITY)),
+        };
+        if !fine {
+            return Err(bad(
+                format!("{at}.{side}"),
+                format!(
+                    "availability is good and total minutes, both with metricSource type \
+                     {AVAILABILITY}"
+                ),
+            ));
+        }
+        if let Some(ms) = ms {
+            let here = ms
+                .spec
+                .as_ref()
+                .map(|q| (q.check.clone(), q.component.clone()))
+                .unwrap_or_default();
+            match &spec {
+                Some(first) if *first != here => {
+                    return Err(bad(
+                        format!("{at}.{side}.metricSource.spec"),
+                        "good and total watch the same check or component",
+                    ));
+                }
+                _ => spec = Some(here),
+            }
+        }
+    }
+    let p = format!("{at}.total.metricSource.spec");
+    match spec.unwrap_or_default() {
+        (Some(c), None) => {
+            let check = c
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("{p}.check"), "must be an uptime check's id"))?;
+            Ok(Sli::Availability {
+                check: Some(check),
+                component: None,
+            })
+        }
+        (None, Some(c)) => {
+            let component = c
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("{p}.component"), "must be a component's id"))?;
+            Ok(Sli::Availability {
+                check: None,
+                component: Some(component),
+            })
+        }
+        _ => Err(bad(&p, "give check or component, one of them")),
+    }
+}
+
 /// The value of `key` among `meta`'s annotations and its place; unknown `klaxon.dev/`
 /// annotations are refused (a typo would otherwise be ignored), others are other tools'.
 fn annotation(
@@ -827,16 +907,22 @@ fn dns_name(raw: &str) -> String {
     if out.is_empty() { "slo".into() } else { out }
 }
 
-fn metric(source: Option<&str>, query: Option<&str>, kind: &str) -> MetricRef {
+fn metric(source: Option<&str>, spec: Option<QuerySpec>, kind: &str) -> MetricRef {
     MetricRef {
         metric_source: MetricSource {
             metric_source_ref: source.map(str::to_owned),
             kind: Some(kind.to_owned()),
-            spec: query.map(|q| QuerySpec {
-                query: q.to_owned(),
-            }),
+            spec,
         },
     }
+}
+
+fn query(q: &str) -> Option<QuerySpec> {
+    Some(QuerySpec {
+        query: Some(q.to_owned()),
+        check: None,
+        component: None,
+    })
 }
 
 fn policy(r: &BurnRule) -> PolicyItem {
@@ -880,6 +966,23 @@ fn policy(r: &BurnRule) -> PolicyItem {
 /// services never collide), `service_name` being its service's name.
 pub fn export(s: &Slo, service_name: &str) -> ApiResult<String> {
     let ratio = match &s.sli {
+        Sli::Availability { check, component } => {
+            let spec = || {
+                Some(QuerySpec {
+                    query: None,
+                    check: check.map(|c| c.to_string()),
+                    component: component.map(|c| c.to_string()),
+                })
+            };
+            Ratio {
+                counter: Some(true),
+                good: Some(metric(None, spec(), AVAILABILITY)),
+                bad: None,
+                total: Some(metric(None, spec(), AVAILABILITY)),
+                raw_type: None,
+                raw: None,
+            }
+        }
         Sli::Pushed => Ratio {
             counter: Some(true),
             good: Some(metric(None, None, PUSHED)),
@@ -896,13 +999,13 @@ pub fn export(s: &Slo, service_name: &str) -> ApiResult<String> {
         } => {
             let m = |q: &Option<String>| {
                 q.as_deref()
-                    .map(|q| metric(Some(source), Some(q), "Prometheus"))
+                    .map(|q| metric(Some(source), query(q), "Prometheus"))
             };
             Ratio {
                 counter: Some(true),
                 good: m(good),
                 bad: m(bad),
-                total: Some(metric(Some(source), Some(total), "Prometheus")),
+                total: Some(metric(Some(source), query(total), "Prometheus")),
                 raw_type: None,
                 raw: None,
             }

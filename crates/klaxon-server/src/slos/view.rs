@@ -2,6 +2,7 @@
 //! rules' states, and its burn-down.
 use jiff::Timestamp;
 use klaxon_domain::ids::{ServiceId, SloId};
+use klaxon_domain::slo::availability;
 use klaxon_domain::slo::{self, Basis, BudgetStatus, Counts, Resolution, Sli, Slo, Urgency};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -97,12 +98,12 @@ pub struct PointOut {
 
 /// Where a reader's view ends. Pushed counts: the end of the current minute, so counts pushed
 /// a moment ago show at once (the evaluator judges whole minutes only, up to the current one).
-/// Prometheus: now, as the source knows it.
+/// Prometheus and availability: now, as the source knows it.
 fn view_end(state: &AppState, sli: &Sli) -> Timestamp {
     let now = state.clock.now();
     match sli {
         Sli::Pushed => slo::step_of(now, STEP) + STEP,
-        Sli::Prometheus { .. } => now,
+        Sli::Prometheus { .. } | Sli::Availability { .. } => now,
     }
 }
 
@@ -204,6 +205,17 @@ pub async fn burn_down(state: &AppState, s: &Slo) -> ApiResult<Vec<PointOut>> {
         Sli::Prometheus { .. } => prometheus_hours(state, &s.sli, start, step)
             .await
             .unwrap_or_default(),
+        // Up and watched minutes of each hour, from one read of the source's changes.
+        Sli::Availability { .. } => match s.sli.source() {
+            Some(source) => state
+                .store
+                .availability_changes(&[source], start, step)
+                .await?
+                .remove(&source)
+                .map(|c| availability::hours(&c, start, step))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        },
     };
     Ok(
         slo::burn_down(s.objective, s.sli.basis(), s.window.length(step), &ended)

@@ -12,11 +12,13 @@ use axum::routing::{get, post};
 use klaxon_domain::auth::Role;
 use klaxon_domain::event::Actor;
 use klaxon_domain::ids::SloId;
+use klaxon_domain::slo::availability::Source;
 use klaxon_domain::slo::{self, BudgetStatus, Sli, Urgency};
 use serde::Deserialize;
 
 use super::api::{self, CountIn, CountsIn, NewSlo, RuleIn, SloPatch};
 use super::apply::{self, ApplyReport};
+use super::availability::{self, Choices};
 use super::view::{self, PointOut, SloOut};
 use crate::shared::error::ApiError;
 use crate::shared::lists::all_services;
@@ -56,6 +58,10 @@ pub(crate) struct SloForm {
     time_zone: String,
     #[serde(default)]
     at_risk: String,
+    /// What it measures: `pushed`, `check:{id}` or `component:{id}` (availability), or
+    /// `prometheus` (kept as set through the API).
+    #[serde(default)]
+    sli: String,
     /// One rule a line: `name urgency long short rate`; blank for the defaults.
     #[serde(default)]
     rules: String,
@@ -72,6 +78,11 @@ impl SloForm {
             window: s.window.clone(),
             time_zone: s.time_zone.clone().unwrap_or_default(),
             at_risk: s.at_risk.to_string(),
+            sli: match s.sli.source() {
+                Some(Source::Check(id)) => format!("check:{id}"),
+                Some(Source::Component(id)) => format!("component:{id}"),
+                None => s.sli.kind().to_owned(),
+            },
             rules: s
                 .rules
                 .iter()
@@ -136,7 +147,36 @@ impl SloForm {
         Ok(Some(out))
     }
 
+    /// The SLI picked; `None` to keep the one set through the API (Prometheus).
+    fn sli(&self) -> Result<Option<Sli>, FormErrors> {
+        let bad = || FormErrors::field("sli", "pick pushed counts, a check or a component");
+        let raw = self.sli.trim();
+        Ok(Some(match raw.split_once(':') {
+            None if raw.is_empty() || raw == "pushed" => Sli::Pushed,
+            None if raw == "prometheus" => return Ok(None),
+            Some(("check", id)) => Sli::Availability {
+                check: Some(id.parse().map_err(|_| bad())?),
+                component: None,
+            },
+            Some(("component", id)) => Sli::Availability {
+                check: None,
+                component: Some(id.parse().map_err(|_| bad())?),
+            },
+            _ => return Err(bad()),
+        }))
+    }
+
     fn create(&self) -> Result<NewSlo, FormErrors> {
+        let sli = self.sli()?.ok_or_else(|| {
+            FormErrors::field(
+                "sli",
+                "a Prometheus SLI is defined through the API or the CLI",
+            )
+        })?;
+        self.body(sli)
+    }
+
+    fn body(&self, sli: Sli) -> Result<NewSlo, FormErrors> {
         Ok(NewSlo {
             service: self.service.clone(),
             name: self.name.clone(),
@@ -146,21 +186,23 @@ impl SloForm {
             })?,
             window: self.window.clone(),
             time_zone: Some(self.time_zone.clone()).filter(|t| !t.trim().is_empty()),
-            sli: Sli::Pushed,
+            sli,
             at_risk: Self::number("at_risk", &self.at_risk)?,
             rules: self.rules()?,
         })
     }
 
     fn update(&self) -> Result<SloPatch, FormErrors> {
-        let c = self.create()?;
+        // The SLI goes in the patch on its own: `None` keeps a Prometheus one.
+        let sli = self.sli()?;
+        let c = self.body(Sli::Pushed)?;
         Ok(SloPatch {
             name: Some(c.name),
             description: Some(c.description),
             objective: Some(c.objective),
             window: Some(c.window),
             time_zone: c.time_zone,
-            sli: None,
+            sli,
             at_risk: c.at_risk,
             rules: c.rules,
         })
@@ -206,6 +248,7 @@ struct SlosPage {
     slos: Vec<SloOut>,
     services: Vec<(String, String)>,
     windows: &'static [(&'static str, &'static str)],
+    choices: Choices,
     admin: bool,
     form: SloForm,
     csrf: String,
@@ -277,6 +320,7 @@ async fn render_list_with(
             slos,
             services: services(state).await?,
             windows: &WINDOWS,
+            choices: availability::choices(state, None).await?,
             admin: s.user.role == Role::Admin,
             form: x.form,
             csrf: s.session.csrf_token.clone(),
@@ -324,14 +368,8 @@ async fn apply_yaml(
                 (status, None, FormErrors::field("yaml", &message))
             }
         };
-    let form = SloForm {
-        objective: "99.9".into(),
-        window: "30d".into(),
-        at_risk: slo::DEFAULT_AT_RISK.to_string(),
-        ..SloForm::default()
-    };
     let x = ListExtra {
-        form,
+        form: blank_form(),
         apply: f,
         apply_errors,
         report,
@@ -368,14 +406,26 @@ async fn export_one(
     ))
 }
 
-async fn slos_page(State(state): State<AppState>, s: WebSession) -> PageResult {
-    let form = SloForm {
+/// The define form as the list first shows it.
+fn blank_form() -> SloForm {
+    SloForm {
         objective: "99.9".into(),
         window: "30d".into(),
         at_risk: slo::DEFAULT_AT_RISK.to_string(),
+        sli: "pushed".into(),
         ..SloForm::default()
-    };
-    render_list(&state, &s, StatusCode::OK, form, FormErrors::default()).await
+    }
+}
+
+async fn slos_page(State(state): State<AppState>, s: WebSession) -> PageResult {
+    render_list(
+        &state,
+        &s,
+        StatusCode::OK,
+        blank_form(),
+        FormErrors::default(),
+    )
+    .await
 }
 
 /// The page to answer with when this is not an admin's form (bad CSRF token or role).
@@ -422,6 +472,9 @@ struct SloPage {
     chart: String,
     days: Vec<DayRow>,
     windows: &'static [(&'static str, &'static str)],
+    choices: Choices,
+    /// What it measures, in words.
+    measured_by: String,
     admin: bool,
     responder: bool,
     form: SloForm,
@@ -503,6 +556,28 @@ impl Extra {
     }
 }
 
+/// The SLI in words: "pushed counts", "the up time of uptime check homepage".
+fn measured_by(s: &SloOut, choices: &Choices) -> String {
+    let value = SloForm::of(s).sli;
+    let find = |list: &[(String, String)]| {
+        list.iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, l)| l.clone())
+    };
+    match s.sli.source() {
+        Some(Source::Check(_)) => find(&choices.checks).map_or_else(
+            || "the up time of an uptime check no longer on the service".into(),
+            |l| format!("the up time of uptime check {l}"),
+        ),
+        Some(Source::Component(_)) => find(&choices.components).map_or_else(
+            || "the up time of a component no longer on the service".into(),
+            |l| format!("the up time of component {l}"),
+        ),
+        None if s.sli.kind() == "prometheus" => "a Prometheus ratio".into(),
+        None => "pushed counts".into(),
+    }
+}
+
 /// Days in the reader's zone, each with the share left at its last hour.
 fn days(points: &[PointOut], reader: &Reader) -> Vec<DayRow> {
     let mut out: Vec<DayRow> = Vec::new();
@@ -530,6 +605,21 @@ async fn render_slo(state: &AppState, s: &WebSession, id: SloId, x: Extra) -> Pa
     let out = view::now(state, found).await?;
     let reader = s.reader();
     let chart = super::chart::burn_down(&out, &points);
+    let mut choices = availability::choices(state, Some(out.service_id)).await?;
+    let measured_by = measured_by(&out, &choices);
+    // A source since moved off the service stays picked, so saving says so rather than
+    // quietly switching to the first choice.
+    let current = SloForm::of(&out).sli;
+    let list = match out.sli.source() {
+        Some(Source::Check(_)) => Some(&mut choices.checks),
+        Some(Source::Component(_)) => Some(&mut choices.components),
+        None => None,
+    };
+    if let Some(list) = list
+        && !list.iter().any(|(v, _)| *v == current)
+    {
+        list.push((current, "(no longer on this service)".into()));
+    }
     Ok(html(
         x.status,
         &SloPage {
@@ -537,6 +627,8 @@ async fn render_slo(state: &AppState, s: &WebSession, id: SloId, x: Extra) -> Pa
             chart,
             days: days(&points, &reader),
             windows: &WINDOWS,
+            choices,
+            measured_by,
             admin: s.user.role == Role::Admin,
             responder: s.user.role >= Role::Responder,
             form: x.form.unwrap_or_else(|| SloForm::of(&out)),

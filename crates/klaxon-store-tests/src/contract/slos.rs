@@ -7,7 +7,7 @@ use klaxon_domain::slo::{
     self, BudgetStatus, Counts, Objective, Resolution, RuleState, Sli, Slo, Window,
 };
 
-fn new_slo(service: ServiceId, name: &str, window: Window) -> Slo {
+pub(super) fn new_slo(service: ServiceId, name: &str, window: Window) -> Slo {
     let rules = slo::default_rules(window.nominal())
         .into_iter()
         .map(|rule| RuleState {
@@ -36,11 +36,11 @@ fn new_slo(service: ServiceId, name: &str, window: Window) -> Slo {
     }
 }
 
-fn eval_job() -> NewJob {
+pub(super) fn eval_job() -> NewJob {
     new_job("slo.evaluate", Some("slo:evaluate"), t0())
 }
 
-fn slo_ev(id: SloId, kind: EventKind) -> NewEvent {
+pub(super) fn slo_ev(id: SloId, kind: EventKind) -> NewEvent {
     ev(SubjectType::Slo, id, kind, json!({}))
 }
 

@@ -12,6 +12,7 @@ mod insights;
 mod oncall;
 mod postmortems;
 mod schedules;
+mod slo_burns;
 mod slos;
 mod status;
 mod subscribers;
@@ -27,6 +28,7 @@ pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use postmortems::PostmortemStore;
 pub use schedules::ScheduleStore;
+pub use slo_burns::{BurnDue, IncidentBurn, RankedBurn, SloBurnStore};
 pub use slos::{SloEvaluation, SloStore};
 pub use status::StatusStore;
 pub use subscribers::SubscriberStore;
@@ -54,6 +56,7 @@ pub trait Store:
     + ActionItemStore
     + PostmortemStore
     + SloStore
+    + SloBurnStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -3,6 +3,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::event::NewEvent;
 use klaxon_domain::ids::{ServiceId, SloId};
+use klaxon_domain::slo::availability::{Change, Source};
 use klaxon_domain::slo::{BudgetStatus, Counts, Resolution, Slo};
 
 use crate::{NewJob, StoreResult};
@@ -68,6 +69,18 @@ pub trait SloStore: Send + Sync + 'static {
     /// evaluated at that step or a later one already (by another instance, say). The rules
     /// named take the states given; the events are written with it.
     async fn record_slo_evaluation(&self, e: SloEvaluation) -> StoreResult<bool>;
+
+    /// What availability SLIs read: for each of `sources` (uptime checks and status-page
+    /// components), its state changes over `[from, to]`: the last one at or before `from` (the
+    /// state `from` is in), then every later one up to `to`, oldest first, each as its share
+    /// of downtime (a component's partial outage by its page's weight). One read for every
+    /// span of every source; a source with no change (deleted) is left out.
+    async fn availability_changes(
+        &self,
+        sources: &[Source],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<std::collections::HashMap<Source, Vec<Change>>>;
 
     /// Removes slices at `resolution` that start before `before`. Returns how many.
     async fn prune_slo_counts(&self, resolution: Resolution, before: Timestamp)
