@@ -8,6 +8,7 @@
 //! made it are pruned; it is computed again when the incident's impact start or resolution
 //! moves, or the SLO changes.
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::ids::{IncidentId, ServiceId, SloId};
@@ -264,9 +265,8 @@ pub async fn catch_up(r: Reads<'_>, now: Timestamp) -> StoreResult<usize> {
     let mut slos: HashMap<SloId, Option<Slo>> = HashMap::new();
     let mut kept = 0;
     for d in due {
-        if !slos.contains_key(&d.slo_id) {
-            let s = r.store.slo(d.slo_id).await.ok();
-            slos.insert(d.slo_id, s);
+        if let Entry::Vacant(e) = slos.entry(d.slo_id) {
+            e.insert(r.store.slo(d.slo_id).await.ok());
         }
         let Some(Some(slo)) = slos.get(&d.slo_id) else {
             continue;
@@ -361,12 +361,9 @@ pub async fn ranking(state: &AppState, from: Timestamp, to: Timestamp) -> ApiRes
         .collect();
     let mut services: HashMap<ServiceId, String> = HashMap::new();
     for s in slos.values() {
-        if !services.contains_key(&s.service_id) {
+        if let Entry::Vacant(e) = services.entry(s.service_id) {
             let name = state.store.service(s.service_id).await.map(|v| v.name);
-            services.insert(
-                s.service_id,
-                name.unwrap_or_else(|_| s.service_id.to_string()),
-            );
+            e.insert(name.unwrap_or_else(|_| s.service_id.to_string()));
         }
     }
     let mut incidents = Vec::new();

@@ -9,6 +9,7 @@ mod chart;
 pub mod evaluate;
 pub mod openslo;
 mod openslo_doc;
+mod openslo_write;
 pub mod prometheus;
 pub mod view;
 pub mod web;

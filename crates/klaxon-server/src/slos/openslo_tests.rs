@@ -152,3 +152,41 @@ fn unknown_fields_and_kinds_are_named_by_their_place() {
         "documents[1].metadata.annotations[\"klaxon.dev/shortwindow\"]"
     );
 }
+
+#[test]
+fn availability_names_one_check_or_component_by_id() {
+    let doc = |good: &str, total: &str| {
+        format!(
+            "apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: up
+spec:
+  service: website
+  indicator:
+    spec:
+      ratioMetric:
+        good: {{metricSource: {{type: klaxon-availability, spec: {{{good}}}}}}}
+        total: {{metricSource: {{type: klaxon-availability, spec: {{{total}}}}}}}
+  timeWindow: [{{duration: 30d, isRolling: true}}]
+  objectives: [{{targetPercent: 99.9}}]
+"
+        )
+    };
+    let id = "019a5e0c-5f4e-7c31-9a51-3d2f0b8e6a11";
+    let p = parse(&doc(&format!("check: {id}"), &format!("check: {id}")), &[]).unwrap();
+    assert!(matches!(
+        &p.slos[0].input.sli,
+        Sli::Availability { check: Some(c), component: None } if c.to_string() == id
+    ));
+    let (field, _) = refused(&doc("check: homepage", "check: homepage"));
+    assert_eq!(
+        field,
+        "documents[0].spec.indicator.spec.ratioMetric.total.metricSource.spec.check"
+    );
+    let (field, _) = refused(&doc(&format!("check: {id}"), &format!("component: {id}")));
+    assert_eq!(
+        field,
+        "documents[0].spec.indicator.spec.ratioMetric.total.metricSource.spec"
+    );
+}
