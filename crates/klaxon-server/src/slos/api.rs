@@ -696,7 +696,7 @@ async fn export_one_openslo(
 /// of the budget of the SLO's window it ended in. Empty without SLOs.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/slo-budget", tag = "slos",
     operation_id = "incident_slo_budget",
-    params(("id" = String, Path, description = "Incident id or number")),
+    params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1)),
     responses((status = 200, body = Vec<super::burns::BurnOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn incident_budget(
     State(state): State<AppState>,
