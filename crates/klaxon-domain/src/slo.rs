@@ -597,22 +597,24 @@ impl Resolution {
     }
 }
 
-/// An hour span as the slices that sum it fastest: the whole UTC days inside it from day
-/// slices, the hours at either end from hour slices. The same sum as the hours alone.
+/// A span as the slices that sum it fastest: a minute span's whole hours from hour slices and
+/// an hour span's whole UTC days from day slices, the ends at the span's own resolution. The
+/// same sum as the span's own slices (each count is added to its minute, hour and day).
 pub fn pieces(span: Span) -> Vec<Span> {
-    let day = Resolution::Day.length();
-    if span.resolution != Resolution::Hour {
-        return vec![span];
-    }
-    // Hour slices belong to a span by their start, so its edges are whole hours.
-    let hour = Resolution::Hour.length();
+    let coarse = match span.resolution {
+        Resolution::Minute => Resolution::Hour,
+        Resolution::Hour => Resolution::Day,
+        Resolution::Day => return vec![span],
+    };
+    // Slices belong to a span by their start, so its edges are whole slices.
     let up = |t: Timestamp, len| {
         let down = step_of(t, len);
         if down == t { t } else { down + len }
     };
-    let (from, to) = (up(span.from, hour), up(span.to, hour));
-    let (d0, d1) = (up(from, day), step_of(to, day));
-    if d0 >= d1 {
+    let fine = span.resolution.length();
+    let (from, to) = (up(span.from, fine), up(span.to, fine));
+    let (c0, c1) = (up(from, coarse.length()), step_of(to, coarse.length()));
+    if c0 >= c1 {
         return vec![span];
     }
     let part = |from, to, resolution| Span {
@@ -621,9 +623,9 @@ pub fn pieces(span: Span) -> Vec<Span> {
         resolution,
     };
     vec![
-        part(span.from, d0, Resolution::Hour),
-        part(d0, d1, Resolution::Day),
-        part(d1, span.to, Resolution::Hour),
+        part(span.from, c0, span.resolution),
+        part(c0, c1, coarse),
+        part(c1, span.to, span.resolution),
     ]
 }
 

@@ -578,14 +578,48 @@ fn a_long_span_is_summed_from_days_in_its_middle_and_hours_at_its_ends() {
     for (g, w) in got.iter().zip(want) {
         assert_eq!((g.from, g.to, g.resolution), (ts(w.0), ts(w.1), w.2));
     }
-    // Less than a whole day inside: hours only. Minute spans stay as they are.
+    // Less than a whole day inside: hours only.
     let short = span("2026-03-01T10:30:00Z", "2026-03-02T09:00:00Z");
     assert_eq!(pieces(short), [short]);
-    let minutes = Span {
+    // A 6-hour minute span: its whole hours from hour slices, minutes at the ends.
+    let minutes = |f: &str, t: &str| Span {
         resolution: Resolution::Minute,
+        ..span(f, t)
+    };
+    let six = minutes("2026-03-01T04:17:00Z", "2026-03-01T10:17:00Z");
+    let got: Vec<_> = pieces(six)
+        .iter()
+        .map(|p| (p.from, p.to, p.resolution))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                ts("2026-03-01T04:17:00Z"),
+                ts("2026-03-01T05:00:00Z"),
+                Resolution::Minute
+            ),
+            (
+                ts("2026-03-01T05:00:00Z"),
+                ts("2026-03-01T10:00:00Z"),
+                Resolution::Hour
+            ),
+            (
+                ts("2026-03-01T10:00:00Z"),
+                ts("2026-03-01T10:17:00Z"),
+                Resolution::Minute
+            ),
+        ]
+    );
+    // Under a whole hour inside (an hour not on the hour): minutes only.
+    let hour = minutes("2026-03-01T09:17:00Z", "2026-03-01T10:17:00Z");
+    assert_eq!(pieces(hour), [hour]);
+    // Day slices are read as they are.
+    let days = Span {
+        resolution: Resolution::Day,
         ..short
     };
-    assert_eq!(pieces(minutes), [minutes]);
+    assert_eq!(pieces(days), [days]);
 }
 
 #[test]

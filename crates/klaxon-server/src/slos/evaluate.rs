@@ -139,16 +139,27 @@ pub async fn observe_all(
     step: Timestamp,
 ) -> StoreResult<HashMap<SloId, Observed>> {
     let mut out = HashMap::with_capacity(slos.len());
-    let mut pushed: HashMap<Vec<Span>, Vec<SloId>> = HashMap::new();
+    // SLOs on pushed counts by the pieces they read and the span each piece belongs to.
+    #[allow(clippy::type_complexity)]
+    let mut pushed: HashMap<(Vec<Span>, Vec<usize>), Vec<SloId>> = HashMap::new();
     let mut watched: Vec<(&Slo, Source, Vec<Span>)> = Vec::new();
     for slo in slos {
         let (rules, window) = slo::spans(slo, step);
         let mut all: Vec<Span> = rules.iter().flat_map(|(l, s)| [*l, *s]).collect();
         match slo.sli {
             Sli::Pushed => {
-                // The window's middle from day slices: what the evaluator reads most.
-                all.extend(slo::pieces(window));
-                pushed.entry(all).or_default().push(slo.id);
+                // Each span as the coarsest slices that sum it: a 6-hour window's whole hours
+                // and a 30-day window's whole days are read as such, not minute by minute.
+                all.push(window);
+                let mut parts = Vec::new();
+                let mut owners = Vec::new();
+                for (i, span) in all.iter().enumerate() {
+                    for part in slo::pieces(*span) {
+                        parts.push(part);
+                        owners.push(i);
+                    }
+                }
+                pushed.entry((parts, owners)).or_default().push(slo.id);
             }
             Sli::Prometheus { .. } => {
                 all.push(window);
@@ -176,17 +187,19 @@ pub async fn observe_all(
         }
     }
     out.extend(availability_observed(r.store, &watched, step).await?);
-    for (spans, ids) in pushed {
+    for ((parts, owners), ids) in pushed {
         let rules = slos
             .iter()
             .find(|s| s.id == ids[0])
             .map_or(0, |s| s.rules.len());
-        // The rules' spans come first; the rest are the window's pieces, summed.
-        let first = 2 * rules;
-        for (id, mut got) in sums(r.store, &ids, &spans).await? {
-            let whole: Counts = got.split_off(first.min(got.len())).into_iter().sum();
-            got.push(whole);
-            let got: Vec<Option<Counts>> = got.into_iter().map(Some).collect();
+        // The rules' spans, then the window's, each the sum of its pieces.
+        let spans = owners.last().map_or(0, |&i| i + 1);
+        for (id, got) in sums(r.store, &ids, &parts).await? {
+            let mut whole = vec![Counts::default(); spans];
+            for (&i, c) in owners.iter().zip(got) {
+                whole[i] = whole[i] + c;
+            }
+            let got: Vec<Option<Counts>> = whole.into_iter().map(Some).collect();
             out.insert(id, observed(rules, &got));
         }
     }
