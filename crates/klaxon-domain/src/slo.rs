@@ -406,6 +406,13 @@ pub fn step_of(at: Timestamp, step: SignedDuration) -> Timestamp {
     Timestamp::from_millisecond(ms - ms.rem_euclid(step_ms)).unwrap_or(at)
 }
 
+/// The first multiple of `step` at or after `at`: the end of the slice `at` falls in (or `at`
+/// itself on an edge).
+pub fn step_up(at: Timestamp, step: SignedDuration) -> Timestamp {
+    let down = step_of(at, step);
+    if down == at { at } else { down + step }
+}
+
 /// What the SLI's source showed for one evaluation: per rule (in the SLO's order) the counts
 /// over its long and short windows, and over the SLO's window so far. `None` where the source
 /// gave no answer.
@@ -607,13 +614,9 @@ pub fn pieces(span: Span) -> Vec<Span> {
         Resolution::Day => return vec![span],
     };
     // Slices belong to a span by their start, so its edges are whole slices.
-    let up = |t: Timestamp, len| {
-        let down = step_of(t, len);
-        if down == t { t } else { down + len }
-    };
     let fine = span.resolution.length();
-    let (from, to) = (up(span.from, fine), up(span.to, fine));
-    let (c0, c1) = (up(from, coarse.length()), step_of(to, coarse.length()));
+    let (from, to) = (step_up(span.from, fine), step_up(span.to, fine));
+    let (c0, c1) = (step_up(from, coarse.length()), step_of(to, coarse.length()));
     if c0 >= c1 {
         return vec![span];
     }

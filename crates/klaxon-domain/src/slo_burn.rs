@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::slo::{Basis, Budget, Counts, MINUTE_WINDOWS_UP_TO, Objective, Resolution, Span};
-use crate::slo::{pieces, step_of};
+use crate::slo::{pieces, step_of, step_up};
 
 /// What an incident cost one SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -45,8 +45,8 @@ pub fn burned(
 
 /// The slices that sum pushed counts over an incident's `[from, to)`, rounded out to whole
 /// slices (a slice counts by its start): minutes while minute slices are kept (the incident
-/// began within the last day before `now`), hours (with whole UTC days from day slices)
-/// after that.
+/// began within the last day before `now`; its whole hours from hour slices), hours (with
+/// whole UTC days from day slices) after that.
 pub fn incident_spans(from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Span> {
     let resolution = if now.duration_since(from) <= MINUTE_WINDOWS_UP_TO {
         Resolution::Minute
@@ -54,13 +54,9 @@ pub fn incident_spans(from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Spa
         Resolution::Hour
     };
     let len = resolution.length();
-    let up = |t: Timestamp| {
-        let down = step_of(t, len);
-        if down == t { t } else { down + len }
-    };
     let span = Span {
         from: step_of(from, len),
-        to: up(to.max(from)),
+        to: step_up(to.max(from), len),
         resolution,
     };
     if span.from == span.to {
@@ -71,6 +67,28 @@ pub fn incident_spans(from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Spa
         }];
     }
     pieces(span)
+}
+
+/// The slices that sum pushed counts over an SLO's window `[from, to)` up to the end of an
+/// incident: its whole hours (and days), then the minutes of its last hour while minute slices
+/// are kept (`to` within the last day before `now`). An hour slice is not read past `to`, so
+/// events after the incident never count in its budget; later, without minutes, the last
+/// partial hour is left out.
+pub fn window_spans(from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Span> {
+    let cut = step_of(to, Resolution::Hour.length()).max(from);
+    let mut out = pieces(Span {
+        from,
+        to: cut,
+        resolution: Resolution::Hour,
+    });
+    if cut < to && now.duration_since(cut) <= MINUTE_WINDOWS_UP_TO {
+        out.push(Span {
+            from: cut,
+            to,
+            resolution: Resolution::Minute,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -139,6 +157,44 @@ mod tests {
         // Resolved the instant it began: still its own minute.
         let t = at("2026-03-02T11:00:00Z");
         assert_eq!(incident_spans(t, t, now)[0].to, at("2026-03-02T11:01:00Z"));
+    }
+
+    #[test]
+    fn a_window_ends_with_the_minutes_of_its_last_hour_while_they_are_kept() {
+        let span = |f: &str, t: &str, resolution| Span {
+            from: at(f),
+            to: at(t),
+            resolution,
+        };
+        let (from, to) = (at("2026-02-01T10:12:00Z"), at("2026-03-03T10:12:00Z"));
+        assert_eq!(
+            window_spans(from, to, at("2026-03-03T10:20:00Z")),
+            vec![
+                span(
+                    "2026-02-01T10:12:00Z",
+                    "2026-02-02T00:00:00Z",
+                    Resolution::Hour
+                ),
+                span(
+                    "2026-02-02T00:00:00Z",
+                    "2026-03-03T00:00:00Z",
+                    Resolution::Day
+                ),
+                span(
+                    "2026-03-03T00:00:00Z",
+                    "2026-03-03T10:00:00Z",
+                    Resolution::Hour
+                ),
+                span(
+                    "2026-03-03T10:00:00Z",
+                    "2026-03-03T10:12:00Z",
+                    Resolution::Minute
+                ),
+            ]
+        );
+        // Two days on, the minutes are gone: the whole hours only, never the hour past `to`.
+        let later = window_spans(from, to, at("2026-03-05T10:20:00Z"));
+        assert_eq!(later.last().unwrap().to, at("2026-03-03T10:00:00Z"));
     }
 
     #[test]

@@ -8,8 +8,9 @@ CREATE TABLE incident_slo_burns (
     slo_id      UUID NOT NULL REFERENCES slos (id) ON DELETE CASCADE,
     from_at     BIGINT NOT NULL,
     to_at       BIGINT NOT NULL,
-    bad         DOUBLE PRECISION NOT NULL,
-    total       DOUBLE PRECISION NOT NULL,
+    -- bad and all events (or minutes); null: the source gave no answer
+    bad         DOUBLE PRECISION,
+    total       DOUBLE PRECISION,
     -- null: the window had no events, so no budget to take a share of
     allowed     DOUBLE PRECISION,
     computed_at BIGINT NOT NULL,

@@ -8,8 +8,9 @@ CREATE TABLE incident_slo_burns (
     slo_id      TEXT NOT NULL REFERENCES slos (id) ON DELETE CASCADE,
     from_at     INTEGER NOT NULL,
     to_at       INTEGER NOT NULL,
-    bad         REAL NOT NULL,
-    total       REAL NOT NULL,
+    -- bad and all events (or minutes); null: the source gave no answer
+    bad         REAL,
+    total       REAL,
     -- null: the window had no events, so no budget to take a share of
     allowed     REAL,
     computed_at INTEGER NOT NULL,

@@ -7,3 +7,4 @@ CREATE INDEX incidents_insight ON incidents (
     detected_at, acknowledged_at, mitigated_at, resolved_at, closed_at, alerts_grouped,
     alerts_self_resolved
 );
+-- (Version 29 was set aside for work that turned out to need no migration.)

@@ -32,12 +32,7 @@ struct Packed(
 impl Packed {
     fn incident(self, policy: Option<String>) -> StoreResult<InsightIncident> {
         fn id<T: From<uuid::Uuid>>(col: &str, v: Option<String>) -> StoreResult<Option<T>> {
-            v.map(|s| {
-                uuid::Uuid::parse_str(&s)
-                    .map(T::from)
-                    .map_err(|_| corrupt(col, &s))
-            })
-            .transpose()
+            v.map(|s| json_id(col, &s)).transpose()
         }
         let ts = |ms: Option<i64>| ms.map(from_millis);
         let created_at = from_millis(self.0);
@@ -145,10 +140,9 @@ impl InsightStore for DbStore {
         rows.sort_unstable_by(|a, b| (a.2, &a.0, &a.1).cmp(&(b.2, &b.0, &b.1)));
         rows.into_iter()
             .map(|(user, incident, at)| {
-                let id = |col: &str, s: &str| uuid::Uuid::parse_str(s).map_err(|_| corrupt(col, s));
                 Ok(InsightPage {
-                    user_id: id("user_id", &user)?.into(),
-                    incident_id: id("incident_id", &incident)?.into(),
+                    user_id: json_id("user_id", &user)?,
+                    incident_id: json_id("incident_id", &incident)?,
                     at: from_millis(at),
                 })
             })

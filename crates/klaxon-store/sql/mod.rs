@@ -131,6 +131,13 @@ pub(crate) fn get_opt_u32(row: &DbRow, col: &str) -> StoreResult<Option<u32>> {
         .transpose()
 }
 
+/// An id from a [`json_rows!`] value: both databases write ids there as hyphenated text.
+pub(crate) fn json_id<T: From<uuid::Uuid>>(col: &str, s: &str) -> StoreResult<T> {
+    uuid::Uuid::parse_str(s)
+        .map(T::from)
+        .map_err(|_| corrupt(col, s))
+}
+
 pub(crate) fn get_ts(row: &DbRow, col: &str) -> StoreResult<Timestamp> {
     Ok(from_millis(get(row, col)?))
 }

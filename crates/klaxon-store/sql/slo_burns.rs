@@ -51,7 +51,7 @@ impl SloBurnStore for DbStore {
              JOIN incidents i ON i.service_id = s.service_id
              LEFT JOIN incident_slo_burns b ON b.incident_id = i.id AND b.slo_id = s.id
              WHERE i.resolved_at IS NOT NULL AND i.resolved_at >= $1 AND i.resolved_at <= $2
-               AND NOT i.is_drill
+               AND NOT i.is_drill AND s.silent_since IS NULL
                AND (b.incident_id IS NULL OR b.to_at <> i.resolved_at OR b.from_at <> ",
             burn_from!(),
             " OR b.computed_at < s.updated_at)
@@ -124,6 +124,7 @@ impl SloBurnStore for DbStore {
             burn_columns!(),
             ", i.number, i.title, i.severity, i.service_id
              FROM incident_slo_burns b JOIN incidents i ON i.id = b.incident_id
+             JOIN slos s ON s.id = b.slo_id AND s.service_id = i.service_id
              WHERE i.created_at >= $1 AND i.created_at < $2 AND NOT i.is_drill
                AND b.to_at = i.resolved_at AND b.from_at = ",
             burn_from!(),

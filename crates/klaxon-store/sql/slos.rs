@@ -394,9 +394,7 @@ impl SloStore for DbStore {
             // Bucket k holds the slices in [edge k-1 (or from), edge k).
             let mut buckets: HashMap<SloId, Vec<Counts>> = HashMap::new();
             for (slo, k, good, total) in rows {
-                let id = uuid::Uuid::parse_str(&slo)
-                    .map(SloId::from)
-                    .map_err(|_| corrupt("slo_id", &slo))?;
+                let id: SloId = json_id("slo_id", &slo)?;
                 let per = buckets
                     .entry(id)
                     .or_insert_with(|| vec![Counts::default(); edges.len()]);

@@ -32,8 +32,10 @@ const RECENT: SignedDuration = SignedDuration::from_hours(24 * 90);
 /// Burns computed per evaluation step at most, so a backlog never holds up the evaluation.
 const PER_STEP: u32 = 20;
 /// A source that keeps failing for an incident resolved this long ago is recorded as having
-/// no counts, rather than asked again every minute.
+/// given no answer, rather than asked again every minute.
 const GIVE_UP_AFTER: SignedDuration = SignedDuration::from_hours(1);
+/// How long a page waits for an SLO's source before it shows "no answer".
+const LIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What an incident cost one SLO of its service.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -120,13 +122,15 @@ fn out(slo: &Slo, from: Timestamp, to: Timestamp, b: Option<Burned>, live: bool)
     }
 }
 
-fn kept_burn(k: &IncidentBurn) -> Burned {
-    Burned {
-        bad: k.bad,
-        total: k.total,
+/// A kept burn; none when its source gave no answer.
+fn kept_burn(k: &IncidentBurn) -> Option<Burned> {
+    let (bad, total) = (k.bad?, k.total?);
+    Some(Burned {
+        bad,
+        total,
         allowed: k.allowed,
-        share: k.allowed.map(|a| k.bad / a),
-    }
+        share: k.allowed.map(|a| bad / a),
+    })
 }
 
 /// The span an incident's burn counts, while open up to `now`.
@@ -145,14 +149,7 @@ pub async fn compute(
     now: Timestamp,
 ) -> StoreResult<Option<Burned>> {
     // The window the incident ended in, up to the end of its last minute.
-    let end = {
-        let down = slo::step_of(to, Resolution::Minute.length());
-        if down == to {
-            to
-        } else {
-            down + Resolution::Minute.length()
-        }
-    };
+    let end = slo::step_up(to, Resolution::Minute.length());
     let (start, _) = slo.window.bounds(end);
     let window = Span {
         from: start,
@@ -164,7 +161,7 @@ pub async fn compute(
             let during = slo_burn::incident_spans(from, to, now);
             let n = during.len();
             let mut all = during;
-            all.extend(slo::pieces(window));
+            all.extend(slo_burn::window_spans(start, end, now));
             let mut got = sums(r.store, &[slo.id], &all).await?;
             let got = got.remove(&slo.id).unwrap_or_default();
             let during = got.iter().take(n).copied().sum();
@@ -187,21 +184,16 @@ pub async fn compute(
             (during, whole)
         }
         Sli::Availability { .. } => {
-            // Exact minutes from the source's state changes, like the evaluator's.
+            // Exact minutes from the source's state changes, like the evaluator's. A time
+            // budget is a share of the whole window's length: the window is not read.
             let Some(source) = slo.sli.source() else {
                 return Ok(None);
             };
-            let changes = r
-                .store
-                .availability_changes(&[source], from.min(window.from), end)
-                .await?;
+            let changes = r.store.availability_changes(&[source], from, end).await?;
             let Some(c) = changes.get(&source) else {
                 return Ok(None);
             };
-            (
-                availability::minutes(c, from, to),
-                availability::minutes(c, window.from, end),
-            )
+            (availability::minutes(c, from, to), Default::default())
         }
     };
     Ok(Some(slo_burn::burned(
@@ -232,30 +224,40 @@ pub async fn for_incident(state: &AppState, i: &Incident) -> ApiResult<Vec<BurnO
         .into_iter()
         .map(|b| (b.slo_id, b))
         .collect();
+    // Past the counts' keeping, a kept burn is the only one there is, even if the SLO changed
+    // since it was computed.
+    let old = i
+        .resolved_at
+        .is_some_and(|r| now.duration_since(r) >= RECENT);
     let mut burns = Vec::with_capacity(slos.len());
     for s in &slos {
         let current = kept.get(&s.id).filter(|k| {
-            i.resolved_at == Some(k.to) && k.from == from && k.computed_at >= s.updated_at
+            i.resolved_at == Some(k.to) && k.from == from && (old || k.computed_at >= s.updated_at)
         });
         burns.push(match current {
-            Some(k) => out(s, from, to, Some(kept_burn(k)), false),
-            // A source known to be silent is not waited on: the incident page must not hang
-            // on a Prometheus that is down.
+            Some(k) => out(s, from, to, kept_burn(k), false),
+            // A source known to be silent is not waited on, nor a slow one for long: the
+            // incident page must not hang on a Prometheus that is down.
             None if s.silent_since.is_some() => out(s, from, to, None, true),
-            None => out(
-                s,
-                from,
-                to,
-                compute(reads(state), s, from, to, now).await?,
-                true,
-            ),
+            None => {
+                let got = tokio::time::timeout(LIVE_WAIT, compute(reads(state), s, from, to, now));
+                let got = match got.await {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, slo = %s.id, "an incident's SLO burn could not be read");
+                        None
+                    }
+                    Err(_) => None,
+                };
+                out(s, from, to, got, true)
+            }
         });
     }
     Ok(burns)
 }
 
 /// Computes and keeps the burns due (a few per step, oldest resolution first). SLOs whose
-/// source is silent wait for it to answer. Returns how many were kept.
+/// source is silent are not due until it answers. Returns how many were kept.
 pub async fn catch_up(r: Reads<'_>, now: Timestamp) -> StoreResult<usize> {
     let since = now.checked_sub(RECENT).unwrap_or(Timestamp::MIN);
     let due = r
@@ -271,17 +273,10 @@ pub async fn catch_up(r: Reads<'_>, now: Timestamp) -> StoreResult<usize> {
         let Some(Some(slo)) = slos.get(&d.slo_id) else {
             continue;
         };
-        if slo.silent_since.is_some() {
-            continue;
-        }
+        // (Silent SLOs are not due: their source is not asked until it answers again.)
         let burned = match compute(r, slo, d.from, d.to, now).await? {
-            Some(b) => b,
-            None if now.duration_since(d.to) >= GIVE_UP_AFTER => Burned {
-                bad: 0.0,
-                total: 0.0,
-                allowed: None,
-                share: None,
-            },
+            Some(b) => Some(b),
+            None if now.duration_since(d.to) >= GIVE_UP_AFTER => None,
             None => continue,
         };
         r.store
@@ -290,9 +285,9 @@ pub async fn catch_up(r: Reads<'_>, now: Timestamp) -> StoreResult<usize> {
                 slo_id: d.slo_id,
                 from: d.from,
                 to: d.to,
-                bad: burned.bad,
-                total: burned.total,
-                allowed: burned.allowed,
+                bad: burned.map(|b| b.bad),
+                total: burned.map(|b| b.total),
+                allowed: burned.and_then(|b| b.allowed),
                 computed_at: now,
             })
             .await?;
@@ -369,10 +364,9 @@ pub async fn ranking(state: &AppState, from: Timestamp, to: Timestamp) -> ApiRes
     let mut incidents = Vec::new();
     let mut by_slo: HashMap<SloId, RankedSlo> = HashMap::new();
     for r in rows {
-        let Some(slo) = slos.get(&r.burn.slo_id) else {
+        let (Some(slo), Some(b)) = (slos.get(&r.burn.slo_id), kept_burn(&r.burn)) else {
             continue;
         };
-        let b = kept_burn(&r.burn);
         let service_name = services.get(&r.service_id).cloned().unwrap_or_default();
         let agg = by_slo.entry(slo.id).or_insert_with(|| RankedSlo {
             service_id: slo.service_id,

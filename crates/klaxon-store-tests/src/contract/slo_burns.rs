@@ -76,8 +76,8 @@ pub async fn incident_burns_are_due_kept_and_ranked(s: Arc<dyn Store>) {
         slo_id: a.id,
         from: declared,
         to: mins(5),
-        bad: 400.0,
-        total: 10_000.0,
+        bad: Some(400.0),
+        total: Some(10_000.0),
         allowed: Some(312.0),
         computed_at: mins(11),
     };
@@ -90,7 +90,7 @@ pub async fn incident_burns_are_due_kept_and_ranked(s: Arc<dyn Store>) {
     );
     assert_eq!(s.incident_burns(inc).await.unwrap(), vec![burn.clone()]);
     // Kept again: replaced, one row.
-    burn.bad = 500.0;
+    burn.bad = Some(500.0);
     burn.allowed = None;
     s.record_incident_burn(&burn).await.unwrap();
     assert_eq!(s.incident_burns(inc).await.unwrap(), vec![burn.clone()]);
@@ -122,6 +122,17 @@ pub async fn incident_burns_are_due_kept_and_ranked(s: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+
+    // A source that gave no answer is kept as such.
+    let unanswered = IncidentBurn {
+        bad: None,
+        total: None,
+        allowed: None,
+        ..burn.clone()
+    };
+    s.record_incident_burn(&unanswered).await.unwrap();
+    assert_eq!(s.incident_burns(inc).await.unwrap(), vec![unanswered]);
+    s.record_incident_burn(&burn).await.unwrap();
 
     // A burn for an incident that is gone is no error, and writes nothing.
     let ghost = IncidentBurn {

@@ -24,8 +24,10 @@ pub struct IncidentBurn {
     pub slo_id: SloId,
     pub from: Timestamp,
     pub to: Timestamp,
-    pub bad: f64,
-    pub total: f64,
+    /// Bad and all events (or minutes); none when the source gave no answer (kept so, an hour
+    /// after resolution, rather than asked again every minute).
+    pub bad: Option<f64>,
+    pub total: Option<f64>,
     /// The window's budget when the incident ended; none without events in the window.
     pub allowed: Option<f64>,
     pub computed_at: Timestamp,
@@ -44,7 +46,7 @@ pub struct RankedBurn {
 #[async_trait]
 pub trait SloBurnStore: Send + Sync + 'static {
     /// Up to `limit` burns due, oldest resolution first, of incidents (drills left out)
-    /// resolved in `[since, settled]` on services with SLOs.
+    /// resolved in `[since, settled]` on services with SLOs whose source is not silent.
     async fn due_incident_burns(
         &self,
         since: Timestamp,
@@ -59,7 +61,7 @@ pub trait SloBurnStore: Send + Sync + 'static {
     /// An incident's kept burns, whether or not they are still current.
     async fn incident_burns(&self, incident: IncidentId) -> StoreResult<Vec<IncidentBurn>>;
 
-    /// The current burns (computed for the incident's present impact start and resolution) of
-    /// incidents declared in `[from, to)`, drills left out.
+    /// The current burns (computed for the incident's present impact start and resolution, of
+    /// an SLO of its present service) of incidents declared in `[from, to)`, drills left out.
     async fn period_burns(&self, from: Timestamp, to: Timestamp) -> StoreResult<Vec<RankedBurn>>;
 }
