@@ -295,6 +295,22 @@ async fn insights_page(
     ))
 }
 
+/// A report as JSON, or as the CSV `csv` makes of it, with its content type.
+fn encoded<T: serde::Serialize>(
+    json: bool,
+    r: &T,
+    csv: impl FnOnce(&T) -> Result<String, ApiError>,
+) -> Result<(String, &'static str), ApiError> {
+    Ok(if json {
+        (
+            serde_json::to_string(r).unwrap_or_default(),
+            "application/json",
+        )
+    } else {
+        (csv(r)?, "text/csv; charset=utf-8")
+    })
+}
+
 /// `/insights/export/{table}.{csv|json}`: the page's tables for a signed-in reader, the same
 /// answers as the API's.
 async fn export(
@@ -313,54 +329,26 @@ async fn export(
     }
     let (body, kind) = match table {
         "metrics" | "weeks" | "severity" => {
-            let r = api::metrics_with(&state, &p).await?;
-            if json {
-                (
-                    serde_json::to_string(&r).unwrap_or_default(),
-                    "application/json",
-                )
-            } else {
-                let t = if table == "metrics" { "groups" } else { table };
-                (csv::metrics(&r, Some(t))?, "text/csv; charset=utf-8")
-            }
+            let t = if table == "metrics" { "groups" } else { table };
+            encoded(json, &api::metrics_with(&state, &p).await?, |r| {
+                csv::metrics(r, Some(t))
+            })?
         }
-        "alert-noise" => {
-            let r = api::noise_with(&state, &p).await?;
-            if json {
-                (
-                    serde_json::to_string(&r).unwrap_or_default(),
-                    "application/json",
-                )
-            } else {
-                (csv::noise(&r), "text/csv; charset=utf-8")
-            }
-        }
-        "people" | "schedules" => {
-            let r = api::oncall_with(&state, &p).await?;
-            if json {
-                (
-                    serde_json::to_string(&r).unwrap_or_default(),
-                    "application/json",
-                )
-            } else {
-                (csv::oncall(&r, Some(table))?, "text/csv; charset=utf-8")
-            }
-        }
+        "alert-noise" => encoded(json, &api::noise_with(&state, &p).await?, |r| {
+            Ok(csv::noise(r))
+        })?,
+        "people" | "schedules" => encoded(json, &api::oncall_with(&state, &p).await?, |r| {
+            csv::oncall(r, Some(table))
+        })?,
         "slo-budget" | "budget-incidents" | "budget-services" => {
-            let r = api::budget_with(&state, &p).await?;
-            if json {
-                (
-                    serde_json::to_string(&r).unwrap_or_default(),
-                    "application/json",
-                )
+            let t = if table == "budget-services" {
+                "services"
             } else {
-                let t = if table == "budget-services" {
-                    "services"
-                } else {
-                    "incidents"
-                };
-                (csv::budget(&r, Some(t))?, "text/csv; charset=utf-8")
-            }
+                "incidents"
+            };
+            encoded(json, &api::budget_with(&state, &p).await?, |r| {
+                csv::budget(r, Some(t))
+            })?
         }
         _ => return Err(ApiError::not_found("export")),
     };
