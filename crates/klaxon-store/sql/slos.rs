@@ -450,44 +450,48 @@ impl SloStore for DbStore {
             .collect()
     }
 
-    async fn record_slo_evaluation(&self, e: SloEvaluation) -> StoreResult<bool> {
+    async fn record_slo_evaluations(&self, es: Vec<SloEvaluation>) -> StoreResult<Vec<bool>> {
         let mut tx = self.write_tx().await?;
-        // The claim: the first instance to move the step on owns it.
-        let claimed = sqlx::query(
-            "UPDATE slos SET evaluated_step = $2, budget_status = $3, status_since = $4,
-             silent_since = $5, silent_alerted = $6
-             WHERE id = $1 AND (evaluated_step IS NULL OR evaluated_step < $2)",
-        )
-        .bind(db_id(e.id))
-        .bind(to_millis(e.step))
-        .bind(e.status.as_str())
-        .bind(to_millis(e.status_since))
-        .bind(e.silent_since.map(to_millis))
-        .bind(e.silent_alerted)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-        if claimed == 0 {
-            return Ok(false);
-        }
-        for (name, firing, since) in &e.rules {
-            sqlx::query(
-                "UPDATE slo_rules SET firing = $3, since = $4 WHERE slo_id = $1 AND name = $2",
+        let mut out = Vec::with_capacity(es.len());
+        for e in &es {
+            // The claim: the first instance to move the step on owns it.
+            let claimed = sqlx::query(
+                "UPDATE slos SET evaluated_step = $2, budget_status = $3, status_since = $4,
+                 silent_since = $5, silent_alerted = $6
+                 WHERE id = $1 AND (evaluated_step IS NULL OR evaluated_step < $2)",
             )
             .bind(db_id(e.id))
-            .bind(name)
-            .bind(*firing)
-            .bind(since.map(to_millis))
+            .bind(to_millis(e.step))
+            .bind(e.status.as_str())
+            .bind(to_millis(e.status_since))
+            .bind(e.silent_since.map(to_millis))
+            .bind(e.silent_alerted)
             .execute(&mut *tx)
             .await
-            .map_err(map_err)?;
-        }
-        for event in &e.events {
-            insert_event(&mut tx, event).await?;
+            .map_err(map_err)?
+            .rows_affected();
+            out.push(claimed > 0);
+            if claimed == 0 {
+                continue;
+            }
+            for (name, firing, since) in &e.rules {
+                sqlx::query(
+                    "UPDATE slo_rules SET firing = $3, since = $4 WHERE slo_id = $1 AND name = $2",
+                )
+                .bind(db_id(e.id))
+                .bind(name)
+                .bind(*firing)
+                .bind(since.map(to_millis))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            }
+            for event in &e.events {
+                insert_event(&mut tx, event).await?;
+            }
         }
         tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        Ok(out)
     }
 
     async fn availability_changes(

@@ -4,7 +4,7 @@
 //! paging); one that resolves resolves it.
 //!
 //! Nothing is lost and nobody is paged twice: the job is claimed by one instance at a time; a
-//! step's outcome is recorded once (`record_slo_evaluation` refuses a step already recorded);
+//! step's outcome is recorded once (`record_slo_evaluations` refuses a step already recorded);
 //! and the alert is written before the record, under a dedup key per SLO and rule, so an
 //! evaluation cut short and run again triggers the same open alert (deduplicated) rather than
 //! a second one.
@@ -436,20 +436,23 @@ pub async fn evaluate_one(r: Reads<'_>, slo: &Slo, step: Timestamp) -> anyhow::R
         return Ok(false);
     }
     let seen = observe(r, slo, step).await?;
-    decide(r, slo, step, &seen).await
+    let planned = plan(r.settings, slo, step, &seen).into_iter().collect();
+    Ok(write(r.store, planned).await? > 0)
 }
 
-/// Judges one SLO on what was observed and writes what changed: its alerts first, then the
-/// record of the step (once). Returns whether it recorded anything.
-async fn decide(r: Reads<'_>, slo: &Slo, step: Timestamp, seen: &Observed) -> anyhow::Result<bool> {
-    let store = r.store;
-    let silence = SignedDuration::from_mins(r.settings.slos.silence_minutes.into());
+/// What judging one SLO at a step means to write: its alerts' signals and the record.
+struct Planned {
+    writes: Vec<Write>,
+    record: SloEvaluation,
+}
+
+/// Judges one SLO on what was observed; `None` when nothing changed.
+fn plan(settings: &Settings, slo: &Slo, step: Timestamp, seen: &Observed) -> Option<Planned> {
+    let silence = SignedDuration::from_mins(settings.slos.silence_minutes.into());
     let d = slo::evaluate(slo, step, seen, silence);
     if !d.changed(slo) {
-        return Ok(false);
+        return None;
     }
-    // Alerts first: a record without its alert would lose a page; an alert without its record
-    // is triggered again by the next run, and deduplicated.
     let mut writes: Vec<Write> = d
         .rules
         .iter()
@@ -466,49 +469,69 @@ async fn decide(r: Reads<'_>, slo: &Slo, step: Timestamp, seen: &Observed) -> an
     if let Some(t) = d.silent_alert {
         writes.push(signal_write(slo, silent_signal(slo, t, &d, step), step));
     }
+    let record = SloEvaluation {
+        id: slo.id,
+        step,
+        rules: d
+            .rules
+            .iter()
+            .map(|(r, _)| (r.rule.name.clone(), r.firing, r.since))
+            .collect(),
+        status: d.status,
+        status_since: d.status_since,
+        silent_since: d.silent_since,
+        silent_alerted: d.silent_alerted(slo),
+        events: events(slo, &d, step),
+    };
+    Some(Planned { writes, record })
+}
+
+/// Writes what was planned: every SLO's alerts in one batch first, then the records of those
+/// whose alerts all went in, in one transaction (a step that changes all 1,000 SLOs costs a
+/// few commits, not 2,000). Alerts first: a record without its alert would lose a page; an
+/// alert without its record is triggered again by the next run, and deduplicated. One SLO's
+/// failed alert (a deleted service, a bad row) leaves that SLO unrecorded, to be tried again
+/// next step, and does not stop the others. Returns how many SLOs were recorded.
+async fn write(store: &dyn Store, planned: Vec<Planned>) -> StoreResult<usize> {
+    let mut owners = Vec::new();
+    let mut writes = Vec::new();
+    let mut records = Vec::with_capacity(planned.len());
+    for (i, p) in planned.into_iter().enumerate() {
+        owners.extend(std::iter::repeat_n(i, p.writes.len()));
+        writes.extend(p.writes);
+        records.push(Some(p.record));
+    }
     if !writes.is_empty() {
-        for r in store.commit_batch(writes).await {
-            r?;
+        for (i, r) in owners.into_iter().zip(store.commit_batch(writes).await) {
+            if let Err(e) = r
+                && let Some(rec) = records[i].take()
+            {
+                tracing::warn!(error = %e, slo = %rec.id, "SLO evaluation failed");
+            }
         }
     }
-    let recorded = store
-        .record_slo_evaluation(SloEvaluation {
-            id: slo.id,
-            step,
-            rules: d
-                .rules
-                .iter()
-                .map(|(r, _)| (r.rule.name.clone(), r.firing, r.since))
-                .collect(),
-            status: d.status,
-            status_since: d.status_since,
-            silent_since: d.silent_since,
-            silent_alerted: d.silent_alerted(slo),
-            events: events(slo, &d, step),
-        })
-        .await?;
-    Ok(recorded)
+    let records: Vec<SloEvaluation> = records.into_iter().flatten().collect();
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let recorded = store.record_slo_evaluations(records).await?;
+    Ok(recorded.into_iter().filter(|r| *r).count())
 }
 
 /// One evaluation step over `slos`: those not yet evaluated at `step` are read together, then
-/// each is judged and what changed written. Returns how many SLOs had something written.
+/// each is judged, and what changed is written for all of them together. Returns how many SLOs
+/// had something written.
 pub async fn run_step(r: Reads<'_>, slos: &[Slo], step: Timestamp) -> StoreResult<usize> {
     let due: Vec<&Slo> = slos
         .iter()
         .filter(|s| s.evaluated_step.is_none_or(|e| e < step))
         .collect();
     let seen = observe_all(r, &due, step).await?;
-    let mut wrote = 0;
-    for s in due {
-        let Some(o) = seen.get(&s.id) else { continue };
-        // One SLO's trouble (a deleted service, a bad row) must not stop the others.
-        match decide(r, s, step, o).await {
-            Ok(true) => wrote += 1,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, slo = %s.id, "SLO evaluation failed"),
-        }
-    }
-    Ok(wrote)
+    let planned = due
+        .into_iter()
+        .filter_map(|s| plan(r.settings, s, step, seen.get(&s.id)?))
+        .collect();
+    write(r.store, planned).await
 }
 
 pub struct Evaluate;

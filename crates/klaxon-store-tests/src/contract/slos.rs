@@ -108,10 +108,31 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         silent_alerted: true,
         events: vec![slo_ev(a.id, EventKind::SloRuleFired)],
     };
-    assert!(s.record_slo_evaluation(fired(600)).await.unwrap());
-    // The same step (or an earlier one) again, from another instance: nothing written.
-    assert!(!s.record_slo_evaluation(fired(600)).await.unwrap());
-    assert!(!s.record_slo_evaluation(fired(540)).await.unwrap());
+    assert_eq!(
+        s.record_slo_evaluations(vec![fired(600)]).await.unwrap(),
+        [true]
+    );
+    // The same step (or an earlier one) again, from another instance: nothing written, while
+    // another SLO in the same call is.
+    let b_step = SloEvaluation {
+        id: b.id,
+        rules: vec![],
+        silent_since: None,
+        silent_alerted: false,
+        events: vec![slo_ev(b.id, EventKind::SloStatusChanged)],
+        ..fired(600)
+    };
+    assert_eq!(
+        s.record_slo_evaluations(vec![fired(600), b_step, fired(540)])
+            .await
+            .unwrap(),
+        [false, true, false]
+    );
+    assert_eq!(s.slo(b.id).await.unwrap().evaluated_step, Some(at(600)));
+    assert_eq!(
+        kinds(&events_of(&s, SubjectType::Slo, b.id).await),
+        [EventKind::SloCreated, EventKind::SloStatusChanged]
+    );
     let seen = s.slo(a.id).await.unwrap();
     assert_eq!(
         (seen.evaluated_step, seen.status, seen.status_since),

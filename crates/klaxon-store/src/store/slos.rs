@@ -66,10 +66,11 @@ pub trait SloStore: Send + Sync + 'static {
         to: Timestamp,
     ) -> StoreResult<Vec<(Timestamp, Counts)>>;
 
-    /// Records one evaluation of an SLO at `step`, once: `false` (nothing written) when it was
-    /// evaluated at that step or a later one already (by another instance, say). The rules
-    /// named take the states given; the events are written with it.
-    async fn record_slo_evaluation(&self, e: SloEvaluation) -> StoreResult<bool>;
+    /// Records evaluations of SLOs, each once, all in one transaction (a step that changes
+    /// every SLO costs one commit, not one each). For each, in order: `false` (nothing written
+    /// for it) when that SLO was evaluated at its step or a later one already (by another
+    /// instance, say). The rules named take the states given; the events are written with it.
+    async fn record_slo_evaluations(&self, es: Vec<SloEvaluation>) -> StoreResult<Vec<bool>>;
 
     /// What availability SLIs read: for each of `sources` (uptime checks and status-page
     /// components), its state changes over `[from, to]`: the last one at or before `from` (the
