@@ -404,9 +404,19 @@ pub fn oncall(
     };
     let mut intervals: HashMap<UserId, Vec<(Timestamp, Timestamp)>> = HashMap::new();
     let mut shift_counts: HashMap<UserId, u64> = HashMap::new();
-    let mut pages_of: HashMap<UserId, Vec<&InsightPage>> = HashMap::new();
+    // Each person's pages, oldest first, each placed in its band once: a shift then takes its
+    // pages as one slice found by binary search (a year has thousands of shifts and a
+    // person's pages can run to tens of thousands).
+    let mut pages_of: HashMap<UserId, Vec<(Timestamp, IncidentId, Band)>> = HashMap::new();
     for p in pages {
-        pages_of.entry(p.user_id).or_default().push(p);
+        let band = learning::classify(p.at, &person(&p.user_id).tz);
+        pages_of
+            .entry(p.user_id)
+            .or_default()
+            .push((p.at, p.incident_id, band));
+    }
+    for v in pages_of.values_mut() {
+        v.sort_by_key(|p| p.0);
     }
     let mut out_schedules = Vec::new();
     for (id, sname, shifts) in schedules {
@@ -423,18 +433,14 @@ pub fn oncall(
             let tz = &person(&s.user).tz;
             let m = members.entry(s.user).or_default();
             m.0 = m.0.plus(&learning::split(a, b, tz));
-            let during: Vec<&&InsightPage> = pages_of
-                .get(&s.user)
-                .map(|v| v.iter().filter(|p| p.at >= a && p.at < b).collect())
-                .unwrap_or_default();
+            let during = pages_of.get(&s.user).map_or(&[][..], |v| {
+                &v[v.partition_point(|p| p.0 < a)..v.partition_point(|p| p.0 < b)]
+            });
             m.1 += during.len() as u64;
-            m.2 += during
-                .iter()
-                .filter(|p| learning::classify(p.at, tz) == Band::Sleep)
-                .count() as u64;
+            m.2 += during.iter().filter(|p| p.2 == Band::Sleep).count() as u64;
             incidents += during
                 .iter()
-                .map(|p| p.incident_id)
+                .map(|p| p.1)
                 .collect::<BTreeSet<IncidentId>>()
                 .len() as u64;
         }
@@ -476,7 +482,7 @@ pub fn oncall(
             let mine = pages_of.get(&u).map(Vec::as_slice).unwrap_or_default();
             let mut bands = BandCounts::default();
             for pg in mine {
-                bands.add(learning::classify(pg.at, &p.tz));
+                bands.add(pg.2);
             }
             PersonLoad {
                 user_id: u,
@@ -484,11 +490,7 @@ pub fn oncall(
                 time_zone: p.zone.clone(),
                 on_call_hours: secs.into(),
                 pages: bands,
-                page_incidents: mine
-                    .iter()
-                    .map(|p| p.incident_id)
-                    .collect::<BTreeSet<_>>()
-                    .len() as u64,
+                page_incidents: mine.iter().map(|p| p.1).collect::<BTreeSet<_>>().len() as u64,
                 shifts: shift_counts.get(&u).copied().unwrap_or(0),
             }
         })
@@ -499,5 +501,58 @@ pub fn oncall(
         to,
         people: out_people,
         schedules: out_schedules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_shift_counts_the_pages_inside_it_and_no_others() {
+        let now = t("2026-03-01T00:00:00Z");
+        let (u, sched) = (UserId::new(now, [1; 10]), ScheduleId::new(now, [2; 10]));
+        let shift = |a, b| Shift {
+            user: u,
+            start: t(a),
+            end: t(b),
+        };
+        let shifts = vec![
+            shift("2026-03-02T02:00:00Z", "2026-03-02T12:00:00Z"),
+            shift("2026-03-02T12:00:00Z", "2026-03-02T23:30:00Z"),
+        ];
+        let [i1, i2, i3] = [3, 4, 5].map(|n| IncidentId::new(now, [n; 10]));
+        // Given out of order, as a store need not sort them.
+        let pages: Vec<InsightPage> = [
+            ("2026-03-02T23:00:00Z", i2), // second shift, sleep hours
+            ("2026-03-02T01:00:00Z", i1), // before any shift
+            ("2026-03-02T12:00:00Z", i2), // the second shift's first instant
+            ("2026-03-02T11:59:59Z", i3), // the first shift's last second
+            ("2026-03-02T23:30:00Z", i3), // the second shift has ended
+        ]
+        .into_iter()
+        .map(|(at, incident_id)| InsightPage {
+            user_id: u,
+            incident_id,
+            at: t(at),
+        })
+        .collect();
+        let r = oncall(
+            &[(sched, "Day".into(), shifts)],
+            &pages,
+            &HashMap::new(),
+            t("2026-03-02T00:00:00Z"),
+            t("2026-03-03T00:00:00Z"),
+        );
+        let s = &r.schedules[0];
+        assert_eq!((s.shifts, s.incidents), (2, 2)); // i3 in the first, i2 in the second
+        assert_eq!((s.members[0].pages, s.members[0].sleep_pages), (3, 1));
+        let p = &r.people[0];
+        assert_eq!(p.page_incidents, 3);
+        assert_eq!((p.pages.business, p.pages.off, p.pages.sleep), (2, 0, 3));
     }
 }
