@@ -56,10 +56,11 @@ pub enum SubjectType {
     StatusPage,
     Check,
     Slo,
+    Runbook,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 14] = [
+    pub const ALL: [SubjectType; 15] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -74,6 +75,7 @@ impl SubjectType {
         Self::StatusPage,
         Self::Check,
         Self::Slo,
+        Self::Runbook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +94,7 @@ impl SubjectType {
             Self::StatusPage => "status_page",
             Self::Check => "check",
             Self::Slo => "slo",
+            Self::Runbook => "runbook",
         }
     }
 
@@ -252,6 +255,11 @@ named_enum! {
         PostmortemAttached = "postmortem.attached",
         /// On a status page: a public incident now shows its postmortem.
         StatusPostmortemAttached = "status_page.postmortem_attached",
+        /// A runbook's first version was saved.
+        RunbookCreated = "runbook.created",
+        /// A new version was saved (an edit, a restore of an older one, a sync from files).
+        RunbookVersionSaved = "runbook.version_saved",
+        RunbookDeleted = "runbook.deleted",
     }
 }
 

@@ -80,6 +80,7 @@ id_type!(
     ActionItemId,
     PostmortemId,
     PostmortemCommentId,
+    RunbookId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

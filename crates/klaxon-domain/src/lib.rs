@@ -22,6 +22,7 @@ pub use names::enum_schema;
 pub mod page;
 pub mod postmortem;
 pub mod reach;
+pub mod runbook;
 pub mod schedule;
 pub mod service;
 pub mod slo;
@@ -29,6 +30,7 @@ pub mod slo_burn;
 pub mod status;
 pub mod throttle;
 pub mod webhook;
+pub mod yaml;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 

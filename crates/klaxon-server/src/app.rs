@@ -367,6 +367,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::alerts::checks_web::router())
         .merge(crate::learning::web::router())
         .merge(crate::slos::web::router())
+        .merge(crate::automation::runbooks_web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

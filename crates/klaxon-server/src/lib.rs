@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod automation;
 mod home;
 pub mod incidents;
 pub mod insights;

@@ -51,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::learning::action_items::router())
         .merge(crate::postmortems::api::router())
         .merge(crate::slos::api::router())
+        .merge(crate::automation::runbooks_api::router())
 }
 
 /// The OpenAPI document, built once.

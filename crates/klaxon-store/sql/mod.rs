@@ -50,6 +50,7 @@ mod insights;
 mod oncall;
 mod oncall_rules;
 mod postmortems;
+mod runbooks;
 pub(crate) mod schedules;
 mod slo_burns;
 mod slos;
@@ -87,7 +88,7 @@ db_ids!(
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, SloId, ActionItemId,
-    PostmortemId, PostmortemCommentId,
+    PostmortemId, PostmortemCommentId, RunbookId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -31,9 +31,10 @@ pub use schedules::*;
 pub use status::*;
 pub use store::{
     ActionItemStore, AlertStore, CheckStore, EngineStore, IncidentStore, InsightStore, OnCallStore,
-    PostmortemStore, ScheduleStore, SloBurnStore, SloEvaluation, SloStore, StatusStore, Store,
-    SubscriberStore, UserStore, WebhookStore,
+    PostmortemStore, RunbookStore, ScheduleStore, SloBurnStore, SloEvaluation, SloStore,
+    StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use store::{BurnDue, IncidentBurn, RankedBurn};
+pub use store::{RunbookRecord, RunbookVersion, VersionInfo};
 pub use subscribers::*;
 pub use webhooks::*;

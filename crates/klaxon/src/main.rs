@@ -18,6 +18,7 @@ mod incidents_cli;
 mod insights_cli;
 mod oncall_cli;
 mod postmortems_cli;
+mod runbooks_cli;
 mod schedules_cli;
 mod services_cli;
 mod slos_cli;
@@ -133,6 +134,11 @@ enum Command {
     ActionItems {
         #[command(subcommand)]
         command: action_items_cli::ActionItemsCommand,
+    },
+    /// Runbooks: Markdown steps kept as versions, suggested on incidents; sync a directory.
+    Runbooks {
+        #[command(subcommand)]
+        command: runbooks_cli::RunbooksCommand,
     },
     /// SLOs: error budgets and burn-rate alerts on services.
     Slos {
@@ -541,6 +547,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ActionItems { command } => action_items_cli::action_items(command).await,
         Command::Checks { command } => checks_cli::checks(command).await,
         Command::Slos { command } => slos_cli::slos(command).await,
+        Command::Runbooks { command } => runbooks_cli::runbooks(command).await,
         Command::Insights { command } => insights_cli::insights(command).await,
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },

@@ -259,6 +259,8 @@ struct IncidentPage {
     postmortem: super::web_postmortem::PostmortemPanel,
     /// The error budget it burned of its service's SLOs.
     budgets: Vec<crate::slos::burns::BurnOut>,
+    /// The runbooks of its service and those its alerts match.
+    runbooks: Vec<crate::automation::runbooks::Suggestion>,
     resolved: bool,
 }
 
@@ -579,6 +581,7 @@ async fn render_with(
     let page = IncidentPage {
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         budgets: crate::slos::burns::for_incident(state, &incident).await?,
+        runbooks: crate::automation::runbooks::suggestions(state, incident.id).await?,
         resolved: incident.resolved_at.is_some(),
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),

@@ -34,6 +34,7 @@ const APP_CSS: &str = concat!(
     include_str!("../../assets/css/status_admin.css"),
     include_str!("../../assets/css/postmortems.css"),
     include_str!("../../assets/css/slos.css"),
+    include_str!("../../assets/css/runbooks.css"),
 );
 
 const ASSETS: &[Asset] = &[

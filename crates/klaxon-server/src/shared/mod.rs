@@ -9,6 +9,7 @@ pub mod error;
 pub mod limits;
 pub mod lists;
 pub mod mail;
+pub mod markdown;
 pub mod nul;
 pub mod reach;
 pub mod state;

@@ -16,8 +16,8 @@ use std::str::FromStr;
 
 use klaxon_domain::event::SubjectType;
 use klaxon_domain::ids::{
-    CheckId, EscalationPolicyId, IncidentId, IntegrationId, ScheduleId, ServiceId, StatusPageId,
-    UserId, WebhookId,
+    CheckId, EscalationPolicyId, IncidentId, IntegrationId, RunbookId, ScheduleId, ServiceId,
+    StatusPageId, UserId, WebhookId,
 };
 
 use crate::shared::error::{ApiError, ApiResult};
@@ -177,6 +177,21 @@ pub async fn integration(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<I
     }
 }
 
+/// A runbook: its id or its name (names are unique and lower-case).
+pub async fn runbook(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<RunbookId> {
+    let kind = Kind::RUNBOOK;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => match state.store.runbook_by_name(&n.to_ascii_lowercase()).await {
+            Ok(r) => Ok(r.id),
+            Err(klaxon_store::StoreError::NotFound) => {
+                Err(at.missing(format!("no runbook is called \"{n}\"")))
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
 /// The subject of events of `subject_type` (the audit log's `subject_id`): for the types people
 /// name, what they call it, as above; API tokens, jobs, alerts and the system by the id their
 /// events are stored under, as given.
@@ -196,6 +211,7 @@ pub async fn subject(
         SubjectType::Integration => integration(state, raw, at).await?.to_string(),
         SubjectType::StatusPage => status_page(state, raw, at).await?.to_string(),
         SubjectType::Check => check(state, raw, at).await?.to_string(),
+        SubjectType::Runbook => runbook(state, raw, at).await?.to_string(),
         SubjectType::ApiToken
         | SubjectType::Job
         | SubjectType::Alert
@@ -297,6 +313,11 @@ impl Kind {
         one: "check",
         a: "a check",
         many: "checks",
+    };
+    const RUNBOOK: Kind = Kind {
+        one: "runbook",
+        a: "a runbook",
+        many: "runbooks",
     };
     const INTEGRATION: Kind = Kind {
         one: "integration",

@@ -50,6 +50,7 @@ impl Nav {
         }];
         for (href, label) in [
             ("/incidents", "Incidents"),
+            ("/runbooks", "Runbooks"),
             ("/action-items", "Action items"),
             ("/postmortems", "Postmortems"),
             ("/alerts", "Alerts"),

@@ -472,9 +472,16 @@ fn plan(settings: &Settings, slo: &Slo, step: Timestamp, seen: &Observed) -> Opt
     let record = SloEvaluation {
         id: slo.id,
         step,
+        // Only the rules whose state moved: a step where every SLO fires one rule writes
+        // one row each, not one per rule.
         rules: d
             .rules
             .iter()
+            .filter(|(r, _)| {
+                !slo.rules.iter().any(|o| {
+                    o.rule.name == r.rule.name && o.firing == r.firing && o.since == r.since
+                })
+            })
             .map(|(r, _)| (r.rule.name.clone(), r.firing, r.since))
             .collect(),
         status: d.status,

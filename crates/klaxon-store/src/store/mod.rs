@@ -11,6 +11,7 @@ mod incidents;
 mod insights;
 mod oncall;
 mod postmortems;
+mod runbooks;
 mod schedules;
 mod slo_burns;
 mod slos;
@@ -27,6 +28,7 @@ pub use incidents::IncidentStore;
 pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use postmortems::PostmortemStore;
+pub use runbooks::{RunbookRecord, RunbookStore, RunbookVersion, VersionInfo};
 pub use schedules::ScheduleStore;
 pub use slo_burns::{BurnDue, IncidentBurn, RankedBurn, SloBurnStore};
 pub use slos::{SloEvaluation, SloStore};
@@ -57,6 +59,7 @@ pub trait Store:
     + PostmortemStore
     + SloStore
     + SloBurnStore
+    + RunbookStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

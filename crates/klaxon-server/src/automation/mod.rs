@@ -1,0 +1,5 @@
+//! Acting on incidents: runbooks as versioned code (and, to come, their runs, runners,
+//! workflows and drills), each with its faces side by side.
+pub mod runbooks;
+pub mod runbooks_api;
+pub mod runbooks_web;
