@@ -176,6 +176,29 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     )
     .await;
     let up_id = up["id"].as_str().unwrap().to_owned();
+    // A runbook of every kind of step, in two versions: its page, editor, history and diff.
+    let runbook = |step: &str| {
+        format!(
+            "---\nname: restart-website\nservices: [Website]\nparams:\n  - name: host\n    default: \"{{{{ alert.details.host }}}}\"\n---\n# Restart the website\n\nWhen the homepage hangs: **check first**.\n\n## Look at the graphs\n- [ ] error rate\n- [ ] latency\n\n## Approve\n```klaxon-approval\nrole: commander\n```\n\n{step}"
+        )
+    };
+    let rb = ok(
+        app.post(
+            "/api/v1/runbooks",
+            admin,
+            &json!({"source": runbook("## Drain\n```klaxon-http\nmethod: POST\nurl: \"https://lb.example.com/drain/{{ params.host }}\"\n```\n")}),
+        ),
+        201,
+    )
+    .await;
+    let runbook_id = rb["runbook"]["id"].as_str().unwrap().to_owned();
+    ok(
+        common::put(app, &format!("/api/v1/runbooks/{runbook_id}"), admin).json(&json!({
+            "source": runbook("## Restart nginx\n```klaxon-command\nrun: [systemctl, restart, \"nginx@{{ params.host }}\"]\nrunner: {env: prod}\n```\n"),
+            "message": "restart through a runner"})),
+        200,
+    )
+    .await;
     let now = klaxon_domain::Clock::now(&app.clock);
     let counts: Vec<Value> = (1..=180)
         .map(|m| {
@@ -406,6 +429,18 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ("/insights?group_by=service".into(), "insights"),
         (format!("/checks/{check_id}"), "a check"),
         ("/slos".into(), "SLO list"),
+        ("/runbooks".into(), "runbook list"),
+        (format!("/runbooks/{runbook_id}"), "a runbook"),
+        ("/runbooks/new".into(), "a new runbook"),
+        (format!("/runbooks/{runbook_id}/edit"), "editing a runbook"),
+        (
+            format!("/runbooks/{runbook_id}/versions"),
+            "a runbook's history and diff",
+        ),
+        (
+            format!("/runbooks/{runbook_id}/versions/1"),
+            "a runbook version",
+        ),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         (format!("/slos/{up_id}"), "an availability SLO"),
         ("/status-pages".into(), "status page list"),
@@ -702,6 +737,20 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
             "#action-item-edit".into(),
             "f.elements['state'].value = 'wont_do'".into(),
             "#ai-reason-error",
+        ),
+        // A runbook refused beside its box; and a preview of the starter text.
+        (
+            "/runbooks/new".into(),
+            "form[action='/runbooks/new']".into(),
+            "f.elements['source'].value = '---\\nname: Bad Name\\n---\\n'".into(),
+            "#runbook-source-error",
+        ),
+        (
+            "/runbooks/new".into(),
+            "form[action='/runbooks/new']".into(),
+            "f.insertAdjacentHTML('beforeend', '<input type=hidden name=action value=preview>')"
+                .into(),
+            "#preview",
         ),
         // OpenSLO refused: a long path beside the box; and a dry run's report.
         (

@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRunbook {
-    #[schema(max_length = 262144)]
+    /// At most 256 KiB.
     pub source: String,
     /// What this version is for (at most 500 characters).
     #[serde(default)]
@@ -49,7 +49,7 @@ pub struct NewRunbook {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveRunbook {
-    #[schema(max_length = 262144)]
+    /// At most 256 KiB.
     pub source: String,
     #[serde(default)]
     pub message: String,

@@ -9,6 +9,10 @@ pub fn to_html(text: &str) -> String {
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let events = Parser::new_ext(text, options).map(|e| match e {
         Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+        // A checklist's boxes as text: a disabled checkbox without a label is no control.
+        Event::TaskListMarker(done) => {
+            Event::Text(CowStr::Borrowed(if done { "☑ " } else { "☐ " }))
+        }
         Event::Start(Tag::Link {
             link_type,
             dest_url,
@@ -81,7 +85,7 @@ mod tests {
     #[test]
     fn raw_html_is_text_and_bad_links_go_nowhere() {
         let h = to_html(
-            "# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) [y](https://e.org) [z](/incidents)\n",
+            "# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) [y](https://e.org) [z](/incidents)\n\n- [ ] todo\n- [x] done\n",
         );
         assert!(h.contains("<h3>Title</h3>"), "{h}");
         assert!(h.contains("&lt;script&gt;"), "{h}");
@@ -89,5 +93,9 @@ mod tests {
         assert!(h.contains(r##"href="#""##), "{h}");
         assert!(h.contains(r#"href="https://e.org""#), "{h}");
         assert!(h.contains(r#"href="/incidents""#), "{h}");
+        assert!(
+            h.contains("☐ todo") && h.contains("☑ done") && !h.contains("<input"),
+            "{h}"
+        );
     }
 }
