@@ -62,4 +62,5 @@ klaxon_store_tests::contract_tests!(
     slos_are_kept_whole_and_count_what_is_pushed,
     incident_burns_are_due_kept_and_ranked,
     public_summaries_go_on_the_status_page_once,
+    runbook_versions_stack_and_names_stay_unique,
 );
