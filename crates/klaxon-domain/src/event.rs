@@ -260,6 +260,24 @@ named_enum! {
         /// A new version was saved (an edit, a restore of an older one, a sync from files).
         RunbookVersionSaved = "runbook.version_saved",
         RunbookDeleted = "runbook.deleted",
+        /// On the incident's timeline: a runbook was started on it, and each step's moves.
+        RunStarted = "run.started",
+        /// A manual step was ticked.
+        RunStepCompleted = "run.step_completed",
+        RunStepApproved = "run.step_approved",
+        RunStepRejected = "run.step_rejected",
+        /// The engine (HTTP) or a runner (command) began a step.
+        RunStepBegan = "run.step_began",
+        RunStepSucceeded = "run.step_succeeded",
+        RunStepFailed = "run.step_failed",
+        /// Whoever ran the step vanished before saying how it ended.
+        RunStepUnknown = "run.step_unknown",
+        RunStepSkipped = "run.step_skipped",
+        RunStepRetried = "run.step_retried",
+        RunPaused = "run.paused",
+        RunResumed = "run.resumed",
+        RunAborted = "run.aborted",
+        RunSucceeded = "run.succeeded",
     }
 }
 

@@ -81,6 +81,7 @@ id_type!(
     PostmortemId,
     PostmortemCommentId,
     RunbookId,
+    RunId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

@@ -12,6 +12,7 @@ use crate::Invalid;
 
 pub mod diff;
 mod parse;
+pub mod run;
 pub mod template;
 
 pub use parse::parse;

@@ -162,6 +162,10 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         crate::slos::evaluate::JOB,
         Arc::new(crate::slos::evaluate::Evaluate),
     );
+    engine.register(
+        crate::automation::runs::HTTP_JOB,
+        Arc::new(crate::automation::runs::RunHttp),
+    );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
     engine.add_deliveries(Arc::new(crate::webhooks::api::WebhookSender));
     engine.add_deliveries(Arc::new(crate::status::notices::NoticeSender::default()));
@@ -368,6 +372,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::learning::web::router())
         .merge(crate::slos::web::router())
         .merge(crate::automation::runbooks_web::router())
+        .merge(crate::automation::runs_web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

@@ -52,6 +52,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::postmortems::api::router())
         .merge(crate::slos::api::router())
         .merge(crate::automation::runbooks_api::router())
+        .merge(crate::automation::runs_api::router())
 }
 
 /// The OpenAPI document, built once.

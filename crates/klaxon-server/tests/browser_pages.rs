@@ -199,6 +199,26 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         200,
     )
     .await;
+    // A run of it on the incident, at its approval step: the run's page with its moves.
+    let run = ok(
+        app.post(
+            &format!("/api/v1/incidents/{incident_id}/runs"),
+            admin,
+            &json!({"runbook": "restart-website", "params": {"host": "web-1"}}),
+        ),
+        201,
+    )
+    .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    ok(
+        app.post(
+            &format!("/api/v1/runs/{run_id}/moves"),
+            admin,
+            &json!({"move": "complete", "note": "graphs checked"}),
+        ),
+        200,
+    )
+    .await;
     let now = klaxon_domain::Clock::now(&app.clock);
     let counts: Vec<Value> = (1..=180)
         .map(|m| {
@@ -440,6 +460,14 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (
             format!("/runbooks/{runbook_id}/versions/1"),
             "a runbook version",
+        ),
+        (
+            format!("/incidents/{incident_id}/runs/new?runbook={runbook_id}"),
+            "starting a run",
+        ),
+        (
+            format!("/incidents/{incident_id}/runs/{run_id}"),
+            "a run at its approval",
         ),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         (format!("/slos/{up_id}"), "an availability SLO"),

@@ -51,6 +51,7 @@ mod oncall;
 mod oncall_rules;
 mod postmortems;
 mod runbooks;
+mod runs;
 pub(crate) mod schedules;
 mod slo_burns;
 mod slos;
@@ -88,7 +89,7 @@ db_ids!(
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, SloId, ActionItemId,
-    PostmortemId, PostmortemCommentId, RunbookId,
+    PostmortemId, PostmortemCommentId, RunbookId, RunId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -3,3 +3,6 @@
 pub mod runbooks;
 pub mod runbooks_api;
 pub mod runbooks_web;
+pub mod runs;
+pub mod runs_api;
+pub mod runs_web;

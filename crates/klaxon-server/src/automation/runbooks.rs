@@ -24,6 +24,8 @@ pub struct Author {
     pub actor: Actor,
     pub user_id: UserId,
     pub name: String,
+    /// Their e-mail address: an approval step may name it.
+    pub email: String,
     pub role: Role,
 }
 

@@ -236,6 +236,7 @@ pub fn author(caller: &Caller) -> Author {
         actor: caller.actor(),
         user_id: caller.user.id,
         name: caller.user.name.clone(),
+        email: caller.user.email.clone(),
         role: caller.role,
     }
 }

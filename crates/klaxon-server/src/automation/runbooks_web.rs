@@ -160,7 +160,7 @@ impl View {
     }
 }
 
-fn approver_label(a: &Approver) -> String {
+pub(crate) fn approver_label(a: &Approver) -> String {
     match a {
         Approver::User(email) => format!("{email} approves"),
         Approver::IncidentRole(role) => format!("The incident's {role} approves"),
@@ -262,6 +262,7 @@ fn author(s: &WebSession) -> Author {
         actor: Actor::User(s.user.id),
         user_id: s.user.id,
         name: s.user.name.clone(),
+        email: s.user.email.clone(),
         role: s.user.role,
     }
 }

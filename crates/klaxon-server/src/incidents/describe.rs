@@ -585,8 +585,61 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
         EventKind::PostmortemAttached => {
             "put the postmortem's public summary on the status page".to_owned()
         }
+        EventKind::RunStarted => format!("started the runbook “{}”", s(&d["title"])),
+        EventKind::RunStepCompleted => format!("did {}{}", step(d), note(d)),
+        EventKind::RunStepApproved => format!("approved {}{}", step(d), note(d)),
+        EventKind::RunStepRejected => format!("rejected {}{}", step(d), note(d)),
+        EventKind::RunStepBegan => format!("began {}", step(d)),
+        EventKind::RunStepSucceeded => format!("finished {}{}", step(d), outcome(d)),
+        EventKind::RunStepFailed => format!("failed {}{}", step(d), outcome(d)),
+        EventKind::RunStepUnknown => format!(
+            "lost track of {}: it may or may not have happened, and is not run again by itself",
+            step(d)
+        ),
+        EventKind::RunStepSkipped => format!("skipped {}{}", step(d), note(d)),
+        EventKind::RunStepRetried => format!("retried {}", step(d)),
+        EventKind::RunPaused => format!("paused the runbook “{}”", s(&d["title"])),
+        EventKind::RunResumed => format!("resumed the runbook “{}”", s(&d["title"])),
+        EventKind::RunAborted => format!("aborted the runbook “{}”", s(&d["title"])),
+        EventKind::RunSucceeded => format!("completed the runbook “{}”", s(&d["title"])),
         // Kinds an incident's timeline does not hold today; still a readable line.
         k => format!("recorded {}", k.as_str().replace(['.', '_'], " ")),
+    }
+}
+
+/// "step 2 “Drain” of “Restart the web tier”", from a run event's data.
+fn step(d: &Value) -> String {
+    format!(
+        "step {} “{}” of “{}”",
+        d["step"].as_u64().map_or(0, |n| n + 1),
+        s(&d["step_title"]),
+        s(&d["title"])
+    )
+}
+
+fn note(d: &Value) -> String {
+    match d["note"].as_str().filter(|n| !n.is_empty()) {
+        Some(n) => format!(": {n}"),
+        None => String::new(),
+    }
+}
+
+/// ": HTTP 503" or ": exit code 1" and the error, from a finished step's data.
+fn outcome(d: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = d["status"].as_u64() {
+        parts.push(format!("HTTP {c}"));
+    }
+    if let Some(c) = d["exit_code"].as_i64() {
+        parts.push(format!("exit code {c}"));
+    }
+    if let Some(e) = d["error"].as_str() {
+        parts.push(e.to_owned());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
     }
 }
 

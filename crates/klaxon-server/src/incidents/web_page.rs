@@ -261,6 +261,8 @@ struct IncidentPage {
     budgets: Vec<crate::slos::burns::BurnOut>,
     /// The runbooks of its service and those its alerts match.
     runbooks: Vec<crate::automation::runbooks::Suggestion>,
+    /// Runs of runbooks on it, newest first.
+    runs: Vec<klaxon_store::RunRecord>,
     resolved: bool,
 }
 
@@ -582,6 +584,7 @@ async fn render_with(
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         budgets: crate::slos::burns::for_incident(state, &incident).await?,
         runbooks: crate::automation::runbooks::suggestions(state, incident.id).await?,
+        runs: state.store.incident_runs(incident.id).await?,
         resolved: incident.resolved_at.is_some(),
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),

@@ -21,6 +21,24 @@ pub struct Settings {
     pub action_items: ActionItemsSettings,
     pub postmortems: PostmortemsSettings,
     pub slos: SlosSettings,
+    pub runbooks: RunbooksSettings,
+}
+
+/// Runbooks (`[runbooks]`): how much of a step's output its run shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunbooksSettings {
+    /// Bytes of a step's output (an HTTP answer, a command's output) shown on the run and the
+    /// timeline; the whole (up to 4 MiB) can be downloaded.
+    pub output_shown_bytes: u32,
+}
+
+impl Default for RunbooksSettings {
+    fn default() -> Self {
+        Self {
+            output_shown_bytes: 16 * 1024,
+        }
+    }
 }
 
 /// SLOs (`[slos]`): the Prometheus-compatible sources their SLIs ask, and how long a source
@@ -643,6 +661,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KLAXON_POSTMORTEMS_DUE_SEV4", "postmortems.due_sev4"),
     ("KLAXON_SLOS_SILENCE_MINUTES", "slos.silence_minutes"),
     ("KLAXON_SLOS_QUERY_TIMEOUT_SECS", "slos.query_timeout_secs"),
+    (
+        "KLAXON_RUNBOOKS_OUTPUT_SHOWN_BYTES",
+        "runbooks.output_shown_bytes",
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -785,6 +807,9 @@ impl Settings {
         }
         if slos.silence_minutes == 0 || slos.query_timeout_secs == 0 {
             return Err("slos.silence_minutes and slos.query_timeout_secs must be positive".into());
+        }
+        if !(256..=1024 * 1024).contains(&self.runbooks.output_shown_bytes) {
+            return Err("runbooks.output_shown_bytes must be 256 to 1048576".into());
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err("log.format must be text or json".into());

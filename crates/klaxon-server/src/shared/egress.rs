@@ -152,6 +152,16 @@ impl Outgoing {
             .map_err(|r| ApiError::invalid(field, r.to_string()))
     }
 
+    /// A request to `url` (a runbook's HTTP step), or why it may not be made.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, Refused> {
+        self.rules.check_url(url)?;
+        Ok(self.client.request(method, url))
+    }
+
     /// A POST to `url`, or why it may not be made.
     pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, Refused> {
         self.rules.check_url(url)?;

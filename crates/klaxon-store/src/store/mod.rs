@@ -12,6 +12,7 @@ mod insights;
 mod oncall;
 mod postmortems;
 mod runbooks;
+mod runs;
 mod schedules;
 mod slo_burns;
 mod slos;
@@ -29,6 +30,7 @@ pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use postmortems::PostmortemStore;
 pub use runbooks::{RunbookRecord, RunbookStore, RunbookVersion, VersionInfo};
+pub use runs::{RunChange, RunRecord, RunStepRecord, RunStore};
 pub use schedules::ScheduleStore;
 pub use slo_burns::{BurnDue, IncidentBurn, RankedBurn, SloBurnStore};
 pub use slos::{SloEvaluation, SloStore};
@@ -60,6 +62,7 @@ pub trait Store:
     + SloStore
     + SloBurnStore
     + RunbookStore
+    + RunStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

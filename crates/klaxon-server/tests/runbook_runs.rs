@@ -1,0 +1,461 @@
+//! Runs of runbooks on incidents, on both backends: parameters checked and filled from the
+//! incident; a manual step ticked, an approval blocking until the incident's commander (and
+//! only they) approves, an HTTP step made by the engine against a local server with its answer
+//! kept; a failed step retried; every move on the incident's timeline; an engine cut short
+//! mid-request leaving the step "outcome unknown", never made twice; and the run's page.
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_run_waits_for_people_and_makes_its_request,
+    a_failed_step_is_retried_and_a_lost_one_is_never_made_twice,
+    bad_starts_are_refused,
+);
+
+/// A local server for HTTP steps: `/ok` answers 200 with a body naming what it got, `/flaky`
+/// answers 500 the first time and 200 after, `/slow` never answers in time. Counts calls.
+async fn target() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let app = axum::Router::new()
+        .route(
+            "/ok/{host}",
+            axum::routing::post({
+                let c = c.clone();
+                move |axum::extract::Path(host): axum::extract::Path<String>, body: String| {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    async move { format!("drained {host}; got {body}") }
+                }
+            }),
+        )
+        .route(
+            "/flaky",
+            axum::routing::get({
+                let c = c.clone();
+                move || {
+                    let n = c.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if n == 0 {
+                            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom")
+                        } else {
+                            (axum::http::StatusCode::OK, "fine")
+                        }
+                    }
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            axum::routing::get(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                async {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    "late"
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+async fn spawn(b: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(b, |s| s.outgoing.allow = vec!["127.0.0.0/8".into()]).await
+}
+
+async fn runbook(app: &TestApp, source: &str) {
+    ok(
+        app.post(
+            "/api/v1/runbooks",
+            &app.admin.token,
+            &json!({"source": source}),
+        ),
+        201,
+    )
+    .await;
+}
+
+async fn incident(app: &TestApp) -> String {
+    let i = ok(
+        app.post(
+            "/api/v1/incidents",
+            &app.admin.token,
+            &json!({"title": "Checkout is down", "severity": "SEV2"}),
+        ),
+        201,
+    )
+    .await;
+    i["id"].as_str().unwrap().to_owned()
+}
+
+async fn tick(app: &TestApp) {
+    app.state.engine.tick().await.unwrap();
+}
+
+async fn run(app: &TestApp, id: &str) -> Value {
+    ok(
+        app.get(&format!("/api/v1/runs/{id}"), &app.admin.token),
+        200,
+    )
+    .await
+}
+
+fn states(r: &Value) -> Vec<String> {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn act(app: &TestApp, id: &str, token: &str, mv: &str, note: &str) -> reqwest::RequestBuilder {
+    app.post(
+        &format!("/api/v1/runs/{id}/moves"),
+        token,
+        &json!({"move": mv, "note": note}),
+    )
+}
+
+async fn a_run_waits_for_people_and_makes_its_request(b: Backend) {
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    let (url, calls) = target().await;
+    runbook(
+        &app,
+        &format!(
+            "---\nname: drain\nparams:\n  - name: host\n  - name: count\n    type: integer\n    default: 2\n---\n# Drain a host\n\n## Look\nCheck the graphs.\n\n## Approve\n```klaxon-approval\nrole: commander\n```\n\n## Drain\n```klaxon-http\nmethod: POST\nurl: \"{url}/ok/{{{{ params.host }}}}\"\nbody: \"incident {{{{ incident.number }}}}, count {{{{ params.count }}}}\"\n```\n"
+        ),
+    )
+    .await;
+    let iid = incident(&app).await;
+    let cora = member(&app, "cora@example.com", "Cora", "responder").await;
+    let rex = member(&app, "rex@example.com", "Rex", "responder").await;
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/roles"),
+            &app.admin.token,
+            &json!({"role": "commander", "user_id": cora.id}),
+        ),
+        201,
+    )
+    .await;
+    let started = ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            &rex.token,
+            &json!({"runbook": "drain", "params": {"host": "web-1"}}),
+        ),
+        201,
+    )
+    .await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["params"], json!({"host": "web-1", "count": "2"}));
+    assert_eq!(states(&started), ["waiting", "pending", "pending"]);
+    // Nothing happens by itself at a manual step.
+    tick(&app).await;
+    assert_eq!(
+        states(&run(&app, &id).await),
+        ["waiting", "pending", "pending"]
+    );
+    // An approval is not a tick.
+    refused(
+        act(&app, &id, &rex.token, "approve", ""),
+        409,
+        "conflict",
+        None,
+    )
+    .await;
+    ok(
+        act(&app, &id, &rex.token, "complete", "graphs look bad"),
+        200,
+    )
+    .await;
+    // Only the incident's commander approves.
+    let e = refused(
+        act(&app, &id, &rex.token, "approve", ""),
+        403,
+        "forbidden",
+        None,
+    )
+    .await;
+    assert!(e["message"].as_str().unwrap().contains("commander"), "{e}");
+    tick(&app).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "no request before the approval"
+    );
+    let r = ok(act(&app, &id, &cora.token, "approve", "go"), 200).await;
+    assert_eq!(states(&r), ["succeeded", "succeeded", "queued"]);
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(r["state"], "succeeded", "{r}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let drain = &r["steps"][2];
+    assert_eq!(drain["output"], "drained web-1; got incident 1, count 2");
+    assert_eq!(drain["detail"]["status"], 200);
+    assert_eq!(drain["attempts"], 1);
+    // Ticking again makes nothing twice.
+    tick(&app).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    refused(
+        act(&app, &id, &rex.token, "abort", ""),
+        409,
+        "conflict",
+        None,
+    )
+    .await;
+
+    // The timeline tells it, in order.
+    let tl = ok(
+        app.get(
+            &format!("/api/v1/incidents/{iid}/timeline?kind=run."),
+            &app.admin.token,
+        ),
+        200,
+    )
+    .await;
+    let kinds: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run.started",
+            "run.step_completed",
+            "run.step_approved",
+            "run.step_began",
+            "run.step_succeeded",
+            "run.succeeded"
+        ],
+        "{tl}"
+    );
+    let listed = ok(
+        app.get(&format!("/api/v1/incidents/{iid}/runs"), &app.admin.token),
+        200,
+    )
+    .await;
+    assert_eq!(listed[0]["state"], "succeeded");
+
+    // The run's page shows each step and its output.
+    let page = web_get(&app, &format!("/incidents/{iid}/runs/{id}")).await;
+    assert!(page.contains("drained web-1"), "{page}");
+    assert!(page.contains("Note: graphs look bad"), "{page}");
+    assert!(page.contains("HTTP 200"), "{page}");
+    app.stop().await;
+}
+
+async fn a_failed_step_is_retried_and_a_lost_one_is_never_made_twice(b: Backend) {
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    let (url, calls) = target().await;
+    runbook(
+        &app,
+        &format!("---\nname: flaky\n---\n## Call\n```klaxon-http\nurl: {url}/flaky\n```\n"),
+    )
+    .await;
+    let iid = incident(&app).await;
+    let r = ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            &app.admin.token,
+            &json!({"runbook": "flaky"}),
+        ),
+        201,
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(
+        (r["state"].as_str(), states(&r)),
+        (Some("stopped"), vec!["failed".to_owned()])
+    );
+    assert_eq!(r["steps"][0]["output"], "boom");
+    // Stopped: not made again by itself.
+    tick(&app).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    ok(act(&app, &id, &app.admin.token, "retry", ""), 200).await;
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(r["state"], "succeeded", "{r}");
+    assert_eq!(r["steps"][0]["attempts"], 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // An engine stopped mid-request (a crash, a restart): once its lease runs out the step is
+    // "outcome unknown", and the request is not made again.
+    calls.store(0, Ordering::SeqCst);
+    runbook(
+        &app,
+        &format!(
+            "---\nname: slow\n---\n## Call\n```klaxon-http\nurl: {url}/slow\ntimeout: 120\n```\n"
+        ),
+    )
+    .await;
+    let r = ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            &app.admin.token,
+            &json!({"runbook": "slow"}),
+        ),
+        201,
+    )
+    .await;
+    let slow = r["id"].as_str().unwrap().to_owned();
+    let cut_short = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        app.state.engine.tick(),
+    )
+    .await;
+    assert!(cut_short.is_err(), "the request hangs");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(states(&run(&app, &slow).await), ["running"]);
+    later(&app, 30);
+    tick(&app).await;
+    let r = run(&app, &slow).await;
+    assert_eq!(
+        (r["state"].as_str(), states(&r)),
+        (Some("stopped"), vec!["unknown".to_owned()])
+    );
+    tick(&app).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "never made twice");
+    // Someone who knows it did not happen skips it, or aborts.
+    ok(
+        act(&app, &slow, &app.admin.token, "abort", "done by hand"),
+        200,
+    )
+    .await;
+    assert_eq!(run(&app, &slow).await["state"], "aborted");
+    app.stop().await;
+}
+
+/// Moves the fake clock on by `minutes`.
+fn later(app: &TestApp, minutes: i64) {
+    let now = klaxon_domain::Clock::now(&app.clock);
+    app.clock
+        .set(now + jiff::SignedDuration::from_mins(minutes));
+}
+
+async fn bad_starts_are_refused(b: Backend) {
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    runbook(
+        &app,
+        "---\nname: p\nparams:\n  - name: count\n    type: integer\n  - name: env\n    type: choice\n    values: [staging, prod]\n    default: staging\n---\n## Look\n",
+    )
+    .await;
+    let iid = incident(&app).await;
+    let start =
+        |token: &str, body: Value| app.post(&format!("/api/v1/incidents/{iid}/runs"), token, &body);
+    let t = &app.admin.token;
+    refused(
+        start(t, json!({"runbook": "p"})),
+        400,
+        "invalid_field",
+        Some("params.count"),
+    )
+    .await;
+    refused(
+        start(t, json!({"runbook": "p", "params": {"count": "two"}})),
+        400,
+        "invalid_field",
+        Some("params.count"),
+    )
+    .await;
+    refused(
+        start(
+            t,
+            json!({"runbook": "p", "params": {"count": "2", "env": "dev"}}),
+        ),
+        400,
+        "invalid_field",
+        Some("params.env"),
+    )
+    .await;
+    refused(
+        start(
+            t,
+            json!({"runbook": "p", "params": {"count": "2", "colour": "red"}}),
+        ),
+        400,
+        "invalid_field",
+        Some("params.colour"),
+    )
+    .await;
+    refused(
+        start(t, json!({"runbook": "nope"})),
+        400,
+        "invalid_field",
+        Some("runbook"),
+    )
+    .await;
+    let viewer = member(&app, "vi@example.com", "Vi", "viewer").await;
+    refused(
+        start(
+            &viewer.token,
+            json!({"runbook": "p", "params": {"count": "2"}}),
+        ),
+        403,
+        "forbidden",
+        None,
+    )
+    .await;
+    // Nothing half-written: no run.
+    let runs = ok(app.get(&format!("/api/v1/incidents/{iid}/runs"), t), 200).await;
+    assert_eq!(runs, json!([]));
+    // The start form refuses beside the field, the values kept.
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let rb = ok(app.get("/api/v1/runbooks/p", t), 200).await;
+    let rid = rb["id"].as_str().unwrap();
+    let page = web_get_as(
+        &app,
+        &format!("/incidents/{iid}/runs/new?runbook={rid}"),
+        &cookie,
+    )
+    .await;
+    assert!(page.contains("id=\"param-count\""), "{page}");
+    let (status, _, html) = form(
+        &app,
+        &cookie,
+        &format!("/incidents/{iid}/runs"),
+        &[
+            ("csrf", &csrf),
+            ("runbook", rid),
+            ("param.count", "two"),
+            ("param.env", "prod"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"param-count-error\""), "{html}");
+    assert!(html.contains("value=\"two\""), "{html}");
+    let (status, location, _) = form(
+        &app,
+        &cookie,
+        &format!("/incidents/{iid}/runs"),
+        &[
+            ("csrf", &csrf),
+            ("runbook", rid),
+            ("param.count", "3"),
+            ("param.env", "prod"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{location}");
+    let page = web_get_as(&app, &location, &cookie).await;
+    assert!(page.contains("id=\"move-complete\""), "{page}");
+    app.stop().await;
+}
