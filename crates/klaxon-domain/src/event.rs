@@ -278,6 +278,9 @@ named_enum! {
         RunResumed = "run.resumed",
         RunAborted = "run.aborted",
         RunSucceeded = "run.succeeded",
+        /// A runbook secret was set or replaced (its value is never in an event).
+        SecretSet = "secret.set",
+        SecretDeleted = "secret.deleted",
     }
 }
 

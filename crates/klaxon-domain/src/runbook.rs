@@ -239,6 +239,27 @@ pub enum Approver {
     KlaxonRole(String),
 }
 
+/// A secret's name as templates write it (`{{ secrets.LB_TOKEN }}`): capital letters, digits
+/// and `_`, starting with a letter, at most 64.
+pub fn secret_name(raw: &str) -> Result<String, Invalid> {
+    let ok = raw.len() <= 64
+        && raw.starts_with(|c: char| c.is_ascii_uppercase())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid::new(
+            "name",
+            "a secret's name is capital letters, digits and _, starting with a letter (LB_TOKEN)",
+        ))
+    }
+}
+
+/// The longest secret value kept.
+pub const MAX_SECRET: usize = 16 * 1024;
+
 impl Runbook {
     /// Whether any step runs a command (only admins save or enable those).
     pub fn has_commands(&self) -> bool {

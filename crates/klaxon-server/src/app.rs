@@ -373,6 +373,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::slos::web::router())
         .merge(crate::automation::runbooks_web::router())
         .merge(crate::automation::runs_web::router())
+        .merge(crate::automation::secrets_web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

@@ -469,6 +469,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
             format!("/incidents/{incident_id}/runs/{run_id}"),
             "a run at its approval",
         ),
+        ("/secrets".into(), "the secret store"),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         (format!("/slos/{up_id}"), "an availability SLO"),
         ("/status-pages".into(), "status page list"),

@@ -15,6 +15,7 @@ on_both_backends!(
     a_run_waits_for_people_and_makes_its_request,
     a_failed_step_is_retried_and_a_lost_one_is_never_made_twice,
     bad_starts_are_refused,
+    secrets_fill_steps_sealed_and_masked,
 );
 
 /// A local server for HTTP steps: `/ok` answers 200 with a body naming what it got, `/flaky`
@@ -47,6 +48,18 @@ async fn target() -> (String, Arc<AtomicUsize>) {
                         }
                     }
                 }
+            }),
+        )
+        .route(
+            "/echo",
+            axum::routing::get(|headers: axum::http::HeaderMap| async move {
+                format!(
+                    "you sent {}",
+                    headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("nothing")
+                )
             }),
         )
         .route(
@@ -457,5 +470,118 @@ async fn bad_starts_are_refused(b: Backend) {
     assert_eq!(status, 303, "{location}");
     let page = web_get_as(&app, &location, &cookie).await;
     assert!(page.contains("id=\"move-complete\""), "{page}");
+    app.stop().await;
+}
+
+async fn secrets_fill_steps_sealed_and_masked(b: Backend) {
+    let key = "0f".repeat(32);
+    let Some(app) = TestApp::spawn_with(b, |s| {
+        s.outgoing.allow = vec!["127.0.0.0/8".into()];
+        s.runbooks.secret_key = Some(key);
+    })
+    .await
+    else {
+        return;
+    };
+    let (url, _) = target().await;
+    let t = &app.admin.token;
+    let set = |name: &str, value: &str| {
+        common::put(&app, &format!("/api/v1/secrets/{name}"), t).json(&json!({"value": value}))
+    };
+    ok(set("LB_TOKEN", "tok-3141592653"), 204).await;
+    refused(set("lb-token", "x"), 400, "invalid_field", Some("name")).await;
+    refused(set("EMPTY", ""), 400, "invalid_field", Some("value")).await;
+    let responder = member(&app, "rita@example.com", "Rita", "responder").await;
+    refused(
+        app.get("/api/v1/secrets", &responder.token),
+        403,
+        "forbidden",
+        None,
+    )
+    .await;
+    let listed = ok(app.get("/api/v1/secrets", t), 200).await;
+    assert_eq!(listed[0]["name"], "LB_TOKEN");
+    assert!(!listed.to_string().contains("tok-3141592653"), "{listed}");
+    // Sealed at rest: the stored bytes do not hold the value.
+    let sealed = app
+        .state
+        .store
+        .sealed_secrets(&["LB_TOKEN".into()])
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed[0].1).contains("tok-3141592653"));
+
+    runbook(
+        &app,
+        &format!(
+            "---\nname: call\n---\n## Call\n```klaxon-http\nurl: {url}/echo\nheaders:\n  Authorization: \"Bearer {{{{ secrets.LB_TOKEN }}}}\"\n```\n"
+        ),
+    )
+    .await;
+    runbook(
+        &app,
+        &format!(
+            "---\nname: missing\n---\n## Call\n```klaxon-http\nurl: {url}/echo\nheaders:\n  X-Key: \"{{{{ secrets.NOPE }}}}\"\n```\n"
+        ),
+    )
+    .await;
+    let iid = incident(&app).await;
+    let start = |rb: &str| {
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            t,
+            &json!({"runbook": rb}),
+        )
+    };
+    let r = ok(start("call"), 201).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(r["state"], "succeeded", "{r}");
+    // The server got the token; the run shows it masked.
+    assert_eq!(r["steps"][0]["output"], "you sent Bearer ••••");
+    let r = ok(start("missing"), 201).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(r["state"], "stopped", "{r}");
+    let why = r["steps"][0]["detail"]["error"].as_str().unwrap();
+    assert!(why.contains("secrets.NOPE"), "{why}");
+    // Every change is in the audit log, without the value.
+    let events = ok(
+        app.get("/api/v1/events?subject_type=system&subject_id=secrets", t),
+        200,
+    )
+    .await;
+    assert_eq!(events["items"][0]["kind"], "secret.set");
+    assert!(!events.to_string().contains("tok-3141592653"));
+    ok(delete(&app, "/api/v1/secrets/LB_TOKEN", t), 204).await;
+    refused(
+        delete(&app, "/api/v1/secrets/LB_TOKEN", t),
+        404,
+        "not_found",
+        None,
+    )
+    .await;
+    app.stop().await;
+
+    // Without a key the store is off: nothing can be set.
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    let e = refused(
+        common::put(&app, "/api/v1/secrets/X", &app.admin.token).json(&json!({"value": "v"})),
+        409,
+        "conflict",
+        None,
+    )
+    .await;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("runbooks.secret_key"),
+        "{e}"
+    );
     app.stop().await;
 }

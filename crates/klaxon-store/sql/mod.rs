@@ -53,6 +53,7 @@ mod postmortems;
 mod runbooks;
 mod runs;
 pub(crate) mod schedules;
+mod secrets;
 mod slo_burns;
 mod slos;
 mod status;

@@ -35,7 +35,7 @@ pub use store::{
     StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
 pub use store::{BurnDue, IncidentBurn, RankedBurn};
-pub use store::{RunChange, RunRecord, RunStepRecord, RunStore};
+pub use store::{RunChange, RunRecord, RunStepRecord, RunStore, SecretInfo, SecretStore};
 pub use store::{RunbookRecord, RunbookVersion, VersionInfo};
 pub use subscribers::*;
 pub use webhooks::*;

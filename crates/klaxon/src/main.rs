@@ -19,6 +19,7 @@ mod insights_cli;
 mod oncall_cli;
 mod postmortems_cli;
 mod runbooks_cli;
+mod runs_cli;
 mod schedules_cli;
 mod services_cli;
 mod slos_cli;
@@ -139,6 +140,16 @@ enum Command {
     Runbooks {
         #[command(subcommand)]
         command: runbooks_cli::RunbooksCommand,
+    },
+    /// Runs of runbooks on incidents: start, follow, and move them on.
+    Runs {
+        #[command(subcommand)]
+        command: runs_cli::RunsCommand,
+    },
+    /// The secret store runbook steps name: set, list (names only), remove.
+    Secrets {
+        #[command(subcommand)]
+        command: runs_cli::SecretsCommand,
     },
     /// SLOs: error budgets and burn-rate alerts on services.
     Slos {
@@ -548,6 +559,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checks { command } => checks_cli::checks(command).await,
         Command::Slos { command } => slos_cli::slos(command).await,
         Command::Runbooks { command } => runbooks_cli::runbooks(command).await,
+        Command::Runs { command } => runs_cli::runs(command).await,
+        Command::Secrets { command } => runs_cli::secrets(command).await,
         Command::Insights { command } => insights_cli::insights(command).await,
         Command::StatusPages {
             command: status_pages_cli::StatusPagesCommand::Export { dir },

@@ -98,3 +98,63 @@ fn syncing_a_directory_and_keeping_versions_through_the_cli() {
     assert!(shown.contains("services:   checkout"), "{shown}");
     assert!(shown.contains(" 2. http      Drain"), "{shown}");
 }
+
+#[test]
+fn running_a_runbook_and_keeping_its_secret_through_the_cli() {
+    use std::io::Write;
+    let server = start();
+    let run = |args: &[&str]| klaxon(&server, args);
+    // A secret set from standard input, listed by name only.
+    let mut child = std::process::Command::new(BIN)
+        .args(["secrets", "set", "LB_TOKEN"])
+        .env("KLAXON_URL", &server.url)
+        .env("KLAXON_TOKEN", &server.token)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"tok-271828\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(stdout(&out).contains("set LB_TOKEN"));
+    let listed = stdout(&run(&["secrets", "list"]));
+    assert!(
+        listed.contains("LB_TOKEN") && !listed.contains("tok-271828"),
+        "{listed}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("check.md");
+    std::fs::write(
+        &file,
+        "---\nname: check\nparams:\n  - name: host\n---\n## Look\nAt the graphs.\n\n## Ask\n```klaxon-approval\nklaxon_role: admin\n```\n",
+    )
+    .unwrap();
+    stdout(&run(&["runbooks", "create", file.to_str().unwrap()]));
+    let incident = stdout(&run(&[
+        "incidents",
+        "declare",
+        "--title",
+        "Slow checkout",
+        "--severity",
+        "SEV3",
+    ]));
+    assert!(incident.contains('1'), "{incident}");
+    let out = run(&["runs", "start", "1", "check"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("params.host"));
+    let started = stdout(&run(&["runs", "start", "1", "check", "-p", "host=web-1"]));
+    let id = started.lines().next().unwrap().trim().to_owned();
+    assert!(started.contains(" 1. manual    waiting"), "{started}");
+    let moved = stdout(&run(&["runs", "move", &id, "complete", "-n", "looked"]));
+    assert!(moved.contains(" 2. approval  awaiting_approval"), "{moved}");
+    let done = stdout(&run(&["runs", "move", &id, "approve"]));
+    assert!(done.contains(": succeeded"), "{done}");
+    let listed = stdout(&run(&["runs", "list", "1"]));
+    assert!(listed.contains("succeeded"), "{listed}");
+    stdout(&run(&["secrets", "delete", "LB_TOKEN"]));
+}

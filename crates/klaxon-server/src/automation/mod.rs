@@ -6,3 +6,5 @@ pub mod runbooks_web;
 pub mod runs;
 pub mod runs_api;
 pub mod runs_web;
+pub mod secrets;
+pub mod secrets_web;

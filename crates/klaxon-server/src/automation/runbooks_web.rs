@@ -186,6 +186,7 @@ struct ListPage {
     nav: Option<Nav>,
     rows: Vec<Row>,
     can_write: bool,
+    admin: bool,
 }
 
 async fn list_page(State(state): State<AppState>, s: WebSession) -> PageResult {
@@ -220,6 +221,7 @@ async fn list_page(State(state): State<AppState>, s: WebSession) -> PageResult {
             nav: Some(Nav::new(&s, "/runbooks")),
             rows,
             can_write: s.user.role >= Role::Responder,
+            admin: s.user.role == Role::Admin,
         },
     ))
 }

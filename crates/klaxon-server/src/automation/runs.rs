@@ -615,9 +615,22 @@ async fn request(
     params: &[(String, String)],
     h: &runbook::HttpStep,
 ) -> Result<(u16, String), String> {
-    let cx = context(ctx.store.as_ref(), &ctx.settings, inc, params)
+    let mut cx = context(ctx.store.as_ref(), &ctx.settings, inc, params)
         .await
         .map_err(|e| e.to_string())?;
+    // The secrets the step names, opened for this request only.
+    let mut names: Vec<String> = std::iter::once(&h.url)
+        .chain(h.headers.iter().map(|(_, v)| v))
+        .chain(h.body.iter())
+        .flat_map(|t| t.refs())
+        .filter_map(|r| match r {
+            template::Ref::Secret(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    cx.secrets = super::secrets::open(ctx.store.as_ref(), &ctx.settings, &names).await?;
     let fill = |t: &template::Template| t.render(&cx).map_err(|e| e.to_string());
     let url = fill(&h.url)?;
     let method = reqwest::Method::from_bytes(h.method.as_bytes()).map_err(|e| e.to_string())?;
@@ -639,5 +652,7 @@ async fn request(
         .await
         .map_err(crate::shared::egress::describe)?;
     let (body, _) = cut(&String::from_utf8_lossy(&bytes), KEPT);
-    Ok((status, body))
+    // A secret echoed back (a debug endpoint, an error page) is shown to nobody.
+    let values: Vec<&str> = cx.secrets.values().map(String::as_str).collect();
+    Ok((status, template::mask(&body, &values)))
 }

@@ -24,20 +24,44 @@ pub struct Settings {
     pub runbooks: RunbooksSettings,
 }
 
-/// Runbooks (`[runbooks]`): how much of a step's output its run shows.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Runbooks (`[runbooks]`): how much of a step's output its run shows, and the key that seals
+/// the secrets steps use.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunbooksSettings {
     /// Bytes of a step's output (an HTTP answer, a command's output) shown on the run and the
     /// timeline; the whole (up to 4 MiB) can be downloaded.
     pub output_shown_bytes: u32,
+    /// 64 hex digits (32 random bytes: `openssl rand -hex 32`) that seal the secret store at
+    /// rest. Unset: no secrets can be kept, and a step naming one fails saying so.
+    pub secret_key: Option<String>,
 }
 
 impl Default for RunbooksSettings {
     fn default() -> Self {
         Self {
             output_shown_bytes: 16 * 1024,
+            secret_key: None,
         }
+    }
+}
+
+/// The secret key is a secret: never in logs.
+impl std::fmt::Debug for RunbooksSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunbooksSettings")
+            .field("output_shown_bytes", &self.output_shown_bytes)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl RunbooksSettings {
+    /// The key that seals secrets, when one is set.
+    pub fn seal_key(&self) -> Option<crate::shared::crypto::SealKey> {
+        self.secret_key
+            .as_deref()
+            .and_then(crate::shared::crypto::SealKey::from_hex)
     }
 }
 
@@ -665,6 +689,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "KLAXON_RUNBOOKS_OUTPUT_SHOWN_BYTES",
         "runbooks.output_shown_bytes",
     ),
+    ("KLAXON_RUNBOOKS_SECRET_KEY", "runbooks.secret_key"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -810,6 +835,9 @@ impl Settings {
         }
         if !(256..=1024 * 1024).contains(&self.runbooks.output_shown_bytes) {
             return Err("runbooks.output_shown_bytes must be 256 to 1048576".into());
+        }
+        if self.runbooks.secret_key.is_some() && self.runbooks.seal_key().is_none() {
+            return Err("runbooks.secret_key must be 64 hex digits (openssl rand -hex 32)".into());
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err("log.format must be text or json".into());

@@ -88,6 +88,66 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// A key that seals secrets at rest (AES-256-GCM), from 64 hex digits.
+pub struct SealKey(aws_lc_rs::aead::LessSafeKey);
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(…)")
+    }
+}
+
+impl SealKey {
+    /// The key from 64 hex digits (32 bytes); `None` otherwise.
+    pub fn from_hex(text: &str) -> Option<SealKey> {
+        let text = text.trim();
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        let key = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, &bytes).ok()?;
+        Some(SealKey(aws_lc_rs::aead::LessSafeKey::new(key)))
+    }
+
+    /// `plain` sealed under `label` (the secret's name, so a sealed value cannot be moved to
+    /// another name): a random nonce, then the ciphertext and its tag.
+    pub fn seal(&self, label: &str, plain: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        let nonce: [u8; NONCE_LEN] = random_bytes();
+        let mut data = plain.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(label.as_bytes()),
+                &mut data,
+            )
+            .expect("AES-GCM seals any length we store");
+        let mut out = nonce.to_vec();
+        out.extend(data);
+        out
+    }
+
+    /// What [`SealKey::seal`] sealed under `label`; `None` when it was sealed with another key
+    /// or label, or changed.
+    pub fn open(&self, label: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, rest) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = rest.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(label.as_bytes()), &mut data)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+}
+
 /// A new API token: `klx_` and 256 random bits in hex. Returns the token and its digest.
 pub fn new_api_token() -> (String, [u8; 32]) {
     let token = format!("klx_{}", hex(&random_bytes::<32>()));
@@ -183,6 +243,27 @@ pub fn verify_v1(secret: &str, ts: i64, signature: &str, body: &[u8], now: i64) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_and_label() {
+        let key = SealKey::from_hex(&"ab".repeat(32)).unwrap();
+        let other = SealKey::from_hex(&"cd".repeat(32)).unwrap();
+        let sealed = key.seal("TOKEN", b"s3cret");
+        assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
+        assert_ne!(
+            key.seal("TOKEN", b"s3cret"),
+            sealed,
+            "a fresh nonce each time"
+        );
+        assert_eq!(key.open("TOKEN", &sealed).unwrap(), b"s3cret");
+        assert!(key.open("OTHER", &sealed).is_none());
+        assert!(other.open("TOKEN", &sealed).is_none());
+        let mut bent = sealed;
+        *bent.last_mut().unwrap() ^= 1;
+        assert!(key.open("TOKEN", &bent).is_none());
+        assert!(SealKey::from_hex("abc").is_none());
+        assert!(SealKey::from_hex(&"zz".repeat(32)).is_none());
+    }
+
     #[test]
     fn hmac_matches_published_vectors() {
         // GitHub's documented example (X-Hub-Signature-256 is HMAC-SHA256 of the raw body).

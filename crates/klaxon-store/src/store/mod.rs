@@ -14,6 +14,7 @@ mod postmortems;
 mod runbooks;
 mod runs;
 mod schedules;
+mod secrets;
 mod slo_burns;
 mod slos;
 mod status;
@@ -32,6 +33,7 @@ pub use postmortems::PostmortemStore;
 pub use runbooks::{RunbookRecord, RunbookStore, RunbookVersion, VersionInfo};
 pub use runs::{RunChange, RunRecord, RunStepRecord, RunStore};
 pub use schedules::ScheduleStore;
+pub use secrets::{SecretInfo, SecretStore};
 pub use slo_burns::{BurnDue, IncidentBurn, RankedBurn, SloBurnStore};
 pub use slos::{SloEvaluation, SloStore};
 pub use status::StatusStore;
@@ -63,6 +65,7 @@ pub trait Store:
     + SloBurnStore
     + RunbookStore
     + RunStore
+    + SecretStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

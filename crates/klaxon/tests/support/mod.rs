@@ -55,6 +55,8 @@ pub fn start_on(database: Option<&str>) -> Server {
         // The tests' receivers listen on loopback, which users' destinations may not reach
         // unless allowed.
         .env("KLAXON_OUTGOING_ALLOW", "127.0.0.1")
+        // A key for the secret store runbook steps name.
+        .env("KLAXON_RUNBOOKS_SECRET_KEY", "5e".repeat(32))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
