@@ -438,7 +438,9 @@ pub async fn act(
     }
     let l = load(state, id).await?;
     let before = domain_run(&l);
-    if matches!(mv, Move::Approve | Move::Reject)
+    // Approving, rejecting, and skipping an approval (which would go past it) are its
+    // approver's alone.
+    if matches!(mv, Move::Approve | Move::Reject | Move::Skip)
         && let Some(StepKind::Approval(a)) = l.rb.steps.get(before.current).map(|s| &s.kind)
     {
         may_approve(state, who, &l, a).await?;
