@@ -16,6 +16,7 @@ on_both_backends!(
     a_failed_step_is_retried_and_a_lost_one_is_never_made_twice,
     bad_starts_are_refused,
     secrets_fill_steps_sealed_and_masked,
+    pausing_holds_a_request_and_long_output_is_cut,
 );
 
 /// A local server for HTTP steps: `/ok` answers 200 with a body naming what it got, `/flaky`
@@ -47,6 +48,16 @@ async fn target() -> (String, Arc<AtomicUsize>) {
                             (axum::http::StatusCode::OK, "fine")
                         }
                     }
+                }
+            }),
+        )
+        .route(
+            "/big",
+            axum::routing::get({
+                let c = c.clone();
+                move || {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    async { "x".repeat(1000) }
                 }
             }),
         )
@@ -583,5 +594,69 @@ async fn secrets_fill_steps_sealed_and_masked(b: Backend) {
             .contains("runbooks.secret_key"),
         "{e}"
     );
+    app.stop().await;
+}
+
+async fn pausing_holds_a_request_and_long_output_is_cut(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, |s| {
+        s.outgoing.allow = vec!["127.0.0.0/8".into()];
+        s.runbooks.output_shown_bytes = 256;
+    })
+    .await
+    else {
+        return;
+    };
+    let (url, calls) = target().await;
+    runbook(
+        &app,
+        &format!("---\nname: big\n---\n## Fetch\n```klaxon-http\nurl: {url}/big\n```\n"),
+    )
+    .await;
+    let iid = incident(&app).await;
+    let t = &app.admin.token;
+    let r = ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            t,
+            &json!({"runbook": "big"}),
+        ),
+        201,
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    // Paused before the engine came round: the queued request waits.
+    ok(act(&app, &id, t, "pause", "not yet"), 200).await;
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(
+        (r["state"].as_str(), states(&r)),
+        (Some("paused"), vec!["queued".to_owned()])
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    refused(act(&app, &id, t, "pause", ""), 409, "conflict", None).await;
+    ok(act(&app, &id, t, "resume", ""), 200).await;
+    tick(&app).await;
+    let r = run(&app, &id).await;
+    assert_eq!(r["state"], "succeeded", "{r}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Cut at the configured size on the run; whole through the API and the page's link.
+    let step = &r["steps"][0];
+    assert_eq!(
+        (step["output"].as_str().unwrap().len(), &step["truncated"]),
+        (256, &json!(true))
+    );
+    let whole = app
+        .get(&format!("/api/v1/runs/{id}/steps/0/output"), t)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(whole.len(), 1000);
+    let page = web_get(&app, &format!("/incidents/{iid}/runs/{id}")).await;
+    let link = format!("/incidents/{iid}/runs/{id}/steps/0/output");
+    assert!(page.contains(&link), "{page}");
+    assert_eq!(web_get(&app, &link).await.len(), 1000);
     app.stop().await;
 }

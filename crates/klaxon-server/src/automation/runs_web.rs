@@ -32,6 +32,43 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/runs", post(start))
         .route("/incidents/{id}/runs/{run}", get(run_page))
         .route("/incidents/{id}/runs/{run}/moves", post(move_run))
+        .route(
+            "/incidents/{id}/runs/{run}/steps/{n}/output",
+            get(step_output),
+        )
+}
+
+/// A step's whole output, as text, for someone signed in.
+async fn step_output(
+    State(state): State<AppState>,
+    _s: WebSession,
+    Path((raw, run, n)): Path<(String, String, String)>,
+) -> PageResult {
+    let (Some(inc), Ok(id), Ok(n)) = (
+        incident_of(&state, &raw).await?,
+        run.parse::<RunId>(),
+        n.parse::<i32>(),
+    ) else {
+        return Ok(not_found_page());
+    };
+    match state.store.run(id).await {
+        Ok((r, _)) if r.incident_id == inc.id => {}
+        Ok(_) => return Ok(not_found_page()),
+        Err(e) if e.is_not_found() => return Ok(not_found_page()),
+        Err(e) => return Err(e.into()),
+    }
+    match state.store.run_step_output(id, n).await {
+        Ok(text) => Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response()),
+        Err(e) if e.is_not_found() => Ok(not_found_page()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn author(s: &WebSession) -> Author {
