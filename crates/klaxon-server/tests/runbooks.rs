@@ -15,6 +15,7 @@ on_both_backends!(
     a_directory_syncs_idempotently_and_all_or_nothing,
     incidents_suggest_runbooks_by_service_and_alert,
     the_pages_edit_preview_and_restore,
+    files_upload_from_the_list_page,
 );
 
 fn source(name: &str, services: &str, step: &str) -> String {
@@ -673,5 +674,87 @@ async fn the_pages_edit_preview_and_restore(b: Backend) {
     .await;
     assert_eq!(v3["message"], "Restored version 1: the approval was wrong");
     assert_eq!(v3["source"], v1.as_str());
+    app.stop().await;
+}
+
+/// A multipart/form-data body of text fields and files, as a browser sends the upload form.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str)]) -> (String, String) {
+    let boundary = "klaxon-test-boundary-7MA4YWxk";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body +=
+            &format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n");
+    }
+    for (name, text) in files {
+        body += &format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: text/markdown\r\n\r\n{text}\r\n"
+        );
+    }
+    body += &format!("--{boundary}--\r\n");
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn files_upload_from_the_list_page(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    create_service(&app, "web").await;
+    let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
+    let post = |fields: Vec<(&'static str, String)>, files: Vec<(&'static str, String)>| {
+        let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let fl: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (ct, body) = multipart(&f, &fl);
+        app.http
+            .post(format!("{}/runbooks/sync", app.url))
+            .header("cookie", &cookie)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let restart = source("restart-web", "web", HTTP_STEP);
+    let disk = "---\ntitle: Disk full\n---\n## Free space\n".to_owned();
+    let r = post(
+        vec![("csrf", csrf.clone()), ("dry_run", "yes".into())],
+        vec![
+            ("restart.md", restart.clone()),
+            ("disk-full.md", disk.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Dry run: nothing was written"), "{html}");
+    assert!(html.contains("created <code>disk-full</code>"), "{html}");
+    assert_eq!(
+        ok(app.get("/api/v1/runbooks", &app.admin.token), 200).await,
+        json!([])
+    );
+    let r = post(
+        vec![("csrf", csrf.clone())],
+        vec![("restart.md", restart.clone()), ("disk-full.md", disk)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let all = ok(app.get("/api/v1/runbooks", &app.admin.token), 200).await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    // A bad file: refused beside the file box, naming the file; nothing saved.
+    let r = post(
+        vec![("csrf", csrf.clone())],
+        vec![("broken.md", "---\nname: Bad Name\n---\n".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    near(&html, "sync-files", "broken.md");
+    // No files chosen; and a forged form.
+    let r = post(vec![("csrf", csrf.clone())], vec![]).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post(vec![("csrf", "forged".into())], vec![("x.md", restart)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     app.stop().await;
 }

@@ -31,6 +31,7 @@ use crate::shared::web::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/runbooks", get(list_page))
+        .route("/runbooks/sync", post(sync_files))
         .route("/runbooks/new", get(new_page).post(create))
         .route("/runbooks/{id}", get(runbook_page))
         .route("/runbooks/{id}/edit", get(edit_page).post(save))
@@ -184,12 +185,27 @@ struct Row {
 #[template(path = "runbooks.html")]
 struct ListPage {
     nav: Option<Nav>,
+    csrf: String,
     rows: Vec<Row>,
     can_write: bool,
     admin: bool,
+    /// What the upload form did, or why it was refused.
+    report: Option<runbooks::SyncReport>,
+    sync_errors: FormErrors,
 }
 
 async fn list_page(State(state): State<AppState>, s: WebSession) -> PageResult {
+    render_list(&state, &s, StatusCode::OK, None, FormErrors::default()).await
+}
+
+async fn render_list(
+    state: &AppState,
+    s: &WebSession,
+    status: StatusCode,
+    report: Option<runbooks::SyncReport>,
+    sync_errors: FormErrors,
+) -> PageResult {
+    let state = state.clone();
     let reader = s.reader();
     let names: std::collections::HashMap<_, _> = all_services(&state)
         .await?
@@ -216,14 +232,92 @@ async fn list_page(State(state): State<AppState>, s: WebSession) -> PageResult {
         })
         .collect();
     Ok(html(
-        StatusCode::OK,
+        status,
         &ListPage {
-            nav: Some(Nav::new(&s, "/runbooks")),
+            nav: Some(Nav::new(s, "/runbooks")),
+            csrf: s.session.csrf_token.clone(),
             rows,
             can_write: s.user.role >= Role::Responder,
             admin: s.user.role == Role::Admin,
+            report,
+            sync_errors,
         },
     ))
+}
+
+/// Runbook files uploaded from the list page, synced as `klaxon runbooks sync` does (each by
+/// its name; every file checked before any is written).
+async fn sync_files(
+    State(state): State<AppState>,
+    s: WebSession,
+    mut form: axum::extract::Multipart,
+) -> PageResult {
+    let mut csrf = String::new();
+    let mut message = String::new();
+    let mut dry_run = false;
+    let mut files = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::invalid("files", e.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let text = field
+            .text()
+            .await
+            .map_err(|e| ApiError::invalid("files", e.body_text()))?;
+        match (name.as_str(), file_name) {
+            ("csrf", _) => csrf = text,
+            ("message", _) => message = text,
+            ("dry_run", _) => dry_run = text == "yes",
+            ("files", Some(path)) if !path.is_empty() => {
+                files.push(runbooks::SyncFile { path, source: text })
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = refuse(&s, &csrf, Role::Responder, "write runbooks") {
+        return Ok(r);
+    }
+    if files.is_empty() {
+        let e = FormErrors::field("files", "choose one or more .md files");
+        return render_list(&state, &s, StatusCode::BAD_REQUEST, None, e).await;
+    }
+    match runbooks::sync(&state, &author(&s), &files, &message, dry_run).await {
+        Ok(report) => {
+            render_list(
+                &state,
+                &s,
+                StatusCode::OK,
+                Some(report),
+                FormErrors::default(),
+            )
+            .await
+        }
+        Err(
+            e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. } | ApiError::Forbidden(_)),
+        ) => {
+            let status = e.status();
+            let message = match &e {
+                ApiError::BadRequest {
+                    message,
+                    field: Some(_),
+                    ..
+                } => format!("at {message}"),
+                other => other.to_string(),
+            };
+            render_list(
+                &state,
+                &s,
+                status,
+                None,
+                FormErrors::field("files", &message),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 // --- the editor ---------------------------------------------------------------------------------
