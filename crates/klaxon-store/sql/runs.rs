@@ -58,16 +58,18 @@ fn step_from(row: &DbRow) -> StoreResult<RunStepRecord> {
 /// The steps of a change (inserted or replaced), its events and its jobs.
 async fn write_rest(tx: &mut Transaction<'_, Db>, c: &RunChange) -> StoreResult<()> {
     for (s, full) in &c.steps {
-        sqlx::query("DELETE FROM runbook_run_steps WHERE run_id = $1 AND step = $2")
-            .bind(db_id(s.run_id))
-            .bind(s.index)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+        // The whole output is kept unless the change gives it (a skip or an abort leaves it).
         sqlx::query(
             "INSERT INTO runbook_run_steps (run_id, step, title, kind, state, attempts,
              started_at, finished_at, output, truncated, full_output, detail, by_user, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14)
+             ON CONFLICT (run_id, step) DO UPDATE SET title = excluded.title,
+               kind = excluded.kind, state = excluded.state, attempts = excluded.attempts,
+               started_at = excluded.started_at, finished_at = excluded.finished_at,
+               output = excluded.output, truncated = excluded.truncated,
+               full_output = CASE WHEN $15 THEN excluded.full_output
+                                  ELSE runbook_run_steps.full_output END,
+               detail = excluded.detail, by_user = excluded.by_user, note = excluded.note",
         )
         .bind(db_id(s.run_id))
         .bind(s.index)
@@ -79,10 +81,11 @@ async fn write_rest(tx: &mut Transaction<'_, Db>, c: &RunChange) -> StoreResult<
         .bind(s.finished_at.map(to_millis))
         .bind(&s.output)
         .bind(s.truncated)
-        .bind(full.as_deref())
+        .bind(full.as_deref().unwrap_or(""))
         .bind(json(&s.detail))
         .bind(s.by.map(db_id))
         .bind(&s.note)
+        .bind(full.is_some())
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;

@@ -454,18 +454,25 @@ fn step(n: usize, raw: RawStep, params: &[String]) -> Result<Step, Invalid> {
                     ),
                 ));
             }
-            if !(b.url.starts_with("http://")
-                || b.url.starts_with("https://")
-                || b.url.starts_with("{{"))
-            {
+            let url = tpl(format!("{at}.url"), &b.url)?;
+            // The scheme and host are written out: a value filled in cannot pick where the
+            // request (and any secret in it) goes.
+            let prefix = url.literal_prefix();
+            let authority_done = ["http://", "https://"].iter().any(|scheme| {
+                prefix.strip_prefix(scheme).is_some_and(|rest| {
+                    rest.find(['/', '?', '#']).is_some_and(|i| i > 0)
+                        || (rest.len() == b.url.len() - scheme.len() && !rest.is_empty())
+                })
+            });
+            if !authority_done {
                 return Err(Invalid::new(
                     format!("{at}.url"),
-                    "must start with http:// or https://",
+                    "must start with http:// or https:// and a host written out (templates may fill the path and query)",
                 ));
             }
             StepKind::Http(HttpStep {
                 method,
-                url: tpl(format!("{at}.url"), &b.url)?,
+                url,
                 headers: b
                     .headers
                     .iter()
@@ -476,7 +483,9 @@ fn step(n: usize, raw: RawStep, params: &[String]) -> Result<Step, Invalid> {
                     .as_deref()
                     .map(|v| tpl(format!("{at}.body"), v))
                     .transpose()?,
-                timeout_secs: limit(&at, "timeout", b.timeout, 30, 300)?,
+                // Under the engine's job lease (60 s): a request still going when the lease
+                // ran out would be taken for lost.
+                timeout_secs: limit(&at, "timeout", b.timeout, 10, HTTP_MAX_TIMEOUT_SECS)?,
                 source: text,
             })
         }

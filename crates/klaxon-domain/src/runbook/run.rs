@@ -149,7 +149,24 @@ impl Run {
     /// The run after `action`, or why it does not apply (the run as it is stays).
     pub fn apply(&self, rb: &Runbook, action: Action) -> Result<Run, Invalid> {
         if self.is_over() {
-            return Err(refuse("the run is over"));
+            // A request or command in flight when the run was aborted still says how it ended.
+            return match (self.state, action, self.step()) {
+                (RunState::Aborted, Action::Finish { ok }, Some(StepState::Running)) => {
+                    let mut r = self.clone();
+                    r.steps[r.current] = if ok {
+                        StepState::Succeeded
+                    } else {
+                        StepState::Failed
+                    };
+                    Ok(r)
+                }
+                (RunState::Aborted, Action::Lost, Some(StepState::Running)) => {
+                    let mut r = self.clone();
+                    r.steps[r.current] = StepState::Unknown;
+                    Ok(r)
+                }
+                _ => Err(refuse("the run is over")),
+            };
         }
         let mut r = self.clone();
         let step = r.step();
@@ -202,8 +219,16 @@ impl Run {
             }
             (Action::Abort, _) => {
                 r.state = RunState::Aborted;
+                // What did not happen is cancelled; what failed, may have happened or is still
+                // running keeps saying so.
                 for s in r.steps.iter_mut().skip(r.current) {
-                    if !matches!(s, StepState::Running) {
+                    if matches!(
+                        s,
+                        StepState::Pending
+                            | StepState::Waiting
+                            | StepState::AwaitingApproval
+                            | StepState::Queued
+                    ) {
                         *s = StepState::Cancelled;
                     }
                 }
@@ -343,6 +368,19 @@ mod tests {
         assert_eq!(aborted.state, RunState::Aborted);
         assert!(aborted.steps.iter().all(|s| *s == StepState::Cancelled));
         assert!(running.apply(&rb, Action::Skip).is_err());
+        // Aborted mid-request: the request still says how it ended; the run stays aborted.
+        let cut = running.apply(&rb, Action::Abort).unwrap();
+        assert_eq!(cut.steps[2], StepState::Running);
+        let ended = cut.apply(&rb, Action::Finish { ok: true }).unwrap();
+        assert_eq!(
+            (ended.state, ended.steps[2]),
+            (RunState::Aborted, StepState::Succeeded)
+        );
+        assert!(ended.apply(&rb, Action::Finish { ok: true }).is_err());
+        // A failed step keeps saying so when the run is aborted.
+        let failed = running.apply(&rb, Action::Finish { ok: false }).unwrap();
+        let gave_up = failed.apply(&rb, Action::Abort).unwrap();
+        assert_eq!(gave_up.steps[2], StepState::Failed);
         // A manual step ticked while paused: the next one waits for the resume.
         let p = Run::start(&rb).apply(&rb, Action::Pause).unwrap();
         let ticked = p.apply(&rb, Action::Complete).unwrap();

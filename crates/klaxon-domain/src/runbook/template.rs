@@ -55,13 +55,25 @@ pub struct Scope<'a> {
 }
 
 /// The values a run fills templates from. `alert` is the incident's first alert, if any.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Context {
     pub incident: BTreeMap<String, String>,
     pub alert: Option<BTreeMap<String, String>>,
     pub alert_details: Value,
     pub params: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+}
+
+/// Secrets' values stay out of any debug output.
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("incident", &self.incident)
+            .field("alert", &self.alert)
+            .field("params", &self.params)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 fn is_name(s: &str) -> bool {
@@ -107,16 +119,53 @@ impl Template {
     /// Fills the template. A field the incident lacks (no alert, a detail not sent) fills as
     /// empty text; a secret that is not in the store is an error naming it.
     pub fn render(&self, cx: &Context) -> Result<String, Invalid> {
+        self.render_with(cx, str::to_owned)
+    }
+
+    /// Fills a URL: each value percent-encoded (all but letters, digits and `-._~`), so a
+    /// value cannot add a path segment, a query or a fragment.
+    pub fn render_url(&self, cx: &Context) -> Result<String, Invalid> {
+        self.render_with(cx, percent_encode)
+    }
+
+    fn render_with(
+        &self,
+        cx: &Context,
+        escape: impl Fn(&str) -> String,
+    ) -> Result<String, Invalid> {
         let mut out = String::new();
         for p in &self.pieces {
             match p {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Ref(r) => out.push_str(&lookup(r, cx)?),
+                Piece::Ref(r) => out.push_str(&escape(&lookup(r, cx)?)),
             }
         }
         Ok(out)
     }
+
+    /// The text before the first `{{`: where a URL's scheme and host must be written out.
+    pub fn literal_prefix(&self) -> &str {
+        match self.pieces.first() {
+            Some(Piece::Text(t)) => t,
+            _ => "",
+        }
+    }
 }
+
+/// Every byte but the unreserved ones (RFC 3986) as `%XX`.
+pub fn percent_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Template {}
 
 fn lookup(r: &Ref, cx: &Context) -> Result<String, Invalid> {
     Ok(match r {
@@ -183,7 +232,9 @@ fn parse_ref(field: &str, inner: &str, scope: Scope<'_>) -> Result<Ref, Invalid>
                 "`{inner}`: a parameter's default cannot name parameters"
             ))),
         },
-        ["secrets", s] if scope.secrets => Ok(Ref::Secret((*s).into())),
+        ["secrets", s] if scope.secrets => super::secret_name(s)
+            .map(Ref::Secret)
+            .map_err(|e| bad(format!("`{inner}`: {}", e.reason))),
         ["secrets", ..] if !scope.secrets => Err(bad(format!(
             "`{inner}`: secrets can be used in HTTP and command steps only"
         ))),
@@ -272,6 +323,22 @@ mod tests {
             secrets: false,
         };
         assert!(Template::parse("f", "{{ params.x }}", defaults).is_err());
+    }
+
+    #[test]
+    fn urls_take_values_encoded_and_secret_names_are_checked() {
+        let params = vec!["host".to_owned()];
+        let t =
+            Template::parse("url", "https://lb/drain/{{ params.host }}", scope(&params)).unwrap();
+        let mut cx = Context::default();
+        cx.params.insert("host".into(), "../admin?x=1#y z".into());
+        assert_eq!(
+            t.render_url(&cx).unwrap(),
+            "https://lb/drain/..%2Fadmin%3Fx%3D1%23y%20z"
+        );
+        assert_eq!(t.literal_prefix(), "https://lb/drain/");
+        let e = Template::parse("f", "{{ secrets.lb_token }}", scope(&[])).unwrap_err();
+        assert!(e.reason.contains("capital"), "{}", e.reason);
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn a_full_runbook_reads_into_its_parts() {
     let StepKind::Http(h) = &r.steps[1].kind else {
         panic!()
     };
-    assert_eq!((h.method.as_str(), h.timeout_secs), ("POST", 30));
+    assert_eq!((h.method.as_str(), h.timeout_secs), ("POST", 10));
     assert_eq!(
         r.steps[2].kind,
         StepKind::Approval(Approver::IncidentRole("commander".into()))
@@ -145,6 +145,20 @@ fn bad_documents_are_refused_naming_the_place() {
     );
     assert_eq!(e.field, "steps[2].http.url");
     assert!(e.reason.contains("incident.owner"), "{e}");
+    let e = refusal(
+        "---\nname: a\n---\n## One\n```klaxon-http\nurl: \"https://{{ incident.title }}/x\"\n```\n",
+    );
+    assert_eq!(e.field, "steps[1].http.url");
+    let e =
+        refusal("---\nname: a\n---\n## One\n```klaxon-http\nurl: \"{{ incident.url }}\"\n```\n");
+    assert_eq!(e.field, "steps[1].http.url");
+    assert!(
+        parse(
+            "---\nname: a\n---\n## One\n```klaxon-http\nurl: https://lb.example\n```\n",
+            None
+        )
+        .is_ok()
+    );
     let e = refusal("---\nname: a\n---\n## One\n```klaxon-command\nrun: [ls]\ncwd: /\n```\n");
     assert!(e.field.starts_with("steps[1].command"), "{e}");
     assert!(e.reason.contains("cwd"), "{e}");

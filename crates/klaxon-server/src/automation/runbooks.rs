@@ -111,6 +111,18 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
+/// Why only an admin may save this runbook, if so: its commands run on the operator's hosts,
+/// and whoever writes a step that names a secret decides where the secret goes.
+fn admins_only(rb: &Runbook) -> Option<&'static str> {
+    if rb.has_commands() {
+        Some("with command steps")
+    } else if rb.uses_secrets() {
+        Some("whose steps name secrets")
+    } else {
+        None
+    }
+}
+
 /// Checks and saves a version of a runbook. Refused: a document that does not parse (400,
 /// naming the place), an unknown service (400), command steps from anyone but an admin
 /// (403), a name taken by another runbook or a version saved meanwhile (409).
@@ -124,10 +136,12 @@ pub async fn save(
 ) -> ApiResult<Saved> {
     let source = normalize(source);
     let rb = parse(&source, fallback_name)?;
-    if rb.has_commands() && who.role < Role::Admin {
-        return Err(ApiError::Forbidden(
-            "only admins save runbooks with command steps".into(),
-        ));
+    if let Some(why) = admins_only(&rb)
+        && who.role < Role::Admin
+    {
+        return Err(ApiError::Forbidden(format!(
+            "only admins save runbooks {why}"
+        )));
     }
     let message = message.trim();
     if message.chars().count() > 500 {
@@ -343,9 +357,11 @@ pub async fn sync(
                 format!("{}: `{}` is also the name in {other}", f.path, rb.name),
             ));
         }
-        if rb.has_commands() && who.role < Role::Admin {
+        if let Some(why) = admins_only(&rb)
+            && who.role < Role::Admin
+        {
             return Err(ApiError::Forbidden(format!(
-                "{}: only admins save runbooks with command steps",
+                "{}: only admins save runbooks {why}",
                 f.path
             )));
         }

@@ -110,12 +110,15 @@ fn step_row(run: RunId, i: usize, rb: &Runbook, state: StepState) -> RunStepReco
     }
 }
 
-fn http_job(run: RunId, step: usize, attempt: i32, at: jiff::Timestamp) -> NewJob {
+/// The job for a queued HTTP step. Its key holds the run's revision, so a job queued again
+/// (a resume) is not dropped for one an engine still holds; the begin claim keeps the step to
+/// one start.
+fn http_job(run: RunId, step: usize, revision: i32, at: jiff::Timestamp) -> NewJob {
     NewJob {
         id: JobId::new(at, random_bytes()),
         kind: HTTP_JOB.into(),
-        dedup_key: Some(format!("run:{run}:{step}:{attempt}")),
-        payload: json!({"run_id": run, "step": step, "attempt": attempt}),
+        dedup_key: Some(format!("run:{run}:{step}:{revision}")),
+        payload: json!({"run_id": run, "step": step, "revision": revision}),
         run_at: at,
         created_at: at,
     }
@@ -243,7 +246,7 @@ pub async fn start(
             json!({}),
         ));
     }
-    let jobs = queued_job(&r, &run, &rb, 0, now).into_iter().collect();
+    let jobs = queued_job(&r, &run, &rb, now).into_iter().collect();
     state
         .store
         .create_run(&RunChange {
@@ -258,18 +261,12 @@ pub async fn start(
 }
 
 /// The job for the current step when it is a queued HTTP step (commands go to runners).
-fn queued_job(
-    r: &RunRecord,
-    run: &Run,
-    rb: &Runbook,
-    attempt: i32,
-    at: jiff::Timestamp,
-) -> Option<NewJob> {
+fn queued_job(r: &RunRecord, run: &Run, rb: &Runbook, at: jiff::Timestamp) -> Option<NewJob> {
     let i = run.current;
     (run.state == RunState::Active
         && run.step() == Some(StepState::Queued)
         && matches!(rb.steps.get(i).map(|s| &s.kind), Some(StepKind::Http(_))))
-    .then(|| http_job(r.id, i, attempt, at))
+    .then(|| http_job(r.id, i, r.revision, at))
 }
 
 /// A person's move on a run.
@@ -407,10 +404,7 @@ fn change(
             json!({}),
         ));
     }
-    let attempt = l.steps.get(next.current).map_or(0, |s| s.attempts);
-    let jobs = queued_job(&r, next, &l.rb, attempt, at)
-        .into_iter()
-        .collect();
+    let jobs = queued_job(&r, next, &l.rb, at).into_iter().collect();
     RunChange {
         run: r,
         steps,
@@ -593,7 +587,8 @@ impl JobHandler for RunHttp {
             row.truncated = truncated;
             row.detail = detail;
             row.finished_at = Some(now);
-            *full = truncated.then_some(kept);
+            // The whole answer, kept apart when it was cut; cleared when it was not.
+            *full = Some(if truncated { kept } else { String::new() });
         }
         write_or_drop(ctx, &c).await?;
         Ok(Outcome::Done)
@@ -634,7 +629,9 @@ async fn request(
     names.dedup();
     cx.secrets = super::secrets::open(ctx.store.as_ref(), &ctx.settings, &names).await?;
     let fill = |t: &template::Template| t.render(&cx).map_err(|e| e.to_string());
-    let url = fill(&h.url)?;
+    // Values in the URL are percent-encoded: they fill a path segment or a query value, never
+    // add one (the host is written out in the step, checked when it was saved).
+    let url = h.url.render_url(&cx).map_err(|e| e.to_string())?;
     let method = reqwest::Method::from_bytes(h.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut req = ctx
         .outgoing
@@ -647,12 +644,20 @@ async fn request(
     if let Some(b) = &h.body {
         req = req.body(fill(b)?);
     }
-    let resp = req.send().await.map_err(crate::shared::egress::describe)?;
+    let mut resp = req.send().await.map_err(crate::shared::egress::describe)?;
     let status = resp.status().as_u16();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(crate::shared::egress::describe)?;
+    // Read up to what is kept, no further: an endless answer ends at the cut.
+    let mut bytes = Vec::new();
+    while bytes.len() <= KEPT {
+        match resp
+            .chunk()
+            .await
+            .map_err(crate::shared::egress::describe)?
+        {
+            Some(c) => bytes.extend_from_slice(&c),
+            None => break,
+        }
+    }
     let (body, _) = cut(&String::from_utf8_lossy(&bytes), KEPT);
     // A secret echoed back (a debug endpoint, an error page) is shown to nobody.
     let values: Vec<&str> = cx.secrets.values().map(String::as_str).collect();

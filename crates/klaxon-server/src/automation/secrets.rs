@@ -31,11 +31,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_secret, delete_secret))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretIn {
     /// At most 16 KiB. Never shown again.
     pub value: String,
+}
+
+/// The value stays out of any debug output.
+impl std::fmt::Debug for SecretIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretIn { value: … }")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

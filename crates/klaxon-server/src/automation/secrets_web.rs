@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/secrets/{name}/delete", post(delete))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct SecretForm {
     #[serde(default)]
     csrf: String,

@@ -521,8 +521,23 @@ async fn write(store: &dyn Store, planned: Vec<Planned>) -> StoreResult<usize> {
     if records.is_empty() {
         return Ok(0);
     }
-    let recorded = store.record_slo_evaluations(records).await?;
-    Ok(recorded.into_iter().filter(|r| *r).count())
+    match store.record_slo_evaluations(records.clone()).await {
+        Ok(recorded) => Ok(recorded.into_iter().filter(|r| *r).count()),
+        // One SLO's bad record must not hold the others back: each alone, as commit_batch
+        // does with its writes.
+        Err(e) => {
+            tracing::warn!(error = %e, "recording the step's SLO evaluations together failed; one by one");
+            let mut n = 0;
+            for rec in records {
+                let id = rec.id;
+                match store.record_slo_evaluations(vec![rec]).await {
+                    Ok(r) => n += r.into_iter().filter(|r| *r).count(),
+                    Err(e) => tracing::warn!(error = %e, slo = %id, "SLO evaluation failed"),
+                }
+            }
+            Ok(n)
+        }
+    }
 }
 
 /// One evaluation step over `slos`: those not yet evaluated at `step` are read together, then

@@ -59,7 +59,8 @@ pub struct RunStepRecord {
 }
 
 /// A change to a run: the run's new state (`revision` one more than the one decided from),
-/// the steps that changed (with the whole output of any that finished), events and jobs.
+/// the steps that changed, events and jobs. With a step, its whole output: `None` keeps the one
+/// kept before; `Some("")` clears it (the output was not cut); `Some(text)` keeps `text`.
 #[derive(Debug, Clone)]
 pub struct RunChange {
     pub run: RunRecord,
