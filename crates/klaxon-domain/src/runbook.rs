@@ -69,7 +69,7 @@ impl Matcher {
                 }
                 None => fields.get(k).cloned(),
             };
-            have.is_some_and(|h| glob(want, &h))
+            have.is_some_and(|h| crate::check::glob(want, &h))
         })
     }
 }
@@ -92,26 +92,6 @@ pub fn alert_fields(c: &crate::alert::AlertContent, dedup_key: &str) -> BTreeMap
         }
     }
     m
-}
-
-/// `*` matches any run of characters; everything else itself.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 /// A parameter a run is started with.

@@ -41,6 +41,28 @@ macro_rules! learned_from {
     };
 }
 
+/// Why a guarded `UPDATE` of the row `id` changed nothing: `Conflict` (named `constraint`) when
+/// the row is still there (it moved on meanwhile), `NotFound` when it is gone. `exists` is a
+/// `SELECT 1 … WHERE id = $1` on its table.
+pub(crate) async fn moved_or_gone(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    exists: &'static str,
+    id: impl DbId,
+    constraint: &str,
+) -> StoreError {
+    match sqlx::query(exists)
+        .bind(db_id(id))
+        .fetch_optional(&mut **tx)
+        .await
+    {
+        Ok(Some(_)) => StoreError::Conflict {
+            constraint: constraint.into(),
+        },
+        Ok(None) => StoreError::NotFound,
+        Err(e) => map_err(e),
+    }
+}
+
 mod action_items;
 pub(crate) mod alerts;
 mod checks;

@@ -206,17 +206,8 @@ impl RunbookStore for DbStore {
         .map_err(map_err)?
         .rows_affected();
         if n == 0 {
-            let exists = sqlx::query("SELECT 1 FROM runbooks WHERE id = $1")
-                .bind(db_id(r.id))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            return Err(match exists {
-                Some(_) => StoreError::Conflict {
-                    constraint: "runbooks_version".into(),
-                },
-                None => StoreError::NotFound,
-            });
+            let exists = "SELECT 1 FROM runbooks WHERE id = $1";
+            return Err(moved_or_gone(&mut tx, exists, r.id, "runbooks_version").await);
         }
         write_version(&mut tx, r, v, &event).await?;
         tx.commit().await.map_err(map_err)

@@ -191,17 +191,8 @@ impl RunStore for DbStore {
         .map_err(map_err)?
         .rows_affected();
         if n == 0 {
-            let exists = sqlx::query("SELECT 1 FROM runbook_runs WHERE id = $1")
-                .bind(db_id(r.id))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            return Err(match exists {
-                Some(_) => StoreError::Conflict {
-                    constraint: "runbook_runs_revision".into(),
-                },
-                None => StoreError::NotFound,
-            });
+            let exists = "SELECT 1 FROM runbook_runs WHERE id = $1";
+            return Err(moved_or_gone(&mut tx, exists, r.id, "runbook_runs_revision").await);
         }
         write_rest(&mut tx, c).await?;
         tx.commit().await.map_err(map_err)

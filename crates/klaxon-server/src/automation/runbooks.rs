@@ -40,24 +40,7 @@ pub enum Target {
     ByName,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Created,
-    Updated,
-    /// The source is the latest version's, byte for byte: nothing written.
-    Unchanged,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-        }
-    }
-}
+pub use crate::shared::changes::Outcome;
 
 #[derive(Debug, Clone)]
 pub struct Saved {

@@ -16,3 +16,24 @@ pub(crate) fn set_noting<T: serde::Serialize>(
     }
     *slot = new;
 }
+
+/// What applying or syncing did (or, on a dry run, would do) to one thing kept as code (an
+/// SLO from OpenSLO, a runbook from a file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    /// The same as what is kept: nothing written.
+    Unchanged,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}

@@ -18,24 +18,7 @@ use crate::shared::error::{ApiError, ApiResult};
 use crate::shared::state::AppState;
 use crate::shared::terms::{self, At};
 
-/// What applying did (or, on a dry run, would do) to one SLO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-        }
-    }
-}
+pub use crate::shared::changes::Outcome;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Applied {
