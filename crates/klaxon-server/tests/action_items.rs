@@ -1,8 +1,8 @@
 //! Action items through the API: created from incidents, listed (mine, team, overdue, state,
 //! incident), due dates by the SLO, won't do with a reason, reminders by e-mail with the fake
 //! clock (one a day, none after done, nothing else sent), and the "learned from" count.
-mod common;
-mod mail_support;
+use crate::common;
+use crate::mail_support;
 
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::Clock as _;

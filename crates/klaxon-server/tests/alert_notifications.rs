@@ -2,8 +2,8 @@
 //! alert's facts, custom details as a table, links and images as links, and the link to the
 //! alert page; webhook, Slack and Teams posts carry them as structured fields. A loopback mail
 //! server and HTTP receiver record what they get, on both backends.
-mod common;
-mod mail_support;
+use crate::common;
+use crate::mail_support;
 
 use std::sync::{Arc, Mutex};
 

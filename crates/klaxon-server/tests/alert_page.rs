@@ -2,7 +2,7 @@
 //! images and a client URL, repeated, then read back through `/alerts/{id}` (each part there,
 //! the tool's HTML escaped, its images only links) and `GET /api/v1/alerts/{id}` (the event as
 //! sent, without its routing key) on both backends.
-mod common;
+use crate::common;
 
 use jiff::SignedDuration;
 use reqwest::StatusCode;

@@ -7,7 +7,7 @@
 //!
 //! Alertmanager runs on the real clock, so this is the one place that polls on real time, with a
 //! deadline. Klaxon's own timestamps still come from the fake clock.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,5 @@
 //! Scenario tests of the REST API against the real server.
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, expect_error};
 use klaxon_server::config::MetricsAccess;

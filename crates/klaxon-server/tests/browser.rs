@@ -1,7 +1,7 @@
 //! A real browser (headless Chromium through chromedriver) logs in, sees the dashboard and logs
 //! out. Needs `chromium` and `chromium-driver`; scripts/test.sh installs them. Never skipped.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use browser_support::{Driver, Session};
 use common::{Backend, TestApp};

@@ -1,8 +1,8 @@
 //! The alert page in a real browser on a phone-sized screen (390×844): an alert whose details,
 //! links and dedup key are long unbroken strings lays out without sideways scrolling, the
 //! payload scrolls inside its own box, and nothing is fetched from another site.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use browser_support::{Driver, Session};
 use common::{Backend, TestApp, ok};

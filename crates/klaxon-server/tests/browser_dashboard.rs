@@ -1,9 +1,9 @@
 //! In a real browser (headless Chromium): acknowledging several incidents at once from the
 //! list, and the dashboard of the person on call, which redraws itself when someone else
 //! changes an incident. Needs `chromium` and `chromium-driver`; never skipped.
-mod browser_support;
-mod common;
-mod dashboard_support;
+use crate::browser_support;
+use crate::common;
+use crate::dashboard_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The incident page in a real browser (headless Chromium): keyboard shortcuts, what is above
 //! the fold on a desktop and a phone, and the confirmations destructive actions ask for.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use browser_support::{Driver, Session};
 use common::{Backend, TestApp};

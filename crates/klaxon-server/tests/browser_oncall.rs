@@ -4,8 +4,8 @@
 //! rule added and edited; the warnings about levels and people a page cannot reach; and a
 //! refused form that keeps what was typed and says why beside the field. The people and the
 //! schedule the policy pages are made through the API first: they are not what is tested.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use browser_support::{Driver, Session};
 use common::{Backend, Member, PASSWORD, TestApp, delete, member, ok};

@@ -2,8 +2,8 @@
 //! serious or critical accessibility violation, in the light and the dark colour scheme, at
 //! phone and desktop widths. axe-core comes from npm (scripts/test.sh installs it and sets
 //! KLAXON_TEST_AXE to its `axe.min.js`); it is injected into each page. Never skipped.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use browser_support::{Driver, Session, tool};
 use common::{Backend, TestApp, member, ok};

@@ -2,8 +2,8 @@
 //! incident's page, writes a section and a factor, names a reviewer and submits it; the reviewer
 //! comments and approves; the owner publishes, and the page turns read-only; its public summary
 //! goes onto the status page with a button.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use browser_support::{Driver, Session};
 use common::{Backend, PASSWORD, TestApp, member, ok};

@@ -3,8 +3,8 @@
 //! suggestion), preview its shifts before saving, edit it (turn length, a time window, a layer
 //! removed), add an override and remove it (confirmed), delete it. After each step the API says
 //! what the store holds. Needs `chromium` and `chromium-driver`; scripts/test.sh installs them.
-mod browser_support;
-mod common;
+use crate::browser_support;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! on a fresh database, a fake clock, the engine ticked by hand, and loopback mocks of a mail
 //! server (SMTP spoken by hand, in mail_support) and of a Twilio-style API that record
 //! everything they get. Every scenario checks exactly what each mock received.
-mod common;
-mod mail_support;
+use crate::common;
+use crate::mail_support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

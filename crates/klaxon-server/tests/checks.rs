@@ -1,7 +1,7 @@
 //! Uptime checks end to end: a local HTTP server the test makes fail and recover, a TCP
 //! listener that closes, the fake clock and the engine ticked by hand, on both backends. A
 //! loopback receiver records every page; any page not expected fails the test.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! Slow or idle clients cannot hold the server: a request's headers must arrive within
 //! `server.header_read_timeout_secs`, at most `server.max_connections` are served at once, and
 //! open live streams end when graceful shutdown begins.
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,8 +1,8 @@
 //! The dashboard for the person on call (their incidents first, then everyone's worst first,
 //! their schedules and next shift), acting on several incidents at once from the list, and the
 //! stream that tells open pages an incident changed. On both backends.
-mod common;
-mod dashboard_support;
+use crate::common;
+use crate::dashboard_support;
 
 use std::time::Duration;
 

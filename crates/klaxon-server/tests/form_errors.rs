@@ -2,7 +2,7 @@
 //! top of the form it belongs to), what was typed kept, and the refusal's 4xx status. Covers a
 //! user's page, the account page, deleting a policy in use and removing an override, which
 //! asks "are you sure" first.
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
 //! Closing is the reporter's confirmation, even when the reporter only has the viewer role.
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! Finding incidents: the API's filters and stable pagination on both backends, and the web
 //! list with its open-by-severity cards and filter form.
-mod common;
+use crate::common;
 
 use jiff::SignedDuration;
 use klaxon_domain::Clock as _;

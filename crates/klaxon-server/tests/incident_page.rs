@@ -2,7 +2,7 @@
 //! primary button, refused forms with the reason beside the field and the input kept, the
 //! confirmations destructive actions ask for, timeline entries in words, the incident's alerts,
 //! and a long incident that stays light.
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Related incidents and merging a duplicate, through the API on both backends, and the web
 //! page's relate and merge forms.
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

@@ -1,8 +1,8 @@
 //! Incident response scenarios through the REST API, on both backends: roles with their
 //! history, the commander rule, typed field changes, bad input, notes, pins, the Markdown
 //! export, viewers, configured rules, and concurrent changes. Steps in incident_steps/.
-mod common;
-mod incident_steps;
+use crate::common;
+use crate::incident_steps;
 
 use serde_json::{Value, json};
 

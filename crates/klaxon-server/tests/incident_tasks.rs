@@ -2,7 +2,7 @@
 //! completing and removing tasks, each a typed timeline event; the Markdown export; what is
 //! refused (and writes nothing); and the conference and chat links of an incident. The clock is
 //! the test's: every time asserted is one it was moved to.
-mod common;
+use crate::common;
 
 use jiff::SignedDuration;
 use serde_json::{Value, json};

@@ -2,8 +2,8 @@
 //! fields and priority, the lifecycle and its milestones, and closing. The clock is the test's;
 //! the engine is ticked by hand and a webhook receiver records every page, so a page nobody
 //! expected is a failure. Roles, notes, pins and the export are in incident_roles.rs.
-mod common;
-mod incident_steps;
+use crate::common;
+use crate::incident_steps;
 
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! Scenario tests of alert ingestion: PagerDuty Events v2, Alertmanager, the generic webhook
 //! and heartbeats, with payloads shaped like the real tools'.
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, expect_error};
 use jiff::SignedDuration;

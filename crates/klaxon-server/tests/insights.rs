@@ -2,8 +2,8 @@
 //! the metrics over a period against hand-computed values (missing and edited milestones,
 //! groups, weeks), drills left out, bad periods, CSV, alert noise, on-call load by band across
 //! DST, and the aggregates against a plain recomputation over a random set. Fake clock.
-mod common;
-mod incident_steps;
+use crate::common;
+use crate::incident_steps;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Text with U+0000 behaves the same on both backends: PostgreSQL cannot store the byte, so
 //! every NUL that arrives in JSON, a form or a query string is stored as U+FFFD, and the request
 //! succeeds instead of failing (or asking an alert source to retry for ever) on one backend.
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, session_for};
 use serde_json::{Value, json};

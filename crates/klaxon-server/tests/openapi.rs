@@ -4,7 +4,7 @@
 //! The two tools come from PyPI; scripts/test.sh installs them in a virtual environment and
 //! names them in KLAXON_TEST_OPENAPI_VALIDATOR and KLAXON_TEST_SCHEMATHESIS. Without them these
 //! tests fail, saying so: they never skip.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

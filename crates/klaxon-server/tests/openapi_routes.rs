@@ -1,6 +1,6 @@
 //! The OpenAPI document covers every route of the REST API, each one mounted, with no route in
 //! it that this test does not know; collections' POSTs answer 201 with an object that has an id.
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use serde_json::Value;

@@ -1,8 +1,8 @@
 //! Requests users set up (contact methods, outgoing webhooks) go only where they may: not to
 //! loopback, private, link-local or metadata addresses unless an admin allows them, and a
 //! failure names the destination by scheme and host, never the secret rest of its URL.
-mod common;
-mod incident_steps;
+use crate::common;
+use crate::incident_steps;
 
 use klaxon_domain::contact::ContactKind;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};

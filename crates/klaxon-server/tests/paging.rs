@@ -2,7 +2,7 @@
 //! clock the test advances, the engine ticked by hand, and webhook receivers that record every
 //! request. Every scenario checks the exact messages each receiver got: an unexpected page is
 //! a failure.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! services, escalation policies, schedules, webhooks and integrations by name; in paths, body
 //! fields and query filters (the audit log's subject too), on both backends. A UUID keeps working, a miss is a 404 in a path
 //! and a 400 naming the field elsewhere, and a name that could mean several is refused.
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

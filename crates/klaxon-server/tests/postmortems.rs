@@ -3,7 +3,7 @@
 //! selection that leaves the incident's events untouched, and what is refused: a postmortem for
 //! an open incident (409), publishing without an approval (403, naming the rule), and the admin
 //! who publishes with a reason. The clock is the test's.
-mod common;
+use crate::common;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};

@@ -4,8 +4,8 @@
 //! v2 JSON (Statuspage's postmortem_body and postmortem_published_at), the feeds and a
 //! webhook subscriber's notice; the incident's timeline tells of it. Its page's form does the
 //! same, and an action item added from the postmortem's page carries the postmortem's id.
-mod common;
-mod mail_support;
+use crate::common;
+use crate::mail_support;
 
 use std::sync::{Arc, Mutex};
 

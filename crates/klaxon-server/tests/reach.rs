@@ -5,7 +5,7 @@
 //! dashboard (for each urgency), and the timeline entry of a page that reached nobody (for its
 //! incident's urgency). Real server, fake clock, engine ticked by hand; every page a receiver
 //! gets is counted: an unexpected one fails.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

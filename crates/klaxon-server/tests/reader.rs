@@ -1,6 +1,6 @@
 //! Each person's time zone, and forms that keep what was typed: through the API and the pages,
 //! on both backends.
-mod common;
+use crate::common;
 
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //! only they) approves, an HTTP step made by the engine against a local server with its answer
 //! kept; a failed step retried; every move on the incident's timeline; an engine cut short
 //! mid-request leaving the step "outcome unknown", never made twice; and the run's page.
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! only; a directory synced idempotently, a bad file leaving everything as it was; suggested
 //! on an incident by its service and by its alerts; and the pages: editor, preview, refusal
 //! beside the box with the text kept, history, diff, restore.
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! clock the test sets, the engine ticked by hand, and webhook receivers that record every page.
 //! Every scenario checks how many pages each person got: an unexpected page is a failure. Then
 //! the schedules API: validation, shifts, who is on call, and deletion while in use.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,6 @@
 //! `POST /api/v1/schedules/preview`: the shifts a definition would give, the same as the
 //! schedule gives once saved, checked like a create, and nothing written.
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

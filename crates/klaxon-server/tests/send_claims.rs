@@ -1,8 +1,8 @@
 //! A sender that stops mid-batch: what it had claimed but not begun to send goes out later,
 //! once; what it had begun to send is "outcome unknown" and never resent. The stopped sender is
 //! played by claiming (and beginning) through the store, as its last steps would have.
-mod common;
-mod incident_steps;
+use crate::common;
+use crate::incident_steps;
 
 use jiff::SignedDuration;
 use klaxon_domain::ids::NotificationId;

@@ -2,8 +2,8 @@
 //! evaluator's job after resolution and again when a milestone moves, carried by the
 //! postmortem, and ranked by the insights. Pushed counts and the fake clock; every figure is
 //! worked out by hand below.
-mod common;
-mod incident_steps;
+use crate::common;
+use crate::incident_steps;
 
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::Clock;

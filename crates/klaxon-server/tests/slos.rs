@@ -1,6 +1,6 @@
 //! SLOs through the API: defined on services, fed pushed counts, judged each minute by the
 //! engine with the fake clock; burn-rate rules open and resolve alerts on the service.
-mod common;
+use crate::common;
 
 use common::*;
 use jiff::{SignedDuration, Timestamp};

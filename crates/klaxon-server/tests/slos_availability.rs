@@ -2,7 +2,7 @@
 //! each minute by the engine with the fake clock; a check that goes down fires the burn-rate
 //! rules like any SLI. The API refuses a check or component not on the SLO's service, and the
 //! web form offers them.
-mod common;
+use crate::common;
 
 use common::target::Target;
 use common::*;

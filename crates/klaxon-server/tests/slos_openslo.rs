@@ -3,7 +3,7 @@
 //! and applied back unchanged; a change reported with its field, a new SLO created, a dry run
 //! writing nothing; bad files refused with the place in the file, nothing half-written; the
 //! short-window annotation honoured.
-mod common;
+use crate::common;
 
 use common::*;
 use klaxon_domain::Clock;

@@ -5,7 +5,7 @@
 //! Klaxon asks it at fixed evaluation times (the fake clock), and the rules fire in the minutes
 //! worked out by hand below. Then Prometheus is stopped: the SLO raises its "silent" alert after
 //! the silence, and pages nothing.
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

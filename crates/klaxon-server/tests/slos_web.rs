@@ -1,7 +1,7 @@
 //! SLOs through the web UI, on both backends: defined with the form (a refused form says why
 //! beside the field and keeps what was typed), counts added on its page, the budget, rules and
 //! burn-down shown, changed, and deleted after "I am sure".
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp, at, beside, form, ok, session_for, web_get_as};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! server the test makes fail and recover, the fake clock and the engine ticked by hand. A
 //! following component goes to a major outage and back, its intervals and uptime say so, a
 //! component on the same service that does not follow is untouched, and maintenance wins.
-mod common;
+use crate::common;
 
 use jiff::{SignedDuration, Timestamp};
 use klaxon_domain::ids::StatusPageId;

@@ -1,7 +1,7 @@
 //! Status pages end to end, on both backends: pages and components through the API, a public
 //! incident published from a Klaxon incident, and what readers get (HTML, Statuspage v2 JSON
 //! field for field, feeds, badges), private pages, and bad input.
-mod common;
+use crate::common;
 
 use jiff::SignedDuration;
 use serde_json::{Value, json};

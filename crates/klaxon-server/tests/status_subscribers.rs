@@ -1,8 +1,8 @@
 //! Status page subscribers, on both backends: e-mail sign-up with double opt-in through a
 //! local mail server, updates, one-click unsubscribe; Statuspage-shaped webhooks per
 //! component, in order, retried without doubling; maintenance reminders; rate limits; bad input.
-mod common;
-mod mail_support;
+use crate::common;
+use crate::mail_support;
 
 use std::sync::{Arc, Mutex};
 

@@ -4,7 +4,7 @@
 //! resolved, and a component's removal that asks "are you sure" first. Then the settings form
 //! (footer links included), scheduling maintenance in the reader's zone until the engine starts
 //! it, and deleting a public incident and a page.
-mod common;
+use crate::common;
 
 use jiff::SignedDuration;
 use serde_json::{Value, json};

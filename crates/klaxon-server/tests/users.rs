@@ -1,6 +1,6 @@
 //! Managing people: changing details and roles, deactivation, passwords, and the rules that
 //! keep an organisation from locking itself out or leaving a hole in its on-call.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,5 +1,5 @@
 //! The web UI's login: sessions, CSRF and throttling, over plain HTTP.
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Outgoing webhooks for incident events: a real HTTP receiver, the fake clock and the engine
 //! ticked by hand, on both backends. Every request the receiver gets is checked.
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

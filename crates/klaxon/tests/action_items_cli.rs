@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use klaxon_store_tests::{Backend, TestDatabase};
 
-mod support;
+use crate::support;
 use support::*;
 
 fn stdout(out: &Output) -> String {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use klaxon_store_tests::{Backend, TestDatabase};
 
-mod support;
+use crate::support;
 use support::*;
 
 #[test]

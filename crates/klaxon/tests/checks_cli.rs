@@ -2,7 +2,7 @@
 //! call it, refusals naming the field, listing, showing, changing, results and deleting.
 use std::process::Output;
 
-mod support;
+use crate::support;
 use support::*;
 
 fn stdout(out: &Output) -> String {

@@ -4,7 +4,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 use support::*;
 
 /// The API's largest page; one more than this needs a second page.

@@ -3,7 +3,7 @@
 //! stored get 503 (retry), readiness says so within a second, and all is well once space
 //! returns. The volume is a tmpfs the test mounts, which needs root (CI runs as root); where it
 //! cannot mount, the test says why and stops.
-mod support;
+use crate::support;
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};

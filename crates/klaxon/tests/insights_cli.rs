@@ -3,7 +3,7 @@
 //! (`klaxon slos burned`, `klaxon insights slo-budget`).
 use std::process::Output;
 
-mod support;
+use crate::support;
 use support::*;
 
 fn stdout(out: &Output) -> String {

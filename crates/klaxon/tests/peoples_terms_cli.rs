@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-mod support;
+use crate::support;
 use support::*;
 
 fn stdout(out: &Output) -> String {

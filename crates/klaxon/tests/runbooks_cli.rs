@@ -3,7 +3,7 @@
 //! place, a version saved from a file, the history, a diff and a restore, `show --source`.
 use std::process::Output;
 
-mod support;
+use crate::support;
 use support::*;
 
 fn stdout(out: &Output) -> String {

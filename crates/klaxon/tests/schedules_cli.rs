@@ -2,7 +2,7 @@
 //! before it is saved (nothing is), and a change to a saved schedule.
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 use support::*;
 
 fn failure(out: &std::process::Output) -> String {

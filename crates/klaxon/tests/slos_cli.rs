@@ -3,7 +3,7 @@
 //! the burn-down and deleting.
 use std::process::Output;
 
-mod support;
+use crate::support;
 use support::*;
 
 fn stdout(out: &Output) -> String {

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use klaxon_store_tests::{Backend, TestDatabase};
 use serde_json::Value;
 
-mod support;
+use crate::support;
 use support::*;
 
 /// The CLI in a known time zone, so that times read the same everywhere.

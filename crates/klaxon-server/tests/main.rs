@@ -1,0 +1,65 @@
+//! Every klaxon-server integration test in one binary: one link of the application instead of one
+//! per file (each linked the whole of it, and a clean CI build ran out of disk). nextest still
+//! runs each test in a process of its own. Add a test file here as a module.
+#[macro_use]
+mod common;
+mod browser_support;
+mod dashboard_support;
+mod incident_steps;
+mod mail_support;
+
+mod action_items;
+mod alert_notifications;
+mod alert_page;
+mod alertmanager;
+mod api;
+mod browser;
+mod browser_alerts;
+mod browser_dashboard;
+mod browser_incident;
+mod browser_oncall;
+mod browser_pages;
+mod browser_postmortem;
+mod browser_schedules;
+mod channels;
+mod checks;
+mod connections;
+mod dashboard;
+mod form_errors;
+mod incident_closure;
+mod incident_lists;
+mod incident_page;
+mod incident_relations;
+mod incident_roles;
+mod incident_tasks;
+mod incidents;
+mod ingest;
+mod insights;
+mod nul;
+mod openapi;
+mod openapi_routes;
+mod outgoing;
+mod paging;
+mod peoples_terms;
+mod postmortems;
+mod postmortems_public;
+mod reach;
+mod reader;
+mod runbook_runs;
+mod runbooks;
+mod schedules;
+mod schedules_preview;
+mod send_claims;
+mod slo_burns;
+mod slos;
+mod slos_availability;
+mod slos_openslo;
+mod slos_prometheus;
+mod slos_web;
+mod status_checks;
+mod status_pages;
+mod status_subscribers;
+mod status_web;
+mod users;
+mod web;
+mod webhooks;
