@@ -97,6 +97,38 @@ impl DbStore {
     pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Db>> {
         self.pool.begin().await.map_err(map_err)
     }
+
+    /// A large read's rows, each decoded as it comes (the driver streams them cheaply; as
+    /// one JSON value PostgreSQL took longer building it than sending the rows).
+    pub(crate) async fn bulk_rows<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: Vec<i64>,
+        decode: fn(&dyn crate::sql::Cols) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(|r| decode(&RowCols(r))).collect()
+    }
+}
+
+struct RowCols<'a>(&'a DbRow);
+
+impl crate::sql::Cols for RowCols<'_> {
+    fn int(&self, i: usize) -> StoreResult<Option<i64>> {
+        sqlx::Row::try_get(self.0, i).map_err(map_err)
+    }
+
+    fn text(&self, i: usize) -> StoreResult<Option<String>> {
+        sqlx::Row::try_get(self.0, i).map_err(map_err)
+    }
+
+    fn uuid(&self, i: usize) -> StoreResult<Option<Uuid>> {
+        sqlx::Row::try_get(self.0, i).map_err(map_err)
+    }
 }
 
 // --- SQL spelled differently -----------------------------------------------------------------

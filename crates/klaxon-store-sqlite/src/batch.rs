@@ -25,7 +25,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, Trans
 use serde_json::json;
 
 /// rusqlite's errors as the store's.
-trait Db<T> {
+pub(crate) trait Db<T> {
     fn db(self) -> StoreResult<T>;
 }
 

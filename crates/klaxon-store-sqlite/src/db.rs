@@ -203,6 +203,17 @@ impl DbStore {
     ) -> Vec<StoreResult<klaxon_store::WriteAck>> {
         self.batch.commit(writes).await
     }
+
+    /// A large read's rows, each decoded in place (`bulk.rs`, rusqlite): sqlx would hand them
+    /// over one by one across threads.
+    pub(crate) async fn bulk_rows<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: Vec<i64>,
+        decode: fn(&dyn crate::sql::Cols) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.bulk.rows(sql, args, decode).await
+    }
 }
 
 /// User changes need no lock of their own: `BEGIN IMMEDIATE` already holds every other writer off.

@@ -24,6 +24,7 @@ mod db;
 mod sql;
 
 mod batch;
+mod bulk;
 #[cfg(test)]
 mod upgrade;
 
@@ -34,6 +35,8 @@ pub struct SqliteStore {
     /// Group commit's batches; the pool above serves the other, rarer writes.
     batch: batch::BatchWriter,
     reader: SqlitePool,
+    /// Large reads, on rusqlite (`bulk.rs`).
+    bulk: bulk::BulkReader,
     path: PathBuf,
 }
 
@@ -110,6 +113,7 @@ impl SqliteStore {
             writer,
             batch,
             reader,
+            bulk: bulk::BulkReader::new(path),
             path: path.to_owned(),
         })
     }

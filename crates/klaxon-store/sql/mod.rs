@@ -14,7 +14,8 @@
 //! - hooks for the few steps whose logic differs, each small: `late_events` (PostgreSQL looks
 //!   back for events committed behind a webhook's cursor), `lock_users`, `lock_incident_services`,
 //!   `schedule_in_use` (JSON containment vs `json_each`), `commit_writes` (group commit: SQLite's
-//!   rusqlite batch writer, PostgreSQL's `signals.rs`);
+//!   rusqlite batch writer, PostgreSQL's `signals.rs`), `bulk_rows` (a large read: rusqlite on
+//!   SQLite, plain rows on PostgreSQL, each row decoded through [`Cols`]);
 //! - SQL fragment macros (`for_update!()`, `for_share!()`, `skip_locked!()`, `in_list!("$1")`,
 //!   `is_distinct!()`, `greatest!()`, `instr!()`, …): string literals, so `concat!` keeps every
 //!   query a `&'static str`.
@@ -116,6 +117,18 @@ db_ids!(
 );
 
 // --- reading rows ----------------------------------------------------------------------------
+
+/// One row of a `bulk_rows` read, by column position, whichever driver read it. NULL is `None`.
+pub(crate) trait Cols {
+    fn int(&self, i: usize) -> StoreResult<Option<i64>>;
+    fn text(&self, i: usize) -> StoreResult<Option<String>>;
+    fn uuid(&self, i: usize) -> StoreResult<Option<uuid::Uuid>>;
+}
+
+/// A column that is never NULL: `what` names it when it is.
+pub(crate) fn required<T>(v: Option<T>, what: &str) -> StoreResult<T> {
+    v.ok_or_else(|| corrupt(what, "NULL"))
+}
 
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Other(format!("stored {what} is invalid: {value:?}").into())
