@@ -444,6 +444,10 @@ async fn bad_starts_are_refused(b: Backend) {
     let (cookie, csrf) = session_for(&app, &app.admin.email, &app.admin.password).await;
     let rb = ok(app.get("/api/v1/runbooks/p", t), 200).await;
     let rid = rb["id"].as_str().unwrap();
+    // Not suggested (the incident has no service), it is offered beside the suggestions.
+    let page = web_get_as(&app, &format!("/incidents/{iid}"), &cookie).await;
+    assert!(page.contains("<label for=\"other-runbook\">Run a runbook</label>"), "{page}");
+    assert!(page.contains(&format!("<option value=\"{rid}\">")), "{page}");
     let page = web_get_as(
         &app,
         &format!("/incidents/{iid}/runs/new?runbook={rid}"),

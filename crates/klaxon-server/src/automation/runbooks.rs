@@ -463,6 +463,14 @@ const ALERTS_MATCHED: u32 = 200;
 /// The runbooks for an incident: those naming its service, and those one of its alerts
 /// matches, by title.
 pub async fn suggestions(state: &AppState, incident: IncidentId) -> ApiResult<Vec<Suggestion>> {
+    Ok(for_incident(state, incident).await?.0)
+}
+
+/// [`suggestions`], and every other runbook (by title): the incident page offers those too.
+pub async fn for_incident(
+    state: &AppState,
+    incident: IncidentId,
+) -> ApiResult<(Vec<Suggestion>, Vec<RunbookRecord>)> {
     let inc = state
         .store
         .incident(incident)
@@ -491,6 +499,7 @@ pub async fn suggestions(state: &AppState, incident: IncidentId) -> ApiResult<Ve
             )
         })
         .collect();
+    let mut others = Vec::new();
     let mut out: Vec<Suggestion> = all
         .into_iter()
         .filter_map(|r| {
@@ -504,12 +513,17 @@ pub async fn suggestions(state: &AppState, incident: IncidentId) -> ApiResult<Ve
             {
                 reasons.push("alert".to_owned());
             }
-            (!reasons.is_empty()).then(|| Suggestion {
+            if reasons.is_empty() {
+                others.push(r);
+                return None;
+            }
+            Some(Suggestion {
                 runbook: r.into(),
                 reasons,
             })
         })
         .collect();
     out.sort_by(|a, b| a.runbook.title.cmp(&b.runbook.title));
-    Ok(out)
+    others.sort_by(|a, b| a.title.cmp(&b.title));
+    Ok((out, others))
 }

@@ -261,6 +261,8 @@ struct IncidentPage {
     budgets: Vec<crate::slos::burns::BurnOut>,
     /// The runbooks of its service and those its alerts match.
     runbooks: Vec<crate::automation::runbooks::Suggestion>,
+    /// Every other runbook (id, title), to run one that was not suggested.
+    other_runbooks: Vec<(String, String)>,
     /// Runs of runbooks on it, newest first.
     runs: Vec<klaxon_store::RunRecord>,
     resolved: bool,
@@ -580,10 +582,15 @@ async fn render_with(
     let m = incident.milestones();
     let open_paging = matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged);
     let status_panel = super::web_status::panel(state, &incident).await?;
+    let (runbooks, others) = crate::automation::runbooks::for_incident(state, incident.id).await?;
     let page = IncidentPage {
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         budgets: crate::slos::burns::for_incident(state, &incident).await?,
-        runbooks: crate::automation::runbooks::suggestions(state, incident.id).await?,
+        runbooks,
+        other_runbooks: others
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.title))
+            .collect(),
         runs: state.store.incident_runs(incident.id).await?,
         resolved: incident.resolved_at.is_some(),
         nav: Some(Nav::new(s, "/incidents")),
