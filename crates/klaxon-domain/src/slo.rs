@@ -588,6 +588,8 @@ named_enum! {
     /// How finely pushed counts are kept.
     pub enum Resolution (field = "resolution") {
         Minute = "minute",
+        /// Five minutes: a short window's middle, so an hour sums about 16 rows, not 60.
+        FiveMinutes = "five_minutes",
         Hour = "hour",
         /// UTC days: a long window's middle, so a 30-day sum reads about 80 rows, not 720.
         Day = "day",
@@ -598,20 +600,30 @@ impl Resolution {
     pub fn length(self) -> SignedDuration {
         match self {
             Resolution::Minute => SignedDuration::from_secs(60),
+            Resolution::FiveMinutes => SignedDuration::from_secs(300),
             Resolution::Hour => SignedDuration::from_hours(1),
             Resolution::Day => SignedDuration::from_hours(24),
         }
     }
+
+    /// The next coarser resolution: each of its slices is a whole number of this one's.
+    fn coarser(self) -> Option<Resolution> {
+        match self {
+            Resolution::Minute => Some(Resolution::FiveMinutes),
+            Resolution::FiveMinutes => Some(Resolution::Hour),
+            Resolution::Hour => Some(Resolution::Day),
+            Resolution::Day => None,
+        }
+    }
 }
 
-/// A span as the slices that sum it fastest: a minute span's whole hours from hour slices and
-/// an hour span's whole UTC days from day slices, the ends at the span's own resolution. The
-/// same sum as the span's own slices (each count is added to its minute, hour and day).
+/// A span as the slices that sum it fastest: its whole coarser slices from the coarser
+/// resolution, over and over (a minute span's whole five minutes, their whole hours, those
+/// hours' whole UTC days), the ends at each level's own. The same sum as the span's own slices
+/// (each count is added to its slice at every resolution).
 pub fn pieces(span: Span) -> Vec<Span> {
-    let coarse = match span.resolution {
-        Resolution::Minute => Resolution::Hour,
-        Resolution::Hour => Resolution::Day,
-        Resolution::Day => return vec![span],
+    let Some(coarse) = span.resolution.coarser() else {
+        return vec![span];
     };
     // Slices belong to a span by their start, so its edges are whole slices.
     let fine = span.resolution.length();
@@ -625,11 +637,15 @@ pub fn pieces(span: Span) -> Vec<Span> {
         to,
         resolution,
     };
-    vec![
-        part(span.from, c0, span.resolution),
-        part(c0, c1, coarse),
-        part(c1, span.to, span.resolution),
-    ]
+    let mut out = Vec::new();
+    if span.from < c0 {
+        out.push(part(span.from, c0, span.resolution));
+    }
+    out.extend(pieces(part(c0, c1, coarse)));
+    if c1 < span.to {
+        out.push(part(c1, span.to, span.resolution));
+    }
+    out
 }
 
 /// Where an SLO's good and total events (or minutes) come from.

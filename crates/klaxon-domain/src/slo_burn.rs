@@ -45,8 +45,8 @@ pub fn burned(
 
 /// The slices that sum pushed counts over an incident's `[from, to)`, rounded out to whole
 /// slices (a slice counts by its start): minutes while minute slices are kept (the incident
-/// began within the last day before `now`; its whole hours from hour slices), hours (with
-/// whole UTC days from day slices) after that.
+/// began within the last day before `now`; its whole five minutes and hours from those
+/// slices), hours (with whole UTC days from day slices) after that.
 pub fn incident_spans(from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Span> {
     let resolution = if now.duration_since(from) <= MINUTE_WINDOWS_UP_TO {
         Resolution::Minute
@@ -146,13 +146,21 @@ mod tests {
     fn a_recent_incident_is_summed_by_the_minute_rounded_out() {
         let now = at("2026-03-02T12:00:00Z");
         let spans = incident_spans(at("2026-03-02T10:00:30Z"), at("2026-03-02T10:20:10Z"), now);
+        // Its whole five minutes from five-minute slices, the last minute alone.
         assert_eq!(
             spans,
-            vec![Span {
-                from: at("2026-03-02T10:00:00Z"),
-                to: at("2026-03-02T10:21:00Z"),
-                resolution: Resolution::Minute,
-            }]
+            vec![
+                Span {
+                    from: at("2026-03-02T10:00:00Z"),
+                    to: at("2026-03-02T10:20:00Z"),
+                    resolution: Resolution::FiveMinutes,
+                },
+                Span {
+                    from: at("2026-03-02T10:20:00Z"),
+                    to: at("2026-03-02T10:21:00Z"),
+                    resolution: Resolution::Minute,
+                }
+            ]
         );
         // Resolved the instant it began: still its own minute.
         let t = at("2026-03-02T11:00:00Z");

@@ -581,39 +581,84 @@ fn a_long_span_is_summed_from_days_in_its_middle_and_hours_at_its_ends() {
     // Less than a whole day inside: hours only.
     let short = span("2026-03-01T10:30:00Z", "2026-03-02T09:00:00Z");
     assert_eq!(pieces(short), [short]);
-    // A 6-hour minute span: its whole hours from hour slices, minutes at the ends.
+    // A 6-hour minute span: its whole hours from hour slices, then whole five minutes, then
+    // minutes at the ends.
     let minutes = |f: &str, t: &str| Span {
         resolution: Resolution::Minute,
         ..span(f, t)
     };
+    let of = |s: Span| -> Vec<(Timestamp, Timestamp, Resolution)> {
+        pieces(s)
+            .iter()
+            .map(|p| (p.from, p.to, p.resolution))
+            .collect()
+    };
+    let at = |f: &str, t: &str, r: Resolution| (ts(f), ts(t), r);
     let six = minutes("2026-03-01T04:17:00Z", "2026-03-01T10:17:00Z");
-    let got: Vec<_> = pieces(six)
-        .iter()
-        .map(|p| (p.from, p.to, p.resolution))
-        .collect();
     assert_eq!(
-        got,
+        of(six),
         [
-            (
-                ts("2026-03-01T04:17:00Z"),
-                ts("2026-03-01T05:00:00Z"),
+            at(
+                "2026-03-01T04:17:00Z",
+                "2026-03-01T04:20:00Z",
                 Resolution::Minute
             ),
-            (
-                ts("2026-03-01T05:00:00Z"),
-                ts("2026-03-01T10:00:00Z"),
+            at(
+                "2026-03-01T04:20:00Z",
+                "2026-03-01T05:00:00Z",
+                Resolution::FiveMinutes
+            ),
+            at(
+                "2026-03-01T05:00:00Z",
+                "2026-03-01T10:00:00Z",
                 Resolution::Hour
             ),
-            (
-                ts("2026-03-01T10:00:00Z"),
-                ts("2026-03-01T10:17:00Z"),
+            at(
+                "2026-03-01T10:00:00Z",
+                "2026-03-01T10:15:00Z",
+                Resolution::FiveMinutes
+            ),
+            at(
+                "2026-03-01T10:15:00Z",
+                "2026-03-01T10:17:00Z",
                 Resolution::Minute
             ),
         ]
     );
-    // Under a whole hour inside (an hour not on the hour): minutes only.
+    // Under a whole hour inside (an hour not on the hour): five minutes and minutes.
     let hour = minutes("2026-03-01T09:17:00Z", "2026-03-01T10:17:00Z");
-    assert_eq!(pieces(hour), [hour]);
+    assert_eq!(
+        of(hour),
+        [
+            at(
+                "2026-03-01T09:17:00Z",
+                "2026-03-01T09:20:00Z",
+                Resolution::Minute
+            ),
+            at(
+                "2026-03-01T09:20:00Z",
+                "2026-03-01T10:15:00Z",
+                Resolution::FiveMinutes
+            ),
+            at(
+                "2026-03-01T10:15:00Z",
+                "2026-03-01T10:17:00Z",
+                Resolution::Minute
+            ),
+        ]
+    );
+    // On five-minute edges: no minute pieces; under five minutes: minutes only.
+    let even = minutes("2026-03-01T09:20:00Z", "2026-03-01T09:50:00Z");
+    assert_eq!(
+        of(even),
+        [at(
+            "2026-03-01T09:20:00Z",
+            "2026-03-01T09:50:00Z",
+            Resolution::FiveMinutes
+        )]
+    );
+    let few = minutes("2026-03-01T09:21:00Z", "2026-03-01T09:24:00Z");
+    assert_eq!(pieces(few), [few]);
     // Day slices are read as they are.
     let days = Span {
         resolution: Resolution::Day,
@@ -636,4 +681,42 @@ fn a_half_answer_holds_every_rule_and_the_status() {
     assert!(d.rules.iter().all(|(r, t)| !r.firing && t.is_none()));
     assert_eq!((d.status, d.budget), (BudgetStatus::Healthy, None));
     assert!(d.silent_since.is_some());
+}
+
+/// Every minute of a span is in exactly one of its pieces' slices, for spans of many lengths
+/// starting at many offsets (seconds included): the pieces sum the same counts as the span.
+#[test]
+fn pieces_cover_each_minute_once() {
+    let base = ts("2026-03-01T00:00:00Z").as_second();
+    let minute = |s: i64| Timestamp::from_second(s).unwrap();
+    for start in (0..3 * 86_400).step_by(1_789) {
+        for len in [300, 1_800, 3_600, 7_200, 21_600, 86_400, 3 * 86_400 + 77] {
+            for res in [Resolution::Minute, Resolution::Hour] {
+                let span = Span {
+                    from: minute(base + start),
+                    to: minute(base + start + len),
+                    resolution: res,
+                };
+                let len_of = |r: Resolution| r.length().as_secs();
+                // The minute slices a piece's own slices hold.
+                let mut got: Vec<i64> = Vec::new();
+                for p in pieces(span) {
+                    let step = len_of(p.resolution);
+                    let first = step_up(p.from, p.resolution.length()).as_second();
+                    let end = step_up(p.to, p.resolution.length()).as_second();
+                    for slice in (first..end).step_by(step as usize) {
+                        got.extend((slice..slice + step).step_by(60));
+                    }
+                }
+                got.sort_unstable();
+                let fine = res.length();
+                let (a, b) = (
+                    step_up(span.from, fine).as_second(),
+                    step_up(span.to, fine).as_second(),
+                );
+                let want: Vec<i64> = (a..b).step_by(60).collect();
+                assert_eq!(got, want, "{span:?}");
+            }
+        }
+    }
 }

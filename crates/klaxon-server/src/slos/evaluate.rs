@@ -31,7 +31,7 @@ pub const JOB: &str = "slo.evaluate";
 const KEY: &str = "slo:evaluate";
 /// The evaluation step: every SLO is judged once a minute.
 pub const STEP: SignedDuration = SignedDuration::from_mins(1);
-/// Minute slices serve windows up to a day; kept a little longer.
+/// Minute and five-minute slices serve windows up to a day; kept a little longer.
 const MINUTES_KEPT: SignedDuration = SignedDuration::from_hours(25);
 /// Hour and day slices serve whole windows, 90 days at most (a calendar month is shorter).
 const HOURS_KEPT: SignedDuration = SignedDuration::from_hours(24 * 91);
@@ -581,6 +581,7 @@ impl JobHandler for Evaluate {
         if step == slo::step_of(now, SignedDuration::from_hours(1)) {
             for (res, kept) in [
                 (Resolution::Minute, MINUTES_KEPT),
+                (Resolution::FiveMinutes, MINUTES_KEPT),
                 (Resolution::Hour, HOURS_KEPT),
                 (Resolution::Day, DAYS_KEPT),
             ] {
