@@ -446,8 +446,14 @@ async fn bad_starts_are_refused(b: Backend) {
     let rid = rb["id"].as_str().unwrap();
     // Not suggested (the incident has no service), it is offered beside the suggestions.
     let page = web_get_as(&app, &format!("/incidents/{iid}"), &cookie).await;
-    assert!(page.contains("<label for=\"other-runbook\">Run a runbook</label>"), "{page}");
-    assert!(page.contains(&format!("<option value=\"{rid}\">")), "{page}");
+    assert!(
+        page.contains("<label for=\"other-runbook\">Run a runbook</label>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<option value=\"{rid}\">")),
+        "{page}"
+    );
     let page = web_get_as(
         &app,
         &format!("/incidents/{iid}/runs/new?runbook={rid}"),

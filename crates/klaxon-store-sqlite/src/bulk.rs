@@ -73,9 +73,7 @@ fn read<T>(
     decode: fn(&dyn Cols) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql).db()?;
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(args.iter()))
-        .db()?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter())).db()?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().db()? {
         out.push(decode(&RowCols(row))?);

@@ -100,7 +100,11 @@ impl InsightStore for DbStore {
         to: Timestamp,
     ) -> StoreResult<Vec<InsightIncident>> {
         let mut rows = self
-            .bulk_rows(INCIDENTS, vec![to_millis(from), to_millis(to)], incident_from)
+            .bulk_rows(
+                INCIDENTS,
+                vec![to_millis(from), to_millis(to)],
+                incident_from,
+            )
             .await?;
         rows.sort_unstable_by_key(|(number, i)| (i.created_at, *number));
         // Each service's escalation policy (the team), read once rather than joined per row.
@@ -115,7 +119,9 @@ impl InsightStore for DbStore {
         Ok(rows
             .into_iter()
             .map(|(_, mut i)| {
-                i.policy_id = i.service_id.and_then(|s| policies.get(&s).copied().flatten());
+                i.policy_id = i
+                    .service_id
+                    .and_then(|s| policies.get(&s).copied().flatten());
                 i
             })
             .collect())

@@ -582,12 +582,13 @@ async fn render_with(
     let m = incident.milestones();
     let open_paging = matches!(st, IncidentStatus::Triggered | IncidentStatus::Acknowledged);
     let status_panel = super::web_status::panel(state, &incident).await?;
-    let (runbooks, others) = crate::automation::runbooks::for_incident(state, incident.id).await?;
+    let (runbooks, unsuggested) =
+        crate::automation::runbooks::for_incident(state, incident.id).await?;
     let page = IncidentPage {
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         budgets: crate::slos::burns::for_incident(state, &incident).await?,
         runbooks,
-        other_runbooks: others
+        other_runbooks: unsuggested
             .into_iter()
             .map(|r| (r.id.to_string(), r.title))
             .collect(),
