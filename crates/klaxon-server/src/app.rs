@@ -131,18 +131,19 @@ pub async fn bootstrap(
 }
 
 /// The engine with every capability's jobs and outboxes: heartbeat checks, escalation steps,
-/// pages, webhook deliveries.
+/// pages, webhook deliveries; what calls out or takes long (uptime checks, runbook HTTP steps,
+/// SLO evaluation, pruning) in the slow lane.
 pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Engine {
     let mut engine = Engine::new(store, clock, settings);
     engine.register(
         crate::alerts::heartbeat::CHECK_JOB,
         Arc::new(crate::alerts::heartbeat::Check),
     );
-    engine.register(
+    engine.register_slow(
         klaxon_domain::check::RUN_JOB,
         Arc::new(crate::alerts::checks::RunCheck::new()),
     );
-    engine.register(
+    engine.register_slow(
         klaxon_domain::check::PRUNE_JOB,
         Arc::new(crate::alerts::checks::PruneChecks),
     );
@@ -158,11 +159,11 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         crate::learning::reminders::JOB,
         Arc::new(crate::learning::reminders::RemindOwners),
     );
-    engine.register(
+    engine.register_slow(
         crate::slos::evaluate::JOB,
         Arc::new(crate::slos::evaluate::Evaluate),
     );
-    engine.register(
+    engine.register_slow(
         crate::automation::runs::HTTP_JOB,
         Arc::new(crate::automation::runs::RunHttp),
     );

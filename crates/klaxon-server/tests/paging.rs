@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 
 use common::{Backend, TestApp, expect_error};
 
+/// A claim that takes every kind of job.
+const ALL: klaxon_store::JobKinds<'static> = klaxon_store::JobKinds::Except(&[]);
+
 /// What a receiver does with a request.
 #[derive(Clone, Copy)]
 enum Mode {
@@ -683,7 +686,7 @@ async fn an_engine_killed_mid_escalation_loses_and_doubles_nothing(b: Backend) {
     // Dies right after claiming step 0: its lease must run out before anyone else runs it.
     let now = app.clock.now();
     let claimed = store
-        .claim_jobs("dead-1", now, lease(now), 10)
+        .claim_jobs("dead-1", now, lease(now), 10, ALL)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -698,7 +701,7 @@ async fn an_engine_killed_mid_escalation_loses_and_doubles_nothing(b: Backend) {
     app.clock.advance(SignedDuration::from_mins(5));
     let now = app.clock.now();
     let claimed = store
-        .claim_jobs("dead-2", now, lease(now), 10)
+        .claim_jobs("dead-2", now, lease(now), 10, ALL)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);

@@ -2,7 +2,8 @@
 //! incident; a manual step ticked, an approval blocking until the incident's commander (and
 //! only they) approves, an HTTP step made by the engine against a local server with its answer
 //! kept; a failed step retried; every move on the incident's timeline; an engine cut short
-//! mid-request leaving the step "outcome unknown", never made twice; and the run's page.
+//! mid-request leaving the step "outcome unknown", never made twice; a request waiting on its
+//! host holding no page back; and the run's page.
 use crate::common;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ on_both_backends!(
     bad_starts_are_refused,
     secrets_fill_steps_sealed_and_masked,
     pausing_holds_a_request_and_long_output_is_cut,
+    a_waiting_request_holds_no_page_back,
 );
 
 /// A local server for HTTP steps: `/ok` answers 200 with a body naming what it got, `/flaky`
@@ -681,5 +683,101 @@ async fn pausing_holds_a_request_and_long_output_is_cut(b: Backend) {
     let link = format!("/incidents/{iid}/runs/{id}/steps/0/output");
     assert!(page.contains(&link), "{page}");
     assert_eq!(web_get(&app, &link).await.len(), 1000);
+    app.stop().await;
+}
+
+/// A request waiting on its host holds no page back: the engine's slow lane makes it while
+/// the paging lane runs an escalation step that fell due meanwhile.
+async fn a_waiting_request_holds_no_page_back(b: Backend) {
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = axum::Router::new().route(
+        "/hold",
+        axum::routing::get({
+            let (arrived, release) = (arrived.clone(), release.clone());
+            move || async move {
+                arrived.notify_one();
+                release.notified().await;
+                "done"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, held).await.unwrap() });
+    runbook(
+        &app,
+        &format!(
+            "---\nname: hold\n---\n## Call\n```klaxon-http\nurl: {url}/hold\ntimeout: 30\n```\n"
+        ),
+    )
+    .await;
+    let iid = incident(&app).await;
+    let r = ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            &app.admin.token,
+            &json!({"runbook": "hold"}),
+        ),
+        201,
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    let engine = app.state.engine.clone();
+    let slow = tokio::spawn(async move { engine.tick_slow().await.unwrap() });
+    arrived.notified().await;
+
+    // Meanwhile an incident on a paged service: its first escalation step is due now.
+    let who = member(&app, "oncall@example.com", "On Call", "responder").await;
+    let level = json!({"delay_minutes": 5, "targets": [{"type": "user", "id": who.id}]});
+    let policy = ok(
+        app.post(
+            "/api/v1/escalation-policies",
+            &app.admin.token,
+            &json!({"name": "primary", "repeat": 0, "levels": [level]}),
+        ),
+        201,
+    )
+    .await;
+    let service = ok(
+        app.post(
+            "/api/v1/services",
+            &app.admin.token,
+            &json!({"name": "checkout", "escalation_policy_id": policy["id"]}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            "/api/v1/incidents",
+            &app.admin.token,
+            &json!({"title": "Payments fail", "severity": "SEV1", "service_id": service["id"]}),
+        ),
+        201,
+    )
+    .await;
+    let paging = app.state.engine.tick_paging().await.unwrap();
+    assert!(
+        paging.completed.iter().any(|k| k == "escalation.step"),
+        "{paging:?}"
+    );
+    assert!(
+        !paging.completed.iter().any(|k| k == "run.http"),
+        "{paging:?}"
+    );
+    assert_eq!(run(&app, &id).await["steps"][0]["state"], "running");
+
+    release.notify_one();
+    let done = slow.await.unwrap();
+    assert_eq!(done.completed, ["run.http"]);
+    let r = run(&app, &id).await;
+    assert_eq!(
+        (r["state"].as_str(), r["steps"][0]["output"].as_str()),
+        (Some("succeeded"), Some("done"))
+    );
     app.stop().await;
 }

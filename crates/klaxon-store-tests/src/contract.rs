@@ -19,6 +19,9 @@ use klaxon_domain::incident::IncidentStatus;
 use klaxon_store::*;
 use serde_json::json;
 
+/// A claim that takes every kind of job.
+const ALL: JobKinds<'static> = JobKinds::Except(&[]);
+
 mod accounts;
 mod action_items;
 mod alerts;

@@ -13,6 +13,7 @@ klaxon_store_tests::contract_tests!(
     events_of_a_type_read_back_across_subjects,
     jobs_enqueue_claim_complete,
     jobs_with_expired_leases_are_reclaimed,
+    jobs_are_claimed_by_kind,
     jobs_retry_bury_and_cancel,
     concurrent_claims_never_share_a_job,
     group_commit_batches_and_acknowledges_every_write,

@@ -169,7 +169,12 @@ impl EngineStore for DbStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        kinds: JobKinds<'_>,
     ) -> StoreResult<Vec<Job>> {
+        let (list, only) = match kinds {
+            JobKinds::Only(k) => (k, true),
+            JobKinds::Except(k) => (k, false),
+        };
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(concat!(
             "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1
@@ -177,6 +182,9 @@ impl EngineStore for DbStore {
                  SELECT id FROM jobs
                  WHERE dead_at IS NULL AND run_at <= $3
                    AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+                   AND (kind ",
+            in_list!("$5"),
+            ") = $6
                  ORDER BY run_at, id LIMIT $4",
             skip_locked!(),
             ")
@@ -186,6 +194,8 @@ impl EngineStore for DbStore {
         .bind(to_millis(lease_until))
         .bind(to_millis(now))
         .bind(i64::from(limit))
+        .bind(db_texts(list.iter().copied()))
+        .bind(only)
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;

@@ -34,7 +34,7 @@ pub use store::{
     PostmortemStore, RunbookStore, ScheduleStore, SloBurnStore, SloEvaluation, SloStore,
     StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
-pub use store::{BurnDue, IncidentBurn, RankedBurn};
+pub use store::{BurnDue, IncidentBurn, JobKinds, RankedBurn};
 pub use store::{RunChange, RunRecord, RunStepRecord, RunStore, SecretInfo, SecretStore};
 pub use store::{RunbookRecord, RunbookVersion, VersionInfo};
 pub use subscribers::*;

@@ -3,6 +3,11 @@
 //! There are no in-memory timers: a job is a row with a due time, so a restart (or a crash)
 //! loses nothing. A worker that dies holding a lease loses it when the lease expires, and the
 //! job runs again elsewhere; handlers are written to be safe to run twice.
+//!
+//! Jobs run in two lanes, each a loop of its own: paging (escalation steps, heartbeats, pages)
+//! and slow (what calls out to other hosts or takes long: uptime checks, runbook HTTP steps,
+//! SLO evaluation, pruning). A slow answer never holds an escalation back; slow jobs of one
+//! batch run side by side.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +18,7 @@ use klaxon_domain::Clock;
 use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
 use klaxon_domain::ids::JobId;
 use klaxon_domain::job::{DEFAULT_LEASE, RetryPolicy};
-use klaxon_store::{Enqueued, Job, NewJob, Store, StoreResult};
+use klaxon_store::{Enqueued, Job, JobKinds, NewJob, Store, StoreResult};
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -118,6 +123,18 @@ pub struct TickReport {
 }
 
 impl TickReport {
+    fn jobs(&self) -> usize {
+        self.completed.len() + self.retried.len() + self.dead.len()
+    }
+
+    fn add(&mut self, other: TickReport) {
+        self.completed.extend(other.completed);
+        self.retried.extend(other.retried);
+        self.dead.extend(other.dead);
+        self.notifications.add(other.notifications);
+        self.webhooks.add(other.webhooks);
+    }
+
     pub fn ran(&self) -> usize {
         let n = &self.notifications;
         let w = &self.webhooks;
@@ -134,12 +151,15 @@ impl TickReport {
 pub struct Engine {
     ctx: JobContext,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    /// The kinds run in the slow lane.
+    slow: Vec<&'static str>,
     pages: Option<Arc<dyn Outbox<Report = SendReport>>>,
     deliveries: Vec<Arc<dyn Outbox<Report = WebhookReport>>>,
     owner: String,
     retry: RetryPolicy,
     batch: u32,
     wake: Notify,
+    wake_slow: Notify,
 }
 
 impl Engine {
@@ -173,6 +193,7 @@ impl Engine {
                     .expect("an HTTP client with the built-in TLS roots"),
             },
             handlers: HashMap::new(),
+            slow: Vec::new(),
             pages: None,
             deliveries: Vec::new(),
             // Unique per process, so a lease names who holds it.
@@ -180,13 +201,20 @@ impl Engine {
             retry: RetryPolicy::default(),
             batch,
             wake: Notify::new(),
+            wake_slow: Notify::new(),
         };
-        engine.register(PRUNE_JOB, Arc::new(Prune));
+        engine.register_slow(PRUNE_JOB, Arc::new(Prune));
         engine
     }
 
     pub fn register(&mut self, kind: &'static str, handler: Arc<dyn JobHandler>) {
         self.handlers.insert(kind, handler);
+    }
+
+    /// A kind that calls out to other hosts or takes long: run in the slow lane.
+    pub fn register_slow(&mut self, kind: &'static str, handler: Arc<dyn JobHandler>) {
+        self.handlers.insert(kind, handler);
+        self.slow.push(kind);
     }
 
     /// The outbox of pages, sent after each batch of jobs.
@@ -200,16 +228,28 @@ impl Engine {
         self.deliveries.push(outbox);
     }
 
-    /// Asks the loop to tick now instead of at its next interval.
+    /// Asks the loops to tick now instead of at their next interval.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.wake_slow.notify_one();
     }
 
-    /// Runs every job due now, once: claims a batch, runs each, records the outcome, and goes
-    /// on until nothing more is due. Tests call this instead of waiting for the loop.
+    /// Runs every job due now in both lanes, then the deliveries: claims a batch, runs each,
+    /// records the outcome, and goes on until nothing more is due. Tests call this instead of
+    /// waiting for the loops.
     pub async fn tick(&self) -> StoreResult<TickReport> {
-        let mut report = self.tick_paging().await?;
-        report.webhooks = self.tick_webhooks().await?;
+        let mut report = TickReport::default();
+        loop {
+            report.add(self.tick_paging().await?);
+            let slow = self.tick_slow().await?;
+            let ran = slow.jobs();
+            report.add(slow);
+            // A slow job may have queued paging work (a failed check's escalation step).
+            if ran == 0 {
+                break;
+            }
+        }
+        report.webhooks.add(self.tick_webhooks().await?);
         Ok(report)
     }
 
@@ -232,7 +272,13 @@ impl Engine {
             let jobs = self
                 .ctx
                 .store
-                .claim_jobs(&self.owner, now, lease_until, self.batch)
+                .claim_jobs(
+                    &self.owner,
+                    now,
+                    lease_until,
+                    self.batch,
+                    JobKinds::Except(&self.slow),
+                )
                 .await?;
             if jobs.is_empty() {
                 break;
@@ -244,12 +290,45 @@ impl Engine {
             report.notifications.add(self.send_due().await?);
         }
         report.notifications.add(self.send_due().await?);
-        metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
-            .increment(report.completed.len() as u64);
-        metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")
-            .increment(report.retried.len() as u64);
-        metrics::counter!("klaxon_engine_jobs_total", "outcome" => "dead")
-            .increment(report.dead.len() as u64);
+        count_jobs(&report);
+        Ok(report)
+    }
+
+    /// The slow lane: due slow jobs, each batch's side by side. Pages they queue go out with
+    /// the paging lane, woken for them.
+    pub async fn tick_slow(&self) -> StoreResult<TickReport> {
+        let mut report = TickReport::default();
+        if self.slow.is_empty() {
+            return Ok(report);
+        }
+        loop {
+            let now = self.ctx.clock.now();
+            let lease_until = now.saturating_add(DEFAULT_LEASE).unwrap_or(now);
+            let jobs = self
+                .ctx
+                .store
+                .claim_jobs(
+                    &self.owner,
+                    now,
+                    lease_until,
+                    self.batch,
+                    JobKinds::Only(&self.slow),
+                )
+                .await?;
+            if jobs.is_empty() {
+                break;
+            }
+            let done = futures_util::future::join_all(jobs.into_iter().map(|job| async move {
+                let mut r = TickReport::default();
+                self.run_one(job, &mut r).await.map(|()| r)
+            }))
+            .await;
+            for r in done {
+                report.add(r?);
+            }
+            self.wake.notify_one();
+        }
+        count_jobs(&report);
         Ok(report)
     }
 
@@ -327,6 +406,7 @@ impl Engine {
         }
         // Webhooks go in a loop of their own: a receiver that hangs must not delay a page.
         let (stop_hooks, mut hooks_stopped) = tokio::sync::watch::channel(false);
+        let hooks_stopped_slow = hooks_stopped.clone();
         let hooks = {
             let engine = self.clone();
             tokio::spawn(async move {
@@ -337,6 +417,26 @@ impl Engine {
                     tokio::select! {
                         _ = hooks_stopped.wait_for(|s| *s) => break,
                         _ = tokio::time::sleep(interval) => {}
+                    }
+                }
+            })
+        };
+        // The slow lane: a check or a runbook's request waiting on its host must not delay a
+        // page either.
+        let slow = {
+            let engine = self.clone();
+            let mut stopped = hooks_stopped_slow;
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = engine.tick_slow().await
+                        && let Some(held_back) = klaxon_store::repeats::allow("engine-slow-tick")
+                    {
+                        tracing::error!(error = %e, held_back, "slow jobs' tick failed");
+                    }
+                    tokio::select! {
+                        _ = stopped.wait_for(|s| *s) => break,
+                        _ = tokio::time::sleep(interval) => {}
+                        _ = engine.wake_slow.notified() => {}
                     }
                 }
             })
@@ -362,8 +462,18 @@ impl Engine {
         }
         let _ = stop_hooks.send(true);
         let _ = hooks.await;
+        let _ = slow.await;
         tracing::info!("engine stopped");
     }
+}
+
+fn count_jobs(report: &TickReport) {
+    metrics::counter!("klaxon_engine_jobs_total", "outcome" => "completed")
+        .increment(report.completed.len() as u64);
+    metrics::counter!("klaxon_engine_jobs_total", "outcome" => "retried")
+        .increment(report.retried.len() as u64);
+    metrics::counter!("klaxon_engine_jobs_total", "outcome" => "dead")
+        .increment(report.dead.len() as u64);
 }
 
 /// Another worker took the job over after our lease expired: its outcome is theirs to record.

@@ -105,19 +105,19 @@ pub async fn jobs_enqueue_claim_complete(s: Arc<dyn Store>) {
 
     // Not due yet.
     assert!(
-        s.claim_jobs("w1", at(9), at(69), 10)
+        s.claim_jobs("w1", at(9), at(69), 10, ALL)
             .await
             .unwrap()
             .is_empty()
     );
-    let claimed = s.claim_jobs("w1", at(10), at(70), 10).await.unwrap();
+    let claimed = s.claim_jobs("w1", at(10), at(70), 10, ALL).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].id, claimed[0].attempts), (j.id, 1));
     assert_eq!(claimed[0].lease_owner.as_deref(), Some("w1"));
     assert_eq!(claimed[0].payload, json!({"n": 1}));
     // Leased: nobody else gets it.
     assert!(
-        s.claim_jobs("w2", at(20), at(80), 10)
+        s.claim_jobs("w2", at(20), at(80), 10, ALL)
             .await
             .unwrap()
             .is_empty()
@@ -134,23 +134,55 @@ pub async fn jobs_enqueue_claim_complete(s: Arc<dyn Store>) {
     );
 }
 
+/// The engine's lanes: a claim takes only the kinds it names, or all but those.
+pub async fn jobs_are_claimed_by_kind(s: Arc<dyn Store>) {
+    for (kind, key) in [("check.run", "a"), ("escalate", "b"), ("run.http", "c")] {
+        s.enqueue_job(new_job(kind, Some(key), at(0)))
+            .await
+            .unwrap();
+    }
+    let slow = ["check.run", "run.http"];
+    let kinds = |jobs: Vec<Job>| {
+        let mut k: Vec<String> = jobs.into_iter().map(|j| j.kind).collect();
+        k.sort();
+        k
+    };
+    let paging = s
+        .claim_jobs("p", at(0), at(60), 10, JobKinds::Except(&slow))
+        .await
+        .unwrap();
+    assert_eq!(kinds(paging), ["escalate"]);
+    let other = s
+        .claim_jobs("s", at(0), at(60), 10, JobKinds::Only(&slow))
+        .await
+        .unwrap();
+    assert_eq!(kinds(other), ["check.run", "run.http"]);
+    // Nothing left for either.
+    assert!(
+        s.claim_jobs("x", at(0), at(60), 10, ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn jobs_with_expired_leases_are_reclaimed(s: Arc<dyn Store>) {
     let j = new_job("notify", None, at(0));
     s.enqueue_job(j.clone()).await.unwrap();
     assert_eq!(
-        s.claim_jobs("dead-worker", at(0), at(60), 10)
+        s.claim_jobs("dead-worker", at(0), at(60), 10, ALL)
             .await
             .unwrap()
             .len(),
         1
     );
     assert!(
-        s.claim_jobs("w2", at(59), at(119), 10)
+        s.claim_jobs("w2", at(59), at(119), 10, ALL)
             .await
             .unwrap()
             .is_empty()
     );
-    let again = s.claim_jobs("w2", at(60), at(120), 10).await.unwrap();
+    let again = s.claim_jobs("w2", at(60), at(120), 10, ALL).await.unwrap();
     assert_eq!((again[0].id, again[0].attempts), (j.id, 2));
     // The old owner lost its lease and cannot complete it.
     assert!(
@@ -165,7 +197,7 @@ pub async fn jobs_with_expired_leases_are_reclaimed(s: Arc<dyn Store>) {
 pub async fn jobs_retry_bury_and_cancel(s: Arc<dyn Store>) {
     let j = new_job("webhook", Some("delivery:9"), at(0));
     s.enqueue_job(j.clone()).await.unwrap();
-    s.claim_jobs("w", at(0), at(60), 10).await.unwrap();
+    s.claim_jobs("w", at(0), at(60), 10, ALL).await.unwrap();
     s.retry_job(j.id, "w", "connection refused", at(5))
         .await
         .unwrap();
@@ -174,13 +206,13 @@ pub async fn jobs_retry_bury_and_cancel(s: Arc<dyn Store>) {
     assert_eq!(stored.last_error.as_deref(), Some("connection refused"));
     assert_eq!((stored.lease_owner, stored.attempts), (None, 1));
     assert!(
-        s.claim_jobs("w", at(4), at(64), 10)
+        s.claim_jobs("w", at(4), at(64), 10, ALL)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        s.claim_jobs("w", at(5), at(65), 10).await.unwrap()[0].attempts,
+        s.claim_jobs("w", at(5), at(65), 10, ALL).await.unwrap()[0].attempts,
         2
     );
 
@@ -194,7 +226,7 @@ pub async fn jobs_retry_bury_and_cancel(s: Arc<dyn Store>) {
     let stored = s.job(j.id).await.unwrap();
     assert!(stored.dead_at.is_some());
     assert!(
-        s.claim_jobs("w", at(10_000), at(10_060), 10)
+        s.claim_jobs("w", at(10_000), at(10_060), 10, ALL)
             .await
             .unwrap()
             .is_empty()
@@ -235,7 +267,7 @@ pub async fn concurrent_claims_never_share_a_job(s: Arc<dyn Store>) {
             let owner = format!("w{w}");
             let mut mine = Vec::new();
             loop {
-                let batch = s.claim_jobs(&owner, at(1), at(61), 7).await.unwrap();
+                let batch = s.claim_jobs(&owner, at(1), at(61), 7, ALL).await.unwrap();
                 if batch.is_empty() {
                     break mine;
                 }

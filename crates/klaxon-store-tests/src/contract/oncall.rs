@@ -558,7 +558,10 @@ pub async fn an_incident_on_a_paged_service_enqueues_its_first_escalation_step(s
     assert_eq!(all_jobs(&s).await.len(), 1);
 
     // The engine finds the step due at once.
-    let claimed = s.claim_jobs("engine", mins(1), mins(2), 10).await.unwrap();
+    let claimed = s
+        .claim_jobs("engine", mins(1), mins(2), 10, ALL)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, first.new_job_id);
 

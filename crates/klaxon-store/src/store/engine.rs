@@ -6,6 +6,13 @@ use klaxon_domain::ids::JobId;
 
 use crate::{Enqueued, Event, Job, NewJob, Page, StoreResult};
 
+/// Which kinds of job a claim takes: the engine runs slow kinds in a lane of their own.
+#[derive(Debug, Clone, Copy)]
+pub enum JobKinds<'a> {
+    Only(&'a [&'a str]),
+    Except(&'a [&'a str]),
+}
+
 /// The engine's ledger and queue: events and jobs.
 #[async_trait]
 pub trait EngineStore: Send + Sync + 'static {
@@ -35,15 +42,16 @@ pub trait EngineStore: Send + Sync + 'static {
 
     async fn enqueue_job(&self, job: NewJob) -> StoreResult<Enqueued>;
 
-    /// Leases up to `limit` due jobs (run_at ≤ now, not leased or lease expired, not dead) to
-    /// `owner` until `lease_until`, incrementing their attempt count. Safe under concurrency:
-    /// no job is leased to two owners at once.
+    /// Leases up to `limit` due jobs (run_at ≤ now, not leased or lease expired, not dead) of
+    /// `kinds` to `owner` until `lease_until`, incrementing their attempt count. Safe under
+    /// concurrency: no job is leased to two owners at once.
     async fn claim_jobs(
         &self,
         owner: &str,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        kinds: JobKinds<'_>,
     ) -> StoreResult<Vec<Job>>;
 
     /// Removes a finished job; `NotFound` if `owner` no longer holds its lease.

@@ -25,7 +25,7 @@ mod webhooks;
 pub use action_items::ActionItemStore;
 pub use alerts::AlertStore;
 pub use checks::CheckStore;
-pub use engine::EngineStore;
+pub use engine::{EngineStore, JobKinds};
 pub use incidents::IncidentStore;
 pub use insights::InsightStore;
 pub use oncall::OnCallStore;
