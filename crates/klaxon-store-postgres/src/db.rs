@@ -98,8 +98,8 @@ impl DbStore {
         self.pool.begin().await.map_err(map_err)
     }
 
-    /// A large read's rows, each decoded as it comes (the driver streams them cheaply; as
-    /// one JSON value PostgreSQL took longer building it than sending the rows).
+    /// A large read's rows, each decoded in turn: PostgreSQL's driver hands rows over cheaply,
+    /// and as one JSON value it took longer building it than sending the rows.
     pub(crate) async fn bulk_rows<T: Send + 'static>(
         &self,
         sql: &'static str,

@@ -9,14 +9,20 @@ use std::time::Duration;
 
 use klaxon_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, Row};
+use tokio::sync::Semaphore;
 
 use crate::batch::Db as _;
 use crate::sql::{Cols, corrupt};
 
-/// Idle read-only connections, reused: opening one reads the schema again.
+/// At most this many large reads at once, as the sqlx reader pool allows: each holds a
+/// blocking thread and its rows.
+const READERS: usize = 4;
+
+/// Read-only connections, idle ones kept for reuse (opening one reads the schema again).
 pub(crate) struct BulkReader {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
 }
 
 impl BulkReader {
@@ -24,18 +30,27 @@ impl BulkReader {
         Self {
             path: path.to_owned(),
             idle: Arc::default(),
+            permits: Arc::new(Semaphore::new(READERS)),
         }
     }
 
-    /// Every row of `sql` (binding `args` to `$1`, `$2`, …), each decoded by `decode`.
+    /// Every row of `sql`, each decoded by `decode`. `args` bind by position: SQLite numbers
+    /// `$N` parameters in the order they first appear, so a query names `$1` before `$2`.
     pub(crate) async fn rows<T: Send + 'static>(
         &self,
         sql: &'static str,
         args: Vec<i64>,
         decode: fn(&dyn Cols) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let (path, idle) = (self.path.clone(), self.idle.clone());
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match taken {
                 Some(c) => c,
@@ -50,6 +65,12 @@ impl BulkReader {
         })
         .await
         .map_err(|e| StoreError::Other(format!("bulk read failed: {e}").into()))?
+    }
+
+    /// Closes the idle connections and refuses further reads (the store is closing).
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 

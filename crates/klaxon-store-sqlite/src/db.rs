@@ -110,6 +110,7 @@ impl DbStore {
     pub(crate) async fn close_pools(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        self.bulk.close();
     }
 
     /// `BEGIN IMMEDIATE`: the write lock is taken up front, so a write never fails half-way

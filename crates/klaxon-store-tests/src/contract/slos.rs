@@ -178,7 +178,7 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         Err(StoreError::Conflict { .. })
     ));
 
-    // Counts: summed into the minute and the hour that hold them.
+    // Counts: summed into the minute, five minutes and hour that hold them.
     let base: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
     let t = |secs: i64| base + SignedDuration::from_secs(secs);
     s.push_slo_counts(
@@ -213,6 +213,18 @@ pub async fn slos_are_kept_whole_and_count_what_is_pushed(s: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(
         hours,
+        [
+            (t(0), Counts::new(101.5, 113.0)),
+            (t(3600), Counts::new(7.0, 7.0)),
+        ]
+    );
+    // And into the five minutes that hold them.
+    let fives = s
+        .slo_slices(a.id, Resolution::FiveMinutes, t(0), t(7200))
+        .await
+        .unwrap();
+    assert_eq!(
+        fives,
         [
             (t(0), Counts::new(101.5, 113.0)),
             (t(3600), Counts::new(7.0, 7.0)),

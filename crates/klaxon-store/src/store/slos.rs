@@ -42,7 +42,7 @@ pub trait SloStore: Send + Sync + 'static {
     /// Removes an SLO with its rules and counts. `NotFound` without it.
     async fn delete_slo(&self, id: SloId, event: NewEvent) -> StoreResult<()>;
 
-    /// Adds pushed counts to the minute, hour and UTC day slices that hold their instants
+    /// Adds pushed counts to the minute, five-minute, hour and UTC day slices that hold their instants
     /// (readers sum a span from whichever of them covers it whole).
     /// `NotFound` without the SLO.
     async fn push_slo_counts(&self, id: SloId, counts: &[(Timestamp, Counts)]) -> StoreResult<()>;
