@@ -74,7 +74,9 @@ impl BulkReader {
     }
 }
 
-/// Read-only, with the reader pool's settings: a busy timeout and sorts in memory.
+/// Read-only, with the reader pool's settings (a busy timeout, sorts in memory) and the file
+/// mapped into memory: a year's read walks some 100 MB of index, and copying each page in
+/// through `pread` took a fifth of its time.
 fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -82,7 +84,10 @@ fn open(path: &Path) -> StoreResult<Connection> {
     )
     .db()?;
     conn.busy_timeout(Duration::from_secs(5)).db()?;
-    conn.execute_batch("PRAGMA temp_store = MEMORY;").db()?;
+    conn.execute_batch(
+        "PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
+    )
+    .db()?;
     conn.set_prepared_statement_cache_capacity(8);
     Ok(conn)
 }
