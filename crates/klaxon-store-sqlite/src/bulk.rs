@@ -84,10 +84,8 @@ fn open(path: &Path) -> StoreResult<Connection> {
     )
     .db()?;
     conn.busy_timeout(Duration::from_secs(5)).db()?;
-    conn.execute_batch(
-        "PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
-    )
-    .db()?;
+    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;")
+        .db()?;
     conn.set_prepared_statement_cache_capacity(8);
     Ok(conn)
 }
