@@ -5,6 +5,7 @@
 //! mid-request leaving the step "outcome unknown", never made twice; a request waiting on its
 //! host holding no page back; and the run's page.
 use crate::common;
+use crate::dashboard_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,6 +119,20 @@ async fn incident(app: &TestApp) -> String {
     )
     .await;
     i["id"].as_str().unwrap().to_owned()
+}
+
+/// Starts the runbook `name` on the incident as the admin, without parameters: the run's id.
+async fn start_run(app: &TestApp, iid: &str, name: &str) -> String {
+    let r = ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/runs"),
+            &app.admin.token,
+            &json!({"runbook": name}),
+        ),
+        201,
+    )
+    .await;
+    r["id"].as_str().unwrap().to_owned()
 }
 
 async fn tick(app: &TestApp) {
@@ -293,16 +308,7 @@ async fn a_failed_step_is_retried_and_a_lost_one_is_never_made_twice(b: Backend)
     )
     .await;
     let iid = incident(&app).await;
-    let r = ok(
-        app.post(
-            &format!("/api/v1/incidents/{iid}/runs"),
-            &app.admin.token,
-            &json!({"runbook": "flaky"}),
-        ),
-        201,
-    )
-    .await;
-    let id = r["id"].as_str().unwrap().to_owned();
+    let id = start_run(&app, &iid, "flaky").await;
     tick(&app).await;
     let r = run(&app, &id).await;
     assert_eq!(
@@ -330,16 +336,7 @@ async fn a_failed_step_is_retried_and_a_lost_one_is_never_made_twice(b: Backend)
         ),
     )
     .await;
-    let r = ok(
-        app.post(
-            &format!("/api/v1/incidents/{iid}/runs"),
-            &app.admin.token,
-            &json!({"runbook": "slow"}),
-        ),
-        201,
-    )
-    .await;
-    let slow = r["id"].as_str().unwrap().to_owned();
+    let slow = start_run(&app, &iid, "slow").await;
     let cut_short = tokio::time::timeout(
         std::time::Duration::from_millis(500),
         app.state.engine.tick(),
@@ -639,16 +636,7 @@ async fn pausing_holds_a_request_and_long_output_is_cut(b: Backend) {
     .await;
     let iid = incident(&app).await;
     let t = &app.admin.token;
-    let r = ok(
-        app.post(
-            &format!("/api/v1/incidents/{iid}/runs"),
-            t,
-            &json!({"runbook": "big"}),
-        ),
-        201,
-    )
-    .await;
-    let id = r["id"].as_str().unwrap().to_owned();
+    let id = start_run(&app, &iid, "big").await;
     // Paused before the engine came round: the queued request waits.
     ok(act(&app, &id, t, "pause", "not yet"), 200).await;
     tick(&app).await;
@@ -716,46 +704,23 @@ async fn a_waiting_request_holds_no_page_back(b: Backend) {
     )
     .await;
     let iid = incident(&app).await;
-    let r = ok(
-        app.post(
-            &format!("/api/v1/incidents/{iid}/runs"),
-            &app.admin.token,
-            &json!({"runbook": "hold"}),
-        ),
-        201,
-    )
-    .await;
-    let id = r["id"].as_str().unwrap().to_owned();
+    let id = start_run(&app, &iid, "hold").await;
+    // The paging lane leaves the request to the slow lane.
+    let paging = app.state.engine.tick_paging().await.unwrap();
+    assert!(paging.completed.is_empty(), "{paging:?}");
+    assert_eq!(run(&app, &id).await["steps"][0]["state"], "queued");
     let engine = app.state.engine.clone();
     let slow = tokio::spawn(async move { engine.tick_slow().await.unwrap() });
     arrived.notified().await;
 
     // Meanwhile an incident on a paged service: its first escalation step is due now.
     let who = member(&app, "oncall@example.com", "On Call", "responder").await;
-    let level = json!({"delay_minutes": 5, "targets": [{"type": "user", "id": who.id}]});
-    let policy = ok(
-        app.post(
-            "/api/v1/escalation-policies",
-            &app.admin.token,
-            &json!({"name": "primary", "repeat": 0, "levels": [level]}),
-        ),
-        201,
-    )
-    .await;
-    let service = ok(
-        app.post(
-            "/api/v1/services",
-            &app.admin.token,
-            &json!({"name": "checkout", "escalation_policy_id": policy["id"]}),
-        ),
-        201,
-    )
-    .await;
+    let service = dashboard_support::paged_service(&app, &who.id).await;
     ok(
         app.post(
             "/api/v1/incidents",
             &app.admin.token,
-            &json!({"title": "Payments fail", "severity": "SEV1", "service_id": service["id"]}),
+            &json!({"title": "Payments fail", "severity": "SEV1", "service_id": service}),
         ),
         201,
     )

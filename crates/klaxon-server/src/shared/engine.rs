@@ -267,19 +267,7 @@ impl Engine {
     pub async fn tick_paging(&self) -> StoreResult<TickReport> {
         let mut report = TickReport::default();
         loop {
-            let now = self.ctx.clock.now();
-            let lease_until = now.saturating_add(DEFAULT_LEASE).unwrap_or(now);
-            let jobs = self
-                .ctx
-                .store
-                .claim_jobs(
-                    &self.owner,
-                    now,
-                    lease_until,
-                    self.batch,
-                    JobKinds::Except(&self.slow),
-                )
-                .await?;
+            let jobs = self.claim(JobKinds::Except(&self.slow)).await?;
             if jobs.is_empty() {
                 break;
             }
@@ -302,19 +290,7 @@ impl Engine {
             return Ok(report);
         }
         loop {
-            let now = self.ctx.clock.now();
-            let lease_until = now.saturating_add(DEFAULT_LEASE).unwrap_or(now);
-            let jobs = self
-                .ctx
-                .store
-                .claim_jobs(
-                    &self.owner,
-                    now,
-                    lease_until,
-                    self.batch,
-                    JobKinds::Only(&self.slow),
-                )
-                .await?;
+            let jobs = self.claim(JobKinds::Only(&self.slow)).await?;
             if jobs.is_empty() {
                 break;
             }
@@ -330,6 +306,16 @@ impl Engine {
         }
         count_jobs(&report);
         Ok(report)
+    }
+
+    /// Leases a batch of due jobs of `kinds` to this engine.
+    async fn claim(&self, kinds: JobKinds<'_>) -> StoreResult<Vec<Job>> {
+        let now = self.ctx.clock.now();
+        let lease_until = now.saturating_add(DEFAULT_LEASE).unwrap_or(now);
+        self.ctx
+            .store
+            .claim_jobs(&self.owner, now, lease_until, self.batch, kinds)
+            .await
     }
 
     async fn run_one(&self, job: Job, report: &mut TickReport) -> StoreResult<()> {
