@@ -378,14 +378,21 @@ CONST = {
     "events": ("data", "'{}'"),
     "notifications": ("payload", "'{}'"),
 }
-# What migration 20261121000025 computes from existing rows (PostgreSQL).
-# What migration 20261121000025 computes from existing rows (PostgreSQL), when the binary has it.
+# What migrations 20261121000025 and 20261121000035 compute from existing rows (PostgreSQL),
+# when the binary has them.
 ROLLUP = """DO $$ BEGIN IF to_regproc('insight_self_resolved') IS NOT NULL THEN
 UPDATE incidents i SET alerts_grouped = f.total, alerts_self_resolved = f.self_resolved
 FROM (SELECT a.incident_id, COUNT(*) AS total,
              SUM(insight_self_resolved(a.id, a.status, a.acknowledged_at)) AS self_resolved
       FROM alerts a WHERE a.incident_id IS NOT NULL GROUP BY a.incident_id) f
 WHERE i.id = f.incident_id;
+END IF;
+IF to_regclass('insight_pages') IS NOT NULL THEN
+INSERT INTO insight_pages (created_at, user_id, incident_id, notifications)
+SELECT created_at, user_id, incident_id, COUNT(*) FROM notifications
+WHERE status IN ('sent', 'sending', 'failed') AND dedup_key NOT LIKE 'update:%'
+  AND incident_id IS NOT NULL
+GROUP BY created_at, user_id, incident_id;
 END IF; END $$;
 """
 tally = {t: 0 for t in COLS}

@@ -7,26 +7,42 @@ use klaxon_store::IncidentStore;
 
 use crate::SqliteStore;
 
+/// A store in `dir` migrated up to, not including, `version`.
+async fn store_before(dir: &std::path::Path, version: i64) -> SqliteStore {
+    let _ = std::fs::remove_dir_all(dir);
+    let store = SqliteStore::open_without_migrating(&dir.join("k.db"))
+        .await
+        .unwrap();
+    let before: Vec<_> = crate::MIGRATOR
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect();
+    let old = Migrator {
+        migrations: Cow::Owned(before),
+        ..Migrator::DEFAULT
+    };
+    old.run(&store.writer).await.unwrap();
+    store
+}
+
+/// Runs each statement: test data, made here.
+async fn run_all(store: &SqliteStore, sql: Vec<String>) {
+    for q in sql {
+        sqlx::query(sqlx::AssertSqlSafe(q))
+            .execute(&store.writer)
+            .await
+            .unwrap();
+    }
+}
+
 /// Migration 6 rebuilds `incidents`; the rows pointing at it (alerts, notifications) must
 /// come through untouched, not nulled or deleted by their foreign keys' actions.
 #[tokio::test]
 async fn rebuilding_incidents_keeps_what_points_at_them() {
     let dir = std::env::temp_dir().join(format!("klaxon-upgrade-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = SqliteStore::open_without_migrating(&dir.join("k.db"))
-        .await
-        .unwrap();
-    let before_6: Vec<_> = crate::MIGRATOR
-        .migrations
-        .iter()
-        .filter(|m| m.version < 20261121000006)
-        .cloned()
-        .collect();
-    let old = Migrator {
-        migrations: Cow::Owned(before_6),
-        ..Migrator::DEFAULT
-    };
-    old.run(&store.writer).await.unwrap();
+    let store = store_before(&dir, 20261121000006).await;
     for sql in [
         "INSERT INTO users (id, email, name, role, password_hash, created_at)
          VALUES ('00000000-0000-7000-8000-000000000001', 'a@x.org', 'A', 'admin', 'h', 0)",
@@ -101,21 +117,7 @@ async fn rebuilding_incidents_keeps_what_points_at_them() {
 #[tokio::test]
 async fn five_minute_slices_are_filled_from_the_minutes() {
     let dir = std::env::temp_dir().join(format!("klaxon-upgrade-34-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = SqliteStore::open_without_migrating(&dir.join("k.db"))
-        .await
-        .unwrap();
-    let before_34: Vec<_> = crate::MIGRATOR
-        .migrations
-        .iter()
-        .filter(|m| m.version < 20261121000034)
-        .cloned()
-        .collect();
-    let old = Migrator {
-        migrations: Cow::Owned(before_34),
-        ..Migrator::DEFAULT
-    };
-    old.run(&store.writer).await.unwrap();
+    let store = store_before(&dir, 20261121000034).await;
     let slo = "00000000-0000-7000-8000-000000000012";
     let mut sql = vec![
         "INSERT INTO services (id, name, description, urgency_rule, grouping, auto_resolve,
@@ -140,13 +142,7 @@ async fn five_minute_slices_are_filled_from_the_minutes() {
     sql.push(format!(
         "INSERT INTO slo_counts VALUES ('{slo}', 'hour', 0, 16.0, 20.0)"
     ));
-    for q in sql {
-        // Test data, made here.
-        sqlx::query(sqlx::AssertSqlSafe(q))
-            .execute(&store.writer)
-            .await
-            .unwrap();
-    }
+    run_all(&store, sql).await;
     store.migrate().await.unwrap();
     let rows: Vec<(String, i64, f64, f64)> = sqlx::query_as(
         "SELECT resolution, slice, good, total FROM slo_counts ORDER BY resolution, slice",
@@ -174,6 +170,73 @@ async fn five_minute_slices_are_filled_from_the_minutes() {
         .await
         .unwrap();
     assert_eq!(left, 0);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Migration 35 fills `insight_pages` from the notifications already kept: one row per
+/// person, incident and instant, counting the notifications that make it a page.
+#[tokio::test]
+async fn insight_pages_are_filled_from_the_notifications() {
+    let dir = std::env::temp_dir().join(format!("klaxon-upgrade-35-{}", std::process::id()));
+    let store = store_before(&dir, 20261121000035).await;
+    let (user, incident) = (
+        "00000000-0000-7000-8000-000000000021",
+        "00000000-0000-7000-8000-000000000022",
+    );
+    let mut sql = vec![
+        format!(
+            "INSERT INTO users (id, email, name, role, password_hash, created_at)
+             VALUES ('{user}', 'ada@example.com', 'Ada', 'responder', '', 0)"
+        ),
+        format!(
+            "INSERT INTO incidents (id, number, title, status, urgency, opened_by_alert,
+             group_values, created_at)
+             VALUES ('{incident}', 1, 'down', 'triggered', 'high', 0, '{{}}', 0)"
+        ),
+    ];
+    // At 1000: two methods sent (one page), a stakeholder update, one pending; at 2000: one
+    // failed; at 3000: one cancelled; at 4000: a test page without an incident.
+    for (i, (at, key, status, about)) in [
+        (1000, "page:a", "sent", true),
+        (1000, "page:b", "sending", true),
+        (1000, "update:c", "sent", true),
+        (1000, "page:d", "pending", true),
+        (2000, "page:e", "failed", true),
+        (3000, "page:f", "cancelled", true),
+        (4000, "test:g", "sent", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let about = if about {
+            format!("'{incident}'")
+        } else {
+            "NULL".into()
+        };
+        sql.push(format!(
+            "INSERT INTO notifications (id, incident_id, user_id, kind, address, dedup_key,
+             payload, status, run_at, created_at)
+             VALUES ('00000000-0000-7000-8000-0000000001{i:02}', {about}, '{user}', 'email',
+             'ada@example.com', '{key}', '{{}}', '{status}', {at}, {at})"
+        ));
+    }
+    run_all(&store, sql).await;
+    store.migrate().await.unwrap();
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT created_at, user_id, incident_id, notifications FROM insight_pages
+         ORDER BY created_at",
+    )
+    .fetch_all(&store.writer)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (1000, user.to_owned(), incident.to_owned(), 2),
+            (2000, user.to_owned(), incident.to_owned(), 1)
+        ]
+    );
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }

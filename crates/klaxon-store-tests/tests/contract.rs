@@ -47,6 +47,7 @@ klaxon_store_tests::contract_tests!(
     an_incident_on_a_paged_service_enqueues_its_first_escalation_step,
     escalation_steps_are_written_once,
     claims_hand_out_due_notifications_cancel_moot_ones_and_fail_abandoned_ones,
+    insight_pages_equal_the_notifications_behind_them,
     finishing_a_notification_records_sent_retry_and_failed,
     concurrent_claims_never_share_a_notification,
     incidents_are_acknowledged_and_resolved_by_hand,
