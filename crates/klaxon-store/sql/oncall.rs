@@ -72,6 +72,15 @@ fn notifications_from(rows: &[DbRow]) -> StoreResult<Vec<Notification>> {
 }
 
 /// `NotFound` unless every user and schedule the plan pages exists.
+/// The condition of the partial index notifications_due, to repeat beside `status = …`: SQLite
+/// uses a partial index only for a query that states its condition (`$p` is the table's
+/// prefix, `""` or `"n."`).
+macro_rules! open_notification {
+    ($p:literal) => {
+        concat!($p, "status IN ('pending', 'sending')")
+    };
+}
+
 async fn check_targets(tx: &mut Transaction<'_, Db>, p: &EscalationPolicy) -> StoreResult<()> {
     super::schedules::check_plan_schedules(tx, &p.plan).await?;
     let users = p.plan.users().collect();
@@ -520,6 +529,9 @@ impl OnCallStore for DbStore {
         let now_ms = to_millis(now);
         // Every step locks the rows it changes and skips those another claimer (or a sender
         // finishing) holds: each change, and its event, is made by exactly one process.
+        // Each step also says `status IN ('pending', 'sending')` (OPEN below): SQLite uses the
+        // partial index notifications_due only when the query repeats its condition, and a year
+        // of history made each of these steps a scan of every notification (over a second).
         // Claimed, never begun: nothing went out, so it goes back to be sent (the claim did not
         // count as an attempt). First, so that the cancelling below sees it as pending.
         claimed.released = sqlx::query(concat!(
@@ -529,6 +541,9 @@ impl OnCallStore for DbStore {
              WHERE id IN (
                  SELECT id FROM notifications
                  WHERE status = 'sending' AND run_at <= $1 AND send_started_at IS NULL
+                 AND ",
+            open_notification!(""),
+            "
                  ORDER BY id",
             skip_locked!(),
             ")",
@@ -544,7 +559,9 @@ impl OnCallStore for DbStore {
              WHERE id IN (
                  SELECT n.id FROM notifications n LEFT JOIN incidents i ON i.id = n.incident_id
                  JOIN users u ON u.id = n.user_id
-                 WHERE n.status = 'pending'
+                 WHERE n.status = 'pending' AND ",
+            open_notification!("n."),
+            "
                  AND (u.deactivated_at IS NOT NULL
                       OR (i.status <> 'triggered'
                           AND NOT (n.dedup_key LIKE 'responder:%'
@@ -571,6 +588,9 @@ impl OnCallStore for DbStore {
              WHERE id IN (
                  SELECT id FROM notifications
                  WHERE status = 'sending' AND run_at <= $1 AND send_started_at IS NOT NULL
+                 AND ",
+            open_notification!(""),
+            "
                  ORDER BY id",
             skip_locked!(),
             ")
@@ -599,6 +619,9 @@ impl OnCallStore for DbStore {
              SET status = 'sending', attempts = attempts + 1, run_at = $2, send_started_at = NULL
              WHERE id IN (
                  SELECT id FROM notifications WHERE status = 'pending' AND run_at <= $1
+                 AND ",
+            open_notification!(""),
+            "
                  ORDER BY run_at, id LIMIT $3",
             skip_locked!(),
             ")
@@ -726,8 +749,9 @@ impl OnCallStore for DbStore {
             "SELECT contact_method_id, MAX(sent_at) AS last FROM notifications
              WHERE contact_method_id ",
             in_list!("$1"),
-            " AND status = 'sent' AND sent_at IS NOT NULL
-             AND dedup_key NOT LIKE 'update:%' GROUP BY contact_method_id",
+            // The condition of the partial index notifications_last_sent, stated whole.
+            " AND status = 'sent' AND dedup_key NOT LIKE 'update:%' AND sent_at IS NOT NULL
+             GROUP BY contact_method_id",
         ))
         .bind(db_ids(methods))
         .fetch_all(self.reader())
@@ -754,20 +778,36 @@ impl OnCallStore for DbStore {
         after: Option<NotificationId>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
-        let rows = sqlx::query(
-            "SELECT * FROM notifications WHERE ($1 IS NULL OR incident_id = $1)
-             AND ($2 IS NULL OR user_id = $2)
-             AND ($4 IS NULL
-                  OR (created_at, id) > (SELECT created_at, id FROM notifications WHERE id = $4))
-             ORDER BY created_at, id LIMIT $3",
-        )
-        .bind(incident.map(db_id))
-        .bind(user.map(db_id))
-        .bind(i64::from(limit))
-        .bind(after.map(db_id))
-        .fetch_all(self.reader())
-        .await
-        .map_err(map_err)?;
+        // One statement per filter, each led by the equality its index answers: behind
+        // `$1 IS NULL OR …` alone the planner read every notification.
+        macro_rules! listed {
+            ($filter:literal) => {
+                concat!(
+                    "SELECT * FROM notifications WHERE ",
+                    $filter,
+                    "
+                     AND ($4 IS NULL
+                          OR (created_at, id) > (SELECT created_at, id FROM notifications
+                                                 WHERE id = $4))
+                     ORDER BY created_at, id LIMIT $3"
+                )
+            };
+        }
+        let sql = match (incident, user) {
+            (Some(_), _) => listed!("incident_id = $1 AND ($2 IS NULL OR user_id = $2)"),
+            (None, Some(_)) => listed!("user_id = $2 AND ($1 IS NULL OR incident_id = $1)"),
+            (None, None) => {
+                listed!("($1 IS NULL OR incident_id = $1) AND ($2 IS NULL OR user_id = $2)")
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(incident.map(db_id))
+            .bind(user.map(db_id))
+            .bind(i64::from(limit))
+            .bind(after.map(db_id))
+            .fetch_all(self.reader())
+            .await
+            .map_err(map_err)?;
         notifications_from(&rows)
     }
 
