@@ -220,6 +220,25 @@ macro_rules! skip_locked {
     };
 }
 
+/// A JSON array bound as one parameter, read as rows `e`: each element `e.value`, its place
+/// `e.n`. One statement writes many rows instead of one round trip each.
+macro_rules! json_array_rows {
+    ($param:literal) => {
+        concat!(
+            "jsonb_array_elements(CAST(",
+            $param,
+            " AS JSONB)) WITH ORDINALITY AS e(value, n)"
+        )
+    };
+}
+
+/// Item `$i` of a `json_array_rows!` row as SQL type `$ty`.
+macro_rules! json_at {
+    ($i:literal, $ty:literal) => {
+        concat!("CAST(e.value ->> ", $i, " AS ", $ty, ")")
+    };
+}
+
 /// Null-safe inequality (JSONB `<>` with a NULL is NULL).
 macro_rules! is_distinct {
     () => {

@@ -142,6 +142,15 @@ impl DbStore {
     ($param:literal) => { concat!("IN (SELECT value FROM json_each(", $param, "))") };
 }
 /// Null-safe inequality; `<>` is enough for the non-null values compared.
+/// A JSON array bound as one parameter, read as rows `e`: each element `e.value`, its place
+/// `e.n`. One statement writes many rows instead of one round trip each.
+#[rustfmt::skip] macro_rules! json_array_rows {
+    ($param:literal) => { concat!("(SELECT key AS n, value FROM json_each(", $param, ")) AS e") };
+}
+/// Item `$i` of a `json_array_rows!` row as SQL type `$ty` (SQLite's JSON values keep theirs).
+#[rustfmt::skip] macro_rules! json_at {
+    ($i:literal, $ty:literal) => { concat!("(e.value ->> ", $i, ")") };
+}
 #[rustfmt::skip] macro_rules! is_distinct { () => { "<>" }; }
 /// The larger of two values.
 #[rustfmt::skip] macro_rules! greatest { () => { "MAX" }; }

@@ -60,6 +60,51 @@ pub(crate) async fn insert_event(tx: &mut Transaction<'_, Db>, e: &NewEvent) -> 
     get(&row, "seq")
 }
 
+/// Many events in one statement, in order (one round trip, not one each).
+pub(crate) async fn insert_events(
+    tx: &mut Transaction<'_, Db>,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            serde_json::json!([
+                e.subject_type.as_str(),
+                e.subject_id,
+                to_millis(e.at),
+                e.actor.encode(),
+                e.kind.as_str(),
+                e.data,
+            ])
+        })
+        .collect();
+    sqlx::query(concat!(
+        "INSERT INTO events (subject_type, subject_id, at, actor, kind, data)
+         SELECT ",
+        json_at!(0, "TEXT"),
+        ", ",
+        json_at!(1, "TEXT"),
+        ", ",
+        json_at!(2, "BIGINT"),
+        ", ",
+        json_at!(3, "TEXT"),
+        ", ",
+        json_at!(4, "TEXT"),
+        ", e.value -> 5
+         FROM ",
+        json_array_rows!("$1"),
+        " ORDER BY e.n",
+    ))
+    .bind(json(&rows))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 pub(crate) async fn insert_job(tx: &mut Transaction<'_, Db>, j: &NewJob) -> StoreResult<Enqueued> {
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, kind, dedup_key, payload, run_at, created_at)

@@ -1,5 +1,5 @@
 //! Service level objectives: definitions, rules' states and pushed counts.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use jiff::tz::TimeZone;
@@ -16,7 +16,7 @@ use klaxon_domain::status::ComponentStatus;
 use klaxon_store::*;
 use sqlx::Transaction;
 
-use super::engine::{insert_event, insert_job};
+use super::engine::{insert_event, insert_events, insert_job};
 use super::*;
 
 /// How many bucket edges [`BUCKETS`] takes: enough for eight spans.
@@ -451,45 +451,79 @@ impl SloStore for DbStore {
     }
 
     async fn record_slo_evaluations(&self, es: Vec<SloEvaluation>) -> StoreResult<Vec<bool>> {
+        // Three statements for a whole step, not three or four per SLO: a step where all 1,000
+        // SLOs fire spent a third of a second on round trips.
         let mut tx = self.write_tx().await?;
-        let mut out = Vec::with_capacity(es.len());
-        for e in &es {
-            // The claim: the first instance to move the step on owns it.
-            let claimed = sqlx::query(
-                "UPDATE slos SET evaluated_step = $2, budget_status = $3, status_since = $4,
-                 silent_since = $5, silent_alerted = $6
-                 WHERE id = $1 AND (evaluated_step IS NULL OR evaluated_step < $2)",
-            )
-            .bind(db_id(e.id))
-            .bind(to_millis(e.step))
-            .bind(e.status.as_str())
-            .bind(to_millis(e.status_since))
-            .bind(e.silent_since.map(to_millis))
-            .bind(e.silent_alerted)
+        // The claim: the first instance to move an SLO's step on owns it.
+        let claims: Vec<serde_json::Value> = es
+            .iter()
+            .map(|e| {
+                serde_json::json!([
+                    e.id.to_string(),
+                    to_millis(e.step),
+                    e.status.as_str(),
+                    to_millis(e.status_since),
+                    e.silent_since.map(to_millis),
+                    e.silent_alerted,
+                ])
+            })
+            .collect();
+        let claimed: Vec<DbRow> = sqlx::query(concat!(
+            "UPDATE slos SET evaluated_step = ",
+            json_at!(1, "BIGINT"),
+            ", budget_status = ",
+            json_at!(2, "TEXT"),
+            ", status_since = ",
+            json_at!(3, "BIGINT"),
+            ", silent_since = ",
+            json_at!(4, "BIGINT"),
+            ", silent_alerted = ",
+            json_at!(5, "BOOLEAN"),
+            " FROM ",
+            json_array_rows!("$1"),
+            " WHERE slos.id = ",
+            json_at!(0, "UUID"),
+            " AND (slos.evaluated_step IS NULL OR slos.evaluated_step < ",
+            json_at!(1, "BIGINT"),
+            ") RETURNING id",
+        ))
+        .bind(json(&claims))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let claimed: HashSet<SloId> = claimed
+            .iter()
+            .map(|r| get_id(r, "id"))
+            .collect::<StoreResult<_>>()?;
+        let out: Vec<bool> = es.iter().map(|e| claimed.contains(&e.id)).collect();
+        let mine = || es.iter().filter(|e| claimed.contains(&e.id));
+        let rules: Vec<serde_json::Value> = mine()
+            .flat_map(|e| {
+                e.rules.iter().map(|(name, firing, since)| {
+                    serde_json::json!([e.id.to_string(), name, firing, since.map(to_millis)])
+                })
+            })
+            .collect();
+        if !rules.is_empty() {
+            sqlx::query(concat!(
+                "UPDATE slo_rules SET firing = ",
+                json_at!(2, "BOOLEAN"),
+                ", since = ",
+                json_at!(3, "BIGINT"),
+                " FROM ",
+                json_array_rows!("$1"),
+                " WHERE slo_rules.slo_id = ",
+                json_at!(0, "UUID"),
+                " AND slo_rules.name = ",
+                json_at!(1, "TEXT"),
+            ))
+            .bind(json(&rules))
             .execute(&mut *tx)
             .await
-            .map_err(map_err)?
-            .rows_affected();
-            out.push(claimed > 0);
-            if claimed == 0 {
-                continue;
-            }
-            for (name, firing, since) in &e.rules {
-                sqlx::query(
-                    "UPDATE slo_rules SET firing = $3, since = $4 WHERE slo_id = $1 AND name = $2",
-                )
-                .bind(db_id(e.id))
-                .bind(name)
-                .bind(*firing)
-                .bind(since.map(to_millis))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            }
-            for event in &e.events {
-                insert_event(&mut tx, event).await?;
-            }
+            .map_err(map_err)?;
         }
+        let events: Vec<NewEvent> = mine().flat_map(|e| e.events.iter().cloned()).collect();
+        insert_events(&mut tx, &events).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(out)
     }
