@@ -57,10 +57,11 @@ pub enum SubjectType {
     Check,
     Slo,
     Runbook,
+    Runner,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 15] = [
+    pub const ALL: [SubjectType; 16] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -76,6 +77,7 @@ impl SubjectType {
         Self::Check,
         Self::Slo,
         Self::Runbook,
+        Self::Runner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +97,7 @@ impl SubjectType {
             Self::Check => "check",
             Self::Slo => "slo",
             Self::Runbook => "runbook",
+            Self::Runner => "runner",
         }
     }
 
@@ -281,6 +284,12 @@ named_enum! {
         /// A runbook secret was set or replaced (its value is never in an event).
         SecretSet = "secret.set",
         SecretDeleted = "secret.deleted",
+        /// An admin registered a runner (its token is never in an event).
+        RunnerRegistered = "runner.registered",
+        RunnerDeleted = "runner.deleted",
+        /// An admin enabled a runbook version for a runner, or disabled it.
+        RunnerGranted = "runner.granted",
+        RunnerRevoked = "runner.revoked",
     }
 }
 

@@ -82,6 +82,7 @@ id_type!(
     PostmortemCommentId,
     RunbookId,
     RunId,
+    RunnerId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

@@ -13,6 +13,7 @@ use crate::Invalid;
 pub mod diff;
 mod parse;
 pub mod run;
+pub mod runner;
 pub mod template;
 
 pub use parse::parse;

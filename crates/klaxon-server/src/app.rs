@@ -167,6 +167,10 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         crate::automation::runs::HTTP_JOB,
         Arc::new(crate::automation::runs::RunHttp),
     );
+    engine.register_slow(
+        crate::automation::runners::LEASE_JOB,
+        Arc::new(crate::automation::runners::Lease),
+    );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
     engine.add_deliveries(Arc::new(crate::webhooks::api::WebhookSender));
     engine.add_deliveries(Arc::new(crate::status::notices::NoticeSender::default()));
@@ -375,6 +379,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::automation::runbooks_web::router())
         .merge(crate::automation::runs_web::router())
         .merge(crate::automation::secrets_web::router())
+        .merge(crate::automation::runners_web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

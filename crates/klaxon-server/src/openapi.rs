@@ -53,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::slos::api::router())
         .merge(crate::automation::runbooks_api::router())
         .merge(crate::automation::runs_api::router())
+        .merge(crate::automation::runners_api::router())
         .merge(crate::automation::secrets::router())
 }
 

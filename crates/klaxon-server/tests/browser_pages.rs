@@ -199,6 +199,25 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         200,
     )
     .await;
+    // A runner that may run its latest version: the runners page with its forms.
+    ok(
+        app.post(
+            "/api/v1/runners",
+            admin,
+            &json!({"name": "web-eu-1", "labels": ["env=prod"]}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            "/api/v1/runners/web-eu-1/enabled",
+            admin,
+            &json!({"runbook": "restart-website"}),
+        ),
+        201,
+    )
+    .await;
     // A run of it on the incident, at its approval step: the run's page with its moves.
     let run = ok(
         app.post(
@@ -470,6 +489,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
             "a run at its approval",
         ),
         ("/secrets".into(), "the secret store"),
+        ("/runners".into(), "the runners"),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         (format!("/slos/{up_id}"), "an availability SLO"),
         ("/status-pages".into(), "status page list"),

@@ -47,6 +47,7 @@ mod reach;
 mod reader;
 mod runbook_runs;
 mod runbooks;
+mod runners;
 mod schedules;
 mod schedules_preview;
 mod send_claims;

@@ -74,7 +74,10 @@ mod oncall;
 mod oncall_rules;
 mod postmortems;
 mod runbooks;
+// Before runners, which uses its column lists.
+#[macro_use]
 mod runs;
+mod runners;
 pub(crate) mod schedules;
 mod secrets;
 mod slo_burns;
@@ -113,7 +116,7 @@ db_ids!(
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, SloId, ActionItemId,
-    PostmortemId, PostmortemCommentId, RunbookId, RunId,
+    PostmortemId, PostmortemCommentId, RunbookId, RunId, RunnerId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

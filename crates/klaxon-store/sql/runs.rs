@@ -10,12 +10,54 @@ use super::*;
 
 macro_rules! run_columns {
     () => {
-        "id, incident_id, runbook_id, runbook_name, title, version, digest, source, params, state,
-         current_step, revision, started_by, created_at, updated_at, finished_at"
+        run_columns!("")
+    };
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "incident_id, ",
+            $p,
+            "runbook_id, ",
+            $p,
+            "runbook_name, ",
+            $p,
+            "title, ",
+            $p,
+            "version, ",
+            $p,
+            "digest, ",
+            $p,
+            "source, ",
+            $p,
+            "params, ",
+            $p,
+            "state, ",
+            $p,
+            "current_step, ",
+            $p,
+            "revision, ",
+            $p,
+            "started_by, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at, ",
+            $p,
+            "finished_at"
+        )
     };
 }
 
-fn run_from(row: &DbRow) -> StoreResult<RunRecord> {
+macro_rules! step_columns {
+    () => {
+        "run_id, step, title, kind, state, attempts, started_at, finished_at, output, truncated,
+         detail, by_user, note, runner_id, lease_until"
+    };
+}
+
+pub(crate) fn run_from(row: &DbRow) -> StoreResult<RunRecord> {
     let params = get_json(row, "params")?;
     Ok(RunRecord {
         id: get_id(row, "id")?,
@@ -37,7 +79,7 @@ fn run_from(row: &DbRow) -> StoreResult<RunRecord> {
     })
 }
 
-fn step_from(row: &DbRow) -> StoreResult<RunStepRecord> {
+pub(crate) fn step_from(row: &DbRow) -> StoreResult<RunStepRecord> {
     Ok(RunStepRecord {
         run_id: get_id(row, "run_id")?,
         index: get(row, "step")?,
@@ -52,6 +94,8 @@ fn step_from(row: &DbRow) -> StoreResult<RunStepRecord> {
         detail: get_json(row, "detail")?,
         by: opt_id(row, "by_user")?,
         note: get(row, "note")?,
+        runner_id: opt_id(row, "runner_id")?,
+        lease_until: get_opt_ts(row, "lease_until")?,
     })
 }
 
@@ -61,15 +105,18 @@ async fn write_rest(tx: &mut Transaction<'_, Db>, c: &RunChange) -> StoreResult<
         // The whole output is kept unless the change gives it (a skip or an abort leaves it).
         sqlx::query(
             "INSERT INTO runbook_run_steps (run_id, step, title, kind, state, attempts,
-             started_at, finished_at, output, truncated, full_output, detail, by_user, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14)
+             started_at, finished_at, output, truncated, full_output, detail, by_user, note,
+             runner_id, lease_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14,
+                     $16, $17)
              ON CONFLICT (run_id, step) DO UPDATE SET title = excluded.title,
                kind = excluded.kind, state = excluded.state, attempts = excluded.attempts,
                started_at = excluded.started_at, finished_at = excluded.finished_at,
                output = excluded.output, truncated = excluded.truncated,
                full_output = CASE WHEN $15 THEN excluded.full_output
                                   ELSE runbook_run_steps.full_output END,
-               detail = excluded.detail, by_user = excluded.by_user, note = excluded.note",
+               detail = excluded.detail, by_user = excluded.by_user, note = excluded.note,
+               runner_id = excluded.runner_id, lease_until = excluded.lease_until",
         )
         .bind(db_id(s.run_id))
         .bind(s.index)
@@ -86,6 +133,8 @@ async fn write_rest(tx: &mut Transaction<'_, Db>, c: &RunChange) -> StoreResult<
         .bind(s.by.map(db_id))
         .bind(&s.note)
         .bind(full.is_some())
+        .bind(s.runner_id.map(db_id))
+        .bind(s.lease_until.map(to_millis))
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
@@ -144,11 +193,11 @@ impl RunStore for DbStore {
         .await
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
-        let steps = sqlx::query(
-            "SELECT run_id, step, title, kind, state, attempts, started_at, finished_at, output,
-             truncated, detail, by_user, note
-             FROM runbook_run_steps WHERE run_id = $1 ORDER BY step",
-        )
+        let steps = sqlx::query(concat!(
+            "SELECT ",
+            step_columns!(),
+            " FROM runbook_run_steps WHERE run_id = $1 ORDER BY step"
+        ))
         .bind(db_id(id))
         .fetch_all(&mut *conn)
         .await

@@ -37,5 +37,6 @@ pub use store::{
 pub use store::{BurnDue, IncidentBurn, JobKinds, RankedBurn};
 pub use store::{RunChange, RunRecord, RunStepRecord, RunStore, SecretInfo, SecretStore};
 pub use store::{RunbookRecord, RunbookVersion, VersionInfo};
+pub use store::{RunnerGrant, RunnerRecord, RunnerStore};
 pub use subscribers::*;
 pub use webhooks::*;

@@ -19,6 +19,7 @@ mod insights_cli;
 mod oncall_cli;
 mod postmortems_cli;
 mod runbooks_cli;
+mod runners_cli;
 mod runs_cli;
 mod schedules_cli;
 mod services_cli;
@@ -146,6 +147,13 @@ enum Command {
         #[command(subcommand)]
         command: runs_cli::RunsCommand,
     },
+    /// Runners that run runbooks' command steps on your hosts: register, enable versions.
+    Runners {
+        #[command(subcommand)]
+        command: runners_cli::RunnersCommand,
+    },
+    /// Run as a runner: ask Klaxon for command steps and run them here (outbound only).
+    Runner(runners_cli::RunnerArgs),
     /// The secret store runbook steps name: set, list (names only), remove.
     Secrets {
         #[command(subcommand)]
@@ -560,6 +568,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Slos { command } => slos_cli::slos(command).await,
         Command::Runbooks { command } => runbooks_cli::runbooks(command).await,
         Command::Runs { command } => runs_cli::runs(command).await,
+        Command::Runners { command } => runners_cli::runners(command).await,
+        Command::Runner(args) => runners_cli::run(args).await,
         Command::Secrets { command } => runs_cli::secrets(command).await,
         Command::Insights { command } => insights_cli::insights(command).await,
         Command::StatusPages {

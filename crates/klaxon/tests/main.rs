@@ -14,6 +14,7 @@ mod insights_cli;
 mod peoples_terms_cli;
 mod postmortems_cli;
 mod runbooks_cli;
+mod runners_cli;
 mod schedules_cli;
 mod slos_cli;
 mod status_pages_cli;

@@ -1,8 +1,11 @@
-//! Acting on incidents: runbooks as versioned code (and, to come, their runs, runners,
-//! workflows and drills), each with its faces side by side.
+//! Acting on incidents: runbooks as versioned code, their runs, the runners that run their
+//! commands (and, to come, workflows and drills), each with its faces side by side.
 pub mod runbooks;
 pub mod runbooks_api;
 pub mod runbooks_web;
+pub mod runners;
+pub mod runners_api;
+pub mod runners_web;
 pub mod runs;
 pub mod runs_api;
 pub mod runs_web;

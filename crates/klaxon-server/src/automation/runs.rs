@@ -107,6 +107,8 @@ fn step_row(run: RunId, i: usize, rb: &Runbook, state: StepState) -> RunStepReco
         detail: json!({}),
         by: None,
         note: String::new(),
+        runner_id: None,
+        lease_until: None,
     }
 }
 
@@ -311,7 +313,7 @@ pub async fn load(state: &AppState, id: RunId) -> ApiResult<Loaded> {
     Ok(Loaded { run, steps, rb })
 }
 
-fn domain_run(l: &Loaded) -> Run {
+pub(super) fn domain_run(l: &Loaded) -> Run {
     Run {
         state: l.run.state,
         current: l.run.current.max(0) as usize,
@@ -347,7 +349,7 @@ async fn may_approve(state: &AppState, who: &Author, l: &Loaded, a: &Approver) -
 
 /// What `action` does to the loaded run, as the change to write: the run one revision on,
 /// every step whose state moved, the timeline events and the next job.
-fn change(
+pub(super) fn change(
     l: &Loaded,
     next: &Run,
     actor: Actor,
@@ -475,10 +477,10 @@ pub struct RunHttp;
 
 /// How much of an answer's body a step keeps to show; the whole is kept apart up to
 /// [`KEPT`].
-fn shown(settings: &crate::Settings) -> usize {
+pub(super) fn shown(settings: &crate::Settings) -> usize {
     settings.runbooks.output_shown_bytes as usize
 }
-const KEPT: usize = 4 * 1024 * 1024;
+pub(super) const KEPT: usize = 4 * 1024 * 1024;
 
 /// `text` cut at `max` bytes on a character boundary, and whether it was cut.
 pub fn cut(text: &str, max: usize) -> (String, bool) {
@@ -598,10 +600,18 @@ impl JobHandler for RunHttp {
 /// Writes a change the engine decided; `false` when the run moved meanwhile (someone
 /// aborted it, another engine took the step): nothing is written then.
 async fn write_or_drop(ctx: &JobContext, c: &RunChange) -> anyhow::Result<bool> {
-    match ctx.store.update_run(c).await {
+    Ok(write_change(ctx.store.as_ref(), c).await?)
+}
+
+/// Writes a change; `false` when the run moved meanwhile or is gone (nothing written).
+pub(super) async fn write_change(
+    store: &dyn klaxon_store::Store,
+    c: &RunChange,
+) -> Result<bool, StoreError> {
+    match store.update_run(c).await {
         Ok(()) => Ok(true),
         Err(StoreError::Conflict { .. } | StoreError::NotFound) => Ok(false),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -16,8 +16,8 @@ use std::str::FromStr;
 
 use klaxon_domain::event::SubjectType;
 use klaxon_domain::ids::{
-    CheckId, EscalationPolicyId, IncidentId, IntegrationId, RunbookId, ScheduleId, ServiceId,
-    StatusPageId, UserId, WebhookId,
+    CheckId, EscalationPolicyId, IncidentId, IntegrationId, RunbookId, RunnerId, ScheduleId,
+    ServiceId, StatusPageId, UserId, WebhookId,
 };
 
 use crate::shared::error::{ApiError, ApiResult};
@@ -192,6 +192,25 @@ pub async fn runbook(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<Runbo
     }
 }
 
+/// A runner: its id or its name.
+pub async fn runner(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<RunnerId> {
+    let kind = Kind::RUNNER;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => {
+            let found: Vec<(RunnerId, String)> = state
+                .store
+                .list_runners()
+                .await?
+                .into_iter()
+                .filter(|r| r.name == n.to_ascii_lowercase())
+                .map(|r| (r.id, r.name))
+                .collect();
+            pick(&n, &found, at, &kind)
+        }
+    }
+}
+
 /// The subject of events of `subject_type` (the audit log's `subject_id`): for the types people
 /// name, what they call it, as above; API tokens, jobs, alerts and the system by the id their
 /// events are stored under, as given.
@@ -212,6 +231,7 @@ pub async fn subject(
         SubjectType::StatusPage => status_page(state, raw, at).await?.to_string(),
         SubjectType::Check => check(state, raw, at).await?.to_string(),
         SubjectType::Runbook => runbook(state, raw, at).await?.to_string(),
+        SubjectType::Runner => runner(state, raw, at).await?.to_string(),
         SubjectType::ApiToken
         | SubjectType::Job
         | SubjectType::Alert
@@ -319,6 +339,11 @@ impl Kind {
         a: "a runbook",
         many: "runbooks",
     };
+    const RUNNER: Kind = Kind {
+        one: "runner",
+        a: "a runner",
+        many: "runners",
+    };
     const INTEGRATION: Kind = Kind {
         one: "integration",
         a: "an integration",
@@ -383,6 +408,8 @@ pub mod doc {
     pub const SCHEDULE: &str = "Schedule id, or its name (exact, else ignoring ASCII case)";
     pub const WEBHOOK: &str = "Webhook id, or its name (exact, else ignoring ASCII case)";
     pub const CHECK: &str = "Check id, or its name (exact, else ignoring ASCII case)";
+    pub const RUNNER: &str = "Runner id, or its name (names are lower-case)";
+    pub const RUNBOOK: &str = "Runbook id, or its name (names are lower-case)";
     pub const INTEGRATION: &str = "Integration id, or its name when no other integration has \
          it (exact, else ignoring ASCII case)";
 

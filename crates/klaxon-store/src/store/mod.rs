@@ -12,6 +12,7 @@ mod insights;
 mod oncall;
 mod postmortems;
 mod runbooks;
+mod runners;
 mod runs;
 mod schedules;
 mod secrets;
@@ -31,6 +32,7 @@ pub use insights::InsightStore;
 pub use oncall::OnCallStore;
 pub use postmortems::PostmortemStore;
 pub use runbooks::{RunbookRecord, RunbookStore, RunbookVersion, VersionInfo};
+pub use runners::{RunnerGrant, RunnerRecord, RunnerStore};
 pub use runs::{RunChange, RunRecord, RunStepRecord, RunStore};
 pub use schedules::ScheduleStore;
 pub use secrets::{SecretInfo, SecretStore};
@@ -65,6 +67,7 @@ pub trait Store:
     + SloBurnStore
     + RunbookStore
     + RunStore
+    + RunnerStore
     + SecretStore
 {
     /// `sqlite` or `postgres`.

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use klaxon_domain::event::NewEvent;
-use klaxon_domain::ids::{IncidentId, RunId, RunbookId, UserId};
+use klaxon_domain::ids::{IncidentId, RunId, RunbookId, RunnerId, UserId};
 use klaxon_domain::runbook::run::{RunState, StepState};
 
 use crate::{NewJob, StoreResult};
@@ -56,6 +56,10 @@ pub struct RunStepRecord {
     /// Who ticked, approved, rejected, skipped or retried it last.
     pub by: Option<UserId>,
     pub note: String,
+    /// The runner that took it (a command step).
+    pub runner_id: Option<RunnerId>,
+    /// Until when that runner holds it: it reports in while it runs.
+    pub lease_until: Option<Timestamp>,
 }
 
 /// A change to a run: the run's new state (`revision` one more than the one decided from),
