@@ -388,11 +388,10 @@ FROM (SELECT a.incident_id, COUNT(*) AS total,
 WHERE i.id = f.incident_id;
 END IF;
 IF to_regclass('insight_pages') IS NOT NULL THEN
-INSERT INTO insight_pages (created_at, user_id, incident_id, notifications)
-SELECT created_at, user_id, incident_id, COUNT(*) FROM notifications
+INSERT INTO insight_pages (created_at, user_id, incident_id, notification_id)
+SELECT created_at, user_id, incident_id, id FROM notifications
 WHERE status IN ('sent', 'sending', 'failed') AND dedup_key NOT LIKE 'update:%'
-  AND incident_id IS NOT NULL
-GROUP BY created_at, user_id, incident_id;
+  AND incident_id IS NOT NULL;
 END IF; END $$;
 """
 tally = {t: 0 for t in COLS}

@@ -1,24 +1,22 @@
--- Insights: one row per page (a person interrupted about an incident at one instant), kept by
--- a trigger in the transaction that changes the notification. An escalation step writes a
--- person's notifications (one per contact method) at one instant, so the on-call report read
--- 263,000 notification rows for a year's 175,000 pages. `notifications` counts the
--- notifications behind the page that qualify (sent, sending or failed; not a stakeholder
--- update; about an incident): a retry puts one back to pending, and the page is gone while
--- none qualifies, as a plain read of the notifications would find. Tests compare it with
--- that read.
+-- Insights: the notifications that count as pages (sent, sending or failed; not a stakeholder
+-- update; about an incident), narrow and in time order, kept by a trigger in the transaction
+-- that changes the notification: the on-call report read 263,000 notification rows for a year.
+-- One escalation step writes a person's notifications (one per contact method) at one instant:
+-- the reader counts (created_at, user_id, incident_id) once. One row per notification, not a
+-- count per page, so that two instances claiming two notifications of one page never wait on
+-- (or deadlock over) one shared row. Tests compare it with a plain read of the notifications.
 CREATE TABLE insight_pages (
-    created_at    BIGINT NOT NULL,
-    user_id       UUID NOT NULL,
-    incident_id   UUID NOT NULL,
-    notifications INTEGER NOT NULL,
-    PRIMARY KEY (created_at, user_id, incident_id)
+    created_at      BIGINT NOT NULL,
+    user_id         UUID NOT NULL,
+    incident_id     UUID NOT NULL,
+    notification_id UUID NOT NULL,
+    PRIMARY KEY (created_at, user_id, incident_id, notification_id)
 );
 
-INSERT INTO insight_pages (created_at, user_id, incident_id, notifications)
-SELECT created_at, user_id, incident_id, COUNT(*) FROM notifications
+INSERT INTO insight_pages (created_at, user_id, incident_id, notification_id)
+SELECT created_at, user_id, incident_id, id FROM notifications
 WHERE status IN ('sent', 'sending', 'failed') AND dedup_key NOT LIKE 'update:%'
-  AND incident_id IS NOT NULL
-GROUP BY created_at, user_id, incident_id;
+  AND incident_id IS NOT NULL;
 
 CREATE FUNCTION notification_is_page(status TEXT, dedup_key TEXT, incident_id UUID)
 RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS $$
@@ -27,24 +25,21 @@ RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Deletes come with an incident or a person (cascades fire triggers too). Only the status
--- changes today; the other columns are followed so that the sums stay those of the rows.
+-- changes today; the other columns are followed so that the rows stay those of the
+-- notifications.
 CREATE FUNCTION notifications_page() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE')
        AND notification_is_page(OLD.status, OLD.dedup_key, OLD.incident_id) THEN
-        UPDATE insight_pages SET notifications = notifications - 1
-        WHERE created_at = OLD.created_at AND user_id = OLD.user_id
-          AND incident_id = OLD.incident_id;
         DELETE FROM insight_pages
         WHERE created_at = OLD.created_at AND user_id = OLD.user_id
-          AND incident_id = OLD.incident_id AND notifications <= 0;
+          AND incident_id = OLD.incident_id AND notification_id = OLD.id;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE')
        AND notification_is_page(NEW.status, NEW.dedup_key, NEW.incident_id) THEN
-        INSERT INTO insight_pages (created_at, user_id, incident_id, notifications)
-        VALUES (NEW.created_at, NEW.user_id, NEW.incident_id, 1)
-        ON CONFLICT (created_at, user_id, incident_id)
-        DO UPDATE SET notifications = insight_pages.notifications + 1;
+        INSERT INTO insight_pages (created_at, user_id, incident_id, notification_id)
+        VALUES (NEW.created_at, NEW.user_id, NEW.incident_id, NEW.id)
+        ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
 END

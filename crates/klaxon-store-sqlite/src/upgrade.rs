@@ -174,8 +174,8 @@ async fn five_minute_slices_are_filled_from_the_minutes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Migration 35 fills `insight_pages` from the notifications already kept: one row per
-/// person, incident and instant, counting the notifications that make it a page.
+/// Migration 35 fills `insight_pages` from the notifications already kept: one row for each
+/// that counts as a page.
 #[tokio::test]
 async fn insight_pages_are_filled_from_the_notifications() {
     let dir = std::env::temp_dir().join(format!("klaxon-upgrade-35-{}", std::process::id()));
@@ -223,20 +223,22 @@ async fn insight_pages_are_filled_from_the_notifications() {
     }
     run_all(&store, sql).await;
     store.migrate().await.unwrap();
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-        "SELECT created_at, user_id, incident_id, notifications FROM insight_pages
-         ORDER BY created_at",
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT created_at, user_id, incident_id, notification_id FROM insight_pages
+         ORDER BY created_at, notification_id",
     )
     .fetch_all(&store.writer)
     .await
     .unwrap();
-    assert_eq!(
-        rows,
-        [
-            (1000, user.to_owned(), incident.to_owned(), 2),
-            (2000, user.to_owned(), incident.to_owned(), 1)
-        ]
-    );
+    let row = |at: i64, i: u32| {
+        (
+            at,
+            user.to_owned(),
+            incident.to_owned(),
+            format!("00000000-0000-7000-8000-0000000001{i:02}"),
+        )
+    };
+    assert_eq!(rows, [row(1000, 0), row(1000, 1), row(2000, 4)]);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,9 +71,10 @@ fn incident_from(c: &dyn Cols) -> StoreResult<(i64, InsightIncident)> {
     ))
 }
 
-/// The pages of a period, one row each (insight_pages, kept by triggers on notifications:
-/// one escalation step writes a person's notifications at one instant, and each such
-/// (user, incident, created_at) is one interruption). NOT IN reads the few drills once.
+/// The pages of a period, from insight_pages (the notifications that count as pages, kept by
+/// triggers): one escalation step writes a person's notifications at one instant, so each
+/// (user, incident, created_at) is one interruption, counted once after the read. NOT IN reads
+/// the few drills once.
 const PAGES: &str = "SELECT p.user_id, p.incident_id, p.created_at
      FROM insight_pages p
      WHERE p.created_at >= $1 AND p.created_at < $2
@@ -126,8 +127,8 @@ impl InsightStore for DbStore {
         let mut pages = self
             .bulk_rows(PAGES, vec![to_millis(from), to_millis(to)], page_from)
             .await?;
-        // The key's order; without ORDER BY the query may read it in another.
         pages.sort_unstable_by_key(|p| (p.at, p.user_id, p.incident_id));
+        pages.dedup();
         Ok(pages)
     }
 }

@@ -211,7 +211,7 @@ impl RunnerStore for DbStore {
                                  AND g.digest = r.digest
              WHERE s.kind = 'command' AND s.state = 'queued' AND g.runner_id = $1
                AND r.state = 'active' AND r.current_step = s.step
-             ORDER BY r.created_at, r.id LIMIT 20",
+             ORDER BY r.created_at, r.id LIMIT 200",
         ))
         .bind(db_id(runner))
         .fetch_all(&mut *conn)

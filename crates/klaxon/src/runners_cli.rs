@@ -189,6 +189,9 @@ pub struct RunnerArgs {
     /// Seconds to wait for work per request (0–30).
     #[arg(long, default_value_t = 25)]
     wait: u32,
+    /// Allow a plain-HTTP server that is not on this host (steps carry filled secrets).
+    #[arg(long)]
+    insecure_http: bool,
 }
 
 struct Agent {
@@ -221,6 +224,19 @@ impl Agent {
 }
 
 pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
+    let url = reqwest::Url::parse(&args.server).context("--server is not a URL")?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback());
+    if url.scheme() != "https" && !loopback && !args.insecure_http {
+        bail!(
+            "--server is plain HTTP: steps carry filled secrets and the token goes with every \
+             call; use https://, or say --insecure-http"
+        );
+    }
     let agent = Agent {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(u64::from(args.wait) + 30))
@@ -276,20 +292,34 @@ async fn take(agent: &Agent, a: &Value) -> anyhow::Result<()> {
         step + 1,
         a["title"].as_str().unwrap_or("")
     );
+    let renew = Duration::from_secs(a["renew_secs"].as_u64().unwrap_or(15).clamp(1, 30));
     let report = match check(agent, a) {
-        Ok((argv, env, c)) => execute(agent, &at, &argv, &env, &c).await,
+        Ok((argv, env, c)) => execute(agent, &at, &argv, &env, &c, renew).await,
         Err(why) => {
             eprintln!("klaxon runner: refused: {why}");
             json!({"error": why})
         }
     };
-    let (status, v) = agent.post(&format!("{at}/report"), report).await?;
-    if !status.is_success() {
-        eprintln!(
-            "klaxon runner: the report was not taken: {}",
-            v["error"]["message"].as_str().unwrap_or("no details")
-        );
+    // Sent until it is taken or refused for good: the command ran, and how it ended must not
+    // be lost to a network hiccup.
+    let mut pause = Duration::from_secs(1);
+    for _ in 0..12 {
+        match agent.post(&format!("{at}/report"), report.clone()).await {
+            Ok((status, _)) if status.is_success() => return Ok(()),
+            Ok((status, v)) if status.is_client_error() => {
+                eprintln!(
+                    "klaxon runner: the report was refused ({status}): {}",
+                    v["error"]["message"].as_str().unwrap_or("no details")
+                );
+                return Ok(());
+            }
+            Ok((status, _)) => eprintln!("klaxon runner: the report got {status}; again"),
+            Err(e) => eprintln!("klaxon runner: could not report: {e:#}; again"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
     }
+    eprintln!("klaxon runner: gave up reporting; the step will show its outcome as unknown");
     Ok(())
 }
 
@@ -328,6 +358,28 @@ fn check(agent: &Agent, a: &Value) -> Result<Checked, String> {
     Ok((argv, env, c))
 }
 
+/// Variables a command keeps from the runner's own environment; the rest (the runner's token
+/// among them) it never sees.
+const KEPT_ENV: [&str; 8] = [
+    "PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR",
+];
+/// The most output a report carries (what Klaxon keeps of a step).
+const REPORT_OUTPUT: usize = 4 * 1024 * 1024;
+/// Without a renewal taken for this long the hold is as good as gone: stop the command rather
+/// than let it run on while the step is marked unknown (and perhaps retried elsewhere).
+const HOLD: Duration = Duration::from_secs(45);
+
+/// Stops the command and everything it started (its process group).
+async fn stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status()
+            .await;
+    }
+    let _ = child.kill().await;
+}
+
 /// Runs the command within its limits, renewing the hold; the report to send.
 async fn execute(
     agent: &Agent,
@@ -335,12 +387,13 @@ async fn execute(
     argv: &[String],
     env: &[(String, String)],
     c: &klaxon_domain::runbook::CommandStep,
+    renew_every: Duration,
 ) -> Value {
     let Some((program, rest)) = argv.split_first() else {
         return json!({"error": "the step names no program"});
     };
     // Without a shell the program gets each argument as it is; with one (the step says so),
-    // `sh -c PROGRAM klaxon ARGS…` keeps the arguments out of the script text as $1….
+    // `sh -c SCRIPT klaxon ARGS…` keeps the arguments out of the script text as $1….
     let mut cmd = if c.shell {
         let mut s = tokio::process::Command::new("sh");
         s.arg("-c").arg(program).arg("klaxon").args(rest);
@@ -350,16 +403,23 @@ async fn execute(
         s.args(rest);
         s
     };
+    cmd.env_clear();
+    for k in KEPT_ENV {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
+        }
+    }
     cmd.envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return json!({"error": format!("{program} did not start: {e}")}),
     };
-    let limit = c.output_limit as usize;
+    let limit = (c.output_limit as usize).min(REPORT_OUTPUT);
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let mut output = Vec::new();
     let mut truncated = false;
@@ -371,12 +431,25 @@ async fn execute(
         }
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(c.timeout_secs.into());
-    let mut renew = tokio::time::interval(Duration::from_secs(15));
+    let mut renew = tokio::time::interval(renew_every);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     renew.tick().await;
+    let mut renewed = tokio::time::Instant::now();
     let (mut ob, mut eb) = (vec![0u8; 8192], vec![0u8; 8192]);
     let mut timed_out = false;
     let mut status = None;
+    // After the program exits, what it left running may hold the pipes open: read on briefly.
+    let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
+        if out.is_none() && err.is_none() && status.is_some() {
+            break;
+        }
+        let drained = async {
+            match drain_until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             n = async { match out.as_mut() { Some(o) => o.read(&mut ob).await, None => std::future::pending().await } } => {
                 match n { Ok(0) | Err(_) => out = None, Ok(n) => keep(&ob[..n], &mut output) }
@@ -384,30 +457,47 @@ async fn execute(
             n = async { match err.as_mut() { Some(e) => e.read(&mut eb).await, None => std::future::pending().await } } => {
                 match n { Ok(0) | Err(_) => err = None, Ok(n) => keep(&eb[..n], &mut output) }
             }
-            s = child.wait(), if out.is_none() && err.is_none() => {
-                status = s.ok();
-                break;
+            s = child.wait(), if status.is_none() => {
+                status = Some(s.ok());
+                drain_until = Some(tokio::time::Instant::now() + Duration::from_secs(1));
             }
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = drained => break,
+            _ = tokio::time::sleep_until(deadline), if status.is_none() => {
                 timed_out = true;
-                let _ = child.kill().await;
+                stop(&mut child).await;
                 break;
             }
-            _ = renew.tick() => {
-                match agent.post(&format!("{at}/renew"), json!({})).await {
-                    Ok((s, _)) if s == StatusCode::CONFLICT => {
-                        // Aborted, or given up on: stop, and say nothing more.
-                        let _ = child.kill().await;
+            _ = renew.tick(), if status.is_none() => {
+                let path = format!("{at}/renew");
+                let call = agent.post(&path, json!({}));
+                match tokio::time::timeout(Duration::from_secs(10), call).await {
+                    Ok(Ok((s, _))) if s.is_success() => renewed = tokio::time::Instant::now(),
+                    Ok(Ok((s, _))) if s == StatusCode::CONFLICT || s == StatusCode::NOT_FOUND => {
+                        // Aborted, or given up on: stop, and say so.
+                        stop(&mut child).await;
                         eprintln!("klaxon runner: the step was stopped on the server; killed");
-                        return json!({"error": "stopped: the step was aborted on the server"});
+                        return json!({"error": "stopped: the run was aborted, or the step given up on, on the server"});
                     }
-                    Ok(_) => {}
-                    Err(e) => eprintln!("klaxon runner: could not renew: {e:#}"),
+                    Ok(Ok((s, _))) => eprintln!("klaxon runner: renewing got {s}"),
+                    Ok(Err(e)) => {
+                        // A refused token (the runner was removed) ends everything.
+                        eprintln!("klaxon runner: could not renew: {e:#}");
+                        if e.to_string().contains("refused the runner token") {
+                            stop(&mut child).await;
+                            return json!({"error": "stopped: the runner's token was refused"});
+                        }
+                    }
+                    Err(_) => eprintln!("klaxon runner: renewing took over 10 s"),
+                }
+                if renewed.elapsed() > HOLD {
+                    stop(&mut child).await;
+                    eprintln!("klaxon runner: no renewal taken for {} s; killed", HOLD.as_secs());
+                    return json!({"error": "stopped: the runner lost touch with Klaxon while it ran"});
                 }
             }
         }
     }
-    let code = status.and_then(|s| s.code());
+    let code = status.flatten().and_then(|s| s.code());
     eprintln!(
         "klaxon runner: ended: exit code {}{}",
         code.map_or("none".to_owned(), |c| c.to_string()),

@@ -503,6 +503,14 @@ fn step(n: usize, raw: RawStep, params: &[String]) -> Result<Step, Invalid> {
                 .enumerate()
                 .map(|(i, a)| tpl(format!("{at}.run[{i}]"), &a.text()))
                 .collect::<Result<Vec<_>, _>>()?;
+            // The program (with `shell: true`, the script) is written out: filled from an
+            // alert it would be shell text or a program chosen by whoever sent the alert.
+            if run[0].refs().next().is_some() {
+                return Err(Invalid::new(
+                    format!("{at}.run[0]"),
+                    "the program (or the shell script) is written out, without {{ … }}: pass values as the arguments after it",
+                ));
+            }
             let env = b
                 .env
                 .into_iter()

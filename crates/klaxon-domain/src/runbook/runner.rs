@@ -97,8 +97,17 @@ pub fn check(
             argv.len()
         ));
     }
+    // Written-out parts must be what the step says: a whole argument, or the text before its
+    // first {{ … }} (the program is always written out).
+    let fits = |t: &super::template::Template, given: &str| {
+        if t.refs().next().is_none() {
+            t.literal_prefix() == given
+        } else {
+            given.starts_with(t.literal_prefix())
+        }
+    };
     for (i, (t, given)) in c.run.iter().zip(argv).enumerate() {
-        if t.refs().next().is_none() && t.literal_prefix() != given {
+        if !fits(t, given) {
             return Err(format!(
                 "argument {i} is not the step's `{}`",
                 t.literal_prefix()
@@ -111,6 +120,11 @@ pub fn check(
     got.sort_unstable();
     if want != got {
         return Err("the variables handed over are not the step's".into());
+    }
+    for (k, t) in &c.env {
+        if env.iter().any(|(n, v)| n == k && !fits(t, v)) {
+            return Err(format!("the variable {k} is not the step's"));
+        }
     }
     Ok(c.clone())
 }
@@ -158,10 +172,27 @@ mod tests {
         let c = check(SOURCE, 0, &argv(&["systemctl", "restart", "api"]), &env).unwrap();
         assert_eq!(c.timeout_secs, 30);
         assert!(!c.shell);
-        // Another program, another arity, other variables, or a step that is not a command.
+        // Another program, another arity, other variables or values, or not a command step.
         assert!(check(SOURCE, 0, &argv(&["rm", "restart", "api"]), &env).is_err());
+        let other = vec![("MODE".to_owned(), "slow".to_owned())];
+        assert!(check(SOURCE, 0, &argv(&["systemctl", "restart", "api"]), &other).is_err());
         assert!(check(SOURCE, 0, &argv(&["systemctl", "restart"]), &env).is_err());
         assert!(check(SOURCE, 0, &argv(&["systemctl", "restart", "api"]), &[]).is_err());
         assert!(check(SOURCE, 1, &argv(&["systemctl"]), &env).is_err());
+    }
+}
+
+#[cfg(test)]
+mod program_tests {
+    /// A program filled from an alert would be chosen by whoever sent the alert, and with
+    /// `shell: true` it is shell text.
+    #[test]
+    fn the_program_is_written_out() {
+        let e = super::super::parse(
+            "---\nname: a\n---\n## One\n```klaxon-command\nrun: [\"{{ incident.title }}\"]\nshell: true\n```\n",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "steps[1].command.run[0]");
     }
 }

@@ -461,23 +461,30 @@ pub async fn finish(
     } else {
         EventKind::RunStepFailed
     };
-    // Secrets the command printed are shown to nobody.
-    let values: Vec<String> = match l.rb.steps.get(index).map(|s| &s.kind) {
-        Some(StepKind::Command(c)) => {
-            super::secrets::open(state.store.as_ref(), &state.settings, &secret_names(c))
-                .await
-                .unwrap_or_default()
-                .into_values()
-                .collect()
-        }
+    // Secrets the command printed are shown to nobody. When they cannot be opened to mask
+    // them (one was deleted meanwhile, the key is gone), the output is withheld, not shown.
+    let names = match l.rb.steps.get(index).map(|s| &s.kind) {
+        Some(StepKind::Command(c)) => secret_names(c),
         _ => Vec::new(),
     };
-    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-    let output = template::mask(&r.output, &values);
+    let (output, error) =
+        match super::secrets::open(state.store.as_ref(), &state.settings, &names).await {
+            Ok(opened) => {
+                let values: Vec<&str> = opened.values().map(String::as_str).collect();
+                (
+                    template::mask(&r.output, &values),
+                    r.error.as_deref().map(|e| template::mask(e, &values)),
+                )
+            }
+            Err(why) => (
+                format!("(output withheld: the secrets to mask in it could not be read: {why})"),
+                r.error.as_ref().map(|_| "(withheld)".to_owned()),
+            ),
+        };
     let (shown, cut) = runs::cut(&output, runs::shown(&state.settings));
     let (kept, _) = runs::cut(&output, runs::KEPT);
     let detail = json!({"exit_code": r.exit_code, "timed_out": r.timed_out,
-                        "error": r.error, "runner": runner.name,
+                        "error": error, "runner": runner.name,
                         "output_truncated_by_runner": r.truncated});
     let now = state.clock.now();
     let mut ch = runs::change(&l, &next, Actor::System, None, "", kind, now);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -32,8 +33,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_version))
         .routes(routes!(claim_step))
         .routes(routes!(renew_step))
-        .routes(routes!(report_step))
+        .merge(
+            // A report carries up to 4 MiB of output (what a step keeps), JSON-escaped.
+            OpenApiRouter::new()
+                .routes(routes!(report_step))
+                .layer(DefaultBodyLimit::max(REPORT_LIMIT)),
+        )
 }
+
+/// The most output a report carries (what a step keeps whole), and its body's limit.
+pub const REPORT_OUTPUT: usize = 4 * 1024 * 1024;
+const REPORT_LIMIT: usize = 6 * REPORT_OUTPUT + 64 * 1024;
 
 /// A runner as listed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -275,7 +285,11 @@ async fn claim_step(
     if b.wait_secs > 30 {
         return Err(ApiError::invalid("wait_secs", "at most 30 seconds"));
     }
-    let until = tokio::time::Instant::now() + Duration::from_secs(b.wait_secs.into());
+    // Answered well within the server's request timeout: a claim cut short after it was
+    // written would leave a step begun for a runner that never heard of it.
+    let most = state.settings.server.request_timeout_secs.saturating_sub(5);
+    let wait = u64::from(b.wait_secs).min(most);
+    let until = tokio::time::Instant::now() + Duration::from_secs(wait);
     loop {
         if let Some(a) = runners::claim(&state, &runner).await? {
             return Ok(Json(a).into_response());
@@ -323,8 +337,11 @@ async fn report_step(
     Path((run, step)): Path<(String, u32)>,
     ApiJson(b): ApiJson<Report>,
 ) -> ApiResult<StatusCode> {
-    if b.output.len() > 16 * 1024 * 1024 {
-        return Err(ApiError::invalid("output", "at most 16 MiB"));
+    if b.output.len() > REPORT_OUTPUT {
+        return Err(ApiError::invalid(
+            "output",
+            "at most 4 MiB (what a step keeps)",
+        ));
     }
     runners::finish(&state, &runner, step_path(&run)?, step as usize, &b).await?;
     Ok(StatusCode::NO_CONTENT)
