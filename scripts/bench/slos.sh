@@ -4,7 +4,8 @@
 #
 # Builds and runs crates/klaxon-server/examples/slo_bench.rs (release): it opens a fresh SQLite
 # database, defines SLOS SLOs (99.9 % over 30 days, the three default rules) on one service and
-# pushes each 30 days of hourly counts and 25 hours of minute counts, then runs STEPS evaluation
+# pushes each 30 days of hourly counts and 25 hours of minute counts, then runs one warm-up step
+# (shown, not counted: right after seeding its reads meet a cold cache) and STEPS evaluation
 # steps as the `slo.evaluate` job does (every SLO judged at the step, what changed written):
 #   calm      nothing changes (the usual minute): only reads
 #   fires     a burst makes every SLO's fast rule fire: an alert through the pipeline and a
