@@ -71,7 +71,6 @@ fn notifications_from(rows: &[DbRow]) -> StoreResult<Vec<Notification>> {
     rows.iter().map(notification_from).collect()
 }
 
-/// `NotFound` unless every user and schedule the plan pages exists.
 /// The condition of the partial index notifications_due, to repeat beside `status = …`: SQLite
 /// uses a partial index only for a query that states its condition (`$p` is the table's
 /// prefix, `""` or `"n."`).
@@ -81,6 +80,7 @@ macro_rules! open_notification {
     };
 }
 
+/// `NotFound` unless every user and schedule the plan pages exists.
 async fn check_targets(tx: &mut Transaction<'_, Db>, p: &EscalationPolicy) -> StoreResult<()> {
     super::schedules::check_plan_schedules(tx, &p.plan).await?;
     let users = p.plan.users().collect();
@@ -529,9 +529,9 @@ impl OnCallStore for DbStore {
         let now_ms = to_millis(now);
         // Every step locks the rows it changes and skips those another claimer (or a sender
         // finishing) holds: each change, and its event, is made by exactly one process.
-        // Each step also says `status IN ('pending', 'sending')` (OPEN below): SQLite uses the
-        // partial index notifications_due only when the query repeats its condition, and a year
-        // of history made each of these steps a scan of every notification (over a second).
+        // Each step also states `open_notification!`: SQLite uses the partial index
+        // notifications_due only when the query repeats its condition, and a year of history
+        // made each of these steps a scan of every notification (over a second).
         // Claimed, never begun: nothing went out, so it goes back to be sent (the claim did not
         // count as an attempt). First, so that the cancelling below sees it as pending.
         claimed.released = sqlx::query(concat!(
