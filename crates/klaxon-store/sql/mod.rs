@@ -74,10 +74,8 @@ mod oncall;
 mod oncall_rules;
 mod postmortems;
 mod runbooks;
-// Before runners, which uses its column lists.
-#[macro_use]
-mod runs;
 mod runners;
+mod runs;
 pub(crate) mod schedules;
 mod secrets;
 mod slo_burns;

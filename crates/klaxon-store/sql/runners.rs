@@ -9,7 +9,6 @@ use klaxon_domain::ids::{RunId, RunbookId, RunnerId};
 use klaxon_store::*;
 
 use super::engine::insert_event;
-use super::runs::{run_from, step_from};
 use super::*;
 
 fn runner_from(row: &DbRow) -> StoreResult<RunnerRecord> {
@@ -37,7 +36,11 @@ fn grant_from(row: &DbRow) -> StoreResult<RunnerGrant> {
     })
 }
 
-const RUNNER_COLUMNS: &str = "id, name, labels, created_by, created_at, last_seen_at";
+macro_rules! runner_columns {
+    () => {
+        "id, name, labels, created_by, created_at, last_seen_at"
+    };
+}
 
 #[async_trait]
 impl RunnerStore for DbStore {
@@ -66,9 +69,11 @@ impl RunnerStore for DbStore {
     }
 
     async fn list_runners(&self) -> StoreResult<Vec<RunnerRecord>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUNNER_COLUMNS} FROM runners ORDER BY name"
-        )))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            runner_columns!(),
+            " FROM runners ORDER BY name"
+        ))
         .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
@@ -76,9 +81,11 @@ impl RunnerStore for DbStore {
     }
 
     async fn runner(&self, id: RunnerId) -> StoreResult<RunnerRecord> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUNNER_COLUMNS} FROM runners WHERE id = $1"
-        )))
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            runner_columns!(),
+            " FROM runners WHERE id = $1"
+        ))
         .bind(db_id(id))
         .fetch_one(self.reader())
         .await
@@ -88,9 +95,10 @@ impl RunnerStore for DbStore {
 
     async fn runner_by_token(&self, hash: [u8; 32], at: Timestamp) -> StoreResult<RunnerRecord> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE runners SET last_seen_at = $2 WHERE token_hash = $1 RETURNING {RUNNER_COLUMNS}"
-        )))
+        let row = sqlx::query(concat!(
+            "UPDATE runners SET last_seen_at = $2 WHERE token_hash = $1 RETURNING ",
+            runner_columns!()
+        ))
         .bind(&hash[..])
         .bind(to_millis(at))
         .fetch_one(&mut *tx)
@@ -197,42 +205,21 @@ impl RunnerStore for DbStore {
         rows.iter().map(grant_from).collect()
     }
 
-    async fn queued_commands(
-        &self,
-        runner: RunnerId,
-    ) -> StoreResult<Vec<(RunRecord, RunStepRecord)>> {
-        let mut conn = self.reader().acquire().await.map_err(map_err)?;
-        let runs = sqlx::query(concat!(
-            "SELECT ",
-            run_columns!("r."),
-            " FROM runbook_run_steps s
+    async fn queued_commands(&self, runner: RunnerId) -> StoreResult<Vec<RunId>> {
+        let rows = sqlx::query(
+            "SELECT r.id FROM runbook_run_steps s
              JOIN runbook_runs r ON r.id = s.run_id
              JOIN runner_grants g ON g.runbook_id = r.runbook_id AND g.version = r.version
                                  AND g.digest = r.digest
              WHERE s.kind = 'command' AND s.state = 'queued' AND g.runner_id = $1
                AND r.state = 'active' AND r.current_step = s.step
              ORDER BY r.created_at, r.id LIMIT 200",
-        ))
+        )
         .bind(db_id(runner))
-        .fetch_all(&mut *conn)
+        .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
-        let mut out = Vec::with_capacity(runs.len());
-        for row in &runs {
-            let run = run_from(row)?;
-            let step = sqlx::query(concat!(
-                "SELECT ",
-                step_columns!(),
-                " FROM runbook_run_steps WHERE run_id = $1 AND step = $2"
-            ))
-            .bind(db_id(run.id))
-            .bind(run.current)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(map_err)?;
-            out.push((run, step_from(&step)?));
-        }
-        Ok(out)
+        rows.iter().map(|r| get_id(r, "id")).collect()
     }
 
     async fn extend_lease(

@@ -10,43 +10,8 @@ use super::*;
 
 macro_rules! run_columns {
     () => {
-        run_columns!("")
-    };
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "incident_id, ",
-            $p,
-            "runbook_id, ",
-            $p,
-            "runbook_name, ",
-            $p,
-            "title, ",
-            $p,
-            "version, ",
-            $p,
-            "digest, ",
-            $p,
-            "source, ",
-            $p,
-            "params, ",
-            $p,
-            "state, ",
-            $p,
-            "current_step, ",
-            $p,
-            "revision, ",
-            $p,
-            "started_by, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at, ",
-            $p,
-            "finished_at"
-        )
+        "id, incident_id, runbook_id, runbook_name, title, version, digest, source, params, state,
+         current_step, revision, started_by, created_at, updated_at, finished_at"
     };
 }
 
@@ -57,7 +22,7 @@ macro_rules! step_columns {
     };
 }
 
-pub(crate) fn run_from(row: &DbRow) -> StoreResult<RunRecord> {
+fn run_from(row: &DbRow) -> StoreResult<RunRecord> {
     let params = get_json(row, "params")?;
     Ok(RunRecord {
         id: get_id(row, "id")?,
@@ -79,7 +44,7 @@ pub(crate) fn run_from(row: &DbRow) -> StoreResult<RunRecord> {
     })
 }
 
-pub(crate) fn step_from(row: &DbRow) -> StoreResult<RunStepRecord> {
+fn step_from(row: &DbRow) -> StoreResult<RunStepRecord> {
     Ok(RunStepRecord {
         run_id: get_id(row, "run_id")?,
         index: get(row, "step")?,

@@ -51,6 +51,14 @@ fn runner_event(
     NewEvent::new(SubjectType::Runner, id, at, who.actor, kind, data)
 }
 
+async fn runner_of(state: &AppState, id: RunnerId) -> ApiResult<RunnerRecord> {
+    state
+        .store
+        .runner(id)
+        .await
+        .map_err(ApiError::or_not_found("runner"))
+}
+
 /// A registered runner and its token, shown this once.
 pub struct Registered {
     pub runner: RunnerRecord,
@@ -100,11 +108,7 @@ pub async fn register(
 
 pub async fn delete(state: &AppState, who: &Author, id: RunnerId) -> ApiResult<()> {
     admin(who)?;
-    let r = state
-        .store
-        .runner(id)
-        .await
-        .map_err(ApiError::or_not_found("runner"))?;
+    let r = runner_of(state, id).await?;
     let e = runner_event(
         id,
         who,
@@ -129,11 +133,7 @@ pub async fn grant(
     version: Option<i32>,
 ) -> ApiResult<(RunnerGrant, bool)> {
     admin(who)?;
-    let r = state
-        .store
-        .runner(runner)
-        .await
-        .map_err(ApiError::or_not_found("runner"))?;
+    let r = runner_of(state, runner).await?;
     let rb = state
         .store
         .runbook(runbook)
@@ -184,11 +184,7 @@ pub async fn revoke(
     version: i32,
 ) -> ApiResult<bool> {
     admin(who)?;
-    let r = state
-        .store
-        .runner(runner)
-        .await
-        .map_err(ApiError::or_not_found("runner"))?;
+    let r = runner_of(state, runner).await?;
     let name = state
         .store
         .runbook(runbook)
@@ -283,8 +279,8 @@ fn secret_names(c: &runbook::CommandStep) -> Vec<String> {
 
 /// The next step this runner may take, begun for it; `None` when there is none.
 pub async fn claim(state: &AppState, runner: &RunnerRecord) -> ApiResult<Option<Assignment>> {
-    for (run, _) in state.store.queued_commands(runner.id).await? {
-        let l = match runs::load(state, run.id).await {
+    for id in state.store.queued_commands(runner.id).await? {
+        let l = match runs::load(state, id).await {
             Ok(l) => l,
             Err(_) => continue,
         };

@@ -8,11 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use klaxon_domain::auth::Role;
-use klaxon_domain::event::Actor;
 use klaxon_domain::ids::{RunbookId, RunnerId};
 use serde::Deserialize;
 
-use super::runbooks::Author;
+use super::runbooks_web::{author, refuse};
 use super::runners;
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
@@ -69,16 +68,6 @@ struct RunnersPage {
     errors: FormErrors,
     /// Which runner's enable form the errors belong to.
     errors_for: String,
-}
-
-fn author(s: &WebSession) -> Author {
-    Author {
-        actor: Actor::User(s.user.id),
-        user_id: s.user.id,
-        name: s.user.name.clone(),
-        email: s.user.email.clone(),
-        role: s.user.role,
-    }
 }
 
 struct Shown {
@@ -166,11 +155,8 @@ async fn register(
     s: WebSession,
     Form(f): Form<RunnerForm>,
 ) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
+    if let Some(r) = refuse(&s, &f.csrf, Role::Admin, "manage runners") {
         return Ok(r);
-    }
-    if s.user.role < Role::Admin {
-        return Ok(forbidden("manage runners"));
     }
     let labels: Vec<String> = f
         .labels
@@ -212,11 +198,8 @@ async fn delete(
     Path(id): Path<String>,
     Form(f): Form<RunnerForm>,
 ) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
+    if let Some(r) = refuse(&s, &f.csrf, Role::Admin, "manage runners") {
         return Ok(r);
-    }
-    if s.user.role < Role::Admin {
-        return Ok(forbidden("manage runners"));
     }
     match runners::delete(&state, &author(&s), runner_id(&id)?).await {
         Ok(()) | Err(ApiError::NotFound(_)) => Ok(Redirect::to("/runners").into_response()),
@@ -230,11 +213,8 @@ async fn enable(
     Path(id): Path<String>,
     Form(f): Form<RunnerForm>,
 ) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
+    if let Some(r) = refuse(&s, &f.csrf, Role::Admin, "manage runners") {
         return Ok(r);
-    }
-    if s.user.role < Role::Admin {
-        return Ok(forbidden("manage runners"));
     }
     let runner = runner_id(&id)?;
     let version = match f.version.trim() {
@@ -286,11 +266,8 @@ async fn disable(
     Path((id, runbook, version)): Path<(String, String, i32)>,
     Form(f): Form<RunnerForm>,
 ) -> PageResult {
-    if let Err(r) = s.check_csrf(&f.csrf) {
+    if let Some(r) = refuse(&s, &f.csrf, Role::Admin, "manage runners") {
         return Ok(r);
-    }
-    if s.user.role < Role::Admin {
-        return Ok(forbidden("manage runners"));
     }
     let runbook: RunbookId = runbook
         .parse()

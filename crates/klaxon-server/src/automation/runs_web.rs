@@ -11,14 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use klaxon_domain::auth::Role;
-use klaxon_domain::event::Actor;
 use klaxon_domain::ids::{IncidentId, RunId, RunbookId};
 use klaxon_domain::runbook::run::{RunState, StepState};
 use klaxon_domain::runbook::{Runbook, StepKind};
 use serde::Deserialize;
 
-use super::runbooks::{self, Author};
-use super::runbooks_web::View;
+use super::runbooks;
+use super::runbooks_web::{View, author};
 use super::runs::{self, Move};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
@@ -68,16 +67,6 @@ async fn step_output(
             .into_response()),
         Err(e) if e.is_not_found() => Ok(not_found_page()),
         Err(e) => Err(e.into()),
-    }
-}
-
-fn author(s: &WebSession) -> Author {
-    Author {
-        actor: Actor::User(s.user.id),
-        user_id: s.user.id,
-        name: s.user.name.clone(),
-        email: s.user.email.clone(),
-        role: s.user.role,
     }
 }
 

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use klaxon_domain::event::NewEvent;
 use klaxon_domain::ids::{RunId, RunbookId, RunnerId, UserId};
 
-use crate::{RunRecord, RunStepRecord, StoreResult};
+use crate::StoreResult;
 
 /// A runner as kept; its token only as a digest.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,12 +70,10 @@ pub trait RunnerStore: Send + Sync + 'static {
     /// The versions enabled for a runner (all runners' when `None`), by runbook name and version.
     async fn runner_grants(&self, runner: Option<RunnerId>) -> StoreResult<Vec<RunnerGrant>>;
 
-    /// The queued command steps of active runs that `runner` may take (its runbook version is
-    /// enabled for it; its labels are checked by the caller), oldest run first.
-    async fn queued_commands(
-        &self,
-        runner: RunnerId,
-    ) -> StoreResult<Vec<(RunRecord, RunStepRecord)>>;
+    /// The active runs whose current step is a queued command step that `runner` may take
+    /// (its runbook version is enabled for it; its labels are checked by the caller), oldest
+    /// first, at most 200.
+    async fn queued_commands(&self, runner: RunnerId) -> StoreResult<Vec<RunId>>;
 
     /// Extends the runner's hold on the step while it runs. `Ok(false)` when the step is not
     /// running on this runner any more (marked unknown) or its run was aborted.
