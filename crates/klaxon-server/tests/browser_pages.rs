@@ -929,6 +929,21 @@ async fn a_new_person_is_offered_the_browsers_zone_and_times_follow_it() {
     assert_eq!(s.text("#zone-offer-name").await, "America/New_York");
     s.click("#use-browser-zone").await;
     s.wait_title("Dashboard · Klaxon").await;
+    // The click answers with the page it was on (the dashboard, same title): wait for the new
+    // page's zone before reading it, or the read may meet the old page as it goes.
+    for _ in 0..200 {
+        let shown = s
+            .exec(
+                "const e = document.querySelector('[data-testid=reader-zone]'); \
+                 return e ? e.textContent.trim() : null;",
+                json!([]),
+            )
+            .await;
+        if shown == json!("America/New_York") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(
         s.text("[data-testid=reader-zone]").await,
         "America/New_York"
