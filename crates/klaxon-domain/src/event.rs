@@ -4,7 +4,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApiTokenId, UserId};
+use crate::ids::{ApiTokenId, UserId, WorkflowRunId};
 use crate::named_enum;
 
 /// Who caused a change.
@@ -16,6 +16,9 @@ pub enum Actor {
     User(UserId),
     /// A script acting through an API token.
     Token(ApiTokenId),
+    /// A workflow's action, by the run that took it: an event it causes does not run the same
+    /// workflow again.
+    Workflow(WorkflowRunId),
 }
 
 impl Actor {
@@ -25,6 +28,7 @@ impl Actor {
             Actor::System => "system".to_owned(),
             Actor::User(id) => format!("user:{id}"),
             Actor::Token(id) => format!("token:{id}"),
+            Actor::Workflow(id) => format!("workflow:{id}"),
         }
     }
 
@@ -33,6 +37,7 @@ impl Actor {
             None if s == "system" => Some(Actor::System),
             Some(("user", id)) => id.parse().ok().map(Actor::User),
             Some(("token", id)) => id.parse().ok().map(Actor::Token),
+            Some(("workflow", id)) => id.parse().ok().map(Actor::Workflow),
             _ => None,
         }
     }
@@ -58,10 +63,11 @@ pub enum SubjectType {
     Slo,
     Runbook,
     Runner,
+    Workflow,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 16] = [
+    pub const ALL: [SubjectType; 17] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -78,6 +84,7 @@ impl SubjectType {
         Self::Slo,
         Self::Runbook,
         Self::Runner,
+        Self::Workflow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +105,7 @@ impl SubjectType {
             Self::Slo => "slo",
             Self::Runbook => "runbook",
             Self::Runner => "runner",
+            Self::Workflow => "workflow",
         }
     }
 
@@ -290,6 +298,13 @@ named_enum! {
         /// An admin enabled a runbook version for a runner, or disabled it.
         RunnerGranted = "runner.granted",
         RunnerRevoked = "runner.revoked",
+        WorkflowCreated = "workflow.created",
+        WorkflowUpdated = "workflow.updated",
+        WorkflowDeleted = "workflow.deleted",
+        /// A workflow ran on an incident: on the incident's timeline, with each action's outcome.
+        WorkflowRan = "workflow.ran",
+        /// A workflow's trigger fired but it did not run: it would have run itself again.
+        WorkflowLoopStopped = "workflow.loop_stopped",
     }
 }
 

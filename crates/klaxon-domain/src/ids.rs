@@ -83,6 +83,8 @@ id_type!(
     RunbookId,
     RunId,
     RunnerId,
+    WorkflowId,
+    WorkflowRunId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

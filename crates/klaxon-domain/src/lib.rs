@@ -30,6 +30,7 @@ pub mod slo_burn;
 pub mod status;
 pub mod throttle;
 pub mod webhook;
+pub mod workflow;
 pub mod yaml;
 
 pub use clock::{Clock, FakeClock, SystemClock};

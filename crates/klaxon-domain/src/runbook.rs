@@ -16,6 +16,7 @@ pub mod run;
 pub mod runner;
 pub mod template;
 
+pub(crate) use parse::is_runbook_name;
 pub use parse::parse;
 use template::Template;
 

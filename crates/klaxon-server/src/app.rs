@@ -196,7 +196,11 @@ impl App {
         let settings = Arc::new(settings);
         let (group_commit, writer) =
             GroupCommit::spawn(store.clone(), settings.database.group_commit_max_batch);
-        let engine = Arc::new(new_engine(store.clone(), clock.clone(), settings.clone()));
+        // Workflows act through the application's own functions: handed the state once built.
+        let workflows = Arc::new(crate::automation::workflows_run::Workflows::default());
+        let mut engine = new_engine(store.clone(), clock.clone(), settings.clone());
+        engine.set_workflows(workflows.clone());
+        let engine = Arc::new(engine);
         let incident_rules = Arc::new(
             settings
                 .incidents
@@ -219,6 +223,7 @@ impl App {
             readiness: Default::default(),
             shutting_down: Default::default(),
         };
+        workflows.attach(state.clone());
         let status_pages = Arc::new(crate::status::snapshot::Snapshots::default());
         let router = router(state.clone(), status_pages.clone());
         Self {

@@ -86,6 +86,7 @@ mod store;
 pub(crate) mod subscribers;
 mod users;
 mod webhooks;
+mod workflows;
 
 /// A typed id, for [`db_id`] to bind in the database's own spelling.
 pub(crate) trait DbId: Copy {
@@ -114,7 +115,7 @@ db_ids!(
     IncidentId, EscalationPolicyId, ContactMethodId, NotificationRuleId, NotificationId,
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, SloId, ActionItemId,
-    PostmortemId, PostmortemCommentId, RunbookId, RunId, RunnerId,
+    PostmortemId, PostmortemCommentId, RunbookId, RunId, RunnerId, WorkflowId, WorkflowRunId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -34,6 +34,10 @@ pub use store::{
     PostmortemStore, RunbookStore, ScheduleStore, SloBurnStore, SloEvaluation, SloStore,
     StatusStore, Store, SubscriberStore, UserStore, WebhookStore,
 };
+pub use store::{
+    ActionOutcome, NewWorkflowRun, WorkflowRecord, WorkflowRunRecord, WorkflowStore, action_state,
+    run_state,
+};
 pub use store::{BurnDue, IncidentBurn, JobKinds, RankedBurn};
 pub use store::{RunChange, RunRecord, RunStepRecord, RunStore, SecretInfo, SecretStore};
 pub use store::{RunbookRecord, RunbookVersion, VersionInfo};

@@ -107,7 +107,7 @@ struct RawStep {
     block: Option<(String, String, usize)>,
 }
 
-fn is_runbook_name(s: &str) -> bool {
+pub(crate) fn is_runbook_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63

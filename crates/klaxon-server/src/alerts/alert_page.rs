@@ -297,6 +297,7 @@ async fn history_rows(
                     format!("{what}, by {name}")
                 }
                 Actor::Token(t) => format!("{what}, by API token {t}"),
+                Actor::Workflow(_) => format!("{what}, by a workflow"),
             };
             HistoryRow {
                 when: reader.when(e.at),

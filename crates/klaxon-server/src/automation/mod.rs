@@ -1,5 +1,5 @@
 //! Acting on incidents: runbooks as versioned code, their runs, the runners that run their
-//! commands (and, to come, workflows and drills), each with its faces side by side.
+//! commands, and workflows (drills to come), each with its faces side by side.
 pub mod runbooks;
 pub mod runbooks_api;
 pub mod runbooks_web;
@@ -11,3 +11,6 @@ pub mod runs_api;
 pub mod runs_web;
 pub mod secrets;
 pub mod secrets_web;
+pub mod workflows;
+pub mod workflows_api;
+pub mod workflows_run;

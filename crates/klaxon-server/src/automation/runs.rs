@@ -188,6 +188,27 @@ pub async fn start(
             "running runbooks needs the responder role".into(),
         ));
     }
+    start_as(
+        state,
+        who.actor,
+        Some(who.user_id),
+        incident,
+        runbook,
+        given,
+    )
+    .await
+}
+
+/// Starts the latest version of a runbook on an incident for `actor` (a person, checked by
+/// the caller, or a workflow).
+pub async fn start_as(
+    state: &AppState,
+    actor: Actor,
+    started_by: Option<UserId>,
+    incident: IncidentId,
+    runbook: RunbookId,
+    given: &BTreeMap<String, String>,
+) -> ApiResult<RunRecord> {
     let inc = state
         .store
         .incident(incident)
@@ -217,7 +238,7 @@ pub async fn start(
         state: run.state,
         current: run.current as i32,
         revision: 1,
-        started_by: Some(who.user_id),
+        started_by,
         created_at: now,
         updated_at: now,
         finished_at: run.is_over().then_some(now),
@@ -233,7 +254,7 @@ pub async fn start(
         &rb,
         None,
         now,
-        who.actor,
+        actor,
         EventKind::RunStarted,
         json!({}),
     )];

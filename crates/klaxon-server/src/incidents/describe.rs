@@ -42,6 +42,10 @@ pub fn actor_name(a: &Actor, names: &BTreeMap<String, String>) -> String {
             .get(&t.to_string())
             .cloned()
             .unwrap_or_else(|| "an API token".to_owned()),
+        Actor::Workflow(r) => names
+            .get(&r.to_string())
+            .map(|w| format!("the workflow {w}"))
+            .unwrap_or_else(|| "a workflow".to_owned()),
     }
 }
 
@@ -251,7 +255,7 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
             .names
             .get(&format!("{}{t}", super::timeline::OWNER_OF))
             .cloned(),
-        Actor::System => None,
+        Actor::System | Actor::Workflow(_) => None,
     };
     let is_me = |v: &Value| me.is_some() && v.as_str() == me.as_deref();
     match e.kind {

@@ -87,10 +87,12 @@ pub async fn names(
 ) -> BTreeMap<String, String> {
     let mut ids: Vec<UserId> = extra.to_vec();
     let mut tokens = Vec::new();
+    let mut runs = Vec::new();
     for e in events {
         match e.actor {
             Actor::User(u) => ids.push(u),
             Actor::Token(t) => tokens.push(t),
+            Actor::Workflow(r) => runs.push(r),
             Actor::System => {}
         }
         if let Some(u) = e
@@ -137,6 +139,14 @@ pub async fn names(
             .into_iter()
             .map(|(id, name)| (id.to_string(), name))
             .collect();
+    // A workflow's action is named by the workflow, keyed by the run's id.
+    runs.sort();
+    runs.dedup();
+    for r in runs {
+        if let Ok(run) = state.store.workflow_run(r).await {
+            out.insert(r.to_string(), run.workflow_name);
+        }
+    }
     for (t, u) in owners {
         if let Some(name) = out.get(&u.to_string()).cloned() {
             out.insert(t.to_string(), name);

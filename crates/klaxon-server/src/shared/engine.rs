@@ -99,6 +99,22 @@ impl WebhookReport {
     }
 }
 
+/// What one round of workflows did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkflowReport {
+    /// Runs queued for events (and quiet incidents).
+    pub queued: u32,
+    /// Runs taken to their end.
+    pub finished: u32,
+}
+
+impl WorkflowReport {
+    pub fn add(&mut self, other: WorkflowReport) {
+        self.queued += other.queued;
+        self.finished += other.finished;
+    }
+}
+
 /// What a handler may use.
 pub struct JobContext {
     pub store: Arc<dyn Store>,
@@ -120,6 +136,7 @@ pub struct TickReport {
     pub dead: Vec<String>,
     pub notifications: SendReport,
     pub webhooks: WebhookReport,
+    pub workflows: WorkflowReport,
 }
 
 impl TickReport {
@@ -133,6 +150,7 @@ impl TickReport {
         self.dead.extend(other.dead);
         self.notifications.add(other.notifications);
         self.webhooks.add(other.webhooks);
+        self.workflows.add(other.workflows);
     }
 
     pub fn ran(&self) -> usize {
@@ -155,6 +173,7 @@ pub struct Engine {
     slow: Vec<&'static str>,
     pages: Option<Arc<dyn Outbox<Report = SendReport>>>,
     deliveries: Vec<Arc<dyn Outbox<Report = WebhookReport>>>,
+    workflows: Option<Arc<dyn Outbox<Report = WorkflowReport>>>,
     owner: String,
     retry: RetryPolicy,
     batch: u32,
@@ -196,6 +215,7 @@ impl Engine {
             slow: Vec::new(),
             pages: None,
             deliveries: Vec::new(),
+            workflows: None,
             // Unique per process, so a lease names who holds it.
             owner: format!("engine-{}", hex(&random_bytes::<6>())),
             retry: RetryPolicy::default(),
@@ -228,6 +248,11 @@ impl Engine {
         self.deliveries.push(outbox);
     }
 
+    /// Workflows: events turned into runs, and the runs' actions; drained with the deliveries.
+    pub fn set_workflows(&mut self, outbox: Arc<dyn Outbox<Report = WorkflowReport>>) {
+        self.workflows = Some(outbox);
+    }
+
     /// Asks the loops to tick now instead of at their next interval.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -240,17 +265,33 @@ impl Engine {
     pub async fn tick(&self) -> StoreResult<TickReport> {
         let mut report = TickReport::default();
         loop {
-            report.add(self.tick_paging().await?);
-            let slow = self.tick_slow().await?;
-            let ran = slow.jobs();
-            report.add(slow);
-            // A slow job may have queued paging work (a failed check's escalation step).
-            if ran == 0 {
+            loop {
+                report.add(self.tick_paging().await?);
+                let slow = self.tick_slow().await?;
+                let ran = slow.jobs();
+                report.add(slow);
+                // A slow job may have queued paging work (a failed check's escalation step).
+                if ran == 0 {
+                    break;
+                }
+            }
+            report.webhooks.add(self.tick_webhooks().await?);
+            // A workflow's actions may queue pages, jobs and deliveries: go round again.
+            let w = self.tick_workflows().await?;
+            report.workflows.add(w);
+            if w.finished == 0 {
                 break;
             }
         }
-        report.webhooks.add(self.tick_webhooks().await?);
         Ok(report)
+    }
+
+    /// Workflows: fire the runs events and the clock call for, and take their actions.
+    pub async fn tick_workflows(&self) -> StoreResult<WorkflowReport> {
+        match &self.workflows {
+            Some(w) => w.drain(&self.ctx).await,
+            None => Ok(WorkflowReport::default()),
+        }
     }
 
     /// Outgoing webhooks: fan new incident events out and send what is due. Runs in a loop of
@@ -390,7 +431,8 @@ impl Engine {
         if let Err(e) = ensure_prune_scheduled(&self.ctx).await {
             tracing::error!(error = %e, "could not schedule maintenance");
         }
-        // Webhooks go in a loop of their own: a receiver that hangs must not delay a page.
+        // Webhooks (and workflows, which call them) go in a loop of their own: a receiver that
+        // hangs must not delay a page.
         let (stop_hooks, mut hooks_stopped) = tokio::sync::watch::channel(false);
         let hooks_stopped_slow = hooks_stopped.clone();
         let hooks = {
@@ -399,6 +441,12 @@ impl Engine {
                 loop {
                     if let Err(e) = engine.tick_webhooks().await {
                         tracing::error!(error = %e, "webhook round failed");
+                    }
+                    match engine.tick_workflows().await {
+                        // Their actions may have queued pages.
+                        Ok(w) if w.finished > 0 => engine.wake.notify_one(),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "workflow round failed"),
                     }
                     tokio::select! {
                         _ = hooks_stopped.wait_for(|s| *s) => break,

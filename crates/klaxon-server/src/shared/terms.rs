@@ -17,7 +17,7 @@ use std::str::FromStr;
 use klaxon_domain::event::SubjectType;
 use klaxon_domain::ids::{
     CheckId, EscalationPolicyId, IncidentId, IntegrationId, RunbookId, RunnerId, ScheduleId,
-    ServiceId, StatusPageId, UserId, WebhookId,
+    ServiceId, StatusPageId, UserId, WebhookId, WorkflowId,
 };
 
 use crate::shared::error::{ApiError, ApiResult};
@@ -192,6 +192,21 @@ pub async fn runbook(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<Runbo
     }
 }
 
+/// A workflow: its id or its name (names are unique and lower-case).
+pub async fn workflow(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<WorkflowId> {
+    let kind = Kind::WORKFLOW;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => match state.store.workflow_named(&n.to_ascii_lowercase()).await {
+            Ok(w) => Ok(w.id),
+            Err(klaxon_store::StoreError::NotFound) => {
+                Err(at.missing(format!("no workflow is called \"{n}\"")))
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
 /// A runner: its id or its name.
 pub async fn runner(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<RunnerId> {
     let kind = Kind::RUNNER;
@@ -232,6 +247,7 @@ pub async fn subject(
         SubjectType::Check => check(state, raw, at).await?.to_string(),
         SubjectType::Runbook => runbook(state, raw, at).await?.to_string(),
         SubjectType::Runner => runner(state, raw, at).await?.to_string(),
+        SubjectType::Workflow => workflow(state, raw, at).await?.to_string(),
         SubjectType::ApiToken
         | SubjectType::Job
         | SubjectType::Alert
@@ -339,6 +355,11 @@ impl Kind {
         a: "a runbook",
         many: "runbooks",
     };
+    const WORKFLOW: Kind = Kind {
+        one: "workflow",
+        a: "a workflow",
+        many: "workflows",
+    };
     const RUNNER: Kind = Kind {
         one: "runner",
         a: "a runner",
@@ -410,6 +431,7 @@ pub mod doc {
     pub const CHECK: &str = "Check id, or its name (exact, else ignoring ASCII case)";
     pub const RUNNER: &str = "Runner id, or its name (names are lower-case)";
     pub const RUNBOOK: &str = "Runbook id, or its name (names are lower-case)";
+    pub const WORKFLOW: &str = "Workflow id, or its name (names are lower-case)";
     pub const INTEGRATION: &str = "Integration id, or its name when no other integration has \
          it (exact, else ignoring ASCII case)";
 

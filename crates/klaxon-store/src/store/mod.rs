@@ -22,6 +22,7 @@ mod status;
 mod subscribers;
 mod users;
 mod webhooks;
+mod workflows;
 
 pub use action_items::ActionItemStore;
 pub use alerts::AlertStore;
@@ -42,6 +43,10 @@ pub use status::StatusStore;
 pub use subscribers::SubscriberStore;
 pub use users::UserStore;
 pub use webhooks::WebhookStore;
+pub use workflows::{
+    ActionOutcome, NewWorkflowRun, WorkflowRecord, WorkflowRunRecord, WorkflowStore, action_state,
+    run_state,
+};
 
 /// Everything Klaxon keeps. Each method is one transaction; each method that changes state
 /// takes the event(s) describing the change and writes them in that same transaction.
@@ -69,6 +74,7 @@ pub trait Store:
     + RunStore
     + RunnerStore
     + SecretStore
+    + WorkflowStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

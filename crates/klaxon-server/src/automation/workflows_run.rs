@@ -1,0 +1,633 @@
+//! Workflows at work: events (and quiet incidents) become runs, once per workflow and cause,
+//! and each run takes its actions in order, each outcome recorded.
+//!
+//! Events reach workflows through an inbox the database fills in the transaction that writes
+//! them, so none is missed however late it commits. A run is unique per (workflow, cause),
+//! so two instances queue it once. Each action is written `started` before it is taken: an
+//! instance that stops mid-action leaves it `unknown`, and it is never taken twice.
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use klaxon_domain::event::{Actor, EventKind, NewEvent, SubjectType};
+use klaxon_domain::ids::{IncidentId, WorkflowId, WorkflowRunId};
+use klaxon_domain::incident::IncidentStatus;
+use klaxon_domain::workflow::{self, Action, Facts, TriggerKind};
+use klaxon_store::{
+    ActionOutcome, Event, Incident, NewWorkflowRun, StoreResult, WorkflowRecord, WorkflowRunRecord,
+    action_state, run_state,
+};
+use serde_json::json;
+
+use crate::incidents::api::Who;
+use crate::shared::crypto::{random_bytes, sign_v1};
+use crate::shared::engine::{JobContext, Outbox, WorkflowReport};
+use crate::shared::error::{ApiError, ApiResult};
+use crate::shared::state::AppState;
+use crate::shared::terms::{self, At};
+
+/// Events taken from the inbox per round.
+const INBOX_BATCH: u32 = 200;
+/// Runs claimed per round.
+const RUN_BATCH: u32 = 20;
+/// How long a run is held while one action is taken: longer than any action takes (a webhook
+/// call's time limit is 10 s).
+const HOLD: SignedDuration = SignedDuration::from_secs(60);
+/// How often the clock looks for quiet incidents.
+const QUIET_EVERY: SignedDuration = SignedDuration::from_secs(30);
+/// A webhook call's time limit.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The engine's workflow outbox. It needs the application (actions go through the same
+/// functions as the API), which is built after the engine: `attach` hands it over. The
+/// application holds the engine, so the two keep each other for the life of the process.
+#[derive(Default)]
+pub struct Workflows {
+    app: OnceLock<AppState>,
+    last_quiet_scan: Mutex<Option<Timestamp>>,
+}
+
+impl Workflows {
+    pub fn attach(&self, state: AppState) {
+        let _ = self.app.set(state);
+    }
+}
+
+#[async_trait]
+impl Outbox for Workflows {
+    type Report = WorkflowReport;
+
+    async fn drain(&self, _ctx: &JobContext) -> StoreResult<WorkflowReport> {
+        let Some(state) = self.app.get() else {
+            return Ok(WorkflowReport::default());
+        };
+        let mut report = WorkflowReport {
+            queued: dispatch(state).await?,
+            finished: 0,
+        };
+        let now = state.clock.now();
+        let due = {
+            let mut last = self
+                .last_quiet_scan
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|l| now.duration_since(l) >= QUIET_EVERY || now < l);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if due {
+            report.queued += quiet(state, now).await?;
+        }
+        report.finished = execute(state).await?;
+        Ok(report)
+    }
+}
+
+fn new_run(
+    w: &WorkflowRecord,
+    cause: String,
+    incident: IncidentId,
+    chain: Vec<WorkflowId>,
+    state: &str,
+    now: Timestamp,
+) -> WorkflowRunRecord {
+    WorkflowRunRecord {
+        id: WorkflowRunId::new(now, random_bytes()),
+        workflow_id: w.id,
+        workflow_name: w.definition.name.clone(),
+        cause,
+        incident_id: Some(incident),
+        revision: w.revision,
+        definition: w.definition.clone(),
+        chain,
+        state: state.to_owned(),
+        created_at: now,
+        lease_until: None,
+        finished_at: (state == run_state::LOOP).then_some(now),
+        actions: Vec::new(),
+    }
+}
+
+/// What the conditions look at, for an incident (and the alert that fired the trigger).
+struct Known {
+    incident: Incident,
+    service: Option<String>,
+    alert: Option<(
+        std::collections::BTreeMap<String, String>,
+        serde_json::Value,
+    )>,
+}
+
+async fn known(state: &AppState, e: &Event) -> StoreResult<Option<Known>> {
+    let store = &state.store;
+    let (incident_id, alert) = match e.subject_type {
+        SubjectType::Incident => match e.subject_id.parse::<IncidentId>() {
+            Ok(id) => (id, None),
+            Err(_) => return Ok(None),
+        },
+        SubjectType::Alert => {
+            let Ok(id) = e.subject_id.parse() else {
+                return Ok(None);
+            };
+            let a = match store.alert(id).await {
+                Ok(a) => a,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let Some(incident) = a.incident_id else {
+                return Ok(None);
+            };
+            let fields = klaxon_domain::runbook::alert_fields(&a.content, &a.dedup_key);
+            let details = serde_json::to_value(&a.content.details).unwrap_or_default();
+            (incident, Some((fields, details)))
+        }
+        _ => return Ok(None),
+    };
+    let incident = match store.incident(incident_id).await {
+        Ok(i) => i,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let service = match incident.service_id {
+        Some(s) => store.service(s).await.ok().map(|s| s.name),
+        None => None,
+    };
+    Ok(Some(Known {
+        incident,
+        service,
+        alert,
+    }))
+}
+
+/// The workflows whose actions led to an event, oldest first: none for a person's doing.
+async fn chain_of(state: &AppState, actor: &Actor) -> StoreResult<Vec<WorkflowId>> {
+    match actor {
+        Actor::Workflow(run) => match state.store.workflow_run(*run).await {
+            Ok(r) => {
+                let mut chain = r.chain;
+                chain.push(r.workflow_id);
+                Ok(chain)
+            }
+            // Its workflow was deleted since (with its runs): that one cannot run again.
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        },
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn loop_event(w: &WorkflowRecord, incident: IncidentId, cause: &str, now: Timestamp) -> NewEvent {
+    NewEvent::new(
+        SubjectType::Incident,
+        incident,
+        now,
+        Actor::System,
+        EventKind::WorkflowLoopStopped,
+        json!({"workflow": w.definition.name, "workflow_id": w.id, "cause": cause}),
+    )
+}
+
+/// Turns the inbox's events into runs of the enabled workflows whose trigger and conditions
+/// they meet. Returns how many runs were queued.
+async fn dispatch(state: &AppState) -> StoreResult<u32> {
+    let events = state.store.workflow_inbox(INBOX_BATCH).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let workflows: Vec<WorkflowRecord> = state
+        .store
+        .list_workflows()
+        .await?
+        .into_iter()
+        .filter(|w| w.definition.enabled)
+        .collect();
+    let now = state.clock.now();
+    let mut runs = Vec::new();
+    for e in &events {
+        let Some(trigger) = TriggerKind::for_event(e.kind) else {
+            continue;
+        };
+        let listening: Vec<&WorkflowRecord> = workflows
+            .iter()
+            .filter(|w| w.definition.trigger.on == trigger)
+            .collect();
+        if listening.is_empty() {
+            continue;
+        }
+        let Some(k) = known(state, e).await? else {
+            continue;
+        };
+        let i = &k.incident;
+        // The status and severity the event moved to, not whatever they are now.
+        let status = match e.kind {
+            EventKind::IncidentAcknowledged => Some(IncidentStatus::Acknowledged),
+            EventKind::IncidentMitigated => Some(IncidentStatus::Mitigated),
+            EventKind::IncidentResolved => Some(IncidentStatus::Resolved),
+            EventKind::IncidentClosed => Some(IncidentStatus::Closed),
+            _ => Some(i.status),
+        };
+        let severity = match e.kind {
+            EventKind::IncidentSeverityChanged => {
+                e.data["to"].as_str().and_then(|s| s.parse().ok())
+            }
+            _ => i.severity,
+        };
+        let facts = Facts {
+            severity,
+            priority: i.priority,
+            status,
+            service: k.service.as_deref(),
+            role: e.data["role"].as_str(),
+            alert: k.alert.as_ref().map(|(f, d)| (f, d)),
+            drill: i.is_drill,
+        };
+        let chain = chain_of(state, &e.actor).await?;
+        let cause = format!("event:{}", e.seq);
+        for w in listening {
+            if !w.definition.conditions.hold(&facts) {
+                continue;
+            }
+            let looped = chain.contains(&w.id) || chain.len() >= workflow::MAX_CHAIN;
+            runs.push(if looped {
+                NewWorkflowRun {
+                    run: new_run(w, cause.clone(), i.id, chain.clone(), run_state::LOOP, now),
+                    events: vec![loop_event(w, i.id, &cause, now)],
+                }
+            } else {
+                NewWorkflowRun {
+                    run: new_run(
+                        w,
+                        cause.clone(),
+                        i.id,
+                        chain.clone(),
+                        run_state::QUEUED,
+                        now,
+                    ),
+                    events: Vec::new(),
+                }
+            });
+        }
+    }
+    let taken: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    state.store.queue_workflow_runs(&taken, &runs).await
+}
+
+/// Queues `no_update` workflows for open incidents that have gone quiet: once per quiet
+/// stretch (the cause names the time the stretch began).
+async fn quiet(state: &AppState, now: Timestamp) -> StoreResult<u32> {
+    let workflows: Vec<WorkflowRecord> = state
+        .store
+        .list_workflows()
+        .await?
+        .into_iter()
+        .filter(|w| w.definition.enabled && w.definition.trigger.on == TriggerKind::NoUpdate)
+        .collect();
+    let Some(shortest) = workflows
+        .iter()
+        .filter_map(|w| w.definition.trigger.minutes)
+        .min()
+    else {
+        return Ok(0);
+    };
+    let cutoff = now - SignedDuration::from_mins(i64::from(shortest));
+    let quiet = state.store.quiet_incidents(cutoff).await?;
+    let mut runs = Vec::new();
+    for (id, since) in quiet {
+        let e = Event {
+            seq: 0,
+            subject_type: SubjectType::Incident,
+            subject_id: id.to_string(),
+            at: now,
+            actor: Actor::System,
+            kind: EventKind::IncidentUpdated,
+            data: json!({}),
+            pinned: false,
+        };
+        let Some(k) = known(state, &e).await? else {
+            continue;
+        };
+        let i = &k.incident;
+        let facts = Facts {
+            severity: i.severity,
+            priority: i.priority,
+            status: Some(i.status),
+            service: k.service.as_deref(),
+            drill: i.is_drill,
+            ..Facts::default()
+        };
+        for w in &workflows {
+            let minutes = i64::from(w.definition.trigger.minutes.unwrap_or(u32::MAX));
+            if now.duration_since(since) < SignedDuration::from_mins(minutes)
+                || !w.definition.conditions.hold(&facts)
+            {
+                continue;
+            }
+            let cause = format!("no_update:{id}:{}", since.as_millisecond());
+            runs.push(NewWorkflowRun {
+                run: new_run(w, cause, id, Vec::new(), run_state::QUEUED, now),
+                events: Vec::new(),
+            });
+        }
+    }
+    if runs.is_empty() {
+        return Ok(0);
+    }
+    state.store.queue_workflow_runs(&[], &runs).await
+}
+
+/// Takes the actions of the runs due. Returns how many runs ended.
+async fn execute(state: &AppState) -> StoreResult<u32> {
+    let mut finished = 0;
+    loop {
+        let now = state.clock.now();
+        let runs = state
+            .store
+            .claim_workflow_runs(now, now.saturating_add(HOLD).unwrap_or(now), RUN_BATCH)
+            .await?;
+        if runs.is_empty() {
+            return Ok(finished);
+        }
+        for run in runs {
+            if run_one(state, run).await? {
+                finished += 1;
+            }
+        }
+    }
+}
+
+/// Takes a run's remaining actions in order; `true` when it ended here.
+async fn run_one(state: &AppState, run: WorkflowRunRecord) -> StoreResult<bool> {
+    let store = &state.store;
+    let mut stopped = false;
+    let mut outcomes = run.actions.clone();
+    for (i, step) in run.definition.actions.iter().enumerate() {
+        let position = i as i32;
+        let kind = step.action.kind();
+        if let Some(o) = outcomes.iter_mut().find(|o| o.position == position) {
+            // Taken before, by an instance that stopped before it knew the outcome.
+            if o.state == action_state::STARTED {
+                o.state = action_state::UNKNOWN.to_owned();
+                o.detail = "Klaxon stopped while taking this action: it may or may not have \
+                            happened, and is not taken again"
+                    .to_owned();
+                o.at = state.clock.now();
+                store.end_workflow_action(run.id, o).await?;
+            }
+            stopped |= o.state == action_state::FAILED && step.stop_on_failure;
+            continue;
+        }
+        let now = state.clock.now();
+        if stopped {
+            let o = ActionOutcome {
+                position,
+                kind: kind.to_owned(),
+                state: action_state::SKIPPED.to_owned(),
+                detail: "an action before it failed and stops the rest".to_owned(),
+                at: now,
+            };
+            store.end_workflow_action(run.id, &o).await?;
+            outcomes.push(o);
+            continue;
+        }
+        let until = now.saturating_add(HOLD).unwrap_or(now);
+        if !store
+            .begin_workflow_action(run.id, position, kind, now, until)
+            .await?
+        {
+            // Another instance holds this run now (our lease ran out): leave it to it.
+            return Ok(false);
+        }
+        let result = take(state, &run, &step.action).await;
+        let (st, detail) = match result {
+            Ok(detail) => (action_state::SUCCEEDED, detail),
+            Err(e) => {
+                if let ApiError::Internal(inner) = &e {
+                    tracing::warn!(run = %run.id, action = kind, error = %inner, "workflow action failed");
+                }
+                stopped = step.stop_on_failure;
+                (action_state::FAILED, failure(&e))
+            }
+        };
+        let o = ActionOutcome {
+            position,
+            kind: kind.to_owned(),
+            state: st.to_owned(),
+            detail,
+            at: state.clock.now(),
+        };
+        store.end_workflow_action(run.id, &o).await?;
+        outcomes.push(o);
+    }
+    let end = if stopped {
+        run_state::STOPPED
+    } else {
+        run_state::DONE
+    };
+    let now = state.clock.now();
+    let Some(incident) = run.incident_id else {
+        return Ok(false);
+    };
+    let summary: Vec<_> = outcomes
+        .iter()
+        .map(|o| json!({"action": o.kind, "state": o.state, "detail": o.detail}))
+        .collect();
+    let event = NewEvent::new(
+        SubjectType::Incident,
+        incident,
+        now,
+        Actor::Workflow(run.id),
+        EventKind::WorkflowRan,
+        json!({
+            "workflow": run.workflow_name,
+            "workflow_id": run.workflow_id,
+            "run_id": run.id,
+            "state": end,
+            "actions": summary,
+        }),
+    );
+    store.finish_workflow_run(run.id, end, now, event).await?;
+    state.incident_changes.notify_waiters();
+    Ok(true)
+}
+
+/// An action's failure in words, for its outcome.
+fn failure(e: &ApiError) -> String {
+    match e {
+        ApiError::BadRequest {
+            message,
+            field: Some(f),
+            ..
+        } if !message.starts_with(f.as_str()) => format!("{f}: {message}"),
+        ApiError::Internal(_) => "Klaxon could not take it (see the server's log)".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Takes one action on the run's incident as the workflow; answers what it did, in words.
+async fn take(state: &AppState, run: &WorkflowRunRecord, action: &Action) -> ApiResult<String> {
+    let incident = run
+        .incident_id
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    let who = Who {
+        actor: Actor::Workflow(run.id),
+        user: None,
+        admin: true,
+    };
+    match action {
+        Action::Page(p) => {
+            let message = p
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("Paged by the workflow {}", run.workflow_name));
+            crate::incidents::responders::page_with(
+                state,
+                who,
+                incident,
+                crate::incidents::responders::PageInto {
+                    user_id: p.user.clone(),
+                    role: p.role.clone(),
+                    escalation_policy_id: p.team.clone(),
+                    message,
+                },
+            )
+            .await?;
+            Ok(action.describe())
+        }
+        Action::AssignRole(a) => {
+            crate::incidents::responders::assign_role_with(state, who, incident, &a.role, &a.user)
+                .await?;
+            Ok(action.describe())
+        }
+        Action::AddTasks(titles) => {
+            for t in titles {
+                crate::incidents::tasks::add_task_with(
+                    state,
+                    who,
+                    incident,
+                    crate::incidents::tasks::NewTask {
+                        title: t.clone(),
+                        assignee_id: None,
+                        due_at: None,
+                    },
+                )
+                .await?;
+            }
+            Ok(format!("added {} task(s)", titles.len()))
+        }
+        Action::StartRunbook(s) => {
+            let id = terms::runbook(state, &s.runbook, At::Field("runbook")).await?;
+            let r = super::runs::start_as(state, who.actor, None, incident, id, &s.params).await?;
+            Ok(format!(
+                "started run {} of {} v{}",
+                r.id, r.runbook_name, r.version
+            ))
+        }
+        Action::PostUpdate(u) => {
+            crate::incidents::updates::post_update_with(
+                state,
+                who,
+                incident,
+                crate::incidents::updates::PostUpdate {
+                    message: u.message.clone(),
+                    template: u.template.clone(),
+                },
+            )
+            .await?;
+            Ok(action.describe())
+        }
+        Action::SetComponent(c) => {
+            let page = terms::status_page(state, &c.page, At::Field("page")).await?;
+            crate::status::pages_api::update_component_with(
+                state,
+                who.actor,
+                page,
+                &c.component,
+                crate::status::pages_api::ComponentBody {
+                    status: Some(c.status),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(action.describe())
+        }
+        Action::CallWebhook(w) => call(state, run, incident, &w.webhook).await,
+    }
+}
+
+/// Posts the run's incident to an outgoing webhook, signed as its deliveries are. Not retried:
+/// a workflow's call happens at most once.
+async fn call(
+    state: &AppState,
+    run: &WorkflowRunRecord,
+    incident: IncidentId,
+    name: &str,
+) -> ApiResult<String> {
+    let id = terms::webhook(state, name, At::Field("webhook")).await?;
+    let hook = state.store.webhook(id).await?;
+    let i = state.store.incident(incident).await?;
+    let now = state.clock.now();
+    // The deliveries' format, so that one receiver reads both; `sequence` 0: no event is sent.
+    let e = Event {
+        seq: 0,
+        subject_type: SubjectType::Incident,
+        subject_id: incident.to_string(),
+        at: now,
+        actor: Actor::Workflow(run.id),
+        kind: EventKind::WorkflowRan,
+        data: json!({"workflow": run.workflow_name, "workflow_id": run.workflow_id, "run_id": run.id}),
+        pinned: false,
+    };
+    let body = crate::webhooks::api::payload(&state.settings, &e, Some(&i));
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let ts = now.as_second();
+    let req = state
+        .engine
+        .outgoing()
+        .post(&hook.url)
+        .map_err(|refused| ApiError::invalid("webhook", format!("not called: {refused}")))?;
+    let answer = req
+        .timeout(CALL_TIMEOUT)
+        .header("content-type", "application/json")
+        .header("user-agent", "Klaxon-Webhooks/1")
+        .header("x-klaxon-event", EventKind::WorkflowRan.as_str())
+        .header("x-klaxon-delivery", run.id.to_string())
+        .header("x-klaxon-timestamp", ts.to_string())
+        .header("x-klaxon-signature", sign_v1(&hook.secret, ts, &bytes))
+        .body(bytes)
+        .send()
+        .await;
+    match answer {
+        Ok(r) if r.status().is_success() => Ok(format!(
+            "called {} ({} answered {})",
+            hook.name,
+            host_of(&hook.url),
+            r.status().as_u16()
+        )),
+        Ok(r) => Err(ApiError::Conflict {
+            message: format!("{} answered {}", host_of(&hook.url), r.status()),
+            field: None,
+        }),
+        Err(e) if e.is_timeout() => Err(ApiError::Conflict {
+            message: format!(
+                "{} did not answer within {} s",
+                host_of(&hook.url),
+                CALL_TIMEOUT.as_secs()
+            ),
+            field: None,
+        }),
+        Err(e) => Err(ApiError::Conflict {
+            message: format!("could not call {}: {e}", host_of(&hook.url)),
+            field: None,
+        }),
+    }
+}
+
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "the receiver".to_owned())
+}
