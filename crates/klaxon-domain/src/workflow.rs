@@ -490,7 +490,7 @@ impl Workflow {
         }
         for (i, step) in self.actions.iter().enumerate() {
             check_action(i, &step.action)?;
-            if let Some(why) = fires_itself(self.trigger.on, &step.action) {
+            if let Some(why) = fires_itself(&self.trigger, &self.conditions, &step.action) {
                 return Err(Invalid::new(
                     format!("actions[{i}].{}", step.action.kind()),
                     why,
@@ -625,13 +625,18 @@ fn check_action(i: usize, a: &Action) -> Result<(), Invalid> {
 }
 
 /// Why an action would fire its own workflow's trigger, if it would: such a workflow is
-/// refused when saved (chains through other workflows are stopped when they run).
-fn fires_itself(trigger: TriggerKind, a: &Action) -> Option<&'static str> {
-    match (trigger, a) {
-        (TriggerKind::RoleAssigned, Action::AssignRole(_)) => Some(
-            "assigns a role, and this workflow runs when a role is assigned: it would run itself \
-             again and again",
-        ),
+/// refused when saved (chains through other workflows are stopped when they run). Assigning
+/// a role fires `role_assigned`, unless the conditions name only other roles.
+fn fires_itself(t: &Trigger, c: &Conditions, a: &Action) -> Option<&'static str> {
+    match (t.on, a) {
+        (TriggerKind::RoleAssigned, Action::AssignRole(r))
+            if c.role.is_empty() || c.role.contains(&r.role) =>
+        {
+            Some(
+                "assigns a role, and this workflow runs when that role is assigned: it would \
+                 run itself again and again",
+            )
+        }
         _ => None,
     }
 }

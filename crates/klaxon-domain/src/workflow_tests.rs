@@ -93,6 +93,18 @@ fn a_workflow_that_would_fire_itself_is_refused() {
     .unwrap_err();
     assert!(e.field.ends_with("actions[0].assign_role"), "{e:?}");
     assert!(e.reason.contains("again and again"));
+    let e = one(
+        "name: loop\ntrigger: {on: role_assigned}\nconditions: {role: [scribe]}\n\
+         actions: [{assign_role: {role: scribe, user: a@example.com}}]",
+    )
+    .unwrap_err();
+    assert!(e.field.ends_with("actions[0].assign_role"), "{e:?}");
+    // Assigning another role than the one it waits for, or on another trigger, is fine.
+    one(
+        "name: ok\ntrigger: {on: role_assigned}\nconditions: {role: [commander]}\n\
+         actions: [{assign_role: {role: scribe, user: a@example.com}}]",
+    )
+    .unwrap();
     // Assigning on another trigger is fine.
     one("name: ok\ntrigger: {on: incident_declared}\n\
          actions: [{assign_role: {role: scribe, user: a@example.com}}]")

@@ -64,3 +64,5 @@ mod status_web;
 mod users;
 mod web;
 mod webhooks;
+mod workflows;
+mod workflows_web;

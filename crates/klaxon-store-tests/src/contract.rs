@@ -43,6 +43,7 @@ mod status;
 mod status_follow;
 mod subscribers;
 mod users;
+mod workflows;
 pub use accounts::*;
 pub use action_items::*;
 pub use alerts::*;
@@ -64,6 +65,7 @@ pub use status::*;
 pub use status_follow::*;
 pub use subscribers::*;
 pub use users::*;
+pub use workflows::*;
 
 fn t0() -> Timestamp {
     "2026-11-21T09:00:00Z".parse().unwrap()

@@ -65,4 +65,5 @@ klaxon_store_tests::contract_tests!(
     incident_burns_are_due_kept_and_ranked,
     public_summaries_go_on_the_status_page_once,
     runbook_versions_stack_and_names_stay_unique,
+    workflows_take_each_event_and_cause_once,
 );

@@ -1,0 +1,799 @@
+//! Workflows on both backends, with the fake clock: each trigger runs its workflow once per
+//! event (two instances too), conditions choose, each action's outcome is recorded, a failure
+//! stops the rest only when marked so, an action cut short by a stopped instance is never
+//! taken twice, loops stop after one round, and bad workflows are refused naming the field.
+//! Every page sent is counted: none is unexpected.
+use crate::common;
+use crate::dashboard_support;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use dashboard_support::{Person, declare, events_of, person, tick};
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    each_trigger_runs_its_workflows_once,
+    two_instances_run_a_workflow_once_per_event,
+    failures_are_recorded_and_stop_only_when_marked,
+    an_action_cut_short_is_never_taken_twice,
+    a_loop_through_two_workflows_stops_after_one_round,
+    bad_workflows_are_refused_naming_the_field,
+);
+
+/// A receiver for `call_webhook`: answers `status`, keeps what it got with its headers.
+#[derive(Clone)]
+struct Hook {
+    url: String,
+    got: Arc<Mutex<Vec<(axum::http::HeaderMap, Value)>>>,
+}
+
+impl Hook {
+    async fn spawn(status: u16) -> Self {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let log = got.clone();
+        let app = axum::Router::new().fallback(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push((
+                        headers,
+                        serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    ));
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/call", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, got }
+    }
+
+    fn calls(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+/// An outgoing webhook named `name` to `url`, listening to an event kind no test writes, so
+/// only workflows call it.
+async fn webhook(app: &TestApp, name: &str, url: &str) {
+    ok(
+        app.post(
+            "/api/v1/webhooks",
+            &app.admin.token,
+            &json!({"name": name, "url": url, "events": ["incident.merged"]}),
+        ),
+        201,
+    )
+    .await;
+}
+
+async fn workflow(app: &TestApp, w: Value) -> Value {
+    ok(app.post("/api/v1/workflows", &app.admin.token, &w), 201).await
+}
+
+async fn runs(app: &TestApp, name: &str) -> Vec<Value> {
+    ok(
+        app.get(&format!("/api/v1/workflows/{name}/runs"), &app.admin.token),
+        200,
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+async fn tasks(app: &TestApp, iid: &str) -> Vec<String> {
+    let i = ok(
+        app.get(&format!("/api/v1/incidents/{iid}/tasks"), &app.admin.token),
+        200,
+    )
+    .await;
+    let list = i.as_array().cloned().unwrap_or_else(|| {
+        i["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| i["tasks"].as_array().cloned().unwrap_or_default())
+    });
+    list.iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn updates(app: &TestApp, iid: &str) -> Vec<String> {
+    events_of(app, iid, "incident.update_posted")
+        .await
+        .into_iter()
+        .map(|(_, d)| d["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Sends the request, asserts its status and returns the error object.
+async fn refusal(req: reqwest::RequestBuilder, status: u16) -> Value {
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), status);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body["error"].clone()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// Everyone's pages so far, in the order given.
+fn pages(people: &[&Person]) -> Vec<u64> {
+    people.iter().map(|p| p.receiver.pages()).collect()
+}
+
+async fn integration_key(app: &TestApp, service: &str) -> String {
+    let i = ok(
+        app.post(
+            &format!("/api/v1/services/{service}/integrations"),
+            &app.admin.token,
+            &json!({"name": "prom", "kind": "events_v2"}),
+        ),
+        201,
+    )
+    .await;
+    i["key"].as_str().unwrap().to_owned()
+}
+
+async fn alert(app: &TestApp, key: &str, summary: &str, host: &str) {
+    let r = app
+        .http
+        .post(format!("{}/v2/enqueue", app.url))
+        .json(
+            &json!({"routing_key": key, "event_action": "trigger", "dedup_key": summary,
+                      "payload": {"summary": summary, "source": host, "severity": "error",
+                                  "custom_details": {"host": host}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+}
+
+async fn each_trigger_runs_its_workflows_once(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com", "Ada", "UTC").await;
+    let bob = person(&app, "bob@example.com", "Bob", "UTC").await;
+    let hook = Hook::spawn(200).await;
+    webhook(&app, "chatops", &hook.url).await;
+    workflow(
+        &app,
+        json!({"name": "sev1-declared", "trigger": {"on": "incident_declared"},
+               "conditions": {"severity": ["SEV1"]},
+               "actions": [{"add_tasks": ["Open a bridge", "Tell support"]},
+                           {"page": {"user": "ada@example.com", "message": "SEV1 declared"}},
+                           {"call_webhook": {"webhook": "chatops"}}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "raised-to-sev1", "trigger": {"on": "severity_changed"},
+               "conditions": {"severity": ["SEV1"]},
+               "actions": [{"post_update": {"message": "We are on it"}}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "commander-paged", "trigger": {"on": "role_assigned"},
+               "conditions": {"role": ["commander"]},
+               "actions": [{"page": {"role": "commander"}}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "on-resolve", "trigger": {"on": "status_changed"},
+               "conditions": {"status": ["resolved"]},
+               "actions": [{"add_tasks": ["Write the postmortem"]}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "disk-alerts", "trigger": {"on": "alert"},
+               "conditions": {"alert": {"summary": "Disk*", "details.host": "db-*"}},
+               "actions": [{"add_tasks": ["Check the disk"]}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "quiet", "trigger": {"on": "no_update", "minutes": 30},
+               "actions": [{"post_update": {"message": "Still working on it"}}]}),
+    )
+    .await;
+
+    // Declared SEV1: tasks added, Ada paged, the webhook called; once, however often it ticks.
+    let one = id(&declare(&app, &app.admin.token, "Checkout down", "SEV1", json!({})).await);
+    // A SEV3: the conditions leave it alone.
+    let two = id(&declare(&app, &app.admin.token, "Slow search", "SEV3", json!({})).await);
+    for _ in 0..3 {
+        tick(&app).await;
+    }
+    assert_eq!(tasks(&app, &one).await, ["Open a bridge", "Tell support"]);
+    assert!(tasks(&app, &two).await.is_empty());
+    assert_eq!(pages(&[&ada, &bob]), [1, 0]);
+    assert_eq!(hook.calls(), 1);
+    {
+        let got = hook.got.lock().unwrap();
+        let (headers, body) = &got[0];
+        assert_eq!(body["incident"]["id"], one.as_str());
+        assert_eq!(body["data"]["workflow"], "sev1-declared");
+        assert!(
+            headers["x-klaxon-signature"]
+                .to_str()
+                .unwrap()
+                .starts_with("v1=")
+        );
+    }
+    let r = runs(&app, "sev1-declared").await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["state"], "done");
+    let states: Vec<&str> = r[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["succeeded"; 3]);
+    // On the timeline, by the workflow: the run and each thing it did.
+    // (A SEV1 declared by the admin makes them commander: that runs `commander-paged` too.)
+    let ran: Vec<(String, Value)> = events_of(&app, &one, "workflow.ran")
+        .await
+        .into_iter()
+        .filter(|(_, d)| d["workflow"] == "sev1-declared")
+        .collect();
+    assert_eq!(ran.len(), 1);
+    assert!(ran[0].0.starts_with("workflow:"), "{:?}", ran[0]);
+    assert_eq!(ran[0].1["state"], "done");
+    let added = events_of(&app, &one, "incident.task_added").await;
+    assert!(
+        added
+            .iter()
+            .all(|(actor, _)| actor.starts_with("workflow:"))
+    );
+
+    // Raised to SEV1: an update, once.
+    ok(
+        patch(
+            &app,
+            &format!("/api/v1/incidents/{two}"),
+            &app.admin.token,
+            &json!({"severity": "SEV1"}),
+        ),
+        200,
+    )
+    .await;
+    tick(&app).await;
+    tick(&app).await;
+    assert_eq!(updates(&app, &two).await, ["We are on it"]);
+    // Not declared now: the declaration workflow does not run for a change of severity.
+    assert!(tasks(&app, &two).await.is_empty());
+
+    // Bob made commander of the first: the workflow pages whoever holds the role.
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{one}/roles"),
+            &app.admin.token,
+            &json!({"role": "commander", "user_id": bob.id}),
+        ),
+        201,
+    )
+    .await;
+    tick(&app).await;
+    assert_eq!(pages(&[&ada, &bob]), [1, 1]);
+
+    // An alert whose fields match opens an incident (on a service paging nobody) with a task.
+    let svc = ok(
+        app.post("/api/v1/services", &app.admin.token, &json!({"name": "db"})),
+        201,
+    )
+    .await;
+    let key = integration_key(&app, &id(&svc)).await;
+    alert(&app, &key, "Disk full", "db-3").await;
+    alert(&app, &key, "CPU high", "db-3").await;
+    tick(&app).await;
+    let disk = runs(&app, "disk-alerts").await;
+    assert_eq!(disk.len(), 1, "only the matching alert: {disk:?}");
+    let three = disk[0]["incident_id"].as_str().unwrap().to_owned();
+    assert_eq!(tasks(&app, &three).await, ["Check the disk"]);
+
+    // Resolved: the postmortem task.
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{one}/resolve"),
+            &app.admin.token,
+            &json!({}),
+        ),
+        200,
+    )
+    .await;
+    tick(&app).await;
+    assert_eq!(
+        tasks(&app, &one).await,
+        ["Open a bridge", "Tell support", "Write the postmortem"]
+    );
+
+    // Half an hour on, the open incidents without an update get one; then no more until
+    // another half hour passes without one.
+    app.clock.advance(SignedDuration::from_mins(31));
+    tick(&app).await;
+    tick(&app).await;
+    assert_eq!(
+        updates(&app, &two).await,
+        ["We are on it", "Still working on it"]
+    );
+    assert!(updates(&app, &one).await.is_empty(), "resolved: left alone");
+    let quiet = runs(&app, "quiet").await;
+    let on: Vec<&str> = quiet
+        .iter()
+        .map(|r| r["incident_id"].as_str().unwrap())
+        .collect();
+    // The second, and the two the alerts opened (the CPU alert opened one of its own).
+    assert_eq!(on.len(), 3, "{quiet:?}");
+    assert!(on.contains(&two.as_str()) && on.contains(&three.as_str()));
+    assert!(!on.contains(&one.as_str()));
+    app.clock.advance(SignedDuration::from_mins(10));
+    tick(&app).await;
+    assert_eq!(runs(&app, "quiet").await.len(), 3);
+    app.clock.advance(SignedDuration::from_mins(25));
+    tick(&app).await;
+    assert_eq!(runs(&app, "quiet").await.len(), 6);
+
+    // The incident's runs, newest first.
+    let on_one = ok(
+        app.get(
+            &format!("/api/v1/incidents/{one}/workflow-runs"),
+            &app.admin.token,
+        ),
+        200,
+    )
+    .await;
+    let mut names: Vec<&str> = on_one
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["workflow"].as_str().unwrap())
+        .collect();
+    names.sort();
+    // Commander twice: the admin on declaring (a SEV1 needs one), then Bob.
+    assert_eq!(
+        names,
+        [
+            "commander-paged",
+            "commander-paged",
+            "on-resolve",
+            "sev1-declared"
+        ]
+    );
+    // No page went anywhere else.
+    assert_eq!(pages(&[&ada, &bob]), [1, 1]);
+    assert_eq!(hook.calls(), 1);
+}
+
+async fn two_instances_run_a_workflow_once_per_event(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com", "Ada", "UTC").await;
+    let hook = Hook::spawn(200).await;
+    webhook(&app, "chatops", &hook.url).await;
+    workflow(
+        &app,
+        json!({"name": "declared", "trigger": {"on": "incident_declared"},
+               "actions": [{"page": {"user": "ada@example.com"}},
+                           {"call_webhook": {"webhook": "chatops"}},
+                           {"add_tasks": ["Open a bridge"]}]}),
+    )
+    .await;
+    // Another instance on the same database, with its own engine.
+    let mut settings = (*app.state.settings).clone();
+    settings.engine.enabled = false;
+    let other =
+        klaxon_server::App::with_store(settings, app.state.clock.clone(), app.state.store.clone());
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(id(&declare(
+            &app,
+            &app.admin.token,
+            &format!("Outage {n}"),
+            "SEV2",
+            json!({}),
+        )
+        .await));
+        let (a, b) = tokio::join!(app.state.engine.tick(), other.state.engine.tick());
+        a.unwrap();
+        b.unwrap();
+    }
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(app.state.engine.tick(), other.state.engine.tick());
+        a.unwrap();
+        b.unwrap();
+    }
+    assert_eq!(runs(&app, "declared").await.len(), 6);
+    assert_eq!(ada.receiver.pages(), 6);
+    assert_eq!(hook.calls(), 6);
+    for i in &ids {
+        assert_eq!(tasks(&app, i).await, ["Open a bridge"]);
+        assert_eq!(events_of(&app, i, "workflow.ran").await.len(), 1);
+    }
+}
+
+async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let broken = Hook::spawn(500).await;
+    webhook(&app, "broken", &broken.url).await;
+    workflow(
+        &app,
+        json!({"name": "keeps-going", "trigger": {"on": "incident_declared"},
+               "actions": [{"call_webhook": {"webhook": "broken"}},
+                           {"add_tasks": ["First"]}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "stops", "trigger": {"on": "incident_declared"},
+               "actions": [{"add_tasks": ["Second"]},
+                           {"call_webhook": {"webhook": "broken"}, "stop_on_failure": true},
+                           {"add_tasks": ["Never"]}]}),
+    )
+    .await;
+    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV2", json!({})).await);
+    tick(&app).await;
+    let mut t = tasks(&app, &iid).await;
+    t.sort();
+    assert_eq!(t, ["First", "Second"]);
+    let keeps = &runs(&app, "keeps-going").await[0];
+    assert_eq!(keeps["state"], "done");
+    assert_eq!(keeps["actions"][0]["state"], "failed");
+    assert!(
+        keeps["actions"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("500"),
+        "{keeps}"
+    );
+    assert_eq!(keeps["actions"][1]["state"], "succeeded");
+    let stops = &runs(&app, "stops").await[0];
+    assert_eq!(stops["state"], "stopped");
+    let states: Vec<&str> = stops["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["succeeded", "failed", "skipped"]);
+    // A failed call is not made again.
+    tick(&app).await;
+    assert_eq!(broken.calls(), 2);
+    // A page to a role nobody holds fails with the reason, on the timeline too.
+    workflow(
+        &app,
+        json!({"name": "page-scribe", "trigger": {"on": "severity_changed"},
+               "actions": [{"page": {"role": "scribe"}}]}),
+    )
+    .await;
+    ok(
+        patch(
+            &app,
+            &format!("/api/v1/incidents/{iid}"),
+            &app.admin.token,
+            &json!({"severity": "SEV3"}),
+        ),
+        200,
+    )
+    .await;
+    tick(&app).await;
+    let r = &runs(&app, "page-scribe").await[0];
+    assert_eq!(r["actions"][0]["state"], "failed");
+    assert!(!r["actions"][0]["detail"].as_str().unwrap().is_empty());
+    let ran = events_of(&app, &iid, "workflow.ran").await;
+    assert_eq!(ran.len(), 3);
+}
+
+async fn an_action_cut_short_is_never_taken_twice(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com", "Ada", "UTC").await;
+    workflow(
+        &app,
+        json!({"name": "declared", "trigger": {"on": "incident_declared"},
+               "actions": [{"page": {"user": "ada@example.com"}},
+                           {"add_tasks": ["Open a bridge"]}]}),
+    )
+    .await;
+    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV3", json!({})).await);
+    // Queue the run the way the engine does, then act as an instance that took its first
+    // action and stopped before it knew the outcome.
+    let store = app.state.store.clone();
+    let events = store.workflow_inbox(10).await.unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "the declaration is in the inbox: {events:?}"
+    );
+    tick(&app).await;
+    let r = runs(&app, "declared").await;
+    assert_eq!(r[0]["state"], "done", "the first instance ran it: {r:?}");
+    assert_eq!(ada.receiver.pages(), 1);
+
+    // Again, this time cut short: queue a second run by hand and stop after `begin`.
+    let w = store.workflow_named("declared").await.unwrap();
+    let now = app.state.clock.now();
+    let run = klaxon_store::WorkflowRunRecord {
+        id: klaxon_domain::ids::WorkflowRunId::new(now, [7; 10]),
+        workflow_id: w.id,
+        workflow_name: "declared".into(),
+        cause: "event:by-hand".into(),
+        incident_id: Some(iid.parse().unwrap()),
+        revision: w.revision,
+        definition: w.definition.clone(),
+        chain: Vec::new(),
+        state: "queued".into(),
+        created_at: now,
+        lease_until: None,
+        finished_at: None,
+        actions: Vec::new(),
+    };
+    let queued = store
+        .queue_workflow_runs(
+            &[],
+            &[klaxon_store::NewWorkflowRun {
+                run: run.clone(),
+                events: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    let until = now + SignedDuration::from_secs(60);
+    let claimed = store.claim_workflow_runs(now, until, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .begin_workflow_action(run.id, 0, "page", now, until)
+            .await
+            .unwrap()
+    );
+    // While the lease holds, nobody else takes the run.
+    tick(&app).await;
+    assert_eq!(ada.receiver.pages(), 1);
+    // Once it runs out, the next instance finds the page `unknown`, does not send it again,
+    // and takes the rest.
+    app.clock.advance(SignedDuration::from_secs(61));
+    tick(&app).await;
+    assert_eq!(
+        ada.receiver.pages(),
+        1,
+        "the cut-short page is never sent again"
+    );
+    let r = ok(
+        app.get(
+            &format!("/api/v1/workflow-runs/{}", run.id),
+            &app.admin.token,
+        ),
+        200,
+    )
+    .await;
+    assert_eq!(r["state"], "done");
+    assert_eq!(r["actions"][0]["state"], "unknown");
+    assert_eq!(r["actions"][1]["state"], "succeeded");
+    assert_eq!(tasks(&app, &iid).await, ["Open a bridge", "Open a bridge"]);
+    // The same cause never runs twice.
+    let again = store
+        .queue_workflow_runs(
+            &[],
+            &[klaxon_store::NewWorkflowRun {
+                run: klaxon_store::WorkflowRunRecord {
+                    id: klaxon_domain::ids::WorkflowRunId::new(now, [8; 10]),
+                    ..run
+                },
+                events: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
+
+async fn a_loop_through_two_workflows_stops_after_one_round(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = member(&app, "ada@example.com", "Ada", "responder").await;
+    let cy = member(&app, "cy@example.com", "Cy", "responder").await;
+    let dan = member(&app, "dan@example.com", "Dan", "responder").await;
+    // A workflow that assigns the role it waits for is refused outright.
+    let e = refusal(
+        app.post(
+            "/api/v1/workflows",
+            &app.admin.token,
+            &json!({"name": "self", "trigger": {"on": "role_assigned"},
+                    "actions": [{"assign_role": {"role": "scribe", "user": "cy@example.com"}}]}),
+        ),
+        400,
+    )
+    .await;
+    assert_eq!(e["field"], "actions[0].assign_role", "{e}");
+    // Two that fire each other are kept, and stop after one round.
+    workflow(
+        &app,
+        json!({"name": "scribe-follows", "trigger": {"on": "role_assigned"},
+               "conditions": {"role": ["commander"]},
+               "actions": [{"assign_role": {"role": "scribe", "user": "cy@example.com"}}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "commander-follows", "trigger": {"on": "role_assigned"},
+               "conditions": {"role": ["scribe"]},
+               "actions": [{"assign_role": {"role": "commander", "user": "dan@example.com"}}]}),
+    )
+    .await;
+    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV3", json!({})).await);
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/roles"),
+            &app.admin.token,
+            &json!({"role": "commander", "user_id": ada.id}),
+        ),
+        201,
+    )
+    .await;
+    for _ in 0..4 {
+        tick(&app).await;
+    }
+    let first = runs(&app, "scribe-follows").await;
+    let states: Vec<&str> = first.iter().map(|r| r["state"].as_str().unwrap()).collect();
+    // Newest first: the second round was stopped.
+    assert_eq!(states, ["loop", "done"], "{first:?}");
+    assert_eq!(first[0]["chain"].as_array().unwrap().len(), 2);
+    assert!(first[0]["actions"].as_array().unwrap().is_empty());
+    let second = runs(&app, "commander-follows").await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0]["state"], "done");
+    let stopped = events_of(&app, &iid, "workflow.loop_stopped").await;
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(stopped[0].1["workflow"], "scribe-follows");
+    // Where the round left the roles: Cy scribe, Dan commander.
+    let roles = ok(
+        app.get(&format!("/api/v1/incidents/{iid}/roles"), &app.admin.token),
+        200,
+    )
+    .await;
+    let held = |role: &str| -> Vec<String> {
+        roles["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["role"] == role && r["ended_at"].is_null())
+            .map(|r| r["user_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(held("scribe"), [cy.id.clone()]);
+    assert_eq!(held("commander"), [dan.id.clone()]);
+}
+
+async fn bad_workflows_are_refused_naming_the_field(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let viewer = member(&app, "vi@example.com", "Vi", "viewer").await;
+    let responder = member(&app, "rae@example.com", "Rae", "responder").await;
+    let good = json!({"name": "good", "trigger": {"on": "incident_declared"},
+                      "actions": [{"add_tasks": ["Open a bridge"]}]});
+    let bad = |patch: Value| {
+        let mut w = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            w[k] = v.clone();
+        }
+        w
+    };
+    let cases = [
+        (bad(json!({"name": "Not A Name"})), "name"),
+        (bad(json!({"trigger": {"on": "sometimes"}})), "trigger.on"),
+        (
+            bad(json!({"trigger": {"on": "no_update"}})),
+            "trigger.minutes",
+        ),
+        (
+            bad(json!({"actions": [{"page": {"user": "nobody@example.com"}}]})),
+            "actions[0].page.user",
+        ),
+        (
+            bad(json!({"actions": [{"page": {"role": "janitor"}}]})),
+            "actions[0].page.role",
+        ),
+        (
+            bad(json!({"actions": [{"post_update": {"template": "nope"}}]})),
+            "actions[0].post_update.template",
+        ),
+        (
+            bad(json!({"actions": [{"call_webhook": {"webhook": "nowhere"}}]})),
+            "actions[0].call_webhook.webhook",
+        ),
+        (
+            bad(json!({"actions": [{"start_runbook": {"runbook": "missing"}}]})),
+            "actions[0].start_runbook.runbook",
+        ),
+        (
+            bad(
+                json!({"actions": [{"set_component": {"page": "none", "component": "api",
+                                                      "status": "major_outage"}}]}),
+            ),
+            "actions[0].set_component.page",
+        ),
+        (
+            bad(json!({"conditions": {"service": ["ghost"]}})),
+            "conditions.service[0]",
+        ),
+        (bad(json!({"actions": []})), "actions"),
+    ];
+    for (w, field) in cases {
+        let e = refusal(app.post("/api/v1/workflows", &app.admin.token, &w), 400).await;
+        assert_eq!(e["field"], field, "{w}: {e}");
+    }
+    let listed = ok(app.get("/api/v1/workflows", &app.admin.token), 200).await;
+    assert_eq!(listed, json!([]), "nothing half-written");
+    // Only admins change workflows; everyone signed in reads them.
+    refusal(app.post("/api/v1/workflows", &responder.token, &good), 403).await;
+    workflow(&app, good.clone()).await;
+    let seen = ok(app.get("/api/v1/workflows/good", &viewer.token), 200).await;
+    assert_eq!(
+        seen["summary"]["actions"],
+        json!(["Add the tasks: Open a bridge"])
+    );
+    refusal(delete(&app, "/api/v1/workflows/good", &viewer.token), 403).await;
+    // PUT by name: the same body changes nothing; another is a new revision; a new name
+    // creates.
+    let same = ok(
+        put(&app, "/api/v1/workflows/good", &app.admin.token).json(&good),
+        200,
+    )
+    .await;
+    assert_eq!(same["change"], "unchanged");
+    assert_eq!(same["workflow"]["revision"], 1);
+    let off = ok(
+        put(&app, "/api/v1/workflows/good", &app.admin.token).json(&bad(json!({"enabled": false}))),
+        200,
+    )
+    .await;
+    assert_eq!(off["change"], "updated");
+    assert_eq!(off["workflow"]["revision"], 2);
+    let made = ok(
+        put(&app, "/api/v1/workflows/other", &app.admin.token).json(&bad(json!({"name": "other"}))),
+        201,
+    )
+    .await;
+    assert_eq!(made["change"], "created");
+    // Creating over a taken name is a conflict.
+    refusal(app.post("/api/v1/workflows", &app.admin.token, &good), 409).await;
+    // A disabled workflow does not run.
+    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV2", json!({})).await);
+    tick(&app).await;
+    assert_eq!(
+        tasks(&app, &iid).await,
+        ["Open a bridge"],
+        "only `other` ran"
+    );
+    // Edits and deletions are in the audit log.
+    ok(
+        delete(&app, "/api/v1/workflows/other", &app.admin.token),
+        204,
+    )
+    .await;
+    refusal(app.get("/api/v1/workflows/other", &app.admin.token), 404).await;
+}
