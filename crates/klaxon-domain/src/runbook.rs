@@ -54,6 +54,26 @@ pub struct Runbook {
 pub struct Matcher(pub BTreeMap<String, String>);
 
 impl Matcher {
+    /// Refuses a field matchers do not know (an alert field, or `details.<path>`), blaming
+    /// `at.<field>`: a typo would otherwise never match, silently.
+    pub fn check_field(at: &str, k: &str) -> Result<(), Invalid> {
+        let ok = k
+            .strip_prefix("details.")
+            .is_some_and(|p| p.split('.').all(|s| !s.is_empty()))
+            || template::ALERT_FIELDS.contains(&k);
+        if ok {
+            Ok(())
+        } else {
+            Err(Invalid::new(
+                format!("{at}.{k}"),
+                format!(
+                    "unknown alert field; use {} or details.<path>",
+                    template::ALERT_FIELDS.join(", ")
+                ),
+            ))
+        }
+    }
+
     /// Whether an alert with these fields (and details) matches.
     pub fn matches(&self, fields: &BTreeMap<String, String>, details: &serde_json::Value) -> bool {
         self.0.iter().all(|(k, want)| {

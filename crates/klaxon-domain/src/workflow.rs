@@ -32,6 +32,8 @@ pub const MAX_TASKS: usize = 50;
 /// A chain of workflows, each run by an event the one before wrote, stops at this length: a
 /// loop through several workflows ends after one round.
 pub const MAX_CHAIN: usize = 3;
+/// Names a workflow may not take: the pages and routes beside `/workflows/{name}`.
+pub const RESERVED_NAMES: [&str; 2] = ["new", "preview"];
 /// `no_update` waits at least a minute and at most a week.
 pub const MAX_NO_UPDATE_MINUTES: u32 = 7 * 24 * 60;
 
@@ -436,6 +438,13 @@ impl Workflow {
                 ),
             ));
         }
+        // `new` and `preview` are pages and routes of their own.
+        if RESERVED_NAMES.contains(&self.name.as_str()) {
+            return Err(Invalid::new(
+                "name",
+                format!("`{}` is kept for Klaxon's own use: choose another", self.name),
+            ));
+        }
         if self.description.chars().count() > 2000 {
             return Err(Invalid::new(
                 "description",
@@ -475,6 +484,14 @@ impl Workflow {
                 "conditions.alert",
                 "is only for the alert trigger",
             ));
+        }
+        if let Some(m) = &c.alert {
+            if m.0.is_empty() {
+                return Err(Invalid::new("conditions.alert", "names no field"));
+            }
+            for k in m.0.keys() {
+                Matcher::check_field("conditions.alert", k)?;
+            }
         }
         for (i, s) in c.service.iter().enumerate() {
             filled(|| format!("conditions.service[{i}]"), s, 100)?;

@@ -24,11 +24,15 @@ fn refusal<E: std::fmt::Display>(at: &str, e: serde_path_to_error::Error<E>) -> 
             let name = rest.split('`').next().unwrap_or_default();
             if path == "." {
                 format!("{at}.{name}")
+            } else if path.starts_with('[') {
+                format!("{at}{path}.{name}")
             } else {
                 format!("{at}.{path}.{name}")
             }
         }
         None if path == "." => at.to_owned(),
+        // An item of a list read whole: `workflows[1].name`, not `workflows.[1].name`.
+        None if path.starts_with('[') => format!("{at}{path}"),
         None => format!("{at}.{path}"),
     };
     // yaml_serde adds "at line N column M" to some messages: kept, it helps.

@@ -20,6 +20,7 @@ on_both_backends!(
     an_action_cut_short_is_never_taken_twice,
     a_loop_through_two_workflows_stops_after_one_round,
     bad_workflows_are_refused_naming_the_field,
+    runbooks_status_pages_and_postmortems_are_reached,
 );
 
 /// A receiver for `call_webhook`: answers `status`, keeps what it got with its headers.
@@ -256,6 +257,19 @@ async fn each_trigger_runs_its_workflows_once(b: Backend) {
     assert_eq!(ran.len(), 1);
     assert!(ran[0].0.starts_with("workflow:"), "{:?}", ran[0]);
     assert_eq!(ran[0].1["state"], "done");
+    // In words, named by the workflow.
+    let md = app
+        .get(&format!("/api/v1/incidents/{one}/timeline.md"), &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        md.contains("the workflow sev1-declared: ran: 3 actions succeeded"),
+        "{md}"
+    );
     let added = events_of(&app, &one, "incident.task_added").await;
     assert!(
         added
@@ -501,6 +515,18 @@ async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
     assert!(!r["actions"][0]["detail"].as_str().unwrap().is_empty());
     let ran = events_of(&app, &iid, "workflow.ran").await;
     assert_eq!(ran.len(), 3);
+    let md = app
+        .get(&format!("/api/v1/incidents/{iid}/timeline.md"), &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        md.contains("the workflow stops: ran: 1 action succeeded, 1 failed, 1 skipped (call_webhook: "),
+        "{md}"
+    );
 }
 
 async fn an_action_cut_short_is_never_taken_twice(b: Backend) {
@@ -668,6 +694,15 @@ async fn a_loop_through_two_workflows_stops_after_one_round(b: Backend) {
     let stopped = events_of(&app, &iid, "workflow.loop_stopped").await;
     assert_eq!(stopped.len(), 1);
     assert_eq!(stopped[0].1["workflow"], "scribe-follows");
+    let md = app
+        .get(&format!("/api/v1/incidents/{iid}/timeline.md"), &app.admin.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(md.contains("Klaxon: did not run the workflow scribe-follows"), "{md}");
     // Where the round left the roles: Cy scribe, Dan commander.
     let roles = ok(
         app.get(&format!("/api/v1/incidents/{iid}/roles"), &app.admin.token),
@@ -796,4 +831,107 @@ async fn bad_workflows_are_refused_naming_the_field(b: Backend) {
     )
     .await;
     refusal(app.get("/api/v1/workflows/other", &app.admin.token), 404).await;
+}
+
+async fn runbooks_status_pages_and_postmortems_are_reached(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let t = &app.admin.token;
+    ok(
+        app.post(
+            "/api/v1/runbooks",
+            t,
+            &json!({"source": "---\nname: notify\nparams:\n  - name: team\n    default: ops\n---\n# Notify\n\n## Look\nCheck the graphs.\n"}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            "/api/v1/status-pages",
+            t,
+            &json!({"name": "Acme", "slug": "acme"}),
+        ),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            "/api/v1/status-pages/acme/components",
+            t,
+            &json!({"name": "API"}),
+        ),
+        201,
+    )
+    .await;
+    // A parameter the runbook lacks, or of the wrong kind, is refused at save.
+    let e = refusal(
+        app.post(
+            "/api/v1/workflows",
+            t,
+            &json!({"name": "x", "trigger": {"on": "incident_declared"},
+                    "actions": [{"start_runbook": {"runbook": "notify", "params": {"tem": "a"}}}]}),
+        ),
+        400,
+    )
+    .await;
+    assert_eq!(e["field"], "actions[0].start_runbook.params.tem", "{e}");
+    workflow(
+        &app,
+        json!({"name": "major", "trigger": {"on": "incident_declared"},
+               "conditions": {"severity": ["SEV1"]},
+               "actions": [{"set_component": {"page": "acme", "component": "API",
+                                              "status": "major_outage"}},
+                           {"start_runbook": {"runbook": "notify", "params": {"team": "sre"}}}]}),
+    )
+    .await;
+    workflow(
+        &app,
+        json!({"name": "published", "trigger": {"on": "postmortem_published"},
+               "actions": [{"add_tasks": ["Share the postmortem"]}]}),
+    )
+    .await;
+    let iid = id(&declare(&app, t, "Login errors", "SEV1", json!({})).await);
+    tick(&app).await;
+    let comps = ok(app.get("/api/v1/status-pages/acme/components", t), 200).await;
+    let api = comps
+        .as_array()
+        .map(|a| a[0].clone())
+        .unwrap_or_else(|| comps["items"][0].clone());
+    assert_eq!(api["status"], "major_outage", "{comps}");
+    let started = ok(app.get(&format!("/api/v1/incidents/{iid}/runs"), t), 200).await;
+    assert_eq!(started.as_array().unwrap().len(), 1, "{started}");
+    assert_eq!(started[0]["runbook"], "notify");
+    let run = ok(
+        app.get(&format!("/api/v1/runs/{}", id(&started[0])), t),
+        200,
+    )
+    .await;
+    assert_eq!(run["params"]["team"], "sre", "{run}");
+    // Resolved, its postmortem published: the follow-up task.
+    ok(
+        app.post(&format!("/api/v1/incidents/{iid}/resolve"), t, &json!({})),
+        200,
+    )
+    .await;
+    let pm = ok(
+        app.post("/api/v1/postmortems", t, &json!({"incident_id": iid})),
+        201,
+    )
+    .await;
+    ok(
+        app.post(
+            &format!("/api/v1/postmortems/{}/publish", id(&pm)),
+            t,
+            &json!({"reason": "Reviewed in the weekly meeting."}),
+        ),
+        200,
+    )
+    .await;
+    tick(&app).await;
+    assert_eq!(tasks(&app, &iid).await, ["Share the postmortem"]);
+    let r = runs(&app, "published").await;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["state"], "done");
 }

@@ -26,6 +26,7 @@ mod services_cli;
 mod slos_cli;
 mod status_pages_cli;
 mod webhooks_cli;
+mod workflows_cli;
 
 #[derive(Parser)]
 #[command(
@@ -188,6 +189,12 @@ enum Command {
     Webhooks {
         #[command(subcommand)]
         command: webhooks_cli::WebhooksCommand,
+    },
+    /// Workflows (admins edit): what Klaxon does by itself when something happens to an
+    /// incident. Apply YAML files, turn them on and off, see their runs.
+    Workflows {
+        #[command(subcommand)]
+        command: workflows_cli::WorkflowsCommand,
     },
 }
 
@@ -602,6 +609,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::StatusPages { command } => status_pages_cli::status_pages(command).await,
         Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
         Command::Postmortems { command } => postmortems_cli::postmortems(command).await,
+        Command::Workflows { command } => workflows_cli::workflows(command).await,
     }
 }
 

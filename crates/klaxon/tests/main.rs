@@ -19,3 +19,4 @@ mod schedules_cli;
 mod slos_cli;
 mod status_pages_cli;
 mod webhooks_cli;
+mod workflows_cli;

@@ -168,21 +168,8 @@ pub fn parse(source: &str, fallback_name: Option<&str>) -> Result<Runbook, Inval
             }
             m.into_iter()
                 .map(|(k, v)| {
-                    let ok = k
-                        .strip_prefix("details.")
-                        .is_some_and(|p| p.split('.').all(|s| !s.is_empty()))
-                        || template::ALERT_FIELDS.contains(&k.as_str());
-                    if ok {
-                        Ok((k, v.text()))
-                    } else {
-                        Err(Invalid::new(
-                            format!("front_matter.match[{i}].{k}"),
-                            format!(
-                                "unknown alert field; use {} or details.<path>",
-                                template::ALERT_FIELDS.join(", ")
-                            ),
-                        ))
-                    }
+                    Matcher::check_field(&format!("front_matter.match[{i}]"), &k)?;
+                    Ok((k, v.text()))
                 })
                 .collect::<Result<BTreeMap<_, _>, _>>()
                 .map(Matcher)

@@ -25,9 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_workflows, create_workflow))
         .routes(routes!(preview_workflow))
         .routes(routes!(get_workflow, put_workflow, delete_workflow))
-        .routes(routes!(list_runs))
+        .routes(routes!(workflow_runs))
         .routes(routes!(incident_workflow_runs))
-        .routes(routes!(get_run))
+        .routes(routes!(get_workflow_run))
 }
 
 /// What a workflow does, in words.
@@ -303,7 +303,7 @@ async fn delete_workflow(
            RunsParams),
     responses((status = 200, body = Vec<WorkflowRunOut>), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn list_runs(
+async fn workflow_runs(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
@@ -343,7 +343,7 @@ async fn incident_workflow_runs(
 #[utoipa::path(get, path = "/api/v1/workflow-runs/{id}", tag = "workflows",
     params(("id" = String, Path, description = "Workflow run id", format = Uuid)),
     responses((status = 200, body = WorkflowRunOut), (status = 404, body = ErrorBody)))]
-async fn get_run(
+async fn get_workflow_run(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,

@@ -606,9 +606,49 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
         EventKind::RunResumed => format!("resumed the runbook “{}”", s(&d["title"])),
         EventKind::RunAborted => format!("aborted the runbook “{}”", s(&d["title"])),
         EventKind::RunSucceeded => format!("completed the runbook “{}”", s(&d["title"])),
+        EventKind::WorkflowRan => format!("ran{}", workflow_outcome(d)),
+        EventKind::WorkflowLoopStopped => format!(
+            "did not run the workflow {}: one of its own actions led here, and it would run \
+             itself again and again",
+            s(&d["workflow"])
+        ),
         // Kinds an incident's timeline does not hold today; still a readable line.
         k => format!("recorded {}", k.as_str().replace(['.', '_'], " ")),
     }
+}
+
+/// ": 2 actions succeeded, 1 failed (call_webhook: …)", from a workflow run's data.
+fn workflow_outcome(d: &Value) -> String {
+    let actions = d["actions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let count = |state: &str| actions.iter().filter(|a| a["state"] == state).count();
+    let mut parts = Vec::new();
+    for (state, word) in [
+        ("succeeded", "succeeded"),
+        ("failed", "failed"),
+        ("skipped", "skipped"),
+        ("unknown", "with an unknown outcome"),
+    ] {
+        match count(state) {
+            0 => {}
+            1 if parts.is_empty() => parts.push(format!("1 action {word}")),
+            n if parts.is_empty() => parts.push(format!("{n} actions {word}")),
+            n => parts.push(format!("{n} {word}")),
+        }
+    }
+    let failed: Vec<String> = actions
+        .iter()
+        .filter(|a| a["state"] == "failed")
+        .map(|a| format!("{}: {}", s(&a["action"]), s(&a["detail"])))
+        .collect();
+    let mut out = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(", "))
+    };
+    if !failed.is_empty() {
+        out.push_str(&format!(" ({})", failed.join("; ")));
+    }
+    out
 }
 
 /// "step 2 “Drain” of “Restart the web tier”", from a run event's data.
