@@ -385,6 +385,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::automation::runs_web::router())
         .merge(crate::automation::secrets_web::router())
         .merge(crate::automation::runners_web::router())
+        .merge(crate::automation::workflows_web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

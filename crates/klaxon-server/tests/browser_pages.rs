@@ -320,6 +320,21 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         .await
         .unwrap();
     let links = klaxon_server::status::subscribers::links("/status/acme", &key, &sub);
+    // A workflow that runs when an incident is resolved: it adds a task and calls a webhook
+    // nobody answers, so its page and the resolved incidents' show a run with a failed action.
+    ok(
+        app.post(
+            "/api/v1/workflows",
+            admin,
+            &json!({"name": "after-resolution", "description": "Reminds the team of the postmortem.",
+                    "trigger": {"on": "status_changed"}, "conditions": {"status": ["resolved"]},
+                    "actions": [{"add_tasks": ["Write the postmortem"]},
+                                {"call_webhook": {"webhook": "Chat bridge"}, "stop_on_failure": true},
+                                {"add_tasks": ["Tell support"]}]}),
+        ),
+        201,
+    )
+    .await;
     // Two postmortems: one being written (with factors and a comment), one published.
     let mut postmortems = Vec::new();
     let mut pm_public = String::new();
@@ -400,6 +415,14 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     let (draft_incident, draft_pm) = postmortems[0].clone();
     let published_pm = postmortems[1].1.clone();
     app.state.engine.tick().await.unwrap();
+    // The workflow ran on both resolved incidents: the pages below show its runs.
+    let runs = ok(
+        app.get("/api/v1/workflows/after-resolution/runs", admin),
+        200,
+    )
+    .await;
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+    assert_eq!(runs[0]["state"], "stopped", "{runs}");
     vec![
         ("/postmortems".into(), "postmortem list"),
         (
@@ -490,6 +513,16 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         ),
         ("/secrets".into(), "the secret store"),
         ("/runners".into(), "the runners"),
+        ("/workflows".into(), "workflow list"),
+        ("/workflows/new".into(), "a new workflow"),
+        (
+            "/workflows/after-resolution".into(),
+            "a workflow with its runs",
+        ),
+        (
+            "/workflows/after-resolution/edit".into(),
+            "editing a workflow",
+        ),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         (format!("/slos/{up_id}"), "an availability SLO"),
         ("/status-pages".into(), "status page list"),
@@ -797,6 +830,21 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
         (
             "/runbooks/new".into(),
             "form[action='/runbooks/new']".into(),
+            "f.insertAdjacentHTML('beforeend', '<input type=hidden name=action value=preview>')"
+                .into(),
+            "#preview",
+        ),
+        // A workflow refused beside its box (a person nobody is); and a preview of the example.
+        (
+            "/workflows/new".into(),
+            "form[action='/workflows/new']".into(),
+            "f.elements['definition'].value = f.elements['definition'].value.replace('role: commander', 'user: nobody-with-a-long-address@example.com')"
+                .into(),
+            "#workflow-definition-error",
+        ),
+        (
+            "/workflows/new".into(),
+            "form[action='/workflows/new']".into(),
             "f.insertAdjacentHTML('beforeend', '<input type=hidden name=action value=preview>')"
                 .into(),
             "#preview",

@@ -14,3 +14,4 @@ pub mod secrets_web;
 pub mod workflows;
 pub mod workflows_api;
 pub mod workflows_run;
+pub mod workflows_web;

@@ -265,6 +265,8 @@ struct IncidentPage {
     other_runbooks: Vec<(String, String)>,
     /// Runs of runbooks on it, newest first.
     runs: Vec<klaxon_store::RunRecord>,
+    /// Runs of workflows on it, newest first.
+    workflow_runs: Vec<crate::automation::workflows_web::RunView>,
     resolved: bool,
 }
 
@@ -593,6 +595,8 @@ async fn render_with(
             .map(|r| (r.id.to_string(), r.title))
             .collect(),
         runs: state.store.incident_runs(incident.id).await?,
+        workflow_runs: crate::automation::workflows_web::for_incident(state, &reader, incident.id)
+            .await?,
         resolved: incident.resolved_at.is_some(),
         nav: Some(Nav::new(s, "/incidents")),
         incident_id: id.to_string(),

@@ -51,6 +51,7 @@ impl Nav {
         for (href, label) in [
             ("/incidents", "Incidents"),
             ("/runbooks", "Runbooks"),
+            ("/workflows", "Workflows"),
             ("/action-items", "Action items"),
             ("/postmortems", "Postmortems"),
             ("/alerts", "Alerts"),
