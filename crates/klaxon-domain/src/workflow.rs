@@ -442,7 +442,10 @@ impl Workflow {
         if RESERVED_NAMES.contains(&self.name.as_str()) {
             return Err(Invalid::new(
                 "name",
-                format!("`{}` is kept for Klaxon's own use: choose another", self.name),
+                format!(
+                    "`{}` is kept for Klaxon's own use: choose another",
+                    self.name
+                ),
             ));
         }
         if self.description.chars().count() > 2000 {

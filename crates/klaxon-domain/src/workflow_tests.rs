@@ -74,8 +74,14 @@ fn refusals_name_the_field() {
             "name: a\ntrigger: {on: alert}\nactions: [{set_component: {page: p, component: c, status: broken}}]",
             "actions[0].set_component.status",
         ),
-        ("name: preview\ntrigger: {on: alert}\nactions: [{add_tasks: [x]}]", "name"),
-        ("name: a\ntrigger: {on: alert}\nconditions: {alert: {owner: x}}\nactions: [{add_tasks: [x]}]", "conditions.alert.owner"),
+        (
+            "name: preview\ntrigger: {on: alert}\nactions: [{add_tasks: [x]}]",
+            "name",
+        ),
+        (
+            "name: a\ntrigger: {on: alert}\nconditions: {alert: {owner: x}}\nactions: [{add_tasks: [x]}]",
+            "conditions.alert.owner",
+        ),
     ];
     for (yaml, field) in cases {
         let e = one(yaml).unwrap_err();

@@ -197,7 +197,7 @@ impl App {
         let (group_commit, writer) =
             GroupCommit::spawn(store.clone(), settings.database.group_commit_max_batch);
         // Workflows act through the application's own functions: handed the state once built.
-        let workflows = Arc::new(crate::automation::workflows_run::Workflows::default());
+        let workflows = Arc::new(crate::workflows::run::Workflows::default());
         let mut engine = new_engine(store.clone(), clock.clone(), settings.clone());
         engine.set_workflows(workflows.clone());
         let engine = Arc::new(engine);
@@ -385,7 +385,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::automation::runs_web::router())
         .merge(crate::automation::secrets_web::router())
         .merge(crate::automation::runners_web::router())
-        .merge(crate::automation::workflows_web::router())
+        .merge(crate::workflows::web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

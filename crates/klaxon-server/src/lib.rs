@@ -20,6 +20,7 @@ pub mod shared;
 pub mod slos;
 pub mod status;
 pub mod webhooks;
+pub mod workflows;
 
 pub use app::{App, AppState};
 pub use shared::config::Settings;

@@ -54,7 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::automation::runbooks_api::router())
         .merge(crate::automation::runs_api::router())
         .merge(crate::automation::runners_api::router())
-        .merge(crate::automation::workflows_api::router())
+        .merge(crate::workflows::api::router())
         .merge(crate::automation::secrets::router())
 }
 

@@ -80,10 +80,10 @@ async fn runs(app: &TestApp, name: &str) -> Vec<Value> {
         app.get(&format!("/api/v1/workflows/{name}/runs"), &app.admin.token),
         200,
     )
-    .await
-    .as_array()
-    .unwrap()
-    .clone()
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 async fn tasks(app: &TestApp, iid: &str) -> Vec<String> {
@@ -259,7 +259,10 @@ async fn each_trigger_runs_its_workflows_once(b: Backend) {
     assert_eq!(ran[0].1["state"], "done");
     // In words, named by the workflow.
     let md = app
-        .get(&format!("/api/v1/incidents/{one}/timeline.md"), &app.admin.token)
+        .get(
+            &format!("/api/v1/incidents/{one}/timeline.md"),
+            &app.admin.token,
+        )
         .send()
         .await
         .unwrap()
@@ -363,6 +366,33 @@ async fn each_trigger_runs_its_workflows_once(b: Backend) {
     app.clock.advance(SignedDuration::from_mins(25));
     tick(&app).await;
     assert_eq!(runs(&app, "quiet").await.len(), 6);
+    // Paged: four, then the other two, none twice.
+    let first = ok(
+        app.get("/api/v1/workflows/quiet/runs?limit=4", &app.admin.token),
+        200,
+    )
+    .await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest = ok(
+        app.get(
+            &format!("/api/v1/workflows/quiet/runs?limit=4&cursor={cursor}"),
+            &app.admin.token,
+        ),
+        200,
+    )
+    .await;
+    assert!(rest["next_cursor"].is_null());
+    let mut seen: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen.len(), 6);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 6);
 
     // The incident's runs, newest first.
     let on_one = ok(
@@ -373,7 +403,7 @@ async fn each_trigger_runs_its_workflows_once(b: Backend) {
         200,
     )
     .await;
-    let mut names: Vec<&str> = on_one
+    let mut names: Vec<&str> = on_one["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -492,6 +522,40 @@ async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
     // A failed call is not made again.
     tick(&app).await;
     assert_eq!(broken.calls(), 2);
+    // Its webhook gone, the workflow can still be turned off, but not on again.
+    ok(
+        delete(&app, "/api/v1/webhooks/broken", &app.admin.token),
+        204,
+    )
+    .await;
+    let mut keeps_def = ok(
+        app.get("/api/v1/workflows/keeps-going", &app.admin.token),
+        200,
+    )
+    .await;
+    for k in [
+        "id",
+        "revision",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "summary",
+    ] {
+        keeps_def.as_object_mut().unwrap().remove(k);
+    }
+    keeps_def["enabled"] = json!(false);
+    ok(
+        put(&app, "/api/v1/workflows/keeps-going", &app.admin.token).json(&keeps_def),
+        200,
+    )
+    .await;
+    keeps_def["enabled"] = json!(true);
+    let e = refusal(
+        put(&app, "/api/v1/workflows/keeps-going", &app.admin.token).json(&keeps_def),
+        400,
+    )
+    .await;
+    assert_eq!(e["field"], "actions[0].call_webhook.webhook", "{e}");
     // A page to a role nobody holds fails with the reason, on the timeline too.
     workflow(
         &app,
@@ -516,7 +580,10 @@ async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
     let ran = events_of(&app, &iid, "workflow.ran").await;
     assert_eq!(ran.len(), 3);
     let md = app
-        .get(&format!("/api/v1/incidents/{iid}/timeline.md"), &app.admin.token)
+        .get(
+            &format!("/api/v1/incidents/{iid}/timeline.md"),
+            &app.admin.token,
+        )
         .send()
         .await
         .unwrap()
@@ -524,7 +591,9 @@ async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
         .await
         .unwrap();
     assert!(
-        md.contains("the workflow stops: ran: 1 action succeeded, 1 failed, 1 skipped (call_webhook: "),
+        md.contains(
+            "the workflow stops: ran: 1 action succeeded, 1 failed, 1 skipped (call_webhook: "
+        ),
         "{md}"
     );
 }
@@ -683,11 +752,14 @@ async fn a_loop_through_two_workflows_stops_after_one_round(b: Backend) {
         tick(&app).await;
     }
     let first = runs(&app, "scribe-follows").await;
-    let states: Vec<&str> = first.iter().map(|r| r["state"].as_str().unwrap()).collect();
-    // Newest first: the second round was stopped.
-    assert_eq!(states, ["loop", "done"], "{first:?}");
-    assert_eq!(first[0]["chain"].as_array().unwrap().len(), 2);
-    assert!(first[0]["actions"].as_array().unwrap().is_empty());
+    let mut states: Vec<&str> = first.iter().map(|r| r["state"].as_str().unwrap()).collect();
+    // (Both at the same instant of the fake clock: in no particular order.)
+    states.sort();
+    assert_eq!(states, ["done", "loop"], "{first:?}");
+    // The second round was stopped: its chain names both workflows, and it took no action.
+    let stopped_run = first.iter().find(|r| r["state"] == "loop").unwrap();
+    assert_eq!(stopped_run["chain"].as_array().unwrap().len(), 2);
+    assert!(stopped_run["actions"].as_array().unwrap().is_empty());
     let second = runs(&app, "commander-follows").await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0]["state"], "done");
@@ -695,14 +767,20 @@ async fn a_loop_through_two_workflows_stops_after_one_round(b: Backend) {
     assert_eq!(stopped.len(), 1);
     assert_eq!(stopped[0].1["workflow"], "scribe-follows");
     let md = app
-        .get(&format!("/api/v1/incidents/{iid}/timeline.md"), &app.admin.token)
+        .get(
+            &format!("/api/v1/incidents/{iid}/timeline.md"),
+            &app.admin.token,
+        )
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(md.contains("Klaxon: did not run the workflow scribe-follows"), "{md}");
+    assert!(
+        md.contains("Klaxon: did not run the workflow scribe-follows"),
+        "{md}"
+    );
     // Where the round left the roles: Cy scribe, Dan commander.
     let roles = ok(
         app.get(&format!("/api/v1/incidents/{iid}/roles"), &app.admin.token),
@@ -718,8 +796,8 @@ async fn a_loop_through_two_workflows_stops_after_one_round(b: Backend) {
             .map(|r| r["user_id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(held("scribe"), [cy.id.clone()]);
-    assert_eq!(held("commander"), [dan.id.clone()]);
+    assert_eq!(held("scribe"), [cy.id.as_str()]);
+    assert_eq!(held("commander"), [dan.id.as_str()]);
 }
 
 async fn bad_workflows_are_refused_naming_the_field(b: Backend) {
@@ -808,6 +886,13 @@ async fn bad_workflows_are_refused_naming_the_field(b: Backend) {
     .await;
     assert_eq!(off["change"], "updated");
     assert_eq!(off["workflow"]["revision"], 2);
+    // A save made from revision 1 is refused now that it is at 2.
+    let e = refusal(
+        put(&app, "/api/v1/workflows/good?revision=1", &app.admin.token).json(&good),
+        409,
+    )
+    .await;
+    assert_eq!(e["field"], "revision", "{e}");
     let made = ok(
         put(&app, "/api/v1/workflows/other", &app.admin.token).json(&bad(json!({"name": "other"}))),
         201,

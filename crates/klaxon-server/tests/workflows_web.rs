@@ -543,7 +543,7 @@ async fn the_incident_page_shows_what_workflows_did(b: Backend) {
         actions[0]
     );
     assert!(
-        actions[0].contains("(added 1 task(s), <time"),
+        actions[0].contains("(added 1 task, <time"),
         "{}",
         actions[0]
     );

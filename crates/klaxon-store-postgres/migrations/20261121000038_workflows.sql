@@ -50,8 +50,9 @@ CREATE TABLE workflow_runs (
     finished_at BIGINT
 );
 CREATE UNIQUE INDEX workflow_runs_cause ON workflow_runs (workflow_id, cause);
-CREATE INDEX workflow_runs_list ON workflow_runs (workflow_id, created_at);
-CREATE INDEX workflow_runs_incident ON workflow_runs (incident_id, created_at);
+-- Ids are time-ordered (UUID v7): lists read newest first by id.
+CREATE INDEX workflow_runs_list ON workflow_runs (workflow_id, id);
+CREATE INDEX workflow_runs_incident ON workflow_runs (incident_id, id);
 CREATE INDEX workflow_runs_due ON workflow_runs (created_at) WHERE state IN ('queued', 'running');
 
 -- Each action's outcome. A row is written `started` before the action is taken: one left so

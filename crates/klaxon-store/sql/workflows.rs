@@ -415,41 +415,40 @@ impl WorkflowStore for DbStore {
         &self,
         workflow: Option<WorkflowId>,
         incident: Option<IncidentId>,
-        before: Option<Timestamp>,
+        after: Option<WorkflowRunId>,
         limit: u32,
     ) -> StoreResult<Vec<WorkflowRunRecord>> {
-        let before = before.map(to_millis).unwrap_or(i64::MAX);
-        let rows = match (workflow, incident) {
+        // Ids are time-ordered UUIDs: the newest first, and a page goes on below the last one.
+        let after = after.unwrap_or_else(|| WorkflowRunId::from(uuid::Uuid::max()));
+        let q = match (workflow, incident) {
             (Some(w), _) => sqlx::query(concat!(
                 "SELECT ",
                 run_columns!(),
                 " FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
-                 WHERE r.workflow_id = $1 AND r.created_at < $2
-                 ORDER BY r.created_at DESC LIMIT $3"
+                 WHERE r.workflow_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
             ))
             .bind(db_id(w)),
             (None, Some(i)) => sqlx::query(concat!(
                 "SELECT ",
                 run_columns!(),
                 " FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
-                 WHERE r.incident_id = $1 AND r.created_at < $2
-                 ORDER BY r.created_at DESC LIMIT $3"
+                 WHERE r.incident_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
             ))
             .bind(db_id(i)),
             (None, None) => sqlx::query(concat!(
                 "SELECT ",
                 run_columns!(),
                 " FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
-                 WHERE $1 = $1 AND r.created_at < $2
-                 ORDER BY r.created_at DESC LIMIT $3"
+                 WHERE r.id < $2 OR $1 ORDER BY r.id DESC LIMIT $3"
             ))
-            .bind(0_i64),
-        }
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await
-        .map_err(map_err)?;
+            .bind(false),
+        };
+        let rows = q
+            .bind(db_id(after))
+            .bind(i64::from(limit))
+            .fetch_all(self.reader())
+            .await
+            .map_err(map_err)?;
         let runs = rows.iter().map(run_from).collect::<StoreResult<Vec<_>>>()?;
         with_actions(self.reader(), runs).await
     }

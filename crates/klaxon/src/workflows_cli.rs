@@ -64,12 +64,12 @@ pub enum WorkflowsCommand {
     Runs {
         /// Its name or id.
         workflow: String,
-        /// At most this many (1–200, default 50).
+        /// At most this many (1–500, default 50).
         #[arg(long)]
         limit: Option<u32>,
-        /// Runs created before this time (RFC 3339).
+        /// Where the previous page stopped (its `more: --cursor …`).
         #[arg(long)]
-        before: Option<String>,
+        cursor: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -79,21 +79,8 @@ fn path(workflow: &str) -> String {
     format!("/api/v1/workflows/{}", urlencode(workflow))
 }
 
-/// The API's own path beside the workflows' names (`POST /api/v1/workflows/preview`): a
-/// workflow called so is reached by its id.
-const SHADOWED: &str = "preview";
-
 /// A workflow as kept, by its name or id; `None` when there is none.
 async fn kept(c: &Client, workflow: &str) -> anyhow::Result<Option<Value>> {
-    if workflow == SHADOWED {
-        let all = c.get("/api/v1/workflows").await?;
-        return Ok(all
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|w| w["name"] == workflow)
-            .cloned());
-    }
     let answer = c
         .http
         .get(format!("{}{}", c.base, path(workflow)))
@@ -111,17 +98,6 @@ async fn kept(c: &Client, workflow: &str) -> anyhow::Result<Option<Value>> {
         bail!("{status}: {msg}");
     }
     Ok(Some(v))
-}
-
-/// The path of a workflow that must exist, named as people name it.
-async fn located(c: &Client, workflow: &str) -> anyhow::Result<String> {
-    if workflow != SHADOWED {
-        return Ok(path(workflow));
-    }
-    match kept(c, workflow).await? {
-        Some(w) => Ok(path(w["id"].as_str().unwrap_or_default())),
-        None => bail!("404 Not Found: no workflow is called \"{workflow}\""),
-    }
 }
 
 fn read(file: &Path) -> anyhow::Result<String> {
@@ -232,19 +208,7 @@ async fn would(c: &Client, w: &Workflow) -> anyhow::Result<&'static str> {
 /// Saves `w` whole by its name: the answer says whether it was created, updated or unchanged.
 async fn save(c: &Client, w: &Workflow) -> anyhow::Result<Value> {
     let body = Some(serde_json::to_value(w)?);
-    if w.name != SHADOWED {
-        return c.send(Method::PUT, &path(&w.name), body).await;
-    }
-    match kept(c, &w.name).await? {
-        Some(v) => {
-            let id = v["id"].as_str().unwrap_or_default();
-            c.send(Method::PUT, &path(id), body).await
-        }
-        None => {
-            let made = c.send(Method::POST, "/api/v1/workflows", body).await?;
-            Ok(json!({"change": "created", "workflow": made}))
-        }
-    }
+    c.send(Method::PUT, &path(&w.name), body).await
 }
 
 async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> anyhow::Result<()> {
@@ -329,7 +293,7 @@ async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> anyhow::Resul
 /// Turns a workflow on or off: the whole of it saved again with `enabled` changed.
 async fn set_enabled(workflow: &str, enabled: bool, client: &ClientArgs) -> anyhow::Result<()> {
     let c = Client::new(client)?;
-    let kept = c.get(&located(&c, workflow).await?).await?;
+    let kept = c.get(&path(workflow)).await?;
     let id = kept["id"]
         .as_str()
         .context("the server answered without an id")?
@@ -380,25 +344,21 @@ fn run_text(r: &Value, incident: &str) -> String {
 async fn runs(
     workflow: &str,
     limit: Option<u32>,
-    before: Option<String>,
+    cursor: Option<String>,
     client: &ClientArgs,
 ) -> anyhow::Result<()> {
-    let mut q = vec![format!("limit={}", limit.unwrap_or(50))];
-    if let Some(b) = before {
-        q.push(format!("before={}", urlencode(&b)));
-    }
     let c = Client::new(client)?;
     let v = c
-        .get(&format!(
-            "{}/runs?{}",
-            located(&c, workflow).await?,
-            q.join("&")
+        .get(&crate::paged(
+            &format!("{}/runs", path(workflow)),
+            limit,
+            cursor.as_deref(),
         ))
         .await?;
     if client.json {
         return print_or(client, &v, |_| String::new());
     }
-    let all = v.as_array().cloned().unwrap_or_default();
+    let all = v["items"].as_array().cloned().unwrap_or_default();
     if all.is_empty() {
         println!("no runs");
         return Ok(());
@@ -426,7 +386,7 @@ async fn runs(
         };
         blocks.push(run_text(r, &incident));
     }
-    println!("{}", blocks.join("\n"));
+    println!("{}", crate::more(blocks.join("\n"), &v));
     Ok(())
 }
 
@@ -440,7 +400,7 @@ pub async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<()> {
         }
         WorkflowsCommand::Show { workflow, client } => {
             let c = Client::new(&client)?;
-            let v = c.get(&located(&c, &workflow).await?).await?;
+            let v = c.get(&path(&workflow)).await?;
             if client.json {
                 return print_or(&client, &v, |_| String::new());
             }
@@ -454,7 +414,7 @@ pub async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<()> {
         } => apply(&file, dry_run, &client).await,
         WorkflowsCommand::Delete { workflow, client } => {
             let c = Client::new(&client)?;
-            let (id, name) = id_and_name(&c, &located(&c, &workflow).await?).await?;
+            let (id, name) = id_and_name(&c, &path(&workflow)).await?;
             c.send(Method::DELETE, &path(&id), None).await?;
             print_or(&client, &json!({"deleted": id}), |_| {
                 format!("deleted workflow {name} ({id})")
@@ -469,9 +429,9 @@ pub async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<()> {
         WorkflowsCommand::Runs {
             workflow,
             limit,
-            before,
+            cursor,
             client,
-        } => runs(&workflow, limit, before, &client).await,
+        } => runs(&workflow, limit, cursor, &client).await,
     }
 }
 

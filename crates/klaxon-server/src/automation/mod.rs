@@ -1,5 +1,6 @@
 //! Acting on incidents: runbooks as versioned code, their runs, the runners that run their
-//! commands, and workflows (drills to come), each with its faces side by side.
+//! commands (and, to come, drills), each with its faces side by side. Workflows, which act
+//! on incidents through other capabilities, are a folder of their own.
 pub mod runbooks;
 pub mod runbooks_api;
 pub mod runbooks_web;
@@ -11,7 +12,4 @@ pub mod runs_api;
 pub mod runs_web;
 pub mod secrets;
 pub mod secrets_web;
-pub mod workflows;
-pub mod workflows_api;
-pub mod workflows_run;
-pub mod workflows_web;
+pub mod workflow_runs;

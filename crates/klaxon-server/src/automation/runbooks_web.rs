@@ -354,7 +354,7 @@ struct EditPage {
 }
 
 /// The signed-in person as a runbook, run or runner change's author.
-pub(super) fn author(s: &WebSession) -> Author {
+pub(crate) fn author(s: &WebSession) -> Author {
     Author {
         actor: Actor::User(s.user.id),
         user_id: s.user.id,
@@ -365,7 +365,7 @@ pub(super) fn author(s: &WebSession) -> Author {
 }
 
 /// The page to answer with when this is not a responder's form (bad CSRF token or role).
-pub(super) fn refuse(s: &WebSession, csrf: &str, role: Role, what: &str) -> Option<Response> {
+pub(crate) fn refuse(s: &WebSession, csrf: &str, role: Role, what: &str) -> Option<Response> {
     if let Err(r) = s.check_csrf(csrf) {
         return Some(r);
     }

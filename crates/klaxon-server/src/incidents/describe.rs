@@ -619,7 +619,10 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
 
 /// ": 2 actions succeeded, 1 failed (call_webhook: …)", from a workflow run's data.
 fn workflow_outcome(d: &Value) -> String {
-    let actions = d["actions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let actions = d["actions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let count = |state: &str| actions.iter().filter(|a| a["state"] == state).count();
     let mut parts = Vec::new();
     for (state, word) in [

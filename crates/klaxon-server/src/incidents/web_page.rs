@@ -266,7 +266,7 @@ struct IncidentPage {
     /// Runs of runbooks on it, newest first.
     runs: Vec<klaxon_store::RunRecord>,
     /// Runs of workflows on it, newest first.
-    workflow_runs: Vec<crate::automation::workflows_web::RunView>,
+    workflow_runs: Vec<crate::automation::workflow_runs::RunView>,
     resolved: bool,
 }
 
@@ -595,7 +595,7 @@ async fn render_with(
             .map(|r| (r.id.to_string(), r.title))
             .collect(),
         runs: state.store.incident_runs(incident.id).await?,
-        workflow_runs: crate::automation::workflows_web::for_incident(state, &reader, incident.id)
+        workflow_runs: crate::automation::workflow_runs::for_incident(state, &reader, incident.id)
             .await?,
         resolved: incident.resolved_at.is_some(),
         nav: Some(Nav::new(s, "/incidents")),

@@ -145,12 +145,13 @@ pub trait WorkflowStore: Send + Sync + 'static {
 
     async fn workflow_run(&self, id: WorkflowRunId) -> StoreResult<WorkflowRunRecord>;
 
-    /// Runs, newest first: of one workflow, or on one incident, created before `before`.
+    /// Runs, newest first (by id, which grows with time): of one workflow, or on one
+    /// incident (every run when neither), after the run `after` in that order.
     async fn list_workflow_runs(
         &self,
         workflow: Option<WorkflowId>,
         incident: Option<IncidentId>,
-        before: Option<Timestamp>,
+        after: Option<WorkflowRunId>,
         limit: u32,
     ) -> StoreResult<Vec<WorkflowRunRecord>>;
 

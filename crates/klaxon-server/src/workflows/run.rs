@@ -515,14 +515,19 @@ async fn take(state: &AppState, run: &WorkflowRunRecord, action: &Action) -> Api
                 )
                 .await?;
             }
-            Ok(format!("added {} task(s)", titles.len()))
+            Ok(match titles.len() {
+                1 => "added 1 task".to_owned(),
+                n => format!("added {n} tasks"),
+            })
         }
         Action::StartRunbook(s) => {
             let id = terms::runbook(state, &s.runbook, At::Field("runbook")).await?;
-            let r = super::runs::start_as(state, who.actor, None, incident, id, &s.params).await?;
+            let r =
+                crate::automation::runs::start_as(state, who.actor, None, incident, id, &s.params)
+                    .await?;
             Ok(format!(
-                "started run {} of {} v{}",
-                r.id, r.runbook_name, r.version
+                "started the runbook {} (version {}): run {}",
+                r.runbook_name, r.version, r.id
             ))
         }
         Action::PostUpdate(u) => {
@@ -618,8 +623,9 @@ async fn call(
             ),
             field: None,
         }),
+        // Without the URL: a webhook's address often holds its secret, and runs are read by all.
         Err(e) => Err(ApiError::Conflict {
-            message: format!("could not call {}: {e}", host_of(&hook.url)),
+            message: format!("could not call {}: {}", host_of(&hook.url), e.without_url()),
             field: None,
         }),
     }

@@ -13,17 +13,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use klaxon_domain::auth::Role;
-use klaxon_domain::ids::{IncidentId, WorkflowId};
+use klaxon_domain::ids::IncidentId;
 use klaxon_domain::workflow::{TriggerKind, Workflow};
-use klaxon_store::{StoreError, WorkflowRecord, WorkflowRunRecord, action_state, run_state};
+use klaxon_store::{StoreError, WorkflowRecord};
 use serde::Deserialize;
 
-use super::runbooks_web::{author, refuse};
-use super::workflows;
+use super::save as workflows;
+use crate::automation::runbooks_web::{author, refuse};
+use crate::automation::workflow_runs::{RunView, href, run_state_label, run_view};
 use crate::shared::error::ApiError;
 use crate::shared::state::AppState;
 use crate::shared::terms::{self, At};
-use crate::shared::time::Reader;
 use crate::shared::web::{
     FormErrors, Nav, PageResult, WebSession, forbidden, html, message, not_found_page,
 };
@@ -60,16 +60,6 @@ actions:
     stop_on_failure: false
 "#;
 
-/// Where a workflow's pages are: by name, or by id for one called "new" (whose name is the
-/// editor's address).
-fn href(r: &WorkflowRecord) -> String {
-    if r.definition.name == "new" {
-        format!("/workflows/{}", r.id)
-    } else {
-        format!("/workflows/{}", r.definition.name)
-    }
-}
-
 /// The workflow behind `/workflows/{name}/…`, or the page to answer with.
 async fn found(state: &AppState, raw: &str) -> Result<Result<WorkflowRecord, Response>, ApiError> {
     let id = match terms::workflow(state, raw, At::Path("workflow")).await {
@@ -97,110 +87,6 @@ fn yaml(w: &Workflow) -> Result<String, ApiError> {
 }
 
 // --- runs, on a workflow's page and an incident's -----------------------------------------------
-
-pub(crate) struct ActionView {
-    /// What the action does, in words (as the run's definition had it).
-    pub(crate) action: String,
-    pub(crate) state: String,
-    pub(crate) state_label: &'static str,
-    pub(crate) detail: String,
-    pub(crate) when: String,
-}
-
-pub(crate) struct RunView {
-    /// The workflow's page and name (on an incident's page).
-    pub(crate) workflow: Option<(String, String)>,
-    /// The incident's page and "#n title" (on a workflow's page).
-    pub(crate) incident: Option<(String, String)>,
-    pub(crate) when: String,
-    pub(crate) state: String,
-    pub(crate) state_label: &'static str,
-    pub(crate) revision: i32,
-    pub(crate) actions: Vec<ActionView>,
-}
-
-fn run_state_label(s: &str) -> &'static str {
-    match s {
-        run_state::QUEUED => "Queued",
-        run_state::RUNNING => "Running",
-        run_state::DONE => "Done",
-        run_state::STOPPED => "Stopped: an action failed",
-        run_state::LOOP => "Not run: it would have run itself again",
-        _ => "Unknown",
-    }
-}
-
-fn action_state_label(s: &str) -> &'static str {
-    match s {
-        action_state::STARTED => "Being taken",
-        action_state::SUCCEEDED => "Succeeded",
-        action_state::FAILED => "Failed",
-        action_state::SKIPPED => "Skipped",
-        action_state::UNKNOWN => "Outcome unknown",
-        _ => "Unknown",
-    }
-}
-
-fn run_view(
-    r: WorkflowRunRecord,
-    reader: &Reader,
-    workflow: Option<(String, String)>,
-    incident: Option<(String, String)>,
-) -> RunView {
-    RunView {
-        workflow,
-        incident,
-        when: reader.when(r.created_at).html(),
-        state_label: run_state_label(&r.state),
-        state: r.state,
-        revision: r.revision,
-        actions: r
-            .actions
-            .into_iter()
-            .map(|a| ActionView {
-                action: usize::try_from(a.position)
-                    .ok()
-                    .and_then(|i| r.definition.actions.get(i))
-                    .map_or_else(|| a.kind.clone(), |s| s.action.describe()),
-                state_label: action_state_label(&a.state),
-                state: a.state,
-                detail: a.detail,
-                when: reader.when(a.at).html(),
-            })
-            .collect(),
-    }
-}
-
-/// The workflow runs on an incident, newest first (at most 20), for its page.
-pub(crate) async fn for_incident(
-    state: &AppState,
-    reader: &Reader,
-    incident: IncidentId,
-) -> Result<Vec<RunView>, ApiError> {
-    let runs = state
-        .store
-        .list_workflow_runs(None, Some(incident), None, 20)
-        .await?;
-    let mut pages: HashMap<WorkflowId, Option<String>> = HashMap::new();
-    let mut out = Vec::with_capacity(runs.len());
-    for r in runs {
-        let page = match pages.get(&r.workflow_id) {
-            Some(p) => p.clone(),
-            None => {
-                let p = match state.store.workflow(r.workflow_id).await {
-                    Ok(w) => Some(href(&w)),
-                    Err(e) if e.is_not_found() => None,
-                    Err(e) => return Err(e.into()),
-                };
-                pages.insert(r.workflow_id, p.clone());
-                p
-            }
-        };
-        let workflow = Some((page.unwrap_or_default(), r.workflow_name.clone()));
-        out.push(run_view(r, reader, workflow, None));
-    }
-    Ok(out)
-}
 
 // --- the list -----------------------------------------------------------------------------------
 
@@ -469,7 +355,8 @@ async fn submit(
             Some(preview),
         ));
     }
-    match workflows::save(state, &author(s), editing.map(|r| r.id), w).await {
+    let base = editing.and_then(|_| f.revision.trim().parse().ok());
+    match workflows::save(state, &author(s), editing.map(|r| r.id), base, w).await {
         Ok((r, _)) => Ok(Redirect::to(&href(&r)).into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => {
@@ -623,7 +510,7 @@ async fn delete(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RunsQuery {
-    /// Runs before this time (RFC 3339): the older page.
+    /// Runs after this one, newest first: the older page.
     before: Option<String>,
 }
 
@@ -667,7 +554,7 @@ async fn workflow_page(
     let before = q
         .before
         .as_deref()
-        .and_then(|b| b.trim().parse::<jiff::Timestamp>().ok());
+        .and_then(|b| b.trim().parse::<klaxon_domain::ids::WorkflowRunId>().ok());
     let runs = state
         .store
         .list_workflow_runs(Some(r.id), None, before, RUNS_SHOWN)
@@ -676,7 +563,7 @@ async fn workflow_page(
     let older = (runs.len() == RUNS_SHOWN as usize)
         .then(|| runs.last())
         .flatten()
-        .map(|last| format!("{page}?before={}#runs", last.created_at));
+        .map(|last| format!("{page}?before={}#runs", last.id));
     let mut incidents: HashMap<IncidentId, Option<String>> = HashMap::new();
     let mut workflow_runs = Vec::with_capacity(runs.len());
     for run in runs {

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use klaxon_domain::auth::Role;
 use klaxon_domain::ids::{IncidentId, UserId, WorkflowId, WorkflowRunId};
+use klaxon_domain::page::Limit;
 use klaxon_domain::workflow::Workflow;
 use klaxon_store::{StoreError, WorkflowRecord, WorkflowRunRecord};
 use serde::{Deserialize, Serialize};
@@ -13,9 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::runbooks_api::author;
-use super::workflows::{self, Change};
-use crate::shared::api::{ApiJson, ApiQuery, Caller, parse_field_id};
+use super::save::{self as workflows, Change};
+use crate::automation::runbooks_api::author;
+use crate::shared::api::{
+    ApiJson, ApiQuery, Caller, ListOf, PageParams, decode_cursor, page_of, parse_field_id,
+};
 use crate::shared::error::{ApiError, ApiResult, ErrorBody};
 use crate::shared::state::AppState;
 use crate::shared::terms::{self, At};
@@ -147,24 +150,21 @@ pub fn run_out(r: WorkflowRunRecord) -> WorkflowRunOut {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct RunsParams {
-    /// Runs created before this time (the last one of the previous page).
-    #[param(value_type = Option<String>, format = DateTime)]
-    pub before: Option<jiff::Timestamp>,
-    /// At most this many (1–200, default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-}
-
-fn limit(p: &RunsParams) -> ApiResult<u32> {
-    match p.limit {
-        None => Ok(50),
-        Some(n @ 1..=200) => Ok(n),
-        Some(_) => Err(ApiError::invalid("limit", "must be from 1 to 200")),
-    }
+/// A page of runs: `cursor` is the last run's id before, as `next_cursor` says.
+async fn runs_page(
+    state: &AppState,
+    workflow: Option<WorkflowId>,
+    incident: Option<IncidentId>,
+    p: &PageParams,
+) -> ApiResult<ListOf<WorkflowRunOut>> {
+    const LIST: &str = "workflow_runs";
+    let limit = Limit::parse(p.limit)?.get();
+    let after = decode_cursor::<WorkflowRunId>(LIST, p.cursor.as_deref())?;
+    let runs = state
+        .store
+        .list_workflow_runs(workflow, incident, after, limit + 1)
+        .await?;
+    Ok(page_of(LIST, runs, limit as usize, |r| r.id, run_out))
 }
 
 /// Every workflow, by name (any role).
@@ -200,7 +200,7 @@ async fn create_workflow(
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    let (r, _) = workflows::save(&state, &author(&caller), None, w).await?;
+    let (r, _) = workflows::save(&state, &author(&caller), None, None, w).await?;
     Ok((StatusCode::CREATED, Json(workflow_out(r))))
 }
 
@@ -240,12 +240,24 @@ async fn get_workflow(
     Ok(Json(workflow_out(r)))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SaveParams {
+    /// The revision this save was made from: refused (409) when the workflow is at another,
+    /// so that two people editing at once do not overwrite each other. Left out: saved over
+    /// whatever is there.
+    #[param(minimum = 1)]
+    pub revision: Option<i32>,
+}
+
 /// Saves a workflow whole (admins): the one named in the path, created when there is none
 /// (then the body's name must be the path's). The same body again changes nothing
 /// (`unchanged`). A body with another name renames it.
 #[utoipa::path(put, path = "/api/v1/workflows/{workflow}", tag = "workflows",
     request_body = Workflow,
-    params(("workflow" = String, Path, description = terms::doc::WORKFLOW, min_length = 1)),
+    params(("workflow" = String, Path, description = terms::doc::WORKFLOW, min_length = 1),
+           SaveParams),
     responses((status = 200, body = SavedOut), (status = 201, body = SavedOut),
               (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
@@ -253,6 +265,7 @@ async fn put_workflow(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
+    ApiQuery(p): ApiQuery<SaveParams>,
     ApiJson(w): ApiJson<Workflow>,
 ) -> ApiResult<(StatusCode, Json<SavedOut>)> {
     caller.require(Role::Admin)?;
@@ -267,7 +280,7 @@ async fn put_workflow(
         }
         Err(e) => return Err(e),
     };
-    let (r, change) = workflows::save(&state, &author(&caller), target, w).await?;
+    let (r, change) = workflows::save(&state, &author(&caller), target, p.revision, w).await?;
     let status = if change == Change::Created {
         StatusCode::CREATED
     } else {
@@ -300,43 +313,35 @@ async fn delete_workflow(
 /// A workflow's runs, newest first, each with its actions' outcomes (any role).
 #[utoipa::path(get, path = "/api/v1/workflows/{workflow}/runs", tag = "workflows",
     params(("workflow" = String, Path, description = terms::doc::WORKFLOW, min_length = 1),
-           RunsParams),
-    responses((status = 200, body = Vec<WorkflowRunOut>), (status = 400, body = ErrorBody),
+           PageParams),
+    responses((status = 200, body = ListOf<WorkflowRunOut>), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn workflow_runs(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-    ApiQuery(p): ApiQuery<RunsParams>,
-) -> ApiResult<Json<Vec<WorkflowRunOut>>> {
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListOf<WorkflowRunOut>>> {
     caller.require(Role::Viewer)?;
     let id = terms::workflow(&state, &raw, At::Path("workflow")).await?;
-    let runs = state
-        .store
-        .list_workflow_runs(Some(id), None, p.before, limit(&p)?)
-        .await?;
-    Ok(Json(runs.into_iter().map(run_out).collect()))
+    Ok(Json(runs_page(&state, Some(id), None, &p).await?))
 }
 
 /// The workflow runs on an incident, newest first (any role).
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/workflow-runs", tag = "workflows",
     params(("id" = String, Path, description = terms::doc::INCIDENT, min_length = 1),
-           RunsParams),
-    responses((status = 200, body = Vec<WorkflowRunOut>), (status = 400, body = ErrorBody),
+           PageParams),
+    responses((status = 200, body = ListOf<WorkflowRunOut>), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn incident_workflow_runs(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-    ApiQuery(p): ApiQuery<RunsParams>,
-) -> ApiResult<Json<Vec<WorkflowRunOut>>> {
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListOf<WorkflowRunOut>>> {
     caller.require(Role::Viewer)?;
     let id = terms::incident(&state, &raw, At::Path("id")).await?;
-    let runs = state
-        .store
-        .list_workflow_runs(None, Some(id), p.before, limit(&p)?)
-        .await?;
-    Ok(Json(runs.into_iter().map(run_out).collect()))
+    Ok(Json(runs_page(&state, None, Some(id), &p).await?))
 }
 
 /// One workflow run (any role).

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::runbooks::Author;
+use crate::automation::runbooks::Author;
 use crate::shared::crypto::random_bytes;
 use crate::shared::error::{ApiError, ApiResult};
 use crate::shared::state::AppState;
@@ -36,16 +36,17 @@ fn admin(who: &Author) -> ApiResult<()> {
 }
 
 /// Saves `w`: over the workflow `target` when given (which may rename it), else over the one
-/// with its name, else as a new one.
+/// with its name, else as a new one. `base`: the revision the caller started from; a save over
+/// another is refused (409), so that two admins editing at once do not overwrite each other.
 pub async fn save(
     state: &AppState,
     who: &Author,
     target: Option<WorkflowId>,
+    base: Option<i32>,
     w: Workflow,
 ) -> ApiResult<(WorkflowRecord, Change)> {
     admin(who)?;
     w.check()?;
-    check_references(state, &w).await?;
     let existing = match target {
         Some(id) => Some(
             state
@@ -60,6 +61,30 @@ pub async fn save(
             Err(e) => return Err(e.into()),
         },
     };
+    if let (Some(b), Some(old)) = (base, &existing)
+        && b != old.revision
+    {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "revision: someone saved this workflow meanwhile (it is at revision {}): load it \
+                 again",
+                old.revision
+            ),
+            field: Some("revision".into()),
+        });
+    }
+    // Turning a workflow off never fails on what it names: one whose person or webhook is gone
+    // is just the one to turn off.
+    let only_off = existing.as_ref().is_some_and(|old| {
+        !w.enabled
+            && w == Workflow {
+                enabled: false,
+                ..old.definition.clone()
+            }
+    });
+    if !only_off {
+        check_references(state, &w).await?;
+    }
     let now = state.clock.now();
     let taken = |e: StoreError| match e {
         StoreError::Conflict { constraint } if constraint == "workflows_name" => {
@@ -151,7 +176,7 @@ pub async fn set_enabled(
         enabled,
         ..rec.definition
     };
-    save(state, who, Some(id), w).await
+    save(state, who, Some(id), None, w).await
 }
 
 pub async fn delete(state: &AppState, who: &Author, id: WorkflowId) -> ApiResult<()> {
@@ -218,7 +243,7 @@ pub async fn check_references(state: &AppState, w: &Workflow) -> ApiResult<()> {
                 let id = terms::runbook(state, &s.runbook, At::Field(&at("runbook"))).await?;
                 let rec = state.store.runbook(id).await?;
                 let v = state.store.runbook_version(rec.id, rec.version).await?;
-                let rb = super::runbooks::parse(&v.source, Some(&rec.name))?;
+                let rb = crate::automation::runbooks::parse(&v.source, Some(&rec.name))?;
                 for (name, value) in &s.params {
                     let Some(p) = rb.params.iter().find(|p| &p.name == name) else {
                         let known: Vec<&str> = rb.params.iter().map(|p| p.name.as_str()).collect();
