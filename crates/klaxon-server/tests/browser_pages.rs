@@ -421,8 +421,8 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         200,
     )
     .await;
-    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
-    assert_eq!(runs[0]["state"], "stopped", "{runs}");
+    assert_eq!(runs["items"].as_array().map(Vec::len), Some(2), "{runs}");
+    assert_eq!(runs["items"][0]["state"], "stopped", "{runs}");
     vec![
         ("/postmortems".into(), "postmortem list"),
         (

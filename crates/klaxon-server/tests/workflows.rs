@@ -1,8 +1,7 @@
 //! Workflows on both backends, with the fake clock: each trigger runs its workflow once per
-//! event (two instances too), conditions choose, each action's outcome is recorded, a failure
-//! stops the rest only when marked so, an action cut short by a stopped instance is never
-//! taken twice, loops stop after one round, and bad workflows are refused naming the field.
-//! Every page sent is counted: none is unexpected.
+//! event (two instances too), conditions choose, loops stop after one round, and bad workflows
+//! are refused naming the field. Every page sent is counted: none is unexpected. (What the
+//! actions do, and how they fail, is in workflows_actions.rs.)
 use crate::common;
 use crate::dashboard_support;
 
@@ -16,22 +15,19 @@ use serde_json::{Value, json};
 on_both_backends!(
     each_trigger_runs_its_workflows_once,
     two_instances_run_a_workflow_once_per_event,
-    failures_are_recorded_and_stop_only_when_marked,
-    an_action_cut_short_is_never_taken_twice,
     a_loop_through_two_workflows_stops_after_one_round,
     bad_workflows_are_refused_naming_the_field,
-    runbooks_status_pages_and_postmortems_are_reached,
 );
 
 /// A receiver for `call_webhook`: answers `status`, keeps what it got with its headers.
 #[derive(Clone)]
-struct Hook {
-    url: String,
-    got: Arc<Mutex<Vec<(axum::http::HeaderMap, Value)>>>,
+pub(crate) struct Hook {
+    pub(crate) url: String,
+    pub(crate) got: Arc<Mutex<Vec<(axum::http::HeaderMap, Value)>>>,
 }
 
 impl Hook {
-    async fn spawn(status: u16) -> Self {
+    pub(crate) async fn spawn(status: u16) -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
         let log = got.clone();
         let app = axum::Router::new().fallback(
@@ -52,14 +48,14 @@ impl Hook {
         Self { url, got }
     }
 
-    fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.got.lock().unwrap().len()
     }
 }
 
 /// An outgoing webhook named `name` to `url`, listening to an event kind no test writes, so
 /// only workflows call it.
-async fn webhook(app: &TestApp, name: &str, url: &str) {
+pub(crate) async fn webhook(app: &TestApp, name: &str, url: &str) {
     ok(
         app.post(
             "/api/v1/webhooks",
@@ -71,11 +67,11 @@ async fn webhook(app: &TestApp, name: &str, url: &str) {
     .await;
 }
 
-async fn workflow(app: &TestApp, w: Value) -> Value {
+pub(crate) async fn workflow(app: &TestApp, w: Value) -> Value {
     ok(app.post("/api/v1/workflows", &app.admin.token, &w), 201).await
 }
 
-async fn runs(app: &TestApp, name: &str) -> Vec<Value> {
+pub(crate) async fn runs(app: &TestApp, name: &str) -> Vec<Value> {
     ok(
         app.get(&format!("/api/v1/workflows/{name}/runs"), &app.admin.token),
         200,
@@ -86,7 +82,7 @@ async fn runs(app: &TestApp, name: &str) -> Vec<Value> {
         .clone()
 }
 
-async fn tasks(app: &TestApp, iid: &str) -> Vec<String> {
+pub(crate) async fn tasks(app: &TestApp, iid: &str) -> Vec<String> {
     let i = ok(
         app.get(&format!("/api/v1/incidents/{iid}/tasks"), &app.admin.token),
         200,
@@ -103,7 +99,7 @@ async fn tasks(app: &TestApp, iid: &str) -> Vec<String> {
         .collect()
 }
 
-async fn updates(app: &TestApp, iid: &str) -> Vec<String> {
+pub(crate) async fn updates(app: &TestApp, iid: &str) -> Vec<String> {
     events_of(app, iid, "incident.update_posted")
         .await
         .into_iter()
@@ -112,7 +108,7 @@ async fn updates(app: &TestApp, iid: &str) -> Vec<String> {
 }
 
 /// Sends the request, asserts its status and returns the error object.
-async fn refusal(req: reqwest::RequestBuilder, status: u16) -> Value {
+pub(crate) async fn refusal(req: reqwest::RequestBuilder, status: u16) -> Value {
     let r = req.send().await.unwrap();
     assert_eq!(r.status().as_u16(), status);
     let body: Value = r.json().await.unwrap();
@@ -125,16 +121,16 @@ async fn refusal(req: reqwest::RequestBuilder, status: u16) -> Value {
     body["error"].clone()
 }
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
 /// Everyone's pages so far, in the order given.
-fn pages(people: &[&Person]) -> Vec<u64> {
+pub(crate) fn pages(people: &[&Person]) -> Vec<u64> {
     people.iter().map(|p| p.receiver.pages()).collect()
 }
 
-async fn integration_key(app: &TestApp, service: &str) -> String {
+pub(crate) async fn integration_key(app: &TestApp, service: &str) -> String {
     let i = ok(
         app.post(
             &format!("/api/v1/services/{service}/integrations"),
@@ -147,7 +143,7 @@ async fn integration_key(app: &TestApp, service: &str) -> String {
     i["key"].as_str().unwrap().to_owned()
 }
 
-async fn alert(app: &TestApp, key: &str, summary: &str, host: &str) {
+pub(crate) async fn alert(app: &TestApp, key: &str, summary: &str, host: &str) {
     let r = app
         .http
         .post(format!("{}/v2/enqueue", app.url))
@@ -473,237 +469,6 @@ async fn two_instances_run_a_workflow_once_per_event(b: Backend) {
     }
 }
 
-async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else {
-        return;
-    };
-    let broken = Hook::spawn(500).await;
-    webhook(&app, "broken", &broken.url).await;
-    workflow(
-        &app,
-        json!({"name": "keeps-going", "trigger": {"on": "incident_declared"},
-               "actions": [{"call_webhook": {"webhook": "broken"}},
-                           {"add_tasks": ["First"]}]}),
-    )
-    .await;
-    workflow(
-        &app,
-        json!({"name": "stops", "trigger": {"on": "incident_declared"},
-               "actions": [{"add_tasks": ["Second"]},
-                           {"call_webhook": {"webhook": "broken"}, "stop_on_failure": true},
-                           {"add_tasks": ["Never"]}]}),
-    )
-    .await;
-    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV2", json!({})).await);
-    tick(&app).await;
-    let mut t = tasks(&app, &iid).await;
-    t.sort();
-    assert_eq!(t, ["First", "Second"]);
-    let keeps = &runs(&app, "keeps-going").await[0];
-    assert_eq!(keeps["state"], "done");
-    assert_eq!(keeps["actions"][0]["state"], "failed");
-    assert!(
-        keeps["actions"][0]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("500"),
-        "{keeps}"
-    );
-    assert_eq!(keeps["actions"][1]["state"], "succeeded");
-    let stops = &runs(&app, "stops").await[0];
-    assert_eq!(stops["state"], "stopped");
-    let states: Vec<&str> = stops["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["succeeded", "failed", "skipped"]);
-    // A failed call is not made again.
-    tick(&app).await;
-    assert_eq!(broken.calls(), 2);
-    // Its webhook gone, the workflow can still be turned off, but not on again.
-    ok(
-        delete(&app, "/api/v1/webhooks/broken", &app.admin.token),
-        204,
-    )
-    .await;
-    let mut keeps_def = ok(
-        app.get("/api/v1/workflows/keeps-going", &app.admin.token),
-        200,
-    )
-    .await;
-    for k in [
-        "id",
-        "revision",
-        "created_at",
-        "updated_at",
-        "updated_by",
-        "summary",
-    ] {
-        keeps_def.as_object_mut().unwrap().remove(k);
-    }
-    keeps_def["enabled"] = json!(false);
-    ok(
-        put(&app, "/api/v1/workflows/keeps-going", &app.admin.token).json(&keeps_def),
-        200,
-    )
-    .await;
-    keeps_def["enabled"] = json!(true);
-    let e = refusal(
-        put(&app, "/api/v1/workflows/keeps-going", &app.admin.token).json(&keeps_def),
-        400,
-    )
-    .await;
-    assert_eq!(e["field"], "actions[0].call_webhook.webhook", "{e}");
-    // A page to a role nobody holds fails with the reason, on the timeline too.
-    workflow(
-        &app,
-        json!({"name": "page-scribe", "trigger": {"on": "severity_changed"},
-               "actions": [{"page": {"role": "scribe"}}]}),
-    )
-    .await;
-    ok(
-        patch(
-            &app,
-            &format!("/api/v1/incidents/{iid}"),
-            &app.admin.token,
-            &json!({"severity": "SEV3"}),
-        ),
-        200,
-    )
-    .await;
-    tick(&app).await;
-    let r = &runs(&app, "page-scribe").await[0];
-    assert_eq!(r["actions"][0]["state"], "failed");
-    assert!(!r["actions"][0]["detail"].as_str().unwrap().is_empty());
-    let ran = events_of(&app, &iid, "workflow.ran").await;
-    assert_eq!(ran.len(), 3);
-    let md = app
-        .get(
-            &format!("/api/v1/incidents/{iid}/timeline.md"),
-            &app.admin.token,
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        md.contains(
-            "the workflow stops: ran: 1 action succeeded, 1 failed, 1 skipped (call_webhook: "
-        ),
-        "{md}"
-    );
-}
-
-async fn an_action_cut_short_is_never_taken_twice(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else {
-        return;
-    };
-    let ada = person(&app, "ada@example.com", "Ada", "UTC").await;
-    workflow(
-        &app,
-        json!({"name": "declared", "trigger": {"on": "incident_declared"},
-               "actions": [{"page": {"user": "ada@example.com"}},
-                           {"add_tasks": ["Open a bridge"]}]}),
-    )
-    .await;
-    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV3", json!({})).await);
-    // Queue the run the way the engine does, then act as an instance that took its first
-    // action and stopped before it knew the outcome.
-    let store = app.state.store.clone();
-    let events = store.workflow_inbox(10).await.unwrap();
-    assert_eq!(
-        events.len(),
-        1,
-        "the declaration is in the inbox: {events:?}"
-    );
-    tick(&app).await;
-    let r = runs(&app, "declared").await;
-    assert_eq!(r[0]["state"], "done", "the first instance ran it: {r:?}");
-    assert_eq!(ada.receiver.pages(), 1);
-
-    // Again, this time cut short: queue a second run by hand and stop after `begin`.
-    let w = store.workflow_named("declared").await.unwrap();
-    let now = app.state.clock.now();
-    let run = klaxon_store::WorkflowRunRecord {
-        id: klaxon_domain::ids::WorkflowRunId::new(now, [7; 10]),
-        workflow_id: w.id,
-        workflow_name: "declared".into(),
-        cause: "event:by-hand".into(),
-        incident_id: Some(iid.parse().unwrap()),
-        revision: w.revision,
-        definition: w.definition.clone(),
-        chain: Vec::new(),
-        state: "queued".into(),
-        created_at: now,
-        lease_until: None,
-        finished_at: None,
-        actions: Vec::new(),
-    };
-    let queued = store
-        .queue_workflow_runs(
-            &[],
-            &[klaxon_store::NewWorkflowRun {
-                run: run.clone(),
-                events: Vec::new(),
-            }],
-        )
-        .await
-        .unwrap();
-    assert_eq!(queued, 1);
-    let until = now + SignedDuration::from_secs(60);
-    let claimed = store.claim_workflow_runs(now, until, 10).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert!(
-        store
-            .begin_workflow_action(run.id, 0, "page", now, until)
-            .await
-            .unwrap()
-    );
-    // While the lease holds, nobody else takes the run.
-    tick(&app).await;
-    assert_eq!(ada.receiver.pages(), 1);
-    // Once it runs out, the next instance finds the page `unknown`, does not send it again,
-    // and takes the rest.
-    app.clock.advance(SignedDuration::from_secs(61));
-    tick(&app).await;
-    assert_eq!(
-        ada.receiver.pages(),
-        1,
-        "the cut-short page is never sent again"
-    );
-    let r = ok(
-        app.get(
-            &format!("/api/v1/workflow-runs/{}", run.id),
-            &app.admin.token,
-        ),
-        200,
-    )
-    .await;
-    assert_eq!(r["state"], "done");
-    assert_eq!(r["actions"][0]["state"], "unknown");
-    assert_eq!(r["actions"][1]["state"], "succeeded");
-    assert_eq!(tasks(&app, &iid).await, ["Open a bridge", "Open a bridge"]);
-    // The same cause never runs twice.
-    let again = store
-        .queue_workflow_runs(
-            &[],
-            &[klaxon_store::NewWorkflowRun {
-                run: klaxon_store::WorkflowRunRecord {
-                    id: klaxon_domain::ids::WorkflowRunId::new(now, [8; 10]),
-                    ..run
-                },
-                events: Vec::new(),
-            }],
-        )
-        .await
-        .unwrap();
-    assert_eq!(again, 0);
-}
-
 async fn a_loop_through_two_workflows_stops_after_one_round(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else {
         return;
@@ -916,107 +681,4 @@ async fn bad_workflows_are_refused_naming_the_field(b: Backend) {
     )
     .await;
     refusal(app.get("/api/v1/workflows/other", &app.admin.token), 404).await;
-}
-
-async fn runbooks_status_pages_and_postmortems_are_reached(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else {
-        return;
-    };
-    let t = &app.admin.token;
-    ok(
-        app.post(
-            "/api/v1/runbooks",
-            t,
-            &json!({"source": "---\nname: notify\nparams:\n  - name: team\n    default: ops\n---\n# Notify\n\n## Look\nCheck the graphs.\n"}),
-        ),
-        201,
-    )
-    .await;
-    ok(
-        app.post(
-            "/api/v1/status-pages",
-            t,
-            &json!({"name": "Acme", "slug": "acme"}),
-        ),
-        201,
-    )
-    .await;
-    ok(
-        app.post(
-            "/api/v1/status-pages/acme/components",
-            t,
-            &json!({"name": "API"}),
-        ),
-        201,
-    )
-    .await;
-    // A parameter the runbook lacks, or of the wrong kind, is refused at save.
-    let e = refusal(
-        app.post(
-            "/api/v1/workflows",
-            t,
-            &json!({"name": "x", "trigger": {"on": "incident_declared"},
-                    "actions": [{"start_runbook": {"runbook": "notify", "params": {"tem": "a"}}}]}),
-        ),
-        400,
-    )
-    .await;
-    assert_eq!(e["field"], "actions[0].start_runbook.params.tem", "{e}");
-    workflow(
-        &app,
-        json!({"name": "major", "trigger": {"on": "incident_declared"},
-               "conditions": {"severity": ["SEV1"]},
-               "actions": [{"set_component": {"page": "acme", "component": "API",
-                                              "status": "major_outage"}},
-                           {"start_runbook": {"runbook": "notify", "params": {"team": "sre"}}}]}),
-    )
-    .await;
-    workflow(
-        &app,
-        json!({"name": "published", "trigger": {"on": "postmortem_published"},
-               "actions": [{"add_tasks": ["Share the postmortem"]}]}),
-    )
-    .await;
-    let iid = id(&declare(&app, t, "Login errors", "SEV1", json!({})).await);
-    tick(&app).await;
-    let comps = ok(app.get("/api/v1/status-pages/acme/components", t), 200).await;
-    let api = comps
-        .as_array()
-        .map(|a| a[0].clone())
-        .unwrap_or_else(|| comps["items"][0].clone());
-    assert_eq!(api["status"], "major_outage", "{comps}");
-    let started = ok(app.get(&format!("/api/v1/incidents/{iid}/runs"), t), 200).await;
-    assert_eq!(started.as_array().unwrap().len(), 1, "{started}");
-    assert_eq!(started[0]["runbook"], "notify");
-    let run = ok(
-        app.get(&format!("/api/v1/runs/{}", id(&started[0])), t),
-        200,
-    )
-    .await;
-    assert_eq!(run["params"]["team"], "sre", "{run}");
-    // Resolved, its postmortem published: the follow-up task.
-    ok(
-        app.post(&format!("/api/v1/incidents/{iid}/resolve"), t, &json!({})),
-        200,
-    )
-    .await;
-    let pm = ok(
-        app.post("/api/v1/postmortems", t, &json!({"incident_id": iid})),
-        201,
-    )
-    .await;
-    ok(
-        app.post(
-            &format!("/api/v1/postmortems/{}/publish", id(&pm)),
-            t,
-            &json!({"reason": "Reviewed in the weekly meeting."}),
-        ),
-        200,
-    )
-    .await;
-    tick(&app).await;
-    assert_eq!(tasks(&app, &iid).await, ["Share the postmortem"]);
-    let r = runs(&app, "published").await;
-    assert_eq!(r.len(), 1);
-    assert_eq!(r[0]["state"], "done");
 }

@@ -14,14 +14,22 @@ CREATE TABLE workflows (
 CREATE UNIQUE INDEX workflows_name ON workflows (name);
 
 -- The events that may fire a workflow, copied in the transaction that writes them, so that
--- none is missed (however late it commits) and each is taken once. Only while some workflow
--- is enabled: otherwise alert storms would fill it for nothing.
+-- none is missed (however late it commits) and each is taken once. Only while an enabled
+-- workflow has the event's trigger: otherwise alert storms would fill it for nothing. (The
+-- kinds and their triggers are klaxon_domain::workflow::TriggerKind's; a contract test checks.)
 CREATE TABLE workflow_inbox (
     event_seq BIGINT PRIMARY KEY
 );
 CREATE FUNCTION events_workflow_inbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM workflows WHERE enabled) THEN
+    IF EXISTS (SELECT 1 FROM workflows WHERE enabled AND trigger_kind = CASE NEW.kind
+            WHEN 'incident.declared' THEN 'incident_declared'
+            WHEN 'incident.triggered' THEN 'incident_declared'
+            WHEN 'incident.severity_changed' THEN 'severity_changed'
+            WHEN 'incident.role_assigned' THEN 'role_assigned'
+            WHEN 'alert.triggered' THEN 'alert'
+            WHEN 'postmortem.published' THEN 'postmortem_published'
+            ELSE 'status_changed' END) THEN
         INSERT INTO workflow_inbox (event_seq) VALUES (NEW.seq);
     END IF;
     RETURN NULL;
@@ -46,6 +54,8 @@ CREATE TABLE workflow_runs (
     chain       JSONB NOT NULL,
     state       TEXT NOT NULL,
     created_at  BIGINT NOT NULL,
+    -- who holds the run until lease_until: a claim's own token
+    owner       TEXT,
     lease_until BIGINT,
     finished_at BIGINT
 );

@@ -25,6 +25,11 @@ pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> Vec<Uuid> {
     ids.iter().map(|&i| i.uuid()).collect()
 }
 
+/// Integers for `in_list!` (an array).
+pub(crate) fn db_ints(ints: &[i64]) -> Vec<i64> {
+    ints.to_vec()
+}
+
 /// How [`db_id`] spells an id.
 pub(crate) type DbUuid = Uuid;
 

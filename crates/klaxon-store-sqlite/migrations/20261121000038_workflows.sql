@@ -14,14 +14,22 @@ CREATE TABLE workflows (
 CREATE UNIQUE INDEX workflows_name ON workflows (name);
 
 -- The events that may fire a workflow, copied in the transaction that writes them, so that
--- none is missed (however late it commits) and each is taken once. Only while some workflow
--- is enabled: otherwise alert storms would fill it for nothing.
+-- none is missed (however late it commits) and each is taken once. Only while an enabled
+-- workflow has the event's trigger: otherwise alert storms would fill it for nothing. (The
+-- kinds and their triggers are klaxon_domain::workflow::TriggerKind's; a contract test checks.)
 CREATE TABLE workflow_inbox (
     event_seq INTEGER PRIMARY KEY
 );
 CREATE TRIGGER events_workflow_inbox AFTER INSERT ON events
 WHEN NEW.kind IN ('incident.declared', 'incident.triggered', 'incident.severity_changed', 'incident.acknowledged', 'incident.mitigated', 'incident.resolved', 'incident.closed', 'incident.reopened', 'incident.role_assigned', 'alert.triggered', 'postmortem.published')
-     AND EXISTS (SELECT 1 FROM workflows WHERE enabled)
+     AND EXISTS (SELECT 1 FROM workflows WHERE enabled AND trigger_kind = CASE NEW.kind
+                WHEN 'incident.declared' THEN 'incident_declared'
+                WHEN 'incident.triggered' THEN 'incident_declared'
+                WHEN 'incident.severity_changed' THEN 'severity_changed'
+                WHEN 'incident.role_assigned' THEN 'role_assigned'
+                WHEN 'alert.triggered' THEN 'alert'
+                WHEN 'postmortem.published' THEN 'postmortem_published'
+                ELSE 'status_changed' END)
 BEGIN
     INSERT INTO workflow_inbox (event_seq) VALUES (NEW.seq);
 END;
@@ -40,6 +48,8 @@ CREATE TABLE workflow_runs (
     chain       TEXT NOT NULL CHECK (json_valid(chain)),
     state       TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
+    -- who holds the run until lease_until: a claim's own token
+    owner       TEXT,
     lease_until INTEGER,
     finished_at INTEGER
 );

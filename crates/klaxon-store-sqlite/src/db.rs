@@ -53,6 +53,11 @@ pub(crate) fn db_ids<I: DbId>(ids: &[I]) -> String {
     json(&ids)
 }
 
+/// Integers for `in_list!` (a JSON array).
+pub(crate) fn db_ints(ints: &[i64]) -> String {
+    json(ints)
+}
+
 /// A job's attempt count (INTEGER).
 pub(crate) fn get_job_attempts(row: &DbRow) -> StoreResult<u32> {
     Ok(get::<i64>(row, "attempts")?.try_into().unwrap_or(u32::MAX))

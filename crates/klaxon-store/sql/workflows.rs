@@ -257,12 +257,11 @@ impl WorkflowStore for DbStore {
             }
         }
         if !taken.is_empty() {
-            let seqs: Vec<String> = taken.iter().map(|s| s.to_string()).collect();
             sqlx::query(concat!(
-                "DELETE FROM workflow_inbox WHERE CAST(event_seq AS TEXT) ",
+                "DELETE FROM workflow_inbox WHERE event_seq ",
                 in_list!("$1")
             ))
-            .bind(db_texts(seqs.iter().map(String::as_str)))
+            .bind(db_ints(taken))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -273,6 +272,7 @@ impl WorkflowStore for DbStore {
 
     async fn claim_workflow_runs(
         &self,
+        owner: &str,
         now: Timestamp,
         until: Timestamp,
         limit: u32,
@@ -281,7 +281,7 @@ impl WorkflowStore for DbStore {
         let rows = sqlx::query(concat!(
             "SELECT id FROM workflow_runs
              WHERE state IN ('queued', 'running') AND (lease_until IS NULL OR lease_until <= $1)
-             ORDER BY created_at LIMIT $2",
+             ORDER BY created_at, id LIMIT $2",
             skip_locked!()
         ))
         .bind(to_millis(now))
@@ -297,11 +297,12 @@ impl WorkflowStore for DbStore {
             return Ok(Vec::new());
         }
         sqlx::query(concat!(
-            "UPDATE workflow_runs SET state = 'running', lease_until = $2 WHERE id ",
+            "UPDATE workflow_runs SET state = 'running', lease_until = $2, owner = $3 WHERE id ",
             in_list!("$1")
         ))
         .bind(db_ids(&ids))
         .bind(to_millis(until))
+        .bind(owner)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -310,7 +311,7 @@ impl WorkflowStore for DbStore {
             run_columns!(),
             " FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE r.id ",
             in_list!("$1"),
-            " ORDER BY r.created_at"
+            " ORDER BY r.created_at, r.id"
         ))
         .bind(db_ids(&ids))
         .fetch_all(&mut *tx)
@@ -325,12 +326,27 @@ impl WorkflowStore for DbStore {
     async fn begin_workflow_action(
         &self,
         run: WorkflowRunId,
+        owner: &str,
         position: i32,
         kind: &str,
         at: Timestamp,
         until: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
+        let held = sqlx::query(
+            "UPDATE workflow_runs SET lease_until = $3
+             WHERE id = $1 AND owner = $2 AND state = 'running'",
+        )
+        .bind(db_id(run))
+        .bind(owner)
+        .bind(to_millis(until))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+        if held == 0 {
+            return Ok(false);
+        }
         let n = sqlx::query(
             "INSERT INTO workflow_run_actions (run_id, position, kind, state, detail, at)
              VALUES ($1, $2, $3, 'started', '', $4) ON CONFLICT (run_id, position) DO NOTHING",
@@ -343,12 +359,6 @@ impl WorkflowStore for DbStore {
         .await
         .map_err(map_err)?
         .rows_affected();
-        sqlx::query("UPDATE workflow_runs SET lease_until = $2 WHERE id = $1")
-            .bind(db_id(run))
-            .bind(to_millis(until))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(n == 1)
     }
@@ -357,7 +367,8 @@ impl WorkflowStore for DbStore {
         sqlx::query(
             "INSERT INTO workflow_run_actions (run_id, position, kind, state, detail, at)
              VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (run_id, position) DO UPDATE SET state = $4, detail = $5, at = $6",
+             ON CONFLICT (run_id, position) DO UPDATE SET state = $4, detail = $5, at = $6
+             WHERE workflow_run_actions.state = 'started'",
         )
         .bind(db_id(run))
         .bind(o.position)
@@ -459,7 +470,8 @@ impl WorkflowStore for DbStore {
     ) -> StoreResult<Vec<(IncidentId, Timestamp)>> {
         let open = sqlx::query(
             "SELECT id, created_at FROM incidents
-             WHERE status IN ('triggered', 'acknowledged', 'mitigated') AND created_at <= $1",
+             WHERE status IN ('triggered', 'acknowledged', 'mitigated') AND created_at <= $1
+             ORDER BY id",
         )
         .bind(to_millis(cutoff))
         .fetch_all(self.reader())
@@ -473,9 +485,11 @@ impl WorkflowStore for DbStore {
             .map(|r| Ok((get_id(r, "id")?, get_ts(r, "created_at")?)))
             .collect::<StoreResult<_>>()?;
         let ids: Vec<String> = out.iter().map(|(i, _)| i.to_string()).collect();
-        let updates = sqlx::query(concat!(
+        // The last update, or reopening: a reopened incident is quiet from then on.
+        let latest = sqlx::query(concat!(
             "SELECT subject_id, MAX(at) AS at FROM events
-             WHERE subject_type = 'incident' AND kind = 'incident.update_posted' AND subject_id ",
+             WHERE subject_type = 'incident'
+               AND kind IN ('incident.update_posted', 'incident.reopened') AND subject_id ",
             in_list!("$1"),
             " GROUP BY subject_id"
         ))
@@ -483,11 +497,14 @@ impl WorkflowStore for DbStore {
         .fetch_all(self.reader())
         .await
         .map_err(map_err)?;
-        for row in &updates {
-            let id: String = get(row, "subject_id")?;
-            let at = get_ts(row, "at")?;
-            if let Some(o) = out.iter_mut().find(|(i, _)| i.to_string() == id) {
-                o.1 = at;
+        let mut since: std::collections::HashMap<String, Timestamp> =
+            std::collections::HashMap::with_capacity(latest.len());
+        for row in &latest {
+            since.insert(get(row, "subject_id")?, get_ts(row, "at")?);
+        }
+        for (id, at) in out.iter_mut() {
+            if let Some(t) = since.get(&id.to_string()) {
+                *at = *t;
             }
         }
         out.retain(|(_, since)| *since <= cutoff);

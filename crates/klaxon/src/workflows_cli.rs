@@ -302,8 +302,14 @@ async fn set_enabled(workflow: &str, enabled: bool, client: &ClientArgs) -> anyh
         enabled,
         ..definition(&kept)?
     };
+    // Over the revision just read: an edit saved in between is refused, not undone.
+    let revision = kept["revision"].as_i64().unwrap_or_default();
     let v = c
-        .send(Method::PUT, &path(&id), Some(serde_json::to_value(&w)?))
+        .send(
+            Method::PUT,
+            &format!("{}?revision={revision}", path(&id)),
+            Some(serde_json::to_value(&w)?),
+        )
         .await?;
     let word = if enabled { "enabled" } else { "disabled" };
     print_or(client, &v, |v| {

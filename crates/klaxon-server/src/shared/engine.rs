@@ -431,10 +431,10 @@ impl Engine {
         if let Err(e) = ensure_prune_scheduled(&self.ctx).await {
             tracing::error!(error = %e, "could not schedule maintenance");
         }
-        // Webhooks (and workflows, which call them) go in a loop of their own: a receiver that
-        // hangs must not delay a page.
+        // Webhooks go in a loop of their own: a receiver that hangs must not delay a page.
         let (stop_hooks, mut hooks_stopped) = tokio::sync::watch::channel(false);
         let hooks_stopped_slow = hooks_stopped.clone();
+        let mut workflows_stopped = hooks_stopped.clone();
         let hooks = {
             let engine = self.clone();
             tokio::spawn(async move {
@@ -442,6 +442,19 @@ impl Engine {
                     if let Err(e) = engine.tick_webhooks().await {
                         tracing::error!(error = %e, "webhook round failed");
                     }
+                    tokio::select! {
+                        _ = hooks_stopped.wait_for(|s| *s) => break,
+                        _ = tokio::time::sleep(interval) => {}
+                    }
+                }
+            })
+        };
+        // Workflows too: their webhook calls must not hold deliveries back, nor slow
+        // deliveries a workflow that pages.
+        let workflows = {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                loop {
                     match engine.tick_workflows().await {
                         // Their actions may have queued pages.
                         Ok(w) if w.finished > 0 => engine.wake.notify_one(),
@@ -449,7 +462,7 @@ impl Engine {
                         Err(e) => tracing::error!(error = %e, "workflow round failed"),
                     }
                     tokio::select! {
-                        _ = hooks_stopped.wait_for(|s| *s) => break,
+                        _ = workflows_stopped.wait_for(|s| *s) => break,
                         _ = tokio::time::sleep(interval) => {}
                     }
                 }
@@ -496,6 +509,7 @@ impl Engine {
         }
         let _ = stop_hooks.send(true);
         let _ = hooks.await;
+        let _ = workflows.await;
         let _ = slow.await;
         tracing::info!("engine stopped");
     }

@@ -21,16 +21,17 @@ use klaxon_store::{
 use serde_json::json;
 
 use crate::incidents::api::Who;
-use crate::shared::crypto::{random_bytes, sign_v1};
+use crate::shared::crypto::{hex, random_bytes, sign_v1};
 use crate::shared::engine::{JobContext, Outbox, WorkflowReport};
 use crate::shared::error::{ApiError, ApiResult};
 use crate::shared::state::AppState;
 use crate::shared::terms::{self, At};
 
-/// Events taken from the inbox per round.
+/// Events taken from the inbox per batch, and batches per round at most.
 const INBOX_BATCH: u32 = 200;
-/// Runs claimed per round.
-const RUN_BATCH: u32 = 20;
+const INBOX_ROUNDS: usize = 10;
+/// Why an action was skipped after one with `stop_on_failure` failed.
+const STOPS_THE_REST: &str = "an action before it failed and stops the rest";
 /// How long a run is held while one action is taken: longer than any action takes (a webhook
 /// call's time limit is 10 s).
 const HOLD: SignedDuration = SignedDuration::from_secs(60);
@@ -62,10 +63,23 @@ impl Outbox for Workflows {
         let Some(state) = self.app.get() else {
             return Ok(WorkflowReport::default());
         };
-        let mut report = WorkflowReport {
-            queued: dispatch(state).await?,
-            finished: 0,
-        };
+        let mut report = WorkflowReport::default();
+        // Catch up after a burst (an alert storm with an alert workflow), a bounded number of
+        // batches per round. A failure here must not hold back the runs queued already.
+        for _ in 0..INBOX_ROUNDS {
+            match dispatch(state).await {
+                Ok((taken, queued)) => {
+                    report.queued += queued;
+                    if taken < INBOX_BATCH as usize {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "workflows: could not read or queue the inbox");
+                    break;
+                }
+            }
+        }
         let now = state.clock.now();
         let due = {
             let mut last = self
@@ -79,7 +93,12 @@ impl Outbox for Workflows {
             due
         };
         if due {
-            report.queued += quiet(state, now).await?;
+            match quiet(state, now).await {
+                Ok(n) => report.queued += n,
+                Err(e) => {
+                    tracing::error!(error = %e, "workflows: could not look for quiet incidents")
+                }
+            }
         }
         report.finished = execute(state).await?;
         Ok(report)
@@ -152,7 +171,12 @@ async fn known(state: &AppState, e: &Event) -> StoreResult<Option<Known>> {
         Err(e) => return Err(e),
     };
     let service = match incident.service_id {
-        Some(s) => store.service(s).await.ok().map(|s| s.name),
+        Some(s) => match store.service(s).await {
+            Ok(s) => Some(s.name),
+            Err(e) if e.is_not_found() => None,
+            // Not a missing service: the conditions must not be judged without it.
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     Ok(Some(Known {
@@ -191,11 +215,11 @@ fn loop_event(w: &WorkflowRecord, incident: IncidentId, cause: &str, now: Timest
 }
 
 /// Turns the inbox's events into runs of the enabled workflows whose trigger and conditions
-/// they meet. Returns how many runs were queued.
-async fn dispatch(state: &AppState) -> StoreResult<u32> {
+/// they meet. Returns how many events it took and how many runs it queued.
+async fn dispatch(state: &AppState) -> StoreResult<(usize, u32)> {
     let events = state.store.workflow_inbox(INBOX_BATCH).await?;
     if events.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let workflows: Vec<WorkflowRecord> = state
         .store
@@ -221,7 +245,8 @@ async fn dispatch(state: &AppState) -> StoreResult<u32> {
             continue;
         };
         let i = &k.incident;
-        // The status and severity the event moved to, not whatever they are now.
+        // The status and severity the event moved to, not whatever they are now (a reopened
+        // incident: its status now).
         let status = match e.kind {
             EventKind::IncidentAcknowledged => Some(IncidentStatus::Acknowledged),
             EventKind::IncidentMitigated => Some(IncidentStatus::Mitigated),
@@ -272,7 +297,8 @@ async fn dispatch(state: &AppState) -> StoreResult<u32> {
         }
     }
     let taken: Vec<i64> = events.iter().map(|e| e.seq).collect();
-    state.store.queue_workflow_runs(&taken, &runs).await
+    let queued = state.store.queue_workflow_runs(&taken, &runs).await?;
+    Ok((taken.len(), queued))
 }
 
 /// Queues `no_update` workflows for open incidents that have gone quiet: once per quiet
@@ -338,30 +364,42 @@ async fn quiet(state: &AppState, now: Timestamp) -> StoreResult<u32> {
     state.store.queue_workflow_runs(&[], &runs).await
 }
 
-/// Takes the actions of the runs due. Returns how many runs ended.
+/// Takes the actions of the runs due, one run per claim (its lease is renewed with each action,
+/// so a long run never lets the next one's lapse). Returns how many runs ended.
 async fn execute(state: &AppState) -> StoreResult<u32> {
     let mut finished = 0;
+    // This round's name on the runs it holds: only the holder takes their actions.
+    let owner = hex(&random_bytes::<8>());
     loop {
         let now = state.clock.now();
-        let runs = state
+        let Some(run) = state
             .store
-            .claim_workflow_runs(now, now.saturating_add(HOLD).unwrap_or(now), RUN_BATCH)
-            .await?;
-        if runs.is_empty() {
+            .claim_workflow_runs(&owner, now, now.saturating_add(HOLD).unwrap_or(now), 1)
+            .await?
+            .pop()
+        else {
             return Ok(finished);
-        }
-        for run in runs {
-            if run_one(state, run).await? {
-                finished += 1;
-            }
+        };
+        let id = run.id;
+        match run_one(state, &owner, run).await {
+            Ok(true) => finished += 1,
+            Ok(false) => {}
+            // Left to its lease: taken up again once it runs out.
+            Err(e) => tracing::error!(run = %id, error = %e, "workflow run failed"),
         }
     }
 }
 
 /// Takes a run's remaining actions in order; `true` when it ended here.
-async fn run_one(state: &AppState, run: WorkflowRunRecord) -> StoreResult<bool> {
+async fn run_one(state: &AppState, owner: &str, run: WorkflowRunRecord) -> StoreResult<bool> {
     let store = &state.store;
-    let mut stopped = false;
+    // Turned off since it was queued (in a storm, say): what is left is not taken.
+    let off = match store.workflow(run.workflow_id).await {
+        Ok(w) => !w.definition.enabled,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut stopped: Option<&str> = off.then_some("the workflow was turned off before this action");
     let mut outcomes = run.actions.clone();
     for (i, step) in run.definition.actions.iter().enumerate() {
         let position = i as i32;
@@ -376,16 +414,21 @@ async fn run_one(state: &AppState, run: WorkflowRunRecord) -> StoreResult<bool> 
                 o.at = state.clock.now();
                 store.end_workflow_action(run.id, o).await?;
             }
-            stopped |= o.state == action_state::FAILED && step.stop_on_failure;
+            // Whether an action of unknown outcome failed is not known: as safe to stop.
+            if step.stop_on_failure
+                && (o.state == action_state::FAILED || o.state == action_state::UNKNOWN)
+            {
+                stopped = stopped.or(Some(STOPS_THE_REST));
+            }
             continue;
         }
         let now = state.clock.now();
-        if stopped {
+        if let Some(why) = stopped {
             let o = ActionOutcome {
                 position,
                 kind: kind.to_owned(),
                 state: action_state::SKIPPED.to_owned(),
-                detail: "an action before it failed and stops the rest".to_owned(),
+                detail: why.to_owned(),
                 at: now,
             };
             store.end_workflow_action(run.id, &o).await?;
@@ -394,20 +437,22 @@ async fn run_one(state: &AppState, run: WorkflowRunRecord) -> StoreResult<bool> 
         }
         let until = now.saturating_add(HOLD).unwrap_or(now);
         if !store
-            .begin_workflow_action(run.id, position, kind, now, until)
+            .begin_workflow_action(run.id, owner, position, kind, now, until)
             .await?
         {
             // Another instance holds this run now (our lease ran out): leave it to it.
             return Ok(false);
         }
-        let result = take(state, &run, &step.action).await;
+        let result = take(state, &run, position, &step.action).await;
         let (st, detail) = match result {
             Ok(detail) => (action_state::SUCCEEDED, detail),
             Err(e) => {
                 if let ApiError::Internal(inner) = &e {
                     tracing::warn!(run = %run.id, action = kind, error = %inner, "workflow action failed");
                 }
-                stopped = step.stop_on_failure;
+                if step.stop_on_failure {
+                    stopped = Some(STOPS_THE_REST);
+                }
                 (action_state::FAILED, failure(&e))
             }
         };
@@ -421,7 +466,7 @@ async fn run_one(state: &AppState, run: WorkflowRunRecord) -> StoreResult<bool> 
         store.end_workflow_action(run.id, &o).await?;
         outcomes.push(o);
     }
-    let end = if stopped {
+    let end = if stopped.is_some() {
         run_state::STOPPED
     } else {
         run_state::DONE
@@ -467,7 +512,12 @@ fn failure(e: &ApiError) -> String {
 }
 
 /// Takes one action on the run's incident as the workflow; answers what it did, in words.
-async fn take(state: &AppState, run: &WorkflowRunRecord, action: &Action) -> ApiResult<String> {
+async fn take(
+    state: &AppState,
+    run: &WorkflowRunRecord,
+    position: i32,
+    action: &Action,
+) -> ApiResult<String> {
     let incident = run
         .incident_id
         .ok_or_else(|| ApiError::not_found("incident"))?;
@@ -558,7 +608,7 @@ async fn take(state: &AppState, run: &WorkflowRunRecord, action: &Action) -> Api
             .await?;
             Ok(action.describe())
         }
-        Action::CallWebhook(w) => call(state, run, incident, &w.webhook).await,
+        Action::CallWebhook(w) => call(state, run, position, incident, &w.webhook).await,
     }
 }
 
@@ -567,6 +617,7 @@ async fn take(state: &AppState, run: &WorkflowRunRecord, action: &Action) -> Api
 async fn call(
     state: &AppState,
     run: &WorkflowRunRecord,
+    position: i32,
     incident: IncidentId,
     name: &str,
 ) -> ApiResult<String> {
@@ -598,7 +649,7 @@ async fn call(
         .header("content-type", "application/json")
         .header("user-agent", "Klaxon-Webhooks/1")
         .header("x-klaxon-event", EventKind::WorkflowRan.as_str())
-        .header("x-klaxon-delivery", run.id.to_string())
+        .header("x-klaxon-delivery", format!("{}:{position}", run.id))
         .header("x-klaxon-timestamp", ts.to_string())
         .header("x-klaxon-signature", sign_v1(&hook.secret, ts, &bytes))
         .body(bytes)

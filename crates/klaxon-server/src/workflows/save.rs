@@ -172,11 +172,13 @@ pub async fn set_enabled(
         .workflow(id)
         .await
         .map_err(ApiError::or_not_found("workflow"))?;
+    let base = rec.revision;
     let w = Workflow {
         enabled,
         ..rec.definition
     };
-    save(state, who, Some(id), None, w).await
+    // Over the revision just read: an edit saved in between is not undone.
+    save(state, who, Some(id), Some(base), w).await
 }
 
 pub async fn delete(state: &AppState, who: &Author, id: WorkflowId) -> ApiResult<()> {

@@ -100,25 +100,55 @@ pub async fn workflows_take_each_event_and_cause_once(s: Arc<dyn Store>) {
         .unwrap_err();
     assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
 
-    // Every kind a trigger listens to, and one no trigger does.
-    for k in workflow::trigger_event_kinds() {
-        let kind = EventKind::parse(k).unwrap();
-        s.append_event(ev(SubjectType::Incident, "x", kind, json!({})))
+    // Every kind a trigger listens to, and one no trigger does: only the enabled workflow's
+    // trigger's kinds are kept.
+    let every = || async {
+        for k in workflow::trigger_event_kinds() {
+            let kind = EventKind::parse(k).unwrap();
+            s.append_event(ev(SubjectType::Incident, "x", kind, json!({})))
+                .await
+                .unwrap();
+        }
+        s.append_event(ev(
+            SubjectType::Incident,
+            "x",
+            EventKind::IncidentNoteAdded,
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    };
+    every().await;
+    let mut want = vec![
+        "incident.declared".to_owned(),
+        "incident.triggered".to_owned(),
+    ];
+    assert_eq!(inbox_kinds(&s).await, want);
+    // With a workflow on every other trigger, every kind.
+    for t in workflow::TriggerKind::ALL {
+        if matches!(
+            t,
+            workflow::TriggerKind::IncidentDeclared | workflow::TriggerKind::NoUpdate
+        ) {
+            continue;
+        }
+        let mut d = definition(&t.as_str().replace('_', "-"), true);
+        d.trigger.on = *t;
+        let other = WorkflowRecord {
+            id: WorkflowId::new(t0(), rnd()),
+            definition: d,
+            ..w.clone()
+        };
+        s.create_workflow(&other, wf_ev(other.id, EventKind::WorkflowCreated))
             .await
             .unwrap();
     }
-    s.append_event(ev(
-        SubjectType::Incident,
-        "x",
-        EventKind::IncidentNoteAdded,
-        json!({}),
-    ))
-    .await
-    .unwrap();
-    let want: Vec<String> = workflow::trigger_event_kinds()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    every().await;
+    want.extend(
+        workflow::trigger_event_kinds()
+            .into_iter()
+            .map(str::to_owned),
+    );
     assert_eq!(inbox_kinds(&s).await, want);
 
     // Queued with the events taken: once per cause, its events only when new.
@@ -157,32 +187,47 @@ pub async fn workflows_take_each_event_and_cause_once(s: Arc<dyn Store>) {
 
     // Claimed once while the lease holds; an action begun once.
     let until = mins(1);
-    let claimed = s.claim_workflow_runs(t0(), until, 10).await.unwrap();
+    let claimed = s.claim_workflow_runs("one", t0(), until, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].chain, vec![w.id]);
     assert_eq!(claimed[0].definition, w.definition);
     assert!(
-        s.claim_workflow_runs(t0(), until, 10)
+        s.claim_workflow_runs("two", t0(), until, 10)
             .await
             .unwrap()
             .is_empty()
     );
     let id = first.run.id;
+    // Only its holder begins an action, and only once.
     assert!(
-        s.begin_workflow_action(id, 0, "add_tasks", t0(), until)
+        !s.begin_workflow_action(id, "two", 0, "add_tasks", t0(), until)
             .await
             .unwrap()
     );
     assert!(
-        !s.begin_workflow_action(id, 0, "add_tasks", t0(), until)
+        s.begin_workflow_action(id, "one", 0, "add_tasks", t0(), until)
             .await
             .unwrap()
     );
-    // The lease ran out: claimed again, with the action as begun.
-    let again = s.claim_workflow_runs(mins(2), mins(3), 10).await.unwrap();
+    assert!(
+        !s.begin_workflow_action(id, "one", 0, "add_tasks", t0(), until)
+            .await
+            .unwrap()
+    );
+    // The lease ran out: claimed again, with the action as begun; the first holder can begin
+    // nothing more.
+    let again = s
+        .claim_workflow_runs("three", mins(2), mins(3), 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].actions.len(), 1);
     assert_eq!(again[0].actions[0].state, action_state::STARTED);
+    assert!(
+        !s.begin_workflow_action(id, "one", 1, "add_tasks", mins(2), mins(3))
+            .await
+            .unwrap()
+    );
     s.end_workflow_action(
         id,
         &ActionOutcome {
@@ -190,6 +235,19 @@ pub async fn workflows_take_each_event_and_cause_once(s: Arc<dyn Store>) {
             kind: "add_tasks".into(),
             state: action_state::UNKNOWN.into(),
             detail: "stopped".into(),
+            at: mins(2),
+        },
+    )
+    .await
+    .unwrap();
+    // An outcome is never written over another: the first holder's late `succeeded` is lost.
+    s.end_workflow_action(
+        id,
+        &ActionOutcome {
+            position: 0,
+            kind: "add_tasks".into(),
+            state: action_state::SUCCEEDED.into(),
+            detail: "late".into(),
             at: mins(2),
         },
     )
@@ -223,7 +281,7 @@ pub async fn workflows_take_each_event_and_cause_once(s: Arc<dyn Store>) {
         .count();
     assert_eq!(ran, 1);
     assert!(
-        s.claim_workflow_runs(mins(9), mins(10), 10)
+        s.claim_workflow_runs("four", mins(9), mins(10), 10)
             .await
             .unwrap()
             .is_empty()
@@ -242,5 +300,11 @@ pub async fn workflows_take_each_event_and_cause_once(s: Arc<dyn Store>) {
         s.workflow_run(id).await,
         Err(StoreError::NotFound)
     ));
-    assert!(s.list_workflows().await.unwrap().is_empty());
+    assert!(
+        s.list_workflows()
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.id != w.id)
+    );
 }

@@ -108,26 +108,31 @@ pub trait WorkflowStore: Send + Sync + 'static {
     async fn queue_workflow_runs(&self, taken: &[i64], runs: &[NewWorkflowRun])
     -> StoreResult<u32>;
 
-    /// Leases queued runs, and running ones whose lease ran out, until `until`; oldest first.
+    /// Leases queued runs, and running ones whose lease ran out, to `owner` until `until`;
+    /// oldest first.
     async fn claim_workflow_runs(
         &self,
+        owner: &str,
         now: Timestamp,
         until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<WorkflowRunRecord>>;
 
-    /// Writes action `position` as started and holds the run until `until`. `false` when the
-    /// action has an outcome already (another instance took it): it must not be taken again.
+    /// Writes action `position` as started and holds the run until `until`, if `owner` still
+    /// holds it. `false` when it does not (its lease ran out and another took it, or the run
+    /// is gone) or the action has a row already: it must not be taken.
     async fn begin_workflow_action(
         &self,
         run: WorkflowRunId,
+        owner: &str,
         position: i32,
         kind: &str,
         at: Timestamp,
         until: Timestamp,
     ) -> StoreResult<bool>;
 
-    /// Records what became of an action (inserted if it was never begun: skipped ones).
+    /// Records what became of an action: over a `started` row only (never over an outcome
+    /// another instance wrote), or as a new row (a skipped action).
     async fn end_workflow_action(
         &self,
         run: WorkflowRunId,
