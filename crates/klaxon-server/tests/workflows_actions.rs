@@ -14,6 +14,7 @@ on_both_backends!(
     failures_are_recorded_and_stop_only_when_marked,
     an_action_cut_short_is_never_taken_twice,
     runbooks_status_pages_and_postmortems_are_reached,
+    a_workflow_turned_off_takes_no_more_actions,
 );
 
 async fn failures_are_recorded_and_stop_only_when_marked(b: Backend) {
@@ -351,4 +352,80 @@ async fn runbooks_status_pages_and_postmortems_are_reached(b: Backend) {
     let r = runs(&app, "published").await;
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["state"], "done");
+}
+
+async fn a_workflow_turned_off_takes_no_more_actions(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else {
+        return;
+    };
+    let ada = person(&app, "ada@example.com", "Ada", "UTC").await;
+    let w = json!({"name": "declared", "trigger": {"on": "incident_declared"},
+                   "actions": [{"page": {"user": "ada@example.com"}}]});
+    workflow(&app, w.clone()).await;
+    let iid = id(&declare(&app, &app.admin.token, "Outage", "SEV3", json!({})).await);
+    // Queued for the declaration (as an alert storm would queue many), then turned off before
+    // any instance takes it.
+    let store = app.state.store.clone();
+    let kept = store.workflow_named("declared").await.unwrap();
+    let now = app.state.clock.now();
+    let run = klaxon_store::WorkflowRunRecord {
+        id: klaxon_domain::ids::WorkflowRunId::new(now, [9; 10]),
+        workflow_id: kept.id,
+        workflow_name: "declared".into(),
+        cause: "event:queued".into(),
+        incident_id: Some(iid.parse().unwrap()),
+        revision: kept.revision,
+        definition: kept.definition.clone(),
+        chain: Vec::new(),
+        state: "queued".into(),
+        created_at: now,
+        lease_until: None,
+        finished_at: None,
+        actions: Vec::new(),
+    };
+    store
+        .queue_workflow_runs(
+            &[],
+            &[klaxon_store::NewWorkflowRun {
+                run: run.clone(),
+                events: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    let mut off = w.clone();
+    off["enabled"] = json!(false);
+    ok(
+        put(&app, "/api/v1/workflows/declared", &app.admin.token).json(&off),
+        200,
+    )
+    .await;
+    tick(&app).await;
+    assert_eq!(
+        ada.receiver.pages(),
+        0,
+        "nobody is paged by a workflow turned off"
+    );
+    let r = ok(
+        app.get(
+            &format!("/api/v1/workflow-runs/{}", run.id),
+            &app.admin.token,
+        ),
+        200,
+    )
+    .await;
+    assert_eq!(r["state"], "stopped", "{r}");
+    assert_eq!(r["actions"][0]["state"], "skipped");
+    assert!(
+        r["actions"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("turned off"),
+        "{r}"
+    );
+    assert_eq!(
+        runs(&app, "declared").await.len(),
+        1,
+        "the declaration queued none"
+    );
 }
