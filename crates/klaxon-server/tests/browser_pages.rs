@@ -5,7 +5,7 @@
 use crate::browser_support;
 use crate::common;
 
-use browser_support::{Driver, Session, tool};
+use browser_support::{Driver, Session, axe_source, problems};
 use common::{Backend, TestApp, member, ok};
 use serde_json::{Value, json};
 
@@ -556,62 +556,9 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     ]
 }
 
-/// What is wrong with the page now: sideways scrolling, and axe's serious and critical
-/// findings, each as one line.
-async fn problems(s: &Session<'_>, axe: &str, check_overflow: bool) -> Vec<String> {
-    let mut out = Vec::new();
-    if check_overflow {
-        let v = s
-            .exec(
-                "const d = document.documentElement;
-                 const wide = Array.from(document.querySelectorAll('body *'))
-                   .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1
-                             && getComputedStyle(e).position !== 'absolute')
-                   .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-                             + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''));
-                 return [d.scrollWidth, d.clientWidth, wide];",
-                json!([]),
-            )
-            .await;
-        let (scroll, client) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
-        if scroll > client {
-            out.push(format!(
-                "scrolls sideways: {scroll} px wide in {client} px (widest: {})",
-                v[2]
-            ));
-        }
-    }
-    s.exec(&format!("{axe}\n;return null;"), json!([])).await;
-    let found =
-        s.d.call(
-            reqwest::Method::POST,
-            &format!("/session/{}/execute/async", s.id),
-            Some(
-                json!({"script": "const done = arguments[arguments.length - 1];
-                axe.run(document, {resultTypes: ['violations']}).then(r => done(
-                  r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-                   .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at '
-                        + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))
-                ).catch(e => done(['axe failed: ' + e]));", "args": []}),
-            ),
-        )
-        .await;
-    for v in found.as_array().unwrap() {
-        out.push(v.as_str().unwrap_or_default().to_owned());
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_passes_axe_in_both_colour_schemes() {
-    let axe_path = tool(
-        "KLAXON_TEST_AXE",
-        &format!(
-            "{}/.cache/klaxon/axe/node_modules/axe-core/axe.min.js",
-            std::env::var("HOME").unwrap_or_default()
-        ),
-    );
-    let axe = std::fs::read_to_string(&axe_path).unwrap();
+    let axe = axe_source();
     let app = spawn().await;
     let pages = seed(&app).await;
     let driver = Driver::start().await;
@@ -726,14 +673,7 @@ fn openslo(service: &str, ratio: &str) -> String {
 /// Refused forms show their reasons beside the fields: those pages fit a phone and pass axe too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_forms_fit_a_phone_and_pass_axe() {
-    let axe_path = tool(
-        "KLAXON_TEST_AXE",
-        &format!(
-            "{}/.cache/klaxon/axe/node_modules/axe-core/axe.min.js",
-            std::env::var("HOME").unwrap_or_default()
-        ),
-    );
-    let axe = std::fs::read_to_string(&axe_path).unwrap();
+    let axe = axe_source();
     let app = spawn().await;
     let pages = seed(&app).await;
     let path = |what: &str| pages.iter().find(|(_, w)| *w == what).unwrap().0.clone();

@@ -3,7 +3,8 @@
 //! only they) approves, an HTTP step made by the engine against a local server with its answer
 //! kept; a failed step retried; every move on the incident's timeline; an engine cut short
 //! mid-request leaving the step "outcome unknown", never made twice; a request waiting on its
-//! host holding no page back; and the run's page.
+//! host holding no page back; the run's page; and a run acted on from the incident's page,
+//! coming back to it (and only to it).
 use crate::common;
 use crate::dashboard_support;
 
@@ -20,6 +21,7 @@ on_both_backends!(
     secrets_fill_steps_sealed_and_masked,
     pausing_holds_a_request_and_long_output_is_cut,
     a_waiting_request_holds_no_page_back,
+    moves_made_on_the_incident_page_come_back_to_it,
 );
 
 /// A local server for HTTP steps: `/ok` answers 200 with a body naming what it got, `/flaky`
@@ -743,6 +745,216 @@ async fn a_waiting_request_holds_no_page_back(b: Backend) {
     assert_eq!(
         (r["state"].as_str(), r["steps"][0]["output"].as_str()),
         (Some("succeeded"), Some("done"))
+    );
+    app.stop().await;
+}
+
+/// A run not over shows on its incident's page with its moves; a move made there comes back
+/// to that page (at the run), never elsewhere; a refusal shows beside the field on the run's
+/// page, which keeps the way back; the approval's buttons are its approver's alone.
+async fn moves_made_on_the_incident_page_come_back_to_it(b: Backend) {
+    let Some(app) = spawn(b).await else {
+        return;
+    };
+    runbook(
+        &app,
+        "---\nname: check\n---\n# Check the site\n\n## Look\nCheck the graphs.\n\n## Approve\n```klaxon-approval\nrole: commander\n```\n\n## Tell\nTell support.\n",
+    )
+    .await;
+    let iid = incident(&app).await;
+    let other = incident(&app).await;
+    let cora = member(&app, "cora@example.com", "Cora", "responder").await;
+    member(&app, "rex@example.com", "Rex", "responder").await;
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{iid}/roles"),
+            &app.admin.token,
+            &json!({"role": "commander", "user_id": cora.id}),
+        ),
+        201,
+    )
+    .await;
+    let id = start_run(&app, &iid, "check").await;
+    let (rex, rex_csrf) = session_for(&app, "rex@example.com", PASSWORD).await;
+    let (cora_cookie, cora_csrf) = session_for(&app, "cora@example.com", PASSWORD).await;
+    let page_path = format!("/incidents/{iid}");
+    let moves = format!("/incidents/{iid}/runs/{id}/moves");
+    let run_page = format!("/incidents/{iid}/runs/{id}");
+
+    let page = web_get_as(&app, &page_path, &rex).await;
+    assert!(page.contains(&format!("id=\"run-{id}\"")), "{page}");
+    assert!(page.contains("data-testid=\"live-run\""), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<input type=\"hidden\" name=\"back\" value=\"{page_path}\">"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<label for=\"run-{id}-note\">")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("id=\"run-{id}-move-complete\"")),
+        "{page}"
+    );
+    assert!(page.contains("Waiting for someone to do it"), "{page}");
+    assert!(
+        !page.contains("id=\"runs\""),
+        "no finished runs yet: {page}"
+    );
+
+    // Refused (a note too long): the run's page, the reason beside the note, the way back kept.
+    let long = "x".repeat(2001);
+    let (status, _, html) = form(
+        &app,
+        &rex,
+        &moves,
+        &[
+            ("csrf", &rex_csrf),
+            ("move", "complete"),
+            ("note", &long),
+            ("back", &page_path),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"run-note-error\""), "{html}");
+    assert!(html.contains("aria-invalid=\"true\""), "{html}");
+    assert!(
+        html.contains(&format!("name=\"back\" value=\"{page_path}\"")),
+        "{html}"
+    );
+
+    // Done: back on the incident's page, at the run.
+    let (status, location, _) = form(
+        &app,
+        &rex,
+        &moves,
+        &[
+            ("csrf", &rex_csrf),
+            ("move", "complete"),
+            ("note", "graphs bad"),
+            ("back", &page_path),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("{page_path}#run-{id}").as_str())
+    );
+    assert_eq!(
+        states(&run(&app, &id).await),
+        ["succeeded", "awaiting_approval", "pending"]
+    );
+
+    // Rex is not the commander: no approval buttons for him, and refused if he tries anyway.
+    let page = web_get_as(&app, &page_path, &rex).await;
+    assert!(page.contains("Waiting for approval"), "{page}");
+    assert!(page.contains("Note: graphs bad"), "{page}");
+    assert!(
+        page.contains("data-testid=\"approval-not-yours\""),
+        "{page}"
+    );
+    for mv in ["approve", "reject", "skip"] {
+        assert!(
+            !page.contains(&format!("id=\"run-{id}-move-{mv}\"")),
+            "{mv}: {page}"
+        );
+    }
+    assert!(
+        page.contains(&format!("id=\"run-{id}-move-abort\"")),
+        "{page}"
+    );
+    let (status, _, html) = form(
+        &app,
+        &rex,
+        &moves,
+        &[
+            ("csrf", &rex_csrf),
+            ("move", "approve"),
+            ("back", &page_path),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("id=\"run-error\""), "{html}");
+    assert!(html.contains("commander"), "{html}");
+
+    // Cora is: she sees them. A way back anywhere but this incident's page is ignored.
+    let page = web_get_as(&app, &page_path, &cora_cookie).await;
+    assert!(
+        page.contains(&format!("id=\"run-{id}-move-approve\"")),
+        "{page}"
+    );
+    assert!(
+        !page.contains("data-testid=\"approval-not-yours\""),
+        "{page}"
+    );
+    for back in [
+        "https://evil.example/".to_owned(),
+        format!("//evil.example{page_path}"),
+        format!("/incidents/{other}"),
+    ] {
+        let (status, location, _) = form(
+            &app,
+            &cora_cookie,
+            &moves,
+            &[("csrf", &cora_csrf), ("move", "pause"), ("back", &back)],
+        )
+        .await;
+        assert_eq!(
+            (status, location.as_str()),
+            (303, run_page.as_str()),
+            "{back}"
+        );
+        ok(act(&app, &id, &app.admin.token, "resume", ""), 200).await;
+    }
+    let (status, location, _) = form(
+        &app,
+        &cora_cookie,
+        &moves,
+        &[
+            ("csrf", &cora_csrf),
+            ("move", "approve"),
+            ("note", "go"),
+            ("back", &page_path),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("{page_path}#run-{id}").as_str())
+    );
+    let page = web_get_as(&app, &page_path, &cora_cookie).await;
+    assert!(
+        page.contains(&format!("id=\"run-{id}-move-complete\"")),
+        "{page}"
+    );
+    assert!(page.contains("Note: go"), "{page}");
+
+    // Over: a link in the list, no longer inline.
+    let (status, location, _) = form(
+        &app,
+        &cora_cookie,
+        &moves,
+        &[
+            ("csrf", &cora_csrf),
+            ("move", "complete"),
+            ("back", &page_path),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("{page_path}#run-{id}").as_str())
+    );
+    assert_eq!(run(&app, &id).await["state"], "succeeded");
+    let page = web_get_as(&app, &page_path, &cora_cookie).await;
+    assert!(!page.contains("data-testid=\"live-run\""), "{page}");
+    assert!(
+        page.contains(&format!("<a href=\"{run_page}\">Check the site</a>")),
+        "{page}"
     );
     app.stop().await;
 }

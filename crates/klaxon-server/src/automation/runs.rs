@@ -343,17 +343,34 @@ pub(super) fn domain_run(l: &Loaded) -> Run {
 }
 
 /// May `who` approve the current approval step of this run?
-async fn may_approve(state: &AppState, who: &Author, l: &Loaded, a: &Approver) -> ApiResult<()> {
-    let ok = match a {
-        Approver::User(email) => who.email.eq_ignore_ascii_case(email),
-        Approver::IncidentRole(role) => state
+/// Whether this person (e-mail, id, Klaxon role) is the approver `a` of a step on `incident`:
+/// the check a move makes, and what the pages ask before they show the buttons.
+pub async fn approves(
+    state: &AppState,
+    incident: IncidentId,
+    a: &Approver,
+    (email, user, role): (&str, UserId, Role),
+) -> ApiResult<bool> {
+    Ok(match a {
+        Approver::User(want) => email.eq_ignore_ascii_case(want),
+        Approver::IncidentRole(want) => state
             .store
-            .incident_roles(l.run.incident_id, false)
+            .incident_roles(incident, false)
             .await?
             .iter()
-            .any(|r| &r.role == role && r.user_id == who.user_id),
-        Approver::KlaxonRole(role) => role.parse::<Role>().is_ok_and(|r| who.role >= r),
-    };
+            .any(|r| &r.role == want && r.user_id == user),
+        Approver::KlaxonRole(want) => want.parse::<Role>().is_ok_and(|r| role >= r),
+    })
+}
+
+async fn may_approve(state: &AppState, who: &Author, l: &Loaded, a: &Approver) -> ApiResult<()> {
+    let ok = approves(
+        state,
+        l.run.incident_id,
+        a,
+        (&who.email, who.user_id, who.role),
+    )
+    .await?;
     if ok {
         Ok(())
     } else {

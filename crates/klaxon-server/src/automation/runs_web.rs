@@ -1,7 +1,9 @@
 //! The run pages, inside the incident's: `/incidents/{id}/runs/new?runbook=…` (the
 //! parameters to start a runbook with) and `/incidents/{id}/runs/{run}` (the run: each step's
-//! state, who did it, its output, and the moves the current step allows). Forms call the same
-//! functions as the REST API; a refused start comes back with each reason beside its field.
+//! state, who did it, its output, and the moves the current step allows). The incident's page
+//! shows each run that is not over the same way ([`for_incident`]), its moves coming back there.
+//! Forms call the same functions as the REST API; a refused start or move comes back with each
+//! reason beside its field.
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -13,13 +15,14 @@ use axum::routing::{get, post};
 use klaxon_domain::auth::Role;
 use klaxon_domain::ids::{IncidentId, RunId, RunbookId};
 use klaxon_domain::runbook::run::{RunState, StepState};
-use klaxon_domain::runbook::{Runbook, StepKind};
+use klaxon_domain::runbook::{Approver, Runbook, StepKind};
+use klaxon_store::RunRecord;
 use serde::Deserialize;
 
 use super::runbooks;
 use super::runbooks_web::{View, author};
-use super::runs::{self, Move};
-use crate::shared::error::ApiError;
+use super::runs::{self, Loaded, Move};
+use crate::shared::error::{ApiError, ApiResult};
 use crate::shared::state::AppState;
 use crate::shared::web::{
     FormErrors, Nav, PageResult, WebSession, forbidden, html, not_found_page,
@@ -259,20 +262,110 @@ async fn start(
     }
 }
 
-struct StepRow {
-    index: i32,
-    number: i32,
-    title: String,
-    kind_label: &'static str,
-    state: &'static str,
-    state_label: &'static str,
-    current: bool,
+pub(crate) struct StepRow {
+    pub(crate) index: i32,
+    pub(crate) number: i32,
+    pub(crate) title: String,
+    pub(crate) kind_label: &'static str,
+    pub(crate) state: &'static str,
+    pub(crate) state_label: &'static str,
+    pub(crate) current: bool,
+    pub(crate) note: String,
+    pub(crate) output: String,
+    pub(crate) truncated: bool,
+    pub(crate) detail: String,
+    pub(crate) approver: Option<String>,
+    pub(crate) when: String,
+}
+
+/// Where a run is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Its own page, `/incidents/{id}/runs/{run}`.
+    Page,
+    /// Inline on its incident's page, which its moves come back to.
+    Incident,
+}
+
+/// A refused move shown again: why, the note as typed, and the page it was sent from.
+#[derive(Default)]
+pub(crate) struct Typed {
+    errors: FormErrors,
     note: String,
-    output: String,
-    truncated: bool,
-    detail: String,
-    approver: Option<String>,
-    when: String,
+    /// `/incidents/{id}` when it came from the incident's page, else "".
+    back: String,
+}
+
+/// One run as people read it and act on it, on its own page and inline on its incident's
+/// (`run_steps.html`): its state, each step's, and the moves the current step allows this
+/// person.
+pub(crate) struct RunView {
+    pub(crate) id: String,
+    pub(crate) incident_id: String,
+    pub(crate) title: String,
+    pub(crate) state: &'static str,
+    pub(crate) state_label: &'static str,
+    /// `<time>` in the reader's zone.
+    pub(crate) started: String,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) steps: Vec<StepRow>,
+    /// Whether a step is current (a run without steps offers only "Abort").
+    pub(crate) has_current: bool,
+    /// The moves the run allows this person now, as (move, button label).
+    pub(crate) moves: Vec<(&'static str, &'static str)>,
+    pub(crate) can_move: bool,
+    /// The current step is an approval this person may not give: who gives it.
+    pub(crate) approval_for: Option<String>,
+    pub(crate) inline: bool,
+    /// The page a move comes back to, sent with it ("" for the run's page).
+    pub(crate) back: String,
+    /// The heading of each step: under the page's `h1`, or the run's `h4` on the incident's.
+    pub(crate) step_heading: &'static str,
+    pub(crate) errors: FormErrors,
+    /// The note as typed, when a move was refused.
+    pub(crate) note: String,
+}
+
+impl RunView {
+    /// A control's id: as it is on the run's page, and with the run's id inline, where several
+    /// runs may show (`run-note` becomes `run-{id}-note`).
+    pub(crate) fn control(&self, what: &str) -> String {
+        if self.inline {
+            format!(
+                "run-{}-{}",
+                self.id,
+                what.strip_prefix("run-").unwrap_or(what)
+            )
+        } else {
+            what.to_owned()
+        }
+    }
+
+    pub(crate) fn move_id(&self, mv: &str) -> String {
+        self.control(&format!("move-{mv}"))
+    }
+
+    pub(crate) fn shows_form(&self) -> bool {
+        self.can_move && !self.moves.is_empty()
+    }
+
+    /// The refusal's message for the note, shown beside it (when the form shows it).
+    pub(crate) fn note_error(&self) -> Option<&str> {
+        if self.shows_form() && self.has_current {
+            self.errors.get("note")
+        } else {
+            None
+        }
+    }
+
+    /// The refusal's other messages: at the top of the form, or of the run without one.
+    pub(crate) fn loose_errors(&self) -> Vec<&str> {
+        if self.note_error().is_some() {
+            self.errors.others(&["note"])
+        } else {
+            self.errors.others(&[] as &[&str])
+        }
+    }
 }
 
 #[derive(Template)]
@@ -280,21 +373,11 @@ struct StepRow {
 struct RunPage {
     nav: Option<Nav>,
     csrf: String,
-    incident_id: String,
     incident_number: i64,
-    run_id: String,
-    title: String,
     runbook: String,
     runbook_id: Option<String>,
     version: i32,
-    state: &'static str,
-    state_label: &'static str,
-    params: Vec<(String, String)>,
-    steps: Vec<StepRow>,
-    /// The moves the run allows now, as (move, button label).
-    moves: Vec<(&'static str, &'static str)>,
-    can_move: bool,
-    error: Option<String>,
+    run: RunView,
 }
 
 fn state_label(s: StepState) -> &'static str {
@@ -349,17 +432,28 @@ fn moves(state: RunState, step: Option<StepState>) -> Vec<(&'static str, &'stati
     out
 }
 
-async fn render_run(
+async fn approves(
     state: &AppState,
     s: &WebSession,
-    status: StatusCode,
-    inc: &klaxon_store::Incident,
+    incident: IncidentId,
+    a: &Approver,
+) -> ApiResult<bool> {
+    runs::approves(state, incident, a, (&s.user.email, s.user.id, s.user.role)).await
+}
+
+/// The view of run `id` for `s`, shown at `place`, with a refused move's `typed` (if any); none
+/// when it is not a run of `incident`.
+async fn run_view(
+    state: &AppState,
+    s: &WebSession,
+    incident: IncidentId,
     id: RunId,
-    error: Option<String>,
-) -> PageResult {
+    place: Place,
+    typed: Typed,
+) -> ApiResult<Option<(RunView, Loaded)>> {
     let l = match runs::load(state, id).await {
-        Ok(l) if l.run.incident_id == inc.id => l,
-        Ok(_) | Err(ApiError::NotFound(_)) => return Ok(not_found_page()),
+        Ok(l) if l.run.incident_id == incident => l,
+        Ok(_) | Err(ApiError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
     let reader = s.reader();
@@ -401,27 +495,90 @@ async fn render_run(
                     .unwrap_or_default(),
             }
         })
-        .collect();
+        .collect::<Vec<StepRow>>();
     let step_state = l.steps.get(current as usize).map(|s| s.state);
+    let mut offered = moves(l.run.state, step_state);
+    let mut approval_for = None;
+    // An approval is its approver's alone (skipping it too): nobody else is offered it.
+    if let Some(StepKind::Approval(a)) = l.rb.steps.get(current.max(0) as usize).map(|x| &x.kind)
+        && !offered.is_empty()
+        && !approves(state, s, incident, a).await?
+    {
+        offered.retain(|(mv, _)| !matches!(*mv, "approve" | "reject" | "skip"));
+        if step_state == Some(StepState::AwaitingApproval) {
+            approval_for = Some(super::runbooks_web::approver_label(a));
+        }
+    }
+    let inline = place == Place::Incident;
+    let view = RunView {
+        id: id.to_string(),
+        incident_id: incident.to_string(),
+        title: l.run.title.clone(),
+        state: l.run.state.as_str(),
+        state_label: run_label(l.run.state),
+        started: reader.when(l.run.created_at).html(),
+        params: l.run.params.clone(),
+        has_current: steps.iter().any(|st| st.current),
+        steps,
+        moves: offered,
+        can_move: s.user.role >= Role::Responder,
+        approval_for,
+        inline,
+        back: if inline {
+            format!("/incidents/{incident}")
+        } else {
+            typed.back
+        },
+        step_heading: if inline { "h5" } else { "h2" },
+        errors: typed.errors,
+        note: typed.note,
+    };
+    Ok(Some((view, l)))
+}
+
+/// The runbook card's runs on an incident's page, for `s`: those not over, each inline with
+/// its steps and moves (which come back to the incident's page), and the records of the
+/// finished ones, newest first.
+pub(crate) async fn for_incident(
+    state: &AppState,
+    s: &WebSession,
+    incident: IncidentId,
+) -> ApiResult<(Vec<RunView>, Vec<RunRecord>)> {
+    let mut live = Vec::new();
+    let mut over = Vec::new();
+    for r in state.store.incident_runs(incident).await? {
+        if matches!(r.state, RunState::Succeeded | RunState::Aborted) {
+            over.push(r);
+        } else if let Some((v, _)) =
+            run_view(state, s, incident, r.id, Place::Incident, Typed::default()).await?
+        {
+            live.push(v);
+        }
+    }
+    Ok((live, over))
+}
+
+async fn render_run(
+    state: &AppState,
+    s: &WebSession,
+    status: StatusCode,
+    inc: &klaxon_store::Incident,
+    id: RunId,
+    typed: Typed,
+) -> PageResult {
+    let Some((run, l)) = run_view(state, s, inc.id, id, Place::Page, typed).await? else {
+        return Ok(not_found_page());
+    };
     Ok(html(
         status,
         &RunPage {
             nav: Some(Nav::new(s, "/incidents")),
             csrf: s.session.csrf_token.clone(),
-            incident_id: inc.id.to_string(),
             incident_number: inc.number,
-            run_id: id.to_string(),
-            title: l.run.title.clone(),
             runbook: l.run.runbook_name.clone(),
             runbook_id: l.run.runbook_id.map(|r| r.to_string()),
             version: l.run.version,
-            state: l.run.state.as_str(),
-            state_label: run_label(l.run.state),
-            params: l.run.params.clone(),
-            steps,
-            moves: moves(l.run.state, step_state),
-            can_move: s.user.role >= Role::Responder,
-            error,
+            run,
         },
     ))
 }
@@ -434,7 +591,7 @@ async fn run_page(
     let (Some(inc), Ok(id)) = (incident_of(&state, &raw).await?, run.parse::<RunId>()) else {
         return Ok(not_found_page());
     };
-    render_run(&state, &s, StatusCode::OK, &inc, id, None).await
+    render_run(&state, &s, StatusCode::OK, &inc, id, Typed::default()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -445,6 +602,10 @@ pub(crate) struct MoveForm {
     mv: String,
     #[serde(default)]
     note: String,
+    /// The incident's page, when the move was made there: it comes back to it. Anything else
+    /// (another page, another site) is ignored.
+    #[serde(default)]
+    back: String,
 }
 
 async fn move_run(
@@ -459,24 +620,32 @@ async fn move_run(
     let (Some(inc), Ok(id)) = (incident_of(&state, &raw).await?, run.parse::<RunId>()) else {
         return Ok(not_found_page());
     };
+    // Only this incident's own page: never a redirect elsewhere.
+    let back = if f.back == format!("/incidents/{}", inc.id) {
+        f.back
+    } else {
+        String::new()
+    };
+    let again = |errors: FormErrors| Typed {
+        errors,
+        note: f.note.clone(),
+        back: back.clone(),
+    };
     let Ok(mv) = serde_json::from_value::<Move>(serde_json::Value::String(f.mv.clone())) else {
-        return render_run(
-            &state,
-            &s,
-            StatusCode::BAD_REQUEST,
-            &inc,
-            id,
-            Some("Pick a move.".into()),
-        )
-        .await;
+        let typed = again(FormErrors::field("move", "pick a move"));
+        return render_run(&state, &s, StatusCode::BAD_REQUEST, &inc, id, typed).await;
     };
     match runs::act(&state, &author(&s), id, mv, &f.note).await {
-        Ok(_) => Ok(Redirect::to(&format!("/incidents/{}/runs/{id}", inc.id)).into_response()),
+        Ok(_) if back.is_empty() => {
+            Ok(Redirect::to(&format!("/incidents/{}/runs/{id}", inc.id)).into_response())
+        }
+        Ok(_) => Ok(Redirect::to(&format!("{back}#run-{id}")).into_response()),
         Err(
             e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. } | ApiError::Forbidden(_)),
         ) => {
             let status = e.status();
-            render_run(&state, &s, status, &inc, id, Some(e.to_string())).await
+            let typed = again(FormErrors::from_error(e)?);
+            render_run(&state, &s, status, &inc, id, typed).await
         }
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
         Err(e) => Err(e),

@@ -263,7 +263,9 @@ struct IncidentPage {
     runbooks: Vec<crate::automation::runbooks::Suggestion>,
     /// Every other runbook (id, title), to run one that was not suggested.
     other_runbooks: Vec<(String, String)>,
-    /// Runs of runbooks on it, newest first.
+    /// Runs of runbooks on it that are not over, newest first, shown with their moves.
+    live_runs: Vec<crate::automation::runs_web::RunView>,
+    /// Finished runs of runbooks on it, newest first, as links.
     runs: Vec<klaxon_store::RunRecord>,
     /// Runs of workflows on it, newest first.
     workflow_runs: Vec<crate::automation::workflow_runs::RunView>,
@@ -586,6 +588,8 @@ async fn render_with(
     let status_panel = super::web_status::panel(state, &incident).await?;
     let (runbooks, unsuggested) =
         crate::automation::runbooks::for_incident(state, incident.id).await?;
+    let (live_runs, finished_runs) =
+        crate::automation::runs_web::for_incident(state, s, incident.id).await?;
     let page = IncidentPage {
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         budgets: crate::slos::burns::for_incident(state, &incident).await?,
@@ -594,7 +598,8 @@ async fn render_with(
             .into_iter()
             .map(|r| (r.id.to_string(), r.title))
             .collect(),
-        runs: state.store.incident_runs(incident.id).await?,
+        live_runs,
+        runs: finished_runs,
         workflow_runs: crate::automation::workflow_runs::for_incident(state, &reader, incident.id)
             .await?,
         resolved: incident.resolved_at.is_some(),
