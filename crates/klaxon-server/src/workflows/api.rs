@@ -8,7 +8,7 @@ use klaxon_domain::auth::Role;
 use klaxon_domain::ids::{IncidentId, UserId, WorkflowId, WorkflowRunId};
 use klaxon_domain::page::Limit;
 use klaxon_domain::workflow::Workflow;
-use klaxon_store::{StoreError, WorkflowRecord, WorkflowRunRecord};
+use klaxon_store::{WorkflowRecord, WorkflowRunRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -190,17 +190,8 @@ async fn create_workflow(
     ApiJson(w): ApiJson<Workflow>,
 ) -> ApiResult<(StatusCode, Json<WorkflowOut>)> {
     caller.require(Role::Admin)?;
-    match state.store.workflow_named(&w.name).await {
-        Ok(_) => {
-            return Err(ApiError::Conflict {
-                message: format!("name: another workflow is called {}", w.name),
-                field: Some("name".into()),
-            });
-        }
-        Err(StoreError::NotFound) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let (r, _) = workflows::save(&state, &author(&caller), None, None, w).await?;
+    // Create only: a workflow of that name, even one saved a moment ago, is a conflict.
+    let (r, _) = workflows::save(&state, &author(&caller), None, Some(0), w).await?;
     Ok((StatusCode::CREATED, Json(workflow_out(r))))
 }
 

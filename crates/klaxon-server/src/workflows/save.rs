@@ -37,7 +37,8 @@ fn admin(who: &Author) -> ApiResult<()> {
 
 /// Saves `w`: over the workflow `target` when given (which may rename it), else over the one
 /// with its name, else as a new one. `base`: the revision the caller started from; a save over
-/// another is refused (409), so that two admins editing at once do not overwrite each other.
+/// another is refused (409), so that two admins editing at once do not overwrite each other;
+/// `Some(0)` creates only (409 when the name is taken).
 pub async fn save(
     state: &AppState,
     who: &Author,
@@ -61,6 +62,12 @@ pub async fn save(
             Err(e) => return Err(e.into()),
         },
     };
+    if base == Some(0) && existing.is_some() {
+        return Err(ApiError::Conflict {
+            message: format!("name: another workflow is called {}", w.name),
+            field: Some("name".into()),
+        });
+    }
     if let (Some(b), Some(old)) = (base, &existing)
         && b != old.revision
     {

@@ -355,7 +355,11 @@ async fn submit(
             Some(preview),
         ));
     }
-    let base = editing.and_then(|_| f.revision.trim().parse().ok());
+    // A new one is created only: a workflow saved meanwhile under its name is not overwritten.
+    let base = match editing {
+        Some(_) => f.revision.trim().parse().ok(),
+        None => Some(0),
+    };
     match workflows::save(state, &author(s), editing.map(|r| r.id), base, w).await {
         Ok((r, _)) => Ok(Redirect::to(&href(&r)).into_response()),
         Err(ApiError::NotFound(_)) => Ok(not_found_page()),
