@@ -5,6 +5,7 @@
 //! them, so none is missed however late it commits. A run is unique per (workflow, cause),
 //! so two instances queue it once. Each action is written `started` before it is taken: an
 //! instance that stops mid-action leaves it `unknown`, and it is never taken twice.
+use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -47,6 +48,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Workflows {
     app: OnceLock<AppState>,
     last_quiet_scan: Mutex<Option<Timestamp>>,
+    /// The `no_update` causes this instance queued already (or found queued): an incident that
+    /// stays quiet is neither read nor written again every scan.
+    quiet_seen: Mutex<HashSet<(WorkflowId, String)>>,
 }
 
 impl Workflows {
@@ -93,7 +97,7 @@ impl Outbox for Workflows {
             due
         };
         if due {
-            match quiet(state, now).await {
+            match quiet(state, now, &self.quiet_seen).await {
                 Ok(n) => report.queued += n,
                 Err(e) => {
                     tracing::error!(error = %e, "workflows: could not look for quiet incidents")
@@ -301,9 +305,17 @@ async fn dispatch(state: &AppState) -> StoreResult<(usize, u32)> {
     Ok((taken.len(), queued))
 }
 
+/// Causes remembered at most; past it the memory starts again (the database still refuses a
+/// cause twice).
+const QUIET_SEEN_MAX: usize = 10_000;
+
 /// Queues `no_update` workflows for open incidents that have gone quiet: once per quiet
 /// stretch (the cause names the time the stretch began).
-async fn quiet(state: &AppState, now: Timestamp) -> StoreResult<u32> {
+async fn quiet(
+    state: &AppState,
+    now: Timestamp,
+    seen: &Mutex<HashSet<(WorkflowId, String)>>,
+) -> StoreResult<u32> {
     let workflows: Vec<WorkflowRecord> = state
         .store
         .list_workflows()
@@ -321,7 +333,25 @@ async fn quiet(state: &AppState, now: Timestamp) -> StoreResult<u32> {
     let cutoff = now - SignedDuration::from_mins(i64::from(shortest));
     let quiet = state.store.quiet_incidents(cutoff).await?;
     let mut runs = Vec::new();
+    let mut causes = Vec::new();
     for (id, since) in quiet {
+        // The workflows this stretch is long enough for, whose run this instance has not
+        // queued yet: none, and the incident is not even read.
+        let due: Vec<(&WorkflowRecord, String)> = {
+            let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+            workflows
+                .iter()
+                .filter(|w| {
+                    let minutes = i64::from(w.definition.trigger.minutes.unwrap_or(u32::MAX));
+                    now.duration_since(since) >= SignedDuration::from_mins(minutes)
+                })
+                .map(|w| (w, format!("no_update:{id}:{}", since.as_millisecond())))
+                .filter(|(w, cause)| !seen.contains(&(w.id, cause.clone())))
+                .collect()
+        };
+        if due.is_empty() {
+            continue;
+        }
         let e = Event {
             seq: 0,
             subject_type: SubjectType::Incident,
@@ -344,24 +374,30 @@ async fn quiet(state: &AppState, now: Timestamp) -> StoreResult<u32> {
             drill: i.is_drill,
             ..Facts::default()
         };
-        for w in &workflows {
-            let minutes = i64::from(w.definition.trigger.minutes.unwrap_or(u32::MAX));
-            if now.duration_since(since) < SignedDuration::from_mins(minutes)
-                || !w.definition.conditions.hold(&facts)
-            {
+        for (w, cause) in due {
+            // One that does not meet the conditions is judged again next time: its severity,
+            // say, may change while it stays quiet.
+            if !w.definition.conditions.hold(&facts) {
                 continue;
             }
-            let cause = format!("no_update:{id}:{}", since.as_millisecond());
+            causes.push((w.id, cause.clone()));
             runs.push(NewWorkflowRun {
                 run: new_run(w, cause, id, Vec::new(), run_state::QUEUED, now),
                 events: Vec::new(),
             });
         }
     }
-    if runs.is_empty() {
-        return Ok(0);
+    let queued = if runs.is_empty() {
+        0
+    } else {
+        state.store.queue_workflow_runs(&[], &runs).await?
+    };
+    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.len() + causes.len() > QUIET_SEEN_MAX {
+        seen.clear();
     }
-    state.store.queue_workflow_runs(&[], &runs).await
+    seen.extend(causes);
+    Ok(queued)
 }
 
 /// Takes the actions of the runs due, one run per claim (its lease is renewed with each action,
