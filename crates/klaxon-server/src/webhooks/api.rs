@@ -160,6 +160,25 @@ pub async fn run(
     }
 }
 
+/// A JSON body for a receiver, with the headers every delivery carries, signed at `ts` with the
+/// webhook's secret (workflows' calls are made so too).
+pub fn signed(
+    req: reqwest::RequestBuilder,
+    secret: &str,
+    kind: &str,
+    delivery: &str,
+    ts: i64,
+    bytes: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/json")
+        .header("user-agent", "Klaxon-Webhooks/1")
+        .header("x-klaxon-event", kind)
+        .header("x-klaxon-delivery", delivery)
+        .header("x-klaxon-timestamp", ts.to_string())
+        .header("x-klaxon-signature", sign_v1(secret, ts, &bytes))
+        .body(bytes)
+}
+
 async fn send(
     outgoing: &Outgoing,
     c: &ClaimedDelivery,
@@ -178,17 +197,16 @@ async fn send(
             };
         }
     };
-    let sent = req
-        .timeout(timeout)
-        .header("content-type", "application/json")
-        .header("user-agent", "Klaxon-Webhooks/1")
-        .header("x-klaxon-event", d.kind.as_str())
-        .header("x-klaxon-delivery", d.id.to_string())
-        .header("x-klaxon-timestamp", ts.to_string())
-        .header("x-klaxon-signature", sign_v1(&c.secret, ts, &bytes))
-        .body(bytes)
-        .send()
-        .await;
+    let sent = signed(
+        req.timeout(timeout),
+        &c.secret,
+        d.kind.as_str(),
+        &d.id.to_string(),
+        ts,
+        bytes,
+    )
+    .send()
+    .await;
     let (status, error) = match sent {
         Ok(r) => (
             Some(r.status().as_u16()),

@@ -22,7 +22,7 @@ use klaxon_store::{
 use serde_json::json;
 
 use crate::incidents::api::Who;
-use crate::shared::crypto::{hex, random_bytes, sign_v1};
+use crate::shared::crypto::{hex, random_bytes};
 use crate::shared::engine::{JobContext, Outbox, WorkflowReport};
 use crate::shared::error::{ApiError, ApiResult};
 use crate::shared::state::AppState;
@@ -144,6 +144,7 @@ struct Known {
     )>,
 }
 
+/// What is known for an event: its incident, or the incident of the alert it is about.
 async fn known(state: &AppState, e: &Event) -> StoreResult<Option<Known>> {
     let store = &state.store;
     let (incident_id, alert) = match e.subject_type {
@@ -169,6 +170,18 @@ async fn known(state: &AppState, e: &Event) -> StoreResult<Option<Known>> {
         }
         _ => return Ok(None),
     };
+    known_incident(state, incident_id, alert).await
+}
+
+async fn known_incident(
+    state: &AppState,
+    incident_id: IncidentId,
+    alert: Option<(
+        std::collections::BTreeMap<String, String>,
+        serde_json::Value,
+    )>,
+) -> StoreResult<Option<Known>> {
+    let store = &state.store;
     let incident = match store.incident(incident_id).await {
         Ok(i) => i,
         Err(e) if e.is_not_found() => return Ok(None),
@@ -352,17 +365,7 @@ async fn quiet(
         if due.is_empty() {
             continue;
         }
-        let e = Event {
-            seq: 0,
-            subject_type: SubjectType::Incident,
-            subject_id: id.to_string(),
-            at: now,
-            actor: Actor::System,
-            kind: EventKind::IncidentUpdated,
-            data: json!({}),
-            pinned: false,
-        };
-        let Some(k) = known(state, &e).await? else {
+        let Some(k) = known_incident(state, id, None).await? else {
             continue;
         };
         let i = &k.incident;
@@ -680,17 +683,16 @@ async fn call(
         .outgoing()
         .post(&hook.url)
         .map_err(|refused| ApiError::invalid("webhook", format!("not called: {refused}")))?;
-    let answer = req
-        .timeout(CALL_TIMEOUT)
-        .header("content-type", "application/json")
-        .header("user-agent", "Klaxon-Webhooks/1")
-        .header("x-klaxon-event", EventKind::WorkflowRan.as_str())
-        .header("x-klaxon-delivery", format!("{}:{position}", run.id))
-        .header("x-klaxon-timestamp", ts.to_string())
-        .header("x-klaxon-signature", sign_v1(&hook.secret, ts, &bytes))
-        .body(bytes)
-        .send()
-        .await;
+    let answer = crate::webhooks::api::signed(
+        req.timeout(CALL_TIMEOUT),
+        &hook.secret,
+        EventKind::WorkflowRan.as_str(),
+        &format!("{}:{position}", run.id),
+        ts,
+        bytes,
+    )
+    .send()
+    .await;
     match answer {
         Ok(r) if r.status().is_success() => Ok(format!(
             "called {} ({} answered {})",

@@ -26,6 +26,16 @@ pub enum Change {
     Unchanged,
 }
 
+/// 409: the name is another workflow's.
+pub(crate) fn name_taken(name: &str) -> ApiError {
+    ApiError::Conflict {
+        message: format!(
+            "name: another workflow is called {name}: choose another name, or edit that one"
+        ),
+        field: Some("name".into()),
+    }
+}
+
 fn admin(who: &Author) -> ApiResult<()> {
     if who.role < Role::Admin {
         return Err(ApiError::Forbidden(
@@ -63,18 +73,15 @@ pub async fn save(
         },
     };
     if base == Some(0) && existing.is_some() {
-        return Err(ApiError::Conflict {
-            message: format!("name: another workflow is called {}", w.name),
-            field: Some("name".into()),
-        });
+        return Err(name_taken(&w.name));
     }
     if let (Some(b), Some(old)) = (base, &existing)
         && b != old.revision
     {
         return Err(ApiError::Conflict {
             message: format!(
-                "revision: someone saved this workflow meanwhile (it is at revision {}): load it \
-                 again",
+                "revision: someone saved this workflow meanwhile (it is at revision {}): open \
+                 it again to start from theirs",
                 old.revision
             ),
             field: Some("revision".into()),
@@ -95,10 +102,7 @@ pub async fn save(
     let now = state.clock.now();
     let taken = |e: StoreError| match e {
         StoreError::Conflict { constraint } if constraint == "workflows_name" => {
-            ApiError::Conflict {
-                message: format!("name: another workflow is called {}", w.name),
-                field: Some("name".into()),
-            }
+            name_taken(&w.name)
         }
         StoreError::Conflict { .. } => ApiError::Conflict {
             message: "someone saved this workflow meanwhile: load it again".into(),

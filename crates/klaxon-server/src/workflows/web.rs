@@ -250,6 +250,14 @@ fn definition_errors(e: ApiError) -> Result<FormErrors, ApiError> {
             let m = message.strip_prefix("definition: ").unwrap_or(message);
             Ok(FormErrors::field("definition", m))
         }
+        // Not a place in the text: the editor started from an old revision.
+        ApiError::Conflict {
+            field: Some(f),
+            message,
+        } if f == "revision" => {
+            let m = message.strip_prefix("revision: ").unwrap_or(message);
+            Ok(FormErrors::field("definition", m))
+        }
         ApiError::BadRequest {
             field: Some(_),
             message,
@@ -269,19 +277,13 @@ fn definition_errors(e: ApiError) -> Result<FormErrors, ApiError> {
 /// A new workflow must not take another's name (saving would overwrite it).
 async fn name_free(state: &AppState, w: &Workflow) -> Result<(), ApiError> {
     match state.store.workflow_named(&w.name).await {
-        Ok(_) => Err(ApiError::Conflict {
-            message: format!(
-                "name: another workflow is called {}: choose another name, or edit that one",
-                w.name
-            ),
-            field: Some("name".into()),
-        }),
+        Ok(_) => Err(workflows::name_taken(&w.name)),
         Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Everything a save checks, without saving.
+/// Everything a save checks, without saving: the preview.
 async fn checked(
     state: &AppState,
     editing: Option<&WorkflowRecord>,
@@ -294,11 +296,11 @@ async fn checked(
             if f.revision.trim().parse::<i32>().ok() != Some(r.revision) {
                 return Err(ApiError::Conflict {
                     message: format!(
-                        "someone saved this workflow meanwhile (it is at revision {}): open the \
-                         editor again to start from theirs",
+                        "revision: someone saved this workflow meanwhile (it is at revision \
+                         {}): open it again to start from theirs",
                         r.revision
                     ),
-                    field: None,
+                    field: Some("revision".into()),
                 });
             }
             if r.definition.name != w.name {
@@ -335,7 +337,13 @@ async fn submit(
     editing: Option<&WorkflowRecord>,
     f: EditForm,
 ) -> PageResult {
-    let w = match checked(state, editing, &f).await {
+    // A preview checks all a save would; a save leaves that to `save`, which checks it once.
+    let checking = if f.action == "preview" {
+        checked(state, editing, &f).await
+    } else {
+        parse(&f.definition)
+    };
+    let w = match checking {
         Ok(w) => w,
         Err(e) => {
             let status = e.status();
