@@ -64,10 +64,11 @@ pub enum SubjectType {
     Runbook,
     Runner,
     Workflow,
+    DrillScenario,
 }
 
 impl SubjectType {
-    pub const ALL: [SubjectType; 17] = [
+    pub const ALL: [SubjectType; 18] = [
         Self::User,
         Self::ApiToken,
         Self::Job,
@@ -85,6 +86,7 @@ impl SubjectType {
         Self::Runbook,
         Self::Runner,
         Self::Workflow,
+        Self::DrillScenario,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +108,7 @@ impl SubjectType {
             Self::Runbook => "runbook",
             Self::Runner => "runner",
             Self::Workflow => "workflow",
+            Self::DrillScenario => "drill_scenario",
         }
     }
 
@@ -305,6 +308,14 @@ named_enum! {
         WorkflowRan = "workflow.ran",
         /// A workflow's trigger fired but it did not run: it would have run itself again.
         WorkflowLoopStopped = "workflow.loop_stopped",
+        DrillScenarioSaved = "drill.scenario_saved",
+        DrillScenarioDeleted = "drill.scenario_deleted",
+        /// A drill began: its incident is practice, marked so everywhere.
+        DrillStarted = "drill.started",
+        /// A scenario's note reached the responders.
+        DrillNote = "drill.note",
+        /// A drill ended, with its scorecard.
+        DrillEnded = "drill.ended",
     }
 }
 

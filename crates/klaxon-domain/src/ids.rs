@@ -85,6 +85,8 @@ id_type!(
     RunnerId,
     WorkflowId,
     WorkflowRunId,
+    DrillId,
+    DrillScenarioId,
 );
 
 /// Builds a v7 UUID from a timestamp and caller-supplied randomness (the domain does no I/O).

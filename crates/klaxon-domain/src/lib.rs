@@ -11,6 +11,7 @@ pub mod auth;
 pub mod check;
 pub mod clock;
 pub mod contact;
+pub mod drill;
 pub mod escalation;
 pub mod event;
 pub mod ids;

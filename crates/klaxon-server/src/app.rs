@@ -171,6 +171,10 @@ pub fn new_engine(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Se
         crate::automation::runners::LEASE_JOB,
         Arc::new(crate::automation::runners::Lease),
     );
+    engine.register(
+        crate::drills::practice::DRILL_JOB,
+        Arc::new(crate::drills::run::DrillStep),
+    );
     engine.set_pages(Arc::new(crate::oncall::paging::PageSender));
     engine.add_deliveries(Arc::new(crate::webhooks::api::WebhookSender));
     engine.add_deliveries(Arc::new(crate::status::notices::NoticeSender::default()));
@@ -386,6 +390,7 @@ fn web_router() -> Router<AppState> {
         .merge(crate::automation::secrets_web::router())
         .merge(crate::automation::runners_web::router())
         .merge(crate::workflows::web::router())
+        .merge(crate::drills::web::router())
 }
 
 fn router(state: AppState, status_pages: Arc<crate::status::snapshot::Snapshots>) -> Router {

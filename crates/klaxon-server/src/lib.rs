@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod app;
 pub mod automation;
+pub mod drills;
 mod home;
 pub mod incidents;
 pub mod insights;

@@ -55,6 +55,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crate::automation::runs_api::router())
         .merge(crate::automation::runners_api::router())
         .merge(crate::workflows::api::router())
+        .merge(crate::drills::api::router())
         .merge(crate::automation::secrets::router())
 }
 

@@ -423,6 +423,10 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     .await;
     assert_eq!(runs["items"].as_array().map(Vec::len), Some(2), "{runs}");
     assert_eq!(runs["items"][0]["state"], "stopped", "{runs}");
+    // A drill scenario and two of its drills, the first ended: the drill pages, the
+    // scenario's comparison and a drill's incident.
+    let drills = crate::browser_support::drills::seed(&app, admin).await;
+    let (drill_id, drill_incident) = drills[1].clone();
     vec![
         ("/postmortems".into(), "postmortem list"),
         (
@@ -522,6 +526,23 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
         (
             "/workflows/after-resolution/edit".into(),
             "editing a workflow",
+        ),
+        ("/drills".into(), "drill list"),
+        (format!("/drills/{drill_id}"), "a drill with its scorecard"),
+        (format!("/drills/{}", drills[0].0), "an ended drill"),
+        (format!("/incidents/{drill_incident}"), "a drill's incident"),
+        ("/drills/scenarios/new".into(), "a new drill scenario"),
+        (
+            "/drills/scenarios/payments-db-failover".into(),
+            "a drill scenario with its drills compared",
+        ),
+        (
+            "/drills/scenarios/payments-db-failover/edit".into(),
+            "editing a drill scenario",
+        ),
+        (
+            "/drills/scenarios/record".into(),
+            "recording a drill scenario",
         ),
         (format!("/slos/{slo_id}"), "an SLO with its burn-down"),
         (format!("/slos/{up_id}"), "an availability SLO"),
@@ -788,6 +809,40 @@ async fn refused_forms_fit_a_phone_and_pass_axe() {
             "f.insertAdjacentHTML('beforeend', '<input type=hidden name=action value=preview>')"
                 .into(),
             "#preview",
+        ),
+        // A drill by hand refused beside its title (what was typed kept); a scenario refused
+        // beside its box, and a preview; recording one from an incident there is not.
+        (
+            "/drills".into(),
+            "#start-form".into(),
+            "f.elements['acknowledge_minutes'].value = 'soon'".into(),
+            "#start-ack-error",
+        ),
+        (
+            "/drills".into(),
+            "#start-form".into(),
+            "f.elements['title'].value = ''".into(),
+            "#start-title-error",
+        ),
+        (
+            "/drills/scenarios/new".into(),
+            "form[action='/drills/scenarios/new']".into(),
+            "f.elements['definition'].value = f.elements['definition'].value.replace('resolve: checkout-latency', 'resolve: a-key-nobody-raised-with-a-long-name')"
+                .into(),
+            "#scenario-definition-error",
+        ),
+        (
+            "/drills/scenarios/new".into(),
+            "form[action='/drills/scenarios/new']".into(),
+            "f.insertAdjacentHTML('beforeend', '<input type=hidden name=action value=preview>')"
+                .into(),
+            "#preview",
+        ),
+        (
+            "/drills/scenarios/record".into(),
+            "form[action='/drills/scenarios/record']".into(),
+            "f.elements['incident'].value = '#9999'; f.elements['name'].value = 'replay'".into(),
+            "#record-incident-error",
         ),
         // OpenSLO refused: a long path beside the box; and a dry run's report.
         (

@@ -26,6 +26,8 @@ mod channels;
 mod checks;
 mod connections;
 mod dashboard;
+mod drills;
+mod drills_web;
 mod form_errors;
 mod incident_closure;
 mod incident_lists;

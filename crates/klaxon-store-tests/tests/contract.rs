@@ -66,4 +66,5 @@ klaxon_store_tests::contract_tests!(
     public_summaries_go_on_the_status_page_once,
     runbook_versions_stack_and_names_stay_unique,
     workflows_take_each_event_and_cause_once,
+    drills_take_each_step_once_and_end_once,
 );

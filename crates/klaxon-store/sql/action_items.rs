@@ -302,8 +302,10 @@ impl ActionItemStore for DbStore {
     async fn learning_counts(&self, now: Timestamp) -> StoreResult<LearningCounts> {
         let row = sqlx::query(concat!(
             "SELECT
-               (SELECT COUNT(*) FROM incidents WHERE merged_into IS NULL) AS incidents,
-               (SELECT COUNT(*) FROM incidents i WHERE i.merged_into IS NULL AND NOT ",
+               (SELECT COUNT(*) FROM incidents WHERE merged_into IS NULL AND NOT is_drill)
+                 AS incidents,
+               (SELECT COUNT(*) FROM incidents i
+                 WHERE i.merged_into IS NULL AND NOT i.is_drill AND NOT ",
             learned_from!("i"),
             ") AS not_learned,
                (SELECT COUNT(*) FROM action_items a WHERE ",
@@ -331,7 +333,7 @@ impl ActionItemStore for DbStore {
     async fn not_learned_from(&self, limit: u32) -> StoreResult<Vec<(IncidentId, i64, String)>> {
         let rows = sqlx::query(concat!(
             "SELECT i.id, i.number, i.title FROM incidents i
-             WHERE i.merged_into IS NULL AND NOT ",
+             WHERE i.merged_into IS NULL AND NOT i.is_drill AND NOT ",
             learned_from!("i"),
             "
              ORDER BY i.number DESC LIMIT $1",

@@ -309,6 +309,10 @@ impl IncidentStore for DbStore {
         if let Some(job) = &new.job {
             insert_job(&mut tx, job).await?;
         }
+        if let Some(d) = &new.drill {
+            super::drills::insert_drill(&mut tx, &d.drill).await?;
+            insert_job(&mut tx, &d.job).await?;
+        }
         for e in &new.events {
             let mut e = e.clone();
             if let Some(data) = e.data.as_object_mut() {

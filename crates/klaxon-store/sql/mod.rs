@@ -67,6 +67,7 @@ pub(crate) async fn moved_or_gone(
 mod action_items;
 pub(crate) mod alerts;
 mod checks;
+mod drills;
 pub(crate) mod engine;
 mod incidents;
 mod insights;
@@ -116,6 +117,7 @@ db_ids!(
     ScheduleId, OverrideId, RoleAssignmentId, TaskId, WebhookId, DeliveryId, StatusPageId,
     ComponentId, StatusIncidentId, StatusUpdateId, CheckId, SubscriberId, SloId, ActionItemId,
     PostmortemId, PostmortemCommentId, RunbookId, RunId, RunnerId, WorkflowId, WorkflowRunId,
+    DrillId, DrillScenarioId,
 );
 
 // --- reading rows ----------------------------------------------------------------------------

@@ -120,4 +120,6 @@ pub struct NewIncident {
     /// Starts the service's escalation, when it has one.
     pub job: Option<NewJob>,
     pub events: Vec<NewEvent>,
+    /// When the incident is a drill's, the drill.
+    pub drill: Option<crate::store::NewDrill>,
 }

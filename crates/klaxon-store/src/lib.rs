@@ -39,6 +39,7 @@ pub use store::{
     run_state,
 };
 pub use store::{BurnDue, IncidentBurn, JobKinds, RankedBurn};
+pub use store::{DrillRecord, DrillStore, DrillWrite, NewDrill, ScenarioRecord};
 pub use store::{RunChange, RunRecord, RunStepRecord, RunStore, SecretInfo, SecretStore};
 pub use store::{RunbookRecord, RunbookVersion, VersionInfo};
 pub use store::{RunnerGrant, RunnerRecord, RunnerStore};

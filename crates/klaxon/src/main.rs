@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 mod action_items_cli;
 mod checks_cli;
+mod drills_cli;
 mod incidents_cli;
 mod insights_cli;
 mod oncall_cli;
@@ -27,6 +28,7 @@ mod slos_cli;
 mod status_pages_cli;
 mod webhooks_cli;
 mod workflows_cli;
+mod yaml_out;
 
 #[derive(Parser)]
 #[command(
@@ -195,6 +197,12 @@ enum Command {
     Workflows {
         #[command(subcommand)]
         command: workflows_cli::WorkflowsCommand,
+    },
+    /// Drills: practice incidents, scripted by scenarios (alerts and news at set minutes) and
+    /// scored against targets. Apply scenario files, start, follow and end drills.
+    Drills {
+        #[command(subcommand)]
+        command: drills_cli::DrillsCommand,
     },
 }
 
@@ -610,6 +618,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks { command } => webhooks_cli::webhooks(command).await,
         Command::Postmortems { command } => postmortems_cli::postmortems(command).await,
         Command::Workflows { command } => workflows_cli::workflows(command).await,
+        Command::Drills { command } => drills_cli::drills(command).await,
     }
 }
 

@@ -183,7 +183,10 @@ fn shown(v: &Value) -> anyhow::Result<String> {
     for line in summary_lines(&v["summary"]) {
         out.push_str(&format!("# {line}\n"));
     }
-    out.push_str(&yaml::document(&serde_json::to_value(&w)?));
+    out.push_str(&crate::yaml_out::document(
+        &serde_json::to_value(&w)?,
+        order,
+    ));
     Ok(out)
 }
 
@@ -441,252 +444,36 @@ pub async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<()> {
     }
 }
 
-/// A small YAML writer for workflow documents (plain JSON values): block mappings in the
-/// document's own order, short lists of words in flow style, strings quoted only when they
-/// must be. Enough for `show`; not a general YAML emitter.
-mod yaml {
-    use serde_json::Value;
-
-    /// The fields of a mapping in the order people write them (others follow, by name).
-    fn order(parent: &str) -> &'static [&'static str] {
-        match parent {
-            "" => &[
-                "name",
-                "description",
-                "enabled",
-                "trigger",
-                "conditions",
-                "actions",
-            ],
-            "trigger" => &["on", "minutes"],
-            "conditions" => &[
-                "severity", "priority", "status", "service", "role", "alert", "drills",
-            ],
-            "actions" => &[
-                "page",
-                "assign_role",
-                "add_tasks",
-                "start_runbook",
-                "post_update",
-                "set_component",
-                "call_webhook",
-                "stop_on_failure",
-            ],
-            "page" => &["user", "role", "team", "message"],
-            "assign_role" => &["role", "user"],
-            "start_runbook" => &["runbook", "params"],
-            "post_update" => &["template", "message"],
-            "set_component" => &["page", "component", "status"],
-            _ => &[],
-        }
-    }
-
-    fn sorted<'a>(
-        parent: &str,
-        m: &'a serde_json::Map<String, Value>,
-    ) -> Vec<(&'a str, &'a Value)> {
-        let rank = |k: &str| {
-            order(parent)
-                .iter()
-                .position(|o| *o == k)
-                .unwrap_or(usize::MAX)
-        };
-        let mut all: Vec<(&str, &Value)> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        all.sort_by(|a, b| (rank(a.0), a.0).cmp(&(rank(b.0), b.0)));
-        all
-    }
-
-    /// A string as YAML: plain when it reads back as the same string, else double-quoted
-    /// (JSON's escapes are YAML's).
-    pub fn string(s: &str) -> String {
-        let plain = s
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() && !c.is_ascii_digit())
-            && !s.ends_with(' ')
-            && s.chars()
-                .all(|c| c.is_alphanumeric() || " _-./@+".contains(c))
-            && !["true", "false", "yes", "no", "on", "off", "y", "n", "null"]
-                .contains(&s.to_ascii_lowercase().as_str());
-        if plain {
-            s.to_owned()
-        } else {
-            serde_json::to_string(s).unwrap_or_default()
-        }
-    }
-
-    fn scalar(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(string(s)),
-            Value::Null => Some("null".into()),
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Array(a) if a.is_empty() => Some("[]".into()),
-            Value::Object(m) if m.is_empty() => Some("{}".into()),
-            _ => None,
-        }
-    }
-
-    /// A list of scalars on one line (`[SEV1, SEV2]`) when it is short.
-    fn flow(a: &[Value], room: usize) -> Option<String> {
-        let items: Option<Vec<String>> = a
-            .iter()
-            .map(|v| match v {
-                Value::Array(_) | Value::Object(_) => None,
-                other => scalar(other),
-            })
-            .collect();
-        let line = format!("[{}]", items?.join(", "));
-        (line.len() <= room).then_some(line)
-    }
-
-    const WIDTH: usize = 96;
-
-    fn mapping(
-        parent: &str,
-        m: &serde_json::Map<String, Value>,
-        indent: usize,
-        out: &mut Vec<String>,
-    ) {
-        let pad = " ".repeat(indent);
-        for (k, v) in sorted(parent, m) {
-            // The document's own fields as written (`on`, not `"on"`: YAML 1.1 would read a
-            // plain `on` as true, Klaxon does not); others, such as alert fields, as needed.
-            let key = if order(parent).contains(&k) {
-                k.to_owned()
-            } else {
-                string(k)
-            };
-            if let Some(s) = scalar(v) {
-                out.push(format!("{pad}{key}: {s}"));
-                continue;
-            }
-            match v {
-                Value::Array(a) => {
-                    let room = WIDTH.saturating_sub(indent + key.len() + 2);
-                    match flow(a, room) {
-                        Some(line) => out.push(format!("{pad}{key}: {line}")),
-                        None => {
-                            out.push(format!("{pad}{key}:"));
-                            sequence(k, a, indent + 2, out);
-                        }
-                    }
-                }
-                _ => {
-                    out.push(format!("{pad}{key}:"));
-                    value(k, v, indent + 2, out);
-                }
-            }
-        }
-    }
-
-    fn sequence(parent: &str, a: &[Value], indent: usize, out: &mut Vec<String>) {
-        let pad = " ".repeat(indent);
-        for item in a {
-            if let Some(s) = scalar(item) {
-                out.push(format!("{pad}- {s}"));
-                continue;
-            }
-            let mut inner = Vec::new();
-            value(parent, item, indent + 2, &mut inner);
-            if let Some(first) = inner.first_mut() {
-                // `- ` takes the place of the first line's indent.
-                *first = format!("{pad}- {}", &first[indent + 2..]);
-            }
-            out.extend(inner);
-        }
-    }
-
-    fn value(parent: &str, v: &Value, indent: usize, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) if !m.is_empty() => mapping(parent, m, indent, out),
-            Value::Array(a) if !a.is_empty() => sequence(parent, a, indent, out),
-            other => out.push(format!(
-                "{}{}",
-                " ".repeat(indent),
-                scalar(other).unwrap_or_default()
-            )),
-        }
-    }
-
-    /// A whole document, ending with a line end.
-    pub fn document(v: &Value) -> String {
-        let mut out = Vec::new();
-        value("", v, 0, &mut out);
-        let mut text = out.join("\n");
-        text.push('\n');
-        text
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use serde_json::json;
-
-        fn back(text: &str) -> Value {
-            klaxon_domain::yaml::typed::<Value>("doc", text).unwrap()
-        }
-
-        #[test]
-        fn what_it_writes_reads_back_the_same() {
-            let v = json!({
-                "name": "sev1-basics",
-                "description": "Line one: \"quoted\"\nline two # not a comment",
-                "enabled": false,
-                "trigger": {"on": "no_update", "minutes": 30},
-                "conditions": {"severity": ["SEV1", "SEV2"], "service": ["checkout", "yes", "on"],
-                               "alert": {"details.labels.alertname": "High*", "severity": "critical"},
-                               "drills": false},
-                "actions": [
-                    {"page": {"role": "commander", "message": "SEV1: join the bridge"},
-                     "stop_on_failure": true},
-                    {"add_tasks": ["Open a bridge", "Tell support, then sales", "- dash", "123",
-                                   "", " padded ", "null", "~", "#hash", "ünïcödé", "a: b",
-                                   "x".repeat(120)]},
-                    {"start_runbook": {"runbook": "restart-web",
-                                       "params": {"host": "{{ alert.details.labels.instance }}",
-                                                  "count": "2"}}},
-                    {"assign_role": {"role": "scribe", "user": "ann@example.com"}},
-                    {"post_update": {"template": "investigating"}},
-                    {"set_component": {"page": "Public", "component": "API", "status": "major_outage"}},
-                    {"call_webhook": {"webhook": "chatops"}}
-                ]
-            });
-            let text = document(&v);
-            assert_eq!(back(&text), v, "{text}");
-            assert!(text.starts_with("name: sev1-basics\n"), "{text}");
-            assert!(text.contains("  on: no_update\n"), "{text}");
-            assert!(text.contains("  severity: [SEV1, SEV2]\n"), "{text}");
-            assert!(
-                text.contains("  - page:\n      role: commander\n"),
-                "{text}"
-            );
-            assert!(text.contains("    stop_on_failure: true\n"), "{text}");
-            assert!(
-                text.contains("- set_component:\n      page: Public\n      component: API\n"),
-                "{text}"
-            );
-        }
-
-        #[test]
-        fn strings_are_plain_only_when_safe() {
-            for (s, plain) in [
-                ("SEV1", true),
-                ("Open a bridge", true),
-                ("ann@example.com", true),
-                ("on", false),
-                ("No", false),
-                ("12", false),
-                ("a: b", false),
-                ("a #b", false),
-                ("", false),
-                ("-x", false),
-                ("trailing ", false),
-            ] {
-                assert_eq!(string(s) == s, plain, "{s:?}");
-                let doc = format!("v: {}\n", string(s));
-                assert_eq!(back(&doc), json!({"v": s}), "{doc}");
-            }
-        }
+/// The fields of a mapping in the order people write them (others follow, by name).
+fn order(parent: &str) -> &'static [&'static str] {
+    match parent {
+        "" => &[
+            "name",
+            "description",
+            "enabled",
+            "trigger",
+            "conditions",
+            "actions",
+        ],
+        "trigger" => &["on", "minutes"],
+        "conditions" => &[
+            "severity", "priority", "status", "service", "role", "alert", "drills",
+        ],
+        "actions" => &[
+            "page",
+            "assign_role",
+            "add_tasks",
+            "start_runbook",
+            "post_update",
+            "set_component",
+            "call_webhook",
+            "stop_on_failure",
+        ],
+        "page" => &["user", "role", "team", "message"],
+        "assign_role" => &["role", "user"],
+        "start_runbook" => &["runbook", "params"],
+        "post_update" => &["template", "message"],
+        "set_component" => &["page", "component", "status"],
+        _ => &[],
     }
 }

@@ -8,6 +8,7 @@ mod action_items_cli;
 mod binary;
 mod checks_cli;
 mod cli_lists;
+mod drills_cli;
 mod full_disk;
 mod incidents_cli;
 mod insights_cli;

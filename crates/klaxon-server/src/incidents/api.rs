@@ -226,8 +226,23 @@ pub struct Declare {
 /// Declares an incident by hand. With a service that has an escalation policy it starts
 /// triggered and pages; otherwise the declarer is on it and it starts acknowledged.
 pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<Incident> {
+    declare_as(state, who, d, None).await
+}
+
+/// Makes a declared incident a drill's: given the incident's id and the time, the drill.
+pub type DrillOf = Box<dyn FnOnce(IncidentId, Timestamp) -> klaxon_store::NewDrill + Send>;
+
+/// Declares an incident, a drill's when `drill` says so: the incident is then marked a drill
+/// ("DRILL: " in its title, kept out of metrics) and the drill written with it.
+pub async fn declare_as(
+    state: &AppState,
+    who: Who,
+    d: Declare,
+    drill: Option<DrillOf>,
+) -> ApiResult<Incident> {
     let rules = &state.incident_rules;
     let title = rules::parse_title("title", &d.title, rules::TITLE_MAX)?;
+    let title = klaxon_domain::drill::marked_title(&title, drill.is_some());
     let description = rules::parse_text("description", &d.description, rules::DESCRIPTION_MAX)?;
     let severity = Severity::parse_loose(&d.severity)?;
     let (default_impact, default_urgency) = severity.default_impact_urgency();
@@ -304,7 +319,7 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
         conference_url,
         chat_url,
         merged_into: None,
-        is_drill: false,
+        is_drill: drill.is_some(),
     };
     incident
         .milestones()
@@ -342,6 +357,16 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
             "a SEV1 or SEV2 incident that nobody is paged for needs a commander",
         ));
     }
+    let drill = drill.map(|f| f(id, now));
+    if let Some(d) = &drill {
+        events.push(ev(
+            id,
+            now,
+            who,
+            EventKind::DrillStarted,
+            json!({"drill_id": d.drill.id, "scenario": d.drill.scenario_name}),
+        ));
+    }
     let job = pages.then(|| {
         escalation_job(
             klaxon_domain::ids::JobId::new(now, random_bytes()),
@@ -353,6 +378,7 @@ pub async fn declare_with(state: &AppState, who: Who, d: Declare) -> ApiResult<I
     let incident = state
         .store
         .declare_incident(NewIncident {
+            drill,
             incident,
             roles,
             job,
@@ -503,7 +529,11 @@ pub async fn update_with(
         let i = &mut c.incident;
         let mut changes = serde_json::Map::new();
         use crate::shared::changes::set_noting as set;
-        set(&mut changes, "title", &mut i.title, title);
+        // A drill's title says so, whoever edits it; one that stops being a drill loses the mark.
+        let drill_now = is_drill.unwrap_or(i.is_drill);
+        let title =
+            klaxon_domain::drill::marked_title(title.as_deref().unwrap_or(&i.title), drill_now);
+        set(&mut changes, "title", &mut i.title, Some(title));
         set(&mut changes, "description", &mut i.description, description);
         set(&mut changes, "impact", &mut i.impact, impact.map(Some));
         set(&mut changes, "urgency", &mut i.urgency, urgency);

@@ -607,6 +607,20 @@ pub fn describe(e: &Event, w: &Words<'_>) -> String {
         EventKind::RunAborted => format!("aborted the runbook “{}”", s(&d["title"])),
         EventKind::RunSucceeded => format!("completed the runbook “{}”", s(&d["title"])),
         EventKind::WorkflowRan => format!("ran{}", workflow_outcome(d)),
+        EventKind::DrillStarted => match d["scenario"].as_str() {
+            Some(name) => {
+                format!("started a drill from the scenario “{name}”: this incident is practice")
+            }
+            None => "started a drill: this incident is practice".to_owned(),
+        },
+        EventKind::DrillNote => format!("(drill scenario) {}", s(&d["message"])),
+        EventKind::DrillEnded => {
+            match serde_json::from_value::<klaxon_domain::drill::Scorecard>(d["scorecard"].clone())
+            {
+                Ok(card) => format!("ended the drill: {}", card.summary()),
+                Err(_) => "ended the drill".to_owned(),
+            }
+        }
         EventKind::WorkflowLoopStopped => format!(
             "did not run the workflow {}: one of its own actions led here, and it would run \
              itself again and again",

@@ -270,6 +270,8 @@ struct IncidentPage {
     /// Runs of workflows on it, newest first.
     workflow_runs: Vec<crate::automation::workflow_runs::RunView>,
     resolved: bool,
+    /// A drill's incident: the drill's page, when its drill is kept.
+    drill_href: Option<String>,
 }
 
 impl IncidentPage {
@@ -590,7 +592,17 @@ async fn render_with(
         crate::automation::runbooks::for_incident(state, incident.id).await?;
     let (live_runs, finished_runs) =
         crate::automation::runs_web::for_incident(state, s, incident.id).await?;
+    let drill_href = if incident.is_drill {
+        state
+            .store
+            .drill_of_incident(id)
+            .await?
+            .map(|d| format!("/drills/{}", d.id))
+    } else {
+        None
+    };
     let page = IncidentPage {
+        drill_href,
         postmortem: super::web_postmortem::panel(state, s, &incident).await?,
         budgets: crate::slos::burns::for_incident(state, &incident).await?,
         runbooks,

@@ -207,6 +207,46 @@ pub async fn workflow(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<Work
     }
 }
 
+/// A drill scenario: its id or its name.
+pub async fn drill_scenario(
+    state: &AppState,
+    raw: &str,
+    at: At<'_>,
+) -> ApiResult<klaxon_domain::ids::DrillScenarioId> {
+    let kind = Kind::DRILL_SCENARIO;
+    match parse(raw, at, &kind)? {
+        Term::Id(id) => Ok(id),
+        Term::Name(n) => match state.store.scenario_named(&n.to_ascii_lowercase()).await {
+            Ok(s) => Ok(s.id),
+            Err(klaxon_store::StoreError::NotFound) => {
+                Err(at.missing(format!("no drill scenario is called \"{n}\"")))
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// A drill: its id, or its incident's id or number.
+pub async fn drill(
+    state: &AppState,
+    raw: &str,
+    at: At<'_>,
+) -> ApiResult<klaxon_store::DrillRecord> {
+    if let Ok(id) = raw.trim().parse::<klaxon_domain::ids::DrillId>() {
+        match state.store.drill(id).await {
+            Ok(d) => return Ok(d),
+            Err(klaxon_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let incident = incident(state, raw, at).await?;
+    state
+        .store
+        .drill_of_incident(incident)
+        .await?
+        .ok_or_else(|| at.missing("that incident is not a drill's".to_owned()))
+}
+
 /// A runner: its id or its name.
 pub async fn runner(state: &AppState, raw: &str, at: At<'_>) -> ApiResult<RunnerId> {
     let kind = Kind::RUNNER;
@@ -248,6 +288,7 @@ pub async fn subject(
         SubjectType::Runbook => runbook(state, raw, at).await?.to_string(),
         SubjectType::Runner => runner(state, raw, at).await?.to_string(),
         SubjectType::Workflow => workflow(state, raw, at).await?.to_string(),
+        SubjectType::DrillScenario => drill_scenario(state, raw, at).await?.to_string(),
         SubjectType::ApiToken
         | SubjectType::Job
         | SubjectType::Alert
@@ -360,6 +401,11 @@ impl Kind {
         a: "a workflow",
         many: "workflows",
     };
+    const DRILL_SCENARIO: Kind = Kind {
+        one: "drill scenario",
+        a: "a drill scenario",
+        many: "drill scenarios",
+    };
     const RUNNER: Kind = Kind {
         one: "runner",
         a: "a runner",
@@ -432,6 +478,8 @@ pub mod doc {
     pub const RUNNER: &str = "Runner id, or its name (names are lower-case)";
     pub const RUNBOOK: &str = "Runbook id, or its name (names are lower-case)";
     pub const WORKFLOW: &str = "Workflow id, or its name (names are lower-case)";
+    pub const DRILL_SCENARIO: &str = "Drill scenario id, or its name (names are lower-case)";
+    pub const DRILL: &str = "Drill id, or its incident's id or number (`75` or `#75`)";
     pub const INTEGRATION: &str = "Integration id, or its name when no other integration has \
          it (exact, else ignoring ASCII case)";
 

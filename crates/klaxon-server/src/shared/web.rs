@@ -52,6 +52,7 @@ impl Nav {
             ("/incidents", "Incidents"),
             ("/runbooks", "Runbooks"),
             ("/workflows", "Workflows"),
+            ("/drills", "Drills"),
             ("/action-items", "Action items"),
             ("/postmortems", "Postmortems"),
             ("/alerts", "Alerts"),

@@ -465,6 +465,14 @@ pub async fn publish_with(
         Some(raw) => Some(terms::incident(state, raw, At::Field("incident")).await?),
         None => None,
     };
+    if let Some(id) = incident_id
+        && state.store.incident(id).await?.is_drill
+    {
+        return Err(ApiError::invalid(
+            "incident",
+            "is a drill: a drill is never shown on a status page",
+        ));
+    }
     let all = state.store.list_components(page).await?;
     let mut changes = changes_of(&all, &body.components)?;
     let now = state.clock.now();

@@ -633,6 +633,12 @@ async fn take(
             Ok(action.describe())
         }
         Action::SetComponent(c) => {
+            if state.store.incident(incident).await?.is_drill {
+                return Err(ApiError::invalid(
+                    "incident",
+                    "is a drill: a drill never changes a status page",
+                ));
+            }
             let page = terms::status_page(state, &c.page, At::Field("page")).await?;
             crate::status::pages_api::update_component_with(
                 state,

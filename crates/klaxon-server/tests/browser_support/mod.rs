@@ -3,6 +3,8 @@
 //! scripts/test.sh installs them. Never skipped.
 #![allow(dead_code)] // each test file uses its own part of it
 
+pub mod drills;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

@@ -35,6 +35,11 @@ impl Receiver {
         Self { url, got }
     }
 
+    /// Every body received, in order.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.got.lock().unwrap().clone()
+    }
+
     /// Pages received: a bundle counts for every page it carries.
     pub fn pages(&self) -> u64 {
         self.got

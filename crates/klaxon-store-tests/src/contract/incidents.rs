@@ -68,6 +68,7 @@ fn inc_ev(id: IncidentId, at: i64, kind: EventKind, data: serde_json::Value) -> 
 async fn declare(s: &Arc<dyn Store>, i: Incident, roles: Vec<RoleAssignment>) -> Incident {
     let id = i.id;
     s.declare_incident(NewIncident {
+        drill: None,
         incident: i,
         roles,
         job: None,
@@ -123,6 +124,7 @@ pub async fn declared_incidents_keep_their_fields_roles_and_number(s: Arc<dyn St
     let ghost_id = ghost.id;
     assert!(
         s.declare_incident(NewIncident {
+            drill: None,
             incident: ghost.clone(),
             roles: vec![],
             job: None,
@@ -136,6 +138,7 @@ pub async fn declared_incidents_keep_their_fields_roles_and_number(s: Arc<dyn St
     let bad_role = role(ghost_id, "scribe", UserId::new(t0(), rnd()), 10);
     assert!(
         s.declare_incident(NewIncident {
+            drill: None,
             incident: ghost,
             roles: vec![bad_role],
             job: None,

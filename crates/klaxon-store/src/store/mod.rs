@@ -6,6 +6,7 @@ use crate::StoreResult;
 mod action_items;
 mod alerts;
 mod checks;
+mod drills;
 mod engine;
 mod incidents;
 mod insights;
@@ -27,6 +28,7 @@ mod workflows;
 pub use action_items::ActionItemStore;
 pub use alerts::AlertStore;
 pub use checks::CheckStore;
+pub use drills::{DrillRecord, DrillStore, DrillWrite, NewDrill, ScenarioRecord};
 pub use engine::{EngineStore, JobKinds};
 pub use incidents::IncidentStore;
 pub use insights::InsightStore;
@@ -75,6 +77,7 @@ pub trait Store:
     + RunnerStore
     + SecretStore
     + WorkflowStore
+    + DrillStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
