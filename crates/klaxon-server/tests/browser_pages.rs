@@ -425,7 +425,7 @@ async fn seed(app: &TestApp) -> Vec<(String, &'static str)> {
     assert_eq!(runs["items"][0]["state"], "stopped", "{runs}");
     // A drill scenario and two of its drills, the first ended: the drill pages, the
     // scenario's comparison and a drill's incident.
-    let drills = crate::browser_support::drills::seed(&app, admin).await;
+    let drills = crate::browser_support::drills::seed(app, admin).await;
     let (drill_id, drill_incident) = drills[1].clone();
     vec![
         ("/postmortems".into(), "postmortem list"),
