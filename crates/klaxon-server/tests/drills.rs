@@ -431,8 +431,17 @@ async fn a_recorded_scenario_replays_a_past_incident(b: Backend) {
         .collect();
     assert_eq!(summaries.len(), 2);
     assert!(summaries.contains(&"Disk full on db-1".to_owned()));
-    // A real alert with the same key meanwhile opens (or joins) a real incident, never the
-    // drill's.
+    // A real alert with the same key meanwhile opens a real incident, never joins the
+    // drill's (the only open incident on the service once the real one is resolved).
+    ok(
+        app.post(
+            &format!("/api/v1/incidents/{real_id}/resolve"),
+            &ada.token,
+            &json!({}),
+        ),
+        200,
+    )
+    .await;
     send("trigger", "disk", "Disk full on db-1").await;
     tick(&app).await;
     assert_eq!(alerts_of(&app, &iid).await.len(), 2);
@@ -443,6 +452,7 @@ async fn a_recorded_scenario_replays_a_past_incident(b: Backend) {
         .iter()
         .map(|i| i["is_drill"].as_bool().unwrap())
         .collect();
+    assert_eq!(drills.len(), 3, "{list}");
     assert_eq!(drills.iter().filter(|d| **d).count(), 1, "{list}");
     assert_ne!(real_id, iid);
     // The drill paged Ada once (its own incident), the new real alert once more.

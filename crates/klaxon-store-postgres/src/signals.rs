@@ -354,6 +354,7 @@ async fn open_alert(
         sqlx::query(
             "SELECT id, created_at, group_values FROM incidents
              WHERE service_id = $1 AND status NOT IN ('resolved', 'closed') AND opened_by_alert
+               AND NOT is_drill
              ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(service.id.0)

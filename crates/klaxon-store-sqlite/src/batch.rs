@@ -517,6 +517,7 @@ fn incident_for(
 ) -> StoreResult<(IncidentId, Option<NewEvent>)> {
     let at = to_millis(w.at);
     // One incident per alert needs no lookup: the hot path's commonest case stays cheap.
+    // A real alert never joins a drill's incident (practice is kept out of every metric).
     let need = service.grouping.candidates_needed();
     let mut candidates: Vec<Candidate<IncidentId>> = Vec::new();
     if need > 0 {
@@ -524,7 +525,8 @@ fn incident_for(
             .prepare_cached(
                 "SELECT id, created_at, group_values FROM incidents
                  WHERE service_id = ?1 AND status NOT IN ('resolved', 'closed')
-                 AND opened_by_alert = 1 ORDER BY created_at DESC, id DESC LIMIT ?2",
+                 AND opened_by_alert = 1 AND is_drill = 0
+                 ORDER BY created_at DESC, id DESC LIMIT ?2",
             )
             .db()?;
         let mut rows = stmt.query((service.id.to_string(), i64::from(need))).db()?;
