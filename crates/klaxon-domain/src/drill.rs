@@ -210,8 +210,8 @@ impl Scenario {
                 ),
             ));
         }
-        // Room for the mark within an incident title's 200 characters.
-        filled(|| "title".into(), &self.title, 200 - TITLE_MARK.len())?;
+        // As an incident's title is checked at declaration, with room for the mark.
+        crate::incident::parse_title("title", &self.title, 200 - TITLE_MARK.len())?;
         if self.description.chars().count() > 20_000 {
             return Err(Invalid::new(
                 "description",
@@ -247,6 +247,8 @@ impl Scenario {
             ));
         }
         let mut raised: Vec<&str> = Vec::new();
+        // Keys raised and not resolved yet: a second alert under one would be a duplicate.
+        let mut open: Vec<&str> = Vec::new();
         let mut last = 0.0;
         for (i, s) in self.steps.iter().enumerate() {
             let at = |f: &str| format!("steps[{i}].{f}");
@@ -278,7 +280,8 @@ impl Scenario {
                         ));
                     }
                     filled(|| at("alert.summary"), &a.summary, 1024)?;
-                    filled(|| at("alert.dedup_key"), &a.dedup_key, 255)?;
+                    // Raised as `drill:<id>:<key>`: 43 more, within an alert key's 255.
+                    filled(|| at("alert.dedup_key"), &a.dedup_key, 212)?;
                     for (f, v) in [
                         ("source", &a.source),
                         ("component", &a.component),
@@ -292,7 +295,18 @@ impl Scenario {
                     if !(a.details.is_null() || a.details.is_object()) {
                         return Err(Invalid::new(at("alert.details"), "must be a mapping"));
                     }
+                    if open.contains(&a.dedup_key.as_str()) {
+                        return Err(Invalid::new(
+                            at("alert.dedup_key"),
+                            format!(
+                                "`{}` is raised above and not resolved yet: resolve it first, \
+                                 or give this alert a key of its own",
+                                a.dedup_key
+                            ),
+                        ));
+                    }
                     raised.push(&a.dedup_key);
+                    open.push(&a.dedup_key);
                 }
                 Some(Act::Resolve(k)) => {
                     if !raised.contains(&k) {
@@ -301,6 +315,7 @@ impl Scenario {
                             format!("no alert above has the dedup_key `{k}`"),
                         ));
                     }
+                    open.retain(|o| *o != k);
                 }
                 Some(Act::Note(n)) => filled(|| at("note"), n, 2000)?,
             }
@@ -472,18 +487,24 @@ pub fn record(
     }
     steps.sort_by_key(|(at, n, _)| (*at, *n));
     let mut kept: Vec<ScenarioStep> = Vec::new();
+    // Keys raised in the replay and not resolved yet.
+    let mut open: Vec<String> = Vec::new();
     for (_, _, s) in steps {
         if kept.len() == MAX_STEPS {
             left_out += 1;
             continue;
         }
-        // A resolve whose alert was left out goes too.
-        if let Some(k) = &s.resolve
-            && !kept
-                .iter()
-                .any(|p| p.alert.as_ref().is_some_and(|a| &a.dedup_key == k))
-        {
-            continue;
+        match (&s.alert, &s.resolve) {
+            // The same key again while its alert is open was one alert: counted, not raised.
+            (Some(a), _) if open.contains(&a.dedup_key) => {
+                left_out += 1;
+                continue;
+            }
+            (Some(a), _) => open.push(a.dedup_key.clone()),
+            // A resolve whose alert was left out (or resolved already) goes too.
+            (None, Some(k)) if !open.contains(k) => continue,
+            (None, Some(k)) => open.retain(|o| o != k),
+            _ => {}
         }
         kept.push(s);
     }
@@ -568,6 +589,7 @@ fn timing(
 
 /// Seconds as people read them: "45 s", "3 min 20 s", "1 h 5 min".
 pub fn duration_text(secs: i64) -> String {
+    let secs = secs.max(0);
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
     match (h, m, s) {
         (0, 0, s) => format!("{s} s"),

@@ -60,6 +60,21 @@ fn refusals_name_the_field() {
     assert_eq!(e.field, "scenario.severity");
     let e = refused(&|s| s.replace("summary: \"Checkout p99 above 2 s\"", "summary: \" \""));
     assert_eq!(e.field, "steps[0].alert.summary");
+    // The same key again while its alert is open: one alert, not two.
+    let e = refused(&|s| {
+        s.replace(
+            "note: \"Support: customers say payments fail\"",
+            "alert: { summary: again, dedup_key: checkout-latency }",
+        )
+    });
+    assert_eq!(e.field, "steps[1].alert.dedup_key");
+    let e = refused(&|s| {
+        s.replace(
+            "title: Checkout database fails over",
+            "title: \"Two\\nlines\"",
+        )
+    });
+    assert_eq!(e.field, "title");
     let e = refused(&|s| s.replace("severity: SEV2", "severity: SEV2\ncolour: red"));
     assert!(e.field.starts_with("scenario"), "{}", e.field);
 }
@@ -98,9 +113,11 @@ fn a_recording_replays_alerts_at_their_offsets_and_checks() {
             past("2026-01-01T10:03:30Z", None, "b"),
             past("2026-01-01T10:00:00Z", Some("2026-01-01T10:07:00Z"), "a"),
             past("2026-01-03T10:00:00Z", None, "late"),
+            // Again while the first `b` is open: one alert, left out of the replay.
+            past("2026-01-01T10:05:00Z", None, "b"),
         ],
     );
-    assert_eq!(left_out, 1);
+    assert_eq!(left_out, 2);
     assert_eq!(s.title, "Database down");
     let shape: Vec<(f64, Option<&str>, Option<&str>)> = s
         .steps

@@ -471,23 +471,42 @@ async fn a_recorded_scenario_replays_a_past_incident(b: Backend) {
     assert_eq!(by_hand["targets"]["acknowledge_minutes"], 2);
     // Nobody is paged without a service: the declarer is on it, so acknowledged at once.
     assert_eq!(by_hand["scorecard"]["acknowledge"]["seconds"], 0);
-    // Unmarking the incident drops the mark from its title; marking it again puts it back.
+    // A drill's incident stays a drill.
     let hid = by_hand["incident_id"].as_str().unwrap();
-    let i = ok(
+    let e = ok(
         patch(
             &app,
             &format!("/api/v1/incidents/{hid}"),
             &ada.token,
             &json!({"is_drill": false}),
         ),
-        200,
+        400,
     )
     .await;
-    assert_eq!(i["title"], "Tabletop: region loss");
+    assert_eq!(e["error"]["field"], "is_drill");
+    // Nor is it merged with a real one, either way.
+    for (from, into) in [(hid, iid.as_str()), (iid.as_str(), real_id.as_str())] {
+        let e = ok(
+            app.post(
+                &format!("/api/v1/incidents/{from}/merge"),
+                &ada.token,
+                &json!({"into": into}),
+            ),
+            if from == hid { 200 } else { 400 },
+        )
+        .await;
+        if from != hid {
+            assert_eq!(e["error"]["field"], "into");
+        }
+    }
+    // An incident flagged a drill by hand gets the mark in its title, and loses it unflagged.
+    let other =
+        dashboard_support::declare(&app, &ada.token, "Region loss", "SEV3", json!({})).await;
+    let oid = other["id"].as_str().unwrap();
     let i = ok(
         patch(
             &app,
-            &format!("/api/v1/incidents/{hid}"),
+            &format!("/api/v1/incidents/{oid}"),
             &ada.token,
             &json!({"is_drill": true, "title": "Tabletop: loss of eu-west"}),
         ),
@@ -495,6 +514,17 @@ async fn a_recorded_scenario_replays_a_past_incident(b: Backend) {
     )
     .await;
     assert_eq!(i["title"], "DRILL: Tabletop: loss of eu-west");
+    let i = ok(
+        patch(
+            &app,
+            &format!("/api/v1/incidents/{oid}"),
+            &ada.token,
+            &json!({"is_drill": false}),
+        ),
+        200,
+    )
+    .await;
+    assert_eq!(i["title"], "Tabletop: loss of eu-west");
 }
 
 async fn bad_scenarios_and_starts_are_refused(b: Backend) {

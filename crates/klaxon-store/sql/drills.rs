@@ -218,6 +218,7 @@ impl DrillStore for DbStore {
                 "WHERE d.scenario_name = $1 AND d.id < $2 ORDER BY d.id DESC LIMIT $3"
             ))
             .bind(name.to_owned()),
+            // `$1` is bound (false) only so both arms number their parameters alike.
             None => sqlx::query(concat!(
                 drill_select!(),
                 "WHERE (d.id < $2 OR $1) ORDER BY d.id DESC LIMIT $3"
@@ -295,7 +296,7 @@ impl DrillStore for DbStore {
                     .map_err(map_err)?;
             }
             DrillWrite::Resolve(alert) => {
-                sqlx::query(
+                let n = sqlx::query(
                     "UPDATE alerts SET status = 'resolved', resolved_at = $2
                      WHERE id = $1 AND incident_id = $3 AND status <> 'resolved'",
                 )
@@ -304,7 +305,13 @@ impl DrillStore for DbStore {
                 .bind(db_id(incident))
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(map_err)?
+                .rows_affected();
+                // Resolved by someone meanwhile: the step is taken, nothing to tell.
+                if n == 0 {
+                    tx.commit().await.map_err(map_err)?;
+                    return Ok(true);
+                }
             }
             DrillWrite::Nothing => {}
         }

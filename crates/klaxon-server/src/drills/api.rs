@@ -295,6 +295,9 @@ async fn put_scenario(
     ApiJson(s): ApiJson<Scenario>,
 ) -> ApiResult<(StatusCode, Json<ScenarioSavedOut>)> {
     caller.require(Role::Responder)?;
+    if p.revision.is_some_and(|r| r < 1) {
+        return Err(ApiError::invalid("revision", "must be 1 or more"));
+    }
     let target = match terms::drill_scenario(&state, &raw, At::Path("scenario")).await {
         Ok(id) => Some(id),
         Err(ApiError::NotFound(_)) if raw == s.name => None,

@@ -154,12 +154,19 @@ pub async fn start(state: &AppState, who: &Author, body: StartDrill) -> ApiResul
 }
 
 /// What the incident shows about the response, read from its roles, timeline and runs.
-pub async fn facts(store: &dyn Store, d: &DrillRecord) -> StoreResult<ScoreFacts> {
+/// What happened after `until` (a drill ended by its incident's resolution, scored a little
+/// later) does not count.
+pub async fn facts(
+    store: &dyn Store,
+    d: &DrillRecord,
+    until: Timestamp,
+) -> StoreResult<ScoreFacts> {
     let incident = store.incident(d.incident_id).await?;
     let roles = store
         .incident_roles(d.incident_id, true)
         .await?
         .into_iter()
+        .filter(|r| r.assigned_at <= until)
         .map(|r| (r.role, r.assigned_at))
         .collect();
     let subject = d.incident_id.to_string();
@@ -171,7 +178,7 @@ pub async fn facts(store: &dyn Store, d: &DrillRecord) -> StoreResult<ScoreFacts
             .await?;
         for e in &page {
             if e.kind == EventKind::IncidentUpdatePosted {
-                first_update_at = Some(e.at);
+                first_update_at = Some(e.at).filter(|at| *at <= until);
                 break 'events;
             }
         }
@@ -185,11 +192,11 @@ pub async fn facts(store: &dyn Store, d: &DrillRecord) -> StoreResult<ScoreFacts
         let (_, steps) = store.run(r.id).await?;
         done += steps
             .iter()
-            .filter(|s| s.state == StepState::Succeeded)
+            .filter(|s| s.state == StepState::Succeeded && s.finished_at.is_none_or(|f| f <= until))
             .count() as u32;
     }
     Ok(ScoreFacts {
-        acknowledged_at: incident.acknowledged_at,
+        acknowledged_at: incident.acknowledged_at.filter(|at| *at <= until),
         roles,
         first_update_at,
         runbook_steps_done: done,
@@ -205,7 +212,7 @@ pub async fn scorecard(
     if let Some(card) = &d.scorecard {
         return Ok(card.clone());
     }
-    let facts = facts(store, d).await?;
+    let facts = facts(store, d, now).await?;
     Ok(score(
         d.started_at,
         &d.definition.targets,
@@ -224,7 +231,7 @@ pub async fn end(
     actor: Actor,
     by: Option<UserId>,
 ) -> StoreResult<bool> {
-    let facts = facts(store, d).await?;
+    let facts = facts(store, d, now).await?;
     let card = score(d.started_at, &d.definition.targets, &facts, now, true);
     let event = NewEvent::new(
         SubjectType::Incident,
@@ -246,7 +253,7 @@ pub async fn end_by(state: &AppState, who: &Author, d: &DrillRecord) -> ApiResul
             field: None,
         });
     }
-    end(
+    let ended = end(
         &*state.store,
         d,
         state.clock.now(),
@@ -254,6 +261,12 @@ pub async fn end_by(state: &AppState, who: &Author, d: &DrillRecord) -> ApiResul
         Some(who.user_id),
     )
     .await?;
+    if !ended {
+        return Err(ApiError::Conflict {
+            message: "the drill has ended already".into(),
+            field: None,
+        });
+    }
     state.incident_changes.notify_waiters();
     Ok(state.store.drill(d.id).await?)
 }
@@ -261,6 +274,15 @@ pub async fn end_by(state: &AppState, who: &Author, d: &DrillRecord) -> ApiResul
 /// Whether a drill's incident is over: resolved, closed (or merged away).
 pub fn incident_over(status: IncidentStatus) -> bool {
     matches!(status, IncidentStatus::Resolved | IncidentStatus::Closed)
+}
+
+/// The key a scenario gave an alert a drill raised (`drill:<drill id>:<key>`); any other
+/// alert's key as it is.
+fn drill_key_of(key: &str) -> &str {
+    key.strip_prefix("drill:")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(id, _)| id.parse::<DrillId>().is_ok())
+        .map_or(key, |(_, k)| k)
 }
 
 /// A scenario replaying the incident `raw`'s alerts (see `klaxon_domain::drill::record`).
@@ -290,17 +312,17 @@ pub async fn record(
                 resolved_at: a.resolved_at,
                 summary: a.content.summary,
                 // A drill's own alerts are replayed under the keys the scenario gave them.
-                dedup_key: a
-                    .dedup_key
-                    .rsplit_once(':')
-                    .filter(|_| a.dedup_key.starts_with("drill:"))
-                    .map_or(a.dedup_key.clone(), |(_, k)| k.to_owned()),
+                dedup_key: drill_key_of(&a.dedup_key).to_owned(),
                 severity: a.content.severity,
-                source: a.content.source,
-                component: a.content.component,
-                group: a.content.group,
-                class: a.content.class,
-                details: a.content.details,
+                source: a.content.source.filter(|s| !s.trim().is_empty()),
+                component: a.content.component.filter(|s| !s.trim().is_empty()),
+                group: a.content.group.filter(|s| !s.trim().is_empty()),
+                class: a.content.class.filter(|s| !s.trim().is_empty()),
+                // A scenario's details are a mapping; a tool may have sent any JSON.
+                details: match a.content.details {
+                    d @ (serde_json::Value::Object(_) | serde_json::Value::Null) => d,
+                    other => json!({ "details": other }),
+                },
             }
         }));
         match page.next {

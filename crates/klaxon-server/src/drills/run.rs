@@ -178,7 +178,13 @@ impl JobHandler for DrillStep {
             return Ok(Outcome::Done);
         }
         let elapsed = now.duration_since(d.started_at);
-        let due: Vec<usize> = d.definition.due(elapsed).collect();
+        // Only the steps not taken yet: a taken one would cost a write transaction for nothing.
+        let taken = ctx.store.drill_steps_taken(d.id).await?;
+        let due: Vec<usize> = d
+            .definition
+            .due(elapsed)
+            .filter(|i| !taken.iter().any(|(p, _)| *p as usize == *i))
+            .collect();
         for i in due {
             inject(ctx, &d, i).await?;
         }

@@ -52,17 +52,7 @@ pub(super) fn scenario_href(name: &str) -> String {
 
 // --- the scorecard, as pages show it -----------------------------------------------------------
 
-/// Seconds as people read them: "45 s", "3 min 20 s", "1 h 5 min".
-pub(super) fn duration_text(secs: i64) -> String {
-    let secs = secs.max(0);
-    match (secs / 3600, secs / 60 % 60, secs % 60) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, 0) => format!("{m} min"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, 0, _) => format!("{h} h"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
-}
+pub(super) use klaxon_domain::drill::duration_text;
 
 /// One measure of a scorecard: its value, its target and how it stands against it.
 pub(super) struct Cell {

@@ -503,6 +503,14 @@ pub async fn update_with(
         Some(Some(r)) => Some(Some(existing_user(state, "reporter_id", &r).await?)),
     };
     let is_drill = u.is_drill;
+    // A drill's incident stays one while its drill is kept: unflagged, it would count in
+    // the metrics and could reach a status page.
+    if is_drill == Some(false) && state.store.drill_of_incident(id).await?.is_some() {
+        return Err(ApiError::invalid(
+            "is_drill",
+            "this incident is a drill's (see /drills): it stays a drill",
+        ));
+    }
     // Whether an incident was a drill is often said after it closed: that alone may change.
     let only_drill = is_drill.is_some()
         && title.is_none()

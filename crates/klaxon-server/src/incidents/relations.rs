@@ -76,6 +76,18 @@ pub async fn merge_with(
     into: &str,
 ) -> ApiResult<Incident> {
     let into = terms::incident(state, into, At::Field("into")).await?;
+    // Practice and the real thing never share alerts: a drill's stay out of every metric.
+    if let (Ok(a), Ok(b)) = (
+        state.store.incident(id).await,
+        state.store.incident(into).await,
+    ) && a.is_drill != b.is_drill
+    {
+        return Err(ApiError::invalid(
+            "into",
+            "one of the two is a drill and the other is not: a drill is never merged with a \
+             real incident",
+        ));
+    }
     let now = state.clock.now();
     let r = state.store.merge_incident(id, into, now, who.actor).await;
     let target = two_incidents(state, id, "into", r).await?;
