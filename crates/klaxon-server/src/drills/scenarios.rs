@@ -27,12 +27,24 @@ pub enum Change {
     Unchanged,
 }
 
-fn name_taken(name: &str) -> ApiError {
+/// 409: the name is another scenario's.
+pub(crate) fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict {
         message: format!(
             "name: another scenario is called {name}: choose another name, or edit that one"
         ),
         field: Some("name".into()),
+    }
+}
+
+/// 409: the scenario was saved meanwhile; it is at `revision` now.
+pub(crate) fn stale(revision: i32) -> ApiError {
+    ApiError::Conflict {
+        message: format!(
+            "revision: someone saved this scenario meanwhile (it is at revision {revision}): \
+             open it again to start from theirs"
+        ),
+        field: Some("revision".into()),
     }
 }
 
@@ -93,14 +105,7 @@ pub async fn save(
     if let (Some(b), Some(old)) = (base, &existing)
         && b != old.revision
     {
-        return Err(ApiError::Conflict {
-            message: format!(
-                "revision: someone saved this scenario meanwhile (it is at revision {}): open \
-                 it again to start from theirs",
-                old.revision
-            ),
-            field: Some("revision".into()),
-        });
+        return Err(stale(old.revision));
     }
     check_references(state, &s).await?;
     let now = state.clock.now();

@@ -248,19 +248,10 @@ fn definition_errors(e: ApiError) -> Result<FormErrors, ApiError> {
     }
 }
 
-fn name_taken(name: &str) -> ApiError {
-    ApiError::Conflict {
-        message: format!(
-            "name: another scenario is called {name}: choose another name, or edit that one"
-        ),
-        field: Some("name".into()),
-    }
-}
-
 /// A new scenario must not take another's name (saving would be refused).
 async fn name_free(state: &AppState, name: &str) -> Result<(), ApiError> {
     match state.store.scenario_named(name).await {
-        Ok(_) => Err(name_taken(name)),
+        Ok(_) => Err(scenarios::name_taken(name)),
         Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -277,14 +268,7 @@ async fn checked(
         None => name_free(state, &sc.name).await?,
         Some(r) => {
             if f.revision.trim().parse::<i32>().ok() != Some(r.revision) {
-                return Err(ApiError::Conflict {
-                    message: format!(
-                        "revision: someone saved this scenario meanwhile (it is at revision \
-                         {}): open it again to start from theirs",
-                        r.revision
-                    ),
-                    field: Some("revision".into()),
-                });
+                return Err(scenarios::stale(r.revision));
             }
             if r.definition.name != sc.name {
                 name_free(state, &sc.name).await?;
